@@ -1,0 +1,24 @@
+# Every dependency comes from Debian; a missing one stops configuration with the package to install.
+function(luojia_require found_var what debian_package)
+  if(NOT ${found_var})
+    message(FATAL_ERROR
+      "luojia needs ${what}, which was not found. On Debian/Ubuntu: apt-get install -y ${debian_package}")
+  endif()
+endfunction()
+
+find_package(GDAL 3.2 QUIET CONFIG)
+if(NOT GDAL_FOUND)
+  find_package(GDAL 3.2 QUIET)
+endif()
+luojia_require(GDAL_FOUND "GDAL >= 3.2" libgdal-dev)
+
+find_package(Eigen3 3.4 QUIET NO_MODULE)
+luojia_require(Eigen3_FOUND "Eigen 3.4" libeigen3-dev)
+
+find_package(TBB QUIET CONFIG)
+luojia_require(TBB_FOUND "oneTBB" libtbb-dev)
+
+find_package(OpenMP QUIET COMPONENTS CXX)
+luojia_require(OpenMP_CXX_FOUND "OpenMP for C++" "g++ (libgomp1)")
+
+find_package(Threads REQUIRED)

@@ -1,0 +1,251 @@
+#include "cli/cli.hpp"
+
+#include <luojia/error.hpp>
+#include <luojia/version.hpp>
+
+#include <cpl_error.h>
+
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+namespace luojia::cli {
+namespace {
+
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void on_signal(int number) { g_signal = number; }
+
+void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+std::vector<std::string> split_names(const std::string& names) {
+  std::vector<std::string> out;
+  std::stringstream in(names);
+  for (std::string name; std::getline(in, name, ',');) out.push_back(name);
+  return out;
+}
+
+std::string g_program;
+
+// GDAL's warnings reach the user as one line each in our voice; its errors become exceptions.
+void CPL_STDCALL report_gdal(CPLErr level, CPLErrorNum, const char* text) {
+  if (level == CE_Warning && text) std::cerr << g_program << ": warning: " << text << "\n";
+}
+
+}  // namespace
+
+int parse_int(const std::string& text, const std::string& what) {
+  int value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size())
+    throw UsageError(what + " expects an integer, not '" + text + "'");
+  return value;
+}
+
+double parse_double(const std::string& text, const std::string& what) {
+  double value = 0.0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size())
+    throw UsageError(what + " expects a number, not '" + text + "'");
+  return value;
+}
+
+ArgParser::ArgParser(std::string program, std::string synopsis, std::string description)
+    : program_(std::move(program)), synopsis_(std::move(synopsis)), description_(std::move(description)) {}
+
+void ArgParser::flag(const std::string& names, const std::string& help, bool& target) {
+  options_.push_back({split_names(names), "", help, [&target](const std::string&) { target = true; }});
+}
+
+void ArgParser::value(const std::string& names, const std::string& metavar, const std::string& help,
+                      std::string& target) {
+  options_.push_back({split_names(names), metavar, help, [&target](const std::string& v) { target = v; }});
+}
+
+void ArgParser::value(const std::string& names, const std::string& metavar, const std::string& help,
+                      int& target) {
+  const std::string what = split_names(names).back();
+  options_.push_back({split_names(names), metavar, help,
+                      [&target, what](const std::string& v) { target = parse_int(v, what); }});
+}
+
+void ArgParser::value(const std::string& names, const std::string& metavar, const std::string& help,
+                      std::int64_t& target) {
+  const std::string what = split_names(names).back();
+  options_.push_back({split_names(names), metavar, help,
+                      [&target, what](const std::string& v) { target = parse_int(v, what); }});
+}
+
+void ArgParser::value(const std::string& names, const std::string& metavar, const std::string& help,
+                      double& target) {
+  const std::string what = split_names(names).back();
+  options_.push_back({split_names(names), metavar, help,
+                      [&target, what](const std::string& v) { target = parse_double(v, what); }});
+}
+
+void ArgParser::list(const std::string& names, const std::string& metavar, const std::string& help,
+                     std::vector<std::string>& target) {
+  options_.push_back(
+      {split_names(names), metavar, help, [&target](const std::string& v) { target.push_back(v); }});
+}
+
+void ArgParser::positional(const std::string& metavar, const std::string& help, std::string& target) {
+  positionals_.push_back({metavar, help, &target});
+}
+
+const ArgParser::Option* ArgParser::find(const std::string& name) const {
+  for (const auto& o : options_)
+    for (const auto& n : o.names)
+      if (n == name) return &o;
+  return nullptr;
+}
+
+bool ArgParser::parse(int argc, char** argv) {
+  std::size_t next_positional = 0;
+  bool options_done = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (!options_done && (arg == "-h" || arg == "--help")) {
+      std::cout << help();
+      return false;
+    }
+    if (!options_done && arg == "--version") {
+      std::cout << program_ << " (luojia) " << luojia::version() << "\n";
+      return false;
+    }
+    if (!options_done && arg == "--") {
+      options_done = true;
+      continue;
+    }
+    if (!options_done && arg.size() > 1 && arg[0] == '-' && !(std::isdigit(static_cast<unsigned char>(arg[1])))) {
+      std::string inline_value;
+      bool has_inline = false;
+      if (const auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+        inline_value = arg.substr(eq + 1);
+        arg = arg.substr(0, eq);
+        has_inline = true;
+      }
+      const Option* option = find(arg);
+      if (!option) throw UsageError("unknown option " + arg);
+      if (option->metavar.empty()) {
+        if (has_inline) throw UsageError(arg + " takes no value");
+        option->apply("");
+        continue;
+      }
+      if (!has_inline) {
+        if (i + 1 >= argc) throw UsageError(arg + " needs a value (" + option->metavar + ")");
+        inline_value = argv[++i];
+      }
+      option->apply(inline_value);
+      continue;
+    }
+    if (next_positional >= positionals_.size()) throw UsageError("unexpected argument '" + arg + "'");
+    *positionals_[next_positional++].target = arg;
+  }
+  if (next_positional < positionals_.size())
+    throw UsageError("missing " + positionals_[next_positional].metavar);
+  return true;
+}
+
+std::string ArgParser::help() const {
+  std::ostringstream out;
+  out << "Usage: " << program_ << " " << synopsis_ << "\n\n" << description_ << "\n\n";
+  for (const auto& p : positionals_) out << "  " << p.metavar << "\n      " << p.help << "\n";
+  out << "\nOptions:\n";
+  for (const auto& o : options_) {
+    out << "  ";
+    for (std::size_t i = 0; i < o.names.size(); ++i) out << (i ? ", " : "") << o.names[i];
+    if (!o.metavar.empty()) out << " " << o.metavar;
+    out << "\n      " << o.help << "\n";
+  }
+  out << "  -h, --help\n      Print this help.\n  --version\n      Print the version.\n";
+  return out.str();
+}
+
+void CommonFlags::add_to(ArgParser& parser) {
+  parser.value("-of", "FORMAT", "GDAL output format (GTiff by default; COG and other CreateCopy formats too)",
+               format);
+  parser.list("-co", "KEY=VALUE", "Creation option for the output format (repeatable)", creation_options);
+  parser.flag("--overwrite", "Replace an existing output (atomically, only once the new one is complete)",
+              overwrite);
+  parser.flag("-q,--quiet", "No progress bar", quiet);
+  parser.value("--tile", "N", "Tile size in pixels (default 512)", tile);
+  parser.value("--threads", "N", "Worker threads (default: every core)", threads);
+  parser.value("--mem", "SIZE", "Memory budget, GDAL's cache included, e.g. 256M, 1G (default 256M)", memory);
+}
+
+OutputOptions CommonFlags::output() const {
+  OutputOptions options;
+  options.driver = format;
+  options.creation_options = creation_options;
+  options.overwrite = overwrite;
+  return options;
+}
+
+StreamOptions CommonFlags::stream() const {
+  if (tile <= 0) throw UsageError("--tile must be positive");
+  if (threads < 0) throw UsageError("--threads must not be negative");
+  StreamOptions options;
+  options.threads = threads;
+  try {
+    options.memory_budget = parse_byte_size(memory);
+  } catch (const Error& e) {
+    throw UsageError("--mem: " + e.message());
+  }
+  options.progress = quiet ? silent_progress : terminal_progress;
+  return options;
+}
+
+int terminal_progress(double complete, const char*, void* data) {
+  // The last tenth printed, kept per run in the caller's int when given, else here.
+  static int last_static = -1;
+  int& last = data ? *static_cast<int*>(data) : last_static;
+  const int now = static_cast<int>(complete * 40.0 + 1e-9);  // 40 steps of 2.5%
+  if (complete <= 0.0) last = -1;
+  while (last < now) {
+    ++last;
+    if (last % 4 == 0)
+      std::fprintf(stderr, "%d", last / 4 * 10);
+    else
+      std::fputc('.', stderr);
+  }
+  if (complete >= 1.0 && last == 40) {
+    std::fputs(" - done.\n", stderr);
+    last = 41;
+  }
+  std::fflush(stderr);
+  return g_signal == 0;
+}
+
+int silent_progress(double, const char*, void*) { return g_signal == 0; }
+
+int run(const std::string& program, const std::function<int()>& body) {
+  g_program = program;
+  install_signal_handlers();
+  CPLSetErrorHandler(report_gdal);
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    std::cerr << program << ": error: " << e.what() << " (see " << program << " --help)\n";
+    return kExitUsage;
+  } catch (const Cancelled&) {
+    std::cerr << "\n" << program << ": interrupted; no output was written\n";
+    return 128 + (g_signal ? static_cast<int>(g_signal) : SIGINT);
+  } catch (const std::bad_alloc&) {
+    std::cerr << program << ": error: out of memory (lower --mem, --tile or --threads)\n";
+    return kExitError;
+  } catch (const std::exception& e) {
+    std::cerr << program << ": error: " << e.what() << "\n";
+    return kExitError;
+  }
+}
+
+}  // namespace luojia::cli

@@ -1,0 +1,95 @@
+#pragma once
+// The command-line side of luojia's programs: GDAL-style options, progress on stderr, signals,
+// and the one place where exceptions become messages and exit codes.
+#include <luojia/engine.hpp>
+#include <luojia/raster_writer.hpp>
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace luojia::cli {
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+
+class UsageError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// Options are declared once, with their help; the same table parses argv and prints --help.
+class ArgParser {
+public:
+  ArgParser(std::string program, std::string synopsis, std::string description);
+
+  // names: "-q,--quiet" style aliases.
+  void flag(const std::string& names, const std::string& help, bool& target);
+  void value(const std::string& names, const std::string& metavar, const std::string& help,
+             std::string& target);
+  void value(const std::string& names, const std::string& metavar, const std::string& help, int& target);
+  void value(const std::string& names, const std::string& metavar, const std::string& help,
+             std::int64_t& target);
+  void value(const std::string& names, const std::string& metavar, const std::string& help,
+             double& target);
+  // Repeatable: every occurrence appends.
+  void list(const std::string& names, const std::string& metavar, const std::string& help,
+            std::vector<std::string>& target);
+  void positional(const std::string& metavar, const std::string& help, std::string& target);
+
+  // Throws UsageError. Returns false when --help or --version was answered (exit 0).
+  bool parse(int argc, char** argv);
+  std::string help() const;
+  const std::string& program() const { return program_; }
+
+private:
+  struct Option {
+    std::vector<std::string> names;
+    std::string metavar;  // empty for flags
+    std::string help;
+    std::function<void(const std::string&)> apply;
+  };
+  struct Positional {
+    std::string metavar;
+    std::string help;
+    std::string* target;
+  };
+  const Option* find(const std::string& name) const;
+
+  std::string program_;
+  std::string synopsis_;
+  std::string description_;
+  std::vector<Option> options_;
+  std::vector<Positional> positionals_;
+};
+
+// Flags every streaming program shares: output format and options, tiles, threads, memory, quiet.
+struct CommonFlags {
+  std::string format = "GTiff";
+  std::vector<std::string> creation_options;
+  bool overwrite = false;
+  bool quiet = false;
+  std::int64_t tile = 512;
+  int threads = 0;
+  std::string memory = "256M";
+
+  void add_to(ArgParser& parser);
+  OutputOptions output() const;
+  // Threads, memory budget and the progress callback (a bar on stderr unless -q).
+  StreamOptions stream() const;
+};
+
+// GDAL's "0...10...20...30" bar on stderr. Returns 0 (cancel) once SIGINT or SIGTERM arrived.
+int terminal_progress(double complete, const char* message, void* data);
+// No output; still cancels on SIGINT/SIGTERM.
+int silent_progress(double complete, const char* message, void* data);
+
+// Runs a program's body: usage errors exit 2, luojia and other errors exit 1 with one line
+// "PROGRAM: error: ..." on stderr, an interrupt exits 128 + signal number.
+int run(const std::string& program, const std::function<int()>& body);
+
+int parse_int(const std::string& text, const std::string& what);
+double parse_double(const std::string& text, const std::string& what);
+
+}  // namespace luojia::cli

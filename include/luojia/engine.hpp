@@ -1,0 +1,75 @@
+#pragma once
+#include <luojia/export.hpp>
+#include <luojia/image.hpp>
+#include <luojia/progress.hpp>
+#include <luojia/raster.hpp>
+#include <luojia/raster_writer.hpp>
+#include <luojia/tile_grid.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <string_view>
+#include <vector>
+
+namespace luojia {
+
+// What a kernel sees: the read window (core + halo) of the requested bands, its validity mask,
+// and where the core lies inside it.
+struct InputTile {
+  const Tile& tile;
+  const Image& pixels;
+  const Mask& mask;
+  std::int64_t core_x() const { return tile.core.x - tile.read.x; }
+  std::int64_t core_y() const { return tile.core.y - tile.read.y; }
+  bool any_valid() const;
+};
+
+// What a kernel fills: the core of the tile, one plane per output band.
+struct OutputTile {
+  const Tile& tile;
+  Image& pixels;
+};
+
+// Any callable from an input tile to an output tile. Called concurrently on different tiles.
+using TileKernel = std::function<void(const InputTile&, OutputTile&)>;
+
+struct StreamOptions {
+  int threads = 0;                            // 0: every core
+  std::size_t memory_budget = 256u << 20;     // bytes, GDAL's block cache included
+  std::size_t kernel_bytes_per_tile = 0;      // scratch a kernel allocates per tile in flight
+  ReadOptions read;
+  ProgressFunc progress = nullptr;
+  void* progress_data = nullptr;
+};
+
+struct StreamStats {
+  std::int64_t tiles = 0;
+  int tiles_in_flight = 0;       // the bound the budget allowed
+  std::size_t gdal_cache_bytes = 0;
+  std::size_t bytes_per_tile = 0;
+};
+
+// How the memory budget splits between GDAL's block cache and tiles in flight.
+struct MemoryPlan {
+  std::size_t gdal_cache_bytes = 0;
+  std::size_t bytes_per_tile = 0;
+  int tiles_in_flight = 0;
+};
+LUOJIA_API MemoryPlan plan_memory(const TileGrid& grid, int input_bands, int output_bands,
+                                  int threads, const StreamOptions& options);
+
+// Reads every tile of grid from input (bands, 1-based), runs kernel on it in parallel and writes
+// the cores to output bands 1..output_bands, in a TBB pipeline whose tiles in flight are bounded by
+// the memory budget. Throws Cancelled if progress returns 0; the writer is then left uncommitted.
+LUOJIA_API StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid& grid,
+                              RasterWriter& output, int output_bands, const TileKernel& kernel,
+                              const StreamOptions& options = {});
+
+// The thread count a threads setting means on this machine (0 = every core).
+LUOJIA_API int resolve_threads(int threads);
+
+// Parses "256M", "1.5G", "512K", "300MB", "64MiB"; a bare number means MiB, as gdalwarp -wm does.
+// Throws Error on anything else.
+LUOJIA_API std::size_t parse_byte_size(std::string_view text);
+
+}  // namespace luojia

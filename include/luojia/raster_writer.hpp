@@ -1,0 +1,73 @@
+#pragma once
+#include <luojia/data_type.hpp>
+#include <luojia/export.hpp>
+#include <luojia/image.hpp>
+#include <luojia/raster_info.hpp>
+#include <luojia/window.hpp>
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace luojia {
+
+// Shape and georeferencing of a raster to create.
+struct RasterLayout {
+  std::int64_t width = 0;
+  std::int64_t height = 0;
+  int bands = 1;
+  DataType type = DataType::Float32;
+  std::optional<GeoTransform> geotransform;
+  std::string crs_wkt;
+  std::optional<double> nodata;  // set on every band
+};
+
+// Same size, geotransform, CRS and nodata as an existing raster, with a chosen type and band count.
+// The input's nodata is kept when the new type can hold it.
+LUOJIA_API RasterLayout layout_like(const RasterInfo& like, DataType type, int bands);
+
+// How to write: GDAL driver (-of), creation options (-co KEY=VALUE) and whether to replace.
+struct OutputOptions {
+  std::string driver = "GTiff";
+  std::vector<std::string> creation_options;
+  bool overwrite = false;
+};
+
+// A new raster, written to a temporary file in the target folder and renamed into place by
+// commit(). Destroying an uncommitted writer deletes the temporary: a failed or cancelled run
+// leaves no partial product and never damages an existing one. Drivers that cannot create
+// (COG, PNG, JPEG, ...) get a tiled GTiff first and a CreateCopy at commit.
+class LUOJIA_API RasterWriter {
+public:
+  // Throws if path exists and options.overwrite is false, the folder is missing or not writable,
+  // the driver is unknown, or a creation option is not KEY=VALUE or is refused by the driver.
+  RasterWriter(const std::string& path, const RasterLayout& layout, const OutputOptions& options = {});
+  RasterWriter(RasterWriter&&) noexcept;
+  RasterWriter& operator=(RasterWriter&&) noexcept;
+  ~RasterWriter();
+
+  const RasterLayout& layout() const noexcept;
+  const std::string& path() const noexcept;
+  // Block size of the dataset being written; tiles aligned to it are written without read-back.
+  std::array<int, 2> block_size() const;
+
+  // Writes image's bands to bands first_band.. of window (which must lie inside the raster).
+  void write(const Window& window, const Image& image, int first_band = 1);
+  void set_band_description(int band, const std::string& description);
+  void set_metadata(const std::string& key, const std::string& value);
+
+  // Flushes, closes, converts for copy-only drivers, and renames into place. Throws on any
+  // failure, after which the target is as it was.
+  void commit();
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Splits "KEY=VALUE" and checks the form; used for -co and creation options from the API.
+LUOJIA_API void check_creation_option(const std::string& option);
+
+}  // namespace luojia

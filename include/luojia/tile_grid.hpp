@@ -1,0 +1,59 @@
+#pragma once
+#include <luojia/export.hpp>
+#include <luojia/window.hpp>
+
+#include <cstdint>
+
+namespace luojia {
+
+struct TileGridOptions {
+  std::int64_t tile_width = 512;
+  std::int64_t tile_height = 512;
+  std::int64_t halo = 0;  // context read on every side of a tile's core
+  // Tile sizes are rounded up to multiples of these (a source's block size, so a tile reads
+  // whole blocks). 1 means no alignment.
+  std::int64_t align_width = 1;
+  std::int64_t align_height = 1;
+  // Tile sizes are multiples of stride and read windows are padded on the right and bottom to
+  // a multiple of it, as a network with that total stride needs.
+  std::int64_t stride = 1;
+};
+
+struct Tile {
+  std::int64_t index = 0;
+  std::int64_t row = 0;
+  std::int64_t col = 0;
+  Window core;  // the pixels this tile produces; cores partition the raster
+  Window read;  // core plus halo (and stride padding); may reach outside the raster
+};
+
+// A row-major grid of tiles over a width x height raster.
+class LUOJIA_API TileGrid {
+public:
+  TileGrid(std::int64_t width, std::int64_t height, const TileGridOptions& options = {});
+
+  std::int64_t raster_width() const noexcept { return width_; }
+  std::int64_t raster_height() const noexcept { return height_; }
+  std::int64_t tile_width() const noexcept { return tile_width_; }
+  std::int64_t tile_height() const noexcept { return tile_height_; }
+  std::int64_t halo() const noexcept { return options_.halo; }
+  std::int64_t rows() const noexcept { return rows_; }
+  std::int64_t cols() const noexcept { return cols_; }
+  std::int64_t size() const noexcept { return rows_ * cols_; }
+  // The largest read window of any tile, for sizing buffers.
+  Window max_read_window() const;
+
+  Tile tile(std::int64_t index) const;
+  Tile at(std::int64_t row, std::int64_t col) const;
+
+private:
+  std::int64_t width_;
+  std::int64_t height_;
+  TileGridOptions options_;
+  std::int64_t tile_width_;
+  std::int64_t tile_height_;
+  std::int64_t rows_;
+  std::int64_t cols_;
+};
+
+}  // namespace luojia

@@ -1,0 +1,5 @@
+#include <luojia/version.hpp>
+
+namespace luojia {
+std::string_view version() { return LUOJIA_VERSION_STRING; }
+}

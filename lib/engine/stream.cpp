@@ -1,0 +1,165 @@
+#include <luojia/engine.hpp>
+#include <luojia/error.hpp>
+
+#include <gdal.h>
+
+#include <tbb/concurrent_queue.h>
+#include <tbb/parallel_pipeline.h>
+#include <tbb/task_arena.h>
+
+#include <atomic>
+#include <mutex>
+
+namespace luojia {
+namespace {
+
+// GDAL's block cache is process-wide; the budget sets it for one run and the old size comes back.
+class GdalCacheScope {
+public:
+  explicit GdalCacheScope(std::size_t bytes) : previous_(GDALGetCacheMax64()) {
+    GDALSetCacheMax64(static_cast<GIntBig>(bytes));
+  }
+  ~GdalCacheScope() { GDALSetCacheMax64(previous_); }
+  GdalCacheScope(const GdalCacheScope&) = delete;
+  GdalCacheScope& operator=(const GdalCacheScope&) = delete;
+
+private:
+  GIntBig previous_;
+};
+
+// Dataset handles for the parallel read stage: GDAL handles are not thread-safe, so each read
+// borrows one for itself. The caller's handle is the first; more are opened as threads need them.
+class HandlePool {
+public:
+  explicit HandlePool(Raster& first) : path_(first.path()) { free_.push_back(&first); }
+
+  class Lease {
+  public:
+    Lease(HandlePool& pool, Raster* raster) : pool_(pool), raster_(raster) {}
+    ~Lease() { pool_.release(raster_); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Raster& get() const { return *raster_; }
+
+  private:
+    HandlePool& pool_;
+    Raster* raster_;
+  };
+
+  Lease acquire() {
+    std::lock_guard lock(mutex_);
+    if (free_.empty()) return Lease(*this, owned_.emplace_back(std::make_unique<Raster>(Raster::open(path_))).get());
+    Raster* raster = free_.back();
+    free_.pop_back();
+    return Lease(*this, raster);
+  }
+
+private:
+  void release(Raster* raster) {
+    std::lock_guard lock(mutex_);
+    free_.push_back(raster);
+  }
+
+  std::string path_;
+  std::mutex mutex_;
+  std::vector<Raster*> free_;
+  std::vector<std::unique_ptr<Raster>> owned_;
+};
+
+// Buffers of one tile in flight, reused by the tiles that follow it.
+struct Slot {
+  Tile tile;
+  Image input;
+  Mask mask;
+  Image output;
+};
+
+}  // namespace
+
+bool InputTile::any_valid() const {
+  for (std::uint8_t m : mask)
+    if (m) return true;
+  return false;
+}
+
+StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid& grid,
+                   RasterWriter& output, int output_bands, const TileKernel& kernel,
+                   const StreamOptions& options) {
+  if (grid.raster_width() != input.info().width || grid.raster_height() != input.info().height)
+    raise("tile grid does not match the input raster", ErrorContext{input.path(), {}, {}, {}});
+  if (output.layout().width != input.info().width || output.layout().height != input.info().height)
+    raise("output size differs from the input's", ErrorContext{output.path(), {}, {}, {}});
+  const int threads = resolve_threads(options.threads);
+  const MemoryPlan plan =
+      plan_memory(grid, static_cast<int>(bands.size()), output_bands, threads, options);
+  GdalCacheScope cache(plan.gdal_cache_bytes);
+
+  HandlePool handles(input);
+  std::vector<Slot> slots(static_cast<std::size_t>(plan.tiles_in_flight));
+  tbb::concurrent_queue<Slot*> free_slots;
+  for (auto& s : slots) free_slots.push(&s);
+
+  const std::int64_t total = grid.size();
+  std::int64_t next = 0;
+  std::int64_t written = 0;
+  std::atomic<bool> cancelled{false};
+  if (options.progress && !options.progress(0.0, nullptr, options.progress_data)) throw Cancelled();
+
+  tbb::task_arena arena(threads);
+  arena.execute([&] {
+    tbb::parallel_pipeline(
+        static_cast<std::size_t>(plan.tiles_in_flight),
+        tbb::make_filter<void, Slot*>(
+            tbb::filter_mode::serial_in_order,
+            [&](tbb::flow_control& fc) -> Slot* {
+              Slot* slot = nullptr;
+              if (next >= total || cancelled.load() || !free_slots.try_pop(slot)) {
+                fc.stop();
+                return nullptr;
+              }
+              slot->tile = grid.tile(next++);
+              return slot;
+            }) &
+            tbb::make_filter<Slot*, Slot*>(
+                tbb::filter_mode::parallel,
+                [&](Slot* slot) -> Slot* {
+                  try {
+                    {
+                      const auto raster = handles.acquire();
+                      raster.get().read_into(slot->tile.read, bands, slot->input, options.read, &slot->mask);
+                    }
+                    slot->output.reshape(output_bands, slot->tile.core.width, slot->tile.core.height);
+                    OutputTile out{slot->tile, slot->output};
+                    kernel(InputTile{slot->tile, slot->input, slot->mask}, out);
+                  } catch (const Cancelled&) {
+                    throw;
+                  } catch (const Error& e) {
+                    ErrorContext where = e.context();
+                    if (where.file.empty()) where.file = input.path();
+                    where.tile = slot->tile.index;
+                    throw Error(e.message(), where);
+                  }
+                  return slot;
+                }) &
+            tbb::make_filter<Slot*, void>(
+                tbb::filter_mode::serial_in_order, [&](Slot* slot) {
+                  output.write(slot->tile.core, slot->output);
+                  ++written;
+                  free_slots.push(slot);
+                  if (options.progress &&
+                      !options.progress(static_cast<double>(written) / static_cast<double>(total),
+                                        nullptr, options.progress_data))
+                    cancelled = true;
+                }));
+  });
+  if (cancelled) throw Cancelled();
+
+  StreamStats stats;
+  stats.tiles = written;
+  stats.tiles_in_flight = plan.tiles_in_flight;
+  stats.gdal_cache_bytes = plan.gdal_cache_bytes;
+  stats.bytes_per_tile = plan.bytes_per_tile;
+  return stats;
+}
+
+}  // namespace luojia

@@ -1,0 +1,345 @@
+#include <luojia/raster.hpp>
+
+#include "io/gdal_support.hpp"
+
+#include <cpl_string.h>
+#include <cpl_vsi.h>
+#include <ogr_spatialref.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace luojia {
+
+using detail::DatasetPtr;
+using detail::GdalErrorTrap;
+
+namespace {
+
+RasterInfo describe(GDALDataset& dataset, const std::string& path) {
+  RasterInfo info;
+  info.path = path;
+  if (auto* driver = dataset.GetDriver()) info.driver = driver->GetDescription();
+  info.width = dataset.GetRasterXSize();
+  info.height = dataset.GetRasterYSize();
+
+  double gt[6];
+  if (dataset.GetGeoTransform(gt) == CE_None) {
+    GeoTransform transform;
+    std::copy(gt, gt + 6, transform.c.begin());
+    info.geotransform = transform;
+  }
+  if (const OGRSpatialReference* srs = dataset.GetSpatialRef()) {
+    char* wkt = nullptr;
+    const char* options[] = {"FORMAT=WKT2_2018", nullptr};
+    if (srs->exportToWkt(&wkt, options) == OGRERR_NONE && wkt) info.crs_wkt = wkt;
+    CPLFree(wkt);
+    OGRSpatialReference identified(*srs);
+    const char* authority = identified.GetAuthorityName(nullptr);
+    if (!authority) {
+      identified.AutoIdentifyEPSG();
+      authority = identified.GetAuthorityName(nullptr);
+    }
+    if (authority && EQUAL(authority, "EPSG"))
+      if (const char* code = identified.GetAuthorityCode(nullptr)) info.epsg = std::atoi(code);
+  }
+  if (char** metadata = dataset.GetMetadata()) {
+    for (char** item = metadata; *item; ++item) {
+      char* key = nullptr;
+      const char* value = CPLParseNameValue(*item, &key);
+      if (key) info.metadata.emplace_back(key, value ? value : "");
+      CPLFree(key);
+    }
+  }
+
+  for (int b = 1; b <= dataset.GetRasterCount(); ++b) {
+    GDALRasterBand* band = dataset.GetRasterBand(b);
+    BandInfo bi;
+    bi.type = detail::from_gdal(band->GetRasterDataType());
+    int has = 0;
+    const double nodata = band->GetNoDataValue(&has);
+    if (has) bi.nodata = nodata;
+    bi.scale = band->GetScale(&has);
+    if (!has) bi.scale = 1.0;
+    bi.offset = band->GetOffset(&has);
+    if (!has) bi.offset = 0.0;
+    bi.color_interpretation = GDALGetColorInterpretationName(band->GetColorInterpretation());
+    bi.description = band->GetDescription();
+    band->GetBlockSize(&bi.block_width, &bi.block_height);
+    info.bands.push_back(bi);
+  }
+  return info;
+}
+
+// Source coordinate of window coordinate i along an axis of n pixels.
+std::int64_t reflect(std::int64_t i, std::int64_t n) {
+  if (n == 1) return 0;
+  const std::int64_t period = 2 * (n - 1);
+  i %= period;
+  if (i < 0) i += period;
+  return i < n ? i : period - i;
+}
+
+std::int64_t replicate(std::int64_t i, std::int64_t n) { return std::clamp<std::int64_t>(i, 0, n - 1); }
+
+std::vector<std::int64_t> source_map(std::int64_t start, std::int64_t length, std::int64_t n,
+                                     EdgeMode mode) {
+  std::vector<std::int64_t> map(static_cast<std::size_t>(length));
+  for (std::int64_t i = 0; i < length; ++i)
+    map[static_cast<std::size_t>(i)] =
+        mode == EdgeMode::Reflect ? reflect(start + i, n) : replicate(start + i, n);
+  return map;
+}
+
+// Where each pixel of a window falls in the raster under reflect/replicate, and the rectangle
+// of source pixels that covers them all.
+struct EdgeSource {
+  std::vector<std::int64_t> cols;
+  std::vector<std::int64_t> rows;
+  Window rect;
+};
+
+EdgeSource edge_source(const Window& window, std::int64_t width, std::int64_t height, EdgeMode mode) {
+  EdgeSource s;
+  s.cols = source_map(window.x, window.width, width, mode);
+  s.rows = source_map(window.y, window.height, height, mode);
+  const auto [cmin, cmax] = std::minmax_element(s.cols.begin(), s.cols.end());
+  const auto [rmin, rmax] = std::minmax_element(s.rows.begin(), s.rows.end());
+  s.rect = {*cmin, *rmin, *cmax - *cmin + 1, *rmax - *rmin + 1};
+  return s;
+}
+
+// Copies each window pixel from its source pixel; planes of esize-byte elements.
+void gather(const unsigned char* src, const EdgeSource& s, unsigned char* dst, const Window& window,
+            std::size_t esize, std::size_t bands) {
+  const auto e = static_cast<std::int64_t>(esize);
+  for (std::size_t b = 0; b < bands; ++b) {
+    const unsigned char* splane = src + static_cast<std::int64_t>(b) * s.rect.area() * e;
+    unsigned char* dplane = dst + static_cast<std::int64_t>(b) * window.area() * e;
+    for (std::int64_t y = 0; y < window.height; ++y) {
+      const unsigned char* srow = splane + (s.rows[static_cast<std::size_t>(y)] - s.rect.y) * s.rect.width * e;
+      unsigned char* drow = dplane + y * window.width * e;
+      for (std::int64_t x = 0; x < window.width; ++x)
+        std::memcpy(drow + x * e, srow + (s.cols[static_cast<std::size_t>(x)] - s.rect.x) * e, esize);
+    }
+  }
+}
+
+bool is_data(float value, const std::optional<double>& nodata, float nodata_as_float) {
+  if (std::isnan(value)) return false;
+  return !nodata || value != nodata_as_float;
+}
+
+}  // namespace
+
+struct Raster::Impl {
+  std::string path;
+  DatasetPtr dataset;
+  RasterInfo info;
+
+  ErrorContext context(std::optional<int> band = std::nullopt) const {
+    ErrorContext c;
+    c.file = path;
+    c.band = band;
+    return c;
+  }
+
+  void check_bands(std::span<const int> bands) const {
+    if (bands.empty()) raise("no bands requested", context());
+    for (int b : bands) {
+      if (b < 1 || b > info.band_count())
+        raise("band " + std::to_string(b) + " is out of range: the raster has " +
+                  std::to_string(info.band_count()) + " band" + (info.band_count() == 1 ? "" : "s"),
+              context());
+      if (is_complex(info.band(b).type))
+        raise("complex data type " + std::string(name(info.band(b).type)) + " is not supported",
+              context(b));
+    }
+  }
+
+  // Reads rect (inside the raster) of bands into buffer with the given strides, in bytes.
+  void raster_io(const Window& rect, std::span<const int> bands, DataType type, void* buffer,
+                 std::int64_t line_space, std::int64_t band_space) {
+    const auto pixel = static_cast<GSpacing>(size_of(type));
+    std::vector<int> band_map(bands.begin(), bands.end());
+    GdalErrorTrap trap;
+    const CPLErr err = dataset->RasterIO(
+        GF_Read, static_cast<int>(rect.x), static_cast<int>(rect.y), static_cast<int>(rect.width),
+        static_cast<int>(rect.height), buffer, static_cast<int>(rect.width),
+        static_cast<int>(rect.height), detail::to_gdal(type), static_cast<int>(band_map.size()),
+        band_map.data(), pixel, static_cast<GSpacing>(line_space), static_cast<GSpacing>(band_space),
+        nullptr);
+    if (err != CE_None || trap.has_error())
+      raise("cannot read pixels " + std::to_string(rect.x) + "," + std::to_string(rect.y) + " " +
+                std::to_string(rect.width) + "x" + std::to_string(rect.height) + ": " +
+                trap.message("read failed"),
+            context());
+  }
+
+  Window extent() const { return {0, 0, info.width, info.height}; }
+};
+
+Raster::Raster(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Raster::Raster(Raster&&) noexcept = default;
+Raster& Raster::operator=(Raster&&) noexcept = default;
+Raster::~Raster() = default;
+
+Raster Raster::open(const std::string& path) {
+  detail::register_gdal();
+  ErrorContext where{path, {}, {}, {}};
+  VSIStatBufL stat;
+  const bool virtual_path = path.rfind("/vsi", 0) == 0;
+  if (!virtual_path && VSIStatL(path.c_str(), &stat) != 0) raise("no such file", where);
+  if (!virtual_path && VSI_ISDIR(stat.st_mode) && path.find(".gdb") == std::string::npos &&
+      path.find(".zarr") == std::string::npos)
+    raise("is a folder, not a raster", where);
+  if (!virtual_path && stat.st_size == 0 && !VSI_ISDIR(stat.st_mode)) raise("empty file (0 bytes)", where);
+
+  GdalErrorTrap trap;
+  GDALDataset* opened = GDALDataset::Open(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY);
+  if (!opened) raise("not a raster GDAL can read: " + trap.message("unrecognised format"), where);
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->dataset.reset(opened);
+  if (opened->GetRasterCount() == 0) raise("has no raster bands", where);
+  if (opened->GetRasterXSize() <= 0 || opened->GetRasterYSize() <= 0) raise("has no pixels", where);
+  impl->info = describe(*opened, path);
+  return Raster(std::move(impl));
+}
+
+const RasterInfo& Raster::info() const noexcept { return impl_->info; }
+const std::string& Raster::path() const noexcept { return impl_->path; }
+Raster Raster::reopen() const { return open(impl_->path); }
+void* Raster::gdal_handle() const noexcept { return GDALDataset::ToHandle(impl_->dataset.get()); }
+
+Image Raster::read(const Window& window, std::span<const int> bands, const ReadOptions& options,
+                   Mask* mask) {
+  Image image;
+  read_into(window, bands, image, options, mask);
+  return image;
+}
+
+void Raster::read_into(const Window& window, std::span<const int> bands, Image& out,
+                       const ReadOptions& options, Mask* mask) {
+  Impl& self = *impl_;
+  self.check_bands(bands);
+  if (window.empty()) raise("empty read window", self.context());
+  const int nb = static_cast<int>(bands.size());
+  out.reshape(nb, window.width, window.height);
+
+  std::vector<std::optional<double>> nodata(bands.size());
+  std::vector<float> nodata_f(bands.size());
+  std::vector<float> scale(bands.size(), 1.0f), offset(bands.size(), 0.0f);
+  for (std::size_t i = 0; i < bands.size(); ++i) {
+    const BandInfo& bi = self.info.band(bands[i]);
+    nodata[i] = bi.nodata;
+    nodata_f[i] = bi.nodata ? static_cast<float>(*bi.nodata) : 0.0f;
+    if (options.apply_scale) {
+      scale[i] = static_cast<float>(bi.scale);
+      offset[i] = static_cast<float>(bi.offset);
+    }
+  }
+
+  // Marks data pixels in a block of planar float (rows x cols inside stride) and applies scale.
+  auto finish = [&](Image& img, std::int64_t x0, std::int64_t y0, std::int64_t cols, std::int64_t rows,
+                    std::uint8_t* valid, std::int64_t valid_stride) {
+    const std::int64_t w = img.width();
+    for (std::int64_t y = 0; y < rows; ++y) {
+      std::uint8_t* vrow = valid ? valid + y * valid_stride : nullptr;
+      if (vrow) std::fill(vrow, vrow + cols, std::uint8_t{1});
+      for (int b = 0; b < nb; ++b) {
+        float* row = img.band(b).data() + (y0 + y) * w + x0;
+        const bool scaled = scale[b] != 1.0f || offset[b] != 0.0f;
+        for (std::int64_t x = 0; x < cols; ++x) {
+          const bool data = is_data(row[x], nodata[b], nodata_f[b]);
+          if (vrow && !data) vrow[x] = 0;
+          if (scaled && data) row[x] = row[x] * scale[b] + offset[b];
+        }
+      }
+    }
+  };
+
+  const Window inside = intersection(window, self.extent());
+  const bool need_mask = mask != nullptr;
+  if (need_mask) mask->assign(static_cast<std::size_t>(window.area()), 0);
+  const std::int64_t fsize = sizeof(float);
+
+  if (inside == window) {
+    self.raster_io(window, bands, DataType::Float32, out.data(), window.width * fsize,
+                   window.area() * fsize);
+    finish(out, 0, 0, window.width, window.height, need_mask ? mask->data() : nullptr, window.width);
+    return;
+  }
+
+  if (options.edge == EdgeMode::Constant || options.edge == EdgeMode::Nodata) {
+    for (int b = 0; b < nb; ++b) {
+      const float fill = options.edge == EdgeMode::Nodata && nodata[b]
+                             ? nodata_f[b]
+                             : static_cast<float>(options.fill_value);
+      std::fill(out.band(b).begin(), out.band(b).end(), fill);
+    }
+    if (inside.empty()) return;
+    const std::int64_t dx = inside.x - window.x, dy = inside.y - window.y;
+    self.raster_io(inside, bands, DataType::Float32, out.data() + dy * window.width + dx,
+                   window.width * fsize, window.area() * fsize);
+    finish(out, dx, dy, inside.width, inside.height,
+           need_mask ? mask->data() + dy * window.width + dx : nullptr, window.width);
+    return;
+  }
+
+  // Reflect / replicate: read the source pixels the window maps onto, then gather.
+  const EdgeSource es = edge_source(window, self.info.width, self.info.height, options.edge);
+  const Window& source = es.rect;
+  Image scratch(nb, source.width, source.height);
+  Mask scratch_valid(static_cast<std::size_t>(source.area()));
+  self.raster_io(source, bands, DataType::Float32, scratch.data(), source.width * fsize,
+                 source.area() * fsize);
+  finish(scratch, 0, 0, source.width, source.height, scratch_valid.data(), source.width);
+  gather(reinterpret_cast<const unsigned char*>(scratch.data()), es,
+         reinterpret_cast<unsigned char*>(out.data()), window, sizeof(float), bands.size());
+  if (need_mask) {
+    for (std::int64_t y = inside.y; y < inside.bottom(); ++y)
+      for (std::int64_t x = inside.x; x < inside.right(); ++x)
+        (*mask)[static_cast<std::size_t>((y - window.y) * window.width + (x - window.x))] =
+            scratch_valid[static_cast<std::size_t>((y - source.y) * source.width + (x - source.x))];
+  }
+}
+
+void Raster::read_native(const Window& window, std::span<const int> bands, DataType type,
+                         void* buffer, const ReadOptions& options) {
+  Impl& self = *impl_;
+  self.check_bands(bands);
+  if (window.empty()) raise("empty read window", self.context());
+  if (is_complex(type) || size_of(type) == 0) raise("cannot read into type " + std::string(name(type)));
+  const std::int64_t esize = static_cast<std::int64_t>(size_of(type));
+  auto* bytes = static_cast<unsigned char*>(buffer);
+  const std::int64_t plane = window.area() * esize;
+  const Window inside = intersection(window, self.extent());
+
+  if (inside == window) {
+    self.raster_io(window, bands, type, bytes, window.width * esize, plane);
+    return;
+  }
+  if (options.edge == EdgeMode::Constant || options.edge == EdgeMode::Nodata) {
+    for (std::size_t b = 0; b < bands.size(); ++b) {
+      const auto& nd = self.info.band(bands[b]).nodata;
+      double fill = options.edge == EdgeMode::Nodata && nd ? *nd : options.fill_value;
+      GDALCopyWords64(&fill, GDT_Float64, 0, bytes + static_cast<std::int64_t>(b) * plane,
+                      detail::to_gdal(type), static_cast<int>(esize), window.area());
+    }
+    if (inside.empty()) return;
+    const std::int64_t dx = inside.x - window.x, dy = inside.y - window.y;
+    self.raster_io(inside, bands, type, bytes + (dy * window.width + dx) * esize,
+                   window.width * esize, plane);
+    return;
+  }
+  const EdgeSource es = edge_source(window, self.info.width, self.info.height, options.edge);
+  std::vector<unsigned char> scratch(static_cast<std::size_t>(es.rect.area() * esize) * bands.size());
+  self.raster_io(es.rect, bands, type, scratch.data(), es.rect.width * esize, es.rect.area() * esize);
+  gather(scratch.data(), es, bytes, window, static_cast<std::size_t>(esize), bands.size());
+}
+
+}  // namespace luojia

@@ -1,0 +1,60 @@
+#include <luojia/tile_grid.hpp>
+
+#include <luojia/error.hpp>
+
+namespace luojia {
+namespace {
+
+std::int64_t round_up(std::int64_t value, std::int64_t multiple) {
+  return multiple <= 1 ? value : (value + multiple - 1) / multiple * multiple;
+}
+
+}  // namespace
+
+TileGrid::TileGrid(std::int64_t width, std::int64_t height, const TileGridOptions& options)
+    : width_(width), height_(height), options_(options) {
+  if (width <= 0 || height <= 0)
+    raise("cannot tile a raster of " + std::to_string(width) + "x" + std::to_string(height));
+  if (options.tile_width <= 0 || options.tile_height <= 0)
+    raise("tile size must be positive, not " + std::to_string(options.tile_width) + "x" +
+          std::to_string(options.tile_height));
+  if (options.halo < 0) raise("halo must not be negative");
+  if (options.stride < 1 || options.align_width < 1 || options.align_height < 1)
+    raise("stride and alignment must be at least 1");
+  tile_width_ = round_up(round_up(options.tile_width, options.align_width), options.stride);
+  tile_height_ = round_up(round_up(options.tile_height, options.align_height), options.stride);
+  // A raster smaller than a tile is one tile: never more than the raster (rounded to the stride).
+  tile_width_ = std::min(tile_width_, round_up(width, options.stride));
+  tile_height_ = std::min(tile_height_, round_up(height, options.stride));
+  cols_ = (width + tile_width_ - 1) / tile_width_;
+  rows_ = (height + tile_height_ - 1) / tile_height_;
+}
+
+Tile TileGrid::at(std::int64_t row, std::int64_t col) const {
+  Tile t;
+  t.row = row;
+  t.col = col;
+  t.index = row * cols_ + col;
+  t.core.x = col * tile_width_;
+  t.core.y = row * tile_height_;
+  t.core.width = std::min(tile_width_, width_ - t.core.x);
+  t.core.height = std::min(tile_height_, height_ - t.core.y);
+  const std::int64_t h = options_.halo;
+  t.read = {t.core.x - h, t.core.y - h, round_up(t.core.width + 2 * h, options_.stride),
+            round_up(t.core.height + 2 * h, options_.stride)};
+  return t;
+}
+
+Tile TileGrid::tile(std::int64_t index) const {
+  if (index < 0 || index >= size())
+    raise("tile " + std::to_string(index) + " is outside a grid of " + std::to_string(size()));
+  return at(index / cols_, index % cols_);
+}
+
+Window TileGrid::max_read_window() const {
+  const std::int64_t h = options_.halo;
+  return {0, 0, round_up(tile_width_ + 2 * h, options_.stride),
+          round_up(tile_height_ + 2 * h, options_.stride)};
+}
+
+}  // namespace luojia
