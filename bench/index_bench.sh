@@ -17,20 +17,33 @@
 #   LUOJIA_BENCH_SCALE_SIZES  sides for the luojia RSS scaling check
 #                           (default "2048 16384"; empty skips the check)
 #   LUOJIA_BENCH_REPEAT     timed runs per tool; the fastest wall time and the
-#                           largest peak RSS are reported (default 3)
+#                           largest peak RSS are reported (default 5)
 #   LUOJIA_BENCH_CO         output creation options given to every tool
 #                           (default "TILED=YES BLOCKXSIZE=512 BLOCKYSIZE=512")
+#   LUOJIA_BENCH_OUT_DIR    where outputs are written (and deleted) during
+#                           the run (default: LUOJIA_BENCH_DIR; /dev/shm
+#                           takes the file system out of the timings)
 #   LUOJIA_BENCH_RSS_TOL    allowed relative RSS difference (default 0.10)
+#   LUOJIA_BENCH_GDAL_CACHEMAX  GDAL_CACHEMAX (MB) exported to every tool,
+#                           luojia included (default = LUOJIA_BENCH_RAM_MB;
+#                           empty: leave unset, i.e. GDAL's 5% of RAM)
 #
 # What every tool gets, so they run under the same conditions:
 #   env GDAL_NUM_THREADS=$THREADS, ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS=$THREADS,
 #       OMP_NUM_THREADS=$THREADS, OTB_MAX_RAM_HINT=$RAM_MB,
 #       GDAL_CACHEMAX=$RAM_MB (MB; GDAL's block cache, which otherwise
-#       defaults to 5% of physical RAM)
+#       defaults to 5% of physical RAM). It bounds but also dominates the
+#       peak RSS of the GDAL-based tools: a block cache that fills up to
+#       the limit on big images and not on small ones makes RSS grow with the
+#       image size, so luojia has to size GDAL's cache itself
+#       (GDALSetCacheMax, overriding this variable) to meet the scaling target.
 #   luojia   : --threads $THREADS --mem ${RAM_MB}M -of GTiff -co ... each
 #   OTB      : -ram $RAM_MB, creation options through the extended file name
 #   gdal_calc: --co ... (it is single-threaded by design)
-#   floor    : gdal_translate -co ...
+#   floor    : gdal_translate -co ... (reads band 3, writes a Float32 band
+#              as large as the NDVI: same bytes moved, no arithmetic. It is
+#              single-threaded and goes through GDAL's block cache, so a
+#              multi-threaded tile reader can beat it: ratio < 1 is possible)
 # Page cache: it cannot be dropped without privileges we may not have, so the
 # opposite is done: every tool is run once untimed on the small raster (loads
 # binaries and shared libraries) and the input is read with `cat` right
@@ -52,9 +65,11 @@ THREADS=${LUOJIA_BENCH_THREADS:-2}
 RAM_MB=${LUOJIA_BENCH_RAM_MB:-256}
 SIZE=${LUOJIA_BENCH_SIZE:-8192}
 SCALE_SIZES=${LUOJIA_BENCH_SCALE_SIZES-2048 16384}
-REPEAT=${LUOJIA_BENCH_REPEAT:-3}
+REPEAT=${LUOJIA_BENCH_REPEAT:-5}
 CO_LIST=${LUOJIA_BENCH_CO-TILED=YES BLOCKXSIZE=512 BLOCKYSIZE=512}
 RSS_TOL=${LUOJIA_BENCH_RSS_TOL:-0.10}
+GDAL_CACHE=${LUOJIA_BENCH_GDAL_CACHEMAX-$RAM_MB}
+OUT_PARENT=${LUOJIA_BENCH_OUT_DIR:-$BENCH_DIR}
 RED=3
 NIR=4
 WARM_SIZE=2048
@@ -106,7 +121,7 @@ export GDAL_NUM_THREADS=$THREADS
 export ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS=$THREADS
 export OMP_NUM_THREADS=$THREADS
 export OTB_MAX_RAM_HINT=$RAM_MB
-export GDAL_CACHEMAX=$RAM_MB
+if [[ -n $GDAL_CACHE ]]; then export GDAL_CACHEMAX=$GDAL_CACHE; else unset GDAL_CACHEMAX; fi
 export OTB_LOGGER_LEVEL=WARNING
 
 read -r -a CO <<<"$CO_LIST"
@@ -121,7 +136,8 @@ done
 [[ -n $OTB_EXT ]] && OTB_EXT="?$OTB_EXT"
 
 mkdir -p "$BENCH_DIR"
-RUN_DIR=$(mktemp -d "$BENCH_DIR/run.XXXXXX")
+mkdir -p "$OUT_PARENT"
+RUN_DIR=$(mktemp -d "$OUT_PARENT/luojia-bench-run.XXXXXX")
 # shellcheck disable=SC2317  # called through the trap
 cleanup() { rm -rf "$RUN_DIR"; }
 trap cleanup EXIT
@@ -181,7 +197,7 @@ build_cmd() {
 timed() {
     local tool=$1 in=$2 out=$3 i line secs rss
     local tf=$RUN_DIR/$tool.time log=$RUN_DIR/$tool.log
-    T_SECS="" T_RSS=0
+    T_SECS="" T_RSS=0 T_ALL=""
     build_cmd "$tool" "$in" "$out"
     for ((i = 1; i <= REPEAT; i++)); do
         rm -f "$out" "$out.aux.xml"
@@ -194,6 +210,7 @@ timed() {
         fi
         line=$(tail -n 1 "$tf")
         read -r secs rss <<<"$line"
+        T_ALL+="${T_ALL:+ }$secs"
         if [[ -z $T_SECS ]] || awk -v a="$secs" -v b="$T_SECS" 'BEGIN{exit !(a < b)}'; then
             T_SECS=$secs
         fi
@@ -226,7 +243,7 @@ for t in "${TOOLS[@]}"; do
     if timed "$t" "$IN" "$RUN_DIR/$t.tif"; then
         SECS[$t]=$T_SECS
         RSS[$t]=$T_RSS
-        say "   $t: ${T_SECS} s, peak RSS ${T_RSS} KB"
+        say "   $t: best ${T_SECS} s (runs: $T_ALL), peak RSS ${T_RSS} KB"
     else
         FAILED[$t]=1
         status=1
@@ -295,7 +312,7 @@ for t in "${TOOLS[@]}"; do
     printf -- '- %s: `%s`\n' "$t" "$(printf '%q ' "${CMD[@]}" | sed 's/ $//')"
 done
 echo "- env: GDAL_NUM_THREADS=$GDAL_NUM_THREADS ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS=$ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS" \
-    "OMP_NUM_THREADS=$OMP_NUM_THREADS OTB_MAX_RAM_HINT=$OTB_MAX_RAM_HINT GDAL_CACHEMAX=$GDAL_CACHEMAX;" \
+    "OMP_NUM_THREADS=$OMP_NUM_THREADS OTB_MAX_RAM_HINT=$OTB_MAX_RAM_HINT GDAL_CACHEMAX=${GDAL_CACHEMAX:-unset};" \
     "warm page cache (cat IN), best of $REPEAT run(s)"
 
 # ---------------------------------------------------------------- RSS scaling
@@ -307,7 +324,14 @@ if ((${#SCALE[@]} >= 2)) && [[ -n ${SECS[luojia]:-} ]]; then
     echo "| size | seconds | peak RSS MB |"
     echo "|---|---:|---:|"
     declare -A SRSS=()
-    for n in "${SCALE[@]}"; do
+    # the main-size run is shown too (not re-run), for where RSS levels off
+    mapfile -t ROWS < <(printf '%s\n' "${SCALE[@]}" "$SIZE" | sort -n -u)
+    for n in "${ROWS[@]}"; do
+        if [[ " ${SCALE[*]} " != *" $n "* ]]; then
+            printf '| %sx%s (main run) | %s | %s |\n' "$n" "$n" "$(fmt "${SECS[luojia]}")" \
+                "$(fmt "$(awk -v k="${RSS[luojia]}" 'BEGIN{print k/1024}')" 1)"
+            continue
+        fi
         if timed luojia "$(input_path "$n")" "$RUN_DIR/scale_$n.tif"; then
             SRSS[$n]=$T_RSS
             printf '| %sx%s | %s | %s |\n' "$n" "$n" "$(fmt "$T_SECS")" \

@@ -22,6 +22,11 @@ struct InputTile {
   std::int64_t core_x() const { return tile.core.x - tile.read.x; }
   std::int64_t core_y() const { return tile.core.y - tile.read.y; }
   bool any_valid() const;
+  // Mask plane of input band b: the one shared plane unless the read asked for one per band.
+  const std::uint8_t* mask_plane(int b) const {
+    const std::size_t plane = pixels.plane_size();
+    return mask.data() + (mask.size() > plane ? static_cast<std::size_t>(b) * plane : 0);
+  }
 };
 
 // What a kernel fills: the core of the tile, one plane per output band.

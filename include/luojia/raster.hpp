@@ -24,6 +24,9 @@ struct ReadOptions {
   EdgeMode edge = EdgeMode::Constant;
   double fill_value = 0.0;
   bool apply_scale = false;  // value * scale + offset for pixels that hold data
+  // One mask plane per band (band after band) instead of one for all: kernels whose outputs
+  // read different bands judge each output by its own inputs.
+  bool mask_per_band = false;
 };
 
 // A read-only handle on a GDAL dataset (any path GDAL opens: files, /vsizip/, /vsimem/, VRT, ...).
@@ -41,7 +44,8 @@ public:
   Raster reopen() const;
 
   // Planar float32 of the given 1-based bands over window (which may reach outside the raster).
-  // mask, when given, is resized to the window and marks pixels where every band holds data.
+  // mask, when given, is resized to the window and marks pixels where every band holds data
+  // (or, with mask_per_band, where each band does).
   Image read(const Window& window, std::span<const int> bands, const ReadOptions& options = {},
              Mask* mask = nullptr);
   // The same into a caller-owned image (reshaped to fit), so tiles reuse their buffers.

@@ -243,19 +243,22 @@ void Raster::read_into(const Window& window, std::span<const int> bands, Image& 
     }
   }
 
-  // Marks data pixels in a block of planar float (rows x cols inside stride) and applies scale.
+  // Marks data pixels of a block of planar float (rows x cols at x0, y0) and applies scale.
+  // valid points at the block's first mask byte; with one plane per band, planes are plane_step
+  // apart, otherwise every band clears the same plane.
+  const bool per_band = options.mask_per_band;
   auto finish = [&](Image& img, std::int64_t x0, std::int64_t y0, std::int64_t cols, std::int64_t rows,
-                    std::uint8_t* valid, std::int64_t valid_stride) {
+                    std::uint8_t* valid, std::int64_t valid_stride, std::int64_t plane_step) {
     const std::int64_t w = img.width();
     for (std::int64_t y = 0; y < rows; ++y) {
-      std::uint8_t* vrow = valid ? valid + y * valid_stride : nullptr;
-      if (vrow) std::fill(vrow, vrow + cols, std::uint8_t{1});
+      if (valid && !per_band) std::fill(valid + y * valid_stride, valid + y * valid_stride + cols, std::uint8_t{1});
       for (int b = 0; b < nb; ++b) {
+        std::uint8_t* vrow = valid ? valid + y * valid_stride + (per_band ? b * plane_step : 0) : nullptr;
         float* row = img.band(b).data() + (y0 + y) * w + x0;
         const bool scaled = scale[b] != 1.0f || offset[b] != 0.0f;
         for (std::int64_t x = 0; x < cols; ++x) {
           const bool data = is_data(row[x], nodata[b], nodata_f[b]);
-          if (vrow && !data) vrow[x] = 0;
+          if (vrow) vrow[x] = per_band ? data : (vrow[x] & data);
           if (scaled && data) row[x] = row[x] * scale[b] + offset[b];
         }
       }
@@ -264,13 +267,15 @@ void Raster::read_into(const Window& window, std::span<const int> bands, Image& 
 
   const Window inside = intersection(window, self.extent());
   const bool need_mask = mask != nullptr;
-  if (need_mask) mask->assign(static_cast<std::size_t>(window.area()), 0);
+  const std::size_t mask_planes = per_band ? bands.size() : 1;
+  if (need_mask) mask->assign(static_cast<std::size_t>(window.area()) * mask_planes, 0);
   const std::int64_t fsize = sizeof(float);
 
   if (inside == window) {
     self.raster_io(window, bands, DataType::Float32, out.data(), window.width * fsize,
                    window.area() * fsize);
-    finish(out, 0, 0, window.width, window.height, need_mask ? mask->data() : nullptr, window.width);
+    finish(out, 0, 0, window.width, window.height, need_mask ? mask->data() : nullptr, window.width,
+           window.area());
     return;
   }
 
@@ -286,7 +291,7 @@ void Raster::read_into(const Window& window, std::span<const int> bands, Image& 
     self.raster_io(inside, bands, DataType::Float32, out.data() + dy * window.width + dx,
                    window.width * fsize, window.area() * fsize);
     finish(out, dx, dy, inside.width, inside.height,
-           need_mask ? mask->data() + dy * window.width + dx : nullptr, window.width);
+           need_mask ? mask->data() + dy * window.width + dx : nullptr, window.width, window.area());
     return;
   }
 
@@ -294,17 +299,21 @@ void Raster::read_into(const Window& window, std::span<const int> bands, Image& 
   const EdgeSource es = edge_source(window, self.info.width, self.info.height, options.edge);
   const Window& source = es.rect;
   Image scratch(nb, source.width, source.height);
-  Mask scratch_valid(static_cast<std::size_t>(source.area()));
+  Mask scratch_valid(static_cast<std::size_t>(source.area()) * mask_planes);
   self.raster_io(source, bands, DataType::Float32, scratch.data(), source.width * fsize,
                  source.area() * fsize);
-  finish(scratch, 0, 0, source.width, source.height, scratch_valid.data(), source.width);
+  finish(scratch, 0, 0, source.width, source.height, scratch_valid.data(), source.width, source.area());
   gather(reinterpret_cast<const unsigned char*>(scratch.data()), es,
          reinterpret_cast<unsigned char*>(out.data()), window, sizeof(float), bands.size());
   if (need_mask) {
-    for (std::int64_t y = inside.y; y < inside.bottom(); ++y)
-      for (std::int64_t x = inside.x; x < inside.right(); ++x)
-        (*mask)[static_cast<std::size_t>((y - window.y) * window.width + (x - window.x))] =
-            scratch_valid[static_cast<std::size_t>((y - source.y) * source.width + (x - source.x))];
+    // Pixels outside the raster stay invalid even where reflected data fills them.
+    for (std::size_t p = 0; p < mask_planes; ++p)
+      for (std::int64_t y = inside.y; y < inside.bottom(); ++y)
+        for (std::int64_t x = inside.x; x < inside.right(); ++x)
+          (*mask)[p * static_cast<std::size_t>(window.area()) +
+                  static_cast<std::size_t>((y - window.y) * window.width + (x - window.x))] =
+              scratch_valid[p * static_cast<std::size_t>(source.area()) +
+                            static_cast<std::size_t>((y - source.y) * source.width + (x - source.x))];
   }
 }
 

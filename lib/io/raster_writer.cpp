@@ -111,6 +111,7 @@ struct RasterWriter::Impl {
   ErrorContext where() const { return ErrorContext{path, {}, {}, {}}; }
 
   void discard() noexcept {
+    if (dataset) dataset->MarkSuppressOnClose();
     dataset.reset();
     delete_dataset_files(temp_path);
     delete_dataset_files(copy_path);
@@ -173,7 +174,7 @@ RasterWriter::RasterWriter(const std::string& path, const RasterLayout& layout,
   std::string extension = CPLGetExtension(path.c_str());
   if (self.copy_only) {
     create_driver = GetGDALDriverManager()->GetDriverByName("GTiff");
-    create_options = {"TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "BIGTIFF=IF_SAFER"};
+    create_options = {"TILED=YES", "BLOCKXSIZE=512", "BLOCKYSIZE=512", "BIGTIFF=IF_SAFER", "SPARSE_OK=TRUE"};
     extension = "tif";
   } else if (EQUAL(options.driver.c_str(), "GTiff")) {
     // Tiled by default: tiles then land on whole blocks, and memory stays independent of width.
@@ -183,6 +184,9 @@ RasterWriter::RasterWriter(const std::string& path, const RasterLayout& layout,
       create_options.push_back("BLOCKYSIZE=512");
     }
     if (!has_option(create_options, "BIGTIFF")) create_options.push_back("BIGTIFF=IF_SAFER");
+    // Every block gets written by a run that succeeds; sparse creation only spares an abandoned
+    // run from GDAL filling every never-written tile when it closes the temporary file.
+    if (!has_option(create_options, "SPARSE_OK")) create_options.push_back("SPARSE_OK=TRUE");
   }
   self.temp_path = temporary_path(path, extension);
   if (self.copy_only) self.copy_path = temporary_path(path, CPLGetExtension(path.c_str()));

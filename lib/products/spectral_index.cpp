@@ -37,11 +37,19 @@ std::vector<std::pair<std::string, int>> inputs_of(const IndexSpec& spec, const 
 // One index over one tile. a, b, c are the planes of the formula's inputs in inputs_of order;
 // the formulas are written so that every index is numerator / denominator.
 template <class Formula>
-void evaluate(const InputTile& in, float* out, const float* a, const float* b, const float* c,
-              float nodata, Formula formula) {
+void evaluate(const InputTile& in, const std::vector<int>& planes, float* out, float nodata,
+              Formula formula) {
+  // Up to three inputs; an absent third repeats the first so the loop has no branches.
+  const int p0 = planes[0], p1 = planes[1], p2 = planes.size() > 2 ? planes[2] : planes[0];
+  const float* a = in.pixels.band(p0).data();
+  const float* b = in.pixels.band(p1).data();
+  const float* c = in.pixels.band(p2).data();
+  // Valid where every input of this index holds data, whatever other bands read hold.
+  const std::uint8_t* ma = in.mask_plane(p0);
+  const std::uint8_t* mb = in.mask_plane(p1);
+  const std::uint8_t* mc = in.mask_plane(p2);
   const Tile& t = in.tile;
   const std::int64_t stride = in.pixels.width();
-  const std::uint8_t* mask = in.mask.data();
   for (std::int64_t y = 0; y < t.core.height; ++y) {
     const std::int64_t row = (y + in.core_y()) * stride + in.core_x();
     float* dst = out + y * t.core.width;
@@ -49,9 +57,9 @@ void evaluate(const InputTile& in, float* out, const float* a, const float* b, c
     for (std::int64_t x = 0; x < t.core.width; ++x) {
       const std::int64_t i = row + x;
       float num = 0.0f, den = 0.0f;
-      formula(a[i], b[i], c ? c[i] : 0.0f, num, den);
+      formula(a[i], b[i], c[i], num, den);
       const float value = num / den;
-      dst[x] = (mask[i] && den != 0.0f && std::isfinite(value)) ? value : nodata;
+      dst[x] = ((ma[i] & mb[i] & mc[i]) && den != 0.0f && std::isfinite(value)) ? value : nodata;
     }
   }
 }
@@ -92,24 +100,18 @@ IndexPlan plan_indices(const std::vector<IndexSpec>& specs, const BandRoles& rol
   plan.kernel = [specs, planes, nodata](const InputTile& in, OutputTile& out) {
     for (std::size_t k = 0; k < specs.size(); ++k) {
       const IndexSpec& s = specs[k];
-      const auto plane = [&](std::size_t i) {
-        return i < planes[k].size() ? in.pixels.band(planes[k][i]).data() : nullptr;
-      };
       float* dst = out.pixels.band(static_cast<int>(k)).data();
-      const float* a = plane(0);
-      const float* b = plane(1);
-      const float* c = plane(2);
       switch (s.kind) {
         case IndexKind::NDVI: case IndexKind::NDWI: case IndexKind::MNDWI: case IndexKind::NDBI:
         case IndexKind::NormalizedDifference:
-          evaluate(in, dst, a, b, c, nodata, [](float p, float q, float, float& num, float& den) {
+          evaluate(in, planes[k], dst, nodata, [](float p, float q, float, float& num, float& den) {
             num = p - q;
             den = p + q;
           });
           break;
         case IndexKind::SAVI: {
           const auto l = static_cast<float>(s.savi_l);
-          evaluate(in, dst, a, b, c, nodata, [l](float nir, float red, float, float& num, float& den) {
+          evaluate(in, planes[k], dst, nodata, [l](float nir, float red, float, float& num, float& den) {
             num = (1.0f + l) * (nir - red);
             den = nir + red + l;
           });
@@ -118,7 +120,7 @@ IndexPlan plan_indices(const std::vector<IndexSpec>& specs, const BandRoles& rol
         case IndexKind::EVI: {
           const auto g = static_cast<float>(s.evi_g), c1 = static_cast<float>(s.evi_c1),
                      c2 = static_cast<float>(s.evi_c2), l = static_cast<float>(s.evi_l);
-          evaluate(in, dst, a, b, c, nodata,
+          evaluate(in, planes[k], dst, nodata,
                    [=](float nir, float red, float blue, float& num, float& den) {
                      num = g * (nir - red);
                      den = nir + c1 * red - c2 * blue + l;
@@ -171,8 +173,10 @@ StreamStats compute_indices(const std::string& input, const std::string& output,
   if (first.block_height <= 4 * job.tile_size) grid_options.align_height = first.block_height;
   const TileGrid grid(info.width, info.height, grid_options);
 
+  StreamOptions stream_options = job.stream;
+  stream_options.read.mask_per_band = true;  // each index is judged by its own bands
   StreamStats stats = stream(raster, plan.bands, grid, writer, static_cast<int>(job.indices.size()),
-                             plan.kernel, job.stream);
+                             plan.kernel, stream_options);
   writer.commit();
   return stats;
 }

@@ -1,0 +1,176 @@
+// The programs as a user runs them: exit codes, one-line errors, nothing left behind.
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+using luojia::test::TempDir;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+Result run(const TempDir& dir, const std::string& command) {
+  const std::string out = dir.path().parent_path() / (dir.path().filename().string() + ".stdout");
+  const std::string err = dir.path().parent_path() / (dir.path().filename().string() + ".stderr");
+  const int status = std::system((command + " >" + out + " 2>" + err).c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = luojia::test::read_file(out);
+  r.err = luojia::test::read_file(err);
+  std::filesystem::remove(out);
+  std::filesystem::remove(err);
+  return r;
+}
+
+std::size_t lines(const std::string& text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+std::string four_band(const TempDir& dir, const std::string& name = "in.tif") {
+  luojia::test::RasterSpec spec;
+  spec.width = 70;
+  spec.height = 50;
+  spec.bands = 4;
+  spec.type = GDT_UInt16;
+  spec.nodata = 0;
+  const std::string path = dir.file(name);
+  luojia::test::make_raster(path, spec, [](int b, int x, int y) { return 1 + b * 100 + (x + y) % 50; });
+  return path;
+}
+
+const std::string kIndex = LUOJIA_INDEX_EXE;
+const std::string kInfo = LUOJIA_INFO_EXE;
+
+}  // namespace
+
+TEST_CASE("luojia-index writes NDVI with a progress bar", "[programs]") {
+  TempDir dir;
+  const std::string in = four_band(dir);
+  const Result r = run(dir, kIndex + " " + in + " " + dir.file("ndvi.tif") + " --index ndvi --red 3 --nir 4");
+  CHECK(r.code == 0);
+  CHECK(r.err.find("0...10...20...30...40...50...60...70...80...90...100 - done.") != std::string::npos);
+  const auto ndvi = luojia::test::read_band(dir.file("ndvi.tif"), 1);
+  CHECK(ndvi[0] == Approx((301.0 - 201.0) / (301.0 + 201.0)));
+  const Result quiet = run(dir, kIndex + " -q " + in + " " + dir.file("two.tif") +
+                                    " --index ndvi,ndwi --green 2 --red 3 --nir 4 --nd 4,1 -co COMPRESS=DEFLATE --threads 1 --mem 64M --tile 16");
+  CHECK(quiet.code == 0);
+  CHECK(quiet.err.empty());
+  const Result info = run(dir, kInfo + " --json " + dir.file("two.tif"));
+  CHECK(info.code == 0);
+  CHECK(info.out.find("\"description\": \"ND(4,1)\"") != std::string::npos);
+  CHECK(info.out.find("\"epsg\": 32618") != std::string::npos);
+}
+
+TEST_CASE("bad input: one line, the right exit code, nothing left behind", "[programs][errors]") {
+  TempDir dir;
+  const std::string in = four_band(dir);
+  const std::string input_bytes = luojia::test::read_file(in);
+  std::ofstream(dir.file("text.tif")) << "not a raster\n";
+  std::ofstream(dir.file("zero.tif")).close();
+  const std::string cut = dir.file("cut.tif");
+  std::ofstream(cut, std::ios::binary).write(input_bytes.data(), static_cast<std::streamsize>(input_bytes.size() / 3));
+  {
+    luojia::test::RasterSpec spec;
+    spec.type = GDT_CFloat32;
+    spec.bands = 4;
+    luojia::test::make_raster(dir.file("complex.tif"), spec, [](int, int x, int) { return x; });
+  }
+  std::ofstream(dir.file("exists.tif")) << "keep me";
+  const std::string out = dir.file("out.tif");
+  const std::string ndvi = " --index ndvi --red 3 --nir 4";
+
+  struct Case {
+    std::string name;
+    std::string args;
+    int code;
+    std::string needle;  // part of the error line
+  };
+  const std::vector<Case> cases{
+      {"missing input", dir.file("nope.tif") + " " + out + ndvi, 1, "nope.tif: no such file"},
+      {"zero-byte input", dir.file("zero.tif") + " " + out + ndvi, 1, "zero.tif: empty file"},
+      {"text named .tif", dir.file("text.tif") + " " + out + ndvi, 1, "text.tif: not a raster"},
+      {"truncated GeoTIFF", cut + " " + out + ndvi, 1, "cut.tif"},
+      {"band out of range", in + " " + out + " --index ndvi --red 3 --nir 9", 1, "band 9 is out of range"},
+      {"complex band", dir.file("complex.tif") + " " + out + ndvi, 1, "complex data type CFloat32"},
+      {"missing output folder", in + " " + dir.file("no/dir/out.tif") + ndvi, 1, "does not exist"},
+      {"unwritable output folder", in + " /proc/luojia.tif" + ndvi, 1, "cannot create output in /proc"},
+      {"output exists", in + " " + dir.file("exists.tif") + ndvi, 1, "exists.tif: output already exists"},
+      {"bad -co", in + " " + out + ndvi + " -co COMPRESS=NOPE", 1, "invalid creation option"},
+      {"-co without =", in + " " + out + ndvi + " -co TILED", 1, "not KEY=VALUE"},
+      {"unknown format", in + " " + out + ndvi + " -of NOPE", 1, "unknown raster output format 'NOPE'"},
+      {"missing role", in + " " + out + " --index ndvi --red 3", 1, "ndvi needs the nir band"},
+      {"no arguments", "", 2, "missing INPUT"},
+      {"unknown option", in + " " + out + ndvi + " --frobnicate", 2, "unknown option --frobnicate"},
+      {"bad number", in + " " + out + ndvi + " --threads two", 2, "--threads expects an integer"},
+      {"bad memory", in + " " + out + ndvi + " --mem lots", 2, "--mem"},
+      {"unknown index", in + " " + out + " --index ndxi --red 3 --nir 4", 2, "unknown index 'ndxi'"},
+      {"no index", in + " " + out + " --red 3 --nir 4", 2, "no index requested"},
+      {"tiny memory", in + " " + out + ndvi + " --mem 1M --tile 4096", 1, "too small"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name << ": " << c.args);
+    const Result r = run(dir, kIndex + " -q " + c.args);
+    CHECK(r.code == c.code);
+    CHECK(lines(r.err) == 1);
+    CHECK(r.err.rfind("luojia-index: error: ", 0) == 0);
+    CHECK(r.err.find(c.needle) != std::string::npos);
+    CHECK(!std::filesystem::exists(out));
+    for (const auto& name : dir.entries()) CHECK(name.find(".luojia-") == std::string::npos);
+  }
+  CHECK(luojia::test::read_file(in) == input_bytes);
+  CHECK(luojia::test::read_file(dir.file("exists.tif")) == "keep me");
+
+  const Result info = run(dir, kInfo + " " + dir.file("text.tif"));
+  CHECK(info.code == 1);
+  CHECK(lines(info.err) == 1);
+  CHECK(info.err.rfind("luojia-info: error: ", 0) == 0);
+}
+
+TEST_CASE("SIGINT stops a run with exit 130 and no output", "[programs]") {
+  TempDir dir;
+  luojia::test::RasterSpec spec;
+  spec.width = 100;
+  spec.height = 100;
+  spec.bands = 2;
+  luojia::test::make_raster(dir.file("small.tif"), spec, [](int b, int x, int y) { return b + x + y + 1; });
+  // A VRT that blows the small raster up to 40000 x 40000: long enough to interrupt, tiny on disk.
+  std::ofstream(dir.file("big.vrt")) << R"(<VRTDataset rasterXSize="40000" rasterYSize="40000">
+  <VRTRasterBand dataType="Float32" band="1"><SimpleSource><SourceFilename relativeToVRT="1">small.tif</SourceFilename>
+    <SourceBand>1</SourceBand><SrcRect xOff="0" yOff="0" xSize="100" ySize="100"/><DstRect xOff="0" yOff="0" xSize="40000" ySize="40000"/></SimpleSource></VRTRasterBand>
+  <VRTRasterBand dataType="Float32" band="2"><SimpleSource><SourceFilename relativeToVRT="1">small.tif</SourceFilename>
+    <SourceBand>2</SourceBand><SrcRect xOff="0" yOff="0" xSize="100" ySize="100"/><DstRect xOff="0" yOff="0" xSize="40000" ySize="40000"/></SimpleSource></VRTRasterBand>
+</VRTDataset>)";
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const std::string in = dir.file("big.vrt"), out = dir.file("out.tif");
+    freopen("/dev/null", "w", stderr);
+    execl(kIndex.c_str(), kIndex.c_str(), "-q", "--index", "ndvi", "--red", "1", "--nir", "2", in.c_str(), out.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  kill(child, SIGINT);
+  const auto sent = std::chrono::steady_clock::now();
+  int status = 0;
+  waitpid(child, &status, 0);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(seconds < 1.0);
+  std::vector<std::string> names = dir.entries();
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"big.vrt", "small.tif"});
+}
