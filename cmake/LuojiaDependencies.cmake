@@ -22,3 +22,16 @@ find_package(OpenMP QUIET COMPONENTS CXX)
 luojia_require(OpenMP_CXX_FOUND "OpenMP for C++" "g++ (libgomp1)")
 
 find_package(Threads REQUIRED)
+
+find_package(Protobuf QUIET)
+luojia_require(Protobuf_FOUND "protobuf" libprotobuf-dev)
+find_package(ONNX QUIET CONFIG)
+luojia_require(ONNX_FOUND "ONNX's protobuf classes" libonnx-dev)
+if(TARGET ONNX::onnx_proto)
+  set(LUOJIA_ONNX_TARGET ONNX::onnx_proto)
+else()
+  set(LUOJIA_ONNX_TARGET onnx_proto)
+endif()
+
+find_package(nlohmann_json 3 QUIET CONFIG)
+luojia_require(nlohmann_json_FOUND "nlohmann-json" nlohmann-json3-dev)

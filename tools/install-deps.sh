@@ -2,7 +2,7 @@
 # Installs the Debian packages luojia builds and tests with; does nothing when all are there.
 # Runs apt-get as root (directly, or through sudo when that exists).
 set -euo pipefail
-packages=(cmake g++ make pkg-config libgdal-dev libeigen3-dev libtbb-dev catch2 gdal-bin)
+packages=(cmake g++ make pkg-config libgdal-dev libeigen3-dev libtbb-dev catch2 gdal-bin libonnx-dev libprotobuf-dev protobuf-compiler nlohmann-json3-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,91 @@
+#pragma once
+#include <luojia/export.hpp>
+#include <luojia/nn/layer_registry.hpp>
+#include <luojia/nn/model_metadata.hpp>
+#include <luojia/nn/tensor.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace luojia::nn {
+
+struct LoadOptions {
+  // No tensor, initializer or plan may need more: a crafted file cannot make luojia allocate
+  // without bound.
+  std::size_t max_tensor_bytes = std::size_t{2} << 30;
+  std::size_t max_plan_bytes = std::size_t{8} << 30;
+};
+
+// A graph input or output: name, and shape with -1 for dynamic axes.
+struct TensorSpec {
+  std::string name;
+  Shape shape;
+  ElementType type = ElementType::Float32;
+};
+
+// Receptive field and stride of one output with respect to the (first) input, in input pixels.
+struct OutputAnalysis {
+  std::string name;
+  bool tileable = true;   // false: global context (global pooling, Gemm over space, align_corners)
+  std::string reason;     // why not, naming the node
+  std::int64_t radius = 0;      // input pixels on each side an output pixel depends on
+  std::int64_t stride = 1;      // input pixels per output pixel (total downsampling)
+  std::int64_t alignment = 1;   // tile offsets must be multiples of this for exact results
+};
+
+class Session;
+
+// A loaded ONNX model: graph after load-time rewrites (Identity removed, BatchNormalization folded
+// into convolutions, activations fused), layers created through a registry, metadata.
+// Immutable after load and safe to share between threads; runs happen in Sessions.
+class LUOJIA_API Model {
+public:
+  static Model load(const std::string& path, const LayerRegistry& registry = LayerRegistry::with_builtins(),
+                    const LoadOptions& options = {});
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
+
+  const std::string& path() const noexcept;
+  const std::vector<TensorSpec>& inputs() const noexcept;
+  const std::vector<TensorSpec>& outputs() const noexcept;
+  const ModelMetadata& metadata() const noexcept;
+  int opset() const noexcept;
+  std::size_t node_count() const noexcept;
+  // Receptive field and stride of each output, found by planning a run at input_shape (default:
+  // the declared input shape with 256 for dynamic spatial axes and 1 for others).
+  std::vector<OutputAnalysis> analyse(const Shape& input_shape = {}) const;
+
+  // Convenience: one run in a temporary session.
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs) const;
+
+  struct Impl;  // the library's own; opaque to users
+
+private:
+  friend class Session;
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Runs a model. Plans once per input shape (shape arithmetic folded, buffers laid out in one arena
+// by liveness) and reuses plan and arena for every later run of that shape. One session per thread.
+class LUOJIA_API Session {
+public:
+  explicit Session(const Model& model);
+  Session(Session&&) noexcept;
+  ~Session();
+
+  // Outputs are owned tensors, valid after the next run.
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+  // Arena bytes of the plan for the last input shape: the activation memory one tile needs.
+  std::size_t peak_bytes() const noexcept;
+  std::size_t planned_shapes() const noexcept;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace luojia::nn

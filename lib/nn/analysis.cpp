@@ -1,0 +1,258 @@
+// Receptive field, stride and tileability of a model's outputs, from a plan at a nominal shape.
+#include "nn/model_impl.hpp"
+
+#include <luojia/error.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+namespace luojia::nn {
+namespace {
+
+// What one value's elements see of the input image along the spatial axes, as affine bounds:
+// element o depends on input pixels [jump * o + low, jump * o + high]. Exact for windows
+// (convolution, pooling, padding), tight for resizing and transposed convolution.
+struct Reach {
+  double jump = 1;
+  double low = 0;
+  double high = 0;
+  double alignment = 1;            // the largest cumulative downsampling met on the way
+  std::array<int, 2> axes{2, 3};   // where H and W are in this value's shape (equal: flattened there)
+  std::array<std::int64_t, 2> size{0, 0};  // H and W of the input, to recognise them after a reshape
+  bool global = false;
+  std::string reason;
+
+  void make_global(const std::string& why) {
+    if (!global) reason = why;
+    global = true;
+  }
+};
+
+int normalise_axis(std::int64_t axis, std::size_t rank) {
+  return static_cast<int>(axis < 0 ? axis + static_cast<std::int64_t>(rank) : axis);
+}
+
+bool touches_space(const Reach& r, const std::vector<int>& axes) {
+  for (int a : axes)
+    if (a == r.axes[0] || a == r.axes[1]) return true;
+  return false;
+}
+
+}  // namespace
+
+std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
+  const detail::Graph& g = impl_->graph;
+  std::vector<Tensor> inputs;
+  for (std::size_t i = 0; i < g.inputs.size(); ++i) {
+    Shape shape = (i == 0 && !input_shape.empty()) ? input_shape : g.inputs[i].shape;
+    for (std::size_t d = 0; d < shape.size(); ++d)
+      if (shape[d] < 0) shape[d] = d >= 2 ? 256 : 1;
+    inputs.emplace_back(shape, g.inputs[i].type);
+  }
+  const detail::Plan plan = detail::make_plan(*impl_, inputs);
+
+  std::vector<std::optional<Reach>> reach(plan.slots.size());
+  for (std::size_t i = 0; i < plan.slots.size(); ++i) {
+    const detail::Slot& s = plan.slots[i];
+    if (s.storage != detail::Storage::Input) continue;
+    Reach r;
+    if (s.shape.size() != 4) r.make_global("input '" + g.inputs[static_cast<std::size_t>(s.input_index)].name + "' is not NCHW");
+    else r.size = {s.shape[2], s.shape[3]};
+    reach[i] = r;
+  }
+
+  for (const detail::Step& step : plan.steps) {
+    const NodeInfo& node = step.layer->node();
+    const std::string& op = node.op_type;
+    std::optional<Reach> merged;
+    Shape in_shape;
+    bool second_data_input = false;
+    for (std::size_t k = 0; k < step.inputs.size(); ++k) {
+      const int id = step.inputs[k];
+      if (id < 0 || !reach[static_cast<std::size_t>(id)]) continue;
+      const Reach& s = *reach[static_cast<std::size_t>(id)];
+      if (!merged) {
+        merged = s;
+        in_shape = plan.slots[static_cast<std::size_t>(id)].shape;
+      } else {
+        second_data_input = true;
+        merged->low = std::min(merged->low, s.low);
+        merged->high = std::max(merged->high, s.high);
+        merged->jump = std::max(merged->jump, s.jump);
+        merged->alignment = std::max(merged->alignment, s.alignment);
+        if (s.global) merged->make_global(s.reason);
+      }
+    }
+    if (!merged) continue;
+    Reach r = *merged;
+    const Shape& out_shape = plan.slots[static_cast<std::size_t>(step.outputs.at(0))].shape;
+    const std::string who = node.describe();
+    const Attributes& a = node.attributes;
+
+    if (op == "Transpose") {
+      std::vector<std::int64_t> perm = a.get_ints("perm");
+      if (perm.empty())
+        for (std::int64_t d = static_cast<std::int64_t>(in_shape.size()) - 1; d >= 0; --d) perm.push_back(d);
+      for (int& axis : r.axes) {
+        const auto it = std::find(perm.begin(), perm.end(), axis);
+        axis = it == perm.end() ? -1 : static_cast<int>(it - perm.begin());
+      }
+    } else if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze") {
+      // Pointwise as long as H and W survive: kept in place, flattened into one axis (H*W, as
+      // flatten(2) does), or restored from that flattened axis.
+      const auto same_prefix = [&](int upto) {
+        for (int d = 0; d < upto; ++d)
+          if (d >= static_cast<int>(out_shape.size()) || out_shape[static_cast<std::size_t>(d)] != in_shape[static_cast<std::size_t>(d)]) return false;
+        return true;
+      };
+      const int h = r.axes[0], w = r.axes[1];
+      if (h >= 0 && h == w) {
+        const auto k = static_cast<std::size_t>(h);
+        if (out_shape == in_shape) {
+        } else if (same_prefix(h) && out_shape.size() > k + 1 && out_shape[k] == r.size[0] && out_shape[k + 1] == r.size[1]) {
+          r.axes = {h, h + 1};
+        } else {
+          r.make_global(who + " reshapes the spatial axes");
+        }
+      } else if (h >= 0 && w == h + 1 && same_prefix(h) && out_shape.size() == in_shape.size() - 1 &&
+                 out_shape[static_cast<std::size_t>(h)] == in_shape[static_cast<std::size_t>(h)] * in_shape[static_cast<std::size_t>(w)]) {
+        r.axes = {h, h};
+      } else if (!(h >= 0 && w >= 0 && out_shape.size() == in_shape.size() && same_prefix(std::max(h, w) + 1))) {
+        r.make_global(who + " reshapes the spatial axes");
+      }
+    } else if (op == "Slice") {
+      // Constant starts on spatial axes shift which input pixels an element sees.
+      const auto constant = [&](std::size_t k) -> std::optional<std::vector<std::int64_t>> {
+        if (k >= step.inputs.size() || step.inputs[k] < 0) return std::nullopt;
+        const detail::Slot& s = plan.slots[static_cast<std::size_t>(step.inputs[k])];
+        if (s.storage != detail::Storage::Constant) return std::nullopt;
+        return s.tensor.to_ints();
+      };
+      const auto starts = constant(1);
+      auto axes = constant(3);
+      if (!starts) r.make_global(who + " slices at data-dependent positions");
+      else {
+        if (!axes) {
+          axes = std::vector<std::int64_t>{};
+          for (std::size_t k = 0; k < starts->size(); ++k) axes->push_back(static_cast<std::int64_t>(k));
+        }
+        double low = 0, high = 0;
+        for (std::size_t k = 0; k < starts->size() && k < axes->size(); ++k) {
+          const int axis = normalise_axis((*axes)[k], in_shape.size());
+          if (axis != r.axes[0] && axis != r.axes[1]) continue;
+          std::int64_t start = (*starts)[k];
+          const std::int64_t n = in_shape[static_cast<std::size_t>(axis)];
+          if (start < 0) start += n;
+          start = std::clamp<std::int64_t>(start, 0, n);
+          low = std::min(low, static_cast<double>(start));
+          high = std::max(high, static_cast<double>(start));
+        }
+        r.low += r.jump * low;
+        r.high += r.jump * high;
+      }
+    } else if (op == "MatMul") {
+      if (touches_space(r, {static_cast<int>(in_shape.size()) - 1}) || second_data_input)
+        r.make_global(who + " multiplies across the spatial axes");
+    } else if (op == "Gemm") {
+      r.make_global(who + " (a dense layer) sees the whole extent");
+    } else if (op == "Softmax" || op == "LogSoftmax" || op == "ArgMax" || op == "ArgMin" || op == "Concat" ||
+               op.rfind("Reduce", 0) == 0) {
+      std::vector<int> axes;
+      const std::int64_t fallback = (op == "Softmax" || op == "LogSoftmax") ? (node.opset < 13 ? 1 : -1) : (op == "Concat" ? 1 : 0);
+      if (op.rfind("Reduce", 0) == 0) {
+        std::vector<std::int64_t> listed = a.get_ints("axes");
+        if (step.inputs.size() > 1 && step.inputs[1] >= 0 && plan.slots[static_cast<std::size_t>(step.inputs[1])].storage == detail::Storage::Constant)
+          listed = plan.slots[static_cast<std::size_t>(step.inputs[1])].tensor.to_ints();
+        if (listed.empty())
+          for (std::size_t d = 0; d < in_shape.size(); ++d) axes.push_back(static_cast<int>(d));
+        for (auto x : listed) axes.push_back(normalise_axis(x, in_shape.size()));
+      } else {
+        const int axis = normalise_axis(a.get_int("axis", fallback), in_shape.size());
+        axes.push_back(axis);
+        if ((op == "Softmax" || op == "LogSoftmax") && node.opset < 13)
+          for (int d = axis + 1; d < static_cast<int>(in_shape.size()); ++d) axes.push_back(d);
+      }
+      if (touches_space(r, axes)) r.make_global(who + " combines values across the spatial axes");
+      if (out_shape.size() < in_shape.size() && !r.global)
+        for (int& axis : r.axes)
+          axis -= static_cast<int>(std::count_if(axes.begin(), axes.end(), [axis](int x) { return x < axis; }));
+    } else {
+      const Footprint f = step.layer->footprint();
+      using K = Footprint::Kind;
+      switch (f.kind) {
+        case K::Pointwise: break;
+        case K::Window: {
+          // o reads inputs o*s - pad + [0, (k-1)d].
+          double low = INFINITY, high = -INFINITY, stride = 1;
+          for (std::size_t d = 0; d < 2; ++d) {
+            const double pad = static_cast<double>(f.pad_begin[d]), span = static_cast<double>((f.kernel[d] - 1) * f.dilation[d]);
+            low = std::min(low, -pad);
+            high = std::max(high, span - pad);
+            stride = std::max(stride, static_cast<double>(f.stride[d]));
+          }
+          r.low += r.jump * low;
+          r.high += r.jump * high;
+          r.jump *= stride;
+          r.alignment = std::max(r.alignment, r.jump);
+          break;
+        }
+        case K::Transposed: {
+          // o receives inputs (o + pad - [0, (k-1)d]) / s.
+          double low = INFINITY, high = -INFINITY, stride = 1;
+          for (std::size_t d = 0; d < 2; ++d) {
+            const double s_d = static_cast<double>(f.stride[d]), pad = static_cast<double>(f.pad_begin[d]);
+            low = std::min(low, (pad - static_cast<double>((f.kernel[d] - 1) * f.dilation[d])) / s_d - 1);
+            high = std::max(high, pad / s_d);
+            stride = std::max(stride, s_d);
+          }
+          r.low += r.jump * low;
+          r.high += r.jump * high;
+          r.jump /= stride;
+          break;
+        }
+        case K::Resample: {
+          double scale = 1;
+          if (r.axes[0] >= 0 && r.axes[1] >= 0 && in_shape.size() == out_shape.size())
+            for (int axis : r.axes) {
+              const auto i = static_cast<std::size_t>(axis);
+              if (in_shape[i] > 0) scale = std::max(scale, static_cast<double>(out_shape[i]) / static_cast<double>(in_shape[i]));
+            }
+          // o reads around (o + 0.5) / scale - 0.5: one pixel each side for linear, the rounding for nearest.
+          const double reach = std::max<double>(1.0, static_cast<double>(f.reach));
+          r.low += r.jump * (0.5 / scale - 0.5 - reach);
+          r.high += r.jump * (0.5 / scale - 0.5 + reach);
+          r.jump /= scale;
+          r.alignment = std::max(r.alignment, r.jump);
+          if (!f.translation_invariant) r.make_global(who + " resizes with align_corners, which depends on the whole extent");
+          break;
+        }
+        case K::Global: r.make_global(who + " combines the whole spatial extent"); break;
+      }
+    }
+    for (int id : step.outputs) reach[static_cast<std::size_t>(id)] = r;
+  }
+
+  std::vector<OutputAnalysis> out;
+  for (std::size_t k = 0; k < g.outputs.size(); ++k) {
+    OutputAnalysis o;
+    o.name = g.outputs[k].name;
+    const auto& r = reach[static_cast<std::size_t>(plan.outputs[k])];
+    if (!r) {
+      o.tileable = false;
+      o.reason = "does not depend on the input";
+    } else {
+      o.tileable = !r->global;
+      o.reason = r->reason;
+      // Input pixels of output element o: [jump*o + low, jump*o + high]; it stands for
+      // [jump*o, jump*o + jump - 1], so the halo is how far the first reaches beyond the second.
+      o.radius = static_cast<std::int64_t>(std::ceil(std::max({0.0, -r->low, r->high - (r->jump - 1)}) - 1e-9));
+      o.stride = std::max<std::int64_t>(1, std::llround(r->jump));
+      o.alignment = std::max<std::int64_t>(1, std::llround(std::ceil(r->alignment - 1e-9)));
+    }
+    out.push_back(o);
+  }
+  return out;
+}
+
+}  // namespace luojia::nn

@@ -1,0 +1,55 @@
+#pragma once
+// Helpers the built-in layers share.
+#include <luojia/error.hpp>
+#include <luojia/nn/layer.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace luojia::nn::layers {
+
+inline int normalise_axis(std::int64_t axis, std::size_t rank, const Layer& layer) {
+  const auto r = static_cast<std::int64_t>(rank);
+  if (axis < -r || axis >= std::max<std::int64_t>(r, 1))
+    raise("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank) + " in " +
+          layer.node().describe());
+  return static_cast<int>(axis < 0 ? axis + r : axis);
+}
+
+// Numpy broadcasting of two shapes.
+Shape broadcast(const Shape& a, const Shape& b);
+
+// Strides (in elements) of shape as seen from an output of shape out (0 on broadcast axes).
+std::vector<std::int64_t> broadcast_strides(const Shape& shape, const Shape& out);
+
+// Spatial geometry of a 2-D convolution or pooling window, auto_pad resolved.
+struct Window2d {
+  std::array<std::int64_t, 2> kernel{1, 1};
+  std::array<std::int64_t, 2> stride{1, 1};
+  std::array<std::int64_t, 2> dilation{1, 1};
+  std::array<std::int64_t, 2> pad_begin{0, 0};
+  std::array<std::int64_t, 2> pad_end{0, 0};
+  bool ceil_mode = false;
+  std::string auto_pad = "NOTSET";
+
+  static Window2d from(const Attributes& attributes, std::array<std::int64_t, 2> kernel);
+  // Output size along axis d for an input of size n (and resolves SAME_* padding for it).
+  std::int64_t output_size(int d, std::int64_t n, std::int64_t& pad_begin_out) const;
+  Footprint footprint() const;
+};
+
+// Element-wise activations, also fused into convolutions.
+enum class Activation { None, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish };
+
+struct ActivationFn {
+  Activation kind = Activation::None;
+  float p0 = 0.0f, p1 = 0.0f;
+
+  static ActivationFn from(const std::string& op, const std::vector<float>& params);
+  void apply(float* data, std::int64_t n) const;
+};
+
+}  // namespace luojia::nn::layers

@@ -1,0 +1,284 @@
+// Conv and ConvTranspose on Eigen's GEMM: 1x1 convolutions are a GEMM on the input itself,
+// others go through im2col in row chunks small enough to stay in cache, depthwise ones run
+// direct. Bias and a fused activation are applied to each chunk while it is hot. Chunks run in
+// parallel on the caller's TBB arena.
+#include "nn/layers/common.hpp"
+#include "nn/layers/conv.hpp"
+
+#include <Eigen/Core>
+#include <tbb/parallel_for.h>
+
+#include <cstring>
+
+namespace luojia::nn::layers {
+namespace {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ConstMap = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
+using MutableMap = Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>>;
+
+// Output pixels per GEMM chunk: im2col of K x kChunk floats stays within L2 for usual K.
+constexpr std::int64_t kChunk = 1024;
+
+std::vector<float>& scratch(std::size_t floats) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < floats) buffer.resize(floats);
+  return buffer;
+}
+
+}  // namespace
+
+Conv::Conv(const NodeInfo& node) : Layer(node) {
+  window_ = Window2d::from(node.attributes, {0, 0});
+  group_ = node.attributes.get_int("group", 1);
+  activation_ = ActivationFn::from(node.attributes.get_string("luojia.activation", ""),
+                                   node.attributes.get_floats("luojia.activation_params"));
+}
+
+void Conv::prepare(const std::vector<ValueInfo>& inputs) {
+  const Tensor& w = constant_input(inputs, 1);
+  if (w.rank() != 4) fail("weights must be 4-D (2-D convolution), not " + to_string(w.shape()));
+  weights_ = w;
+  out_channels_ = w.dim(0);
+  if (group_ < 1 || out_channels_ % group_ != 0) fail("group " + std::to_string(group_) + " does not divide the output channels");
+  if (window_.kernel[0] == 0) window_.kernel = {w.dim(2), w.dim(3)};
+  if (window_.kernel[0] != w.dim(2) || window_.kernel[1] != w.dim(3)) fail("kernel_shape does not match the weights");
+  bias_.assign(static_cast<std::size_t>(out_channels_), 0.0f);
+  if (has_input(inputs, 2)) {
+    const Tensor& b = constant_input(inputs, 2);
+    if (b.size() != out_channels_) fail("bias has " + std::to_string(b.size()) + " values for " + std::to_string(out_channels_) + " channels");
+    std::copy(b.data(), b.data() + out_channels_, bias_.begin());
+  }
+}
+
+std::vector<ValueInfo> Conv::infer(const std::vector<ValueInfo>& in) const {
+  const Shape& x = in.at(0).shape;
+  if (x.size() != 4) fail("input must be NCHW, not " + to_string(x));
+  if (x[1] != weights_.dim(1) * group_)
+    fail("input has " + std::to_string(x[1]) + " channels, the weights expect " + std::to_string(weights_.dim(1) * group_));
+  std::int64_t pad = 0;
+  const std::int64_t ho = window_.output_size(0, x[2], pad), wo = window_.output_size(1, x[3], pad);
+  if (ho <= 0 || wo <= 0) fail("input " + to_string(x) + " is smaller than the kernel");
+  return {ValueInfo{{x[0], out_channels_, ho, wo}, ElementType::Float32, std::nullopt, true}};
+}
+
+Footprint Conv::footprint() const { return window_.footprint(); }
+
+void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+  const Tensor& x = inputs[0];
+  Tensor& y = outputs[0];
+  const std::int64_t n = x.dim(0), cin = x.dim(1), h = x.dim(2), w = x.dim(3);
+  const std::int64_t ho = y.dim(2), wo = y.dim(3);
+  std::int64_t pt = 0, pl = 0;
+  window_.output_size(0, h, pt);
+  window_.output_size(1, w, pl);
+  const std::int64_t kh = window_.kernel[0], kw = window_.kernel[1];
+  const std::int64_t sh = window_.stride[0], sw = window_.stride[1];
+  const std::int64_t dh = window_.dilation[0], dw = window_.dilation[1];
+  const std::int64_t cin_g = cin / group_, cout_g = out_channels_ / group_;
+  const std::int64_t k = cin_g * kh * kw;
+  const std::int64_t plane_in = h * w, plane_out = ho * wo;
+  const float* wdata = weights_.data();
+
+  // Depthwise: one input channel per group, direct loops.
+  if (cin_g == 1 && cout_g == 1) {
+    tbb::parallel_for(std::int64_t{0}, n * out_channels_, [&](std::int64_t nc) {
+      const std::int64_t c = nc % out_channels_;
+      const float* src = x.data() + nc * plane_in;
+      float* dst = y.data() + nc * plane_out;
+      const float* kernel = wdata + c * kh * kw;
+      for (std::int64_t oy = 0; oy < ho; ++oy) {
+        float* row = dst + oy * wo;
+        std::fill(row, row + wo, bias_[static_cast<std::size_t>(c)]);
+        for (std::int64_t ky = 0; ky < kh; ++ky) {
+          const std::int64_t iy = oy * sh - pt + ky * dh;
+          if (iy < 0 || iy >= h) continue;
+          const float* in_row = src + iy * w;
+          for (std::int64_t kx = 0; kx < kw; ++kx) {
+            const float wv = kernel[ky * kw + kx];
+            const std::int64_t off = kx * dw - pl;
+            // ox range with 0 <= ox*sw + off < w
+            const std::int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+            const std::int64_t hi = std::min(wo, (w - off + sw - 1) / sw);
+            if (sw == 1) {
+#pragma omp simd
+              for (std::int64_t ox = lo; ox < hi; ++ox) row[ox] += wv * in_row[ox + off];
+            } else {
+              for (std::int64_t ox = lo; ox < hi; ++ox) row[ox] += wv * in_row[ox * sw + off];
+            }
+          }
+        }
+        activation_.apply(row, wo);
+      }
+    });
+    return;
+  }
+
+  const bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && ho == h && wo == w;
+  const std::int64_t rows_per_chunk = std::max<std::int64_t>(1, kChunk / wo);
+  const std::int64_t chunks = (ho + rows_per_chunk - 1) / rows_per_chunk;
+  const std::int64_t tasks = n * group_ * chunks;
+  tbb::parallel_for(std::int64_t{0}, tasks, [&](std::int64_t t) {
+    const std::int64_t chunk = t % chunks, g = (t / chunks) % group_, b = t / chunks / group_;
+    const std::int64_t y0 = chunk * rows_per_chunk, y1 = std::min(ho, y0 + rows_per_chunk);
+    const std::int64_t cols = (y1 - y0) * wo;
+    const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
+    float* dst = y.data() + (b * out_channels_ + g * cout_g) * plane_out + y0 * wo;
+    const Eigen::Map<const RowMatrix> wm(wdata + g * cout_g * k, cout_g, k);
+    MutableMap ym(dst, cout_g, cols, Eigen::OuterStride<>(plane_out));
+    if (pointwise) {
+      ym.noalias() = wm * ConstMap(src + y0 * wo, k, cols, Eigen::OuterStride<>(plane_in));
+    } else {
+      std::vector<float>& col = scratch(static_cast<std::size_t>(k * cols));
+      for (std::int64_t ci = 0; ci < cin_g; ++ci)
+        for (std::int64_t ky = 0; ky < kh; ++ky)
+          for (std::int64_t kx = 0; kx < kw; ++kx) {
+            float* out = col.data() + ((ci * kh + ky) * kw + kx) * cols;
+            const float* plane = src + ci * plane_in;
+            const std::int64_t off = kx * dw - pl;
+            const std::int64_t lo = off >= 0 ? 0 : std::min(wo, (-off + sw - 1) / sw);
+            const std::int64_t hi = std::max(lo, std::min(wo, (w - off + sw - 1) / sw));
+            for (std::int64_t oy = y0; oy < y1; ++oy) {
+              float* o = out + (oy - y0) * wo;
+              const std::int64_t iy = oy * sh - pt + ky * dh;
+              if (iy < 0 || iy >= h) {
+                std::fill(o, o + wo, 0.0f);
+                continue;
+              }
+              const float* in_row = plane + iy * w;
+              std::fill(o, o + lo, 0.0f);
+              if (sw == 1)
+                std::memcpy(o + lo, in_row + lo + off, static_cast<std::size_t>(hi - lo) * sizeof(float));
+              else
+                for (std::int64_t ox = lo; ox < hi; ++ox) o[ox] = in_row[ox * sw + off];
+              std::fill(o + hi, o + wo, 0.0f);
+            }
+          }
+      ym.noalias() = wm * ConstMap(col.data(), k, cols, Eigen::OuterStride<>(cols));
+    }
+    for (std::int64_t co = 0; co < cout_g; ++co) {
+      float* row = dst + co * plane_out;
+      const float bias = bias_[static_cast<std::size_t>(g * cout_g + co)];
+#pragma omp simd
+      for (std::int64_t i = 0; i < cols; ++i) row[i] += bias;
+      activation_.apply(row, cols);
+    }
+  });
+}
+
+ConvTranspose::ConvTranspose(const NodeInfo& node) : Layer(node) {
+  window_ = Window2d::from(node.attributes, {0, 0});
+  group_ = node.attributes.get_int("group", 1);
+  output_padding_ = node.attributes.get_ints("output_padding", {0, 0});
+  output_shape_ = node.attributes.get_ints("output_shape");
+  if (output_padding_.size() != 2) fail("output_padding must describe 2 spatial axes");
+  if (window_.auto_pad != "NOTSET" && window_.auto_pad != "VALID") fail("auto_pad " + window_.auto_pad + " is not supported for ConvTranspose");
+}
+
+void ConvTranspose::prepare(const std::vector<ValueInfo>& inputs) {
+  const Tensor& w = constant_input(inputs, 1);
+  if (w.rank() != 4) fail("weights must be 4-D, not " + to_string(w.shape()));
+  const std::int64_t cin = w.dim(0), cout_g = w.dim(1), kh = w.dim(2), kw = w.dim(3);
+  if (group_ < 1 || cin % group_ != 0) fail("group does not divide the input channels");
+  in_channels_ = cin;
+  out_channels_ = cout_g * group_;
+  if (window_.kernel[0] == 0) window_.kernel = {kh, kw};
+  // Per group, (cout_g * kh * kw) x cin_g: the transposed weights, so a GEMM with the input
+  // gives every output contribution, scattered into place by col2im.
+  const std::int64_t cin_g = cin / group_;
+  transposed_ = Tensor(Shape{group_, cout_g * kh * kw, cin_g});
+  for (std::int64_t g = 0; g < group_; ++g)
+    for (std::int64_t ci = 0; ci < cin_g; ++ci)
+      for (std::int64_t r = 0; r < cout_g * kh * kw; ++r)
+        transposed_.data()[(g * cout_g * kh * kw + r) * cin_g + ci] = w.data()[(g * cin_g + ci) * cout_g * kh * kw + r];
+  bias_.assign(static_cast<std::size_t>(out_channels_), 0.0f);
+  if (has_input(inputs, 2)) {
+    const Tensor& b = constant_input(inputs, 2);
+    if (b.size() != out_channels_) fail("bias does not match the output channels");
+    std::copy(b.data(), b.data() + out_channels_, bias_.begin());
+  }
+}
+
+std::array<std::int64_t, 2> ConvTranspose::pads_begin(const Shape& x) const {
+  std::array<std::int64_t, 2> pb = window_.pad_begin;
+  if (!output_shape_.empty()) {
+    for (std::size_t d = 0; d < 2; ++d) {
+      const std::int64_t full = window_.stride[d] * (x[d + 2] - 1) + output_padding_[d] + (window_.kernel[d] - 1) * window_.dilation[d] + 1;
+      const std::int64_t total = full - output_shape_[output_shape_.size() - 2 + d];
+      pb[d] = total / 2;  // SAME_UPPER convention of the spec
+    }
+  }
+  return pb;
+}
+
+std::vector<ValueInfo> ConvTranspose::infer(const std::vector<ValueInfo>& in) const {
+  const Shape& x = in.at(0).shape;
+  if (x.size() != 4 || x[1] != in_channels_) fail("input " + to_string(x) + " does not match the weights");
+  Shape y{x[0], out_channels_, 0, 0};
+  for (std::size_t d = 0; d < 2; ++d) {
+    if (!output_shape_.empty()) {
+      y[d + 2] = output_shape_[output_shape_.size() - 2 + d];
+      continue;
+    }
+    y[d + 2] = window_.stride[d] * (x[d + 2] - 1) + output_padding_[d] + (window_.kernel[d] - 1) * window_.dilation[d] + 1 -
+               window_.pad_begin[d] - window_.pad_end[d];
+    if (y[d + 2] <= 0) fail("output would be empty");
+  }
+  return {ValueInfo{y, ElementType::Float32, std::nullopt, true}};
+}
+
+Footprint ConvTranspose::footprint() const {
+  Footprint f = window_.footprint();
+  f.kind = Footprint::Kind::Transposed;
+  return f;
+}
+
+void ConvTranspose::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+  const Tensor& x = inputs[0];
+  Tensor& y = outputs[0];
+  const std::int64_t n = x.dim(0), h = x.dim(2), w = x.dim(3), ho = y.dim(2), wo = y.dim(3);
+  const std::int64_t kh = window_.kernel[0], kw = window_.kernel[1];
+  const std::int64_t sh = window_.stride[0], sw = window_.stride[1], dh = window_.dilation[0], dw = window_.dilation[1];
+  const auto pb = pads_begin(x.shape());
+  const std::int64_t cin_g = in_channels_ / group_, cout_g = out_channels_ / group_;
+  const std::int64_t rows = cout_g * kh * kw;
+  const std::int64_t plane_in = h * w, plane_out = ho * wo;
+  const std::int64_t rows_per_chunk = std::max<std::int64_t>(1, kChunk / w);
+  for (std::int64_t b = 0; b < n; ++b)
+    for (std::int64_t g = 0; g < group_; ++g) {
+      float* dst = y.data() + (b * out_channels_ + g * cout_g) * plane_out;
+      for (std::int64_t co = 0; co < cout_g; ++co)
+        std::fill(dst + co * plane_out, dst + (co + 1) * plane_out, bias_[static_cast<std::size_t>(g * cout_g + co)]);
+      const float* src = x.data() + (b * in_channels_ + g * cin_g) * plane_in;
+      const Eigen::Map<const RowMatrix> wt(transposed_.data() + g * rows * cin_g, rows, cin_g);
+      for (std::int64_t y0 = 0; y0 < h; y0 += rows_per_chunk) {
+        const std::int64_t y1 = std::min(h, y0 + rows_per_chunk), cols = (y1 - y0) * w;
+        std::vector<float> col(static_cast<std::size_t>(rows * cols));
+        // The GEMM split by rows of the result, then col2im split by output channel: no two
+        // tasks write the same output pixel.
+        tbb::parallel_for(std::int64_t{0}, rows, std::int64_t{16}, [&](std::int64_t r0) {
+          const std::int64_t r1 = std::min(rows, r0 + 16);
+          MutableMap(col.data() + r0 * cols, r1 - r0, cols, Eigen::OuterStride<>(cols)).noalias() =
+              wt.middleRows(r0, r1 - r0) * ConstMap(src + y0 * w, cin_g, cols, Eigen::OuterStride<>(plane_in));
+        });
+        tbb::parallel_for(std::int64_t{0}, cout_g, [&](std::int64_t co) {
+          float* out = dst + co * plane_out;
+          for (std::int64_t ky = 0; ky < kh; ++ky)
+            for (std::int64_t kx = 0; kx < kw; ++kx) {
+              const float* c = col.data() + ((co * kh + ky) * kw + kx) * cols;
+              for (std::int64_t iy = y0; iy < y1; ++iy) {
+                const std::int64_t oy = iy * sh - pb[0] + ky * dh;
+                if (oy < 0 || oy >= ho) continue;
+                for (std::int64_t ix = 0; ix < w; ++ix) {
+                  const std::int64_t ox = ix * sw - pb[1] + kx * dw;
+                  if (ox >= 0 && ox < wo) out[oy * wo + ox] += c[(iy - y0) * w + ix];
+                }
+              }
+            }
+        });
+      }
+      for (std::int64_t co = 0; co < cout_g; ++co) activation_.apply(dst + co * plane_out, plane_out);
+    }
+}
+
+}  // namespace luojia::nn::layers

@@ -1,0 +1,48 @@
+#pragma once
+#include "nn/layers/common.hpp"
+
+namespace luojia::nn::layers {
+
+class Conv : public Layer {
+public:
+  explicit Conv(const NodeInfo& node);
+  void prepare(const std::vector<ValueInfo>& inputs) override;
+  std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override;
+
+protected:
+  void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
+
+private:
+  Window2d window_;
+  std::int64_t group_ = 1;
+  std::int64_t out_channels_ = 0;
+  Tensor weights_;  // [Cout, Cin/group, kh, kw]: per group already the GEMM's row-major left operand
+  std::vector<float> bias_;
+  ActivationFn activation_;
+};
+
+class ConvTranspose : public Layer {
+public:
+  explicit ConvTranspose(const NodeInfo& node);
+  void prepare(const std::vector<ValueInfo>& inputs) override;
+  std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override;
+
+protected:
+  void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
+
+private:
+  std::array<std::int64_t, 2> pads_begin(const Shape& x) const;
+  Window2d window_;
+  std::int64_t group_ = 1;
+  std::int64_t in_channels_ = 0;
+  std::int64_t out_channels_ = 0;
+  std::vector<std::int64_t> output_padding_;
+  std::vector<std::int64_t> output_shape_;
+  Tensor transposed_;
+  std::vector<float> bias_;
+  ActivationFn activation_;
+};
+
+}  // namespace luojia::nn::layers

@@ -1,0 +1,245 @@
+// Element-wise operators: activations, arithmetic with numpy broadcasting, comparisons, Where.
+#include "nn/layers/common.hpp"
+#include "nn/layers/elementwise.hpp"
+
+#include <tbb/parallel_for.h>
+
+namespace luojia::nn::layers {
+namespace {
+
+constexpr std::int64_t kGrain = 1 << 15;
+
+// Calls f(out_index, a_index, b_index, c_index) over out_shape with broadcast strides, innermost
+// axis in a tight loop.
+template <class F>
+void for_each_broadcast(const Shape& out, const std::vector<Shape>& ins, F f) {
+  const std::size_t rank = out.size();
+  std::vector<std::vector<std::int64_t>> strides;
+  for (const auto& s : ins) strides.push_back(broadcast_strides(s, out));
+  while (strides.size() < 3) strides.push_back(std::vector<std::int64_t>(rank, 0));
+  const std::int64_t total = element_count(out);
+  if (total == 0) return;
+  if (rank == 0) {
+    f(0, 0, 0, 0);
+    return;
+  }
+  const std::int64_t inner = out[rank - 1];
+  std::vector<std::int64_t> index(rank, 0);
+  for (std::int64_t o = 0; o < total; o += inner) {
+    std::int64_t ia = 0, ib = 0, ic = 0;
+    for (std::size_t d = 0; d + 1 < rank; ++d) {
+      ia += index[d] * strides[0][d];
+      ib += index[d] * strides[1][d];
+      ic += index[d] * strides[2][d];
+    }
+    const std::int64_t sa = strides[0][rank - 1], sb = strides[1][rank - 1], sc = strides[2][rank - 1];
+    for (std::int64_t x = 0; x < inner; ++x) f(o + x, ia + x * sa, ib + x * sb, ic + x * sc);
+    for (std::size_t d = rank - 1; d-- > 0;) {
+      if (++index[d] < out[d]) break;
+      index[d] = 0;
+    }
+  }
+}
+
+}  // namespace
+
+// ---- unary --------------------------------------------------------------------------------------
+
+Unary::Unary(const NodeInfo& node) : Layer(node) {
+  const std::string& op = node.op_type;
+  if (op == "Abs") kind_ = Kind::Abs;
+  else if (op == "Neg") kind_ = Kind::Neg;
+  else if (op == "Exp") kind_ = Kind::Exp;
+  else if (op == "Log") kind_ = Kind::Log;
+  else if (op == "Sqrt") kind_ = Kind::Sqrt;
+  else if (op == "Erf") kind_ = Kind::Erf;
+  else if (op == "Floor") kind_ = Kind::Floor;
+  else if (op == "Ceil") kind_ = Kind::Ceil;
+  else if (op == "Reciprocal") kind_ = Kind::Reciprocal;
+  else if (op == "Identity" || op == "Dropout") kind_ = Kind::Copy;
+  else if (op == "Elu") {
+    kind_ = Kind::Elu;
+    alpha_ = node.attributes.get_float("alpha", 1.0f);
+  } else {
+    kind_ = Kind::Activation;
+    const Attributes& a = node.attributes;
+    std::vector<float> params;
+    if (op == "LeakyRelu") params = {a.get_float("alpha", 0.01f)};
+    else if (op == "HardSigmoid") params = {a.get_float("alpha", 0.2f), a.get_float("beta", 0.5f)};
+    else if (op == "Clip") params = {a.get_float("min", -INFINITY), a.get_float("max", INFINITY)};  // opset < 11
+    activation_ = ActivationFn::from(op, params);
+  }
+}
+
+std::vector<ValueInfo> Unary::infer(const std::vector<ValueInfo>& in) const {
+  std::vector<ValueInfo> out{ValueInfo{in.at(0).shape, in.at(0).type, std::nullopt, true}};
+  if (node().op_type == "Dropout" && node().outputs.size() > 1)
+    out.push_back(ValueInfo{in.at(0).shape, ElementType::Int64, std::nullopt, true});
+  return out;
+}
+
+void Unary::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+  const Tensor& x = inputs[0];
+  Tensor& y = outputs[0];
+  const std::int64_t n = x.size();
+  if (x.type() == ElementType::Int64) {
+    if (kind_ != Kind::Copy && kind_ != Kind::Abs && kind_ != Kind::Neg) fail("this operator needs float input");
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::int64_t v = x.ints()[i];
+      y.ints()[i] = kind_ == Kind::Abs ? (v < 0 ? -v : v) : kind_ == Kind::Neg ? -v : v;
+    }
+    return;
+  }
+  ActivationFn act = activation_;
+  if (node().op_type == "Clip" && node().opset >= 11) {
+    act.kind = Activation::Clip;
+    act.p0 = inputs.size() > 1 && !inputs[1].empty() ? inputs[1].to_floats().at(0) : -INFINITY;
+    act.p1 = inputs.size() > 2 && !inputs[2].empty() ? inputs[2].to_floats().at(0) : INFINITY;
+  }
+  if (outputs.size() > 1) std::fill(outputs[1].ints(), outputs[1].ints() + n, 1);
+  tbb::parallel_for(std::int64_t{0}, n, kGrain, [&](std::int64_t i0) {
+    const std::int64_t i1 = std::min(n, i0 + kGrain);
+    const float* a = x.data();
+    float* b = y.data();
+    switch (kind_) {
+      case Kind::Activation:
+        if (b != a) std::copy(a + i0, a + i1, b + i0);
+        act.apply(b + i0, i1 - i0);
+        break;
+      case Kind::Copy: std::copy(a + i0, a + i1, b + i0); break;
+      case Kind::Abs: for (auto i = i0; i < i1; ++i) b[i] = std::fabs(a[i]); break;
+      case Kind::Neg: for (auto i = i0; i < i1; ++i) b[i] = -a[i]; break;
+      case Kind::Exp: for (auto i = i0; i < i1; ++i) b[i] = std::exp(a[i]); break;
+      case Kind::Log: for (auto i = i0; i < i1; ++i) b[i] = std::log(a[i]); break;
+      case Kind::Sqrt: for (auto i = i0; i < i1; ++i) b[i] = std::sqrt(a[i]); break;
+      case Kind::Erf: for (auto i = i0; i < i1; ++i) b[i] = std::erf(a[i]); break;
+      case Kind::Floor: for (auto i = i0; i < i1; ++i) b[i] = std::floor(a[i]); break;
+      case Kind::Ceil: for (auto i = i0; i < i1; ++i) b[i] = std::ceil(a[i]); break;
+      case Kind::Reciprocal: for (auto i = i0; i < i1; ++i) b[i] = 1.0f / a[i]; break;
+      case Kind::Elu: for (auto i = i0; i < i1; ++i) b[i] = a[i] >= 0 ? a[i] : alpha_ * (std::exp(a[i]) - 1.0f); break;
+    }
+  });
+}
+
+// ---- binary -------------------------------------------------------------------------------------
+
+Binary::Binary(const NodeInfo& node) : Layer(node) {
+  const std::string& op = node.op_type;
+  if (op == "Add") kind_ = Kind::Add;
+  else if (op == "Sub") kind_ = Kind::Sub;
+  else if (op == "Mul") kind_ = Kind::Mul;
+  else if (op == "Div") kind_ = Kind::Div;
+  else if (op == "Pow") kind_ = Kind::Pow;
+  else if (op == "Max") kind_ = Kind::Max;
+  else if (op == "Min") kind_ = Kind::Min;
+  else if (op == "PRelu") kind_ = Kind::PRelu;
+  else if (op == "Equal") kind_ = Kind::Equal;
+  else if (op == "Less") kind_ = Kind::Less;
+  else if (op == "Greater") kind_ = Kind::Greater;
+  else fail("not a binary operator");
+}
+
+std::vector<ValueInfo> Binary::infer(const std::vector<ValueInfo>& in) const {
+  if (in.size() < 2 || !in[0].present || !in[1].present) fail("needs two inputs");
+  Shape b = in[1].shape;
+  if (kind_ == Kind::PRelu && in[0].shape.size() == 4 && b.size() == 1 && b[0] == in[0].shape[1] && b[0] != 1)
+    b = {b[0], 1, 1};  // per-channel slope given as [C]
+  const bool compare = kind_ == Kind::Equal || kind_ == Kind::Less || kind_ == Kind::Greater;
+  const ElementType type = compare ? ElementType::Int64
+                           : (in[0].type == ElementType::Int64 && in[1].type == ElementType::Int64) ? ElementType::Int64
+                                                                                                     : ElementType::Float32;
+  return {ValueInfo{broadcast(in[0].shape, b), type, std::nullopt, true}};
+}
+
+void Binary::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+  const Tensor& a = inputs[0];
+  Tensor b = inputs[1];
+  Tensor& y = outputs[0];
+  if (kind_ == Kind::PRelu && a.rank() == 4 && b.rank() == 1 && b.size() == a.dim(1) && b.size() != 1)
+    b = b.reshaped({b.size(), 1, 1});
+  if (y.type() == ElementType::Int64 && a.type() == ElementType::Int64 && b.type() == ElementType::Int64 &&
+      kind_ != Kind::Equal && kind_ != Kind::Less && kind_ != Kind::Greater) {
+    const std::int64_t* pa = a.ints();
+    const std::int64_t* pb = b.ints();
+    std::int64_t* py = y.ints();
+    for_each_broadcast(y.shape(), {a.shape(), b.shape()}, [&](std::int64_t o, std::int64_t i, std::int64_t j, std::int64_t) {
+      const std::int64_t u = pa[i], v = pb[j];
+      switch (kind_) {
+        case Kind::Add: py[o] = u + v; break;
+        case Kind::Sub: py[o] = u - v; break;
+        case Kind::Mul: py[o] = u * v; break;
+        case Kind::Div:
+          if (v == 0) fail("integer division by zero");
+          py[o] = u / v;
+          break;
+        case Kind::Max: py[o] = std::max(u, v); break;
+        case Kind::Min: py[o] = std::min(u, v); break;
+        default: py[o] = static_cast<std::int64_t>(std::pow(static_cast<double>(u), static_cast<double>(v)));
+      }
+    });
+    return;
+  }
+  if (y.type() == ElementType::Int64) {  // comparisons
+    const auto fa = a.type() == ElementType::Float32 ? a : Tensor::from_floats(a.to_floats(), a.shape());
+    const auto fb = b.type() == ElementType::Float32 ? b : Tensor::from_floats(b.to_floats(), b.shape());
+    for_each_broadcast(y.shape(), {a.shape(), b.shape()}, [&](std::int64_t o, std::int64_t i, std::int64_t j, std::int64_t) {
+      const float u = fa.data()[i], v = fb.data()[j];
+      y.ints()[o] = kind_ == Kind::Equal ? u == v : kind_ == Kind::Less ? u < v : u > v;
+    });
+    return;
+  }
+  const Tensor fa = a.type() == ElementType::Float32 ? a : Tensor::from_floats(a.to_floats(), a.shape());
+  const Tensor fb = b.type() == ElementType::Float32 ? b : Tensor::from_floats(b.to_floats(), b.shape());
+  const float* pa = fa.data();
+  const float* pb = fb.data();
+  float* py = y.data();
+  auto op = [this](float u, float v) {
+    switch (kind_) {
+      case Kind::Add: return u + v;
+      case Kind::Sub: return u - v;
+      case Kind::Mul: return u * v;
+      case Kind::Div: return u / v;
+      case Kind::Pow: return std::pow(u, v);
+      case Kind::Max: return std::max(u, v);
+      case Kind::Min: return std::min(u, v);
+      case Kind::PRelu: return u >= 0 ? u : u * v;
+      default: return 0.0f;
+    }
+  };
+  if (fa.shape() == fb.shape()) {
+    const std::int64_t n = y.size();
+    tbb::parallel_for(std::int64_t{0}, n, kGrain, [&](std::int64_t i0) {
+      for (std::int64_t i = i0; i < std::min(n, i0 + kGrain); ++i) py[i] = op(pa[i], pb[i]);
+    });
+    return;
+  }
+  for_each_broadcast(y.shape(), {fa.shape(), fb.shape()},
+                     [&](std::int64_t o, std::int64_t i, std::int64_t j, std::int64_t) { py[o] = op(pa[i], pb[j]); });
+}
+
+// ---- Where --------------------------------------------------------------------------------------
+
+std::vector<ValueInfo> Where::infer(const std::vector<ValueInfo>& in) const {
+  if (in.size() < 3) fail("needs three inputs");
+  return {ValueInfo{broadcast(broadcast(in[0].shape, in[1].shape), in[2].shape), in[1].type, std::nullopt, true}};
+}
+
+void Where::do_forward(std::span<const Tensor> in, std::span<Tensor> out) const {
+  const std::vector<std::int64_t> c = in[0].to_ints();
+  Tensor& y = out[0];
+  if (y.type() == ElementType::Int64) {
+    const auto a = in[1].to_ints(), b = in[2].to_ints();
+    for_each_broadcast(y.shape(), {in[0].shape(), in[1].shape(), in[2].shape()},
+                       [&](std::int64_t o, std::int64_t i, std::int64_t j, std::int64_t k) {
+                         y.ints()[o] = c[static_cast<std::size_t>(i)] ? a[static_cast<std::size_t>(j)] : b[static_cast<std::size_t>(k)];
+                       });
+  } else {
+    const auto a = in[1].to_floats(), b = in[2].to_floats();
+    for_each_broadcast(y.shape(), {in[0].shape(), in[1].shape(), in[2].shape()},
+                       [&](std::int64_t o, std::int64_t i, std::int64_t j, std::int64_t k) {
+                         y.data()[o] = c[static_cast<std::size_t>(i)] ? a[static_cast<std::size_t>(j)] : b[static_cast<std::size_t>(k)];
+                       });
+  }
+}
+
+}  // namespace luojia::nn::layers

@@ -1,0 +1,43 @@
+#pragma once
+#include "nn/layers/common.hpp"
+
+namespace luojia::nn::layers {
+
+class Unary : public Layer {
+public:
+  explicit Unary(const NodeInfo& node);
+  std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+
+protected:
+  void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
+
+private:
+  enum class Kind { Activation, Copy, Abs, Neg, Exp, Log, Sqrt, Erf, Floor, Ceil, Reciprocal, Elu };
+  Kind kind_ = Kind::Activation;
+  ActivationFn activation_;
+  float alpha_ = 1.0f;
+};
+
+class Binary : public Layer {
+public:
+  explicit Binary(const NodeInfo& node);
+  std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+
+protected:
+  void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
+
+private:
+  enum class Kind { Add, Sub, Mul, Div, Pow, Max, Min, PRelu, Equal, Less, Greater };
+  Kind kind_ = Kind::Add;
+};
+
+class Where : public Layer {
+public:
+  using Layer::Layer;
+  std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+
+protected:
+  void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
+};
+
+}  // namespace luojia::nn::layers

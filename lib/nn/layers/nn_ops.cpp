@@ -1,0 +1,274 @@
+#include "nn/layers/nn_ops.hpp"
+
+#include <Eigen/Core>
+#include <tbb/parallel_for.h>
+
+#include <cstring>
+
+namespace luojia::nn::layers {
+namespace {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+std::vector<ValueInfo> infos_of(std::span<const Tensor> inputs) {
+  std::vector<ValueInfo> v;
+  for (const auto& t : inputs)
+    v.push_back(ValueInfo{t.shape(), t.type(), t.empty() ? std::nullopt : std::optional<Tensor>(t), !t.empty()});
+  return v;
+}
+
+}  // namespace
+
+// BatchNormalization -------------------------------------------------------------------------------
+void BatchNorm::prepare(const std::vector<ValueInfo>& in) {
+  const auto gamma = constant_input(in, 1).to_floats(), beta = constant_input(in, 2).to_floats(),
+             mean = constant_input(in, 3).to_floats(), var = constant_input(in, 4).to_floats();
+  const float eps = node().attributes.get_float("epsilon", 1e-5f);
+  for (std::size_t c = 0; c < gamma.size(); ++c) {
+    scale_.push_back(gamma[c] / std::sqrt(var.at(c) + eps));
+    shift_.push_back(beta.at(c) - mean.at(c) * scale_.back());
+  }
+}
+std::vector<ValueInfo> BatchNorm::infer(const std::vector<ValueInfo>& in) const {
+  const Shape& s = in.at(0).shape;
+  if (s.size() < 2 || s[1] != static_cast<std::int64_t>(scale_.size())) fail("input channels do not match the parameters");
+  return {ValueInfo{s, ElementType::Float32, std::nullopt, true}};
+}
+void BatchNorm::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+  const Tensor& x = inputs[0];
+  const std::int64_t c = x.dim(1), plane = x.size() / (x.dim(0) * c);
+  tbb::parallel_for(std::int64_t{0}, x.dim(0) * c, [&](std::int64_t p) {
+    const float s = scale_[static_cast<std::size_t>(p % c)], b = shift_[static_cast<std::size_t>(p % c)];
+    const float* src = x.data() + p * plane;
+    float* dst = outputs[0].data() + p * plane;
+    for (std::int64_t i = 0; i < plane; ++i) dst[i] = src[i] * s + b;
+  });
+}
+
+// Softmax ------------------------------------------------------------------------------------------
+std::vector<ValueInfo> Softmax::infer(const std::vector<ValueInfo>& in) const {
+  return {ValueInfo{in.at(0).shape, ElementType::Float32, std::nullopt, true}};
+}
+void Softmax::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+  const Tensor& x = inputs[0];
+  const bool log = node().op_type == "LogSoftmax";
+  const bool legacy = node().opset < 13;  // coerced to 2-D at axis
+  const int axis = normalise_axis(node().attributes.get_int("axis", legacy ? 1 : -1), x.shape().size(), *this);
+  std::int64_t outer = 1, len = 1, inner = 1;
+  for (int d = 0; d < x.rank(); ++d) {
+    if (d < axis) outer *= x.dim(d);
+    else if (d == axis || legacy) len *= x.dim(d);
+    else inner *= x.dim(d);
+  }
+  tbb::parallel_for(std::int64_t{0}, outer, [&](std::int64_t o) {
+    for (std::int64_t i = 0; i < inner; ++i) {
+      const float* src = x.data() + o * len * inner + i;
+      float* dst = outputs[0].data() + o * len * inner + i;
+      float m = -INFINITY;
+      for (std::int64_t k = 0; k < len; ++k) m = std::max(m, src[k * inner]);
+      double sum = 0;
+      for (std::int64_t k = 0; k < len; ++k) sum += std::exp(static_cast<double>(src[k * inner] - m));
+      for (std::int64_t k = 0; k < len; ++k)
+        dst[k * inner] = log ? static_cast<float>(src[k * inner] - m - std::log(sum))
+                             : static_cast<float>(std::exp(static_cast<double>(src[k * inner] - m)) / sum);
+    }
+  });
+}
+
+// ArgMax -------------------------------------------------------------------------------------------
+std::vector<ValueInfo> ArgMax::infer(const std::vector<ValueInfo>& in) const {
+  Shape s = in.at(0).shape;
+  const int axis = normalise_axis(node().attributes.get_int("axis", 0), s.size(), *this);
+  if (node().attributes.get_int("keepdims", 1)) s[static_cast<std::size_t>(axis)] = 1;
+  else s.erase(s.begin() + axis);
+  return {ValueInfo{s, ElementType::Int64, std::nullopt, true}};
+}
+void ArgMax::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+  const Tensor& x = inputs[0];
+  const bool max = node().op_type == "ArgMax";
+  const bool last = node().attributes.get_int("select_last_index", 0) != 0;
+  const int axis = normalise_axis(node().attributes.get_int("axis", 0), x.shape().size(), *this);
+  std::int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= x.dim(d);
+  for (int d = axis + 1; d < x.rank(); ++d) inner *= x.dim(d);
+  const std::int64_t len = x.dim(axis);
+  const auto values = x.to_floats();
+  for (std::int64_t o = 0; o < outer; ++o)
+    for (std::int64_t i = 0; i < inner; ++i) {
+      std::int64_t best = 0;
+      float best_v = values[static_cast<std::size_t>(o * len * inner + i)];
+      for (std::int64_t k = 1; k < len; ++k) {
+        const float v = values[static_cast<std::size_t>((o * len + k) * inner + i)];
+        const bool better = max ? (last ? v >= best_v : v > best_v) : (last ? v <= best_v : v < best_v);
+        if (better) {
+          best = k;
+          best_v = v;
+        }
+      }
+      outputs[0].ints()[o * inner + i] = best;
+    }
+}
+
+// Gemm ---------------------------------------------------------------------------------------------
+std::vector<ValueInfo> Gemm::infer(const std::vector<ValueInfo>& in) const {
+  const Shape& a = in.at(0).shape;
+  const Shape& b = in.at(1).shape;
+  if (a.size() != 2 || b.size() != 2) fail("Gemm needs 2-D inputs, not " + to_string(a) + " and " + to_string(b));
+  const bool ta = node().attributes.get_int("transA", 0) != 0, tb = node().attributes.get_int("transB", 0) != 0;
+  const std::int64_t m = ta ? a[1] : a[0], k = ta ? a[0] : a[1], k2 = tb ? b[1] : b[0], n = tb ? b[0] : b[1];
+  if (k != k2) fail("inner dimensions " + std::to_string(k) + " and " + std::to_string(k2) + " differ");
+  if (has_input(in, 2)) broadcast(in[2].shape, {m, n});
+  return {ValueInfo{{m, n}, ElementType::Float32, std::nullopt, true}};
+}
+Footprint Gemm::footprint() const {
+  Footprint f;
+  f.kind = Footprint::Kind::Global;
+  return f;
+}
+void Gemm::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+  const Tensor& a = inputs[0];
+  const Tensor& b = inputs[1];
+  Tensor& y = outputs[0];
+  const float alpha = node().attributes.get_float("alpha", 1.0f), beta = node().attributes.get_float("beta", 1.0f);
+  const bool ta = node().attributes.get_int("transA", 0) != 0, tb = node().attributes.get_int("transB", 0) != 0;
+  Eigen::Map<const RowMatrix> am(a.data(), a.dim(0), a.dim(1)), bm(b.data(), b.dim(0), b.dim(1));
+  Eigen::Map<RowMatrix> ym(y.data(), y.dim(0), y.dim(1));
+  if (ta && tb) ym.noalias() = alpha * (am.transpose() * bm.transpose());
+  else if (ta) ym.noalias() = alpha * (am.transpose() * bm);
+  else if (tb) ym.noalias() = alpha * (am * bm.transpose());
+  else ym.noalias() = alpha * (am * bm);
+  if (inputs.size() > 2 && !inputs[2].empty()) {
+    const Tensor& c = inputs[2];
+    const auto strides = broadcast_strides(c.shape(), y.shape());
+    for (std::int64_t i = 0; i < y.dim(0); ++i)
+      for (std::int64_t j = 0; j < y.dim(1); ++j) ym(i, j) += beta * c.data()[i * strides[0] + j * strides[1]];
+  }
+}
+
+// MatMul -------------------------------------------------------------------------------------------
+std::vector<ValueInfo> MatMul::infer(const std::vector<ValueInfo>& in) const {
+  Shape a = in.at(0).shape, b = in.at(1).shape;
+  if (a.empty() || b.empty()) fail("MatMul of scalars");
+  const bool va = a.size() == 1, vb = b.size() == 1;
+  if (va) a.insert(a.begin(), 1);
+  if (vb) b.push_back(1);
+  if (a.back() != b[b.size() - 2]) fail("inner dimensions of " + to_string(in[0].shape) + " and " + to_string(in[1].shape) + " differ");
+  Shape batch = broadcast(Shape(a.begin(), a.end() - 2), Shape(b.begin(), b.end() - 2));
+  if (!va) batch.push_back(a[a.size() - 2]);
+  if (!vb) batch.push_back(b.back());
+  return {ValueInfo{batch, ElementType::Float32, std::nullopt, true}};
+}
+void MatMul::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+  Shape a = inputs[0].shape(), b = inputs[1].shape();
+  if (a.size() == 1) a.insert(a.begin(), 1);
+  if (b.size() == 1) b.push_back(1);
+  const std::int64_t m = a[a.size() - 2], k = a.back(), n = b.back();
+  const Shape batch = broadcast(Shape(a.begin(), a.end() - 2), Shape(b.begin(), b.end() - 2));
+  Shape a_batch(a.begin(), a.end() - 2), b_batch(b.begin(), b.end() - 2);
+  const auto sa = broadcast_strides(a_batch, batch), sb = broadcast_strides(b_batch, batch);
+  const std::int64_t count = element_count(batch);
+  tbb::parallel_for(std::int64_t{0}, count, [&](std::int64_t i) {
+    std::int64_t ia = 0, ib = 0, rest = i;
+    for (std::size_t d = batch.size(); d-- > 0;) {
+      const std::int64_t idx = rest % batch[d];
+      rest /= batch[d];
+      ia += idx * sa[d];
+      ib += idx * sb[d];
+    }
+    Eigen::Map<const RowMatrix> am(inputs[0].data() + ia * m * k, m, k), bm(inputs[1].data() + ib * k * n, k, n);
+    Eigen::Map<RowMatrix>(outputs[0].data() + i * m * n, m, n).noalias() = am * bm;
+  });
+}
+
+// Pad ----------------------------------------------------------------------------------------------
+std::vector<std::int64_t> Pad::pads(const std::vector<ValueInfo>& in) const {
+  const std::size_t rank = in.at(0).shape.size();
+  std::vector<std::int64_t> p = node().opset < 11 ? node().attributes.get_ints("pads") : constant_input(in, 1).to_ints();
+  if (has_input(in, 3) && node().opset >= 18) {
+    const auto axes = constant_input(in, 3).to_ints();
+    std::vector<std::int64_t> full(2 * rank, 0);
+    for (std::size_t k = 0; k < axes.size(); ++k) {
+      const auto d = static_cast<std::size_t>(normalise_axis(axes[k], rank, *this));
+      full[d] = p.at(k);
+      full[d + rank] = p.at(k + axes.size());
+    }
+    p = full;
+  }
+  if (p.size() != 2 * rank) fail("pads has " + std::to_string(p.size()) + " values for rank " + std::to_string(rank));
+  return p;
+}
+std::vector<ValueInfo> Pad::infer(const std::vector<ValueInfo>& in) const {
+  const auto p = pads(in);
+  Shape s = in.at(0).shape;
+  for (std::size_t d = 0; d < s.size(); ++d) {
+    s[d] += p[d] + p[d + s.size()];
+    if (s[d] < 0) fail("padding leaves a negative size");
+  }
+  return {ValueInfo{s, in[0].type, std::nullopt, true}};
+}
+void Pad::prepare(const std::vector<ValueInfo>& in) {
+  const bool known = node().opset < 11 || (in.size() > 1 && in[1].value);
+  if (!known || !in.at(0).shape.empty()) return;
+  const auto p = node().opset < 11 ? node().attributes.get_ints("pads") : in[1].value->to_ints();
+  const std::size_t rank = p.size() / 2;
+  if (rank >= 2)
+    for (std::size_t d = 0; d < 2; ++d)
+      spatial_reach_[d] = std::max(std::abs(p[rank - 2 + d]), std::abs(p[2 * rank - 2 + d]));
+}
+
+Footprint Pad::footprint() const {
+  // Reflect and edge padding read up to the pad width away; counted as a window that wide.
+  Footprint f;
+  f.kind = Footprint::Kind::Window;
+  for (std::size_t d = 0; d < 2; ++d) {
+    f.kernel[d] = 2 * spatial_reach_[d] + 1;
+    f.pad_begin[d] = spatial_reach_[d];
+  }
+  return f;
+}
+
+void Pad::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+  const auto infos = infos_of(inputs);
+  const auto p = pads(infos);
+  const std::string mode = node().attributes.get_string("mode", "constant");
+  const Tensor& x = inputs[0];
+  Tensor& y = outputs[0];
+  const Shape& in_shape = x.shape();
+  const Shape& out_shape = y.shape();
+  const std::size_t rank = in_shape.size();
+  float value = node().opset < 11 ? node().attributes.get_float("value", 0.0f) : 0.0f;
+  if (node().opset >= 11 && inputs.size() > 2 && !inputs[2].empty()) value = inputs[2].to_floats().at(0);
+  std::vector<std::int64_t> in_strides(rank, 1);
+  for (std::size_t d = rank; d-- > 1;) in_strides[d - 1] = in_strides[d] * in_shape[d];
+  std::vector<std::int64_t> index(rank, 0);
+  for (std::int64_t o = 0; o < y.size(); ++o) {
+    std::int64_t src = 0;
+    bool outside = false;
+    for (std::size_t d = 0; d < rank; ++d) {
+      std::int64_t i = index[d] - p[d];
+      const std::int64_t n = in_shape[d];
+      if (i < 0 || i >= n) {
+        if (mode == "constant" || n == 0) {
+          outside = true;
+          break;
+        }
+        if (mode == "reflect") {
+          if (n == 1) i = 0;
+          const std::int64_t period = 2 * (n - 1);
+          while (n > 1 && (i < 0 || i >= n)) i = i < 0 ? -i : period - i;
+        } else {
+          i = std::clamp<std::int64_t>(i, 0, n - 1);  // edge
+        }
+      }
+      src += i * in_strides[d];
+    }
+    if (y.type() == ElementType::Int64) y.ints()[o] = outside ? static_cast<std::int64_t>(value) : x.ints()[src];
+    else y.data()[o] = outside ? value : x.data()[src];
+    for (std::size_t d = rank; d-- > 0;) {
+      if (++index[d] < out_shape[d]) break;
+      index[d] = 0;
+    }
+  }
+}
+
+}  // namespace luojia::nn::layers

@@ -1,0 +1,148 @@
+// Pooling and reductions.
+#include "nn/layers/common.hpp"
+#include "nn/layers/pooling.hpp"
+
+#include <tbb/parallel_for.h>
+
+#include <limits>
+
+namespace luojia::nn::layers {
+
+Pool::Pool(const NodeInfo& node) : Layer(node) {
+  max_ = node.op_type == "MaxPool";
+  window_ = Window2d::from(node.attributes, {0, 0});
+  if (window_.kernel[0] == 0) fail("kernel_shape is required");
+  count_include_pad_ = node.attributes.get_int("count_include_pad", 0) != 0;
+  if (node.outputs.size() > 1 && !node.outputs[1].empty()) fail("MaxPool's Indices output is not supported");
+}
+
+std::vector<ValueInfo> Pool::infer(const std::vector<ValueInfo>& in) const {
+  const Shape& x = in.at(0).shape;
+  if (x.size() != 4) fail("input must be NCHW, not " + to_string(x));
+  std::int64_t pad = 0;
+  const std::int64_t ho = window_.output_size(0, x[2], pad), wo = window_.output_size(1, x[3], pad);
+  if (ho <= 0 || wo <= 0) fail("input " + to_string(x) + " is smaller than the pooling window");
+  return {ValueInfo{{x[0], x[1], ho, wo}, ElementType::Float32, std::nullopt, true}};
+}
+
+Footprint Pool::footprint() const { return window_.footprint(); }
+
+void Pool::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+  const Tensor& x = inputs[0];
+  Tensor& y = outputs[0];
+  const std::int64_t h = x.dim(2), w = x.dim(3), ho = y.dim(2), wo = y.dim(3);
+  std::int64_t pt = 0, pl = 0;
+  window_.output_size(0, h, pt);
+  window_.output_size(1, w, pl);
+  const auto [kh, kw] = window_.kernel;
+  const auto [sh, sw] = window_.stride;
+  const auto [dh, dw] = window_.dilation;
+  // Padding as the spec counts it for count_include_pad: the window clipped to input + pads.
+  const std::int64_t hp = h + window_.pad_end[0], wp = w + window_.pad_end[1];
+  tbb::parallel_for(std::int64_t{0}, x.dim(0) * x.dim(1), [&](std::int64_t plane) {
+    const float* src = x.data() + plane * h * w;
+    float* dst = y.data() + plane * ho * wo;
+    for (std::int64_t oy = 0; oy < ho; ++oy)
+      for (std::int64_t ox = 0; ox < wo; ++ox) {
+        float acc = max_ ? -std::numeric_limits<float>::infinity() : 0.0f;
+        std::int64_t count = 0, padded = 0;
+        for (std::int64_t ky = 0; ky < kh; ++ky) {
+          const std::int64_t iy = oy * sh - pt + ky * dh;
+          for (std::int64_t kx = 0; kx < kw; ++kx) {
+            const std::int64_t ix = ox * sw - pl + kx * dw;
+            if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+              const float v = src[iy * w + ix];
+              acc = max_ ? std::max(acc, v) : acc + v;
+              ++count;
+            }
+            if (iy >= -pt && iy < hp && ix >= -pl && ix < wp) ++padded;
+          }
+        }
+        dst[oy * wo + ox] = max_ ? acc : acc / static_cast<float>(count_include_pad_ ? padded : std::max<std::int64_t>(count, 1));
+      }
+  });
+}
+
+GlobalPool::GlobalPool(const NodeInfo& node) : Layer(node) { max_ = node.op_type == "GlobalMaxPool"; }
+
+std::vector<ValueInfo> GlobalPool::infer(const std::vector<ValueInfo>& in) const {
+  Shape s = in.at(0).shape;
+  if (s.size() < 3) fail("input must have spatial axes");
+  for (std::size_t d = 2; d < s.size(); ++d) s[d] = 1;
+  return {ValueInfo{s, ElementType::Float32, std::nullopt, true}};
+}
+
+Footprint GlobalPool::footprint() const {
+  Footprint f;
+  f.kind = Footprint::Kind::Global;
+  return f;
+}
+
+void GlobalPool::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+  const Tensor& x = inputs[0];
+  const std::int64_t planes = x.dim(0) * x.dim(1), n = x.size() / std::max<std::int64_t>(planes, 1);
+  for (std::int64_t p = 0; p < planes; ++p) {
+    const float* src = x.data() + p * n;
+    double acc = max_ ? -INFINITY : 0.0;
+    for (std::int64_t i = 0; i < n; ++i) acc = max_ ? std::max<double>(acc, src[i]) : acc + src[i];
+    outputs[0].data()[p] = static_cast<float>(max_ ? acc : acc / static_cast<double>(n));
+  }
+}
+
+Reduce::Reduce(const NodeInfo& node) : Layer(node) {
+  const std::string& op = node.op_type;
+  kind_ = op == "ReduceMean" ? Kind::Mean : op == "ReduceSum" ? Kind::Sum : op == "ReduceMax" ? Kind::Max : Kind::Min;
+  keepdims_ = node.attributes.get_int("keepdims", 1) != 0;
+}
+
+std::vector<int> Reduce::axes(const std::vector<ValueInfo>& in) const {
+  std::vector<std::int64_t> listed = node().attributes.get_ints("axes");
+  if (has_input(in, 1)) listed = constant_input(in, 1).to_ints();
+  const std::size_t rank = in.at(0).shape.size();
+  std::vector<int> out;
+  if (listed.empty())
+    for (std::size_t d = 0; d < rank; ++d) out.push_back(static_cast<int>(d));
+  for (auto a : listed) out.push_back(normalise_axis(a, rank, *this));
+  return out;
+}
+
+std::vector<ValueInfo> Reduce::infer(const std::vector<ValueInfo>& in) const {
+  const auto ax = axes(in);
+  Shape s;
+  for (std::size_t d = 0; d < in.at(0).shape.size(); ++d) {
+    const bool reduced = std::find(ax.begin(), ax.end(), static_cast<int>(d)) != ax.end();
+    if (!reduced) s.push_back(in[0].shape[d]);
+    else if (keepdims_) s.push_back(1);
+  }
+  return {ValueInfo{s, ElementType::Float32, std::nullopt, true}};
+}
+
+void Reduce::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+  const Tensor& x = inputs[0];
+  std::vector<ValueInfo> infos{ValueInfo{x.shape(), x.type(), std::nullopt, true}};
+  if (inputs.size() > 1 && !inputs[1].empty()) infos.push_back(ValueInfo{inputs[1].shape(), inputs[1].type(), inputs[1], true});
+  const auto ax = axes(infos);
+  const Shape& s = x.shape();
+  Shape kept(s);
+  for (int a : ax) kept[static_cast<std::size_t>(a)] = 1;
+  const auto out_strides = broadcast_strides(kept, s);
+  std::vector<double> acc(static_cast<std::size_t>(element_count(kept)), kind_ == Kind::Max ? -INFINITY : kind_ == Kind::Min ? INFINITY : 0.0);
+  const auto xs = x.to_floats();
+  std::vector<std::int64_t> index(s.size(), 0);
+  for (std::int64_t i = 0; i < x.size(); ++i) {
+    std::int64_t o = 0;
+    for (std::size_t d = 0; d < s.size(); ++d) o += index[d] * out_strides[d];
+    double& a = acc[static_cast<std::size_t>(o)];
+    const double v = xs[static_cast<std::size_t>(i)];
+    a = kind_ == Kind::Max ? std::max(a, v) : kind_ == Kind::Min ? std::min(a, v) : a + v;
+    for (std::size_t d = s.size(); d-- > 0;) {
+      if (++index[d] < s[d]) break;
+      index[d] = 0;
+    }
+  }
+  const double n = static_cast<double>(x.size()) / static_cast<double>(acc.size());
+  for (std::size_t i = 0; i < acc.size(); ++i)
+    outputs[0].data()[i] = static_cast<float>(kind_ == Kind::Mean ? acc[i] / n : acc[i]);
+}
+
+}  // namespace luojia::nn::layers

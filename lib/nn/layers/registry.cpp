@@ -1,0 +1,55 @@
+// The table of built-in operators: explicit, so a static library keeps every one of them.
+#include <luojia/nn/layer_registry.hpp>
+
+#include "nn/layers/conv.hpp"
+#include "nn/layers/elementwise.hpp"
+#include "nn/layers/nn_ops.hpp"
+#include "nn/layers/pooling.hpp"
+#include "nn/layers/resize.hpp"
+#include "nn/layers/shape_ops.hpp"
+
+namespace luojia::nn {
+
+void register_builtin_layers(LayerRegistry& r) {
+  using namespace layers;
+  r.add<Conv>("", "Conv");
+  r.add<ConvTranspose>("", "ConvTranspose");
+  r.add<BatchNorm>("", "BatchNormalization");
+  for (const char* op : {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Abs", "Neg",
+                         "Exp", "Log", "Sqrt", "Erf", "Floor", "Ceil", "Reciprocal", "Elu", "Identity", "Dropout"})
+    r.add<Unary>("", op);
+  for (const char* op : {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu", "Equal", "Less", "Greater"})
+    r.add<Binary>("", op);
+  r.add<Where>("", "Where");
+  r.add<Pool>("", "MaxPool");
+  r.add<Pool>("", "AveragePool");
+  r.add<GlobalPool>("", "GlobalAveragePool");
+  r.add<GlobalPool>("", "GlobalMaxPool");
+  for (const char* op : {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"}) r.add<Reduce>("", op);
+  r.add<Resize>("", "Resize");
+  r.add<Resize>("", "Upsample");
+  r.add<Pad>("", "Pad");
+  r.add<Softmax>("", "Softmax");
+  r.add<Softmax>("", "LogSoftmax");
+  r.add<ArgMax>("", "ArgMax");
+  r.add<ArgMax>("", "ArgMin");
+  r.add<Gemm>("", "Gemm");
+  r.add<MatMul>("", "MatMul");
+  r.add<ShapeOf>("", "Shape");
+  r.add<Size>("", "Size");
+  r.add<Gather>("", "Gather");
+  r.add<Unsqueeze>("", "Unsqueeze");
+  r.add<Squeeze>("", "Squeeze");
+  r.add<Concat>("", "Concat");
+  r.add<Slice>("", "Slice");
+  r.add<Cast>("", "Cast");
+  r.add<Reshape>("", "Reshape");
+  r.add<Flatten>("", "Flatten");
+  r.add<ConstantOfShape>("", "ConstantOfShape");
+  r.add<Expand>("", "Expand");
+  r.add<Range>("", "Range");
+  r.add<Transpose>("", "Transpose");
+  r.add<Split>("", "Split");
+}
+
+}  // namespace luojia::nn

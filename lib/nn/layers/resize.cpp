@@ -1,0 +1,149 @@
+// Resize (opset 11+) and Upsample: nearest and linear over the last two axes, with every
+// coordinate_transformation_mode PyTorch exports.
+#include "nn/layers/common.hpp"
+#include "nn/layers/resize.hpp"
+
+#include <tbb/parallel_for.h>
+
+namespace luojia::nn::layers {
+
+Resize::Resize(const NodeInfo& node) : Layer(node) {
+  const Attributes& a = node.attributes;
+  upsample_ = node.op_type == "Upsample";
+  mode_ = a.get_string("mode", "nearest");
+  if (mode_ == "bilinear") mode_ = "linear";
+  if (mode_ != "nearest" && mode_ != "linear") fail("mode '" + mode_ + "' is not supported (nearest, linear)");
+  transform_ = upsample_ ? "asymmetric" : a.get_string("coordinate_transformation_mode", "half_pixel");
+  if (transform_ != "half_pixel" && transform_ != "pytorch_half_pixel" && transform_ != "align_corners" &&
+      transform_ != "asymmetric")
+    fail("coordinate_transformation_mode '" + transform_ + "' is not supported");
+  nearest_ = upsample_ ? "floor" : a.get_string("nearest_mode", "round_prefer_floor");
+}
+
+// Output sizes and the scales the coordinate transform uses.
+void Resize::geometry(const std::vector<ValueInfo>& in, Shape& out, std::vector<double>& scales) const {
+  const Shape& x = in.at(0).shape;
+  out = x;
+  scales.assign(x.size(), 1.0);
+  const std::size_t scales_input = upsample_ ? 1 : 2;
+  const bool have_sizes = !upsample_ && has_input(in, 3) && element_count(in[3].shape) > 0;
+  const bool have_scales = has_input(in, scales_input) && element_count(in[scales_input].shape) > 0;
+  if (have_sizes) {
+    const auto sizes = constant_input(in, 3).to_ints();
+    if (sizes.size() != x.size()) fail("sizes has " + std::to_string(sizes.size()) + " values for rank " + std::to_string(x.size()));
+    for (std::size_t d = 0; d < x.size(); ++d) {
+      out[d] = sizes[d];
+      scales[d] = x[d] > 0 ? static_cast<double>(sizes[d]) / static_cast<double>(x[d]) : 1.0;
+    }
+  } else if (have_scales) {
+    const auto s = constant_input(in, scales_input).to_floats();
+    if (s.size() != x.size()) fail("scales has " + std::to_string(s.size()) + " values for rank " + std::to_string(x.size()));
+    for (std::size_t d = 0; d < x.size(); ++d) {
+      if (!(s[d] > 0.0f)) fail("scales must be positive");
+      scales[d] = s[d];
+      out[d] = static_cast<std::int64_t>(std::floor(static_cast<double>(x[d]) * static_cast<double>(s[d])));
+    }
+  } else if (upsample_ && node().attributes.has("scales")) {
+    const auto s = node().attributes.get_floats("scales");
+    for (std::size_t d = 0; d < x.size() && d < s.size(); ++d) {
+      scales[d] = s[d];
+      out[d] = static_cast<std::int64_t>(std::floor(static_cast<double>(x[d]) * static_cast<double>(s[d])));
+    }
+  } else {
+    fail("neither scales nor sizes is given");
+  }
+  for (std::size_t d = 0; d + 2 < x.size(); ++d)
+    if (out[d] != x[d]) fail("only the last two axes can be resized");
+}
+
+std::vector<ValueInfo> Resize::infer(const std::vector<ValueInfo>& in) const {
+  if (in.at(0).shape.size() < 2) fail("input needs two spatial axes");
+  Shape out;
+  std::vector<double> scales;
+  geometry(in, out, scales);
+  return {ValueInfo{out, ElementType::Float32, std::nullopt, true}};
+}
+
+Footprint Resize::footprint() const {
+  Footprint f;
+  f.kind = Footprint::Kind::Resample;
+  f.reach = mode_ == "linear" ? 1 : 0;
+  f.translation_invariant = transform_ != "align_corners";
+  return f;
+}
+
+double Resize::source(std::int64_t out_index, double scale, std::int64_t out_len, std::int64_t in_len) const {
+  const double x = static_cast<double>(out_index);
+  if (transform_ == "half_pixel") return (x + 0.5) / scale - 0.5;
+  if (transform_ == "pytorch_half_pixel") return out_len > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
+  if (transform_ == "align_corners") return out_len == 1 ? 0.0 : x * static_cast<double>(in_len - 1) / static_cast<double>(out_len - 1);
+  return x / scale;  // asymmetric
+}
+
+std::int64_t Resize::nearest(double x, std::int64_t in_len) const {
+  double r;
+  if (nearest_ == "floor") r = std::floor(x);
+  else if (nearest_ == "ceil") r = std::ceil(x);
+  else if (nearest_ == "round_prefer_ceil") r = std::floor(x + 0.5);
+  else r = (x - std::floor(x) == 0.5) ? std::floor(x) : std::round(x);  // round_prefer_floor
+  return std::clamp<std::int64_t>(static_cast<std::int64_t>(r), 0, in_len - 1);
+}
+
+void Resize::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+  std::vector<ValueInfo> infos;
+  for (const auto& t : inputs) infos.push_back(ValueInfo{t.shape(), t.type(), t.empty() ? std::nullopt : std::optional<Tensor>(t), !t.empty()});
+  Shape out_shape;
+  std::vector<double> scales;
+  geometry(infos, out_shape, scales);
+  const Tensor& x = inputs[0];
+  Tensor& y = outputs[0];
+  const std::size_t r = out_shape.size();
+  const std::int64_t h = x.shape()[r - 2], w = x.shape()[r - 1], ho = out_shape[r - 2], wo = out_shape[r - 1];
+  const std::int64_t planes = x.size() / (h * w);
+  // Per output row and column: source indices and weights, computed once.
+  std::vector<std::int64_t> y0(static_cast<std::size_t>(ho)), y1(y0.size()), x0(static_cast<std::size_t>(wo)), x1(x0.size());
+  std::vector<float> fy(y0.size()), fx(x0.size());
+  const bool linear = mode_ == "linear";
+  auto axis = [&](std::int64_t n_out, std::int64_t n_in, double scale, std::vector<std::int64_t>& i0,
+                  std::vector<std::int64_t>& i1, std::vector<float>& f) {
+    for (std::int64_t o = 0; o < n_out; ++o) {
+      const double s = source(o, scale, n_out, n_in);
+      const auto k = static_cast<std::size_t>(o);
+      if (!linear) {
+        i0[k] = i1[k] = nearest(s, n_in);
+        f[k] = 0.0f;
+        continue;
+      }
+      const double c = std::clamp(s, 0.0, static_cast<double>(n_in - 1));
+      const auto lo = static_cast<std::int64_t>(std::floor(c));
+      i0[k] = lo;
+      i1[k] = std::min(lo + 1, n_in - 1);
+      f[k] = static_cast<float>(c - static_cast<double>(lo));
+    }
+  };
+  axis(ho, h, scales[r - 2], y0, y1, fy);
+  axis(wo, w, scales[r - 1], x0, x1, fx);
+  tbb::parallel_for(std::int64_t{0}, planes, [&](std::int64_t p) {
+    const float* src = x.data() + p * h * w;
+    float* dst = y.data() + p * ho * wo;
+    for (std::int64_t oy = 0; oy < ho; ++oy) {
+      const auto ky = static_cast<std::size_t>(oy);
+      const float* r0 = src + y0[ky] * w;
+      const float* r1 = src + y1[ky] * w;
+      float* out = dst + oy * wo;
+      if (!linear) {
+        for (std::int64_t ox = 0; ox < wo; ++ox) out[ox] = r0[x0[static_cast<std::size_t>(ox)]];
+        continue;
+      }
+      const float wy = fy[ky];
+      for (std::int64_t ox = 0; ox < wo; ++ox) {
+        const auto kx = static_cast<std::size_t>(ox);
+        const float top = r0[x0[kx]] + (r0[x1[kx]] - r0[x0[kx]]) * fx[kx];
+        const float bottom = r1[x0[kx]] + (r1[x1[kx]] - r1[x0[kx]]) * fx[kx];
+        out[ox] = top + (bottom - top) * wy;
+      }
+    }
+  });
+}
+
+}  // namespace luojia::nn::layers

@@ -1,0 +1,312 @@
+#include <luojia/nn/model.hpp>
+
+#include "nn/model_impl.hpp"
+
+#include <luojia/error.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <unordered_map>
+
+namespace luojia::nn {
+
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+namespace {
+
+ModelMetadata read_metadata(const detail::Graph& g) {
+  namespace fs = std::filesystem;
+  const fs::path sidecar = fs::path(g.path).replace_extension(".json");
+  std::error_code ec;
+  if (fs::exists(sidecar, ec)) {
+    std::ifstream in(sidecar);
+    std::stringstream text;
+    text << in.rdbuf();
+    ModelMetadata m = parse_model_metadata(text.str(), sidecar.string());
+    m.source = "sidecar " + sidecar.string();
+    return m;
+  }
+  if (!g.metadata_json.empty()) {
+    ModelMetadata m = parse_model_metadata(g.metadata_json, g.path + " (metadata_props \"luojia\")");
+    m.source = "metadata_props";
+    return m;
+  }
+  ModelMetadata m;
+  m.source = "none";
+  return m;
+}
+
+}  // namespace
+
+Model Model::load(const std::string& path, const LayerRegistry& registry, const LoadOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->graph = detail::load_onnx(path, options);
+  detail::optimise(impl->graph);
+  impl->metadata = read_metadata(impl->graph);
+  for (const auto& node : impl->graph.nodes) {
+    auto layer = registry.create(node);
+    std::vector<ValueInfo> inputs;
+    for (const auto& name : node.inputs) {
+      ValueInfo v;
+      v.present = !name.empty();
+      if (const auto it = impl->graph.initializers.find(name); it != impl->graph.initializers.end()) {
+        v.value = it->second;
+        v.shape = it->second.shape();
+        v.type = it->second.type();
+      }
+      inputs.push_back(std::move(v));
+    }
+    layer->prepare(inputs);
+    impl->layers.push_back(std::move(layer));
+  }
+  return Model(std::move(impl));
+}
+
+const std::string& Model::path() const noexcept { return impl_->graph.path; }
+const std::vector<TensorSpec>& Model::inputs() const noexcept { return impl_->graph.inputs; }
+const std::vector<TensorSpec>& Model::outputs() const noexcept { return impl_->graph.outputs; }
+const ModelMetadata& Model::metadata() const noexcept { return impl_->metadata; }
+int Model::opset() const noexcept { return impl_->graph.opset; }
+std::size_t Model::node_count() const noexcept { return impl_->graph.nodes.size(); }
+
+std::vector<Tensor> Model::run(const std::vector<Tensor>& inputs) const {
+  Session session(*this);
+  return session.run(inputs);
+}
+
+// ---- planning and running ---------------------------------------------------------------------
+
+struct Session::Impl {
+  const Model::Impl* model;
+  std::map<std::vector<Shape>, detail::Plan> plans;
+  Tensor arena;  // grows to the largest plan's need, then is reused
+  const detail::Plan* last = nullptr;
+};
+
+namespace detail {
+
+namespace {
+
+std::size_t align_floats(std::size_t n) { return (n + 15) / 16 * 16; }  // 64-byte starts
+
+}  // namespace
+
+Plan make_plan(const Model::Impl& model, const std::vector<Tensor>& inputs) {
+  const Graph& g = model.graph;
+  const LoadOptions& limits = model.options;
+  auto fail = [&g](const std::string& message, const std::string& node = {}) {
+    throw Error(message, ErrorContext{g.path, {}, {}, node});
+  };
+  Plan plan;
+  std::unordered_map<std::string, int> slot_of;
+  auto add_slot = [&](Slot slot) {
+    plan.slots.push_back(std::move(slot));
+    return static_cast<int>(plan.slots.size()) - 1;
+  };
+  if (inputs.size() != g.inputs.size())
+    fail("the model takes " + std::to_string(g.inputs.size()) + " input(s), not " + std::to_string(inputs.size()));
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const TensorSpec& spec = g.inputs[i];
+    const Shape& shape = inputs[i].shape();
+    bool fits = spec.shape.empty() || spec.shape.size() == shape.size();
+    for (std::size_t d = 0; fits && d < spec.shape.size(); ++d) fits = spec.shape[d] < 0 || spec.shape[d] == shape[d];
+    if (!fits)
+      fail("input '" + spec.name + "' expects shape " + to_string(spec.shape) + " (-1: any), not " + to_string(shape));
+    Slot slot;
+    slot.shape = shape;
+    slot.type = inputs[i].type();
+    slot.storage = Storage::Input;
+    slot.input_index = static_cast<int>(i);
+    slot_of[spec.name] = add_slot(std::move(slot));
+  }
+  auto slot_for = [&](const std::string& name) -> int {
+    if (const auto it = slot_of.find(name); it != slot_of.end()) return it->second;
+    const auto init = g.initializers.find(name);
+    if (init == g.initializers.end()) fail("value '" + name + "' is not defined");
+    Slot slot;
+    slot.shape = init->second.shape();
+    slot.type = init->second.type();
+    slot.storage = Storage::Constant;
+    slot.tensor = init->second;
+    return slot_of[name] = add_slot(std::move(slot));
+  };
+  auto is_output = [&](const std::string& name) {
+    for (std::size_t k = 0; k < g.outputs.size(); ++k)
+      if (g.outputs[k].name == name) return static_cast<int>(k);
+    return -1;
+  };
+
+  for (std::size_t n = 0; n < g.nodes.size(); ++n) {
+    const NodeInfo& node = g.nodes[n];
+    const Layer& layer = *model.layers[n];
+    std::vector<int> in_slots;
+    std::vector<ValueInfo> infos;
+    bool all_constant = true;
+    for (const auto& name : node.inputs) {
+      ValueInfo v;
+      if (name.empty()) {
+        v.present = false;
+        in_slots.push_back(-1);
+      } else {
+        const int id = slot_for(name);
+        const detail::Slot& s = plan.slots[static_cast<std::size_t>(id)];
+        v.shape = s.shape;
+        v.type = s.type;
+        if (s.storage == Storage::Constant) v.value = s.tensor;
+        else all_constant = false;
+        in_slots.push_back(id);
+      }
+      infos.push_back(std::move(v));
+    }
+    std::vector<ValueInfo> outs;
+    try {
+      outs = layer.infer(infos);
+    } catch (const Error& e) {
+      if (!e.context().node.empty()) throw;
+      fail(e.message(), node.describe());
+    }
+    if (outs.size() < node.outputs.size())
+      fail("shape inference gave " + std::to_string(outs.size()) + " outputs for " +
+           std::to_string(node.outputs.size()), node.describe());
+    for (std::size_t k = 0; k < node.outputs.size(); ++k) {
+      const auto bytes = static_cast<double>(element_count(outs[k].shape)) * (outs[k].type == ElementType::Int64 ? 8 : 4);
+      for (std::int64_t d : outs[k].shape)
+        if (d < 0) fail("shape inference gave a negative dimension: " + to_string(outs[k].shape), node.describe());
+      if (bytes > static_cast<double>(limits.max_tensor_bytes))
+        fail("output " + to_string(outs[k].shape) + " would need " + std::to_string(static_cast<long long>(bytes / 1048576)) +
+             " MiB, over the limit of " + std::to_string(limits.max_tensor_bytes >> 20) + " MiB per tensor", node.describe());
+    }
+    if (all_constant && !node.inputs.empty()) {
+      // Folded now, once per input shape: shape arithmetic and anything else on constants.
+      std::vector<Tensor> in_t, out_t;
+      for (int id : in_slots) in_t.push_back(id < 0 ? Tensor() : plan.slots[static_cast<std::size_t>(id)].tensor);
+      for (std::size_t k = 0; k < node.outputs.size(); ++k) out_t.emplace_back(outs[k].shape, outs[k].type);
+      layer.forward(in_t, out_t);
+      for (std::size_t k = 0; k < node.outputs.size(); ++k) {
+        Slot slot;
+        slot.shape = outs[k].shape;
+        slot.type = outs[k].type;
+        slot.storage = Storage::Constant;
+        slot.tensor = out_t[k];
+        if (!node.outputs[k].empty()) slot_of[node.outputs[k]] = add_slot(std::move(slot));
+      }
+      continue;
+    }
+    Step step;
+    step.layer = &layer;
+    step.inputs = in_slots;
+    const int index = static_cast<int>(plan.steps.size());
+    for (int id : in_slots)
+      if (id >= 0) plan.slots[static_cast<std::size_t>(id)].last = index;
+    for (std::size_t k = 0; k < node.outputs.size(); ++k) {
+      Slot slot;
+      slot.shape = outs[k].shape;
+      slot.type = outs[k].type;
+      slot.first = slot.last = index;
+      if (outs[k].value) {
+        slot.storage = Storage::Constant;
+        slot.tensor = *outs[k].value;
+      } else if (const int o = is_output(node.outputs[k]); o >= 0) {
+        slot.storage = Storage::Output;
+        slot.output_index = o;
+      } else if (slot.type == ElementType::Int64) {
+        slot.storage = Storage::Owned;
+        slot.tensor = Tensor(slot.shape, ElementType::Int64);
+      } else {
+        slot.storage = Storage::Arena;
+      }
+      const int id = add_slot(std::move(slot));
+      if (!node.outputs[k].empty()) slot_of[node.outputs[k]] = id;
+      step.outputs.push_back(id);
+    }
+    plan.steps.push_back(std::move(step));
+  }
+  for (const auto& o : g.outputs) plan.outputs.push_back(slot_for(o.name));
+
+  // Arena offsets: a slot lives from the step that writes it to the last step that reads it;
+  // first fit among the blocks alive at that step.
+  struct Block {
+    std::size_t offset, size;
+    int last;
+  };
+  std::vector<Block> alive;
+  for (auto& slot : plan.slots) {
+    if (slot.storage != Storage::Arena) continue;
+    const std::size_t size = align_floats(static_cast<std::size_t>(element_count(slot.shape)));
+    std::erase_if(alive, [&](const Block& b) { return b.last < slot.first; });
+    std::sort(alive.begin(), alive.end(), [](const Block& a, const Block& b) { return a.offset < b.offset; });
+    std::size_t offset = 0;
+    for (const Block& b : alive) {
+      if (b.offset >= offset + size) break;
+      offset = std::max(offset, b.offset + b.size);
+    }
+    slot.offset = offset;
+    alive.push_back({offset, size, slot.last});
+    plan.arena_floats = std::max(plan.arena_floats, offset + size);
+  }
+  if (plan.arena_floats * sizeof(float) > limits.max_plan_bytes)
+    fail("running this input shape would need " + std::to_string((plan.arena_floats * sizeof(float)) >> 20) +
+         " MiB of activations, over the limit of " + std::to_string(limits.max_plan_bytes >> 20) + " MiB");
+  return plan;
+}
+
+}  // namespace detail
+
+Session::Session(const Model& model) : impl_(std::make_unique<Impl>()) { impl_->model = model.impl_.get(); }
+Session::Session(Session&&) noexcept = default;
+Session::~Session() = default;
+
+std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
+  Impl& self = *impl_;
+  std::vector<Shape> key;
+  for (const auto& t : inputs) key.push_back(t.shape());
+  auto it = self.plans.find(key);
+  if (it == self.plans.end()) it = self.plans.emplace(key, detail::make_plan(*self.model, inputs)).first;
+  const detail::Plan& plan = it->second;
+  self.last = &plan;
+  if (static_cast<std::size_t>(self.arena.size()) < plan.arena_floats)
+    self.arena = Tensor(Shape{static_cast<std::int64_t>(plan.arena_floats)});
+
+  std::vector<Tensor> results(plan.outputs.size());
+  std::vector<Tensor> tensors(plan.slots.size());
+  for (std::size_t i = 0; i < plan.slots.size(); ++i) {
+    const detail::Slot& s = plan.slots[i];
+    switch (s.storage) {
+      case detail::Storage::Constant: case detail::Storage::Owned: tensors[i] = s.tensor; break;
+      case detail::Storage::Input: tensors[i] = inputs[static_cast<std::size_t>(s.input_index)]; break;
+      case detail::Storage::Arena: tensors[i] = Tensor::view(self.arena.data() + s.offset, s.shape); break;
+      case detail::Storage::Output: tensors[i] = Tensor(s.shape, s.type); break;
+    }
+  }
+  std::vector<Tensor> in, out;
+  for (const detail::Step& step : plan.steps) {
+    in.clear();
+    out.clear();
+    for (int id : step.inputs) in.push_back(id < 0 ? Tensor() : tensors[static_cast<std::size_t>(id)]);
+    for (int id : step.outputs) out.push_back(tensors[static_cast<std::size_t>(id)]);
+    step.layer->forward(in, out);
+  }
+  for (std::size_t k = 0; k < plan.outputs.size(); ++k) {
+    const detail::Slot& s = plan.slots[static_cast<std::size_t>(plan.outputs[k])];
+    results[k] = s.storage == detail::Storage::Output ? tensors[static_cast<std::size_t>(plan.outputs[k])]
+                                              : tensors[static_cast<std::size_t>(plan.outputs[k])].clone();
+  }
+  return results;
+}
+
+std::size_t Session::peak_bytes() const noexcept {
+  return impl_->last ? impl_->last->arena_floats * sizeof(float) : 0;
+}
+
+std::size_t Session::planned_shapes() const noexcept { return impl_->plans.size(); }
+
+}  // namespace luojia::nn

@@ -1,0 +1,132 @@
+// luojia against PyTorch: reference models exported by tools/make_reference_models.py.
+#include <luojia/error.hpp>
+#include <luojia/nn/model.hpp>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+
+using namespace luojia;
+using namespace luojia::nn;
+
+namespace {
+
+const std::string kData = LUOJIA_TEST_DATA "/nn/";
+
+template <class T>
+std::vector<T> read_raw(const std::string& file, std::int64_t count) {
+  std::ifstream in(kData + file, std::ios::binary);
+  std::vector<T> v(static_cast<std::size_t>(count));
+  in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
+  REQUIRE(in.gcount() == static_cast<std::streamsize>(v.size() * sizeof(T)));
+  return v;
+}
+
+Shape shape_of(const nlohmann::json& j) { return j.get<Shape>(); }
+
+}  // namespace
+
+// The custom operator of the custom_op reference model: alpha * tanh(beta * x).
+class ScaledTanh : public Layer {
+public:
+  explicit ScaledTanh(const NodeInfo& node)
+      : Layer(node), alpha_(node.attributes.get_float("alpha", 1.0f)), beta_(node.attributes.get_float("beta", 1.0f)) {}
+  std::vector<ValueInfo> infer(const std::vector<ValueInfo>& in) const override {
+    return {ValueInfo{in.at(0).shape, ElementType::Float32, std::nullopt, true}};
+  }
+
+protected:
+  void do_forward(std::span<const Tensor> in, std::span<Tensor> out) const override {
+    for (std::int64_t i = 0; i < in[0].size(); ++i) out[0].data()[i] = alpha_ * std::tanh(beta_ * in[0].data()[i]);
+  }
+
+private:
+  float alpha_, beta_;
+};
+
+TEST_CASE("reference models match PyTorch", "[nn][reference]") {
+  std::ifstream in(kData + "manifest.json");
+  REQUIRE(in);
+  const auto manifest = nlohmann::json::parse(in);
+  LayerRegistry registry = LayerRegistry::with_builtins();
+  registry.add<ScaledTanh>("luojia.test", "ScaledTanh");
+  int checked = 0;
+  for (const auto& entry : manifest["models"]) {
+    for (const auto& file : entry["files"]) {
+      const std::string path = kData + file.get<std::string>();
+      INFO(path);
+      const Model model = Model::load(path, registry);
+      Session session(model);
+      for (const auto& c : entry["cases"]) {
+        const Shape in_shape = shape_of(c["input"]["shape"]);
+        Tensor input(in_shape);
+        const auto values = read_raw<float>(c["input"]["file"], element_count(in_shape));
+        std::copy(values.begin(), values.end(), input.data());
+        const auto outputs = session.run({input});
+        REQUIRE(outputs.size() == c["outputs"].size());
+        for (std::size_t k = 0; k < outputs.size(); ++k) {
+          const auto& spec = c["outputs"][k];
+          const Shape out_shape = shape_of(spec["shape"]);
+          INFO("case " << to_string(in_shape) << " output " << spec["name"]);
+          REQUIRE(outputs[k].shape() == out_shape);
+          if (spec["type"] == "int64") {
+            REQUIRE(outputs[k].type() == ElementType::Int64);
+            const auto expected = read_raw<std::int64_t>(spec["file"], element_count(out_shape));
+            CHECK(outputs[k].to_ints() == expected);
+            continue;
+          }
+          const auto expected = read_raw<float>(spec["file"], element_count(out_shape));
+          double scale = 1.0, worst = 0.0;
+          for (float v : expected) scale = std::max(scale, static_cast<double>(std::fabs(v)));
+          for (std::size_t i = 0; i < expected.size(); ++i)
+            worst = std::max(worst, std::fabs(static_cast<double>(outputs[k].data()[i]) - expected[i]));
+          CHECK(worst <= 1e-4 * scale);
+          // Class decisions: identical wherever PyTorch's top two differ by more than 1e-3.
+          if (out_shape.size() == 4 && out_shape[1] > 1) {
+            const std::int64_t classes = out_shape[1], plane = out_shape[2] * out_shape[3];
+            std::int64_t differing = 0;
+            for (std::int64_t p = 0; p < plane; ++p) {
+              std::int64_t best = 0, mine = 0;
+              float top = -INFINITY, second = -INFINITY, my_top = -INFINITY;
+              for (std::int64_t cls = 0; cls < classes; ++cls) {
+                const float v = expected[static_cast<std::size_t>(cls * plane + p)];
+                if (v > top) { second = top; top = v; best = cls; }
+                else if (v > second) second = v;
+                const float m = outputs[k].data()[cls * plane + p];
+                if (m > my_top) { my_top = m; mine = cls; }
+              }
+              if (top - second > 1e-3f && mine != best) ++differing;
+            }
+            CHECK(differing == 0);
+          }
+          ++checked;
+        }
+      }
+      CHECK(session.planned_shapes() == entry["cases"].size());
+    }
+  }
+  CHECK(checked >= 40);
+}
+
+TEST_CASE("graph analysis gives the halo for exact tiling", "[nn][analysis]") {
+  std::ifstream in(kData + "manifest.json");
+  const auto manifest = nlohmann::json::parse(in);
+  LayerRegistry registry = LayerRegistry::with_builtins();
+  registry.add<ScaledTanh>("luojia.test", "ScaledTanh");
+  for (const auto& entry : manifest["models"]) {
+    const Model model = Model::load(kData + entry["files"][2].get<std::string>(), registry);
+    const auto analysis = model.analyse();
+    INFO(entry["name"] << ": " << analysis.front().reason << " radius " << analysis.front().radius);
+    CHECK(analysis.front().tileable == entry["tileable"].get<bool>());
+    if (entry["tileable"].get<bool>()) {
+      // The hand-derived reach (and the script's crop test) bound what the analysis may say.
+      CHECK(analysis.front().radius >= entry["halo"].get<std::int64_t>());
+      CHECK(analysis.front().radius <= entry["halo"].get<std::int64_t>() + 8);
+      CHECK(analysis.front().alignment == entry["tile_alignment"].get<std::int64_t>());
+    } else {
+      CHECK(!analysis.front().reason.empty());
+    }
+  }
+}
