@@ -18,6 +18,7 @@ private:
   std::int64_t group_ = 1;
   std::int64_t out_channels_ = 0;
   Tensor weights_;  // [Cout, Cin/group, kh, kw]: per group already the GEMM's row-major left operand
+  Tensor packed_;   // per group, the weights in the GEMM kernel's packed right-hand-side layout
   std::vector<float> bias_;
   ActivationFn activation_;
 };

@@ -126,22 +126,33 @@ void Resize::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
   tbb::parallel_for(std::int64_t{0}, planes, [&](std::int64_t p) {
     const float* src = x.data() + p * h * w;
     float* dst = y.data() + p * ho * wo;
-    for (std::int64_t oy = 0; oy < ho; ++oy) {
-      const auto ky = static_cast<std::size_t>(oy);
-      const float* r0 = src + y0[ky] * w;
-      const float* r1 = src + y1[ky] * w;
-      float* out = dst + oy * wo;
-      if (!linear) {
+    if (!linear) {
+      for (std::int64_t oy = 0; oy < ho; ++oy) {
+        const float* r0 = src + y0[static_cast<std::size_t>(oy)] * w;
+        float* out = dst + oy * wo;
         for (std::int64_t ox = 0; ox < wo; ++ox) out[ox] = r0[x0[static_cast<std::size_t>(ox)]];
-        continue;
       }
-      const float wy = fy[ky];
+      return;
+    }
+    // Each source row is interpolated along x once, then output rows blend two of those.
+    thread_local std::vector<float> across;
+    across.resize(static_cast<std::size_t>(h * wo));
+    for (std::int64_t iy = 0; iy < h; ++iy) {
+      const float* r = src + iy * w;
+      float* a = across.data() + iy * wo;
       for (std::int64_t ox = 0; ox < wo; ++ox) {
         const auto kx = static_cast<std::size_t>(ox);
-        const float top = r0[x0[kx]] + (r0[x1[kx]] - r0[x0[kx]]) * fx[kx];
-        const float bottom = r1[x0[kx]] + (r1[x1[kx]] - r1[x0[kx]]) * fx[kx];
-        out[ox] = top + (bottom - top) * wy;
+        a[ox] = r[x0[kx]] + (r[x1[kx]] - r[x0[kx]]) * fx[kx];
       }
+    }
+    for (std::int64_t oy = 0; oy < ho; ++oy) {
+      const auto ky = static_cast<std::size_t>(oy);
+      const float* top = across.data() + y0[ky] * wo;
+      const float* bottom = across.data() + y1[ky] * wo;
+      const float wy = fy[ky];
+      float* out = dst + oy * wo;
+#pragma omp simd
+      for (std::int64_t ox = 0; ox < wo; ++ox) out[ox] = top[ox] + (bottom[ox] - top[ox]) * wy;
     }
   });
 }
