@@ -46,6 +46,28 @@ ModelMetadata read_metadata(const detail::Graph& g) {
 
 }  // namespace
 
+namespace {
+
+// The node's layer, given the values of its constant inputs once (prepare).
+std::unique_ptr<Layer> create_layer(const LayerRegistry& registry, const NodeInfo& node, const detail::Graph& graph) {
+  auto layer = registry.create(node);
+  std::vector<ValueInfo> inputs;
+  for (const auto& name : node.inputs) {
+    ValueInfo v;
+    v.present = !name.empty();
+    if (const auto it = graph.initializers.find(name); it != graph.initializers.end()) {
+      v.value = it->second;
+      v.shape = it->second.shape();
+      v.type = it->second.type();
+    }
+    inputs.push_back(std::move(v));
+  }
+  layer->prepare(inputs);
+  return layer;
+}
+
+}  // namespace
+
 Model Model::load(const std::string& path, const LayerRegistry& registry, const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
@@ -53,20 +75,12 @@ Model Model::load(const std::string& path, const LayerRegistry& registry, const 
   detail::optimise(impl->graph);
   impl->metadata = read_metadata(impl->graph);
   for (const auto& node : impl->graph.nodes) {
-    auto layer = registry.create(node);
-    std::vector<ValueInfo> inputs;
-    for (const auto& name : node.inputs) {
-      ValueInfo v;
-      v.present = !name.empty();
-      if (const auto it = impl->graph.initializers.find(name); it != impl->graph.initializers.end()) {
-        v.value = it->second;
-        v.shape = it->second.shape();
-        v.type = it->second.type();
-      }
-      inputs.push_back(std::move(v));
+    try {
+      impl->layers.push_back(create_layer(registry, node, impl->graph));
+    } catch (const Error& e) {
+      if (!e.context().node.empty()) throw;
+      throw Error(e.message(), ErrorContext{path, {}, {}, node.describe()});
     }
-    layer->prepare(inputs);
-    impl->layers.push_back(std::move(layer));
   }
   return Model(std::move(impl));
 }

@@ -44,7 +44,7 @@ Window2d Window2d::from(const Attributes& a, std::array<std::int64_t, 2> kernel)
     w.pad_begin[static_cast<std::size_t>(d)] = pads[static_cast<std::size_t>(d)];
     w.pad_end[static_cast<std::size_t>(d)] = pads[static_cast<std::size_t>(d) + 2];
     if (w.stride[static_cast<std::size_t>(d)] < 1 || w.dilation[static_cast<std::size_t>(d)] < 1 ||
-        w.kernel[static_cast<std::size_t>(d)] < 1 || w.pad_begin[static_cast<std::size_t>(d)] < 0 ||
+        w.kernel[static_cast<std::size_t>(d)] < 0 || w.pad_begin[static_cast<std::size_t>(d)] < 0 ||
         w.pad_end[static_cast<std::size_t>(d)] < 0)
       raise("kernel, strides and dilations must be positive and pads not negative");
   }

@@ -1,0 +1,293 @@
+// Hostile and broken model files: each is a luojia::Error naming the file, never a crash.
+#include "support.hpp"
+
+#include <luojia/error.hpp>
+#include <luojia/nn/model.hpp>
+
+#include <catch2/catch.hpp>
+#include <onnx/onnx_pb.h>
+
+#include <fstream>
+#include <random>
+
+using namespace luojia;
+using namespace luojia::nn;
+using luojia::test::TempDir;
+
+namespace {
+
+onnx::ModelProto empty_model(int opset = 17) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  auto* op = m.add_opset_import();
+  op->set_domain("");
+  op->set_version(opset);
+  m.mutable_graph()->set_name("g");
+  return m;
+}
+
+void add_input(onnx::GraphProto* g, const std::string& name, const std::vector<std::int64_t>& dims) {
+  auto* v = g->add_input();
+  v->set_name(name);
+  auto* t = v->mutable_type()->mutable_tensor_type();
+  t->set_elem_type(onnx::TensorProto::FLOAT);
+  for (auto d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+}
+
+void add_output(onnx::GraphProto* g, const std::string& name) { g->add_output()->set_name(name); }
+
+onnx::NodeProto* add_node(onnx::GraphProto* g, const std::string& op, std::vector<std::string> in,
+                          std::vector<std::string> out, const std::string& domain = "") {
+  auto* n = g->add_node();
+  n->set_op_type(op);
+  n->set_domain(domain);
+  n->set_name(op + "_" + std::to_string(g->node_size()));
+  for (auto& s : in) n->add_input(s);
+  for (auto& s : out) n->add_output(s);
+  return n;
+}
+
+onnx::TensorProto* add_initializer(onnx::GraphProto* g, const std::string& name, const std::vector<std::int64_t>& dims,
+                                   const std::vector<float>& values) {
+  auto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  for (auto d : dims) t->add_dims(d);
+  for (float v : values) t->add_float_data(v);
+  return t;
+}
+
+std::string save(const TempDir& dir, const std::string& name, const onnx::ModelProto& m) {
+  const std::string path = dir.file(name);
+  std::ofstream out(path, std::ios::binary);
+  m.SerializeToOstream(&out);
+  return path;
+}
+
+std::string load_error(const std::string& path) {
+  try {
+    const Model model = Model::load(path);
+    Tensor input({1, 1, 8, 8});
+    model.run({input});
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("broken model files are errors naming the file", "[nn][errors]") {
+  TempDir dir;
+  struct Case {
+    std::string name;
+    std::string path;
+    std::string needle;
+  };
+  std::vector<Case> cases;
+
+  cases.push_back({"missing", dir.file("missing.onnx"), "no such file"});
+  std::ofstream(dir.file("empty.onnx")).close();
+  cases.push_back({"empty", dir.file("empty.onnx"), "empty file"});
+  {
+    std::mt19937 rng(7);
+    std::ofstream out(dir.file("random.onnx"), std::ios::binary);
+    for (int i = 0; i < 4096; ++i) out.put(static_cast<char>(rng()));
+  }
+  cases.push_back({"random bytes", dir.file("random.onnx"), "not an ONNX model"});
+  {
+    const std::string bytes = luojia::test::read_file(LUOJIA_TEST_DATA "/nn/unet_op17.onnx");
+    std::ofstream(dir.file("truncated.onnx"), std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+  }
+  cases.push_back({"truncated", dir.file("truncated.onnx"), "truncated.onnx: "});
+  {
+    auto m = empty_model();
+    auto* g = m.mutable_graph();
+    add_input(g, "input", {1, 1, 8, 8});
+    add_node(g, "Add", {"input", "b"}, {"a"});
+    add_node(g, "Relu", {"a"}, {"b"});
+    add_output(g, "b");
+    cases.push_back({"cycle", save(dir, "cycle.onnx", m), "cycle"});
+  }
+  {
+    auto m = empty_model();
+    auto* g = m.mutable_graph();
+    add_input(g, "input", {1, 1, 8, 8});
+    add_node(g, "Add", {"input", "nowhere"}, {"out"});
+    add_output(g, "out");
+    cases.push_back({"undefined input", save(dir, "undefined.onnx", m), "reads 'nowhere', which no node"});
+  }
+  {
+    auto m = empty_model();
+    auto* g = m.mutable_graph();
+    add_input(g, "input", {1, 1, 8, 8});
+    add_node(g, "FrobnicateImage", {"input"}, {"out"});
+    add_output(g, "out");
+    cases.push_back({"unsupported op", save(dir, "unsupported.onnx", m), "unsupported operator FrobnicateImage"});
+  }
+  {
+    auto m = empty_model();
+    auto* op = m.add_opset_import();
+    op->set_domain("com.example");
+    op->set_version(1);
+    auto* g = m.mutable_graph();
+    add_input(g, "input", {1, 1, 8, 8});
+    add_node(g, "Warp", {"input"}, {"out"}, "com.example");
+    add_output(g, "out");
+    cases.push_back({"unregistered custom op", save(dir, "custom.onnx", m), "register a layer for this custom domain"});
+  }
+  {
+    auto m = empty_model();
+    auto* g = m.mutable_graph();
+    add_input(g, "input", {1, 1, 8, 8});
+    add_initializer(g, "w", {1, 1, 3}, {1, 2, 3});
+    add_node(g, "Conv", {"input", "w"}, {"out"});
+    add_output(g, "out");
+    cases.push_back({"wrong weight rank", save(dir, "rank.onnx", m), "weights must be 4-D"});
+  }
+  {
+    auto m = empty_model();
+    auto* g = m.mutable_graph();
+    add_input(g, "input", {1, 1, 8, 8});
+    add_initializer(g, "w", {100000, 100000, 1, 1}, {});
+    add_node(g, "Conv", {"input", "w"}, {"out"});
+    add_output(g, "out");
+    cases.push_back({"huge initializer", save(dir, "huge_init.onnx", m), "over the limit"});
+  }
+  {
+    auto m = empty_model();
+    auto* g = m.mutable_graph();
+    add_input(g, "input", {1, 1, 8, 8});
+    auto* shape = g->add_initializer();
+    shape->set_name("shape");
+    shape->set_data_type(onnx::TensorProto::INT64);
+    shape->add_dims(4);
+    for (std::int64_t d : {100000, 100000, 1, 1}) shape->add_int64_data(d);
+    add_node(g, "Expand", {"input", "shape"}, {"out"});
+    add_output(g, "out");
+    cases.push_back({"terabyte shapes", save(dir, "huge_plan.onnx", m), "over the limit"});
+  }
+  {
+    auto m = empty_model();
+    auto* g = m.mutable_graph();
+    add_input(g, "input", {1, 1, 8, 8});
+    auto* t = add_initializer(g, "b", {1}, {});
+    t->set_data_location(onnx::TensorProto::EXTERNAL);
+    auto* kv = t->add_external_data();
+    kv->set_key("location");
+    kv->set_value("../../../../etc/passwd");
+    add_node(g, "Add", {"input", "b"}, {"out"});
+    add_output(g, "out");
+    cases.push_back({"external data outside", save(dir, "external.onnx", m), "points outside the model's folder"});
+  }
+  {
+    auto m = empty_model(7);
+    auto* g = m.mutable_graph();
+    add_input(g, "input", {1, 1, 8, 8});
+    add_node(g, "Relu", {"input"}, {"out"});
+    add_output(g, "out");
+    cases.push_back({"old opset", save(dir, "opset7.onnx", m), "opset 7"});
+  }
+  {
+    auto m = empty_model();
+    auto* g = m.mutable_graph();
+    add_input(g, "input", {1, 1, 8, 8});
+    add_initializer(g, "b", {2}, {1.0f});  // two values declared, one given
+    add_node(g, "Add", {"input", "b"}, {"out"});
+    add_output(g, "out");
+    cases.push_back({"short initializer", save(dir, "short.onnx", m), "holds 1 values"});
+  }
+  {
+    auto m = empty_model();
+    add_input(m.mutable_graph(), "input", {1, 1, 8, 8});
+    cases.push_back({"no nodes", save(dir, "nodes.onnx", m), "no graph"});
+  }
+  for (const auto& c : cases) {
+    const std::string message = load_error(c.path);
+    INFO(c.name << ": " << message);
+    CHECK(message.rfind(c.path, 0) == 0);
+    CHECK(message.find(c.needle) != std::string::npos);
+    CHECK(message.find('\n') == std::string::npos);
+  }
+}
+
+TEST_CASE("wrong inputs at run time name the node", "[nn][errors]") {
+  const Model model = Model::load(LUOJIA_TEST_DATA "/nn/unet_op17.onnx");
+  Tensor three_bands({1, 3, 32, 32});
+  CHECK_THROWS_WITH(model.run({three_bands}), Catch::Contains("expects shape [1,4,-1,-1]"));
+  Tensor too_small({1, 4, 1, 1});
+  CHECK_THROWS_AS(model.run({too_small}), Error);
+  CHECK_THROWS_WITH(model.run({}), Catch::Contains("takes 1 input(s), not 0"));
+}
+
+TEST_CASE("model metadata from metadata_props and sidecars", "[nn][metadata]") {
+  TempDir dir;
+  auto m = empty_model();
+  auto* g = m.mutable_graph();
+  add_input(g, "input", {1, 2, -1, -1});
+  add_node(g, "Relu", {"input"}, {"out"});
+  add_output(g, "out");
+  auto* prop = m.add_metadata_props();
+  prop->set_key("luojia");
+  prop->set_value(R"({"bands": [4, 3], "scale": 0.0001, "mean": [0.1, 0.2], "std": [0.5, 0.25],
+                      "classes": [{"name": "water", "color": "#0000ff"}, {"name": "land", "color": [0, 128, 0]}]})");
+  const std::string path = save(dir, "net.onnx", m);
+  {
+    const Model model = Model::load(path);
+    const ModelMetadata& md = model.metadata();
+    CHECK(md.source == "metadata_props");
+    CHECK(md.bands == std::vector<int>{4, 3});
+    REQUIRE(md.classes.size() == 2);
+    CHECK(md.classes[0].name == "water");
+    CHECK(md.classes[0].color == std::array<int, 3>{0, 0, 255});
+    CHECK(md.classes[1].color == std::array<int, 3>{0, 128, 0});
+    std::vector<float> gain, bias;
+    md.normalisation(2, gain, bias);
+    // ((raw * 1e-4) - 0.1) / 0.5 = raw * 2e-4 - 0.2
+    CHECK(gain[0] == Approx(2e-4));
+    CHECK(bias[0] == Approx(-0.2));
+    CHECK(gain[1] == Approx(4e-4));
+    CHECK(bias[1] == Approx(-0.8));
+    CHECK_THROWS_AS(md.normalisation(3, gain, bias), Error);
+  }
+  std::ofstream(dir.file("net.json")) << R"({"bands": [1, 2], "classes": ["a", "b", "c"]})";
+  {
+    const Model model = Model::load(path);
+    CHECK(model.metadata().source == "sidecar " + dir.file("net.json"));
+    CHECK(model.metadata().bands == std::vector<int>{1, 2});
+    CHECK(model.metadata().classes.size() == 3);
+  }
+  std::ofstream(dir.file("net.json")) << R"({"bands": [0]})";
+  CHECK_THROWS_WITH(Model::load(path), Catch::Contains("net.json: \"bands\" must hold band numbers from 1"));
+  std::ofstream(dir.file("net.json")) << "{not json";
+  CHECK_THROWS_WITH(Model::load(path), Catch::Contains("not valid JSON"));
+  std::ofstream(dir.file("net.json")) << R"({"std": [1, 0]})";
+  CHECK_THROWS_WITH(Model::load(path), Catch::Contains("must not contain zero"));
+  std::filesystem::remove(dir.file("net.json"));
+  // Without metadata: bands in order, no normalisation.
+  auto plain = empty_model();
+  add_input(plain.mutable_graph(), "input", {1, 2, -1, -1});
+  add_node(plain.mutable_graph(), "Relu", {"input"}, {"out"});
+  add_output(plain.mutable_graph(), "out");
+  const Model model = Model::load(save(dir, "plain.onnx", plain));
+  CHECK(model.metadata().source == "none");
+  std::vector<float> gain, bias;
+  model.metadata().normalisation(2, gain, bias);
+  CHECK(gain == std::vector<float>{1.0f, 1.0f});
+  CHECK(bias == std::vector<float>{0.0f, 0.0f});
+}
+
+TEST_CASE("a session plans once per shape and reuses its arena", "[nn]") {
+  const Model model = Model::load(LUOJIA_TEST_DATA "/nn/unet_op17.onnx");
+  Session session(model);
+  Tensor a({1, 4, 32, 32}), b({1, 4, 48, 40});
+  session.run({a});
+  const std::size_t small = session.peak_bytes();
+  session.run({b});
+  session.run({a});
+  session.run({b});
+  CHECK(session.planned_shapes() == 2);
+  CHECK(session.peak_bytes() > small);
+  // Liveness sharing: the arena is far below the sum of every activation.
+  CHECK(session.peak_bytes() < std::size_t{48 * 40 * 4} * 4 * 200);
+}
