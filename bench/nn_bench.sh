@@ -60,8 +60,17 @@
 #   LUOJIA_BENCH_OPENCV_STATIC  1 (default): time OpenCV on a static-shape
 #                          copy when the dynamic model fails; 0: report failure
 #
-# Runtime: ~2-4 minutes on 2 cores (mostly PyTorch/OpenCV at 1024x1024, 1
-# thread). Run it on a quiet machine: every tool is CPU bound.
+# Runtime: about 1-2 minutes on 2 cores (sgemm ~2 s per thread count; the
+# rest mostly PyTorch/OpenCV at 1024x1024, 1 thread). Run it on a quiet
+# machine (it warns when the load average is above 0.5): every tool is CPU
+# bound, and a concurrent compile halves the 2-thread sgemm peak.
+#
+# PyTorch notes (Debian's build): convolutions go through oneDNN (mkldnn)
+# when torch's heuristic picks it (batch 1, 3x3: input > 20480 elements,
+# true for every 3x3 conv at 256x256 and above), else through im2col + the
+# system BLAS, which here is the netlib reference libblas3 (no OpenBLAS):
+# the 1x1 head at 1 thread, and most convs at small sizes, so PyTorch's
+# small-tile times (e.g. a smoke test at 64x64, ~22 ms) are not meaningful.
 #
 # Exit status: 0 when luojia ran everywhere and both targets PASS (or are not
 # applicable because 512 / 2 threads were not run); 1 otherwise.
@@ -147,6 +156,11 @@ run() {
 }
 
 say "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+load1=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
+    say "WARNING: load average $load1: something else is running; timings (and the"
+    say "         2-thread sgemm peak in particular) will be disturbed"
+fi
 say "== model: $MODEL (variant $VARIANT, $GFLOP512 GFLOP @512, $GFLOP1024 GFLOP @1024)"
 
 # ---------------------------------------------------------------- sgemm peak

@@ -29,11 +29,15 @@ struct InputTile {
   }
 };
 
-// What a kernel fills: the core of the tile, one plane per output band.
+// What a kernel fills: the core of the tile, one plane per output band, sized by the engine.
+// A kernel whose sink expects something else (a blended window, say) may reshape it.
 struct OutputTile {
   const Tile& tile;
   Image& pixels;
 };
+
+// Receives every computed tile in tile order, one at a time: writes it, accumulates it, ...
+using TileSink = std::function<void(const Tile&, const Image&)>;
 
 // Any callable from an input tile to an output tile. Called concurrently on different tiles.
 using TileKernel = std::function<void(const InputTile&, OutputTile&)>;
@@ -68,6 +72,11 @@ LUOJIA_API MemoryPlan plan_memory(const TileGrid& grid, int input_bands, int out
 // the memory budget. Throws Cancelled if progress returns 0; the writer is then left uncommitted.
 LUOJIA_API StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid& grid,
                               RasterWriter& output, int output_bands, const TileKernel& kernel,
+                              const StreamOptions& options = {});
+
+// The same, handing each finished tile to sink instead of a writer.
+LUOJIA_API StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid& grid,
+                              int output_bands, const TileKernel& kernel, const TileSink& sink,
                               const StreamOptions& options = {});
 
 // The thread count a threads setting means on this machine (0 = every core).

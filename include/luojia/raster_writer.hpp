@@ -55,6 +55,11 @@ public:
 
   // Writes image's bands to bands first_band.. of window (which must lie inside the raster).
   void write(const Window& window, const Image& image, int first_band = 1);
+  // bands planes of window.area() floats, one after the other, to bands first_band..
+  void write(const Window& window, const float* planes, int bands, int first_band = 1);
+  // A palette (RGBA per value) and category names for band 1, as class maps carry them.
+  void set_color_table(const std::vector<std::array<int, 4>>& colors);
+  void set_category_names(const std::vector<std::string>& names);
   void set_band_description(int band, const std::string& description);
   void set_metadata(const std::string& key, const std::string& value);
 

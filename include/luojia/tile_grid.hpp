@@ -17,6 +17,11 @@ struct TileGridOptions {
   // Tile sizes are multiples of stride and read windows are padded on the right and bottom to
   // a multiple of it, as a network with that total stride needs.
   std::int64_t stride = 1;
+  // When set, read windows are clipped to [0, read_width) x [0, read_height) instead of reaching
+  // past it: for networks, whose results at the raster's edges must come from the same padded
+  // extent whatever the tiling. 0: no clipping.
+  std::int64_t read_width = 0;
+  std::int64_t read_height = 0;
 };
 
 struct Tile {

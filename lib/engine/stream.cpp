@@ -85,10 +85,16 @@ bool InputTile::any_valid() const {
 StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid& grid,
                    RasterWriter& output, int output_bands, const TileKernel& kernel,
                    const StreamOptions& options) {
-  if (grid.raster_width() != input.info().width || grid.raster_height() != input.info().height)
-    raise("tile grid does not match the input raster", ErrorContext{input.path(), {}, {}, {}});
   if (output.layout().width != input.info().width || output.layout().height != input.info().height)
     raise("output size differs from the input's", ErrorContext{output.path(), {}, {}, {}});
+  return stream(input, bands, grid, output_bands, kernel,
+                [&output](const Tile& tile, const Image& pixels) { output.write(tile.core, pixels); }, options);
+}
+
+StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid& grid, int output_bands,
+                   const TileKernel& kernel, const TileSink& sink, const StreamOptions& options) {
+  if (grid.raster_width() != input.info().width || grid.raster_height() != input.info().height)
+    raise("tile grid does not match the input raster", ErrorContext{input.path(), {}, {}, {}});
   const int threads = resolve_threads(options.threads);
   const MemoryPlan plan =
       plan_memory(grid, static_cast<int>(bands.size()), output_bands, threads, options);
@@ -143,7 +149,7 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
                 }) &
             tbb::make_filter<Slot*, void>(
                 tbb::filter_mode::serial_in_order, [&](Slot* slot) {
-                  output.write(slot->tile.core, slot->output);
+                  sink(slot->tile, slot->output);
                   ++written;
                   free_slots.push(slot);
                   if (options.progress &&

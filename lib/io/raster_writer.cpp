@@ -238,26 +238,48 @@ std::array<int, 2> RasterWriter::block_size() const {
 }
 
 void RasterWriter::write(const Window& window, const Image& image, int first_band) {
+  if (image.width() != window.width || image.height() != window.height)
+    raise("image does not match its write window", impl_->where());
+  write(window, image.data(), image.bands(), first_band);
+}
+
+void RasterWriter::write(const Window& window, const float* planes, int bands, int first_band) {
   Impl& self = *impl_;
   if (!self.dataset) raise("writing to a closed output", self.where());
   const Window extent{0, 0, self.layout.width, self.layout.height};
   if (!extent.contains(window) || window.empty())
     raise("write window lies outside the output", self.where());
-  if (image.width() != window.width || image.height() != window.height)
-    raise("image does not match its write window", self.where());
-  if (first_band < 1 || first_band + image.bands() - 1 > self.layout.bands)
+  if (bands < 1 || first_band < 1 || first_band + bands - 1 > self.layout.bands)
     raise("write to bands beyond the output's " + std::to_string(self.layout.bands), self.where());
-  std::vector<int> band_map(static_cast<std::size_t>(image.bands()));
-  for (int b = 0; b < image.bands(); ++b) band_map[static_cast<std::size_t>(b)] = first_band + b;
+  std::vector<int> band_map(static_cast<std::size_t>(bands));
+  for (int b = 0; b < bands; ++b) band_map[static_cast<std::size_t>(b)] = first_band + b;
   GdalErrorTrap trap;
   const CPLErr err = self.dataset->RasterIO(
       GF_Write, static_cast<int>(window.x), static_cast<int>(window.y), static_cast<int>(window.width),
-      static_cast<int>(window.height), const_cast<float*>(image.data()), static_cast<int>(window.width),
-      static_cast<int>(window.height), GDT_Float32, image.bands(), band_map.data(), sizeof(float),
+      static_cast<int>(window.height), const_cast<float*>(planes), static_cast<int>(window.width),
+      static_cast<int>(window.height), GDT_Float32, bands, band_map.data(), sizeof(float),
       static_cast<GSpacing>(window.width * sizeof(float)),
-      static_cast<GSpacing>(image.plane_size() * sizeof(float)), nullptr);
+      static_cast<GSpacing>(window.area() * static_cast<std::int64_t>(sizeof(float))), nullptr);
   if (err != CE_None || trap.has_error())
     raise("cannot write pixels: " + trap.message("write failed"), self.where());
+}
+
+void RasterWriter::set_color_table(const std::vector<std::array<int, 4>>& colors) {
+  GDALColorTable table;
+  for (std::size_t i = 0; i < colors.size(); ++i) {
+    const GDALColorEntry entry{static_cast<short>(colors[i][0]), static_cast<short>(colors[i][1]),
+                               static_cast<short>(colors[i][2]), static_cast<short>(colors[i][3])};
+    table.SetColorEntry(static_cast<int>(i), &entry);
+  }
+  impl_->dataset->GetRasterBand(1)->SetColorTable(&table);
+  impl_->dataset->GetRasterBand(1)->SetColorInterpretation(GCI_PaletteIndex);
+}
+
+void RasterWriter::set_category_names(const std::vector<std::string>& names) {
+  char** list = nullptr;
+  for (const auto& n : names) list = CSLAddString(list, n.c_str());
+  impl_->dataset->GetRasterBand(1)->SetCategoryNames(list);
+  CSLDestroy(list);
 }
 
 void RasterWriter::set_band_description(int band, const std::string& description) {

@@ -21,6 +21,8 @@ TileGrid::TileGrid(std::int64_t width, std::int64_t height, const TileGridOption
   if (options.halo < 0) raise("halo must not be negative");
   if (options.stride < 1 || options.align_width < 1 || options.align_height < 1)
     raise("stride and alignment must be at least 1");
+  if ((options.read_width > 0 || options.read_height > 0) && (options.read_width < width || options.read_height < height))
+    raise("the read extent must cover the raster");
   tile_width_ = round_up(round_up(options.tile_width, options.align_width), options.stride);
   tile_height_ = round_up(round_up(options.tile_height, options.align_height), options.stride);
   // A raster smaller than a tile is one tile: never more than the raster (rounded to the stride).
@@ -42,6 +44,8 @@ Tile TileGrid::at(std::int64_t row, std::int64_t col) const {
   const std::int64_t h = options_.halo;
   t.read = {t.core.x - h, t.core.y - h, round_up(t.core.width + 2 * h, options_.stride),
             round_up(t.core.height + 2 * h, options_.stride)};
+  if (options_.read_width > 0 && options_.read_height > 0)
+    t.read = intersection(t.read, Window{0, 0, options_.read_width, options_.read_height});
   return t;
 }
 

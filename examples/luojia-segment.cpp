@@ -1,0 +1,98 @@
+// luojia-segment: a raster and an ONNX segmentation model in, georeferenced products out.
+#include "cli/cli.hpp"
+
+#include <luojia/error.hpp>
+#include <luojia/segmentation.hpp>
+
+#include <iostream>
+#include <sstream>
+
+using namespace luojia;
+
+namespace {
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, ',');)
+    if (!part.empty()) parts.push_back(part);
+  return parts;
+}
+
+std::vector<double> numbers(const std::string& text, const std::string& what) {
+  std::vector<double> out;
+  for (const auto& p : split(text)) out.push_back(cli::parse_double(p, what));
+  return out;
+}
+
+int segment_main(int argc, char** argv) {
+  cli::ArgParser args("luojia-segment", "[options] INPUT MODEL.onnx OUTPUT",
+                      "Segments INPUT with an ONNX model into a class map (Byte, colour table, class names) with\n"
+                      "INPUT's grid, CRS and geotransform. Tiles get the halo the network's receptive field needs,\n"
+                      "so the result equals a whole-image run; nodata pixels stay nodata (255).");
+  std::string input, model, output, bands, scale, mean, std_dev, halo = "auto", window = "hann", tta = "none";
+  std::string probability_type = "Float32";
+  SegmentOptions o;
+  cli::CommonFlags common;
+  args.positional("INPUT", "Any raster GDAL reads", input);
+  args.positional("MODEL.onnx", "A segmentation model exported from PyTorch (NCHW in, per-pixel class scores out)", model);
+  args.positional("OUTPUT", "The class map to write", output);
+  args.value("--bands", "B1,B2,...", "Raster bands for the model's input channels (default: the model's metadata, else 1..C)", bands);
+  args.value("--scale", "S[,S...]", "Multiply raw values by this before mean/std (overrides the model's metadata)", scale);
+  args.value("--mean", "M[,M...]", "Per-channel mean to subtract (overrides the model's metadata)", mean);
+  args.value("--std", "S[,S...]", "Per-channel standard deviation to divide by (overrides the model's metadata)", std_dev);
+  args.value("--halo", "auto|N", "Context read around each tile (default auto: exact, from the model's receptive field)", halo);
+  args.flag("--blend", "Blend overlapping tiles in probability space (for models with global context)", o.blend);
+  args.value("--blend-window", "hann|triangle", "Weight window for --blend (default hann)", window);
+  args.value("--tta", "none|d4", "Test-time augmentation: d4 averages 4 rotations x 2 flips in probability space", tta);
+  args.value("--aoi", "VECTOR", "Classify only inside these polygons; tiles outside are skipped", o.aoi);
+  args.value("--mask", "RASTER", "Classify only where this raster (same grid) is non-zero", o.mask);
+  args.value("--probabilities", "PATH", "Also write class probabilities, one band per class", o.probabilities);
+  args.value("--probabilities-type", "Float32|Byte", "Float32 (nodata -1) or Byte (p*254, nodata 255)", probability_type);
+  args.value("--logits", "PATH", "Also write the raw model outputs, one Float32 band per channel", o.logits);
+  args.value("--confidence", "PATH", "Also write the highest class probability (Float32, nodata -1)", o.confidence);
+  args.value("--vector", "PATH", "Also polygonise the class map (.gpkg, .geojson, .shp)", o.vector);
+  args.value("--min-area", "AREA", "Leave out regions smaller than AREA (CRS units squared) from the polygons", o.min_area);
+  args.value("--simplify", "TOLERANCE", "Simplify polygons with this tolerance (CRS units)", o.simplify);
+  args.value("--regularize", "RADIUS", "Majority filter of the class map over a (2R+1)^2 square", o.regularize);
+  common.add_to(args);
+  if (!args.parse(argc, argv)) return 0;
+
+  for (const auto& b : split(bands)) o.bands.push_back(cli::parse_int(b, "--bands"));
+  o.scale = numbers(scale, "--scale");
+  o.mean = numbers(mean, "--mean");
+  o.std = numbers(std_dev, "--std");
+  if (halo != "auto") o.halo = cli::parse_int(halo, "--halo");
+  if (window == "hann") o.window = BlendWindow::Hann;
+  else if (window == "triangle") o.window = BlendWindow::Triangle;
+  else throw cli::UsageError("--blend-window is hann or triangle, not '" + window + "'");
+  if (tta == "d4") o.tta = true;
+  else if (tta != "none") throw cli::UsageError("--tta is none or d4, not '" + tta + "'");
+  o.probability_type = parse_data_type(probability_type);
+  if (o.probability_type != DataType::Float32 && o.probability_type != DataType::Byte)
+    throw cli::UsageError("--probabilities-type is Float32 or Byte");
+  if (o.regularize < 0) throw cli::UsageError("--regularize must not be negative");
+  if (o.min_area < 0 || o.simplify < 0) throw cli::UsageError("--min-area and --simplify must not be negative");
+  o.tile = common.tile;
+  o.output = common.output();
+  o.stream = common.stream();
+  int progress_state = -1;
+  o.stream.progress_data = &progress_state;
+
+  const SegmentReport r = segment(input, model, output, o);
+  if (!common.quiet) {
+    std::cerr << "luojia-segment: " << r.tiles << " tile" << (r.tiles == 1 ? "" : "s") << " of " << r.tile_size << " px";
+    if (r.skipped) std::cerr << " (" << r.skipped << " without data, skipped)";
+    std::cerr << ", halo " << r.halo << " px, " << (r.exact ? "exact" : "blended") << ", "
+              << r.activation_bytes / (1 << 20) << " MiB of activations per tile\n";
+    if (!r.note.empty()) std::cerr << "luojia-segment: note: " << r.note << "\n";
+    for (const auto& path : r.written) std::cout << path << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return cli::run("luojia-segment", [&] { return segment_main(argc, argv); });
+}

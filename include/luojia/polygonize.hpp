@@ -1,0 +1,26 @@
+#pragma once
+#include <luojia/export.hpp>
+
+#include <string>
+#include <vector>
+
+namespace luojia {
+
+struct PolygonizeOptions {
+  std::vector<std::string> class_names;  // by class id
+  double min_area = 0.0;   // regions smaller than this (CRS units squared) merge into their neighbours first
+  double simplify = 0.0;   // Douglas-Peucker tolerance (CRS units), topology-preserving per polygon
+  bool overwrite = false;
+};
+
+// Polygons of the connected regions of a class map (band 1; nodata regions left out), written to
+// vector_path as GeoPackage, GeoJSON or Shapefile (by extension), in the class map's CRS, with
+// fields class_id, class_name, area (CRS units squared) and mean_conf (mean of the confidence raster
+// over the polygon; null without one). Written to a temporary file and renamed on success.
+LUOJIA_API void polygonize_classes(const std::string& class_map, const std::string& confidence,
+                                   const std::string& vector_path, const PolygonizeOptions& options);
+
+// The OGR driver for a vector output path, by extension; throws Error for any other extension.
+LUOJIA_API std::string vector_driver_for(const std::string& path);
+
+}  // namespace luojia

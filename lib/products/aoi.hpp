@@ -1,0 +1,32 @@
+#pragma once
+// Where a product is wanted: inside the polygons of a vector file, and/or where a mask raster on
+// the same grid is non-zero.
+#include <luojia/raster.hpp>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+class OGRGeometry;
+
+namespace luojia::detail {
+
+class AreaOfInterest {
+public:
+  AreaOfInterest(const RasterInfo& raster, const std::string& vector_path, const std::string& mask_path);
+  ~AreaOfInterest();
+  // Clears valid[i] for the pixels of part (raster coordinates, row-major) outside the area.
+  // Safe to call from several threads.
+  void restrict(const Window& part, std::vector<std::uint8_t>& valid) const;
+
+private:
+  GeoTransform transform_;
+  std::vector<std::unique_ptr<OGRGeometry>> geometries_;  // in the raster's CRS
+  double envelope_[4] = {0, 0, 0, 0};                       // min x, max x, min y, max y
+  std::string mask_path_;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::unique_ptr<Raster>> mask_handles_;
+};
+
+}  // namespace luojia::detail

@@ -1,0 +1,193 @@
+// Class map to polygons with GDAL's polygoniser, over the whole map at once so that no polygon is
+// cut where tiles met; GDAL streams it line by line.
+#include <luojia/polygonize.hpp>
+
+#include <luojia/error.hpp>
+
+#include "io/gdal_support.hpp"
+
+#include <cpl_string.h>
+#include <gdal_alg.h>
+#include <ogrsf_frmts.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <unistd.h>
+
+namespace luojia {
+
+using detail::DatasetPtr;
+using detail::GdalErrorTrap;
+
+std::string vector_driver_for(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (ext == ".gpkg") return "GPKG";
+  if (ext == ".geojson" || ext == ".json") return "GeoJSON";
+  if (ext == ".shp") return "ESRI Shapefile";
+  raise("vector outputs are .gpkg, .geojson or .shp, not '" + ext + "'", ErrorContext{path, {}, {}, {}});
+}
+
+namespace {
+
+// Mean of confidence over the pixels of polygon, in strips so that memory stays bounded.
+double mean_confidence(GDALDataset& confidence, const OGRGeometry& polygon, const double* gt) {
+  OGREnvelope e;
+  polygon.getEnvelope(&e);
+  double inv[6];
+  if (!GDALInvGeoTransform(const_cast<double*>(gt), inv)) return NAN;
+  // Pixel bounds of the envelope's corners.
+  double px[4], py[4];
+  const double xs[4] = {e.MinX, e.MaxX, e.MinX, e.MaxX}, ys[4] = {e.MinY, e.MinY, e.MaxY, e.MaxY};
+  for (int i = 0; i < 4; ++i) GDALApplyGeoTransform(inv, xs[i], ys[i], &px[i], &py[i]);
+  const int w = confidence.GetRasterXSize(), h = confidence.GetRasterYSize();
+  const int x0 = std::max(0, static_cast<int>(std::floor(*std::min_element(px, px + 4))));
+  const int x1 = std::min(w, static_cast<int>(std::ceil(*std::max_element(px, px + 4))));
+  const int y0 = std::max(0, static_cast<int>(std::floor(*std::min_element(py, py + 4))));
+  const int y1 = std::min(h, static_cast<int>(std::ceil(*std::max_element(py, py + 4))));
+  if (x1 <= x0 || y1 <= y0) return NAN;
+  constexpr int kStrip = 256;
+  double sum = 0;
+  std::int64_t count = 0;
+  GDALDriver* mem = GetGDALDriverManager()->GetDriverByName("MEM");
+  std::vector<std::uint8_t> inside;
+  std::vector<float> values;
+  for (int sy = y0; sy < y1; sy += kStrip) {
+    const int rows = std::min(kStrip, y1 - sy), cols = x1 - x0;
+    DatasetPtr ds(mem->Create("", cols, rows, 1, GDT_Byte, nullptr));
+    double sgt[6] = {gt[0] + x0 * gt[1] + sy * gt[2], gt[1], gt[2], gt[3] + x0 * gt[4] + sy * gt[5], gt[4], gt[5]};
+    ds->SetGeoTransform(sgt);
+    int band = 1;
+    double burn = 1;
+    OGRGeometryH g = OGRGeometry::ToHandle(const_cast<OGRGeometry*>(&polygon));
+    if (GDALRasterizeGeometries(GDALDataset::ToHandle(ds.get()), 1, &band, 1, &g, nullptr, nullptr, &burn, nullptr, nullptr,
+                                nullptr) != CE_None)
+      continue;
+    inside.resize(static_cast<std::size_t>(cols) * static_cast<std::size_t>(rows));
+    values.resize(inside.size());
+    if (ds->GetRasterBand(1)->RasterIO(GF_Read, 0, 0, cols, rows, inside.data(), cols, rows, GDT_Byte, 0, 0, nullptr) != CE_None ||
+        confidence.GetRasterBand(1)->RasterIO(GF_Read, x0, sy, cols, rows, values.data(), cols, rows, GDT_Float32, 0, 0, nullptr) !=
+            CE_None)
+      continue;
+    for (std::size_t i = 0; i < inside.size(); ++i)
+      if (inside[i] && values[i] >= 0.0f) {
+        sum += values[i];
+        ++count;
+      }
+  }
+  return count ? sum / static_cast<double>(count) : NAN;
+}
+
+}  // namespace
+
+void polygonize_classes(const std::string& class_map, const std::string& confidence_path, const std::string& vector_path,
+                        const PolygonizeOptions& options) {
+  detail::register_gdal();
+  namespace fs = std::filesystem;
+  const ErrorContext where{vector_path, {}, {}, {}};
+  const std::string driver_name = vector_driver_for(vector_path);
+  std::error_code ec;
+  if (fs::exists(vector_path, ec) && !options.overwrite) raise("output already exists (--overwrite replaces it)", where);
+  GdalErrorTrap trap;
+  DatasetPtr classes(GDALDataset::Open(class_map.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  if (!classes) raise("cannot open the class map: " + trap.message("open failed"), ErrorContext{class_map, {}, {}, {}});
+  double gt[6] = {0, 1, 0, 0, 0, 1};
+  classes->GetGeoTransform(gt);
+  GDALRasterBand* band = classes->GetRasterBand(1);
+
+  // Sieve small regions first, in a temporary copy beside the output.
+  const fs::path target(vector_path);
+  const std::string stem = (target.parent_path() / ("." + target.filename().string() + ".luojia-" + std::to_string(::getpid()))).string();
+  DatasetPtr sieved;
+  const std::string sieved_path = stem + ".sieved.tif";
+  struct Cleanup {
+    std::vector<std::string> paths;
+    ~Cleanup() {
+      for (const auto& p : paths) VSIUnlink(p.c_str());
+    }
+  } cleanup;
+  if (options.min_area > 0) {
+    const double pixel_area = std::fabs(gt[1] * gt[5] - gt[2] * gt[4]);
+    const int threshold = static_cast<int>(std::ceil(options.min_area / pixel_area));
+    char** co = CSLAddString(nullptr, "TILED=YES");
+    sieved.reset(GetGDALDriverManager()->GetDriverByName("GTiff")->CreateCopy(sieved_path.c_str(), classes.get(), FALSE, co,
+                                                                               nullptr, nullptr));
+    CSLDestroy(co);
+    cleanup.paths.push_back(sieved_path);
+    if (!sieved) raise("cannot write a temporary class map for sieving: " + trap.message("copy failed"), where);
+    GDALRasterBand* b = sieved->GetRasterBand(1);
+    if (GDALSieveFilter(GDALRasterBand::ToHandle(band), GDALRasterBand::ToHandle(band->GetMaskBand()),
+                        GDALRasterBand::ToHandle(b), threshold, 4, nullptr, nullptr, nullptr) != CE_None)
+      raise("sieving failed: " + trap.message("GDALSieveFilter failed"), where);
+    band = b;
+  }
+
+  GDALDriver* driver = GetGDALDriverManager()->GetDriverByName(driver_name.c_str());
+  if (!driver) raise("GDAL has no " + driver_name + " driver", where);
+  const std::string temp = stem + target.extension().string();
+  DatasetPtr out(driver->Create(temp.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
+  if (!out) raise("cannot create the vector output in " + target.parent_path().string() + ": " + trap.message("create failed"), where);
+  auto discard = [&] {
+    out.reset();
+    driver->Delete(temp.c_str());
+  };
+  try {
+    const OGRSpatialReference* srs = classes->GetSpatialRef();
+    OGRLayer* layer = out->CreateLayer("classes", srs ? srs->Clone() : nullptr, wkbPolygon, nullptr);
+    if (!layer) raise("cannot create a layer: " + trap.message("layer creation failed"), where);
+    OGRFieldDefn id("class_id", OFTInteger), name("class_name", OFTString), area("area", OFTReal), conf("mean_conf", OFTReal);
+    layer->CreateField(&id);
+    layer->CreateField(&name);
+    layer->CreateField(&area);
+    layer->CreateField(&conf);
+    out->StartTransaction();
+    if (GDALPolygonize(GDALRasterBand::ToHandle(band), GDALRasterBand::ToHandle(band->GetMaskBand()), OGRLayer::ToHandle(layer), 0,
+                       nullptr, nullptr, nullptr) != CE_None)
+      raise("polygonising failed: " + trap.message("GDALPolygonize failed"), where);
+    DatasetPtr confidence;
+    if (!confidence_path.empty()) confidence.reset(GDALDataset::Open(confidence_path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+    layer->ResetReading();
+    std::vector<std::unique_ptr<OGRFeature>> features;
+    for (auto& f : *layer) features.emplace_back(f.release());
+    for (auto& f : features) {
+      OGRGeometry* g = f->GetGeometryRef();
+      const int cls = f->GetFieldAsInteger(0);
+      if (g && options.simplify > 0) {
+        std::unique_ptr<OGRGeometry> simple(g->SimplifyPreserveTopology(options.simplify));
+        if (simple && !simple->IsEmpty()) f->SetGeometry(simple.get());
+        g = f->GetGeometryRef();
+      }
+      const auto i = static_cast<std::size_t>(cls);
+      f->SetField(1, i < options.class_names.size() ? options.class_names[i].c_str() : ("class " + std::to_string(cls)).c_str());
+      if (g) f->SetField(2, OGR_G_Area(OGRGeometry::ToHandle(g)));
+      if (confidence && g) {
+        const double m = mean_confidence(*confidence, *g, gt);
+        if (std::isnan(m)) f->SetFieldNull(3);
+        else f->SetField(3, m);
+      } else {
+        f->SetFieldNull(3);
+      }
+      if (layer->SetFeature(f.get()) != OGRERR_NONE) raise("cannot update a polygon: " + trap.message("SetFeature failed"), where);
+    }
+    if (out->CommitTransaction() != OGRERR_NONE) raise("cannot finish the vector output: " + trap.message("commit failed"), where);
+    out.reset();
+    if (trap.has_error()) raise("cannot finish the vector output: " + trap.message("close failed"), where);
+  } catch (...) {
+    discard();
+    throw;
+  }
+  // A shapefile is several files with one stem; the others are one file. Each moves by rename(2).
+  std::vector<std::string> extensions{target.extension().string()};
+  if (driver_name == "ESRI Shapefile") extensions = {".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix"};
+  const fs::path final_stem = target.parent_path() / target.stem();
+  for (const auto& e : extensions) fs::remove(final_stem.string() + e, ec);
+  for (const auto& e : extensions) {
+    const std::string from = fs::path(temp).replace_extension(e).string();
+    if (!fs::exists(from, ec)) continue;
+    fs::rename(from, final_stem.string() + e, ec);
+    if (ec) raise("cannot move the vector output into place: " + ec.message(), where);
+  }
+}
+
+}  // namespace luojia

@@ -1,0 +1,557 @@
+// Semantic segmentation of a raster of any size: tiles with the halo the network needs, so the
+// result equals one whole-image run; or blended tiles for networks with global context.
+#include <luojia/segmentation.hpp>
+
+#include <luojia/error.hpp>
+#include <luojia/nn/model.hpp>
+#include <luojia/polygonize.hpp>
+
+#include "products/aoi.hpp"
+#include "products/majority.hpp"
+
+#include <tbb/enumerable_thread_specific.h>
+
+#include <cpl_string.h>
+#include <gdal_priv.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <map>
+
+namespace luojia {
+namespace {
+
+constexpr float kClassNodata = 255.0f;
+constexpr float kFloatNodata = -1.0f;
+
+std::int64_t round_up(std::int64_t v, std::int64_t m) { return m <= 1 ? v : (v + m - 1) / m * m; }
+
+// One of the eight symmetries of the square (D4), applied to the last two axes of C x h x w planes.
+struct Symmetry {
+  bool transpose = false, flip_x = false, flip_y = false;
+};
+constexpr Symmetry kD4[] = {{false, false, false}, {false, true, false}, {false, false, true}, {false, true, true},
+                            {true, false, false},  {true, true, false},  {true, false, true},  {true, true, true}};
+
+// out = T(in): out(y, x) = in(src), where transpose swaps axes and flips mirror them (after the
+// transpose). inverse undoes it.
+void apply_symmetry(const float* in, std::int64_t channels, std::int64_t h, std::int64_t w, Symmetry s, bool inverse,
+                    float* out) {
+  // Output dims: transposed when s.transpose (the inverse maps back to h x w).
+  const std::int64_t oh = (s.transpose && !inverse) ? w : h, ow = (s.transpose && !inverse) ? h : w;
+  // For the inverse, in has the transformed dims.
+  const std::int64_t ih = inverse && s.transpose ? w : h, iw = inverse && s.transpose ? h : w;
+  for (std::int64_t c = 0; c < channels; ++c) {
+    const float* src = in + c * ih * iw;
+    float* dst = out + c * oh * ow;
+    for (std::int64_t y = 0; y < oh; ++y)
+      for (std::int64_t x = 0; x < ow; ++x) {
+        std::int64_t sy, sx;
+        if (!inverse) {
+          // forward: flips act on the output coordinates of the transposed image
+          const std::int64_t fy = s.flip_y ? oh - 1 - y : y, fx = s.flip_x ? ow - 1 - x : x;
+          sy = s.transpose ? fx : fy;
+          sx = s.transpose ? fy : fx;
+        } else {
+          // inverse: out(y, x) is the pixel that the forward map sent (y, x) to
+          const std::int64_t ty = s.transpose ? x : y, tx = s.transpose ? y : x;
+          sy = s.flip_y ? ih - 1 - ty : ty;
+          sx = s.flip_x ? iw - 1 - tx : tx;
+        }
+        dst[y * ow + x] = src[sy * iw + sx];
+      }
+  }
+}
+
+void softmax_pixels(const float* logits, std::int64_t classes, std::int64_t plane, float* probs) {
+  for (std::int64_t p = 0; p < plane; ++p) {
+    float m = -std::numeric_limits<float>::infinity();
+    for (std::int64_t k = 0; k < classes; ++k) m = std::max(m, logits[k * plane + p]);
+    double sum = 0;
+    for (std::int64_t k = 0; k < classes; ++k) sum += std::exp(static_cast<double>(logits[k * plane + p] - m));
+    for (std::int64_t k = 0; k < classes; ++k)
+      probs[k * plane + p] = static_cast<float>(std::exp(static_cast<double>(logits[k * plane + p] - m)) / sum);
+  }
+}
+
+double window_weight(BlendWindow window, std::int64_t i, std::int64_t n) {
+  const double t = (static_cast<double>(i) + 0.5) / static_cast<double>(n);  // in (0, 1): never an edge zero
+  if (window == BlendWindow::Triangle) return 1.0 - std::fabs(2.0 * t - 1.0);
+  return 0.5 - 0.5 * std::cos(2.0 * M_PI * t);
+}
+
+// Which products a run writes, and where each sits in a kernel's output planes.
+struct Layout {
+  std::int64_t classes = 0;
+  bool probabilities = false, logits = false, confidence = false;
+  float probability_scale = 1.0f, probability_nodata = kFloatNodata;
+  // planes: class, confidence, probabilities (classes), logits (classes)
+  int planes() const { return 2 + static_cast<int>(classes) * (logits ? 2 : 1); }
+  int probability_plane() const { return 2; }
+  int logit_plane() const { return 2 + static_cast<int>(classes); }
+};
+
+struct Writers {
+  std::unique_ptr<RasterWriter> classes, probabilities, logits, confidence;
+};
+
+// Fills class, confidence and probability planes of `count` pixels from probabilities, or nodata.
+void decide(const float* probs, std::int64_t classes, std::int64_t plane, std::int64_t p, bool valid, const Layout& l,
+            float* out, std::int64_t out_plane, std::int64_t o) {
+  if (!valid) {
+    out[o] = kClassNodata;
+    out[out_plane + o] = kFloatNodata;
+    for (std::int64_t k = 0; k < classes; ++k) out[(l.probability_plane() + k) * out_plane + o] = l.probability_nodata;
+    return;
+  }
+  std::int64_t best = 0;
+  float top = probs[p];
+  for (std::int64_t k = 1; k < classes; ++k)
+    if (probs[k * plane + p] > top) {
+      top = probs[k * plane + p];
+      best = k;
+    }
+  out[o] = static_cast<float>(best);
+  out[out_plane + o] = top;
+  for (std::int64_t k = 0; k < classes; ++k)
+    out[(l.probability_plane() + k) * out_plane + o] = probs[k * plane + p] * l.probability_scale;
+}
+
+// Writes the planes of `image` (class, confidence, probabilities, logits) over window.
+void write_products(Writers& w, const Layout& l, const Window& window, const Image& image) {
+  const std::size_t plane = static_cast<std::size_t>(window.area());
+  w.classes->write(window, image.data(), 1);
+  if (w.confidence) w.confidence->write(window, image.data() + plane, 1);
+  if (w.probabilities) w.probabilities->write(window, image.data() + 2 * plane, static_cast<int>(l.classes));
+  if (w.logits) w.logits->write(window, image.data() + static_cast<std::size_t>(l.logit_plane()) * plane, static_cast<int>(l.classes));
+}
+
+std::string temporary_sibling(const std::string& path, const std::string& tag) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  return (p.parent_path() / ("." + p.filename().string() + "." + tag + ".tmp.tif")).string();
+}
+
+}  // namespace
+
+SegmentReport segment(const std::string& input, const std::string& model_path, const std::string& class_map,
+                      const SegmentOptions& o) {
+  Raster raster = Raster::open(input);
+  const RasterInfo& info = raster.info();
+  const ErrorContext at_input{input, {}, {}, {}};
+  const ErrorContext at_model{model_path, {}, {}, {}};
+  const nn::LayerRegistry builtins = o.registry ? nn::LayerRegistry() : nn::LayerRegistry::with_builtins();
+  const nn::Model model = nn::Model::load(model_path, o.registry ? *o.registry : builtins);
+
+  // ---- what the model takes -------------------------------------------------------------------
+  if (model.inputs().size() != 1)
+    raise("luojia-segment runs models with one input; this one takes " + std::to_string(model.inputs().size()), at_model);
+  const nn::Shape& declared = model.inputs()[0].shape;
+  if (declared.size() != 4) raise("the model's input is not NCHW: " + nn::to_string(declared), at_model);
+  const nn::ModelMetadata& md = model.metadata();
+  std::vector<int> bands = !o.bands.empty() ? o.bands : md.bands;
+  if (bands.empty()) {
+    const std::int64_t c = declared[1] > 0 ? declared[1] : info.band_count();
+    for (int b = 1; b <= c; ++b) bands.push_back(b);
+  }
+  const auto channels = static_cast<std::int64_t>(bands.size());
+  if (declared[1] > 0 && declared[1] != channels)
+    raise("the model takes " + std::to_string(declared[1]) + " bands, but " + std::to_string(channels) +
+              (o.bands.empty() ? " are chosen by its metadata" : " are given with --bands"),
+          at_model);
+  for (int b : bands) {
+    if (b < 1 || b > info.band_count())
+      raise("the model needs band " + std::to_string(b) + ", but the raster has " + std::to_string(info.band_count()) +
+                " band" + (info.band_count() == 1 ? "" : "s"),
+            at_input);
+    if (is_complex(info.band(b).type))
+      raise("complex data type " + std::string(name(info.band(b).type)) + " is not supported", ErrorContext{input, b, {}, {}});
+  }
+  nn::ModelMetadata norm = md;
+  if (!o.scale.empty()) norm.scale = o.scale;
+  if (!o.mean.empty()) norm.mean = o.mean;
+  if (!o.std.empty()) norm.std = o.std;
+  for (double s : norm.std)
+    if (s == 0.0) raise("--std must not contain zero", at_model);
+  std::vector<float> gain, bias;
+  try {
+    norm.normalisation(static_cast<int>(channels), gain, bias);
+  } catch (const Error& e) {
+    raise(e.message(), at_model);
+  }
+
+  // ---- geometry: halo, alignment, tiles ------------------------------------------------------------
+  const nn::OutputAnalysis analysis = model.analyse({1, channels, 256, 256}).at(0);
+  const std::int64_t align = std::max<std::int64_t>(1, analysis.alignment);
+  if (analysis.stride != 1)
+    raise("the model's first output has 1/" + std::to_string(analysis.stride) +
+              " of the input's resolution; luojia-segment needs per-pixel outputs",
+          at_model);
+  if (o.tile < 1) raise("--tile must be positive");
+  const std::int64_t width = info.width, height = info.height;
+  const std::int64_t tile = round_up(o.tile, align);
+  const bool one_tile = width <= tile && height <= tile;
+  SegmentReport report;
+  report.alignment = align;
+  bool blend = o.blend && !one_tile;
+  if (!analysis.tileable && !one_tile && !o.blend)
+    raise("the model is not exactly tileable (" + analysis.reason + "); use --blend to merge overlapping tiles, or a --tile of at least " +
+              std::to_string(round_up(std::max(width, height), align)) + " to run the raster as one tile",
+          at_model);
+  if (blend && analysis.tileable)
+    report.note = "blending a model that is exactly tileable: --blend only smooths, --halo auto would be exact";
+  if (blend && !analysis.tileable) {
+    report.exact = false;
+    report.note = "not exact: the model is not tileable (" + analysis.reason + "); overlapping tiles are blended in probability space";
+  }
+  if ((blend || o.tta) && !o.logits.empty()) raise("--logits cannot be combined with --blend or --tta: only probabilities are averaged");
+  std::int64_t halo = 0;
+  if (!one_tile) {
+    const std::int64_t wanted = o.halo ? *o.halo : (blend ? tile / 4 : analysis.radius);
+    if (wanted < 0) raise("--halo must not be negative");
+    halo = round_up(wanted, align);
+    if (!blend && o.halo && *o.halo < analysis.radius) {
+      report.exact = false;
+      report.note = "not exact: --halo " + std::to_string(*o.halo) + " is below the model's receptive radius of " +
+                    std::to_string(analysis.radius) + " pixels";
+    }
+  }
+  report.halo = halo;
+  report.tile_size = tile;
+  const std::int64_t padded_w = round_up(width, align), padded_h = round_up(height, align);
+  TileGridOptions go;
+  go.tile_width = go.tile_height = tile;
+  go.halo = halo;
+  go.stride = align;
+  go.read_width = padded_w;
+  go.read_height = padded_h;
+  const TileGrid grid(width, height, go);
+
+  // The number of classes, from a run at the smallest aligned size.
+  std::int64_t classes = 0;
+  {
+    const std::int64_t probe = round_up(std::max<std::int64_t>(32, align), align);
+    const auto out = model.run({nn::Tensor({1, channels, probe, probe})});
+    const nn::Shape& s = out.at(0).shape();
+    if (s.size() != 4 || s[2] != probe || s[3] != probe)
+      raise("the model's output " + nn::to_string(s) + " is not a per-pixel map of the input " +
+                nn::to_string({1, channels, probe, probe}),
+            at_model);
+    classes = s[1];
+    if (classes < 1 || classes > 254) raise("the model has " + std::to_string(classes) + " classes; class maps hold 1 to 254", at_model);
+  }
+  Layout layout;
+  layout.classes = classes;
+  layout.logits = !o.logits.empty();
+  if (o.probability_type != DataType::Float32 && o.probability_type != DataType::Byte)
+    raise("probabilities are written as Float32 or Byte");
+  if (o.probability_type == DataType::Byte) {
+    layout.probability_scale = 254.0f;
+    layout.probability_nodata = 255.0f;
+  }
+
+  // Every output is checked before the run, so a long run never fails at its end for a name.
+  for (const std::string& path : {class_map, o.vector}) {
+    if (path.empty()) continue;
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec) && !o.output.overwrite)
+      raise("output already exists (--overwrite replaces it)", ErrorContext{path, {}, {}, {}});
+  }
+  if (!o.vector.empty()) vector_driver_for(o.vector);
+
+  // ---- area of interest -------------------------------------------------------------------------
+  std::unique_ptr<detail::AreaOfInterest> aoi;
+  if (!o.aoi.empty() || !o.mask.empty()) aoi = std::make_unique<detail::AreaOfInterest>(info, o.aoi, o.mask);
+
+  // ---- outputs ----------------------------------------------------------------------------------
+  Writers writers;
+  const std::string class_target = o.regularize > 0 ? temporary_sibling(class_map, "unregularised") : class_map;
+  OutputOptions class_options = o.output;
+  OutputOptions float_options = o.output;
+  const bool cog = EQUAL(o.output.driver.c_str(), "COG");
+  auto has = [](const std::vector<std::string>& list, const char* key) {
+    for (const auto& s : list)
+      if (EQUALN(s.c_str(), key, std::strlen(key))) return true;
+    return false;
+  };
+  if (cog && !has(o.output.creation_options, "OVERVIEW_RESAMPLING") && !has(o.output.creation_options, "RESAMPLING")) {
+    class_options.creation_options.push_back("OVERVIEW_RESAMPLING=MODE");
+    float_options.creation_options.push_back("OVERVIEW_RESAMPLING=AVERAGE");
+  }
+  if (o.regularize > 0) {
+    class_options = OutputOptions{};  // an intermediate: plain tiled GTiff
+    class_options.overwrite = true;
+  }
+  RasterLayout class_layout = layout_like(info, DataType::Byte, 1);
+  class_layout.nodata = kClassNodata;
+  writers.classes = std::make_unique<RasterWriter>(class_target, class_layout, class_options);
+  std::vector<std::string> class_names;
+  std::vector<std::array<int, 4>> colors;
+  for (std::int64_t k = 0; k < classes; ++k) {
+    const auto i = static_cast<std::size_t>(k);
+    class_names.push_back(i < md.classes.size() && !md.classes[i].name.empty() ? md.classes[i].name : "class " + std::to_string(k));
+    if (i < md.classes.size()) colors.push_back({md.classes[i].color[0], md.classes[i].color[1], md.classes[i].color[2], 255});
+    else colors.push_back({static_cast<int>((k * 97) % 256), static_cast<int>((k * 57 + 80) % 256), static_cast<int>((k * 151 + 40) % 256), 255});
+  }
+  writers.classes->set_color_table(colors);
+  writers.classes->set_category_names(class_names);
+  writers.classes->set_metadata("LUOJIA_MODEL", std::filesystem::path(model_path).filename().string());
+  const std::string confidence_path =
+      !o.confidence.empty() ? o.confidence : (!o.vector.empty() ? temporary_sibling(class_map, "confidence") : "");
+  if (!confidence_path.empty()) {
+    RasterLayout l = layout_like(info, DataType::Float32, 1);
+    l.nodata = kFloatNodata;
+    OutputOptions opts = o.confidence.empty() ? OutputOptions{"GTiff", {}, true} : float_options;
+    writers.confidence = std::make_unique<RasterWriter>(confidence_path, l, opts);
+    writers.confidence->set_band_description(1, "confidence");
+  }
+  if (!o.probabilities.empty()) {
+    RasterLayout l = layout_like(info, o.probability_type, static_cast<int>(classes));
+    l.nodata = layout.probability_nodata;
+    writers.probabilities = std::make_unique<RasterWriter>(o.probabilities, l, float_options);
+    for (std::int64_t k = 0; k < classes; ++k)
+      writers.probabilities->set_band_description(static_cast<int>(k) + 1, class_names[static_cast<std::size_t>(k)]);
+  }
+  if (!o.logits.empty()) {
+    RasterLayout l = layout_like(info, DataType::Float32, static_cast<int>(classes));
+    l.nodata = std::numeric_limits<double>::quiet_NaN();
+    writers.logits = std::make_unique<RasterWriter>(o.logits, l, float_options);
+  }
+
+  // ---- the kernel -------------------------------------------------------------------------------
+  tbb::enumerable_thread_specific<nn::Session> sessions([&model] { return nn::Session(model); });
+  std::atomic<std::int64_t> skipped{0};
+  const bool tta = o.tta;
+  const BlendWindow blend_window = o.window;
+  const std::size_t n_sym = tta ? 8 : 1;
+
+  // Network input for a read window: normalised bands; nodata pixels inside the raster become 0
+  // (the normalised mean); pixels past the raster keep the reflected data of the padding policy.
+  auto prepare_input = [&](const InputTile& in, nn::Tensor& x) {
+    const Window& r = in.tile.read;
+    const std::int64_t plane = r.area();
+    for (std::int64_t c = 0; c < channels; ++c) {
+      const float* src = in.pixels.band(static_cast<int>(c)).data();
+      float* dst = x.data() + c * plane;
+      const float g = gain[static_cast<std::size_t>(c)], b = bias[static_cast<std::size_t>(c)];
+      for (std::int64_t y = 0; y < r.height; ++y)
+        for (std::int64_t xx = 0; xx < r.width; ++xx) {
+          const std::int64_t i = y * r.width + xx;
+          const bool inside = r.x + xx < width && r.y + y < height;
+          dst[i] = (inside && !in.mask[static_cast<std::size_t>(i)]) ? 0.0f : src[i] * g + b;
+        }
+    }
+  };
+  // Class probabilities over the whole read window (averaged over D4 with --tta), and raw logits.
+  auto infer = [&](const InputTile& in, std::vector<float>& probs, std::vector<float>& raw) {
+    const Window& r = in.tile.read;
+    const std::int64_t plane = r.area();
+    nn::Tensor x({1, channels, r.height, r.width});
+    prepare_input(in, x);
+    nn::Session& session = sessions.local();
+    probs.assign(static_cast<std::size_t>(classes * plane), 0.0f);
+    std::vector<float> scratch;
+    for (std::size_t s = 0; s < n_sym; ++s) {
+      const Symmetry sym = kD4[s];
+      nn::Tensor xi = x;
+      if (s > 0) {
+        const std::int64_t th = sym.transpose ? r.width : r.height, tw = sym.transpose ? r.height : r.width;
+        xi = nn::Tensor({1, channels, th, tw});
+        apply_symmetry(x.data(), channels, r.height, r.width, sym, false, xi.data());
+      }
+      const nn::Tensor y = session.run({xi}).at(0);
+      if (y.size() != classes * plane)
+        raise("the model's output " + nn::to_string(y.shape()) + " does not match its input " + nn::to_string(xi.shape()), at_model);
+      const float* logits = y.data();
+      if (s > 0) {
+        scratch.resize(static_cast<std::size_t>(classes * plane));
+        apply_symmetry(y.data(), classes, r.height, r.width, sym, true, scratch.data());
+        logits = scratch.data();
+      } else if (layout.logits) {
+        raw.assign(logits, logits + classes * plane);
+      }
+      std::vector<float> p(static_cast<std::size_t>(classes * plane));
+      softmax_pixels(logits, classes, plane, p.data());
+      for (std::size_t i = 0; i < p.size(); ++i) probs[i] += p[i] / static_cast<float>(n_sym);
+    }
+  };
+  // Pixels of the window [x0, y0, w, h] (raster coordinates) that get a class: data in every band,
+  // inside the area of interest.
+  auto validity = [&](const InputTile& in, const Window& part, std::vector<std::uint8_t>& valid) {
+    valid.assign(static_cast<std::size_t>(part.area()), 0);
+    const Window& r = in.tile.read;
+    for (std::int64_t y = 0; y < part.height; ++y)
+      for (std::int64_t x = 0; x < part.width; ++x)
+        valid[static_cast<std::size_t>(y * part.width + x)] =
+            in.mask[static_cast<std::size_t>((part.y - r.y + y) * r.width + (part.x - r.x + x))];
+    if (aoi) aoi->restrict(part, valid);
+  };
+
+  const int planes = layout.planes();
+  TileKernel kernel;
+  if (!blend) {
+    kernel = [&](const InputTile& in, OutputTile& out) {
+      const Window& core = in.tile.core;
+      const Window& r = in.tile.read;
+      std::vector<std::uint8_t> valid;
+      validity(in, core, valid);
+      out.pixels.reshape(planes, core.width, core.height);
+      const std::int64_t op = core.area();
+      if (std::none_of(valid.begin(), valid.end(), [](std::uint8_t v) { return v != 0; })) {
+        ++skipped;
+        for (std::int64_t i = 0; i < op; ++i) decide(nullptr, classes, 0, 0, false, layout, out.pixels.data(), op, i);
+        if (layout.logits)
+          std::fill(out.pixels.data() + layout.logit_plane() * op, out.pixels.data() + (layout.logit_plane() + classes) * op,
+                    std::numeric_limits<float>::quiet_NaN());
+        return;
+      }
+      std::vector<float> probs, raw;
+      infer(in, probs, raw);
+      const std::int64_t plane = r.area();
+      for (std::int64_t y = 0; y < core.height; ++y)
+        for (std::int64_t x = 0; x < core.width; ++x) {
+          const std::int64_t p = (core.y - r.y + y) * r.width + (core.x - r.x + x), o = y * core.width + x;
+          const bool v = valid[static_cast<std::size_t>(o)] != 0;
+          decide(probs.data(), classes, plane, p, v, layout, out.pixels.data(), op, o);
+          if (layout.logits)
+            for (std::int64_t k = 0; k < classes; ++k)
+              out.pixels.data()[(layout.logit_plane() + k) * op + o] =
+                  v ? raw[static_cast<std::size_t>(k * plane + p)] : std::numeric_limits<float>::quiet_NaN();
+        }
+    };
+  } else {
+    // Blending: the kernel returns, over the part of its read window inside the raster, a weight
+    // plane (window weight, 0 where no class is due) and the probabilities.
+    kernel = [&](const InputTile& in, OutputTile& out) {
+      const Window& r = in.tile.read;
+      const Window part = intersection(r, Window{0, 0, width, height});
+      std::vector<std::uint8_t> valid;
+      validity(in, part, valid);
+      out.pixels.reshape(1 + static_cast<int>(classes), part.width, part.height);
+      std::fill(out.pixels.data(), out.pixels.data() + out.pixels.plane_size() * static_cast<std::size_t>(1 + classes), 0.0f);
+      if (std::none_of(valid.begin(), valid.end(), [](std::uint8_t v) { return v != 0; })) {
+        ++skipped;
+        return;
+      }
+      std::vector<float> probs, raw;
+      infer(in, probs, raw);
+      const std::int64_t plane = r.area(), op = part.area();
+      for (std::int64_t y = 0; y < part.height; ++y)
+        for (std::int64_t x = 0; x < part.width; ++x) {
+          const std::int64_t wy = part.y - r.y + y, wx = part.x - r.x + x, i = y * part.width + x;
+          if (!valid[static_cast<std::size_t>(i)]) continue;
+          const auto weight = static_cast<float>(window_weight(blend_window, wy, r.height) * window_weight(blend_window, wx, r.width));
+          out.pixels.data()[i] = weight;
+          for (std::int64_t k = 0; k < classes; ++k)
+            out.pixels.data()[(1 + k) * op + i] = weight * probs[static_cast<std::size_t>(k * plane + wy * r.width + wx)];
+        }
+    };
+  }
+
+  // ---- the sink ---------------------------------------------------------------------------------
+  TileSink sink;
+  // Blending: sums of weighted probabilities for the rows that tiles still reach, flushed as soon
+  // as no later tile can add to them: about one row of tiles, never the scene.
+  std::map<std::int64_t, std::vector<float>> acc_rows;  // y -> weight, then classes sums; each width long
+  auto flush_rows_below = [&](std::int64_t limit) {
+    while (!acc_rows.empty() && acc_rows.begin()->first < limit) {
+      // Flush contiguous rows in one strip.
+      const std::int64_t y0 = acc_rows.begin()->first;
+      std::int64_t y1 = y0;
+      while (acc_rows.count(y1) && y1 < limit && y1 - y0 < 256) ++y1;
+      const Window strip{0, y0, width, y1 - y0};
+      Image image(planes, width, y1 - y0);
+      const std::int64_t op = strip.area();
+      std::vector<float> probs(static_cast<std::size_t>(classes));
+      for (std::int64_t y = y0; y < y1; ++y) {
+        const std::vector<float>& row = acc_rows[y];
+        for (std::int64_t x = 0; x < width; ++x) {
+          const float wsum = row[static_cast<std::size_t>(x)];
+          const std::int64_t o = (y - y0) * width + x;
+          if (wsum > 0)
+            for (std::int64_t k = 0; k < classes; ++k) probs[static_cast<std::size_t>(k)] = row[static_cast<std::size_t>((1 + k) * width + x)] / wsum;
+          decide(probs.data(), classes, 1, 0, wsum > 0, layout, image.data(), op, o);
+        }
+        acc_rows.erase(y);
+      }
+      write_products(writers, layout, strip, image);
+    }
+  };
+  if (!blend) {
+    sink = [&](const Tile& t, const Image& image) { write_products(writers, layout, t.core, image); };
+  } else {
+    sink = [&](const Tile& t, const Image& image) {
+      // Tiles come row by row: once a tile of a new row arrives, rows above its window are final.
+      const Window part = intersection(t.read, Window{0, 0, width, height});
+      if (t.col == 0) flush_rows_below(part.y);
+      const std::int64_t op = part.area();
+      for (std::int64_t y = 0; y < part.height; ++y) {
+        auto& row = acc_rows[part.y + y];
+        if (row.empty()) row.assign(static_cast<std::size_t>((1 + classes) * width), 0.0f);
+        for (std::int64_t k = 0; k <= classes; ++k)
+          for (std::int64_t x = 0; x < part.width; ++x)
+            row[static_cast<std::size_t>(k * width + part.x + x)] += image.data()[k * op + y * part.width + x];
+      }
+    };
+  }
+
+  // ---- run ----------------------------------------------------------------------------------------
+  StreamOptions so = o.stream;
+  so.read.edge = EdgeMode::Reflect;
+  so.read.apply_scale = false;  // raw values: the model's metadata says how to scale them
+  {
+    // Activation memory of one tile, from a plan of the largest read window.
+    const Window w = grid.tile(0).read;
+    nn::Session probe(model);
+    probe.run({nn::Tensor({1, channels, w.height, w.width})});
+    report.activation_bytes = probe.peak_bytes();
+    const std::size_t per_tile = report.activation_bytes + static_cast<std::size_t>(w.area()) * static_cast<std::size_t>(channels + 3 * classes) * 4;
+    so.kernel_bytes_per_tile = per_tile * (tta ? 2 : 1);
+  }
+  const StreamStats stats = stream(raster, bands, grid, blend ? 1 + static_cast<int>(classes) : planes, kernel, sink, so);
+  if (blend) flush_rows_below(height);
+  report.tiles = stats.tiles;
+  report.skipped = skipped.load();
+
+  // ---- finish: regularise, commit, polygonise ------------------------------------------------------
+  if (writers.probabilities) writers.probabilities->commit();
+  if (writers.logits) writers.logits->commit();
+  if (writers.confidence) writers.confidence->commit();
+  if (o.regularize > 0) {
+    writers.classes->commit();
+    try {
+      detail::majority_filter(class_target, class_map, o.regularize, class_names, colors, o.output, o.stream);
+    } catch (...) {
+      std::filesystem::remove(class_target);
+      throw;
+    }
+    std::filesystem::remove(class_target);
+  } else {
+    writers.classes->commit();
+  }
+  report.written.push_back(class_map);
+  if (!o.probabilities.empty()) report.written.push_back(o.probabilities);
+  if (!o.logits.empty()) report.written.push_back(o.logits);
+  if (!o.confidence.empty()) report.written.push_back(o.confidence);
+  if (!o.vector.empty()) {
+    PolygonizeOptions po;
+    po.class_names = class_names;
+    po.min_area = o.min_area;
+    po.simplify = o.simplify;
+    po.overwrite = o.output.overwrite;
+    try {
+      polygonize_classes(class_map, confidence_path, o.vector, po);
+    } catch (...) {
+      if (o.confidence.empty()) std::filesystem::remove(confidence_path);
+      throw;
+    }
+    if (o.confidence.empty()) std::filesystem::remove(confidence_path);
+    report.written.push_back(o.vector);
+  }
+  return report;
+}
+
+}  // namespace luojia
