@@ -51,6 +51,8 @@ std::string four_band(const TempDir& dir, const std::string& name = "in.tif") {
 }
 
 const std::string kIndex = LUOJIA_INDEX_EXE;
+const std::string kSegment = LUOJIA_SEGMENT_EXE;
+const std::string kNn = LUOJIA_TEST_DATA "/nn/";
 const std::string kInfo = LUOJIA_INFO_EXE;
 
 }  // namespace
@@ -173,4 +175,55 @@ TEST_CASE("SIGINT stops a run with exit 130 and no output", "[programs]") {
   std::vector<std::string> names = dir.entries();
   std::sort(names.begin(), names.end());
   CHECK(names == std::vector<std::string>{"big.vrt", "small.tif"});
+}
+
+TEST_CASE("luojia-segment writes a COG class map with overviews, and reports bad input in one line", "[programs][segment]") {
+  TempDir dir;
+  luojia::test::RasterSpec spec;
+  spec.width = 300;
+  spec.height = 260;
+  spec.bands = 4;
+  spec.type = GDT_Float32;
+  luojia::test::make_raster(dir.file("in.tif"), spec, [](int b, int x, int y) { return std::sin(x / (9.0 + b)) * std::cos(y / 7.0); });
+  const std::string in = dir.file("in.tif");
+  const Result ok = run(dir, kSegment + " -of COG -co COMPRESS=DEFLATE -co OVERVIEW_COUNT=2 --tile 128 " + in + " " + kNn +
+                                 "unet_op17.onnx " + dir.file("classes.tif") + " --probabilities " + dir.file("p.tif") +
+                                 " --vector " + dir.file("v.geojson"));
+  CHECK(ok.code == 0);
+  CHECK(ok.out == dir.file("classes.tif") + "\n" + dir.file("p.tif") + "\n" + dir.file("v.geojson") + "\n");
+  CHECK(ok.err.find("halo") != std::string::npos);
+  GDALAllRegister();
+  GDALDataset* ds = GDALDataset::Open(dir.file("classes.tif").c_str(), GDAL_OF_RASTER);
+  REQUIRE(ds);
+  CHECK(std::string(ds->GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE")) == "COG");
+  CHECK(ds->GetRasterBand(1)->GetOverviewCount() == 2);
+  GDALClose(ds);
+
+  const std::string out = dir.file("out.tif");
+  std::ofstream(dir.file("junk.onnx")) << "not a model";
+  struct Case {
+    std::string args;
+    int code;
+    std::string needle;
+  };
+  const std::vector<Case> cases{
+      {in + " " + dir.file("nope.onnx") + " " + out, 1, "nope.onnx: no such file"},
+      {in + " " + dir.file("junk.onnx") + " " + out, 1, "junk.onnx: not an ONNX model"},
+      {in + " " + kNn + "misc_ops_op17.onnx " + out, 1, "takes 3 bands and the raster has 4; choose them with --bands"},
+      {in + " " + kNn + "deeplab_op17.onnx " + out + " --tile 64", 1, "not exactly tileable"},
+      {in + " " + kNn + "unet_op17.onnx " + out + " --bands 1,2,9,4", 1, "needs band 9"},
+      {in + " " + kNn + "unet_op17.onnx " + out + " --tta d8", 2, "--tta is none or d4"},
+      {in + " " + kNn + "unet_op17.onnx " + out + " --vector " + dir.file("v.txt"), 1, "vector outputs are"},
+      {in + " " + kNn + "unet_op17.onnx " + dir.file("classes.tif"), 1, "output already exists"},
+      {in + " " + kNn + "unet_op17.onnx", 2, "missing OUTPUT"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.args);
+    const Result r = run(dir, kSegment + " -q " + c.args);
+    CHECK(r.code == c.code);
+    CHECK(lines(r.err) == 1);
+    CHECK(r.err.rfind("luojia-segment: error: ", 0) == 0);
+    CHECK(r.err.find(c.needle) != std::string::npos);
+    CHECK(!std::filesystem::exists(out));
+  }
 }

@@ -275,7 +275,7 @@ TEST_CASE("majority regularisation equals a naive majority filter", "[segment][r
 TEST_CASE("segmentation requests that cannot work fail before writing", "[segment][errors]") {
   TempDir dir;
   const std::string in3 = make_input(dir, "in3.tif", 40, 40, 3);
-  CHECK_THROWS_WITH(run(in3, kNn + "unet_op17.onnx", dir.file("o.tif"), 32), Catch::Contains("needs band 4, but the raster has 3 bands"));
+  CHECK_THROWS_WITH(run(in3, kNn + "unet_op17.onnx", dir.file("o.tif"), 32), Catch::Contains("the model takes 4 bands and the raster has 3"));
   SegmentOptions o;
   o.bands = {1, 2};
   CHECK_THROWS_WITH(run(in3, kNn + "unet_op17.onnx", dir.file("o.tif"), 32, o),

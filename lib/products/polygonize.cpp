@@ -141,7 +141,8 @@ void polygonize_classes(const std::string& class_map, const std::string& confide
     layer->CreateField(&name);
     layer->CreateField(&area);
     layer->CreateField(&conf);
-    out->StartTransaction();
+    // GeoPackage writes far faster in one transaction; GeoJSON and shapefiles have none.
+    const bool transaction = out->TestCapability(ODsCTransactions) && out->StartTransaction() == OGRERR_NONE;
     if (GDALPolygonize(GDALRasterBand::ToHandle(band), GDALRasterBand::ToHandle(band->GetMaskBand()), OGRLayer::ToHandle(layer), 0,
                        nullptr, nullptr, nullptr) != CE_None)
       raise("polygonising failed: " + trap.message("GDALPolygonize failed"), where);
@@ -170,7 +171,7 @@ void polygonize_classes(const std::string& class_map, const std::string& confide
       }
       if (layer->SetFeature(f.get()) != OGRERR_NONE) raise("cannot update a polygon: " + trap.message("SetFeature failed"), where);
     }
-    if (out->CommitTransaction() != OGRERR_NONE) raise("cannot finish the vector output: " + trap.message("commit failed"), where);
+    if (transaction && out->CommitTransaction() != OGRERR_NONE) raise("cannot finish the vector output: " + trap.message("commit failed"), where);
     out.reset();
     if (trap.has_error()) raise("cannot finish the vector output: " + trap.message("close failed"), where);
   } catch (...) {

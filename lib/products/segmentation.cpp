@@ -9,7 +9,6 @@
 #include "products/aoi.hpp"
 #include "products/majority.hpp"
 
-#include <tbb/enumerable_thread_specific.h>
 
 #include <cpl_string.h>
 #include <gdal_priv.h>
@@ -17,9 +16,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <mutex>
 
 namespace luojia {
 namespace {
@@ -154,8 +155,12 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   const nn::ModelMetadata& md = model.metadata();
   std::vector<int> bands = !o.bands.empty() ? o.bands : md.bands;
   if (bands.empty()) {
-    const std::int64_t c = declared[1] > 0 ? declared[1] : info.band_count();
-    for (int b = 1; b <= c; ++b) bands.push_back(b);
+    // Without metadata or --bands, the raster's bands in order, and only when their count fits.
+    if (declared[1] > 0 && declared[1] != info.band_count())
+      raise("the model takes " + std::to_string(declared[1]) + " bands and the raster has " + std::to_string(info.band_count()) +
+                "; choose them with --bands (the model's metadata names none)",
+            at_input);
+    for (int b = 1; b <= info.band_count(); ++b) bands.push_back(b);
   }
   const auto channels = static_cast<std::int64_t>(bands.size());
   if (declared[1] > 0 && declared[1] != channels)
@@ -322,7 +327,21 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   }
 
   // ---- the kernel -------------------------------------------------------------------------------
-  tbb::enumerable_thread_specific<nn::Session> sessions([&model] { return nn::Session(model); });
+  // Sessions (plans and activation arenas) are lent to tiles, not tied to threads: as many exist as
+  // tiles were ever in flight at once, which the memory budget bounds.
+  std::mutex session_mutex;
+  std::vector<std::unique_ptr<nn::Session>> idle_sessions;
+  auto borrow_session = [&]() {
+    std::lock_guard lock(session_mutex);
+    if (idle_sessions.empty()) return std::make_unique<nn::Session>(model);
+    auto s = std::move(idle_sessions.back());
+    idle_sessions.pop_back();
+    return s;
+  };
+  auto return_session = [&](std::unique_ptr<nn::Session> s) {
+    std::lock_guard lock(session_mutex);
+    idle_sessions.push_back(std::move(s));
+  };
   std::atomic<std::int64_t> skipped{0};
   const bool tta = o.tta;
   const BlendWindow blend_window = o.window;
@@ -351,7 +370,12 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
     const std::int64_t plane = r.area();
     nn::Tensor x({1, channels, r.height, r.width});
     prepare_input(in, x);
-    nn::Session& session = sessions.local();
+    struct Lease {
+      std::unique_ptr<nn::Session> session;
+      std::function<void(std::unique_ptr<nn::Session>)> give_back;
+      ~Lease() { give_back(std::move(session)); }
+    } lease{borrow_session(), return_session};
+    nn::Session& session = *lease.session;
     probs.assign(static_cast<std::size_t>(classes * plane), 0.0f);
     std::vector<float> scratch;
     for (std::size_t s = 0; s < n_sym; ++s) {
