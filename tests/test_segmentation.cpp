@@ -5,6 +5,7 @@
 
 #include <luojia/error.hpp>
 #include <luojia/raster.hpp>
+#include <luojia/nn/model.hpp>
 #include <luojia/segmentation.hpp>
 
 #include <catch2/catch.hpp>
@@ -286,4 +287,42 @@ TEST_CASE("segmentation requests that cannot work fail before writing", "[segmen
   CHECK_THROWS_WITH(run(in3, kNn + "resnet_classifier_op17.onnx", dir.file("o.tif"), 32), Catch::Contains("bands"));
   std::vector<std::string> names = dir.entries();
   CHECK(names == std::vector<std::string>{"in3.tif"});
+}
+
+TEST_CASE("nodata is zeroed before the edge padding mirrors it", "[segment][exact]") {
+  TempDir dir;
+  const int w = 45, h = 37;
+  const auto value = [](int b, int x, int y) {
+    if (b == 1 && (x == w - 1 || y == 3)) return -9999.0;  // nodata touching the right edge
+    return (luojia::test::hash01(b, x, y, 5) - 0.5) * 4.0;
+  };
+  const std::string in = make_input(dir, "in.tif", w, h, 4, -9999.0, value);
+  SegmentOptions o;
+  o.logits = dir.file("logits.tif");
+  run(in, kNn + "unet_op17.onnx", dir.file("c.tif"), 4096, o);
+  // The policy written out: zero every nodata pixel of any band, then mirror to a multiple of 8.
+  const auto mirror = [](int i, int n) { return i < n ? i : 2 * (n - 1) - i; };
+  nn::Tensor x({1, 4, 40, 48});
+  for (int y = 0; y < 40; ++y)
+    for (int xx = 0; xx < 48; ++xx) {
+      const int sx = mirror(xx, w), sy = mirror(y, h);
+      bool nodata = false;
+      for (int b = 0; b < 4; ++b) nodata = nodata || value(b, sx, sy) == -9999.0;
+      for (int b = 0; b < 4; ++b) x.data()[(b * 40 + y) * 48 + xx] = nodata ? 0.0f : static_cast<float>(value(b, sx, sy));
+    }
+  const nn::Tensor expected = nn::Model::load(kNn + "unet_op17.onnx").run({x}).at(0);
+  for (int k = 0; k < 3; ++k) {
+    const auto got = luojia::test::read_band(dir.file("logits.tif"), k + 1);
+    for (int y = 0; y < h; ++y)
+      for (int xx = 0; xx < w; ++xx) {
+        const double g = got[static_cast<std::size_t>(y * w + xx)];
+        bool nodata = false;
+        for (int b = 0; b < 4; ++b) nodata = nodata || value(b, xx, y) == -9999.0;
+        if (nodata) {
+          REQUIRE(std::isnan(g));
+          continue;
+        }
+        REQUIRE(g == Approx(expected.data()[(k * 40 + y) * 48 + xx]).margin(1e-5));
+      }
+  }
 }

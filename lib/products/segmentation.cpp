@@ -347,21 +347,31 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   const BlendWindow blend_window = o.window;
   const std::size_t n_sym = tta ? 8 : 1;
 
-  // Network input for a read window: normalised bands; nodata pixels inside the raster become 0
-  // (the normalised mean); pixels past the raster keep the reflected data of the padding policy.
+  // Network input for a read window: normalised bands, nodata pixels 0 (the normalised mean).
+  // Pixels past the raster hold the reflection the padding policy puts there, nodata included:
+  // their validity is that of the pixel they mirror.
   auto prepare_input = [&](const InputTile& in, nn::Tensor& x) {
     const Window& r = in.tile.read;
     const std::int64_t plane = r.area();
+    const auto mirror = [](std::int64_t i, std::int64_t n) {
+      if (n == 1) return std::int64_t{0};
+      const std::int64_t period = 2 * (n - 1);
+      i %= period;
+      if (i < 0) i += period;
+      return i < n ? i : period - i;
+    };
+    std::vector<std::uint8_t> valid(static_cast<std::size_t>(plane));
+    for (std::int64_t y = 0; y < r.height; ++y)
+      for (std::int64_t xx = 0; xx < r.width; ++xx) {
+        const std::int64_t sx = mirror(r.x + xx, width) - r.x, sy = mirror(r.y + y, height) - r.y;
+        const bool seen = sx >= 0 && sy >= 0 && sx < r.width && sy < r.height;
+        valid[static_cast<std::size_t>(y * r.width + xx)] = seen ? in.mask[static_cast<std::size_t>(sy * r.width + sx)] : 1;
+      }
     for (std::int64_t c = 0; c < channels; ++c) {
       const float* src = in.pixels.band(static_cast<int>(c)).data();
       float* dst = x.data() + c * plane;
       const float g = gain[static_cast<std::size_t>(c)], b = bias[static_cast<std::size_t>(c)];
-      for (std::int64_t y = 0; y < r.height; ++y)
-        for (std::int64_t xx = 0; xx < r.width; ++xx) {
-          const std::int64_t i = y * r.width + xx;
-          const bool inside = r.x + xx < width && r.y + y < height;
-          dst[i] = (inside && !in.mask[static_cast<std::size_t>(i)]) ? 0.0f : src[i] * g + b;
-        }
+      for (std::int64_t i = 0; i < plane; ++i) dst[i] = valid[static_cast<std::size_t>(i)] ? src[i] * g + b : 0.0f;
     }
   };
   // Class probabilities over the whole read window (averaged over D4 with --tta), and raw logits.
