@@ -31,7 +31,7 @@ int segment_main(int argc, char** argv) {
                       "INPUT's grid, CRS and geotransform. Tiles get the halo the network's receptive field needs,\n"
                       "so the result equals a whole-image run; nodata pixels stay nodata (255).");
   std::string input, model, output, bands, scale, mean, std_dev, halo = "auto", window = "hann", tta = "none";
-  std::string probability_type = "Float32";
+  std::string probability_type = "Float32", min_area;
   SegmentOptions o;
   cli::CommonFlags common;
   args.positional("INPUT", "Any raster GDAL reads", input);
@@ -52,7 +52,8 @@ int segment_main(int argc, char** argv) {
   args.value("--logits", "PATH", "Also write the raw model outputs, one Float32 band per channel", o.logits);
   args.value("--confidence", "PATH", "Also write the highest class probability (Float32, nodata -1)", o.confidence);
   args.value("--vector", "PATH", "Also polygonise the class map (.gpkg, .geojson, .shp)", o.vector);
-  args.value("--min-area", "AREA", "Leave out regions smaller than AREA (CRS units squared) from the polygons", o.min_area);
+  args.value("--min-area", "AREA[px]", "Leave out regions smaller than AREA (CRS units squared, or pixels with px) from the polygons",
+             min_area);
   args.value("--simplify", "TOLERANCE", "Simplify polygons with this tolerance (CRS units)", o.simplify);
   args.value("--regularize", "RADIUS", "Majority filter of the class map over a (2R+1)^2 square", o.regularize);
   common.add_to(args);
@@ -72,7 +73,13 @@ int segment_main(int argc, char** argv) {
   if (o.probability_type != DataType::Float32 && o.probability_type != DataType::Byte)
     throw cli::UsageError("--probabilities-type is Float32 or Byte");
   if (o.regularize < 0) throw cli::UsageError("--regularize must not be negative");
-  if (o.min_area < 0 || o.simplify < 0) throw cli::UsageError("--min-area and --simplify must not be negative");
+  if (!min_area.empty()) {
+    if (min_area.size() > 2 && min_area.substr(min_area.size() - 2) == "px")
+      o.min_pixels = cli::parse_int(min_area.substr(0, min_area.size() - 2), "--min-area");
+    else
+      o.min_area = cli::parse_double(min_area, "--min-area");
+  }
+  if (o.min_area < 0 || o.min_pixels < 0 || o.simplify < 0) throw cli::UsageError("--min-area and --simplify must not be negative");
   o.tile = common.tile;
   o.output = common.output();
   o.stream = common.stream();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's first command: install what is missing, build, and run the main job on the
-# bundled sample. Products go to ${LUOJIA_OUT:-out}/.
+# The README's first command: install what is missing, build, and run the main job: segment the
+# bundled SpaceNet scene with the bundled road model. Products go to ${LUOJIA_OUT:-out}/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -8,8 +8,9 @@ tools/build.sh >/dev/null
 out=${LUOJIA_OUT:-out}
 mkdir -p "$out"
 bin=${LUOJIA_BUILD_DIR:-build}/examples
-# Landsat 7 ETM+ over Olinda, Brazil: bands 1,2,3,4,5,7, so red is 3, near infrared 4, SWIR-1 5.
-"$bin/luojia-index" --overwrite data/L7_ETMs.tif "$out/L7_ETMs_indices.tif" \
-  --index ndvi,ndwi,mndwi,ndbi --green 2 --red 3 --nir 4 --swir 5
+"$bin/luojia-segment" --overwrite data/road_mask_input.tif data/demo_roads.onnx "$out/roads.tif" \
+  --probabilities "$out/roads_probabilities.tif" --vector "$out/roads.gpkg" --min-area 50px >/dev/null
 echo "products:"
-echo "  $(realpath "$out/L7_ETMs_indices.tif")  (bands: NDVI, NDWI, MNDWI, NDBI; Float32, nodata -9999)"
+echo "  $(realpath "$out/roads.tif")  (class map: 0 background, 1 road, 255 nodata; colour table and class names)"
+echo "  $(realpath "$out/roads_probabilities.tif")  (probability of each class, Float32)"
+echo "  $(realpath "$out/roads.gpkg")  (road and background polygons with class, area and mean confidence)"

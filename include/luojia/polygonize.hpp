@@ -9,6 +9,7 @@ namespace luojia {
 struct PolygonizeOptions {
   std::vector<std::string> class_names;  // by class id
   double min_area = 0.0;   // regions smaller than this (CRS units squared) merge into their neighbours first
+  int min_pixels = 0;      // the same in pixels (the larger of the two applies)
   double simplify = 0.0;   // Douglas-Peucker tolerance (CRS units), topology-preserving per polygon
   bool overwrite = false;
 };

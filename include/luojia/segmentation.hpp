@@ -21,6 +21,7 @@ struct SegmentOptions {
   std::string confidence;                           // highest class probability, Float32, nodata -1
   std::string vector;                               // polygons of the class map (.gpkg, .geojson, .shp)
   double min_area = 0.0;                            // polygons smaller than this (CRS units²) are sieved
+  int min_pixels = 0;                               // ... or than this many pixels
   double simplify = 0.0;                            // Douglas-Peucker tolerance in CRS units
 
   // Input: bands and normalisation override the model's metadata when given.

@@ -107,9 +107,10 @@ void polygonize_classes(const std::string& class_map, const std::string& confide
       for (const auto& p : paths) VSIUnlink(p.c_str());
     }
   } cleanup;
-  if (options.min_area > 0) {
-    const double pixel_area = std::fabs(gt[1] * gt[5] - gt[2] * gt[4]);
-    const int threshold = static_cast<int>(std::ceil(options.min_area / pixel_area));
+  const double pixel_area = std::fabs(gt[1] * gt[5] - gt[2] * gt[4]);
+  const double by_area = options.min_area > 0 && pixel_area > 0 ? std::ceil(options.min_area / pixel_area) : 0.0;
+  const int threshold = std::max(options.min_pixels, static_cast<int>(std::min(by_area, 2e9)));
+  if (threshold > 1) {
     char** co = CSLAddString(nullptr, "TILED=YES");
     sieved.reset(GetGDALDriverManager()->GetDriverByName("GTiff")->CreateCopy(sieved_path.c_str(), classes.get(), FALSE, co,
                                                                                nullptr, nullptr));

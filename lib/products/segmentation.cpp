@@ -574,6 +574,7 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
     PolygonizeOptions po;
     po.class_names = class_names;
     po.min_area = o.min_area;
+    po.min_pixels = o.min_pixels;
     po.simplify = o.simplify;
     po.overwrite = o.output.overwrite;
     try {
