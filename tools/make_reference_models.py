@@ -10,6 +10,7 @@ Writes into tests/data/nn/:
 
   <model>_op<N>.onnx            the model exported at ONNX opset N (11, 13, 17)
   <model>_<case>_input.f32      raw little-endian float32 input, no header
+  <model>_<case>_<input>.f32    the same, for models with several named inputs
   <model>_<case>_<output>.f32   PyTorch's output (float32), or .i64 (int64)
   manifest.json                 models, files, shapes, dtypes (read by the C++ tests)
 
@@ -24,6 +25,11 @@ numpy evaluation of every exported graph that must reproduce the PyTorch
 outputs; for the tileable models it also checks that running on a crop with
 `halo` pixels of context reproduces the crop's centre of the full-image
 output.  Pass --no-verify to skip the numpy evaluation.
+
+    --only NAME[,NAME...]   rebuild (and verify) only these models; the other
+                            models' entries are kept from the existing
+                            manifest.json, which is rewritten in MODELS order
+                            (the result equals that of a full run).
 """
 
 import argparse
@@ -306,6 +312,26 @@ class CustomOpNet(nn.Module):
         return self.conv2(x)
 
 
+class SiameseChange(nn.Module):
+    """Two inputs `before`, `after` (3 bands each) -> 2 change logits
+    (no change / change).  A shared encoder (the same weights run on both
+    dates: two Conv3x3+BN+ReLU, width 8) is fused by concatenating both
+    feature maps and their absolute difference, then Conv3x3+ReLU and a 1x1
+    head.  Stride 1 everywhere, no pooling: translation-equivariant."""
+
+    def __init__(self, cin=3, ncls=2, w=8):
+        super().__init__()
+        self.encoder = nn.Sequential(conv_bn_relu(cin, w), conv_bn_relu(w, w))
+        self.fuse = nn.Conv2d(3 * w, w, 3, padding=1)
+        self.head = nn.Conv2d(w, ncls, 1)
+
+    def forward(self, before, after):
+        fa = self.encoder(before)
+        fb = self.encoder(after)
+        y = torch.cat([fa, fb, (fa - fb).abs()], dim=1)
+        return self.head(F.relu(self.fuse(y)))
+
+
 # --------------------------------------------------------------------------
 # analytic receptive fields (interior, aligned tiles), in input pixels
 # --------------------------------------------------------------------------
@@ -371,6 +397,13 @@ def misc_interval(iv):
     return iv
 
 
+def siamese_interval(iv):
+    iv = _conv(iv, 1)                     # head 1x1
+    iv = _conv(iv, 3, p=1)                # fuse 3x3 (Concat/Sub/Abs: pointwise)
+    iv = _conv(iv, 3, p=1)                # encoder conv 2
+    return _conv(iv, 3, p=1)              # encoder conv 1 (both branches)
+
+
 def halo_of(interval_fn, alignment):
     """Largest one-sided reach over all output phases of the alignment."""
     base = 1000 * alignment
@@ -427,7 +460,17 @@ MODELS = [
          spatial=[True], shapes=[(1, 2, 15, 17)],
          tileable=True, interval=custom_interval, alignment=1, custom=True,
          ops="Conv, custom luojia.test::ScaledTanh(alpha=1.7, beta=0.5)"),
+    dict(name="siamese_change", cls=SiameseChange, inputs=["before", "after"],
+         outputs=["change"], spatial=[True],
+         shapes=[(1, 3, 23, 31), (1, 3, 16, 20)],
+         tileable=True, interval=siamese_interval, alignment=1,
+         ops="two inputs, shared-weight encoder (Conv+BN+ReLU twice), Sub, "
+             "Abs, Concat, Conv+ReLU, 1x1 Conv"),
 ]
+
+
+def input_names(spec):
+    return spec.get("inputs", ["input"])
 
 
 def build(spec):
@@ -439,13 +482,34 @@ def build(spec):
 
 
 def make_inputs(spec):
+    """One list of input tensors (in input_names order) per case."""
     g = torch.Generator().manual_seed(
         sum(ord(c) for c in spec["name"]) * 7919)
-    return [torch.randn(*s, generator=g) * 2 + 0.5 for s in spec["shapes"]]
+    names = input_names(spec)
+    if len(names) == 1:
+        return [[torch.randn(*s, generator=g) * 2 + 0.5]
+                for s in spec["shapes"]]
+    # several dates of one scene: every further input is the first one,
+    # slightly perturbed, with a rectangle replaced by new content (a
+    # "change"), so that |fa - fb| has both small and large values
+    cases = []
+    for s in spec["shapes"]:
+        first = torch.randn(*s, generator=g) * 2 + 0.5
+        xs = [first]
+        h, w = s[2], s[3]
+        for k in range(1, len(names)):
+            x = first * 0.9 + torch.randn(*s, generator=g) * 0.3
+            y0, x0 = h // 4 + k, w // 3
+            new = torch.randn(*s, generator=g) * 2 + 0.5
+            x[:, :, y0:y0 + h // 3, x0:x0 + w // 3] = \
+                new[:, :, y0:y0 + h // 3, x0:x0 + w // 3]
+            xs.append(x)
+        cases.append(xs)
+    return cases
 
 
 def dynamic_axes(spec):
-    axes = {"input": {2: "h", 3: "w"}}
+    axes = {name: {2: "h", 3: "w"} for name in input_names(spec)}
     for name, spatial in zip(spec["outputs"], spec["spatial"]):
         if spatial:
             axes[name] = dict(SPATIAL)
@@ -453,9 +517,11 @@ def dynamic_axes(spec):
 
 
 def export(model, spec, example, opset):
+    """example: the list of input tensors of one case."""
     buf = io.BytesIO()
-    torch.onnx.export(model, (example,), buf, opset_version=opset,
-                      input_names=["input"], output_names=spec["outputs"],
+    torch.onnx.export(model, tuple(example), buf, opset_version=opset,
+                      input_names=input_names(spec),
+                      output_names=spec["outputs"],
                       dynamic_axes=dynamic_axes(spec),
                       do_constant_folding=True,
                       # EVAL (the default) would fuse every BatchNorm into
@@ -492,26 +558,48 @@ def write_raw(path, array):
         f.write(array.tobytes())
 
 
-def generate():
+def generate(only=None):
+    """Build every model, or only those named in `only` (the other entries
+    of manifest.json are then kept as they are).  Returns the manifest."""
     os.makedirs(OUT_DIR, exist_ok=True)
+    old = {}
+    if only:
+        with open(os.path.join(OUT_DIR, "manifest.json")) as f:
+            old = {e["name"]: e for e in json.load(f)["models"]}
     manifest = {"models": []}
     for spec in MODELS:
         name = spec["name"]
+        if only and name not in only:
+            if name in old:
+                manifest["models"].append(old[name])
+            else:
+                print(f"note: {name} not in manifest.json and not rebuilt")
+            continue
         custom = spec.get("custom", False)
         model = build(spec)
         inputs = make_inputs(spec)
 
         # reference outputs (from PyTorch, the real custom function)
         cases = []
-        for ci, x in enumerate(inputs):
+        names = input_names(spec)
+        for ci, xs in enumerate(inputs):
             with torch.no_grad():
-                outs = model(x)
+                outs = model(*xs)
             if not isinstance(outs, tuple):
                 outs = (outs,)
-            in_file = f"{name}_{ci}_input.f32"
-            write_raw(os.path.join(OUT_DIR, in_file), x.numpy())
-            case = {"input": {"file": in_file, "shape": list(x.shape)},
-                    "outputs": []}
+            if len(names) == 1:
+                in_file = f"{name}_{ci}_input.f32"
+                write_raw(os.path.join(OUT_DIR, in_file), xs[0].numpy())
+                case = {"input": {"file": in_file,
+                                  "shape": list(xs[0].shape)}}
+            else:
+                case = {"inputs": []}
+                for iname, x in zip(names, xs):
+                    in_file = f"{name}_{ci}_{iname}.f32"
+                    write_raw(os.path.join(OUT_DIR, in_file), x.numpy())
+                    case["inputs"].append({"name": iname, "file": in_file,
+                                           "shape": list(x.shape)})
+            case["outputs"] = []
             for oname, o in zip(spec["outputs"], outs):
                 a = o.numpy()
                 if a.dtype == np.int64:
@@ -575,10 +663,18 @@ def generate():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--no-verify", action="store_true")
+    ap.add_argument("--only", metavar="NAME[,NAME...]",
+                    help="rebuild only these models (default: all)")
     args = ap.parse_args()
-    manifest = generate()
+    only = None
+    if args.only:
+        only = set(args.only.split(","))
+        unknown = only - {s["name"] for s in MODELS}
+        if unknown:
+            ap.error("unknown model(s): " + ", ".join(sorted(unknown)))
+    manifest = generate(only)
     if not args.no_verify:
-        ok = verify(manifest)
+        ok = verify(manifest, only)
         if not ok:
             sys.exit(1)
 
@@ -896,6 +992,14 @@ def read_raw(path, dtype, shape):
     return np.fromfile(path, dtype=dtype).reshape(shape)
 
 
+def case_feeds(case):
+    """{input name: array} for one manifest case (`input` or `inputs`)."""
+    ins = case["inputs"] if "inputs" in case else \
+        [dict(case["input"], name="input")]
+    return {i["name"]: read_raw(os.path.join(OUT_DIR, i["file"]), "<f4",
+                                i["shape"]) for i in ins}
+
+
 def tiling_check(spec):
     """Run PyTorch on a full image and on a crop with `halo` context (rounded
     up to the alignment); the crop's centre must match the full output."""
@@ -907,15 +1011,16 @@ def tiling_check(spec):
     size = tile + 2 * ctx + 2 * max(al, 8)
     g = torch.Generator().manual_seed(99)
     cin = spec["shapes"][0][1]
-    x = torch.randn(1, cin, size, size + al, generator=g) * 2 + 0.5
+    xs = [torch.randn(1, cin, size, size + al, generator=g) * 2 + 0.5
+          for _ in input_names(spec)]
     y0 = x0 = ctx + max(al, 8)
 
     def centre(context):
-        crop = x[:, :, y0 - context:y0 + tile + context,
-                 x0 - context:x0 + tile + context]
+        crops = [x[:, :, y0 - context:y0 + tile + context,
+                   x0 - context:x0 + tile + context] for x in xs]
         with torch.no_grad():
-            full = model(x)
-            part = model(crop)
+            full = model(*xs)
+            part = model(*crops)
         full = full[0] if isinstance(full, tuple) else full
         part = part[0] if isinstance(part, tuple) else part
         a = full[:, :, y0:y0 + tile, x0:x0 + tile]
@@ -925,7 +1030,7 @@ def tiling_check(spec):
     return halo, ctx, centre(ctx)
 
 
-def verify(manifest):
+def verify(manifest, only=None):
     ok = True
     total = 0
     for f in sorted(os.listdir(OUT_DIR)):
@@ -934,6 +1039,8 @@ def verify(manifest):
           f"{len(os.listdir(OUT_DIR))} files")
     specs = {s["name"]: s for s in MODELS}
     for entry in manifest["models"]:
+        if only and entry["name"] not in only:
+            continue
         for fname in entry["files"]:
             proto = onnx.load(os.path.join(OUT_DIR, fname))
             if not entry["custom"]:
@@ -942,9 +1049,16 @@ def verify(manifest):
                           for n in proto.graph.node})
             worst = 0.0
             for case in entry["cases"]:
-                x = read_raw(os.path.join(OUT_DIR, case["input"]["file"]),
-                             "<f4", case["input"]["shape"])
-                got = run_onnx(proto, {"input": x})
+                feeds = case_feeds(case)
+                graph_in = [i.name for i in proto.graph.input
+                            if i.name not in {t.name for t in
+                                              proto.graph.initializer}]
+                if sorted(graph_in) != sorted(feeds):
+                    print(f"  FAIL {fname}: graph inputs {graph_in} != "
+                          f"{sorted(feeds)}")
+                    ok = False
+                    continue
+                got = run_onnx(proto, feeds)
                 for o in case["outputs"]:
                     dt = "<f4" if o["type"] == "float32" else "<i8"
                     ref = read_raw(os.path.join(OUT_DIR, o["file"]), dt,

@@ -148,25 +148,47 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   const nn::Model model = nn::Model::load(model_path, o.registry ? *o.registry : builtins);
 
   // ---- what the model takes -------------------------------------------------------------------
-  if (model.inputs().size() != 1)
-    raise("luojia-segment runs models with one input; this one takes " + std::to_string(model.inputs().size()), at_model);
-  const nn::Shape& declared = model.inputs()[0].shape;
-  if (declared.size() != 4) raise("the model's input is not NCHW: " + nn::to_string(declared), at_model);
+  // Channels of each model input: a two-input (Siamese) model reads its inputs' bands one after
+  // the other from the raster (luojia-change stacks two dates into one).
+  std::vector<std::int64_t> input_channels;
+  for (const auto& spec : model.inputs()) {
+    if (spec.shape.size() != 4) raise("the model's input '" + spec.name + "' is not NCHW: " + nn::to_string(spec.shape), at_model);
+    if (spec.shape[1] <= 0 && model.inputs().size() > 1)
+      raise("the model's input '" + spec.name + "' has no fixed channel count", at_model);
+    input_channels.push_back(spec.shape[1]);
+  }
+  std::int64_t declared_channels = 0;
+  for (auto c : input_channels) declared_channels += c;
+  if (std::any_of(input_channels.begin(), input_channels.end(), [](std::int64_t c) { return c <= 0; })) declared_channels = -1;
   const nn::ModelMetadata& md = model.metadata();
   std::vector<int> bands = !o.bands.empty() ? o.bands : md.bands;
   if (bands.empty()) {
     // Without metadata or --bands, the raster's bands in order, and only when their count fits.
-    if (declared[1] > 0 && declared[1] != info.band_count())
-      raise("the model takes " + std::to_string(declared[1]) + " bands and the raster has " + std::to_string(info.band_count()) +
+    if (declared_channels > 0 && declared_channels != info.band_count())
+      raise("the model takes " + std::to_string(declared_channels) + " bands and the raster has " + std::to_string(info.band_count()) +
                 "; choose them with --bands (the model's metadata names none)",
             at_input);
     for (int b = 1; b <= info.band_count(); ++b) bands.push_back(b);
   }
   const auto channels = static_cast<std::int64_t>(bands.size());
-  if (declared[1] > 0 && declared[1] != channels)
-    raise("the model takes " + std::to_string(declared[1]) + " bands, but " + std::to_string(channels) +
+  if (declared_channels > 0 && declared_channels != channels)
+    raise("the model takes " + std::to_string(declared_channels) + " bands, but " + std::to_string(channels) +
               (o.bands.empty() ? " are chosen by its metadata" : " are given with --bands"),
           at_model);
+  if (input_channels.size() == 1) input_channels[0] = channels;
+  // The network's inputs for a window of h x w from one tensor of all channels.
+  const auto split_inputs = [&input_channels](const nn::Tensor& all, std::int64_t h, std::int64_t w) {
+    if (input_channels.size() == 1) return std::vector<nn::Tensor>{all};
+    std::vector<nn::Tensor> parts;
+    std::int64_t offset = 0;
+    for (auto c : input_channels) {
+      nn::Tensor t({1, c, h, w});
+      std::copy(all.data() + offset * h * w, all.data() + (offset + c) * h * w, t.data());
+      parts.push_back(std::move(t));
+      offset += c;
+    }
+    return parts;
+  };
   for (int b : bands) {
     if (b < 1 || b > info.band_count())
       raise("the model needs band " + std::to_string(b) + ", but the raster has " + std::to_string(info.band_count()) +
@@ -189,7 +211,7 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   }
 
   // ---- geometry: halo, alignment, tiles ------------------------------------------------------------
-  const nn::OutputAnalysis analysis = model.analyse({1, channels, 256, 256}).at(0);
+  const nn::OutputAnalysis analysis = model.analyse({1, input_channels[0], 256, 256}).at(0);
   const std::int64_t align = std::max<std::int64_t>(1, analysis.alignment);
   if (analysis.stride != 1)
     raise("the model's first output has 1/" + std::to_string(analysis.stride) +
@@ -239,7 +261,7 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   std::int64_t classes = 0;
   {
     const std::int64_t probe = round_up(std::max<std::int64_t>(32, align), align);
-    const auto out = model.run({nn::Tensor({1, channels, probe, probe})});
+    const auto out = model.run(split_inputs(nn::Tensor({1, channels, probe, probe}), probe, probe));
     const nn::Shape& s = out.at(0).shape();
     if (s.size() != 4 || s[2] != probe || s[3] != probe)
       raise("the model's output " + nn::to_string(s) + " is not a per-pixel map of the input " +
@@ -396,7 +418,7 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
         xi = nn::Tensor({1, channels, th, tw});
         apply_symmetry(x.data(), channels, r.height, r.width, sym, false, xi.data());
       }
-      const nn::Tensor y = session.run({xi}).at(0);
+      const nn::Tensor y = session.run(split_inputs(xi, xi.dim(2), xi.dim(3))).at(0);
       if (y.size() != classes * plane)
         raise("the model's output " + nn::to_string(y.shape()) + " does not match its input " + nn::to_string(xi.shape()), at_model);
       const float* logits = y.data();
@@ -540,7 +562,7 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
     // Activation memory of one tile, from a plan of the largest read window.
     const Window w = grid.tile(0).read;
     nn::Session probe(model);
-    probe.run({nn::Tensor({1, channels, w.height, w.width})});
+    probe.run(split_inputs(nn::Tensor({1, channels, w.height, w.width}), w.height, w.width));
     report.activation_bytes = probe.peak_bytes();
     const std::size_t per_tile = report.activation_bytes + static_cast<std::size_t>(w.area()) * static_cast<std::size_t>(channels + 3 * classes) * 4;
     so.kernel_bytes_per_tile = per_tile * (tta ? 2 : 1);

@@ -1,0 +1,353 @@
+// Change detection between two dates: a model over both (Siamese or stacked bands), or change
+// vector analysis with Otsu's threshold. The dates meet in a virtual stack, never a copy.
+#include <luojia/change.hpp>
+
+#include <luojia/error.hpp>
+
+#include "io/gdal_support.hpp"
+
+#include <cpl_string.h>
+#include <gdal_utils.h>
+#include <ogr_spatialref.h>
+
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <mutex>
+#include <sstream>
+#include <unistd.h>
+
+namespace luojia {
+
+double otsu_threshold(const std::vector<std::int64_t>& histogram, double low, double high) {
+  const std::size_t n = histogram.size();
+  if (n < 2 || !(high > low)) return low;
+  double total = 0, weighted = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    total += static_cast<double>(histogram[i]);
+    weighted += static_cast<double>(i) * static_cast<double>(histogram[i]);
+  }
+  if (total == 0) return low;
+  double below = 0, below_weighted = 0, best = -1;
+  std::size_t best_edge = 1;
+  for (std::size_t edge = 1; edge < n; ++edge) {  // classes [0, edge) and [edge, n)
+    below += static_cast<double>(histogram[edge - 1]);
+    below_weighted += static_cast<double>(edge - 1) * static_cast<double>(histogram[edge - 1]);
+    const double above = total - below;
+    if (below == 0 || above == 0) continue;
+    const double m0 = below_weighted / below, m1 = (weighted - below_weighted) / above;
+    const double between = below * above * (m0 - m1) * (m0 - m1);
+    if (between > best) {
+      best = between;
+      best_edge = edge;
+    }
+  }
+  return low + (high - low) * static_cast<double>(best_edge) / static_cast<double>(n);
+}
+
+namespace {
+
+using detail::GdalErrorTrap;
+
+bool same_grid(const RasterInfo& a, const RasterInfo& b, std::string& why) {
+  if (a.width != b.width || a.height != b.height) {
+    why = "sizes differ (" + std::to_string(a.width) + "x" + std::to_string(a.height) + " and " + std::to_string(b.width) + "x" +
+          std::to_string(b.height) + ")";
+    return false;
+  }
+  if (a.geotransform.has_value() != b.geotransform.has_value()) {
+    why = "only one has a geotransform";
+    return false;
+  }
+  if (a.geotransform)
+    for (std::size_t i = 0; i < 6; ++i) {
+      const double x = a.geotransform->c[i], y = b.geotransform->c[i];
+      if (std::fabs(x - y) > 1e-9 * std::max({1.0, std::fabs(x), std::fabs(y)})) {
+        why = "geotransforms differ";
+        return false;
+      }
+    }
+  if (a.crs_wkt.empty() != b.crs_wkt.empty()) {
+    why = "only one has a CRS";
+    return false;
+  }
+  if (!a.crs_wkt.empty()) {
+    OGRSpatialReference sa, sb;
+    sa.importFromWkt(a.crs_wkt.c_str());
+    sb.importFromWkt(b.crs_wkt.c_str());
+    if (!sa.IsSame(&sb)) {
+      why = "CRSs differ";
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string unique_vsimem(const std::string& tag) {
+  static std::atomic<int> counter{0};
+  return "/vsimem/luojia-change-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + tag + ".vrt";
+}
+
+// Files in /vsimem/ removed when the run ends.
+struct VsimemFiles {
+  std::vector<std::string> paths;
+  ~VsimemFiles() {
+    for (const auto& p : paths) VSIUnlink(p.c_str());
+  }
+};
+
+// AFTER warped onto BEFORE's grid, as a VRT in memory.
+std::string aligned_copy(const RasterInfo& before, const std::string& after, const std::string& resampling, VsimemFiles& files) {
+  if (!before.geotransform) raise("BEFORE has no geotransform to align AFTER onto", ErrorContext{before.path, {}, {}, {}});
+  const auto& c = before.geotransform->c;
+  if (c[2] != 0.0 || c[4] != 0.0) raise("--align needs a north-up BEFORE grid", ErrorContext{before.path, {}, {}, {}});
+  const double x0 = c[0], x1 = c[0] + c[1] * static_cast<double>(before.width);
+  const double y0 = c[3], y1 = c[3] + c[5] * static_cast<double>(before.height);
+  char buf[4][64];
+  std::snprintf(buf[0], 64, "%.17g", std::min(x0, x1));
+  std::snprintf(buf[1], 64, "%.17g", std::min(y0, y1));
+  std::snprintf(buf[2], 64, "%.17g", std::max(x0, x1));
+  std::snprintf(buf[3], 64, "%.17g", std::max(y0, y1));
+  std::vector<std::string> args{"-of", "VRT", "-te", buf[0], buf[1], buf[2], buf[3], "-ts", std::to_string(before.width),
+                                std::to_string(before.height), "-r", resampling};
+  if (!before.crs_wkt.empty()) {
+    args.push_back("-t_srs");
+    args.push_back(before.crs_wkt);
+  }
+  char** argv = nullptr;
+  for (const auto& a : args) argv = CSLAddString(argv, a.c_str());
+  GdalErrorTrap trap;
+  GDALWarpAppOptions* options = GDALWarpAppOptionsNew(argv, nullptr);
+  CSLDestroy(argv);
+  if (!options) raise("bad --align options: " + trap.message("GDALWarpAppOptionsNew failed"));
+  GDALDatasetH source = GDALOpen(after.c_str(), GA_ReadOnly);
+  if (!source) {
+    GDALWarpAppOptionsFree(options);
+    raise("cannot open: " + trap.message("open failed"), ErrorContext{after, {}, {}, {}});
+  }
+  const std::string path = unique_vsimem("aligned");
+  int usage_error = 0;
+  GDALDatasetH warped = GDALWarp(path.c_str(), nullptr, 1, &source, options, &usage_error);
+  GDALWarpAppOptionsFree(options);
+  if (warped) GDALClose(warped);
+  GDALClose(source);
+  if (!warped) raise("cannot align AFTER onto BEFORE's grid: " + trap.message("GDALWarp failed"), ErrorContext{after, {}, {}, {}});
+  files.paths.push_back(path);
+  return path;
+}
+
+std::string xml_escape(const std::string& s) {
+  char* e = CPLEscapeString(s.c_str(), -1, CPLES_XML);
+  std::string out(e);
+  CPLFree(e);
+  return out;
+}
+
+// A VRT in memory whose bands are BEFORE's chosen bands, then AFTER's.
+std::string stack(const Raster& before, const std::string& after_path, const std::vector<int>& bands, VsimemFiles& files) {
+  const RasterInfo& info = before.info();
+  const Raster after = Raster::open(after_path);
+  std::ostringstream xml;
+  xml << "<VRTDataset rasterXSize=\"" << info.width << "\" rasterYSize=\"" << info.height << "\">\n";
+  if (!info.crs_wkt.empty()) xml << "  <SRS>" << xml_escape(info.crs_wkt) << "</SRS>\n";
+  if (info.geotransform) {
+    xml << "  <GeoTransform>";
+    char buf[64];
+    for (std::size_t i = 0; i < 6; ++i) {
+      std::snprintf(buf, sizeof buf, "%.17g", info.geotransform->c[i]);
+      xml << (i ? ", " : "") << buf;
+    }
+    xml << "</GeoTransform>\n";
+  }
+  int n = 0;
+  for (const Raster* r : {&before, &after})
+    for (int b : bands) {
+      const BandInfo& bi = r->info().band(b);
+      xml << "  <VRTRasterBand dataType=\"" << name(bi.type) << "\" band=\"" << ++n << "\">\n";
+      if (bi.nodata) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.17g", *bi.nodata);
+        xml << "    <NoDataValue>" << buf << "</NoDataValue>\n";
+      }
+      if (bi.scale != 1.0 || bi.offset != 0.0) xml << "    <Scale>" << bi.scale << "</Scale><Offset>" << bi.offset << "</Offset>\n";
+      xml << "    <SimpleSource><SourceFilename relativeToVRT=\"0\">" << xml_escape(r->path()) << "</SourceFilename><SourceBand>" << b
+          << "</SourceBand></SimpleSource>\n  </VRTRasterBand>\n";
+    }
+  xml << "</VRTDataset>\n";
+  const std::string path = unique_vsimem("stack");
+  const std::string text = xml.str();
+  VSILFILE* f = VSIFOpenL(path.c_str(), "wb");
+  if (!f) raise("cannot write the virtual stack of both dates");
+  VSIFWriteL(text.data(), 1, text.size(), f);
+  VSIFCloseL(f);
+  files.paths.push_back(path);
+  return path;
+}
+
+std::string temporary_sibling(const std::string& path, const std::string& tag) {
+  const std::filesystem::path p(path);
+  return (p.parent_path() / ("." + p.filename().string() + "." + tag + "." + std::to_string(::getpid()) + ".tmp.tif")).string();
+}
+
+}  // namespace
+
+ChangeReport detect_change(const std::string& before_path, const std::string& after_path, const std::string& output,
+                           const ChangeOptions& o) {
+  Raster before = Raster::open(before_path);
+  const Raster after = Raster::open(after_path);
+  const RasterInfo& bi = before.info();
+  const RasterInfo& ai = after.info();
+  std::vector<int> bands = o.bands;
+  if (bands.empty()) {
+    if (bi.band_count() != ai.band_count())
+      raise("BEFORE has " + std::to_string(bi.band_count()) + " bands and AFTER " + std::to_string(ai.band_count()) +
+                "; choose the bands to compare with --bands",
+            ErrorContext{after_path, {}, {}, {}});
+    for (int b = 1; b <= bi.band_count(); ++b) bands.push_back(b);
+  }
+  for (const RasterInfo* r : {&bi, &ai})
+    for (int b : bands) {
+      if (b < 1 || b > r->band_count())
+        raise("band " + std::to_string(b) + " is out of range: the raster has " + std::to_string(r->band_count()) + " bands",
+              ErrorContext{r->path, {}, {}, {}});
+      if (is_complex(r->band(b).type))
+        raise("complex data type " + std::string(name(r->band(b).type)) + " is not supported", ErrorContext{r->path, b, {}, {}});
+    }
+  std::error_code ec;
+  for (const std::string& path : {output, o.magnitude})
+    if (!path.empty() && std::filesystem::exists(path, ec) && !o.segment.output.overwrite)
+      raise("output already exists (--overwrite replaces it)", ErrorContext{path, {}, {}, {}});
+
+  VsimemFiles files;
+  std::string after_source = after_path;
+  std::string why;
+  if (!same_grid(bi, ai, why)) {
+    if (!o.align)
+      raise("the two dates are not on one grid: " + why + "; --align warps AFTER onto BEFORE's grid", ErrorContext{after_path, {}, {}, {}});
+    after_source = aligned_copy(bi, after_path, o.resampling, files);
+  }
+  const std::string stacked = stack(before, after_source, bands, files);
+  const auto nb = static_cast<int>(bands.size());
+
+  ChangeReport report;
+  if (!o.model.empty()) {
+    report.model = true;
+    SegmentOptions so = o.segment;
+    so.bands.clear();
+    for (int b = 1; b <= 2 * nb; ++b) so.bands.push_back(b);
+    report.segment = segment(stacked, o.model, output, so);
+    report.written = report.segment.written;
+    return report;
+  }
+
+  // ---- change vector analysis ----------------------------------------------------------------------
+  Raster stack_raster = Raster::open(stacked);
+  const StreamOptions& base = o.segment.stream;
+  TileGridOptions go;
+  go.tile_width = go.tile_height = o.segment.tile;
+  const TileGrid grid(bi.width, bi.height, go);
+  StreamOptions so = base;
+  so.read.apply_scale = true;
+
+  // Pass 1: magnitudes (to the requested raster, or a temporary one) and their maximum.
+  const std::string magnitude_path = o.magnitude.empty() ? temporary_sibling(output, "magnitude") : o.magnitude;
+  struct Remove {
+    std::string path;
+    bool active;
+    ~Remove() {
+      if (active) std::filesystem::remove(path);
+    }
+  } remove_temp{magnitude_path, o.magnitude.empty()};
+  RasterLayout ml = layout_like(bi, DataType::Float32, 1);
+  ml.nodata = -1.0;
+  OutputOptions magnitude_options = o.magnitude.empty() ? OutputOptions{"GTiff", {}, true} : o.segment.output;
+  std::atomic<std::int64_t> valid{0};
+  double max_magnitude = 0;
+  {
+    RasterWriter writer(magnitude_path, ml, magnitude_options);
+    writer.set_band_description(1, "change magnitude");
+    std::mutex max_mutex;
+    const TileKernel kernel = [&](const InputTile& in, OutputTile& out) {
+      const std::int64_t n = in.pixels.plane_size();
+      std::int64_t count = 0;
+      double local_max = 0;
+      for (std::int64_t i = 0; i < n; ++i) {
+        if (!in.mask[static_cast<std::size_t>(i)]) {
+          out.pixels.data()[i] = -1.0f;
+          continue;
+        }
+        double sum = 0;
+        for (int b = 0; b < nb; ++b) {
+          const double d = static_cast<double>(in.pixels.band(nb + b)[static_cast<std::size_t>(i)]) - in.pixels.band(b)[static_cast<std::size_t>(i)];
+          sum += d * d;
+        }
+        const double m = std::sqrt(sum);
+        out.pixels.data()[i] = static_cast<float>(m);
+        local_max = std::max(local_max, m);
+        ++count;
+      }
+      valid += count;
+      std::lock_guard lock(max_mutex);
+      max_magnitude = std::max(max_magnitude, local_max);
+    };
+    std::vector<int> all;
+    for (int b = 1; b <= 2 * nb; ++b) all.push_back(b);
+    stream(stack_raster, all, grid, writer, 1, kernel, so);
+    writer.commit();
+  }
+  report.valid = valid.load();
+
+  // Pass 2: Otsu's threshold from a histogram of the magnitudes, unless one is given.
+  Raster magnitudes = Raster::open(magnitude_path);
+  if (o.threshold) {
+    report.threshold = *o.threshold;
+  } else {
+    constexpr std::size_t kBins = 1024;
+    std::vector<std::int64_t> histogram(kBins, 0);
+    const double top = max_magnitude > 0 ? max_magnitude * (1.0 + 1e-9) : 1.0;
+    StreamOptions hs = so;
+    hs.progress = nullptr;
+    const TileKernel count = [&](const InputTile& in, OutputTile& out) {
+      out.pixels.reshape(1, static_cast<std::int64_t>(kBins), 1);
+      std::fill(out.pixels.data(), out.pixels.data() + kBins, 0.0f);
+      for (std::size_t i = 0; i < in.pixels.plane_size(); ++i)
+        if (in.mask[i]) {
+          const auto bin = static_cast<std::size_t>(static_cast<double>(in.pixels.data()[i]) / top * static_cast<double>(kBins));
+          out.pixels.data()[std::min(bin, kBins - 1)] += 1.0f;
+        }
+    };
+    const TileSink add = [&](const Tile&, const Image& counts) {
+      for (std::size_t i = 0; i < kBins; ++i) histogram[i] += static_cast<std::int64_t>(counts.data()[i]);
+    };
+    stream(magnitudes, {1}, grid, 1, count, add, hs);
+    report.threshold = otsu_threshold(histogram, 0.0, top);
+    report.otsu = true;
+  }
+
+  // Pass 3: the change map.
+  RasterLayout cl = layout_like(bi, DataType::Byte, 1);
+  cl.nodata = 255;
+  RasterWriter writer(output, cl, o.segment.output);
+  writer.set_color_table({{0, 0, 0, 255}, {255, 0, 0, 255}});
+  writer.set_category_names({"no change", "change"});
+  writer.set_metadata("LUOJIA_CHANGE_THRESHOLD", std::to_string(report.threshold));
+  std::atomic<std::int64_t> changed{0};
+  const double threshold = report.threshold;
+  const TileKernel decide = [&](const InputTile& in, OutputTile& out) {
+    std::int64_t count = 0;
+    for (std::size_t i = 0; i < in.pixels.plane_size(); ++i) {
+      const bool c = in.mask[i] && in.pixels.data()[i] > threshold;
+      out.pixels.data()[i] = in.mask[i] ? (c ? 1.0f : 0.0f) : 255.0f;
+      count += c;
+    }
+    changed += count;
+  };
+  stream(magnitudes, {1}, grid, writer, 1, decide, so);
+  writer.commit();
+  report.changed = changed.load();
+  report.written.push_back(output);
+  if (!o.magnitude.empty()) report.written.push_back(o.magnitude);
+  return report;
+}
+
+}  // namespace luojia
