@@ -1,0 +1,221 @@
+// Scene classification over a grid of windows, cells batched through the network.
+#include <luojia/classification.hpp>
+
+#include <luojia/error.hpp>
+#include <luojia/nn/model.hpp>
+
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <mutex>
+
+namespace luojia {
+namespace {
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+}  // namespace
+
+ClassifyReport classify(const std::string& input, const std::string& model_path, const std::string& output,
+                        const ClassifyOptions& o) {
+  Raster raster = Raster::open(input);
+  const RasterInfo& info = raster.info();
+  const ErrorContext at_model{model_path, {}, {}, {}};
+  const nn::LayerRegistry builtins = o.registry ? nn::LayerRegistry() : nn::LayerRegistry::with_builtins();
+  const nn::Model model = nn::Model::load(model_path, o.registry ? *o.registry : builtins);
+  if (model.inputs().size() != 1 || model.inputs()[0].shape.size() != 4)
+    raise("luojia-classify runs models with one NCHW input", at_model);
+  const nn::Shape& declared = model.inputs()[0].shape;
+  std::int64_t window = o.window;
+  if (declared[2] > 0 && declared[3] > 0) {
+    if (declared[2] != declared[3]) raise("the model's input is not square: " + nn::to_string(declared), at_model);
+    if (window == 0) window = declared[2];
+    if (window != declared[2])
+      raise("the model takes " + std::to_string(declared[2]) + "-pixel windows, not --window " + std::to_string(window), at_model);
+  }
+  if (window <= 0) raise("the model's input size is dynamic: give the window with --window", at_model);
+  const std::int64_t stride = o.stride > 0 ? o.stride : window;
+  const std::int64_t batch_limit = declared[0] > 0 ? declared[0] : 16;
+
+  // Bands and normalisation as for segmentation.
+  const nn::ModelMetadata& md = model.metadata();
+  std::vector<int> bands = !o.bands.empty() ? o.bands : md.bands;
+  if (bands.empty()) {
+    if (declared[1] > 0 && declared[1] != info.band_count())
+      raise("the model takes " + std::to_string(declared[1]) + " bands and the raster has " + std::to_string(info.band_count()) +
+                "; choose them with --bands",
+            ErrorContext{input, {}, {}, {}});
+    for (int b = 1; b <= info.band_count(); ++b) bands.push_back(b);
+  }
+  const auto channels = static_cast<std::int64_t>(bands.size());
+  if (declared[1] > 0 && declared[1] != channels)
+    raise("the model takes " + std::to_string(declared[1]) + " bands, not " + std::to_string(channels), at_model);
+  for (int b : bands)
+    if (b < 1 || b > info.band_count())
+      raise("the model needs band " + std::to_string(b) + ", but the raster has " + std::to_string(info.band_count()),
+            ErrorContext{input, {}, {}, {}});
+  nn::ModelMetadata norm = md;
+  if (!o.scale.empty()) norm.scale = o.scale;
+  if (!o.mean.empty()) norm.mean = o.mean;
+  if (!o.std.empty()) norm.std = o.std;
+  std::vector<float> gain, bias;
+  try {
+    norm.normalisation(static_cast<int>(channels), gain, bias);
+  } catch (const Error& e) {
+    raise(e.message(), at_model);
+  }
+  std::int64_t classes = 0;
+  {
+    const auto out = model.run({nn::Tensor({1, channels, window, window})});
+    if (out.at(0).rank() != 2) raise("the model's output " + nn::to_string(out[0].shape()) + " is not (N, classes)", at_model);
+    classes = out[0].dim(1);
+    if (classes < 1 || classes > 254) raise("the model has " + std::to_string(classes) + " classes; labels hold 1 to 254", at_model);
+  }
+  std::error_code ec;
+  for (const std::string& p : {output, o.scores})
+    if (!p.empty() && std::filesystem::exists(p, ec) && !o.output.overwrite)
+      raise("output already exists (--overwrite replaces it)", ErrorContext{p, {}, {}, {}});
+
+  // Geometry: cell (i, j) covers [j S, (j+1) S) and its window starts `offset` before the cell.
+  ClassifyReport report;
+  report.columns = (info.width + stride - 1) / stride;
+  report.rows = (info.height + stride - 1) / stride;
+  const std::int64_t offset = floor_div(stride - window, 2);  // window start relative to the cell's
+  const std::int64_t halo = std::max<std::int64_t>({0, -offset, offset + window - stride});
+  const std::int64_t cells_per_tile = std::max<std::int64_t>(1, 512 / stride);
+  TileGridOptions go;
+  go.tile_width = go.tile_height = cells_per_tile * stride;
+  go.halo = halo;
+  const TileGrid grid(info.width, info.height, go);
+
+  RasterLayout layout;
+  layout.width = report.columns;
+  layout.height = report.rows;
+  layout.crs_wkt = info.crs_wkt;
+  if (info.geotransform) {
+    GeoTransform g = *info.geotransform;
+    for (int i : {1, 2, 4, 5}) g.c[static_cast<std::size_t>(i)] *= static_cast<double>(stride);
+    layout.geotransform = g;
+  }
+  layout.type = DataType::Byte;
+  layout.nodata = 255;
+  RasterWriter labels(output, layout, o.output);
+  std::vector<std::string> names;
+  std::vector<std::array<int, 4>> colors;
+  for (std::int64_t k = 0; k < classes; ++k) {
+    const auto i = static_cast<std::size_t>(k);
+    names.push_back(i < md.classes.size() && !md.classes[i].name.empty() ? md.classes[i].name : "class " + std::to_string(k));
+    if (i < md.classes.size()) colors.push_back({md.classes[i].color[0], md.classes[i].color[1], md.classes[i].color[2], 255});
+    else colors.push_back({static_cast<int>((k * 97) % 256), static_cast<int>((k * 57 + 80) % 256), static_cast<int>((k * 151 + 40) % 256), 255});
+  }
+  labels.set_color_table(colors);
+  labels.set_category_names(names);
+  std::unique_ptr<RasterWriter> scores;
+  if (!o.scores.empty()) {
+    RasterLayout sl = layout;
+    sl.type = DataType::Float32;
+    sl.bands = static_cast<int>(classes);
+    sl.nodata = std::numeric_limits<double>::quiet_NaN();
+    scores = std::make_unique<RasterWriter>(o.scores, sl, o.output);
+    for (std::int64_t k = 0; k < classes; ++k) scores->set_band_description(static_cast<int>(k) + 1, names[static_cast<std::size_t>(k)]);
+  }
+
+  std::mutex sessions_mutex;
+  std::vector<std::unique_ptr<nn::Session>> idle;
+  std::atomic<std::int64_t> windows{0}, skipped{0};
+  const TileKernel kernel = [&](const InputTile& in, OutputTile& out) {
+    const Window& core = in.tile.core;
+    const Window& r = in.tile.read;
+    const std::int64_t cx0 = core.x / stride, cy0 = core.y / stride;
+    const std::int64_t ncx = (core.width + stride - 1) / stride, ncy = (core.height + stride - 1) / stride;
+    const std::int64_t cells = ncx * ncy;
+    out.pixels.reshape(1 + static_cast<int>(classes), ncx, ncy);
+    float* label = out.pixels.data();
+    float* score = out.pixels.data() + cells;
+    std::unique_ptr<nn::Session> session;
+    {
+      std::lock_guard lock(sessions_mutex);
+      if (!idle.empty()) {
+        session = std::move(idle.back());
+        idle.pop_back();
+      }
+    }
+    if (!session) session = std::make_unique<nn::Session>(model);
+    std::vector<std::int64_t> pending;  // cells waiting in the batch
+    nn::Tensor batch;
+    auto flush = [&] {
+      if (pending.empty()) return;
+      const auto b = static_cast<std::int64_t>(pending.size());
+      nn::Tensor x = batch_limit == 1 ? batch : nn::Tensor({b, channels, window, window});
+      if (batch_limit > 1) std::copy(batch.data(), batch.data() + x.size(), x.data());
+      const nn::Tensor y = session->run({x}).at(0);
+      for (std::int64_t n = 0; n < b; ++n) {
+        const std::int64_t cell = pending[static_cast<std::size_t>(n)];
+        std::int64_t best = 0;
+        for (std::int64_t k = 0; k < classes; ++k) {
+          const float v = y.data()[n * classes + k];
+          score[k * cells + cell] = v;
+          if (v > y.data()[n * classes + best]) best = k;
+        }
+        label[cell] = static_cast<float>(best);
+      }
+      windows += b;
+      pending.clear();
+    };
+    batch = nn::Tensor({batch_limit, channels, window, window});
+    for (std::int64_t cy = 0; cy < ncy; ++cy)
+      for (std::int64_t cx = 0; cx < ncx; ++cx) {
+        const std::int64_t cell = cy * ncx + cx;
+        // Data anywhere in the cell's own pixels?
+        const std::int64_t px0 = core.x + cx * stride, py0 = core.y + cy * stride;
+        bool any = false;
+        for (std::int64_t y = py0; y < std::min(py0 + stride, info.height) && !any; ++y)
+          for (std::int64_t x = px0; x < std::min(px0 + stride, info.width) && !any; ++x)
+            any = in.mask[static_cast<std::size_t>((y - r.y) * r.width + (x - r.x))] != 0;
+        if (!any) {
+          ++skipped;
+          label[cell] = 255.0f;
+          for (std::int64_t k = 0; k < classes; ++k) score[k * cells + cell] = std::numeric_limits<float>::quiet_NaN();
+          continue;
+        }
+        const std::int64_t slot = static_cast<std::int64_t>(pending.size());
+        const std::int64_t wx = px0 + offset - r.x, wy = py0 + offset - r.y;
+        for (std::int64_t c = 0; c < channels; ++c) {
+          const float* src = in.pixels.band(static_cast<int>(c)).data();
+          float* dst = batch.data() + (slot * channels + c) * window * window;
+          const float g = gain[static_cast<std::size_t>(c)], bb = bias[static_cast<std::size_t>(c)];
+          for (std::int64_t y = 0; y < window; ++y)
+            for (std::int64_t x = 0; x < window; ++x) {
+              const std::int64_t i = (wy + y) * r.width + (wx + x);
+              const std::int64_t gx = r.x + wx + x, gy = r.y + wy + y;
+              const bool inside = gx >= 0 && gy >= 0 && gx < info.width && gy < info.height;
+              dst[y * window + x] = (inside && !in.mask[static_cast<std::size_t>(i)]) ? 0.0f : src[i] * g + bb;
+            }
+        }
+        pending.push_back(cell);
+        if (static_cast<std::int64_t>(pending.size()) == batch_limit) flush();
+      }
+    flush();
+    std::lock_guard lock(sessions_mutex);
+    idle.push_back(std::move(session));
+  };
+  const TileSink sink = [&](const Tile& t, const Image& image) {
+    const Window cells{t.core.x / stride, t.core.y / stride, image.width(), image.height()};
+    labels.write(cells, image.data(), 1);
+    if (scores) scores->write(cells, image.data() + cells.area(), static_cast<int>(classes));
+  };
+  StreamOptions so = o.stream;
+  so.read.edge = EdgeMode::Reflect;
+  so.kernel_bytes_per_tile = static_cast<std::size_t>(batch_limit * channels * window * window) * 4 * 3;
+  stream(raster, bands, grid, 1 + static_cast<int>(classes), kernel, sink, so);
+  labels.commit();
+  if (scores) scores->commit();
+  report.windows = windows.load();
+  report.skipped = skipped.load();
+  report.written.push_back(output);
+  if (!o.scores.empty()) report.written.push_back(o.scores);
+  return report;
+}
+
+}  // namespace luojia
