@@ -60,11 +60,17 @@ TEST_CASE("reference models match PyTorch", "[nn][reference]") {
       const Model model = Model::load(path, registry);
       Session session(model);
       for (const auto& c : entry["cases"]) {
-        const Shape in_shape = shape_of(c["input"]["shape"]);
-        Tensor input(in_shape);
-        const auto values = read_raw<float>(c["input"]["file"], element_count(in_shape));
-        std::copy(values.begin(), values.end(), input.data());
-        const auto outputs = session.run({input});
+        // Single-input cases name one "input"; multi-input ones list "inputs".
+        std::vector<Tensor> inputs;
+        const auto specs = c.contains("inputs") ? c["inputs"] : nlohmann::json::array({c["input"]});
+        for (const auto& spec : specs) {
+          Tensor t(shape_of(spec["shape"]));
+          const auto values = read_raw<float>(spec["file"], t.size());
+          std::copy(values.begin(), values.end(), t.data());
+          inputs.push_back(t);
+        }
+        const Shape in_shape = inputs.front().shape();
+        const auto outputs = session.run(inputs);
         REQUIRE(outputs.size() == c["outputs"].size());
         for (std::size_t k = 0; k < outputs.size(); ++k) {
           const auto& spec = c["outputs"][k];

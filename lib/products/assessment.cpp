@@ -117,7 +117,8 @@ Assessment assess(const std::string& class_map, const std::string& reference, co
                   std::to_string(info.width) + "x" + std::to_string(info.height) + ": they must share the grid",
               ErrorContext{reference, {}, {}, {}});
     } else {
-      Raster::open(reference);  // for the message when the file is missing or empty
+      DatasetPtr as_vector(GDALDataset::Open(reference.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+      if (!as_vector) Raster::open(reference);  // its message: missing, empty, not a raster
     }
   }
   if (!reference_raster) {

@@ -4,6 +4,8 @@
 #include <luojia/error.hpp>
 #include <luojia/nn/model.hpp>
 
+#include "products/model_products.hpp"
+
 #include <atomic>
 #include <cmath>
 #include <filesystem>
@@ -55,16 +57,8 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
     if (b < 1 || b > info.band_count())
       raise("the model needs band " + std::to_string(b) + ", but the raster has " + std::to_string(info.band_count()),
             ErrorContext{input, {}, {}, {}});
-  nn::ModelMetadata norm = md;
-  if (!o.scale.empty()) norm.scale = o.scale;
-  if (!o.mean.empty()) norm.mean = o.mean;
-  if (!o.std.empty()) norm.std = o.std;
   std::vector<float> gain, bias;
-  try {
-    norm.normalisation(static_cast<int>(channels), gain, bias);
-  } catch (const Error& e) {
-    raise(e.message(), at_model);
-  }
+  detail::input_normalisation(model, static_cast<int>(channels), o.scale, o.mean, o.std, gain, bias);
   std::int64_t classes = 0;
   {
     const auto out = model.run({nn::Tensor({1, channels, window, window})});
@@ -87,6 +81,7 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
   TileGridOptions go;
   go.tile_width = go.tile_height = cells_per_tile * stride;
   go.halo = halo;
+  go.stride = stride;  // read windows also cover the part of a last, partial cell past the raster
   const TileGrid grid(info.width, info.height, go);
 
   RasterLayout layout;
@@ -101,14 +96,9 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
   layout.type = DataType::Byte;
   layout.nodata = 255;
   RasterWriter labels(output, layout, o.output);
-  std::vector<std::string> names;
-  std::vector<std::array<int, 4>> colors;
-  for (std::int64_t k = 0; k < classes; ++k) {
-    const auto i = static_cast<std::size_t>(k);
-    names.push_back(i < md.classes.size() && !md.classes[i].name.empty() ? md.classes[i].name : "class " + std::to_string(k));
-    if (i < md.classes.size()) colors.push_back({md.classes[i].color[0], md.classes[i].color[1], md.classes[i].color[2], 255});
-    else colors.push_back({static_cast<int>((k * 97) % 256), static_cast<int>((k * 57 + 80) % 256), static_cast<int>((k * 151 + 40) % 256), 255});
-  }
+  const detail::ClassLegend legend = detail::class_legend(md, classes);
+  const std::vector<std::string>& names = legend.names;
+  const std::vector<std::array<int, 4>>& colors = legend.colors;
   labels.set_color_table(colors);
   labels.set_category_names(names);
   std::unique_ptr<RasterWriter> scores;
@@ -121,8 +111,7 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
     for (std::int64_t k = 0; k < classes; ++k) scores->set_band_description(static_cast<int>(k) + 1, names[static_cast<std::size_t>(k)]);
   }
 
-  std::mutex sessions_mutex;
-  std::vector<std::unique_ptr<nn::Session>> idle;
+  detail::SessionPool sessions(model);
   std::atomic<std::int64_t> windows{0}, skipped{0};
   const TileKernel kernel = [&](const InputTile& in, OutputTile& out) {
     const Window& core = in.tile.core;
@@ -133,15 +122,7 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
     out.pixels.reshape(1 + static_cast<int>(classes), ncx, ncy);
     float* label = out.pixels.data();
     float* score = out.pixels.data() + cells;
-    std::unique_ptr<nn::Session> session;
-    {
-      std::lock_guard lock(sessions_mutex);
-      if (!idle.empty()) {
-        session = std::move(idle.back());
-        idle.pop_back();
-      }
-    }
-    if (!session) session = std::make_unique<nn::Session>(model);
+    const auto session = sessions.borrow();
     std::vector<std::int64_t> pending;  // cells waiting in the batch
     nn::Tensor batch;
     auto flush = [&] {
@@ -197,8 +178,6 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
         if (static_cast<std::int64_t>(pending.size()) == batch_limit) flush();
       }
     flush();
-    std::lock_guard lock(sessions_mutex);
-    idle.push_back(std::move(session));
   };
   const TileSink sink = [&](const Tile& t, const Image& image) {
     const Window cells{t.core.x / stride, t.core.y / stride, image.width(), image.height()};

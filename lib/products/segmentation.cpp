@@ -8,6 +8,7 @@
 
 #include "products/aoi.hpp"
 #include "products/majority.hpp"
+#include "products/model_products.hpp"
 
 
 #include <cpl_string.h>
@@ -67,15 +68,21 @@ void apply_symmetry(const float* in, std::int64_t channels, std::int64_t h, std:
   }
 }
 
-void softmax_pixels(const float* logits, std::int64_t classes, std::int64_t plane, float* probs) {
-  for (std::int64_t p = 0; p < plane; ++p) {
-    float m = -std::numeric_limits<float>::infinity();
-    for (std::int64_t k = 0; k < classes; ++k) m = std::max(m, logits[k * plane + p]);
-    double sum = 0;
-    for (std::int64_t k = 0; k < classes; ++k) sum += std::exp(static_cast<double>(logits[k * plane + p] - m));
-    for (std::int64_t k = 0; k < classes; ++k)
-      probs[k * plane + p] = static_cast<float>(std::exp(static_cast<double>(logits[k * plane + p] - m)) / sum);
-  }
+// Softmax over classes of the pixels of `region` (in a plane `width` wide), into region-sized planes.
+void softmax_region(const float* logits, std::int64_t classes, std::int64_t plane, std::int64_t width, const Window& region,
+                    float scale, float* probs) {
+  const std::int64_t out_plane = region.area();
+  std::vector<float> e(static_cast<std::size_t>(classes));
+  for (std::int64_t y = 0; y < region.height; ++y)
+    for (std::int64_t x = 0; x < region.width; ++x) {
+      const std::int64_t p = (region.y + y) * width + region.x + x, o = y * region.width + x;
+      float m = logits[p];
+      for (std::int64_t k = 1; k < classes; ++k) m = std::max(m, logits[k * plane + p]);
+      float sum = 0;
+      for (std::int64_t k = 0; k < classes; ++k) sum += e[static_cast<std::size_t>(k)] = std::exp(logits[k * plane + p] - m);
+      const float inv = scale / sum;
+      for (std::int64_t k = 0; k < classes; ++k) probs[k * out_plane + o] += e[static_cast<std::size_t>(k)] * inv;
+    }
 }
 
 double window_weight(BlendWindow window, std::int64_t i, std::int64_t n) {
@@ -197,18 +204,8 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
     if (is_complex(info.band(b).type))
       raise("complex data type " + std::string(name(info.band(b).type)) + " is not supported", ErrorContext{input, b, {}, {}});
   }
-  nn::ModelMetadata norm = md;
-  if (!o.scale.empty()) norm.scale = o.scale;
-  if (!o.mean.empty()) norm.mean = o.mean;
-  if (!o.std.empty()) norm.std = o.std;
-  for (double s : norm.std)
-    if (s == 0.0) raise("--std must not contain zero", at_model);
   std::vector<float> gain, bias;
-  try {
-    norm.normalisation(static_cast<int>(channels), gain, bias);
-  } catch (const Error& e) {
-    raise(e.message(), at_model);
-  }
+  detail::input_normalisation(model, static_cast<int>(channels), o.scale, o.mean, o.std, gain, bias);
 
   // ---- geometry: halo, alignment, tiles ------------------------------------------------------------
   const nn::OutputAnalysis analysis = model.analyse({1, input_channels[0], 256, 256}).at(0);
@@ -315,14 +312,9 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   RasterLayout class_layout = layout_like(info, DataType::Byte, 1);
   class_layout.nodata = kClassNodata;
   writers.classes = std::make_unique<RasterWriter>(class_target, class_layout, class_options);
-  std::vector<std::string> class_names;
-  std::vector<std::array<int, 4>> colors;
-  for (std::int64_t k = 0; k < classes; ++k) {
-    const auto i = static_cast<std::size_t>(k);
-    class_names.push_back(i < md.classes.size() && !md.classes[i].name.empty() ? md.classes[i].name : "class " + std::to_string(k));
-    if (i < md.classes.size()) colors.push_back({md.classes[i].color[0], md.classes[i].color[1], md.classes[i].color[2], 255});
-    else colors.push_back({static_cast<int>((k * 97) % 256), static_cast<int>((k * 57 + 80) % 256), static_cast<int>((k * 151 + 40) % 256), 255});
-  }
+  const detail::ClassLegend legend = detail::class_legend(md, classes);
+  const std::vector<std::string>& class_names = legend.names;
+  const std::vector<std::array<int, 4>>& colors = legend.colors;
   writers.classes->set_color_table(colors);
   writers.classes->set_category_names(class_names);
   writers.classes->set_metadata("LUOJIA_MODEL", std::filesystem::path(model_path).filename().string());
@@ -349,21 +341,7 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   }
 
   // ---- the kernel -------------------------------------------------------------------------------
-  // Sessions (plans and activation arenas) are lent to tiles, not tied to threads: as many exist as
-  // tiles were ever in flight at once, which the memory budget bounds.
-  std::mutex session_mutex;
-  std::vector<std::unique_ptr<nn::Session>> idle_sessions;
-  auto borrow_session = [&]() {
-    std::lock_guard lock(session_mutex);
-    if (idle_sessions.empty()) return std::make_unique<nn::Session>(model);
-    auto s = std::move(idle_sessions.back());
-    idle_sessions.pop_back();
-    return s;
-  };
-  auto return_session = [&](std::unique_ptr<nn::Session> s) {
-    std::lock_guard lock(session_mutex);
-    idle_sessions.push_back(std::move(s));
-  };
+  detail::SessionPool sessions(model);
   std::atomic<std::int64_t> skipped{0};
   const bool tta = o.tta;
   const BlendWindow blend_window = o.window;
@@ -382,9 +360,10 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
       if (i < 0) i += period;
       return i < n ? i : period - i;
     };
-    std::vector<std::uint8_t> valid(static_cast<std::size_t>(plane));
+    std::vector<std::uint8_t> valid(in.mask.begin(), in.mask.begin() + plane);
     for (std::int64_t y = 0; y < r.height; ++y)
       for (std::int64_t xx = 0; xx < r.width; ++xx) {
+        if (r.x + xx < width && r.y + y < height) continue;  // inside: its own mask
         const std::int64_t sx = mirror(r.x + xx, width) - r.x, sy = mirror(r.y + y, height) - r.y;
         const bool seen = sx >= 0 && sy >= 0 && sx < r.width && sy < r.height;
         valid[static_cast<std::size_t>(y * r.width + xx)] = seen ? in.mask[static_cast<std::size_t>(sy * r.width + sx)] : 1;
@@ -396,19 +375,15 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
       for (std::int64_t i = 0; i < plane; ++i) dst[i] = valid[static_cast<std::size_t>(i)] ? src[i] * g + b : 0.0f;
     }
   };
-  // Class probabilities over the whole read window (averaged over D4 with --tta), and raw logits.
-  auto infer = [&](const InputTile& in, std::vector<float>& probs, std::vector<float>& raw) {
+  // Class probabilities over `region` (read-window coordinates; averaged over D4 with --tta), and
+  // its raw logits. The network sees the whole read window; only the region is needed after it.
+  auto infer = [&](const InputTile& in, const Window& region, std::vector<float>& probs, std::vector<float>& raw) {
     const Window& r = in.tile.read;
     const std::int64_t plane = r.area();
     nn::Tensor x({1, channels, r.height, r.width});
     prepare_input(in, x);
-    struct Lease {
-      std::unique_ptr<nn::Session> session;
-      std::function<void(std::unique_ptr<nn::Session>)> give_back;
-      ~Lease() { give_back(std::move(session)); }
-    } lease{borrow_session(), return_session};
-    nn::Session& session = *lease.session;
-    probs.assign(static_cast<std::size_t>(classes * plane), 0.0f);
+    const auto session = sessions.borrow();
+    probs.assign(static_cast<std::size_t>(classes * region.area()), 0.0f);
     std::vector<float> scratch;
     for (std::size_t s = 0; s < n_sym; ++s) {
       const Symmetry sym = kD4[s];
@@ -418,7 +393,7 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
         xi = nn::Tensor({1, channels, th, tw});
         apply_symmetry(x.data(), channels, r.height, r.width, sym, false, xi.data());
       }
-      const nn::Tensor y = session.run(split_inputs(xi, xi.dim(2), xi.dim(3))).at(0);
+      const nn::Tensor y = session->run(split_inputs(xi, xi.dim(2), xi.dim(3))).at(0);
       if (y.size() != classes * plane)
         raise("the model's output " + nn::to_string(y.shape()) + " does not match its input " + nn::to_string(xi.shape()), at_model);
       const float* logits = y.data();
@@ -427,11 +402,14 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
         apply_symmetry(y.data(), classes, r.height, r.width, sym, true, scratch.data());
         logits = scratch.data();
       } else if (layout.logits) {
-        raw.assign(logits, logits + classes * plane);
+        raw.resize(static_cast<std::size_t>(classes * region.area()));
+        for (std::int64_t k = 0; k < classes; ++k)
+          for (std::int64_t yy = 0; yy < region.height; ++yy)
+            std::copy(logits + k * plane + (region.y + yy) * r.width + region.x,
+                      logits + k * plane + (region.y + yy) * r.width + region.x + region.width,
+                      raw.data() + k * region.area() + yy * region.width);
       }
-      std::vector<float> p(static_cast<std::size_t>(classes * plane));
-      softmax_pixels(logits, classes, plane, p.data());
-      for (std::size_t i = 0; i < p.size(); ++i) probs[i] += p[i] / static_cast<float>(n_sym);
+      softmax_region(logits, classes, plane, r.width, region, 1.0f / static_cast<float>(n_sym), probs.data());
     }
   };
   // Pixels of the window [x0, y0, w, h] (raster coordinates) that get a class: data in every band,
@@ -465,18 +443,15 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
         return;
       }
       std::vector<float> probs, raw;
-      infer(in, probs, raw);
-      const std::int64_t plane = r.area();
-      for (std::int64_t y = 0; y < core.height; ++y)
-        for (std::int64_t x = 0; x < core.width; ++x) {
-          const std::int64_t p = (core.y - r.y + y) * r.width + (core.x - r.x + x), o = y * core.width + x;
-          const bool v = valid[static_cast<std::size_t>(o)] != 0;
-          decide(probs.data(), classes, plane, p, v, layout, out.pixels.data(), op, o);
-          if (layout.logits)
-            for (std::int64_t k = 0; k < classes; ++k)
-              out.pixels.data()[(layout.logit_plane() + k) * op + o] =
-                  v ? raw[static_cast<std::size_t>(k * plane + p)] : std::numeric_limits<float>::quiet_NaN();
-        }
+      infer(in, Window{core.x - r.x, core.y - r.y, core.width, core.height}, probs, raw);
+      for (std::int64_t o = 0; o < op; ++o) {
+        const bool v = valid[static_cast<std::size_t>(o)] != 0;
+        decide(probs.data(), classes, op, o, v, layout, out.pixels.data(), op, o);
+        if (layout.logits)
+          for (std::int64_t k = 0; k < classes; ++k)
+            out.pixels.data()[(layout.logit_plane() + k) * op + o] =
+                v ? raw[static_cast<std::size_t>(k * op + o)] : std::numeric_limits<float>::quiet_NaN();
+      }
     };
   } else {
     // Blending: the kernel returns, over the part of its read window inside the raster, a weight
@@ -493,16 +468,15 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
         return;
       }
       std::vector<float> probs, raw;
-      infer(in, probs, raw);
-      const std::int64_t plane = r.area(), op = part.area();
+      infer(in, Window{part.x - r.x, part.y - r.y, part.width, part.height}, probs, raw);
+      const std::int64_t op = part.area();
       for (std::int64_t y = 0; y < part.height; ++y)
         for (std::int64_t x = 0; x < part.width; ++x) {
           const std::int64_t wy = part.y - r.y + y, wx = part.x - r.x + x, i = y * part.width + x;
           if (!valid[static_cast<std::size_t>(i)]) continue;
           const auto weight = static_cast<float>(window_weight(blend_window, wy, r.height) * window_weight(blend_window, wx, r.width));
           out.pixels.data()[i] = weight;
-          for (std::int64_t k = 0; k < classes; ++k)
-            out.pixels.data()[(1 + k) * op + i] = weight * probs[static_cast<std::size_t>(k * plane + wy * r.width + wx)];
+          for (std::int64_t k = 0; k < classes; ++k) out.pixels.data()[(1 + k) * op + i] = weight * probs[static_cast<std::size_t>(k * op + i)];
         }
     };
   }
@@ -559,8 +533,9 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   so.read.edge = EdgeMode::Reflect;
   so.read.apply_scale = false;  // raw values: the model's metadata says how to scale them
   {
-    // Activation memory of one tile, from a plan of the largest read window.
-    const Window w = grid.tile(0).read;
+    // Activation memory of one tile, from a plan of the largest read window (an interior tile's).
+    const Window largest = grid.max_read_window();
+    const Window w{0, 0, std::min(largest.width, padded_w), std::min(largest.height, padded_h)};
     nn::Session probe(model);
     probe.run(split_inputs(nn::Tensor({1, channels, w.height, w.width}), w.height, w.width));
     report.activation_bytes = probe.peak_bytes();

@@ -1,0 +1,38 @@
+#include "products/model_products.hpp"
+
+#include <luojia/error.hpp>
+
+namespace luojia::detail {
+
+void input_normalisation(const nn::Model& model, int channels, const std::vector<double>& scale, const std::vector<double>& mean,
+                         const std::vector<double>& std, std::vector<float>& gain, std::vector<float>& bias) {
+  nn::ModelMetadata norm = model.metadata();
+  if (!scale.empty()) norm.scale = scale;
+  if (!mean.empty()) norm.mean = mean;
+  if (!std.empty()) norm.std = std;
+  const ErrorContext at_model{model.path(), {}, {}, {}};
+  for (double s : norm.std)
+    if (s == 0.0) raise("--std must not contain zero", at_model);
+  try {
+    norm.normalisation(channels, gain, bias);
+  } catch (const Error& e) {
+    raise(e.message(), at_model);
+  }
+}
+
+ClassLegend class_legend(const nn::ModelMetadata& md, std::int64_t classes) {
+  ClassLegend legend;
+  for (std::int64_t k = 0; k < classes; ++k) {
+    const auto i = static_cast<std::size_t>(k);
+    const bool named = i < md.classes.size();
+    legend.names.push_back(named && !md.classes[i].name.empty() ? md.classes[i].name : "class " + std::to_string(k));
+    if (named)
+      legend.colors.push_back({md.classes[i].color[0], md.classes[i].color[1], md.classes[i].color[2], 255});
+    else  // spread over the colour cube so neighbouring ids differ
+      legend.colors.push_back({static_cast<int>((k * 97) % 256), static_cast<int>((k * 57 + 80) % 256),
+                               static_cast<int>((k * 151 + 40) % 256), 255});
+  }
+  return legend;
+}
+
+}  // namespace luojia::detail

@@ -1,0 +1,107 @@
+// Scene classification over a window grid, against PyTorch and against windows cut here.
+#include "support.hpp"
+
+#include <luojia/classification.hpp>
+#include <luojia/error.hpp>
+#include <luojia/nn/model.hpp>
+#include <luojia/raster.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <fstream>
+
+using namespace luojia;
+using luojia::test::TempDir;
+
+namespace {
+const std::string kNn = LUOJIA_TEST_DATA "/nn/";
+}
+
+TEST_CASE("each cell's scores are PyTorch's for its window", "[classify]") {
+  TempDir dir;
+  std::vector<float> input(4 * 32 * 32), expected(6);
+  std::ifstream(kNn + "resnet_classifier_0_input.f32", std::ios::binary).read(reinterpret_cast<char*>(input.data()), 4 * 32 * 32 * 4);
+  std::ifstream(kNn + "resnet_classifier_0_output.f32", std::ios::binary).read(reinterpret_cast<char*>(expected.data()), 6 * 4);
+  luojia::test::RasterSpec spec;
+  spec.width = 64;  // the reference input twice, side by side
+  spec.height = 32;
+  spec.bands = 4;
+  luojia::test::make_raster(dir.file("in.tif"), spec,
+                            [&](int b, int x, int y) { return input[static_cast<std::size_t>((b * 32 + y) * 32 + x % 32)]; });
+  ClassifyOptions o;
+  o.window = 32;
+  o.scores = dir.file("scores.tif");
+  const ClassifyReport r = classify(dir.file("in.tif"), kNn + "resnet_classifier_op17.onnx", dir.file("labels.tif"), o);
+  CHECK(r.columns == 2);
+  CHECK(r.rows == 1);
+  CHECK(r.windows == 2);
+  const int best = static_cast<int>(std::max_element(expected.begin(), expected.end()) - expected.begin());
+  CHECK(luojia::test::read_band(dir.file("labels.tif"), 1) == std::vector<double>{double(best), double(best)});
+  for (int k = 0; k < 6; ++k) {
+    const auto s = luojia::test::read_band(dir.file("scores.tif"), k + 1);
+    CHECK(s[0] == Approx(expected[static_cast<std::size_t>(k)]).margin(1e-5));
+    CHECK(s[1] == Approx(expected[static_cast<std::size_t>(k)]).margin(1e-5));
+  }
+  const RasterInfo info = Raster::open(dir.file("labels.tif")).info();
+  CHECK(info.geotransform->c[1] == 320.0);  // 32 pixels of 10 m
+  CHECK(info.geotransform->c[0] == 500000.0);
+  CHECK(info.epsg == 32618);
+}
+
+TEST_CASE("overlapping windows equal windows cut and reflected here", "[classify]") {
+  TempDir dir;
+  const int w = 70, h = 45, window = 32, stride = 16;
+  const auto value = [](int b, int x, int y) { return (luojia::test::hash01(b, x, y, 9) - 0.5) * 3.0; };
+  luojia::test::RasterSpec spec;
+  spec.width = w;
+  spec.height = h;
+  spec.bands = 4;
+  luojia::test::make_raster(dir.file("in.tif"), spec, value);
+  ClassifyOptions o;
+  o.window = window;
+  o.stride = stride;
+  o.scores = dir.file("scores.tif");
+  const ClassifyReport r = classify(dir.file("in.tif"), kNn + "resnet_classifier_op17.onnx", dir.file("labels.tif"), o);
+  CHECK(r.columns == 5);
+  CHECK(r.rows == 3);
+  const nn::Model model = nn::Model::load(kNn + "resnet_classifier_op17.onnx");
+  const auto mirror = [](int i, int n) {
+    while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
+    return i;
+  };
+  std::vector<std::vector<double>> scores;
+  for (int k = 1; k <= 6; ++k) scores.push_back(luojia::test::read_band(dir.file("scores.tif"), k));
+  for (int cy = 0; cy < 3; ++cy)
+    for (int cx = 0; cx < 5; ++cx) {
+      // The window centred on the cell: starts (stride - window) / 2 before it.
+      const int x0 = cx * stride - 8, y0 = cy * stride - 8;
+      nn::Tensor x({1, 4, window, window});
+      for (int b = 0; b < 4; ++b)
+        for (int y = 0; y < window; ++y)
+          for (int xx = 0; xx < window; ++xx)
+            x.data()[(b * window + y) * window + xx] = static_cast<float>(value(b, mirror(x0 + xx, w), mirror(y0 + y, h)));
+      const nn::Tensor out = model.run({x}).at(0);
+      for (int k = 0; k < 6; ++k)
+        REQUIRE(scores[static_cast<std::size_t>(k)][static_cast<std::size_t>(cy * 5 + cx)] == Approx(out.data()[k]).margin(1e-5));
+    }
+}
+
+TEST_CASE("cells without data are nodata; bad windows are errors", "[classify]") {
+  TempDir dir;
+  luojia::test::RasterSpec spec;
+  spec.width = 64;
+  spec.height = 32;
+  spec.bands = 4;
+  spec.nodata = -9999;
+  luojia::test::make_raster(dir.file("in.tif"), spec, [](int b, int x, int y) { return x < 32 ? -9999.0 : luojia::test::hash01(b, x, y); });
+  ClassifyOptions o;
+  o.window = 32;
+  const ClassifyReport r = classify(dir.file("in.tif"), kNn + "resnet_classifier_op17.onnx", dir.file("labels.tif"), o);
+  CHECK(r.skipped == 1);
+  CHECK(luojia::test::read_band(dir.file("labels.tif"), 1)[0] == 255);
+  CHECK(luojia::test::read_band(dir.file("labels.tif"), 1)[1] != 255);
+  CHECK_THROWS_WITH(classify(dir.file("in.tif"), kNn + "resnet_classifier_op17.onnx", dir.file("x.tif"), {}),
+                    Catch::Contains("give the window with --window"));
+  CHECK_THROWS_WITH(classify(dir.file("in.tif"), kNn + "unet_op17.onnx", dir.file("x.tif"), o), Catch::Contains("is not (N, classes)"));
+}
