@@ -125,10 +125,10 @@ TEST_CASE("aligning warps a shifted copy back onto the grid; without it, a clear
   for (int b = 1; b <= n; ++b) {
     shifted->GetRasterBand(b)->SetNoDataValue(255);
     for (int y = 0; y < h; ++y) {
-      src->GetRasterBand(b)->RasterIO(GF_Read, 0, y, w, 1, row.data(), w, 1, GDT_Byte, 0, 0);
+      REQUIRE(src->GetRasterBand(b)->RasterIO(GF_Read, 0, y, w, 1, row.data(), w, 1, GDT_Byte, 0, 0) == CE_None);
       std::rotate(row.begin(), row.begin() + 3, row.end());
       std::fill(row.end() - 3, row.end(), std::uint8_t{255});
-      shifted->GetRasterBand(b)->RasterIO(GF_Write, 0, y, w, 1, row.data(), w, 1, GDT_Byte, 0, 0);
+      REQUIRE(shifted->GetRasterBand(b)->RasterIO(GF_Write, 0, y, w, 1, row.data(), w, 1, GDT_Byte, 0, 0) == CE_None);
     }
   }
   GDALClose(shifted);

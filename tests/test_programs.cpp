@@ -36,6 +36,15 @@ Result run(const TempDir& dir, const std::string& command) {
   return r;
 }
 
+std::pair<int, int> Raster_size(const std::string& path) {
+  GDALAllRegister();
+  GDALDataset* ds = GDALDataset::Open(path.c_str(), GDAL_OF_RASTER);
+  if (!ds) return {0, 0};
+  const std::pair<int, int> size{ds->GetRasterXSize(), ds->GetRasterYSize()};
+  GDALClose(ds);
+  return size;
+}
+
 std::size_t lines(const std::string& text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
 
 std::string four_band(const TempDir& dir, const std::string& name = "in.tif") {
@@ -52,6 +61,9 @@ std::string four_band(const TempDir& dir, const std::string& name = "in.tif") {
 
 const std::string kIndex = LUOJIA_INDEX_EXE;
 const std::string kSegment = LUOJIA_SEGMENT_EXE;
+const std::string kClassify = LUOJIA_CLASSIFY_EXE;
+const std::string kChange = LUOJIA_CHANGE_EXE;
+const std::string kAssess = LUOJIA_ASSESS_EXE;
 const std::string kNn = LUOJIA_TEST_DATA "/nn/";
 const std::string kInfo = LUOJIA_INFO_EXE;
 
@@ -223,6 +235,58 @@ TEST_CASE("luojia-segment writes a COG class map with overviews, and reports bad
     CHECK(r.code == c.code);
     CHECK(lines(r.err) == 1);
     CHECK(r.err.rfind("luojia-segment: error: ", 0) == 0);
+    CHECK(r.err.find(c.needle) != std::string::npos);
+    CHECK(!std::filesystem::exists(out));
+  }
+}
+
+TEST_CASE("luojia-classify, luojia-change and luojia-assess: results, and bad input in one line", "[programs]") {
+  TempDir dir;
+  const std::string a = four_band(dir, "a.tif"), b = four_band(dir, "b.tif");
+  {
+    luojia::test::RasterSpec spec;
+    spec.width = 50;
+    spec.height = 50;
+    spec.bands = 4;
+    luojia::test::make_raster(dir.file("other_grid.tif"), spec, [](int, int x, int) { return x; });
+  }
+  const Result change = run(dir, kChange + " -q " + a + " " + b + " " + dir.file("change.tif") + " --threshold 5");
+  CHECK(change.code == 0);
+  CHECK(luojia::test::read_band(dir.file("change.tif"), 1)[0] == 0);  // identical dates: no change
+  const Result assess = run(dir, kAssess + " --json " + dir.file("change.tif") + " " + dir.file("change.tif"));
+  CHECK(assess.code == 0);
+  CHECK(assess.out.find("\"overall_accuracy\": 1.000000") != std::string::npos);
+  const Result classify = run(dir, kClassify + " -q " + a + " " + kNn + "resnet_classifier_op17.onnx " + dir.file("labels.tif") +
+                                       " --window 16 --stride 16");
+  CHECK(classify.code == 0);
+  CHECK(Raster_size(dir.file("labels.tif")) == std::pair<int, int>{5, 4});
+
+  const std::string out = dir.file("out.tif");
+  struct Case {
+    std::string program, args;
+    int code;
+    std::string needle;
+  };
+  const std::vector<Case> cases{
+      {kChange, a + " " + dir.file("other_grid.tif") + " " + out, 1, "not on one grid: sizes differ"},
+      {kChange, a + " " + dir.file("nope.tif") + " " + out, 1, "nope.tif: no such file"},
+      {kChange, a + " " + b + " " + out + " --bands 1,9", 1, "band 9 is out of range"},
+      {kChange, a + " " + b + " " + out + " --probabilities " + dir.file("p.tif"), 2, "need --model"},
+      {kChange, a + " " + b + " " + out + " --threshold x", 2, "--threshold expects a number"},
+      {kClassify, a + " " + kNn + "resnet_classifier_op17.onnx " + out, 1, "give the window with --window"},
+      {kClassify, a + " " + kNn + "unet_op17.onnx " + out + " --window 16", 1, "is not (N, classes)"},
+      {kClassify, a + " " + dir.file("nope.onnx") + " " + out + " --window 16", 1, "nope.onnx: no such file"},
+      {kAssess, dir.file("change.tif") + " " + dir.file("nope.tif"), 1, "nope.tif: no such file"},
+      {kAssess, dir.file("change.tif") + " " + dir.file("other_grid.tif"), 1, "they must share the grid"},
+      {kAssess, dir.file("change.tif") + " " + dir.file("change.tif") + " --remap 1", 2, "--remap expects FROM=TO"},
+      {kAssess, dir.file("change.tif"), 2, "missing REFERENCE"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.program << " " << c.args);
+    const Result r = run(dir, c.program + " -q " + c.args);
+    CHECK(r.code == c.code);
+    CHECK(lines(r.err) == 1);
+    CHECK(r.err.find(": error: ") != std::string::npos);
     CHECK(r.err.find(c.needle) != std::string::npos);
     CHECK(!std::filesystem::exists(out));
   }
