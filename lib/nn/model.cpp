@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <unordered_map>
@@ -246,6 +247,38 @@ Plan make_plan(const Model::Impl& model, const std::vector<Tensor>& inputs) {
   }
   for (const auto& o : g.outputs) plan.outputs.push_back(slot_for(o.name));
 
+  // Concat along channels of a batch of one: inputs computed in the same run get their place in
+  // the output, so no copy is made and both never coexist (U-Net skips are the big saving).
+  for (const Step& step : plan.steps) {
+    const NodeInfo& node = step.layer->node();
+    if (node.op_type != "Concat" || !node.domain.empty() || step.outputs.size() != 1) continue;
+    Slot& out = plan.slots[static_cast<std::size_t>(step.outputs[0])];
+    if (out.storage != Storage::Arena || out.type != ElementType::Float32 || out.shape.size() < 2) continue;
+    std::int64_t axis = node.attributes.get_int("axis", 0);
+    if (axis < 0) axis += static_cast<std::int64_t>(out.shape.size());
+    bool contiguous = axis >= 0 && axis < static_cast<std::int64_t>(out.shape.size());
+    for (std::int64_t d = 0; contiguous && d < axis; ++d) contiguous = out.shape[static_cast<std::size_t>(d)] == 1;
+    if (!contiguous) continue;
+    std::vector<int> ids = step.inputs;
+    std::sort(ids.begin(), ids.end());
+    bool usable = std::adjacent_find(ids.begin(), ids.end()) == ids.end();
+    for (int id : step.inputs) {
+      const Slot& in = plan.slots[static_cast<std::size_t>(id < 0 ? 0 : id)];
+      usable = usable && id >= 0 && in.storage == Storage::Arena && in.alias_of < 0 && in.type == ElementType::Float32;
+    }
+    if (!usable) continue;
+    std::size_t offset = 0;
+    const int out_id = step.outputs[0];
+    for (int id : step.inputs) {
+      Slot& in = plan.slots[static_cast<std::size_t>(id)];
+      in.alias_of = out_id;
+      in.alias_offset = offset;
+      offset += static_cast<std::size_t>(element_count(in.shape));
+      out.first = std::min(out.first, in.first);
+      out.last = std::max(out.last, in.last);
+    }
+  }
+
   // Arena offsets: a slot lives from the step that writes it to the last step that reads it;
   // first fit among the blocks alive at that step.
   struct Block {
@@ -253,8 +286,14 @@ Plan make_plan(const Model::Impl& model, const std::vector<Tensor>& inputs) {
     int last;
   };
   std::vector<Block> alive;
-  for (auto& slot : plan.slots) {
-    if (slot.storage != Storage::Arena) continue;
+  // In order of first write (a Concat's block starts with its earliest input).
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < plan.slots.size(); ++i)
+    if (plan.slots[i].storage == Storage::Arena && plan.slots[i].alias_of < 0) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return plan.slots[a].first < plan.slots[b].first; });
+  for (std::size_t index : order) {
+    Slot& slot = plan.slots[index];
     const std::size_t size = align_floats(static_cast<std::size_t>(element_count(slot.shape)));
     std::erase_if(alive, [&](const Block& b) { return b.last < slot.first; });
     std::sort(alive.begin(), alive.end(), [](const Block& a, const Block& b) { return a.offset < b.offset; });
@@ -267,6 +306,12 @@ Plan make_plan(const Model::Impl& model, const std::vector<Tensor>& inputs) {
     alive.push_back({offset, size, slot.last});
     plan.arena_floats = std::max(plan.arena_floats, offset + size);
   }
+  // Aliases sit at their offset inside their Concat's block (which may itself be an alias).
+  const std::function<std::size_t(const Slot&)> place = [&](const Slot& slot) -> std::size_t {
+    return slot.alias_of < 0 ? slot.offset : place(plan.slots[static_cast<std::size_t>(slot.alias_of)]) + slot.alias_offset;
+  };
+  for (auto& slot : plan.slots)
+    if (slot.storage == Storage::Arena && slot.alias_of >= 0) slot.offset = place(slot);
   if (plan.arena_floats * sizeof(float) > limits.max_plan_bytes)
     fail("running this input shape would need " + std::to_string((plan.arena_floats * sizeof(float)) >> 20) +
          " MiB of activations, over the limit of " + std::to_string(limits.max_plan_bytes >> 20) + " MiB");

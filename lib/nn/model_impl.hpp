@@ -29,6 +29,10 @@ struct Slot {
   int input_index = -1;       // Input
   int output_index = -1;      // Output
   int first = -1, last = -1;  // steps that write and last read it
+  // Arena slots written straight into their place inside a Concat's output: that slot, and the
+  // offset (floats) within it. The Concat then has nothing to copy.
+  int alias_of = -1;
+  std::size_t alias_offset = 0;
 };
 
 struct Step {

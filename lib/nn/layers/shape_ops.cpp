@@ -158,9 +158,11 @@ void Concat::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
                                                         : Tensor::from_ints(x0.to_ints(), x0.shape());
     const std::int64_t len = x.rank() ? x.dim(axis) : 1;
     const std::size_t chunk = static_cast<std::size_t>(len * inner) * es;
-    for (std::int64_t o = 0; o < outer; ++o)
-      std::memcpy(bytes(y) + static_cast<std::size_t>((o * y.dim(axis) + offset) * inner) * es,
-                  bytes(x) + static_cast<std::size_t>(o) * chunk, chunk);
+    for (std::int64_t o = 0; o < outer; ++o) {
+      char* dst = bytes(y) + static_cast<std::size_t>((o * y.dim(axis) + offset) * inner) * es;
+      const char* src = bytes(x) + static_cast<std::size_t>(o) * chunk;
+      if (dst != src) std::memcpy(dst, src, chunk);  // equal when the planner placed the input there
+    }
     offset += len;
   }
 }
