@@ -332,8 +332,10 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
   if (it == self.plans.end()) it = self.plans.emplace(key, detail::make_plan(*self.model, inputs)).first;
   const detail::Plan& plan = it->second;
   self.last = &plan;
-  if (static_cast<std::size_t>(self.arena.size()) < plan.arena_floats)
+  if (static_cast<std::size_t>(self.arena.size()) < plan.arena_floats) {
+    self.arena = Tensor();  // the old arena goes before the new one comes: never both at once
     self.arena = Tensor(Shape{static_cast<std::int64_t>(plan.arena_floats)});
+  }
 
   std::vector<Tensor> results(plan.outputs.size());
   std::vector<Tensor> tensors(plan.slots.size());
