@@ -1,5 +1,6 @@
 #include <luojia/raster.hpp>
 
+#include "io/file_names.hpp"
 #include "io/gdal_support.hpp"
 
 #include <cpl_string.h>
@@ -74,15 +75,6 @@ RasterInfo describe(GDALDataset& dataset, const std::string& path) {
   return info;
 }
 
-// Source coordinate of window coordinate i along an axis of n pixels.
-std::int64_t reflect(std::int64_t i, std::int64_t n) {
-  if (n == 1) return 0;
-  const std::int64_t period = 2 * (n - 1);
-  i %= period;
-  if (i < 0) i += period;
-  return i < n ? i : period - i;
-}
-
 std::int64_t replicate(std::int64_t i, std::int64_t n) { return std::clamp<std::int64_t>(i, 0, n - 1); }
 
 std::vector<std::int64_t> source_map(std::int64_t start, std::int64_t length, std::int64_t n,
@@ -90,7 +82,7 @@ std::vector<std::int64_t> source_map(std::int64_t start, std::int64_t length, st
   std::vector<std::int64_t> map(static_cast<std::size_t>(length));
   for (std::int64_t i = 0; i < length; ++i)
     map[static_cast<std::size_t>(i)] =
-        mode == EdgeMode::Reflect ? reflect(start + i, n) : replicate(start + i, n);
+        mode == EdgeMode::Reflect ? detail::reflect_index(start + i, n) : replicate(start + i, n);
   return map;
 }
 

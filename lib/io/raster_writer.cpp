@@ -1,5 +1,6 @@
 #include <luojia/raster_writer.hpp>
 
+#include "io/file_names.hpp"
 #include "io/gdal_support.hpp"
 
 #include <cpl_string.h>
@@ -11,7 +12,21 @@
 
 namespace luojia {
 
+namespace detail {
+
+std::string temporary_path(const std::string& target, const std::string& extension) {
+  static std::atomic<unsigned> counter{0};
+  const std::string folder = CPLGetPath(target.c_str());
+  const std::string base = CPLGetFilename(target.c_str());
+  const std::string name = "." + base + ".luojia-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".tmp" +
+                           (extension.empty() ? "" : "." + extension);
+  return folder.empty() ? name : std::string(CPLFormFilename(folder.c_str(), name.c_str(), nullptr));
+}
+
+}  // namespace detail
+
 using detail::DatasetPtr;
+using detail::temporary_path;
 using detail::GdalErrorTrap;
 
 namespace {
@@ -43,17 +58,6 @@ public:
 private:
   char** list_ = nullptr;
 };
-
-// A hidden name in the target folder, so the final rename never crosses file systems.
-std::string temporary_path(const std::string& target, const std::string& extension) {
-  static std::atomic<unsigned> counter{0};
-  const std::string folder = CPLGetPath(target.c_str());
-  const std::string base = CPLGetFilename(target.c_str());
-  const std::string name = "." + base + ".luojia-" + std::to_string(::getpid()) + "-" +
-                           std::to_string(counter++) + ".tmp" +
-                           (extension.empty() ? "" : "." + extension);
-  return folder.empty() ? name : std::string(CPLFormFilename(folder.c_str(), name.c_str(), nullptr));
-}
 
 // The files that make up a dataset, .aux.xml sidecars left out.
 std::vector<std::string> dataset_files(const std::string& path) {

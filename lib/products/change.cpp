@@ -4,6 +4,7 @@
 
 #include <luojia/error.hpp>
 
+#include "io/file_names.hpp"
 #include "io/gdal_support.hpp"
 
 #include <cpl_string.h>
@@ -184,10 +185,6 @@ std::string stack(const Raster& before, const std::string& after_path, const std
   return path;
 }
 
-std::string temporary_sibling(const std::string& path, const std::string& tag) {
-  const std::filesystem::path p(path);
-  return (p.parent_path() / ("." + p.filename().string() + "." + tag + "." + std::to_string(::getpid()) + ".tmp.tif")).string();
-}
 
 }  // namespace
 
@@ -250,7 +247,7 @@ ChangeReport detect_change(const std::string& before_path, const std::string& af
   so.read.apply_scale = true;
 
   // Pass 1: magnitudes (to the requested raster, or a temporary one) and their maximum.
-  const std::string magnitude_path = o.magnitude.empty() ? temporary_sibling(output, "magnitude") : o.magnitude;
+  const std::string magnitude_path = o.magnitude.empty() ? detail::temporary_path(output, "magnitude.tif") : o.magnitude;
   struct Remove {
     std::string path;
     bool active;

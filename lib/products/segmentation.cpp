@@ -6,6 +6,7 @@
 #include <luojia/nn/model.hpp>
 #include <luojia/polygonize.hpp>
 
+#include "io/file_names.hpp"
 #include "products/aoi.hpp"
 #include "products/majority.hpp"
 #include "products/model_products.hpp"
@@ -137,11 +138,6 @@ void write_products(Writers& w, const Layout& l, const Window& window, const Ima
   if (w.logits) w.logits->write(window, image.data() + static_cast<std::size_t>(l.logit_plane()) * plane, static_cast<int>(l.classes));
 }
 
-std::string temporary_sibling(const std::string& path, const std::string& tag) {
-  namespace fs = std::filesystem;
-  const fs::path p(path);
-  return (p.parent_path() / ("." + p.filename().string() + "." + tag + ".tmp.tif")).string();
-}
 
 }  // namespace
 
@@ -292,7 +288,7 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
 
   // ---- outputs ----------------------------------------------------------------------------------
   Writers writers;
-  const std::string class_target = o.regularize > 0 ? temporary_sibling(class_map, "unregularised") : class_map;
+  const std::string class_target = o.regularize > 0 ? detail::temporary_path(class_map, "unregularised.tif") : class_map;
   OutputOptions class_options = o.output;
   OutputOptions float_options = o.output;
   const bool cog = EQUAL(o.output.driver.c_str(), "COG");
@@ -319,7 +315,7 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   writers.classes->set_category_names(class_names);
   writers.classes->set_metadata("LUOJIA_MODEL", std::filesystem::path(model_path).filename().string());
   const std::string confidence_path =
-      !o.confidence.empty() ? o.confidence : (!o.vector.empty() ? temporary_sibling(class_map, "confidence") : "");
+      !o.confidence.empty() ? o.confidence : (!o.vector.empty() ? detail::temporary_path(class_map, "confidence.tif") : "");
   if (!confidence_path.empty()) {
     RasterLayout l = layout_like(info, DataType::Float32, 1);
     l.nodata = kFloatNodata;
@@ -353,18 +349,11 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   auto prepare_input = [&](const InputTile& in, nn::Tensor& x) {
     const Window& r = in.tile.read;
     const std::int64_t plane = r.area();
-    const auto mirror = [](std::int64_t i, std::int64_t n) {
-      if (n == 1) return std::int64_t{0};
-      const std::int64_t period = 2 * (n - 1);
-      i %= period;
-      if (i < 0) i += period;
-      return i < n ? i : period - i;
-    };
     std::vector<std::uint8_t> valid(in.mask.begin(), in.mask.begin() + plane);
     for (std::int64_t y = 0; y < r.height; ++y)
       for (std::int64_t xx = 0; xx < r.width; ++xx) {
         if (r.x + xx < width && r.y + y < height) continue;  // inside: its own mask
-        const std::int64_t sx = mirror(r.x + xx, width) - r.x, sy = mirror(r.y + y, height) - r.y;
+        const std::int64_t sx = detail::reflect_index(r.x + xx, width) - r.x, sy = detail::reflect_index(r.y + y, height) - r.y;
         const bool seen = sx >= 0 && sy >= 0 && sx < r.width && sy < r.height;
         valid[static_cast<std::size_t>(y * r.width + xx)] = seen ? in.mask[static_cast<std::size_t>(sy * r.width + sx)] : 1;
       }
