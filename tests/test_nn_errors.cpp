@@ -202,6 +202,30 @@ TEST_CASE("broken model files are errors naming the file", "[nn][errors]") {
     add_input(m.mutable_graph(), "input", {1, 1, 8, 8});
     cases.push_back({"no nodes", save(dir, "nodes.onnx", m), "no graph"});
   }
+  {
+    // Found by fuzzing: a node without its inputs.
+    auto m = empty_model();
+    auto* g = m.mutable_graph();
+    add_input(g, "input", {1, 1, 8, 8});
+    add_node(g, "Relu", {}, {"a"});
+    add_node(g, "Add", {"input", "a"}, {"out"});
+    add_output(g, "out");
+    cases.push_back({"node without inputs", save(dir, "no_inputs.onnx", m), "Relu"});
+  }
+  {
+    // Found by fuzzing: a target shape whose product overflows int64.
+    auto m = empty_model();
+    auto* g = m.mutable_graph();
+    add_input(g, "input", {1, 1, 8, 8});
+    auto* shape = g->add_initializer();
+    shape->set_name("shape");
+    shape->set_data_type(onnx::TensorProto::INT64);
+    shape->add_dims(3);
+    for (std::int64_t d : {std::int64_t{196608}, std::int64_t{144115188075855871}, std::int64_t{-1}}) shape->add_int64_data(d);
+    add_node(g, "Reshape", {"input", "shape"}, {"out"});
+    add_output(g, "out");
+    cases.push_back({"overflowing reshape", save(dir, "overflow.onnx", m), "too large"});
+  }
   for (const auto& c : cases) {
     const std::string message = load_error(c.path);
     INFO(c.name << ": " << message);

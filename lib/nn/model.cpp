@@ -81,6 +81,10 @@ Model Model::load(const std::string& path, const LayerRegistry& registry, const 
     } catch (const Error& e) {
       if (!e.context().node.empty()) throw;
       throw Error(e.message(), ErrorContext{path, {}, {}, node.describe()});
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Error(std::string("malformed node: ") + e.what(), ErrorContext{path, {}, {}, node.describe()});
     }
   }
   return Model(std::move(impl));
@@ -188,14 +192,23 @@ Plan make_plan(const Model::Impl& model, const std::vector<Tensor>& inputs) {
     } catch (const Error& e) {
       if (!e.context().node.empty()) throw;
       fail(e.message(), node.describe());
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (const std::exception& e) {
+      // A layer's own checks missed something (a crafted node without inputs, say): still one
+      // error naming the node, never a crash.
+      fail(std::string("malformed node: ") + e.what(), node.describe());
     }
     if (outs.size() < node.outputs.size())
       fail("shape inference gave " + std::to_string(outs.size()) + " outputs for " +
            std::to_string(node.outputs.size()), node.describe());
     for (std::size_t k = 0; k < node.outputs.size(); ++k) {
-      const auto bytes = static_cast<double>(element_count(outs[k].shape)) * (outs[k].type == ElementType::Int64 ? 8 : 4);
-      for (std::int64_t d : outs[k].shape)
+      double elements = 1;
+      for (std::int64_t d : outs[k].shape) {
         if (d < 0) fail("shape inference gave a negative dimension: " + to_string(outs[k].shape), node.describe());
+        elements *= static_cast<double>(d);
+      }
+      const double bytes = elements * (outs[k].type == ElementType::Int64 ? 8 : 4);
       if (bytes > static_cast<double>(limits.max_tensor_bytes))
         fail("output " + to_string(outs[k].shape) + " would need " + std::to_string(static_cast<long long>(bytes / 1048576)) +
              " MiB, over the limit of " + std::to_string(limits.max_tensor_bytes >> 20) + " MiB per tensor", node.describe());

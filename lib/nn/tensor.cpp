@@ -27,8 +27,11 @@ std::string to_string(const Shape& shape) {
 }
 
 std::int64_t element_count(const Shape& shape) {
+  // Shapes come from files and from arithmetic on them: a product past int64 is an error, not
+  // undefined behaviour.
   std::int64_t n = 1;
-  for (std::int64_t d : shape) n *= d;
+  for (std::int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) raise("shape " + to_string(shape) + " has no valid element count");
   return n;
 }
 

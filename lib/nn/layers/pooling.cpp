@@ -34,9 +34,10 @@ void Pool::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   std::int64_t pt = 0, pl = 0;
   window_.output_size(0, h, pt);
   window_.output_size(1, w, pl);
-  const auto [kh, kw] = window_.kernel;
-  const auto [sh, sw] = window_.stride;
-  const auto [dh, dw] = window_.dilation;
+  // Plain copies: lambdas below capture them (clang 14 cannot capture structured bindings).
+  const std::int64_t kh = window_.kernel[0], kw = window_.kernel[1];
+  const std::int64_t sh = window_.stride[0], sw = window_.stride[1];
+  const std::int64_t dh = window_.dilation[0], dw = window_.dilation[1];
   // Padding as the spec counts it for count_include_pad: the window clipped to input + pads.
   const std::int64_t hp = h + window_.pad_end[0], wp = w + window_.pad_end[1];
   const bool two_by_two = kh == 2 && kw == 2 && sh == 2 && sw == 2 && dh == 1 && dw == 1 && pt == 0 && pl == 0 &&

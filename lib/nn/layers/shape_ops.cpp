@@ -286,7 +286,7 @@ std::vector<ValueInfo> Reshape::infer(const std::vector<ValueInfo>& in) const {
       continue;
     }
     if (v < 0) fail("negative dimension in the target shape");
-    known *= v;
+    if (__builtin_mul_overflow(known, v, &known)) fail("target shape " + to_string(Shape(target)) + " is too large");
     out.push_back(v);
   }
   const std::int64_t total = element_count(s);
