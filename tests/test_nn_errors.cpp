@@ -226,6 +226,19 @@ TEST_CASE("broken model files are errors naming the file", "[nn][errors]") {
     add_output(g, "out");
     cases.push_back({"overflowing reshape", save(dir, "overflow.onnx", m), "too large"});
   }
+  {
+    // Found by fuzzing: a perm naming an axis twice read past the input.
+    auto m = empty_model();
+    auto* g = m.mutable_graph();
+    add_input(g, "input", {1, 1, 8, 8});
+    auto* n = add_node(g, "Transpose", {"input"}, {"out"});
+    auto* perm = n->add_attribute();
+    perm->set_name("perm");
+    perm->set_type(onnx::AttributeProto::INTS);
+    for (std::int64_t p : {0, 0, 2, 3}) perm->add_ints(p);
+    add_output(g, "out");
+    cases.push_back({"repeated perm axis", save(dir, "perm.onnx", m), "perm names axis 0 twice"});
+  }
   for (const auto& c : cases) {
     const std::string message = load_error(c.path);
     INFO(c.name << ": " << message);

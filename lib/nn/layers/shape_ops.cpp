@@ -365,22 +365,33 @@ void Range::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs
 }
 
 // Transpose ----------------------------------------------------------------------------------------
+namespace {
+// perm, or the reversal when absent; each axis exactly once (a crafted perm could repeat one).
+std::vector<std::int64_t> permutation(const Layer& layer, std::size_t rank) {
+  auto perm = layer.node().attributes.get_ints("perm");
+  if (perm.empty())
+    for (std::size_t d = rank; d-- > 0;) perm.push_back(static_cast<std::int64_t>(d));
+  if (perm.size() != rank) raise("perm does not match the rank " + std::to_string(rank));
+  std::vector<bool> seen(rank, false);
+  for (auto& p : perm) {
+    p = normalise_axis(p, rank, layer);
+    if (seen[static_cast<std::size_t>(p)]) raise("perm names axis " + std::to_string(p) + " twice");
+    seen[static_cast<std::size_t>(p)] = true;
+  }
+  return perm;
+}
+}  // namespace
+
 std::vector<ValueInfo> Transpose::infer(const std::vector<ValueInfo>& in) const {
   const Shape& s = in.at(0).shape;
-  auto perm = node().attributes.get_ints("perm");
-  if (perm.empty())
-    for (std::size_t d = s.size(); d-- > 0;) perm.push_back(static_cast<std::int64_t>(d));
-  if (perm.size() != s.size()) fail("perm does not match the rank");
   Shape out;
-  for (auto p : perm) out.push_back(s.at(static_cast<std::size_t>(normalise_axis(p, s.size(), *this))));
+  for (auto p : permutation(*this, s.size())) out.push_back(s[static_cast<std::size_t>(p)]);
   return {info(out, in[0].type)};
 }
 void Transpose::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   const Tensor& x = inputs[0];
   Tensor& y = outputs[0];
-  auto perm = node().attributes.get_ints("perm");
-  if (perm.empty())
-    for (std::size_t d = x.shape().size(); d-- > 0;) perm.push_back(static_cast<std::int64_t>(d));
+  const auto perm = permutation(*this, x.shape().size());
   const auto in_strides = contiguous_strides(x.shape());
   std::vector<std::int64_t> strides;
   for (auto p : perm) strides.push_back(in_strides[static_cast<std::size_t>(p)]);
