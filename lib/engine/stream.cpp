@@ -1,6 +1,8 @@
 #include <luojia/engine.hpp>
 #include <luojia/error.hpp>
 
+#include "io/raster_pool.hpp"
+
 #include <gdal.h>
 
 #include <tbb/concurrent_queue.h>
@@ -25,45 +27,6 @@ public:
 
 private:
   GIntBig previous_;
-};
-
-// Dataset handles for the parallel read stage: GDAL handles are not thread-safe, so each read
-// borrows one for itself. The caller's handle is the first; more are opened as threads need them.
-class HandlePool {
-public:
-  explicit HandlePool(Raster& first) : path_(first.path()) { free_.push_back(&first); }
-
-  class Lease {
-  public:
-    Lease(HandlePool& pool, Raster* raster) : pool_(pool), raster_(raster) {}
-    ~Lease() { pool_.release(raster_); }
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    Raster& get() const { return *raster_; }
-
-  private:
-    HandlePool& pool_;
-    Raster* raster_;
-  };
-
-  Lease acquire() {
-    std::lock_guard lock(mutex_);
-    if (free_.empty()) return Lease(*this, owned_.emplace_back(std::make_unique<Raster>(Raster::open(path_))).get());
-    Raster* raster = free_.back();
-    free_.pop_back();
-    return Lease(*this, raster);
-  }
-
-private:
-  void release(Raster* raster) {
-    std::lock_guard lock(mutex_);
-    free_.push_back(raster);
-  }
-
-  std::string path_;
-  std::mutex mutex_;
-  std::vector<Raster*> free_;
-  std::vector<std::unique_ptr<Raster>> owned_;
 };
 
 // Buffers of one tile in flight, reused by the tiles that follow it.
@@ -100,7 +63,7 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
       plan_memory(grid, static_cast<int>(bands.size()), output_bands, threads, options);
   GdalCacheScope cache(plan.gdal_cache_bytes);
 
-  HandlePool handles(input);
+  detail::RasterPool handles(input);
   std::vector<Slot> slots(static_cast<std::size_t>(plan.tiles_in_flight));
   tbb::concurrent_queue<Slot*> free_slots;
   for (auto& s : slots) free_slots.push(&s);
@@ -132,7 +95,7 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
                   try {
                     {
                       const auto raster = handles.acquire();
-                      raster.get().read_into(slot->tile.read, bands, slot->input, options.read, &slot->mask);
+                      raster->read_into(slot->tile.read, bands, slot->input, options.read, &slot->mask);
                     }
                     slot->output.reshape(output_bands, slot->tile.core.width, slot->tile.core.height);
                     OutputTile out{slot->tile, slot->output};

@@ -14,8 +14,7 @@
 
 namespace luojia::detail {
 
-AreaOfInterest::AreaOfInterest(const RasterInfo& raster, const std::string& vector_path, const std::string& mask_path)
-    : mask_path_(mask_path) {
+AreaOfInterest::AreaOfInterest(const RasterInfo& raster, const std::string& vector_path, const std::string& mask_path) {
   register_gdal();
   if (!raster.geotransform && !vector_path.empty())
     raise("the raster has no geotransform, so an --aoi cannot be placed on it", ErrorContext{raster.path, {}, {}, {}});
@@ -68,7 +67,7 @@ AreaOfInterest::AreaOfInterest(const RasterInfo& raster, const std::string& vect
       for (std::size_t i = 0; i < 6; ++i)
         if (std::fabs(m.geotransform->c[i] - raster.geotransform->c[i]) > 1e-9 * std::max(1.0, std::fabs(raster.geotransform->c[i])))
           raise("the mask's geotransform differs from the raster's: they must share the grid", ErrorContext{mask_path, {}, {}, {}});
-    mask_handles_.push_back(std::move(handle));
+    mask_ = std::make_unique<RasterPool>(mask_path);
   }
 }
 
@@ -115,21 +114,11 @@ void AreaOfInterest::restrict(const Window& part, std::vector<std::uint8_t>& val
     }
     for (std::size_t i = 0; i < valid.size(); ++i) valid[i] = valid[i] && inside[i];
   }
-  if (!mask_path_.empty()) {
-    std::unique_ptr<Raster> handle;
-    {
-      std::lock_guard lock(mutex_);
-      if (!mask_handles_.empty()) {
-        handle = std::move(mask_handles_.back());
-        mask_handles_.pop_back();
-      }
-    }
-    if (!handle) handle = std::make_unique<Raster>(Raster::open(mask_path_));
+  if (mask_) {
+    const auto handle = mask_->acquire();
     Mask data;
     const Image m = handle->read(part, std::vector<int>{1}, {}, &data);
     for (std::size_t i = 0; i < valid.size(); ++i) valid[i] = valid[i] && data[i] && m.data()[i] != 0.0f;
-    std::lock_guard lock(mutex_);
-    mask_handles_.push_back(std::move(handle));
   }
 }
 

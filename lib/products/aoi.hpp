@@ -3,6 +3,8 @@
 // the same grid is non-zero.
 #include <luojia/raster.hpp>
 
+#include "io/raster_pool.hpp"
+
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,9 +26,8 @@ private:
   GeoTransform transform_;
   std::vector<std::unique_ptr<OGRGeometry>> geometries_;  // in the raster's CRS
   double envelope_[4] = {0, 0, 0, 0};                       // min x, max x, min y, max y
-  std::string mask_path_;
-  mutable std::mutex mutex_;
-  mutable std::vector<std::unique_ptr<Raster>> mask_handles_;
+  mutable std::mutex mutex_;  // rasterising shares the geometries
+  mutable std::unique_ptr<RasterPool> mask_;
 };
 
 }  // namespace luojia::detail

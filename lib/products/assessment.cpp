@@ -5,6 +5,7 @@
 #include <luojia/raster.hpp>
 
 #include "io/gdal_support.hpp"
+#include "io/raster_pool.hpp"
 
 #include <gdal_alg.h>
 #include <ogr_spatialref.h>
@@ -135,27 +136,18 @@ Assessment assess(const std::string& class_map, const std::string& reference, co
   const TileGrid grid(info.width, info.height, go);
   std::mutex reference_mutex;
   std::vector<std::int64_t> confusion(kMaxClasses * kMaxClasses, 0);
-  std::vector<std::unique_ptr<Raster>> idle;
+  std::unique_ptr<detail::RasterPool> reference_handles;
+  if (reference_raster) reference_handles = std::make_unique<detail::RasterPool>(*reference_raster);
   const TileKernel kernel = [&](const InputTile& in, OutputTile& out) {
     const Window& w = in.tile.core;
     std::vector<float> ref(static_cast<std::size_t>(w.area()));
     std::vector<std::uint8_t> ref_valid(ref.size(), 1);
     if (reference_raster) {
-      std::unique_ptr<Raster> handle;
-      {
-        std::lock_guard lock(reference_mutex);
-        if (!idle.empty()) {
-          handle = std::move(idle.back());
-          idle.pop_back();
-        }
-      }
-      if (!handle) handle = std::make_unique<Raster>(reference_raster->reopen());
+      const auto handle = reference_handles->acquire();
       Mask mask;
       const Image r = handle->read(w, std::vector<int>{1}, {}, &mask);
       std::copy(r.data(), r.data() + ref.size(), ref.begin());
       ref_valid.assign(mask.begin(), mask.end());
-      std::lock_guard lock(reference_mutex);
-      idle.push_back(std::move(handle));
     } else {
       // Outside every polygon there is no reference: -1.
       std::lock_guard lock(reference_mutex);
@@ -173,8 +165,9 @@ Assessment assess(const std::string& class_map, const std::string& reference, co
       if (GDALRasterizeGeometries(GDALDataset::ToHandle(ds.get()), 1, &band, static_cast<int>(handles.size()), handles.data(),
                                   nullptr, nullptr, vector.values.data(), nullptr, nullptr, nullptr) != CE_None)
         raise("cannot rasterise the reference: " + trap.message("rasterize failed"), ErrorContext{reference, {}, {}, {}});
-      ds->GetRasterBand(1)->RasterIO(GF_Read, 0, 0, static_cast<int>(w.width), static_cast<int>(w.height), ref.data(),
-                                     static_cast<int>(w.width), static_cast<int>(w.height), GDT_Float32, 0, 0, nullptr);
+      if (ds->GetRasterBand(1)->RasterIO(GF_Read, 0, 0, static_cast<int>(w.width), static_cast<int>(w.height), ref.data(),
+                                         static_cast<int>(w.width), static_cast<int>(w.height), GDT_Float32, 0, 0, nullptr) != CE_None)
+        raise("cannot read the rasterised reference: " + trap.message("read failed"), ErrorContext{reference, {}, {}, {}});
       for (std::size_t i = 0; i < ref.size(); ++i) ref_valid[i] = ref[i] >= 0;
     }
     // Counts of this tile, row-major over (reference, predicted), as the output plane.
