@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
     int progress_state = -1;
     o.stream.progress = quiet || json || csv ? cli::silent_progress : cli::terminal_progress;
     o.stream.progress_data = &progress_state;
+    cli::check_input(map);
     const Assessment a = assess(map, reference, o);
     std::cout << (json ? to_json(a) : csv ? to_csv(a) : to_text(a));
     return 0;

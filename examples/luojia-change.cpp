@@ -51,6 +51,7 @@ int change_main(int argc, char** argv) {
   o.segment.stream = common.stream();
   int progress_state = -1;
   o.segment.stream.progress_data = &progress_state;
+  cli::check_paths({before, after}, {model}, {output, o.magnitude, o.segment.probabilities, o.segment.logits, o.segment.confidence, o.segment.vector});
   const ChangeReport r = detect_change(before, after, output, o);
   if (!common.quiet) {
     if (!r.model)

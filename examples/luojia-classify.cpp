@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
     o.stream = common.stream();
     int progress_state = -1;
     o.stream.progress_data = &progress_state;
+    cli::check_paths({input}, {model}, {output, o.scores});
     const ClassifyReport r = classify(input, model, output, o);
     if (!common.quiet) {
       std::cerr << "luojia-classify: " << r.columns << "x" << r.rows << " cells, " << r.windows << " windows";

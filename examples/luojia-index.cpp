@@ -80,6 +80,7 @@ int index_main(int argc, char** argv) {
   job.stream.read.apply_scale = !raw;
   int progress_state = -1;
   job.stream.progress_data = &progress_state;
+  cli::check_paths({input}, {}, {output});
   compute_indices(input, output, job);
   if (!common.quiet) std::cerr << "wrote " << output << "\n";
   return 0;

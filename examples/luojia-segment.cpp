@@ -86,6 +86,7 @@ int segment_main(int argc, char** argv) {
   int progress_state = -1;
   o.stream.progress_data = &progress_state;
 
+  cli::check_paths({input}, {model, o.mask, o.aoi}, {output, o.probabilities, o.logits, o.confidence, o.vector});
   const SegmentReport r = segment(input, model, output, o);
   if (!common.quiet) {
     std::cerr << "luojia-segment: " << r.tiles << " tile" << (r.tiles == 1 ? "" : "s") << " of " << r.tile_size << " px";

@@ -1,6 +1,7 @@
 #include "cli/cli.hpp"
 
 #include <luojia/error.hpp>
+#include <luojia/raster.hpp>
 #include <luojia/version.hpp>
 
 #include <cpl_error.h>
@@ -8,6 +9,7 @@
 #include <charconv>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -41,6 +43,47 @@ void CPL_STDCALL report_gdal(CPLErr level, CPLErrorNum, const char* text) {
 }
 
 }  // namespace
+
+void check_input(const std::string& path) {
+  const Raster raster = Raster::open(path);
+  const RasterInfo& info = raster.info();
+  const auto warn = [&](const std::string& text) { std::cerr << g_program << ": warning: " << path << ": " << text << "\n"; };
+  if (info.crs_wkt.empty()) warn("has no CRS; the outputs will have none either");
+  if (!info.geotransform) warn("has no geotransform; the outputs are in pixel coordinates");
+  // One line for every band whose nodata the type cannot hold (it is usually all of them).
+  std::ostringstream first;
+  std::string numbers;
+  int count = 0;
+  for (int b = 1; b <= info.band_count(); ++b) {
+    const BandInfo& band = info.band(b);
+    if (!band.nodata || fits(band.type, *band.nodata)) continue;
+    if (count++ == 0) first << "nodata " << *band.nodata << " is outside the range of " << name(band.type);
+    numbers += (numbers.empty() ? "" : ",") + std::to_string(b);
+  }
+  if (count > 0) warn(first.str() + ", so no pixel is nodata (band" + (count > 1 ? "s " : " ") + numbers + ")");
+}
+
+void check_paths(const std::vector<std::string>& rasters, const std::vector<std::string>& other_inputs,
+                 const std::vector<std::string>& outputs) {
+  namespace fs = std::filesystem;
+  for (const auto& raster : rasters) check_input(raster);
+  std::vector<std::string> inputs = rasters;
+  inputs.insert(inputs.end(), other_inputs.begin(), other_inputs.end());
+  const auto same = [](const std::string& a, const std::string& b) {
+    std::error_code ec;
+    if (fs::exists(a, ec) && fs::exists(b, ec)) return fs::equivalent(a, b, ec);
+    return fs::weakly_canonical(a, ec) == fs::weakly_canonical(b, ec);
+  };
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    if (outputs[i].empty()) continue;
+    for (const auto& input : inputs)
+      if (!input.empty() && same(outputs[i], input))
+        raise("is also an input; write the result to another path", ErrorContext{outputs[i], {}, {}, {}});
+    for (std::size_t j = 0; j < i; ++j)
+      if (!outputs[j].empty() && same(outputs[i], outputs[j]))
+        raise("is given for two outputs", ErrorContext{outputs[i], {}, {}, {}});
+  }
+}
 
 int parse_int(const std::string& text, const std::string& what) {
   int value = 0;

@@ -89,6 +89,17 @@ int silent_progress(double complete, const char* message, void* data);
 // "PROGRAM: error: ..." on stderr, an interrupt exits 128 + signal number.
 int run(const std::string& program, const std::function<int()>& body);
 
+// Opens INPUT once before the run: a missing or unreadable file fails here with luojia's
+// one-line error, and what is odd but processable (no CRS, no geotransform, a nodata value the
+// band's type cannot hold) is said as a warning on stderr, then the run goes on.
+void check_input(const std::string& path);
+
+// check_input on every raster, then refuses an output that is one of the rasters or other inputs
+// (even through another path or a link), or is named twice: --overwrite must never replace what
+// is being read. Empty paths are options not given.
+void check_paths(const std::vector<std::string>& rasters, const std::vector<std::string>& other_inputs,
+                 const std::vector<std::string>& outputs);
+
 int parse_int(const std::string& text, const std::string& what);
 double parse_double(const std::string& text, const std::string& what);
 

@@ -77,4 +77,18 @@ std::string GdalErrorTrap::message(const std::string& fallback) const {
   return (last && *last) ? std::string(last) : fallback;
 }
 
+std::string GdalErrorTrap::message_about(const std::string& path, const std::string& fallback) const {
+  std::string text = message(fallback);
+  const std::string base = path.substr(path.find_last_of('/') + 1);
+  for (const std::string& prefix : {path, base}) {
+    if (prefix.empty()) continue;
+    for (std::size_t at; (at = text.find(prefix + ":")) != std::string::npos;) {
+      std::size_t end = at + prefix.size() + 1;
+      while (end < text.size() && text[end] == ' ') ++end;
+      text.erase(at, end - at);
+    }
+  }
+  return text.empty() ? fallback : text;
+}
+
 }  // namespace luojia::detail

@@ -33,6 +33,8 @@ public:
   bool has_error() const noexcept { return !error_.empty(); }
   // The first error message, or fallback when GDAL said nothing.
   std::string message(const std::string& fallback) const;
+  // The message without GDAL's own "path:" prefixes, for errors whose context names the file.
+  std::string message_about(const std::string& path, const std::string& fallback) const;
 
 private:
   static void CPL_STDCALL handle(CPLErr level, CPLErrorNum number, const char* text);

@@ -120,8 +120,9 @@ void gather(const unsigned char* src, const EdgeSource& s, unsigned char* dst, c
   }
 }
 
+// Infinities are not data either: one would spread through a kernel's neighbourhood.
 bool is_data(float value, const std::optional<double>& nodata, float nodata_as_float) {
-  if (std::isnan(value)) return false;
+  if (!std::isfinite(value)) return false;
   return !nodata || value != nodata_as_float;
 }
 
@@ -192,7 +193,7 @@ Raster Raster::open(const std::string& path) {
 
   GdalErrorTrap trap;
   GDALDataset* opened = GDALDataset::Open(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY);
-  if (!opened) raise("not a raster GDAL can read: " + trap.message("unrecognised format"), where);
+  if (!opened) raise("not a raster GDAL can read: " + trap.message_about(path, "unrecognised format"), where);
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->dataset.reset(opened);

@@ -3,6 +3,7 @@
 #include "io/gdal_support.hpp"
 
 #include <luojia/error.hpp>
+#include <luojia/grid_match.hpp>
 
 #include <gdal_alg.h>
 #include <ogr_geometry.h>
@@ -59,14 +60,12 @@ AreaOfInterest::AreaOfInterest(const RasterInfo& raster, const std::string& vect
   if (!mask_path.empty()) {
     auto handle = std::make_unique<Raster>(Raster::open(mask_path));
     const RasterInfo& m = handle->info();
-    if (m.width != raster.width || m.height != raster.height)
-      raise("the mask is " + std::to_string(m.width) + "x" + std::to_string(m.height) + ", the raster " +
-                std::to_string(raster.width) + "x" + std::to_string(raster.height) + ": they must share the grid",
-            ErrorContext{mask_path, {}, {}, {}});
-    if (m.geotransform && raster.geotransform)
-      for (std::size_t i = 0; i < 6; ++i)
-        if (std::fabs(m.geotransform->c[i] - raster.geotransform->c[i]) > 1e-9 * std::max(1.0, std::fabs(raster.geotransform->c[i])))
-          raise("the mask's geotransform differs from the raster's: they must share the grid", ErrorContext{mask_path, {}, {}, {}});
+    // The mask may lack a CRS (a hand-made raster); size and geotransform must still match.
+    RasterInfo grid = m;
+    if (grid.crs_wkt.empty()) grid.crs_wkt = raster.crs_wkt;
+    if (!grid.geotransform) grid.geotransform = raster.geotransform;
+    if (const auto why = grid_difference(raster, grid))
+      raise("the mask and the raster are not on one grid: " + *why + "; they must share the grid", ErrorContext{mask_path, {}, {}, {}});
     mask_ = std::make_unique<RasterPool>(mask_path);
   }
 }

@@ -1,5 +1,6 @@
 // Accuracy assessment: a confusion matrix accumulated tile by tile, never a scene in memory.
 #include <luojia/assessment.hpp>
+#include <luojia/grid_match.hpp>
 
 #include <luojia/error.hpp>
 #include <luojia/raster.hpp>
@@ -113,9 +114,8 @@ Assessment assess(const std::string& class_map, const std::string& reference, co
       probe.reset();
       reference_raster = std::make_unique<Raster>(Raster::open(reference));
       const RasterInfo& r = reference_raster->info();
-      if (r.width != info.width || r.height != info.height)
-        raise("the reference is " + std::to_string(r.width) + "x" + std::to_string(r.height) + ", the class map " +
-                  std::to_string(info.width) + "x" + std::to_string(info.height) + ": they must share the grid",
+      if (const auto why = grid_difference(info, r))
+        raise("the reference and the class map are not on one grid: " + *why + "; they must share the grid",
               ErrorContext{reference, {}, {}, {}});
     } else {
       DatasetPtr as_vector(GDALDataset::Open(reference.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));

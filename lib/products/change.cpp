@@ -1,6 +1,7 @@
 // Change detection between two dates: a model over both (Siamese or stacked bands), or change
 // vector analysis with Otsu's threshold. The dates meet in a virtual stack, never a copy.
 #include <luojia/change.hpp>
+#include <luojia/grid_match.hpp>
 
 #include <luojia/error.hpp>
 
@@ -49,40 +50,6 @@ double otsu_threshold(const std::vector<std::int64_t>& histogram, double low, do
 namespace {
 
 using detail::GdalErrorTrap;
-
-bool same_grid(const RasterInfo& a, const RasterInfo& b, std::string& why) {
-  if (a.width != b.width || a.height != b.height) {
-    why = "sizes differ (" + std::to_string(a.width) + "x" + std::to_string(a.height) + " and " + std::to_string(b.width) + "x" +
-          std::to_string(b.height) + ")";
-    return false;
-  }
-  if (a.geotransform.has_value() != b.geotransform.has_value()) {
-    why = "only one has a geotransform";
-    return false;
-  }
-  if (a.geotransform)
-    for (std::size_t i = 0; i < 6; ++i) {
-      const double x = a.geotransform->c[i], y = b.geotransform->c[i];
-      if (std::fabs(x - y) > 1e-9 * std::max({1.0, std::fabs(x), std::fabs(y)})) {
-        why = "geotransforms differ";
-        return false;
-      }
-    }
-  if (a.crs_wkt.empty() != b.crs_wkt.empty()) {
-    why = "only one has a CRS";
-    return false;
-  }
-  if (!a.crs_wkt.empty()) {
-    OGRSpatialReference sa, sb;
-    sa.importFromWkt(a.crs_wkt.c_str());
-    sb.importFromWkt(b.crs_wkt.c_str());
-    if (!sa.IsSame(&sb)) {
-      why = "CRSs differ";
-      return false;
-    }
-  }
-  return true;
-}
 
 std::string unique_vsimem(const std::string& tag) {
   static std::atomic<int> counter{0};
@@ -188,8 +155,10 @@ std::string stack(const Raster& before, const std::string& after_path, const std
 
 }  // namespace
 
-ChangeReport detect_change(const std::string& before_path, const std::string& after_path, const std::string& output,
-                           const ChangeOptions& o) {
+namespace {
+
+ChangeReport run_change(const std::string& before_path, const std::string& after_path, const std::string& output,
+                        const ChangeOptions& o) {
   Raster before = Raster::open(before_path);
   const Raster after = Raster::open(after_path);
   const RasterInfo& bi = before.info();
@@ -217,10 +186,9 @@ ChangeReport detect_change(const std::string& before_path, const std::string& af
 
   VsimemFiles files;
   std::string after_source = after_path;
-  std::string why;
-  if (!same_grid(bi, ai, why)) {
+  if (const auto why = grid_difference(bi, ai)) {
     if (!o.align)
-      raise("the two dates are not on one grid: " + why + "; --align warps AFTER onto BEFORE's grid", ErrorContext{after_path, {}, {}, {}});
+      raise("the two dates are not on one grid: " + *why + "; --align warps AFTER onto BEFORE's grid", ErrorContext{after_path, {}, {}, {}});
     after_source = aligned_copy(bi, after_path, o.resampling, files);
   }
   const std::string stacked = stack(before, after_source, bands, files);
@@ -252,7 +220,8 @@ ChangeReport detect_change(const std::string& before_path, const std::string& af
     std::string path;
     bool active;
     ~Remove() {
-      if (active) std::filesystem::remove(path);
+      std::error_code ignored;  // a destructor must not throw, e.g. on a read-only folder
+      if (active) std::filesystem::remove(path, ignored);
     }
   } remove_temp{magnitude_path, o.magnitude.empty()};
   RasterLayout ml = layout_like(bi, DataType::Float32, 1);
@@ -345,6 +314,24 @@ ChangeReport detect_change(const std::string& before_path, const std::string& af
   report.written.push_back(output);
   if (!o.magnitude.empty()) report.written.push_back(o.magnitude);
   return report;
+}
+
+}  // namespace
+
+ChangeReport detect_change(const std::string& before_path, const std::string& after_path, const std::string& output,
+                           const ChangeOptions& o) {
+  try {
+    return run_change(before_path, after_path, output, o);
+  } catch (const Cancelled&) {
+    throw;
+  } catch (const Error& e) {
+    // Both dates are read through one stacked VRT in memory; name the files the user gave.
+    if (e.context().file.rfind("/vsimem/luojia-change-", 0) != 0) throw;
+    ErrorContext where = e.context();
+    where.file = before_path == after_path ? before_path : before_path + " or " + after_path;
+    where.band.reset();
+    throw Error(e.message(), where);
+  }
 }
 
 }  // namespace luojia

@@ -545,7 +545,8 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
     try {
       detail::majority_filter(class_target, class_map, o.regularize, class_names, colors, o.output, o.stream);
     } catch (...) {
-      std::filesystem::remove(class_target);
+      std::error_code ignored;  // the filter's own error is the one to report
+      std::filesystem::remove(class_target, ignored);
       throw;
     }
     std::filesystem::remove(class_target);
@@ -566,7 +567,8 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
     try {
       polygonize_classes(class_map, confidence_path, o.vector, po);
     } catch (...) {
-      if (o.confidence.empty()) std::filesystem::remove(confidence_path);
+      std::error_code ignored;
+      if (o.confidence.empty()) std::filesystem::remove(confidence_path, ignored);
       throw;
     }
     if (o.confidence.empty()) std::filesystem::remove(confidence_path);

@@ -88,6 +88,8 @@ IndexPlan plan_indices(const std::vector<IndexSpec>& specs, const BandRoles& rol
   for (const auto& spec : specs) {
     std::vector<int> positions;
     for (const auto& [role, band] : inputs_of(spec, roles)) {
+      if (band <= 0 && spec.kind == IndexKind::NormalizedDifference)
+        raise("band " + std::to_string(band) + " is out of range for --nd: bands are numbered from 1");
       if (band <= 0)
         raise(std::string(name(spec.kind)) + " needs the " + role + " band" +
               (spec.kind == IndexKind::NormalizedDifference ? " (--nd A,B)" : " (--" + role + " N)"));
