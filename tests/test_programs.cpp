@@ -152,43 +152,6 @@ TEST_CASE("bad input: one line, the right exit code, nothing left behind", "[pro
   CHECK(info.err.rfind("luojia-info: error: ", 0) == 0);
 }
 
-TEST_CASE("SIGINT stops a run with exit 130 and no output", "[programs]") {
-  TempDir dir;
-  luojia::test::RasterSpec spec;
-  spec.width = 100;
-  spec.height = 100;
-  spec.bands = 2;
-  luojia::test::make_raster(dir.file("small.tif"), spec, [](int b, int x, int y) { return b + x + y + 1; });
-  // A VRT that blows the small raster up to 40000 x 40000: long enough to interrupt, tiny on disk.
-  std::ofstream(dir.file("big.vrt")) << R"(<VRTDataset rasterXSize="40000" rasterYSize="40000">
-  <VRTRasterBand dataType="Float32" band="1"><SimpleSource><SourceFilename relativeToVRT="1">small.tif</SourceFilename>
-    <SourceBand>1</SourceBand><SrcRect xOff="0" yOff="0" xSize="100" ySize="100"/><DstRect xOff="0" yOff="0" xSize="40000" ySize="40000"/></SimpleSource></VRTRasterBand>
-  <VRTRasterBand dataType="Float32" band="2"><SimpleSource><SourceFilename relativeToVRT="1">small.tif</SourceFilename>
-    <SourceBand>2</SourceBand><SrcRect xOff="0" yOff="0" xSize="100" ySize="100"/><DstRect xOff="0" yOff="0" xSize="40000" ySize="40000"/></SimpleSource></VRTRasterBand>
-</VRTDataset>)";
-  const pid_t child = fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    const std::string in = dir.file("big.vrt"), out = dir.file("out.tif");
-    freopen("/dev/null", "w", stderr);
-    execl(kIndex.c_str(), kIndex.c_str(), "-q", "--index", "ndvi", "--red", "1", "--nir", "2", in.c_str(), out.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  kill(child, SIGINT);
-  const auto sent = std::chrono::steady_clock::now();
-  int status = 0;
-  waitpid(child, &status, 0);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 130);
-  CHECK(seconds < 1.0);
-  std::vector<std::string> names = dir.entries();
-  std::sort(names.begin(), names.end());
-  CHECK(names == std::vector<std::string>{"big.vrt", "small.tif"});
-}
-
 TEST_CASE("luojia-segment writes a COG class map with overviews, and reports bad input in one line", "[programs][segment]") {
   TempDir dir;
   luojia::test::RasterSpec spec;

@@ -252,7 +252,7 @@ TEST_CASE("majority regularisation equals a naive majority filter", "[segment][r
   luojia::test::make_raster(dir.file("c.tif"), spec, cls);
   StreamOptions so;
   OutputOptions oo;
-  detail::majority_filter(dir.file("c.tif"), dir.file("r.tif"), 2, {"a", "b", "c"}, {{0, 0, 0, 255}, {1, 1, 1, 255}, {2, 2, 2, 255}}, oo, so);
+  detail::majority_filter(dir.file("c.tif"), dir.file("r.tif"), 2, {"a", "b", "c"}, {{0, 0, 0, 255}, {1, 1, 1, 255}, {2, 2, 2, 255}}, oo, so).commit();
   const auto got = luojia::test::read_band(dir.file("r.tif"), 1);
   for (int y = 0; y < 41; ++y)
     for (int x = 0; x < 53; ++x) {

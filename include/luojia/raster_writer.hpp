@@ -63,8 +63,15 @@ public:
   void set_band_description(int band, const std::string& description);
   void set_metadata(const std::string& key, const std::string& value);
 
-  // Flushes, closes, converts for copy-only drivers, and renames into place. Throws on any
-  // failure, after which the target is as it was.
+  // Flushes, closes and converts for copy-only drivers, without touching the target: a run with
+  // several products finishes them all before it commits any, so a failure while finishing the
+  // last leaves none in place. Throws on failure (the temporary is removed).
+  void finish();
+  // After finish(): the finished temporary file, which later steps (a filter, polygons) may read
+  // before commit() puts it in place. Empty before.
+  const std::string& finished_path() const noexcept;
+  // finish() if not done, then renames into place. Throws on any failure, after which the target
+  // is as it was.
   void commit();
 
 private:

@@ -111,6 +111,7 @@ struct RasterWriter::Impl {
   std::string copy_path;         // copy-only drivers: the converted temporary
   DatasetPtr dataset;
   bool committed = false;
+  std::string finished;  // after finish(): the file to rename into place
 
   ErrorContext where() const { return ErrorContext{path, {}, {}, {}}; }
 
@@ -294,9 +295,11 @@ void RasterWriter::set_metadata(const std::string& key, const std::string& value
   impl_->dataset->SetMetadataItem(key.c_str(), value.c_str());
 }
 
-void RasterWriter::commit() {
+const std::string& RasterWriter::finished_path() const noexcept { return impl_->finished; }
+
+void RasterWriter::finish() {
   Impl& self = *impl_;
-  if (self.committed) return;
+  if (self.committed || !self.finished.empty()) return;
   const ErrorContext where = self.where();
   try {
     {
@@ -322,6 +325,20 @@ void RasterWriter::commit() {
       self.temp_path.clear();
       finished = self.copy_path;
     }
+    self.finished = finished;
+  } catch (...) {
+    self.discard();
+    throw;
+  }
+}
+
+void RasterWriter::commit() {
+  Impl& self = *impl_;
+  if (self.committed) return;
+  finish();
+  const ErrorContext where = self.where();
+  const std::string finished = self.finished;
+  try {
     GdalErrorTrap trap;
     if (dataset_files(finished).size() > 1) {
       // Formats with sidecars (ENVI .hdr, ...): GDAL's own rename moves every file, but the

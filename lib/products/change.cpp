@@ -215,22 +215,16 @@ ChangeReport run_change(const std::string& before_path, const std::string& after
   so.read.apply_scale = true;
 
   // Pass 1: magnitudes (to the requested raster, or a temporary one) and their maximum.
+  // Without --magnitude it is a temporary, finished but never committed (so removed at the end).
   const std::string magnitude_path = o.magnitude.empty() ? detail::temporary_path(output, "magnitude.tif") : o.magnitude;
-  struct Remove {
-    std::string path;
-    bool active;
-    ~Remove() {
-      std::error_code ignored;  // a destructor must not throw, e.g. on a read-only folder
-      if (active) std::filesystem::remove(path, ignored);
-    }
-  } remove_temp{magnitude_path, o.magnitude.empty()};
   RasterLayout ml = layout_like(bi, DataType::Float32, 1);
   ml.nodata = -1.0;
   OutputOptions magnitude_options = o.magnitude.empty() ? OutputOptions{"GTiff", {}, true} : o.segment.output;
   std::atomic<std::int64_t> valid{0};
   double max_magnitude = 0;
+  RasterWriter magnitude_writer(magnitude_path, ml, magnitude_options);
   {
-    RasterWriter writer(magnitude_path, ml, magnitude_options);
+    RasterWriter& writer = magnitude_writer;
     writer.set_band_description(1, "change magnitude");
     std::mutex max_mutex;
     const TileKernel kernel = [&](const InputTile& in, OutputTile& out) {
@@ -259,12 +253,12 @@ ChangeReport run_change(const std::string& before_path, const std::string& after
     std::vector<int> all;
     for (int b = 1; b <= 2 * nb; ++b) all.push_back(b);
     stream(stack_raster, all, grid, writer, 1, kernel, so);
-    writer.commit();
+    writer.finish();
   }
   report.valid = valid.load();
 
   // Pass 2: Otsu's threshold from a histogram of the magnitudes, unless one is given.
-  Raster magnitudes = Raster::open(magnitude_path);
+  Raster magnitudes = Raster::open(magnitude_writer.finished_path());
   if (o.threshold) {
     report.threshold = *o.threshold;
   } else {
@@ -309,7 +303,9 @@ ChangeReport run_change(const std::string& before_path, const std::string& after
     changed += count;
   };
   stream(magnitudes, {1}, grid, writer, 1, decide, so);
+  writer.finish();
   writer.commit();
+  if (!o.magnitude.empty()) magnitude_writer.commit();
   report.changed = changed.load();
   report.written.push_back(output);
   if (!o.magnitude.empty()) report.written.push_back(o.magnitude);

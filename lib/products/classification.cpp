@@ -188,6 +188,8 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
   so.read.edge = EdgeMode::Reflect;
   so.kernel_bytes_per_tile = static_cast<std::size_t>(batch_limit * channels * window * window) * 4 * 3;
   stream(raster, bands, grid, 1 + static_cast<int>(classes), kernel, sink, so);
+  labels.finish();  // both finished before either is put in place
+  if (scores) scores->finish();
   labels.commit();
   if (scores) scores->commit();
   report.windows = windows.load();

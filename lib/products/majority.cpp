@@ -6,7 +6,7 @@
 
 namespace luojia::detail {
 
-void majority_filter(const std::string& input, const std::string& output, int radius,
+RasterWriter majority_filter(const std::string& input, const std::string& output, int radius,
                      const std::vector<std::string>& class_names, const std::vector<std::array<int, 4>>& colors,
                      const OutputOptions& output_options, const StreamOptions& stream_options) {
   if (radius < 0) raise("the regularisation radius must not be negative");
@@ -45,7 +45,8 @@ void majority_filter(const std::string& input, const std::string& output, int ra
       }
   };
   stream(raster, {1}, grid, writer, 1, kernel, so);
-  writer.commit();
+  writer.finish();
+  return writer;
 }
 
 }  // namespace luojia::detail

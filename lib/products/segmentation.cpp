@@ -2,6 +2,8 @@
 // result equals one whole-image run; or blended tiles for networks with global context.
 #include <luojia/segmentation.hpp>
 
+#include <optional>
+
 #include <luojia/error.hpp>
 #include <luojia/nn/model.hpp>
 #include <luojia/polygonize.hpp>
@@ -23,6 +25,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 
 namespace luojia {
 namespace {
@@ -536,27 +539,16 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   report.tiles = stats.tiles;
   report.skipped = skipped.load();
 
-  // ---- finish: regularise, commit, polygonise ------------------------------------------------------
-  if (writers.probabilities) writers.probabilities->commit();
-  if (writers.logits) writers.logits->commit();
-  if (writers.confidence) writers.confidence->commit();
-  if (o.regularize > 0) {
-    writers.classes->commit();
-    try {
-      detail::majority_filter(class_target, class_map, o.regularize, class_names, colors, o.output, o.stream);
-    } catch (...) {
-      std::error_code ignored;  // the filter's own error is the one to report
-      std::filesystem::remove(class_target, ignored);
-      throw;
-    }
-    std::filesystem::remove(class_target);
-  } else {
-    writers.classes->commit();
-  }
-  report.written.push_back(class_map);
-  if (!o.probabilities.empty()) report.written.push_back(o.probabilities);
-  if (!o.logits.empty()) report.written.push_back(o.logits);
-  if (!o.confidence.empty()) report.written.push_back(o.confidence);
+  // ---- finish: regularise, polygonise, then put every product in place ---------------------------
+  // Every product is finished (flushed, closed, converted) before any is committed, so a failure
+  // anywhere, a full disk included, leaves none of them and never touches existing outputs.
+  for (RasterWriter* w : {writers.classes.get(), writers.probabilities.get(), writers.logits.get(), writers.confidence.get()})
+    if (w) w->finish();
+  std::optional<RasterWriter> regularised;
+  if (o.regularize > 0)
+    regularised.emplace(detail::majority_filter(writers.classes->finished_path(), class_map, o.regularize, class_names, colors,
+                                                o.output, o.stream));
+  RasterWriter& classes_writer = regularised ? *regularised : *writers.classes;
   if (!o.vector.empty()) {
     PolygonizeOptions po;
     po.class_names = class_names;
@@ -564,16 +556,17 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
     po.min_pixels = o.min_pixels;
     po.simplify = o.simplify;
     po.overwrite = o.output.overwrite;
-    try {
-      polygonize_classes(class_map, confidence_path, o.vector, po);
-    } catch (...) {
-      std::error_code ignored;
-      if (o.confidence.empty()) std::filesystem::remove(confidence_path, ignored);
-      throw;
-    }
-    if (o.confidence.empty()) std::filesystem::remove(confidence_path);
-    report.written.push_back(o.vector);
+    polygonize_classes(classes_writer.finished_path(), writers.confidence->finished_path(), o.vector, po);
   }
+  classes_writer.commit();
+  if (writers.probabilities) writers.probabilities->commit();
+  if (writers.logits) writers.logits->commit();
+  if (writers.confidence && !o.confidence.empty()) writers.confidence->commit();
+  report.written.push_back(class_map);
+  if (!o.probabilities.empty()) report.written.push_back(o.probabilities);
+  if (!o.logits.empty()) report.written.push_back(o.logits);
+  if (!o.confidence.empty()) report.written.push_back(o.confidence);
+  if (!o.vector.empty()) report.written.push_back(o.vector);
   return report;
 }
 

@@ -1,0 +1,92 @@
+// SIGINT and SIGTERM part-way through a long run: every streaming program stops within a second,
+// exits 128 + the signal, removes its temporary files and leaves no product; an existing output
+// given with --overwrite is left exactly as it was.
+#include "program_runner.hpp"
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace luojia::test;
+
+namespace {
+
+const std::string kIndex = LUOJIA_INDEX_EXE;
+const std::string kSegment = LUOJIA_SEGMENT_EXE;
+const std::string kClassify = LUOJIA_CLASSIFY_EXE;
+const std::string kChange = LUOJIA_CHANGE_EXE;
+
+bool has_temporary_file(const fs::path& folder) {
+  for (const auto& e : fs::directory_iterator(folder))
+    if (e.path().filename().string().find(".luojia-") != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("SIGINT and SIGTERM stop every streaming program within a second, leaving nothing", "[programs][signals]") {
+  TempDir dir;
+  RasterSpec spec;
+  spec.width = 100;
+  spec.height = 100;
+  spec.bands = 4;
+  make_raster(dir.file("small.tif"), spec, [](int b, int x, int y) { return b + x % 7 + y % 5 + 1; });
+  // A VRT that blows the small raster up to 40000 x 40000: long to process, tiny on disk.
+  {
+    std::ofstream vrt(dir.file("big.vrt"));
+    vrt << "<VRTDataset rasterXSize=\"40000\" rasterYSize=\"40000\">\n"
+        << "<SRS>EPSG:32618</SRS><GeoTransform>500000, 10, 0, 4000000, 0, -10</GeoTransform>\n";
+    for (int b = 1; b <= 4; ++b)
+      vrt << "<VRTRasterBand dataType=\"Float32\" band=\"" << b << "\"><SimpleSource><SourceFilename relativeToVRT=\"1\">small.tif"
+          << "</SourceFilename><SourceBand>" << b << "</SourceBand><SrcRect xOff=\"0\" yOff=\"0\" xSize=\"100\" ySize=\"100\"/>"
+          << "<DstRect xOff=\"0\" yOff=\"0\" xSize=\"40000\" ySize=\"40000\"/></SimpleSource></VRTRasterBand>\n";
+    vrt << "</VRTDataset>\n";
+  }
+  const std::string in = dir.file("big.vrt");
+  const fs::path out = dir.path() / "out";
+  fs::create_directories(out);
+  const std::string existing = (out / "existing.tif").string();
+  const std::string fresh = (out / "fresh.tif").string();
+  const std::vector<std::vector<std::string>> commands{
+      {kIndex, "-q", in, "OUT", "--index", "ndvi", "--red", "3", "--nir", "4"},
+      {kSegment, "-q", in, LUOJIA_TEST_DATA "/nn/unet_op17.onnx", "OUT", "--probabilities", (out / "p.tif").string()},
+      {kClassify, "-q", in, LUOJIA_TEST_DATA "/nn/resnet_classifier_op17.onnx", "OUT", "--window", "16", "--stride", "16"},
+      {kChange, "-q", in, in, "OUT"},
+  };
+  int runs = 0;
+  double slowest = 0.0;
+  for (const auto& command : commands) {
+    for (const int signal : {SIGINT, SIGTERM}) {
+      for (const bool overwrite : {false, true}) {
+        std::ofstream(existing) << "the previous product";
+        std::vector<std::string> argv;
+        for (const auto& a : command) argv.push_back(a == "OUT" ? (overwrite ? existing : fresh) : a);
+        if (overwrite) argv.push_back("--overwrite");
+        INFO(fs::path(command[0]).filename().string() << " " << strsignal(signal) << (overwrite ? " --overwrite" : ""));
+        RunningProgram run(argv);
+        // Part-way: once its temporary output exists (the run is writing), or after 3 s.
+        const auto start = std::chrono::steady_clock::now();
+        while (!has_temporary_file(out) && std::chrono::steady_clock::now() - start < std::chrono::seconds(3))
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        const ProgramResult r = run.stop(signal);
+        ++runs;
+        slowest = std::max(slowest, r.seconds);
+        CHECK(r.signal == 0);
+        CHECK(r.code == 128 + signal);
+        CHECK(r.seconds < 1.0);
+        std::vector<std::string> left;
+        for (const auto& e : fs::directory_iterator(out)) left.push_back(e.path().filename().string());
+        CHECK(left == std::vector<std::string>{"existing.tif"});
+        CHECK(read_file(existing) == "the previous product");
+      }
+    }
+  }
+  WARN("interrupted " << runs << " runs; the slowest stopped " << slowest << " s after the signal");
+}
