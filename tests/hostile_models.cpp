@@ -213,6 +213,21 @@ std::vector<HostileModel> write_hostile_models(const TempDir& dir) {
     add_output(g, "out");
     cases.push_back({"repeated perm axis", save(dir, "perm.onnx", m), "perm names axis 0 twice"});
   }
+  {
+    // Found by fuzzing: Concat (like ArgMax, Gather, Split, Pad) indexed past a scalar's empty shape.
+    auto m = empty_model();
+    auto* g = m.mutable_graph();
+    add_input(g, "input", {1, 1, 8, 8});
+    add_initializer(g, "s", {}, {1.0f});
+    auto* n = add_node(g, "Concat", {"s", "s"}, {"c"});
+    auto* axis = n->add_attribute();
+    axis->set_name("axis");
+    axis->set_type(onnx::AttributeProto::INT);
+    axis->set_i(0);
+    add_node(g, "Add", {"input", "c"}, {"out"});
+    add_output(g, "out");
+    cases.push_back({"concat of scalars", save(dir, "scalars.onnx", m), "out of range for rank 0"});
+  }
   return cases;
 }
 

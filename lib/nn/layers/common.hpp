@@ -11,9 +11,11 @@
 
 namespace luojia::nn::layers {
 
+// A scalar (rank 0) has no axis at all: every op that takes one refuses it (the fuzzer found
+// Concat, ArgMax, Gather, Split and Pad indexing past an empty shape when axis 0 was let through).
 inline int normalise_axis(std::int64_t axis, std::size_t rank, const Layer& layer) {
   const auto r = static_cast<std::int64_t>(rank);
-  if (axis < -r || axis >= std::max<std::int64_t>(r, 1))
+  if (axis < -r || axis >= r)
     raise("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank) + " in " +
           layer.node().describe());
   return static_cast<int>(axis < 0 ? axis + r : axis);
