@@ -223,6 +223,8 @@ void CommonFlags::add_to(ArgParser& parser) {
   parser.value("--tile", "N", "Tile size in pixels (default 512)", tile);
   parser.value("--threads", "N", "Worker threads (default: every core)", threads);
   parser.value("--mem", "SIZE", "Memory budget, GDAL's cache included, e.g. 256M, 1G (default 256M)", memory);
+  parser.value("--shard", "K/N", "Process only shard K of N (a band of tile rows) into outputs covering it; luojia-merge joins them",
+               shard);
 }
 
 OutputOptions CommonFlags::output() const {
@@ -242,6 +244,13 @@ StreamOptions CommonFlags::stream() const {
     options.memory_budget = parse_byte_size(memory);
   } catch (const Error& e) {
     throw UsageError("--mem: " + e.message());
+  }
+  if (!shard.empty()) {
+    try {
+      options.shard = parse_shard(shard);
+    } catch (const Error& e) {
+      throw UsageError("--shard: " + e.message());
+    }
   }
   options.progress = quiet ? silent_progress : terminal_progress;
   return options;

@@ -73,6 +73,7 @@ struct CommonFlags {
   std::int64_t tile = 512;
   int threads = 0;
   std::string memory = "256M";
+  std::string shard;  // K/N, empty for the whole raster
 
   void add_to(ArgParser& parser);
   OutputOptions output() const;

@@ -49,6 +49,9 @@ struct StreamOptions {
   ReadOptions read;
   ProgressFunc progress = nullptr;
   void* progress_data = nullptr;
+  // Products honour it: only this shard's tile rows are processed, into outputs that cover just
+  // them (see TileGrid::shard and shard_layout); luojia-merge puts the shards together.
+  Shard shard;
 };
 
 struct StreamStats {

@@ -3,8 +3,18 @@
 #include <luojia/window.hpp>
 
 #include <cstdint>
+#include <string>
 
 namespace luojia {
+
+// One share of a job cut into count parts; index is 0-based (the command line's K/N is 1-based).
+struct Shard {
+  int index = 0;
+  int count = 1;
+  bool whole() const noexcept { return count == 1; }
+};
+// Parses "K/N" with 1 <= K <= N.
+LUOJIA_API Shard parse_shard(const std::string& text);
 
 struct TileGridOptions {
   std::int64_t tile_width = 512;
@@ -48,6 +58,18 @@ public:
   // The largest read window of any tile, for sizing buffers.
   Window max_read_window() const;
 
+  // Shard k (0-based) of n: a contiguous band of tile rows, the rows shared out as evenly as
+  // they go (tile counts differ by at most one row's worth), so a shard's output is one compact
+  // rectangle and the shards together are every tile exactly once. Tiles keep their windows and
+  // indices in the whole grid, so a shard computes exactly what a whole run computes there.
+  // Throws when n exceeds the number of tile rows.
+  TileGrid shard(int k, int n) const;
+  TileGrid shard(const Shard& s) const { return shard(s.index, s.count); }
+  // The first row and the number of rows this grid (or shard) iterates; size() counts its tiles.
+  std::int64_t first_row() const noexcept { return first_row_; }
+  // The pixels the cores of this grid's tiles cover: the whole raster, or a shard's band of rows.
+  Window extent() const;
+
   Tile tile(std::int64_t index) const;
   Tile at(std::int64_t row, std::int64_t col) const;
 
@@ -59,6 +81,7 @@ private:
   std::int64_t tile_height_;
   std::int64_t rows_;
   std::int64_t cols_;
+  std::int64_t first_row_ = 0;
 };
 
 }  // namespace luojia

@@ -48,10 +48,15 @@ bool InputTile::any_valid() const {
 StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid& grid,
                    RasterWriter& output, int output_bands, const TileKernel& kernel,
                    const StreamOptions& options) {
-  if (output.layout().width != input.info().width || output.layout().height != input.info().height)
-    raise("output size differs from the input's", ErrorContext{output.path(), {}, {}, {}});
+  // The output covers the grid's extent: the whole raster, or one shard's band of rows.
+  const Window extent = grid.extent();
+  if (output.layout().width != extent.width || output.layout().height != extent.height)
+    raise("output size differs from the extent of the tiles", ErrorContext{output.path(), {}, {}, {}});
   return stream(input, bands, grid, output_bands, kernel,
-                [&output](const Tile& tile, const Image& pixels) { output.write(tile.core, pixels); }, options);
+                [&output, extent](const Tile& tile, const Image& pixels) {
+                  output.write(Window{tile.core.x - extent.x, tile.core.y - extent.y, tile.core.width, tile.core.height}, pixels);
+                },
+                options);
 }
 
 StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid& grid, int output_bands,

@@ -210,14 +210,21 @@ ChangeReport run_change(const std::string& before_path, const std::string& after
   const StreamOptions& base = o.segment.stream;
   TileGridOptions go;
   go.tile_width = go.tile_height = o.segment.tile;
-  const TileGrid grid(bi.width, bi.height, go);
+  const Shard shard = o.segment.stream.shard;
+  if (!shard.whole() && !o.threshold)
+    raise("Otsu's threshold needs the whole raster's magnitudes: give --threshold when running a shard", ErrorContext{before_path, {}, {}, {}});
+  const TileGrid grid = TileGrid(bi.width, bi.height, go).shard(shard);
+  const auto product_layout = [&](DataType type) {
+    const RasterLayout whole = layout_like(bi, type, 1);
+    return shard.whole() ? whole : shard_layout(whole, grid.extent(), shard);
+  };
   StreamOptions so = base;
   so.read.apply_scale = true;
 
   // Pass 1: magnitudes (to the requested raster, or a temporary one) and their maximum.
   // Without --magnitude it is a temporary, finished but never committed (so removed at the end).
   const std::string magnitude_path = o.magnitude.empty() ? detail::temporary_path(output, "magnitude.tif") : o.magnitude;
-  RasterLayout ml = layout_like(bi, DataType::Float32, 1);
+  RasterLayout ml = product_layout(DataType::Float32);
   ml.nodata = -1.0;
   OutputOptions magnitude_options = o.magnitude.empty() ? OutputOptions{"GTiff", {}, true} : o.segment.output;
   std::atomic<std::int64_t> valid{0};
@@ -259,6 +266,8 @@ ChangeReport run_change(const std::string& before_path, const std::string& after
 
   // Pass 2: Otsu's threshold from a histogram of the magnitudes, unless one is given.
   Raster magnitudes = Raster::open(magnitude_writer.finished_path());
+  // Passes 2 and 3 are per pixel: any tiling of the magnitudes (which cover the shard) will do.
+  const TileGrid local(ml.width, ml.height, go);
   if (o.threshold) {
     report.threshold = *o.threshold;
   } else {
@@ -279,13 +288,13 @@ ChangeReport run_change(const std::string& before_path, const std::string& after
     const TileSink add = [&](const Tile&, const Image& counts) {
       for (std::size_t i = 0; i < kBins; ++i) histogram[i] += static_cast<std::int64_t>(counts.data()[i]);
     };
-    stream(magnitudes, {1}, grid, 1, count, add, hs);
+    stream(magnitudes, {1}, local, 1, count, add, hs);
     report.threshold = otsu_threshold(histogram, 0.0, top);
     report.otsu = true;
   }
 
   // Pass 3: the change map.
-  RasterLayout cl = layout_like(bi, DataType::Byte, 1);
+  RasterLayout cl = product_layout(DataType::Byte);
   cl.nodata = 255;
   RasterWriter writer(output, cl, o.segment.output);
   writer.set_color_table({{0, 0, 0, 255}, {255, 0, 0, 255}});
@@ -302,7 +311,7 @@ ChangeReport run_change(const std::string& before_path, const std::string& after
     }
     changed += count;
   };
-  stream(magnitudes, {1}, grid, writer, 1, decide, so);
+  stream(magnitudes, {1}, local, writer, 1, decide, so);
   writer.finish();
   writer.commit();
   if (!o.magnitude.empty()) magnitude_writer.commit();

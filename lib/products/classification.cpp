@@ -82,7 +82,10 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
   go.tile_width = go.tile_height = cells_per_tile * stride;
   go.halo = halo;
   go.stride = stride;  // read windows also cover the part of a last, partial cell past the raster
-  const TileGrid grid(info.width, info.height, go);
+  const TileGrid grid = TileGrid(info.width, info.height, go).shard(o.stream.shard);
+  // The cells this grid's tiles produce: every row, or a shard's (tile heights are whole cells).
+  const Window pixels = grid.extent();
+  const Window cell_extent{0, pixels.y / stride, report.columns, (pixels.y + pixels.height + stride - 1) / stride - pixels.y / stride};
 
   RasterLayout layout;
   layout.width = report.columns;
@@ -95,6 +98,7 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
   }
   layout.type = DataType::Byte;
   layout.nodata = 255;
+  if (!o.stream.shard.whole()) layout = shard_layout(layout, cell_extent, o.stream.shard);
   RasterWriter labels(output, layout, o.output);
   const detail::ClassLegend legend = detail::class_legend(md, classes);
   const std::vector<std::string>& names = legend.names;
@@ -180,7 +184,7 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
     flush();
   };
   const TileSink sink = [&](const Tile& t, const Image& image) {
-    const Window cells{t.core.x / stride, t.core.y / stride, image.width(), image.height()};
+    const Window cells{t.core.x / stride, t.core.y / stride - cell_extent.y, image.width(), image.height()};
     labels.write(cells, image.data(), 1);
     if (scores) scores->write(cells, image.data() + cells.area(), static_cast<int>(classes));
   };

@@ -100,6 +100,7 @@ struct Layout {
   std::int64_t classes = 0;
   bool probabilities = false, logits = false, confidence = false;
   float probability_scale = 1.0f, probability_nodata = kFloatNodata;
+  std::int64_t origin_x = 0, origin_y = 0;  // the outputs' first pixel in the raster (shards)
   // planes: class, confidence, probabilities (classes), logits (classes)
   int planes() const { return 2 + static_cast<int>(classes) * (logits ? 2 : 1); }
   int probability_plane() const { return 2; }
@@ -132,8 +133,10 @@ void decide(const float* probs, std::int64_t classes, std::int64_t plane, std::i
     out[(l.probability_plane() + k) * out_plane + o] = probs[k * plane + p] * l.probability_scale;
 }
 
-// Writes the planes of `image` (class, confidence, probabilities, logits) over window.
-void write_products(Writers& w, const Layout& l, const Window& window, const Image& image) {
+// Writes the planes of `image` (class, confidence, probabilities, logits) over raster_window,
+// in outputs whose first pixel is the raster's pixel origin (a shard's outputs start part-way).
+void write_products(Writers& w, const Layout& l, const Window& raster_window, const Image& image) {
+  const Window window{raster_window.x - l.origin_x, raster_window.y - l.origin_y, raster_window.width, raster_window.height};
   const std::size_t plane = static_cast<std::size_t>(window.area());
   w.classes->write(window, image.data(), 1);
   if (w.confidence) w.confidence->write(window, image.data() + plane, 1);
@@ -251,7 +254,15 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   go.stride = align;
   go.read_width = padded_w;
   go.read_height = padded_h;
-  const TileGrid grid(width, height, go);
+  const TileGrid grid = TileGrid(width, height, go).shard(o.stream.shard);
+  const Window extent = grid.extent();
+  if (!o.stream.shard.whole()) {
+    // A shard must compute exactly what the whole run computes on its rows.
+    if (blend) raise("--blend is not exact at shard borders: shards need an exactly tileable model", at_model);
+    if (o.regularize > 0) raise("--regularize reaches across shard borders; regularise the merged class map instead");
+    if (o.min_area > 0 || o.min_pixels > 0 || o.simplify > 0)
+      raise("--min-area and --simplify need whole polygons; luojia-merge joins the shards' polygons first");
+  }
 
   // The number of classes, from a run at the smallest aligned size.
   std::int64_t classes = 0;
@@ -268,6 +279,13 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   }
   Layout layout;
   layout.classes = classes;
+  layout.origin_x = extent.x;
+  layout.origin_y = extent.y;
+  // Every product covers the grid's extent: the raster, or this shard's rows.
+  const auto product_layout = [&](DataType type, int bands) {
+    const RasterLayout whole = layout_like(info, type, bands);
+    return o.stream.shard.whole() ? whole : shard_layout(whole, extent, o.stream.shard);
+  };
   layout.logits = !o.logits.empty();
   if (o.probability_type != DataType::Float32 && o.probability_type != DataType::Byte)
     raise("probabilities are written as Float32 or Byte");
@@ -308,7 +326,7 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
     class_options = OutputOptions{};  // an intermediate: plain tiled GTiff
     class_options.overwrite = true;
   }
-  RasterLayout class_layout = layout_like(info, DataType::Byte, 1);
+  RasterLayout class_layout = product_layout(DataType::Byte, 1);
   class_layout.nodata = kClassNodata;
   writers.classes = std::make_unique<RasterWriter>(class_target, class_layout, class_options);
   const detail::ClassLegend legend = detail::class_legend(md, classes);
@@ -320,21 +338,21 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   const std::string confidence_path =
       !o.confidence.empty() ? o.confidence : (!o.vector.empty() ? detail::temporary_path(class_map, "confidence.tif") : "");
   if (!confidence_path.empty()) {
-    RasterLayout l = layout_like(info, DataType::Float32, 1);
+    RasterLayout l = product_layout(DataType::Float32, 1);
     l.nodata = kFloatNodata;
     OutputOptions opts = o.confidence.empty() ? OutputOptions{"GTiff", {}, true} : float_options;
     writers.confidence = std::make_unique<RasterWriter>(confidence_path, l, opts);
     writers.confidence->set_band_description(1, "confidence");
   }
   if (!o.probabilities.empty()) {
-    RasterLayout l = layout_like(info, o.probability_type, static_cast<int>(classes));
+    RasterLayout l = product_layout(o.probability_type, static_cast<int>(classes));
     l.nodata = layout.probability_nodata;
     writers.probabilities = std::make_unique<RasterWriter>(o.probabilities, l, float_options);
     for (std::int64_t k = 0; k < classes; ++k)
       writers.probabilities->set_band_description(static_cast<int>(k) + 1, class_names[static_cast<std::size_t>(k)]);
   }
   if (!o.logits.empty()) {
-    RasterLayout l = layout_like(info, DataType::Float32, static_cast<int>(classes));
+    RasterLayout l = product_layout(DataType::Float32, static_cast<int>(classes));
     l.nodata = std::numeric_limits<double>::quiet_NaN();
     writers.logits = std::make_unique<RasterWriter>(o.logits, l, float_options);
   }

@@ -155,8 +155,17 @@ StreamStats compute_indices(const std::string& input, const std::string& output,
             ErrorContext{input, band, {}, {}});
   }
 
+  // Whole source blocks per tile where blocks are not much wider than a tile (strips, tiles).
+  TileGridOptions grid_options;
+  grid_options.tile_width = grid_options.tile_height = job.tile_size;
+  const BandInfo& first = info.band(plan.bands.front());
+  if (first.block_width <= 4 * job.tile_size) grid_options.align_width = first.block_width;
+  if (first.block_height <= 4 * job.tile_size) grid_options.align_height = first.block_height;
+  const TileGrid grid = TileGrid(info.width, info.height, grid_options).shard(job.stream.shard);
+
   RasterLayout layout = layout_like(info, DataType::Float32, static_cast<int>(job.indices.size()));
   layout.nodata = job.nodata;
+  if (!job.stream.shard.whole()) layout = shard_layout(layout, grid.extent(), job.stream.shard);
   RasterWriter writer(output, layout, job.output);
   for (std::size_t k = 0; k < job.indices.size(); ++k) {
     const IndexSpec& s = job.indices[k];
@@ -166,14 +175,6 @@ StreamStats compute_indices(const std::string& input, const std::string& output,
     std::transform(label.begin(), label.end(), label.begin(), [](unsigned char c) { return std::toupper(c); });
     writer.set_band_description(static_cast<int>(k) + 1, label);
   }
-
-  // Whole source blocks per tile where blocks are not much wider than a tile (strips, tiles).
-  TileGridOptions grid_options;
-  grid_options.tile_width = grid_options.tile_height = job.tile_size;
-  const BandInfo& first = info.band(plan.bands.front());
-  if (first.block_width <= 4 * job.tile_size) grid_options.align_width = first.block_width;
-  if (first.block_height <= 4 * job.tile_size) grid_options.align_height = first.block_height;
-  const TileGrid grid(info.width, info.height, grid_options);
 
   StreamOptions stream_options = job.stream;
   stream_options.read.mask_per_band = true;  // each index is judged by its own bands

@@ -2,6 +2,9 @@
 
 #include <luojia/error.hpp>
 
+#include <algorithm>
+#include <stdexcept>
+
 namespace luojia {
 namespace {
 
@@ -10,6 +13,25 @@ std::int64_t round_up(std::int64_t value, std::int64_t multiple) {
 }
 
 }  // namespace
+
+Shard parse_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  Shard s;
+  try {
+    std::size_t used_k = 0, used_n = 0;
+    if (slash == std::string::npos) throw std::invalid_argument("no slash");
+    const int k = std::stoi(text.substr(0, slash), &used_k);
+    const int n = std::stoi(text.substr(slash + 1), &used_n);
+    if (used_k != slash || used_n != text.size() - slash - 1) throw std::invalid_argument("trailing characters");
+    s.index = k - 1;
+    s.count = n;
+  } catch (const std::exception&) {
+    raise("a shard is K/N, e.g. 2/8, not '" + text + "'");
+  }
+  if (s.count < 1 || s.index < 0 || s.index >= s.count)
+    raise("shard " + text + " does not exist: K runs from 1 to N");
+  return s;
+}
 
 TileGrid::TileGrid(std::int64_t width, std::int64_t height, const TileGridOptions& options)
     : width_(width), height_(height), options_(options) {
@@ -52,7 +74,26 @@ Tile TileGrid::at(std::int64_t row, std::int64_t col) const {
 Tile TileGrid::tile(std::int64_t index) const {
   if (index < 0 || index >= size())
     raise("tile " + std::to_string(index) + " is outside a grid of " + std::to_string(size()));
-  return at(index / cols_, index % cols_);
+  return at(first_row_ + index / cols_, index % cols_);
+}
+
+TileGrid TileGrid::shard(int k, int n) const {
+  if (n < 1 || k < 0 || k >= n)
+    raise("shard " + std::to_string(k + 1) + "/" + std::to_string(n) + " does not exist: shards are numbered 1 to N");
+  if (n > rows_)
+    raise("cannot cut " + std::to_string(rows_) + " row" + (rows_ == 1 ? "" : "s") + " of tiles into " + std::to_string(n) +
+          " shards; use at most " + std::to_string(rows_) + " (or smaller tiles)");
+  TileGrid part = *this;
+  const std::int64_t begin = rows_ * k / n, end = rows_ * (k + 1) / n;
+  part.first_row_ = first_row_ + begin;
+  part.rows_ = end - begin;
+  return part;
+}
+
+Window TileGrid::extent() const {
+  const std::int64_t y = first_row_ * tile_height_;
+  const std::int64_t bottom = std::min(height_, (first_row_ + rows_) * tile_height_);
+  return {0, y, width_, bottom - y};
 }
 
 Window TileGrid::max_read_window() const {

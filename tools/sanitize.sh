@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The sanitizer stage of CI: everything built with clang, AddressSanitizer and
+# UndefinedBehaviorSanitizer (LUOJIA_SANITIZE) plus the libFuzzer harnesses (LUOJIA_FUZZ); then
+# the test suite under the sanitizers, less the two tests that rebuild luojia from scratch
+# (portable build, install + find_package), and a short bounded run of each fuzzer over its
+# committed corpus. Any sanitizer report fails the run.
+#   LUOJIA_FUZZ_SECONDS  seconds per fuzzer (default 30; the long runs are in the README)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh clang libclang-rt-14-dev libomp-dev
+build=${LUOJIA_SANITIZE_BUILD_DIR:-build-sanitize}
+seconds=${LUOJIA_FUZZ_SECONDS:-30}
+CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUOJIA_SANITIZE=ON -DLUOJIA_FUZZ=ON \
+  -DLUOJIA_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --build "$build" -j "$(nproc)"
+# Leak checking is off: GDAL's and protobuf's process-lifetime singletons read as leaks.
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:detect_stack_use_after_return=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd "$build" && ctest --output-on-failure -j "$(nproc)" -E "portable_build_matches_pytorch|install_and_find_package")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for pair in onnx:fuzz_onnx_loader metadata:fuzz_model_metadata tiling:fuzz_tile_grid; do
+  corpus=${pair%%:*} harness=${pair##*:}
+  mkdir -p "$work/$corpus"
+  cp tests/fuzz/corpus/"$corpus"/* "$work/$corpus/"
+  echo "fuzzing $harness for ${seconds}s"
+  "$build/tests/fuzz/$harness" -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=25 -print_final_stats=1 \
+    -artifact_prefix="$work/$harness-" "$work/$corpus" 2>"$work/$harness.log" ||
+    { tail -n 60 "$work/$harness.log"; echo "sanitize: $harness found a problem" >&2; exit 1; }
+  grep -E "stat::number_of_executed_units|cov:" "$work/$harness.log" | tail -n 2
+done
+echo "sanitize: tests and fuzzers clean"
