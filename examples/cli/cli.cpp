@@ -144,6 +144,12 @@ void ArgParser::positional(const std::string& metavar, const std::string& help, 
   positionals_.push_back({metavar, help, &target});
 }
 
+void ArgParser::rest(const std::string& metavar, const std::string& help, std::vector<std::string>& target) {
+  rest_metavar_ = metavar;
+  rest_help_ = help;
+  rest_ = &target;
+}
+
 const ArgParser::Option* ArgParser::find(const std::string& name) const {
   for (const auto& o : options_)
     for (const auto& n : o.names)
@@ -190,7 +196,11 @@ bool ArgParser::parse(int argc, char** argv) {
       option->apply(inline_value);
       continue;
     }
-    if (next_positional >= positionals_.size()) throw UsageError("unexpected argument '" + arg + "'");
+    if (next_positional >= positionals_.size()) {
+      if (!rest_) throw UsageError("unexpected argument '" + arg + "'");
+      rest_->push_back(arg);
+      continue;
+    }
     *positionals_[next_positional++].target = arg;
   }
   if (next_positional < positionals_.size())
@@ -202,6 +212,7 @@ std::string ArgParser::help() const {
   std::ostringstream out;
   out << "Usage: " << program_ << " " << synopsis_ << "\n\n" << description_ << "\n\n";
   for (const auto& p : positionals_) out << "  " << p.metavar << "\n      " << p.help << "\n";
+  if (rest_) out << "  " << rest_metavar_ << "\n      " << rest_help_ << "\n";
   out << "\nOptions:\n";
   for (const auto& o : options_) {
     out << "  ";

@@ -37,6 +37,8 @@ public:
   void list(const std::string& names, const std::string& metavar, const std::string& help,
             std::vector<std::string>& target);
   void positional(const std::string& metavar, const std::string& help, std::string& target);
+  // Every argument after the fixed positionals, in order.
+  void rest(const std::string& metavar, const std::string& help, std::vector<std::string>& target);
 
   // Throws UsageError. Returns false when --help or --version was answered (exit 0).
   bool parse(int argc, char** argv);
@@ -62,6 +64,8 @@ private:
   std::string description_;
   std::vector<Option> options_;
   std::vector<Positional> positionals_;
+  std::vector<std::string>* rest_ = nullptr;
+  std::string rest_metavar_, rest_help_;
 };
 
 // Flags every streaming program shares: output format and options, tiles, threads, memory, quiet.

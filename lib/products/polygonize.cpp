@@ -5,6 +5,8 @@
 #include <luojia/error.hpp>
 
 #include "io/gdal_support.hpp"
+#include "io/file_names.hpp"
+#include "io/vector_output.hpp"
 
 #include <cpl_string.h>
 #include <gdal_alg.h>
@@ -19,6 +21,7 @@ namespace luojia {
 
 using detail::DatasetPtr;
 using detail::GdalErrorTrap;
+using detail::VectorOutput;
 
 std::string vector_driver_for(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
@@ -86,9 +89,7 @@ void polygonize_classes(const std::string& class_map, const std::string& confide
   detail::register_gdal();
   namespace fs = std::filesystem;
   const ErrorContext where{vector_path, {}, {}, {}};
-  const std::string driver_name = vector_driver_for(vector_path);
-  std::error_code ec;
-  if (fs::exists(vector_path, ec) && !options.overwrite) raise("output already exists (--overwrite replaces it)", where);
+  VectorOutput output(vector_path, options.overwrite);
   GdalErrorTrap trap;
   DatasetPtr classes(GDALDataset::Open(class_map.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
   if (!classes) raise("cannot open the class map: " + trap.message("open failed"), ErrorContext{class_map, {}, {}, {}});
@@ -97,10 +98,8 @@ void polygonize_classes(const std::string& class_map, const std::string& confide
   GDALRasterBand* band = classes->GetRasterBand(1);
 
   // Sieve small regions first, in a temporary copy beside the output.
-  const fs::path target(vector_path);
-  const std::string stem = (target.parent_path() / ("." + target.filename().string() + ".luojia-" + std::to_string(::getpid()))).string();
   DatasetPtr sieved;
-  const std::string sieved_path = stem + ".sieved.tif";
+  const std::string sieved_path = detail::temporary_path(vector_path, "sieved.tif");
   struct Cleanup {
     std::vector<std::string> paths;
     ~Cleanup() {
@@ -124,16 +123,8 @@ void polygonize_classes(const std::string& class_map, const std::string& confide
     band = b;
   }
 
-  GDALDriver* driver = GetGDALDriverManager()->GetDriverByName(driver_name.c_str());
-  if (!driver) raise("GDAL has no " + driver_name + " driver", where);
-  const std::string temp = stem + target.extension().string();
-  DatasetPtr out(driver->Create(temp.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
-  if (!out) raise("cannot create the vector output in " + target.parent_path().string() + ": " + trap.message("create failed"), where);
-  auto discard = [&] {
-    out.reset();
-    driver->Delete(temp.c_str());
-  };
-  try {
+  GDALDataset* out = &output.dataset();
+  {
     const OGRSpatialReference* srs = classes->GetSpatialRef();
     OGRLayer* layer = out->CreateLayer("classes", srs ? srs->Clone() : nullptr, wkbPolygon, nullptr);
     if (!layer) raise("cannot create a layer: " + trap.message("layer creation failed"), where);
@@ -173,23 +164,8 @@ void polygonize_classes(const std::string& class_map, const std::string& confide
       if (layer->SetFeature(f.get()) != OGRERR_NONE) raise("cannot update a polygon: " + trap.message("SetFeature failed"), where);
     }
     if (transaction && out->CommitTransaction() != OGRERR_NONE) raise("cannot finish the vector output: " + trap.message("commit failed"), where);
-    out.reset();
-    if (trap.has_error()) raise("cannot finish the vector output: " + trap.message("close failed"), where);
-  } catch (...) {
-    discard();
-    throw;
   }
-  // A shapefile is several files with one stem; the others are one file. Each moves by rename(2).
-  std::vector<std::string> extensions{target.extension().string()};
-  if (driver_name == "ESRI Shapefile") extensions = {".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix"};
-  const fs::path final_stem = target.parent_path() / target.stem();
-  for (const auto& e : extensions) fs::remove(final_stem.string() + e, ec);
-  for (const auto& e : extensions) {
-    const std::string from = fs::path(temp).replace_extension(e).string();
-    if (!fs::exists(from, ec)) continue;
-    fs::rename(from, final_stem.string() + e, ec);
-    if (ec) raise("cannot move the vector output into place: " + ec.message(), where);
-  }
+  output.commit();
 }
 
 }  // namespace luojia

@@ -1,0 +1,62 @@
+#include "io/vector_output.hpp"
+
+#include "io/file_names.hpp"
+
+#include <luojia/error.hpp>
+#include <luojia/polygonize.hpp>
+
+#include <filesystem>
+#include <vector>
+
+namespace luojia::detail {
+
+namespace fs = std::filesystem;
+
+VectorOutput::VectorOutput(const std::string& target, bool overwrite) : target_(target) {
+  register_gdal();
+  const ErrorContext where{target, {}, {}, {}};
+  driver_name_ = vector_driver_for(target);
+  std::error_code ec;
+  if (fs::exists(target, ec) && !overwrite) raise("output already exists (--overwrite replaces it)", where);
+  const fs::path folder = fs::path(target).parent_path();
+  if (!folder.empty() && !fs::is_directory(folder, ec)) raise("output folder " + folder.string() + " does not exist", where);
+  driver_ = GetGDALDriverManager()->GetDriverByName(driver_name_.c_str());
+  if (!driver_) raise("GDAL has no " + driver_name_ + " driver", where);
+  temp_ = temporary_path(target, fs::path(target).extension().string().substr(1));
+  GdalErrorTrap trap;
+  dataset_.reset(driver_->Create(temp_.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
+  if (!dataset_)
+    raise("cannot create output in " + (folder.empty() ? std::string(".") : folder.string()) + ": " + trap.message("create failed"),
+          where);
+}
+
+VectorOutput::~VectorOutput() {
+  if (committed_) return;
+  dataset_.reset();
+  GdalErrorTrap quiet;
+  driver_->Delete(temp_.c_str());
+}
+
+void VectorOutput::commit() {
+  const ErrorContext where{target_, {}, {}, {}};
+  {
+    GdalErrorTrap trap;
+    dataset_.reset();
+    if (trap.has_error()) raise("cannot finish the vector output: " + trap.message("close failed"), where);
+  }
+  // A shapefile is several files with one stem; the others are one file. Each moves by rename(2).
+  std::vector<std::string> extensions{fs::path(target_).extension().string()};
+  if (driver_name_ == "ESRI Shapefile") extensions = {".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix"};
+  const fs::path final_stem = fs::path(target_).parent_path() / fs::path(target_).stem();
+  std::error_code ec;
+  for (const auto& e : extensions) fs::remove(final_stem.string() + e, ec);
+  for (const auto& e : extensions) {
+    const std::string from = fs::path(temp_).replace_extension(e).string();
+    if (!fs::exists(from, ec)) continue;
+    fs::rename(from, final_stem.string() + e, ec);
+    if (ec) raise("cannot move the vector output into place: " + ec.message(), where);
+  }
+  committed_ = true;
+}
+
+}  // namespace luojia::detail

@@ -1,0 +1,34 @@
+#pragma once
+// A vector product (GeoPackage, GeoJSON, Shapefile) written as rasters are: into a temporary
+// beside the target, moved into place only once closed without error, removed otherwise.
+#include "io/gdal_support.hpp"
+
+#include <gdal_priv.h>
+
+#include <string>
+
+namespace luojia::detail {
+
+class VectorOutput {
+public:
+  // Refuses an existing target unless overwrite; the driver comes from the extension.
+  VectorOutput(const std::string& target, bool overwrite);
+  ~VectorOutput();
+  VectorOutput(const VectorOutput&) = delete;
+  VectorOutput& operator=(const VectorOutput&) = delete;
+
+  GDALDataset& dataset() { return *dataset_; }
+  const std::string& driver_name() const { return driver_name_; }
+  // Closes the dataset, checks for errors and renames every file of it (a shapefile's sidecars too).
+  void commit();
+
+private:
+  std::string target_;
+  std::string driver_name_;
+  std::string temp_;
+  GDALDriver* driver_ = nullptr;
+  DatasetPtr dataset_;
+  bool committed_ = false;
+};
+
+}  // namespace luojia::detail
