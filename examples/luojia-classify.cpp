@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     std::stringstream in(bands);
     for (std::string b; std::getline(in, b, ',');)
       if (!b.empty()) o.bands.push_back(cli::parse_int(b, "--bands"));
+    o.tile = common.tile;
     o.output = common.output();
     o.stream = common.stream();
     int progress_state = -1;

@@ -12,6 +12,7 @@ namespace luojia {
 struct ClassifyOptions {
   std::int64_t window = 0;  // window side in pixels; 0: the model's fixed input size
   std::int64_t stride = 0;  // distance between windows; 0: the window (no overlap)
+  std::int64_t tile = 512;  // pixels per streamed tile (rounded to whole cells)
   std::string scores;       // optional: the model's outputs, one Float32 band per class
   std::vector<int> bands;   // overrides of the model's metadata, as for segmentation
   std::vector<double> scale, mean, std;

@@ -77,7 +77,7 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
   report.rows = (info.height + stride - 1) / stride;
   const std::int64_t offset = floor_div(stride - window, 2);  // window start relative to the cell's
   const std::int64_t halo = std::max<std::int64_t>({0, -offset, offset + window - stride});
-  const std::int64_t cells_per_tile = std::max<std::int64_t>(1, 512 / stride);
+  const std::int64_t cells_per_tile = std::max<std::int64_t>(1, o.tile / stride);
   TileGridOptions go;
   go.tile_width = go.tile_height = cells_per_tile * stride;
   go.halo = halo;

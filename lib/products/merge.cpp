@@ -218,6 +218,24 @@ DatasetPtr build_vrt(const std::vector<ShardFile>& shards, const std::optional<G
   return ds;
 }
 
+// Shards in the VRT's folder (or below it) are named relative to it, so the folder can move.
+void make_sources_relative(const std::string& vrt_path, std::string folder) {
+  if (folder.empty() || folder.back() != '/') folder += '/';
+  VSILFILE* in = VSIFOpenL(vrt_path.c_str(), "rb");
+  if (!in) return;
+  std::string text;
+  char buffer[65536];
+  for (std::size_t n; (n = VSIFReadL(buffer, 1, sizeof buffer, in)) > 0;) text.append(buffer, n);
+  VSIFCloseL(in);
+  const std::string absolute = "<SourceFilename relativeToVRT=\"0\">" + folder;
+  const std::string relative = "<SourceFilename relativeToVRT=\"1\">";
+  for (std::size_t at; (at = text.find(absolute)) != std::string::npos;) text.replace(at, absolute.size(), relative);
+  VSILFILE* out = VSIFOpenL(vrt_path.c_str(), "wb");
+  if (!out) return;
+  VSIFWriteL(text.data(), 1, text.size(), out);
+  VSIFCloseL(out);
+}
+
 void check_target(const std::string& output, bool overwrite) {
   const ErrorContext where{output, {}, {}, {}};
   std::error_code ec;
@@ -266,6 +284,7 @@ MergeReport merge_raster_shards(const std::vector<std::string>& paths, const std
     GdalErrorTrap trap;
     vrt.reset();  // writes the XML
     if (trap.has_error()) raise("cannot write the VRT: " + trap.message("VRT write failed"), where);
+    make_sources_relative(vrt_path, fs::absolute(output).parent_path().lexically_normal().string());
     if (VSIRename(vrt_path.c_str(), output.c_str()) != 0) raise("cannot move the VRT into place: " + std::string(VSIStrerror(errno)), where);
     remove_vrt.armed = false;
     if (options.progress) options.progress(1.0, "", options.progress_data);
@@ -313,6 +332,40 @@ struct Polygon {
   OGREnvelope envelope;
 };
 
+// A border's y comes out of two sums that can differ in the last bits (the upper shard's origin
+// plus its height, and the lower shard's own origin). Every vertex is moved onto one value per
+// border level, so the polygons on both sides share their edge exactly.
+void snap_border_levels(std::vector<Polygon>& polygons) {
+  std::vector<double> levels;
+  for (const Polygon& p : polygons) {
+    levels.push_back(p.envelope.MinY);
+    levels.push_back(p.envelope.MaxY);
+  }
+  std::sort(levels.begin(), levels.end());
+  std::vector<double> representatives;
+  const auto tolerance = [](double y) { return 1e-9 * std::max(1.0, std::fabs(y)); };
+  for (double y : levels)
+    if (representatives.empty() || y - representatives.back() > tolerance(y)) representatives.push_back(y);
+  const auto snap = [&](double y) {
+    auto it = std::lower_bound(representatives.begin(), representatives.end(), y - tolerance(y));
+    return it != representatives.end() && std::fabs(*it - y) <= tolerance(y) ? *it : y;
+  };
+  const auto snap_ring = [&](OGRLinearRing* ring) {
+    for (int i = 0; ring && i < ring->getNumPoints(); ++i) {
+      const double y = ring->getY(i), snapped = snap(y);
+      if (snapped != y) ring->setPoint(i, ring->getX(i), snapped);
+    }
+  };
+  for (Polygon& p : polygons) {
+    OGRGeometry* g = p.feature->GetGeometryRef();
+    if (wkbFlatten(g->getGeometryType()) != wkbPolygon) continue;
+    auto* polygon = g->toPolygon();
+    snap_ring(polygon->getExteriorRing());
+    for (int r = 0; r < polygon->getNumInteriorRings(); ++r) snap_ring(polygon->getInteriorRing(r));
+    g->getEnvelope(&p.envelope);
+  }
+}
+
 std::size_t find(std::vector<std::size_t>& parent, std::size_t i) {
   while (parent[i] != i) i = parent[i] = parent[parent[i]];
   return i;
@@ -357,6 +410,7 @@ MergeReport merge_vector_shards(const std::vector<std::string>& paths, const std
   const int class_field = fields->GetFieldIndex("class_id"), area_field = fields->GetFieldIndex("area"),
             conf_field = fields->GetFieldIndex("mean_conf");
 
+  snap_border_levels(polygons);
   // Shards are bands of rows, so polygons can only meet across a horizontal border: one's bottom
   // edge is exactly the other's top edge (both come from the same grid arithmetic).
   std::vector<std::size_t> parent(polygons.size());
@@ -396,7 +450,7 @@ MergeReport merge_vector_shards(const std::vector<std::string>& paths, const std
     if (members.size() == 1) {
       feature.SetGeometry(model.GetGeometryRef());
     } else {
-      OGRGeometryCollection parts;
+      OGRMultiPolygon parts;
       double weighted = 0.0, weight = 0.0;
       for (std::size_t i : members) {
         const OGRFeature& part = *polygons[i].feature;
