@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <limits>
 #include <random>
 
 namespace luojia::test {
@@ -227,6 +228,16 @@ std::vector<HostileModel> write_hostile_models(const TempDir& dir) {
     add_node(g, "Add", {"input", "c"}, {"out"});
     add_output(g, "out");
     cases.push_back({"concat of scalars", save(dir, "scalars.onnx", m), "out of range for rank 0"});
+  }
+  {
+    // Found by fuzzing: a float shape holding -inf was cast to int64 (undefined behaviour).
+    auto m = empty_model();
+    auto* g = m.mutable_graph();
+    add_input(g, "input", {1, 1, 8, 8});
+    add_initializer(g, "shape", {2}, {-std::numeric_limits<float>::infinity(), 64.0f});
+    add_node(g, "Reshape", {"input", "shape"}, {"out"});
+    add_output(g, "out");
+    cases.push_back({"infinite shape", save(dir, "inf_shape.onnx", m), "Reshape"});
   }
   return cases;
 }

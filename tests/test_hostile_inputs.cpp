@@ -482,7 +482,7 @@ TEST_CASE("outputs: missing and read-only folders, full disks, existing files, a
   const std::vector<std::vector<std::string>> base{
       {kIndex, "-q", big, "OUT", "--index", "ndvi,ndwi", "--green", "2", "--red", "3", "--nir", "4"},
       {kSegment, "-q", big, kUnet, "OUT", "--tile", "64"},
-      {kClassify, "-q", big, kClassifier, "OUT", "--window", "16", "--stride", "2"},
+      {kClassify, "-q", big, kClassifier, "OUT", "--window", "16", "--stride", "4", "--scores", "SCORES"},
       {kChange, "-q", big, f.file("big.tif"), "OUT", "--threshold", "5"},
   };
   int tried = 0;
@@ -490,7 +490,8 @@ TEST_CASE("outputs: missing and read-only folders, full disks, existing files, a
     for (const auto& c : cases) {
       if (c.needs_mount && !(read_only.ok() && full.ok() && no_space.ok())) continue;
       std::vector<std::string> argv;
-      for (const auto& a : command) argv.push_back(a == "OUT" ? c.output : a);
+      const std::string scores = (fs::path(c.output).parent_path() / "scores.tif").string();
+      for (const auto& a : command) argv.push_back(a == "OUT" ? c.output : a == "SCORES" ? scores : a);
       argv.insert(argv.end(), c.extra.begin(), c.extra.end());
       INFO(name_of(command[0]) << " / " << c.name);
       const auto out_before = snapshot(f.out);

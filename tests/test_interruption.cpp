@@ -61,6 +61,11 @@ TEST_CASE("SIGINT and SIGTERM stop every streaming program within a second, leav
   };
   int runs = 0;
   double slowest = 0.0;
+#ifdef LUOJIA_SANITIZED
+  const double limit = 15.0;  // a tile in flight finishes first, and sanitizers slow tiles 5 to 20 times
+#else
+  const double limit = 1.0;
+#endif
   for (const auto& command : commands) {
     for (const int signal : {SIGINT, SIGTERM}) {
       for (const bool overwrite : {false, true}) {
@@ -80,7 +85,7 @@ TEST_CASE("SIGINT and SIGTERM stop every streaming program within a second, leav
         slowest = std::max(slowest, r.seconds);
         CHECK(r.signal == 0);
         CHECK(r.code == 128 + signal);
-        CHECK(r.seconds < 1.0);
+        CHECK(r.seconds < limit);
         std::vector<std::string> left;
         for (const auto& e : fs::directory_iterator(out)) left.push_back(e.path().filename().string());
         CHECK(left == std::vector<std::string>{"existing.tif"});

@@ -1,5 +1,7 @@
 #include <luojia/nn/tensor.hpp>
 
+#include "nn/saturate.hpp"
+
 #include <luojia/error.hpp>
 
 #include <algorithm>
@@ -70,7 +72,7 @@ std::vector<std::int64_t> Tensor::to_ints() const {
   if (type_ == ElementType::Int64)
     std::copy(ints(), ints() + size(), out.begin());
   else
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<std::int64_t>(data()[i]);
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = detail::saturate_int64(data()[i]);
   return out;
 }
 

@@ -1,4 +1,5 @@
 #include "nn/layers/nn_ops.hpp"
+#include "nn/saturate.hpp"
 
 #include <Eigen/Core>
 #include <tbb/parallel_for.h>
@@ -262,7 +263,7 @@ void Pad::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) 
       }
       src += i * in_strides[d];
     }
-    if (y.type() == ElementType::Int64) y.ints()[o] = outside ? static_cast<std::int64_t>(value) : x.ints()[src];
+    if (y.type() == ElementType::Int64) y.ints()[o] = outside ? nn::detail::saturate_int64(value) : x.ints()[src];
     else y.data()[o] = outside ? value : x.data()[src];
     for (std::size_t d = rank; d-- > 0;) {
       if (++index[d] < out_shape[d]) break;

@@ -2,6 +2,7 @@
 // coordinate_transformation_mode PyTorch exports.
 #include "nn/layers/common.hpp"
 #include "nn/layers/resize.hpp"
+#include "nn/saturate.hpp"
 
 #include <tbb/parallel_for.h>
 
@@ -41,13 +42,13 @@ void Resize::geometry(const std::vector<ValueInfo>& in, Shape& out, std::vector<
     for (std::size_t d = 0; d < x.size(); ++d) {
       if (!(s[d] > 0.0f)) fail("scales must be positive");
       scales[d] = s[d];
-      out[d] = static_cast<std::int64_t>(std::floor(static_cast<double>(x[d]) * static_cast<double>(s[d])));
+      out[d] = nn::detail::saturate_int64(std::floor(static_cast<double>(x[d]) * static_cast<double>(s[d])));
     }
   } else if (upsample_ && node().attributes.has("scales")) {
     const auto s = node().attributes.get_floats("scales");
     for (std::size_t d = 0; d < x.size() && d < s.size(); ++d) {
       scales[d] = s[d];
-      out[d] = static_cast<std::int64_t>(std::floor(static_cast<double>(x[d]) * static_cast<double>(s[d])));
+      out[d] = nn::detail::saturate_int64(std::floor(static_cast<double>(x[d]) * static_cast<double>(s[d])));
     }
   } else {
     fail("neither scales nor sizes is given");
@@ -115,7 +116,7 @@ void Resize::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
         continue;
       }
       const double c = std::clamp(s, 0.0, static_cast<double>(n_in - 1));
-      const auto lo = static_cast<std::int64_t>(std::floor(c));
+      const auto lo = nn::detail::saturate_int64(std::floor(c));
       i0[k] = lo;
       i1[k] = std::min(lo + 1, n_in - 1);
       f[k] = static_cast<float>(c - static_cast<double>(lo));
