@@ -35,3 +35,8 @@ endif()
 
 find_package(nlohmann_json 3 QUIET CONFIG)
 luojia_require(nlohmann_json_FOUND "nlohmann-json" nlohmann-json3-dev)
+
+if(LUOJIA_MPI)
+  find_package(MPI QUIET COMPONENTS CXX)
+  luojia_require(MPI_CXX_FOUND "MPI for C++ (LUOJIA_MPI)" "libopenmpi-dev openmpi-bin")
+endif()

@@ -1,5 +1,6 @@
 // luojia-index: spectral indices of a raster, one Float32 band per index, georeferenced like it.
 #include "cli/cli.hpp"
+#include "cli/distributed.hpp"
 
 #include <luojia/error.hpp>
 #include <luojia/spectral_index.hpp>
@@ -19,7 +20,7 @@ std::vector<std::string> split(const std::string& text, char sep) {
   return parts;
 }
 
-int index_main(int argc, char** argv) {
+int index_main(int argc, char** argv, cli::Distributed& distributed) {
   cli::ArgParser args("luojia-index", "[options] INPUT OUTPUT --index NAME [--index NAME ...]",
                       "Computes spectral indices (ndvi, ndwi, mndwi, ndbi, savi, evi, nd) of INPUT into a "
                       "Float32 raster\nwith one band per index, with INPUT's grid, CRS and geotransform. "
@@ -81,13 +82,14 @@ int index_main(int argc, char** argv) {
   int progress_state = -1;
   job.stream.progress_data = &progress_state;
   cli::check_paths({input}, {}, {output});
-  compute_indices(input, output, job);
-  if (!common.quiet) std::cerr << "wrote " << output << "\n";
+  distributed.run(job.stream, {&output}, job.output, [&] { compute_indices(input, output, job); });
+  if (!common.quiet && distributed.rank() == 0) std::cerr << "wrote " << output << "\n";
   return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  return cli::run("luojia-index", [&] { return index_main(argc, argv); });
+  cli::Distributed distributed(&argc, &argv);
+  return cli::run("luojia-index", [&] { return index_main(argc, argv, distributed); });
 }

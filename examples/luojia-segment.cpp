@@ -1,5 +1,6 @@
 // luojia-segment: a raster and an ONNX segmentation model in, georeferenced products out.
 #include "cli/cli.hpp"
+#include "cli/distributed.hpp"
 
 #include <luojia/error.hpp>
 #include <luojia/segmentation.hpp>
@@ -25,7 +26,7 @@ std::vector<double> numbers(const std::string& text, const std::string& what) {
   return out;
 }
 
-int segment_main(int argc, char** argv) {
+int segment_main(int argc, char** argv, cli::Distributed& distributed) {
   cli::ArgParser args("luojia-segment", "[options] INPUT MODEL.onnx OUTPUT",
                       "Segments INPUT with an ONNX model into a class map (Byte, colour table, class names) with\n"
                       "INPUT's grid, CRS and geotransform. Tiles get the halo the network's receptive field needs,\n"
@@ -87,8 +88,15 @@ int segment_main(int argc, char** argv) {
   o.stream.progress_data = &progress_state;
 
   cli::check_paths({input}, {model, o.mask, o.aoi}, {output, o.probabilities, o.logits, o.confidence, o.vector});
-  const SegmentReport r = segment(input, model, output, o);
-  if (!common.quiet) {
+  SegmentReport r;
+  distributed.run(o.stream, {&output, &o.probabilities, &o.logits, &o.confidence, &o.vector}, o.output,
+                  [&] { r = segment(input, model, output, o); });
+  if (distributed.active()) {
+    r.written.clear();  // the merged products, not this rank's shards
+    for (const std::string* p : {&output, &o.probabilities, &o.logits, &o.confidence, &o.vector})
+      if (!p->empty()) r.written.push_back(*p);
+  }
+  if (!common.quiet && distributed.rank() == 0) {
     std::cerr << "luojia-segment: " << r.tiles << " tile" << (r.tiles == 1 ? "" : "s") << " of " << r.tile_size << " px";
     if (r.skipped) std::cerr << " (" << r.skipped << " without data, skipped)";
     std::cerr << ", halo " << r.halo << " px, " << (r.exact ? "exact" : "blended") << ", "
@@ -102,5 +110,6 @@ int segment_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return cli::run("luojia-segment", [&] { return segment_main(argc, argv); });
+  cli::Distributed distributed(&argc, &argv);
+  return cli::run("luojia-segment", [&] { return segment_main(argc, argv, distributed); });
 }

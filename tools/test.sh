@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The README's second command: install what is missing, build, and run the whole test suite.
+# The test build includes the MPI programs (LUOJIA_MPI, off by default for users), so that
+# mpirun -np 3 is checked against one process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/install-deps.sh
-tools/build.sh
+tools/install-deps.sh libopenmpi-dev openmpi-bin
+tools/build.sh -DLUOJIA_MPI=ON
 cd "${LUOJIA_BUILD_DIR:-build}"
 ctest --output-on-failure -j "$(nproc)"

@@ -36,18 +36,23 @@ std::vector<std::string> split_names(const std::string& names) {
 }
 
 std::string g_program;
+bool g_reporting = true;
 
 // GDAL's warnings reach the user as one line each in our voice; its errors become exceptions.
 void CPL_STDCALL report_gdal(CPLErr level, CPLErrorNum, const char* text) {
-  if (level == CE_Warning && text) std::cerr << g_program << ": warning: " << text << "\n";
+  if (level == CE_Warning && text && g_reporting) std::cerr << g_program << ": warning: " << text << "\n";
 }
 
 }  // namespace
 
+void set_reporting(bool on) { g_reporting = on; }
+
 void check_input(const std::string& path) {
   const Raster raster = Raster::open(path);
   const RasterInfo& info = raster.info();
-  const auto warn = [&](const std::string& text) { std::cerr << g_program << ": warning: " << path << ": " << text << "\n"; };
+  const auto warn = [&](const std::string& text) {
+    if (g_reporting) std::cerr << g_program << ": warning: " << path << ": " << text << "\n";
+  };
   if (info.crs_wkt.empty()) warn("has no CRS; the outputs will have none either");
   if (!info.geotransform) warn("has no geotransform; the outputs are in pixel coordinates");
   // One line for every band whose nodata the type cannot hold (it is usually all of them).
@@ -297,16 +302,16 @@ int run(const std::string& program, const std::function<int()>& body) {
   try {
     return body();
   } catch (const UsageError& e) {
-    std::cerr << program << ": error: " << e.what() << " (see " << program << " --help)\n";
+    if (g_reporting) std::cerr << program << ": error: " << e.what() << " (see " << program << " --help)\n";
     return kExitUsage;
   } catch (const Cancelled&) {
-    std::cerr << "\n" << program << ": interrupted; no output was written\n";
+    if (g_reporting) std::cerr << "\n" << program << ": interrupted; no output was written\n";
     return 128 + (g_signal ? static_cast<int>(g_signal) : SIGINT);
   } catch (const std::bad_alloc&) {
-    std::cerr << program << ": error: out of memory (lower --mem, --tile or --threads)\n";
+    if (g_reporting) std::cerr << program << ": error: out of memory (lower --mem, --tile or --threads)\n";
     return kExitError;
   } catch (const std::exception& e) {
-    std::cerr << program << ": error: " << e.what() << "\n";
+    if (g_reporting) std::cerr << program << ": error: " << e.what() << "\n";
     return kExitError;
   }
 }

@@ -105,6 +105,10 @@ void check_input(const std::string& path);
 void check_paths(const std::vector<std::string>& rasters, const std::vector<std::string>& other_inputs,
                  const std::vector<std::string>& outputs);
 
+// Whether this process prints errors and warnings (in an MPI job only rank 0 does; the job's
+// outcome is the same on every rank).
+void set_reporting(bool on);
+
 int parse_int(const std::string& text, const std::string& what);
 double parse_double(const std::string& text, const std::string& what);
 

@@ -317,8 +317,13 @@ MergeReport merge_raster_shards(const std::vector<std::string>& paths, const std
   }
   if (VSIRename(temp.c_str(), output.c_str()) != 0) {
     VSIUnlink(temp.c_str());
+    VSIUnlink((temp + ".aux.xml").c_str());
     raise("cannot move the merged output into place: " + std::string(VSIStrerror(errno)), where);
   }
+  // Class names and the like live in GDAL's .aux.xml sidecar for some formats: it moves along.
+  VSIStatBufL stat;
+  if (VSIStatL((temp + ".aux.xml").c_str(), &stat) == 0) VSIRename((temp + ".aux.xml").c_str(), (output + ".aux.xml").c_str());
+  else VSIUnlink((output + ".aux.xml").c_str());
   return report;
 }
 

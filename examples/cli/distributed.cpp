@@ -1,0 +1,164 @@
+#include "cli/distributed.hpp"
+
+#include "cli/cli.hpp"
+
+#include <luojia/error.hpp>
+#include <luojia/merge.hpp>
+
+#include <cpl_conv.h>
+#include <cpl_string.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#ifdef LUOJIA_WITH_MPI
+#include <mpi.h>
+#endif
+
+namespace luojia::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool launched_by_mpi() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"})
+    if (std::getenv(name)) return true;
+  return false;
+}
+
+bool is_vector(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == ".gpkg" || ext == ".geojson" || ext == ".json" || ext == ".shp";
+}
+
+// Shard k's file for output: hidden, beside it (one file system, so merging never crosses one).
+std::string shard_path(const std::string& output, int k, int n) {
+  const fs::path p(output);
+  const std::string ext = is_vector(output) ? p.extension().string() : ".tif";
+  return (p.parent_path() / ("." + p.filename().string() + ".luojia-shard-" + std::to_string(k + 1) + "-of-" + std::to_string(n) + ext))
+      .string();
+}
+
+void remove_files(const std::string& path) {
+  std::error_code ec;
+  fs::remove(path, ec);
+  fs::remove(path + ".aux.xml", ec);
+  if (fs::path(path).extension() == ".shp")
+    for (const char* e : {".shx", ".dbf", ".prj", ".cpg"}) fs::remove(fs::path(path).replace_extension(e), ec);
+}
+
+constexpr int kMessage = 1024;
+
+}  // namespace
+
+Distributed::Distributed(int* argc, char*** argv) {
+#ifdef LUOJIA_WITH_MPI
+  if (launched_by_mpi()) {
+    MPI_Init(argc, argv);
+    initialised_ = true;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    set_reporting(rank_ == 0);
+  }
+#else
+  (void)argc;
+  (void)argv;
+#endif
+}
+
+Distributed::~Distributed() {
+#ifdef LUOJIA_WITH_MPI
+  if (initialised_) MPI_Finalize();
+#endif
+}
+
+void Distributed::run(StreamOptions& stream, const std::vector<std::string*>& outputs, const OutputOptions& final_format,
+                      const std::function<void()>& body) {
+  if (!active()) {
+    body();
+    return;
+  }
+#ifdef LUOJIA_WITH_MPI
+  if (!stream.shard.whole()) throw Error("--shard and an MPI launch exclude each other: the launch decides the shards");
+  if (EQUAL(final_format.driver.c_str(), "VRT"))
+    throw Error("-of VRT would point at shard files that an MPI run removes; write a GTiff or COG, or run --shard yourself and luojia-merge");
+  for (std::string* o : outputs) {
+    std::error_code ec;
+    if (!o->empty() && fs::exists(*o, ec) && !final_format.overwrite)
+      throw Error("output already exists (--overwrite replaces it)", ErrorContext{*o, {}, {}, {}});
+  }
+  std::vector<std::string> finals;
+  for (std::string* o : outputs) finals.push_back(*o);
+  for (std::string* o : outputs)
+    if (!o->empty()) {
+      *o = shard_path(*o, rank_, size_);
+      remove_files(*o);  // left by a run that was killed outright
+    }
+  stream.shard = Shard{rank_, size_};
+  if (rank_ != 0) stream.progress = [](double, const char*, void*) { return 1; };  // one progress bar
+
+  // Every rank reports how its shard went; rank 0 then merges or reports the first failure.
+  const auto exchange = [&](const std::string& failure, std::string& first) {
+    char mine[kMessage] = {};
+    std::strncpy(mine, failure.c_str(), kMessage - 1);
+    std::vector<char> all(static_cast<std::size_t>(kMessage) * static_cast<std::size_t>(size_));
+    MPI_Allgather(mine, kMessage, MPI_CHAR, all.data(), kMessage, MPI_CHAR, MPI_COMM_WORLD);
+    for (int r = 0; r < size_; ++r) {
+      const char* m = all.data() + static_cast<std::size_t>(r) * kMessage;
+      if (*m) {
+        first = r == rank_ ? std::string(m) : "rank " + std::to_string(r) + ": " + m;
+        return false;
+      }
+    }
+    return true;
+  };
+  const auto cleanup = [&] {
+    for (std::string* o : outputs)
+      if (!o->empty()) remove_files(*o);
+  };
+  std::string failure;
+  bool cancelled = false;
+  try {
+    body();
+  } catch (const Cancelled& e) {
+    failure = e.what();
+    cancelled = true;
+  } catch (const std::exception& e) {
+    failure = e.what();
+    if (failure.empty()) failure = "failed";
+  }
+  std::string first;
+  if (!exchange(failure, first)) {
+    cleanup();
+    if (cancelled) throw Cancelled();
+    throw Error(first);
+  }
+  // Rank 0 merges while the others wait; then everyone learns how it went and removes its shard.
+  std::string merge_failure;
+  if (rank_ == 0) {
+    try {
+      for (std::size_t i = 0; i < outputs.size(); ++i) {
+        if (finals[i].empty()) continue;
+        std::vector<std::string> shards;
+        for (int k = 0; k < size_; ++k) shards.push_back(shard_path(finals[i], k, size_));
+        MergeOptions mo;
+        mo.output = final_format;
+        if (is_vector(finals[i])) merge_vector_shards(shards, finals[i], mo);
+        else merge_raster_shards(shards, finals[i], mo);
+      }
+    } catch (const std::exception& e) {
+      merge_failure = e.what();
+    }
+  }
+  std::string merged;
+  const bool ok = exchange(merge_failure, merged);
+  cleanup();
+  for (std::size_t i = 0; i < outputs.size(); ++i) *outputs[i] = finals[i];
+  if (!ok) throw Error(merged);
+#endif
+}
+
+}  // namespace luojia::cli

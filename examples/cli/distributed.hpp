@@ -1,0 +1,39 @@
+#pragma once
+// One job over many processes (mpirun, srun): rank K of N runs shard K+1/N of the tile grid into
+// its own files, then rank 0 merges them into the outputs the user named. Without an MPI build, or
+// when not started by an MPI launcher, this is one process doing the whole job.
+#include <luojia/engine.hpp>
+#include <luojia/raster_writer.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace luojia::cli {
+
+class Distributed {
+public:
+  // Initialises MPI when built with it (LUOJIA_MPI) and launched by an MPI launcher.
+  Distributed(int* argc, char*** argv);
+  ~Distributed();
+  Distributed(const Distributed&) = delete;
+  Distributed& operator=(const Distributed&) = delete;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  bool active() const { return size_ > 1; }
+
+  // Runs body with stream.shard set to this rank's shard and every non-empty *output replaced by a
+  // shard file beside it; then rank 0 merges the shard files into the outputs (rasters with
+  // final_format and its creation options, polygons joined across borders) and every rank removes
+  // its shard files. A failure on any rank fails the job on every rank, and rank 0 reports it.
+  void run(StreamOptions& stream, const std::vector<std::string*>& outputs, const OutputOptions& final_format,
+           const std::function<void()>& body);
+
+private:
+  int rank_ = 0;
+  int size_ = 1;
+  bool initialised_ = false;
+};
+
+}  // namespace luojia::cli

@@ -1,0 +1,66 @@
+// The MPI build (LUOJIA_MPI): luojia-index and luojia-segment under mpirun with 3 ranks give the
+// single-process products bit for bit, leave no shard files, and fail as one job.
+#include "product_compare.hpp"
+#include "program_runner.hpp"
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+namespace fs = std::filesystem;
+using namespace luojia::test;
+
+namespace {
+
+std::vector<std::string> mpirun(int ranks, std::vector<std::string> command) {
+  // Open MPI refuses root unless told; CI containers run as root.
+  setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+  setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+  std::vector<std::string> argv{LUOJIA_MPIEXEC, "--oversubscribe", "-np", std::to_string(ranks)};
+  argv.insert(argv.end(), command.begin(), command.end());
+  return argv;
+}
+
+}  // namespace
+
+TEST_CASE("mpirun -np 3 equals one process, bit for bit", "[programs][mpi]") {
+  TempDir dir;
+  RasterSpec spec;
+  spec.width = 517;
+  spec.height = 389;
+  spec.bands = 4;
+  spec.type = GDT_Float32;
+  spec.nodata = -1.0;
+  make_raster(dir.file("in.tif"), spec, [](int b, int x, int y) {
+    if (x > 200 && x < 230 && y > 120 && y < 140) return -1.0;
+    return 100.0 + 40.0 * std::sin(x / (6.0 + b)) * std::cos(y / 11.0) + 5.0 * b;
+  });
+  const std::string in = dir.file("in.tif");
+  const std::string model = LUOJIA_TEST_DATA "/nn/unet_op17.onnx";
+  const auto ok = [](const ProgramResult& r) {
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+  };
+  ok(run_program({LUOJIA_SEGMENT_EXE, "-q", in, model, dir.file("one.tif"), "--probabilities", dir.file("one_p.tif"), "--tile", "64",
+                  "--threads", "1"}));
+  ok(run_program(mpirun(3, {LUOJIA_SEGMENT_EXE, "-q", in, model, dir.file("three.tif"), "--probabilities", dir.file("three_p.tif"),
+                            "--tile", "64", "--threads", "1"})));
+  check_same(read_product(dir.file("three.tif")), read_product(dir.file("one.tif")));
+  check_same(read_product(dir.file("three_p.tif")), read_product(dir.file("one_p.tif")));
+  ok(run_program({LUOJIA_INDEX_EXE, "-q", in, dir.file("one_ndvi.tif"), "--index", "ndvi,evi", "--blue", "1", "--red", "3", "--nir", "4",
+                  "--tile", "96"}));
+  ok(run_program(mpirun(3, {LUOJIA_INDEX_EXE, "-q", in, dir.file("three_ndvi.tif"), "--index", "ndvi,evi", "--blue", "1", "--red", "3",
+                            "--nir", "4", "--tile", "96", "-of", "COG"})));
+  check_same(read_product(dir.file("three_ndvi.tif")), read_product(dir.file("one_ndvi.tif")));
+  for (const auto& e : fs::directory_iterator(dir.path())) CHECK(e.path().filename().string().find(".luojia-") == std::string::npos);
+
+  // One rank's failure is the job's: a shard count above the tile rows fails on every rank.
+  const ProgramResult many = run_program(mpirun(3, {LUOJIA_INDEX_EXE, "-q", in, dir.file("many.tif"), "--nd", "4,3", "--tile", "4096"}));
+  CHECK(many.code != 0);
+  CHECK(many.err.find("cannot cut 1 row of tiles into 3 shards") != std::string::npos);
+  CHECK(!fs::exists(dir.file("many.tif")));
+  for (const auto& e : fs::directory_iterator(dir.path())) CHECK(e.path().filename().string().find(".luojia-") == std::string::npos);
+}
