@@ -295,6 +295,8 @@ int terminal_progress(double complete, const char*, void* data) {
 
 int silent_progress(double, const char*, void*) { return g_signal == 0; }
 
+int pending_signal() { return static_cast<int>(g_signal); }
+
 int run(const std::string& program, const std::function<int()>& body) {
   g_program = program;
   install_signal_handlers();

@@ -89,6 +89,8 @@ struct CommonFlags {
 int terminal_progress(double complete, const char* message, void* data);
 // No output; still cancels on SIGINT/SIGTERM.
 int silent_progress(double complete, const char* message, void* data);
+// The SIGINT or SIGTERM received since run() started, or 0.
+int pending_signal();
 
 // Runs a program's body: usage errors exit 2, luojia and other errors exit 1 with one line
 // "PROGRAM: error: ..." on stderr, an interrupt exits 128 + signal number.
