@@ -15,6 +15,36 @@
 namespace luojia {
 namespace {
 
+// TBB's pipeline hands each slot from stage to stage inside libtbb, which ThreadSanitizer does not
+// see (Debian's libtbb is not instrumented). These tell it what TBB guarantees: a stage's writes to
+// a slot happen before the next stage reads it, the caller's setup before any stage, and every
+// stage before the caller continues. They compile to nothing in other builds.
+#if defined(__SANITIZE_THREAD__)
+#define LUOJIA_TSAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LUOJIA_TSAN_BUILD 1
+#endif
+#endif
+#ifdef LUOJIA_TSAN_BUILD
+extern "C" void __tsan_acquire(void* address);
+extern "C" void __tsan_release(void* address);
+void handoff_acquire(const void* address) { __tsan_acquire(const_cast<void*>(address)); }
+void handoff_release(const void* address) { __tsan_release(const_cast<void*>(address)); }
+#else
+void handoff_acquire(const void*) {}
+void handoff_release(const void*) {}
+#endif
+// Addresses for the caller-to-stages and stages-to-caller edges; static, so a stage reaches them
+// without first reading the pipeline's captures.
+const char pipeline_start = 0;
+const char pipeline_done = 0;
+// Releases on every way out of a stage, so the caller's acquire after the pipeline sees it all.
+struct ReleaseOnExit {
+  const void* address;
+  ~ReleaseOnExit() { handoff_release(address); }
+};
+
 // GDAL's block cache is process-wide; the budget sets it for one run and the old size comes back.
 class GdalCacheScope {
 public:
@@ -81,22 +111,29 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
 
   tbb::task_arena arena(threads);
   arena.execute([&] {
-    tbb::parallel_pipeline(
-        static_cast<std::size_t>(plan.tiles_in_flight),
+    const auto stages =
         tbb::make_filter<void, Slot*>(
             tbb::filter_mode::serial_in_order,
             [&](tbb::flow_control& fc) -> Slot* {
+              handoff_acquire(&pipeline_start);
+              handoff_acquire(&next);  // the serial stages run one call at a time, on any thread
+              const ReleaseOnExit done{&pipeline_done}, serial{&next};
               Slot* slot = nullptr;
               if (next >= total || cancelled.load() || !free_slots.try_pop(slot)) {
                 fc.stop();
                 return nullptr;
               }
               slot->tile = grid.tile(next++);
+              handoff_acquire(slot);
+              handoff_release(slot);
               return slot;
             }) &
             tbb::make_filter<Slot*, Slot*>(
                 tbb::filter_mode::parallel,
                 [&](Slot* slot) -> Slot* {
+                  handoff_acquire(&pipeline_start);
+                  handoff_acquire(slot);
+                  const ReleaseOnExit done{&pipeline_done};
                   try {
                     {
                       const auto raster = handles.acquire();
@@ -113,10 +150,15 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
                     where.tile = slot->tile.index;
                     throw Error(e.message(), where);
                   }
+                  handoff_release(slot);
                   return slot;
                 }) &
             tbb::make_filter<Slot*, void>(
                 tbb::filter_mode::serial_in_order, [&](Slot* slot) {
+                  handoff_acquire(&pipeline_start);
+                  handoff_acquire(slot);
+                  handoff_acquire(&written);
+                  const ReleaseOnExit done{&pipeline_done}, serial{&written};
                   sink(slot->tile, slot->output);
                   ++written;
                   free_slots.push(slot);
@@ -124,8 +166,18 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
                       !options.progress(static_cast<double>(written) / static_cast<double>(total),
                                         nullptr, options.progress_data))
                     cancelled = true;
-                }));
+                  handoff_release(slot);
+                });
+    handoff_release(&pipeline_start);
+    try {
+      tbb::parallel_pipeline(static_cast<std::size_t>(plan.tiles_in_flight), stages);
+    } catch (...) {
+      handoff_acquire(&pipeline_done);  // the stages that ran before the failure
+      throw;
+    }
   });
+  handoff_acquire(&pipeline_done);
+  handoff_acquire(&written);
   if (cancelled) throw Cancelled();
 
   StreamStats stats;
