@@ -1,14 +1,27 @@
 #pragma once
 // Everything public, for programs that would rather include one header.
+#include <luojia/assessment.hpp>
+#include <luojia/change.hpp>
+#include <luojia/classification.hpp>
 #include <luojia/data_type.hpp>
 #include <luojia/engine.hpp>
 #include <luojia/error.hpp>
+#include <luojia/grid_match.hpp>
 #include <luojia/image.hpp>
+#include <luojia/merge.hpp>
+#include <luojia/polygonize.hpp>
 #include <luojia/progress.hpp>
 #include <luojia/raster.hpp>
 #include <luojia/raster_info.hpp>
 #include <luojia/raster_writer.hpp>
+#include <luojia/segmentation.hpp>
 #include <luojia/spectral_index.hpp>
 #include <luojia/tile_grid.hpp>
 #include <luojia/version.hpp>
 #include <luojia/window.hpp>
+#include <luojia/nn/attributes.hpp>
+#include <luojia/nn/layer.hpp>
+#include <luojia/nn/layer_registry.hpp>
+#include <luojia/nn/model.hpp>
+#include <luojia/nn/model_metadata.hpp>
+#include <luojia/nn/tensor.hpp>
