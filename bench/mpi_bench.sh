@@ -99,7 +99,7 @@ for k in range(1, a.RasterCount + 1):
 PYEOF
 }
 
-declare -A T1 T2 M1 M2 SAME MERGE_TIF MERGE_VRT
+declare -A T1 T2 M1 M2 SAME MERGE_TIF MERGE_VRT TV MV SAMEV TT MT
 for job in segment index; do
   if [[ $job == segment ]]; then
     cmd=("$BIN/luojia-segment" -q --overwrite --threads 1 --mem 1G --tile 512 "$SEG_IN" "$MODEL")
@@ -109,6 +109,9 @@ for job in segment index; do
   say "== $job: 1 rank"
   read -r T1[$job] M1[$job] < <(run_ranks 1 x "${cmd[@]}" "$WORK/$job.1.tif")
   say "   ${T1[$job]} s, ${M1[$job]} MB"
+  say "== $job: 1 rank, 2 threads (the same two cores, shared in one process)"
+  read -r TT[$job] MT[$job] < <(run_ranks 1 x "${cmd[@]}" "$WORK/$job.t2.tif" --threads 2)
+  say "   ${TT[$job]} s"
   say "== $job: 2 ranks"
   read -r T2[$job] M2[$job] < <(run_ranks 2 x "${cmd[@]}" "$WORK/$job.2.tif")
   say "   ${T2[$job]} s, ${M2[$job]} MB per rank at most"
@@ -122,15 +125,21 @@ for job in segment index; do
   t2=$(date +%s.%N)
   MERGE_TIF[$job]=$(printf '%.2f' "$(echo "$t1 - $t0" | bc -l)")
   MERGE_VRT[$job]=$(printf '%.3f' "$(echo "$t2 - $t1" | bc -l)")
+  # 2 ranks again, merged into a VRT over the kept shards (no copy by rank 0).
+  say "== $job: 2 ranks, -of VRT"
+  read -r TV[$job] MV[$job] < <(run_ranks 2 x "${cmd[@]}" "$WORK/$job.2.vrt" -of VRT)
+  say "   ${TV[$job]} s"
+  SAMEV[$job]=$(same "$WORK/$job.1.tif" "$WORK/$job.2.vrt")
 done
 
 echo
-echo "| job | raster | 1 rank s | 2 ranks s | speed-up | peak RSS MB (1 / 2 ranks, per rank) | 2 ranks = 1 rank | merge to GTiff s | merge to VRT s |"
-echo "|---|---|---:|---:|---:|---|---|---:|---:|"
+echo "| job | raster | 1 rank s | 1 rank, 2 threads s | 2 ranks s | speed-up | 2 ranks, -of VRT s | speed-up | peak RSS MB (1 / 2 ranks, per rank) | 2 ranks = 1 rank | merge to GTiff s | merge to VRT s |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"
 for job in segment index; do
   size=$([[ $job == segment ]] && echo "${SEG_SIZE}² 4×Float32, U-Net16" || echo "${INDEX_SIZE}² 4×UInt16, NDVI+EVI")
   up=$(printf '%.2f' "$(echo "${T1[$job]} / ${T2[$job]}" | bc -l)")
-  echo "| $job | $size | ${T1[$job]} | ${T2[$job]} | ${up}x | ${M1[$job]} / ${M2[$job]} | ${SAME[$job]} | ${MERGE_TIF[$job]} | ${MERGE_VRT[$job]} |"
+  upv=$(printf '%.2f' "$(echo "${T1[$job]} / ${TV[$job]}" | bc -l)")
+  echo "| $job | $size | ${T1[$job]} | ${TT[$job]} | ${T2[$job]} | ${up}x | ${TV[$job]} | ${upv}x | ${M1[$job]} / ${M2[$job]} | ${SAME[$job]} ${SAMEV[$job]} | ${MERGE_TIF[$job]} | ${MERGE_VRT[$job]} |"
 done
 tiles=$(((SEG_SIZE + 511) / 512))
 echo

@@ -1,6 +1,8 @@
 // luojia-merge: the outputs of a job run in shards (--shard K/N) put back together.
 #include "cli/cli.hpp"
 
+#include <luojia/engine.hpp>
+#include <luojia/error.hpp>
 #include <luojia/merge.hpp>
 #include <luojia/polygonize.hpp>
 
@@ -29,11 +31,13 @@ int merge_main(int argc, char** argv) {
   std::string format;
   std::vector<std::string> creation_options;
   bool overwrite = false, quiet = false;
+  std::string memory = "256M";
   args.rest("SHARD... OUTPUT", "The shards, in any order, then the product to write", files);
   args.value("-of", "FORMAT", "GDAL raster format (default: VRT for .vrt outputs, else GTiff)", format);
   args.list("-co", "KEY=VALUE", "Creation option for the output format (repeatable)", creation_options);
   args.flag("--overwrite", "Replace an existing output (atomically, only once the new one is complete)", overwrite);
   args.flag("-q,--quiet", "No progress bar", quiet);
+  args.value("--mem", "SIZE", "GDAL's block cache while copying into one file (default 256M)", memory);
   if (!args.parse(argc, argv)) return 0;
   if (files.size() < 2) throw cli::UsageError(files.empty() ? "missing SHARD... OUTPUT" : "missing OUTPUT (or the shards)");
   const std::string output = files.back();
@@ -41,6 +45,11 @@ int merge_main(int argc, char** argv) {
   cli::check_paths({}, files, {output});
 
   MergeOptions o;
+  try {
+    o.memory_budget = parse_byte_size(memory);
+  } catch (const Error& e) {
+    throw cli::UsageError("--mem: " + e.message());
+  }
   o.output.overwrite = overwrite;
   o.output.creation_options = creation_options;
   int progress_state = -1;

@@ -56,6 +56,11 @@ TEST_CASE("mpirun -np 3 equals one process, bit for bit", "[programs][mpi]") {
                             "--nir", "4", "--tile", "96", "-of", "COG"})));
   check_same(read_product(dir.file("three_ndvi.tif")), read_product(dir.file("one_ndvi.tif")));
   for (const auto& e : fs::directory_iterator(dir.path())) CHECK(e.path().filename().string().find(".luojia-") == std::string::npos);
+  // -of VRT: instant merge, the shards kept beside it under visible names.
+  ok(run_program(mpirun(3, {LUOJIA_INDEX_EXE, "-q", in, dir.file("three_ndvi.vrt"), "-of", "VRT", "--index", "ndvi,evi", "--blue", "1",
+                            "--red", "3", "--nir", "4", "--tile", "96"})));
+  check_same(read_product(dir.file("three_ndvi.vrt")), read_product(dir.file("one_ndvi.tif")));
+  CHECK(fs::exists(dir.file("three_ndvi.shard-3-of-3.tif")));
 
   // One rank's failure is the job's: a shard count above the tile rows fails on every rank.
   const ProgramResult many = run_program(mpirun(3, {LUOJIA_INDEX_EXE, "-q", in, dir.file("many.tif"), "--nd", "4,3", "--tile", "4096"}));

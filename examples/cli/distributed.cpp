@@ -34,12 +34,14 @@ bool is_vector(const std::string& path) {
   return ext == ".gpkg" || ext == ".geojson" || ext == ".json" || ext == ".shp";
 }
 
-// Shard k's file for output: hidden, beside it (one file system, so merging never crosses one).
-std::string shard_path(const std::string& output, int k, int n) {
+// Shard k's file for output, beside it (one file system, so merging never crosses one): hidden
+// and removed after the merge, or, under a VRT that keeps pointing at them, visible and kept.
+std::string shard_path(const std::string& output, int k, int n, bool kept) {
   const fs::path p(output);
   const std::string ext = is_vector(output) ? p.extension().string() : ".tif";
-  return (p.parent_path() / ("." + p.filename().string() + ".luojia-shard-" + std::to_string(k + 1) + "-of-" + std::to_string(n) + ext))
-      .string();
+  const std::string part = "shard-" + std::to_string(k + 1) + "-of-" + std::to_string(n);
+  if (kept) return (p.parent_path() / (p.stem().string() + "." + part + ext)).string();
+  return (p.parent_path() / ("." + p.filename().string() + ".luojia-" + part + ext)).string();
 }
 
 void remove_files(const std::string& path) {
@@ -75,16 +77,19 @@ Distributed::~Distributed() {
 #endif
 }
 
-void Distributed::run(StreamOptions& stream, const std::vector<std::string*>& outputs, const OutputOptions& final_format,
+void Distributed::run(StreamOptions& stream, const std::vector<std::string*>& outputs, OutputOptions& format,
                       const std::function<void()>& body) {
   if (!active()) {
     body();
     return;
   }
 #ifdef LUOJIA_WITH_MPI
+  const OutputOptions final_format = format;
+  const StreamOptions final_stream = stream;
   if (!stream.shard.whole()) throw Error("--shard and an MPI launch exclude each other: the launch decides the shards");
-  if (EQUAL(final_format.driver.c_str(), "VRT"))
-    throw Error("-of VRT would point at shard files that an MPI run removes; write a GTiff or COG, or run --shard yourself and luojia-merge");
+  // -of VRT: the merge is instant and the shards stay, as NAME.shard-K-of-N.tif beside the VRT.
+  const bool vrt = EQUAL(final_format.driver.c_str(), "VRT");
+  const auto kept = [&](const std::string& output) { return vrt && !is_vector(output); };
   for (std::string* o : outputs) {
     std::error_code ec;
     if (!o->empty() && fs::exists(*o, ec) && !final_format.overwrite)
@@ -94,10 +99,11 @@ void Distributed::run(StreamOptions& stream, const std::vector<std::string*>& ou
   for (std::string* o : outputs) finals.push_back(*o);
   for (std::string* o : outputs)
     if (!o->empty()) {
-      *o = shard_path(*o, rank_, size_);
+      *o = shard_path(*o, rank_, size_, kept(*o));
       remove_files(*o);  // left by a run that was killed outright
     }
   stream.shard = Shard{rank_, size_};
+  format = OutputOptions{"GTiff", {}, true};  // shards: plain tiled GTiff; the merge writes the format asked for
   if (rank_ != 0) stream.progress = [](double, const char*, void*) { return 1; };  // one progress bar
 
   // Every rank reports how its shard went; rank 0 then merges or reports the first failure.
@@ -115,9 +121,9 @@ void Distributed::run(StreamOptions& stream, const std::vector<std::string*>& ou
     }
     return true;
   };
-  const auto cleanup = [&] {
-    for (std::string* o : outputs)
-      if (!o->empty()) remove_files(*o);
+  const auto cleanup = [&](bool succeeded) {
+    for (std::size_t i = 0; i < outputs.size(); ++i)
+      if (!outputs[i]->empty() && !(succeeded && kept(finals[i]))) remove_files(*outputs[i]);
   };
   std::string failure;
   bool cancelled = false;
@@ -130,9 +136,11 @@ void Distributed::run(StreamOptions& stream, const std::vector<std::string*>& ou
     failure = e.what();
     if (failure.empty()) failure = "failed";
   }
+  format = final_format;
+  stream = final_stream;
   std::string first;
   if (!exchange(failure, first)) {
-    cleanup();
+    cleanup(false);
     if (cancelled) throw Cancelled();
     throw Error(first);
   }
@@ -143,9 +151,10 @@ void Distributed::run(StreamOptions& stream, const std::vector<std::string*>& ou
       for (std::size_t i = 0; i < outputs.size(); ++i) {
         if (finals[i].empty()) continue;
         std::vector<std::string> shards;
-        for (int k = 0; k < size_; ++k) shards.push_back(shard_path(finals[i], k, size_));
+        for (int k = 0; k < size_; ++k) shards.push_back(shard_path(finals[i], k, size_, kept(finals[i])));
         MergeOptions mo;
         mo.output = final_format;
+        mo.memory_budget = stream.memory_budget;
         if (is_vector(finals[i])) merge_vector_shards(shards, finals[i], mo);
         else merge_raster_shards(shards, finals[i], mo);
       }
@@ -155,7 +164,7 @@ void Distributed::run(StreamOptions& stream, const std::vector<std::string*>& ou
   }
   std::string merged;
   const bool ok = exchange(merge_failure, merged);
-  cleanup();
+  cleanup(ok);
   for (std::size_t i = 0; i < outputs.size(); ++i) *outputs[i] = finals[i];
   if (!ok) throw Error(merged);
 #endif

@@ -23,11 +23,12 @@ public:
   int size() const { return size_; }
   bool active() const { return size_ > 1; }
 
-  // Runs body with stream.shard set to this rank's shard and every non-empty *output replaced by a
-  // shard file beside it; then rank 0 merges the shard files into the outputs (rasters with
-  // final_format and its creation options, polygons joined across borders) and every rank removes
-  // its shard files. A failure on any rank fails the job on every rank, and rank 0 reports it.
-  void run(StreamOptions& stream, const std::vector<std::string*>& outputs, const OutputOptions& final_format,
+  // Runs body with stream.shard set to this rank's shard, every non-empty *output replaced by a
+  // shard file beside it and format set to plain tiled GTiff; then rank 0 merges the shard files
+  // into the outputs (rasters in the format asked for, polygons joined across borders) and every
+  // rank removes its shard files (-of VRT keeps them, for the VRT). A failure on any rank fails
+  // the job on every rank, and rank 0 reports it. The arguments are as they were on return.
+  void run(StreamOptions& stream, const std::vector<std::string*>& outputs, OutputOptions& format,
            const std::function<void()>& body);
 
 private:

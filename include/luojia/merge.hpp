@@ -14,6 +14,7 @@ struct MergeOptions {
   // Driver "VRT" (the default) writes a VRT over the shard files: instant, and the shards stay.
   // Any other driver (GTiff, COG, ...) copies them into one file with its creation options.
   OutputOptions output{"VRT", {}, false};
+  std::size_t memory_budget = 256u << 20;  // GDAL's block cache while copying into one file
   ProgressFunc progress = nullptr;
   void* progress_data = nullptr;
 };

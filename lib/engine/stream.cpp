@@ -1,6 +1,7 @@
 #include <luojia/engine.hpp>
 #include <luojia/error.hpp>
 
+#include "io/gdal_support.hpp"
 #include "io/raster_pool.hpp"
 
 #include <gdal.h>
@@ -45,20 +46,6 @@ struct ReleaseOnExit {
   ~ReleaseOnExit() { handoff_release(address); }
 };
 
-// GDAL's block cache is process-wide; the budget sets it for one run and the old size comes back.
-class GdalCacheScope {
-public:
-  explicit GdalCacheScope(std::size_t bytes) : previous_(GDALGetCacheMax64()) {
-    GDALSetCacheMax64(static_cast<GIntBig>(bytes));
-  }
-  ~GdalCacheScope() { GDALSetCacheMax64(previous_); }
-  GdalCacheScope(const GdalCacheScope&) = delete;
-  GdalCacheScope& operator=(const GdalCacheScope&) = delete;
-
-private:
-  GIntBig previous_;
-};
-
 // Buffers of one tile in flight, reused by the tiles that follow it.
 struct Slot {
   Tile tile;
@@ -96,7 +83,7 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
   const int threads = resolve_threads(options.threads);
   const MemoryPlan plan =
       plan_memory(grid, static_cast<int>(bands.size()), output_bands, threads, options);
-  GdalCacheScope cache(plan.gdal_cache_bytes);
+  detail::GdalCacheScope cache(plan.gdal_cache_bytes);
 
   detail::RasterPool handles(input);
   std::vector<Slot> slots(static_cast<std::size_t>(plan.tiles_in_flight));

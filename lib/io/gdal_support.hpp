@@ -41,4 +41,18 @@ private:
   std::string error_;
 };
 
+// GDAL's block cache is process-wide; the budget sets it for one run and the old size comes back.
+class GdalCacheScope {
+public:
+  explicit GdalCacheScope(std::size_t bytes) : previous_(GDALGetCacheMax64()) {
+    GDALSetCacheMax64(static_cast<GIntBig>(bytes));
+  }
+  ~GdalCacheScope() { GDALSetCacheMax64(previous_); }
+  GdalCacheScope(const GdalCacheScope&) = delete;
+  GdalCacheScope& operator=(const GdalCacheScope&) = delete;
+
+private:
+  GIntBig previous_;
+};
+
 }  // namespace luojia::detail
