@@ -11,7 +11,8 @@
 #            halo auto, --threads 1, class map to GTiff.
 #   index    luojia-index NDVI+EVI on an SxS 4-band UInt16 raster (S = LUOJIA_BENCH_MPI_INDEX_SIZE,
 #            default 8192), --threads 1.
-# Each job: 1 rank (mpirun -np 1), 2 ranks (mpirun -np 2); best wall time of
+# Each job: 1 rank (mpirun -np 1), 1 rank with 2 threads, 2 ranks (mpirun -np 2), all with --bind-to
+# none (Open MPI otherwise pins a lone rank to one core, and its second thread gets nothing); best wall time of
 # LUOJIA_BENCH_REPEAT (default 2) runs, peak RSS of the largest rank (/usr/bin/time per rank).
 # The 2-rank products are compared with the 1-rank ones (must be identical). Merge cost: the
 # same job run as --shard 1/2 and 2/2 by hand, then luojia-merge into a GTiff (timed) and into a
@@ -64,7 +65,7 @@ run_ranks() {
     sync
     local t0 t1
     t0=$(date +%s.%N)
-    mpirun --oversubscribe -np "$n" sh -c '/usr/bin/time -f %M -o '"$WORK"'/rss.$OMPI_COMM_WORLD_RANK "$@"' luojia "$@" >/dev/null
+    mpirun --oversubscribe --bind-to none -np "$n" sh -c '/usr/bin/time -f %M -o '"$WORK"'/rss.$OMPI_COMM_WORLD_RANK "$@"' luojia "$@" >/dev/null
     t1=$(date +%s.%N)
     local s
     s=$(echo "$t1 - $t0" | bc -l)
