@@ -3,6 +3,7 @@
 // stops cleanly on SIGTERM.
 #include "product_compare.hpp"
 #include "program_runner.hpp"
+#include "program_paths.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
@@ -18,8 +19,6 @@ using namespace luojia::test;
 
 namespace {
 
-const std::string kBatch = LUOJIA_BATCH_EXE;
-const std::string kIndex = LUOJIA_INDEX_EXE;
 
 std::vector<std::string> batch(const std::vector<std::string>& options, const std::string& scenes, const std::string& out) {
   std::vector<std::string> argv{kBatch};

@@ -4,6 +4,7 @@
 // CRS, a nodata value the type cannot hold) is processed, and what is odd is said.
 #include "hostile_models.hpp"
 #include "program_runner.hpp"
+#include "program_paths.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
@@ -24,14 +25,6 @@ using namespace luojia::test;
 
 namespace {
 
-const std::string kIndex = LUOJIA_INDEX_EXE;
-const std::string kSegment = LUOJIA_SEGMENT_EXE;
-const std::string kClassify = LUOJIA_CLASSIFY_EXE;
-const std::string kChange = LUOJIA_CHANGE_EXE;
-const std::string kAssess = LUOJIA_ASSESS_EXE;
-const std::string kInfo = LUOJIA_INFO_EXE;
-const std::string kUnet = LUOJIA_TEST_DATA "/nn/unet_op17.onnx";
-const std::string kClassifier = LUOJIA_TEST_DATA "/nn/resnet_classifier_op17.onnx";
 
 std::size_t lines(const std::string& text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
 

@@ -2,6 +2,7 @@
 // exits 128 + the signal, removes its temporary files and leaves no product; an existing output
 // given with --overwrite is left exactly as it was.
 #include "program_runner.hpp"
+#include "program_paths.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
@@ -17,10 +18,6 @@ using namespace luojia::test;
 
 namespace {
 
-const std::string kIndex = LUOJIA_INDEX_EXE;
-const std::string kSegment = LUOJIA_SEGMENT_EXE;
-const std::string kClassify = LUOJIA_CLASSIFY_EXE;
-const std::string kChange = LUOJIA_CHANGE_EXE;
 
 bool has_temporary_file(const fs::path& folder) {
   for (const auto& e : fs::directory_iterator(folder))

@@ -1,4 +1,5 @@
 // The programs as a user runs them: exit codes, one-line errors, nothing left behind.
+#include "program_paths.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 using luojia::test::TempDir;
+using namespace luojia::test;
 
 namespace {
 
@@ -59,13 +61,7 @@ std::string four_band(const TempDir& dir, const std::string& name = "in.tif") {
   return path;
 }
 
-const std::string kIndex = LUOJIA_INDEX_EXE;
-const std::string kSegment = LUOJIA_SEGMENT_EXE;
-const std::string kClassify = LUOJIA_CLASSIFY_EXE;
-const std::string kChange = LUOJIA_CHANGE_EXE;
-const std::string kAssess = LUOJIA_ASSESS_EXE;
 const std::string kNn = LUOJIA_TEST_DATA "/nn/";
-const std::string kInfo = LUOJIA_INFO_EXE;
 
 }  // namespace
 

@@ -3,6 +3,7 @@
 // one job's complete set of shards.
 #include "product_compare.hpp"
 #include "program_runner.hpp"
+#include "program_paths.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
@@ -19,12 +20,6 @@ using namespace luojia::test;
 
 namespace {
 
-const std::string kIndex = LUOJIA_INDEX_EXE;
-const std::string kSegment = LUOJIA_SEGMENT_EXE;
-const std::string kClassify = LUOJIA_CLASSIFY_EXE;
-const std::string kChange = LUOJIA_CHANGE_EXE;
-const std::string kMerge = LUOJIA_MERGE_EXE;
-const std::string kInfo = LUOJIA_INFO_EXE;
 
 ProgramResult run_ok(const std::vector<std::string>& argv) {
   const ProgramResult r = run_program(argv);

@@ -120,7 +120,6 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
   const TileKernel kernel = [&](const InputTile& in, OutputTile& out) {
     const Window& core = in.tile.core;
     const Window& r = in.tile.read;
-    const std::int64_t cx0 = core.x / stride, cy0 = core.y / stride;
     const std::int64_t ncx = (core.width + stride - 1) / stride, ncy = (core.height + stride - 1) / stride;
     const std::int64_t cells = ncx * ncy;
     out.pixels.reshape(1 + static_cast<int>(classes), ncx, ncy);

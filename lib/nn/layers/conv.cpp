@@ -22,12 +22,6 @@ using MutableMap = Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>>;
 // Output pixels per GEMM chunk: im2col of K x kChunk floats stays within L2 for usual K.
 constexpr std::int64_t kChunk = 1024;
 
-std::vector<float>& scratch(std::size_t floats) {
-  thread_local std::vector<float> buffer;
-  if (buffer.size() < floats) buffer.resize(floats);
-  return buffer;
-}
-
 // Eigen's own block-panel kernel, fed by an im2col that writes its packed left-hand side
 // directly: the patch matrix is built once, in the order the kernel reads it, instead of being
 // written by im2col and copied again by Eigen's packing. The weights are packed once at load.
