@@ -1,6 +1,7 @@
 #include <luojia/engine.hpp>
 #include <luojia/error.hpp>
 
+#include "core/parallel.hpp"
 #include "io/gdal_support.hpp"
 #include "io/raster_pool.hpp"
 
@@ -17,34 +18,16 @@ namespace luojia {
 namespace {
 
 // TBB's pipeline hands each slot from stage to stage inside libtbb, which ThreadSanitizer does not
-// see (Debian's libtbb is not instrumented). These tell it what TBB guarantees: a stage's writes to
-// a slot happen before the next stage reads it, the caller's setup before any stage, and every
-// stage before the caller continues. They compile to nothing in other builds.
-#if defined(__SANITIZE_THREAD__)
-#define LUOJIA_TSAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define LUOJIA_TSAN_BUILD 1
-#endif
-#endif
-#ifdef LUOJIA_TSAN_BUILD
-extern "C" void __tsan_acquire(void* address);
-extern "C" void __tsan_release(void* address);
-void handoff_acquire(const void* address) { __tsan_acquire(const_cast<void*>(address)); }
-void handoff_release(const void* address) { __tsan_release(const_cast<void*>(address)); }
-#else
-void handoff_acquire(const void*) {}
-void handoff_release(const void*) {}
-#endif
+// see: the stages state it (a stage's writes to a slot before the next stage reads it, the caller's
+// setup before any stage, every stage before the caller continues).
+using detail::handoff_acquire;
+using detail::handoff_release;
+using detail::ReleaseOnExit;
+
 // Addresses for the caller-to-stages and stages-to-caller edges; static, so a stage reaches them
 // without first reading the pipeline's captures.
 const char pipeline_start = 0;
 const char pipeline_done = 0;
-// Releases on every way out of a stage, so the caller's acquire after the pipeline sees it all.
-struct ReleaseOnExit {
-  const void* address;
-  ~ReleaseOnExit() { handoff_release(address); }
-};
 
 // Buffers of one tile in flight, reused by the tiles that follow it.
 struct Slot {

@@ -3,10 +3,10 @@
 // direct. Bias and a fused activation are applied to each chunk while it is hot. Chunks run in
 // parallel on the caller's TBB arena.
 #include "nn/layers/common.hpp"
+#include "core/parallel.hpp"
 #include "nn/layers/conv.hpp"
 
 #include <Eigen/Core>
-#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include <array>
@@ -171,7 +171,7 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
 
   // Depthwise: one input channel per group, direct loops.
   if (cin_g == 1 && cout_g == 1) {
-    tbb::parallel_for(std::int64_t{0}, n * out_channels_, [&](std::int64_t nc) {
+    luojia::detail::parallel_for(std::int64_t{0}, n * out_channels_, [&](std::int64_t nc) {
       const std::int64_t c = nc % out_channels_;
       const float* src = x.data() + nc * plane_in;
       float* dst = y.data() + nc * plane_out;
@@ -215,7 +215,7 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
     // Blocks of whole kernel column panels, so each starts at a packed panel boundary.
     const std::int64_t block_cols = ((cout_g + channel_blocks - 1) / channel_blocks + kNr - 1) / kNr * kNr;
     const std::int64_t stride_packed = cout_g * k + 64;
-    tbb::parallel_for(std::int64_t{0}, n * group_ * chunks * channel_blocks, [&](std::int64_t t) {
+    luojia::detail::parallel_for(std::int64_t{0}, n * group_ * chunks * channel_blocks, [&](std::int64_t t) {
       const std::int64_t cb = t % channel_blocks, chunk = (t / channel_blocks) % chunks;
       const std::int64_t g = (t / channel_blocks / chunks) % group_, b = t / channel_blocks / chunks / group_;
       const std::int64_t c0 = std::min(cout_g, cb * block_cols), c1 = std::min(cout_g, c0 + block_cols);
@@ -262,7 +262,7 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   while (n * group_ * chunks * channel_blocks < want && cout_g / (channel_blocks * 2) >= 32) channel_blocks *= 2;
   const std::int64_t block_rows = (cout_g + channel_blocks - 1) / channel_blocks;
   const std::int64_t tasks = n * group_ * chunks * channel_blocks;
-  tbb::parallel_for(std::int64_t{0}, tasks, [&](std::int64_t t) {
+  luojia::detail::parallel_for(std::int64_t{0}, tasks, [&](std::int64_t t) {
     const std::int64_t cb = t % channel_blocks, chunk = (t / channel_blocks) % chunks;
     const std::int64_t g = (t / channel_blocks / chunks) % group_, b = t / channel_blocks / chunks / group_;
     const std::int64_t y0 = chunk * rows_per_chunk, y1 = std::min(ho, y0 + rows_per_chunk);
@@ -373,12 +373,12 @@ void ConvTranspose::do_forward(std::span<const Tensor> inputs, std::span<Tensor>
         std::vector<float> col(static_cast<std::size_t>(rows * cols));
         // The GEMM split by rows of the result, then col2im split by output channel: no two
         // tasks write the same output pixel.
-        tbb::parallel_for(std::int64_t{0}, rows, std::int64_t{16}, [&](std::int64_t r0) {
+        luojia::detail::parallel_for(std::int64_t{0}, rows, std::int64_t{16}, [&](std::int64_t r0) {
           const std::int64_t r1 = std::min(rows, r0 + 16);
           MutableMap(col.data() + r0 * cols, r1 - r0, cols, Eigen::OuterStride<>(cols)).noalias() =
               wt.middleRows(r0, r1 - r0) * ConstMap(src + y0 * w, cin_g, cols, Eigen::OuterStride<>(plane_in));
         });
-        tbb::parallel_for(std::int64_t{0}, cout_g, [&](std::int64_t co) {
+        luojia::detail::parallel_for(std::int64_t{0}, cout_g, [&](std::int64_t co) {
           float* out = dst + co * plane_out;
           for (std::int64_t ky = 0; ky < kh; ++ky)
             for (std::int64_t kx = 0; kx < kw; ++kx) {

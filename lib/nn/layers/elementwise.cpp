@@ -1,8 +1,8 @@
 // Element-wise operators: activations, arithmetic with numpy broadcasting, comparisons, Where.
 #include "nn/layers/common.hpp"
+#include "core/parallel.hpp"
 #include "nn/layers/elementwise.hpp"
 
-#include <tbb/parallel_for.h>
 
 namespace luojia::nn::layers {
 namespace {
@@ -97,7 +97,7 @@ void Unary::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs
     act.p1 = inputs.size() > 2 && !inputs[2].empty() ? inputs[2].to_floats().at(0) : INFINITY;
   }
   if (outputs.size() > 1) std::fill(outputs[1].ints(), outputs[1].ints() + n, 1);
-  tbb::parallel_for(std::int64_t{0}, n, kGrain, [&](std::int64_t i0) {
+  luojia::detail::parallel_for(std::int64_t{0}, n, kGrain, [&](std::int64_t i0) {
     const std::int64_t i1 = std::min(n, i0 + kGrain);
     const float* a = x.data();
     float* b = y.data();
@@ -208,7 +208,7 @@ void Binary::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
   };
   if (fa.shape() == fb.shape()) {
     const std::int64_t n = y.size();
-    tbb::parallel_for(std::int64_t{0}, n, kGrain, [&](std::int64_t i0) {
+    luojia::detail::parallel_for(std::int64_t{0}, n, kGrain, [&](std::int64_t i0) {
       for (std::int64_t i = i0; i < std::min(n, i0 + kGrain); ++i) py[i] = op(pa[i], pb[i]);
     });
     return;

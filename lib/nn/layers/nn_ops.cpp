@@ -1,8 +1,8 @@
 #include "nn/layers/nn_ops.hpp"
+#include "core/parallel.hpp"
 #include "nn/saturate.hpp"
 
 #include <Eigen/Core>
-#include <tbb/parallel_for.h>
 
 #include <cstring>
 
@@ -38,7 +38,7 @@ std::vector<ValueInfo> BatchNorm::infer(const std::vector<ValueInfo>& in) const 
 void BatchNorm::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   const Tensor& x = inputs[0];
   const std::int64_t c = x.dim(1), plane = x.size() / (x.dim(0) * c);
-  tbb::parallel_for(std::int64_t{0}, x.dim(0) * c, [&](std::int64_t p) {
+  luojia::detail::parallel_for(std::int64_t{0}, x.dim(0) * c, [&](std::int64_t p) {
     const float s = scale_[static_cast<std::size_t>(p % c)], b = shift_[static_cast<std::size_t>(p % c)];
     const float* src = x.data() + p * plane;
     float* dst = outputs[0].data() + p * plane;
@@ -61,7 +61,7 @@ void Softmax::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outpu
     else if (d == axis || legacy) len *= x.dim(d);
     else inner *= x.dim(d);
   }
-  tbb::parallel_for(std::int64_t{0}, outer, [&](std::int64_t o) {
+  luojia::detail::parallel_for(std::int64_t{0}, outer, [&](std::int64_t o) {
     for (std::int64_t i = 0; i < inner; ++i) {
       const float* src = x.data() + o * len * inner + i;
       float* dst = outputs[0].data() + o * len * inner + i;
@@ -168,7 +168,7 @@ void MatMul::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
   Shape a_batch(a.begin(), a.end() - 2), b_batch(b.begin(), b.end() - 2);
   const auto sa = broadcast_strides(a_batch, batch), sb = broadcast_strides(b_batch, batch);
   const std::int64_t count = element_count(batch);
-  tbb::parallel_for(std::int64_t{0}, count, [&](std::int64_t i) {
+  luojia::detail::parallel_for(std::int64_t{0}, count, [&](std::int64_t i) {
     std::int64_t ia = 0, ib = 0, rest = i;
     for (std::size_t d = batch.size(); d-- > 0;) {
       const std::int64_t idx = rest % batch[d];

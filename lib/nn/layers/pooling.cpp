@@ -1,8 +1,8 @@
 // Pooling and reductions.
 #include "nn/layers/common.hpp"
+#include "core/parallel.hpp"
 #include "nn/layers/pooling.hpp"
 
-#include <tbb/parallel_for.h>
 
 #include <limits>
 
@@ -42,7 +42,7 @@ void Pool::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   const std::int64_t hp = h + window_.pad_end[0], wp = w + window_.pad_end[1];
   const bool two_by_two = kh == 2 && kw == 2 && sh == 2 && sw == 2 && dh == 1 && dw == 1 && pt == 0 && pl == 0 &&
                           2 * ho <= h && 2 * wo <= w;
-  tbb::parallel_for(std::int64_t{0}, x.dim(0) * x.dim(1), [&](std::int64_t plane) {
+  luojia::detail::parallel_for(std::int64_t{0}, x.dim(0) * x.dim(1), [&](std::int64_t plane) {
     const float* src = x.data() + plane * h * w;
     float* dst = y.data() + plane * ho * wo;
     if (two_by_two) {  // the U-Net case, every window inside the input

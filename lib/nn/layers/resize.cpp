@@ -1,10 +1,10 @@
 // Resize (opset 11+) and Upsample: nearest and linear over the last two axes, with every
 // coordinate_transformation_mode PyTorch exports.
 #include "nn/layers/common.hpp"
+#include "core/parallel.hpp"
 #include "nn/layers/resize.hpp"
 #include "nn/saturate.hpp"
 
-#include <tbb/parallel_for.h>
 
 namespace luojia::nn::layers {
 
@@ -124,7 +124,7 @@ void Resize::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
   };
   axis(ho, h, scales[r - 2], y0, y1, fy);
   axis(wo, w, scales[r - 1], x0, x1, fx);
-  tbb::parallel_for(std::int64_t{0}, planes, [&](std::int64_t p) {
+  luojia::detail::parallel_for(std::int64_t{0}, planes, [&](std::int64_t p) {
     const float* src = x.data() + p * h * w;
     float* dst = y.data() + p * ho * wo;
     if (!linear) {
