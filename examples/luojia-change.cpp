@@ -1,5 +1,6 @@
 // luojia-change: what changed between two dates, by a model or by change vector analysis.
 #include "cli/cli.hpp"
+#include "cli/distributed.hpp"
 
 #include <luojia/change.hpp>
 #include <luojia/error.hpp>
@@ -11,7 +12,7 @@ using namespace luojia;
 
 namespace {
 
-int change_main(int argc, char** argv) {
+int change_main(int argc, char** argv, cli::Distributed& distributed) {
   cli::ArgParser args("luojia-change", "[options] BEFORE AFTER OUTPUT",
                       "Maps change between two rasters of the same place. With --model, a two-input (Siamese) or\n"
                       "stacked-bands ONNX model classifies every pixel, as luojia-segment does. Without, change vector\n"
@@ -52,8 +53,15 @@ int change_main(int argc, char** argv) {
   int progress_state = -1;
   o.segment.stream.progress_data = &progress_state;
   cli::check_paths({before, after}, {model}, {output, o.magnitude, o.segment.probabilities, o.segment.logits, o.segment.confidence, o.segment.vector});
-  const ChangeReport r = detect_change(before, after, output, o);
-  if (!common.quiet) {
+  ChangeReport r;
+  distributed.run(o.segment.stream, {&output, &o.magnitude, &o.segment.probabilities, &o.segment.logits, &o.segment.confidence, &o.segment.vector},
+                  o.segment.output, [&] { r = detect_change(before, after, output, o); });
+  if (distributed.active()) {
+    r.written.clear();  // the merged products, not this rank's shards
+    for (const std::string* p : {&output, &o.magnitude, &o.segment.probabilities, &o.segment.logits, &o.segment.confidence, &o.segment.vector})
+      if (!p->empty()) r.written.push_back(*p);
+  }
+  if (!common.quiet && distributed.rank() == 0) {
     if (!r.model)
       std::cerr << "luojia-change: " << r.changed << " of " << r.valid << " pixels changed, threshold " << r.threshold
                 << (r.otsu ? " (Otsu)" : "") << "\n";
@@ -65,5 +73,6 @@ int change_main(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return cli::run("luojia-change", [&] { return change_main(argc, argv); });
+  cli::Distributed distributed(&argc, &argv);
+  return cli::run("luojia-change", [&] { return change_main(argc, argv, distributed); });
 }

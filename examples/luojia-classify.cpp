@@ -1,5 +1,6 @@
 // luojia-classify: scene classification over a grid of windows.
 #include "cli/cli.hpp"
+#include "cli/distributed.hpp"
 
 #include <luojia/classification.hpp>
 #include <luojia/error.hpp>
@@ -10,6 +11,7 @@
 using namespace luojia;
 
 int main(int argc, char** argv) {
+  cli::Distributed distributed(&argc, &argv);
   return cli::run("luojia-classify", [&] {
     cli::ArgParser args("luojia-classify", "[options] INPUT MODEL.onnx OUTPUT",
                         "Runs a classification model (N, C, H, W) -> (N, K) on the window centred on every --stride cell\n"
@@ -37,8 +39,14 @@ int main(int argc, char** argv) {
     int progress_state = -1;
     o.stream.progress_data = &progress_state;
     cli::check_paths({input}, {model}, {output, o.scores});
-    const ClassifyReport r = classify(input, model, output, o);
-    if (!common.quiet) {
+    ClassifyReport r;
+    distributed.run(o.stream, {&output, &o.scores}, o.output, [&] { r = classify(input, model, output, o); });
+    if (distributed.active()) {
+      r.written.clear();  // the merged products, not this rank's shards
+      for (const std::string* p : {&output, &o.scores})
+        if (!p->empty()) r.written.push_back(*p);
+    }
+    if (!common.quiet && distributed.rank() == 0) {
       std::cerr << "luojia-classify: " << r.columns << "x" << r.rows << " cells, " << r.windows << " windows";
       if (r.skipped) std::cerr << ", " << r.skipped << " without data";
       std::cerr << "\n";

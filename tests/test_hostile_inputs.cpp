@@ -12,6 +12,7 @@
 #include <gdal_priv.h>
 
 #include <cmath>
+#include <cstdint>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -138,6 +139,24 @@ struct Fixture {
       spec.geotransform[5] = -20.0;
       make_raster(file("other_pixel_size.tif"), spec, small_value);
     }
+    // A CRS GDAL cannot use: garbage in a VRT, and an EPSG code that does not exist in a GeoTIFF's
+    // keys (patched in the file: GDAL itself refuses to write one).
+    {
+      std::ofstream vrt(file("garbage_crs.vrt"));
+      vrt << "<VRTDataset rasterXSize=\"70\" rasterYSize=\"50\"><SRS>this is not a CRS</SRS>"
+          << "<GeoTransform>500000, 10, 0, 4000000, 0, -10</GeoTransform>\n";
+      for (int b = 1; b <= 4; ++b)
+        vrt << "<VRTRasterBand dataType=\"UInt16\" band=\"" << b << "\"><SimpleSource><SourceFilename relativeToVRT=\"1\">good.tif"
+            << "</SourceFilename><SourceBand>" << b << "</SourceBand></SimpleSource></VRTRasterBand>\n";
+      vrt << "</VRTDataset>\n";
+      std::string bytes = read_file(file("good.tif"));
+      const std::uint16_t key[4] = {3072, 0, 1, 32618}, unknown[4] = {3072, 0, 1, 12345};  // ProjectedCSTypeGeoKey
+      const std::string from(reinterpret_cast<const char*>(key), 8), to(reinterpret_cast<const char*>(unknown), 8);
+      const auto at = bytes.find(from);
+      REQUIRE(at != std::string::npos);
+      bytes.replace(at, 8, to);
+      std::ofstream(file("unknown_epsg.tif"), std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    }
     // Broken files.
     std::ofstream(file("zero.tif")).close();
     std::ofstream(file("text.tif")) << "not a raster\n";
@@ -222,6 +241,8 @@ TEST_CASE("every program: bad and odd input rasters", "[programs][hostile]") {
       {"Int64 bands", "int64.tif", 0, ""},
       {"NaN and Inf pixels", "nan_inf.tif", 0, ""},
       {"no CRS", "no_crs.tif", 0, "no_crs.tif: has no CRS"},
+      {"garbage CRS", "garbage_crs.vrt", 0, "garbage_crs.vrt: has no CRS"},
+      {"unknown EPSG code", "unknown_epsg.tif", 0, "unknown_epsg.tif: has a local CRS"},
       {"nodata outside the type's range", "nodata_out_of_range.tif", 0, "nodata -9999 is outside the range of Byte"},
   };
   int tried = 0;

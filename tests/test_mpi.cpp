@@ -62,6 +62,21 @@ TEST_CASE("mpirun -np 3 equals one process, bit for bit", "[programs][mpi]") {
   check_same(read_product(dir.file("three_ndvi.vrt")), read_product(dir.file("one_ndvi.tif")));
   CHECK(fs::exists(dir.file("three_ndvi.shard-3-of-3.tif")));
 
+  // Classify (cells) and change (with a threshold) the same way.
+  ok(run_program({LUOJIA_CLASSIFY_EXE, "-q", in, LUOJIA_TEST_DATA "/nn/resnet_classifier_op17.onnx", dir.file("one_labels.tif"), "--window",
+                  "16", "--stride", "8", "--tile", "64"}));
+  ok(run_program(mpirun(3, {LUOJIA_CLASSIFY_EXE, "-q", in, LUOJIA_TEST_DATA "/nn/resnet_classifier_op17.onnx", dir.file("three_labels.tif"),
+                            "--window", "16", "--stride", "8", "--tile", "64"})));
+  check_same(read_product(dir.file("three_labels.tif")), read_product(dir.file("one_labels.tif")));
+  make_raster(dir.file("later.tif"), spec, [](int b, int x, int y) { return 100.0 + ((x / 40 + y / 25) % 3) * 15.0 + 5.0 * b; });
+  const std::string later = dir.file("later.tif");
+  ok(run_program({LUOJIA_CHANGE_EXE, "-q", in, later, dir.file("one_change.tif"), "--threshold", "30", "--tile", "64", "--magnitude",
+                  dir.file("one_m.tif")}));
+  ok(run_program(mpirun(3, {LUOJIA_CHANGE_EXE, "-q", in, later, dir.file("three_change.tif"), "--threshold", "30", "--tile", "64",
+                            "--magnitude", dir.file("three_m.tif")})));
+  check_same(read_product(dir.file("three_m.tif")), read_product(dir.file("one_m.tif")));
+  check_same(read_product(dir.file("three_change.tif")), read_product(dir.file("one_change.tif")));
+
   // One rank's failure is the job's: a shard count above the tile rows fails on every rank.
   const ProgramResult many = run_program(mpirun(3, {LUOJIA_INDEX_EXE, "-q", in, dir.file("many.tif"), "--nd", "4,3", "--tile", "4096"}));
   CHECK(many.code != 0);

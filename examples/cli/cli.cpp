@@ -5,6 +5,7 @@
 #include <luojia/version.hpp>
 
 #include <cpl_error.h>
+#include <ogr_spatialref.h>
 
 #include <charconv>
 #include <csignal>
@@ -53,7 +54,17 @@ void check_input(const std::string& path) {
   const auto warn = [&](const std::string& text) {
     if (g_reporting) std::cerr << g_program << ": warning: " << path << ": " << text << "\n";
   };
-  if (info.crs_wkt.empty()) warn("has no CRS; the outputs will have none either");
+  if (info.crs_wkt.empty()) {
+    warn("has no CRS; the outputs will have none either");
+  } else {
+    // An unknown EPSG code in a GeoTIFF comes back as a local (engineering) CRS, without a word.
+    OGRSpatialReference srs;
+    if (srs.importFromWkt(info.crs_wkt.c_str()) != OGRERR_NONE)
+      warn("has a CRS GDAL cannot read; the outputs carry it as it is");
+    else if (srs.IsLocal())
+      warn(std::string("has a local CRS (\"") + (srs.GetName() ? srs.GetName() : "unnamed") +
+           "\"), not a geographic or projected one: often an EPSG code GDAL does not know; the outputs carry it as it is");
+  }
   if (!info.geotransform) warn("has no geotransform; the outputs are in pixel coordinates");
   // One line for every band whose nodata the type cannot hold (it is usually all of them).
   std::ostringstream first;
