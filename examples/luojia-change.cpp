@@ -54,13 +54,10 @@ int change_main(int argc, char** argv, cli::Distributed& distributed) {
   o.segment.stream.progress_data = &progress_state;
   cli::check_paths({before, after}, {model}, {output, o.magnitude, o.segment.probabilities, o.segment.logits, o.segment.confidence, o.segment.vector});
   ChangeReport r;
-  distributed.run(o.segment.stream, {&output, &o.magnitude, &o.segment.probabilities, &o.segment.logits, &o.segment.confidence, &o.segment.vector},
-                  o.segment.output, [&] { r = detect_change(before, after, output, o); });
-  if (distributed.active()) {
-    r.written.clear();  // the merged products, not this rank's shards
-    for (const std::string* p : {&output, &o.magnitude, &o.segment.probabilities, &o.segment.logits, &o.segment.confidence, &o.segment.vector})
-      if (!p->empty()) r.written.push_back(*p);
-  }
+  const std::vector<std::string> products = distributed.run(
+      o.segment.stream, {&output, &o.magnitude, &o.segment.probabilities, &o.segment.logits, &o.segment.confidence, &o.segment.vector},
+      o.segment.output, [&] { r = detect_change(before, after, output, o); });
+  if (distributed.active()) r.written = products;  // the merged products, not this rank's shards
   if (!common.quiet && distributed.rank() == 0) {
     if (!r.model)
       std::cerr << "luojia-change: " << r.changed << " of " << r.valid << " pixels changed, threshold " << r.threshold

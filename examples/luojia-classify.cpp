@@ -40,12 +40,9 @@ int main(int argc, char** argv) {
     o.stream.progress_data = &progress_state;
     cli::check_paths({input}, {model}, {output, o.scores});
     ClassifyReport r;
-    distributed.run(o.stream, {&output, &o.scores}, o.output, [&] { r = classify(input, model, output, o); });
-    if (distributed.active()) {
-      r.written.clear();  // the merged products, not this rank's shards
-      for (const std::string* p : {&output, &o.scores})
-        if (!p->empty()) r.written.push_back(*p);
-    }
+    const std::vector<std::string> products =
+        distributed.run(o.stream, {&output, &o.scores}, o.output, [&] { r = classify(input, model, output, o); });
+    if (distributed.active()) r.written = products;  // the merged products, not this rank's shards
     if (!common.quiet && distributed.rank() == 0) {
       std::cerr << "luojia-classify: " << r.columns << "x" << r.rows << " cells, " << r.windows << " windows";
       if (r.skipped) std::cerr << ", " << r.skipped << " without data";

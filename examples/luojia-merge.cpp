@@ -14,12 +14,6 @@ using namespace luojia;
 
 namespace {
 
-bool is_vector_path(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".gpkg" || ext == ".geojson" || ext == ".json" || ext == ".shp";
-}
-
 int merge_main(int argc, char** argv) {
   cli::ArgParser args("luojia-merge", "[options] SHARD... OUTPUT",
                       "Joins the shards of one job (the outputs of --shard 1/N to N/N) into OUTPUT, after checking\n"

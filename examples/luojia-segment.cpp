@@ -89,13 +89,9 @@ int segment_main(int argc, char** argv, cli::Distributed& distributed) {
 
   cli::check_paths({input}, {model, o.mask, o.aoi}, {output, o.probabilities, o.logits, o.confidence, o.vector});
   SegmentReport r;
-  distributed.run(o.stream, {&output, &o.probabilities, &o.logits, &o.confidence, &o.vector}, o.output,
-                  [&] { r = segment(input, model, output, o); });
-  if (distributed.active()) {
-    r.written.clear();  // the merged products, not this rank's shards
-    for (const std::string* p : {&output, &o.probabilities, &o.logits, &o.confidence, &o.vector})
-      if (!p->empty()) r.written.push_back(*p);
-  }
+  const std::vector<std::string> products = distributed.run(
+      o.stream, {&output, &o.probabilities, &o.logits, &o.confidence, &o.vector}, o.output, [&] { r = segment(input, model, output, o); });
+  if (distributed.active()) r.written = products;  // the merged products, not this rank's shards
   if (!common.quiet && distributed.rank() == 0) {
     std::cerr << "luojia-segment: " << r.tiles << " tile" << (r.tiles == 1 ? "" : "s") << " of " << r.tile_size << " px";
     if (r.skipped) std::cerr << " (" << r.skipped << " without data, skipped)";

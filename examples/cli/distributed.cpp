@@ -4,6 +4,7 @@
 
 #include <luojia/error.hpp>
 #include <luojia/merge.hpp>
+#include <luojia/polygonize.hpp>
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
@@ -28,17 +29,11 @@ bool launched_by_mpi() {
   return false;
 }
 
-bool is_vector(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".gpkg" || ext == ".geojson" || ext == ".json" || ext == ".shp";
-}
-
 // Shard k's file for output, beside it (one file system, so merging never crosses one): hidden
 // and removed after the merge, or, under a VRT that keeps pointing at them, visible and kept.
 std::string shard_path(const std::string& output, int k, int n, bool kept) {
   const fs::path p(output);
-  const std::string ext = is_vector(output) ? p.extension().string() : ".tif";
+  const std::string ext = is_vector_path(output) ? p.extension().string() : ".tif";
   const std::string part = "shard-" + std::to_string(k + 1) + "-of-" + std::to_string(n);
   if (kept) return (p.parent_path() / (p.stem().string() + "." + part + ext)).string();
   return (p.parent_path() / ("." + p.filename().string() + ".luojia-" + part + ext)).string();
@@ -77,11 +72,14 @@ Distributed::~Distributed() {
 #endif
 }
 
-void Distributed::run(StreamOptions& stream, const std::vector<std::string*>& outputs, OutputOptions& format,
+std::vector<std::string> Distributed::run(StreamOptions& stream, const std::vector<std::string*>& outputs, OutputOptions& format,
                       const std::function<void()>& body) {
+  std::vector<std::string> asked;
+  for (const std::string* o : outputs)
+    if (!o->empty()) asked.push_back(*o);
   if (!active()) {
     body();
-    return;
+    return asked;
   }
 #ifdef LUOJIA_WITH_MPI
   const OutputOptions final_format = format;
@@ -89,12 +87,8 @@ void Distributed::run(StreamOptions& stream, const std::vector<std::string*>& ou
   if (!stream.shard.whole()) throw Error("--shard and an MPI launch exclude each other: the launch decides the shards");
   // -of VRT: the merge is instant and the shards stay, as NAME.shard-K-of-N.tif beside the VRT.
   const bool vrt = EQUAL(final_format.driver.c_str(), "VRT");
-  const auto kept = [&](const std::string& output) { return vrt && !is_vector(output); };
-  for (std::string* o : outputs) {
-    std::error_code ec;
-    if (!o->empty() && fs::exists(*o, ec) && !final_format.overwrite)
-      throw Error("output already exists (--overwrite replaces it)", ErrorContext{*o, {}, {}, {}});
-  }
+  const auto kept = [&](const std::string& output) { return vrt && !is_vector_path(output); };
+  for (const std::string* o : outputs) check_output_path(*o, final_format.overwrite);
   std::vector<std::string> finals;
   for (std::string* o : outputs) finals.push_back(*o);
   for (std::string* o : outputs)
@@ -155,7 +149,7 @@ void Distributed::run(StreamOptions& stream, const std::vector<std::string*>& ou
         MergeOptions mo;
         mo.output = final_format;
         mo.memory_budget = stream.memory_budget;
-        if (is_vector(finals[i])) merge_vector_shards(shards, finals[i], mo);
+        if (is_vector_path(finals[i])) merge_vector_shards(shards, finals[i], mo);
         else merge_raster_shards(shards, finals[i], mo);
       }
     } catch (const std::exception& e) {
@@ -168,6 +162,7 @@ void Distributed::run(StreamOptions& stream, const std::vector<std::string*>& ou
   for (std::size_t i = 0; i < outputs.size(); ++i) *outputs[i] = finals[i];
   if (!ok) throw Error(merged);
 #endif
+  return asked;
 }
 
 }  // namespace luojia::cli

@@ -28,7 +28,8 @@ public:
   // into the outputs (rasters in the format asked for, polygons joined across borders) and every
   // rank removes its shard files (-of VRT keeps them, for the VRT). A failure on any rank fails
   // the job on every rank, and rank 0 reports it. The arguments are as they were on return.
-  void run(StreamOptions& stream, const std::vector<std::string*>& outputs, OutputOptions& format,
+  // Returns the outputs asked for (the non-empty ones), as the user named them.
+  std::vector<std::string> run(StreamOptions& stream, const std::vector<std::string*>& outputs, OutputOptions& format,
            const std::function<void()>& body);
 
 private:

@@ -23,5 +23,7 @@ LUOJIA_API void polygonize_classes(const std::string& class_map, const std::stri
 
 // The OGR driver for a vector output path, by extension; throws Error for any other extension.
 LUOJIA_API std::string vector_driver_for(const std::string& path);
+// Whether path names a vector output luojia writes (.gpkg, .geojson, .json, .shp).
+LUOJIA_API bool is_vector_path(const std::string& path);
 
 }  // namespace luojia

@@ -33,7 +33,13 @@ LUOJIA_API RasterLayout layout_like(const RasterInfo& like, DataType type, int b
 // The layout of one shard's product: window's size, the geotransform moved to the window's corner,
 // and metadata by which luojia-merge checks that shards cover the whole grid exactly once:
 // LUOJIA_SHARD=K/N, LUOJIA_SHARD_WINDOW=x,y,width,height and LUOJIA_SHARD_GRID=width,height.
+// The whole job (shard 1/1) is the whole layout, unchanged.
 LUOJIA_API RasterLayout shard_layout(const RasterLayout& whole, const Window& window, const Shard& shard);
+
+// The checks every writer makes of its target before a run, so a long run never fails at its end
+// for a name: throws Error if path exists and overwrite is false, or if its folder is missing.
+// An empty path (an output not asked for) passes.
+LUOJIA_API void check_output_path(const std::string& path, bool overwrite);
 
 // How to write: GDAL driver (-of), creation options (-co KEY=VALUE) and whether to replace.
 struct OutputOptions {

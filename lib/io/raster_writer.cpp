@@ -36,6 +36,20 @@ bool path_exists(const std::string& path) {
   return VSIStatL(path.c_str(), &stat) == 0;
 }
 
+}  // namespace
+
+void check_output_path(const std::string& path, bool overwrite) {
+  if (path.empty()) return;
+  const ErrorContext where{path, {}, {}, {}};
+  if (path_exists(path) && !overwrite) raise("output already exists (--overwrite replaces it)", where);
+  const std::string folder = CPLGetPath(path.c_str());
+  VSIStatBufL stat;
+  if (!folder.empty() && (VSIStatL(folder.c_str(), &stat) != 0 || !VSI_ISDIR(stat.st_mode)))
+    raise("output folder " + folder + " does not exist", where);
+}
+
+namespace {
+
 std::string option_key(const std::string& option) { return option.substr(0, option.find('=')); }
 
 bool has_option(const std::vector<std::string>& options, const char* key) {
@@ -102,6 +116,7 @@ RasterLayout layout_like(const RasterInfo& like, DataType type, int bands) {
 }
 
 RasterLayout shard_layout(const RasterLayout& whole, const Window& window, const Shard& shard) {
+  if (shard.whole()) return whole;
   RasterLayout part = whole;
   part.width = window.width;
   part.height = window.height;
@@ -187,12 +202,8 @@ RasterWriter::RasterWriter(const std::string& path, const RasterLayout& layout,
       raise("invalid creation option for " + options.driver + ": " + trap.message("refused"), where);
   }
 
-  if (path_exists(path) && !options.overwrite)
-    raise("output already exists (--overwrite replaces it)", where);
+  check_output_path(path, options.overwrite);
   const std::string folder = CPLGetPath(path.c_str());
-  VSIStatBufL stat;
-  if (!folder.empty() && (VSIStatL(folder.c_str(), &stat) != 0 || !VSI_ISDIR(stat.st_mode)))
-    raise("output folder " + folder + " does not exist", where);
 
   GDALDriver* create_driver = self.driver;
   std::vector<std::string> create_options = options.creation_options;

@@ -4,6 +4,7 @@
 
 #include <luojia/error.hpp>
 #include <luojia/polygonize.hpp>
+#include <luojia/raster_writer.hpp>
 
 #include <filesystem>
 #include <vector>
@@ -16,10 +17,8 @@ VectorOutput::VectorOutput(const std::string& target, bool overwrite) : target_(
   register_gdal();
   const ErrorContext where{target, {}, {}, {}};
   driver_name_ = vector_driver_for(target);
-  std::error_code ec;
-  if (fs::exists(target, ec) && !overwrite) raise("output already exists (--overwrite replaces it)", where);
+  check_output_path(target, overwrite);
   const fs::path folder = fs::path(target).parent_path();
-  if (!folder.empty() && !fs::is_directory(folder, ec)) raise("output folder " + folder.string() + " does not exist", where);
   driver_ = GetGDALDriverManager()->GetDriverByName(driver_name_.c_str());
   if (!driver_) raise("GDAL has no " + driver_name_ + " driver", where);
   temp_ = temporary_path(target, fs::path(target).extension().string().substr(1));

@@ -179,10 +179,7 @@ ChangeReport run_change(const std::string& before_path, const std::string& after
       if (is_complex(r->band(b).type))
         raise("complex data type " + std::string(name(r->band(b).type)) + " is not supported", ErrorContext{r->path, b, {}, {}});
     }
-  std::error_code ec;
-  for (const std::string& path : {output, o.magnitude})
-    if (!path.empty() && std::filesystem::exists(path, ec) && !o.segment.output.overwrite)
-      raise("output already exists (--overwrite replaces it)", ErrorContext{path, {}, {}, {}});
+  for (const std::string& path : {output, o.magnitude}) check_output_path(path, o.segment.output.overwrite);
 
   VsimemFiles files;
   std::string after_source = after_path;
@@ -214,10 +211,7 @@ ChangeReport run_change(const std::string& before_path, const std::string& after
   if (!shard.whole() && !o.threshold)
     raise("Otsu's threshold needs the whole raster's magnitudes: give --threshold when running a shard", ErrorContext{before_path, {}, {}, {}});
   const TileGrid grid = TileGrid(bi.width, bi.height, go).shard(shard);
-  const auto product_layout = [&](DataType type) {
-    const RasterLayout whole = layout_like(bi, type, 1);
-    return shard.whole() ? whole : shard_layout(whole, grid.extent(), shard);
-  };
+  const auto product_layout = [&](DataType type) { return shard_layout(layout_like(bi, type, 1), grid.extent(), shard); };
   StreamOptions so = base;
   so.read.apply_scale = true;
 

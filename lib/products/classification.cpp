@@ -66,10 +66,7 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
     classes = out[0].dim(1);
     if (classes < 1 || classes > 254) raise("the model has " + std::to_string(classes) + " classes; labels hold 1 to 254", at_model);
   }
-  std::error_code ec;
-  for (const std::string& p : {output, o.scores})
-    if (!p.empty() && std::filesystem::exists(p, ec) && !o.output.overwrite)
-      raise("output already exists (--overwrite replaces it)", ErrorContext{p, {}, {}, {}});
+  for (const std::string& p : {output, o.scores}) check_output_path(p, o.output.overwrite);
 
   // Geometry: cell (i, j) covers [j S, (j+1) S) and its window starts `offset` before the cell.
   ClassifyReport report;
@@ -98,7 +95,7 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
   }
   layout.type = DataType::Byte;
   layout.nodata = 255;
-  if (!o.stream.shard.whole()) layout = shard_layout(layout, cell_extent, o.stream.shard);
+  layout = shard_layout(layout, cell_extent, o.stream.shard);
   RasterWriter labels(output, layout, o.output);
   const detail::ClassLegend legend = detail::class_legend(md, classes);
   const std::vector<std::string>& names = legend.names;

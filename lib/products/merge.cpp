@@ -236,13 +236,6 @@ void make_sources_relative(const std::string& vrt_path, std::string folder) {
   VSIFCloseL(out);
 }
 
-void check_target(const std::string& output, bool overwrite) {
-  const ErrorContext where{output, {}, {}, {}};
-  std::error_code ec;
-  if (fs::exists(output, ec) && !overwrite) raise("output already exists (--overwrite replaces it)", where);
-  const fs::path folder = fs::path(output).parent_path();
-  if (!folder.empty() && !fs::is_directory(folder, ec)) raise("output folder " + folder.string() + " does not exist", where);
-}
 
 }  // namespace
 
@@ -257,7 +250,7 @@ MergeReport merge_raster_shards(const std::vector<std::string>& paths, const std
     shards.push_back(read_shard(p));
   }
   const std::optional<GeoTransform> gt = check_shards(shards);
-  check_target(output, options.output.overwrite);
+  check_output_path(output, options.output.overwrite);
   MergeReport report;
   report.shards = static_cast<int>(shards.size());
   report.width = shards.front().grid_width;

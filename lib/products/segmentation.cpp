@@ -283,8 +283,7 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   layout.origin_y = extent.y;
   // Every product covers the grid's extent: the raster, or this shard's rows.
   const auto product_layout = [&](DataType type, int bands) {
-    const RasterLayout whole = layout_like(info, type, bands);
-    return o.stream.shard.whole() ? whole : shard_layout(whole, extent, o.stream.shard);
+    return shard_layout(layout_like(info, type, bands), extent, o.stream.shard);
   };
   layout.logits = !o.logits.empty();
   if (o.probability_type != DataType::Float32 && o.probability_type != DataType::Byte)
@@ -295,12 +294,7 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   }
 
   // Every output is checked before the run, so a long run never fails at its end for a name.
-  for (const std::string& path : {class_map, o.vector}) {
-    if (path.empty()) continue;
-    std::error_code ec;
-    if (std::filesystem::exists(path, ec) && !o.output.overwrite)
-      raise("output already exists (--overwrite replaces it)", ErrorContext{path, {}, {}, {}});
-  }
+  for (const std::string& path : {class_map, o.vector}) check_output_path(path, o.output.overwrite);
   if (!o.vector.empty()) vector_driver_for(o.vector);
 
   // ---- area of interest -------------------------------------------------------------------------

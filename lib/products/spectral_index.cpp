@@ -165,7 +165,7 @@ StreamStats compute_indices(const std::string& input, const std::string& output,
 
   RasterLayout layout = layout_like(info, DataType::Float32, static_cast<int>(job.indices.size()));
   layout.nodata = job.nodata;
-  if (!job.stream.shard.whole()) layout = shard_layout(layout, grid.extent(), job.stream.shard);
+  layout = shard_layout(layout, grid.extent(), job.stream.shard);
   RasterWriter writer(output, layout, job.output);
   for (std::size_t k = 0; k < job.indices.size(); ++k) {
     const IndexSpec& s = job.indices[k];
