@@ -76,6 +76,20 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
+void write_stretched_vrt(const std::string& vrt_path, const std::string& source, int source_size, int size, int bands,
+                         const std::string& type) {
+  std::ofstream vrt(vrt_path);
+  vrt << "<VRTDataset rasterXSize=\"" << size << "\" rasterYSize=\"" << size << "\">"
+      << "<SRS>EPSG:32618</SRS><GeoTransform>500000, 10, 0, 4000000, 0, -10</GeoTransform>\n";
+  for (int b = 1; b <= bands; ++b)
+    vrt << "<VRTRasterBand dataType=\"" << type << "\" band=\"" << b << "\"><SimpleSource><SourceFilename relativeToVRT=\"0\">"
+        << std::filesystem::absolute(source).string() << "</SourceFilename><SourceBand>" << b
+        << "</SourceBand><SrcRect xOff=\"0\" yOff=\"0\" xSize=\"" << source_size << "\" ySize=\"" << source_size << "\"/>"
+        << "<DstRect xOff=\"0\" yOff=\"0\" xSize=\"" << size << "\" ySize=\"" << size << "\"/></SimpleSource></VRTRasterBand>\n";
+  vrt << "</VRTDataset>\n";
+  if (!vrt) throw std::runtime_error("test fixture: cannot write " + vrt_path);
+}
+
 double hash01(int b, int x, int y, int seed) {
   std::uint64_t h = 1469598103934665603ull;
   for (std::uint64_t v : {std::uint64_t(b), std::uint64_t(x), std::uint64_t(y), std::uint64_t(seed)}) {

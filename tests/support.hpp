@@ -47,6 +47,11 @@ std::vector<double> read_band(const std::string& path, int band);
 
 std::string read_file(const std::string& path);
 
+// A VRT at vrt_path stretching bands 1..bands of source (source_size x source_size pixels) to
+// size x size of type (GDAL's name), EPSG:32618 with 10 m pixels: long to process, tiny on disk.
+void write_stretched_vrt(const std::string& vrt_path, const std::string& source, int source_size, int size, int bands,
+                         const std::string& type);
+
 // A deterministic pseudo-random value in [0, 1) for (b, x, y, seed).
 double hash01(int b, int x, int y, int seed = 0);
 

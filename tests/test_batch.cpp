@@ -112,16 +112,8 @@ TEST_CASE("luojia-batch stops on SIGTERM within a second and leaves no partial p
   spec.height = 100;
   spec.bands = 4;
   make_raster(dir.file("small.tif"), spec, [](int b, int x, int y) { return b + x % 7 + y % 5 + 1; });
-  for (const char* name : {"a.vrt", "b.vrt"}) {
-    std::ofstream vrt((dir.path() / "scenes" / name).string());
-    vrt << "<VRTDataset rasterXSize=\"30000\" rasterYSize=\"30000\"><SRS>EPSG:32618</SRS>"
-        << "<GeoTransform>500000, 10, 0, 4000000, 0, -10</GeoTransform>\n";
-    for (int b = 1; b <= 4; ++b)
-      vrt << "<VRTRasterBand dataType=\"Float32\" band=\"" << b << "\"><SimpleSource><SourceFilename relativeToVRT=\"0\">" << dir.file("small.tif")
-          << "</SourceFilename><SourceBand>" << b << "</SourceBand><SrcRect xOff=\"0\" yOff=\"0\" xSize=\"100\" ySize=\"100\"/>"
-          << "<DstRect xOff=\"0\" yOff=\"0\" xSize=\"30000\" ySize=\"30000\"/></SimpleSource></VRTRasterBand>\n";
-    vrt << "</VRTDataset>\n";
-  }
+  for (const char* name : {"a.vrt", "b.vrt"})
+    write_stretched_vrt((dir.path() / "scenes" / name).string(), dir.file("small.tif"), 100, 30000, 4, "Float32");
   fs::create_directories(dir.file("out"));
   RunningProgram run(batch({"-q"}, (dir.path() / "scenes").string(), dir.file("out")));
   const auto start = std::chrono::steady_clock::now();

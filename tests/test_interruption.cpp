@@ -35,16 +35,7 @@ TEST_CASE("SIGINT and SIGTERM stop every streaming program within a second, leav
   spec.bands = 4;
   make_raster(dir.file("small.tif"), spec, [](int b, int x, int y) { return b + x % 7 + y % 5 + 1; });
   // A VRT that blows the small raster up to 40000 x 40000: long to process, tiny on disk.
-  {
-    std::ofstream vrt(dir.file("big.vrt"));
-    vrt << "<VRTDataset rasterXSize=\"40000\" rasterYSize=\"40000\">\n"
-        << "<SRS>EPSG:32618</SRS><GeoTransform>500000, 10, 0, 4000000, 0, -10</GeoTransform>\n";
-    for (int b = 1; b <= 4; ++b)
-      vrt << "<VRTRasterBand dataType=\"Float32\" band=\"" << b << "\"><SimpleSource><SourceFilename relativeToVRT=\"1\">small.tif"
-          << "</SourceFilename><SourceBand>" << b << "</SourceBand><SrcRect xOff=\"0\" yOff=\"0\" xSize=\"100\" ySize=\"100\"/>"
-          << "<DstRect xOff=\"0\" yOff=\"0\" xSize=\"40000\" ySize=\"40000\"/></SimpleSource></VRTRasterBand>\n";
-    vrt << "</VRTDataset>\n";
-  }
+  write_stretched_vrt(dir.file("big.vrt"), dir.file("small.tif"), 100, 40000, 4, "Float32");
   const std::string in = dir.file("big.vrt");
   const fs::path out = dir.path() / "out";
   fs::create_directories(out);

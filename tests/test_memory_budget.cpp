@@ -6,7 +6,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <fstream>
 
 using namespace luojia::test;
 
@@ -23,14 +22,7 @@ std::string stretched(const TempDir& dir, int size) {
     make_raster(dir.file("small.tif"), spec, [](int b, int x, int y) { return 1 + (x * (b + 3) + y * 7) % 4000; });
   }
   const std::string path = dir.file("stretched_" + std::to_string(size) + ".vrt");
-  std::ofstream vrt(path);
-  vrt << "<VRTDataset rasterXSize=\"" << size << "\" rasterYSize=\"" << size << "\">"
-      << "<SRS>EPSG:32618</SRS><GeoTransform>500000, 10, 0, 4000000, 0, -10</GeoTransform>\n";
-  for (int b = 1; b <= 4; ++b)
-    vrt << "<VRTRasterBand dataType=\"UInt16\" band=\"" << b << "\"><SimpleSource><SourceFilename relativeToVRT=\"1\">small.tif"
-        << "</SourceFilename><SourceBand>" << b << "</SourceBand><SrcRect xOff=\"0\" yOff=\"0\" xSize=\"100\" ySize=\"100\"/>"
-        << "<DstRect xOff=\"0\" yOff=\"0\" xSize=\"" << size << "\" ySize=\"" << size << "\"/></SimpleSource></VRTRasterBand>\n";
-  vrt << "</VRTDataset>\n";
+  write_stretched_vrt(path, dir.file("small.tif"), 100, size, 4, "UInt16");
   return path;
 }
 

@@ -1,41 +1,25 @@
 // The programs as a user runs them: exit codes, one-line errors, nothing left behind.
 #include "program_paths.hpp"
+#include "program_runner.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <chrono>
-#include <csignal>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <thread>
-
-#include <sys/wait.h>
-#include <unistd.h>
+#include <sstream>
 
 using luojia::test::TempDir;
 using namespace luojia::test;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-Result run(const TempDir& dir, const std::string& command) {
-  const std::string out = dir.path().parent_path() / (dir.path().filename().string() + ".stdout");
-  const std::string err = dir.path().parent_path() / (dir.path().filename().string() + ".stderr");
-  const int status = std::system((command + " >" + out + " 2>" + err).c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = luojia::test::read_file(out);
-  r.err = luojia::test::read_file(err);
-  std::filesystem::remove(out);
-  std::filesystem::remove(err);
-  return r;
+// The command split at spaces (no path or argument here holds one), run as a user runs it.
+ProgramResult run(const std::string& command) {
+  std::vector<std::string> argv;
+  std::istringstream words(command);
+  for (std::string word; words >> word;) argv.push_back(word);
+  return run_program(argv);
 }
 
 std::pair<int, int> Raster_size(const std::string& path) {
@@ -68,16 +52,16 @@ const std::string kNn = LUOJIA_TEST_DATA "/nn/";
 TEST_CASE("luojia-index writes NDVI with a progress bar", "[programs]") {
   TempDir dir;
   const std::string in = four_band(dir);
-  const Result r = run(dir, kIndex + " " + in + " " + dir.file("ndvi.tif") + " --index ndvi --red 3 --nir 4");
+  const ProgramResult r = run(kIndex + " " + in + " " + dir.file("ndvi.tif") + " --index ndvi --red 3 --nir 4");
   CHECK(r.code == 0);
   CHECK(r.err.find("0...10...20...30...40...50...60...70...80...90...100 - done.") != std::string::npos);
   const auto ndvi = luojia::test::read_band(dir.file("ndvi.tif"), 1);
   CHECK(ndvi[0] == Approx((301.0 - 201.0) / (301.0 + 201.0)));
-  const Result quiet = run(dir, kIndex + " -q " + in + " " + dir.file("two.tif") +
+  const ProgramResult quiet = run(kIndex + " -q " + in + " " + dir.file("two.tif") +
                                     " --index ndvi,ndwi --green 2 --red 3 --nir 4 --nd 4,1 -co COMPRESS=DEFLATE --threads 1 --mem 64M --tile 16");
   CHECK(quiet.code == 0);
   CHECK(quiet.err.empty());
-  const Result info = run(dir, kInfo + " --json " + dir.file("two.tif"));
+  const ProgramResult info = run(kInfo + " --json " + dir.file("two.tif"));
   CHECK(info.code == 0);
   CHECK(info.out.find("\"description\": \"ND(4,1)\"") != std::string::npos);
   CHECK(info.out.find("\"epsg\": 32618") != std::string::npos);
@@ -131,7 +115,7 @@ TEST_CASE("bad input: one line, the right exit code, nothing left behind", "[pro
   };
   for (const auto& c : cases) {
     INFO(c.name << ": " << c.args);
-    const Result r = run(dir, kIndex + " -q " + c.args);
+    const ProgramResult r = run(kIndex + " -q " + c.args);
     CHECK(r.code == c.code);
     CHECK(lines(r.err) == 1);
     CHECK(r.err.rfind("luojia-index: error: ", 0) == 0);
@@ -142,7 +126,7 @@ TEST_CASE("bad input: one line, the right exit code, nothing left behind", "[pro
   CHECK(luojia::test::read_file(in) == input_bytes);
   CHECK(luojia::test::read_file(dir.file("exists.tif")) == "keep me");
 
-  const Result info = run(dir, kInfo + " " + dir.file("text.tif"));
+  const ProgramResult info = run(kInfo + " " + dir.file("text.tif"));
   CHECK(info.code == 1);
   CHECK(lines(info.err) == 1);
   CHECK(info.err.rfind("luojia-info: error: ", 0) == 0);
@@ -157,7 +141,7 @@ TEST_CASE("luojia-segment writes a COG class map with overviews, and reports bad
   spec.type = GDT_Float32;
   luojia::test::make_raster(dir.file("in.tif"), spec, [](int b, int x, int y) { return std::sin(x / (9.0 + b)) * std::cos(y / 7.0); });
   const std::string in = dir.file("in.tif");
-  const Result ok = run(dir, kSegment + " -of COG -co COMPRESS=DEFLATE -co OVERVIEW_COUNT=2 --tile 128 " + in + " " + kNn +
+  const ProgramResult ok = run(kSegment + " -of COG -co COMPRESS=DEFLATE -co OVERVIEW_COUNT=2 --tile 128 " + in + " " + kNn +
                                  "unet_op17.onnx " + dir.file("classes.tif") + " --probabilities " + dir.file("p.tif") +
                                  " --vector " + dir.file("v.geojson"));
   CHECK(ok.code == 0);
@@ -190,7 +174,7 @@ TEST_CASE("luojia-segment writes a COG class map with overviews, and reports bad
   };
   for (const auto& c : cases) {
     INFO(c.args);
-    const Result r = run(dir, kSegment + " -q " + c.args);
+    const ProgramResult r = run(kSegment + " -q " + c.args);
     CHECK(r.code == c.code);
     CHECK(lines(r.err) == 1);
     CHECK(r.err.rfind("luojia-segment: error: ", 0) == 0);
@@ -209,13 +193,13 @@ TEST_CASE("luojia-classify, luojia-change and luojia-assess: results, and bad in
     spec.bands = 4;
     luojia::test::make_raster(dir.file("other_grid.tif"), spec, [](int, int x, int) { return x; });
   }
-  const Result change = run(dir, kChange + " -q " + a + " " + b + " " + dir.file("change.tif") + " --threshold 5");
+  const ProgramResult change = run(kChange + " -q " + a + " " + b + " " + dir.file("change.tif") + " --threshold 5");
   CHECK(change.code == 0);
   CHECK(luojia::test::read_band(dir.file("change.tif"), 1)[0] == 0);  // identical dates: no change
-  const Result assess = run(dir, kAssess + " --json " + dir.file("change.tif") + " " + dir.file("change.tif"));
+  const ProgramResult assess = run(kAssess + " --json " + dir.file("change.tif") + " " + dir.file("change.tif"));
   CHECK(assess.code == 0);
   CHECK(assess.out.find("\"overall_accuracy\": 1.000000") != std::string::npos);
-  const Result classify = run(dir, kClassify + " -q " + a + " " + kNn + "resnet_classifier_op17.onnx " + dir.file("labels.tif") +
+  const ProgramResult classify = run(kClassify + " -q " + a + " " + kNn + "resnet_classifier_op17.onnx " + dir.file("labels.tif") +
                                        " --window 16 --stride 16");
   CHECK(classify.code == 0);
   CHECK(Raster_size(dir.file("labels.tif")) == std::pair<int, int>{5, 4});
@@ -242,7 +226,7 @@ TEST_CASE("luojia-classify, luojia-change and luojia-assess: results, and bad in
   };
   for (const auto& c : cases) {
     INFO(c.program << " " << c.args);
-    const Result r = run(dir, c.program + " -q " + c.args);
+    const ProgramResult r = run(c.program + " -q " + c.args);
     CHECK(r.code == c.code);
     CHECK(lines(r.err) == 1);
     CHECK(r.err.find(": error: ") != std::string::npos);
