@@ -90,7 +90,7 @@ ShardFile read_shard(const std::string& path) {
   return s;
 }
 
-bool close(double a, double b, double scale) { return std::fabs(a - b) <= 1e-9 * std::max({1.0, std::fabs(a), std::fabs(b), scale}); }
+bool nearly_equal(double a, double b, double scale) { return std::fabs(a - b) <= 1e-9 * std::max({1.0, std::fabs(a), std::fabs(b), scale}); }
 
 std::string shard_name(const Shard& s) { return std::to_string(s.index + 1) + "/" + std::to_string(s.count); }
 
@@ -165,10 +165,10 @@ std::optional<GeoTransform> check_shards(const std::vector<ShardFile>& shards) {
   for (const ShardFile& s : shards) {
     const GeoTransform& g = *s.info.geotransform;
     for (int i : {1, 2, 4, 5})
-      if (!close(g.c[static_cast<std::size_t>(i)], c[static_cast<std::size_t>(i)], 0.0))
+      if (!nearly_equal(g.c[static_cast<std::size_t>(i)], c[static_cast<std::size_t>(i)], 0.0))
         raise("has another pixel size or rotation than " + first.path, ErrorContext{s.path, {}, {}, {}});
     const auto [x, y] = whole.apply(static_cast<double>(s.window.x), static_cast<double>(s.window.y));
-    if (!close(g.c[0], x, pixel * 1e3) || !close(g.c[3], y, pixel * 1e3))
+    if (!nearly_equal(g.c[0], x, pixel * 1e3) || !nearly_equal(g.c[3], y, pixel * 1e3))
       raise("is not where its LUOJIA_SHARD_WINDOW puts it on " + first.path + "'s grid", ErrorContext{s.path, {}, {}, {}});
   }
   return whole;
