@@ -28,7 +28,9 @@ public:
     if (inputs.at(0).type != ElementType::Float32) fail("ScaledTanh needs float input");
     return {ValueInfo{inputs[0].shape, ElementType::Float32, std::nullopt, true}};
   }
-  // Element-wise, so tiles need no halo for it: the default footprint (Pointwise) says so.
+  // Element-wise, so tiles need no halo for it. A layer that does not say so (or gives its
+  // window, Footprint::window) makes the model "not exactly tileable".
+  Footprint footprint() const override { return Footprint::pointwise(); }
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override {

@@ -36,6 +36,7 @@ public:
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& in) const override {
     return {ValueInfo{in.at(0).shape, ElementType::Float32, std::nullopt, true}};
   }
+  Footprint footprint() const override { return Footprint::pointwise(); }
 
 protected:
   void do_forward(std::span<const Tensor> in, std::span<Tensor> out) const override {

@@ -21,9 +21,17 @@ std::string with_context(const std::string& message, const ErrorContext& context
 }  // namespace
 
 Error::Error(std::string message, ErrorContext context)
-    : std::runtime_error(with_context(message, context)),
-      context_(std::move(context)),
-      message_(std::move(message)) {}
+    : std::runtime_error(message), context_(std::move(context)), message_(std::move(message)), what_(with_context(message_, context_)) {}
+
+void Error::set_context(ErrorContext context) {
+  context_ = std::move(context);
+  what_ = with_context(message_, context_);
+}
+
+void Error::rethrow_with(ErrorContext context) const { throw_copy(*this, std::move(context)); }
+
+UsageError::UsageError(std::string option, std::string message, ErrorContext context)
+    : Error(option + " " + message, std::move(context)), option_(std::move(option)), detail_(std::move(message)) {}
 
 Cancelled::Cancelled() : Error("cancelled") {}
 

@@ -118,7 +118,7 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
                     ErrorContext where = e.context();
                     if (where.file.empty()) where.file = input.path();
                     where.tile = slot->tile.index;
-                    throw Error(e.message(), where);
+                    e.rethrow_with(where);
                   }
                   handoff_release(slot);
                   return slot;

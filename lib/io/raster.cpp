@@ -141,14 +141,14 @@ struct Raster::Impl {
   }
 
   void check_bands(std::span<const int> bands) const {
-    if (bands.empty()) raise("no bands requested", context());
+    if (bands.empty()) throw InputError("no bands requested", context());
     for (int b : bands) {
       if (b < 1 || b > info.band_count())
-        raise("band " + std::to_string(b) + " is out of range: the raster has " +
+        throw InputError("band " + std::to_string(b) + " is out of range: the raster has " +
                   std::to_string(info.band_count()) + " band" + (info.band_count() == 1 ? "" : "s"),
               context());
       if (is_complex(info.band(b).type))
-        raise("complex data type " + std::string(name(info.band(b).type)) + " is not supported",
+        throw InputError("complex data type " + std::string(name(info.band(b).type)) + " is not supported",
               context(b));
     }
   }
@@ -166,7 +166,7 @@ struct Raster::Impl {
         band_map.data(), pixel, static_cast<GSpacing>(line_space), static_cast<GSpacing>(band_space),
         nullptr);
     if (err != CE_None || trap.has_error())
-      raise("cannot read pixels " + std::to_string(rect.x) + "," + std::to_string(rect.y) + " " +
+      throw InputError("cannot read pixels " + std::to_string(rect.x) + "," + std::to_string(rect.y) + " " +
                 std::to_string(rect.width) + "x" + std::to_string(rect.height) + ": " +
                 trap.message("read failed"),
             context());
@@ -185,20 +185,20 @@ Raster Raster::open(const std::string& path) {
   ErrorContext where{path, {}, {}, {}};
   VSIStatBufL stat;
   const bool virtual_path = path.rfind("/vsi", 0) == 0;
-  if (!virtual_path && VSIStatL(path.c_str(), &stat) != 0) raise("no such file", where);
+  if (!virtual_path && VSIStatL(path.c_str(), &stat) != 0) throw InputError("no such file", where);
   if (!virtual_path && VSI_ISDIR(stat.st_mode) && path.find(".gdb") == std::string::npos &&
       path.find(".zarr") == std::string::npos)
-    raise("is a folder, not a raster", where);
-  if (!virtual_path && stat.st_size == 0 && !VSI_ISDIR(stat.st_mode)) raise("empty file (0 bytes)", where);
+    throw InputError("is a folder, not a raster", where);
+  if (!virtual_path && stat.st_size == 0 && !VSI_ISDIR(stat.st_mode)) throw InputError("empty file (0 bytes)", where);
 
   GdalErrorTrap trap;
   GDALDataset* opened = GDALDataset::Open(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY);
-  if (!opened) raise("not a raster GDAL can read: " + trap.message_about(path, "unrecognised format"), where);
+  if (!opened) throw InputError("not a raster GDAL can read: " + trap.message_about(path, "unrecognised format"), where);
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->dataset.reset(opened);
-  if (opened->GetRasterCount() == 0) raise("has no raster bands", where);
-  if (opened->GetRasterXSize() <= 0 || opened->GetRasterYSize() <= 0) raise("has no pixels", where);
+  if (opened->GetRasterCount() == 0) throw InputError("has no raster bands", where);
+  if (opened->GetRasterXSize() <= 0 || opened->GetRasterYSize() <= 0) throw InputError("has no pixels", where);
   impl->info = describe(*opened, path);
   return Raster(std::move(impl));
 }
@@ -219,7 +219,7 @@ void Raster::read_into(const Window& window, std::span<const int> bands, Image& 
                        const ReadOptions& options, Mask* mask) {
   Impl& self = *impl_;
   self.check_bands(bands);
-  if (window.empty()) raise("empty read window", self.context());
+  if (window.empty()) throw InputError("empty read window", self.context());
   const int nb = static_cast<int>(bands.size());
   out.reshape(nb, window.width, window.height);
 
@@ -314,8 +314,8 @@ void Raster::read_native(const Window& window, std::span<const int> bands, DataT
                          void* buffer, const ReadOptions& options) {
   Impl& self = *impl_;
   self.check_bands(bands);
-  if (window.empty()) raise("empty read window", self.context());
-  if (is_complex(type) || size_of(type) == 0) raise("cannot read into type " + std::string(name(type)));
+  if (window.empty()) throw InputError("empty read window", self.context());
+  if (is_complex(type) || size_of(type) == 0) throw InputError("cannot read into type " + std::string(name(type)));
   const std::int64_t esize = static_cast<std::int64_t>(size_of(type));
   auto* bytes = static_cast<unsigned char*>(buffer);
   const std::int64_t plane = window.area() * esize;

@@ -41,11 +41,11 @@ bool path_exists(const std::string& path) {
 void check_output_path(const std::string& path, bool overwrite) {
   if (path.empty()) return;
   const ErrorContext where{path, {}, {}, {}};
-  if (path_exists(path) && !overwrite) raise("output already exists (--overwrite replaces it)", where);
+  if (path_exists(path) && !overwrite) throw OutputError("output already exists (--overwrite replaces it)", where);
   const std::string folder = CPLGetPath(path.c_str());
   VSIStatBufL stat;
   if (!folder.empty() && (VSIStatL(folder.c_str(), &stat) != 0 || !VSI_ISDIR(stat.st_mode)))
-    raise("output folder " + folder + " does not exist", where);
+    throw OutputError("output folder " + folder + " does not exist", where);
 }
 
 namespace {
@@ -99,7 +99,7 @@ void delete_dataset_files(const std::string& path) {
 void check_creation_option(const std::string& option) {
   const auto eq = option.find('=');
   if (eq == std::string::npos || eq == 0)
-    raise("creation option '" + option + "' is not KEY=VALUE");
+    throw OutputError("creation option '" + option + "' is not KEY=VALUE");
 }
 
 RasterLayout layout_like(const RasterInfo& like, DataType type, int bands) {
@@ -172,26 +172,26 @@ RasterWriter::RasterWriter(const std::string& path, const RasterLayout& layout,
     try {
       check_creation_option(o);
     } catch (const Error& e) {
-      raise(e.message(), where);
+      throw OutputError(e.message(), where);
     }
   }
   if (layout.width <= 0 || layout.height <= 0 || layout.bands <= 0)
-    raise("cannot create a raster of " + std::to_string(layout.width) + "x" +
+    throw OutputError("cannot create a raster of " + std::to_string(layout.width) + "x" +
               std::to_string(layout.height) + " pixels and " + std::to_string(layout.bands) + " bands",
           where);
   if (is_complex(layout.type) || layout.type == DataType::Unknown)
-    raise("output type " + std::string(name(layout.type)) + " is not supported", where);
+    throw OutputError("output type " + std::string(name(layout.type)) + " is not supported", where);
   if (layout.nodata && !fits(layout.type, *layout.nodata))
-    raise("nodata value " + std::to_string(*layout.nodata) + " does not fit output type " +
+    throw OutputError("nodata value " + std::to_string(*layout.nodata) + " does not fit output type " +
               std::string(name(layout.type)),
           where);
 
   self.driver = GetGDALDriverManager()->GetDriverByName(options.driver.c_str());
   if (!self.driver || !self.driver->GetMetadataItem(GDAL_DCAP_RASTER))
-    raise("unknown raster output format '" + options.driver + "'", where);
+    throw OutputError("unknown raster output format '" + options.driver + "'", where);
   const bool can_create = self.driver->GetMetadataItem(GDAL_DCAP_CREATE) != nullptr;
   const bool can_copy = self.driver->GetMetadataItem(GDAL_DCAP_CREATECOPY) != nullptr;
-  if (!can_create && !can_copy) raise("format '" + options.driver + "' cannot be written", where);
+  if (!can_create && !can_copy) throw OutputError("format '" + options.driver + "' cannot be written", where);
   self.copy_only = !can_create;
 
   {
@@ -199,7 +199,7 @@ RasterWriter::RasterWriter(const std::string& path, const RasterLayout& layout,
     GdalErrorTrap trap;
     if (!GDALValidateCreationOptions(GDALDriver::ToHandle(self.driver), list.get()) ||
         trap.has_error())
-      raise("invalid creation option for " + options.driver + ": " + trap.message("refused"), where);
+      throw OutputError("invalid creation option for " + options.driver + ": " + trap.message("refused"), where);
   }
 
   check_output_path(path, options.overwrite);
@@ -233,7 +233,7 @@ RasterWriter::RasterWriter(const std::string& path, const RasterLayout& layout,
                                           static_cast<int>(layout.height), layout.bands,
                                           detail::to_gdal(layout.type), list.get());
   if (!ds)
-    raise("cannot create output in " + (folder.empty() ? std::string(".") : folder) + ": " +
+    throw OutputError("cannot create output in " + (folder.empty() ? std::string(".") : folder) + ": " +
               trap.message("creation failed"),
           where);
   self.dataset.reset(ds);
@@ -254,7 +254,7 @@ RasterWriter::RasterWriter(const std::string& path, const RasterLayout& layout,
   for (const auto& [key, value] : layout.metadata) ds->SetMetadataItem(key.c_str(), value.c_str());
   if (trap.has_error()) {
     self.discard();
-    raise("cannot set up output: " + trap.message("GDAL error"), where);
+    throw OutputError("cannot set up output: " + trap.message("GDAL error"), where);
   }
 }
 
@@ -276,18 +276,18 @@ std::array<int, 2> RasterWriter::block_size() const {
 
 void RasterWriter::write(const Window& window, const Image& image, int first_band) {
   if (image.width() != window.width || image.height() != window.height)
-    raise("image does not match its write window", impl_->where());
+    throw OutputError("image does not match its write window", impl_->where());
   write(window, image.data(), image.bands(), first_band);
 }
 
 void RasterWriter::write(const Window& window, const float* planes, int bands, int first_band) {
   Impl& self = *impl_;
-  if (!self.dataset) raise("writing to a closed output", self.where());
+  if (!self.dataset) throw OutputError("writing to a closed output", self.where());
   const Window extent{0, 0, self.layout.width, self.layout.height};
   if (!extent.contains(window) || window.empty())
-    raise("write window lies outside the output", self.where());
+    throw OutputError("write window lies outside the output", self.where());
   if (bands < 1 || first_band < 1 || first_band + bands - 1 > self.layout.bands)
-    raise("write to bands beyond the output's " + std::to_string(self.layout.bands), self.where());
+    throw OutputError("write to bands beyond the output's " + std::to_string(self.layout.bands), self.where());
   std::vector<int> band_map(static_cast<std::size_t>(bands));
   for (int b = 0; b < bands; ++b) band_map[static_cast<std::size_t>(b)] = first_band + b;
   GdalErrorTrap trap;
@@ -298,7 +298,7 @@ void RasterWriter::write(const Window& window, const float* planes, int bands, i
       static_cast<GSpacing>(window.width * sizeof(float)),
       static_cast<GSpacing>(window.area() * static_cast<std::int64_t>(sizeof(float))), nullptr);
   if (err != CE_None || trap.has_error())
-    raise("cannot write pixels: " + trap.message("write failed"), self.where());
+    throw OutputError("cannot write pixels: " + trap.message("write failed"), self.where());
 }
 
 void RasterWriter::set_color_table(const std::vector<std::array<int, 4>>& colors) {
@@ -338,7 +338,7 @@ void RasterWriter::finish() {
       GdalErrorTrap trap;
       self.dataset->FlushCache(true);
       self.dataset.reset();  // GDALClose writes the last blocks and the TIFF directory
-      if (trap.has_error()) raise("cannot finish writing: " + trap.message("flush failed"), where);
+      if (trap.has_error()) throw OutputError("cannot finish writing: " + trap.message("flush failed"), where);
     }
     std::string finished = self.temp_path;
     if (self.copy_only) {
@@ -352,7 +352,7 @@ void RasterWriter::finish() {
       copy.reset();
       source.reset();
       if (!ok || trap.has_error())
-        raise("cannot write " + self.options.driver + ": " + trap.message("conversion failed"), where);
+        throw OutputError("cannot write " + self.options.driver + ": " + trap.message("conversion failed"), where);
       delete_dataset_files(self.temp_path);
       self.temp_path.clear();
       finished = self.copy_path;
@@ -377,13 +377,13 @@ void RasterWriter::commit() {
       // replacement is not atomic across files.
       if (path_exists(self.path)) self.driver->Delete(self.path.c_str());
       if (self.driver->Rename(self.path.c_str(), finished.c_str()) != CE_None)
-        raise("cannot move the finished output into place: " + trap.message("rename failed"), where);
+        throw OutputError("cannot move the finished output into place: " + trap.message("rename failed"), where);
       self.committed = true;
       return;
     }
     // rename(2) replaces an existing output atomically: it is never half old, half new.
     if (VSIRename(finished.c_str(), self.path.c_str()) != 0)
-      raise("cannot move the finished output into place: " + trap.message(VSIStrerror(errno)), where);
+      throw OutputError("cannot move the finished output into place: " + trap.message(VSIStrerror(errno)), where);
     if (path_exists(finished + ".aux.xml"))
       VSIRename((finished + ".aux.xml").c_str(), (self.path + ".aux.xml").c_str());
     else if (path_exists(self.path + ".aux.xml"))

@@ -20,12 +20,12 @@ VectorOutput::VectorOutput(const std::string& target, bool overwrite) : target_(
   check_output_path(target, overwrite);
   const fs::path folder = fs::path(target).parent_path();
   driver_ = GetGDALDriverManager()->GetDriverByName(driver_name_.c_str());
-  if (!driver_) raise("GDAL has no " + driver_name_ + " driver", where);
+  if (!driver_) throw OutputError("GDAL has no " + driver_name_ + " driver", where);
   temp_ = temporary_path(target, fs::path(target).extension().string().substr(1));
   GdalErrorTrap trap;
   dataset_.reset(driver_->Create(temp_.c_str(), 0, 0, 0, GDT_Unknown, nullptr));
   if (!dataset_)
-    raise("cannot create output in " + (folder.empty() ? std::string(".") : folder.string()) + ": " + trap.message("create failed"),
+    throw OutputError("cannot create output in " + (folder.empty() ? std::string(".") : folder.string()) + ": " + trap.message("create failed"),
           where);
 }
 
@@ -41,7 +41,7 @@ void VectorOutput::commit() {
   {
     GdalErrorTrap trap;
     dataset_.reset();
-    if (trap.has_error()) raise("cannot finish the vector output: " + trap.message("close failed"), where);
+    if (trap.has_error()) throw OutputError("cannot finish the vector output: " + trap.message("close failed"), where);
   }
   // A shapefile is several files with one stem; the others are one file. Each moves by rename(2).
   std::vector<std::string> extensions{fs::path(target_).extension().string()};
@@ -53,7 +53,7 @@ void VectorOutput::commit() {
     const std::string from = fs::path(temp_).replace_extension(e).string();
     if (!fs::exists(from, ec)) continue;
     fs::rename(from, final_stem.string() + e, ec);
-    if (ec) raise("cannot move the vector output into place: " + ec.message(), where);
+    if (ec) throw OutputError("cannot move the vector output into place: " + ec.message(), where);
   }
   committed_ = true;
 }

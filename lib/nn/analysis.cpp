@@ -64,7 +64,6 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
 
   for (const detail::Step& step : plan.steps) {
     const NodeInfo& node = step.layer->node();
-    const std::string& op = node.op_type;
     std::optional<Reach> merged;
     Shape in_shape;
     bool second_data_input = false;
@@ -88,51 +87,65 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
     Reach r = *merged;
     const Shape& out_shape = plan.slots[static_cast<std::size_t>(step.outputs.at(0))].shape;
     const std::string who = node.describe();
-    const Attributes& a = node.attributes;
 
-    if (op == "Transpose") {
-      std::vector<std::int64_t> perm = a.get_ints("perm");
-      if (perm.empty())
-        for (std::int64_t d = static_cast<std::int64_t>(in_shape.size()) - 1; d >= 0; --d) perm.push_back(d);
-      for (int& axis : r.axes) {
-        const auto it = std::find(perm.begin(), perm.end(), axis);
-        axis = it == perm.end() ? -1 : static_cast<int>(it - perm.begin());
+    const Footprint f = step.layer->footprint();
+    // The value of a constant input the footprint points at (axes, starts), if the plan knows it.
+    const auto constant = [&](int k) -> std::optional<std::vector<std::int64_t>> {
+      if (k < 0 || static_cast<std::size_t>(k) >= step.inputs.size() || step.inputs[static_cast<std::size_t>(k)] < 0) return std::nullopt;
+      const detail::Slot& s = plan.slots[static_cast<std::size_t>(step.inputs[static_cast<std::size_t>(k)])];
+      if (s.storage != detail::Storage::Constant) return std::nullopt;
+      return s.tensor.to_ints();
+    };
+    using K = Footprint::Kind;
+    switch (f.kind) {
+      case K::Undeclared:
+        r.make_global("layer " + who + " declares no footprint (its spatial reach is unknown)");
+        break;
+      case K::Pointwise: break;
+      case K::Permute: {
+        std::vector<std::int64_t> perm = f.axes;
+        if (perm.empty())
+          for (std::int64_t d = static_cast<std::int64_t>(in_shape.size()) - 1; d >= 0; --d) perm.push_back(d);
+        for (int& axis : r.axes) {
+          const auto it = std::find(perm.begin(), perm.end(), axis);
+          axis = it == perm.end() ? -1 : static_cast<int>(it - perm.begin());
+        }
+        break;
       }
-    } else if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze") {
-      // Pointwise as long as H and W survive: kept in place, flattened into one axis (H*W, as
-      // flatten(2) does), or restored from that flattened axis.
-      const auto same_prefix = [&](int upto) {
-        for (int d = 0; d < upto; ++d)
-          if (d >= static_cast<int>(out_shape.size()) || out_shape[static_cast<std::size_t>(d)] != in_shape[static_cast<std::size_t>(d)]) return false;
-        return true;
-      };
-      const int h = r.axes[0], w = r.axes[1];
-      if (h >= 0 && h == w) {
-        const auto k = static_cast<std::size_t>(h);
-        if (out_shape == in_shape) {
-        } else if (same_prefix(h) && out_shape.size() > k + 1 && out_shape[k] == r.size[0] && out_shape[k + 1] == r.size[1]) {
-          r.axes = {h, h + 1};
-        } else {
+      case K::Reshape: {
+        // Pointwise as long as H and W survive: kept in place, flattened into one axis (H*W, as
+        // flatten(2) does), or restored from that flattened axis.
+        const auto same_prefix = [&](int upto) {
+          for (int d = 0; d < upto; ++d)
+            if (d >= static_cast<int>(out_shape.size()) || out_shape[static_cast<std::size_t>(d)] != in_shape[static_cast<std::size_t>(d)]) return false;
+          return true;
+        };
+        const int h = r.axes[0], w = r.axes[1];
+        if (h >= 0 && h == w) {
+          const auto k = static_cast<std::size_t>(h);
+          if (out_shape == in_shape) {
+          } else if (same_prefix(h) && out_shape.size() > k + 1 && out_shape[k] == r.size[0] && out_shape[k + 1] == r.size[1]) {
+            r.axes = {h, h + 1};
+          } else {
+            r.make_global(who + " reshapes the spatial axes");
+          }
+        } else if (h >= 0 && w == h + 1 && same_prefix(h) && out_shape.size() == in_shape.size() - 1 &&
+                   out_shape[static_cast<std::size_t>(h)] == in_shape[static_cast<std::size_t>(h)] * in_shape[static_cast<std::size_t>(w)]) {
+          r.axes = {h, h};
+        } else if (!(h >= 0 && w >= 0 && out_shape.size() == in_shape.size() && same_prefix(std::max(h, w) + 1))) {
           r.make_global(who + " reshapes the spatial axes");
         }
-      } else if (h >= 0 && w == h + 1 && same_prefix(h) && out_shape.size() == in_shape.size() - 1 &&
-                 out_shape[static_cast<std::size_t>(h)] == in_shape[static_cast<std::size_t>(h)] * in_shape[static_cast<std::size_t>(w)]) {
-        r.axes = {h, h};
-      } else if (!(h >= 0 && w >= 0 && out_shape.size() == in_shape.size() && same_prefix(std::max(h, w) + 1))) {
-        r.make_global(who + " reshapes the spatial axes");
+        break;
       }
-    } else if (op == "Slice") {
-      // Constant starts on spatial axes shift which input pixels an element sees.
-      const auto constant = [&](std::size_t k) -> std::optional<std::vector<std::int64_t>> {
-        if (k >= step.inputs.size() || step.inputs[k] < 0) return std::nullopt;
-        const detail::Slot& s = plan.slots[static_cast<std::size_t>(step.inputs[k])];
-        if (s.storage != detail::Storage::Constant) return std::nullopt;
-        return s.tensor.to_ints();
-      };
-      const auto starts = constant(1);
-      auto axes = constant(3);
-      if (!starts) r.make_global(who + " slices at data-dependent positions");
-      else {
+      case K::Shift: {
+        // Constant starts on spatial axes shift which input pixels an element sees.
+        std::optional<std::vector<std::int64_t>> starts = f.starts_input >= 0 ? constant(f.starts_input) : f.starts;
+        std::optional<std::vector<std::int64_t>> axes = f.axes_input >= 0 ? constant(f.axes_input) : std::nullopt;
+        if (!axes && !f.axes.empty()) axes = f.axes;
+        if (!starts) {
+          r.make_global(who + " slices at data-dependent positions");
+          break;
+        }
         if (!axes) {
           axes = std::vector<std::int64_t>{};
           for (std::size_t k = 0; k < starts->size(); ++k) axes->push_back(static_cast<std::int64_t>(k));
@@ -150,85 +163,76 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
         }
         r.low += r.jump * low;
         r.high += r.jump * high;
+        break;
       }
-    } else if (op == "MatMul") {
-      if (touches_space(r, {static_cast<int>(in_shape.size()) - 1}) || second_data_input)
-        r.make_global(who + " multiplies across the spatial axes");
-    } else if (op == "Gemm") {
-      r.make_global(who + " (a dense layer) sees the whole extent");
-    } else if (op == "Softmax" || op == "LogSoftmax" || op == "ArgMax" || op == "ArgMin" || op == "Concat" ||
-               op.rfind("Reduce", 0) == 0) {
-      std::vector<int> axes;
-      const std::int64_t fallback = (op == "Softmax" || op == "LogSoftmax") ? (node.opset < 13 ? 1 : -1) : (op == "Concat" ? 1 : 0);
-      if (op.rfind("Reduce", 0) == 0) {
-        std::vector<std::int64_t> listed = a.get_ints("axes");
-        if (step.inputs.size() > 1 && step.inputs[1] >= 0 && plan.slots[static_cast<std::size_t>(step.inputs[1])].storage == detail::Storage::Constant)
-          listed = plan.slots[static_cast<std::size_t>(step.inputs[1])].tensor.to_ints();
-        if (listed.empty())
+      case K::Contract:
+        if (touches_space(r, {static_cast<int>(in_shape.size()) - 1}) || second_data_input)
+          r.make_global(who + " multiplies across the spatial axes");
+        break;
+      case K::Combine: {
+        std::vector<std::int64_t> listed = f.axes;
+        if (const auto from_input = constant(f.axes_input)) listed = *from_input;
+        std::vector<int> axes;
+        if (listed.empty() && f.every_axis_if_empty)
           for (std::size_t d = 0; d < in_shape.size(); ++d) axes.push_back(static_cast<int>(d));
-        for (auto x : listed) axes.push_back(normalise_axis(x, in_shape.size()));
-      } else {
-        const int axis = normalise_axis(a.get_int("axis", fallback), in_shape.size());
-        axes.push_back(axis);
-        if ((op == "Softmax" || op == "LogSoftmax") && node.opset < 13)
-          for (int d = axis + 1; d < static_cast<int>(in_shape.size()); ++d) axes.push_back(d);
+        for (auto x : listed) {
+          const int axis = normalise_axis(x, in_shape.size());
+          axes.push_back(axis);
+          if (f.through_last_axis)
+            for (int d = axis + 1; d < static_cast<int>(in_shape.size()); ++d) axes.push_back(d);
+        }
+        if (touches_space(r, axes)) r.make_global(who + " combines values across the spatial axes");
+        if (out_shape.size() < in_shape.size() && !r.global)
+          for (int& axis : r.axes)
+            axis -= static_cast<int>(std::count_if(axes.begin(), axes.end(), [axis](int x) { return x < axis; }));
+        break;
       }
-      if (touches_space(r, axes)) r.make_global(who + " combines values across the spatial axes");
-      if (out_shape.size() < in_shape.size() && !r.global)
-        for (int& axis : r.axes)
-          axis -= static_cast<int>(std::count_if(axes.begin(), axes.end(), [axis](int x) { return x < axis; }));
-    } else {
-      const Footprint f = step.layer->footprint();
-      using K = Footprint::Kind;
-      switch (f.kind) {
-        case K::Pointwise: break;
-        case K::Window: {
-          // o reads inputs o*s - pad + [0, (k-1)d].
-          double low = INFINITY, high = -INFINITY, stride = 1;
-          for (std::size_t d = 0; d < 2; ++d) {
-            const double pad = static_cast<double>(f.pad_begin[d]), span = static_cast<double>((f.kernel[d] - 1) * f.dilation[d]);
-            low = std::min(low, -pad);
-            high = std::max(high, span - pad);
-            stride = std::max(stride, static_cast<double>(f.stride[d]));
-          }
-          r.low += r.jump * low;
-          r.high += r.jump * high;
-          r.jump *= stride;
-          r.alignment = std::max(r.alignment, r.jump);
-          break;
+      case K::Window: {
+        // o reads inputs o*s - pad + [0, (k-1)d].
+        double low = INFINITY, high = -INFINITY, stride = 1;
+        for (std::size_t d = 0; d < 2; ++d) {
+          const double pad = static_cast<double>(f.pad_begin[d]), span = static_cast<double>((f.kernel[d] - 1) * f.dilation[d]);
+          low = std::min(low, -pad);
+          high = std::max(high, span - pad);
+          stride = std::max(stride, static_cast<double>(f.stride[d]));
         }
-        case K::Transposed: {
-          // o receives inputs (o + pad - [0, (k-1)d]) / s.
-          double low = INFINITY, high = -INFINITY, stride = 1;
-          for (std::size_t d = 0; d < 2; ++d) {
-            const double s_d = static_cast<double>(f.stride[d]), pad = static_cast<double>(f.pad_begin[d]);
-            low = std::min(low, (pad - static_cast<double>((f.kernel[d] - 1) * f.dilation[d])) / s_d - 1);
-            high = std::max(high, pad / s_d);
-            stride = std::max(stride, s_d);
-          }
-          r.low += r.jump * low;
-          r.high += r.jump * high;
-          r.jump /= stride;
-          break;
-        }
-        case K::Resample: {
-          double scale = 1;
-          if (r.axes[0] >= 0 && r.axes[1] >= 0 && in_shape.size() == out_shape.size())
-            for (int axis : r.axes) {
-              const auto i = static_cast<std::size_t>(axis);
-              if (in_shape[i] > 0) scale = std::max(scale, static_cast<double>(out_shape[i]) / static_cast<double>(in_shape[i]));
-            }
-          // o reads around (o + 0.5) / scale - 0.5: one pixel each side for linear, the rounding for nearest.
-          const double reach = std::max<double>(1.0, static_cast<double>(f.reach));
-          r.low += r.jump * (0.5 / scale - 0.5 - reach);
-          r.high += r.jump * (0.5 / scale - 0.5 + reach);
-          r.jump /= scale;
-          r.alignment = std::max(r.alignment, r.jump);
-          if (!f.translation_invariant) r.make_global(who + " resizes with align_corners, which depends on the whole extent");
-          break;
-        }
-        case K::Global: r.make_global(who + " combines the whole spatial extent"); break;
+        r.low += r.jump * low;
+        r.high += r.jump * high;
+        r.jump *= stride;
+        r.alignment = std::max(r.alignment, r.jump);
+        break;
       }
+      case K::Transposed: {
+        // o receives inputs (o + pad - [0, (k-1)d]) / s.
+        double low = INFINITY, high = -INFINITY, stride = 1;
+        for (std::size_t d = 0; d < 2; ++d) {
+          const double s_d = static_cast<double>(f.stride[d]), pad = static_cast<double>(f.pad_begin[d]);
+          low = std::min(low, (pad - static_cast<double>((f.kernel[d] - 1) * f.dilation[d])) / s_d - 1);
+          high = std::max(high, pad / s_d);
+          stride = std::max(stride, s_d);
+        }
+        r.low += r.jump * low;
+        r.high += r.jump * high;
+        r.jump /= stride;
+        break;
+      }
+      case K::Resample: {
+        double scale = 1;
+        if (r.axes[0] >= 0 && r.axes[1] >= 0 && in_shape.size() == out_shape.size())
+          for (int axis : r.axes) {
+            const auto i = static_cast<std::size_t>(axis);
+            if (in_shape[i] > 0) scale = std::max(scale, static_cast<double>(out_shape[i]) / static_cast<double>(in_shape[i]));
+          }
+        // o reads around (o + 0.5) / scale - 0.5: one pixel each side for linear, the rounding for nearest.
+        const double reach = std::max<double>(1.0, static_cast<double>(f.reach));
+        r.low += r.jump * (0.5 / scale - 0.5 - reach);
+        r.high += r.jump * (0.5 / scale - 0.5 + reach);
+        r.jump /= scale;
+        r.alignment = std::max(r.alignment, r.jump);
+        if (!f.translation_invariant) r.make_global(who + " resizes with align_corners, which depends on the whole extent");
+        break;
+      }
+      case K::Global: r.make_global(f.reason.empty() ? who + " combines the whole spatial extent" : who + " (" + f.reason + ")"); break;
     }
     for (int id : step.outputs) reach[static_cast<std::size_t>(id)] = r;
   }

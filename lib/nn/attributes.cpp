@@ -10,7 +10,7 @@ const T* find(const std::map<std::string, Attributes::Value>& values, const std:
   const auto it = values.find(name);
   if (it == values.end()) return nullptr;
   if (const T* v = std::get_if<T>(&it->second)) return v;
-  raise("attribute '" + name + "' is not " + kind);
+  throw ModelError("attribute '" + name + "' is not " + kind);
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ void Layer::fail(const std::string& message) const {
   ErrorContext where;
   where.file = node_.model_path;
   where.node = node_.describe();
-  throw Error(message, where);
+  throw ModelError(message, where);
 }
 
 const Tensor& Layer::constant_input(const std::vector<ValueInfo>& inputs, std::size_t index) const {
@@ -31,7 +31,10 @@ void Layer::forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) c
     do_forward(inputs, outputs);
   } catch (const Error& e) {
     if (!e.context().node.empty()) throw;
-    fail(e.message());
+    ErrorContext where = e.context();
+    where.file = node_.model_path;
+    where.node = node_.describe();
+    e.rethrow_with(where);
   } catch (const std::bad_alloc&) {
     throw;
   } catch (const std::exception& e) {
@@ -53,7 +56,7 @@ std::unique_ptr<Layer> LayerRegistry::create(const NodeInfo& node) const {
     ErrorContext where;
     where.file = node.model_path;
     where.node = node.describe();
-    throw Error("unsupported operator " + (node.domain.empty() ? "" : node.domain + "::") + node.op_type +
+    throw ModelError("unsupported operator " + (node.domain.empty() ? "" : node.domain + "::") + node.op_type +
                     (node.domain.empty() ? "" : " (register a layer for this custom domain)"),
                 where);
   }

@@ -80,11 +80,11 @@ Model Model::load(const std::string& path, const LayerRegistry& registry, const 
       impl->layers.push_back(create_layer(registry, node, impl->graph));
     } catch (const Error& e) {
       if (!e.context().node.empty()) throw;
-      throw Error(e.message(), ErrorContext{path, {}, {}, node.describe()});
+      e.rethrow_with(ErrorContext{path, {}, {}, node.describe()});
     } catch (const std::bad_alloc&) {
       throw;
     } catch (const std::exception& e) {
-      throw Error(std::string("malformed node: ") + e.what(), ErrorContext{path, {}, {}, node.describe()});
+      throw ModelError(std::string("malformed node: ") + e.what(), ErrorContext{path, {}, {}, node.describe()});
     }
   }
   return Model(std::move(impl));
@@ -123,7 +123,7 @@ Plan make_plan(const Model::Impl& model, const std::vector<Tensor>& inputs) {
   const Graph& g = model.graph;
   const LoadOptions& limits = model.options;
   auto fail = [&g](const std::string& message, const std::string& node = {}) {
-    throw Error(message, ErrorContext{g.path, {}, {}, node});
+    throw ModelError(message, ErrorContext{g.path, {}, {}, node});
   };
   Plan plan;
   std::unordered_map<std::string, int> slot_of;

@@ -25,17 +25,17 @@ std::array<int, 3> parse_color(const nlohmann::json& value, const std::string& w
       if (i == 2) return c;
     }
   }
-  raise("colour " + value.dump() + " is neither \"#rrggbb\" nor [r, g, b]", ErrorContext{where, {}, {}, {}});
+  throw ModelError("colour " + value.dump() + " is neither \"#rrggbb\" nor [r, g, b]", ErrorContext{where, {}, {}, {}});
 }
 
 std::vector<double> numbers(const nlohmann::json& doc, const char* key, const std::string& where) {
   if (!doc.contains(key)) return {};
   const auto& v = doc[key];
   if (v.is_number()) return {v.get<double>()};
-  if (!v.is_array()) raise(std::string("\"") + key + "\" must be a number or a list of numbers", ErrorContext{where, {}, {}, {}});
+  if (!v.is_array()) throw ModelError(std::string("\"") + key + "\" must be a number or a list of numbers", ErrorContext{where, {}, {}, {}});
   std::vector<double> out;
   for (const auto& x : v) {
-    if (!x.is_number()) raise(std::string("\"") + key + "\" must hold numbers", ErrorContext{where, {}, {}, {}});
+    if (!x.is_number()) throw ModelError(std::string("\"") + key + "\" must hold numbers", ErrorContext{where, {}, {}, {}});
     out.push_back(x.get<double>());
   }
   return out;
@@ -49,15 +49,15 @@ ModelMetadata parse_model_metadata(const std::string& text, const std::string& w
   try {
     doc = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    raise(std::string("model metadata is not valid JSON: ") + e.what(), context);
+    throw ModelError(std::string("model metadata is not valid JSON: ") + e.what(), context);
   }
-  if (!doc.is_object()) raise("model metadata must be a JSON object", context);
+  if (!doc.is_object()) throw ModelError("model metadata must be a JSON object", context);
   ModelMetadata m;
   if (doc.contains("bands")) {
-    if (!doc["bands"].is_array()) raise("\"bands\" must be a list of band numbers", context);
+    if (!doc["bands"].is_array()) throw ModelError("\"bands\" must be a list of band numbers", context);
     for (const auto& b : doc["bands"]) {
       if (!b.is_number_integer() || b.get<long long>() < 1 || b.get<long long>() > 65535)
-        raise("\"bands\" must hold band numbers from 1", context);
+        throw ModelError("\"bands\" must hold band numbers from 1", context);
       m.bands.push_back(b.get<int>());
     }
   }
@@ -65,21 +65,21 @@ ModelMetadata parse_model_metadata(const std::string& text, const std::string& w
   m.mean = numbers(doc, "mean", where);
   m.std = numbers(doc, "std", where);
   for (double s : m.std)
-    if (s == 0.0) raise("\"std\" must not contain zero", context);
+    if (s == 0.0) throw ModelError("\"std\" must not contain zero", context);
   if (doc.contains("classes")) {
-    if (!doc["classes"].is_array()) raise("\"classes\" must be a list", context);
+    if (!doc["classes"].is_array()) throw ModelError("\"classes\" must be a list", context);
     for (const auto& c : doc["classes"]) {
       ClassInfo info;
       if (c.is_string()) {
         info.name = c.get<std::string>();
       } else if (c.is_object()) {
         if (c.contains("name")) {
-          if (!c["name"].is_string()) raise("a class name must be a string", context);
+          if (!c["name"].is_string()) throw ModelError("a class name must be a string", context);
           info.name = c["name"].get<std::string>();
         }
         if (c.contains("color")) info.color = parse_color(c["color"], where);
       } else {
-        raise("each class must be a name or {\"name\": ..., \"color\": ...}", context);
+        throw ModelError("each class must be a name or {\"name\": ..., \"color\": ...}", context);
       }
       m.classes.push_back(info);
     }
@@ -92,7 +92,7 @@ void ModelMetadata::normalisation(int channels, std::vector<float>& gain, std::v
     if (v.empty()) return std::vector<double>(static_cast<std::size_t>(channels), fallback);
     if (v.size() == 1) return std::vector<double>(static_cast<std::size_t>(channels), v[0]);
     if (static_cast<int>(v.size()) != channels)
-      raise(std::string("model metadata gives ") + std::to_string(v.size()) + " " + what + " values for " +
+      throw ModelError(std::string("model metadata gives ") + std::to_string(v.size()) + " " + what + " values for " +
             std::to_string(channels) + " input channels");
     return v;
   };

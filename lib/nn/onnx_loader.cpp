@@ -24,7 +24,7 @@ struct Loader {
     ErrorContext where;
     where.file = path;
     where.node = node;
-    throw Error(message, where);
+    throw ModelError(message, where);
   }
 
   std::string read_external(const onnx::TensorProto& t, std::size_t expected) const {
@@ -228,13 +228,13 @@ void sort_topologically(Graph& g) {
     for (const auto& o : g.nodes[i].outputs) {
       if (o.empty()) continue;
       if (producer.count(o) || defined.count(o))
-        throw Error("value '" + o + "' is defined twice", ErrorContext{g.path, {}, {}, g.nodes[i].describe()});
+        throw ModelError("value '" + o + "' is defined twice", ErrorContext{g.path, {}, {}, g.nodes[i].describe()});
       producer[o] = i;
     }
   for (const auto& n : g.nodes)
     for (const auto& in : n.inputs)
       if (!in.empty() && !defined.count(in) && !producer.count(in))
-        throw Error("reads '" + in + "', which no node, input or initializer defines",
+        throw ModelError("reads '" + in + "', which no node, input or initializer defines",
                     ErrorContext{g.path, {}, {}, n.describe()});
   // Depth-first from each node in file order, with an explicit stack so that a deep (or crafted)
   // graph cannot overflow the call stack; a node met again while on the stack closes a cycle.
@@ -252,7 +252,7 @@ void sort_topologically(Graph& g) {
         const auto it = producer.find(g.nodes[n].inputs[k++]);
         if (it == producer.end()) continue;
         if (state[it->second] == 1)
-          throw Error("the graph has a cycle through this node", ErrorContext{g.path, {}, {}, g.nodes[it->second].describe()});
+          throw ModelError("the graph has a cycle through this node", ErrorContext{g.path, {}, {}, g.nodes[it->second].describe()});
         if (state[it->second] == 0) {
           state[it->second] = 1;
           stack.emplace_back(it->second, 0);
@@ -266,7 +266,7 @@ void sort_topologically(Graph& g) {
   }
   for (const auto& o : g.outputs)
     if (!defined.count(o.name) && !producer.count(o.name))
-      throw Error("graph output '" + o.name + "' is never computed", ErrorContext{g.path, {}, {}, {}});
+      throw ModelError("graph output '" + o.name + "' is never computed", ErrorContext{g.path, {}, {}, {}});
   g.nodes = std::move(sorted);
 }
 

@@ -59,7 +59,7 @@ void hoist_constants(Graph& g) {
     else if (a.has("value_floats")) value = Tensor::from_floats(a.get_floats("value_floats"));
     else if (a.has("value_int")) value = Tensor::from_ints({a.get_int("value_int", 0)}, {});
     else if (a.has("value_ints")) value = Tensor::from_ints(a.get_ints("value_ints"));
-    else throw Error("Constant without a supported value attribute", ErrorContext{g.path, {}, {}, n.describe()});
+    else throw ModelError("Constant without a supported value attribute", ErrorContext{g.path, {}, {}, n.describe()});
     g.initializers[n.outputs[0]] = value;
   }
   g.nodes = std::move(kept);

@@ -18,13 +18,13 @@ namespace luojia::detail {
 AreaOfInterest::AreaOfInterest(const RasterInfo& raster, const std::string& vector_path, const std::string& mask_path) {
   register_gdal();
   if (!raster.geotransform && !vector_path.empty())
-    raise("the raster has no geotransform, so an --aoi cannot be placed on it", ErrorContext{raster.path, {}, {}, {}});
+    throw InputError("the raster has no geotransform, so an --aoi cannot be placed on it", ErrorContext{raster.path, {}, {}, {}});
   transform_ = raster.geotransform.value_or(GeoTransform{});
   if (!vector_path.empty()) {
     const ErrorContext where{vector_path, {}, {}, {}};
     GdalErrorTrap trap;
     DatasetPtr ds(GDALDataset::Open(vector_path.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
-    if (!ds) raise("not a vector file GDAL can read: " + trap.message("cannot open"), where);
+    if (!ds) throw InputError("not a vector file GDAL can read: " + trap.message("cannot open"), where);
     OGRSpatialReference raster_srs;
     const bool raster_has_srs = !raster.crs_wkt.empty() && raster_srs.importFromWkt(raster.crs_wkt.c_str()) == OGRERR_NONE;
     raster_srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
@@ -37,7 +37,7 @@ AreaOfInterest::AreaOfInterest(const RasterInfo& raster, const std::string& vect
         OGRSpatialReference source(*layer_srs);
         source.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
         to_raster.reset(OGRCreateCoordinateTransformation(&source, &raster_srs));
-        if (!to_raster) raise("cannot transform the AOI's CRS to the raster's", where);
+        if (!to_raster) throw InputError("cannot transform the AOI's CRS to the raster's", where);
       }
       for (auto& feature : *layer) {
         const OGRGeometry* g = feature->GetGeometryRef();
@@ -45,7 +45,7 @@ AreaOfInterest::AreaOfInterest(const RasterInfo& raster, const std::string& vect
         const auto type = wkbFlatten(g->getGeometryType());
         if (type != wkbPolygon && type != wkbMultiPolygon && type != wkbGeometryCollection) continue;
         std::unique_ptr<OGRGeometry> copy(g->clone());
-        if (to_raster && copy->transform(to_raster.get()) != OGRERR_NONE) raise("cannot transform an AOI polygon", where);
+        if (to_raster && copy->transform(to_raster.get()) != OGRERR_NONE) throw InputError("cannot transform an AOI polygon", where);
         OGREnvelope e;
         copy->getEnvelope(&e);
         envelope_[0] = std::min(envelope_[0], e.MinX);
@@ -55,7 +55,7 @@ AreaOfInterest::AreaOfInterest(const RasterInfo& raster, const std::string& vect
         geometries_.push_back(std::move(copy));
       }
     }
-    if (geometries_.empty()) raise("holds no polygons to use as an area of interest", where);
+    if (geometries_.empty()) throw InputError("holds no polygons to use as an area of interest", where);
   }
   if (!mask_path.empty()) {
     auto handle = std::make_unique<Raster>(Raster::open(mask_path));
@@ -65,7 +65,7 @@ AreaOfInterest::AreaOfInterest(const RasterInfo& raster, const std::string& vect
     if (grid.crs_wkt.empty()) grid.crs_wkt = raster.crs_wkt;
     if (!grid.geotransform) grid.geotransform = raster.geotransform;
     if (const auto why = grid_difference(raster, grid))
-      raise("the mask and the raster are not on one grid: " + *why + "; they must share the grid", ErrorContext{mask_path, {}, {}, {}});
+      throw InputError("the mask and the raster are not on one grid: " + *why + "; they must share the grid", ErrorContext{mask_path, {}, {}, {}});
     mask_ = std::make_unique<RasterPool>(mask_path);
   }
 }
@@ -105,11 +105,11 @@ void AreaOfInterest::restrict(const Window& part, std::vector<std::uint8_t>& val
       GdalErrorTrap trap;
       if (GDALRasterizeGeometries(GDALDataset::ToHandle(ds.get()), 1, &band, static_cast<int>(handles.size()), handles.data(),
                                   nullptr, nullptr, burn.data(), nullptr, nullptr, nullptr) != CE_None)
-        raise("cannot rasterise the area of interest: " + trap.message("rasterize failed"));
+        throw InputError("cannot rasterise the area of interest: " + trap.message("rasterize failed"));
       if (ds->GetRasterBand(1)->RasterIO(GF_Read, 0, 0, static_cast<int>(part.width), static_cast<int>(part.height),
                                          inside.data(), static_cast<int>(part.width), static_cast<int>(part.height), GDT_Byte,
                                          0, 0, nullptr) != CE_None)
-        raise("cannot read the rasterised area of interest");
+        throw InputError("cannot read the rasterised area of interest");
     }
     for (std::size_t i = 0; i < valid.size(); ++i) valid[i] = valid[i] && inside[i];
   }

@@ -329,7 +329,7 @@ ChangeReport detect_change(const std::string& before_path, const std::string& af
     ErrorContext where = e.context();
     where.file = before_path == after_path ? before_path : before_path + " or " + after_path;
     where.band.reset();
-    throw Error(e.message(), where);
+    e.rethrow_with(where);
   }
 }
 

@@ -36,23 +36,72 @@ struct ValueInfo {
 };
 
 // How an operator's outputs depend on its inputs in space (the last two axes, H and W), for the
-// receptive field and stride analysis that sizes halos for exact tiled inference.
+// receptive field and stride analysis that sizes halos for exact tiled inference. Every layer says
+// it through Layer::footprint(); a layer that does not (Undeclared) makes the model not exactly
+// tileable, because a spatial layer counted as pointwise would get no halo and tiles would differ
+// from the whole-image run without a word.
 struct Footprint {
   enum class Kind {
-    Pointwise,  // each output pixel from the same input pixel (activations, 1x1, elementwise)
-    Window,     // convolution or pooling: kernel, stride, dilation, begin padding
-    Transposed, // transposed convolution
-    Resample,   // resize by a factor; reach in input pixels
-    Global,     // depends on the whole input (global pooling, Gemm over space): not tileable
+    Undeclared,  // the layer has not said: the model is not exactly tileable
+    Pointwise,   // each output pixel from the same input pixel (activations, 1x1, elementwise)
+    Window,      // convolution or pooling: kernel, stride, dilation, begin padding
+    Transposed,  // transposed convolution
+    Resample,    // resize by a factor; reach in input pixels
+    Global,      // depends on the whole input (global pooling, Gemm over space): not tileable
+    Permute,     // moves axes as axes (a Transpose perm; empty reverses them)
+    Reshape,     // pointwise while H and W survive: kept, flattened into one axis, or restored
+    Shift,       // a slice: output element o reads input o + start on each sliced axis
+    Combine,     // mixes values along axes (softmax, reductions, concatenation): global on H or W
+    Contract,    // a matrix product over the last axis, and across its inputs when both are data
   };
-  Kind kind = Kind::Pointwise;
+  Kind kind = Kind::Undeclared;
   std::array<std::int64_t, 2> kernel{1, 1};
   std::array<std::int64_t, 2> stride{1, 1};
   std::array<std::int64_t, 2> dilation{1, 1};
   std::array<std::int64_t, 2> pad_begin{0, 0};
-  std::array<double, 2> scale{1.0, 1.0};  // Resample: output size / input size
   std::int64_t reach = 0;                 // Resample: input pixels an output pixel reads beyond its own
   bool translation_invariant = true;      // false for align_corners resizing
+  // Permute: the perm. Combine: the axes (negative from the end; empty with every_axis_if_empty
+  // means all of them). Shift: the axes the starts apply to (empty: 0, 1, ...).
+  std::vector<std::int64_t> axes;
+  bool every_axis_if_empty = false;
+  bool through_last_axis = false;         // Combine: also every axis after the listed one
+  std::vector<std::int64_t> starts;       // Shift
+  // Combine and Shift: an input whose value, when it is known before the run (a constant or shape
+  // arithmetic), replaces axes (axes_input) or starts (starts_input); -1 for none.
+  int axes_input = -1;
+  int starts_input = -1;
+  std::string reason;                     // Global: why, for the message
+
+  static Footprint pointwise() { return with(Kind::Pointwise); }
+  static Footprint global(std::string why = {}) {
+    Footprint f = with(Kind::Global);
+    f.reason = std::move(why);
+    return f;
+  }
+  // A k x k window (a convolution, a blur): output (y, x) reads input
+  // (y*stride - pad + [0, (k-1)*dilation]) on each axis.
+  static Footprint window(std::array<std::int64_t, 2> kernel, std::array<std::int64_t, 2> pad_begin,
+                          std::array<std::int64_t, 2> stride = {1, 1}, std::array<std::int64_t, 2> dilation = {1, 1}) {
+    Footprint f = with(Kind::Window);
+    f.kernel = kernel;
+    f.pad_begin = pad_begin;
+    f.stride = stride;
+    f.dilation = dilation;
+    return f;
+  }
+  static Footprint combine(std::vector<std::int64_t> axes) {
+    Footprint f = with(Kind::Combine);
+    f.axes = std::move(axes);
+    return f;
+  }
+
+private:
+  static Footprint with(Kind kind) {
+    Footprint f;
+    f.kind = kind;
+    return f;
+  }
 };
 
 // A layer: ncnn's shape, ONNX's vocabulary. Built-in operators and user layers alike derive
@@ -79,6 +128,8 @@ public:
   // and turns any failure into an Error naming the model file and this node.
   void forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const;
 
+  // How outputs depend on inputs in space. The default, Undeclared, makes the model not exactly
+  // tileable: override it (Footprint::pointwise() for element-wise layers).
   virtual Footprint footprint() const { return {}; }
 
 protected:

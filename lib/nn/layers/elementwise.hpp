@@ -7,6 +7,7 @@ class Unary : public Layer {
 public:
   explicit Unary(const NodeInfo& node);
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override { return Footprint::pointwise(); }
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -22,6 +23,7 @@ class Binary : public Layer {
 public:
   explicit Binary(const NodeInfo& node);
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override { return Footprint::pointwise(); }
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -35,6 +37,7 @@ class Where : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override { return Footprint::pointwise(); }
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;

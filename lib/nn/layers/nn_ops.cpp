@@ -121,11 +121,7 @@ std::vector<ValueInfo> Gemm::infer(const std::vector<ValueInfo>& in) const {
   if (has_input(in, 2)) broadcast(in[2].shape, {m, n});
   return {ValueInfo{{m, n}, ElementType::Float32, std::nullopt, true}};
 }
-Footprint Gemm::footprint() const {
-  Footprint f;
-  f.kind = Footprint::Kind::Global;
-  return f;
-}
+Footprint Gemm::footprint() const { return Footprint::global("a dense layer sees the whole extent"); }
 void Gemm::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   const Tensor& a = inputs[0];
   const Tensor& b = inputs[1];
@@ -270,6 +266,22 @@ void Pad::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) 
       index[d] = 0;
     }
   }
+}
+
+Footprint Softmax::footprint() const {
+  // Before opset 13 the input is coerced to 2-D at axis (default 1): every axis from there on.
+  const bool coerced = node().opset < 13;
+  Footprint f = Footprint::combine({node().attributes.get_int("axis", coerced ? 1 : -1)});
+  f.through_last_axis = coerced;
+  return f;
+}
+
+Footprint ArgMax::footprint() const { return Footprint::combine({node().attributes.get_int("axis", 0)}); }
+
+Footprint MatMul::footprint() const {
+  Footprint f;
+  f.kind = Footprint::Kind::Contract;
+  return f;
 }
 
 }  // namespace luojia::nn::layers

@@ -8,6 +8,7 @@ public:
   using Layer::Layer;
   void prepare(const std::vector<ValueInfo>& inputs) override;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override { return Footprint::pointwise(); }
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -20,6 +21,7 @@ class Softmax : public Layer {  // Softmax, LogSoftmax
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override;
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -29,6 +31,7 @@ class ArgMax : public Layer {  // ArgMax, ArgMin
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override;
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -48,6 +51,7 @@ class MatMul : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override;
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;

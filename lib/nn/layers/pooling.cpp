@@ -160,4 +160,11 @@ void Reduce::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
     outputs[0].data()[i] = static_cast<float>(kind_ == Kind::Mean ? acc[i] / n : acc[i]);
 }
 
+Footprint Reduce::footprint() const {
+  Footprint f = Footprint::combine(node().attributes.get_ints("axes"));
+  f.every_axis_if_empty = true;
+  f.axes_input = 1;  // opset 18 (ReduceSum: 13) moved axes to an input
+  return f;
+}
+
 }  // namespace luojia::nn::layers

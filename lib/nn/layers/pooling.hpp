@@ -35,6 +35,7 @@ class Reduce : public Layer {  // ReduceMean, ReduceSum, ReduceMax, ReduceMin
 public:
   explicit Reduce(const NodeInfo& node);
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override;
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;

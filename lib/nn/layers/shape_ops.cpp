@@ -452,4 +452,37 @@ void Split::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs
   }
 }
 
+namespace {
+
+Footprint reshaping() {
+  Footprint f;
+  f.kind = Footprint::Kind::Reshape;
+  return f;
+}
+
+}  // namespace
+
+Footprint Gather::footprint() const { return Footprint::combine({node().attributes.get_int("axis", 0)}); }
+Footprint Split::footprint() const { return Footprint::combine({node().attributes.get_int("axis", 0)}); }
+Footprint Concat::footprint() const { return Footprint::combine({node().attributes.get_int("axis", 1)}); }
+Footprint Unsqueeze::footprint() const { return reshaping(); }
+Footprint Squeeze::footprint() const { return reshaping(); }
+Footprint Reshape::footprint() const { return reshaping(); }
+Footprint Flatten::footprint() const { return reshaping(); }
+
+Footprint Transpose::footprint() const {
+  Footprint f;
+  f.kind = Footprint::Kind::Permute;
+  f.axes = node().attributes.get_ints("perm");
+  return f;
+}
+
+Footprint Slice::footprint() const {
+  Footprint f;
+  f.kind = Footprint::Kind::Shift;
+  f.starts_input = 1;
+  f.axes_input = 3;
+  return f;
+}
+
 }  // namespace luojia::nn::layers

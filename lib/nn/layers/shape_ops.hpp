@@ -10,6 +10,7 @@ class ShapeOf : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override { return Footprint::pointwise(); }
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -19,6 +20,7 @@ class Size : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override { return Footprint::pointwise(); }
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -28,6 +30,7 @@ class Gather : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override;
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -37,6 +40,7 @@ class Unsqueeze : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override;
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -46,6 +50,7 @@ class Squeeze : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override;
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -55,6 +60,7 @@ class Concat : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override;
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -64,6 +70,7 @@ class Slice : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override;
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -73,6 +80,7 @@ class Cast : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override { return Footprint::pointwise(); }
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -82,6 +90,7 @@ class Reshape : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override;
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -91,6 +100,7 @@ class Flatten : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override;
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -100,6 +110,7 @@ class ConstantOfShape : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override { return Footprint::pointwise(); }
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -109,6 +120,7 @@ class Expand : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override { return Footprint::pointwise(); }
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -118,6 +130,7 @@ class Range : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override { return Footprint::pointwise(); }
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -127,6 +140,7 @@ class Transpose : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override;
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -136,6 +150,7 @@ class Split : public Layer {
 public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
+  Footprint footprint() const override;
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
