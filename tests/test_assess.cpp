@@ -5,6 +5,7 @@
 #include <luojia/error.hpp>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <fstream>
@@ -70,6 +71,25 @@ TEST_CASE("accuracy figures equal an independent confusion matrix, nodata and ig
   CHECK(json.find("\"kappa\"") != std::string::npos);
   CHECK(csv.find("overall_accuracy,") != std::string::npos);
   CHECK(text.find("Cohen's kappa") != std::string::npos);
+}
+
+TEST_CASE("undefined figures are JSON null, never NaN or inf", "[assess]") {
+  Assessment a;
+  a.classes = 3;
+  a.confusion = {5, 0, 0, 0, 0, 0, 0, 0, 0};  // every pixel class 0: kappa and classes 1, 2 undefined
+  a.names = {"water", "crop", "urban \"new\""};
+  finish(a);
+  CHECK(std::isnan(a.kappa));
+  a.mean_iou = INFINITY;  // a hand-built figure can be anything
+  const auto doc = nlohmann::json::parse(to_json(a));  // throws on "inf" or "nan"
+  CHECK(doc["overall_accuracy"] == 1.0);
+  CHECK(doc["kappa"].is_null());
+  CHECK(doc["mean_iou"].is_null());
+  CHECK(doc["classes"][1]["precision"].is_null());
+  CHECK(doc["classes"][2]["name"] == "urban \"new\"");
+  CHECK(doc["confusion"][0][0] == 5);
+  CHECK(to_csv(a).find("nan") == std::string::npos);
+  CHECK(to_csv(a).find("inf") == std::string::npos);
 }
 
 TEST_CASE("a vector reference is rasterised on the class map's grid", "[assess]") {

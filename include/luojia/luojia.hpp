@@ -17,6 +17,7 @@
 #include <luojia/segmentation.hpp>
 #include <luojia/spectral_index.hpp>
 #include <luojia/tile_grid.hpp>
+#include <luojia/vector_format.hpp>
 #include <luojia/version.hpp>
 #include <luojia/window.hpp>
 #include <luojia/nn/attributes.hpp>

@@ -1,5 +1,6 @@
 #pragma once
 #include <luojia/export.hpp>
+#include <luojia/vector_format.hpp>  // the formats polygonize_classes writes
 
 #include <string>
 #include <vector>
@@ -20,10 +21,5 @@ struct PolygonizeOptions {
 // over the polygon; null without one). Written to a temporary file and renamed on success.
 LUOJIA_API void polygonize_classes(const std::string& class_map, const std::string& confidence,
                                    const std::string& vector_path, const PolygonizeOptions& options);
-
-// The OGR driver for a vector output path, by extension; throws Error for any other extension.
-LUOJIA_API std::string vector_driver_for(const std::string& path);
-// Whether path names a vector output luojia writes (.gpkg, .geojson, .json, .shp).
-LUOJIA_API bool is_vector_path(const std::string& path);
 
 }  // namespace luojia

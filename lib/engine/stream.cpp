@@ -89,10 +89,15 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
               handoff_acquire(&next);  // the serial stages run one call at a time, on any thread
               const ReleaseOnExit done{&pipeline_done}, serial{&next};
               Slot* slot = nullptr;
-              if (next >= total || cancelled.load() || !free_slots.try_pop(slot)) {
+              if (next >= total || cancelled.load()) {
                 fc.stop();
                 return nullptr;
               }
+              // The pipeline admits no more tiles than there are slots, so one is always free; if
+              // not, stopping here would end the run short with a product missing its last tiles.
+              if (!free_slots.try_pop(slot))
+                raise("no free tile buffer for tile " + std::to_string(next) + " of " + std::to_string(total),
+                      ErrorContext{input.path(), {}, next, {}});
               slot->tile = grid.tile(next++);
               handoff_acquire(slot);
               handoff_release(slot);
@@ -149,6 +154,9 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
   handoff_acquire(&pipeline_done);
   handoff_acquire(&written);
   if (cancelled) throw Cancelled();
+  if (written != total)
+    raise("only " + std::to_string(written) + " of " + std::to_string(total) + " tiles were written",
+          ErrorContext{input.path(), {}, {}, {}});
 
   StreamStats stats;
   stats.tiles = written;

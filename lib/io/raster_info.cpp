@@ -1,5 +1,7 @@
 #include <luojia/raster_info.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -7,35 +9,11 @@
 namespace luojia {
 namespace {
 
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
 // JSON has no NaN or infinity; GDAL's own JSON writes them as strings, and so do we.
-std::string json_number(double value) {
-  if (std::isnan(value)) return "\"NaN\"";
-  if (std::isinf(value)) return value > 0 ? "\"Infinity\"" : "\"-Infinity\"";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", value);
-  return buf;
+nlohmann::ordered_json json_number(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
+  return value;
 }
 
 std::string number(double value) {
@@ -82,36 +60,35 @@ std::string to_text(const RasterInfo& info) {
 }
 
 std::string to_json(const RasterInfo& info) {
-  std::ostringstream out;
-  out << "{\n  \"path\": " << json_string(info.path) << ",\n  \"driver\": " << json_string(info.driver)
-      << ",\n  \"width\": " << info.width << ",\n  \"height\": " << info.height
-      << ",\n  \"crs_wkt\": " << (info.crs_wkt.empty() ? "null" : json_string(info.crs_wkt))
-      << ",\n  \"epsg\": " << (info.epsg ? std::to_string(*info.epsg) : "null")
-      << ",\n  \"geotransform\": ";
+  using Json = nlohmann::ordered_json;
+  Json doc;
+  doc["path"] = info.path;
+  doc["driver"] = info.driver;
+  doc["width"] = info.width;
+  doc["height"] = info.height;
+  doc["crs_wkt"] = info.crs_wkt.empty() ? Json(nullptr) : Json(info.crs_wkt);
+  doc["epsg"] = info.epsg ? Json(*info.epsg) : Json(nullptr);
+  doc["geotransform"] = nullptr;
   if (info.geotransform) {
-    out << "[";
-    for (std::size_t i = 0; i < 6; ++i) out << (i ? ", " : "") << json_number(info.geotransform->c[i]);
-    out << "]";
-  } else {
-    out << "null";
+    doc["geotransform"] = Json::array();
+    for (double c : info.geotransform->c) doc["geotransform"].push_back(json_number(c));
   }
-  out << ",\n  \"metadata\": {";
-  for (std::size_t i = 0; i < info.metadata.size(); ++i)
-    out << (i ? ", " : "") << json_string(info.metadata[i].first) << ": "
-        << json_string(info.metadata[i].second);
-  out << "},\n  \"bands\": [";
+  doc["metadata"] = Json::object();
+  for (const auto& [key, value] : info.metadata) doc["metadata"][key] = value;
+  doc["bands"] = Json::array();
   for (int b = 1; b <= info.band_count(); ++b) {
     const BandInfo& band = info.band(b);
-    out << (b > 1 ? "," : "") << "\n    {\"band\": " << b << ", \"type\": "
-        << json_string(std::string(name(band.type)))
-        << ", \"nodata\": " << (band.nodata ? json_number(*band.nodata) : "null")
-        << ", \"scale\": " << json_number(band.scale) << ", \"offset\": " << json_number(band.offset)
-        << ", \"color_interpretation\": " << json_string(band.color_interpretation)
-        << ", \"description\": " << json_string(band.description) << ", \"block\": ["
-        << band.block_width << ", " << band.block_height << "]}";
+    doc["bands"].push_back({{"band", b},
+                            {"type", std::string(name(band.type))},
+                            {"nodata", band.nodata ? json_number(*band.nodata) : Json(nullptr)},
+                            {"scale", json_number(band.scale)},
+                            {"offset", json_number(band.offset)},
+                            {"color_interpretation", band.color_interpretation},
+                            {"description", band.description},
+                            {"block", {band.block_width, band.block_height}}});
   }
-  out << "\n  ]\n}\n";
-  return out.str();
+  // Band descriptions and metadata come from files: replace invalid UTF-8 rather than throw.
+  return doc.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace luojia

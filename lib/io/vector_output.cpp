@@ -3,7 +3,7 @@
 #include "io/file_names.hpp"
 
 #include <luojia/error.hpp>
-#include <luojia/polygonize.hpp>
+#include <luojia/vector_format.hpp>
 #include <luojia/raster_writer.hpp>
 
 #include <filesystem>
@@ -32,17 +32,23 @@ VectorOutput::VectorOutput(const std::string& target, bool overwrite) : target_(
 VectorOutput::~VectorOutput() {
   if (committed_) return;
   dataset_.reset();
+  // Deleting through the driver removes a shapefile's sidecars too.
   GdalErrorTrap quiet;
   driver_->Delete(temp_.c_str());
 }
 
+void VectorOutput::finish() {
+  if (finished_) return;
+  GdalErrorTrap trap;
+  dataset_.reset();
+  if (trap.has_error())
+    throw OutputError("cannot finish the vector output: " + trap.message("close failed"), ErrorContext{target_, {}, {}, {}});
+  finished_ = true;
+}
+
 void VectorOutput::commit() {
   const ErrorContext where{target_, {}, {}, {}};
-  {
-    GdalErrorTrap trap;
-    dataset_.reset();
-    if (trap.has_error()) throw OutputError("cannot finish the vector output: " + trap.message("close failed"), where);
-  }
+  finish();
   // A shapefile is several files with one stem; the others are one file. Each moves by rename(2).
   std::vector<std::string> extensions{fs::path(target_).extension().string()};
   if (driver_name_ == "ESRI Shapefile") extensions = {".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix"};

@@ -19,7 +19,10 @@ public:
 
   GDALDataset& dataset() { return *dataset_; }
   const std::string& driver_name() const { return driver_name_; }
-  // Closes the dataset, checks for errors and renames every file of it (a shapefile's sidecars too).
+  // Closes the dataset and checks for errors; the output stays a temporary until commit(), so a
+  // product set can finish every member before it puts any in place.
+  void finish();
+  // Finishes if not yet finished, then renames every file of it (a shapefile's sidecars too).
   void commit();
 
 private:
@@ -28,6 +31,7 @@ private:
   std::string temp_;
   GDALDriver* driver_ = nullptr;
   DatasetPtr dataset_;
+  bool finished_ = false;
   bool committed_ = false;
 };
 

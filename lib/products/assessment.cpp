@@ -1,5 +1,6 @@
 // Accuracy assessment: a confusion matrix accumulated tile by tile, never a scene in memory.
 #include <luojia/assessment.hpp>
+
 #include <luojia/grid_match.hpp>
 
 #include <luojia/error.hpp>
@@ -9,6 +10,7 @@
 #include "io/raster_pool.hpp"
 
 #include <gdal_alg.h>
+#include <nlohmann/json.hpp>
 #include <ogr_spatialref.h>
 #include <ogrsf_frmts.h>
 
@@ -217,20 +219,15 @@ std::string fmt(double v) {
   std::snprintf(buf, sizeof buf, "%.4f", v);
   return buf;
 }
-std::string json_num(double v) {
-  if (std::isnan(v)) return "null";
+// An undefined measure is an empty CSV field.
+std::string csv_num(double v) {
+  if (!std::isfinite(v)) return "";
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6f", v);
   return buf;
 }
-std::string json_str(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
+// JSON has neither NaN nor infinity: a measure that is undefined (no pixel of a class) is null.
+nlohmann::ordered_json measure(double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr); }
 }  // namespace
 
 std::string to_text(const Assessment& a) {
@@ -255,22 +252,24 @@ std::string to_text(const Assessment& a) {
 }
 
 std::string to_json(const Assessment& a) {
-  std::ostringstream out;
-  out << "{\n  \"pixels\": " << a.pixels << ",\n  \"overall_accuracy\": " << json_num(a.overall_accuracy)
-      << ",\n  \"kappa\": " << json_num(a.kappa) << ",\n  \"mean_iou\": " << json_num(a.mean_iou) << ",\n  \"classes\": [";
+  nlohmann::ordered_json doc;
+  doc["pixels"] = a.pixels;
+  doc["overall_accuracy"] = measure(a.overall_accuracy);
+  doc["kappa"] = measure(a.kappa);
+  doc["mean_iou"] = measure(a.mean_iou);
+  doc["classes"] = nlohmann::ordered_json::array();
   for (int k = 0; k < a.classes; ++k) {
     const auto u = static_cast<std::size_t>(k);
-    out << (k ? "," : "") << "\n    {\"id\": " << k << ", \"name\": " << json_str(a.names[u]) << ", \"precision\": " << json_num(a.precision[u])
-        << ", \"recall\": " << json_num(a.recall[u]) << ", \"f1\": " << json_num(a.f1[u]) << ", \"iou\": " << json_num(a.iou[u]) << "}";
+    doc["classes"].push_back({{"id", k}, {"name", a.names[u]}, {"precision", measure(a.precision[u])},
+                              {"recall", measure(a.recall[u])}, {"f1", measure(a.f1[u])}, {"iou", measure(a.iou[u])}});
   }
-  out << "\n  ],\n  \"confusion\": [";
+  auto& confusion = doc["confusion"] = nlohmann::ordered_json::array();
   for (int r = 0; r < a.classes; ++r) {
-    out << (r ? ", " : "") << "[";
-    for (int c = 0; c < a.classes; ++c) out << (c ? ", " : "") << a.at(r, c);
-    out << "]";
+    auto row = nlohmann::ordered_json::array();
+    for (int c = 0; c < a.classes; ++c) row.push_back(a.at(r, c));
+    confusion.push_back(std::move(row));
   }
-  out << "]\n}\n";
-  return out.str();
+  return doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 std::string to_csv(const Assessment& a) {
@@ -280,12 +279,12 @@ std::string to_csv(const Assessment& a) {
   out << "\n";
   for (int k = 0; k < a.classes; ++k) {
     const auto u = static_cast<std::size_t>(k);
-    out << k << "," << a.names[u] << "," << json_num(a.precision[u]) << "," << json_num(a.recall[u]) << "," << json_num(a.f1[u]) << ","
-        << json_num(a.iou[u]);
+    out << k << "," << a.names[u] << "," << csv_num(a.precision[u]) << "," << csv_num(a.recall[u]) << "," << csv_num(a.f1[u]) << ","
+        << csv_num(a.iou[u]);
     for (int c = 0; c < a.classes; ++c) out << "," << a.at(k, c);
     out << "\n";
   }
-  out << "overall_accuracy," << json_num(a.overall_accuracy) << "\nkappa," << json_num(a.kappa) << "\nmean_iou," << json_num(a.mean_iou)
+  out << "overall_accuracy," << csv_num(a.overall_accuracy) << "\nkappa," << csv_num(a.kappa) << "\nmean_iou," << csv_num(a.mean_iou)
       << "\npixels," << a.pixels << "\n";
   return out.str();
 }

@@ -1,6 +1,6 @@
 // Class map to polygons with GDAL's polygoniser, over the whole map at once so that no polygon is
 // cut where tiles met; GDAL streams it line by line.
-#include <luojia/polygonize.hpp>
+#include "products/polygonize.hpp"
 
 #include <luojia/error.hpp>
 
@@ -22,29 +22,6 @@ namespace luojia {
 using detail::DatasetPtr;
 using detail::GdalErrorTrap;
 using detail::VectorOutput;
-
-namespace {
-
-std::string lower_extension(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext;
-}
-
-}  // namespace
-
-std::string vector_driver_for(const std::string& path) {
-  const std::string ext = lower_extension(path);
-  if (ext == ".gpkg") return "GPKG";
-  if (ext == ".geojson" || ext == ".json") return "GeoJSON";
-  if (ext == ".shp") return "ESRI Shapefile";
-  raise("vector outputs are .gpkg, .geojson or .shp, not '" + ext + "'", ErrorContext{path, {}, {}, {}});
-}
-
-bool is_vector_path(const std::string& path) {
-  const std::string ext = lower_extension(path);
-  return ext == ".gpkg" || ext == ".geojson" || ext == ".json" || ext == ".shp";
-}
 
 namespace {
 
@@ -98,12 +75,12 @@ double mean_confidence(GDALDataset& confidence, const OGRGeometry& polygon, cons
 
 }  // namespace
 
-void polygonize_classes(const std::string& class_map, const std::string& confidence_path, const std::string& vector_path,
-                        const PolygonizeOptions& options) {
+std::unique_ptr<VectorOutput> detail::polygonize_uncommitted(const std::string& class_map, const std::string& confidence_path,
+                                                             const std::string& vector_path, const PolygonizeOptions& options) {
   detail::register_gdal();
-  namespace fs = std::filesystem;
   const ErrorContext where{vector_path, {}, {}, {}};
-  VectorOutput output(vector_path, options.overwrite);
+  auto owned = std::make_unique<VectorOutput>(vector_path, options.overwrite);
+  VectorOutput& output = *owned;
   GdalErrorTrap trap;
   DatasetPtr classes(GDALDataset::Open(class_map.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
   if (!classes) raise("cannot open the class map: " + trap.message("open failed"), ErrorContext{class_map, {}, {}, {}});
@@ -179,7 +156,13 @@ void polygonize_classes(const std::string& class_map, const std::string& confide
     }
     if (transaction && out->CommitTransaction() != OGRERR_NONE) raise("cannot finish the vector output: " + trap.message("commit failed"), where);
   }
-  output.commit();
+  output.finish();
+  return owned;
+}
+
+void polygonize_classes(const std::string& class_map, const std::string& confidence_path, const std::string& vector_path,
+                        const PolygonizeOptions& options) {
+  detail::polygonize_uncommitted(class_map, confidence_path, vector_path, options)->commit();
 }
 
 }  // namespace luojia

@@ -6,12 +6,12 @@
 
 #include <luojia/error.hpp>
 #include <luojia/nn/model.hpp>
-#include <luojia/polygonize.hpp>
 
 #include "io/file_names.hpp"
 #include "products/aoi.hpp"
 #include "products/majority.hpp"
 #include "products/model_products.hpp"
+#include "products/polygonize.hpp"
 
 
 #include <cpl_string.h>
@@ -561,6 +561,7 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
     regularised.emplace(detail::majority_filter(writers.classes->finished_path(), class_map, o.regularize, class_names, colors,
                                                 o.output, o.stream));
   RasterWriter& classes_writer = regularised ? *regularised : *writers.classes;
+  std::unique_ptr<detail::VectorOutput> polygons;
   if (!o.vector.empty()) {
     PolygonizeOptions po;
     po.class_names = class_names;
@@ -568,9 +569,10 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
     po.min_pixels = o.min_pixels;
     po.simplify = o.simplify;
     po.overwrite = o.output.overwrite;
-    polygonize_classes(classes_writer.finished_path(), writers.confidence->finished_path(), o.vector, po);
+    polygons = detail::polygonize_uncommitted(classes_writer.finished_path(), writers.confidence->finished_path(), o.vector, po);
   }
   classes_writer.commit();
+  if (polygons) polygons->commit();
   if (writers.probabilities) writers.probabilities->commit();
   if (writers.logits) writers.logits->commit();
   if (writers.confidence && !o.confidence.empty()) writers.confidence->commit();
