@@ -1,22 +1,118 @@
-// luojia-info: what luojia sees in a raster.
+// luojia-info: what luojia sees in a raster, or in a model.
 #include "cli/cli.hpp"
 
+#include <luojia/error.hpp>
+#include <luojia/nn/model.hpp>
 #include <luojia/raster.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
 #include <iostream>
+#include <sstream>
 
 using namespace luojia;
+
+namespace {
+
+bool is_model_path(std::string path) {
+  std::transform(path.begin(), path.end(), path.begin(), [](unsigned char c) { return std::tolower(c); });
+  return path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
+}
+
+template <typename T>
+nlohmann::ordered_json optional_json(const std::optional<T>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+std::string model_json(const nn::Model& model, const std::vector<nn::OutputAnalysis>& analysis, const std::string& analysis_error) {
+  using Json = nlohmann::ordered_json;
+  const nn::ModelMetadata& m = model.metadata();
+  Json doc;
+  doc["path"] = model.path();
+  doc["opset"] = model.opset();
+  doc["nodes"] = model.node_count();
+  const auto specs = [](const std::vector<nn::TensorSpec>& v) {
+    Json list = Json::array();
+    for (const auto& s : v) list.push_back({{"name", s.name}, {"shape", s.shape}});
+    return list;
+  };
+  doc["inputs"] = specs(model.inputs());
+  doc["outputs"] = specs(model.outputs());
+  doc["metadata_source"] = m.source;
+  doc["model_type"] = m.model_type.empty() ? Json(nullptr) : Json(m.model_type);
+  doc["bands"] = m.bands;
+  doc["scale"] = m.scale;
+  doc["mean"] = m.mean;
+  doc["std"] = m.std;
+  doc["classes"] = Json::array();
+  for (const auto& c : m.classes) doc["classes"].push_back({{"name", c.name}, {"color", c.color}});
+  doc["resolution_cm"] = optional_json(m.resolution_cm);
+  doc["tile_size"] = optional_json(m.tile_size);
+  doc["tile_overlap_percent"] = optional_json(m.tile_overlap_percent);
+  doc["segmentation_threshold"] = optional_json(m.segmentation_threshold);
+  doc["output_scale"] = optional_json(m.output_scale);
+  doc["detection_confidence"] = optional_json(m.detection_confidence);
+  doc["detection_iou_threshold"] = optional_json(m.detection_iou_threshold);
+  doc["detection_type"] = m.detection_type.empty() ? Json(nullptr) : Json(m.detection_type);
+  doc["metadata_props"] = Json::object();
+  for (const auto& [key, value] : m.properties) doc["metadata_props"][key] = value;
+  doc["analysis"] = Json::array();
+  for (const auto& a : analysis)
+    doc["analysis"].push_back({{"output", a.name}, {"tileable", a.tileable}, {"reason", a.reason}, {"radius", a.radius},
+                               {"stride", a.stride}, {"upscale", a.upscale}, {"alignment", a.alignment}});
+  if (!analysis_error.empty()) doc["analysis_error"] = analysis_error;
+  return doc.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+std::string model_text(const nn::Model& model, const std::vector<nn::OutputAnalysis>& analysis, const std::string& analysis_error) {
+  std::ostringstream out;
+  out << "Model: " << model.path() << "\nOpset: " << model.opset() << ", " << model.node_count() << " nodes\n";
+  for (const auto& s : model.inputs()) out << "Input: " << s.name << " " << nn::to_string(s.shape) << "\n";
+  for (const auto& s : model.outputs()) out << "Output: " << s.name << " " << nn::to_string(s.shape) << "\n";
+  out << to_text(model.metadata());
+  for (const auto& a : analysis) {
+    out << "Tiling of " << a.name << ": ";
+    if (a.tileable)
+      out << "exact with a halo of " << a.radius << " px";
+    else
+      out << "not exactly tileable (" << a.reason << ")";
+    out << ", alignment " << a.alignment;
+    if (a.upscale > 1) out << ", output " << a.upscale << "x finer than the input";
+    if (a.stride > 1) out << ", output 1/" << a.stride << " of the input's resolution";
+    out << "\n";
+  }
+  if (!analysis_error.empty()) out << "Tiling: not analysed (" << analysis_error << ")\n";
+  return out.str();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   return cli::run("luojia-info", [&] {
     cli::ArgParser args("luojia-info", "[--json] INPUT",
                         "Prints size, bands, data types, nodata, scale/offset, CRS, geotransform, block "
-                        "size and metadata\nof a raster, as luojia reads it.");
+                        "size and metadata\nof a raster, as luojia reads it. For a model (.onnx): inputs, "
+                        "outputs, the metadata luojia\nunderstood (its own and Deepness's keys) and how "
+                        "it tiles.");
     std::string input;
     bool json = false;
-    args.positional("INPUT", "Any raster GDAL reads (files, /vsizip/, /vsicurl/-free VRT, ...)", input);
+    args.positional("INPUT", "Any raster GDAL reads (files, /vsizip/, /vsicurl/-free VRT, ...), or an ONNX model", input);
     args.flag("--json", "Print JSON instead of text", json);
     if (!args.parse(argc, argv)) return 0;
+    if (is_model_path(input)) {
+      const nn::Model model = nn::Model::load(input);
+      std::vector<nn::OutputAnalysis> analysis;
+      std::string analysis_error;
+      try {
+        analysis = model.analyse();
+      } catch (const Error& e) {
+        analysis_error = e.message();  // a model luojia cannot plan still has metadata to show
+      }
+      std::cout << (json ? model_json(model, analysis, analysis_error) : model_text(model, analysis, analysis_error));
+      return 0;
+    }
     const Raster raster = Raster::open(input);
     std::cout << (json ? to_json(raster.info()) : to_text(raster.info()));
     return 0;

@@ -232,6 +232,13 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
         if (!f.translation_invariant) r.make_global(who + " resizes with align_corners, which depends on the whole extent");
         break;
       }
+      case K::Upsample: {
+        // Output o copies input floor(o / k), which lies in [o/k - (k-1)/k, o/k].
+        const double k = static_cast<double>(std::max(f.stride[0], f.stride[1]));
+        r.jump /= k;
+        r.low -= r.jump * (k - 1);
+        break;
+      }
       case K::Global: r.make_global(f.reason.empty() ? who + " combines the whole spatial extent" : who + " (" + f.reason + ")"); break;
     }
     for (int id : step.outputs) reach[static_cast<std::size_t>(id)] = r;
@@ -252,6 +259,7 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
       // [jump*o, jump*o + jump - 1], so the halo is how far the first reaches beyond the second.
       o.radius = static_cast<std::int64_t>(std::ceil(std::max({0.0, -r->low, r->high - (r->jump - 1)}) - 1e-9));
       o.stride = std::max<std::int64_t>(1, std::llround(r->jump));
+      o.upscale = r->jump < 1 ? std::max<std::int64_t>(1, std::llround(1.0 / r->jump)) : 1;
       o.alignment = std::max<std::int64_t>(1, std::llround(std::ceil(r->alignment - 1e-9)));
     }
     out.push_back(o);

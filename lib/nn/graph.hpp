@@ -17,7 +17,7 @@ struct Graph {
   std::map<std::string, Tensor> initializers;
   std::vector<TensorSpec> inputs;          // runtime inputs only
   std::vector<TensorSpec> outputs;
-  std::string metadata_json;               // metadata_props["luojia"], if any
+  std::vector<std::pair<std::string, std::string>> metadata_props;  // the file's, in order
 };
 
 Graph load_onnx(const std::string& path, const LoadOptions& options);

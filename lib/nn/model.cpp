@@ -33,16 +33,10 @@ ModelMetadata read_metadata(const detail::Graph& g) {
     text << in.rdbuf();
     ModelMetadata m = parse_model_metadata(text.str(), sidecar.string());
     m.source = "sidecar " + sidecar.string();
+    m.properties = g.metadata_props;
     return m;
   }
-  if (!g.metadata_json.empty()) {
-    ModelMetadata m = parse_model_metadata(g.metadata_json, g.path + " (metadata_props \"luojia\")");
-    m.source = "metadata_props";
-    return m;
-  }
-  ModelMetadata m;
-  m.source = "none";
-  return m;
+  return parse_metadata_props(g.metadata_props, g.path);
 }
 
 }  // namespace

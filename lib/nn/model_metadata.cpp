@@ -4,6 +4,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <iterator>
+#include <sstream>
+
 namespace luojia::nn {
 namespace {
 
@@ -41,16 +48,105 @@ std::vector<double> numbers(const nlohmann::json& doc, const char* key, const st
   return out;
 }
 
+const char* const kDeepnessKeys[] = {"model_type",        "class_names",          "names",         "resolution",
+                                     "tile_size",         "tiles_overlap",        "standardization_mean",
+                                     "standardization_std", "seg_thresh",         "reg_output_scaling",
+                                     "det_conf",          "det_iou_thresh",       "det_type"};
+
+bool is_deepness_key(const std::string& key) {
+  return std::find(std::begin(kDeepnessKeys), std::end(kDeepnessKeys), key) != std::end(kDeepnessKeys);
+}
+
+double number_in(const nlohmann::json& doc, const char* key, double low, double high, const ErrorContext& context) {
+  const auto& v = doc[key];
+  if (!v.is_number() || v.get<double>() < low || v.get<double>() > high) {
+    std::ostringstream range;
+    range << low << " to " << high;
+    throw ModelError(std::string("\"") + key + "\" must be a number from " + range.str() + ", not " + v.dump(), context);
+  }
+  return v.get<double>();
+}
+
+// Deepness's keys in doc (an object whose values are already parsed); returns whether any was there.
+bool read_deepness(const nlohmann::json& doc, ModelMetadata& m, const std::string& where) {
+  const ErrorContext context{where, {}, {}, {}};
+  bool any = false;
+  for (const char* key : kDeepnessKeys) any = any || doc.contains(key);
+  if (!any) return false;
+  if (doc.contains("model_type")) {
+    static const char* const known[] = {"Segmentor", "Detector", "Regressor", "Superresolution", "Recognition"};
+    const auto& v = doc["model_type"];
+    std::string type = v.is_string() ? v.get<std::string>() : v.dump();
+    const auto match = std::find_if(std::begin(known), std::end(known), [&](const char* k) {
+      return std::equal(type.begin(), type.end(), k, k + std::strlen(k),
+                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); });
+    });
+    if (match == std::end(known))
+      throw ModelError("\"model_type\" " + v.dump() + " is none of Segmentor, Detector, Regressor, Superresolution, Recognition", context);
+    m.model_type = *match;
+  }
+  for (const char* key : {"class_names", "names"}) {
+    if (!doc.contains(key) || !m.classes.empty()) continue;
+    const auto& v = doc[key];
+    const auto set = [&](long long id, const nlohmann::json& name) {
+      if (id < 0 || id > 65535) throw ModelError(std::string("\"") + key + "\" has class id " + std::to_string(id), context);
+      if (!name.is_string()) throw ModelError(std::string("\"") + key + "\" must map class ids to names", context);
+      if (m.classes.size() <= static_cast<std::size_t>(id)) m.classes.resize(static_cast<std::size_t>(id) + 1);
+      m.classes[static_cast<std::size_t>(id)].name = name.get<std::string>();
+    };
+    if (v.is_object()) {
+      for (const auto& [id, name] : v.items()) {
+        std::size_t used = 0;
+        long long n = -1;
+        try {
+          n = std::stoll(id, &used);
+        } catch (const std::exception&) {
+        }
+        if (used != id.size()) throw ModelError(std::string("\"") + key + "\" has class id \"" + id + "\", not a number", context);
+        set(n, name);
+      }
+    } else if (v.is_array()) {
+      for (std::size_t i = 0; i < v.size(); ++i) set(static_cast<long long>(i), v[i]);
+    } else {
+      throw ModelError(std::string("\"") + key + "\" must be {\"0\": \"name\", ...} or a list of names", context);
+    }
+  }
+  if (doc.contains("resolution")) m.resolution_cm = number_in(doc, "resolution", 1e-6, 1e9, context);
+  if (doc.contains("tile_size")) {
+    const auto& v = doc["tile_size"];
+    if (!v.is_number_integer() || v.get<long long>() < 1 || v.get<long long>() > 1 << 20)
+      throw ModelError("\"tile_size\" must be a positive whole number of pixels, not " + v.dump(), context);
+    m.tile_size = v.get<std::int64_t>();
+  }
+  if (doc.contains("tiles_overlap")) m.tile_overlap_percent = number_in(doc, "tiles_overlap", 0, 99, context);
+  if (m.mean.empty()) m.mean = numbers(doc, "standardization_mean", where);
+  if (m.std.empty()) m.std = numbers(doc, "standardization_std", where);
+  if (doc.contains("seg_thresh")) m.segmentation_threshold = number_in(doc, "seg_thresh", 0, 1, context);
+  if (doc.contains("reg_output_scaling")) m.output_scale = number_in(doc, "reg_output_scaling", -1e30, 1e30, context);
+  if (doc.contains("det_conf")) m.detection_confidence = number_in(doc, "det_conf", 0, 1, context);
+  if (doc.contains("det_iou_thresh")) m.detection_iou_threshold = number_in(doc, "det_iou_thresh", 0, 1, context);
+  if (doc.contains("det_type")) {
+    if (!doc["det_type"].is_string()) throw ModelError("\"det_type\" must be a string", context);
+    m.detection_type = doc["det_type"].get<std::string>();
+  }
+  // Deepness feeds the network pixels / 255 (then standardises); so does luojia unless told.
+  if (m.scale.empty()) m.scale = {1.0 / 255.0};
+  return true;
+}
+
+nlohmann::json parse_json(const std::string& text, const ErrorContext& context) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelError(std::string("model metadata is not valid JSON: ") + e.what(), context);
+  }
+}
+
 }  // namespace
 
 ModelMetadata parse_model_metadata(const std::string& text, const std::string& where) {
   const ErrorContext context{where, {}, {}, {}};
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw ModelError(std::string("model metadata is not valid JSON: ") + e.what(), context);
-  }
+  const nlohmann::json doc = parse_json(text, context);
   if (!doc.is_object()) throw ModelError("model metadata must be a JSON object", context);
   ModelMetadata m;
   if (doc.contains("bands")) {
@@ -84,7 +180,72 @@ ModelMetadata parse_model_metadata(const std::string& text, const std::string& w
       m.classes.push_back(info);
     }
   }
+  read_deepness(doc, m, where);  // a sidecar may use Deepness's names as well
+  for (double s : m.std)
+    if (s == 0.0) throw ModelError("\"standardization_std\" must not contain zero", context);
   return m;
+}
+
+ModelMetadata parse_metadata_props(const std::vector<std::pair<std::string, std::string>>& properties, const std::string& where) {
+  nlohmann::json deepness = nlohmann::json::object();
+  std::string luojia;
+  for (const auto& [key, value] : properties) {
+    if (key == "luojia") luojia = value;
+    if (!is_deepness_key(key)) continue;
+    // Deepness writes json.dumps(value); a bare word (model_type Segmentor) is taken as a string.
+    try {
+      deepness[key] = nlohmann::json::parse(value);
+    } catch (const nlohmann::json::exception&) {
+      deepness[key] = value;
+    }
+  }
+  ModelMetadata m;
+  if (!luojia.empty()) m = parse_model_metadata(luojia, where + " (metadata_props \"luojia\")");
+  const bool from_deepness = read_deepness(deepness, m, where + " (metadata_props)");
+  for (double s : m.std)
+    if (s == 0.0) throw ModelError("\"standardization_std\" must not contain zero", ErrorContext{where, {}, {}, {}});
+  m.source = !luojia.empty() ? (from_deepness ? "metadata_props (luojia and Deepness keys)" : "metadata_props")
+                             : (from_deepness ? "metadata_props (Deepness keys)" : "none");
+  m.properties = properties;
+  return m;
+}
+
+std::string to_text(const ModelMetadata& m) {
+  std::ostringstream out;
+  const auto list = [&out](const std::vector<double>& v) {
+    for (std::size_t i = 0; i < v.size(); ++i) out << (i ? ", " : "") << v[i];
+  };
+  out << "Metadata: " << m.source << "\n";
+  if (!m.model_type.empty()) out << "Model type: " << m.model_type << "\n";
+  if (!m.bands.empty()) {
+    out << "Bands:";
+    for (int b : m.bands) out << " " << b;
+    out << "\n";
+  }
+  if (!m.scale.empty()) out << "Scale: ", list(m.scale), out << "\n";
+  if (!m.mean.empty()) out << "Mean: ", list(m.mean), out << "\n";
+  if (!m.std.empty()) out << "Std: ", list(m.std), out << "\n";
+  for (std::size_t k = 0; k < m.classes.size(); ++k) {
+    out << "Class " << k << ": " << (m.classes[k].name.empty() ? "(unnamed)" : m.classes[k].name);
+    const auto& c = m.classes[k].color;
+    if (c != std::array<int, 3>{0, 0, 0}) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "#%02x%02x%02x", c[0], c[1], c[2]);
+      out << " " << hex;
+    }
+    out << "\n";
+  }
+  if (m.resolution_cm) out << "Resolution: " << *m.resolution_cm << " cm/px\n";
+  if (m.tile_size) out << "Tile size: " << *m.tile_size << "\n";
+  if (m.tile_overlap_percent) out << "Tile overlap: " << *m.tile_overlap_percent << " %\n";
+  if (m.segmentation_threshold) out << "Segmentation threshold: " << *m.segmentation_threshold << "\n";
+  if (m.output_scale) out << "Output scale: " << *m.output_scale << "\n";
+  if (m.detection_confidence) out << "Detection confidence: " << *m.detection_confidence << "\n";
+  if (m.detection_iou_threshold) out << "Detection IoU threshold: " << *m.detection_iou_threshold << "\n";
+  if (!m.detection_type.empty()) out << "Detection type: " << m.detection_type << "\n";
+  for (const auto& [key, value] : m.properties)
+    if (key != "luojia" && !is_deepness_key(key)) out << "Other metadata: " << key << "=" << value << "\n";
+  return out.str();
 }
 
 void ModelMetadata::normalisation(int channels, std::vector<float>& gain, std::vector<float>& bias) const {

@@ -191,8 +191,7 @@ Graph load_onnx(const std::string& path, const LoadOptions& options) {
   if (g.opset < 11 || g.opset > 18)
     loader.fail("opset " + std::to_string(g.opset) + " of the default domain is outside what luojia runs (11 to 18); "
                 "re-export with torch.onnx.export(..., opset_version=17)");
-  for (const auto& p : model.metadata_props())
-    if (p.key() == "luojia") g.metadata_json = p.value();
+  for (const auto& p : model.metadata_props()) g.metadata_props.emplace_back(p.key(), p.value());
 
   const auto& graph = model.graph();
   for (const auto& t : graph.initializer()) g.initializers[t.name()] = loader.to_tensor(t);

@@ -53,6 +53,7 @@ struct Footprint {
     Shift,       // a slice: output element o reads input o + start on each sliced axis
     Combine,     // mixes values along axes (softmax, reductions, concatenation): global on H or W
     Contract,    // a matrix product over the last axis, and across its inputs when both are data
+    Upsample,    // output pixel o from input pixel floor(o / stride) and nothing else (DepthToSpace)
   };
   Kind kind = Kind::Undeclared;
   std::array<std::int64_t, 2> kernel{1, 1};
@@ -88,6 +89,13 @@ struct Footprint {
     f.pad_begin = pad_begin;
     f.stride = stride;
     f.dilation = dilation;
+    return f;
+  }
+  // Each output pixel copies input pixel (y / factor, x / factor): a whole-factor nearest
+  // upsampling, or DepthToSpace's pixel shuffle.
+  static Footprint upsample(std::array<std::int64_t, 2> factor) {
+    Footprint f = with(Kind::Upsample);
+    f.stride = factor;
     return f;
   }
   static Footprint combine(std::vector<std::int64_t> axes) {

@@ -32,6 +32,7 @@ struct OutputAnalysis {
   std::string reason;     // why not, naming the node
   std::int64_t radius = 0;      // input pixels on each side an output pixel depends on
   std::int64_t stride = 1;      // input pixels per output pixel (total downsampling)
+  std::int64_t upscale = 1;     // output pixels per input pixel (super-resolution); stride is then 1
   std::int64_t alignment = 1;   // tile offsets must be multiples of this for exact results
 };
 

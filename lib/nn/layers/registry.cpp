@@ -2,6 +2,7 @@
 #include <luojia/nn/layer_registry.hpp>
 
 #include "nn/layers/conv.hpp"
+#include "nn/layers/depth_space.hpp"
 #include "nn/layers/elementwise.hpp"
 #include "nn/layers/nn_ops.hpp"
 #include "nn/layers/pooling.hpp"
@@ -50,6 +51,8 @@ void register_builtin_layers(LayerRegistry& r) {
   r.add<Range>("", "Range");
   r.add<Transpose>("", "Transpose");
   r.add<Split>("", "Split");
+  r.add<DepthToSpace>("", "DepthToSpace");
+  r.add<SpaceToDepth>("", "SpaceToDepth");
 }
 
 }  // namespace luojia::nn
