@@ -32,7 +32,7 @@ int segment_main(int argc, char** argv, cli::Distributed& distributed) {
                       "INPUT's grid, CRS and geotransform. Tiles get the halo the network's receptive field needs,\n"
                       "so the result equals a whole-image run; nodata pixels stay nodata (255).");
   std::string input, model, output, bands, scale, mean, std_dev, halo = "auto", window = "hann", tta = "none";
-  std::string probability_type = "Float32", min_area;
+  std::string probability_type = "Float32", min_area, threshold;
   SegmentOptions o;
   cli::CommonFlags common;
   args.positional("INPUT", "Any raster GDAL reads", input);
@@ -56,6 +56,8 @@ int segment_main(int argc, char** argv, cli::Distributed& distributed) {
   args.value("--min-area", "AREA[px]", "Leave out regions smaller than AREA (CRS units squared, or pixels with px) from the polygons",
              min_area);
   args.value("--simplify", "TOLERANCE", "Simplify polygons with this tolerance (CRS units)", o.simplify);
+  args.value("--threshold", "P", "Class 0 where the best class probability is below P (default: the model's seg_thresh, else none)",
+             threshold);
   args.value("--regularize", "RADIUS", "Majority filter of the class map over a (2R+1)^2 square", o.regularize);
   common.add_to(args);
   if (!args.parse(argc, argv)) return 0;
@@ -73,6 +75,7 @@ int segment_main(int argc, char** argv, cli::Distributed& distributed) {
   o.probability_type = parse_data_type(probability_type);
   if (o.probability_type != DataType::Float32 && o.probability_type != DataType::Byte)
     throw cli::UsageError("--probabilities-type is Float32 or Byte");
+  if (!threshold.empty()) o.threshold = cli::parse_double(threshold, "--threshold");
   if (o.regularize < 0) throw cli::UsageError("--regularize must not be negative");
   if (!min_area.empty()) {
     if (min_area.size() > 2 && min_area.substr(min_area.size() - 2) == "px")

@@ -1,5 +1,6 @@
 #include "cli/cli.hpp"
 
+#include <algorithm>
 #include <luojia/error.hpp>
 #include <luojia/raster.hpp>
 #include <luojia/version.hpp>
@@ -7,6 +8,7 @@
 #include <cpl_error.h>
 #include <ogr_spatialref.h>
 
+#include <algorithm>
 #include <charconv>
 #include <csignal>
 #include <cstdio>
@@ -316,6 +318,12 @@ int run(const std::string& program, const std::function<int()>& body) {
     return body();
   } catch (const UsageError& e) {
     if (g_reporting) std::cerr << program << ": error: " << e.what() << " (see " << program << " --help)\n";
+    return kExitUsage;
+  } catch (const luojia::UsageError& e) {
+    // The library names option fields (output_scale); the programs' flags spell them --output-scale.
+    std::string flag = "--" + e.option();
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    if (g_reporting) std::cerr << program << ": error: " << flag << " " << e.detail() << " (see " << program << " --help)\n";
     return kExitUsage;
   } catch (const Cancelled&) {
     if (g_reporting) std::cerr << "\n" << program << ": interrupted; no output was written\n";

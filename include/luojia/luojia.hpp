@@ -10,6 +10,7 @@
 #include <luojia/image.hpp>
 #include <luojia/merge.hpp>
 #include <luojia/polygonize.hpp>
+#include <luojia/prediction.hpp>
 #include <luojia/progress.hpp>
 #include <luojia/raster.hpp>
 #include <luojia/raster_info.hpp>

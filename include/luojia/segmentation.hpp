@@ -36,6 +36,9 @@ struct SegmentOptions {
   std::string aoi;                   // vector: only pixels inside its polygons are classified
   std::string mask;                  // raster on the same grid: only non-zero pixels are classified
   int regularize = 0;                // majority filter radius on the class map
+  // A pixel whose best class probability is below it is class 0 (background); default: the
+  // model's metadata (Deepness's seg_thresh), else none.
+  std::optional<double> threshold;
 
   OutputOptions output;
   StreamOptions stream;

@@ -248,6 +248,14 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
   for (std::size_t k = 0; k < g.outputs.size(); ++k) {
     OutputAnalysis o;
     o.name = g.outputs[k].name;
+    for (const detail::Step& step : plan.steps) {
+      if (std::find(step.outputs.begin(), step.outputs.end(), plan.outputs[k]) == step.outputs.end()) continue;
+      const NodeInfo& node = step.layer->node();
+      // Before opset 13 a Softmax over axis 1 flattens C, H and W into one distribution.
+      const std::int64_t axis = node.opset >= 13 ? node.attributes.get_int("axis", -1) : 0;
+      const auto rank = static_cast<std::int64_t>(plan.slots[static_cast<std::size_t>(plan.outputs[k])].shape.size());
+      o.probabilities = node.op_type == "Softmax" && node.domain.empty() && rank == 4 && (axis == 1 || axis == 1 - rank);
+    }
     const auto& r = reach[static_cast<std::size_t>(plan.outputs[k])];
     if (!r) {
       o.tileable = false;

@@ -100,6 +100,7 @@ struct Layout {
   std::int64_t classes = 0;
   bool probabilities = false, logits = false, confidence = false;
   float probability_scale = 1.0f, probability_nodata = kFloatNodata;
+  float threshold = 0.0f;  // a pixel whose best probability is below it is class 0 (Deepness's seg_thresh)
   std::int64_t origin_x = 0, origin_y = 0;  // the outputs' first pixel in the raster (shards)
   // planes: class, confidence, probabilities (classes), logits (classes)
   int planes() const { return 2 + static_cast<int>(classes) * (logits ? 2 : 1); }
@@ -127,7 +128,7 @@ void decide(const float* probs, std::int64_t classes, std::int64_t plane, std::i
       top = probs[k * plane + p];
       best = k;
     }
-  out[o] = static_cast<float>(best);
+  out[o] = top < l.threshold ? 0.0f : static_cast<float>(best);
   out[out_plane + o] = top;
   for (std::int64_t k = 0; k < classes; ++k)
     out[(l.probability_plane() + k) * out_plane + o] = probs[k * plane + p] * l.probability_scale;
@@ -286,6 +287,10 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
     return shard_layout(layout_like(info, type, bands), extent, o.stream.shard);
   };
   layout.logits = !o.logits.empty();
+  if (const auto t = o.threshold ? o.threshold : md.segmentation_threshold) {
+    if (!(*t >= 0.0 && *t <= 1.0)) throw UsageError("threshold", "must be a probability from 0 to 1");
+    layout.threshold = static_cast<float>(*t);
+  }
   if (o.probability_type != DataType::Float32 && o.probability_type != DataType::Byte)
     raise("probabilities are written as Float32 or Byte");
   if (o.probability_type == DataType::Byte) {
@@ -413,7 +418,14 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
                       logits + k * plane + (region.y + yy) * r.width + region.x + region.width,
                       raw.data() + k * region.area() + yy * region.width);
       }
-      softmax_region(logits, classes, plane, r.width, region, 1.0f / static_cast<float>(n_sym), probs.data());
+      if (analysis.probabilities)  // the network ends in a softmax over classes: its outputs are probabilities
+        for (std::int64_t k = 0; k < classes; ++k)
+          for (std::int64_t yy = 0; yy < region.height; ++yy)
+            for (std::int64_t xx = 0; xx < region.width; ++xx)
+              probs[static_cast<std::size_t>(k * region.area() + yy * region.width + xx)] +=
+                  logits[k * plane + (region.y + yy) * r.width + region.x + xx] / static_cast<float>(n_sym);
+      else
+        softmax_region(logits, classes, plane, r.width, region, 1.0f / static_cast<float>(n_sym), probs.data());
     }
   };
   // Pixels of the window [x0, y0, w, h] (raster coordinates) that get a class: data in every band,

@@ -33,6 +33,7 @@ struct OutputAnalysis {
   std::int64_t radius = 0;      // input pixels on each side an output pixel depends on
   std::int64_t stride = 1;      // input pixels per output pixel (total downsampling)
   std::int64_t upscale = 1;     // output pixels per input pixel (super-resolution); stride is then 1
+  bool probabilities = false;   // made by a Softmax over the channel axis: class probabilities, not logits
   std::int64_t alignment = 1;   // tile offsets must be multiples of this for exact results
 };
 

@@ -1,0 +1,190 @@
+// The dense task heads: a model's continuous outputs written as they come (regression) or onto a
+// finer grid (super-resolution). Both run on the shared model stage; they differ in what they
+// accept of the graph and in the product's grid.
+#include <luojia/prediction.hpp>
+
+#include <luojia/error.hpp>
+#include <luojia/nn/model.hpp>
+#include <luojia/raster.hpp>
+
+#include "products/model_products.hpp"
+#include "products/model_run.hpp"
+
+#include <cpl_string.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+
+namespace luojia {
+namespace {
+
+enum class Task { Regression, SuperResolution };
+
+bool has_option(const std::vector<std::string>& list, const char* key) {
+  for (const auto& s : list)
+    if (EQUALN(s.c_str(), key, std::strlen(key))) return true;
+  return false;
+}
+
+PredictReport predict(Raster& raster, const nn::Model& model, const std::string& output, const PredictOptions& o, Task task) {
+  const RasterInfo& info = raster.info();
+  const ErrorContext at_model{model.path(), {}, {}, {}};
+  const detail::ModelInput input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
+  const detail::ModelTiling tiling = detail::plan_model_tiling(model, input, info, o.tile, o.halo);
+  const nn::OutputAnalysis& analysis = tiling.analysis;
+  const std::int64_t k = analysis.upscale;
+  const char* const program = task == Task::Regression ? "luojia-regress" : "luojia-superres";
+  if (analysis.stride != 1)
+    raise("the model's first output has 1/" + std::to_string(analysis.stride) + " of the input's resolution; " + program +
+              " needs an output per input pixel" + (task == Task::SuperResolution ? " or finer" : ""),
+          at_model);
+  if (task == Task::Regression && k != 1)
+    raise("the model's output is " + std::to_string(k) + " times finer than its input: that is super-resolution (luojia-superres)",
+          at_model);
+  if (task == Task::SuperResolution && k == 1)
+    raise("the model's output is on its input's grid, not finer: that is pixel regression (luojia-regress)", at_model);
+  if (!analysis.tileable && !tiling.one_tile)
+    raise("the model is not exactly tileable (" + analysis.reason + "); use a --tile of at least " +
+              std::to_string(detail::round_up(std::max(info.width, info.height), tiling.alignment)) + " to run the raster as one tile",
+          at_model);
+
+  // The output channels, from a run at the smallest aligned size.
+  std::int64_t outputs = 0;
+  {
+    const std::int64_t probe = detail::round_up(std::max<std::int64_t>(16, tiling.alignment), tiling.alignment);
+    const auto out = model.run(input.split(nn::Tensor({1, input.channels(), probe, probe})));
+    const nn::Shape& s = out.at(0).shape();
+    if (s.size() != 4 || s[2] != probe * k || s[3] != probe * k)
+      raise("the model's output " + nn::to_string(s) + " is not a map " + (k > 1 ? std::to_string(k) + " times finer than" : "of") +
+                " the input " + nn::to_string({1, input.channels(), probe, probe}),
+            at_model);
+    outputs = s[1];
+    if (outputs < 1 || outputs > 65535) raise("the model has " + std::to_string(outputs) + " output channels", at_model);
+  }
+  const double output_scale = o.output_scale ? *o.output_scale : model.metadata().output_scale.value_or(1.0);
+  if (!std::isfinite(output_scale)) throw UsageError("output_scale", "must be a finite number");
+
+  PredictReport report;
+  report.tile_size = tiling.tile;
+  report.halo = tiling.halo;
+  report.alignment = tiling.alignment;
+  report.upscale = k;
+  report.outputs = outputs;
+  report.output_scale = output_scale;
+  report.exact = tiling.exact;
+  report.note = tiling.note;
+
+  const TileGrid grid = detail::model_tile_grid(tiling, info, o.stream.shard);
+  const Window extent = grid.extent();
+  check_output_path(output, o.output.overwrite);
+
+  // The product's grid: the input's, with pixels k times smaller.
+  RasterLayout whole = layout_like(info, DataType::Float32, static_cast<int>(outputs));
+  if (!whole.nodata) whole.nodata = std::numeric_limits<double>::quiet_NaN();
+  whole.width *= k;
+  whole.height *= k;
+  if (whole.geotransform)
+    for (int i : {1, 2, 4, 5}) whole.geotransform->c[static_cast<std::size_t>(i)] /= static_cast<double>(k);
+  const Window product_extent{extent.x * k, extent.y * k, extent.width * k, extent.height * k};
+  const RasterLayout layout = shard_layout(whole, product_extent, o.stream.shard);
+  const auto nodata = static_cast<float>(*whole.nodata);
+
+  OutputOptions options = o.output;
+  if (EQUAL(options.driver.c_str(), "COG") && !has_option(options.creation_options, "OVERVIEW_RESAMPLING") &&
+      !has_option(options.creation_options, "RESAMPLING"))
+    options.creation_options.push_back("OVERVIEW_RESAMPLING=AVERAGE");  // values, not classes: overviews average
+  RasterWriter writer(output, layout, options);
+  const auto& classes = model.metadata().classes;
+  for (std::int64_t c = 0; c < outputs; ++c) {
+    const auto u = static_cast<std::size_t>(c);
+    writer.set_band_description(static_cast<int>(c) + 1,
+                                u < classes.size() && !classes[u].name.empty() ? classes[u].name : "output " + std::to_string(c + 1));
+  }
+  writer.set_metadata("LUOJIA_MODEL", std::filesystem::path(model.path()).filename().string());
+  writer.set_metadata("LUOJIA_OUTPUT_SCALE", std::to_string(output_scale));
+  if (k > 1) writer.set_metadata("LUOJIA_UPSCALE", std::to_string(k));
+
+  detail::SessionPool sessions(model);
+  std::atomic<std::int64_t> skipped{0};
+  const std::int64_t width = info.width, height = info.height;
+  const auto scale = static_cast<float>(output_scale);
+  const TileKernel kernel = [&](const InputTile& in, OutputTile& out) {
+    const Window& core = in.tile.core;
+    const Window& r = in.tile.read;
+    out.pixels.reshape(static_cast<int>(outputs), core.width * k, core.height * k);
+    const std::int64_t ow = core.width * k, op = ow * core.height * k;
+    if (!in.any_valid()) {
+      ++skipped;
+      std::fill(out.pixels.data(), out.pixels.data() + op * outputs, nodata);
+      return;
+    }
+    nn::Tensor x({1, input.channels(), r.height, r.width});
+    detail::network_input(in, input, width, height, x);
+    nn::Tensor y;
+    {
+      const auto session = sessions.borrow();
+      y = session->run(input.split(x)).at(0);
+    }
+    const std::int64_t yw = r.width * k, yplane = yw * r.height * k;
+    if (y.shape() != nn::Shape{1, outputs, r.height * k, r.width * k})
+      raise("the model's output " + nn::to_string(y.shape()) + " does not match its input " + nn::to_string(x.shape()), at_model);
+    const std::int64_t cx = in.core_x(), cy = in.core_y();
+    for (std::int64_t c = 0; c < outputs; ++c) {
+      const float* src = y.data() + c * yplane;
+      float* dst = out.pixels.data() + c * op;
+      for (std::int64_t oy = 0; oy < core.height * k; ++oy)
+        for (std::int64_t ox = 0; ox < ow; ++ox) {
+          // The input pixel this output pixel lies in decides whether it holds data.
+          const std::size_t m = static_cast<std::size_t>((cy + oy / k) * r.width + cx + ox / k);
+          dst[oy * ow + ox] = in.mask[m] ? src[(cy * k + oy) * yw + cx * k + ox] * scale : nodata;
+        }
+    }
+  };
+  const TileSink sink = [&](const Tile& t, const Image& image) {
+    writer.write(Window{(t.core.x - extent.x) * k, (t.core.y - extent.y) * k, t.core.width * k, t.core.height * k}, image.data(),
+                 static_cast<int>(outputs));
+  };
+
+  StreamOptions so = detail::model_stream_options(o.stream);
+  report.activation_bytes = detail::activation_bytes(model, input, grid, tiling);
+  const Window largest = grid.max_read_window();
+  // The network's output over the read window, and the tile's output, both k*k times the pixels.
+  so.kernel_bytes_per_tile = report.activation_bytes +
+                             static_cast<std::size_t>(largest.area()) * static_cast<std::size_t>(input.channels() + 2 * outputs * k * k) * 4;
+  const StreamStats stats = stream(raster, input.bands, grid, static_cast<int>(outputs), kernel, sink, so);
+  report.tiles = stats.tiles;
+  report.skipped = skipped.load();
+  writer.commit();
+  report.written.push_back(output);
+  return report;
+}
+
+nn::Model load(const std::string& path, const nn::LayerRegistry* registry) {
+  return registry ? nn::Model::load(path, *registry) : nn::Model::load(path);
+}
+
+}  // namespace
+
+PredictReport regress(Raster& input, const nn::Model& model, const std::string& output, const PredictOptions& options) {
+  return predict(input, model, output, options, Task::Regression);
+}
+
+PredictReport regress(const std::string& input, const std::string& model, const std::string& output, const PredictOptions& options) {
+  Raster raster = Raster::open(input);
+  return predict(raster, load(model, options.registry), output, options, Task::Regression);
+}
+
+PredictReport super_resolve(Raster& input, const nn::Model& model, const std::string& output, const PredictOptions& options) {
+  return predict(input, model, output, options, Task::SuperResolution);
+}
+
+PredictReport super_resolve(const std::string& input, const std::string& model, const std::string& output,
+                            const PredictOptions& options) {
+  Raster raster = Raster::open(input);
+  return predict(raster, load(model, options.registry), output, options, Task::SuperResolution);
+}
+
+}  // namespace luojia

@@ -1,0 +1,309 @@
+// Pixel regression, super-resolution and models as Deepness ships them, against PyTorch's outputs
+// (tools/make_task_models.py writes the models, inputs and references in tests/data/tasks).
+#include "program_paths.hpp"
+#include "program_runner.hpp"
+#include "support.hpp"
+
+#include <luojia/error.hpp>
+#include <luojia/nn/model.hpp>
+#include <luojia/nn/model_metadata.hpp>
+#include <luojia/prediction.hpp>
+#include <luojia/raster.hpp>
+#include <luojia/segmentation.hpp>
+
+#include <catch2/catch.hpp>
+#include <gdal_priv.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+using namespace luojia;
+using luojia::test::TempDir;
+
+namespace {
+
+const std::string kTasks = LUOJIA_TEST_DATA "/tasks/";
+
+nlohmann::json manifest_entry(const std::string& model) {
+  std::ifstream in(kTasks + "manifest.json");
+  const auto manifest = nlohmann::json::parse(in);
+  for (const auto& m : manifest["models"])
+    if (m["name"] == model) return m;
+  FAIL("no model " << model << " in the manifest");
+  return {};
+}
+
+template <typename T>
+std::vector<T> read_raw(const std::string& file) {
+  std::ifstream in(kTasks + file, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<T> out(bytes.size() / sizeof(T));
+  std::memcpy(out.data(), bytes.data(), out.size() * sizeof(T));
+  return out;
+}
+
+// The case's uint8 C x H x W input as a georeferenced 3-band Byte GeoTIFF.
+std::string case_raster(TempDir& dir, const nlohmann::json& c, std::optional<double> nodata = std::nullopt,
+                        const std::string& name = "input.tif") {
+  const auto pixels = read_raw<std::uint8_t>(c["input"]);
+  const int h = c["input_shape"][1], w = c["input_shape"][2];
+  luojia::test::RasterSpec spec;
+  spec.width = w;
+  spec.height = h;
+  spec.bands = 3;
+  spec.type = GDT_Byte;
+  spec.nodata = nodata;
+  const std::string path = dir.file(name);
+  luojia::test::make_raster(path, spec, [&](int b, int x, int y) {
+    return static_cast<double>(pixels[static_cast<std::size_t>((b * h + y) * w + x)]);
+  });
+  return path;
+}
+
+void check_close(const std::vector<double>& got, const float* want, std::size_t n) {
+  REQUIRE(got.size() == n);
+  double worst = 0;
+  for (std::size_t i = 0; i < n; ++i) worst = std::max(worst, std::fabs(got[i] - want[i]) / (1.0 + std::fabs(want[i])));
+  CHECK(worst < 1e-5);
+}
+
+// Every band of the product against the reference planes.
+void check_product(const std::string& path, const std::vector<float>& reference, int bands) {
+  const std::size_t plane = reference.size() / static_cast<std::size_t>(bands);
+  for (int b = 1; b <= bands; ++b) {
+    INFO("band " << b);
+    check_close(luojia::test::read_band(path, b), reference.data() + static_cast<std::size_t>(b - 1) * plane, plane);
+  }
+}
+
+std::array<double, 6> geotransform_of(const std::string& path) {
+  std::unique_ptr<GDALDataset> ds(GDALDataset::Open(path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  std::array<double, 6> gt{};
+  ds->GetGeoTransform(gt.data());
+  return gt;
+}
+
+}  // namespace
+
+TEST_CASE("pixel regression equals PyTorch whole and tiled at awkward sizes, with Deepness's scaling", "[predict][regression]") {
+  const auto entry = manifest_entry("regressor");
+  const nn::Model model = nn::Model::load(kTasks + "regressor.onnx");
+  CHECK(model.metadata().model_type == "Regressor");
+  for (const auto& c : entry["cases"]) {
+    const std::string which = c["case"];
+    INFO("case " << which);
+    TempDir dir;
+    const std::string input = case_raster(dir, c);
+    const auto reference = read_raw<float>(c["output"]);
+    Raster raster = Raster::open(input);
+    for (std::int64_t tile : {512, 8, 5}) {
+      INFO("tile " << tile);
+      PredictOptions o;
+      o.tile = tile;
+      o.output.overwrite = true;
+      const PredictReport r = regress(raster, model, dir.file("out.tif"), o);
+      CHECK(r.outputs == 2);
+      CHECK(r.upscale == 1);
+      CHECK(r.output_scale == 10.0);  // reg_output_scaling
+      CHECK(r.exact);
+      check_product(dir.file("out.tif"), reference, 2);
+    }
+    const RasterInfo out = Raster::open(dir.file("out.tif")).info();
+    CHECK(out.width == raster.info().width);
+    CHECK(out.epsg == 32618);
+    CHECK(out.geotransform->c == raster.info().geotransform->c);
+    CHECK(out.band(1).type == DataType::Float32);
+    CHECK(out.band(1).description == "canopy height");
+    CHECK(out.band(2).description == "biomass");
+  }
+}
+
+TEST_CASE("regression keeps nodata and takes an output scale", "[predict][regression]") {
+  const auto c = manifest_entry("regressor")["cases"][0];
+  TempDir dir;
+  const std::string clean = case_raster(dir, c);
+  const auto reference = read_raw<float>(c["output"]);
+  PredictOptions o;
+  o.output_scale = 1.0;
+  o.tile = 8;
+  regress(clean, kTasks + "regressor.onnx", dir.file("unscaled.tif"), o);
+  std::vector<float> unscaled = reference;
+  for (float& v : unscaled) v /= 10.0f;
+  check_product(dir.file("unscaled.tif"), unscaled, 2);
+
+  // A band value of 0 marks nodata: those pixels stay nodata, the others hold values.
+  const std::string holes = case_raster(dir, c, 0.0, "holes.tif");
+  const auto pixels = read_raw<std::uint8_t>(c["input"]);
+  regress(holes, kTasks + "regressor.onnx", dir.file("holes_out.tif"), PredictOptions{});
+  const auto band = luojia::test::read_band(dir.file("holes_out.tif"), 1);
+  const RasterInfo info = Raster::open(dir.file("holes_out.tif")).info();
+  REQUIRE(info.band(1).nodata);
+  CHECK(*info.band(1).nodata == 0.0);
+  const std::size_t plane = band.size();
+  int holes_seen = 0;
+  for (std::size_t i = 0; i < plane; ++i) {
+    const bool nodata = pixels[i] == 0 || pixels[plane + i] == 0 || pixels[2 * plane + i] == 0;
+    holes_seen += nodata;
+    if (nodata) CHECK(band[i] == 0.0);
+    else CHECK(std::isfinite(band[i]));
+  }
+  CHECK(holes_seen > 0);
+}
+
+TEST_CASE("super-resolution x2, x3, x4 equals PyTorch whole and tiled, on a grid k times finer", "[predict][superres]") {
+  for (const auto& [name, k] : std::vector<std::pair<std::string, int>>{{"sr_convtranspose_x2", 2}, {"sr_pixelshuffle_x3", 3}, {"sr_resize_x4", 4}}) {
+    INFO(name);
+    const auto entry = manifest_entry(name);
+    const nn::Model model = nn::Model::load(kTasks + name + ".onnx");
+    for (const auto& c : entry["cases"]) {
+      const std::string which = c["case"];
+      INFO("case " << which);
+      TempDir dir;
+      const std::string input = case_raster(dir, c);
+      const auto reference = read_raw<float>(c["output"]);
+      Raster raster = Raster::open(input);
+      for (std::int64_t tile : {512, 8, 7}) {
+        INFO("tile " << tile);
+        PredictOptions o;
+        o.tile = tile;
+        o.output.overwrite = true;
+        const PredictReport r = super_resolve(raster, model, dir.file("sr.tif"), o);
+        CHECK(r.upscale == k);
+        CHECK(r.outputs == 3);
+        check_product(dir.file("sr.tif"), reference, 3);
+      }
+      const RasterInfo out = Raster::open(dir.file("sr.tif")).info();
+      CHECK(out.width == raster.info().width * k);
+      CHECK(out.height == raster.info().height * k);
+      CHECK(out.epsg == 32618);
+      const auto gt = geotransform_of(dir.file("sr.tif"));
+      CHECK(gt[0] == 500000.0);
+      CHECK(gt[3] == 4000000.0);
+      CHECK(gt[1] == Approx(10.0 / k));
+      CHECK(gt[5] == Approx(-10.0 / k));
+    }
+  }
+}
+
+TEST_CASE("each dense task refuses the other's model, and bad options, before writing", "[predict][errors]") {
+  const auto c = manifest_entry("regressor")["cases"][0];
+  TempDir dir;
+  const std::string input = case_raster(dir, c);
+  CHECK_THROWS_WITH(super_resolve(input, kTasks + "regressor.onnx", dir.file("a.tif")),
+                    Catch::Contains("not finer: that is pixel regression"));
+  CHECK_THROWS_WITH(regress(input, kTasks + "sr_pixelshuffle_x3.onnx", dir.file("b.tif")),
+                    Catch::Contains("3 times finer than its input: that is super-resolution"));
+  PredictOptions o;
+  o.tile = 0;
+  try {
+    regress(input, kTasks + "regressor.onnx", dir.file("c.tif"), o);
+    FAIL("tile 0 was accepted");
+  } catch (const UsageError& e) {
+    CHECK(e.option() == "tile");
+  }
+  o.tile = 64;
+  o.bands = {1, 2};
+  CHECK_THROWS_AS(regress(input, kTasks + "regressor.onnx", dir.file("d.tif"), o), Error);
+  for (const char* name : {"a.tif", "b.tif", "c.tif", "d.tif"}) CHECK_FALSE(std::filesystem::exists(dir.file(name)));
+}
+
+TEST_CASE("a Deepness segmentation model runs as it comes: its standardisation, classes and seg_thresh", "[predict][deepness]") {
+  const auto entry = manifest_entry("segmentor");
+  for (const auto& c : entry["cases"]) {
+    const std::string which = c["case"];
+    INFO("case " << which);
+    TempDir dir;
+    const std::string input = case_raster(dir, c);
+    SegmentOptions o;
+    o.probabilities = dir.file("probs.tif");
+    o.tile = 8;
+    segment(input, kTasks + "segmentor.onnx", dir.file("classes.tif"), o);
+    const auto probs = read_raw<float>(c["output"]);
+    check_product(o.probabilities, probs, 3);
+    const auto want = read_raw<std::uint8_t>(c["classes"]);
+    const auto got = luojia::test::read_band(dir.file("classes.tif"), 1);
+    REQUIRE(got.size() == want.size());
+    const std::size_t plane = want.size();
+    int below = 0;
+    for (std::size_t i = 0; i < plane; ++i) {
+      const float top = std::max({probs[i], probs[plane + i], probs[2 * plane + i]});
+      if (std::fabs(top - 0.5f) < 1e-4f) continue;  // on the threshold: rounding decides
+      below += top < 0.5f;
+      CHECK(got[i] == want[i]);
+    }
+    const RasterInfo info = Raster::open(dir.file("classes.tif")).info();
+    CHECK(info.band(1).nodata == 255.0);
+    if (which == "odd") CHECK(below > 0);  // the threshold is exercised
+  }
+}
+
+TEST_CASE("Deepness metadata keys are read, checked, and yield to luojia's own", "[predict][deepness][metadata]") {
+  const nn::Model detector = nn::Model::load(kTasks + "detector.onnx");
+  const nn::ModelMetadata& d = detector.metadata();
+  CHECK(d.model_type == "Detector");
+  CHECK(d.source == "metadata_props (Deepness keys)");
+  REQUIRE(d.classes.size() == 2);
+  CHECK(d.classes[1].name == "ship");
+  CHECK(d.detection_confidence == 0.3);
+  CHECK(d.detection_iou_threshold == 0.45);
+  CHECK(d.detection_type == "YOLO_v5_v7_DEFAULT");
+  CHECK(d.tile_size == 640);
+  REQUIRE(d.scale.size() == 1);
+  CHECK(d.scale[0] == Approx(1.0 / 255.0));
+
+  using Props = std::vector<std::pair<std::string, std::string>>;
+  const nn::ModelMetadata both = nn::parse_metadata_props(
+      Props{{"standardization_mean", "[0.5, 0.5]"}, {"luojia", R"({"mean": [0.1, 0.2], "scale": 0.001})"}, {"model_type", "Segmentor"},
+            {"class_names", R"({"2": "road"})"}, {"resolution", "20"}, {"tiles_overlap", "25"}, {"seg_thresh", "0.7"}},
+      "m.onnx");
+  CHECK(both.mean == std::vector<double>{0.1, 0.2});  // luojia's key wins field by field
+  CHECK(both.scale == std::vector<double>{0.001});
+  CHECK(both.model_type == "Segmentor");                // a bare word is taken as a string
+  REQUIRE(both.classes.size() == 3);
+  CHECK(both.classes[0].name.empty());
+  CHECK(both.classes[2].name == "road");
+  CHECK(both.resolution_cm == 20.0);
+  CHECK(both.tile_overlap_percent == 25.0);
+  CHECK(both.segmentation_threshold == 0.7);
+  CHECK(both.source == "metadata_props (luojia and Deepness keys)");
+
+  CHECK_THROWS_WITH(nn::parse_metadata_props(Props{{"model_type", "\"Classifier\""}}, "m.onnx"),
+                    Catch::Contains("none of Segmentor, Detector, Regressor, Superresolution, Recognition"));
+  CHECK_THROWS_WITH(nn::parse_metadata_props(Props{{"class_names", R"({"one": "x"})"}}, "m.onnx"), Catch::Contains("not a number"));
+  CHECK_THROWS_WITH(nn::parse_metadata_props(Props{{"seg_thresh", "1.5"}}, "m.onnx"), Catch::Contains("\"seg_thresh\" must be a number from 0 to 1"));
+  CHECK_THROWS_WITH(nn::parse_metadata_props(Props{{"standardization_std", "[1, 0, 1]"}}, "m.onnx"), Catch::Contains("must not contain zero"));
+  CHECK_THROWS_AS(nn::parse_metadata_props(Props{{"tile_size", "-3"}}, "m.onnx"), ModelError);
+  CHECK(nn::parse_metadata_props(Props{{"author", "someone"}}, "m.onnx").source == "none");
+}
+
+TEST_CASE("luojia-info prints what it understood of a model; luojia-regress and luojia-superres run as programs", "[predict][programs]") {
+  using luojia::test::run_program;
+  const auto info = run_program({luojia::test::kInfo, "--json", kTasks + "regressor.onnx"});
+  REQUIRE(info.code == 0);
+  const auto doc = nlohmann::json::parse(info.out);
+  CHECK(doc["model_type"] == "Regressor");
+  CHECK(doc["output_scale"] == 10.0);
+  CHECK(doc["analysis"][0]["radius"] == 3);
+  const auto sr_info = run_program({luojia::test::kInfo, kTasks + "sr_pixelshuffle_x3.onnx"});
+  CHECK(sr_info.out.find("output 3x finer than the input") != std::string::npos);
+
+  const auto c = manifest_entry("sr_pixelshuffle_x3")["cases"][0];
+  TempDir dir;
+  const std::string input = case_raster(dir, c);
+  const auto sr = run_program({luojia::test::kSuperres, "-q", input, kTasks + "sr_pixelshuffle_x3.onnx", dir.file("sr.tif"), "--tile", "16",
+                               "-of", "COG"});
+  CHECK(sr.code == 0);
+  CHECK(sr.out == dir.file("sr.tif") + "\n");
+  check_product(dir.file("sr.tif"), read_raw<float>(c["output"]), 3);
+  const auto wrong = run_program({luojia::test::kRegress, "-q", input, kTasks + "sr_pixelshuffle_x3.onnx", dir.file("r.tif")});
+  CHECK(wrong.code == 1);
+  CHECK(wrong.err.find("that is super-resolution") != std::string::npos);
+  CHECK(std::count(wrong.err.begin(), wrong.err.end(), '\n') == 1);
+  const auto bad_tile = run_program({luojia::test::kRegress, "-q", input, kTasks + "regressor.onnx", dir.file("r.tif"), "--tile", "0"});
+  CHECK(bad_tile.code == 2);
+  CHECK_FALSE(std::filesystem::exists(dir.file("r.tif")));
+}
