@@ -89,7 +89,7 @@ void network_input(const InputTile& in, const ModelInput& input, std::int64_t wi
 }
 
 ModelTiling plan_model_tiling(const nn::Model& model, const ModelInput& input, const RasterInfo& info, std::int64_t tile,
-                              std::optional<std::int64_t> halo) {
+                              std::optional<std::int64_t> halo, bool blend) {
   ModelTiling t;
   t.analysis = model.analyse({1, input.input_channels[0], 256, 256}).at(0);
   t.alignment = std::max<std::int64_t>(1, t.analysis.alignment);
@@ -97,10 +97,10 @@ ModelTiling plan_model_tiling(const nn::Model& model, const ModelInput& input, c
   t.tile = round_up(tile, t.alignment);
   t.one_tile = info.width <= t.tile && info.height <= t.tile;
   if (!t.one_tile) {
-    const std::int64_t wanted = halo ? *halo : t.analysis.radius;
+    const std::int64_t wanted = halo ? *halo : (blend ? t.tile / 4 : t.analysis.radius);
     if (wanted < 0) throw UsageError("halo", "must not be negative");
     t.halo = round_up(wanted, t.alignment);
-    if (halo && *halo < t.analysis.radius) {
+    if (!blend && halo && *halo < t.analysis.radius) {
       t.exact = false;
       t.note = "not exact: --halo " + std::to_string(*halo) + " is below the model's receptive radius of " +
                std::to_string(t.analysis.radius) + " pixels";

@@ -54,8 +54,10 @@ struct ModelTiling {
   bool exact = true;         // false when the halo asked for is below the receptive radius
   std::string note;          // why not exact
 };
+// blend: tiles overlap by a quarter of their size unless halo says otherwise, and are not exact
+// by construction (the caller says why).
 ModelTiling plan_model_tiling(const nn::Model& model, const ModelInput& input, const RasterInfo& raster, std::int64_t tile,
-                              std::optional<std::int64_t> halo);
+                              std::optional<std::int64_t> halo, bool blend = false);
 TileGrid model_tile_grid(const ModelTiling& tiling, const RasterInfo& raster, const Shard& shard);
 
 // Stream options for model runs: raw values (the metadata says how to scale them), reflected edges.

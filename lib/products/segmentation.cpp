@@ -11,6 +11,7 @@
 #include "products/aoi.hpp"
 #include "products/majority.hpp"
 #include "products/model_products.hpp"
+#include "products/model_run.hpp"
 #include "products/polygonize.hpp"
 
 
@@ -33,7 +34,7 @@ namespace {
 constexpr float kClassNodata = 255.0f;
 constexpr float kFloatNodata = -1.0f;
 
-std::int64_t round_up(std::int64_t v, std::int64_t m) { return m <= 1 ? v : (v + m - 1) / m * m; }
+using detail::round_up;
 
 // One of the eight symmetries of the square (D4), applied to the last two axes of C x h x w planes.
 struct Symmetry {
@@ -158,76 +159,33 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   const nn::Model model = nn::Model::load(model_path, o.registry ? *o.registry : builtins);
 
   // ---- what the model takes -------------------------------------------------------------------
-  // Channels of each model input: a two-input (Siamese) model reads its inputs' bands one after
-  // the other from the raster (luojia-change stacks two dates into one).
-  std::vector<std::int64_t> input_channels;
-  for (const auto& spec : model.inputs()) {
-    if (spec.shape.size() != 4) raise("the model's input '" + spec.name + "' is not NCHW: " + nn::to_string(spec.shape), at_model);
-    if (spec.shape[1] <= 0 && model.inputs().size() > 1)
-      raise("the model's input '" + spec.name + "' has no fixed channel count", at_model);
-    input_channels.push_back(spec.shape[1]);
-  }
-  std::int64_t declared_channels = 0;
-  for (auto c : input_channels) declared_channels += c;
-  if (std::any_of(input_channels.begin(), input_channels.end(), [](std::int64_t c) { return c <= 0; })) declared_channels = -1;
+  const detail::ModelInput model_input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
   const nn::ModelMetadata& md = model.metadata();
-  std::vector<int> bands = !o.bands.empty() ? o.bands : md.bands;
-  if (bands.empty()) {
-    // Without metadata or --bands, the raster's bands in order, and only when their count fits.
-    if (declared_channels > 0 && declared_channels != info.band_count())
-      raise("the model takes " + std::to_string(declared_channels) + " bands and the raster has " + std::to_string(info.band_count()) +
-                "; choose them with --bands (the model's metadata names none)",
-            at_input);
-    for (int b = 1; b <= info.band_count(); ++b) bands.push_back(b);
-  }
-  const auto channels = static_cast<std::int64_t>(bands.size());
-  if (declared_channels > 0 && declared_channels != channels)
-    raise("the model takes " + std::to_string(declared_channels) + " bands, but " + std::to_string(channels) +
-              (o.bands.empty() ? " are chosen by its metadata" : " are given with --bands"),
-          at_model);
-  if (input_channels.size() == 1) input_channels[0] = channels;
-  // The network's inputs for a window of h x w from one tensor of all channels.
-  const auto split_inputs = [&input_channels](const nn::Tensor& all, std::int64_t h, std::int64_t w) {
-    if (input_channels.size() == 1) return std::vector<nn::Tensor>{all};
-    std::vector<nn::Tensor> parts;
-    std::int64_t offset = 0;
-    for (auto c : input_channels) {
-      nn::Tensor t({1, c, h, w});
-      std::copy(all.data() + offset * h * w, all.data() + (offset + c) * h * w, t.data());
-      parts.push_back(std::move(t));
-      offset += c;
-    }
-    return parts;
-  };
-  for (int b : bands) {
-    if (b < 1 || b > info.band_count())
-      raise("the model needs band " + std::to_string(b) + ", but the raster has " + std::to_string(info.band_count()) +
-                " band" + (info.band_count() == 1 ? "" : "s"),
-            at_input);
-    if (is_complex(info.band(b).type))
-      raise("complex data type " + std::string(name(info.band(b).type)) + " is not supported", ErrorContext{input, b, {}, {}});
-  }
-  std::vector<float> gain, bias;
-  detail::input_normalisation(model, static_cast<int>(channels), o.scale, o.mean, o.std, gain, bias);
+  const std::vector<int>& bands = model_input.bands;
+  const std::int64_t channels = model_input.channels();
+  const auto split_inputs = [&model_input](const nn::Tensor& all) { return model_input.split(all); };
 
   // ---- geometry: halo, alignment, tiles ------------------------------------------------------------
-  const nn::OutputAnalysis analysis = model.analyse({1, input_channels[0], 256, 256}).at(0);
-  const std::int64_t align = std::max<std::int64_t>(1, analysis.alignment);
-  if (analysis.stride != 1)
-    raise("the model's first output has 1/" + std::to_string(analysis.stride) +
-              " of the input's resolution; luojia-segment needs per-pixel outputs",
-          at_model);
-  if (o.tile < 1) raise("--tile must be positive");
   const std::int64_t width = info.width, height = info.height;
-  const std::int64_t tile = round_up(o.tile, align);
-  const bool one_tile = width <= tile && height <= tile;
+  const detail::ModelTiling tiling = detail::plan_model_tiling(model, model_input, info, o.tile, o.halo, o.blend);
+  const nn::OutputAnalysis& analysis = tiling.analysis;
+  const std::int64_t align = tiling.alignment, tile = tiling.tile;
+  const bool one_tile = tiling.one_tile;
+  if (analysis.stride != 1 || analysis.upscale != 1)
+    raise(analysis.upscale != 1 ? "the model's first output is " + std::to_string(analysis.upscale) +
+                                      " times finer than its input: that is super-resolution (luojia-superres)"
+                                : "the model's first output has 1/" + std::to_string(analysis.stride) +
+                                      " of the input's resolution; luojia-segment needs per-pixel outputs",
+          at_model);
   SegmentReport report;
   report.alignment = align;
-  bool blend = o.blend && !one_tile;
+  const bool blend = o.blend && !one_tile;
   if (!analysis.tileable && !one_tile && !o.blend)
     raise("the model is not exactly tileable (" + analysis.reason + "); use --blend to merge overlapping tiles, or a --tile of at least " +
               std::to_string(round_up(std::max(width, height), align)) + " to run the raster as one tile",
           at_model);
+  report.exact = tiling.exact;
+  report.note = tiling.note;
   if (blend && analysis.tileable)
     report.note = "blending a model that is exactly tileable: --blend only smooths, --halo auto would be exact";
   if (blend && !analysis.tileable) {
@@ -235,27 +193,10 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
     report.note = "not exact: the model is not tileable (" + analysis.reason + "); overlapping tiles are blended in probability space";
   }
   if ((blend || o.tta) && !o.logits.empty()) raise("--logits cannot be combined with --blend or --tta: only probabilities are averaged");
-  std::int64_t halo = 0;
-  if (!one_tile) {
-    const std::int64_t wanted = o.halo ? *o.halo : (blend ? tile / 4 : analysis.radius);
-    if (wanted < 0) raise("--halo must not be negative");
-    halo = round_up(wanted, align);
-    if (!blend && o.halo && *o.halo < analysis.radius) {
-      report.exact = false;
-      report.note = "not exact: --halo " + std::to_string(*o.halo) + " is below the model's receptive radius of " +
-                    std::to_string(analysis.radius) + " pixels";
-    }
-  }
-  report.halo = halo;
+  report.halo = tiling.halo;
   report.tile_size = tile;
-  const std::int64_t padded_w = round_up(width, align), padded_h = round_up(height, align);
-  TileGridOptions go;
-  go.tile_width = go.tile_height = tile;
-  go.halo = halo;
-  go.stride = align;
-  go.read_width = padded_w;
-  go.read_height = padded_h;
-  const TileGrid grid = TileGrid(width, height, go).shard(o.stream.shard);
+  const std::int64_t padded_w = tiling.padded_width, padded_h = tiling.padded_height;
+  const TileGrid grid = detail::model_tile_grid(tiling, info, o.stream.shard);
   const Window extent = grid.extent();
   if (!o.stream.shard.whole()) {
     // A shard must compute exactly what the whole run computes on its rows.
@@ -269,7 +210,7 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   std::int64_t classes = 0;
   {
     const std::int64_t probe = round_up(std::max<std::int64_t>(32, align), align);
-    const auto out = model.run(split_inputs(nn::Tensor({1, channels, probe, probe}), probe, probe));
+    const auto out = model.run(split_inputs(nn::Tensor({1, channels, probe, probe})));
     const nn::Shape& s = out.at(0).shape();
     if (s.size() != 4 || s[2] != probe || s[3] != probe)
       raise("the model's output " + nn::to_string(s) + " is not a per-pixel map of the input " +
@@ -363,34 +304,13 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   const BlendWindow blend_window = o.window;
   const std::size_t n_sym = tta ? 8 : 1;
 
-  // Network input for a read window: normalised bands, nodata pixels 0 (the normalised mean).
-  // Pixels past the raster hold the reflection the padding policy puts there, nodata included:
-  // their validity is that of the pixel they mirror.
-  auto prepare_input = [&](const InputTile& in, nn::Tensor& x) {
-    const Window& r = in.tile.read;
-    const std::int64_t plane = r.area();
-    std::vector<std::uint8_t> valid(in.mask.begin(), in.mask.begin() + plane);
-    for (std::int64_t y = 0; y < r.height; ++y)
-      for (std::int64_t xx = 0; xx < r.width; ++xx) {
-        if (r.x + xx < width && r.y + y < height) continue;  // inside: its own mask
-        const std::int64_t sx = detail::reflect_index(r.x + xx, width) - r.x, sy = detail::reflect_index(r.y + y, height) - r.y;
-        const bool seen = sx >= 0 && sy >= 0 && sx < r.width && sy < r.height;
-        valid[static_cast<std::size_t>(y * r.width + xx)] = seen ? in.mask[static_cast<std::size_t>(sy * r.width + sx)] : 1;
-      }
-    for (std::int64_t c = 0; c < channels; ++c) {
-      const float* src = in.pixels.band(static_cast<int>(c)).data();
-      float* dst = x.data() + c * plane;
-      const float g = gain[static_cast<std::size_t>(c)], b = bias[static_cast<std::size_t>(c)];
-      for (std::int64_t i = 0; i < plane; ++i) dst[i] = valid[static_cast<std::size_t>(i)] ? src[i] * g + b : 0.0f;
-    }
-  };
   // Class probabilities over `region` (read-window coordinates; averaged over D4 with --tta), and
   // its raw logits. The network sees the whole read window; only the region is needed after it.
   auto infer = [&](const InputTile& in, const Window& region, std::vector<float>& probs, std::vector<float>& raw) {
     const Window& r = in.tile.read;
     const std::int64_t plane = r.area();
     nn::Tensor x({1, channels, r.height, r.width});
-    prepare_input(in, x);
+    detail::network_input(in, model_input, width, height, x);
     const auto session = sessions.borrow();
     probs.assign(static_cast<std::size_t>(classes * region.area()), 0.0f);
     std::vector<float> scratch;
@@ -402,7 +322,7 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
         xi = nn::Tensor({1, channels, th, tw});
         apply_symmetry(x.data(), channels, r.height, r.width, sym, false, xi.data());
       }
-      const nn::Tensor y = session->run(split_inputs(xi, xi.dim(2), xi.dim(3))).at(0);
+      const nn::Tensor y = session->run(split_inputs(xi)).at(0);
       if (y.size() != classes * plane)
         raise("the model's output " + nn::to_string(y.shape()) + " does not match its input " + nn::to_string(xi.shape()), at_model);
       const float* logits = y.data();
@@ -545,16 +465,12 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   }
 
   // ---- run ----------------------------------------------------------------------------------------
-  StreamOptions so = o.stream;
-  so.read.edge = EdgeMode::Reflect;
-  so.read.apply_scale = false;  // raw values: the model's metadata says how to scale them
+  StreamOptions so = detail::model_stream_options(o.stream);
   {
     // Activation memory of one tile, from a plan of the largest read window (an interior tile's).
     const Window largest = grid.max_read_window();
     const Window w{0, 0, std::min(largest.width, padded_w), std::min(largest.height, padded_h)};
-    nn::Session probe(model);
-    probe.run(split_inputs(nn::Tensor({1, channels, w.height, w.width}), w.height, w.width));
-    report.activation_bytes = probe.peak_bytes();
+    report.activation_bytes = detail::activation_bytes(model, model_input, grid, tiling);
     const std::size_t per_tile = report.activation_bytes + static_cast<std::size_t>(w.area()) * static_cast<std::size_t>(channels + 3 * classes) * 4;
     so.kernel_bytes_per_tile = per_tile * (tta ? 2 : 1);
   }
