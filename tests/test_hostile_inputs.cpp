@@ -187,6 +187,14 @@ std::vector<Program> programs() {
          return std::vector<std::string>{kAssess, "-q", in, in};
        }, false},
       {kInfo, [](const std::string& in, const std::string&) { return std::vector<std::string>{kInfo, in}; }, false},
+      {kRegress, [](const std::string& in, const std::string& out) {
+         return std::vector<std::string>{kRegress, "-q", "--tile", "32", "--bands", "1,2,3", in, kTasks + "regressor.onnx", out};
+       }},
+      {kSuperres,
+       [](const std::string& in, const std::string& out) {
+         return std::vector<std::string>{kSuperres, "-q", "--tile", "32", "--bands", "1,2,3", in, kTasks + "sr_pixelshuffle_x3.onnx", out};
+       },
+       true, [](int w, int h) { return std::pair{3 * w, 3 * h}; }},
   };
 }
 

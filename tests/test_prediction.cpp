@@ -26,7 +26,7 @@ using luojia::test::TempDir;
 
 namespace {
 
-const std::string kTasks = LUOJIA_TEST_DATA "/tasks/";
+using luojia::test::kTasks;
 
 nlohmann::json manifest_entry(const std::string& model) {
   std::ifstream in(kTasks + "manifest.json");

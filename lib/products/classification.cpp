@@ -5,6 +5,7 @@
 #include <luojia/nn/model.hpp>
 
 #include "products/model_products.hpp"
+#include "products/model_run.hpp"
 
 #include <atomic>
 #include <cmath>
@@ -40,25 +41,13 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
   const std::int64_t stride = o.stride > 0 ? o.stride : window;
   const std::int64_t batch_limit = declared[0] > 0 ? declared[0] : 16;
 
-  // Bands and normalisation as for segmentation.
+  // Bands, normalisation and type checks as for every model task.
   const nn::ModelMetadata& md = model.metadata();
-  std::vector<int> bands = !o.bands.empty() ? o.bands : md.bands;
-  if (bands.empty()) {
-    if (declared[1] > 0 && declared[1] != info.band_count())
-      raise("the model takes " + std::to_string(declared[1]) + " bands and the raster has " + std::to_string(info.band_count()) +
-                "; choose them with --bands",
-            ErrorContext{input, {}, {}, {}});
-    for (int b = 1; b <= info.band_count(); ++b) bands.push_back(b);
-  }
-  const auto channels = static_cast<std::int64_t>(bands.size());
-  if (declared[1] > 0 && declared[1] != channels)
-    raise("the model takes " + std::to_string(declared[1]) + " bands, not " + std::to_string(channels), at_model);
-  for (int b : bands)
-    if (b < 1 || b > info.band_count())
-      raise("the model needs band " + std::to_string(b) + ", but the raster has " + std::to_string(info.band_count()),
-            ErrorContext{input, {}, {}, {}});
-  std::vector<float> gain, bias;
-  detail::input_normalisation(model, static_cast<int>(channels), o.scale, o.mean, o.std, gain, bias);
+  const detail::ModelInput model_input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
+  const std::vector<int>& bands = model_input.bands;
+  const std::int64_t channels = model_input.channels();
+  const std::vector<float>& gain = model_input.gain;
+  const std::vector<float>& bias = model_input.bias;
   std::int64_t classes = 0;
   {
     const auto out = model.run({nn::Tensor({1, channels, window, window})});
