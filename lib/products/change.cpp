@@ -10,6 +10,7 @@
 
 #include <cpl_string.h>
 #include <gdal_utils.h>
+#include <gdal_vrt.h>
 #include <ogr_spatialref.h>
 
 #include <atomic>
@@ -104,54 +105,52 @@ std::string aligned_copy(const RasterInfo& before, const std::string& after, con
   return path;
 }
 
-std::string xml_escape(const std::string& s) {
-  char* e = CPLEscapeString(s.c_str(), -1, CPLES_XML);
-  std::string out(e);
-  CPLFree(e);
-  return out;
-}
-
-// A VRT in memory whose bands are BEFORE's chosen bands, then AFTER's.
+// A VRT in memory whose bands are BEFORE's chosen bands, then AFTER's, made through GDAL's VRT
+// API (the driver writes the XML when the dataset closes).
 std::string stack(const Raster& before, const std::string& after_path, const std::vector<int>& bands, VsimemFiles& files) {
   const RasterInfo& info = before.info();
   const Raster after = Raster::open(after_path);
-  std::ostringstream xml;
-  xml << "<VRTDataset rasterXSize=\"" << info.width << "\" rasterYSize=\"" << info.height << "\">\n";
-  if (!info.crs_wkt.empty()) xml << "  <SRS>" << xml_escape(info.crs_wkt) << "</SRS>\n";
+  GdalErrorTrap trap;
+  const std::string path = unique_vsimem("stack");
+  GDALDriver* vrt_driver = GetGDALDriverManager()->GetDriverByName("VRT");
+  if (!vrt_driver) raise("GDAL has no VRT driver");
+  detail::DatasetPtr vrt(vrt_driver->Create(path.c_str(), static_cast<int>(info.width), static_cast<int>(info.height), 0, GDT_Unknown, nullptr));
+  if (!vrt) raise("cannot make the virtual stack of both dates: " + trap.message("VRT creation failed"));
+  files.paths.push_back(path);
+  if (!info.crs_wkt.empty()) {
+    OGRSpatialReference srs;
+    if (srs.importFromWkt(info.crs_wkt.c_str()) == OGRERR_NONE) vrt->SetSpatialRef(&srs);
+  }
   if (info.geotransform) {
-    xml << "  <GeoTransform>";
-    char buf[64];
-    for (std::size_t i = 0; i < 6; ++i) {
-      std::snprintf(buf, sizeof buf, "%.17g", info.geotransform->c[i]);
-      xml << (i ? ", " : "") << buf;
-    }
-    xml << "</GeoTransform>\n";
+    double gt[6];
+    std::copy(info.geotransform->c.begin(), info.geotransform->c.end(), gt);
+    vrt->SetGeoTransform(gt);
   }
   int n = 0;
-  for (const Raster* r : {&before, &after})
+  for (const Raster* r : {&before, &after}) {
+    // Sources by absolute path: the stack lives in /vsimem/, so a relative one would resolve there.
+    const std::string source_path = r->path().rfind("/vsi", 0) == 0 ? r->path() : std::filesystem::absolute(r->path()).string();
+    detail::DatasetPtr source(GDALDataset::Open(source_path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_SHARED));
+    if (!source) raise("cannot open " + r->path() + ": " + trap.message("open failed"), ErrorContext{r->path(), {}, {}, {}});
     for (int b : bands) {
       const BandInfo& bi = r->info().band(b);
-      xml << "  <VRTRasterBand dataType=\"" << name(bi.type) << "\" band=\"" << ++n << "\">\n";
-      if (bi.nodata) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%.17g", *bi.nodata);
-        xml << "    <NoDataValue>" << buf << "</NoDataValue>\n";
+      if (vrt->AddBand(detail::to_gdal(bi.type), nullptr) != CE_None) raise("cannot add a band to the virtual stack: " + trap.message("AddBand failed"));
+      GDALRasterBandH band = GDALRasterBand::ToHandle(vrt->GetRasterBand(++n));
+      if (VRTAddSimpleSource(band, GDALRasterBand::ToHandle(source->GetRasterBand(b)), -1, -1, -1, -1, -1, -1, -1, -1, nullptr,
+                             VRT_NODATA_UNSET) != CE_None)
+        raise("cannot add band " + std::to_string(b) + " to the virtual stack: " + trap.message("VRTAddSimpleSource failed"),
+              ErrorContext{r->path(), b, {}, {}});
+      if (bi.nodata) GDALSetRasterNoDataValue(band, *bi.nodata);
+      if (bi.scale != 1.0 || bi.offset != 0.0) {
+        GDALSetRasterScale(band, bi.scale);
+        GDALSetRasterOffset(band, bi.offset);
       }
-      if (bi.scale != 1.0 || bi.offset != 0.0) xml << "    <Scale>" << bi.scale << "</Scale><Offset>" << bi.offset << "</Offset>\n";
-      xml << "    <SimpleSource><SourceFilename relativeToVRT=\"0\">" << xml_escape(r->path()) << "</SourceFilename><SourceBand>" << b
-          << "</SourceBand></SimpleSource>\n  </VRTRasterBand>\n";
     }
-  xml << "</VRTDataset>\n";
-  const std::string path = unique_vsimem("stack");
-  const std::string text = xml.str();
-  VSILFILE* f = VSIFOpenL(path.c_str(), "wb");
-  if (!f) raise("cannot write the virtual stack of both dates");
-  VSIFWriteL(text.data(), 1, text.size(), f);
-  VSIFCloseL(f);
-  files.paths.push_back(path);
+  }
+  vrt.reset();  // writes the XML
+  if (trap.has_error()) raise("cannot write the virtual stack of both dates: " + trap.message("VRT close failed"));
   return path;
 }
-
 
 }  // namespace
 
