@@ -1,5 +1,7 @@
 #include "products/aoi.hpp"
 
+#include "io/rasterize.hpp"
+
 #include "io/gdal_support.hpp"
 
 #include <luojia/error.hpp>
@@ -74,7 +76,6 @@ AreaOfInterest::~AreaOfInterest() = default;
 
 void AreaOfInterest::restrict(const Window& part, std::vector<std::uint8_t>& valid) const {
   if (!geometries_.empty()) {
-    const auto& c = transform_.c;
     // The part's corners in map coordinates (north-up or not), against the AOI's envelope.
     double xs[4], ys[4];
     const double cols[4] = {0, static_cast<double>(part.width), 0, static_cast<double>(part.width)};
@@ -90,28 +91,12 @@ void AreaOfInterest::restrict(const Window& part, std::vector<std::uint8_t>& val
       std::fill(valid.begin(), valid.end(), std::uint8_t{0});
       return;
     }
-    std::vector<std::uint8_t> inside(valid.size(), 0);
-    {
-      std::lock_guard lock(mutex_);
-      GDALDriver* mem = GetGDALDriverManager()->GetDriverByName("MEM");
-      DatasetPtr ds(mem->Create("", static_cast<int>(part.width), static_cast<int>(part.height), 1, GDT_Byte, nullptr));
-      const auto [ox, oy] = transform_.apply(static_cast<double>(part.x), static_cast<double>(part.y));
-      double gt[6] = {ox, c[1], c[2], oy, c[4], c[5]};
-      ds->SetGeoTransform(gt);
-      std::vector<OGRGeometryH> handles;
-      for (const auto& g : geometries_) handles.push_back(OGRGeometry::ToHandle(g.get()));
-      int band = 1;
-      std::vector<double> burn(handles.size(), 1.0);
-      GdalErrorTrap trap;
-      if (GDALRasterizeGeometries(GDALDataset::ToHandle(ds.get()), 1, &band, static_cast<int>(handles.size()), handles.data(),
-                                  nullptr, nullptr, burn.data(), nullptr, nullptr, nullptr) != CE_None)
-        throw InputError("cannot rasterise the area of interest: " + trap.message("rasterize failed"));
-      if (ds->GetRasterBand(1)->RasterIO(GF_Read, 0, 0, static_cast<int>(part.width), static_cast<int>(part.height),
-                                         inside.data(), static_cast<int>(part.width), static_cast<int>(part.height), GDT_Byte,
-                                         0, 0, nullptr) != CE_None)
-        throw InputError("cannot read the rasterised area of interest");
-    }
-    for (std::size_t i = 0; i < valid.size(); ++i) valid[i] = valid[i] && inside[i];
+    std::vector<const OGRGeometry*> shapes;
+    for (const auto& g : geometries_) shapes.push_back(g.get());
+    std::vector<float> inside;
+    rasterize(shapes, std::vector<double>(shapes.size(), 1.0), window_geotransform(transform_, static_cast<double>(part.x), static_cast<double>(part.y)),
+              part.width, part.height, 0.0f, inside, "the area of interest");
+    for (std::size_t i = 0; i < valid.size(); ++i) valid[i] = valid[i] && inside[i] != 0.0f;
   }
   if (mask_) {
     const auto handle = mask_->acquire();

@@ -26,7 +26,6 @@ private:
   GeoTransform transform_;
   std::vector<std::unique_ptr<OGRGeometry>> geometries_;  // in the raster's CRS
   double envelope_[4] = {0, 0, 0, 0};                       // min x, max x, min y, max y
-  mutable std::mutex mutex_;  // rasterising shares the geometries
   mutable std::unique_ptr<RasterPool> mask_;
 };
 

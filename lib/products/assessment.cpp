@@ -8,6 +8,7 @@
 
 #include "io/gdal_support.hpp"
 #include "io/raster_pool.hpp"
+#include "io/rasterize.hpp"
 
 #include <gdal_alg.h>
 #include <nlohmann/json.hpp>
@@ -136,7 +137,6 @@ Assessment assess(const std::string& class_map, const std::string& reference, co
 
   TileGridOptions go;
   const TileGrid grid(info.width, info.height, go);
-  std::mutex reference_mutex;
   std::vector<std::int64_t> confusion(kMaxClasses * kMaxClasses, 0);
   std::unique_ptr<detail::RasterPool> reference_handles;
   if (reference_raster) reference_handles = std::make_unique<detail::RasterPool>(*reference_raster);
@@ -152,24 +152,11 @@ Assessment assess(const std::string& class_map, const std::string& reference, co
       ref_valid.assign(mask.begin(), mask.end());
     } else {
       // Outside every polygon there is no reference: -1.
-      std::lock_guard lock(reference_mutex);
-      GDALDriver* mem = GetGDALDriverManager()->GetDriverByName("MEM");
-      DatasetPtr ds(mem->Create("", static_cast<int>(w.width), static_cast<int>(w.height), 1, GDT_Float32, nullptr));
-      const auto& c = info.geotransform->c;
-      const auto [ox, oy] = info.geotransform->apply(static_cast<double>(w.x), static_cast<double>(w.y));
-      double gt[6] = {ox, c[1], c[2], oy, c[4], c[5]};
-      ds->SetGeoTransform(gt);
-      ds->GetRasterBand(1)->Fill(-1.0);
-      std::vector<OGRGeometryH> handles;
-      for (const auto& g : vector.geometries) handles.push_back(OGRGeometry::ToHandle(g.get()));
-      int band = 1;
-      GdalErrorTrap trap;
-      if (GDALRasterizeGeometries(GDALDataset::ToHandle(ds.get()), 1, &band, static_cast<int>(handles.size()), handles.data(),
-                                  nullptr, nullptr, vector.values.data(), nullptr, nullptr, nullptr) != CE_None)
-        raise("cannot rasterise the reference: " + trap.message("rasterize failed"), ErrorContext{reference, {}, {}, {}});
-      if (ds->GetRasterBand(1)->RasterIO(GF_Read, 0, 0, static_cast<int>(w.width), static_cast<int>(w.height), ref.data(),
-                                         static_cast<int>(w.width), static_cast<int>(w.height), GDT_Float32, 0, 0, nullptr) != CE_None)
-        raise("cannot read the rasterised reference: " + trap.message("read failed"), ErrorContext{reference, {}, {}, {}});
+      std::vector<const OGRGeometry*> shapes;
+      for (const auto& g : vector.geometries) shapes.push_back(g.get());
+      detail::rasterize(shapes, vector.values,
+                        detail::window_geotransform(*info.geotransform, static_cast<double>(w.x), static_cast<double>(w.y)), w.width,
+                        w.height, -1.0f, ref, "the reference");
       for (std::size_t i = 0; i < ref.size(); ++i) ref_valid[i] = ref[i] >= 0;
     }
     // Counts of this tile, row-major over (reference, predicted), as the output plane.

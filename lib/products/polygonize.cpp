@@ -6,6 +6,7 @@
 
 #include "io/gdal_support.hpp"
 #include "io/file_names.hpp"
+#include "io/rasterize.hpp"
 #include "io/vector_output.hpp"
 
 #include <cpl_string.h>
@@ -44,28 +45,17 @@ double mean_confidence(GDALDataset& confidence, const OGRGeometry& polygon, cons
   constexpr int kStrip = 256;
   double sum = 0;
   std::int64_t count = 0;
-  GDALDriver* mem = GetGDALDriverManager()->GetDriverByName("MEM");
-  std::vector<std::uint8_t> inside;
-  std::vector<float> values;
+  std::vector<float> inside, values;
+  GeoTransform grid;
+  std::copy(gt, gt + 6, grid.c.begin());
   for (int sy = y0; sy < y1; sy += kStrip) {
     const int rows = std::min(kStrip, y1 - sy), cols = x1 - x0;
-    DatasetPtr ds(mem->Create("", cols, rows, 1, GDT_Byte, nullptr));
-    double sgt[6] = {gt[0] + x0 * gt[1] + sy * gt[2], gt[1], gt[2], gt[3] + x0 * gt[4] + sy * gt[5], gt[4], gt[5]};
-    ds->SetGeoTransform(sgt);
-    int band = 1;
-    double burn = 1;
-    OGRGeometryH g = OGRGeometry::ToHandle(const_cast<OGRGeometry*>(&polygon));
-    if (GDALRasterizeGeometries(GDALDataset::ToHandle(ds.get()), 1, &band, 1, &g, nullptr, nullptr, &burn, nullptr, nullptr,
-                                nullptr) != CE_None)
-      continue;
-    inside.resize(static_cast<std::size_t>(cols) * static_cast<std::size_t>(rows));
+    detail::rasterize({&polygon}, {1.0}, detail::window_geotransform(grid, x0, sy), cols, rows, 0.0f, inside, "a polygon");
     values.resize(inside.size());
-    if (ds->GetRasterBand(1)->RasterIO(GF_Read, 0, 0, cols, rows, inside.data(), cols, rows, GDT_Byte, 0, 0, nullptr) != CE_None ||
-        confidence.GetRasterBand(1)->RasterIO(GF_Read, x0, sy, cols, rows, values.data(), cols, rows, GDT_Float32, 0, 0, nullptr) !=
-            CE_None)
+    if (confidence.GetRasterBand(1)->RasterIO(GF_Read, x0, sy, cols, rows, values.data(), cols, rows, GDT_Float32, 0, 0, nullptr) != CE_None)
       continue;
     for (std::size_t i = 0; i < inside.size(); ++i)
-      if (inside[i] && values[i] >= 0.0f) {
+      if (inside[i] != 0.0f && values[i] >= 0.0f) {
         sum += values[i];
         ++count;
       }
