@@ -376,9 +376,19 @@ MergeReport merge_vector_shards(const std::vector<std::string>& paths, const std
   detail::register_gdal();
   const ErrorContext where{output, {}, {}, {}};
   if (paths.empty()) raise("no shards to merge", where);
+  // Polygons inside a shard are written as they are read; only those on a shard's top or bottom
+  // edge, which may continue in the next shard, are held to be joined: memory grows with the
+  // raster's width, not with the number of polygons.
   std::vector<Polygon> polygons;
   std::unique_ptr<OGRSpatialReference> srs;
   std::unique_ptr<OGRFeatureDefn> fields;
+  std::unique_ptr<detail::VectorOutput> out;
+  OGRLayer* layer = nullptr;
+  bool transaction = false;
+  int class_field = -1, area_field = -1, conf_field = -1;
+  MergeReport report;
+  report.shards = static_cast<int>(paths.size());
+  GdalErrorTrap out_trap;
   for (std::size_t k = 0; k < paths.size(); ++k) {
     const ErrorContext at{paths[k], {}, {}, {}};
     std::error_code ec;
@@ -386,28 +396,52 @@ MergeReport merge_vector_shards(const std::vector<std::string>& paths, const std
     GdalErrorTrap trap;
     DatasetPtr ds(GDALDataset::Open(paths[k].c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
     if (!ds || ds->GetLayerCount() < 1) raise("not a vector layer GDAL can read: " + trap.message_about(paths[k], "unrecognised format"), at);
-    OGRLayer* layer = ds->GetLayer(0);
-    OGRFeatureDefn* defn = layer->GetLayerDefn();
+    OGRLayer* in = ds->GetLayer(0);
+    OGRFeatureDefn* defn = in->GetLayerDefn();
     for (const char* field : {"class_id", "area", "mean_conf"})
       if (defn->GetFieldIndex(field) < 0) raise(std::string("has no ") + field + " field: not polygons from luojia-segment", at);
-    const OGRSpatialReference* layer_srs = layer->GetSpatialRef();
+    const OGRSpatialReference* layer_srs = in->GetSpatialRef();
     if (k == 0) {
       if (layer_srs) srs.reset(layer_srs->Clone());
       fields.reset(defn->Clone());
+      class_field = fields->GetFieldIndex("class_id");
+      area_field = fields->GetFieldIndex("area");
+      conf_field = fields->GetFieldIndex("mean_conf");
+      out = std::make_unique<detail::VectorOutput>(output, options.output.overwrite);
+      layer = out->dataset().CreateLayer("classes", srs ? srs->Clone() : nullptr, wkbPolygon, nullptr);
+      if (!layer) raise("cannot create a layer: " + out_trap.message("layer creation failed"), where);
+      for (int f = 0; f < fields->GetFieldCount(); ++f) layer->CreateField(fields->GetFieldDefn(f));
+      transaction = out->dataset().TestCapability(ODsCTransactions) && out->dataset().StartTransaction() == OGRERR_NONE;
     } else if ((layer_srs == nullptr) != (srs == nullptr) || (layer_srs && !layer_srs->IsSame(srs.get()))) {
       raise("has another CRS than " + paths[0], at);
     }
-    for (auto& f : *layer) {
+    OGREnvelope extent;
+    if (in->GetExtent(&extent, TRUE) != OGRERR_NONE) continue;  // no polygons
+    const auto on_edge = [&extent](const OGREnvelope& e) {
+      const auto near = [](double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(1.0, std::fabs(a)); };
+      return near(e.MinY, extent.MinY) || near(e.MaxY, extent.MaxY);
+    };
+    in->ResetReading();
+    for (auto& f : *in) {
+      if (!f->GetGeometryRef()) continue;
       Polygon p;
       p.shard = static_cast<int>(k);
-      if (!f->GetGeometryRef()) continue;
       f->GetGeometryRef()->getEnvelope(&p.envelope);
+      if (!on_edge(p.envelope)) {
+        OGRFeature copy(layer->GetLayerDefn());
+        for (int i = 0; i < fields->GetFieldCount(); ++i)
+          if (f->IsFieldSetAndNotNull(i)) copy.SetField(i, f->GetRawFieldRef(i));
+        copy.SetGeometry(f->GetGeometryRef());
+        if (layer->CreateFeature(&copy) != OGRERR_NONE) raise("cannot write a polygon: " + out_trap.message("CreateFeature failed"), where);
+        ++report.polygons;
+        continue;
+      }
       p.feature.reset(f.release());
       polygons.push_back(std::move(p));
     }
+    if (options.progress && !options.progress(0.5 * static_cast<double>(k + 1) / static_cast<double>(paths.size()), "", options.progress_data))
+      throw Cancelled();
   }
-  const int class_field = fields->GetFieldIndex("class_id"), area_field = fields->GetFieldIndex("area"),
-            conf_field = fields->GetFieldIndex("mean_conf");
 
   snap_border_levels(polygons);
   // Shards are bands of rows, so polygons can only meet across a horizontal border: one's bottom
@@ -432,14 +466,7 @@ MergeReport merge_vector_shards(const std::vector<std::string>& paths, const std
   std::map<std::size_t, std::vector<std::size_t>> groups;
   for (std::size_t i = 0; i < polygons.size(); ++i) groups[find(parent, i)].push_back(i);
 
-  detail::VectorOutput out(output, options.output.overwrite);
-  GdalErrorTrap trap;
-  OGRLayer* layer = out.dataset().CreateLayer("classes", srs ? srs->Clone() : nullptr, wkbPolygon, nullptr);
-  if (!layer) raise("cannot create a layer: " + trap.message("layer creation failed"), where);
-  for (int f = 0; f < fields->GetFieldCount(); ++f) layer->CreateField(fields->GetFieldDefn(f));
-  const bool transaction = out.dataset().TestCapability(ODsCTransactions) && out.dataset().StartTransaction() == OGRERR_NONE;
-  MergeReport report;
-  report.shards = static_cast<int>(paths.size());
+  GdalErrorTrap& trap = out_trap;
   std::int64_t done = 0;
   for (const auto& [root, members] : groups) {
     OGRFeature feature(layer->GetLayerDefn());
@@ -471,11 +498,11 @@ MergeReport merge_vector_shards(const std::vector<std::string>& paths, const std
     if (layer->CreateFeature(&feature) != OGRERR_NONE) raise("cannot write a polygon: " + trap.message("CreateFeature failed"), where);
     ++report.polygons;
     if (options.progress && (++done % 1024 == 0) &&
-        !options.progress(static_cast<double>(done) / static_cast<double>(groups.size()), "", options.progress_data))
+        !options.progress(0.5 + 0.5 * static_cast<double>(done) / static_cast<double>(groups.size()), "", options.progress_data))
       throw Cancelled();
   }
-  if (transaction && out.dataset().CommitTransaction() != OGRERR_NONE) raise("cannot finish the vector output: " + trap.message("commit failed"), where);
-  out.commit();
+  if (transaction && out->dataset().CommitTransaction() != OGRERR_NONE) raise("cannot finish the vector output: " + trap.message("commit failed"), where);
+  out->commit();
   if (options.progress) options.progress(1.0, "", options.progress_data);
   return report;
 }
