@@ -1,0 +1,431 @@
+// Every optimised layer against a naive loop written from the ONNX operator spec, over a sweep
+// of shapes (ncnn's testutil way): Conv (groups, dilation, stride, padding, the channel-block
+// path for 64 and more output channels, the column chunks past 1024 pixels), ConvTranspose,
+// pooling, Resize, Softmax, DepthToSpace and SpaceToDepth; 1x1 and odd sizes included.
+#include "hostile_models.hpp"
+#include "support.hpp"
+
+#include <luojia/nn/model.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <sstream>
+
+using namespace luojia;
+using namespace luojia::test;
+
+namespace {
+
+using Dims = std::vector<std::int64_t>;
+
+void set_int(onnx::NodeProto* n, const std::string& name, std::int64_t v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+void set_ints(onnx::NodeProto* n, const std::string& name, const Dims& v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (auto x : v) a->add_ints(x);
+}
+void set_string(onnx::NodeProto* n, const std::string& name, const std::string& v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s(v);
+}
+
+std::vector<float> random_values(std::size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+std::int64_t product(const Dims& d) {
+  std::int64_t p = 1;
+  for (auto x : d) p *= x;
+  return p;
+}
+
+// Runs a one-input graph on x and returns its output.
+nn::Tensor run_graph(const TempDir& dir, const onnx::ModelProto& m, const Dims& shape, const std::vector<float>& x) {
+  static int counter = 0;
+  const std::string path = save(dir, "op" + std::to_string(counter++) + ".onnx", m);
+  const nn::Model model = nn::Model::load(path);
+  nn::Tensor input(shape);
+  std::copy(x.begin(), x.end(), input.data());
+  return model.run({input}).at(0);
+}
+
+void check_equal(const nn::Tensor& got, const Dims& shape, const std::vector<double>& want) {
+  REQUIRE(got.shape() == shape);
+  double worst = 0;
+  for (std::size_t i = 0; i < want.size(); ++i)
+    worst = std::max(worst, std::fabs(static_cast<double>(got.data()[i]) - want[i]) / (1.0 + std::fabs(want[i])));
+  CHECK(worst < 2e-5);
+}
+
+struct ConvCase {
+  std::int64_t n, cin, cout, group, h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
+  bool bias, relu;
+  std::string describe() const {
+    std::ostringstream s;
+    s << "N" << n << " Cin" << cin << " Cout" << cout << " g" << group << " " << h << "x" << w << " k" << kh << "x" << kw << " s" << sh
+      << "," << sw << " d" << dh << "," << dw << " p" << pt << "," << pl << "," << pb << "," << pr << (bias ? " bias" : "")
+      << (relu ? " relu" : "");
+    return s.str();
+  }
+};
+
+void check_conv(const TempDir& dir, const ConvCase& c, std::mt19937& rng) {
+  INFO(c.describe());
+  const std::int64_t cin_g = c.cin / c.group, cout_g = c.cout / c.group;
+  const std::int64_t rows = c.h + c.pt + c.pb - c.dh * (c.kh - 1) - 1, cols = c.w + c.pl + c.pr - c.dw * (c.kw - 1) - 1;
+  if (rows < 0 || cols < 0) return;  // smaller than the kernel: refused, tested elsewhere
+  const std::int64_t ho = rows / c.sh + 1, wo = cols / c.sw + 1;
+  const Dims xs{c.n, c.cin, c.h, c.w}, ws{c.cout, cin_g, c.kh, c.kw}, ys{c.n, c.cout, ho, wo};
+  const auto x = random_values(static_cast<std::size_t>(product(xs)), rng), w = random_values(static_cast<std::size_t>(product(ws)), rng);
+  const auto b = random_values(static_cast<std::size_t>(c.cout), rng);
+  onnx::ModelProto m = empty_model(17);
+  auto* g = m.mutable_graph();
+  add_input(g, "x", xs);
+  add_initializer(g, "w", ws, w);
+  std::vector<std::string> inputs{"x", "w"};
+  if (c.bias) {
+    add_initializer(g, "b", {c.cout}, b);
+    inputs.push_back("b");
+  }
+  auto* conv = add_node(g, "Conv", inputs, {c.relu ? "c" : "y"});
+  set_ints(conv, "kernel_shape", {c.kh, c.kw});
+  set_ints(conv, "strides", {c.sh, c.sw});
+  set_ints(conv, "dilations", {c.dh, c.dw});
+  set_ints(conv, "pads", {c.pt, c.pl, c.pb, c.pr});
+  set_int(conv, "group", c.group);
+  if (c.relu) add_node(g, "Relu", {"c"}, {"y"});  // fused into the convolution at load
+  add_output(g, "y");
+
+  std::vector<double> want(static_cast<std::size_t>(product(ys)));
+  for (std::int64_t n = 0; n < c.n; ++n)
+    for (std::int64_t co = 0; co < c.cout; ++co) {
+      const std::int64_t grp = co / cout_g;
+      for (std::int64_t oy = 0; oy < ho; ++oy)
+        for (std::int64_t ox = 0; ox < wo; ++ox) {
+          double sum = c.bias ? b[static_cast<std::size_t>(co)] : 0.0;
+          for (std::int64_t ci = 0; ci < cin_g; ++ci)
+            for (std::int64_t ky = 0; ky < c.kh; ++ky)
+              for (std::int64_t kx = 0; kx < c.kw; ++kx) {
+                const std::int64_t iy = oy * c.sh - c.pt + ky * c.dh, ix = ox * c.sw - c.pl + kx * c.dw;
+                if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+                sum += static_cast<double>(x[static_cast<std::size_t>(((n * c.cin + grp * cin_g + ci) * c.h + iy) * c.w + ix)]) *
+                       w[static_cast<std::size_t>(((co * cin_g + ci) * c.kh + ky) * c.kw + kx)];
+              }
+          want[static_cast<std::size_t>(((n * c.cout + co) * ho + oy) * wo + ox)] = c.relu ? std::max(0.0, sum) : sum;
+        }
+    }
+  check_equal(run_graph(dir, m, xs, x), ys, want);
+}
+
+}  // namespace
+
+TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asymmetric padding, 64+ channels", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(7);
+  // Hand-picked: the paths the implementation distinguishes.
+  const std::vector<ConvCase> fixed{
+      {1, 3, 8, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false},        // 1x1 pixel, 1x1 kernel
+      {1, 3, 8, 1, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, true},         // 1x1 pixel, 3x3 padded
+      {1, 5, 7, 1, 1, 23, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, false},       // one row
+      {2, 4, 6, 1, 9, 11, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, false},       // batch 2, stride 2
+      {1, 6, 6, 6, 13, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, true},       // depthwise
+      {1, 8, 12, 4, 15, 10, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, false, false},    // grouped, dilated
+      {1, 3, 5, 1, 16, 16, 5, 3, 2, 1, 1, 3, 2, 0, 1, 3, true, false},      // rectangular, asymmetric everything
+      {1, 16, 64, 1, 12, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, true},     // 64 output channels: the channel-block path
+      {1, 8, 96, 1, 7, 9, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false},       // 96 channels, 1x1 GEMM
+      {1, 4, 72, 2, 37, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, false},     // 72 grouped, 1369 pixels: column chunks of 1024
+      {1, 3, 64, 1, 40, 33, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, true, true},      // a ResNet stem on odd sizes
+  };
+  for (const auto& c : fixed) check_conv(dir, c, rng);
+  // Randomised shapes.
+  std::uniform_int_distribution<int> pick(0, 1 << 20);
+  for (int i = 0; i < 40; ++i) {
+    ConvCase c{};
+    c.n = 1;
+    c.group = std::vector<std::int64_t>{1, 1, 2, 3}[static_cast<std::size_t>(pick(rng) % 4)];
+    c.cin = c.group * (1 + pick(rng) % 5);
+    c.cout = c.group * (1 + pick(rng) % (pick(rng) % 4 == 0 ? 40 : 6));
+    c.h = 1 + pick(rng) % 21;
+    c.w = 1 + pick(rng) % 21;
+    c.kh = 1 + pick(rng) % 5;
+    c.kw = 1 + pick(rng) % 5;
+    c.sh = 1 + pick(rng) % 3;
+    c.sw = 1 + pick(rng) % 3;
+    c.dh = 1 + pick(rng) % 2;
+    c.dw = 1 + pick(rng) % 2;
+    c.pt = pick(rng) % 3;
+    c.pl = pick(rng) % 3;
+    c.pb = pick(rng) % 3;
+    c.pr = pick(rng) % 3;
+    c.bias = pick(rng) % 2;
+    c.relu = pick(rng) % 3 == 0;
+    check_conv(dir, c, rng);
+  }
+}
+
+TEST_CASE("ConvTranspose equals the spec's scatter: stride, padding, output padding, groups, dilation", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(11);
+  struct Case {
+    std::int64_t cin, cout, group, h, w, k, s, d, p, out_pad;
+  };
+  const std::vector<Case> cases{{3, 4, 1, 1, 1, 2, 2, 1, 0, 0},  {4, 6, 1, 5, 7, 4, 2, 1, 1, 0}, {4, 4, 2, 6, 5, 3, 2, 1, 1, 1},
+                                {2, 3, 1, 1, 9, 3, 3, 1, 0, 2}, {6, 3, 3, 4, 4, 3, 1, 2, 2, 0}, {8, 64, 1, 9, 11, 2, 2, 1, 0, 0},
+                                {3, 5, 1, 13, 8, 5, 3, 1, 2, 1}};
+  for (const auto& c : cases) {
+    INFO("Cin" << c.cin << " Cout" << c.cout << " g" << c.group << " " << c.h << "x" << c.w << " k" << c.k << " s" << c.s << " d" << c.d
+               << " p" << c.p << " op" << c.out_pad);
+    const std::int64_t cin_g = c.cin / c.group, cout_g = c.cout / c.group;
+    const std::int64_t ho = (c.h - 1) * c.s - 2 * c.p + c.d * (c.k - 1) + c.out_pad + 1,
+                       wo = (c.w - 1) * c.s - 2 * c.p + c.d * (c.k - 1) + c.out_pad + 1;
+    const Dims xs{1, c.cin, c.h, c.w}, ws{c.cin, cout_g, c.k, c.k}, ys{1, c.cout, ho, wo};
+    const auto x = random_values(static_cast<std::size_t>(product(xs)), rng), w = random_values(static_cast<std::size_t>(product(ws)), rng);
+    const auto b = random_values(static_cast<std::size_t>(c.cout), rng);
+    onnx::ModelProto m = empty_model(17);
+    auto* g = m.mutable_graph();
+    add_input(g, "x", xs);
+    add_initializer(g, "w", ws, w);
+    add_initializer(g, "b", {c.cout}, b);
+    auto* n = add_node(g, "ConvTranspose", {"x", "w", "b"}, {"y"});
+    set_ints(n, "kernel_shape", {c.k, c.k});
+    set_ints(n, "strides", {c.s, c.s});
+    set_ints(n, "dilations", {c.d, c.d});
+    set_ints(n, "pads", {c.p, c.p, c.p, c.p});
+    set_ints(n, "output_padding", {c.out_pad, c.out_pad});
+    set_int(n, "group", c.group);
+    add_output(g, "y");
+    std::vector<double> want(static_cast<std::size_t>(product(ys)));
+    for (std::int64_t co = 0; co < c.cout; ++co)
+      for (std::int64_t i = 0; i < ho * wo; ++i) want[static_cast<std::size_t>(co * ho * wo + i)] = b[static_cast<std::size_t>(co)];
+    for (std::int64_t ci = 0; ci < c.cin; ++ci) {
+      const std::int64_t grp = ci / cin_g;
+      for (std::int64_t iy = 0; iy < c.h; ++iy)
+        for (std::int64_t ix = 0; ix < c.w; ++ix)
+          for (std::int64_t col = 0; col < cout_g; ++col)
+            for (std::int64_t ky = 0; ky < c.k; ++ky)
+              for (std::int64_t kx = 0; kx < c.k; ++kx) {
+                const std::int64_t oy = iy * c.s - c.p + ky * c.d, ox = ix * c.s - c.p + kx * c.d;
+                if (oy < 0 || oy >= ho || ox < 0 || ox >= wo) continue;
+                const std::int64_t co = grp * cout_g + col;
+                want[static_cast<std::size_t>((co * ho + oy) * wo + ox)] +=
+                    static_cast<double>(x[static_cast<std::size_t>((ci * c.h + iy) * c.w + ix)]) *
+                    w[static_cast<std::size_t>(((ci * cout_g + col) * c.k + ky) * c.k + kx)];
+              }
+    }
+    check_equal(run_graph(dir, m, xs, x), ys, want);
+  }
+}
+
+TEST_CASE("MaxPool and AveragePool equal the spec's loop: padding, strides, dilation, ceil mode, count_include_pad", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(13);
+  struct Case {
+    std::string op;
+    std::int64_t c, h, w, k, s, d, p;
+    bool ceil, include_pad;
+  };
+  const std::vector<Case> cases{
+      {"MaxPool", 2, 1, 1, 1, 1, 1, 0, false, false},      {"MaxPool", 3, 9, 11, 3, 2, 1, 1, false, false},
+      {"MaxPool", 2, 10, 7, 2, 2, 1, 0, true, false},      {"MaxPool", 2, 12, 13, 3, 1, 2, 2, false, false},
+      {"MaxPool", 1, 1, 23, 3, 2, 1, 1, false, false},     {"AveragePool", 2, 9, 11, 3, 2, 1, 1, false, false},
+      {"AveragePool", 2, 9, 11, 3, 2, 1, 1, false, true},  {"AveragePool", 3, 11, 10, 3, 3, 1, 0, true, false},
+      {"AveragePool", 1, 1, 1, 1, 1, 1, 0, false, false},  {"AveragePool", 4, 17, 5, 5, 1, 1, 2, false, true},
+  };
+  for (const auto& c : cases) {
+    INFO(c.op << " C" << c.c << " " << c.h << "x" << c.w << " k" << c.k << " s" << c.s << " d" << c.d << " p" << c.p << (c.ceil ? " ceil" : "")
+              << (c.include_pad ? " include_pad" : ""));
+    const std::int64_t span = c.d * (c.k - 1) + 1;
+    const auto out_size = [&](std::int64_t n) {
+      const std::int64_t num = n + 2 * c.p - span;
+      return (c.ceil ? (num + c.s - 1) / c.s : num / c.s) + 1;
+    };
+    const std::int64_t ho = out_size(c.h), wo = out_size(c.w);
+    const Dims xs{1, c.c, c.h, c.w}, ys{1, c.c, ho, wo};
+    const auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+    onnx::ModelProto m = empty_model(17);
+    auto* g = m.mutable_graph();
+    add_input(g, "x", xs);
+    auto* n = add_node(g, c.op, {"x"}, {"y"});
+    set_ints(n, "kernel_shape", {c.k, c.k});
+    set_ints(n, "strides", {c.s, c.s});
+    if (c.d != 1) set_ints(n, "dilations", {c.d, c.d});
+    set_ints(n, "pads", {c.p, c.p, c.p, c.p});
+    if (c.ceil) set_int(n, "ceil_mode", 1);
+    if (c.op == "AveragePool") set_int(n, "count_include_pad", c.include_pad ? 1 : 0);
+    add_output(g, "y");
+    std::vector<double> want(static_cast<std::size_t>(product(ys)));
+    for (std::int64_t ch = 0; ch < c.c; ++ch)
+      for (std::int64_t oy = 0; oy < ho; ++oy)
+        for (std::int64_t ox = 0; ox < wo; ++ox) {
+          double best = -std::numeric_limits<double>::infinity(), sum = 0;
+          std::int64_t inside = 0, padded = 0;
+          for (std::int64_t ky = 0; ky < c.k; ++ky)
+            for (std::int64_t kx = 0; kx < c.k; ++kx) {
+              const std::int64_t iy = oy * c.s - c.p + ky * c.d, ix = ox * c.s - c.p + kx * c.d;
+              // Positions in the padding count for count_include_pad; those past it (ceil mode) never do.
+              if (iy < c.h + c.p && ix < c.w + c.p) ++padded;
+              if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+              const double v = x[static_cast<std::size_t>((ch * c.h + iy) * c.w + ix)];
+              best = std::max(best, v);
+              sum += v;
+              ++inside;
+            }
+          want[static_cast<std::size_t>((ch * ho + oy) * wo + ox)] =
+              c.op == "MaxPool" ? best : sum / static_cast<double>(c.include_pad ? padded : inside);
+        }
+    check_equal(run_graph(dir, m, xs, x), ys, want);
+  }
+}
+
+TEST_CASE("Resize equals the spec's sampling: nearest and linear, every coordinate transform, up and down", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(17);
+  struct Case {
+    std::string mode, transform, nearest;
+    std::int64_t h, w;
+    float scale;
+  };
+  const std::vector<Case> cases{
+      {"nearest", "asymmetric", "floor", 5, 7, 2.0f},        {"nearest", "half_pixel", "round_prefer_floor", 5, 7, 3.0f},
+      {"nearest", "asymmetric", "floor", 8, 6, 0.5f},        {"nearest", "half_pixel", "round_prefer_floor", 1, 1, 4.0f},
+      {"linear", "half_pixel", "", 5, 7, 2.0f},              {"linear", "pytorch_half_pixel", "", 6, 1, 2.0f},
+      {"linear", "align_corners", "", 4, 9, 2.0f},           {"linear", "asymmetric", "", 7, 5, 3.0f},
+      {"linear", "half_pixel", "", 9, 11, 1.5f},             {"linear", "half_pixel", "", 12, 10, 0.5f},
+      {"linear", "align_corners", "", 1, 5, 2.0f},
+  };
+  for (const auto& c : cases) {
+    INFO(c.mode << " " << c.transform << " " << c.nearest << " " << c.h << "x" << c.w << " x" << c.scale);
+    const auto out_len = [&](std::int64_t n) { return static_cast<std::int64_t>(std::floor(static_cast<double>(n) * c.scale)); };
+    const std::int64_t ho = out_len(c.h), wo = out_len(c.w);
+    const Dims xs{1, 2, c.h, c.w}, ys{1, 2, ho, wo};
+    const auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+    onnx::ModelProto m = empty_model(17);
+    auto* g = m.mutable_graph();
+    add_input(g, "x", xs);
+    add_initializer(g, "scales", {4}, {1.0f, 1.0f, c.scale, c.scale});
+    auto* n = add_node(g, "Resize", {"x", "", "scales"}, {"y"});
+    set_string(n, "mode", c.mode);
+    set_string(n, "coordinate_transformation_mode", c.transform);
+    if (!c.nearest.empty()) set_string(n, "nearest_mode", c.nearest);
+    add_output(g, "y");
+    const auto original = [&](std::int64_t o, std::int64_t in, std::int64_t out) {
+      const double s = c.scale;
+      if (c.transform == "half_pixel") return (static_cast<double>(o) + 0.5) / s - 0.5;
+      if (c.transform == "pytorch_half_pixel") return out > 1 ? (static_cast<double>(o) + 0.5) / s - 0.5 : 0.0;
+      if (c.transform == "align_corners") return out > 1 ? static_cast<double>(o) * static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0;
+      return static_cast<double>(o) / s;
+    };
+    const auto sample = [&](std::int64_t ch, double fy, double fx) -> double {
+      const auto at = [&](std::int64_t y, std::int64_t xx) {
+        y = std::clamp<std::int64_t>(y, 0, c.h - 1);
+        xx = std::clamp<std::int64_t>(xx, 0, c.w - 1);
+        return static_cast<double>(x[static_cast<std::size_t>((ch * c.h + y) * c.w + xx)]);
+      };
+      if (c.mode == "nearest") {
+        const auto pick = [&](double v) {
+          if (c.nearest == "floor") return static_cast<std::int64_t>(std::floor(v));
+          const double f = std::floor(v);
+          return static_cast<std::int64_t>(v - f == 0.5 ? f : std::round(v));  // round_prefer_floor
+        };
+        return at(pick(fy), pick(fx));
+      }
+      fy = std::clamp(fy, 0.0, static_cast<double>(c.h - 1));
+      fx = std::clamp(fx, 0.0, static_cast<double>(c.w - 1));
+      const auto y0 = static_cast<std::int64_t>(std::floor(fy)), x0 = static_cast<std::int64_t>(std::floor(fx));
+      const double ty = fy - static_cast<double>(y0), tx = fx - static_cast<double>(x0);
+      return (1 - ty) * ((1 - tx) * at(y0, x0) + tx * at(y0, x0 + 1)) + ty * ((1 - tx) * at(y0 + 1, x0) + tx * at(y0 + 1, x0 + 1));
+    };
+    std::vector<double> want(static_cast<std::size_t>(product(ys)));
+    for (std::int64_t ch = 0; ch < 2; ++ch)
+      for (std::int64_t oy = 0; oy < ho; ++oy)
+        for (std::int64_t ox = 0; ox < wo; ++ox)
+          want[static_cast<std::size_t>((ch * ho + oy) * wo + ox)] = sample(ch, original(oy, c.h, ho), original(ox, c.w, wo));
+    check_equal(run_graph(dir, m, xs, x), ys, want);
+  }
+}
+
+TEST_CASE("Softmax over channels and over the last axis equals the closed form", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(19);
+  for (const auto& [axis, shape] : std::vector<std::pair<std::int64_t, Dims>>{{1, {1, 5, 3, 7}}, {-1, {2, 3, 4, 9}}, {1, {1, 1, 1, 1}}, {-3, {1, 4, 1, 23}}}) {
+    INFO("axis " << axis);
+    auto x = random_values(static_cast<std::size_t>(product(shape)), rng);
+    for (float& v : x) v *= 20.0f;  // large logits: the max must be subtracted
+    onnx::ModelProto m = empty_model(17);
+    auto* g = m.mutable_graph();
+    add_input(g, "x", shape);
+    set_int(add_node(g, "Softmax", {"x"}, {"y"}), "axis", axis);
+    add_output(g, "y");
+    const std::int64_t a = axis < 0 ? axis + 4 : axis;
+    std::int64_t inner = 1;
+    for (std::int64_t d = a + 1; d < 4; ++d) inner *= shape[static_cast<std::size_t>(d)];
+    const std::int64_t len = shape[static_cast<std::size_t>(a)], outer = product(shape) / (len * inner);
+    std::vector<double> want(x.size());
+    for (std::int64_t o = 0; o < outer; ++o)
+      for (std::int64_t i = 0; i < inner; ++i) {
+        double top = -INFINITY, sum = 0;
+        for (std::int64_t k = 0; k < len; ++k) top = std::max(top, static_cast<double>(x[static_cast<std::size_t>((o * len + k) * inner + i)]));
+        for (std::int64_t k = 0; k < len; ++k) sum += std::exp(x[static_cast<std::size_t>((o * len + k) * inner + i)] - top);
+        for (std::int64_t k = 0; k < len; ++k)
+          want[static_cast<std::size_t>((o * len + k) * inner + i)] = std::exp(x[static_cast<std::size_t>((o * len + k) * inner + i)] - top) / sum;
+      }
+    check_equal(run_graph(dir, m, shape, x), shape, want);
+  }
+}
+
+TEST_CASE("DepthToSpace (DCR and CRD) and SpaceToDepth move the elements the spec says", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(23);
+  for (const std::string mode : {"DCR", "CRD"})
+    for (std::int64_t b : {2, 3}) {
+      INFO(mode << " blocksize " << b);
+      const std::int64_t c = 2, h = 3, w = 5;
+      const Dims xs{1, c * b * b, h, w}, ys{1, c, h * b, w * b};
+      const auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+      onnx::ModelProto m = empty_model(17);
+      auto* g = m.mutable_graph();
+      add_input(g, "x", xs);
+      auto* n = add_node(g, "DepthToSpace", {"x"}, {"y"});
+      set_int(n, "blocksize", b);
+      set_string(n, "mode", mode);
+      add_output(g, "y");
+      std::vector<double> want(x.size());
+      // The spec's reshape-transpose-reshape, written as index arithmetic.
+      for (std::int64_t ch = 0; ch < c; ++ch)
+        for (std::int64_t y = 0; y < h * b; ++y)
+          for (std::int64_t xx = 0; xx < w * b; ++xx) {
+            const std::int64_t by = y % b, bx = xx % b;
+            const std::int64_t depth = mode == "DCR" ? (by * b + bx) * c + ch : ch * b * b + by * b + bx;
+            want[static_cast<std::size_t>((ch * h * b + y) * w * b + xx)] = x[static_cast<std::size_t>((depth * h + y / b) * w + xx / b)];
+          }
+      const nn::Tensor y = run_graph(dir, m, xs, x);
+      check_equal(y, ys, want);
+
+      // SpaceToDepth is DCR's inverse.
+      onnx::ModelProto back = empty_model(17);
+      auto* g2 = back.mutable_graph();
+      add_input(g2, "x", ys);
+      set_int(add_node(g2, "SpaceToDepth", {"x"}, {"y"}), "blocksize", b);
+      add_output(g2, "y");
+      if (mode == "DCR") {
+        std::vector<float> ydata(y.data(), y.data() + y.size());
+        std::vector<double> original(x.begin(), x.end());
+        check_equal(run_graph(dir, back, ys, ydata), xs, original);
+      }
+    }
+}
