@@ -1,4 +1,7 @@
 // luojia-segment's library side: exact tiling, georeferencing, nodata, products, vectors.
+#include "product_compare.hpp"
+#include "program_paths.hpp"
+#include "program_runner.hpp"
 #include "support.hpp"
 
 #include "products/majority.hpp"
@@ -325,4 +328,32 @@ TEST_CASE("nodata is zeroed before the edge padding mirrors it", "[segment][exac
         REQUIRE(g == Approx(expected.data()[(k * 40 + y) * 48 + xx]).margin(1e-5));
       }
   }
+}
+
+TEST_CASE("one loaded model segments several open rasters, as the path form does", "[segment][api]") {
+  TempDir dir;
+  const std::string a = make_input(dir, "a.tif", 70, 45, 4), b = make_input(dir, "b.tif", 33, 81, 4, -9999.0);
+  const nn::Model model = nn::Model::load(kNn + "unet_op17.onnx");
+  SegmentOptions o;
+  o.tile = 32;
+  o.probabilities = dir.file("open_a_probs.tif");
+  Raster ra = Raster::open(a), rb = Raster::open(b);
+  segment(ra, model, dir.file("open_a.tif"), o);
+  o.probabilities.clear();
+  segment(rb, model, dir.file("open_b.tif"), o);
+  o.probabilities = dir.file("path_a_probs.tif");
+  segment(a, kNn + "unet_op17.onnx", dir.file("path_a.tif"), o);
+  o.probabilities.clear();
+  segment(b, kNn + "unet_op17.onnx", dir.file("path_b.tif"), o);
+  using luojia::test::read_product;
+  luojia::test::check_same(read_product(dir.file("open_a.tif")), read_product(dir.file("path_a.tif")));
+  luojia::test::check_same(read_product(dir.file("open_a_probs.tif")), read_product(dir.file("path_a_probs.tif")));
+  luojia::test::check_same(read_product(dir.file("open_b.tif")), read_product(dir.file("path_b.tif")));
+
+  // The README's library example, as a program.
+  const auto many = luojia::test::run_program({luojia::test::kSegmentMany, kNn + "unet_op17.onnx", a, b});
+  CHECK(many.code == 0);
+  CHECK(many.out.find(a + ".classes.tif: ") != std::string::npos);
+  luojia::test::check_same(read_product(a + ".classes.tif"), read_product(dir.file("path_a.tif")));
+  luojia::test::check_same(read_product(b + ".classes.tif"), read_product(dir.file("path_b.tif")));
 }

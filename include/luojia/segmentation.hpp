@@ -10,6 +10,11 @@
 
 namespace luojia {
 
+class Raster;
+namespace nn {
+class Model;
+}
+
 // Weight of a pixel in a blended tile, by its position in the tile; neither reaches zero.
 enum class BlendWindow { Hann, Triangle };
 
@@ -62,5 +67,10 @@ struct SegmentReport {
 // anything is written when bands, types or the model do not fit.
 LUOJIA_API SegmentReport segment(const std::string& input, const std::string& model,
                                  const std::string& class_map, const SegmentOptions& options);
+// The same over an open raster with a loaded model: load a model once, segment many rasters
+// (options.registry is then unused: the model's layers were made when it was loaded). The model
+// may be shared by several calls at once; a Raster is used by one call at a time.
+LUOJIA_API SegmentReport segment(Raster& input, const nn::Model& model, const std::string& class_map,
+                                 const SegmentOptions& options);
 
 }  // namespace luojia

@@ -152,11 +152,14 @@ void write_products(Writers& w, const Layout& l, const Window& raster_window, co
 SegmentReport segment(const std::string& input, const std::string& model_path, const std::string& class_map,
                       const SegmentOptions& o) {
   Raster raster = Raster::open(input);
+  const nn::Model model = o.registry ? nn::Model::load(model_path, *o.registry) : nn::Model::load(model_path);
+  return segment(raster, model, class_map, o);
+}
+
+SegmentReport segment(Raster& raster, const nn::Model& model, const std::string& class_map, const SegmentOptions& o) {
   const RasterInfo& info = raster.info();
-  const ErrorContext at_input{input, {}, {}, {}};
+  const std::string& model_path = model.path();
   const ErrorContext at_model{model_path, {}, {}, {}};
-  const nn::LayerRegistry builtins = o.registry ? nn::LayerRegistry() : nn::LayerRegistry::with_builtins();
-  const nn::Model model = nn::Model::load(model_path, o.registry ? *o.registry : builtins);
 
   // ---- what the model takes -------------------------------------------------------------------
   const detail::ModelInput model_input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
