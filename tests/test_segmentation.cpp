@@ -191,7 +191,7 @@ TEST_CASE("models with global context need --blend, and blending stays in probab
   CHECK(total == Approx(static_cast<double>(c.size())));
   SegmentOptions bad = o;
   bad.logits = dir.file("l.tif");
-  CHECK_THROWS_WITH(run(in, kNn + "deeplab_op17.onnx", dir.file("c.tif"), 32, bad), Catch::Contains("--logits cannot be combined"));
+  CHECK_THROWS_WITH(run(in, kNn + "deeplab_op17.onnx", dir.file("c.tif"), 32, bad), Catch::Contains("logits cannot be combined"));
 }
 
 TEST_CASE("D4 test-time augmentation is exact under tiling and a no-op for pointwise models", "[segment][tta]") {

@@ -131,7 +131,7 @@ Assessment assess(const std::string& class_map, const std::string& reference, co
   }
   std::vector<int> remap(65536 + 1, -2);  // -2: not remapped
   for (const auto& [from, to] : o.remap) {
-    if (from < 0 || from > 65535 || to < 0 || to >= kMaxClasses) raise("--remap values are 0..65535 -> 0..255");
+    if (from < 0 || from > 65535 || to < 0 || to >= kMaxClasses) throw UsageError("remap", "values are 0..65535 -> 0..255");
     remap[static_cast<std::size_t>(from)] = to;
   }
 

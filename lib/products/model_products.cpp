@@ -12,7 +12,7 @@ void input_normalisation(const nn::Model& model, int channels, const std::vector
   if (!std.empty()) norm.std = std;
   const ErrorContext at_model{model.path(), {}, {}, {}};
   for (double s : norm.std)
-    if (s == 0.0) raise("--std must not contain zero", at_model);
+    if (s == 0.0) throw UsageError("std", "must not contain zero", at_model);
   try {
     norm.normalisation(channels, gain, bias);
   } catch (const Error& e) {

@@ -147,121 +147,108 @@ void write_products(Writers& w, const Layout& l, const Window& raster_window, co
 }
 
 
-}  // namespace
+// ---- prepare: what the model takes, how the raster is tiled, what is written -------------------
 
-SegmentReport segment(const std::string& input, const std::string& model_path, const std::string& class_map,
-                      const SegmentOptions& o) {
-  Raster raster = Raster::open(input);
-  const nn::Model model = o.registry ? nn::Model::load(model_path, *o.registry) : nn::Model::load(model_path);
-  return segment(raster, model, class_map, o);
-}
+// A segmentation run resolved and checked before anything is read or written.
+struct Plan {
+  detail::ModelInput input;
+  detail::ModelTiling tiling;
+  bool blend = false;  // tiles overlap and are averaged (a model with global context)
+  Layout layout;
+  detail::ClassLegend legend;
+  SegmentReport report;
+};
 
-SegmentReport segment(Raster& raster, const nn::Model& model, const std::string& class_map, const SegmentOptions& o) {
-  const RasterInfo& info = raster.info();
-  const std::string& model_path = model.path();
-  const ErrorContext at_model{model_path, {}, {}, {}};
-
-  // ---- what the model takes -------------------------------------------------------------------
-  const detail::ModelInput model_input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
-  const nn::ModelMetadata& md = model.metadata();
-  const std::vector<int>& bands = model_input.bands;
-  const std::int64_t channels = model_input.channels();
-  const auto split_inputs = [&model_input](const nn::Tensor& all) { return model_input.split(all); };
-
-  // ---- geometry: halo, alignment, tiles ------------------------------------------------------------
-  const std::int64_t width = info.width, height = info.height;
-  const detail::ModelTiling tiling = detail::plan_model_tiling(model, model_input, info, o.tile, o.halo, o.blend);
-  const nn::OutputAnalysis& analysis = tiling.analysis;
-  const std::int64_t align = tiling.alignment, tile = tiling.tile;
-  const bool one_tile = tiling.one_tile;
+// Input, tiling and the notes on exactness; throws before any output exists.
+Plan plan_tiles(const RasterInfo& info, const nn::Model& model, const SegmentOptions& o) {
+  const ErrorContext at_model{model.path(), {}, {}, {}};
+  Plan plan;
+  plan.input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
+  plan.tiling = detail::plan_model_tiling(model, plan.input, info, o.tile, o.halo, o.blend);
+  const nn::OutputAnalysis& analysis = plan.tiling.analysis;
+  const detail::ModelTiling& t = plan.tiling;
   if (analysis.stride != 1 || analysis.upscale != 1)
     raise(analysis.upscale != 1 ? "the model's first output is " + std::to_string(analysis.upscale) +
                                       " times finer than its input: that is super-resolution (luojia-superres)"
                                 : "the model's first output has 1/" + std::to_string(analysis.stride) +
                                       " of the input's resolution; luojia-segment needs per-pixel outputs",
           at_model);
-  SegmentReport report;
-  report.alignment = align;
-  const bool blend = o.blend && !one_tile;
-  if (!analysis.tileable && !one_tile && !o.blend)
+  plan.blend = o.blend && !t.one_tile;
+  if (!analysis.tileable && !t.one_tile && !o.blend)
     raise("the model is not exactly tileable (" + analysis.reason + "); use --blend to merge overlapping tiles, or a --tile of at least " +
-              std::to_string(round_up(std::max(width, height), align)) + " to run the raster as one tile",
+              std::to_string(round_up(std::max(info.width, info.height), t.alignment)) + " to run the raster as one tile",
           at_model);
-  report.exact = tiling.exact;
-  report.note = tiling.note;
-  if (blend && analysis.tileable)
+  SegmentReport& report = plan.report;
+  report.alignment = t.alignment;
+  report.exact = t.exact;
+  report.note = t.note;
+  if (plan.blend && analysis.tileable)
     report.note = "blending a model that is exactly tileable: --blend only smooths, --halo auto would be exact";
-  if (blend && !analysis.tileable) {
+  if (plan.blend && !analysis.tileable) {
     report.exact = false;
     report.note = "not exact: the model is not tileable (" + analysis.reason + "); overlapping tiles are blended in probability space";
   }
-  if ((blend || o.tta) && !o.logits.empty()) raise("--logits cannot be combined with --blend or --tta: only probabilities are averaged");
-  report.halo = tiling.halo;
-  report.tile_size = tile;
-  const std::int64_t padded_w = tiling.padded_width, padded_h = tiling.padded_height;
-  const TileGrid grid = detail::model_tile_grid(tiling, info, o.stream.shard);
-  const Window extent = grid.extent();
-  if (!o.stream.shard.whole()) {
-    // A shard must compute exactly what the whole run computes on its rows.
-    if (blend) raise("--blend is not exact at shard borders: shards need an exactly tileable model", at_model);
-    if (o.regularize > 0) raise("--regularize reaches across shard borders; regularise the merged class map instead");
-    if (o.min_area > 0 || o.min_pixels > 0 || o.simplify > 0)
-      raise("--min-area and --simplify need whole polygons; luojia-merge joins the shards' polygons first");
-  }
+  if ((plan.blend || o.tta) && !o.logits.empty())
+    throw UsageError("logits", "cannot be combined with blend or tta: only probabilities are averaged");
+  report.halo = t.halo;
+  report.tile_size = t.tile;
+  return plan;
+}
 
-  // The number of classes, from a run at the smallest aligned size.
-  std::int64_t classes = 0;
-  {
-    const std::int64_t probe = round_up(std::max<std::int64_t>(32, align), align);
-    const auto out = model.run(split_inputs(nn::Tensor({1, channels, probe, probe})));
-    const nn::Shape& s = out.at(0).shape();
-    if (s.size() != 4 || s[2] != probe || s[3] != probe)
-      raise("the model's output " + nn::to_string(s) + " is not a per-pixel map of the input " +
-                nn::to_string({1, channels, probe, probe}),
-            at_model);
-    classes = s[1];
-    if (classes < 1 || classes > 254) raise("the model has " + std::to_string(classes) + " classes; class maps hold 1 to 254", at_model);
-  }
-  Layout layout;
+// A shard must compute exactly what the whole run computes on its rows.
+void check_shard_options(const SegmentOptions& o, bool blend, const ErrorContext& at_model) {
+  if (blend) throw UsageError("blend", "is not exact at shard borders: shards need an exactly tileable model", at_model);
+  if (o.regularize > 0) throw UsageError("regularize", "reaches across shard borders; regularise the merged class map instead");
+  if (o.min_area > 0 || o.min_pixels > 0 || o.simplify > 0)
+    throw UsageError(o.simplify > 0 ? "simplify" : "min_area",
+                     "needs whole polygons, which a shard does not have; luojia-merge joins the shards' polygons first");
+}
+
+// The classes (from a run at the smallest aligned size), their legend, and the output planes.
+void plan_outputs(Plan& plan, const nn::Model& model, const SegmentOptions& o, const Window& extent) {
+  const ErrorContext at_model{model.path(), {}, {}, {}};
+  const std::int64_t align = plan.tiling.alignment, channels = plan.input.channels();
+  const std::int64_t probe = round_up(std::max<std::int64_t>(32, align), align);
+  const auto out = model.run(plan.input.split(nn::Tensor({1, channels, probe, probe})));
+  const nn::Shape& s = out.at(0).shape();
+  if (s.size() != 4 || s[2] != probe || s[3] != probe)
+    raise("the model's output " + nn::to_string(s) + " is not a per-pixel map of the input " + nn::to_string({1, channels, probe, probe}),
+          at_model);
+  const std::int64_t classes = s[1];
+  if (classes < 1 || classes > 254) raise("the model has " + std::to_string(classes) + " classes; class maps hold 1 to 254", at_model);
+  Layout& layout = plan.layout;
   layout.classes = classes;
-  layout.origin_x = extent.x;
+  layout.origin_x = extent.x;  // every product covers the grid's extent: the raster, or this shard's rows
   layout.origin_y = extent.y;
-  // Every product covers the grid's extent: the raster, or this shard's rows.
-  const auto product_layout = [&](DataType type, int bands) {
-    return shard_layout(layout_like(info, type, bands), extent, o.stream.shard);
-  };
   layout.logits = !o.logits.empty();
-  if (const auto t = o.threshold ? o.threshold : md.segmentation_threshold) {
+  if (const auto t = o.threshold ? o.threshold : model.metadata().segmentation_threshold) {
     if (!(*t >= 0.0 && *t <= 1.0)) throw UsageError("threshold", "must be a probability from 0 to 1");
     layout.threshold = static_cast<float>(*t);
   }
   if (o.probability_type != DataType::Float32 && o.probability_type != DataType::Byte)
-    raise("probabilities are written as Float32 or Byte");
+    throw UsageError("probability_type", "is Float32 or Byte");
   if (o.probability_type == DataType::Byte) {
     layout.probability_scale = 254.0f;
     layout.probability_nodata = 255.0f;
   }
+  plan.legend = detail::class_legend(model.metadata(), classes);
+}
 
-  // Every output is checked before the run, so a long run never fails at its end for a name.
-  for (const std::string& path : {class_map, o.vector}) check_output_path(path, o.output.overwrite);
-  if (!o.vector.empty()) vector_driver_for(o.vector);
+bool has_option(const std::vector<std::string>& list, const char* key) {
+  for (const auto& s : list)
+    if (EQUALN(s.c_str(), key, std::strlen(key))) return true;
+  return false;
+}
 
-  // ---- area of interest -------------------------------------------------------------------------
-  std::unique_ptr<detail::AreaOfInterest> aoi;
-  if (!o.aoi.empty() || !o.mask.empty()) aoi = std::make_unique<detail::AreaOfInterest>(info, o.aoi, o.mask);
-
-  // ---- outputs ----------------------------------------------------------------------------------
-  Writers writers;
-  const std::string class_target = o.regularize > 0 ? detail::temporary_path(class_map, "unregularised.tif") : class_map;
-  OutputOptions class_options = o.output;
-  OutputOptions float_options = o.output;
-  const bool cog = EQUAL(o.output.driver.c_str(), "COG");
-  auto has = [](const std::vector<std::string>& list, const char* key) {
-    for (const auto& s : list)
-      if (EQUALN(s.c_str(), key, std::strlen(key))) return true;
-    return false;
-  };
-  if (cog && !has(o.output.creation_options, "OVERVIEW_RESAMPLING") && !has(o.output.creation_options, "RESAMPLING")) {
+// The class map and the products asked for, as temporaries until commit. A class map to be
+// regularised, and a confidence kept only for polygons, are intermediates.
+Writers open_writers(const RasterInfo& info, const Window& extent, const Plan& plan, const std::string& class_map, const SegmentOptions& o,
+                     const std::string& model_path) {
+  const auto product_layout = [&](DataType type, int bands) { return shard_layout(layout_like(info, type, bands), extent, o.stream.shard); };
+  const std::int64_t classes = plan.layout.classes;
+  OutputOptions class_options = o.output, float_options = o.output;
+  if (EQUAL(o.output.driver.c_str(), "COG") && !has_option(o.output.creation_options, "OVERVIEW_RESAMPLING") &&
+      !has_option(o.output.creation_options, "RESAMPLING")) {
     class_options.creation_options.push_back("OVERVIEW_RESAMPLING=MODE");
     float_options.creation_options.push_back("OVERVIEW_RESAMPLING=AVERAGE");
   }
@@ -269,71 +256,135 @@ SegmentReport segment(Raster& raster, const nn::Model& model, const std::string&
     class_options = OutputOptions{};  // an intermediate: plain tiled GTiff
     class_options.overwrite = true;
   }
+  Writers writers;
   RasterLayout class_layout = product_layout(DataType::Byte, 1);
   class_layout.nodata = kClassNodata;
+  const std::string class_target = o.regularize > 0 ? detail::temporary_path(class_map, "unregularised.tif") : class_map;
   writers.classes = std::make_unique<RasterWriter>(class_target, class_layout, class_options);
-  const detail::ClassLegend legend = detail::class_legend(md, classes);
-  const std::vector<std::string>& class_names = legend.names;
-  const std::vector<std::array<int, 4>>& colors = legend.colors;
-  writers.classes->set_color_table(colors);
-  writers.classes->set_category_names(class_names);
+  writers.classes->set_color_table(plan.legend.colors);
+  writers.classes->set_category_names(plan.legend.names);
   writers.classes->set_metadata("LUOJIA_MODEL", std::filesystem::path(model_path).filename().string());
   const std::string confidence_path =
       !o.confidence.empty() ? o.confidence : (!o.vector.empty() ? detail::temporary_path(class_map, "confidence.tif") : "");
   if (!confidence_path.empty()) {
     RasterLayout l = product_layout(DataType::Float32, 1);
     l.nodata = kFloatNodata;
-    OutputOptions opts = o.confidence.empty() ? OutputOptions{"GTiff", {}, true} : float_options;
-    writers.confidence = std::make_unique<RasterWriter>(confidence_path, l, opts);
+    writers.confidence = std::make_unique<RasterWriter>(confidence_path, l, o.confidence.empty() ? OutputOptions{"GTiff", {}, true} : float_options);
     writers.confidence->set_band_description(1, "confidence");
   }
   if (!o.probabilities.empty()) {
     RasterLayout l = product_layout(o.probability_type, static_cast<int>(classes));
-    l.nodata = layout.probability_nodata;
+    l.nodata = plan.layout.probability_nodata;
     writers.probabilities = std::make_unique<RasterWriter>(o.probabilities, l, float_options);
     for (std::int64_t k = 0; k < classes; ++k)
-      writers.probabilities->set_band_description(static_cast<int>(k) + 1, class_names[static_cast<std::size_t>(k)]);
+      writers.probabilities->set_band_description(static_cast<int>(k) + 1, plan.legend.names[static_cast<std::size_t>(k)]);
   }
   if (!o.logits.empty()) {
     RasterLayout l = product_layout(DataType::Float32, static_cast<int>(classes));
     l.nodata = std::numeric_limits<double>::quiet_NaN();
     writers.logits = std::make_unique<RasterWriter>(o.logits, l, float_options);
   }
+  return writers;
+}
 
-  // ---- the kernel -------------------------------------------------------------------------------
-  detail::SessionPool sessions(model);
-  std::atomic<std::int64_t> skipped{0};
-  const bool tta = o.tta;
-  const BlendWindow blend_window = o.window;
-  const std::size_t n_sym = tta ? 8 : 1;
+// ---- run: the network over tiles -----------------------------------------------------------------
 
-  // Class probabilities over `region` (read-window coordinates; averaged over D4 with --tta), and
-  // its raw logits. The network sees the whole read window; only the region is needed after it.
-  auto infer = [&](const InputTile& in, const Window& region, std::vector<float>& probs, std::vector<float>& raw) {
+// Class probabilities of a tile's pixels, averaged over D4 with tta; called from several threads.
+class TileClassifier {
+public:
+  TileClassifier(const nn::Model& model, const Plan& plan, const SegmentOptions& o, const RasterInfo& info,
+                 const detail::AreaOfInterest* aoi)
+      : plan_(plan), sessions_(model), model_path_(model.path()), symmetries_(o.tta ? 8 : 1), window_(o.window), width_(info.width),
+        height_(info.height), aoi_(aoi) {}
+
+  // The class, confidence, probability and logit planes of the tile's core.
+  void classify(const InputTile& in, OutputTile& out) {
+    const Layout& layout = plan_.layout;
+    const std::int64_t classes = layout.classes;
+    const Window& core = in.tile.core;
+    const Window& r = in.tile.read;
+    std::vector<std::uint8_t> valid;
+    validity(in, core, valid);
+    out.pixels.reshape(layout.planes(), core.width, core.height);
+    const std::int64_t op = core.area();
+    constexpr float kNan = std::numeric_limits<float>::quiet_NaN();
+    if (std::none_of(valid.begin(), valid.end(), [](std::uint8_t v) { return v != 0; })) {
+      ++skipped_;
+      for (std::int64_t i = 0; i < op; ++i) decide(nullptr, classes, 0, 0, false, layout, out.pixels.data(), op, i);
+      if (layout.logits)
+        std::fill(out.pixels.data() + layout.logit_plane() * op, out.pixels.data() + (layout.logit_plane() + classes) * op, kNan);
+      return;
+    }
+    std::vector<float> probs, raw;
+    infer(in, Window{core.x - r.x, core.y - r.y, core.width, core.height}, probs, raw);
+    for (std::int64_t o = 0; o < op; ++o) {
+      const bool v = valid[static_cast<std::size_t>(o)] != 0;
+      decide(probs.data(), classes, op, o, v, layout, out.pixels.data(), op, o);
+      if (layout.logits)
+        for (std::int64_t k = 0; k < classes; ++k)
+          out.pixels.data()[(layout.logit_plane() + k) * op + o] = v ? raw[static_cast<std::size_t>(k * op + o)] : kNan;
+    }
+  }
+
+  // Blending: over the part of the read window inside the raster, a weight plane (the window's
+  // weight, 0 where no class is due) and the weighted probabilities.
+  void weigh(const InputTile& in, OutputTile& out) {
+    const std::int64_t classes = plan_.layout.classes;
+    const Window& r = in.tile.read;
+    const Window part = intersection(r, Window{0, 0, width_, height_});
+    std::vector<std::uint8_t> valid;
+    validity(in, part, valid);
+    out.pixels.reshape(1 + static_cast<int>(classes), part.width, part.height);
+    std::fill(out.pixels.data(), out.pixels.data() + out.pixels.plane_size() * static_cast<std::size_t>(1 + classes), 0.0f);
+    if (std::none_of(valid.begin(), valid.end(), [](std::uint8_t v) { return v != 0; })) {
+      ++skipped_;
+      return;
+    }
+    std::vector<float> probs, raw;
+    infer(in, Window{part.x - r.x, part.y - r.y, part.width, part.height}, probs, raw);
+    const std::int64_t op = part.area();
+    for (std::int64_t y = 0; y < part.height; ++y)
+      for (std::int64_t x = 0; x < part.width; ++x) {
+        const std::int64_t wy = part.y - r.y + y, wx = part.x - r.x + x, i = y * part.width + x;
+        if (!valid[static_cast<std::size_t>(i)]) continue;
+        const auto weight = static_cast<float>(window_weight(window_, wy, r.height) * window_weight(window_, wx, r.width));
+        out.pixels.data()[i] = weight;
+        for (std::int64_t k = 0; k < classes; ++k) out.pixels.data()[(1 + k) * op + i] = weight * probs[static_cast<std::size_t>(k * op + i)];
+      }
+  }
+
+  std::int64_t skipped() const { return skipped_.load(); }
+
+private:
+  // Probabilities over `region` (read-window coordinates) and its raw logits. The network sees the
+  // whole read window; only the region is needed after it.
+  void infer(const InputTile& in, const Window& region, std::vector<float>& probs, std::vector<float>& raw) {
+    const std::int64_t classes = plan_.layout.classes, channels = plan_.input.channels();
     const Window& r = in.tile.read;
     const std::int64_t plane = r.area();
     nn::Tensor x({1, channels, r.height, r.width});
-    detail::network_input(in, model_input, width, height, x);
-    const auto session = sessions.borrow();
+    detail::network_input(in, plan_.input, width_, height_, x);
+    const auto session = sessions_.borrow();
     probs.assign(static_cast<std::size_t>(classes * region.area()), 0.0f);
     std::vector<float> scratch;
-    for (std::size_t s = 0; s < n_sym; ++s) {
+    const float share = 1.0f / static_cast<float>(symmetries_);
+    for (std::size_t s = 0; s < symmetries_; ++s) {
       const Symmetry sym = kD4[s];
       nn::Tensor xi = x;
       if (s > 0) {
-        const std::int64_t th = sym.transpose ? r.width : r.height, tw = sym.transpose ? r.height : r.width;
-        xi = nn::Tensor({1, channels, th, tw});
+        xi = nn::Tensor({1, channels, sym.transpose ? r.width : r.height, sym.transpose ? r.height : r.width});
         apply_symmetry(x.data(), channels, r.height, r.width, sym, false, xi.data());
       }
-      const nn::Tensor y = session->run(split_inputs(xi)).at(0);
+      const nn::Tensor y = session->run(plan_.input.split(xi)).at(0);
       if (y.size() != classes * plane)
-        raise("the model's output " + nn::to_string(y.shape()) + " does not match its input " + nn::to_string(xi.shape()), at_model);
+        raise("the model's output " + nn::to_string(y.shape()) + " does not match its input " + nn::to_string(xi.shape()),
+              ErrorContext{model_path_, {}, {}, {}});
       const float* logits = y.data();
       if (s > 0) {
         scratch.resize(static_cast<std::size_t>(classes * plane));
         apply_symmetry(y.data(), classes, r.height, r.width, sym, true, scratch.data());
         logits = scratch.data();
-      } else if (layout.logits) {
+      } else if (plan_.layout.logits) {
         raw.resize(static_cast<std::size_t>(classes * region.area()));
         for (std::int64_t k = 0; k < classes; ++k)
           for (std::int64_t yy = 0; yy < region.height; ++yy)
@@ -341,161 +392,105 @@ SegmentReport segment(Raster& raster, const nn::Model& model, const std::string&
                       logits + k * plane + (region.y + yy) * r.width + region.x + region.width,
                       raw.data() + k * region.area() + yy * region.width);
       }
-      if (analysis.probabilities)  // the network ends in a softmax over classes: its outputs are probabilities
+      if (plan_.tiling.analysis.probabilities)  // the network ends in a softmax over classes: its outputs are probabilities
         for (std::int64_t k = 0; k < classes; ++k)
           for (std::int64_t yy = 0; yy < region.height; ++yy)
             for (std::int64_t xx = 0; xx < region.width; ++xx)
               probs[static_cast<std::size_t>(k * region.area() + yy * region.width + xx)] +=
-                  logits[k * plane + (region.y + yy) * r.width + region.x + xx] / static_cast<float>(n_sym);
+                  logits[k * plane + (region.y + yy) * r.width + region.x + xx] * share;
       else
-        softmax_region(logits, classes, plane, r.width, region, 1.0f / static_cast<float>(n_sym), probs.data());
+        softmax_region(logits, classes, plane, r.width, region, share, probs.data());
     }
-  };
-  // Pixels of the window [x0, y0, w, h] (raster coordinates) that get a class: data in every band,
-  // inside the area of interest.
-  auto validity = [&](const InputTile& in, const Window& part, std::vector<std::uint8_t>& valid) {
+  }
+
+  // Pixels of `part` (raster coordinates) that get a class: data in every band, inside the area of interest.
+  void validity(const InputTile& in, const Window& part, std::vector<std::uint8_t>& valid) const {
     valid.assign(static_cast<std::size_t>(part.area()), 0);
     const Window& r = in.tile.read;
     for (std::int64_t y = 0; y < part.height; ++y)
       for (std::int64_t x = 0; x < part.width; ++x)
-        valid[static_cast<std::size_t>(y * part.width + x)] =
-            in.mask[static_cast<std::size_t>((part.y - r.y + y) * r.width + (part.x - r.x + x))];
-    if (aoi) aoi->restrict(part, valid);
-  };
-
-  const int planes = layout.planes();
-  TileKernel kernel;
-  if (!blend) {
-    kernel = [&](const InputTile& in, OutputTile& out) {
-      const Window& core = in.tile.core;
-      const Window& r = in.tile.read;
-      std::vector<std::uint8_t> valid;
-      validity(in, core, valid);
-      out.pixels.reshape(planes, core.width, core.height);
-      const std::int64_t op = core.area();
-      if (std::none_of(valid.begin(), valid.end(), [](std::uint8_t v) { return v != 0; })) {
-        ++skipped;
-        for (std::int64_t i = 0; i < op; ++i) decide(nullptr, classes, 0, 0, false, layout, out.pixels.data(), op, i);
-        if (layout.logits)
-          std::fill(out.pixels.data() + layout.logit_plane() * op, out.pixels.data() + (layout.logit_plane() + classes) * op,
-                    std::numeric_limits<float>::quiet_NaN());
-        return;
-      }
-      std::vector<float> probs, raw;
-      infer(in, Window{core.x - r.x, core.y - r.y, core.width, core.height}, probs, raw);
-      for (std::int64_t o = 0; o < op; ++o) {
-        const bool v = valid[static_cast<std::size_t>(o)] != 0;
-        decide(probs.data(), classes, op, o, v, layout, out.pixels.data(), op, o);
-        if (layout.logits)
-          for (std::int64_t k = 0; k < classes; ++k)
-            out.pixels.data()[(layout.logit_plane() + k) * op + o] =
-                v ? raw[static_cast<std::size_t>(k * op + o)] : std::numeric_limits<float>::quiet_NaN();
-      }
-    };
-  } else {
-    // Blending: the kernel returns, over the part of its read window inside the raster, a weight
-    // plane (window weight, 0 where no class is due) and the probabilities.
-    kernel = [&](const InputTile& in, OutputTile& out) {
-      const Window& r = in.tile.read;
-      const Window part = intersection(r, Window{0, 0, width, height});
-      std::vector<std::uint8_t> valid;
-      validity(in, part, valid);
-      out.pixels.reshape(1 + static_cast<int>(classes), part.width, part.height);
-      std::fill(out.pixels.data(), out.pixels.data() + out.pixels.plane_size() * static_cast<std::size_t>(1 + classes), 0.0f);
-      if (std::none_of(valid.begin(), valid.end(), [](std::uint8_t v) { return v != 0; })) {
-        ++skipped;
-        return;
-      }
-      std::vector<float> probs, raw;
-      infer(in, Window{part.x - r.x, part.y - r.y, part.width, part.height}, probs, raw);
-      const std::int64_t op = part.area();
-      for (std::int64_t y = 0; y < part.height; ++y)
-        for (std::int64_t x = 0; x < part.width; ++x) {
-          const std::int64_t wy = part.y - r.y + y, wx = part.x - r.x + x, i = y * part.width + x;
-          if (!valid[static_cast<std::size_t>(i)]) continue;
-          const auto weight = static_cast<float>(window_weight(blend_window, wy, r.height) * window_weight(blend_window, wx, r.width));
-          out.pixels.data()[i] = weight;
-          for (std::int64_t k = 0; k < classes; ++k) out.pixels.data()[(1 + k) * op + i] = weight * probs[static_cast<std::size_t>(k * op + i)];
-        }
-    };
+        valid[static_cast<std::size_t>(y * part.width + x)] = in.mask[static_cast<std::size_t>((part.y - r.y + y) * r.width + (part.x - r.x + x))];
+    if (aoi_) aoi_->restrict(part, valid);
   }
 
-  // ---- the sink ---------------------------------------------------------------------------------
-  TileSink sink;
-  // Blending: sums of weighted probabilities for the rows that tiles still reach, flushed as soon
-  // as no later tile can add to them: about one row of tiles, never the scene.
-  std::map<std::int64_t, std::vector<float>> acc_rows;  // y -> weight, then classes sums; each width long
-  auto flush_rows_below = [&](std::int64_t limit) {
-    while (!acc_rows.empty() && acc_rows.begin()->first < limit) {
-      // Flush contiguous rows in one strip.
-      const std::int64_t y0 = acc_rows.begin()->first;
+  const Plan& plan_;
+  detail::SessionPool sessions_;
+  std::string model_path_;
+  std::size_t symmetries_;
+  BlendWindow window_;
+  std::int64_t width_, height_;
+  const detail::AreaOfInterest* aoi_;
+  std::atomic<std::int64_t> skipped_{0};
+};
+
+// Sums of weighted probabilities for the rows that blended tiles still reach, flushed as soon as no
+// later tile can add to them: about one row of tiles, never the scene.
+class BlendAccumulator {
+public:
+  BlendAccumulator(std::int64_t width, std::int64_t height, const Layout& layout, Writers& writers)
+      : width_(width), height_(height), layout_(layout), writers_(writers) {}
+
+  void add(const Tile& t, const Image& image) {
+    // Tiles come row by row: once a tile of a new row arrives, rows above its window are final.
+    const Window part = intersection(t.read, Window{0, 0, width_, height_});
+    if (t.col == 0) flush_below(part.y);
+    const std::int64_t op = part.area(), classes = layout_.classes;
+    for (std::int64_t y = 0; y < part.height; ++y) {
+      auto& row = rows_[part.y + y];
+      if (row.empty()) row.assign(static_cast<std::size_t>((1 + classes) * width_), 0.0f);
+      for (std::int64_t k = 0; k <= classes; ++k)
+        for (std::int64_t x = 0; x < part.width; ++x)
+          row[static_cast<std::size_t>(k * width_ + part.x + x)] += image.data()[k * op + y * part.width + x];
+    }
+  }
+
+  void flush_below(std::int64_t limit) {
+    const std::int64_t classes = layout_.classes;
+    while (!rows_.empty() && rows_.begin()->first < limit) {
+      // Contiguous rows go out in one strip.
+      const std::int64_t y0 = rows_.begin()->first;
       std::int64_t y1 = y0;
-      while (acc_rows.count(y1) && y1 < limit && y1 - y0 < 256) ++y1;
-      const Window strip{0, y0, width, y1 - y0};
-      Image image(planes, width, y1 - y0);
+      while (rows_.count(y1) && y1 < limit && y1 - y0 < 256) ++y1;
+      const Window strip{0, y0, width_, y1 - y0};
+      Image image(layout_.planes(), width_, y1 - y0);
       const std::int64_t op = strip.area();
       std::vector<float> probs(static_cast<std::size_t>(classes));
       for (std::int64_t y = y0; y < y1; ++y) {
-        const std::vector<float>& row = acc_rows[y];
-        for (std::int64_t x = 0; x < width; ++x) {
+        const std::vector<float>& row = rows_[y];
+        for (std::int64_t x = 0; x < width_; ++x) {
           const float wsum = row[static_cast<std::size_t>(x)];
-          const std::int64_t o = (y - y0) * width + x;
           if (wsum > 0)
-            for (std::int64_t k = 0; k < classes; ++k) probs[static_cast<std::size_t>(k)] = row[static_cast<std::size_t>((1 + k) * width + x)] / wsum;
-          decide(probs.data(), classes, 1, 0, wsum > 0, layout, image.data(), op, o);
+            for (std::int64_t k = 0; k < classes; ++k) probs[static_cast<std::size_t>(k)] = row[static_cast<std::size_t>((1 + k) * width_ + x)] / wsum;
+          decide(probs.data(), classes, 1, 0, wsum > 0, layout_, image.data(), op, (y - y0) * width_ + x);
         }
-        acc_rows.erase(y);
+        rows_.erase(y);
       }
-      write_products(writers, layout, strip, image);
+      write_products(writers_, layout_, strip, image);
     }
-  };
-  if (!blend) {
-    sink = [&](const Tile& t, const Image& image) { write_products(writers, layout, t.core, image); };
-  } else {
-    sink = [&](const Tile& t, const Image& image) {
-      // Tiles come row by row: once a tile of a new row arrives, rows above its window are final.
-      const Window part = intersection(t.read, Window{0, 0, width, height});
-      if (t.col == 0) flush_rows_below(part.y);
-      const std::int64_t op = part.area();
-      for (std::int64_t y = 0; y < part.height; ++y) {
-        auto& row = acc_rows[part.y + y];
-        if (row.empty()) row.assign(static_cast<std::size_t>((1 + classes) * width), 0.0f);
-        for (std::int64_t k = 0; k <= classes; ++k)
-          for (std::int64_t x = 0; x < part.width; ++x)
-            row[static_cast<std::size_t>(k * width + part.x + x)] += image.data()[k * op + y * part.width + x];
-      }
-    };
   }
 
-  // ---- run ----------------------------------------------------------------------------------------
-  StreamOptions so = detail::model_stream_options(o.stream);
-  {
-    // Activation memory of one tile, from a plan of the largest read window (an interior tile's).
-    const Window largest = grid.max_read_window();
-    const Window w{0, 0, std::min(largest.width, padded_w), std::min(largest.height, padded_h)};
-    report.activation_bytes = detail::activation_bytes(model, model_input, grid, tiling);
-    const std::size_t per_tile = report.activation_bytes + static_cast<std::size_t>(w.area()) * static_cast<std::size_t>(channels + 3 * classes) * 4;
-    so.kernel_bytes_per_tile = per_tile * (tta ? 2 : 1);
-  }
-  const StreamStats stats = stream(raster, bands, grid, blend ? 1 + static_cast<int>(classes) : planes, kernel, sink, so);
-  if (blend) flush_rows_below(height);
-  report.tiles = stats.tiles;
-  report.skipped = skipped.load();
+private:
+  std::int64_t width_, height_;
+  const Layout& layout_;
+  Writers& writers_;
+  std::map<std::int64_t, std::vector<float>> rows_;  // y -> weight, then the classes' sums; each width long
+};
 
-  // ---- finish: regularise, polygonise, then put every product in place ---------------------------
-  // Every product is finished (flushed, closed, converted) before any is committed, so a failure
-  // anywhere, a full disk included, leaves none of them and never touches existing outputs.
+// ---- done: regularise, polygonise, then put every product in place -----------------------------
+// Every product is finished (flushed, closed, converted) before any is committed, so a failure
+// anywhere, a full disk included, leaves none of them and never touches existing outputs.
+void finish_products(Writers& writers, const Plan& plan, const std::string& class_map, const SegmentOptions& o, SegmentReport& report) {
   for (RasterWriter* w : {writers.classes.get(), writers.probabilities.get(), writers.logits.get(), writers.confidence.get()})
     if (w) w->finish();
   std::optional<RasterWriter> regularised;
   if (o.regularize > 0)
-    regularised.emplace(detail::majority_filter(writers.classes->finished_path(), class_map, o.regularize, class_names, colors,
-                                                o.output, o.stream));
+    regularised.emplace(detail::majority_filter(writers.classes->finished_path(), class_map, o.regularize, plan.legend.names,
+                                                plan.legend.colors, o.output, o.stream));
   RasterWriter& classes_writer = regularised ? *regularised : *writers.classes;
   std::unique_ptr<detail::VectorOutput> polygons;
   if (!o.vector.empty()) {
     PolygonizeOptions po;
-    po.class_names = class_names;
+    po.class_names = plan.legend.names;
     po.min_area = o.min_area;
     po.min_pixels = o.min_pixels;
     po.simplify = o.simplify;
@@ -508,10 +503,60 @@ SegmentReport segment(Raster& raster, const nn::Model& model, const std::string&
   if (writers.logits) writers.logits->commit();
   if (writers.confidence && !o.confidence.empty()) writers.confidence->commit();
   report.written.push_back(class_map);
-  if (!o.probabilities.empty()) report.written.push_back(o.probabilities);
-  if (!o.logits.empty()) report.written.push_back(o.logits);
-  if (!o.confidence.empty()) report.written.push_back(o.confidence);
-  if (!o.vector.empty()) report.written.push_back(o.vector);
+  for (const std::string* path : {&o.probabilities, &o.logits, &o.confidence, &o.vector})
+    if (!path->empty()) report.written.push_back(*path);
+}
+
+}  // namespace
+
+SegmentReport segment(const std::string& input, const std::string& model_path, const std::string& class_map,
+                      const SegmentOptions& o) {
+  Raster raster = Raster::open(input);
+  const nn::Model model = o.registry ? nn::Model::load(model_path, *o.registry) : nn::Model::load(model_path);
+  return segment(raster, model, class_map, o);
+}
+
+// PDAL's lifecycle: prepare (plan, writers), run (stream the tiles through the network), done
+// (finish and commit the products together).
+SegmentReport segment(Raster& raster, const nn::Model& model, const std::string& class_map, const SegmentOptions& o) {
+  const RasterInfo& info = raster.info();
+  Plan plan = plan_tiles(info, model, o);
+  const TileGrid grid = detail::model_tile_grid(plan.tiling, info, o.stream.shard);
+  if (!o.stream.shard.whole()) check_shard_options(o, plan.blend, ErrorContext{model.path(), {}, {}, {}});
+  plan_outputs(plan, model, o, grid.extent());
+  // Every output is checked before the run, so a long run never fails at its end for a name.
+  for (const std::string& path : {class_map, o.vector}) check_output_path(path, o.output.overwrite);
+  if (!o.vector.empty()) vector_driver_for(o.vector);
+  std::unique_ptr<detail::AreaOfInterest> aoi;
+  if (!o.aoi.empty() || !o.mask.empty()) aoi = std::make_unique<detail::AreaOfInterest>(info, o.aoi, o.mask);
+  Writers writers = open_writers(info, grid.extent(), plan, class_map, o, model.path());
+
+  TileClassifier classifier(model, plan, o, info, aoi.get());
+  BlendAccumulator blended(info.width, info.height, plan.layout, writers);
+  TileKernel kernel;
+  TileSink sink;
+  if (plan.blend) {
+    kernel = [&](const InputTile& in, OutputTile& out) { classifier.weigh(in, out); };
+    sink = [&](const Tile& t, const Image& image) { blended.add(t, image); };
+  } else {
+    kernel = [&](const InputTile& in, OutputTile& out) { classifier.classify(in, out); };
+    sink = [&](const Tile& t, const Image& image) { write_products(writers, plan.layout, t.core, image); };
+  }
+  StreamOptions so = detail::model_stream_options(o.stream);
+  SegmentReport report = plan.report;
+  report.activation_bytes = detail::activation_bytes(model, plan.input, grid, plan.tiling);
+  // Per tile in flight: activations, the network's input and output, probabilities (twice with tta).
+  const Window largest = grid.max_read_window();
+  const auto read_pixels = static_cast<std::size_t>(std::min(largest.width, plan.tiling.padded_width) *
+                                                    std::min(largest.height, plan.tiling.padded_height));
+  const auto tile_floats = read_pixels * static_cast<std::size_t>(plan.input.channels() + 3 * plan.layout.classes);
+  so.kernel_bytes_per_tile = (report.activation_bytes + tile_floats * 4) * (o.tta ? 2 : 1);
+  const StreamStats stats = stream(raster, plan.input.bands, grid, plan.blend ? 1 + static_cast<int>(plan.layout.classes) : plan.layout.planes(),
+                                   kernel, sink, so);
+  if (plan.blend) blended.flush_below(info.height);
+  report.tiles = stats.tiles;
+  report.skipped = classifier.skipped();
+  finish_products(writers, plan, class_map, o, report);
   return report;
 }
 
