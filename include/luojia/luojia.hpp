@@ -14,7 +14,9 @@
 #include <luojia/progress.hpp>
 #include <luojia/raster.hpp>
 #include <luojia/raster_info.hpp>
+#include <luojia/raster_layout.hpp>
 #include <luojia/raster_writer.hpp>
+#include <luojia/shard_layout.hpp>
 #include <luojia/segmentation.hpp>
 #include <luojia/spectral_index.hpp>
 #include <luojia/tile_grid.hpp>

@@ -3,7 +3,7 @@
 #include <luojia/export.hpp>
 #include <luojia/image.hpp>
 #include <luojia/raster_info.hpp>
-#include <luojia/tile_grid.hpp>
+#include <luojia/raster_layout.hpp>
 #include <luojia/window.hpp>
 
 #include <array>
@@ -13,28 +13,6 @@
 #include <vector>
 
 namespace luojia {
-
-// Shape and georeferencing of a raster to create.
-struct RasterLayout {
-  std::int64_t width = 0;
-  std::int64_t height = 0;
-  int bands = 1;
-  DataType type = DataType::Float32;
-  std::optional<GeoTransform> geotransform;
-  std::string crs_wkt;
-  std::optional<double> nodata;  // set on every band
-  std::vector<std::pair<std::string, std::string>> metadata;  // default domain, written on creation
-};
-
-// Same size, geotransform, CRS and nodata as an existing raster, with a chosen type and band count.
-// The input's nodata is kept when the new type can hold it.
-LUOJIA_API RasterLayout layout_like(const RasterInfo& like, DataType type, int bands);
-
-// The layout of one shard's product: window's size, the geotransform moved to the window's corner,
-// and metadata by which luojia-merge checks that shards cover the whole grid exactly once:
-// LUOJIA_SHARD=K/N, LUOJIA_SHARD_WINDOW=x,y,width,height and LUOJIA_SHARD_GRID=width,height.
-// The whole job (shard 1/1) is the whole layout, unchanged.
-LUOJIA_API RasterLayout shard_layout(const RasterLayout& whole, const Window& window, const Shard& shard);
 
 // The checks every writer makes of its target before a run, so a long run never fails at its end
 // for a name: throws Error if path exists and overwrite is false, or if its folder is missing.

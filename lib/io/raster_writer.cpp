@@ -115,27 +115,6 @@ RasterLayout layout_like(const RasterInfo& like, DataType type, int bands) {
   return layout;
 }
 
-RasterLayout shard_layout(const RasterLayout& whole, const Window& window, const Shard& shard) {
-  if (shard.whole()) return whole;
-  RasterLayout part = whole;
-  part.width = window.width;
-  part.height = window.height;
-  if (whole.geotransform) {
-    const auto [x, y] = whole.geotransform->apply(static_cast<double>(window.x), static_cast<double>(window.y));
-    part.geotransform->c[0] = x;
-    part.geotransform->c[3] = y;
-  }
-  const auto text = [](std::initializer_list<std::int64_t> values) {
-    std::string out;
-    for (auto v : values) out += (out.empty() ? "" : ",") + std::to_string(v);
-    return out;
-  };
-  part.metadata.emplace_back("LUOJIA_SHARD", std::to_string(shard.index + 1) + "/" + std::to_string(shard.count));
-  part.metadata.emplace_back("LUOJIA_SHARD_WINDOW", text({window.x, window.y, window.width, window.height}));
-  part.metadata.emplace_back("LUOJIA_SHARD_GRID", text({whole.width, whole.height}));
-  return part;
-}
-
 struct RasterWriter::Impl {
   std::string path;
   RasterLayout layout;

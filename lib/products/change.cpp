@@ -4,6 +4,7 @@
 #include <luojia/grid_match.hpp>
 
 #include <luojia/error.hpp>
+#include <luojia/shard_layout.hpp>
 
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"

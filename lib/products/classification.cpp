@@ -2,6 +2,7 @@
 #include <luojia/classification.hpp>
 
 #include <luojia/error.hpp>
+#include <luojia/shard_layout.hpp>
 #include <luojia/nn/model.hpp>
 
 #include "products/model_products.hpp"

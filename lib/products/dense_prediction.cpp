@@ -4,6 +4,7 @@
 #include <luojia/prediction.hpp>
 
 #include <luojia/error.hpp>
+#include <luojia/shard_layout.hpp>
 #include <luojia/nn/model.hpp>
 #include <luojia/raster.hpp>
 

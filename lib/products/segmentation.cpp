@@ -5,6 +5,7 @@
 #include <optional>
 
 #include <luojia/error.hpp>
+#include <luojia/shard_layout.hpp>
 #include <luojia/nn/model.hpp>
 
 #include "io/file_names.hpp"

@@ -1,6 +1,7 @@
 #include <luojia/spectral_index.hpp>
 
 #include <luojia/error.hpp>
+#include <luojia/shard_layout.hpp>
 
 #include <algorithm>
 #include <cctype>
