@@ -47,6 +47,14 @@ TEST_CASE("each cell's scores are PyTorch's for its window", "[classify]") {
   CHECK(info.geotransform->c[1] == 320.0);  // 32 pixels of 10 m
   CHECK(info.geotransform->c[0] == 500000.0);
   CHECK(info.epsg == 32618);
+
+  // The same from an open raster and a loaded model.
+  Raster raster = Raster::open(dir.file("in.tif"));
+  const nn::Model model = nn::Model::load(kNn + "resnet_classifier_op17.onnx");
+  o.scores = dir.file("scores_open.tif");
+  classify(raster, model, dir.file("labels_open.tif"), o);
+  CHECK(luojia::test::read_band(dir.file("labels_open.tif"), 1) == luojia::test::read_band(dir.file("labels.tif"), 1));
+  for (int k = 1; k <= 6; ++k) CHECK(luojia::test::read_band(dir.file("scores_open.tif"), k) == luojia::test::read_band(dir.file("scores.tif"), k));
 }
 
 TEST_CASE("overlapping windows equal windows cut and reflected here", "[classify]") {

@@ -9,6 +9,11 @@
 
 namespace luojia {
 
+class Raster;
+namespace nn {
+class Model;
+}
+
 struct ClassifyOptions {
   std::int64_t window = 0;  // window side in pixels; 0: the model's fixed input size
   std::int64_t stride = 0;  // distance between windows; 0: the window (no overlap)
@@ -33,6 +38,9 @@ struct ClassifyReport {
 // label raster has one pixel per cell, georeferenced with INPUT's CRS and a geotransform whose
 // pixels are stride times INPUT's; cells without data are nodata (255).
 LUOJIA_API ClassifyReport classify(const std::string& input, const std::string& model, const std::string& output,
+                                   const ClassifyOptions& options);
+// The same over an open raster with a loaded model (options.registry is then unused).
+LUOJIA_API ClassifyReport classify(Raster& input, const nn::Model& model, const std::string& output,
                                    const ClassifyOptions& options);
 
 }  // namespace luojia

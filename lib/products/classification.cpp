@@ -24,10 +24,14 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a >= 0 ? a / b :
 ClassifyReport classify(const std::string& input, const std::string& model_path, const std::string& output,
                         const ClassifyOptions& o) {
   Raster raster = Raster::open(input);
+  const nn::Model model = o.registry ? nn::Model::load(model_path, *o.registry) : nn::Model::load(model_path);
+  return classify(raster, model, output, o);
+}
+
+ClassifyReport classify(Raster& raster, const nn::Model& model, const std::string& output, const ClassifyOptions& o) {
   const RasterInfo& info = raster.info();
+  const std::string& model_path = model.path();
   const ErrorContext at_model{model_path, {}, {}, {}};
-  const nn::LayerRegistry builtins = o.registry ? nn::LayerRegistry() : nn::LayerRegistry::with_builtins();
-  const nn::Model model = nn::Model::load(model_path, o.registry ? *o.registry : builtins);
   if (model.inputs().size() != 1 || model.inputs()[0].shape.size() != 4)
     raise("luojia-classify runs models with one NCHW input", at_model);
   const nn::Shape& declared = model.inputs()[0].shape;
