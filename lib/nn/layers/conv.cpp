@@ -22,6 +22,10 @@ using MutableMap = Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>>;
 // Output pixels per GEMM chunk: im2col of K x kChunk floats stays within L2 for usual K.
 constexpr std::int64_t kChunk = 1024;
 
+// Floats between two groups' packed weights: the kernel's slack past a group's end, rounded so that
+// every group starts 64-byte aligned (SSE's packet loads of packed weights fault when misaligned).
+std::int64_t packed_group_stride(std::int64_t floats) { return (floats + 64 + 15) / 16 * 16; }
+
 // Eigen's own block-panel kernel, fed by an im2col that writes its packed left-hand side
 // directly: the patch matrix is built once, in the order the kernel reads it, instead of being
 // written by im2col and copied again by Eigen's packing. The weights are packed once at load.
@@ -126,10 +130,10 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
   const std::int64_t cout_g = out_channels_ / group_, k = w.size() / out_channels_;
   if (!(w.dim(1) == 1 && cout_g == 1)) {
     // Per group and depth block of kKc patch elements: that block's rows of W^T, packed.
-    packed_ = Tensor(Shape{group_, cout_g * k + 64});
+    packed_ = Tensor(Shape{group_, packed_group_stride(cout_g * k)});
     for (std::int64_t g = 0; g < group_; ++g)
       for (std::int64_t k0 = 0; k0 < k; k0 += kKc)
-        PackRhs()(packed_.data() + g * (cout_g * k + 64) + k0 * cout_g, RhsMapper(w.data() + g * cout_g * k + k0, k),
+        PackRhs()(packed_.data() + g * packed_group_stride(cout_g * k) + k0 * cout_g, RhsMapper(w.data() + g * cout_g * k + k0, k),
                   std::min<Index>(kKc, k - k0), cout_g);
   }
   bias_.assign(static_cast<std::size_t>(out_channels_), 0.0f);
@@ -214,7 +218,7 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
     while (n * group_ * chunks * channel_blocks < want && cout_g / (channel_blocks * 2) >= 32) channel_blocks *= 2;
     // Blocks of whole kernel column panels, so each starts at a packed panel boundary.
     const std::int64_t block_cols = ((cout_g + channel_blocks - 1) / channel_blocks + kNr - 1) / kNr * kNr;
-    const std::int64_t stride_packed = cout_g * k + 64;
+    const std::int64_t stride_packed = packed_group_stride(cout_g * k);
     luojia::detail::parallel_for(std::int64_t{0}, n * group_ * chunks * channel_blocks, [&](std::int64_t t) {
       const std::int64_t cb = t % channel_blocks, chunk = (t / channel_blocks) % chunks;
       const std::int64_t g = (t / channel_blocks / chunks) % group_, b = t / channel_blocks / chunks / group_;
