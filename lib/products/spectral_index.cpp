@@ -172,7 +172,7 @@ StreamStats compute_indices(const std::string& input, const std::string& output,
     const IndexSpec& s = job.indices[k];
     std::string label(name(s.kind));
     if (s.kind == IndexKind::NormalizedDifference)
-      label += "(" + std::to_string(s.band_a) + "," + std::to_string(s.band_b) + ")";
+      label += '(' + std::to_string(s.band_a) + ',' + std::to_string(s.band_b) + ')';
     std::transform(label.begin(), label.end(), label.begin(), [](unsigned char c) { return std::toupper(c); });
     writer.set_band_description(static_cast<int>(k) + 1, label);
   }

@@ -17,7 +17,10 @@ RasterLayout shard_layout(const RasterLayout& whole, const Window& window, const
   }
   const auto text = [](std::initializer_list<std::int64_t> values) {
     std::string out;
-    for (auto v : values) out += (out.empty() ? "" : ",") + std::to_string(v);
+    for (auto v : values) {
+      if (!out.empty()) out += ',';
+      out += std::to_string(v);
+    }
     return out;
   };
   part.metadata.emplace_back("LUOJIA_SHARD", std::to_string(shard.index + 1) + "/" + std::to_string(shard.count));

@@ -1,0 +1,72 @@
+#pragma once
+// Object detections from a detector's output tensor: decoding the output layouts YOLO exports
+// have, box overlap (axis-aligned and oriented), and class-aware greedy non-maximum suppression.
+#include <luojia/export.hpp>
+#include <luojia/nn/tensor.hpp>
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace luojia {
+
+// One box in pixel coordinates of the network input (x right, y down): centre, size, and a
+// rotation in radians, clockwise on screen (y points down); 0 for axis-aligned boxes.
+struct Detection {
+  int class_id = 0;
+  float score = 0.0f;
+  double cx = 0, cy = 0, width = 0, height = 0;
+  double angle = 0;
+
+  // The four corners, in order around the box.
+  std::array<std::array<double, 2>, 4> corners() const;
+  double area() const { return width * height; }
+};
+
+// How a detector lays out its output (N anchors, nc classes, K kept boxes):
+enum class DetectionLayout {
+  Auto,              // from the shape, the class count and the metadata (see detection_layout)
+  Yolo8,             // (1, 4+nc, N): cx, cy, w, h, class scores (YOLOv8, YOLO11)
+  Yolo5,             // (1, N, 5+nc): cx, cy, w, h, objectness, class scores (YOLOv5, YOLOv7)
+  Oriented,          // (1, 4+nc+1, N): cx, cy, w, h, class scores, angle in radians (YOLOv8-OBB)
+  EndToEnd,          // (1, K, 6): x1, y1, x2, y2, score, class (NMS-free exports)
+  EndToEndOriented,  // (1, K, 7): cx, cy, w, h, score, class, angle in radians
+};
+
+// "yolo8", "yolo5", "oriented", "end2end", "end2end-oriented" (and "auto"); throws UsageError("layout").
+LUOJIA_API DetectionLayout parse_detection_layout(const std::string& name);
+LUOJIA_API const char* name(DetectionLayout layout);
+
+// The layout of an output of this shape. classes: the model's class count when its metadata names
+// them (0: unknown); det_type: Deepness's name for the layout ("YOLO_v5_v7_DEFAULT",
+// "YOLO_Ultralytics", "YOLO_Ultralytics_obb"; empty: none). Throws ModelError saying why a shape
+// fits no layout.
+LUOJIA_API DetectionLayout detection_layout(const nn::Shape& output, int classes, const std::string& det_type);
+
+struct DecodeOptions {
+  DetectionLayout layout = DetectionLayout::Auto;
+  int classes = 0;             // class count from metadata (0: from the shape)
+  std::string det_type;        // Deepness's det_type, for Auto
+  float confidence = 0.25f;    // detections scoring below it are dropped
+  std::vector<int> keep_classes;  // only these classes (empty: all)
+  double min_size = 0;         // boxes with a side below it (pixels) are dropped
+};
+
+// The detections of one image (batch 1) whose score reaches options.confidence. For Yolo5 the
+// score is objectness x class score; for the others the best class score. Throws ModelError when
+// the output does not fit the layout.
+LUOJIA_API std::vector<Detection> decode_detections(const nn::Tensor& output, const DecodeOptions& options);
+
+// Intersection over union: of rectangles when both angles are 0, else of the rotated rectangles'
+// polygons (exact, by convex polygon clipping).
+LUOJIA_API double box_iou(const Detection& a, const Detection& b);
+
+// Greedy NMS as torchvision's batched_nms: boxes in descending score (ties by index); a box is
+// kept unless a kept box of the same class (any class when class_agnostic) overlaps it with an IoU
+// above iou_threshold. Returns the indices kept, best first; max_detections > 0 caps their number.
+LUOJIA_API std::vector<std::size_t> non_maximum_suppression(const std::vector<Detection>& detections, double iou_threshold,
+                                                           bool class_agnostic = false, std::size_t max_detections = 0);
+
+}  // namespace luojia
