@@ -4,6 +4,7 @@
 #include <luojia/change.hpp>
 #include <luojia/classification.hpp>
 #include <luojia/data_type.hpp>
+#include <luojia/detection.hpp>
 #include <luojia/engine.hpp>
 #include <luojia/error.hpp>
 #include <luojia/grid_match.hpp>
