@@ -4,6 +4,9 @@
 # the test suite under the sanitizers, less the two tests that rebuild luojia from scratch
 # (portable build, install + find_package), and a short bounded run of each fuzzer over its
 # committed corpus. Any sanitizer report fails the run.
+# The build is a portable one (LUOJIA_NATIVE=OFF: Eigen's SSE paths, what a distribution ships), so
+# the whole suite, PyTorch references included, also runs on the code the portable_build test
+# builds; .ci/run relies on that to skip that test's separate rebuild.
 #   LUOJIA_FUZZ_SECONDS  seconds per fuzzer (default 30; the long runs are in the README)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +14,7 @@ tools/install-deps.sh clang libclang-rt-14-dev libomp-dev
 build=${LUOJIA_SANITIZE_BUILD_DIR:-build-sanitize}
 seconds=${LUOJIA_FUZZ_SECONDS:-30}
 CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUOJIA_SANITIZE=ON -DLUOJIA_FUZZ=ON \
-  -DLUOJIA_BUILD_BENCHMARKS=OFF >/dev/null
+  -DLUOJIA_NATIVE=OFF -DLUOJIA_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)"
 # Leak checking is off: GDAL's and protobuf's process-lifetime singletons read as leaks.
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:detect_stack_use_after_return=1
