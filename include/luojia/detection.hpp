@@ -1,7 +1,9 @@
 #pragma once
 // Object detections from a detector's output tensor: decoding the output layouts YOLO exports
 // have, box overlap (axis-aligned and oriented), and class-aware greedy non-maximum suppression.
+#include <luojia/engine.hpp>
 #include <luojia/export.hpp>
+#include <luojia/nn/layer_registry.hpp>
 #include <luojia/nn/tensor.hpp>
 
 #include <array>
@@ -12,6 +14,11 @@
 
 namespace luojia {
 
+class Raster;
+namespace nn {
+class Model;
+}
+
 // One box in pixel coordinates of the network input (x right, y down): centre, size, and a
 // rotation in radians, clockwise on screen (y points down); 0 for axis-aligned boxes.
 struct Detection {
@@ -19,6 +26,7 @@ struct Detection {
   float score = 0.0f;
   double cx = 0, cy = 0, width = 0, height = 0;
   double angle = 0;
+  std::int64_t anchor = -1;  // the row or column of the output it was decoded from
 
   // The four corners, in order around the box.
   std::array<std::array<double, 2>, 4> corners() const;
@@ -68,5 +76,64 @@ LUOJIA_API double box_iou(const Detection& a, const Detection& b);
 // above iou_threshold. Returns the indices kept, best first; max_detections > 0 caps their number.
 LUOJIA_API std::vector<std::size_t> non_maximum_suppression(const std::vector<Detection>& detections, double iou_threshold,
                                                            bool class_agnostic = false, std::size_t max_detections = 0);
+
+struct DetectOptions {
+  // Input: bands and normalisation override the model's metadata when given.
+  std::vector<int> bands;
+  std::vector<double> scale, mean, std;
+
+  DetectionLayout layout = DetectionLayout::Auto;
+  std::optional<double> confidence;  // default: the metadata's det_conf, else 0.25
+  std::optional<double> iou;         // NMS threshold; default: the metadata's det_iou_thresh, else 0.45
+  std::vector<int> classes;          // keep only these class ids (empty: all)
+  std::size_t max_detections = 0;    // the best N of the raster (0: no cap)
+  double min_size = 0;               // boxes with a side below it (pixels) are dropped
+  bool class_agnostic = false;       // NMS across classes
+  // The farthest (pixels) a box reaches from its anchor's cell centre; default: the metadata's
+  // box_reach. Without it every box is held until the raster is done (exact, memory grows with
+  // the detections); with it, boxes are final and written out as tile rows pass.
+  std::optional<double> box_reach;
+
+  std::int64_t tile = 512;
+  std::optional<std::int64_t> halo;  // nullopt: from the graph analysis (exact tiling)
+  std::string aoi;                   // vector: only detections anchored inside its polygons
+  std::string mask;                  // raster on the same grid: only detections anchored on non-zero pixels
+  std::string pixel_boxes;           // optional COCO-style JSON of the detections in pixel coordinates
+
+  bool overwrite = false;
+  StreamOptions stream;
+  const nn::LayerRegistry* registry = nullptr;  // for the path overload; default: the built-in layers
+};
+
+struct DetectReport {
+  std::int64_t tiles = 0;
+  std::int64_t skipped = 0;        // tiles without a pixel holding data
+  std::int64_t tile_size = 0;
+  std::int64_t halo = 0;
+  std::int64_t alignment = 1;
+  DetectionLayout layout = DetectionLayout::Auto;
+  double confidence = 0, iou = 0;
+  std::int64_t candidates = 0;     // boxes above the confidence, before NMS
+  std::int64_t detections = 0;     // written
+  std::size_t most_held = 0;       // the most boxes held at once waiting for NMS
+  bool exact = true;               // false when tiles overlap and are merged by NMS (no anchor grid found)
+  std::string note;                // why not exact, and warnings (no geotransform, boxes held)
+  std::size_t activation_bytes = 0;
+  std::vector<std::string> written;
+};
+
+// luojia-detect as a function: the detector's boxes over the whole raster, as one polygon per
+// detection (4 corners, rotated for oriented boxes) in the input's CRS, fields class_id,
+// class_name, score and, for oriented boxes, angle (degrees, clockwise from the raster's x axis).
+// When the graph analysis finds the anchor grids behind the output (a fully convolutional
+// detector with dynamic H and W), each tile keeps the anchors whose cell lies in its core and the
+// result equals one whole-image run: decode, confidence filter, class-aware greedy NMS over the
+// raster. The raster is padded on the right and bottom to a multiple of the largest stride by
+// reflection; anchors whose cell centre lies outside the raster (or on nodata, or outside the
+// AOI) are dropped. Throws Error before writing when the model does not fit.
+LUOJIA_API DetectReport detect(Raster& input, const nn::Model& model, const std::string& output,
+                               const DetectOptions& options = {});
+LUOJIA_API DetectReport detect(const std::string& input, const std::string& model, const std::string& output,
+                               const DetectOptions& options = {});
 
 }  // namespace luojia

@@ -8,7 +8,7 @@ namespace luojia {
 
 // The OGR driver for a vector output path, by extension; throws UsageError for any other extension.
 LUOJIA_API std::string vector_driver_for(const std::string& path);
-// Whether path names a vector output luojia writes (.gpkg, .geojson, .json, .shp).
+// Whether path names a vector output luojia writes (.gpkg, .geojson, .json, .shp, .fgb).
 LUOJIA_API bool is_vector_path(const std::string& path);
 
 }  // namespace luojia

@@ -23,12 +23,13 @@ std::string vector_driver_for(const std::string& path) {
   if (ext == ".gpkg") return "GPKG";
   if (ext == ".geojson" || ext == ".json") return "GeoJSON";
   if (ext == ".shp") return "ESRI Shapefile";
-  throw OutputError("vector outputs are .gpkg, .geojson or .shp, not '" + ext + "'", ErrorContext{path, {}, {}, {}});
+  if (ext == ".fgb") return "FlatGeobuf";
+  throw OutputError("vector outputs are .gpkg, .geojson, .shp or .fgb, not '" + ext + "'", ErrorContext{path, {}, {}, {}});
 }
 
 bool is_vector_path(const std::string& path) {
   const std::string ext = lower_extension(path);
-  return ext == ".gpkg" || ext == ".geojson" || ext == ".json" || ext == ".shp";
+  return ext == ".gpkg" || ext == ".geojson" || ext == ".json" || ext == ".shp" || ext == ".fgb";
 }
 
 }  // namespace luojia

@@ -22,6 +22,15 @@ struct Reach {
   std::array<std::int64_t, 2> size{0, 0};  // H and W of the input, to recognise them after a reshape
   bool global = false;
   std::string reason;
+  // When H and W are flattened into one axis (axes[0] == axes[1]): the grids laid along it, one
+  // per detector level once a Concat joins them.
+  std::vector<AnchorGrid> grids;
+
+  // Input pixels beyond its own cell an element depends on: element o stands for input pixels
+  // [jump*o, jump*o + jump - 1] and reads [jump*o + low, jump*o + high].
+  std::int64_t radius() const {
+    return static_cast<std::int64_t>(std::ceil(std::max({0.0, -low, high - (jump - 1)}) - 1e-9));
+  }
 
   void make_global(const std::string& why) {
     if (!global) reason = why;
@@ -81,6 +90,9 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
         merged->jump = std::max(merged->jump, s.jump);
         merged->alignment = std::max(merged->alignment, s.alignment);
         if (s.global) merged->make_global(s.reason);
+        // (Concatenate checks its own inputs: along the anchor axis, different grids are its point.)
+        if (!s.grids.empty() && !merged->grids.empty() && s.grids != merged->grids && step.layer->footprint().kind != Footprint::Kind::Concatenate)
+          merged->make_global(node.describe() + " combines anchors of different grids");
       }
     }
     if (!merged) continue;
@@ -121,17 +133,51 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
           return true;
         };
         const int h = r.axes[0], w = r.axes[1];
+        const auto in_rank = static_cast<int>(in_shape.size()), out_rank = static_cast<int>(out_shape.size());
+        // Axes from `from` on are untouched (only axes before them were split or merged), so they
+        // reappear at the end of the output: where the first of them lands, or -1.
+        const auto kept_suffix = [&](int from) {
+          const int to = from + out_rank - in_rank;
+          if (from < 0 || to < 0) return -1;
+          for (int d = from; d < in_rank; ++d)
+            if (out_shape[static_cast<std::size_t>(d + out_rank - in_rank)] != in_shape[static_cast<std::size_t>(d)]) return -1;
+          return to;
+        };
+        const auto product = [&](int from, int to) {
+          std::int64_t p = 1;
+          for (int d = from; d <= to; ++d) p *= in_shape[static_cast<std::size_t>(d)];
+          return p;
+        };
         if (h >= 0 && h == w) {
           const auto k = static_cast<std::size_t>(h);
           if (out_shape == in_shape) {
-          } else if (same_prefix(h) && out_shape.size() > k + 1 && out_shape[k] == r.size[0] && out_shape[k + 1] == r.size[1]) {
+          } else if (const int moved = kept_suffix(h); moved >= 0) {
+            r.axes = {moved, moved};
+          } else if (r.grids.size() <= 1 && same_prefix(h) && out_shape.size() > k + 1 && out_shape[k] == r.size[0] &&
+                     out_shape[k + 1] == r.size[1]) {
             r.axes = {h, h + 1};
+            r.grids.clear();
           } else {
             r.make_global(who + " reshapes the spatial axes");
           }
-        } else if (h >= 0 && w == h + 1 && same_prefix(h) && out_shape.size() == in_shape.size() - 1 &&
-                   out_shape[static_cast<std::size_t>(h)] == in_shape[static_cast<std::size_t>(h)] * in_shape[static_cast<std::size_t>(w)]) {
-          r.axes = {h, h};
+        } else if (h >= 0 && w == h + 1 && out_rank <= in_rank - 1 && kept_suffix(w + 1) >= 0 &&
+                   [&] {
+                     // H and W, and perhaps axes just before them (YOLOv5's anchors per cell),
+                     // merged into one axis: a grid of anchors.
+                     const int first = h - (in_rank - 1 - out_rank);
+                     return first >= 0 && same_prefix(first) && out_shape[static_cast<std::size_t>(first)] == product(first, w);
+                   }()) {
+          const int first = h - (in_rank - 1 - out_rank);
+          AnchorGrid grid;
+          grid.groups = product(first, h - 1);
+          grid.height = in_shape[static_cast<std::size_t>(h)];
+          grid.width = in_shape[static_cast<std::size_t>(w)];
+          grid.stride = std::max<std::int64_t>(1, std::llround(r.jump));
+          grid.radius = r.radius();
+          r.grids = {grid};
+          r.axes = {first, first};
+        } else if (const int moved = kept_suffix(std::min(h, w)); h >= 0 && w >= 0 && moved >= 0) {
+          r.axes = {h + moved - std::min(h, w), w + moved - std::min(h, w)};
         } else if (!(h >= 0 && w >= 0 && out_shape.size() == in_shape.size() && same_prefix(std::max(h, w) + 1))) {
           r.make_global(who + " reshapes the spatial axes");
         }
@@ -169,6 +215,41 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
         if (touches_space(r, {static_cast<int>(in_shape.size()) - 1}) || second_data_input)
           r.make_global(who + " multiplies across the spatial axes");
         break;
+      case K::Concatenate: {
+        const int axis = normalise_axis(f.axes.empty() ? 1 : f.axes[0], in_shape.size());
+        if (axis != r.axes[0] && axis != r.axes[1]) {
+          // Channels joined (a U-Net skip, a detector's box and class branches): pointwise, as
+          // long as every part's elements come from the same cells.
+          for (int id : step.inputs)
+            if (id >= 0 && reach[static_cast<std::size_t>(id)] && reach[static_cast<std::size_t>(id)]->grids != r.grids)
+              r.make_global(who + " joins anchors of different grids");
+          break;
+        }
+        if (r.axes[0] != r.axes[1]) {
+          r.make_global(who + " concatenates along a spatial axis");
+          break;
+        }
+        // Flattened grids joined end to end: each input's grids, offset by what comes before.
+        std::vector<AnchorGrid> joined;
+        std::int64_t offset = 0;
+        for (int id : step.inputs) {
+          if (id < 0) continue;
+          const auto& part = reach[static_cast<std::size_t>(id)];
+          const Shape& shape = plan.slots[static_cast<std::size_t>(id)].shape;
+          if (!part || part->global || part->axes[0] != axis || part->axes[1] != axis || part->grids.empty() ||
+              static_cast<std::size_t>(axis) >= shape.size()) {
+            r.make_global(who + " joins values that are not anchor grids along the flattened spatial axis");
+            break;
+          }
+          for (AnchorGrid g : part->grids) {
+            g.first += offset;
+            joined.push_back(g);
+          }
+          offset += shape[static_cast<std::size_t>(axis)];
+        }
+        if (!r.global) r.grids = std::move(joined);
+        break;
+      }
       case K::Combine: {
         std::vector<std::int64_t> listed = f.axes;
         if (const auto from_input = constant(f.axes_input)) listed = *from_input;
@@ -265,8 +346,17 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
       o.reason = r->reason;
       // Input pixels of output element o: [jump*o + low, jump*o + high]; it stands for
       // [jump*o, jump*o + jump - 1], so the halo is how far the first reaches beyond the second.
-      o.radius = static_cast<std::int64_t>(std::ceil(std::max({0.0, -r->low, r->high - (r->jump - 1)}) - 1e-9));
+      o.radius = r->radius();
       o.stride = std::max<std::int64_t>(1, std::llround(r->jump));
+      if (!r->grids.empty() && r->axes[0] == r->axes[1]) {
+        o.anchor_axis = r->axes[0];
+        o.anchors = r->grids;
+        o.radius = o.stride = 0;
+        for (const AnchorGrid& grid : r->grids) {
+          o.radius = std::max(o.radius, grid.radius);
+          o.stride = std::max(o.stride, grid.stride);
+        }
+      }
       o.upscale = r->jump < 1 ? std::max<std::int64_t>(1, std::llround(1.0 / r->jump)) : 1;
       o.alignment = std::max<std::int64_t>(1, std::llround(std::ceil(r->alignment - 1e-9)));
     }

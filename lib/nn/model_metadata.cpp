@@ -180,6 +180,7 @@ ModelMetadata parse_model_metadata(const std::string& text, const std::string& w
       m.classes.push_back(info);
     }
   }
+  if (doc.contains("box_reach")) m.box_reach = number_in(doc, "box_reach", 1, 1e7, context);
   read_deepness(doc, m, where);  // a sidecar may use Deepness's names as well
   for (double s : m.std)
     if (s == 0.0) throw ModelError("\"standardization_std\" must not contain zero", context);
@@ -243,6 +244,7 @@ std::string to_text(const ModelMetadata& m) {
   if (m.detection_confidence) out << "Detection confidence: " << *m.detection_confidence << "\n";
   if (m.detection_iou_threshold) out << "Detection IoU threshold: " << *m.detection_iou_threshold << "\n";
   if (!m.detection_type.empty()) out << "Detection type: " << m.detection_type << "\n";
+  if (m.box_reach) out << "Box reach: " << *m.box_reach << " px\n";
   for (const auto& [key, value] : m.properties)
     if (key != "luojia" && !is_deepness_key(key)) out << "Other metadata: " << key << "=" << value << "\n";
   return out.str();

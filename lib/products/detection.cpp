@@ -158,6 +158,7 @@ std::vector<Detection> decode_detections(const nn::Tensor& output, const DecodeO
   std::vector<Detection> out;
   for (std::int64_t i = 0; i < boxes; ++i) {
     Detection d;
+    d.anchor = i;
     if (layout == DetectionLayout::EndToEnd || layout == DetectionLayout::EndToEndOriented) {
       d.score = at(i, 4);
       d.class_id = static_cast<int>(std::lround(at(i, 5)));

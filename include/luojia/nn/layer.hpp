@@ -51,7 +51,9 @@ struct Footprint {
     Permute,     // moves axes as axes (a Transpose perm; empty reverses them)
     Reshape,     // pointwise while H and W survive: kept, flattened into one axis, or restored
     Shift,       // a slice: output element o reads input o + start on each sliced axis
-    Combine,     // mixes values along axes (softmax, reductions, concatenation): global on H or W
+    Combine,     // mixes values along axes (softmax, reductions, gathers): global on H or W
+    Concatenate, // joins its inputs along axes[0]: global on H or W, except that grids flattened into
+                 // one axis (a detector's levels, each a grid of anchors) are laid end to end
     Contract,    // a matrix product over the last axis, and across its inputs when both are data
     Upsample,    // output pixel o from input pixel floor(o / stride) and nothing else (DepthToSpace)
   };

@@ -25,6 +25,19 @@ struct TensorSpec {
   ElementType type = ElementType::Float32;
 };
 
+// One level of a detector's anchors: a grid of cells flattened into the output's anchor axis
+// (YOLO's N in (1, 4+nc, N)), cell (y, x) covering input pixels [x*stride, (x+1)*stride) and
+// [y*stride, (y+1)*stride).
+struct AnchorGrid {
+  std::int64_t first = 0;   // index of the level's first anchor along the axis
+  std::int64_t groups = 1;  // anchors per cell (YOLOv5 has three), the outermost of the flattening
+  std::int64_t height = 0, width = 0;  // cells
+  std::int64_t stride = 1;  // input pixels per cell
+  std::int64_t radius = 0;  // input pixels beyond its cell an anchor's output depends on
+  std::int64_t count() const { return groups * height * width; }
+  bool operator==(const AnchorGrid&) const = default;
+};
+
 // Receptive field and stride of one output with respect to the (first) input, in input pixels.
 struct OutputAnalysis {
   std::string name;
@@ -35,6 +48,10 @@ struct OutputAnalysis {
   std::int64_t upscale = 1;     // output pixels per input pixel (super-resolution); stride is then 1
   bool probabilities = false;   // made by a Softmax over the channel axis: class probabilities, not logits
   std::int64_t alignment = 1;   // tile offsets must be multiples of this for exact results
+  // Set when the spatial grids are flattened into one axis of anchors (a detector's output):
+  // which axis, and its levels end to end. radius and stride are then the largest of the levels'.
+  int anchor_axis = -1;
+  std::vector<AnchorGrid> anchors;
 };
 
 class Session;

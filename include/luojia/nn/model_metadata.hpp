@@ -18,7 +18,8 @@ struct ClassInfo {
 // How a model wants its input and what its outputs mean. Read from the model's metadata_props
 // key "luojia" or from a sidecar MODEL.json beside MODEL.onnx (the sidecar wins), e.g.
 //   {"bands": [3, 2, 1, 4], "scale": 0.0001, "mean": [0.1, 0.1, 0.1, 0.2], "std": [0.05, 0.05, 0.05, 0.1],
-//    "classes": [{"name": "background", "color": "#000000"}, {"name": "road", "color": "#ff0000"}]}
+//    "classes": [{"name": "background", "color": "#000000"}, {"name": "road", "color": "#ff0000"}],
+//    "box_reach": 224}
 // Input channel c = ((raw value of raster band bands[c]) * scale[c] - mean[c]) / std[c].
 // Absent fields: bands 1..C in order, scale 1, mean 0, std 1, classes "class 0", "class 1", ...
 //
@@ -47,6 +48,10 @@ struct ModelMetadata {
   std::optional<double> detection_confidence;   // detections below it are dropped
   std::optional<double> detection_iou_threshold; // non-maximum suppression overlap
   std::string detection_type;                   // Deepness's det_type (YOLO_v5_v7_DEFAULT, YOLO_v6, YOLO_ULTRALYTICS, ...)
+  // luojia's "box_reach": the farthest (input pixels) a detection can reach from its anchor's cell
+  // centre, (reg_max - 1) x the largest stride for a DFL head. Lets non-maximum suppression over a
+  // raster finish boxes row by row instead of holding them all.
+  std::optional<double> box_reach;
   // Every metadata_props entry of the file as it stands, for luojia-info.
   std::vector<std::pair<std::string, std::string>> properties;
 

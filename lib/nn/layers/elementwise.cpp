@@ -53,6 +53,8 @@ Unary::Unary(const NodeInfo& node) : Layer(node) {
   else if (op == "Log") kind_ = Kind::Log;
   else if (op == "Sqrt") kind_ = Kind::Sqrt;
   else if (op == "Erf") kind_ = Kind::Erf;
+  else if (op == "Sin") kind_ = Kind::Sin;
+  else if (op == "Cos") kind_ = Kind::Cos;
   else if (op == "Floor") kind_ = Kind::Floor;
   else if (op == "Ceil") kind_ = Kind::Ceil;
   else if (op == "Reciprocal") kind_ = Kind::Reciprocal;
@@ -113,6 +115,8 @@ void Unary::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs
       case Kind::Log: for (auto i = i0; i < i1; ++i) b[i] = std::log(a[i]); break;
       case Kind::Sqrt: for (auto i = i0; i < i1; ++i) b[i] = std::sqrt(a[i]); break;
       case Kind::Erf: for (auto i = i0; i < i1; ++i) b[i] = std::erf(a[i]); break;
+      case Kind::Sin: for (auto i = i0; i < i1; ++i) b[i] = std::sin(a[i]); break;
+      case Kind::Cos: for (auto i = i0; i < i1; ++i) b[i] = std::cos(a[i]); break;
       case Kind::Floor: for (auto i = i0; i < i1; ++i) b[i] = std::floor(a[i]); break;
       case Kind::Ceil: for (auto i = i0; i < i1; ++i) b[i] = std::ceil(a[i]); break;
       case Kind::Reciprocal: for (auto i = i0; i < i1; ++i) b[i] = 1.0f / a[i]; break;

@@ -13,7 +13,7 @@ protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
 
 private:
-  enum class Kind { Activation, Copy, Abs, Neg, Exp, Log, Sqrt, Erf, Floor, Ceil, Reciprocal, Elu };
+  enum class Kind { Activation, Copy, Abs, Neg, Exp, Log, Sqrt, Erf, Floor, Ceil, Reciprocal, Elu, Sin, Cos };
   Kind kind_ = Kind::Activation;
   ActivationFn activation_;
   float alpha_ = 1.0f;

@@ -17,7 +17,7 @@ void register_builtin_layers(LayerRegistry& r) {
   r.add<ConvTranspose>("", "ConvTranspose");
   r.add<BatchNorm>("", "BatchNormalization");
   for (const char* op : {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Abs", "Neg",
-                         "Exp", "Log", "Sqrt", "Erf", "Floor", "Ceil", "Reciprocal", "Elu", "Identity", "Dropout"})
+                         "Exp", "Log", "Sqrt", "Erf", "Sin", "Cos", "Floor", "Ceil", "Reciprocal", "Elu", "Identity", "Dropout"})
     r.add<Unary>("", op);
   for (const char* op : {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu", "Equal", "Less", "Greater"})
     r.add<Binary>("", op);

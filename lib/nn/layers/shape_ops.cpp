@@ -464,7 +464,11 @@ Footprint reshaping() {
 
 Footprint Gather::footprint() const { return Footprint::combine({node().attributes.get_int("axis", 0)}); }
 Footprint Split::footprint() const { return Footprint::combine({node().attributes.get_int("axis", 0)}); }
-Footprint Concat::footprint() const { return Footprint::combine({node().attributes.get_int("axis", 1)}); }
+Footprint Concat::footprint() const {
+  Footprint f = Footprint::combine({node().attributes.get_int("axis", 1)});
+  f.kind = Footprint::Kind::Concatenate;
+  return f;
+}
 Footprint Unsqueeze::footprint() const { return reshaping(); }
 Footprint Squeeze::footprint() const { return reshaping(); }
 Footprint Reshape::footprint() const { return reshaping(); }

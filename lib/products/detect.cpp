@@ -1,0 +1,461 @@
+// The detection task head on the shared model stage. Each tile keeps the anchors whose cell lies
+// in its core (the graph analysis says which output index is which level and cell), so every kept
+// anchor's raw output equals the whole-image run's; boxes are then suppressed over the raster as
+// tile rows pass, a group of overlapping boxes being settled once no later row can add to it.
+#include <luojia/detection.hpp>
+
+#include <luojia/error.hpp>
+#include <luojia/nn/model.hpp>
+#include <luojia/raster.hpp>
+#include <luojia/raster_writer.hpp>
+
+#include "io/file_names.hpp"
+#include "io/gdal_support.hpp"
+#include "io/vector_output.hpp"
+#include "products/aoi.hpp"
+#include "products/model_products.hpp"
+#include "products/model_run.hpp"
+
+#include <nlohmann/json.hpp>
+#include <ogrsf_frmts.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <numbers>
+#include <numeric>
+#include <queue>
+#include <unordered_map>
+
+namespace luojia {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The extent of a box's corners: what positive-area overlap can only happen within.
+struct Extent {
+  double x0, y0, x1, y1;
+};
+
+Extent extent_of(const Detection& d) {
+  Extent e{INFINITY, INFINITY, -INFINITY, -INFINITY};
+  for (const auto& [x, y] : d.corners()) {
+    e.x0 = std::min(e.x0, x);
+    e.y0 = std::min(e.y0, y);
+    e.x1 = std::max(e.x1, x);
+    e.y1 = std::max(e.y1, y);
+  }
+  return e;
+}
+
+// Greedy NMS over a raster, fed row by row. Whether greedy NMS keeps a box depends only on the
+// boxes linked to it by chains of suppressing overlaps (same class, IoU above the threshold): a
+// box falls to a better kept neighbour, whose own fate depends on its neighbours, and so on. So a
+// group linked that way is settled, and suppressed on its own, once none of its boxes can overlap
+// a box still to come.
+class StreamingSuppression {
+public:
+  StreamingSuppression(double iou, bool class_agnostic) : iou_(iou), agnostic_(class_agnostic) {}
+
+  void add(std::vector<Detection> boxes) {
+    for (auto& b : boxes) pending_.push_back(std::move(b));
+    most_held_ = std::max(most_held_, pending_.size());
+  }
+  std::size_t most_held() const { return most_held_; }
+
+  // The boxes kept among those settled now that no box to come reaches above y = boundary.
+  std::vector<Detection> settle(double boundary) {
+    const std::size_t n = pending_.size();
+    if (n == 0) return {};
+    std::vector<Extent> ext(n);
+    for (std::size_t i = 0; i < n; ++i) ext[i] = extent_of(pending_[i]);
+    std::vector<std::size_t> parent(n);
+    std::iota(parent.begin(), parent.end(), 0);
+    const auto find = [&](std::size_t i) {
+      while (parent[i] != i) i = parent[i] = parent[parent[i]];
+      return i;
+    };
+    // Sweep along x: boxes whose x ranges overlap, then their y ranges, of the same class.
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return ext[a].x0 < ext[b].x0; });
+    std::vector<std::size_t> active;
+    for (std::size_t i : order) {
+      std::erase_if(active, [&](std::size_t j) { return ext[j].x1 <= ext[i].x0; });
+      for (std::size_t j : active)
+        if (std::min(ext[i].y1, ext[j].y1) > std::max(ext[i].y0, ext[j].y0) &&
+            (agnostic_ || pending_[i].class_id == pending_[j].class_id) && box_iou(pending_[i], pending_[j]) > iou_)
+          parent[find(i)] = find(j);
+      active.push_back(i);
+    }
+    std::vector<bool> open(n, false);  // groups with a box that a later row could still overlap
+    for (std::size_t i = 0; i < n; ++i)
+      if (!(ext[i].y1 <= boundary)) open[find(i)] = true;
+    std::vector<Detection> settled, rest;
+    for (std::size_t i = 0; i < n; ++i) (open[find(i)] ? rest : settled).push_back(std::move(pending_[i]));
+    pending_ = std::move(rest);
+    std::vector<Detection> kept;
+    for (std::size_t i : non_maximum_suppression(settled, iou_, agnostic_)) kept.push_back(settled[i]);
+    return kept;
+  }
+
+private:
+  double iou_;
+  bool agnostic_;
+  std::vector<Detection> pending_;
+  std::size_t most_held_ = 0;
+};
+
+// The products: polygons in the raster's CRS, and the optional COCO-style pixel boxes, both
+// temporaries until commit.
+class DetectionWriter {
+public:
+  DetectionWriter(const RasterInfo& info, const std::string& output, const DetectOptions& o, std::vector<std::string> class_names,
+                  bool oriented)
+      : output_(output), vector_(output, o.overwrite), class_names_(std::move(class_names)), oriented_(oriented) {
+    const ErrorContext where{output, {}, {}, {}};
+    if (info.geotransform) transform_ = *info.geotransform;
+    else transform_.c = {0, 1, 0, 0, 0, 1};
+    detail::GdalErrorTrap trap;
+    OGRSpatialReference srs;
+    const bool has_srs = !info.crs_wkt.empty() && srs.importFromWkt(info.crs_wkt.c_str()) == OGRERR_NONE;
+    if (has_srs) srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+    GDALDataset& ds = vector_.dataset();
+    layer_ = ds.CreateLayer("detections", has_srs ? &srs : nullptr, wkbPolygon, nullptr);
+    if (!layer_) raise("cannot create a layer: " + trap.message("layer creation failed"), where);
+    OGRFieldDefn id("class_id", OFTInteger), name("class_name", OFTString), score("score", OFTReal), angle("angle", OFTReal);
+    layer_->CreateField(&id);
+    layer_->CreateField(&name);
+    layer_->CreateField(&score);
+    if (oriented_) layer_->CreateField(&angle);
+    transaction_ = ds.TestCapability(ODsCTransactions) && ds.StartTransaction() == OGRERR_NONE;
+    if (!o.pixel_boxes.empty()) {
+      check_output_path(o.pixel_boxes, o.overwrite);
+      coco_target_ = o.pixel_boxes;
+      coco_temp_ = detail::temporary_path(o.pixel_boxes, "json");
+      coco_.open(coco_temp_, std::ios::binary);
+      if (!coco_) raise("cannot write " + coco_temp_, ErrorContext{o.pixel_boxes, {}, {}, {}});
+      nlohmann::json image = {{"id", 1}, {"file_name", fs::path(info.path).filename().string()}, {"width", info.width}, {"height", info.height}};
+      nlohmann::json categories = nlohmann::json::array();
+      for (std::size_t k = 0; k < class_names_.size(); ++k) categories.push_back({{"id", k}, {"name", class_names_[k]}});
+      coco_ << "{\"images\": [" << image.dump() << "],\n\"categories\": " << categories.dump() << ",\n\"annotations\": [";
+    }
+  }
+  ~DetectionWriter() {
+    if (coco_.is_open()) coco_.close();
+    if (!coco_temp_.empty() && !committed_) {
+      std::error_code ec;
+      fs::remove(coco_temp_, ec);
+    }
+  }
+
+  void write(const Detection& d) {
+    const ErrorContext where{output_, {}, {}, {}};
+    OGRFeature feature(layer_->GetLayerDefn());
+    feature.SetField(0, d.class_id);
+    const auto k = static_cast<std::size_t>(d.class_id);
+    feature.SetField(1, k < class_names_.size() ? class_names_[k].c_str() : ("class " + std::to_string(d.class_id)).c_str());
+    feature.SetField(2, static_cast<double>(d.score));
+    if (oriented_) feature.SetField(3, d.angle * 180.0 / std::numbers::pi);
+    OGRLinearRing ring;
+    const auto corners = d.corners();
+    for (int i = 0; i <= 4; ++i) {
+      const auto& [x, y] = corners[static_cast<std::size_t>(i % 4)];
+      const auto [gx, gy] = transform_.apply(x, y);
+      ring.addPoint(gx, gy);
+    }
+    OGRPolygon polygon;
+    polygon.addRing(&ring);
+    feature.SetGeometry(&polygon);
+    detail::GdalErrorTrap trap;
+    if (layer_->CreateFeature(&feature) != OGRERR_NONE) raise("cannot write a detection: " + trap.message("CreateFeature failed"), where);
+    if (coco_.is_open()) {
+      const Extent e = extent_of(d);
+      nlohmann::json a = {{"id", count_ + 1},
+                          {"image_id", 1},
+                          {"category_id", d.class_id},
+                          {"bbox", {e.x0, e.y0, e.x1 - e.x0, e.y1 - e.y0}},
+                          {"area", d.width * d.height},
+                          {"score", d.score},
+                          {"iscrowd", 0}};
+      if (oriented_) a["rbox"] = {d.cx, d.cy, d.width, d.height, d.angle * 180.0 / std::numbers::pi};
+      coco_ << (count_ ? ",\n" : "\n") << a.dump();
+    }
+    ++count_;
+  }
+  std::int64_t count() const { return count_; }
+
+  void commit() {
+    const ErrorContext where{output_, {}, {}, {}};
+    detail::GdalErrorTrap trap;
+    if (transaction_ && vector_.dataset().CommitTransaction() != OGRERR_NONE)
+      raise("cannot finish the vector output: " + trap.message("commit failed"), where);
+    vector_.finish();
+    if (coco_.is_open()) {
+      coco_ << "\n]}\n";
+      coco_.close();
+      if (!coco_) raise("cannot write the pixel boxes", ErrorContext{coco_target_, {}, {}, {}});
+    }
+    vector_.commit();
+    if (!coco_temp_.empty()) {
+      std::error_code ec;
+      fs::rename(coco_temp_, coco_target_, ec);
+      if (ec) raise("cannot move the pixel boxes into place: " + ec.message(), ErrorContext{coco_target_, {}, {}, {}});
+    }
+    committed_ = true;
+  }
+
+private:
+  std::string output_;
+  detail::VectorOutput vector_;
+  std::vector<std::string> class_names_;
+  bool oriented_;
+  GeoTransform transform_;
+  OGRLayer* layer_ = nullptr;
+  bool transaction_ = false;
+  std::string coco_target_, coco_temp_;
+  std::ofstream coco_;
+  std::int64_t count_ = 0;
+  bool committed_ = false;
+};
+
+double threshold_in_unit(std::optional<double> given, std::optional<double> from_metadata, double fallback, const char* field) {
+  const double v = given ? *given : from_metadata.value_or(fallback);
+  if (!(v >= 0 && v <= 1)) throw UsageError(field, "must be from 0 to 1");
+  return v;
+}
+
+// Which level and cell anchor index i of an output is, for each read-window shape a tile has.
+class AnchorMap {
+public:
+  AnchorMap(const nn::Model& model, std::int64_t channels) : model_(model), channels_(channels) {}
+
+  // The output's anchor grids for a network input of w x h; throws when the analysis finds none.
+  const nn::OutputAnalysis& at(std::int64_t w, std::int64_t h) {
+    std::lock_guard lock(mutex_);
+    auto it = cache_.find({w, h});
+    if (it == cache_.end()) it = cache_.emplace(std::pair{w, h}, model_.analyse({1, channels_, h, w}).at(0)).first;
+    return it->second;
+  }
+
+private:
+  const nn::Model& model_;
+  std::int64_t channels_;
+  std::mutex mutex_;
+  std::map<std::pair<std::int64_t, std::int64_t>, nn::OutputAnalysis> cache_;
+};
+
+DetectReport run_detect(Raster& raster, const nn::Model& model, const std::string& output, const DetectOptions& o) {
+  const RasterInfo& info = raster.info();
+  const ErrorContext at_model{model.path(), {}, {}, {}};
+  const nn::ModelMetadata& meta = model.metadata();
+  const detail::ModelInput input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
+  const nn::Shape& declared = model.inputs().at(0).shape;
+  if (declared[2] > 0 || declared[3] > 0)
+    raise("the model's input has a fixed size " + nn::to_string(declared) +
+              "; luojia runs detectors exported with dynamic height and width (Ultralytics: export(dynamic=True))",
+          at_model);
+
+  detail::ModelTiling tiling = detail::plan_model_tiling(model, input, info, o.tile, o.halo);
+  const bool anchored = !tiling.analysis.anchors.empty() && tiling.analysis.tileable;
+  DetectReport report;
+  if (!anchored && !tiling.one_tile) {
+    // No anchor grid to cut along: overlapping tiles, boxes kept where their centre lies in the
+    // tile's core, NMS across tiles. Boxes near a border may differ from a whole-image run.
+    tiling = detail::plan_model_tiling(model, input, info, o.tile, o.halo, true);
+    report.exact = false;
+    report.note = "not exact: the analysis finds no anchor grid behind the model's output (" +
+                  (tiling.analysis.reason.empty() ? std::string("its anchors are not flattened grids") : tiling.analysis.reason) +
+                  "); tiles overlap by " + std::to_string(tiling.halo) + " pixels and boxes are merged by NMS across tiles";
+  } else if (!tiling.exact) {
+    report.exact = false;
+    report.note = tiling.note;
+  }
+
+  // The layout, from a run at the smallest aligned size.
+  const std::int64_t probe = detail::round_up(std::max<std::int64_t>(64, tiling.alignment), tiling.alignment);
+  const nn::Shape probe_shape = model.run(input.split(nn::Tensor({1, input.channels(), probe, probe}))).at(0).shape();
+  const int classes = static_cast<int>(meta.classes.size());
+  const DetectionLayout layout = o.layout == DetectionLayout::Auto ? detection_layout(probe_shape, classes, meta.detection_type) : o.layout;
+  const bool oriented = layout == DetectionLayout::Oriented || layout == DetectionLayout::EndToEndOriented;
+  if (anchored && (layout == DetectionLayout::EndToEnd || layout == DetectionLayout::EndToEndOriented))
+    raise("the model's output " + nn::to_string(probe_shape) + " is laid out as anchors, not as end-to-end boxes (" + name(layout) + ")",
+          at_model);
+
+  DecodeOptions decode;
+  decode.layout = layout;
+  decode.classes = classes;
+  decode.confidence = static_cast<float>(threshold_in_unit(o.confidence, meta.detection_confidence, 0.25, "confidence"));
+  decode.keep_classes = o.classes;
+  decode.min_size = o.min_size;
+  if (o.min_size < 0) throw UsageError("min_size", "must not be negative");
+  const double iou = threshold_in_unit(o.iou, meta.detection_iou_threshold, 0.45, "iou");
+  const std::optional<double> reach = o.box_reach ? o.box_reach : meta.box_reach;
+  if (reach && !(*reach > 0)) throw UsageError("box_reach", "must be positive");
+  report.layout = layout;
+  report.confidence = decode.confidence;
+  report.iou = iou;
+  report.tile_size = tiling.tile;
+  report.halo = tiling.halo;
+  report.alignment = tiling.alignment;
+  const auto add_note = [&report](const std::string& text) { report.note += (report.note.empty() ? "" : "; ") + text; };
+  if (!info.geotransform) add_note("the raster has no geotransform: boxes are in pixel coordinates");
+  if (!reach && !tiling.one_tile)
+    add_note("boxes are held until the raster is done: the model's metadata gives no box_reach (how far a box reaches from its anchor)");
+
+  std::vector<std::string> class_names;
+  const std::int64_t class_count = std::max<std::int64_t>(classes, layout == DetectionLayout::Yolo8 ? probe_shape[1] - 4
+                                                                     : layout == DetectionLayout::Oriented ? probe_shape[1] - 5
+                                                                     : layout == DetectionLayout::Yolo5 ? probe_shape[2] - 5
+                                                                                                        : classes);
+  const detail::ClassLegend legend = detail::class_legend(meta, class_count);
+  class_names = legend.names;
+
+  const TileGrid grid = detail::model_tile_grid(tiling, info, o.stream.shard);
+  std::unique_ptr<detail::AreaOfInterest> aoi;
+  if (!o.aoi.empty() || !o.mask.empty()) aoi = std::make_unique<detail::AreaOfInterest>(info, o.aoi, o.mask);
+  check_output_path(output, o.overwrite);
+  DetectionWriter writer(info, output, o, class_names, oriented);
+
+  detail::SessionPool sessions(model);
+  AnchorMap anchors(model, input.input_channels[0]);
+  std::atomic<std::int64_t> skipped{0}, candidates{0};
+  std::mutex done_mutex;
+  std::unordered_map<std::int64_t, std::vector<Detection>> done;  // tiles computed, not yet taken by the sink
+  const std::int64_t width = info.width, height = info.height;
+
+  const TileKernel kernel = [&](const InputTile& in, OutputTile&) {
+    const Window& r = in.tile.read;
+    const Window& core = in.tile.core;
+    std::vector<Detection> kept;
+    if (!in.any_valid()) {
+      ++skipped;
+    } else {
+      nn::Tensor x({1, input.channels(), r.height, r.width});
+      detail::network_input(in, input, width, height, x);
+      nn::Tensor y;
+      {
+        const auto session = sessions.borrow();
+        y = session->run(input.split(x)).at(0);
+      }
+      std::vector<Detection> boxes = decode_detections(y, decode);
+      candidates += static_cast<std::int64_t>(boxes.size());
+      std::vector<std::uint8_t> inside;
+      if (aoi) {
+        inside.assign(static_cast<std::size_t>(core.area()), 1);
+        aoi->restrict(core, inside);
+      }
+      const nn::OutputAnalysis* map = anchored ? &anchors.at(r.width, r.height) : nullptr;
+      if (map) {
+        std::int64_t total = 0;
+        for (const auto& g : map->anchors) total += g.count();
+        const auto axis = static_cast<std::size_t>(map->anchor_axis);
+        if (axis >= y.shape().size() || y.shape()[axis] != total)
+          raise("the model's output " + nn::to_string(y.shape()) + " does not have the " + std::to_string(total) +
+                    " anchors its graph lays out for a " + std::to_string(r.width) + " x " + std::to_string(r.height) + " input",
+                at_model);
+      }
+      for (Detection& d : boxes) {
+        // The pixel (read-window coordinates) that decides whether the box is this tile's.
+        double px = d.cx, py = d.cy;
+        if (map) {
+          const auto grid_of = std::find_if(map->anchors.begin(), map->anchors.end(), [&](const nn::AnchorGrid& g) {
+            return d.anchor >= g.first && d.anchor < g.first + g.count();
+          });
+          if (grid_of == map->anchors.end()) continue;
+          const std::int64_t cell = (d.anchor - grid_of->first) % (grid_of->height * grid_of->width);
+          const std::int64_t s = grid_of->stride, cx = cell % grid_of->width * s, cy = cell / grid_of->width * s;
+          // Its cell must start in the core, and the cell's centre must lie on the raster.
+          if (cx < in.core_x() || cx >= in.core_x() + core.width || cy < in.core_y() || cy >= in.core_y() + core.height) continue;
+          px = static_cast<double>(cx) + static_cast<double>(s) / 2;
+          py = static_cast<double>(cy) + static_cast<double>(s) / 2;
+        } else if (px < static_cast<double>(in.core_x()) || px >= static_cast<double>(in.core_x() + core.width) ||
+                   py < static_cast<double>(in.core_y()) || py >= static_cast<double>(in.core_y() + core.height)) {
+          continue;
+        }
+        const double gx = static_cast<double>(r.x) + px, gy = static_cast<double>(r.y) + py;
+        if (!(gx >= 0 && gy >= 0 && gx < static_cast<double>(width) && gy < static_cast<double>(height))) continue;
+        const auto lx = static_cast<std::int64_t>(std::floor(px)), ly = static_cast<std::int64_t>(std::floor(py));
+        if (!in.mask[static_cast<std::size_t>(ly * r.width + lx)]) continue;
+        if (aoi && !inside[static_cast<std::size_t>((r.y + ly - core.y) * core.width + (r.x + lx - core.x))]) continue;
+        d.cx += static_cast<double>(r.x);
+        d.cy += static_cast<double>(r.y);
+        kept.push_back(d);
+      }
+    }
+    std::lock_guard lock(done_mutex);
+    done[in.tile.index] = std::move(kept);
+  };
+
+  StreamingSuppression nms(iou, o.class_agnostic);
+  // With a cap, the best max_detections kept so far (a min-heap on score); else written as settled.
+  const auto worse = [](const Detection& a, const Detection& b) { return a.score > b.score; };
+  std::priority_queue<Detection, std::vector<Detection>, decltype(worse)> best(worse);
+  const auto emit = [&](std::vector<Detection> settled) {
+    for (Detection& d : settled) {
+      if (o.max_detections == 0) {
+        writer.write(d);
+        continue;
+      }
+      best.push(std::move(d));
+      if (best.size() > o.max_detections) best.pop();
+    }
+  };
+  const TileSink sink = [&](const Tile& t, const Image&) {
+    std::vector<Detection> boxes;
+    {
+      std::lock_guard lock(done_mutex);
+      const auto it = done.find(t.index);
+      if (it != done.end()) {
+        boxes = std::move(it->second);
+        done.erase(it);
+      }
+    }
+    nms.add(std::move(boxes));
+    // Once a tile row is done, no box still to come reaches above the next row's top minus reach.
+    if (reach && t.col == grid.cols() - 1) emit(nms.settle(static_cast<double>(t.core.y + t.core.height) - *reach));
+  };
+
+  StreamOptions so = detail::model_stream_options(o.stream);
+  report.activation_bytes = detail::activation_bytes(model, input, grid, tiling);
+  so.kernel_bytes_per_tile = report.activation_bytes + static_cast<std::size_t>(grid.max_read_window().area()) *
+                                                           static_cast<std::size_t>(input.channels()) * 4;
+  const StreamStats stats = stream(raster, input.bands, grid, 0, kernel, sink, so);
+  emit(nms.settle(INFINITY));
+  if (o.max_detections > 0) {
+    std::vector<Detection> top;
+    while (!best.empty()) {
+      top.push_back(best.top());
+      best.pop();
+    }
+    for (auto it = top.rbegin(); it != top.rend(); ++it) writer.write(*it);
+  }
+  writer.commit();
+  report.tiles = stats.tiles;
+  report.skipped = skipped.load();
+  report.candidates = candidates.load();
+  report.detections = writer.count();
+  report.most_held = nms.most_held();
+  report.written.push_back(output);
+  if (!o.pixel_boxes.empty()) report.written.push_back(o.pixel_boxes);
+  return report;
+}
+
+}  // namespace
+
+DetectReport detect(Raster& input, const nn::Model& model, const std::string& output, const DetectOptions& options) {
+  return run_detect(input, model, output, options);
+}
+
+DetectReport detect(const std::string& input, const std::string& model, const std::string& output, const DetectOptions& options) {
+  Raster raster = Raster::open(input);
+  const nn::Model loaded = options.registry ? nn::Model::load(model, *options.registry) : nn::Model::load(model);
+  return run_detect(raster, loaded, output, options);
+}
+
+}  // namespace luojia

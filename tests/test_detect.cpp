@@ -1,0 +1,275 @@
+// luojia-detect's exactness: tiled detection equals one whole-image PyTorch run decoded and
+// suppressed by torchvision (or, for oriented boxes, greedy NMS with shapely's polygon IoU), for
+// two YOLOv8-style detectors with anchors made in the graph (tools/make_detection_models.py).
+#include "program_paths.hpp"
+#include "support.hpp"
+
+#include <luojia/detection.hpp>
+#include <luojia/error.hpp>
+#include <luojia/nn/model.hpp>
+#include <luojia/raster.hpp>
+
+#include <catch2/catch.hpp>
+#include <gdal_priv.h>
+#include <nlohmann/json.hpp>
+#include <ogrsf_frmts.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <numbers>
+
+using namespace luojia;
+using luojia::test::TempDir;
+
+namespace {
+
+const std::string kDetection = LUOJIA_TEST_DATA "/detection/";
+constexpr double kGeo[6] = {431000.0, 0.5, 0.0, 3381000.0, 0.0, -0.5};
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+const nlohmann::json& manifest() {
+  static const nlohmann::json m = read_json(kDetection + "manifest.json");
+  return m;
+}
+
+// The case's image as a georeferenced 3-band Byte GeoTIFF; repeat > 1 stacks it that many times
+// vertically (a tall raster, with no reference of its own).
+std::string case_raster(TempDir& dir, const std::string& name, int repeat = 1) {
+  const auto& c = manifest()["cases"][name];
+  const int h = c["height"], w = c["width"];
+  std::ifstream in(kDetection + name + "_input.u8", std::ios::binary);
+  const std::vector<char> pixels((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(pixels.size() == static_cast<std::size_t>(3 * h * w));
+  luojia::test::RasterSpec spec;
+  spec.width = w;
+  spec.height = h * repeat;
+  spec.bands = 3;
+  spec.type = GDT_Byte;
+  spec.epsg = 32650;
+  std::copy(std::begin(kGeo), std::end(kGeo), spec.geotransform);
+  const std::string path = dir.file(name + "_" + std::to_string(repeat) + ".tif");
+  luojia::test::make_raster(path, spec, [&](int b, int x, int y) {
+    return static_cast<double>(static_cast<unsigned char>(pixels[static_cast<std::size_t>((b * h + y % h) * w + x)]));
+  });
+  return path;
+}
+
+struct Box {
+  int class_id = 0;
+  double score = 0, angle_degrees = 0;
+  std::array<std::array<double, 2>, 4> corners{};  // raster pixels
+};
+
+// The reference's corners, written out here rather than taken from luojia.
+Box reference_box(const nlohmann::json& d) {
+  Box b;
+  b.class_id = d["class_id"];
+  b.score = d["score"];
+  const double cx = d["cx"], cy = d["cy"], w = d["width"], h = d["height"], a = d["angle"];
+  b.angle_degrees = a * 180.0 / std::numbers::pi;
+  const double c = std::cos(a), s = std::sin(a);
+  const double local[4][2] = {{-w / 2, -h / 2}, {w / 2, -h / 2}, {w / 2, h / 2}, {-w / 2, h / 2}};
+  for (int k = 0; k < 4; ++k) b.corners[static_cast<std::size_t>(k)] = {cx + local[k][0] * c - local[k][1] * s, cy + local[k][0] * s + local[k][1] * c};
+  return b;
+}
+
+std::vector<Box> reference(const std::string& model, const std::string& name) {
+  std::vector<Box> boxes;
+  for (const auto& d : read_json(kDetection + model + "_" + name + ".json")) boxes.push_back(reference_box(d));
+  return boxes;
+}
+
+// The product's polygons back in raster pixels, with their fields; checks the CRS on the way.
+std::vector<Box> read_product(const std::string& path, bool oriented) {
+  std::unique_ptr<GDALDataset> ds(GDALDataset::Open(path.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+  REQUIRE(ds);
+  OGRLayer* layer = ds->GetLayer(0);
+  REQUIRE(layer);
+  const OGRSpatialReference* srs = layer->GetSpatialRef();
+  REQUIRE(srs);
+  CHECK(std::string(srs->GetAuthorityCode(nullptr)) == "32650");
+  std::vector<Box> boxes;
+  for (auto& f : *layer) {
+    Box b;
+    b.class_id = f->GetFieldAsInteger("class_id");
+    b.score = f->GetFieldAsDouble("score");
+    if (oriented) b.angle_degrees = f->GetFieldAsDouble("angle");
+    const auto* polygon = f->GetGeometryRef()->toPolygon();
+    const OGRLinearRing* ring = polygon->getExteriorRing();
+    REQUIRE(ring->getNumPoints() == 5);
+    for (int k = 0; k < 4; ++k)
+      b.corners[static_cast<std::size_t>(k)] = {(ring->getX(k) - kGeo[0]) / kGeo[1], (ring->getY(k) - kGeo[3]) / kGeo[5]};
+    boxes.push_back(b);
+  }
+  return boxes;
+}
+
+// Same detections: same count, and each reference box matched by class, score and corners.
+void check_same(std::vector<Box> got, std::vector<Box> want) {
+  REQUIRE(got.size() == want.size());
+  const auto by_score = [](const Box& a, const Box& b) { return a.score > b.score; };
+  std::sort(got.begin(), got.end(), by_score);
+  std::sort(want.begin(), want.end(), by_score);
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    INFO("detection " << i << " of " << want.size() << ", score " << want[i].score);
+    CHECK(got[i].class_id == want[i].class_id);
+    CHECK(got[i].score == Approx(want[i].score).margin(1e-5));
+    CHECK(got[i].angle_degrees == Approx(want[i].angle_degrees).margin(1e-3));
+    double worst = 0;
+    for (std::size_t k = 0; k < 4; ++k)
+      for (std::size_t a = 0; a < 2; ++a) worst = std::max(worst, std::fabs(got[i].corners[k][a] - want[i].corners[k][a]));
+    CHECK(worst < 2e-3);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the graph analysis finds a detector's anchor grids behind its flattened output", "[detect]") {
+  const nn::Model model = nn::Model::load(kDetection + "yolo8_tiny.onnx");
+  const auto a = model.analyse({1, 3, 96, 160}).at(0);
+  REQUIRE(a.tileable);
+  CHECK(a.anchor_axis == 2);
+  REQUIRE(a.anchors.size() == 3);
+  const std::int64_t strides[3] = {8, 16, 32};
+  std::int64_t first = 0;
+  for (std::size_t k = 0; k < 3; ++k) {
+    INFO("level " << k);
+    CHECK(a.anchors[k].stride == strides[k]);
+    CHECK(a.anchors[k].first == first);
+    CHECK(a.anchors[k].width == 160 / strides[k]);
+    CHECK(a.anchors[k].height == 96 / strides[k]);
+    CHECK(a.anchors[k].radius > 0);
+    first += a.anchors[k].count();
+  }
+  CHECK(a.alignment == 32);
+  CHECK(model.run({nn::Tensor({1, 3, 96, 160})}).at(0).shape() == nn::Shape{1, 7, first});
+}
+
+TEST_CASE("tiled detection equals one whole-image PyTorch run, boxes and oriented boxes", "[detect]") {
+  TempDir dir;
+  for (const std::string model : {"yolo8_tiny", "yolo8_obb_tiny"}) {
+    const bool oriented = manifest()["models"][model]["oriented"];
+    const nn::Model loaded = nn::Model::load(kDetection + model + ".onnx");
+    for (const std::string name : {"odd", "large", "wide", "small", "strip", "pixel", "row"}) {
+      const std::string input = case_raster(dir, name);
+      Raster raster = Raster::open(input);
+      const auto want = reference(model, name);
+      for (std::int64_t tile : {64, 96, 160, 512}) {
+        INFO(model << " on " << name << ", tile " << tile);
+        DetectOptions o;
+        o.tile = tile;
+        o.stream.threads = 2;
+        o.overwrite = true;
+        const std::string out = dir.file(model + "_" + name + ".geojson");
+        const DetectReport r = detect(raster, loaded, out, o);
+        CHECK(r.exact);
+        CHECK(r.layout == (oriented ? DetectionLayout::Oriented : DetectionLayout::Yolo8));
+        CHECK(r.detections == static_cast<std::int64_t>(want.size()));
+        check_same(read_product(out, oriented), want);
+      }
+    }
+  }
+}
+
+TEST_CASE("boxes are settled row by row when the model gives its box reach, and the result does not change", "[detect]") {
+  TempDir dir;
+  const nn::Model model = nn::Model::load(kDetection + "yolo8_tiny.onnx");
+  REQUIRE(model.metadata().box_reach);
+  Raster raster = Raster::open(case_raster(dir, "large", 6));  // 1806 rows: several times the reach
+  DetectOptions o;
+  o.tile = 64;
+  o.overwrite = true;
+  const DetectReport streamed = detect(raster, model, dir.file("streamed.gpkg"), o);
+  o.box_reach = 1e6;  // nothing can be settled before the end
+  const DetectReport held = detect(raster, model, dir.file("held.gpkg"), o);
+  INFO("streamed: " << streamed.candidates << " candidates, " << streamed.detections << " kept, held " << streamed.most_held
+       << "; held: " << held.candidates << ", " << held.detections << ", " << held.most_held);
+  CHECK(streamed.detections == held.detections);
+  CHECK(streamed.detections > 300);
+  CHECK(streamed.most_held < held.most_held / 2);
+  check_same(read_product(dir.file("streamed.gpkg"), false), read_product(dir.file("held.gpkg"), false));
+}
+
+TEST_CASE("without the halo, tiled detection differs from the whole-image run", "[detect]") {
+  TempDir dir;
+  const nn::Model model = nn::Model::load(kDetection + "yolo8_tiny.onnx");
+  Raster raster = Raster::open(case_raster(dir, "large"));
+  DetectOptions o;
+  o.tile = 64;
+  o.halo = 0;
+  const DetectReport r = detect(raster, model, dir.file("no_halo.geojson"), o);
+  CHECK_FALSE(r.exact);
+  const auto got = read_product(dir.file("no_halo.geojson"), false);
+  const auto want = reference("yolo8_tiny", "large");
+  bool differs = got.size() != want.size();
+  if (!differs) {
+    double total = 0, total_want = 0;
+    for (const auto& b : got) total += b.score;
+    for (const auto& b : want) total_want += b.score;
+    differs = std::fabs(total - total_want) > 1e-3;
+  }
+  CHECK(differs);
+}
+
+TEST_CASE("detection options: classes, max detections, COCO pixel boxes, thresholds", "[detect]") {
+  TempDir dir;
+  const nn::Model model = nn::Model::load(kDetection + "yolo8_tiny.onnx");
+  Raster raster = Raster::open(case_raster(dir, "large"));
+  const auto want = reference("yolo8_tiny", "large");
+  DetectOptions o;
+  o.tile = 128;
+  o.pixel_boxes = dir.file("boxes.json");
+  const DetectReport all = detect(raster, model, dir.file("all.fgb"), o);
+  CHECK(all.confidence == Approx(0.3));  // the model's det_conf
+  CHECK(all.iou == Approx(0.5));
+  const auto coco = read_json(o.pixel_boxes);
+  REQUIRE(coco["annotations"].size() == want.size());
+  CHECK(coco["images"][0]["width"] == 389);
+  CHECK(coco["categories"][1]["name"] == "plane");
+  for (const auto& a : coco["annotations"]) CHECK(a["bbox"][2].get<double>() > 0);
+  check_same(read_product(dir.file("all.fgb"), false), want);
+
+  SECTION("only some classes") {
+    o.pixel_boxes.clear();
+    o.classes = {1};
+    detect(raster, model, dir.file("plane.geojson"), o);
+    std::vector<Box> planes;
+    for (const auto& b : want)
+      if (b.class_id == 1) planes.push_back(b);
+    check_same(read_product(dir.file("plane.geojson"), false), planes);
+  }
+  SECTION("the best N") {
+    o.pixel_boxes.clear();
+    o.max_detections = 5;
+    detect(raster, model, dir.file("top.geojson"), o);
+    auto best = want;
+    std::sort(best.begin(), best.end(), [](const Box& a, const Box& b) { return a.score > b.score; });
+    best.resize(5);
+    check_same(read_product(dir.file("top.geojson"), false), best);
+  }
+  SECTION("thresholds out of range are usage errors naming the option") {
+    o.confidence = 1.5;
+    try {
+      detect(raster, model, dir.file("bad.geojson"), o);
+      FAIL("no error");
+    } catch (const UsageError& e) {
+      CHECK(e.option() == "confidence");
+    }
+    CHECK_FALSE(std::filesystem::exists(dir.file("bad.geojson")));
+  }
+}
+
+TEST_CASE("a model that is not a detector is refused before anything is written", "[detect]") {
+  TempDir dir;
+  Raster raster = Raster::open(case_raster(dir, "odd"));
+  const nn::Model model = nn::Model::load(LUOJIA_TEST_DATA "/tasks/regressor.onnx");
+  CHECK_THROWS_AS(detect(raster, model, dir.file("x.geojson")), ModelError);
+  CHECK_FALSE(std::filesystem::exists(dir.file("x.geojson")));
+}

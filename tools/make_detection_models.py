@@ -1,0 +1,262 @@
+#!/usr/bin/python3
+"""Build the two small YOLOv8-style detectors luojia's detection tests run, and
+what PyTorch + torchvision (or shapely, for oriented boxes) make of the test
+rasters when each raster is run whole.
+
+Run from the repository root (CPU only, a few seconds):
+
+    /usr/bin/python3 tools/make_detection_models.py
+
+Needs Debian's python3-torch (1.13), python3-torchvision (0.14), python3-onnx,
+python3-numpy and python3-shapely. Writes into tests/data/detection/:
+
+  yolo8_tiny.onnx      axis-aligned boxes, 3 classes, output (1, 4+3, N)
+  yolo8_obb_tiny.onnx  oriented boxes, 2 classes, output (1, 4+2+1, N)
+  <case>_input.u8      a 3-band uint8 image, C x H x W, no header
+  <model>_<case>.json  the whole-image reference detections
+  manifest.json        models, cases, thresholds (read by the tests)
+
+The models follow Ultralytics' Detect / OBB heads: three levels (strides 8,
+16, 32) with a top-down nearest upsampling, a box branch of 4 x reg_max
+distance bins decoded by DFL (softmax, then the expectation as a 1x1
+convolution), a class branch through a sigmoid, and anchors made inside the
+graph from the feature maps' shapes (Shape/Range/meshgrid), exported with
+dynamic H and W at opset 17. The oriented head adds an angle branch,
+(sigmoid - 1/4) * pi radians, and rotates the centre offset as Ultralytics'
+dist2rbox does. metadata_props carry Deepness's keys (model_type, class_names,
+det_conf, det_iou_thresh, det_type) and luojia's "box_reach": the farthest a
+box can reach from its anchor's cell centre, (reg_max - 1) x 32 pixels for
+the axis-aligned head, 1.5 x sqrt(2) times that for the oriented one.
+
+The whole-image reference is what luojia promises its tiled runs equal:
+pixels / 255; the image padded on the right and bottom to a multiple of 32 by
+reflection (numpy's "reflect", a single pixel reflecting onto itself); one
+network run; anchors whose cell centre lies outside the raster dropped;
+scores below det_conf dropped; class-aware greedy NMS at det_iou_thresh:
+torchvision.ops.batched_nms for boxes, and for oriented boxes the same greedy
+rule with shapely's exact polygon IoU. Detections are in raster pixels
+(x right, y down), best first.
+"""
+
+import io
+import json
+import math
+import os
+
+import numpy as np
+import onnx
+from onnx import helper
+import shapely.geometry
+import torch
+import torch.nn as nn
+import torchvision
+
+torch.set_num_threads(1)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT_DIR = os.path.normpath(os.path.join(HERE, "..", "tests", "data", "detection"))
+OPSET = 17
+STRIDES = (8, 16, 32)
+REG_MAX = 8
+CONF = 0.3
+IOU = 0.5
+# (height, width): odd sizes, smaller than the largest stride, one pixel, one row.
+CASES = {"odd": (157, 203), "large": (301, 389), "wide": (83, 301), "small": (29, 45), "strip": (9, 301),
+         "pixel": (1, 1), "row": (1, 97)}
+
+
+class Conv(nn.Module):
+    def __init__(self, cin, cout, k=3, s=1):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, s, k // 2)
+
+    def forward(self, x):
+        return nn.functional.silu(self.conv(x))
+
+
+class TinyYolo8(nn.Module):
+    def __init__(self, nc, oriented):
+        super().__init__()
+        self.nc, self.oriented = nc, oriented
+        self.no = 4 * REG_MAX + nc
+        self.stem = nn.Sequential(Conv(3, 8, 3, 2), Conv(8, 16, 3, 2), Conv(16, 16, 3, 2))
+        self.down4 = Conv(16, 24, 3, 2)
+        self.down5 = Conv(24, 32, 3, 2)
+        self.lat4 = nn.Conv2d(32, 24, 1)
+        channels = (16, 24, 32)
+        self.box = nn.ModuleList(nn.Sequential(Conv(c, 16), nn.Conv2d(16, 4 * REG_MAX, 1)) for c in channels)
+        self.cls = nn.ModuleList(nn.Sequential(Conv(c, 16), nn.Conv2d(16, nc, 1)) for c in channels)
+        if oriented:
+            self.ang = nn.ModuleList(nn.Sequential(Conv(c, 8), nn.Conv2d(8, 1, 1)) for c in channels)
+        self.dfl = nn.Conv2d(REG_MAX, 1, 1, bias=False)
+        self.dfl.weight.data[:] = torch.arange(REG_MAX, dtype=torch.float).view(1, REG_MAX, 1, 1)
+        # Weights three times PyTorch's default init, so features vary across the image rather
+        # than fading through the SiLUs, and class biases below zero: a few percent of the anchors
+        # score above det_conf, as with a trained detector.
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d) and module is not self.dfl:
+                module.weight.data *= 3.0
+        for head in self.cls:
+            head[1].bias.data.fill_(-2.0)
+
+    def forward(self, x):
+        p3 = self.stem(x)
+        p4 = self.down4(p3)
+        p5 = self.down5(p4)
+        p4 = p4 + nn.functional.interpolate(self.lat4(p5), scale_factor=2.0, mode="nearest")
+        feats = [p3, p4, p5]
+        b = x.shape[0]
+        outs = [torch.cat((self.box[i](f), self.cls[i](f)), 1).view(b, self.no, -1) for i, f in enumerate(feats)]
+        anchors, strides = make_anchors(feats)
+        box, cls = torch.cat(outs, 2).split((4 * REG_MAX, self.nc), 1)
+        n = box.shape[2]
+        dist = self.dfl(box.view(b, 4, REG_MAX, n).transpose(2, 1).softmax(1)).view(b, 4, n)
+        if not self.oriented:
+            lt, rb = dist.chunk(2, 1)
+            x1y1 = anchors - lt
+            x2y2 = anchors + rb
+            dbox = torch.cat(((x1y1 + x2y2) / 2, x2y2 - x1y1), 1) * strides
+            return torch.cat((dbox, cls.sigmoid()), 1)
+        angle = torch.cat([self.ang[i](f).view(b, 1, -1) for i, f in enumerate(feats)], 2)
+        angle = (angle.sigmoid() - 0.25) * math.pi
+        lt, rb = dist.split(2, dim=1)
+        cos, sin = torch.cos(angle), torch.sin(angle)
+        xf, yf = ((rb - lt) / 2).split(1, dim=1)
+        xy = torch.cat([xf * cos - yf * sin, xf * sin + yf * cos], 1) + anchors
+        dbox = torch.cat([xy, lt + rb], 1) * strides
+        return torch.cat((dbox, cls.sigmoid(), angle), 1)
+
+
+def make_anchors(feats):
+    points, strides = [], []
+    for f, s in zip(feats, STRIDES):
+        h, w = f.shape[2], f.shape[3]
+        sx = torch.arange(w, dtype=torch.float) + 0.5
+        sy = torch.arange(h, dtype=torch.float) + 0.5
+        yy, xx = torch.meshgrid(sy, sx, indexing="ij")
+        points.append(torch.stack((xx, yy), -1).view(-1, 2))
+        strides.append(torch.full((h * w, 1), float(s)))
+    return torch.cat(points).transpose(0, 1), torch.cat(strides).transpose(0, 1)
+
+
+def reflect_index(i, n):
+    if n == 1:
+        return np.zeros_like(i)
+    period = 2 * (n - 1)
+    i = np.mod(i, period)
+    return np.where(i < n, i, period - i)
+
+
+def make_image(case, h, w):
+    rng = np.random.default_rng(sum(map(ord, case)) * 7919)
+    img = rng.normal(60, 12, (3, h, w))
+    # Bright and dark rectangles of several sizes: something for the detector to fire on.
+    for _ in range(max(1, h * w // 900)):
+        rh, rw = rng.integers(3, 40, 2)
+        y, x = rng.integers(0, max(1, h), 1)[0], rng.integers(0, max(1, w), 1)[0]
+        img[:, y:y + rh, x:x + rw] += rng.normal(0, 90, (3, 1, 1))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def polygon(cx, cy, w, h, a):
+    c, s = math.cos(a), math.sin(a)
+    pts = [(-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2), (-w / 2, h / 2)]
+    return shapely.geometry.Polygon([(cx + x * c - y * s, cy + x * s + y * c) for x, y in pts])
+
+
+def reference(model, image, oriented):
+    c, h, w = image.shape
+    ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
+    x = image.astype(np.float32) / 255.0
+    x = x[:, reflect_index(np.arange(ph), h)][:, :, reflect_index(np.arange(pw), w)]
+    with torch.no_grad():
+        y = model(torch.from_numpy(np.ascontiguousarray(x))[None])[0].numpy().astype(np.float64)
+    # Each anchor's cell centre, level by level, as make_anchors lays them out.
+    centres = []
+    for s in STRIDES:
+        gy, gx = np.meshgrid((np.arange(ph // s) + 0.5) * s, (np.arange(pw // s) + 0.5) * s, indexing="ij")
+        centres.append(np.stack((gx.ravel(), gy.ravel()), 1))
+    centres = np.concatenate(centres)
+    nc = model.nc
+    scores = y[4:4 + nc]
+    best, cls = scores.max(0), scores.argmax(0)
+    keep = (centres[:, 0] < w) & (centres[:, 1] < h) & (best >= CONF)
+    idx = np.nonzero(keep)[0]
+    boxes = y[:4, idx].T
+    score, label = best[idx], cls[idx]
+    angle = y[4 + nc, idx] if oriented else np.zeros(len(idx))
+    order = np.argsort(-score, kind="stable")
+    if not oriented:
+        xyxy = np.stack([boxes[:, 0] - boxes[:, 2] / 2, boxes[:, 1] - boxes[:, 3] / 2,
+                         boxes[:, 0] + boxes[:, 2] / 2, boxes[:, 1] + boxes[:, 3] / 2], 1)
+        kept = torchvision.ops.batched_nms(torch.from_numpy(xyxy), torch.from_numpy(score),
+                                           torch.from_numpy(label), IOU).numpy()
+    else:
+        polys = [polygon(*boxes[i], angle[i]) for i in range(len(idx))]
+        kept, suppressed = [], np.zeros(len(idx), bool)
+        for i in order:
+            if suppressed[i]:
+                continue
+            kept.append(i)
+            for j in order:
+                if j != i and not suppressed[j] and label[j] == label[i]:
+                    inter = polys[i].intersection(polys[j]).area
+                    union = polys[i].area + polys[j].area - inter
+                    if union > 0 and inter / union > IOU:
+                        suppressed[j] = True
+        kept = np.array(kept, dtype=np.int64)
+    out = []
+    for i in kept:
+        out.append({"class_id": int(label[i]), "score": float(score[i]), "cx": float(boxes[i, 0]),
+                    "cy": float(boxes[i, 1]), "width": float(boxes[i, 2]), "height": float(boxes[i, 3]),
+                    "angle": float(angle[i])})
+    return out
+
+
+def export(model, path, oriented, metadata):
+    model.eval()
+    buf = io.BytesIO()
+    torch.onnx.export(model, torch.zeros(1, 3, 64, 96), buf, opset_version=OPSET, input_names=["images"],
+                      output_names=["output0"], dynamic_axes={"images": {2: "height", 3: "width"},
+                                                              "output0": {2: "anchors"}})
+    m = onnx.load_from_string(buf.getvalue())
+    for key, value in metadata.items():
+        m.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+    return sorted({n.op_type for n in m.graph.node})
+
+
+def main():
+    os.makedirs(OUT_DIR, exist_ok=True)
+    manifest = {"conf": CONF, "iou": IOU, "strides": list(STRIDES), "reg_max": REG_MAX, "models": {}, "cases": {}}
+    images = {}
+    for case, (h, w) in CASES.items():
+        images[case] = make_image(case, h, w)
+        images[case].tofile(os.path.join(OUT_DIR, f"{case}_input.u8"))
+        manifest["cases"][case] = {"height": h, "width": w}
+    for name, nc, oriented in (("yolo8_tiny", 3, False), ("yolo8_obb_tiny", 2, True)):
+        torch.manual_seed(12 if oriented else 8)
+        model = TinyYolo8(nc, oriented).eval()
+        reach = (REG_MAX - 1) * max(STRIDES) * (1.5 * math.sqrt(2) if oriented else 1.0)
+        names = {str(i): n for i, n in enumerate(["ship", "plane", "tank"][:nc])}
+        metadata = {"model_type": json.dumps("Detector"), "class_names": json.dumps(names),
+                    "det_conf": json.dumps(CONF), "det_iou_thresh": json.dumps(IOU),
+                    "det_type": json.dumps("YOLO_Ultralytics_obb" if oriented else "YOLO_Ultralytics"),
+                    "luojia": json.dumps({"box_reach": math.ceil(reach)})}
+        ops = export(model, os.path.join(OUT_DIR, name + ".onnx"), oriented, metadata)
+        counts = {}
+        for case in CASES:
+            dets = reference(model, images[case], oriented)
+            counts[case] = len(dets)
+            with open(os.path.join(OUT_DIR, f"{name}_{case}.json"), "w") as f:
+                json.dump(dets, f, indent=0)
+        manifest["models"][name] = {"classes": nc, "oriented": oriented, "box_reach": math.ceil(reach),
+                                    "detections": counts, "ops": ops}
+        print(name, counts, " ".join(ops))
+    with open(os.path.join(OUT_DIR, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
