@@ -44,7 +44,7 @@ int detect_program(int argc, char** argv) {
   args.value("--scale", "S[,S...]", "Multiply raw values by this before mean/std (overrides the model's metadata)", scale);
   args.value("--mean", "M[,M...]", "Per-channel mean to subtract (overrides the model's metadata)", mean);
   args.value("--std", "S[,S...]", "Per-channel standard deviation to divide by (overrides the model's metadata)", std_dev);
-  args.value("--conf", "T", "Drop detections scoring below T (default: the model's det_conf, else 0.25)", conf);
+  args.value("--conf,--confidence", "T", "Drop detections scoring below T (default: the model's det_conf, else 0.25)", conf);
   args.value("--iou", "T", "NMS: a box overlapping a better one by IoU > T is dropped (default: det_iou_thresh, else 0.45)", iou);
   args.value("--classes", "C1,C2,...", "Keep only these class ids", classes);
   args.value("--max-det", "N", "Keep the N best detections of the raster (0: all)", max_det);

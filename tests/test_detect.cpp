@@ -2,6 +2,7 @@
 // suppressed by torchvision (or, for oriented boxes, greedy NMS with shapely's polygon IoU), for
 // two YOLOv8-style detectors with anchors made in the graph (tools/make_detection_models.py).
 #include "program_paths.hpp"
+#include "program_runner.hpp"
 #include "support.hpp"
 
 #include <luojia/detection.hpp>
@@ -272,4 +273,29 @@ TEST_CASE("a model that is not a detector is refused before anything is written"
   const nn::Model model = nn::Model::load(LUOJIA_TEST_DATA "/tasks/regressor.onnx");
   CHECK_THROWS_AS(detect(raster, model, dir.file("x.geojson")), ModelError);
   CHECK_FALSE(std::filesystem::exists(dir.file("x.geojson")));
+}
+
+TEST_CASE("luojia-detect as a program: products on stdout, one-line errors, nothing left behind", "[detect][programs]") {
+  using luojia::test::run_program;
+  TempDir dir;
+  const std::string input = case_raster(dir, "odd");
+  const std::string model = kDetection + "yolo8_tiny.onnx";
+  const auto ok = run_program({luojia::test::kDetect, "-q", input, model, dir.file("boxes.gpkg"), "--tile", "64", "--pixel-boxes",
+                               dir.file("boxes.json")});
+  CHECK(ok.code == 0);
+  CHECK(ok.out == dir.file("boxes.gpkg") + "\n" + dir.file("boxes.json") + "\n");
+  check_same(read_product(dir.file("boxes.gpkg"), false), reference("yolo8_tiny", "odd"));
+
+  const auto exists = run_program({luojia::test::kDetect, "-q", input, model, dir.file("boxes.gpkg")});
+  CHECK(exists.code != 0);
+  const auto bad_conf = run_program({luojia::test::kDetect, "-q", input, model, dir.file("c.geojson"), "--conf", "1.5"});
+  CHECK(bad_conf.code == 2);
+  CHECK(bad_conf.err.find("--conf") != std::string::npos);
+  const auto not_detector = run_program({luojia::test::kDetect, "-q", input, LUOJIA_TEST_DATA "/tasks/regressor.onnx", dir.file("r.geojson")});
+  CHECK(not_detector.code == 1);
+  CHECK(not_detector.err.find("regressor.onnx") != std::string::npos);
+  CHECK(std::count(not_detector.err.begin(), not_detector.err.end(), '\n') == 1);
+  const auto bad_layout = run_program({luojia::test::kDetect, "-q", input, model, dir.file("l.geojson"), "--layout", "yolo9"});
+  CHECK(bad_layout.code == 2);
+  for (const char* name : {"c.geojson", "r.geojson", "l.geojson"}) CHECK_FALSE(std::filesystem::exists(dir.file(name)));
 }

@@ -281,7 +281,12 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   const std::int64_t probe = detail::round_up(std::max<std::int64_t>(64, tiling.alignment), tiling.alignment);
   const nn::Shape probe_shape = model.run(input.split(nn::Tensor({1, input.channels(), probe, probe}))).at(0).shape();
   const int classes = static_cast<int>(meta.classes.size());
-  const DetectionLayout layout = o.layout == DetectionLayout::Auto ? detection_layout(probe_shape, classes, meta.detection_type) : o.layout;
+  DetectionLayout layout = o.layout;
+  try {
+    if (layout == DetectionLayout::Auto) layout = detection_layout(probe_shape, classes, meta.detection_type);
+  } catch (const ModelError& e) {
+    e.rethrow_with(at_model);  // say which model it is
+  }
   const bool oriented = layout == DetectionLayout::Oriented || layout == DetectionLayout::EndToEndOriented;
   if (anchored && (layout == DetectionLayout::EndToEnd || layout == DetectionLayout::EndToEndOriented))
     raise("the model's output " + nn::to_string(probe_shape) + " is laid out as anchors, not as end-to-end boxes (" + name(layout) + ")",
