@@ -59,9 +59,17 @@ std::string model_json(const nn::Model& model, const std::vector<nn::OutputAnaly
   doc["metadata_props"] = Json::object();
   for (const auto& [key, value] : m.properties) doc["metadata_props"][key] = value;
   doc["analysis"] = Json::array();
-  for (const auto& a : analysis)
-    doc["analysis"].push_back({{"output", a.name}, {"tileable", a.tileable}, {"reason", a.reason}, {"radius", a.radius},
-                               {"stride", a.stride}, {"upscale", a.upscale}, {"alignment", a.alignment}});
+  for (const auto& a : analysis) {
+    Json entry = {{"output", a.name}, {"tileable", a.tileable}, {"reason", a.reason}, {"radius", a.radius},
+                  {"stride", a.stride}, {"upscale", a.upscale}, {"alignment", a.alignment}};
+    if (!a.anchors.empty()) {
+      entry["anchor_axis"] = a.anchor_axis;
+      entry["anchor_levels"] = Json::array();
+      for (const auto& g : a.anchors)
+        entry["anchor_levels"].push_back({{"stride", g.stride}, {"groups", g.groups}, {"radius", g.radius}});
+    }
+    doc["analysis"].push_back(entry);
+  }
   if (!analysis_error.empty()) doc["analysis_error"] = analysis_error;
   return doc.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
@@ -80,7 +88,14 @@ std::string model_text(const nn::Model& model, const std::vector<nn::OutputAnaly
       out << "not exactly tileable (" << a.reason << ")";
     out << ", alignment " << a.alignment;
     if (a.upscale > 1) out << ", output " << a.upscale << "x finer than the input";
-    if (a.stride > 1) out << ", output 1/" << a.stride << " of the input's resolution";
+    if (!a.anchors.empty()) {
+      out << ", anchors on axis " << a.anchor_axis << " from " << a.anchors.size() << " grid" << (a.anchors.size() == 1 ? "" : "s")
+          << " (strides";
+      for (const auto& g : a.anchors) out << " " << g.stride << (g.groups > 1 ? " x" + std::to_string(g.groups) : "");
+      out << ")";
+    } else if (a.stride > 1) {
+      out << ", output 1/" << a.stride << " of the input's resolution";
+    }
     out << "\n";
   }
   if (!analysis_error.empty()) out << "Tiling: not analysed (" << analysis_error << ")\n";

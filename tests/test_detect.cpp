@@ -1,6 +1,7 @@
 // luojia-detect's exactness: tiled detection equals one whole-image PyTorch run decoded and
 // suppressed by torchvision (or, for oriented boxes, greedy NMS with shapely's polygon IoU), for
-// two YOLOv8-style detectors with anchors made in the graph (tools/make_detection_models.py).
+// YOLOv8-style (boxes, oriented boxes) and YOLOv5-style detectors with anchors made in the graph
+// (tools/make_detection_models.py).
 #include "program_paths.hpp"
 #include "program_runner.hpp"
 #include "support.hpp"
@@ -151,12 +152,28 @@ TEST_CASE("the graph analysis finds a detector's anchor grids behind its flatten
   }
   CHECK(a.alignment == 32);
   CHECK(model.run({nn::Tensor({1, 3, 96, 160})}).at(0).shape() == nn::Shape{1, 7, first});
+
+  // YOLOv5: (1, N, 5 + nc), each level's grid once per anchor (three per cell).
+  const nn::Model v5 = nn::Model::load(kDetection + "yolo5_tiny.onnx");
+  const auto b = v5.analyse({1, 3, 96, 160}).at(0);
+  REQUIRE(b.tileable);
+  CHECK(b.anchor_axis == 1);
+  REQUIRE(b.anchors.size() == 3);
+  first = 0;
+  for (std::size_t k = 0; k < 3; ++k) {
+    CHECK(b.anchors[k].groups == 3);
+    CHECK(b.anchors[k].stride == strides[k]);
+    CHECK(b.anchors[k].first == first);
+    first += b.anchors[k].count();
+  }
+  CHECK(v5.run({nn::Tensor({1, 3, 96, 160})}).at(0).shape() == nn::Shape{1, first, 7});
 }
 
 TEST_CASE("tiled detection equals one whole-image PyTorch run, boxes and oriented boxes", "[detect]") {
   TempDir dir;
-  for (const std::string model : {"yolo8_tiny", "yolo8_obb_tiny"}) {
+  for (const std::string model : {"yolo8_tiny", "yolo8_obb_tiny", "yolo5_tiny"}) {
     const bool oriented = manifest()["models"][model]["oriented"];
+    const std::string layout = manifest()["models"][model]["layout"];
     const nn::Model loaded = nn::Model::load(kDetection + model + ".onnx");
     for (const std::string name : {"odd", "large", "wide", "small", "strip", "pixel", "row"}) {
       const std::string input = case_raster(dir, name);
@@ -171,7 +188,7 @@ TEST_CASE("tiled detection equals one whole-image PyTorch run, boxes and oriente
         const std::string out = dir.file(model + "_" + name + ".geojson");
         const DetectReport r = detect(raster, loaded, out, o);
         CHECK(r.exact);
-        CHECK(r.layout == (oriented ? DetectionLayout::Oriented : DetectionLayout::Yolo8));
+        CHECK(r.layout == parse_detection_layout(layout));
         CHECK(r.detections == static_cast<std::int64_t>(want.size()));
         check_same(read_product(out, oriented), want);
       }

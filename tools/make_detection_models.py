@@ -12,6 +12,7 @@ python3-numpy and python3-shapely. Writes into tests/data/detection/:
 
   yolo8_tiny.onnx      axis-aligned boxes, 3 classes, output (1, 4+3, N)
   yolo8_obb_tiny.onnx  oriented boxes, 2 classes, output (1, 4+2+1, N)
+  yolo5_tiny.onnx      YOLOv5's head: 3 anchors per cell, objectness, output (1, N, 5+2)
   <case>_input.u8      a 3-band uint8 image, C x H x W, no header
   <model>_<case>.json  the whole-image reference detections
   manifest.json        models, cases, thresholds (read by the tests)
@@ -127,6 +128,43 @@ class TinyYolo8(nn.Module):
         return torch.cat((dbox, cls.sigmoid(), angle), 1)
 
 
+class TinyYolo5(nn.Module):
+    """YOLOv5's Detect head: three anchors per cell, objectness, grids made in the graph,
+    output (1, N, 5 + nc): per level, the grid of cells once for each of its three anchors."""
+
+    ANCHORS = ((10, 13, 16, 30, 33, 23), (30, 61, 62, 45, 59, 119), (116, 90, 156, 198, 373, 326))
+
+    def __init__(self, nc):
+        super().__init__()
+        self.nc, self.na, self.no = nc, 3, 5 + nc
+        self.stem = nn.Sequential(Conv(3, 8, 3, 2), Conv(8, 16, 3, 2), Conv(16, 16, 3, 2))
+        self.down4 = Conv(16, 24, 3, 2)
+        self.down5 = Conv(24, 32, 3, 2)
+        self.heads = nn.ModuleList(nn.Conv2d(c, self.na * self.no, 1) for c in (16, 24, 32))
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                module.weight.data *= 3.0
+        for head in self.heads:
+            head.bias.data.view(self.na, self.no)[:, 4:] = -1.5
+        self.register_buffer("anchor_sizes", torch.tensor(self.ANCHORS, dtype=torch.float).view(3, 1, 3, 1, 1, 2))
+
+    def forward(self, x):
+        p3 = self.stem(x)
+        p4 = self.down4(p3)
+        p5 = self.down5(p4)
+        out = []
+        for i, (f, s) in enumerate(zip((p3, p4, p5), STRIDES)):
+            y = self.heads[i](f)
+            bs, _, ny, nx = y.shape
+            y = y.view(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).sigmoid()
+            yv, xv = torch.meshgrid(torch.arange(ny, dtype=torch.float), torch.arange(nx, dtype=torch.float), indexing="ij")
+            grid = torch.stack((xv, yv), 2).view(1, 1, ny, nx, 2) - 0.5
+            xy = (y[..., 0:2] * 2 + grid) * s
+            wh = (y[..., 2:4] * 2) ** 2 * self.anchor_sizes[i]
+            out.append(torch.cat((xy, wh, y[..., 4:]), 4).view(bs, -1, self.no))
+        return torch.cat(out, 1)
+
+
 def make_anchors(feats):
     points, strides = [], []
     for f, s in zip(feats, STRIDES):
@@ -178,6 +216,13 @@ def reference(model, image, oriented):
         centres.append(np.stack((gx.ravel(), gy.ravel()), 1))
     centres = np.concatenate(centres)
     nc = model.nc
+    if isinstance(model, TinyYolo5):
+        # (N, 5 + nc), per level the grid once for each of its three anchors; confidence = obj x class.
+        centres = np.concatenate([np.tile(c, (3, 1)) for c in np.split(centres, np.cumsum(
+            [(ph // s) * (pw // s) for s in STRIDES])[:-1])])
+        y = y.T
+        scores = y[5:5 + nc] * y[4:5]
+        y = np.concatenate([y[:4], scores], 0)
     scores = y[4:4 + nc]
     best, cls = scores.max(0), scores.argmax(0)
     keep = (centres[:, 0] < w) & (centres[:, 1] < h) & (best >= CONF)
@@ -235,14 +280,20 @@ def main():
         images[case] = make_image(case, h, w)
         images[case].tofile(os.path.join(OUT_DIR, f"{case}_input.u8"))
         manifest["cases"][case] = {"height": h, "width": w}
-    for name, nc, oriented in (("yolo8_tiny", 3, False), ("yolo8_obb_tiny", 2, True)):
+    for name, nc, oriented in (("yolo8_tiny", 3, False), ("yolo8_obb_tiny", 2, True), ("yolo5_tiny", 2, False)):
         torch.manual_seed(12 if oriented else 8)
-        model = TinyYolo8(nc, oriented).eval()
-        reach = (REG_MAX - 1) * max(STRIDES) * (1.5 * math.sqrt(2) if oriented else 1.0)
+        if name == "yolo5_tiny":
+            model = TinyYolo5(nc).eval()
+            # The centre moves up to 1.5 strides from the cell's; a side is at most 4 anchors.
+            reach = 1.5 * 32 + 2 * 373
+        else:
+            model = TinyYolo8(nc, oriented).eval()
+            reach = (REG_MAX - 1) * max(STRIDES) * (1.5 * math.sqrt(2) if oriented else 1.0)
         names = {str(i): n for i, n in enumerate(["ship", "plane", "tank"][:nc])}
         metadata = {"model_type": json.dumps("Detector"), "class_names": json.dumps(names),
                     "det_conf": json.dumps(CONF), "det_iou_thresh": json.dumps(IOU),
-                    "det_type": json.dumps("YOLO_Ultralytics_obb" if oriented else "YOLO_Ultralytics"),
+                    "det_type": json.dumps("YOLO_v5_v7_DEFAULT" if name == "yolo5_tiny" else
+                                           "YOLO_Ultralytics_obb" if oriented else "YOLO_Ultralytics"),
                     "luojia": json.dumps({"box_reach": math.ceil(reach)})}
         ops = export(model, os.path.join(OUT_DIR, name + ".onnx"), oriented, metadata)
         counts = {}
@@ -251,7 +302,8 @@ def main():
             counts[case] = len(dets)
             with open(os.path.join(OUT_DIR, f"{name}_{case}.json"), "w") as f:
                 json.dump(dets, f, indent=0)
-        manifest["models"][name] = {"classes": nc, "oriented": oriented, "box_reach": math.ceil(reach),
+        manifest["models"][name] = {"classes": nc, "oriented": oriented, "layout": "yolo5" if name == "yolo5_tiny" else
+                                    "oriented" if oriented else "yolo8", "box_reach": math.ceil(reach),
                                     "detections": counts, "ops": ops}
         print(name, counts, " ".join(ops))
     with open(os.path.join(OUT_DIR, "manifest.json"), "w") as f:
