@@ -76,17 +76,18 @@ class Conv(nn.Module):
 
 
 class TinyYolo8(nn.Module):
-    def __init__(self, nc, oriented):
+    def __init__(self, nc, oriented, in_channels=3, test_init=True, width=1):
         super().__init__()
         self.nc, self.oriented = nc, oriented
         self.no = 4 * REG_MAX + nc
-        self.stem = nn.Sequential(Conv(3, 8, 3, 2), Conv(8, 16, 3, 2), Conv(16, 16, 3, 2))
-        self.down4 = Conv(16, 24, 3, 2)
-        self.down5 = Conv(24, 32, 3, 2)
-        self.lat4 = nn.Conv2d(32, 24, 1)
-        channels = (16, 24, 32)
-        self.box = nn.ModuleList(nn.Sequential(Conv(c, 16), nn.Conv2d(16, 4 * REG_MAX, 1)) for c in channels)
-        self.cls = nn.ModuleList(nn.Sequential(Conv(c, 16), nn.Conv2d(16, nc, 1)) for c in channels)
+        w = width
+        self.stem = nn.Sequential(Conv(in_channels, 8 * w, 3, 2), Conv(8 * w, 16 * w, 3, 2), Conv(16 * w, 16 * w, 3, 2))
+        self.down4 = Conv(16 * w, 24 * w, 3, 2)
+        self.down5 = Conv(24 * w, 32 * w, 3, 2)
+        self.lat4 = nn.Conv2d(32 * w, 24 * w, 1)
+        channels = (16 * w, 24 * w, 32 * w)
+        self.box = nn.ModuleList(nn.Sequential(Conv(c, 16 * w), nn.Conv2d(16 * w, 4 * REG_MAX, 1)) for c in channels)
+        self.cls = nn.ModuleList(nn.Sequential(Conv(c, 16 * w), nn.Conv2d(16 * w, nc, 1)) for c in channels)
         if oriented:
             self.ang = nn.ModuleList(nn.Sequential(Conv(c, 8), nn.Conv2d(8, 1, 1)) for c in channels)
         self.dfl = nn.Conv2d(REG_MAX, 1, 1, bias=False)
@@ -95,10 +96,11 @@ class TinyYolo8(nn.Module):
         # than fading through the SiLUs, and class biases below zero: a few percent of the anchors
         # score above det_conf, as with a trained detector.
         for module in self.modules():
-            if isinstance(module, nn.Conv2d) and module is not self.dfl:
+            if test_init and isinstance(module, nn.Conv2d) and module is not self.dfl:
                 module.weight.data *= 3.0
         for head in self.cls:
-            head[1].bias.data.fill_(-2.0)
+            head[1].bias.data.fill_(-2.0 if test_init else -4.0)
+        self.dfl.weight.requires_grad_(False)
 
     def forward(self, x):
         p3 = self.stem(x)
