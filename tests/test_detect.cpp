@@ -316,3 +316,29 @@ TEST_CASE("luojia-detect as a program: products on stdout, one-line errors, noth
   CHECK(bad_layout.code == 2);
   for (const char* name : {"c.geojson", "r.geojson", "l.geojson"}) CHECK_FALSE(std::filesystem::exists(dir.file(name)));
 }
+
+TEST_CASE("the bundled demo detector on its SpaceNet 4 scene: georeferenced boxes, tiled as whole", "[detect]") {
+  TempDir dir;
+  const std::string scene = LUOJIA_SOURCE_DIR "/data/spacenet4_atlanta.tif";
+  const nn::Model model = nn::Model::load(LUOJIA_SOURCE_DIR "/data/demo_buildings.onnx");
+  Raster raster = Raster::open(scene);
+  DetectOptions o;
+  o.tile = 1024;  // one tile: the whole scene
+  const DetectReport whole = detect(raster, model, dir.file("whole.gpkg"), o);
+  o.tile = 128;
+  const DetectReport tiled = detect(raster, model, dir.file("tiled.gpkg"), o);
+  CHECK(whole.tiles == 1);
+  CHECK(tiled.tiles == 64);
+  CHECK(whole.detections > 20);
+  CHECK(tiled.detections == whole.detections);
+  std::unique_ptr<GDALDataset> ds(GDALDataset::Open(dir.file("tiled.gpkg").c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+  REQUIRE(ds);
+  CHECK(std::string(ds->GetLayer(0)->GetSpatialRef()->GetAuthorityCode(nullptr)) == "32616");
+  OGREnvelope extent;
+  ds->GetLayer(0)->GetExtent(&extent);
+  const auto gt = *raster.info().geotransform;
+  // Boxes lie over the scene (they may reach a little past its edges).
+  CHECK(extent.MinX > gt.c[0] - 100);
+  CHECK(extent.MaxY < gt.c[3] + 100);
+  CHECK(extent.MaxX < gt.c[0] + 900 * gt.c[1] + 100);
+}
