@@ -73,7 +73,6 @@ int detect_program(int argc, char** argv) {
   o.layout = parse_detection_layout(layout);
   if (!reach.empty()) o.box_reach = cli::parse_double(reach, "--box-reach");
   if (halo != "auto") o.halo = cli::parse_int(halo, "--halo");
-  if (!common.shard.empty()) throw cli::UsageError("--shard is not supported by luojia-detect yet (NMS across shard borders)");
   o.tile = common.tile;
   o.overwrite = common.overwrite;
   o.stream = common.stream();

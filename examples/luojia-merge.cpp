@@ -52,8 +52,12 @@ int merge_main(int argc, char** argv) {
   MergeReport r;
   if (is_vector_path(output)) {
     if (!format.empty() || !creation_options.empty()) throw cli::UsageError("-of and -co are for raster outputs");
+    const bool detections = !files.empty() && is_detection_shard(files[0]);
     r = merge_vector_shards(files, output, o);
-    if (!quiet)
+    if (!quiet && detections)
+      std::cerr << "luojia-merge: " << r.polygons << " detections from " << r.shards << " shards; " << r.joined
+                << " boxes suppressed across shard borders\n";
+    else if (!quiet)
       std::cerr << "luojia-merge: " << r.polygons << " polygons from " << r.shards << " shards; " << r.joined
                 << " pieces joined across shard borders\n";
   } else {

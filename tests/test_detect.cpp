@@ -8,6 +8,7 @@
 
 #include <luojia/detection.hpp>
 #include <luojia/error.hpp>
+#include <luojia/merge.hpp>
 #include <luojia/nn/model.hpp>
 #include <luojia/raster.hpp>
 
@@ -335,10 +336,62 @@ TEST_CASE("the bundled demo detector on its SpaceNet 4 scene: georeferenced boxe
   REQUIRE(ds);
   CHECK(std::string(ds->GetLayer(0)->GetSpatialRef()->GetAuthorityCode(nullptr)) == "32616");
   OGREnvelope extent;
-  ds->GetLayer(0)->GetExtent(&extent);
+  REQUIRE(ds->GetLayer(0)->GetExtent(&extent) == OGRERR_NONE);
   const auto gt = *raster.info().geotransform;
   // Boxes lie over the scene (they may reach a little past its edges).
   CHECK(extent.MinX > gt.c[0] - 100);
   CHECK(extent.MaxY < gt.c[3] + 100);
   CHECK(extent.MaxX < gt.c[0] + 900 * gt.c[1] + 100);
+}
+
+TEST_CASE("shards of a detection merge into the whole-image run's boxes", "[detect][shards]") {
+  TempDir dir;
+  const nn::Model model = nn::Model::load(kDetection + "yolo8_tiny.onnx");
+  Raster raster = Raster::open(case_raster(dir, "large", 3));  // 903 rows: shard borders every few tile rows
+  DetectOptions o;
+  o.tile = 64;
+  const DetectReport whole = detect(raster, model, dir.file("whole.gpkg"), o);
+  for (int count : {2, 3, 7}) {
+    INFO(count << " shards");
+    std::vector<std::string> shards;
+    for (int k = 0; k < count; ++k) {
+      DetectOptions s = o;
+      s.stream.shard = Shard{k, count};
+      shards.push_back(dir.file("shard" + std::to_string(k) + "of" + std::to_string(count) + ".gpkg"));
+      detect(raster, model, shards.back(), s);
+    }
+    const MergeReport m = merge_vector_shards(shards, dir.file("merged" + std::to_string(count) + ".gpkg"));
+    CHECK(m.shards == count);
+    CHECK(m.polygons == whole.detections);
+    CHECK(m.joined > 0);  // boxes across the borders were suppressed at the merge
+    // Every box of the single run, and nothing else.
+    std::unique_ptr<GDALDataset> a(GDALDataset::Open(dir.file("whole.gpkg").c_str(), GDAL_OF_VECTOR));
+    std::unique_ptr<GDALDataset> b(GDALDataset::Open(dir.file("merged" + std::to_string(count) + ".gpkg").c_str(), GDAL_OF_VECTOR));
+    REQUIRE(a);
+    REQUIRE(b);
+    std::vector<std::pair<double, std::string>> wa, wb;
+    for (auto& f : *a->GetLayer(0)) wa.emplace_back(f->GetFieldAsDouble("score"), f->GetGeometryRef()->exportToWkt());
+    for (auto& f : *b->GetLayer(0)) wb.emplace_back(f->GetFieldAsDouble("score"), f->GetGeometryRef()->exportToWkt());
+    std::sort(wa.begin(), wa.end());
+    std::sort(wb.begin(), wb.end());
+    REQUIRE(wa.size() == wb.size());
+    for (std::size_t i = 0; i < wa.size(); ++i) CHECK(wa[i] == wb[i]);
+  }
+  SECTION("a shard twice or missing is refused") {
+    std::vector<std::string> shards;
+    for (int k = 0; k < 2; ++k) {
+      DetectOptions s = o;
+      s.stream.shard = Shard{k, 3};
+      shards.push_back(dir.file("p" + std::to_string(k) + ".gpkg"));
+      detect(raster, model, shards.back(), s);
+    }
+    CHECK_THROWS_WITH(merge_vector_shards(shards, dir.file("bad.geojson")), Catch::Contains("3/3 is missing"));
+    CHECK_THROWS_WITH(merge_vector_shards({shards[0], shards[0]}, dir.file("bad.geojson")), Catch::Contains("again"));
+    CHECK_FALSE(std::filesystem::exists(dir.file("bad.geojson")));
+  }
+  SECTION("shards are GeoPackages") {
+    DetectOptions s = o;
+    s.stream.shard = Shard{0, 2};
+    CHECK_THROWS_AS(detect(raster, model, dir.file("s.geojson"), s), UsageError);
+  }
 }

@@ -22,8 +22,8 @@ struct MergeOptions {
 struct MergeReport {
   int shards = 0;
   std::int64_t width = 0, height = 0;  // the whole grid
-  std::int64_t polygons = 0;           // vector merges: polygons written
-  std::int64_t joined = 0;             // vector merges: polygons that were joined across shard borders
+  std::int64_t polygons = 0;           // vector merges: polygons (or detections) written
+  std::int64_t joined = 0;             // vector merges: polygons joined across shard borders (detections: boxes suppressed there)
 };
 
 // Checks that the rasters are shards 1..N of one job, each exactly once (LUOJIA_SHARD metadata),
@@ -39,5 +39,14 @@ LUOJIA_API MergeReport merge_raster_shards(const std::vector<std::string>& shard
 // The format follows output's extension (.gpkg, .geojson, .shp).
 LUOJIA_API MergeReport merge_vector_shards(const std::vector<std::string>& shards, const std::string& output,
                                            const MergeOptions& options = {});
+
+// luojia-detect's shards (GeoPackages, --shard K/N) as one layer of detections equal to one run
+// over the whole raster: each shard's final boxes, and the boxes the shards left unsuppressed at
+// their borders suppressed together (class-aware greedy NMS with the shards' IoU threshold), the
+// best max_detections kept when the shards were capped. merge_vector_shards calls it for them.
+LUOJIA_API MergeReport merge_detection_shards(const std::vector<std::string>& shards, const std::string& output,
+                                              const MergeOptions& options = {});
+// Whether path is a luojia-detect shard.
+LUOJIA_API bool is_detection_shard(const std::string& path);
 
 }  // namespace luojia

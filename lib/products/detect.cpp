@@ -8,11 +8,13 @@
 #include <luojia/nn/model.hpp>
 #include <luojia/raster.hpp>
 #include <luojia/raster_writer.hpp>
+#include <luojia/vector_format.hpp>
 
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"
 #include "io/vector_output.hpp"
 #include "products/aoi.hpp"
+#include "products/detection_shards.hpp"
 #include "products/model_products.hpp"
 #include "products/model_run.hpp"
 
@@ -24,6 +26,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -36,6 +39,8 @@ namespace luojia {
 namespace {
 
 namespace fs = std::filesystem;
+
+using detail::kCandidateLayer;
 
 // The extent of a box's corners: what positive-area overlap can only happen within.
 struct Extent {
@@ -68,8 +73,13 @@ public:
   }
   std::size_t most_held() const { return most_held_; }
 
-  // The boxes kept among those settled now that no box to come reaches above y = boundary.
-  std::vector<Detection> settle(double boundary) {
+  struct Settled {
+    std::vector<Detection> kept;    // suppressed and final
+    std::vector<Detection> border;  // groups that may link to boxes of a neighbouring shard: not suppressed
+  };
+  // The boxes settled now that no box to come reaches above y = boundary: groups with a box that
+  // on_border says may link across a shard border are handed back whole, the others suppressed.
+  Settled settle(double boundary, const std::function<bool(const Extent&)>& on_border) {
     const std::size_t n = pending_.size();
     if (n == 0) return {};
     std::vector<Extent> ext(n);
@@ -93,15 +103,21 @@ public:
           parent[find(i)] = find(j);
       active.push_back(i);
     }
-    std::vector<bool> open(n, false);  // groups with a box that a later row could still overlap
-    for (std::size_t i = 0; i < n; ++i)
+    std::vector<bool> open(n, false);    // groups with a box that a later row could still overlap
+    std::vector<bool> border(n, false);  // groups with a box a neighbouring shard's boxes could overlap
+    for (std::size_t i = 0; i < n; ++i) {
       if (!(ext[i].y1 <= boundary)) open[find(i)] = true;
+      if (on_border && on_border(ext[i])) border[find(i)] = true;
+    }
+    Settled out;
     std::vector<Detection> settled, rest;
-    for (std::size_t i = 0; i < n; ++i) (open[find(i)] ? rest : settled).push_back(std::move(pending_[i]));
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t g = find(i);
+      (open[g] ? rest : border[g] ? out.border : settled).push_back(std::move(pending_[i]));
+    }
     pending_ = std::move(rest);
-    std::vector<Detection> kept;
-    for (std::size_t i : non_maximum_suppression(settled, iou_, agnostic_)) kept.push_back(settled[i]);
-    return kept;
+    for (std::size_t i : non_maximum_suppression(settled, iou_, agnostic_)) out.kept.push_back(settled[i]);
+    return out;
   }
 
 private:
@@ -116,7 +132,7 @@ private:
 class DetectionWriter {
 public:
   DetectionWriter(const RasterInfo& info, const std::string& output, const DetectOptions& o, std::vector<std::string> class_names,
-                  bool oriented)
+                  bool oriented, double iou)
       : output_(output), vector_(output, o.overwrite), class_names_(std::move(class_names)), oriented_(oriented) {
     const ErrorContext where{output, {}, {}, {}};
     if (info.geotransform) transform_ = *info.geotransform;
@@ -133,6 +149,21 @@ public:
     layer_->CreateField(&name);
     layer_->CreateField(&score);
     if (oriented_) layer_->CreateField(&angle);
+    if (!o.stream.shard.whole()) {
+      // Boxes of groups that may reach into a neighbouring shard, not yet suppressed, with their
+      // pixel geometry: luojia-merge suppresses them together with the other shards'.
+      candidates_ = ds.CreateLayer(kCandidateLayer, has_srs ? &srs : nullptr, wkbPolygon, nullptr);
+      if (!candidates_) raise("cannot create a layer: " + trap.message("layer creation failed"), where);
+      for (OGRFieldDefn* f : {&id, &name, &score, &angle}) candidates_->CreateField(f);
+      for (const char* px : {"px_cx", "px_cy", "px_width", "px_height", "px_angle"}) {
+        OGRFieldDefn field(px, OFTReal);
+        candidates_->CreateField(&field);
+      }
+      ds.SetMetadataItem("LUOJIA_SHARD", (std::to_string(o.stream.shard.index + 1) + "/" + std::to_string(o.stream.shard.count)).c_str());
+      ds.SetMetadataItem("LUOJIA_NMS_IOU", std::to_string(iou).c_str());
+      ds.SetMetadataItem("LUOJIA_NMS_CLASS_AGNOSTIC", o.class_agnostic ? "1" : "0");
+      ds.SetMetadataItem("LUOJIA_MAX_DETECTIONS", std::to_string(o.max_detections).c_str());
+    }
     transaction_ = ds.TestCapability(ODsCTransactions) && ds.StartTransaction() == OGRERR_NONE;
     if (!o.pixel_boxes.empty()) {
       check_output_path(o.pixel_boxes, o.overwrite);
@@ -154,14 +185,23 @@ public:
     }
   }
 
-  void write(const Detection& d) {
+  void write(const Detection& d) { write_to(layer_, d); }
+  void write_candidate(const Detection& d) { write_to(candidates_, d); }
+
+private:
+  void write_to(OGRLayer* layer, const Detection& d) {
     const ErrorContext where{output_, {}, {}, {}};
-    OGRFeature feature(layer_->GetLayerDefn());
+    const bool candidate = layer == candidates_;
+    OGRFeature feature(layer->GetLayerDefn());
     feature.SetField(0, d.class_id);
     const auto k = static_cast<std::size_t>(d.class_id);
     feature.SetField(1, k < class_names_.size() ? class_names_[k].c_str() : ("class " + std::to_string(d.class_id)).c_str());
     feature.SetField(2, static_cast<double>(d.score));
-    if (oriented_) feature.SetField(3, d.angle * 180.0 / std::numbers::pi);
+    if (oriented_ || candidate) feature.SetField(3, d.angle * 180.0 / std::numbers::pi);
+    if (candidate)
+      for (const auto& [field, value] : {std::pair{"px_cx", d.cx}, {"px_cy", d.cy}, {"px_width", d.width}, {"px_height", d.height},
+                                         {"px_angle", d.angle}})
+        feature.SetField(field, value);
     OGRLinearRing ring;
     const auto corners = d.corners();
     for (int i = 0; i <= 4; ++i) {
@@ -173,7 +213,8 @@ public:
     polygon.addRing(&ring);
     feature.SetGeometry(&polygon);
     detail::GdalErrorTrap trap;
-    if (layer_->CreateFeature(&feature) != OGRERR_NONE) raise("cannot write a detection: " + trap.message("CreateFeature failed"), where);
+    if (layer->CreateFeature(&feature) != OGRERR_NONE) raise("cannot write a detection: " + trap.message("CreateFeature failed"), where);
+    if (candidate) return;
     if (coco_.is_open()) {
       const Extent e = extent_of(d);
       nlohmann::json a = {{"id", count_ + 1},
@@ -188,6 +229,8 @@ public:
     }
     ++count_;
   }
+
+public:
   std::int64_t count() const { return count_; }
 
   void commit() {
@@ -217,6 +260,7 @@ private:
   bool oriented_;
   GeoTransform transform_;
   OGRLayer* layer_ = nullptr;
+  OGRLayer* candidates_ = nullptr;
   bool transaction_ = false;
   std::string coco_target_, coco_temp_;
   std::ofstream coco_;
@@ -325,7 +369,11 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   std::unique_ptr<detail::AreaOfInterest> aoi;
   if (!o.aoi.empty() || !o.mask.empty()) aoi = std::make_unique<detail::AreaOfInterest>(info, o.aoi, o.mask);
   check_output_path(output, o.overwrite);
-  DetectionWriter writer(info, output, o, class_names, oriented);
+  const bool sharded = !o.stream.shard.whole();
+  if (sharded && vector_driver_for(output) != "GPKG")
+    throw UsageError("shard", "detection shards are GeoPackages (.gpkg): they carry the boxes luojia-merge suppresses across shard borders");
+  if (sharded && !o.pixel_boxes.empty()) throw UsageError("pixel_boxes", "cannot be written by shards (merge them, then write)");
+  DetectionWriter writer(info, output, o, class_names, oriented, iou);
 
   detail::SessionPool sessions(model);
   AnchorMap anchors(model, input.input_channels[0]);
@@ -401,9 +449,18 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   // With a cap, the best max_detections kept so far (a min-heap on score); else written as settled.
   const auto worse = [](const Detection& a, const Detection& b) { return a.score > b.score; };
   std::priority_queue<Detection, std::vector<Detection>, decltype(worse)> best(worse);
-  const auto emit = [&](std::vector<Detection> settled) {
-    for (Detection& d : settled) {
-      if (o.max_detections == 0) {
+  // A shard hands the groups that may link to a neighbour's boxes to luojia-merge unsuppressed.
+  const Window shard_rows = grid.extent();
+  const std::function<bool(const Extent&)> on_border = [&](const Extent& e) {
+    if (!reach) return true;
+    const bool above = o.stream.shard.index > 0, below = o.stream.shard.index < o.stream.shard.count - 1;
+    return (above && e.y0 < static_cast<double>(shard_rows.y) + *reach) ||
+           (below && e.y1 > static_cast<double>(shard_rows.y + shard_rows.height) - *reach);
+  };
+  const auto emit = [&](StreamingSuppression::Settled settled) {
+    for (const Detection& d : settled.border) writer.write_candidate(d);
+    for (Detection& d : settled.kept) {
+      if (o.max_detections == 0 || sharded) {  // shards are capped when merged
         writer.write(d);
         continue;
       }
@@ -423,7 +480,8 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
     }
     nms.add(std::move(boxes));
     // Once a tile row is done, no box still to come reaches above the next row's top minus reach.
-    if (reach && t.col == grid.cols() - 1) emit(nms.settle(static_cast<double>(t.core.y + t.core.height) - *reach));
+    if (reach && t.col == grid.cols() - 1)
+      emit(nms.settle(static_cast<double>(t.core.y + t.core.height) - *reach, sharded ? on_border : nullptr));
   };
 
   StreamOptions so = detail::model_stream_options(o.stream);
@@ -431,7 +489,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   so.kernel_bytes_per_tile = report.activation_bytes + static_cast<std::size_t>(grid.max_read_window().area()) *
                                                            static_cast<std::size_t>(input.channels()) * 4;
   const StreamStats stats = stream(raster, input.bands, grid, 0, kernel, sink, so);
-  emit(nms.settle(INFINITY));
+  emit(nms.settle(INFINITY, sharded ? on_border : nullptr));
   if (o.max_detections > 0) {
     std::vector<Detection> top;
     while (!best.empty()) {

@@ -376,6 +376,7 @@ MergeReport merge_vector_shards(const std::vector<std::string>& paths, const std
   detail::register_gdal();
   const ErrorContext where{output, {}, {}, {}};
   if (paths.empty()) raise("no shards to merge", where);
+  if (is_detection_shard(paths[0])) return merge_detection_shards(paths, output, options);
   // Polygons inside a shard are written as they are read; only those on a shard's top or bottom
   // edge, which may continue in the next shard, are held to be joined: memory grows with the
   // raster's width, not with the number of polygons.

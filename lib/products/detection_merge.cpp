@@ -1,0 +1,133 @@
+// luojia-detect's shards back into one layer: every shard's final boxes as they are, and the boxes
+// each shard left unsuppressed at its borders suppressed together, which gives the boxes of one
+// run over the whole raster.
+#include <luojia/detection.hpp>
+#include <luojia/error.hpp>
+#include <luojia/merge.hpp>
+
+#include "io/gdal_support.hpp"
+#include "io/vector_output.hpp"
+#include "products/detection_shards.hpp"
+
+#include <gdal_priv.h>
+#include <ogrsf_frmts.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <queue>
+
+namespace luojia {
+
+using detail::DatasetPtr;
+using detail::GdalErrorTrap;
+
+bool is_detection_shard(const std::string& path) {
+  detail::register_gdal();
+  GdalErrorTrap trap;
+  DatasetPtr ds(GDALDataset::Open(path.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+  return ds && ds->GetLayerByName(detail::kCandidateLayer) != nullptr;
+}
+
+MergeReport merge_detection_shards(const std::vector<std::string>& paths, const std::string& output, const MergeOptions& options) {
+  detail::register_gdal();
+  const ErrorContext where{output, {}, {}, {}};
+  if (paths.empty()) raise("no shards to merge", where);
+  std::vector<DatasetPtr> shards;
+  std::vector<bool> seen;
+  std::string iou_text, agnostic_text, max_text;
+  std::unique_ptr<OGRSpatialReference> srs;
+  for (const auto& path : paths) {
+    const ErrorContext at{path, {}, {}, {}};
+    GdalErrorTrap trap;
+    DatasetPtr ds(GDALDataset::Open(path.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+    if (!ds) raise("not a vector dataset GDAL can read: " + trap.message_about(path, "unrecognised format"), at);
+    if (!ds->GetLayerByName("detections") || !ds->GetLayerByName(detail::kCandidateLayer))
+      raise("has no detections and nms_candidates layers: not a luojia-detect shard", at);
+    const char* shard_text = ds->GetMetadataItem("LUOJIA_SHARD");
+    if (!shard_text) raise("has no LUOJIA_SHARD metadata: not a luojia-detect shard", at);
+    const Shard shard = parse_shard(shard_text);
+    if (seen.empty()) seen.assign(static_cast<std::size_t>(shard.count), false);
+    if (static_cast<int>(seen.size()) != shard.count)
+      raise("is shard " + std::string(shard_text) + ", of another job than " + paths[0] + " (" + std::to_string(seen.size()) + " shards)", at);
+    if (seen[static_cast<std::size_t>(shard.index)]) raise("is shard " + std::string(shard_text) + " again", at);
+    seen[static_cast<std::size_t>(shard.index)] = true;
+    const auto item = [&](const char* key) { return std::string(ds->GetMetadataItem(key) ? ds->GetMetadataItem(key) : ""); };
+    if (shards.empty()) {
+      iou_text = item("LUOJIA_NMS_IOU");
+      agnostic_text = item("LUOJIA_NMS_CLASS_AGNOSTIC");
+      max_text = item("LUOJIA_MAX_DETECTIONS");
+      if (const OGRSpatialReference* s = ds->GetLayerByName("detections")->GetSpatialRef()) srs.reset(s->Clone());
+    } else if (item("LUOJIA_NMS_IOU") != iou_text || item("LUOJIA_NMS_CLASS_AGNOSTIC") != agnostic_text ||
+               item("LUOJIA_MAX_DETECTIONS") != max_text) {
+      raise("was made with other NMS settings than " + paths[0], at);
+    } else {
+      const OGRSpatialReference* s = ds->GetLayerByName("detections")->GetSpatialRef();
+      if ((s == nullptr) != (srs == nullptr) || (s && !s->IsSame(srs.get()))) raise("has another CRS than " + paths[0], at);
+    }
+    shards.push_back(std::move(ds));
+  }
+  for (std::size_t k = 0; k < seen.size(); ++k)
+    if (!seen[k]) raise("shard " + std::to_string(k + 1) + "/" + std::to_string(seen.size()) + " is missing", where);
+  const double iou = std::atof(iou_text.c_str());
+  const bool agnostic = agnostic_text == "1";
+  const auto max_detections = static_cast<std::size_t>(std::atoll(max_text.c_str()));
+
+  detail::VectorOutput out(output, options.output.overwrite);
+  GdalErrorTrap trap;
+  OGRFeatureDefn* fields = shards[0]->GetLayerByName("detections")->GetLayerDefn();
+  OGRLayer* layer = out.dataset().CreateLayer("detections", srs ? srs->Clone() : nullptr, wkbPolygon, nullptr);
+  if (!layer) raise("cannot create a layer: " + trap.message("layer creation failed"), where);
+  for (int f = 0; f < fields->GetFieldCount(); ++f) layer->CreateField(fields->GetFieldDefn(f));
+  const bool transaction = out.dataset().TestCapability(ODsCTransactions) && out.dataset().StartTransaction() == OGRERR_NONE;
+  MergeReport report;
+  report.shards = static_cast<int>(shards.size());
+  const auto put = [&](const OGRFeature& from) {
+    OGRFeature f(layer->GetLayerDefn());
+    f.SetFrom(&from, TRUE);  // by field name: a candidate's pixel fields are left behind
+    if (layer->CreateFeature(&f) != OGRERR_NONE) raise("cannot write a detection: " + trap.message("CreateFeature failed"), where);
+    ++report.polygons;
+  };
+  // With a cap, the best max_detections of all (a min-heap on score).
+  using Scored = std::pair<double, std::unique_ptr<OGRFeature>>;
+  const auto worse = [](const Scored& a, const Scored& b) { return a.first > b.first; };
+  std::priority_queue<Scored, std::vector<Scored>, decltype(worse)> best(worse);
+  const auto keep = [&](std::unique_ptr<OGRFeature> f) {
+    if (max_detections == 0) return put(*f);
+    const double score = f->GetFieldAsDouble("score");
+    best.emplace(score, std::move(f));
+    if (best.size() > max_detections) best.pop();
+  };
+  std::vector<Detection> candidates;
+  std::vector<std::unique_ptr<OGRFeature>> candidate_features;
+  for (auto& ds : shards) {
+    for (auto& f : *ds->GetLayerByName("detections")) keep(std::unique_ptr<OGRFeature>(f.release()));
+    for (auto& f : *ds->GetLayerByName(detail::kCandidateLayer)) {
+      Detection d;
+      d.class_id = f->GetFieldAsInteger("class_id");
+      d.score = static_cast<float>(f->GetFieldAsDouble("score"));
+      d.cx = f->GetFieldAsDouble("px_cx");
+      d.cy = f->GetFieldAsDouble("px_cy");
+      d.width = f->GetFieldAsDouble("px_width");
+      d.height = f->GetFieldAsDouble("px_height");
+      d.angle = f->GetFieldAsDouble("px_angle");
+      candidates.push_back(d);
+      candidate_features.emplace_back(f.release());
+    }
+  }
+  const std::vector<std::size_t> kept = non_maximum_suppression(candidates, iou, agnostic);
+  report.joined = static_cast<std::int64_t>(candidates.size() - kept.size());
+  for (std::size_t i : kept) keep(std::move(candidate_features[i]));
+  std::vector<std::unique_ptr<OGRFeature>> top;
+  while (!best.empty()) {
+    top.push_back(std::move(const_cast<Scored&>(best.top()).second));
+    best.pop();
+  }
+  for (auto it = top.rbegin(); it != top.rend(); ++it) put(**it);
+  if (transaction && out.dataset().CommitTransaction() != OGRERR_NONE)
+    raise("cannot finish the vector output: " + trap.message("commit failed"), where);
+  out.commit();
+  return report;
+}
+
+}  // namespace luojia

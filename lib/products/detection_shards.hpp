@@ -1,0 +1,10 @@
+#pragma once
+// What a luojia-detect shard (a GeoPackage) carries for luojia-merge besides its final boxes.
+namespace luojia::detail {
+
+// Boxes of groups that may link to boxes of a neighbouring shard, not yet suppressed, with their
+// pixel geometry (px_cx, px_cy, px_width, px_height, px_angle); the dataset's metadata holds
+// LUOJIA_SHARD (K/N), LUOJIA_NMS_IOU, LUOJIA_NMS_CLASS_AGNOSTIC and LUOJIA_MAX_DETECTIONS.
+inline constexpr const char* kCandidateLayer = "nms_candidates";
+
+}  // namespace luojia::detail
