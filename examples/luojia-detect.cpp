@@ -10,20 +10,6 @@ namespace {
 
 using namespace luojia;
 
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream in(text);
-  for (std::string part; std::getline(in, part, ',');)
-    if (!part.empty()) parts.push_back(part);
-  return parts;
-}
-
-std::vector<double> numbers(const std::string& text, const std::string& what) {
-  std::vector<double> out;
-  for (const auto& p : split(text)) out.push_back(cli::parse_double(p, what));
-  return out;
-}
-
 int detect_program(int argc, char** argv) {
   cli::ArgParser args("luojia-detect", "[options] INPUT MODEL.onnx OUTPUT",
                       "Runs an ONNX object detector (YOLOv5/v7, YOLOv8/11, oriented YOLOv8-OBB) over INPUT and writes one\n"
@@ -59,13 +45,13 @@ int detect_program(int argc, char** argv) {
   common.add_to(args);
   if (!args.parse(argc, argv)) return 0;
 
-  for (const auto& b : split(bands)) o.bands.push_back(cli::parse_int(b, "--bands"));
-  o.scale = numbers(scale, "--scale");
-  o.mean = numbers(mean, "--mean");
-  o.std = numbers(std_dev, "--std");
+  for (const auto& b : cli::split_list(bands)) o.bands.push_back(cli::parse_int(b, "--bands"));
+  o.scale = cli::parse_numbers(scale, "--scale");
+  o.mean = cli::parse_numbers(mean, "--mean");
+  o.std = cli::parse_numbers(std_dev, "--std");
   if (!conf.empty()) o.confidence = cli::parse_double(conf, "--conf");
   if (!iou.empty()) o.iou = cli::parse_double(iou, "--iou");
-  for (const auto& c : split(classes)) o.classes.push_back(cli::parse_int(c, "--classes"));
+  for (const auto& c : cli::split_list(classes)) o.classes.push_back(cli::parse_int(c, "--classes"));
   if (max_det < 0) throw cli::UsageError("--max-det must not be negative");
   o.max_detections = static_cast<std::size_t>(max_det);
   o.min_size = min_size;

@@ -12,20 +12,6 @@ using namespace luojia;
 
 namespace {
 
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream in(text);
-  for (std::string part; std::getline(in, part, ',');)
-    if (!part.empty()) parts.push_back(part);
-  return parts;
-}
-
-std::vector<double> numbers(const std::string& text, const std::string& what) {
-  std::vector<double> out;
-  for (const auto& p : split(text)) out.push_back(cli::parse_double(p, what));
-  return out;
-}
-
 int segment_main(int argc, char** argv, cli::Distributed& distributed) {
   cli::ArgParser args("luojia-segment", "[options] INPUT MODEL.onnx OUTPUT",
                       "Segments INPUT with an ONNX model into a class map (Byte, colour table, class names) with\n"
@@ -62,10 +48,10 @@ int segment_main(int argc, char** argv, cli::Distributed& distributed) {
   common.add_to(args);
   if (!args.parse(argc, argv)) return 0;
 
-  for (const auto& b : split(bands)) o.bands.push_back(cli::parse_int(b, "--bands"));
-  o.scale = numbers(scale, "--scale");
-  o.mean = numbers(mean, "--mean");
-  o.std = numbers(std_dev, "--std");
+  for (const auto& b : cli::split_list(bands)) o.bands.push_back(cli::parse_int(b, "--bands"));
+  o.scale = cli::parse_numbers(scale, "--scale");
+  o.mean = cli::parse_numbers(mean, "--mean");
+  o.std = cli::parse_numbers(std_dev, "--std");
   if (halo != "auto") o.halo = cli::parse_int(halo, "--halo");
   if (window == "hann") o.window = BlendWindow::Hann;
   else if (window == "triangle") o.window = BlendWindow::Triangle;

@@ -119,6 +119,20 @@ double parse_double(const std::string& text, const std::string& what) {
   return value;
 }
 
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  for (std::string part; std::getline(in, part, ',');)
+    if (!part.empty()) parts.push_back(part);
+  return parts;
+}
+
+std::vector<double> parse_numbers(const std::string& text, const std::string& what) {
+  std::vector<double> out;
+  for (const auto& p : split_list(text)) out.push_back(parse_double(p, what));
+  return out;
+}
+
 ArgParser::ArgParser(std::string program, std::string synopsis, std::string description)
     : program_(std::move(program)), synopsis_(std::move(synopsis)), description_(std::move(description)) {}
 

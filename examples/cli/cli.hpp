@@ -113,5 +113,9 @@ void set_reporting(bool on);
 
 int parse_int(const std::string& text, const std::string& what);
 double parse_double(const std::string& text, const std::string& what);
+// "a,b,,c" -> {"a", "b", "c"}: the comma lists of --bands, --classes, ...
+std::vector<std::string> split_list(const std::string& text);
+// A comma list of numbers ("" -> none); what names the flag in the error.
+std::vector<double> parse_numbers(const std::string& text, const std::string& what);
 
 }  // namespace luojia::cli

@@ -9,24 +9,6 @@
 #include <sstream>
 
 namespace luojia::cli {
-namespace {
-
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> parts;
-  std::stringstream in(text);
-  for (std::string part; std::getline(in, part, ',');)
-    if (!part.empty()) parts.push_back(part);
-  return parts;
-}
-
-std::vector<double> numbers(const std::string& text, const std::string& what) {
-  std::vector<double> out;
-  for (const auto& p : split(text)) out.push_back(parse_double(p, what));
-  return out;
-}
-
-}  // namespace
-
 int predict_program(int argc, char** argv, Distributed& distributed, PredictTask task) {
   const bool sr = task == PredictTask::SuperResolution;
   const std::string program = sr ? "luojia-superres" : "luojia-regress";
@@ -55,10 +37,10 @@ int predict_program(int argc, char** argv, Distributed& distributed, PredictTask
   common.add_to(args);
   if (!args.parse(argc, argv)) return 0;
 
-  for (const auto& b : split(bands)) o.bands.push_back(parse_int(b, "--bands"));
-  o.scale = numbers(scale, "--scale");
-  o.mean = numbers(mean, "--mean");
-  o.std = numbers(std_dev, "--std");
+  for (const auto& b : split_list(bands)) o.bands.push_back(parse_int(b, "--bands"));
+  o.scale = parse_numbers(scale, "--scale");
+  o.mean = parse_numbers(mean, "--mean");
+  o.std = parse_numbers(std_dev, "--std");
   if (!output_scale.empty()) o.output_scale = parse_double(output_scale, "--output-scale");
   if (halo != "auto") o.halo = parse_int(halo, "--halo");
   o.tile = common.tile;
