@@ -201,7 +201,7 @@ TEST_CASE("boxes are settled row by row when the model gives its box reach, and 
   TempDir dir;
   const nn::Model model = nn::Model::load(kDetection + "yolo8_tiny.onnx");
   REQUIRE(model.metadata().box_reach);
-  Raster raster = Raster::open(case_raster(dir, "large", 6));  // 1806 rows: several times the reach
+  Raster raster = Raster::open(case_raster(dir, "large", 5));  // 1505 rows: several times the reach
   DetectOptions o;
   o.tile = 64;
   o.overwrite = true;
@@ -347,7 +347,7 @@ TEST_CASE("the bundled demo detector on its SpaceNet 4 scene: georeferenced boxe
 TEST_CASE("shards of a detection merge into the whole-image run's boxes", "[detect][shards]") {
   TempDir dir;
   const nn::Model model = nn::Model::load(kDetection + "yolo8_tiny.onnx");
-  Raster raster = Raster::open(case_raster(dir, "large", 3));  // 903 rows: shard borders every few tile rows
+  Raster raster = Raster::open(case_raster(dir, "large", 2));  // 602 rows, 10 tile rows: borders every 1 to 5
   DetectOptions o;
   o.tile = 64;
   const DetectReport whole = detect(raster, model, dir.file("whole.gpkg"), o);
