@@ -50,7 +50,9 @@ TEST_CASE("SIGINT and SIGTERM stop every streaming program within a second, leav
   int runs = 0;
   double slowest = 0.0;
 #ifdef LUOJIA_SANITIZED
-  const double limit = 15.0;  // a tile in flight finishes first, and sanitizers slow tiles 5 to 20 times
+  // A tile in flight finishes first, sanitizers slow tiles 5 to 20 times, and the sanitizer build
+  // is the portable (SSE) one: luojia-classify once took 16 s there. The first CI stage holds 1 s.
+  const double limit = 30.0;
 #else
   const double limit = 1.0;
 #endif
