@@ -17,7 +17,8 @@ int detect_program(int argc, char** argv) {
                       "score and, for oriented boxes, angle (degrees clockwise from the raster's x axis). When the\n"
                       "graph lays its anchors out as grids (dynamic H/W exports), each tile keeps the anchors of its\n"
                       "core and the boxes equal one whole-image run: no duplicates or cut boxes at tile borders.");
-  std::string input, model, output, bands, scale, mean, std_dev, halo = "auto", conf, iou, classes, layout = "auto", reach;
+  std::string input, model, output, conf, iou, classes, layout = "auto", reach;
+  cli::ModelInputFlags input_flags;
   std::int64_t max_det = 0;
   double min_size = 0;
   bool agnostic = false;
@@ -26,10 +27,7 @@ int detect_program(int argc, char** argv) {
   args.positional("INPUT", "Any raster GDAL reads", input);
   args.positional("MODEL.onnx", "A detector (NCHW in; (1, 4+nc, N), (1, N, 5+nc), (1, 4+nc+1, N) out)", model);
   args.positional("OUTPUT", "The vector layer to write (.gpkg, .geojson, .shp, .fgb)", output);
-  args.value("--bands", "B1,B2,...", "Raster bands for the model's input channels (default: the model's metadata, else 1..C)", bands);
-  args.value("--scale", "S[,S...]", "Multiply raw values by this before mean/std (overrides the model's metadata)", scale);
-  args.value("--mean", "M[,M...]", "Per-channel mean to subtract (overrides the model's metadata)", mean);
-  args.value("--std", "S[,S...]", "Per-channel standard deviation to divide by (overrides the model's metadata)", std_dev);
+  input_flags.add_to(args);
   args.value("--conf,--confidence", "T", "Drop detections scoring below T (default: the model's det_conf, else 0.25)", conf);
   args.value("--iou", "T", "NMS: a box overlapping a better one by IoU > T is dropped (default: det_iou_thresh, else 0.45)", iou);
   args.value("--classes", "C1,C2,...", "Keep only these class ids", classes);
@@ -38,17 +36,14 @@ int detect_program(int argc, char** argv) {
   args.flag("--class-agnostic", "NMS across classes (a box suppresses overlapping boxes of any class)", agnostic);
   args.value("--layout", "auto|yolo8|yolo5|oriented", "The output's layout (default: from its shape and metadata)", layout);
   args.value("--box-reach", "PX", "How far a box can reach from its anchor (default: the model's box_reach); lets boxes be final row by row", reach);
-  args.value("--halo", "auto|N", "Context read around each tile (default auto: exact, from the model's receptive field)", halo);
+  input_flags.add_halo_to(args);
   args.value("--aoi", "VECTOR", "Keep only detections anchored inside these polygons", o.aoi);
   args.value("--mask", "RASTER", "Keep only detections anchored where this raster (same grid) is non-zero", o.mask);
   args.value("--pixel-boxes", "PATH.json", "Also write the detections as COCO-style pixel boxes", o.pixel_boxes);
   common.add_to(args);
   if (!args.parse(argc, argv)) return 0;
 
-  for (const auto& b : cli::split_list(bands)) o.bands.push_back(cli::parse_int(b, "--bands"));
-  o.scale = cli::parse_numbers(scale, "--scale");
-  o.mean = cli::parse_numbers(mean, "--mean");
-  o.std = cli::parse_numbers(std_dev, "--std");
+  input_flags.apply(o);
   if (!conf.empty()) o.confidence = cli::parse_double(conf, "--conf");
   if (!iou.empty()) o.iou = cli::parse_double(iou, "--iou");
   for (const auto& c : cli::split_list(classes)) o.classes.push_back(cli::parse_int(c, "--classes"));
@@ -58,7 +53,6 @@ int detect_program(int argc, char** argv) {
   o.class_agnostic = agnostic;
   o.layout = parse_detection_layout(layout);
   if (!reach.empty()) o.box_reach = cli::parse_double(reach, "--box-reach");
-  if (halo != "auto") o.halo = cli::parse_int(halo, "--halo");
   o.tile = common.tile;
   o.overwrite = common.overwrite;
   o.stream = common.stream();

@@ -17,18 +17,16 @@ int segment_main(int argc, char** argv, cli::Distributed& distributed) {
                       "Segments INPUT with an ONNX model into a class map (Byte, colour table, class names) with\n"
                       "INPUT's grid, CRS and geotransform. Tiles get the halo the network's receptive field needs,\n"
                       "so the result equals a whole-image run; nodata pixels stay nodata (255).");
-  std::string input, model, output, bands, scale, mean, std_dev, halo = "auto", window = "hann", tta = "none";
+  std::string input, model, output, window = "hann", tta = "none";
+  cli::ModelInputFlags input_flags;
   std::string probability_type = "Float32", min_area, threshold;
   SegmentOptions o;
   cli::CommonFlags common;
   args.positional("INPUT", "Any raster GDAL reads", input);
   args.positional("MODEL.onnx", "A segmentation model exported from PyTorch (NCHW in, per-pixel class scores out)", model);
   args.positional("OUTPUT", "The class map to write", output);
-  args.value("--bands", "B1,B2,...", "Raster bands for the model's input channels (default: the model's metadata, else 1..C)", bands);
-  args.value("--scale", "S[,S...]", "Multiply raw values by this before mean/std (overrides the model's metadata)", scale);
-  args.value("--mean", "M[,M...]", "Per-channel mean to subtract (overrides the model's metadata)", mean);
-  args.value("--std", "S[,S...]", "Per-channel standard deviation to divide by (overrides the model's metadata)", std_dev);
-  args.value("--halo", "auto|N", "Context read around each tile (default auto: exact, from the model's receptive field)", halo);
+  input_flags.add_to(args);
+  input_flags.add_halo_to(args);
   args.flag("--blend", "Blend overlapping tiles in probability space (for models with global context)", o.blend);
   args.value("--blend-window", "hann|triangle", "Weight window for --blend (default hann)", window);
   args.value("--tta", "none|d4", "Test-time augmentation: d4 averages 4 rotations x 2 flips in probability space", tta);
@@ -48,11 +46,7 @@ int segment_main(int argc, char** argv, cli::Distributed& distributed) {
   common.add_to(args);
   if (!args.parse(argc, argv)) return 0;
 
-  for (const auto& b : cli::split_list(bands)) o.bands.push_back(cli::parse_int(b, "--bands"));
-  o.scale = cli::parse_numbers(scale, "--scale");
-  o.mean = cli::parse_numbers(mean, "--mean");
-  o.std = cli::parse_numbers(std_dev, "--std");
-  if (halo != "auto") o.halo = cli::parse_int(halo, "--halo");
+  input_flags.apply(o);
   if (window == "hann") o.window = BlendWindow::Hann;
   else if (window == "triangle") o.window = BlendWindow::Triangle;
   else throw cli::UsageError("--blend-window is hann or triangle, not '" + window + "'");

@@ -119,6 +119,17 @@ double parse_double(const std::string& text, const std::string& what) {
   return value;
 }
 
+void ModelInputFlags::add_to(ArgParser& parser) {
+  parser.value("--bands", "B1,B2,...", "Raster bands for the model's input channels (default: the model's metadata, else 1..C)", bands);
+  parser.value("--scale", "S[,S...]", "Multiply raw values by this before mean/std (overrides the model's metadata)", scale);
+  parser.value("--mean", "M[,M...]", "Per-channel mean to subtract (overrides the model's metadata)", mean);
+  parser.value("--std", "S[,S...]", "Per-channel standard deviation to divide by (overrides the model's metadata)", std_dev);
+}
+
+void ModelInputFlags::add_halo_to(ArgParser& parser) {
+  parser.value("--halo", "auto|N", "Context read around each tile (default auto: exact, from the model's receptive field)", halo);
+}
+
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> parts;
   std::stringstream in(text);

@@ -118,4 +118,23 @@ std::vector<std::string> split_list(const std::string& text);
 // A comma list of numbers ("" -> none); what names the flag in the error.
 std::vector<double> parse_numbers(const std::string& text, const std::string& what);
 
+// How a model program reads its input: --bands, --scale, --mean, --std (add_to) and --halo
+// (add_halo_to, declared apart so each program's help keeps its order).
+struct ModelInputFlags {
+  std::string bands, scale, mean, std_dev, halo = "auto";
+
+  void add_to(ArgParser& parser);
+  void add_halo_to(ArgParser& parser);
+  // Into an options struct with bands, scale, mean, std and halo fields (SegmentOptions,
+  // PredictOptions, DetectOptions).
+  template <typename Options>
+  void apply(Options& o) const {
+    for (const auto& b : split_list(bands)) o.bands.push_back(parse_int(b, "--bands"));
+    o.scale = parse_numbers(scale, "--scale");
+    o.mean = parse_numbers(mean, "--mean");
+    o.std = parse_numbers(std_dev, "--std");
+    if (halo != "auto") o.halo = parse_int(halo, "--halo");
+  }
+};
+
 }  // namespace luojia::cli

@@ -20,7 +20,8 @@ int predict_program(int argc, char** argv, Distributed& distributed, PredictTask
                     : "Runs an ONNX pixel-regression model over INPUT (canopy height, biomass, soil moisture, ...):\n"
                       "one Float32 band per output channel with INPUT's grid, CRS and geotransform. Tiles get the\n"
                       "halo the network needs, so the result equals a whole-image run; nodata pixels stay nodata.");
-  std::string input, model, output, bands, scale, mean, std_dev, halo = "auto", output_scale;
+  std::string input, model, output, output_scale;
+  ModelInputFlags input_flags;
   PredictOptions o;
   CommonFlags common;
   args.positional("INPUT", "Any raster GDAL reads", input);
@@ -28,21 +29,14 @@ int predict_program(int argc, char** argv, Distributed& distributed, PredictTask
                                    : "A regression model (NCHW in, a per-pixel map of values out)",
                   model);
   args.positional("OUTPUT", "The raster to write (Float32)", output);
-  args.value("--bands", "B1,B2,...", "Raster bands for the model's input channels (default: the model's metadata, else 1..C)", bands);
-  args.value("--scale", "S[,S...]", "Multiply raw values by this before mean/std (overrides the model's metadata)", scale);
-  args.value("--mean", "M[,M...]", "Per-channel mean to subtract (overrides the model's metadata)", mean);
-  args.value("--std", "S[,S...]", "Per-channel standard deviation to divide by (overrides the model's metadata)", std_dev);
+  input_flags.add_to(args);
   args.value("--output-scale", "F", "Multiply the model's outputs by F (default: the model's reg_output_scaling, else 1)", output_scale);
-  args.value("--halo", "auto|N", "Context read around each tile (default auto: exact, from the model's receptive field)", halo);
+  input_flags.add_halo_to(args);
   common.add_to(args);
   if (!args.parse(argc, argv)) return 0;
 
-  for (const auto& b : split_list(bands)) o.bands.push_back(parse_int(b, "--bands"));
-  o.scale = parse_numbers(scale, "--scale");
-  o.mean = parse_numbers(mean, "--mean");
-  o.std = parse_numbers(std_dev, "--std");
+  input_flags.apply(o);
   if (!output_scale.empty()) o.output_scale = parse_double(output_scale, "--output-scale");
-  if (halo != "auto") o.halo = parse_int(halo, "--halo");
   o.tile = common.tile;
   o.output = common.output();
   o.stream = common.stream();

@@ -357,13 +357,12 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   if (!reach && !tiling.one_tile)
     add_note("boxes are held until the raster is done: the model's metadata gives no box_reach (how far a box reaches from its anchor)");
 
-  std::vector<std::string> class_names;
-  const std::int64_t class_count = std::max<std::int64_t>(classes, layout == DetectionLayout::Yolo8 ? probe_shape[1] - 4
-                                                                     : layout == DetectionLayout::Oriented ? probe_shape[1] - 5
-                                                                     : layout == DetectionLayout::Yolo5 ? probe_shape[2] - 5
-                                                                                                        : classes);
-  const detail::ClassLegend legend = detail::class_legend(meta, class_count);
-  class_names = legend.names;
+  // Names for every class the output scores (the metadata may name fewer).
+  const std::int64_t scored = layout == DetectionLayout::Yolo8      ? probe_shape[1] - 4
+                              : layout == DetectionLayout::Oriented ? probe_shape[1] - 5
+                              : layout == DetectionLayout::Yolo5    ? probe_shape[2] - 5
+                                                                    : classes;
+  const std::vector<std::string> class_names = detail::class_legend(meta, std::max<std::int64_t>(classes, scored)).names;
 
   const TileGrid grid = detail::model_tile_grid(tiling, info, o.stream.shard);
   std::unique_ptr<detail::AreaOfInterest> aoi;
