@@ -17,7 +17,7 @@ int detect_program(int argc, char** argv) {
                       "score and, for oriented boxes, angle (degrees clockwise from the raster's x axis). When the\n"
                       "graph lays its anchors out as grids (dynamic H/W exports), each tile keeps the anchors of its\n"
                       "core and the boxes equal one whole-image run: no duplicates or cut boxes at tile borders.");
-  std::string input, model, output, conf, iou, classes, layout = "auto", reach;
+  std::string input, model, output, conf, iou, classes, layout = "auto", reach, tta = "none";
   cli::ModelInputFlags input_flags;
   std::int64_t max_det = 0;
   double min_size = 0;
@@ -36,6 +36,9 @@ int detect_program(int argc, char** argv) {
   args.flag("--class-agnostic", "NMS across classes (a box suppresses overlapping boxes of any class)", agnostic);
   args.value("--layout", "auto|yolo8|yolo5|oriented", "The output's layout (default: from its shape and metadata)", layout);
   args.value("--box-reach", "PX", "How far a box can reach from its anchor (default: the model's box_reach); lets boxes be final row by row", reach);
+  args.value("--tta", "none|flips|d4",
+             "Test-time augmentation: also run on the tile mirrored (flips: x, y, both; d4: and transposed), all boxes suppressed together",
+             tta);
   input_flags.add_halo_to(args);
   args.value("--aoi", "VECTOR", "Keep only detections anchored inside these polygons", o.aoi);
   args.value("--mask", "RASTER", "Keep only detections anchored where this raster (same grid) is non-zero", o.mask);
@@ -52,6 +55,7 @@ int detect_program(int argc, char** argv) {
   o.min_size = min_size;
   o.class_agnostic = agnostic;
   o.layout = parse_detection_layout(layout);
+  o.tta = parse_detection_augmentation(tta);
   if (!reach.empty()) o.box_reach = cli::parse_double(reach, "--box-reach");
   o.tile = common.tile;
   o.overwrite = common.overwrite;

@@ -197,6 +197,39 @@ TEST_CASE("tiled detection equals one whole-image PyTorch run, boxes and oriente
   }
 }
 
+TEST_CASE("test-time augmentation (flips, D4) tiled equals the whole padded image run mirrored, boxes carried back", "[detect]") {
+  TempDir dir;
+  for (const auto& [model, entry] : manifest()["models"].items()) {
+    const bool oriented = entry["oriented"];
+    const nn::Model loaded = nn::Model::load(kDetection + model + ".onnx");
+    for (const auto& [augmentation, cases] : entry["tta"].items())
+      for (const std::string name : cases) {
+        Raster raster = Raster::open(case_raster(dir, name));
+        const auto want = reference(model, name + "_" + augmentation);
+        REQUIRE(!want.empty());
+        for (std::int64_t tile : {64, 160, 512}) {
+          INFO(model << " on " << name << " with " << augmentation << ", tile " << tile);
+          DetectOptions o;
+          o.tile = tile;
+          o.tta = parse_detection_augmentation(augmentation);
+          o.stream.threads = 2;
+          o.overwrite = true;
+          const std::string out = dir.file(model + "_" + name + "_tta.geojson");
+          const DetectReport r = detect(raster, loaded, out, o);
+          CHECK(r.exact);
+          check_same(read_product(out, oriented), want);
+        }
+        // Without augmentation the boxes are others: the test can tell.
+        DetectOptions plain;
+        plain.overwrite = true;
+        const std::string out = dir.file(model + "_" + name + "_plain.geojson");
+        detect(raster, loaded, out, plain);
+        CHECK(read_product(out, oriented).size() != want.size());
+      }
+  }
+  CHECK_THROWS_AS(parse_detection_augmentation("rot90"), UsageError);
+}
+
 TEST_CASE("boxes are settled row by row when the model gives its box reach, and the result does not change", "[detect]") {
   TempDir dir;
   const nn::Model model = nn::Model::load(kDetection + "yolo8_tiny.onnx");
@@ -315,7 +348,13 @@ TEST_CASE("luojia-detect as a program: products on stdout, one-line errors, noth
   CHECK(std::count(not_detector.err.begin(), not_detector.err.end(), '\n') == 1);
   const auto bad_layout = run_program({luojia::test::kDetect, "-q", input, model, dir.file("l.geojson"), "--layout", "yolo9"});
   CHECK(bad_layout.code == 2);
-  for (const char* name : {"c.geojson", "r.geojson", "l.geojson"}) CHECK_FALSE(std::filesystem::exists(dir.file(name)));
+  const auto tta = run_program({luojia::test::kDetect, "-q", input, model, dir.file("t.geojson"), "--tile", "64", "--tta", "flips"});
+  CHECK(tta.code == 0);
+  check_same(read_product(dir.file("t.geojson"), false), reference("yolo8_tiny", "odd_flips"));
+  const auto bad_tta = run_program({luojia::test::kDetect, "-q", input, model, dir.file("b.geojson"), "--tta", "rot90"});
+  CHECK(bad_tta.code == 2);
+  CHECK(bad_tta.err.find("--tta") != std::string::npos);
+  for (const char* name : {"c.geojson", "r.geojson", "l.geojson", "b.geojson"}) CHECK_FALSE(std::filesystem::exists(dir.file(name)));
 }
 
 TEST_CASE("the bundled demo detector on its SpaceNet 4 scene: georeferenced boxes, tiled as whole", "[detect]") {

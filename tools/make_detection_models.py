@@ -15,6 +15,9 @@ python3-numpy and python3-shapely. Writes into tests/data/detection/:
   yolo5_tiny.onnx      YOLOv5's head: 3 anchors per cell, objectness, output (1, N, 5+2)
   <case>_input.u8      a 3-band uint8 image, C x H x W, no header
   <model>_<case>.json  the whole-image reference detections
+  <model>_<case>_<tta>.json  the same with test-time augmentation (flips, d4): the
+                       whole padded image run mirrored (and transposed), each run's
+                       boxes carried back, all of them suppressed together
   manifest.json        models, cases, thresholds (read by the tests)
 
 The models follow Ultralytics' Detect / OBB heads: three levels (strides 8,
@@ -64,6 +67,10 @@ IOU = 0.5
 # (height, width): odd sizes, smaller than the largest stride, one pixel, one row.
 CASES = {"odd": (157, 203), "large": (301, 389), "wide": (83, 301), "small": (29, 45), "strip": (9, 301),
          "pixel": (1, 1), "row": (1, 97)}
+
+# Test-time augmentation references: (case, augmentation) per model.
+TTA_CASES = {"yolo8_tiny": (("large", "flips"), ("odd", "flips"), ("wide", "d4"), ("small", "d4")),
+             "yolo8_obb_tiny": (("odd", "d4"), ("wide", "flips")), "yolo5_tiny": (("odd", "flips"),)}
 
 
 class Conv(nn.Module):
@@ -204,34 +211,68 @@ def polygon(cx, cy, w, h, a):
     return shapely.geometry.Polygon([(cx + x * c - y * s, cy + x * s + y * c) for x, y in pts])
 
 
-def reference(model, image, oriented):
+# The eight symmetries of the square as luojia's test-time augmentation applies them to an image
+# (transpose first, then mirrors of the result); the first four are the flips.
+SYMMETRIES = [(t, fx, fy) for t in (False, True) for fy in (False, True) for fx in (False, True)]
+AUGMENTATIONS = {"none": SYMMETRIES[:1], "flips": SYMMETRIES[:4], "d4": SYMMETRIES}
+
+
+def candidates(model, x, h, w, symmetry):
+    """The boxes above CONF of one run on the padded image x transformed by symmetry, carried back
+    into the image: centre mapped back, sides swapped by a transpose, the angle negated by each
+    mirror; anchors whose cell centre (mapped back) lies outside the raster dropped."""
+    transpose, flip_x, flip_y = symmetry
+    xt = x.transpose(0, 2, 1) if transpose else x
+    if flip_x:
+        xt = xt[:, :, ::-1]
+    if flip_y:
+        xt = xt[:, ::-1, :]
+    th, tw = xt.shape[1:]
+    with torch.no_grad():
+        y = model(torch.from_numpy(np.ascontiguousarray(xt))[None])[0].numpy().astype(np.float64)
+    # Each anchor's cell centre, level by level, as make_anchors lays them out.
+    centres = []
+    for s in STRIDES:
+        gy, gx = np.meshgrid((np.arange(th // s) + 0.5) * s, (np.arange(tw // s) + 0.5) * s, indexing="ij")
+        centres.append(np.stack((gx.ravel(), gy.ravel()), 1))
+    centres = np.concatenate(centres)
+    nc = model.nc
+    oriented = getattr(model, "oriented", False)
+    if isinstance(model, TinyYolo5):
+        # (N, 5 + nc), per level the grid once for each of its three anchors; confidence = obj x class.
+        centres = np.concatenate([np.tile(c, (3, 1)) for c in np.split(centres, np.cumsum(
+            [(th // s) * (tw // s) for s in STRIDES])[:-1])])
+        y = y.T
+        scores = y[5:5 + nc] * y[4:5]
+        y = np.concatenate([y[:4], scores], 0)
+
+    def back(px, py):
+        px = tw - px if flip_x else px
+        py = th - py if flip_y else py
+        return (py, px) if transpose else (px, py)
+
+    cx, cy = back(centres[:, 0], centres[:, 1])
+    scores = y[4:4 + nc]
+    best, cls = scores.max(0), scores.argmax(0)
+    idx = np.nonzero((cx < w) & (cy < h) & (best >= CONF))[0]
+    bx, by = back(y[0, idx], y[1, idx])
+    bw, bh = (y[3, idx], y[2, idx]) if transpose else (y[2, idx], y[3, idx])
+    angle = y[4 + nc, idx] if oriented else np.zeros(len(idx))
+    if (int(transpose) + int(flip_x) + int(flip_y)) % 2:
+        angle = -angle
+    return np.stack([bx, by, bw, bh], 1), best[idx], cls[idx], angle
+
+
+def reference(model, image, oriented, augmentation="none"):
     c, h, w = image.shape
     ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
     x = image.astype(np.float32) / 255.0
     x = x[:, reflect_index(np.arange(ph), h)][:, :, reflect_index(np.arange(pw), w)]
-    with torch.no_grad():
-        y = model(torch.from_numpy(np.ascontiguousarray(x))[None])[0].numpy().astype(np.float64)
-    # Each anchor's cell centre, level by level, as make_anchors lays them out.
-    centres = []
-    for s in STRIDES:
-        gy, gx = np.meshgrid((np.arange(ph // s) + 0.5) * s, (np.arange(pw // s) + 0.5) * s, indexing="ij")
-        centres.append(np.stack((gx.ravel(), gy.ravel()), 1))
-    centres = np.concatenate(centres)
-    nc = model.nc
-    if isinstance(model, TinyYolo5):
-        # (N, 5 + nc), per level the grid once for each of its three anchors; confidence = obj x class.
-        centres = np.concatenate([np.tile(c, (3, 1)) for c in np.split(centres, np.cumsum(
-            [(ph // s) * (pw // s) for s in STRIDES])[:-1])])
-        y = y.T
-        scores = y[5:5 + nc] * y[4:5]
-        y = np.concatenate([y[:4], scores], 0)
-    scores = y[4:4 + nc]
-    best, cls = scores.max(0), scores.argmax(0)
-    keep = (centres[:, 0] < w) & (centres[:, 1] < h) & (best >= CONF)
-    idx = np.nonzero(keep)[0]
-    boxes = y[:4, idx].T
-    score, label = best[idx], cls[idx]
-    angle = y[4 + nc, idx] if oriented else np.zeros(len(idx))
+    parts = [candidates(model, x, h, w, s) for s in AUGMENTATIONS[augmentation]]
+    boxes = np.concatenate([p[0] for p in parts])
+    score = np.concatenate([p[1] for p in parts])
+    label = np.concatenate([p[2] for p in parts])
+    angle = np.concatenate([p[3] for p in parts])
     order = np.argsort(-score, kind="stable")
     if not oriented:
         xyxy = np.stack([boxes[:, 0] - boxes[:, 2] / 2, boxes[:, 1] - boxes[:, 3] / 2,
@@ -239,8 +280,8 @@ def reference(model, image, oriented):
         kept = torchvision.ops.batched_nms(torch.from_numpy(xyxy), torch.from_numpy(score),
                                            torch.from_numpy(label), IOU).numpy()
     else:
-        polys = [polygon(*boxes[i], angle[i]) for i in range(len(idx))]
-        kept, suppressed = [], np.zeros(len(idx), bool)
+        polys = [polygon(*boxes[i], angle[i]) for i in range(len(score))]
+        kept, suppressed = [], np.zeros(len(score), bool)
         for i in order:
             if suppressed[i]:
                 continue
@@ -304,7 +345,13 @@ def main():
             counts[case] = len(dets)
             with open(os.path.join(OUT_DIR, f"{name}_{case}.json"), "w") as f:
                 json.dump(dets, f, indent=0)
-        manifest["models"][name] = {"classes": nc, "oriented": oriented, "layout": "yolo5" if name == "yolo5_tiny" else
+        tta = {}
+        for case, augmentation in TTA_CASES.get(name, ()):
+            dets = reference(model, images[case], oriented, augmentation)
+            tta.setdefault(augmentation, []).append(case)
+            with open(os.path.join(OUT_DIR, f"{name}_{case}_{augmentation}.json"), "w") as f:
+                json.dump(dets, f, indent=0)
+        manifest["models"][name] = {"tta": tta, "classes": nc, "oriented": oriented, "layout": "yolo5" if name == "yolo5_tiny" else
                                     "oriented" if oriented else "yolo8", "box_reach": math.ceil(reach),
                                     "detections": counts, "ops": ops}
         print(name, counts, " ".join(ops))

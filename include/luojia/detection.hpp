@@ -77,6 +77,16 @@ LUOJIA_API double box_iou(const Detection& a, const Detection& b);
 LUOJIA_API std::vector<std::size_t> non_maximum_suppression(const std::vector<Detection>& detections, double iou_threshold,
                                                            bool class_agnostic = false, std::size_t max_detections = 0);
 
+// Test-time augmentation of a detector: the network also runs on mirrored copies of each tile,
+// their boxes are carried back and all of them suppressed together.
+enum class DetectionAugmentation {
+  None,
+  Flips,  // as is, mirrored in x, in y, and both (4 runs)
+  D4,     // the flips and their transposes: the 8 symmetries of the square
+};
+// "none", "flips", "d4"; throws UsageError("tta").
+LUOJIA_API DetectionAugmentation parse_detection_augmentation(const std::string& name);
+
 struct DetectOptions {
   // Input: bands and normalisation override the model's metadata when given.
   std::vector<int> bands;
@@ -89,6 +99,7 @@ struct DetectOptions {
   std::size_t max_detections = 0;    // the best N of the raster (0: no cap)
   double min_size = 0;               // boxes with a side below it (pixels) are dropped
   bool class_agnostic = false;       // NMS across classes
+  DetectionAugmentation tta = DetectionAugmentation::None;
   // The farthest (pixels) a box reaches from its anchor's cell centre; default: the metadata's
   // box_reach. Without it every box is held until the raster is done (exact, memory grows with
   // the detections); with it, boxes are final and written out as tile rows pass.

@@ -17,6 +17,7 @@
 #include "products/detection_shards.hpp"
 #include "products/model_products.hpp"
 #include "products/model_run.hpp"
+#include "products/symmetry.hpp"
 
 #include <nlohmann/json.hpp>
 #include <ogrsf_frmts.h>
@@ -376,6 +377,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
 
   detail::SessionPool sessions(model);
   AnchorMap anchors(model, input.input_channels[0]);
+  const std::size_t symmetries = o.tta == DetectionAugmentation::D4 ? 8 : o.tta == DetectionAugmentation::Flips ? 4 : 1;
   std::atomic<std::int64_t> skipped{0}, candidates{0};
   std::mutex done_mutex;
   std::unordered_map<std::int64_t, std::vector<Detection>> done;  // tiles computed, not yet taken by the sink
@@ -385,59 +387,80 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
     const Window& r = in.tile.read;
     const Window& core = in.tile.core;
     std::vector<Detection> kept;
+    if (symmetries > 1 && (r.width % tiling.alignment != 0 || r.height % tiling.alignment != 0))
+      throw Error("internal: a read window of " + std::to_string(r.width) + " x " + std::to_string(r.height) +
+                  " is not aligned to the model's stride " + std::to_string(tiling.alignment) + ", which mirrored tiles need");
     if (!in.any_valid()) {
       ++skipped;
     } else {
       nn::Tensor x({1, input.channels(), r.height, r.width});
       detail::network_input(in, input, width, height, x);
-      nn::Tensor y;
-      {
-        const auto session = sessions.borrow();
-        y = session->run(input.split(x)).at(0);
-      }
-      std::vector<Detection> boxes = decode_detections(y, decode);
-      candidates += static_cast<std::int64_t>(boxes.size());
       std::vector<std::uint8_t> inside;
       if (aoi) {
         inside.assign(static_cast<std::size_t>(core.area()), 1);
         aoi->restrict(core, inside);
       }
-      const nn::OutputAnalysis* map = anchored ? &anchors.at(r.width, r.height) : nullptr;
-      if (map) {
-        std::int64_t total = 0;
-        for (const auto& g : map->anchors) total += g.count();
-        const auto axis = static_cast<std::size_t>(map->anchor_axis);
-        if (axis >= y.shape().size() || y.shape()[axis] != total)
-          raise("the model's output " + nn::to_string(y.shape()) + " does not have the " + std::to_string(total) +
-                    " anchors its graph lays out for a " + std::to_string(r.width) + " x " + std::to_string(r.height) + " input",
-                at_model);
-      }
-      for (Detection& d : boxes) {
-        // The pixel (read-window coordinates) that decides whether the box is this tile's.
-        double px = d.cx, py = d.cy;
-        if (map) {
-          const auto grid_of = std::find_if(map->anchors.begin(), map->anchors.end(), [&](const nn::AnchorGrid& g) {
-            return d.anchor >= g.first && d.anchor < g.first + g.count();
-          });
-          if (grid_of == map->anchors.end()) continue;
-          const std::int64_t cell = (d.anchor - grid_of->first) % (grid_of->height * grid_of->width);
-          const std::int64_t s = grid_of->stride, cx = cell % grid_of->width * s, cy = cell / grid_of->width * s;
-          // Its cell must start in the core, and the cell's centre must lie on the raster.
-          if (cx < in.core_x() || cx >= in.core_x() + core.width || cy < in.core_y() || cy >= in.core_y() + core.height) continue;
-          px = static_cast<double>(cx) + static_cast<double>(s) / 2;
-          py = static_cast<double>(cy) + static_cast<double>(s) / 2;
-        } else if (px < static_cast<double>(in.core_x()) || px >= static_cast<double>(in.core_x() + core.width) ||
-                   py < static_cast<double>(in.core_y()) || py >= static_cast<double>(in.core_y() + core.height)) {
-          continue;
+      nn::Tensor xt;
+      for (std::size_t s = 0; s < symmetries; ++s) {
+        const detail::Symmetry sym = detail::kD4[s];
+        const std::int64_t tw = sym.transpose ? r.height : r.width, th = sym.transpose ? r.width : r.height;
+        if (s > 0) {
+          xt = nn::Tensor({1, input.channels(), th, tw});
+          detail::apply_symmetry(x.data(), input.channels(), r.height, r.width, sym, false, xt.data());
         }
-        const double gx = static_cast<double>(r.x) + px, gy = static_cast<double>(r.y) + py;
-        if (!(gx >= 0 && gy >= 0 && gx < static_cast<double>(width) && gy < static_cast<double>(height))) continue;
-        const auto lx = static_cast<std::int64_t>(std::floor(px)), ly = static_cast<std::int64_t>(std::floor(py));
-        if (!in.mask[static_cast<std::size_t>(ly * r.width + lx)]) continue;
-        if (aoi && !inside[static_cast<std::size_t>((r.y + ly - core.y) * core.width + (r.x + lx - core.x))]) continue;
-        d.cx += static_cast<double>(r.x);
-        d.cy += static_cast<double>(r.y);
-        kept.push_back(d);
+        nn::Tensor y;
+        {
+          const auto session = sessions.borrow();
+          y = session->run(input.split(s > 0 ? xt : x)).at(0);
+        }
+        std::vector<Detection> boxes = decode_detections(y, decode);
+        candidates += static_cast<std::int64_t>(boxes.size());
+        const nn::OutputAnalysis* map = anchored ? &anchors.at(tw, th) : nullptr;
+        if (map) {
+          std::int64_t total = 0;
+          for (const auto& g : map->anchors) total += g.count();
+          const auto axis = static_cast<std::size_t>(map->anchor_axis);
+          if (axis >= y.shape().size() || y.shape()[axis] != total)
+            raise("the model's output " + nn::to_string(y.shape()) + " does not have the " + std::to_string(total) +
+                      " anchors its graph lays out for a " + std::to_string(tw) + " x " + std::to_string(th) + " input",
+                  at_model);
+        }
+        for (Detection& d : boxes) {
+          // The pixel (read-window coordinates) that decides whether the box is this tile's: its
+          // cell's centre, or without anchor grids its own centre.
+          detail::Point owner{d.cx, d.cy};
+          std::int64_t cell_size = 0;
+          if (map) {
+            const auto grid_of = std::find_if(map->anchors.begin(), map->anchors.end(), [&](const nn::AnchorGrid& g) {
+              return d.anchor >= g.first && d.anchor < g.first + g.count();
+            });
+            if (grid_of == map->anchors.end()) continue;
+            const std::int64_t cell = (d.anchor - grid_of->first) % (grid_of->height * grid_of->width);
+            cell_size = grid_of->stride;
+            owner = {static_cast<double>(cell % grid_of->width * cell_size) + static_cast<double>(cell_size) / 2,
+                     static_cast<double>(cell / grid_of->width * cell_size) + static_cast<double>(cell_size) / 2};
+          }
+          owner = detail::untransform(owner, sym, r.height, r.width);
+          const detail::Box b = detail::untransform(detail::Box{d.cx, d.cy, d.width, d.height, d.angle}, sym, r.height, r.width);
+          // A cell must start in the core (the read window is aligned to the cells, so a mirrored
+          // cell is a cell); a box without one must have its centre there.
+          const double ox = owner.x - static_cast<double>(cell_size) / 2, oy = owner.y - static_cast<double>(cell_size) / 2;
+          if (ox < static_cast<double>(in.core_x()) || ox >= static_cast<double>(in.core_x() + core.width) ||
+              oy < static_cast<double>(in.core_y()) || oy >= static_cast<double>(in.core_y() + core.height))
+            continue;
+          // The cell's centre must lie on the raster.
+          const double gx = static_cast<double>(r.x) + owner.x, gy = static_cast<double>(r.y) + owner.y;
+          if (!(gx >= 0 && gy >= 0 && gx < static_cast<double>(width) && gy < static_cast<double>(height))) continue;
+          const auto lx = static_cast<std::int64_t>(std::floor(owner.x)), ly = static_cast<std::int64_t>(std::floor(owner.y));
+          if (!in.mask[static_cast<std::size_t>(ly * r.width + lx)]) continue;
+          if (aoi && !inside[static_cast<std::size_t>((r.y + ly - core.y) * core.width + (r.x + lx - core.x))]) continue;
+          d.cx = b.cx + static_cast<double>(r.x);
+          d.cy = b.cy + static_cast<double>(r.y);
+          d.width = b.width;
+          d.height = b.height;
+          d.angle = b.angle;
+          kept.push_back(d);
+        }
       }
     }
     std::lock_guard lock(done_mutex);
@@ -486,7 +509,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   StreamOptions so = detail::model_stream_options(o.stream);
   report.activation_bytes = detail::activation_bytes(model, input, grid, tiling);
   so.kernel_bytes_per_tile = report.activation_bytes + static_cast<std::size_t>(grid.max_read_window().area()) *
-                                                           static_cast<std::size_t>(input.channels()) * 4;
+                                                           static_cast<std::size_t>(input.channels()) * 4 * (symmetries > 1 ? 2 : 1);
   const StreamStats stats = stream(raster, input.bands, grid, 0, kernel, sink, so);
   emit(nms.settle(INFINITY, sharded ? on_border : nullptr));
   if (o.max_detections > 0) {

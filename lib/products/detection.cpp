@@ -81,6 +81,14 @@ DetectionLayout parse_detection_layout(const std::string& text) {
   throw UsageError("layout", "is auto, yolo8, yolo5, oriented, end2end or end2end-oriented, not '" + text + "'");
 }
 
+DetectionAugmentation parse_detection_augmentation(const std::string& text) {
+  const std::string s = lower(text);
+  if (s == "none") return DetectionAugmentation::None;
+  if (s == "flips") return DetectionAugmentation::Flips;
+  if (s == "d4") return DetectionAugmentation::D4;
+  throw UsageError("tta", "is none, flips or d4, not '" + text + "'");
+}
+
 const char* name(DetectionLayout layout) {
   switch (layout) {
     case DetectionLayout::Auto: return "auto";

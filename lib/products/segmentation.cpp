@@ -13,6 +13,7 @@
 #include "products/majority.hpp"
 #include "products/model_products.hpp"
 #include "products/model_run.hpp"
+#include "products/symmetry.hpp"
 #include "products/polygonize.hpp"
 
 
@@ -32,47 +33,14 @@
 namespace luojia {
 namespace {
 
+using detail::apply_symmetry;
+using detail::kD4;
+using detail::Symmetry;
+
 constexpr float kClassNodata = 255.0f;
 constexpr float kFloatNodata = -1.0f;
 
 using detail::round_up;
-
-// One of the eight symmetries of the square (D4), applied to the last two axes of C x h x w planes.
-struct Symmetry {
-  bool transpose = false, flip_x = false, flip_y = false;
-};
-constexpr Symmetry kD4[] = {{false, false, false}, {false, true, false}, {false, false, true}, {false, true, true},
-                            {true, false, false},  {true, true, false},  {true, false, true},  {true, true, true}};
-
-// out = T(in): out(y, x) = in(src), where transpose swaps axes and flips mirror them (after the
-// transpose). inverse undoes it.
-void apply_symmetry(const float* in, std::int64_t channels, std::int64_t h, std::int64_t w, Symmetry s, bool inverse,
-                    float* out) {
-  // Output dims: transposed when s.transpose (the inverse maps back to h x w).
-  const std::int64_t oh = (s.transpose && !inverse) ? w : h, ow = (s.transpose && !inverse) ? h : w;
-  // For the inverse, in has the transformed dims.
-  const std::int64_t ih = inverse && s.transpose ? w : h, iw = inverse && s.transpose ? h : w;
-  for (std::int64_t c = 0; c < channels; ++c) {
-    const float* src = in + c * ih * iw;
-    float* dst = out + c * oh * ow;
-    for (std::int64_t y = 0; y < oh; ++y)
-      for (std::int64_t x = 0; x < ow; ++x) {
-        std::int64_t sy, sx;
-        if (!inverse) {
-          // forward: flips act on the output coordinates of the transposed image
-          const std::int64_t fy = s.flip_y ? oh - 1 - y : y, fx = s.flip_x ? ow - 1 - x : x;
-          sy = s.transpose ? fx : fy;
-          sx = s.transpose ? fy : fx;
-        } else {
-          // inverse: out(y, x) is the pixel that the forward map sent (y, x) to
-          const std::int64_t ty = s.transpose ? x : y, tx = s.transpose ? y : x;
-          sy = s.flip_y ? ih - 1 - ty : ty;
-          sx = s.flip_x ? iw - 1 - tx : tx;
-        }
-        dst[y * ow + x] = src[sy * iw + sx];
-      }
-  }
-}
 
 // Softmax over classes of the pixels of `region` (in a plane `width` wide), into region-sized planes.
 void softmax_region(const float* logits, std::int64_t classes, std::int64_t plane, std::int64_t width, const Window& region,
