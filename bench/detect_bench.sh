@@ -13,7 +13,8 @@
 #           the script rebuilds the same network from that file's generator and seed.
 #   input   an SxS 3-band Byte GeoTIFF (tiled 512, EPSG:32650, 0.5 m): every 512 block a
 #           make_detection_models.make_image of its own seed (noise and bright/dark rectangles).
-#   luojia  luojia-detect -q --overwrite --threads T --mem 1G --tile TILE IN MODEL OUT.gpkg
+#   luojia  luojia-detect -q --overwrite --threads T --tile TILE IN MODEL OUT.gpkg (the default
+#           memory budget, 256M: GDAL cache 16 MB)
 #   script  sahi_detect.py slices IN MODEL OUT.json --slice TILE --overlap 0.2 --threads T
 # Timing: /usr/bin/time -f '%e %M' of the whole process, warm page cache.
 #
@@ -69,7 +70,7 @@ echo "== whole-image reference (untimed)" >&2
 [ -f "$work/whole_${size}.json" ] || "$PY" "$here/sahi_detect.py" whole "$input" "$model" "$work/whole_${size}.json" >&2
 # Warm-up: binaries, libraries, Python modules.
 "$bin/luojia-detect" -q --overwrite "$input" "$model" "$work/warm.gpkg" --tile "$tile" --threads "$threads" >/dev/null
-read -r l_s l_kb < <(timed luojia "$bin/luojia-detect" -q --overwrite --threads "$threads" --mem 1G --tile "$tile" "$input" "$model" "$work/luojia.gpkg")
+read -r l_s l_kb < <(timed luojia "$bin/luojia-detect" -q --overwrite --threads "$threads" --tile "$tile" "$input" "$model" "$work/luojia.gpkg")
 read -r p_s p_kb < <(timed script "$PY" "$here/sahi_detect.py" slices "$input" "$model" "$work/script.json" --slice "$tile" --overlap 0.2 --threads "$threads")
 # The same with 25% overlap: slices 384 apart, a multiple of the largest stride, so the anchor
 # grids of the slices line up with the whole image's and only the borders differ.

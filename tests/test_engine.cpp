@@ -163,7 +163,7 @@ TEST_CASE("the memory budget bounds tiles in flight and GDAL's cache", "[engine]
   so.memory_budget = 256u << 20;
   const MemoryPlan plan = plan_memory(grid, 4, 1, 2, so);
   CHECK(plan.gdal_cache_bytes == (16u << 20));
-  CHECK(plan.tiles_in_flight == 5);  // 2 * threads + 1 fit easily
+  CHECK(plan.tiles_in_flight == 3);  // threads + 1 fit easily
   CHECK(plan.gdal_cache_bytes + plan.tiles_in_flight * plan.bytes_per_tile <= so.memory_budget);
   so.memory_budget = 24u << 20;
   const MemoryPlan tight = plan_memory(grid, 4, 1, 8, so);

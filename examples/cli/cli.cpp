@@ -11,9 +11,11 @@
 #include <algorithm>
 #include <charconv>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <malloc.h>
 #include <sstream>
 
 namespace luojia::cli {
@@ -338,6 +340,11 @@ int pending_signal() { return static_cast<int>(g_signal); }
 int run(const std::string& program, const std::function<int()>& body) {
   g_program = program;
   install_signal_handlers();
+  // Tile buffers (megabytes each) come from and go back to the system: glibc's dynamic mmap
+  // threshold would otherwise rise to their size after the first is freed, serve them from the
+  // heap and keep the freed memory (35 MB of 175 in a detection run's peak RSS, at no measurable
+  // cost in time). glibc's own environment setting wins.
+  if (!std::getenv("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, 4 << 20);
   CPLSetErrorHandler(report_gdal);
   try {
     return body();

@@ -33,8 +33,10 @@ MemoryPlan plan_memory(const TileGrid& grid, int input_bands, int output_bands, 
           " tiles: one tile needs " + std::to_string((plan.bytes_per_tile >> 20) + 1) +
           " MiB besides GDAL's cache; raise --mem or lower --tile");
   const std::size_t fit = (options.memory_budget - plan.gdal_cache_bytes) / plan.bytes_per_tile;
-  // More than two tiles per thread buys nothing: one being computed, one waiting on I/O.
-  const std::size_t useful = static_cast<std::size_t>(2 * threads + 1);
+  // A tile is read and computed by one thread, so one slot per thread is busy; one more lets a
+  // thread start the next tile while a finished one waits for the in-order writer. More only hold
+  // memory (measured: 5 slots against 3 at 2 threads, the same time, 20 MB more for detection).
+  const std::size_t useful = static_cast<std::size_t>(threads + 1);
   plan.tiles_in_flight = static_cast<int>(std::clamp<std::size_t>(fit, 1, useful));
   return plan;
 }
