@@ -19,6 +19,7 @@
 #include <luojia/raster_writer.hpp>
 #include <luojia/shard_layout.hpp>
 #include <luojia/segmentation.hpp>
+#include <luojia/index_catalogue.hpp>
 #include <luojia/spectral_index.hpp>
 #include <luojia/tile_grid.hpp>
 #include <luojia/vector_format.hpp>

@@ -1,57 +1,56 @@
 #pragma once
+// Spectral indices and band math over a raster's bands: any index of the Awesome Spectral
+// Indices catalogue, or a user's formula, many in one pass.
 #include <luojia/engine.hpp>
 #include <luojia/export.hpp>
+#include <luojia/raster_info.hpp>
 #include <luojia/raster_writer.hpp>
 
+#include <map>
 #include <string>
-#include <string_view>
 #include <vector>
 
 namespace luojia {
 
-enum class IndexKind {
-  NDVI,   // (nir - red) / (nir + red)
-  NDWI,   // (green - nir) / (green + nir), McFeeters 1996
-  MNDWI,  // (green - swir) / (green + swir), Xu 2006
-  NDBI,   // (swir - nir) / (swir + nir), Zha et al. 2003
-  SAVI,   // (1 + L) (nir - red) / (nir + red + L), Huete 1988
-  EVI,    // G (nir - red) / (nir + C1 red - C2 blue + L), Huete et al. 2002
-  NormalizedDifference,  // (a - b) / (a + b) of any two bands
-};
-
-LUOJIA_API IndexKind parse_index_kind(std::string_view name);  // "ndvi", "evi", "nd", ...
-LUOJIA_API std::string_view name(IndexKind kind);
-
-// Raster band numbers (1-based) playing each role; 0 where not given.
-struct BandRoles {
-  int blue = 0;
-  int green = 0;
-  int red = 0;
-  int nir = 0;
-  int swir = 0;
-};
-
+// One index to compute: a catalogue short name (NDVI, EVI, kNDVI, ...; see IndexCatalogue), one
+// of luojia's former lowercase names (ndvi, ndwi, mndwi, ndbi, savi, evi), or a user's own formula
+// over the same symbols. Formulas also take b1, b2, ... for raster bands by number.
 struct IndexSpec {
-  IndexKind kind = IndexKind::NDVI;
-  int band_a = 0;  // NormalizedDifference only
-  int band_b = 0;
-  double savi_l = 0.5;
-  double evi_g = 2.5, evi_c1 = 6.0, evi_c2 = 7.5, evi_l = 1.0;
+  std::string name;
+  std::string formula;                      // empty: the catalogue's formula for name
+  std::map<std::string, double> constants;  // this index's constants, over the job's
 };
 
-// The bands a set of indices reads, in reading order, and the kernel that computes one output
-// band per index. Output is nodata where any input is nodata, the denominator is zero, or the
-// result is not finite. Throws Error naming the index and the missing role.
+// Which raster band (1-based) holds each band symbol (R, N, S1, RE1, VV, ...). given wins; then
+// a band whose description names a symbol (its symbol, common or long name: "red", "nir",
+// "Near Infrared (NIR)"), or, with a sensor, the sensor's band name ("B4", "B04", "B8A"); then
+// the colour interpretation (Red, Green, Blue); then, with a sensor, its band order (band k is
+// the sensor's Bk; Sentinel-2's 13 bands run B1..B8, B8A, B9..B12). Throws UsageError("sensor")
+// for an unknown sensor.
+LUOJIA_API std::map<std::string, int> assign_band_symbols(const RasterInfo& info, const std::map<std::string, int>& given,
+                                                          const std::string& sensor);
+
+// The bands a set of indices reads, in reading order (each once, whatever the number of indices),
+// their names, and the kernel that computes one output band per index: the formulas compiled
+// once, evaluated over whole tile rows in double precision. A pixel is nodata where an input of
+// its index is nodata, a divisor is zero, or the value is not finite. Constants: the spec's, then
+// constants, then (wavelengths) the sensor's, then the catalogue's defaults. Throws UsageError
+// naming the index and the symbol it misses ("bands", "const"), or Error for a formula that does
+// not parse.
 struct IndexPlan {
   std::vector<int> bands;
+  std::vector<std::string> names;
   TileKernel kernel;
 };
-LUOJIA_API IndexPlan plan_indices(const std::vector<IndexSpec>& specs, const BandRoles& roles,
+LUOJIA_API IndexPlan plan_indices(const std::vector<IndexSpec>& specs, const std::map<std::string, int>& bands,
+                                  const std::map<std::string, double>& constants, const std::string& sensor,
                                   float nodata);
 
 struct IndexJob {
   std::vector<IndexSpec> indices;
-  BandRoles roles;
+  std::map<std::string, int> bands;         // R=3, N=4, ...: over what the raster and sensor say
+  std::string sensor;                       // sentinel2, landsat8, modis, ...: band order, wavelengths
+  std::map<std::string, double> constants;  // L=0.5, sigma=0.3, PAR=...: over the catalogue's defaults
   float nodata = -9999.0f;
   std::int64_t tile_size = 512;
   OutputOptions output;

@@ -7,9 +7,8 @@ int main(int argc, char** argv) {
   if (argc != 3) return 2;
   try {
     luojia::IndexJob job;
-    job.indices = {luojia::IndexSpec{}};
-    job.roles.red = 3;
-    job.roles.nir = 4;
+    job.indices = {luojia::IndexSpec{"NDVI", "", {}}};
+    job.bands = {{"R", 3}, {"N", 4}};
     job.output.overwrite = true;
     const auto stats = luojia::compute_indices(argv[1], argv[2], job);
     const auto info = luojia::Raster::open(argv[2]).info();
