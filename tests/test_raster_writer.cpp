@@ -5,6 +5,7 @@
 #include <luojia/raster_writer.hpp>
 
 #include <catch2/catch.hpp>
+#include <gdal.h>
 
 #include <filesystem>
 
@@ -46,7 +47,24 @@ TEST_CASE("outputs appear only on commit", "[writer]") {
   CHECK(dir.entries() == std::vector<std::string>{"out.tif"});
   const RasterInfo info = Raster::open(path).info();
   CHECK(info.band(1).nodata == -1.0);
-  CHECK(info.band(1).block_width == 512);  // GTiff outputs are tiled by default
+  // GTiff outputs are tiled by default, in blocks of 512 or the raster's size rounded up to 16 (a
+  // small many-band product must not cost a 512 x 512 block per band), and band-interleaved.
+  CHECK(info.band(1).block_width == 304);
+  CHECK(info.band(1).block_height == 208);
+  GDALDatasetH ds = GDALOpen(path.c_str(), GA_ReadOnly);
+  REQUIRE(ds);
+  CHECK(std::string(GDALGetMetadataItem(ds, "INTERLEAVE", "IMAGE_STRUCTURE")) == "BAND");
+  GDALClose(ds);
+
+  const std::string big = dir.file("big.tif");
+  RasterLayout layout = small_layout();
+  layout.width = 1500;
+  layout.height = 600;
+  RasterWriter writer(big, layout);
+  writer.write({0, 0, 1, 1}, std::vector<float>(2, 0.0f).data(), 2, 1);
+  writer.commit();
+  CHECK(Raster::open(big).info().band(2).block_width == 512);
+  CHECK(Raster::open(big).info().band(2).block_height == 512);
 }
 
 TEST_CASE("an uncommitted writer leaves nothing and never touches an existing output", "[writer]") {

@@ -7,6 +7,7 @@
 #include <cpl_vsi.h>
 #include <ogr_spatialref.h>
 
+#include <algorithm>
 #include <atomic>
 #include <unistd.h>
 
@@ -193,11 +194,17 @@ RasterWriter::RasterWriter(const std::string& path, const RasterLayout& layout,
     extension = "tif";
   } else if (EQUAL(options.driver.c_str(), "GTiff")) {
     // Tiled by default: tiles then land on whole blocks, and memory stays independent of width.
+    // Blocks no larger than the raster (rounded up to TIFF's multiple of 16): a 512 x 512 block of
+    // a small many-band product would make every read of one pixel allocate and read megabytes.
     if (!has_option(create_options, "TILED") && !has_option(create_options, "BLOCKYSIZE")) {
+      const auto block = [](std::int64_t extent) { return std::to_string(std::min<std::int64_t>(512, (extent + 15) / 16 * 16)); };
       create_options.push_back("TILED=YES");
-      create_options.push_back("BLOCKXSIZE=512");
-      create_options.push_back("BLOCKYSIZE=512");
+      create_options.push_back("BLOCKXSIZE=" + block(layout.width));
+      create_options.push_back("BLOCKYSIZE=" + block(layout.height));
     }
+    // Band-interleaved: each product band (an index, a class probability) is read on its own
+    // without reading the others.
+    if (layout.bands > 1 && !has_option(create_options, "INTERLEAVE")) create_options.push_back("INTERLEAVE=BAND");
     if (!has_option(create_options, "BIGTIFF")) create_options.push_back("BIGTIFF=IF_SAFER");
     // Every block gets written by a run that succeeds; sparse creation only spares an abandoned
     // run from GDAL filling every never-written tile when it closes the temporary file.
