@@ -270,6 +270,77 @@ TEST_CASE("without the halo, tiled detection differs from the whole-image run", 
   CHECK(differs);
 }
 
+namespace {
+
+double box_iou(const Box& a, const Box& b) {  // axis-aligned boxes
+  const auto extent = [](const Box& x) {
+    std::array<double, 4> e{INFINITY, INFINITY, -INFINITY, -INFINITY};
+    for (const auto& c : x.corners) e = {std::min(e[0], c[0]), std::min(e[1], c[1]), std::max(e[2], c[0]), std::max(e[3], c[1])};
+    return e;
+  };
+  const auto p = extent(a), q = extent(b);
+  const double iw = std::max(0.0, std::min(p[2], q[2]) - std::max(p[0], q[0]));
+  const double ih = std::max(0.0, std::min(p[3], q[3]) - std::max(p[1], q[1]));
+  const double inter = iw * ih, uni = (p[2] - p[0]) * (p[3] - p[1]) + (q[2] - q[0]) * (q[3] - q[1]) - inter;
+  return uni > 0 ? inter / uni : 0;
+}
+
+}  // namespace
+
+TEST_CASE("a fixed-size (static) export runs on windows of its size: exact within one window, merged by NMS beyond", "[detect]") {
+  TempDir dir;
+  const auto& st = manifest()["static"];
+  const std::string model = st["model"];
+  const std::int64_t window = st["window"];
+  const nn::Model loaded = nn::Model::load(kDetection + model + ".onnx");
+  REQUIRE(loaded.inputs().at(0).shape[2] == window);
+  // A raster within one window: the window padded by reflection, as PyTorch ran it.
+  for (const auto& [name, count] : st["one_window"].items()) {
+    INFO(name);
+    Raster raster = Raster::open(case_raster(dir, name));
+    DetectOptions o;
+    o.overwrite = true;
+    const std::string out = dir.file("static_" + name + ".geojson");
+    const DetectReport r = detect(raster, loaded, out, o);
+    CHECK(r.exact);
+    CHECK(r.tiles == 1);
+    check_same(read_product(out, false), reference(model, name));
+    CHECK(r.detections == count.get<std::int64_t>());
+  }
+  // Larger rasters: overlapping windows, said to be not exact; the boxes are close to the dynamic
+  // export's whole-image run and no two boxes of a class left overlap above the IoU threshold.
+  const double iou = manifest()["iou"];
+  for (const std::string name : {"large", "wide"}) {
+    INFO(name);
+    Raster raster = Raster::open(case_raster(dir, name));
+    DetectOptions o;
+    o.overwrite = true;
+    o.stream.threads = 2;
+    const std::string out = dir.file("static_" + name + ".gpkg");
+    const DetectReport r = detect(raster, loaded, out, o);
+    CHECK_FALSE(r.exact);
+    CHECK(r.note.find("fixed size") != std::string::npos);
+    CHECK(r.tiles > 1);
+    const auto got = read_product(out, false);
+    const auto want = reference("yolo8_tiny", name);
+    std::size_t matched = 0;
+    for (const Box& w : want)
+      matched += std::any_of(got.begin(), got.end(), [&](const Box& g) { return g.class_id == w.class_id && box_iou(g, w) > 0.7; });
+    CHECK(matched >= want.size() * 7 / 10);
+    CHECK(got.size() <= want.size() * 13 / 10 + 1);
+    for (std::size_t i = 0; i < got.size(); ++i)
+      for (std::size_t j = i + 1; j < got.size(); ++j)
+        if (got[i].class_id == got[j].class_id) CHECK(box_iou(got[i], got[j]) <= iou + 1e-9);
+    WARN(name << ": static windows " << got.size() << " boxes, whole-image " << want.size() << ", matched " << matched);
+  }
+  // A halo that leaves no core in the window is a usage error, raised before writing.
+  DetectOptions o;
+  o.halo = window / 2;
+  Raster raster = Raster::open(case_raster(dir, "large"));
+  CHECK_THROWS_AS(detect(raster, loaded, dir.file("no_core.geojson"), o), UsageError);
+  CHECK_FALSE(std::filesystem::exists(dir.file("no_core.geojson")));
+}
+
 TEST_CASE("detection options: classes, max detections, COCO pixel boxes, thresholds", "[detect]") {
   TempDir dir;
   const nn::Model model = nn::Model::load(kDetection + "yolo8_tiny.onnx");

@@ -295,21 +295,81 @@ private:
   std::map<std::pair<std::int64_t, std::int64_t>, nn::OutputAnalysis> cache_;
 };
 
+// A fixed-size model's windows: halo (default a tenth of the window, as SAHI's 20% overlap)
+// around cores of the window less two halos; a raster that fits one window is one tile.
+detail::ModelTiling fixed_window_tiling(const nn::Model& model, const detail::ModelInput& input, const RasterInfo& info,
+                                        std::int64_t w, std::int64_t h, std::optional<std::int64_t> halo) {
+  detail::ModelTiling t;
+  t.analysis = model.analyse({1, input.input_channels[0], h, w}).at(0);
+  t.alignment = std::max<std::int64_t>(1, t.analysis.alignment);
+  t.one_tile = info.width <= w && info.height <= h;
+  if (!t.one_tile) {
+    const std::int64_t wanted = halo ? *halo : std::min(w, h) / 10;
+    if (wanted < 0) throw UsageError("halo", "must not be negative");
+    t.halo = detail::round_up(wanted, t.alignment);
+    if (std::min(w, h) - 2 * t.halo < t.alignment)
+      throw UsageError("halo", std::to_string(t.halo) + " leaves no core in the model's fixed " + std::to_string(w) + " x " +
+                                   std::to_string(h) + " window");
+  }
+  t.tile = std::max(w, h) - 2 * t.halo;
+  t.padded_width = w;
+  t.padded_height = h;
+  return t;
+}
+
+TileGrid fixed_window_grid(const detail::ModelTiling& t, const RasterInfo& info, std::int64_t w, std::int64_t h, const Shard& shard) {
+  TileGridOptions go;
+  go.tile_width = w - 2 * t.halo;
+  go.tile_height = h - 2 * t.halo;
+  go.halo = t.halo;
+  go.stride = t.one_tile ? 1 : t.alignment;
+  return TileGrid(info.width, info.height, go).shard(shard);
+}
+
+std::size_t fixed_window_activation_bytes(const nn::Model& model, const detail::ModelInput& input, std::int64_t w, std::int64_t h) {
+  nn::Session probe(model);
+  probe.run(input.split(nn::Tensor({1, input.channels(), h, w})));
+  return probe.peak_bytes();
+}
+
+// x (1 x C x H x W) completed to h x w by reflection, as numpy's "reflect" pads.
+nn::Tensor reflect_to(const nn::Tensor& x, std::int64_t h, std::int64_t w) {
+  const std::int64_t c = x.shape()[1], xh = x.shape()[2], xw = x.shape()[3];
+  nn::Tensor out({1, c, h, w});
+  for (std::int64_t k = 0; k < c; ++k)
+    for (std::int64_t yy = 0; yy < h; ++yy) {
+      const float* src = x.data() + (k * xh + detail::reflect_index(yy, xh)) * xw;
+      float* dst = out.data() + (k * h + yy) * w;
+      for (std::int64_t xx = 0; xx < w; ++xx) dst[xx] = src[detail::reflect_index(xx, xw)];
+    }
+  return out;
+}
+
 DetectReport run_detect(Raster& raster, const nn::Model& model, const std::string& output, const DetectOptions& o) {
   const RasterInfo& info = raster.info();
   const ErrorContext at_model{model.path(), {}, {}, {}};
   const nn::ModelMetadata& meta = model.metadata();
   const detail::ModelInput input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
   const nn::Shape& declared = model.inputs().at(0).shape;
-  if (declared[2] > 0 || declared[3] > 0)
-    raise("the model's input has a fixed size " + nn::to_string(declared) +
-              "; luojia runs detectors exported with dynamic height and width (Ultralytics: export(dynamic=True))",
-          at_model);
+  // Static exports (640 x 640 and the like) run on windows of exactly their size.
+  const bool fixed_size = declared[2] > 0 || declared[3] > 0;
+  if (fixed_size && (declared[2] <= 0 || declared[3] <= 0))
+    raise("the model's input " + nn::to_string(declared) + " fixes only one of height and width", at_model);
+  const std::int64_t fixed_h = fixed_size ? declared[2] : 0, fixed_w = fixed_size ? declared[3] : 0;
 
-  detail::ModelTiling tiling = detail::plan_model_tiling(model, input, info, o.tile, o.halo);
-  const bool anchored = !tiling.analysis.anchors.empty() && tiling.analysis.tileable;
+  detail::ModelTiling tiling = fixed_size ? fixed_window_tiling(model, input, info, fixed_w, fixed_h, o.halo)
+                                          : detail::plan_model_tiling(model, input, info, o.tile, o.halo);
+  // A fixed-size export whose anchor grids the analysis still finds has its boxes owned by cell,
+  // as a dynamic one: within one window the result is then the whole-window run's.
+  const bool cells_known = !tiling.analysis.anchors.empty() && tiling.analysis.tileable;
+  const bool anchored = !fixed_size && cells_known;
   DetectReport report;
-  if (!anchored && !tiling.one_tile) {
+  if (fixed_size && !tiling.one_tile) {
+    report.exact = false;
+    report.note = "not exact: the model's input has a fixed size " + nn::to_string(declared) + " (export with dynamic height and width " +
+                  "for exact tiling); windows of " + std::to_string(fixed_w) + " x " + std::to_string(fixed_h) + " overlap by " +
+                  std::to_string(2 * tiling.halo) + " pixels and boxes are merged by NMS across windows";
+  } else if (!anchored && !tiling.one_tile) {
     // No anchor grid to cut along: overlapping tiles, boxes kept where their centre lies in the
     // tile's core, NMS across tiles. Boxes near a border may differ from a whole-image run.
     tiling = detail::plan_model_tiling(model, input, info, o.tile, o.halo, true);
@@ -324,7 +384,8 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
 
   // The layout, from a run at the smallest aligned size.
   const std::int64_t probe = detail::round_up(std::max<std::int64_t>(64, tiling.alignment), tiling.alignment);
-  const nn::Shape probe_shape = model.run(input.split(nn::Tensor({1, input.channels(), probe, probe}))).at(0).shape();
+  const nn::Shape probe_shape =
+      model.run(input.split(nn::Tensor({1, input.channels(), fixed_size ? fixed_h : probe, fixed_size ? fixed_w : probe}))).at(0).shape();
   const int classes = static_cast<int>(meta.classes.size());
   DetectionLayout layout = o.layout;
   try {
@@ -365,7 +426,11 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
                                                                     : classes;
   const std::vector<std::string> class_names = detail::class_legend(meta, std::max<std::int64_t>(classes, scored)).names;
 
-  const TileGrid grid = detail::model_tile_grid(tiling, info, o.stream.shard);
+  if (fixed_size && o.tta == DetectionAugmentation::D4 && fixed_w != fixed_h)
+    throw UsageError("tta", "d4 transposes windows, which the model's fixed " + std::to_string(fixed_w) + " x " +
+                                std::to_string(fixed_h) + " input cannot take: use --tta flips");
+  const TileGrid grid = fixed_size ? fixed_window_grid(tiling, info, fixed_w, fixed_h, o.stream.shard)
+                                   : detail::model_tile_grid(tiling, info, o.stream.shard);
   std::unique_ptr<detail::AreaOfInterest> aoi;
   if (!o.aoi.empty() || !o.mask.empty()) aoi = std::make_unique<detail::AreaOfInterest>(info, o.aoi, o.mask);
   check_output_path(output, o.overwrite);
@@ -387,7 +452,10 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
     const Window& r = in.tile.read;
     const Window& core = in.tile.core;
     std::vector<Detection> kept;
-    if (symmetries > 1 && (r.width % tiling.alignment != 0 || r.height % tiling.alignment != 0))
+    // The network's input: the read window, or a fixed-size model's window (edge windows
+    // completed by reflection).
+    const std::int64_t nw = fixed_size ? fixed_w : r.width, nh = fixed_size ? fixed_h : r.height;
+    if (!fixed_size && symmetries > 1 && (r.width % tiling.alignment != 0 || r.height % tiling.alignment != 0))
       throw Error("internal: a read window of " + std::to_string(r.width) + " x " + std::to_string(r.height) +
                   " is not aligned to the model's stride " + std::to_string(tiling.alignment) + ", which mirrored tiles need");
     if (!in.any_valid()) {
@@ -395,6 +463,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
     } else {
       nn::Tensor x({1, input.channels(), r.height, r.width});
       detail::network_input(in, input, width, height, x);
+      if (nw != r.width || nh != r.height) x = reflect_to(x, nh, nw);
       std::vector<std::uint8_t> inside;
       if (aoi) {
         inside.assign(static_cast<std::size_t>(core.area()), 1);
@@ -403,10 +472,10 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
       nn::Tensor xt;
       for (std::size_t s = 0; s < symmetries; ++s) {
         const detail::Symmetry sym = detail::kD4[s];
-        const std::int64_t tw = sym.transpose ? r.height : r.width, th = sym.transpose ? r.width : r.height;
+        const std::int64_t tw = sym.transpose ? nh : nw, th = sym.transpose ? nw : nh;
         if (s > 0) {
           xt = nn::Tensor({1, input.channels(), th, tw});
-          detail::apply_symmetry(x.data(), input.channels(), r.height, r.width, sym, false, xt.data());
+          detail::apply_symmetry(x.data(), input.channels(), nh, nw, sym, false, xt.data());
         }
         nn::Tensor y;
         {
@@ -415,7 +484,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
         }
         std::vector<Detection> boxes = decode_detections(y, decode);
         candidates += static_cast<std::int64_t>(boxes.size());
-        const nn::OutputAnalysis* map = anchored ? &anchors.at(tw, th) : nullptr;
+        const nn::OutputAnalysis* map = cells_known ? &anchors.at(tw, th) : nullptr;
         if (map) {
           std::int64_t total = 0;
           for (const auto& g : map->anchors) total += g.count();
@@ -440,8 +509,8 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
             owner = {static_cast<double>(cell % grid_of->width * cell_size) + static_cast<double>(cell_size) / 2,
                      static_cast<double>(cell / grid_of->width * cell_size) + static_cast<double>(cell_size) / 2};
           }
-          owner = detail::untransform(owner, sym, r.height, r.width);
-          const detail::Box b = detail::untransform(detail::Box{d.cx, d.cy, d.width, d.height, d.angle}, sym, r.height, r.width);
+          owner = detail::untransform(owner, sym, nh, nw);
+          const detail::Box b = detail::untransform(detail::Box{d.cx, d.cy, d.width, d.height, d.angle}, sym, nh, nw);
           // A cell must start in the core (the read window is aligned to the cells, so a mirrored
           // cell is a cell); a box without one must have its centre there.
           const double ox = owner.x - static_cast<double>(cell_size) / 2, oy = owner.y - static_cast<double>(cell_size) / 2;
@@ -507,8 +576,10 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   };
 
   StreamOptions so = detail::model_stream_options(o.stream);
-  report.activation_bytes = detail::activation_bytes(model, input, grid, tiling);
-  so.kernel_bytes_per_tile = report.activation_bytes + static_cast<std::size_t>(grid.max_read_window().area()) *
+  report.activation_bytes = fixed_size ? fixed_window_activation_bytes(model, input, fixed_w, fixed_h)
+                                        : detail::activation_bytes(model, input, grid, tiling);
+  const std::int64_t window_area = fixed_size ? fixed_w * fixed_h : grid.max_read_window().area();
+  so.kernel_bytes_per_tile = report.activation_bytes + static_cast<std::size_t>(window_area) *
                                                            static_cast<std::size_t>(input.channels()) * 4 * (symmetries > 1 ? 2 : 1);
   const StreamStats stats = stream(raster, input.bands, grid, 0, kernel, sink, so);
   emit(nms.settle(INFINITY, sharded ? on_border : nullptr));
