@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -22,6 +23,20 @@ struct GeoTransform {
   friend bool operator==(const GeoTransform&, const GeoTransform&) = default;
 };
 
+// Where a band's validity comes from besides its values (GDAL's GetMaskFlags): nothing, its
+// nodata value, an alpha band, a mask shared by all bands (an internal or .msk mask, JPEG-in-TIFF
+// masks), or a mask of its own. Pixels a mask marks 0 are nodata in every program.
+enum class MaskKind { AllValid, Nodata, Alpha, PerDataset, PerBand };
+LUOJIA_API std::string_view name(MaskKind kind);
+
+// A ground control point: a pixel/line position and where it lies (x, y, z in the GCPs' CRS).
+struct GroundControlPoint {
+  std::string id;
+  double pixel = 0, line = 0;
+  double x = 0, y = 0, z = 0;
+  friend bool operator==(const GroundControlPoint&, const GroundControlPoint&) = default;
+};
+
 struct BandInfo {
   DataType type = DataType::Unknown;
   std::optional<double> nodata;
@@ -31,6 +46,7 @@ struct BandInfo {
   std::string description;
   int block_width = 0;
   int block_height = 0;
+  MaskKind mask = MaskKind::AllValid;
 };
 
 struct RasterInfo {
@@ -43,6 +59,11 @@ struct RasterInfo {
   std::string crs_wkt;  // empty when the raster has no CRS
   std::optional<int> epsg;
   std::vector<std::pair<std::string, std::string>> metadata;  // default domain, KEY=VALUE order kept
+  // Sensor-model georeferencing of L1 imagery (GF-1/2, ZY-3, WorldView): the RPC metadata domain
+  // and ground control points with their CRS. Raster products carry both.
+  std::vector<std::pair<std::string, std::string>> rpc;
+  std::vector<GroundControlPoint> gcps;
+  std::string gcp_crs_wkt;
 
   int band_count() const { return static_cast<int>(bands.size()); }
   const BandInfo& band(int number) const { return bands.at(static_cast<std::size_t>(number - 1)); }

@@ -22,9 +22,12 @@ struct RasterLayout {
   std::string crs_wkt;
   std::optional<double> nodata;  // set on every band
   std::vector<std::pair<std::string, std::string>> metadata;  // default domain, written on creation
+  std::vector<std::pair<std::string, std::string>> rpc;       // RPC domain (RasterInfo::rpc)
+  std::vector<GroundControlPoint> gcps;
+  std::string gcp_crs_wkt;
 };
 
-// Same size, geotransform, CRS and nodata as an existing raster, with a chosen type and band count.
+// Same size, geotransform, CRS, RPCs, GCPs and nodata as an existing raster, with a chosen type and band count.
 // The input's nodata is kept when the new type can hold it.
 LUOJIA_API RasterLayout layout_like(const RasterInfo& like, DataType type, int bands);
 

@@ -47,6 +47,25 @@ RasterInfo describe(GDALDataset& dataset, const std::string& path) {
     if (authority && EQUAL(authority, "EPSG"))
       if (const char* code = identified.GetAuthorityCode(nullptr)) info.epsg = std::atoi(code);
   }
+  if (char** rpc = dataset.GetMetadata("RPC")) {
+    for (char** item = rpc; *item; ++item) {
+      char* key = nullptr;
+      const char* value = CPLParseNameValue(*item, &key);
+      if (key) info.rpc.emplace_back(key, value ? value : "");
+      CPLFree(key);
+    }
+  }
+  if (const int count = dataset.GetGCPCount(); count > 0) {
+    const GDAL_GCP* gcps = dataset.GetGCPs();
+    for (int i = 0; i < count; ++i)
+      info.gcps.push_back({gcps[i].pszId ? gcps[i].pszId : "", gcps[i].dfGCPPixel, gcps[i].dfGCPLine, gcps[i].dfGCPX,
+                           gcps[i].dfGCPY, gcps[i].dfGCPZ});
+    if (const OGRSpatialReference* srs = dataset.GetGCPSpatialRef()) {
+      char* wkt = nullptr;
+      if (srs->exportToWkt(&wkt) == OGRERR_NONE && wkt) info.gcp_crs_wkt = wkt;
+      CPLFree(wkt);
+    }
+  }
   if (char** metadata = dataset.GetMetadata()) {
     for (char** item = metadata; *item; ++item) {
       char* key = nullptr;
@@ -70,6 +89,12 @@ RasterInfo describe(GDALDataset& dataset, const std::string& path) {
     bi.color_interpretation = GDALGetColorInterpretationName(band->GetColorInterpretation());
     bi.description = band->GetDescription();
     band->GetBlockSize(&bi.block_width, &bi.block_height);
+    const int flags = band->GetMaskFlags();
+    bi.mask = (flags & GMF_ALL_VALID)     ? MaskKind::AllValid
+              : (flags & GMF_NODATA)      ? MaskKind::Nodata
+              : (flags & GMF_ALPHA)       ? MaskKind::Alpha
+              : (flags & GMF_PER_DATASET) ? MaskKind::PerDataset
+                                          : MaskKind::PerBand;
     info.bands.push_back(bi);
   }
   return info;
@@ -236,23 +261,64 @@ void Raster::read_into(const Window& window, std::span<const int> bands, Image& 
     }
   }
 
-  // Marks data pixels of a block of planar float (rows x cols at x0, y0) and applies scale.
-  // valid points at the block's first mask byte; with one plane per band, planes are plane_step
-  // apart, otherwise every band clears the same plane.
+  // Bands whose validity needs more than their float values: a GDAL mask (alpha, per-dataset,
+  // per-band), or a nodata value float32 cannot tell from its neighbours (32- and 64-bit
+  // integers, Float64: 16777217 and 16777216 are one float), compared in double instead.
+  std::vector<GDALRasterBand*> mask_band(bands.size(), nullptr);
+  std::vector<bool> exact_nodata(bands.size(), false);
+  for (std::size_t i = 0; i < bands.size(); ++i) {
+    const BandInfo& bi = self.info.band(bands[i]);
+    if (bi.mask == MaskKind::Alpha || bi.mask == MaskKind::PerDataset || bi.mask == MaskKind::PerBand)
+      mask_band[i] = self.dataset->GetRasterBand(bands[i])->GetMaskBand();
+    exact_nodata[i] = bi.nodata && (bi.type == DataType::Int32 || bi.type == DataType::UInt32 || bi.type == DataType::Int64 ||
+                                    bi.type == DataType::UInt64 || bi.type == DataType::Float64);
+  }
+
+  // Marks data pixels of a block of planar float (rows x cols at x0, y0; the raster's pixels
+  // rect) and applies scale. valid points at the block's first mask byte; with one plane per
+  // band, planes are plane_step apart, otherwise every band clears the same plane.
   const bool per_band = options.mask_per_band;
-  auto finish = [&](Image& img, std::int64_t x0, std::int64_t y0, std::int64_t cols, std::int64_t rows,
-                    std::uint8_t* valid, std::int64_t valid_stride, std::int64_t plane_step) {
-    const std::int64_t w = img.width();
-    for (std::int64_t y = 0; y < rows; ++y) {
-      if (valid && !per_band) std::fill(valid + y * valid_stride, valid + y * valid_stride + cols, std::uint8_t{1});
-      for (int b = 0; b < nb; ++b) {
+  std::vector<std::uint8_t> mask_values;
+  std::vector<double> exact_values;
+  auto finish = [&](Image& img, std::int64_t x0, std::int64_t y0, const Window& rect, std::uint8_t* valid,
+                    std::int64_t valid_stride, std::int64_t plane_step) {
+    const std::int64_t w = img.width(), cols = rect.width, rows = rect.height;
+    const auto read_band = [&](GDALRasterBand* band, GDALDataType type, void* buffer) {
+      GdalErrorTrap trap;
+      if (band->RasterIO(GF_Read, static_cast<int>(rect.x), static_cast<int>(rect.y), static_cast<int>(cols), static_cast<int>(rows),
+                         buffer, static_cast<int>(cols), static_cast<int>(rows), type, 0, 0, nullptr) != CE_None ||
+          trap.has_error())
+        throw InputError("cannot read the mask or values of pixels " + std::to_string(rect.x) + "," + std::to_string(rect.y) + " " +
+                             std::to_string(cols) + "x" + std::to_string(rows) + ": " + trap.message("read failed"),
+                         self.context());
+    };
+    if (valid && !per_band)
+      for (std::int64_t y = 0; y < rows; ++y) std::fill(valid + y * valid_stride, valid + y * valid_stride + cols, std::uint8_t{1});
+    GDALRasterBand* mask_read = nullptr;  // the mask now in mask_values (bands may share one)
+    for (int b = 0; b < nb; ++b) {
+      const auto bi = static_cast<std::size_t>(b);
+      const bool masked = valid && mask_band[bi];
+      const bool exact = valid && exact_nodata[bi];
+      if (masked && mask_read != mask_band[bi]) {
+        mask_values.resize(static_cast<std::size_t>(rect.area()));
+        read_band(mask_band[bi], GDT_Byte, mask_values.data());
+        mask_read = mask_band[bi];
+      }
+      if (exact) {
+        exact_values.resize(static_cast<std::size_t>(rect.area()));
+        read_band(self.dataset->GetRasterBand(bands[bi]), GDT_Float64, exact_values.data());
+      }
+      const bool scaled = scale[bi] != 1.0f || offset[bi] != 0.0f;
+      for (std::int64_t y = 0; y < rows; ++y) {
         std::uint8_t* vrow = valid ? valid + y * valid_stride + (per_band ? b * plane_step : 0) : nullptr;
         float* row = img.band(b).data() + (y0 + y) * w + x0;
-        const bool scaled = scale[b] != 1.0f || offset[b] != 0.0f;
+        const std::uint8_t* mrow = masked ? mask_values.data() + y * cols : nullptr;
+        const double* erow = exact ? exact_values.data() + y * cols : nullptr;
         for (std::int64_t x = 0; x < cols; ++x) {
-          const bool data = is_data(row[x], nodata[b], nodata_f[b]);
+          bool data = erow ? std::isfinite(erow[x]) && erow[x] != *nodata[bi] : is_data(row[x], nodata[bi], nodata_f[bi]);
+          if (mrow) data = data && mrow[x] != 0;
           if (vrow) vrow[x] = per_band ? data : (vrow[x] & data);
-          if (scaled && data) row[x] = row[x] * scale[b] + offset[b];
+          if (scaled && data) row[x] = row[x] * scale[bi] + offset[bi];
         }
       }
     }
@@ -267,8 +333,7 @@ void Raster::read_into(const Window& window, std::span<const int> bands, Image& 
   if (inside == window) {
     self.raster_io(window, bands, DataType::Float32, out.data(), window.width * fsize,
                    window.area() * fsize);
-    finish(out, 0, 0, window.width, window.height, need_mask ? mask->data() : nullptr, window.width,
-           window.area());
+    finish(out, 0, 0, window, need_mask ? mask->data() : nullptr, window.width, window.area());
     return;
   }
 
@@ -283,8 +348,7 @@ void Raster::read_into(const Window& window, std::span<const int> bands, Image& 
     const std::int64_t dx = inside.x - window.x, dy = inside.y - window.y;
     self.raster_io(inside, bands, DataType::Float32, out.data() + dy * window.width + dx,
                    window.width * fsize, window.area() * fsize);
-    finish(out, dx, dy, inside.width, inside.height,
-           need_mask ? mask->data() + dy * window.width + dx : nullptr, window.width, window.area());
+    finish(out, dx, dy, inside, need_mask ? mask->data() + dy * window.width + dx : nullptr, window.width, window.area());
     return;
   }
 
@@ -295,7 +359,7 @@ void Raster::read_into(const Window& window, std::span<const int> bands, Image& 
   Mask scratch_valid(static_cast<std::size_t>(source.area()) * mask_planes);
   self.raster_io(source, bands, DataType::Float32, scratch.data(), source.width * fsize,
                  source.area() * fsize);
-  finish(scratch, 0, 0, source.width, source.height, scratch_valid.data(), source.width, source.area());
+  finish(scratch, 0, 0, source, scratch_valid.data(), source.width, source.area());
   gather(reinterpret_cast<const unsigned char*>(scratch.data()), es,
          reinterpret_cast<unsigned char*>(out.data()), window, sizeof(float), bands.size());
   if (need_mask) {

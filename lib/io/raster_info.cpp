@@ -46,6 +46,8 @@ std::string to_text(const RasterInfo& info) {
     out << "Geotransform: none\n";
   }
   for (const auto& [key, value] : info.metadata) out << "Metadata: " << key << "=" << value << "\n";
+  if (!info.rpc.empty()) out << "RPC: " << info.rpc.size() << " items (sensor model; products carry them)\n";
+  if (!info.gcps.empty()) out << "GCPs: " << info.gcps.size() << (info.gcp_crs_wkt.empty() ? " (no CRS)" : "") << "\n";
   for (int b = 1; b <= info.band_count(); ++b) {
     const BandInfo& band = info.band(b);
     out << "Band " << b << ": " << name(band.type) << ", block " << band.block_width << "x"
@@ -54,9 +56,21 @@ std::string to_text(const RasterInfo& info) {
     if (band.scale != 1.0 || band.offset != 0.0)
       out << ", scale " << number(band.scale) << " offset " << number(band.offset);
     if (!band.description.empty()) out << ", \"" << band.description << "\"";
+    if (band.mask != MaskKind::AllValid && band.mask != MaskKind::Nodata) out << ", mask: " << name(band.mask);
     out << "\n";
   }
   return out.str();
+}
+
+std::string_view name(MaskKind kind) {
+  switch (kind) {
+    case MaskKind::AllValid: return "all valid";
+    case MaskKind::Nodata: return "nodata";
+    case MaskKind::Alpha: return "alpha";
+    case MaskKind::PerDataset: return "per-dataset mask";
+    case MaskKind::PerBand: return "per-band mask";
+  }
+  return "unknown";
 }
 
 std::string to_json(const RasterInfo& info) {
@@ -75,6 +89,10 @@ std::string to_json(const RasterInfo& info) {
   }
   doc["metadata"] = Json::object();
   for (const auto& [key, value] : info.metadata) doc["metadata"][key] = value;
+  doc["rpc"] = Json::object();
+  for (const auto& [key, value] : info.rpc) doc["rpc"][key] = value;
+  doc["gcps"] = Json::array();
+  for (const auto& g : info.gcps) doc["gcps"].push_back({{"id", g.id}, {"pixel", g.pixel}, {"line", g.line}, {"x", g.x}, {"y", g.y}, {"z", g.z}});
   doc["bands"] = Json::array();
   for (int b = 1; b <= info.band_count(); ++b) {
     const BandInfo& band = info.band(b);
@@ -85,7 +103,8 @@ std::string to_json(const RasterInfo& info) {
                             {"offset", json_number(band.offset)},
                             {"color_interpretation", band.color_interpretation},
                             {"description", band.description},
-                            {"block", {band.block_width, band.block_height}}});
+                            {"block", {band.block_width, band.block_height}},
+                            {"mask", std::string(name(band.mask))}});
   }
   // Band descriptions and metadata come from files: replace invalid UTF-8 rather than throw.
   return doc.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";

@@ -111,6 +111,9 @@ RasterLayout layout_like(const RasterInfo& like, DataType type, int bands) {
   layout.type = type;
   layout.geotransform = like.geotransform;
   layout.crs_wkt = like.crs_wkt;
+  layout.rpc = like.rpc;
+  layout.gcps = like.gcps;
+  layout.gcp_crs_wkt = like.gcp_crs_wkt;
   if (!like.bands.empty() && like.bands.front().nodata && fits(type, *like.bands.front().nodata))
     layout.nodata = like.bands.front().nodata;
   return layout;
@@ -238,6 +241,18 @@ RasterWriter::RasterWriter(const std::string& path, const RasterLayout& layout,
   if (layout.nodata)
     for (int b = 1; b <= layout.bands; ++b) ds->GetRasterBand(b)->SetNoDataValue(*layout.nodata);
   for (const auto& [key, value] : layout.metadata) ds->SetMetadataItem(key.c_str(), value.c_str());
+  for (const auto& [key, value] : layout.rpc) ds->SetMetadataItem(key.c_str(), value.c_str(), "RPC");
+  if (!layout.gcps.empty()) {
+    std::vector<GDAL_GCP> gcps(layout.gcps.size());
+    for (std::size_t i = 0; i < gcps.size(); ++i) {
+      const GroundControlPoint& g = layout.gcps[i];
+      gcps[i] = GDAL_GCP{const_cast<char*>(g.id.c_str()), const_cast<char*>(""), g.pixel, g.line, g.x, g.y, g.z};
+    }
+    OGRSpatialReference srs;
+    const bool has_crs = !layout.gcp_crs_wkt.empty() && srs.importFromWkt(layout.gcp_crs_wkt.c_str()) == OGRERR_NONE;
+    if (has_crs) srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+    ds->SetGCPs(static_cast<int>(gcps.size()), gcps.data(), has_crs ? &srs : nullptr);
+  }
   if (trap.has_error()) {
     self.discard();
     throw OutputError("cannot set up output: " + trap.message("GDAL error"), where);

@@ -45,12 +45,18 @@ ModelInput resolve_model_input(const nn::Model& model, const RasterInfo& info, c
   if (std::any_of(in.input_channels.begin(), in.input_channels.end(), [](std::int64_t c) { return c <= 0; })) declared = -1;
   in.bands = !chosen_bands.empty() ? chosen_bands : model.metadata().bands;
   if (in.bands.empty()) {
-    // Without metadata or chosen bands, the raster's bands in order, and only when their count fits.
-    if (declared > 0 && declared != info.band_count())
+    // Without metadata or chosen bands, the raster's bands in order, and only when their count
+    // fits; an alpha band (RGBA orthophotos) is the mask, not a model band.
+    std::vector<int> colour;
+    for (int b = 1; b <= info.band_count(); ++b)
+      if (info.band(b).color_interpretation != "Alpha") colour.push_back(b);
+    if (declared > 0 && declared == static_cast<std::int64_t>(colour.size()) && declared != info.band_count()) in.bands = colour;
+    else if (declared > 0 && declared != info.band_count())
       raise("the model takes " + std::to_string(declared) + " bands and the raster has " + std::to_string(info.band_count()) +
                 "; choose them with --bands (the model's metadata names none)",
             at_input);
-    for (int b = 1; b <= info.band_count(); ++b) in.bands.push_back(b);
+    else
+      for (int b = 1; b <= info.band_count(); ++b) in.bands.push_back(b);
   }
   if (declared > 0 && declared != in.channels())
     raise("the model takes " + std::to_string(declared) + " bands, but " + std::to_string(in.channels()) +
