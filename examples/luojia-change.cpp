@@ -53,6 +53,8 @@ int change_main(int argc, char** argv, cli::Distributed& distributed) {
   int progress_state = -1;
   o.segment.stream.progress_data = &progress_state;
   cli::check_paths({before, after}, {model}, {output, o.magnitude, o.segment.probabilities, o.segment.logits, o.segment.confidence, o.segment.vector});
+  before = common.placed_input(before);
+  after = common.placed_input(after);
   ChangeReport r;
   const std::vector<std::string> products = distributed.run(
       o.segment.stream, {&output, &o.magnitude, &o.segment.probabilities, &o.segment.logits, &o.segment.confidence, &o.segment.vector},

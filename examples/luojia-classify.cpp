@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
     int progress_state = -1;
     o.stream.progress_data = &progress_state;
     cli::check_paths({input}, {model}, {output, o.scores});
+    input = common.placed_input(input);
     ClassifyReport r;
     const std::vector<std::string> products =
         distributed.run(o.stream, {&output, &o.scores}, o.output, [&] { r = classify(input, model, output, o); });

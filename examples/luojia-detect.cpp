@@ -64,6 +64,7 @@ int detect_program(int argc, char** argv) {
   o.stream.progress_data = &progress_state;
 
   cli::check_paths({input}, {model, o.mask, o.aoi}, {output, o.pixel_boxes});
+  input = common.placed_input(input);
   const DetectReport r = detect(input, model, output, o);
   if (!common.quiet) {
     std::cerr << "luojia-detect: " << r.tiles << " tile" << (r.tiles == 1 ? "" : "s") << " of " << r.tile_size << " px";

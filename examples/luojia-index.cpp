@@ -166,6 +166,7 @@ int index_main(int argc, char** argv, cli::Distributed& distributed) {
   int progress_state = -1;
   job.stream.progress_data = &progress_state;
   cli::check_paths({input}, {}, {output});
+  input = common.placed_input(input);
   distributed.run(job.stream, {&output}, job.output, [&] { compute_indices(input, output, job); });
   if (!common.quiet && distributed.rank() == 0) std::cerr << "wrote " << output << "\n";
   return 0;

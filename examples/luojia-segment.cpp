@@ -71,6 +71,7 @@ int segment_main(int argc, char** argv, cli::Distributed& distributed) {
   o.stream.progress_data = &progress_state;
 
   cli::check_paths({input}, {model, o.mask, o.aoi}, {output, o.probabilities, o.logits, o.confidence, o.vector});
+  input = common.placed_input(input);
   SegmentReport r;
   const std::vector<std::string> products = distributed.run(
       o.stream, {&output, &o.probabilities, &o.logits, &o.confidence, &o.vector}, o.output, [&] { r = segment(input, model, output, o); });

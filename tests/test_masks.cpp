@@ -13,6 +13,7 @@
 #include <cpl_string.h>
 #include <gdal_alg.h>
 #include <gdal_priv.h>
+#include <gdal_utils.h>
 #include <ogrsf_frmts.h>
 
 #include <algorithm>
@@ -362,4 +363,161 @@ TEST_CASE("RPCs and GCPs of L1 imagery reach every raster product, shifted for s
   REQUIRE(gpart.gcps.size() == 3);
   CHECK(gpart.gcps[2].line == 39.5 - static_cast<double>(first_row));
   CHECK(gpart.gcps[2].pixel == 0.5);
+}
+
+namespace {
+
+// The RPC raster of the test above, with `bands` bands of the given values: a sensor model that is
+// a plain affine map near (114.3, 30.5).
+void set_test_rpc(GDALDataset& d) {
+  const char* rpc[][2] = {{"LINE_OFF", "20"}, {"SAMP_OFF", "30"}, {"LAT_OFF", "30.5"}, {"LONG_OFF", "114.3"}, {"HEIGHT_OFF", "0"},
+                          {"LINE_SCALE", "200"}, {"SAMP_SCALE", "300"}, {"LAT_SCALE", "0.01"}, {"LONG_SCALE", "0.012"},
+                          {"HEIGHT_SCALE", "500"},
+                          {"LINE_NUM_COEFF", "0 0.01 -1 0 0.002 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"},
+                          {"LINE_DEN_COEFF", "1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"},
+                          {"SAMP_NUM_COEFF", "0 1 0.02 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"},
+                          {"SAMP_DEN_COEFF", "1 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"}};
+  for (const auto& item : rpc) d.SetMetadataItem(item[0], item[1], "RPC");
+}
+
+// Each vertex of every feature of a vector product.
+std::vector<std::vector<std::pair<double, double>>> rings_of(const std::string& path, std::string* authority = nullptr) {
+  std::unique_ptr<GDALDataset> d(GDALDataset::Open(path.c_str(), GDAL_OF_VECTOR));
+  REQUIRE(d);
+  OGRLayer* layer = d->GetLayer(0);
+  if (authority && layer->GetSpatialRef()) *authority = layer->GetSpatialRef()->GetAuthorityCode(nullptr);
+  std::vector<std::vector<std::pair<double, double>>> rings;
+  for (auto& f : *layer) {
+    const OGRLinearRing* ring = f->GetGeometryRef()->toPolygon()->getExteriorRing();
+    rings.emplace_back();
+    for (int i = 0; i < ring->getNumPoints(); ++i) rings.back().emplace_back(ring->getX(i), ring->getY(i));
+  }
+  return rings;
+}
+
+}  // namespace
+
+TEST_CASE("vector products of RPC imagery are placed through GDAL's RPC transformer, as gdaltransform -rpc", "[masks][georef]") {
+  TempDir dir;
+  GDALAllRegister();
+  // The same 3-band image twice: with an identity geotransform (polygons come out in pixels) and
+  // with RPCs instead.
+  const std::string pixels = dir.file("pixels.tif"), sensor = dir.file("sensor.tif");
+  for (const std::string& path : {pixels, sensor}) {
+    std::unique_ptr<GDALDataset> d(GetGDALDriverManager()->GetDriverByName("GTiff")->Create(path.c_str(), 96, 64, 3, GDT_Byte, nullptr));
+    REQUIRE(d);
+    for (int b = 1; b <= 3; ++b) {
+      std::vector<std::uint8_t> v(96 * 64);
+      for (int y = 0; y < 64; ++y)
+        for (int x = 0; x < 96; ++x)
+          v[static_cast<std::size_t>(y * 96 + x)] = static_cast<std::uint8_t>(((x / 12 + y / 9) % 3 == 0 ? 200 : 40) + 30 * luojia::test::hash01(b, x, y, 2));
+      REQUIRE(d->GetRasterBand(b)->RasterIO(GF_Write, 0, 0, 96, 64, v.data(), 96, 64, GDT_Byte, 0, 0, nullptr) == CE_None);
+    }
+    if (path == pixels) {
+      double gt[6] = {0, 1, 0, 0, 0, 1};
+      d->SetGeoTransform(gt);
+    } else {
+      set_test_rpc(*d);
+    }
+  }
+  const std::string model = LUOJIA_TEST_DATA "/detection/yolo8_tiny.onnx";
+  for (const char* ext : {".geojson", ".gpkg"}) {
+    INFO(ext);
+    const std::string a = dir.file(std::string("pixels") + ext), b = dir.file(std::string("sensor") + ext);
+    for (const auto& [in, out] : {std::pair{pixels, a}, std::pair{sensor, b}}) {
+      const auto r = luojia::test::run_program({luojia::test::kDetect, "-q", "--conf", "0.05", "--tile", "32", in, model, out});
+      INFO(r.err);
+      REQUIRE(r.code == 0);
+      if (in == sensor) CHECK(r.err.find("RPCs") != std::string::npos);
+    }
+    std::string authority;
+    const auto in_pixels = rings_of(a), placed = rings_of(b, &authority);
+    CHECK(authority == "4326");
+    REQUIRE(in_pixels.size() == placed.size());
+    REQUIRE(!placed.empty());
+    for (std::size_t f = 0; f < placed.size(); ++f)
+      for (std::size_t i = 0; i < placed[f].size(); ++i) {
+        const auto want = place(sensor, "RPC", in_pixels[f][i].first, in_pixels[f][i].second);
+        CHECK(placed[f][i].first == Approx(want.first).margin(1e-8));
+        CHECK(placed[f][i].second == Approx(want.second).margin(1e-8));
+      }
+  }
+  // Segmentation polygons: the class map's pixel corners, placed.
+  const std::string unet = LUOJIA_TEST_DATA "/nn/unet_op17.onnx";
+  SegmentOptions o;
+  o.bands = {1, 2, 3, 1};
+  o.vector = dir.file("sensor_classes.gpkg");
+  segment(sensor, unet, dir.file("sensor_classes.tif"), o);
+  o.vector = dir.file("pixel_classes.gpkg");
+  segment(pixels, unet, dir.file("pixel_classes.tif"), o);
+  std::string authority;
+  const auto polygons = rings_of(dir.file("sensor_classes.gpkg"), &authority), corners = rings_of(dir.file("pixel_classes.gpkg"));
+  CHECK(authority == "4326");
+  REQUIRE(polygons.size() == corners.size());
+  REQUIRE(!polygons.empty());
+  for (std::size_t f = 0; f < polygons.size(); ++f) {
+    REQUIRE(polygons[f].size() == corners[f].size());
+    for (std::size_t i = 0; i < polygons[f].size(); ++i) {
+      const auto want = place(sensor, "RPC", corners[f][i].first, corners[f][i].second);
+      CHECK(polygons[f][i].first == Approx(want.first).margin(1e-8));
+      CHECK(polygons[f][i].second == Approx(want.second).margin(1e-8));
+    }
+  }
+}
+
+TEST_CASE("orthorectification on the fly (--ortho): RPC imagery read through a warped virtual raster, products on the grid gdalwarp -rpc makes", "[masks][georef]") {
+  TempDir dir;
+  GDALAllRegister();
+  const std::string sensor = dir.file("l1.tif");
+  {
+    std::unique_ptr<GDALDataset> d(GetGDALDriverManager()->GetDriverByName("GTiff")->Create(sensor.c_str(), 96, 64, 2, GDT_UInt16, nullptr));
+    REQUIRE(d);
+    for (int b = 1; b <= 2; ++b) {
+      std::vector<std::uint16_t> v(96 * 64);
+      for (int y = 0; y < 64; ++y)
+        for (int x = 0; x < 96; ++x) v[static_cast<std::size_t>(y * 96 + x)] = static_cast<std::uint16_t>(100 * b + x * 3 + y * (b + 1));
+      REQUIRE(d->GetRasterBand(b)->RasterIO(GF_Write, 0, 0, 96, 64, v.data(), 96, 64, GDT_UInt16, 0, 0, nullptr) == CE_None);
+    }
+    set_test_rpc(*d);
+  }
+  // The reference: GDAL's own warp of the same raster to a GeoTIFF, as gdalwarp -rpc does it.
+  const std::string warped = dir.file("gdalwarp.tif");
+  {
+    CPLStringList argv;
+    for (const char* a : {"-of", "GTiff", "-r", "bilinear", "-dstalpha", "-t_srs", "EPSG:32650", "-rpc"}) argv.AddString(a);
+    GDALWarpAppOptions* o = GDALWarpAppOptionsNew(argv.List(), nullptr);
+    GDALDatasetH src = GDALOpen(sensor.c_str(), GA_ReadOnly);
+    GDALDatasetH out = GDALWarp(warped.c_str(), nullptr, 1, &src, o, nullptr);
+    GDALWarpAppOptionsFree(o);
+    REQUIRE(out);
+    GDALClose(out);
+    GDALClose(src);
+  }
+  const std::string product = dir.file("sum.tif");
+  const auto r = luojia::test::run_program({luojia::test::kIndex, "-q", "--ortho", "--tile", "16", sensor, product, "--expr", "S=b1+b2"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const RasterInfo got = Raster::open(product).info(), want = Raster::open(warped).info();
+  CHECK(got.epsg == 32650);
+  REQUIRE(got.geotransform);
+  REQUIRE(got.width == want.width);
+  REQUIRE(got.height == want.height);
+  for (int k = 0; k < 6; ++k) CHECK(got.geotransform->c[static_cast<std::size_t>(k)] == Approx(want.geotransform->c[static_cast<std::size_t>(k)]));
+  const auto sum = luojia::test::read_band(product, 1), b1 = luojia::test::read_band(warped, 1), b2 = luojia::test::read_band(warped, 2),
+             alpha = luojia::test::read_band(warped, 3);
+  std::size_t outside = 0;
+  for (std::size_t i = 0; i < sum.size(); ++i) {
+    if (alpha[i] == 0) {
+      CHECK(sum[i] == -9999.0);
+      ++outside;
+    } else {
+      CHECK(sum[i] == Approx(b1[i] + b2[i]));
+    }
+  }
+  CHECK(outside > 0);  // the warped footprint does not fill its bounding grid
+  // A raster already on a map grid, or without a sensor model, is refused with one line.
+  const auto refused = luojia::test::run_program({luojia::test::kIndex, "-q", "--ortho", warped, dir.file("no.tif"), "--expr", "S=b1"});
+  CHECK(refused.code == 1);
+  CHECK(refused.err.find("geotransform already") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.file("no.tif")));
 }

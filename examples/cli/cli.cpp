@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <luojia/error.hpp>
+#include <luojia/ortho.hpp>
 #include <luojia/raster.hpp>
 #include <luojia/version.hpp>
 
@@ -58,7 +59,11 @@ void check_input(const std::string& path) {
   const auto warn = [&](const std::string& text) {
     if (g_reporting) std::cerr << g_program << ": warning: " << path << ": " << text << "\n";
   };
-  if (info.crs_wkt.empty()) {
+  const bool sensor_model = !info.geotransform && (!info.rpc.empty() || info.gcps.size() >= 3);
+  if (sensor_model) {
+    warn(std::string("has no geotransform but ") + (info.rpc.empty() ? "GCPs" : "RPCs") + ": raster products carry them (gdalwarp -" +
+         (info.rpc.empty() ? "tps" : "rpc") + " places them) and vector products are placed through them");
+  } else if (info.crs_wkt.empty()) {
     warn("has no CRS; the outputs will have none either");
   } else {
     // An unknown EPSG code in a GeoTIFF comes back as a local (engineering) CRS, without a word.
@@ -69,7 +74,7 @@ void check_input(const std::string& path) {
       warn(std::string("has a local CRS (\"") + (srs.GetName() ? srs.GetName() : "unnamed") +
            "\"), not a geographic or projected one: often an EPSG code GDAL does not know; the outputs carry it as it is");
   }
-  if (!info.geotransform) warn("has no geotransform; the outputs are in pixel coordinates");
+  if (!info.geotransform && !sensor_model) warn("has no geotransform; the outputs are in pixel coordinates");
   // One line for every band whose nodata the type cannot hold (it is usually all of them).
   std::ostringstream first;
   std::string numbers;
@@ -281,6 +286,17 @@ void CommonFlags::add_to(ArgParser& parser) {
   parser.value("--mem", "SIZE", "Memory budget, GDAL's cache included, e.g. 256M, 1G (default 256M)", memory);
   parser.value("--shard", "K/N", "Process only shard K of N (a band of tile rows) into outputs covering it; luojia-merge joins them",
                shard);
+  parser.flag("--ortho", "Orthorectify RPC/GCP imagery on the fly (a warped virtual raster in the scene's UTM zone, no copy)",
+              ortho);
+  parser.value("--dem", "PATH", "With --ortho: a DEM for the RPC heights (default: zero height)", dem);
+}
+
+std::string CommonFlags::placed_input(const std::string& input) const {
+  if (!dem.empty() && !ortho) throw UsageError("--dem needs --ortho");
+  if (!ortho) return input;
+  OrthoOptions o;
+  o.dem = dem;
+  return ortho_view(input, o);
 }
 
 OutputOptions CommonFlags::output() const {

@@ -78,8 +78,12 @@ struct CommonFlags {
   int threads = 0;
   std::string memory = "256M";
   std::string shard;  // K/N, empty for the whole raster
+  bool ortho = false;  // read RPC/GCP imagery through a warped virtual raster on a map grid
+  std::string dem;     // --dem: heights for the RPCs
 
   void add_to(ArgParser& parser);
+  // INPUT, or with --ortho the virtual orthorectified raster showing it.
+  std::string placed_input(const std::string& input) const;
   OutputOptions output() const;
   // Threads, memory budget and the progress callback (a bar on stderr unless -q).
   StreamOptions stream() const;

@@ -10,6 +10,7 @@
 #include <luojia/grid_match.hpp>
 #include <luojia/image.hpp>
 #include <luojia/merge.hpp>
+#include <luojia/ortho.hpp>
 #include <luojia/polygonize.hpp>
 #include <luojia/prediction.hpp>
 #include <luojia/progress.hpp>

@@ -89,7 +89,12 @@ RasterInfo describe(GDALDataset& dataset, const std::string& path) {
     bi.color_interpretation = GDALGetColorInterpretationName(band->GetColorInterpretation());
     bi.description = band->GetDescription();
     band->GetBlockSize(&bi.block_width, &bi.block_height);
-    const int flags = band->GetMaskFlags();
+    int flags = band->GetMaskFlags();
+    // Warped VRTs (gdalwarp -dstalpha, luojia's --ortho) report every band all-valid beside
+    // their alpha band: the alpha band is still the mask.
+    if ((flags & GMF_ALL_VALID) && !bi.nodata && band->GetColorInterpretation() != GCI_AlphaBand)
+      for (int a = 1; a <= dataset.GetRasterCount(); ++a)
+        if (dataset.GetRasterBand(a)->GetColorInterpretation() == GCI_AlphaBand) flags = GMF_ALPHA | GMF_PER_DATASET;
     bi.mask = (flags & GMF_ALL_VALID)     ? MaskKind::AllValid
               : (flags & GMF_NODATA)      ? MaskKind::Nodata
               : (flags & GMF_ALPHA)       ? MaskKind::Alpha
@@ -268,8 +273,13 @@ void Raster::read_into(const Window& window, std::span<const int> bands, Image& 
   std::vector<bool> exact_nodata(bands.size(), false);
   for (std::size_t i = 0; i < bands.size(); ++i) {
     const BandInfo& bi = self.info.band(bands[i]);
-    if (bi.mask == MaskKind::Alpha || bi.mask == MaskKind::PerDataset || bi.mask == MaskKind::PerBand)
-      mask_band[i] = self.dataset->GetRasterBand(bands[i])->GetMaskBand();
+    GDALRasterBand* band = self.dataset->GetRasterBand(bands[i]);
+    if (bi.mask == MaskKind::Alpha && !(band->GetMaskFlags() & GMF_ALPHA)) {
+      for (int a = 1; a <= self.info.band_count(); ++a)  // an alpha band GDAL does not report as the mask
+        if (self.dataset->GetRasterBand(a)->GetColorInterpretation() == GCI_AlphaBand) mask_band[i] = self.dataset->GetRasterBand(a);
+    } else if (bi.mask == MaskKind::Alpha || bi.mask == MaskKind::PerDataset || bi.mask == MaskKind::PerBand) {
+      mask_band[i] = band->GetMaskBand();
+    }
     exact_nodata[i] = bi.nodata && (bi.type == DataType::Int32 || bi.type == DataType::UInt32 || bi.type == DataType::Int64 ||
                                     bi.type == DataType::UInt64 || bi.type == DataType::Float64);
   }

@@ -12,6 +12,7 @@
 
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"
+#include "io/pixel_placement.hpp"
 #include "io/vector_output.hpp"
 #include "products/aoi.hpp"
 #include "products/detection_shards.hpp"
@@ -134,13 +135,13 @@ class DetectionWriter {
 public:
   DetectionWriter(const RasterInfo& info, const std::string& output, const DetectOptions& o, std::vector<std::string> class_names,
                   bool oriented, double iou)
-      : output_(output), vector_(output, o.overwrite), class_names_(std::move(class_names)), oriented_(oriented) {
+      : output_(output), vector_(output, o.overwrite), class_names_(std::move(class_names)), oriented_(oriented),
+        placement_(info, info.path) {
     const ErrorContext where{output, {}, {}, {}};
-    if (info.geotransform) transform_ = *info.geotransform;
-    else transform_.c = {0, 1, 0, 0, 0, 1};
     detail::GdalErrorTrap trap;
     OGRSpatialReference srs;
-    const bool has_srs = !info.crs_wkt.empty() && srs.importFromWkt(info.crs_wkt.c_str()) == OGRERR_NONE;
+    const std::string& crs = placement_.crs_wkt();
+    const bool has_srs = !crs.empty() && srs.importFromWkt(crs.c_str()) == OGRERR_NONE;
     if (has_srs) srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
     GDALDataset& ds = vector_.dataset();
     layer_ = ds.CreateLayer("detections", has_srs ? &srs : nullptr, wkbPolygon, nullptr);
@@ -186,6 +187,7 @@ public:
     }
   }
 
+  const detail::PixelPlacement& placement() const { return placement_; }
   void write(const Detection& d) { write_to(layer_, d); }
   void write_candidate(const Detection& d) { write_to(candidates_, d); }
 
@@ -207,7 +209,7 @@ private:
     const auto corners = d.corners();
     for (int i = 0; i <= 4; ++i) {
       const auto& [x, y] = corners[static_cast<std::size_t>(i % 4)];
-      const auto [gx, gy] = transform_.apply(x, y);
+      const auto [gx, gy] = placement_.apply(x, y);
       ring.addPoint(gx, gy);
     }
     OGRPolygon polygon;
@@ -259,7 +261,7 @@ private:
   detail::VectorOutput vector_;
   std::vector<std::string> class_names_;
   bool oriented_;
-  GeoTransform transform_;
+  detail::PixelPlacement placement_;
   OGRLayer* layer_ = nullptr;
   OGRLayer* candidates_ = nullptr;
   bool transaction_ = false;
@@ -415,7 +417,6 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   report.halo = tiling.halo;
   report.alignment = tiling.alignment;
   const auto add_note = [&report](const std::string& text) { report.note += (report.note.empty() ? "" : "; ") + text; };
-  if (!info.geotransform) add_note("the raster has no geotransform: boxes are in pixel coordinates");
   if (!reach && !tiling.one_tile)
     add_note("boxes are held until the raster is done: the model's metadata gives no box_reach (how far a box reaches from its anchor)");
 
@@ -439,6 +440,10 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
     throw UsageError("shard", "detection shards are GeoPackages (.gpkg): they carry the boxes luojia-merge suppresses across shard borders");
   if (sharded && !o.pixel_boxes.empty()) throw UsageError("pixel_boxes", "cannot be written by shards (merge them, then write)");
   DetectionWriter writer(info, output, o, class_names, oriented, iou);
+  if (const std::string placed = writer.placement().note(); !placed.empty()) add_note(placed);
+  if (sharded && writer.placement().method() != detail::PixelPlacement::Method::Geotransform &&
+      writer.placement().method() != detail::PixelPlacement::Method::Pixels)
+    throw UsageError("shard", "detection shards of a raster placed by RPCs or GCPs cannot be merged yet: run it whole");
 
   detail::SessionPool sessions(model);
   AnchorMap anchors(model, input.input_channels[0]);

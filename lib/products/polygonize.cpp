@@ -3,8 +3,10 @@
 #include "products/polygonize.hpp"
 
 #include <luojia/error.hpp>
+#include <luojia/raster.hpp>
 
 #include "io/gdal_support.hpp"
+#include "io/pixel_placement.hpp"
 #include "io/file_names.hpp"
 #include "io/rasterize.hpp"
 #include "io/vector_output.hpp"
@@ -23,6 +25,7 @@ namespace luojia {
 using detail::DatasetPtr;
 using detail::GdalErrorTrap;
 using detail::VectorOutput;
+using detail::PixelPlacement;
 
 namespace {
 
@@ -106,7 +109,17 @@ std::unique_ptr<VectorOutput> detail::polygonize_uncommitted(const std::string& 
 
   GDALDataset* out = &output.dataset();
   {
-    const OGRSpatialReference* srs = classes->GetSpatialRef();
+    // Class maps of RPC/GCP imagery have no geotransform: their polygons are placed through the
+    // sensor model (the confidence and area are computed in pixels first).
+    const RasterInfo class_info = Raster::open(class_map).info();
+    const PixelPlacement placement(class_info, class_map);
+    const bool sensor = placement.method() == PixelPlacement::Method::Rpc || placement.method() == PixelPlacement::Method::Gcp;
+    OGRSpatialReference sensor_srs;
+    if (sensor && !placement.crs_wkt().empty()) {
+      sensor_srs.importFromWkt(placement.crs_wkt().c_str());
+      sensor_srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+    }
+    const OGRSpatialReference* srs = sensor ? (placement.crs_wkt().empty() ? nullptr : &sensor_srs) : classes->GetSpatialRef();
     OGRLayer* layer = out->CreateLayer("classes", srs ? srs->Clone() : nullptr, wkbPolygon, nullptr);
     if (!layer) raise("cannot create a layer: " + trap.message("layer creation failed"), where);
     OGRFieldDefn id("class_id", OFTInteger), name("class_name", OFTString), area("area", OFTReal), conf("mean_conf", OFTReal);
@@ -142,6 +155,7 @@ std::unique_ptr<VectorOutput> detail::polygonize_uncommitted(const std::string& 
       } else {
         f->SetFieldNull(3);
       }
+      if (g && sensor) placement.place(*g);
       if (layer->SetFeature(f.get()) != OGRERR_NONE) raise("cannot update a polygon: " + trap.message("SetFeature failed"), where);
     }
     if (transaction && out->CommitTransaction() != OGRERR_NONE) raise("cannot finish the vector output: " + trap.message("commit failed"), where);

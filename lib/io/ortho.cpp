@@ -1,0 +1,70 @@
+#include <luojia/ortho.hpp>
+
+#include <luojia/error.hpp>
+#include <luojia/raster.hpp>
+
+#include "io/gdal_support.hpp"
+
+#include <cpl_string.h>
+#include <gdal_utils.h>
+#include <ogr_spatialref.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <unistd.h>
+
+namespace luojia {
+
+namespace {
+
+std::string rpc_value(const RasterInfo& info, const char* key) {
+  for (const auto& [k, v] : info.rpc)
+    if (k == key) return v;
+  return {};
+}
+
+}  // namespace
+
+std::string ortho_view(const std::string& input, const OrthoOptions& options) {
+  const ErrorContext where{input, {}, {}, {}};
+  const RasterInfo info = Raster::open(input).info();
+  if (info.geotransform) throw InputError("--ortho: the raster has a geotransform already (it is on a map grid)", where);
+  const bool rpc = !info.rpc.empty();
+  if (!rpc && info.gcps.size() < 3) throw InputError("--ortho: the raster has neither RPCs nor 3 GCPs to place it with", where);
+
+  std::string target = options.target_crs;
+  if (target.empty() && rpc) {
+    // The scene centre's UTM zone: metres, so that areas and --min-area mean what they say.
+    const double lon = std::stod(rpc_value(info, "LONG_OFF")), lat = std::stod(rpc_value(info, "LAT_OFF"));
+    const int zone = std::clamp(static_cast<int>(std::floor((lon + 180.0) / 6.0)) + 1, 1, 60);
+    target = "EPSG:" + std::to_string((lat >= 0 ? 32600 : 32700) + zone);
+  }
+  if (target.empty()) target = info.gcp_crs_wkt;
+  OGRSpatialReference check;
+  if (check.SetFromUserInput(target.c_str()) != OGRERR_NONE) throw UsageError("target_crs", "'" + target + "' is no CRS GDAL knows");
+
+  static std::atomic<unsigned> counter{0};
+  const std::string vrt = "/vsimem/luojia-ortho-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".vrt";
+  CPLStringList argv;
+  for (const char* a : {"-of", "VRT", "-r", options.resampling.c_str(), "-dstalpha", "-t_srs", target.c_str()}) argv.AddString(a);
+  argv.AddString(rpc ? "-rpc" : "-order");
+  if (!rpc) argv.AddString("1");
+  if (rpc && !options.dem.empty()) {
+    argv.AddString("-to");
+    argv.AddString(("RPC_DEM=" + options.dem).c_str());
+  }
+  detail::GdalErrorTrap trap;
+  GDALWarpAppOptions* warp = GDALWarpAppOptionsNew(argv.List(), nullptr);
+  if (!warp) throw UsageError("ortho", "cannot set up the warp: " + trap.message("bad options"));
+  GDALDatasetH source = GDALOpen(input.c_str(), GA_ReadOnly);
+  int usage_error = 0;
+  GDALDatasetH warped = source ? GDALWarp(vrt.c_str(), nullptr, 1, &source, warp, &usage_error) : nullptr;
+  GDALWarpAppOptionsFree(warp);
+  if (warped) GDALClose(warped);
+  if (source) GDALClose(source);
+  if (!warped || usage_error) throw InputError("--ortho: cannot warp the raster: " + trap.message("warp failed"), where);
+  return vrt;
+}
+
+}  // namespace luojia
