@@ -22,8 +22,10 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Also left out: the two scale tests (rasters over 4 GiB and 70000-pixel sides; shards of every
 # streaming program merged bit for bit). They repeat at size what the suite covers small, the first
 # stage of CI runs them, and under the sanitizers they took 215 s and 127 s of a 20-minute budget.
+# And the QGIS provider test: it checks the Python plugin against the programs, which the rest of
+# this stage covers.
 (cd "$build" && ctest --output-on-failure -j "$(nproc)" \
-  -E "portable_build_matches_pytorch|install_and_find_package|rasters over 4 GiB|shards of every streaming program")
+  -E "portable_build_matches_pytorch|install_and_find_package|rasters over 4 GiB|shards of every streaming program|qgis_processing_provider")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for pair in onnx:fuzz_onnx_loader metadata:fuzz_model_metadata tiling:fuzz_tile_grid; do
