@@ -137,3 +137,69 @@ TEST_CASE("graph analysis gives the halo for exact tiling", "[nn][analysis]") {
     }
   }
 }
+
+namespace {
+
+// How far an output pixel's value reaches into the input, found by perturbing single input
+// pixels: the largest |output - input| offset, along either axis, of an output that changed.
+// A lower bound on the true radius (a dead unit can hide a dependence), so with several phases
+// of the stride and random images it is what an exact halo needs in practice.
+std::int64_t brute_force_radius(const Model& model, std::int64_t size, std::int64_t alignment) {
+  const std::int64_t channels = model.inputs().at(0).shape[1];
+  Tensor base({1, channels, size, size});
+  std::uint64_t state = 12345;
+  for (std::int64_t i = 0; i < base.size(); ++i) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    base.data()[i] = static_cast<float>(static_cast<double>(state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+  }
+  const Tensor reference = model.run({base}).at(0);
+  REQUIRE(reference.shape().size() == 4);
+  REQUIRE(reference.shape()[2] == size);
+  std::int64_t radius = 0;
+  const std::int64_t centre = size / 2 - alignment / 2;
+  for (std::int64_t phase = 0; phase < alignment; ++phase) {
+    const std::int64_t p = centre + phase;
+    for (const float delta : {8.0f, -8.0f}) {
+      Tensor x = base;
+      for (std::int64_t c = 0; c < channels; ++c) x.data()[(c * size + p) * size + p] += delta;
+      const Tensor y = model.run({x}).at(0);
+      const std::int64_t out_channels = y.shape()[1];
+      for (std::int64_t c = 0; c < out_channels; ++c)
+        for (std::int64_t oy = 0; oy < size; ++oy)
+          for (std::int64_t ox = 0; ox < size; ++ox) {
+            const std::int64_t i = (c * size + oy) * size + ox;
+            if (y.data()[i] != reference.data()[i]) radius = std::max({radius, std::abs(ox - p), std::abs(oy - p)});
+          }
+    }
+  }
+  return radius;
+}
+
+}  // namespace
+
+TEST_CASE("the analysed receptive radius is tight against a brute-force search by single-pixel perturbation", "[nn][analysis]") {
+  std::ifstream in(kData + "manifest.json");
+  const auto manifest = nlohmann::json::parse(in);
+  LayerRegistry registry = LayerRegistry::with_builtins();
+  registry.add<ScaledTanh>("luojia.test", "ScaledTanh");
+  int checked = 0;
+  for (const auto& entry : manifest["models"]) {
+    if (!entry["tileable"].get<bool>()) continue;
+    const Model model = Model::load(kData + entry["files"][2].get<std::string>(), registry);
+    if (model.inputs().size() != 1) continue;
+    const auto analysis = model.analyse();
+    const std::int64_t alignment = analysis.front().alignment, radius = analysis.front().radius;
+    const std::int64_t size = (2 * radius + 2 * alignment + alignment - 1) / alignment * alignment + 2 * alignment;
+    const std::int64_t brute = brute_force_radius(model, size, alignment);
+    INFO(entry["name"] << ": analysis " << radius << ", brute force " << brute << " at " << size << " px");
+    CHECK(radius >= brute);
+    // Convolutions, pooling and resizing compose exactly (the U-Nets); a stride-2 encoder
+    // followed by transposed convolutions back to full size is bounded phase by phase, which the
+    // affine bounds merge: up to 4 pixels over (convtranspose_decoder: 14 for 10).
+    if (entry["name"] == "unet") CHECK(radius == brute);
+    CHECK(radius <= brute + 4);
+    WARN(entry["name"] << ": analysed radius " << radius << ", brute force " << brute);
+    ++checked;
+  }
+  CHECK(checked >= 3);
+}

@@ -284,11 +284,12 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
         break;
       }
       case K::Transposed: {
-        // o receives inputs (o + pad - [0, (k-1)d]) / s.
+        // o receives the integer inputs i = (o + pad - [0, (k-1)d]) / s: the bounds themselves
+        // (ceil and floor of them are tighter still, and stay within).
         double low = INFINITY, high = -INFINITY, stride = 1;
         for (std::size_t d = 0; d < 2; ++d) {
           const double s_d = static_cast<double>(f.stride[d]), pad = static_cast<double>(f.pad_begin[d]);
-          low = std::min(low, (pad - static_cast<double>((f.kernel[d] - 1) * f.dilation[d])) / s_d - 1);
+          low = std::min(low, (pad - static_cast<double>((f.kernel[d] - 1) * f.dilation[d])) / s_d);
           high = std::max(high, pad / s_d);
           stride = std::max(stride, s_d);
         }
@@ -304,10 +305,22 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
             const auto i = static_cast<std::size_t>(axis);
             if (in_shape[i] > 0) scale = std::max(scale, static_cast<double>(out_shape[i]) / static_cast<double>(in_shape[i]));
           }
-        // o reads around (o + 0.5) / scale - 0.5: one pixel each side for linear, the rounding for nearest.
+        // o reads around x = (o + 0.5) / scale - 0.5: one pixel each side for linear, the rounding
+        // for nearest. For an integer scale, the taps floor(x) - (reach - 1) .. floor(x) + reach
+        // of each phase of o, relative to o / scale (exact: 1.25 pixels looser otherwise).
         const double reach = std::max<double>(1.0, static_cast<double>(f.reach));
-        r.low += r.jump * (0.5 / scale - 0.5 - reach);
-        r.high += r.jump * (0.5 / scale - 0.5 + reach);
+        double low = 0.5 / scale - 0.5 - reach, high = 0.5 / scale - 0.5 + reach;
+        if (scale == std::round(scale) && scale <= 64) {
+          low = INFINITY;
+          high = -INFINITY;
+          for (double q = 0; q < scale; ++q) {
+            const double first = std::floor((q + 0.5) / scale - 0.5);
+            low = std::min(low, first - (reach - 1) - q / scale);
+            high = std::max(high, first + reach - q / scale);
+          }
+        }
+        r.low += r.jump * low;
+        r.high += r.jump * high;
         r.jump /= scale;
         r.alignment = std::max(r.alignment, r.jump);
         if (!f.translation_invariant) r.make_global(who + " resizes with align_corners, which depends on the whole extent");
