@@ -1,11 +1,13 @@
 // luojia against PyTorch: reference models exported by tools/make_reference_models.py.
 #include <luojia/error.hpp>
 #include <luojia/nn/model.hpp>
+#include <luojia/version.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 
 using namespace luojia;
@@ -202,4 +204,10 @@ TEST_CASE("the analysed receptive radius is tight against a brute-force search b
     ++checked;
   }
   CHECK(checked >= 3);
+}
+
+TEST_CASE("the network kernels say which instruction set they run", "[nn]") {
+  const std::string isa(luojia::kernel_isa());
+  CHECK((isa == "native" || isa == "sse2" || isa == "avx2" || isa == "avx512"));
+  if (const char* forced = std::getenv("LUOJIA_ISA"); forced && *forced) CHECK(isa == forced);
 }

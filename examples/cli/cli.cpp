@@ -217,7 +217,7 @@ bool ArgParser::parse(int argc, char** argv) {
       return false;
     }
     if (!options_done && arg == "--version") {
-      std::cout << program_ << " (luojia) " << luojia::version() << "\n";
+      std::cout << program_ << " (luojia) " << luojia::version() << ", network kernels: " << luojia::kernel_isa() << "\n";
       return false;
     }
     if (!options_done && arg == "--") {

@@ -1,12 +1,12 @@
-// Conv and ConvTranspose on Eigen's GEMM: 1x1 convolutions are a GEMM on the input itself,
-// others go through im2col in row chunks small enough to stay in cache, depthwise ones run
-// direct. Bias and a fused activation are applied to each chunk while it is hot. Chunks run in
+// Conv and ConvTranspose on the dispatched GEMM (conv_gemm.hpp): 1x1 convolutions are a GEMM
+// on the input itself, others go through im2col packed straight into the kernel's panels,
+// depthwise ones run direct. Bias and a fused activation are applied to each chunk while it is hot. Chunks run in
 // parallel on the caller's TBB arena.
 #include "nn/layers/common.hpp"
 #include "core/parallel.hpp"
 #include "nn/layers/conv.hpp"
+#include "nn/layers/conv_gemm.hpp"
 
-#include <Eigen/Core>
 #include <tbb/task_arena.h>
 
 #include <array>
@@ -15,100 +15,11 @@
 namespace luojia::nn::layers {
 namespace {
 
-using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using ConstMap = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
-using MutableMap = Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>>;
-
 // Output pixels per GEMM chunk: im2col of K x kChunk floats stays within L2 for usual K.
 constexpr std::int64_t kChunk = 1024;
 
-// Floats between two groups' packed weights: the kernel's slack past a group's end, rounded so that
-// every group starts 64-byte aligned (SSE's packet loads of packed weights fault when misaligned).
-std::int64_t packed_group_stride(std::int64_t floats) { return (floats + 64 + 15) / 16 * 16; }
-
-// Eigen's own block-panel kernel, fed by an im2col that writes its packed left-hand side
-// directly: the patch matrix is built once, in the order the kernel reads it, instead of being
-// written by im2col and copied again by Eigen's packing. The weights are packed once at load.
-using Index = Eigen::Index;
-using Traits = Eigen::internal::gebp_traits<float, float>;
-constexpr Index kMr = Traits::mr;
-constexpr Index kNr = Traits::nr;
-using ResMapper = Eigen::internal::blas_data_mapper<float, Index, Eigen::ColMajor, Eigen::Unaligned, 1>;
-using RhsMapper = Eigen::internal::const_blas_data_mapper<float, Index, Eigen::ColMajor>;
-using Kernel = Eigen::internal::gebp_kernel<float, float, Index, ResMapper, kMr, kNr, false, false>;
-using PackRhs = Eigen::internal::gemm_pack_rhs<float, Index, RhsMapper, kNr, Eigen::ColMajor>;
-
-std::vector<float, Eigen::aligned_allocator<float>>& packed_scratch(std::size_t floats) {
-  thread_local std::vector<float, Eigen::aligned_allocator<float>> buffer;
-  if (buffer.size() < floats) buffer.resize(floats);
-  return buffer;
-}
-
-struct PatchGeometry {
-  std::int64_t h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl;
-};
-
-// Depth of one kernel call: the packed weights of a depth block (kKc x channels) stay in L2.
-constexpr Index kKc = 256;
-// Panels packed per kernel call: 4 x 48 x 256 floats = 192 KiB with AVX-512.
-constexpr Index kPanels = 8;
-// Panels per parallel task: a few kernel calls each, and tasks enough for every thread.
-constexpr Index kPanelsPerTask = 24;
-
-// Writes patch elements [k0, k1) of output pixels [q0, q0 + panels * kMr) (row-major over the
-// output plane; past its end: zeros) as packed panels: per panel, per patch element, kMr pixels.
-// Patch element outermost, so each source row is read in one sweep across the panels.
-void pack_panels(const float* src, const PatchGeometry& g, std::int64_t q0, std::int64_t panels, std::int64_t plane_out,
-                 std::int64_t k0, std::int64_t k1, float* block) {
-  struct Segment {
-    std::int64_t oy, ox, len, offset;  // offset: where in the block the run of pixels goes
-  };
-  std::array<Segment, kPanels * (kMr + 1)> segments;  // a panel splits into at most kMr runs
-  std::size_t count = 0;
-  const std::int64_t kc = k1 - k0;
-  for (std::int64_t p = 0; p < panels; ++p)
-    for (std::int64_t j = 0; j < kMr;) {
-      const std::int64_t q = q0 + p * kMr + j;
-      const std::int64_t offset = p * kMr * kc + j;
-      if (q >= plane_out) {
-        segments[count++] = {-1, 0, kMr - j, offset};
-        break;
-      }
-      const std::int64_t oy = q / g.wo, ox = q % g.wo, len = std::min(kMr - j, g.wo - ox);
-      segments[count++] = {oy, ox, len, offset};
-      j += len;
-    }
-  const std::int64_t plane_in = g.h * g.w, taps = g.kh * g.kw;
-  for (std::int64_t kk = k0; kk < k1; ++kk) {
-    const std::int64_t ci = kk / taps, ky = (kk % taps) / g.kw, kx = kk % g.kw;
-    const float* plane = src + ci * plane_in;
-    const std::int64_t off = kx * g.dw - g.pl;
-    float* out = block + (kk - k0) * kMr;
-    for (std::size_t s = 0; s < count; ++s) {
-      const Segment& seg = segments[s];
-      float* o = out + seg.offset;
-      const std::int64_t iy = seg.oy * g.sh - g.pt + ky * g.dh;
-      if (seg.oy < 0 || iy < 0 || iy >= g.h) {
-        std::fill(o, o + seg.len, 0.0f);
-        continue;
-      }
-      const float* row = plane + iy * g.w;
-      // Columns t whose source ix = (ox + t) * sw + off lies inside the row.
-      const std::int64_t first = seg.ox * g.sw + off;
-      const std::int64_t lo = first >= 0 ? 0 : std::min(seg.len, (-first + g.sw - 1) / g.sw);
-      const std::int64_t hi = std::max(lo, std::min(seg.len, (g.w - first + g.sw - 1) / g.sw));
-      for (std::int64_t t = 0; t < lo; ++t) o[t] = 0.0f;
-      if (g.sw == 1) {
-        const float* r = row + first;
-#pragma omp simd
-        for (std::int64_t t = lo; t < hi; ++t) o[t] = r[t];
-      } else {
-        for (std::int64_t t = lo; t < hi; ++t) o[t] = row[first + t * g.sw];
-      }
-      for (std::int64_t t = hi; t < seg.len; ++t) o[t] = 0.0f;
-    }
-  }
-}
+// Output-pixel panels per parallel task: a few kernel calls each, and tasks enough for every thread.
+constexpr std::int64_t kPanelsPerTask = 24;
 
 }  // namespace
 
@@ -129,12 +40,9 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
   if (window_.kernel[0] != w.dim(2) || window_.kernel[1] != w.dim(3)) fail("kernel_shape does not match the weights");
   const std::int64_t cout_g = out_channels_ / group_, k = w.size() / out_channels_;
   if (!(w.dim(1) == 1 && cout_g == 1)) {
-    // Per group and depth block of kKc patch elements: that block's rows of W^T, packed.
-    packed_ = Tensor(Shape{group_, packed_group_stride(cout_g * k)});
-    for (std::int64_t g = 0; g < group_; ++g)
-      for (std::int64_t k0 = 0; k0 < k; k0 += kKc)
-        PackRhs()(packed_.data() + g * packed_group_stride(cout_g * k) + k0 * cout_g, RhsMapper(w.data() + g * cout_g * k + k0, k),
-                  std::min<Index>(kKc, k - k0), cout_g);
+    const ConvGemm& gemm = conv_gemm();
+    packed_ = Tensor(Shape{group_, gemm.packed_floats(cout_g, k)});
+    for (std::int64_t g = 0; g < group_; ++g) gemm.pack_weights(w.data() + g * cout_g * k, cout_g, k, packed_.data() + g * gemm.packed_floats(cout_g, k));
   }
   bias_.assign(static_cast<std::size_t>(out_channels_), 0.0f);
   if (has_input(inputs, 2)) {
@@ -207,6 +115,8 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
     return;
   }
 
+  const ConvGemm& gemm = conv_gemm();
+  const std::int64_t kMr = gemm.mr, kNr = gemm.nr;
   const bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && ho == h && wo == w;
   const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
   if (!pointwise) {
@@ -218,7 +128,7 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
     while (n * group_ * chunks * channel_blocks < want && cout_g / (channel_blocks * 2) >= 32) channel_blocks *= 2;
     // Blocks of whole kernel column panels, so each starts at a packed panel boundary.
     const std::int64_t block_cols = ((cout_g + channel_blocks - 1) / channel_blocks + kNr - 1) / kNr * kNr;
-    const std::int64_t stride_packed = packed_group_stride(cout_g * k);
+    const std::int64_t stride_packed = gemm.packed_floats(cout_g, k);
     luojia::detail::parallel_for(std::int64_t{0}, n * group_ * chunks * channel_blocks, [&](std::int64_t t) {
       const std::int64_t cb = t % channel_blocks, chunk = (t / channel_blocks) % chunks;
       const std::int64_t g = (t / channel_blocks / chunks) % group_, b = t / channel_blocks / chunks / group_;
@@ -227,32 +137,8 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
       const std::int64_t pan0 = chunk * per_chunk, pan1 = std::min(panels, pan0 + per_chunk);
       const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
       float* dst = y.data() + (b * out_channels_ + g * cout_g + c0) * plane_out;
+      gemm.patch_gemm(src, geo, packed_.data() + g * stride_packed, cout_g, k, pan0, pan1, c0, c1, bias_.data() + g * cout_g + c0, dst);
       const std::int64_t q0 = pan0 * kMr, q1 = std::min(plane_out, pan1 * kMr);
-      const std::int64_t full = (q1 - q0) / kMr * kMr;  // rows the kernel writes in place
-      const std::int64_t rest = q1 - q0 - full;
-      for (std::int64_t co = c0; co < c1; ++co)
-        std::fill(dst + (co - c0) * plane_out + q0, dst + (co - c0) * plane_out + q1, bias_[static_cast<std::size_t>(g * cout_g + co)]);
-      // The last, partial panel is computed whole into a scratch result and its valid rows copied out.
-      std::vector<float> tail(rest ? static_cast<std::size_t>(kMr * (c1 - c0)) : 0);
-      for (std::int64_t co = c0; rest && co < c1; ++co)
-        std::fill(tail.begin() + (co - c0) * kMr, tail.begin() + (co - c0 + 1) * kMr, bias_[static_cast<std::size_t>(g * cout_g + co)]);
-      // A few panels per kernel call keep the packed patches (kPanels x kMr x kKc) in L2.
-      auto& block = packed_scratch(static_cast<std::size_t>(kPanels * kMr * std::min<Index>(kKc, k)));
-      for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
-        const std::int64_t kc = std::min<Index>(kKc, k - k0);
-        // Column panels of this depth block start c0 * kc floats in (c0 is a multiple of kNr).
-        const float* rhs = packed_.data() + g * stride_packed + k0 * cout_g + c0 * kc;
-        for (std::int64_t s0 = pan0; s0 < pan1; s0 += kPanels) {
-          const std::int64_t s1 = std::min(pan1, s0 + kPanels);
-          pack_panels(src, geo, s0 * kMr, s1 - s0, plane_out, k0, k0 + kc, block.data());
-          const std::int64_t r0 = s0 * kMr, rows = std::min(q0 + full, s1 * kMr) - r0;
-          if (rows > 0) Kernel()(ResMapper(dst + r0, plane_out), block.data(), rhs, rows, kc, c1 - c0, 1.0f);
-          if (rest && s1 == pan1)
-            Kernel()(ResMapper(tail.data(), kMr), block.data() + std::max<std::int64_t>(rows, 0) * kc, rhs, kMr, kc, c1 - c0, 1.0f);
-        }
-      }
-      for (std::int64_t co = c0; rest && co < c1; ++co)
-        std::copy(tail.begin() + (co - c0) * kMr, tail.begin() + (co - c0) * kMr + rest, dst + (co - c0) * plane_out + q0 + full);
       for (std::int64_t co = c0; co < c1; ++co) activation_.apply(dst + (co - c0) * plane_out + q0, q1 - q0);
     });
     return;
@@ -274,9 +160,7 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
     const std::int64_t c0 = cb * block_rows, c1 = std::min(cout_g, c0 + block_rows);
     const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
     float* dst = y.data() + (b * out_channels_ + g * cout_g + c0) * plane_out + y0 * wo;
-    const Eigen::Map<const RowMatrix> wm(wdata + (g * cout_g + c0) * k, c1 - c0, k);
-    MutableMap ym(dst, c1 - c0, cols, Eigen::OuterStride<>(plane_out));
-    ym.noalias() = wm * ConstMap(src + y0 * wo, k, cols, Eigen::OuterStride<>(plane_in));
+    gemm.matmul(wdata + (g * cout_g + c0) * k, c1 - c0, k, src + y0 * wo, plane_in, cols, dst, plane_out);
     for (std::int64_t co = 0; co < c1 - c0; ++co) {
       float* row = dst + co * plane_out;
       const float bias = bias_[static_cast<std::size_t>(g * cout_g + c0 + co)];
@@ -371,7 +255,8 @@ void ConvTranspose::do_forward(std::span<const Tensor> inputs, std::span<Tensor>
       for (std::int64_t co = 0; co < cout_g; ++co)
         std::fill(dst + co * plane_out, dst + (co + 1) * plane_out, bias_[static_cast<std::size_t>(g * cout_g + co)]);
       const float* src = x.data() + (b * in_channels_ + g * cin_g) * plane_in;
-      const Eigen::Map<const RowMatrix> wt(transposed_.data() + g * rows * cin_g, rows, cin_g);
+      const float* wt = transposed_.data() + g * rows * cin_g;
+      const ConvGemm& gemm = conv_gemm();
       for (std::int64_t y0 = 0; y0 < h; y0 += rows_per_chunk) {
         const std::int64_t y1 = std::min(h, y0 + rows_per_chunk), cols = (y1 - y0) * w;
         std::vector<float> col(static_cast<std::size_t>(rows * cols));
@@ -379,8 +264,7 @@ void ConvTranspose::do_forward(std::span<const Tensor> inputs, std::span<Tensor>
         // tasks write the same output pixel.
         luojia::detail::parallel_for(std::int64_t{0}, rows, std::int64_t{16}, [&](std::int64_t r0) {
           const std::int64_t r1 = std::min(rows, r0 + 16);
-          MutableMap(col.data() + r0 * cols, r1 - r0, cols, Eigen::OuterStride<>(cols)).noalias() =
-              wt.middleRows(r0, r1 - r0) * ConstMap(src + y0 * w, cin_g, cols, Eigen::OuterStride<>(plane_in));
+          gemm.matmul(wt + r0 * cin_g, r1 - r0, cin_g, src + y0 * w, plane_in, cols, col.data() + r0 * cols, cols);
         });
         luojia::detail::parallel_for(std::int64_t{0}, cout_g, [&](std::int64_t co) {
           float* out = dst + co * plane_out;

@@ -1,0 +1,162 @@
+// One instruction set's build of the convolution GEMM: compiled once per ISA (LUOJIA_ISA_NAME,
+// with its -m flags) into a dispatched binary, or once with -march=native.
+#include "nn/layers/conv_gemm.hpp"
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <array>
+#include <vector>
+
+#ifndef LUOJIA_ISA_NAME
+#define LUOJIA_ISA_NAME native
+#endif
+#define LUOJIA_CAT2(a, b) a##b
+#define LUOJIA_CAT(a, b) LUOJIA_CAT2(a, b)
+#define LUOJIA_STR2(a) #a
+#define LUOJIA_STR(a) LUOJIA_STR2(a)
+
+namespace luojia::nn::layers {
+namespace {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ConstMap = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
+using MutableMap = Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>>;
+
+// Eigen's own block-panel kernel, fed by an im2col that writes its packed left-hand side
+// directly: the patch matrix is built once, in the order the kernel reads it, instead of being
+// written by im2col and copied again by Eigen's packing. The weights are packed once at load.
+// Eigen::internal is used here only; checked against Eigen 3.4.0 (Debian 12's libeigen3-dev).
+using Index = Eigen::Index;
+using Traits = Eigen::internal::gebp_traits<float, float>;
+constexpr Index kMr = Traits::mr;
+constexpr Index kNr = Traits::nr;
+using ResMapper = Eigen::internal::blas_data_mapper<float, Index, Eigen::ColMajor, Eigen::Unaligned, 1>;
+using RhsMapper = Eigen::internal::const_blas_data_mapper<float, Index, Eigen::ColMajor>;
+using Kernel = Eigen::internal::gebp_kernel<float, float, Index, ResMapper, kMr, kNr, false, false>;
+using PackRhs = Eigen::internal::gemm_pack_rhs<float, Index, RhsMapper, kNr, Eigen::ColMajor>;
+
+// Depth of one kernel call: the packed weights of a depth block (kKc x channels) stay in L2.
+constexpr Index kKc = 256;
+// Panels packed per kernel call: 4 x 48 x 256 floats = 192 KiB with AVX-512.
+constexpr Index kPanels = 8;
+
+// Floats between two groups' packed weights: the kernel's slack past a group's end, rounded so that
+// every group starts 64-byte aligned (SSE's packet loads of packed weights fault when misaligned).
+std::int64_t packed_floats(std::int64_t cout_g, std::int64_t k) { return (cout_g * k + 64 + 15) / 16 * 16; }
+
+std::vector<float, Eigen::aligned_allocator<float>>& packed_scratch(std::size_t floats) {
+  thread_local std::vector<float, Eigen::aligned_allocator<float>> buffer;
+  if (buffer.size() < floats) buffer.resize(floats);
+  return buffer;
+}
+
+// Writes patch elements [k0, k1) of output pixels [q0, q0 + panels * kMr) (row-major over the
+// output plane; past its end: zeros) as packed panels: per panel, per patch element, kMr pixels.
+// Patch element outermost, so each source row is read in one sweep across the panels.
+void pack_panels(const float* src, const PatchGeometry& g, std::int64_t q0, std::int64_t panels, std::int64_t plane_out,
+                 std::int64_t k0, std::int64_t k1, float* block) {
+  struct Segment {
+    std::int64_t oy, ox, len, offset;  // offset: where in the block the run of pixels goes
+  };
+  std::array<Segment, kPanels * (kMr + 1)> segments;  // a panel splits into at most kMr runs
+  std::size_t count = 0;
+  const std::int64_t kc = k1 - k0;
+  for (std::int64_t p = 0; p < panels; ++p)
+    for (std::int64_t j = 0; j < kMr;) {
+      const std::int64_t q = q0 + p * kMr + j;
+      const std::int64_t offset = p * kMr * kc + j;
+      if (q >= plane_out) {
+        segments[count++] = {-1, 0, kMr - j, offset};
+        break;
+      }
+      const std::int64_t oy = q / g.wo, ox = q % g.wo, len = std::min(kMr - j, g.wo - ox);
+      segments[count++] = {oy, ox, len, offset};
+      j += len;
+    }
+  const std::int64_t plane_in = g.h * g.w, taps = g.kh * g.kw;
+  for (std::int64_t kk = k0; kk < k1; ++kk) {
+    const std::int64_t ci = kk / taps, ky = (kk % taps) / g.kw, kx = kk % g.kw;
+    const float* plane = src + ci * plane_in;
+    const std::int64_t off = kx * g.dw - g.pl;
+    float* out = block + (kk - k0) * kMr;
+    for (std::size_t s = 0; s < count; ++s) {
+      const Segment& seg = segments[s];
+      float* o = out + seg.offset;
+      const std::int64_t iy = seg.oy * g.sh - g.pt + ky * g.dh;
+      if (seg.oy < 0 || iy < 0 || iy >= g.h) {
+        std::fill(o, o + seg.len, 0.0f);
+        continue;
+      }
+      const float* row = plane + iy * g.w;
+      // Columns t whose source ix = (ox + t) * sw + off lies inside the row.
+      const std::int64_t first = seg.ox * g.sw + off;
+      const std::int64_t lo = first >= 0 ? 0 : std::min(seg.len, (-first + g.sw - 1) / g.sw);
+      const std::int64_t hi = std::max(lo, std::min(seg.len, (g.w - first + g.sw - 1) / g.sw));
+      for (std::int64_t t = 0; t < lo; ++t) o[t] = 0.0f;
+      if (g.sw == 1) {
+        const float* r = row + first;
+#pragma omp simd
+        for (std::int64_t t = lo; t < hi; ++t) o[t] = r[t];
+      } else {
+        for (std::int64_t t = lo; t < hi; ++t) o[t] = row[first + t * g.sw];
+      }
+      for (std::int64_t t = hi; t < seg.len; ++t) o[t] = 0.0f;
+    }
+  }
+}
+
+
+void pack_weights(const float* w, std::int64_t cout_g, std::int64_t k, float* packed) {
+  // Per depth block of kKc patch elements: that block's rows of W^T, packed.
+  for (std::int64_t k0 = 0; k0 < k; k0 += kKc)
+    PackRhs()(packed + k0 * cout_g, RhsMapper(w + k0, k), std::min<Index>(kKc, k - k0), cout_g);
+}
+
+void patch_gemm(const float* src, const PatchGeometry& geo, const float* packed, std::int64_t cout_g, std::int64_t k,
+                std::int64_t pan0, std::int64_t pan1, std::int64_t c0, std::int64_t c1, const float* bias, float* dst) {
+  const std::int64_t plane_out = geo.ho * geo.wo;
+  const std::int64_t q0 = pan0 * kMr, q1 = std::min(plane_out, pan1 * kMr);
+  const std::int64_t full = (q1 - q0) / kMr * kMr;  // rows the kernel writes in place
+  const std::int64_t rest = q1 - q0 - full;
+  for (std::int64_t co = c0; co < c1; ++co)
+    std::fill(dst + (co - c0) * plane_out + q0, dst + (co - c0) * plane_out + q1, bias[co - c0]);
+  // The last, partial panel is computed whole into a scratch result and its valid rows copied out.
+  std::vector<float> tail(rest ? static_cast<std::size_t>(kMr * (c1 - c0)) : 0);
+  for (std::int64_t co = c0; rest && co < c1; ++co)
+    std::fill(tail.begin() + (co - c0) * kMr, tail.begin() + (co - c0 + 1) * kMr, bias[co - c0]);
+  // A few panels per kernel call keep the packed patches (kPanels x kMr x kKc) in L2.
+  auto& block = packed_scratch(static_cast<std::size_t>(kPanels * kMr * std::min<Index>(kKc, k)));
+  for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
+    const std::int64_t kc = std::min<Index>(kKc, k - k0);
+    // Column panels of this depth block start c0 * kc floats in (c0 is a multiple of kNr).
+    (void)cout_g;
+    const float* rhs = packed + k0 * cout_g + c0 * kc;
+    for (std::int64_t s0 = pan0; s0 < pan1; s0 += kPanels) {
+      const std::int64_t s1 = std::min(pan1, s0 + kPanels);
+      pack_panels(src, geo, s0 * kMr, s1 - s0, plane_out, k0, k0 + kc, block.data());
+      const std::int64_t r0 = s0 * kMr, rows = std::min(q0 + full, s1 * kMr) - r0;
+      if (rows > 0) Kernel()(ResMapper(dst + r0, plane_out), block.data(), rhs, rows, kc, c1 - c0, 1.0f);
+      if (rest && s1 == pan1)
+        Kernel()(ResMapper(tail.data(), kMr), block.data() + std::max<std::int64_t>(rows, 0) * kc, rhs, kMr, kc, c1 - c0, 1.0f);
+    }
+  }
+  for (std::int64_t co = c0; rest && co < c1; ++co)
+    std::copy(tail.begin() + (co - c0) * kMr, tail.begin() + (co - c0) * kMr + rest, dst + (co - c0) * plane_out + q0 + full);
+}
+
+void matmul(const float* a, std::int64_t rows, std::int64_t k, const float* x, std::int64_t ldx, std::int64_t cols, float* y,
+            std::int64_t ldy) {
+  MutableMap(y, rows, cols, Eigen::OuterStride<>(ldy)).noalias() =
+      Eigen::Map<const RowMatrix>(a, rows, k) * ConstMap(x, k, cols, Eigen::OuterStride<>(ldx));
+}
+
+}  // namespace
+
+// The one symbol a build exports.
+__attribute__((visibility("default"))) const ConvGemm& LUOJIA_CAT(conv_gemm_, LUOJIA_ISA_NAME)() {
+  static const ConvGemm gemm{LUOJIA_STR(LUOJIA_ISA_NAME), kMr, kNr, packed_floats, pack_weights, patch_gemm, matmul};
+  return gemm;
+}
+
+}  // namespace luojia::nn::layers

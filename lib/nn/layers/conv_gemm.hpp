@@ -1,0 +1,33 @@
+#pragma once
+// The convolution GEMM (Eigen's block-panel kernel fed by luojia's im2col packing) as one build
+// per instruction set, chosen once per process by the CPU: a portable binary runs AVX-512 or
+// AVX2 code where the CPU has it (oneDNN, OpenBLAS and ncnn dispatch the same way). Each build
+// is lib/nn/layers/conv_gemm.cpp compiled with its -m flags; lib/CMakeLists.txt makes its inner
+// symbols local so the builds' Eigen instantiations cannot be mixed by the linker.
+#include <cstdint>
+
+namespace luojia::nn::layers {
+
+struct PatchGeometry {
+  std::int64_t h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl;
+};
+
+struct ConvGemm {
+  const char* isa;            // "avx512", "avx2", "sse2", or "native"
+  std::int64_t mr, nr;        // output pixels per packed patch panel, output channels per weight panel
+  // Floats of one group's packed weights (cout_g x k), and packing them (w: cout_g rows of k).
+  std::int64_t (*packed_floats)(std::int64_t cout_g, std::int64_t k);
+  void (*pack_weights)(const float* w, std::int64_t cout_g, std::int64_t k, float* packed);
+  // Output pixels [pan0 * mr, min(ho * wo, pan1 * mr)) of one group's channels [c0, c1): dst is
+  // channel c0's output plane, bias[c] channel c0 + c's bias; src the group's input planes.
+  void (*patch_gemm)(const float* src, const PatchGeometry& g, const float* packed, std::int64_t cout_g, std::int64_t k,
+                     std::int64_t pan0, std::int64_t pan1, std::int64_t c0, std::int64_t c1, const float* bias, float* dst);
+  // y (rows x cols, rows ldy apart) = a (rows x k, row-major, dense) * x (k x cols, rows ldx apart).
+  void (*matmul)(const float* a, std::int64_t rows, std::int64_t k, const float* x, std::int64_t ldx, std::int64_t cols, float* y,
+                 std::int64_t ldy);
+};
+
+// The build for this CPU (LUOJIA_ISA=sse2|avx2|avx512 forces one, for tests and benchmarks).
+const ConvGemm& conv_gemm();
+
+}  // namespace luojia::nn::layers

@@ -1,0 +1,49 @@
+// Which build of the convolution GEMM this process runs: the CPU's best, once.
+#include "nn/layers/conv_gemm.hpp"
+
+#include <luojia/error.hpp>
+
+#include <cstdlib>
+#include <string>
+
+namespace luojia::nn::layers {
+
+#if defined(LUOJIA_ISA_DISPATCH)
+const ConvGemm& conv_gemm_sse2();
+const ConvGemm& conv_gemm_avx2();
+const ConvGemm& conv_gemm_avx512();
+
+namespace {
+
+bool has_avx512() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512vl");
+}
+bool has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+
+const ConvGemm& choose() {
+  __builtin_cpu_init();
+  if (const char* forced = std::getenv("LUOJIA_ISA"); forced && *forced) {
+    const std::string isa = forced;
+    if (isa == "sse2") return conv_gemm_sse2();
+    if (isa == "avx2" && has_avx2()) return conv_gemm_avx2();
+    if (isa == "avx512" && has_avx512()) return conv_gemm_avx512();
+    throw Error("LUOJIA_ISA=" + isa + ": not sse2, avx2 or avx512, or not supported by this CPU");
+  }
+  if (has_avx512()) return conv_gemm_avx512();
+  if (has_avx2()) return conv_gemm_avx2();
+  return conv_gemm_sse2();
+}
+
+}  // namespace
+
+const ConvGemm& conv_gemm() {
+  static const ConvGemm& chosen = choose();
+  return chosen;
+}
+#else
+const ConvGemm& conv_gemm_native();
+const ConvGemm& conv_gemm() { return conv_gemm_native(); }
+#endif
+
+}  // namespace luojia::nn::layers
