@@ -20,6 +20,36 @@ using detail::GdalErrorTrap;
 
 namespace {
 
+// A GDAL metadata domain's KEY=VALUE items, in order.
+std::vector<std::pair<std::string, std::string>> name_value_pairs(char** items) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (char** item = items; item && *item; ++item) {
+    char* key = nullptr;
+    const char* value = CPLParseNameValue(*item, &key);
+    if (key) pairs.emplace_back(key, value ? value : "");
+    CPLFree(key);
+  }
+  return pairs;
+}
+
+// The dataset's alpha band, if any.
+GDALRasterBand* alpha_band(GDALDataset& dataset) {
+  for (int a = 1; a <= dataset.GetRasterCount(); ++a)
+    if (dataset.GetRasterBand(a)->GetColorInterpretation() == GCI_AlphaBand) return dataset.GetRasterBand(a);
+  return nullptr;
+}
+
+// The band whose zeros mark band b's pixels as no data beyond its values, or null: GDAL's mask
+// band, or the alpha band of a warped VRT, which reports every band all-valid beside its alpha
+// band (gdalwarp -dstalpha, luojia's --ortho).
+GDALRasterBand* validity_mask(GDALDataset& dataset, int b, bool has_nodata) {
+  GDALRasterBand* band = dataset.GetRasterBand(b);
+  const int flags = band->GetMaskFlags();
+  if (flags & GMF_ALL_VALID) return has_nodata || band->GetColorInterpretation() == GCI_AlphaBand ? nullptr : alpha_band(dataset);
+  if (flags & GMF_NODATA) return nullptr;
+  return band->GetMaskBand();
+}
+
 RasterInfo describe(GDALDataset& dataset, const std::string& path) {
   RasterInfo info;
   info.path = path;
@@ -47,14 +77,7 @@ RasterInfo describe(GDALDataset& dataset, const std::string& path) {
     if (authority && EQUAL(authority, "EPSG"))
       if (const char* code = identified.GetAuthorityCode(nullptr)) info.epsg = std::atoi(code);
   }
-  if (char** rpc = dataset.GetMetadata("RPC")) {
-    for (char** item = rpc; *item; ++item) {
-      char* key = nullptr;
-      const char* value = CPLParseNameValue(*item, &key);
-      if (key) info.rpc.emplace_back(key, value ? value : "");
-      CPLFree(key);
-    }
-  }
+  info.rpc = name_value_pairs(dataset.GetMetadata("RPC"));
   if (const int count = dataset.GetGCPCount(); count > 0) {
     const GDAL_GCP* gcps = dataset.GetGCPs();
     for (int i = 0; i < count; ++i)
@@ -66,14 +89,7 @@ RasterInfo describe(GDALDataset& dataset, const std::string& path) {
       CPLFree(wkt);
     }
   }
-  if (char** metadata = dataset.GetMetadata()) {
-    for (char** item = metadata; *item; ++item) {
-      char* key = nullptr;
-      const char* value = CPLParseNameValue(*item, &key);
-      if (key) info.metadata.emplace_back(key, value ? value : "");
-      CPLFree(key);
-    }
-  }
+  info.metadata = name_value_pairs(dataset.GetMetadata());
 
   for (int b = 1; b <= dataset.GetRasterCount(); ++b) {
     GDALRasterBand* band = dataset.GetRasterBand(b);
@@ -90,11 +106,7 @@ RasterInfo describe(GDALDataset& dataset, const std::string& path) {
     bi.description = band->GetDescription();
     band->GetBlockSize(&bi.block_width, &bi.block_height);
     int flags = band->GetMaskFlags();
-    // Warped VRTs (gdalwarp -dstalpha, luojia's --ortho) report every band all-valid beside
-    // their alpha band: the alpha band is still the mask.
-    if ((flags & GMF_ALL_VALID) && !bi.nodata && band->GetColorInterpretation() != GCI_AlphaBand)
-      for (int a = 1; a <= dataset.GetRasterCount(); ++a)
-        if (dataset.GetRasterBand(a)->GetColorInterpretation() == GCI_AlphaBand) flags = GMF_ALPHA | GMF_PER_DATASET;
+    if ((flags & GMF_ALL_VALID) && validity_mask(dataset, b, bi.nodata.has_value())) flags = GMF_ALPHA | GMF_PER_DATASET;
     bi.mask = (flags & GMF_ALL_VALID)     ? MaskKind::AllValid
               : (flags & GMF_NODATA)      ? MaskKind::Nodata
               : (flags & GMF_ALPHA)       ? MaskKind::Alpha
@@ -162,6 +174,7 @@ struct Raster::Impl {
   std::string path;
   DatasetPtr dataset;
   RasterInfo info;
+  std::vector<GDALRasterBand*> masks;  // per band (0-based): validity_mask(), found once at open
 
   ErrorContext context(std::optional<int> band = std::nullopt) const {
     ErrorContext c;
@@ -230,6 +243,8 @@ Raster Raster::open(const std::string& path) {
   if (opened->GetRasterCount() == 0) throw InputError("has no raster bands", where);
   if (opened->GetRasterXSize() <= 0 || opened->GetRasterYSize() <= 0) throw InputError("has no pixels", where);
   impl->info = describe(*opened, path);
+  for (int b = 1; b <= impl->info.band_count(); ++b)
+    impl->masks.push_back(validity_mask(*opened, b, impl->info.band(b).nodata.has_value()));
   return Raster(std::move(impl));
 }
 
@@ -273,13 +288,7 @@ void Raster::read_into(const Window& window, std::span<const int> bands, Image& 
   std::vector<bool> exact_nodata(bands.size(), false);
   for (std::size_t i = 0; i < bands.size(); ++i) {
     const BandInfo& bi = self.info.band(bands[i]);
-    GDALRasterBand* band = self.dataset->GetRasterBand(bands[i]);
-    if (bi.mask == MaskKind::Alpha && !(band->GetMaskFlags() & GMF_ALPHA)) {
-      for (int a = 1; a <= self.info.band_count(); ++a)  // an alpha band GDAL does not report as the mask
-        if (self.dataset->GetRasterBand(a)->GetColorInterpretation() == GCI_AlphaBand) mask_band[i] = self.dataset->GetRasterBand(a);
-    } else if (bi.mask == MaskKind::Alpha || bi.mask == MaskKind::PerDataset || bi.mask == MaskKind::PerBand) {
-      mask_band[i] = band->GetMaskBand();
-    }
+    mask_band[i] = self.masks[static_cast<std::size_t>(bands[i] - 1)];
     exact_nodata[i] = bi.nodata && (bi.type == DataType::Int32 || bi.type == DataType::UInt32 || bi.type == DataType::Int64 ||
                                     bi.type == DataType::UInt64 || bi.type == DataType::Float64);
   }
