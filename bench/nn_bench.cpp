@@ -1,5 +1,6 @@
 // Times luojia's network engine on one model, and Eigen's sgemm as the practical peak.
 //   luojia-nn-bench MODEL.onnx C H W THREADS ITERATIONS    -> ms per run, peak activation bytes
+//   luojia-nn-bench MODEL.onnx C H W THREADS ITERATIONS --layers  -> and the ten slowest nodes
 //   luojia-nn-bench --sgemm THREADS                         -> GFLOP/s of Eigen sgemm on conv-like shapes
 #include <luojia/nn/model.hpp>
 
@@ -51,8 +52,9 @@ int sgemm(int threads) {
 
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--sgemm") return sgemm(std::atoi(argv[2]));
-  if (argc != 7) {
-    std::fprintf(stderr, "usage: luojia-nn-bench MODEL.onnx C H W THREADS ITERATIONS | --sgemm THREADS\n");
+  const bool layers = argc == 8 && std::string(argv[7]) == "--layers";
+  if (argc != 7 && !layers) {
+    std::fprintf(stderr, "usage: luojia-nn-bench MODEL.onnx C H W THREADS ITERATIONS [--layers] | --sgemm THREADS\n");
     return 2;
   }
   const int threads = std::atoi(argv[5]), iterations = std::atoi(argv[6]);
@@ -70,6 +72,15 @@ int main(int argc, char** argv) {
     times.push_back(seconds_since(t0));
   }
   std::sort(times.begin(), times.end());
+  if (layers) {
+    session.profile(true);
+    for (int i = 0; i < iterations; ++i) arena.execute([&] { session.run({input}); });
+    auto nodes = session.layer_times();
+    std::sort(nodes.begin(), nodes.end(), [](const auto& a, const auto& b) { return a.seconds > b.seconds; });
+    for (std::size_t i = 0; i < std::min<std::size_t>(10, nodes.size()); ++i)
+      std::printf("  %-28s %-12s %-22s %8.2f ms\n", nodes[i].node.c_str(), nodes[i].op_type.c_str(),
+                  luojia::nn::to_string(nodes[i].output).c_str(), nodes[i].seconds / static_cast<double>(nodes[i].runs) * 1e3);
+  }
   std::printf("luojia %s %sx%s threads %d: median %.2f ms, best %.2f ms, activations %.1f MB\n", argv[1], argv[3], argv[4],
               threads, times[times.size() / 2] * 1e3, times.front() * 1e3, static_cast<double>(session.peak_bytes()) / 1e6);
   return 0;

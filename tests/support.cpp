@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include <cstdlib>
+
 #include <cpl_conv.h>
 
 #include <fstream>
@@ -98,5 +100,8 @@ double hash01(int b, int x, int y, int seed) {
   }
   return static_cast<double>(h >> 11) / static_cast<double>(1ull << 53);
 }
+
+WinogradMode::WinogradMode(const char* mode) { setenv("LUOJIA_WINOGRAD", mode, 1); }
+WinogradMode::~WinogradMode() { unsetenv("LUOJIA_WINOGRAD"); }
 
 }  // namespace luojia::test

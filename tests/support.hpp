@@ -27,6 +27,15 @@ private:
   std::filesystem::path path_;
 };
 
+// LUOJIA_WINOGRAD=off|f2|f4|auto for the models loaded in its lifetime (Conv reads it at load).
+class WinogradMode {
+public:
+  explicit WinogradMode(const char* mode);
+  ~WinogradMode();
+  WinogradMode(const WinogradMode&) = delete;
+  WinogradMode& operator=(const WinogradMode&) = delete;
+};
+
 struct RasterSpec {
   int width = 16;
   int height = 16;

@@ -136,6 +136,7 @@ void check_conv(const TempDir& dir, const ConvCase& c, std::mt19937& rng) {
 
 TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asymmetric padding, 64+ channels", "[nn][ops]") {
   TempDir dir;
+  const WinogradMode direct("off");  // the direct GEMM's paths; Winograd is checked below, to its own bound
   std::mt19937 rng(7);
   // Hand-picked: the paths the implementation distinguishes.
   const std::vector<ConvCase> fixed{
@@ -175,6 +176,91 @@ TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asy
     c.bias = pick(rng) % 2;
     c.relu = pick(rng) % 3 == 0;
     check_conv(dir, c, rng);
+  }
+}
+
+namespace {
+
+struct WinogradCase {
+  std::int64_t cin, cout, h, w, pt, pl, pb, pr;
+};
+
+// Worst |luojia - exact| / (1 + sum |w x|) of one 3x3 stride-1 convolution with bias, inputs
+// uniform in [lo, hi): error relative to the magnitude of the terms summed, which is what a
+// floating-point sum's error bound scales with (the output itself may cancel to near zero).
+double winograd_error(const TempDir& dir, const WinogradCase& c, double lo, double hi, std::mt19937& rng) {
+  const std::int64_t ho = c.h + c.pt + c.pb - 2, wo = c.w + c.pl + c.pr - 2;
+  const Dims xs{1, c.cin, c.h, c.w}, ws{c.cout, c.cin, 3, 3}, ys{1, c.cout, ho, wo};
+  std::uniform_real_distribution<double> u(lo, hi);
+  std::vector<float> x(static_cast<std::size_t>(product(xs)));
+  for (float& v : x) v = static_cast<float>(u(rng));
+  const auto w = random_values(static_cast<std::size_t>(product(ws)), rng), b = random_values(static_cast<std::size_t>(c.cout), rng);
+  onnx::ModelProto m = empty_model(17);
+  auto* g = m.mutable_graph();
+  add_input(g, "x", xs);
+  add_initializer(g, "w", ws, w);
+  add_initializer(g, "b", {c.cout}, b);
+  auto* conv = add_node(g, "Conv", {"x", "w", "b"}, {"y"});
+  set_ints(conv, "kernel_shape", {3, 3});
+  set_ints(conv, "pads", {c.pt, c.pl, c.pb, c.pr});
+  add_output(g, "y");
+  const nn::Tensor got = run_graph(dir, m, xs, x);
+  REQUIRE(got.shape() == ys);
+  double worst = 0;
+  for (std::int64_t co = 0; co < c.cout; ++co)
+    for (std::int64_t oy = 0; oy < ho; ++oy)
+      for (std::int64_t ox = 0; ox < wo; ++ox) {
+        double sum = b[static_cast<std::size_t>(co)], magnitude = std::fabs(sum);
+        for (std::int64_t ci = 0; ci < c.cin; ++ci)
+          for (std::int64_t ky = 0; ky < 3; ++ky)
+            for (std::int64_t kx = 0; kx < 3; ++kx) {
+              const std::int64_t iy = oy - c.pt + ky, ix = ox - c.pl + kx;
+              if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+              const double term = static_cast<double>(x[static_cast<std::size_t>((ci * c.h + iy) * c.w + ix)]) *
+                                  w[static_cast<std::size_t>(((co * c.cin + ci) * 3 + ky) * 3 + kx)];
+              sum += term;
+              magnitude += std::fabs(term);
+            }
+        const double e = std::fabs(got.data()[(co * ho + oy) * wo + ox] - sum) / (1.0 + magnitude);
+        worst = std::max(worst, e);
+      }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("Winograd F(2x2) and F(4x4) equal the spec's loop on awkward sizes and 16-bit inputs", "[nn][ops][winograd]") {
+  TempDir dir;
+  std::mt19937 rng(11);
+  const std::vector<WinogradCase> cases{
+      {8, 8, 1, 1, 1, 1, 1, 1},       // one pixel: one tile, almost all padding
+      {8, 13, 1, 23, 1, 1, 1, 1},     // one row; 13 channels: a partial kernel column panel
+      {9, 8, 23, 1, 1, 1, 1, 1},      // one column
+      {16, 16, 7, 9, 1, 1, 1, 1},     // not a multiple of either tile
+      {16, 24, 9, 10, 0, 0, 0, 0},    // no padding (7x8 out)
+      {12, 20, 11, 14, 0, 1, 2, 0},   // asymmetric padding
+      {24, 72, 37, 37, 1, 1, 1, 1},   // channel blocks; more tiles than one block
+      {300, 16, 6, 6, 1, 1, 1, 1},    // depth over one 256-deep block
+      {16, 16, 64, 64, 1, 1, 1, 1},   // tile multiples, many blocks
+  };
+  // Direct GEMM, then both Winograd tiles forced on every layer, then the default choice.
+  for (const char* mode : {"off", "f2", "f4", "auto"}) {
+    const WinogradMode forced(mode);
+    double worst_unit = 0, worst_16bit = 0;
+    for (const auto& c : cases) {
+      INFO(mode << " Cin" << c.cin << " Cout" << c.cout << " " << c.h << "x" << c.w << " p" << c.pt << "," << c.pl << "," << c.pb << ","
+                << c.pr);
+      worst_unit = std::max(worst_unit, winograd_error(dir, c, -1.0, 1.0, rng));
+      worst_16bit = std::max(worst_16bit, winograd_error(dir, c, 0.0, 65535.0, rng));
+    }
+    INFO(mode << ": worst error / term magnitude " << worst_unit << " on [-1, 1), " << worst_16bit << " on 16-bit values");
+    // Measured (AVX2 EPYC): direct 2.9e-7 / 2.2e-7; F(2x2) 1.3e-7 / 1.3e-7; F(4x4) 1.9e-6 / 1.2e-6.
+    CHECK(worst_unit < 5e-6);
+    CHECK(worst_16bit < 5e-6);
+    if (std::string(mode) == "off" || std::string(mode) == "f2") {
+      CHECK(worst_unit < 1e-6);
+      CHECK(worst_16bit < 1e-6);
+    }
   }
 }
 

@@ -71,13 +71,19 @@ TEST_CASE("tiled segmentation equals one whole-image run", "[segment][exact]") {
         CHECK(r.exact);
         CHECK(luojia::test::read_band(dir.file("tiled.tif"), 1) == ref_classes);
         const int channels = Raster::open(dir.file("tiled_logits.tif")).info().band_count();
-        double worst = 0;
+        // Float tolerance relative to the logits' range: Winograd convolutions round each pixel by
+        // where it falls in its 4x4 tile, and the tiles of a tiled run fall elsewhere.
+        double worst = 0, scale = 1;
         for (int b = 1; b <= channels; ++b) {
           const auto a = luojia::test::read_band(dir.file("tiled_logits.tif"), b);
           const auto e = luojia::test::read_band(dir.file("whole_logits.tif"), b);
-          for (std::size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - e[i]));
+          for (std::size_t i = 0; i < a.size(); ++i) {
+            worst = std::max(worst, std::fabs(a[i] - e[i]));
+            scale = std::max(scale, std::fabs(e[i]));
+          }
         }
-        CHECK(worst <= 1e-5);
+        INFO("worst " << worst << " of logits up to " << scale);
+        CHECK(worst <= 1e-5 * scale);
       }
     }
 }

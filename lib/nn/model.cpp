@@ -5,6 +5,7 @@
 #include <luojia/error.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -103,6 +104,8 @@ struct Session::Impl {
   std::map<std::vector<Shape>, detail::Plan> plans;
   Tensor arena;  // grows to the largest plan's need, then is reused
   const detail::Plan* last = nullptr;
+  bool profiling = false;
+  std::vector<LayerTime> times;
 };
 
 namespace detail {
@@ -361,7 +364,19 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
     out.clear();
     for (int id : step.inputs) in.push_back(id < 0 ? Tensor() : tensors[static_cast<std::size_t>(id)]);
     for (int id : step.outputs) out.push_back(tensors[static_cast<std::size_t>(id)]);
+    if (!self.profiling) {
+      step.layer->forward(in, out);
+      continue;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
     step.layer->forward(in, out);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const NodeInfo& node = step.layer->node();
+    auto it = std::find_if(self.times.begin(), self.times.end(), [&](const LayerTime& t) { return t.node == node.name; });
+    if (it == self.times.end()) it = self.times.insert(self.times.end(), LayerTime{node.name, node.op_type, {}, 0.0, 0});
+    it->output = out.empty() ? Shape{} : out.front().shape();
+    it->seconds += seconds;
+    ++it->runs;
   }
   for (std::size_t k = 0; k < plan.outputs.size(); ++k) {
     const detail::Slot& s = plan.slots[static_cast<std::size_t>(plan.outputs[k])];
@@ -376,5 +391,12 @@ std::size_t Session::peak_bytes() const noexcept {
 }
 
 std::size_t Session::planned_shapes() const noexcept { return impl_->plans.size(); }
+
+void Session::profile(bool on) {
+  impl_->profiling = on;
+  impl_->times.clear();
+}
+
+const std::vector<LayerTime>& Session::layer_times() const noexcept { return impl_->times; }
 
 }  // namespace luojia::nn

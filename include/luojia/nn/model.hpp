@@ -88,6 +88,15 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
+// Time one node took over the runs a Session profiled (Session::profile).
+struct LayerTime {
+  std::string node;     // the node's name in the model
+  std::string op_type;
+  Shape output;         // its first output's shape in the last profiled run
+  double seconds = 0;   // summed over the profiled runs
+  std::int64_t runs = 0;
+};
+
 // Runs a model. Plans once per input shape (shape arithmetic folded, buffers laid out in one arena
 // by liveness) and reuses plan and arena for every later run of that shape. One session per thread.
 class LUOJIA_API Session {
@@ -101,6 +110,10 @@ public:
   // Arena bytes of the plan for the last input shape: the activation memory one tile needs.
   std::size_t peak_bytes() const noexcept;
   std::size_t planned_shapes() const noexcept;
+  // Times every node of the following runs (off by default: it reads the clock twice per node).
+  void profile(bool on);
+  // Per node, in run order, summed since profiling was switched on.
+  const std::vector<LayerTime>& layer_times() const noexcept;
 
 private:
   struct Impl;

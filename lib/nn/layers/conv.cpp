@@ -10,7 +10,10 @@
 #include <tbb/task_arena.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <tuple>
 
 namespace luojia::nn::layers {
 namespace {
@@ -20,6 +23,33 @@ constexpr std::int64_t kChunk = 1024;
 
 // Output-pixel panels per parallel task: a few kernel calls each, and tasks enough for every thread.
 constexpr std::int64_t kPanelsPerTask = 24;
+
+// Which Winograd tile a 3x3, stride-1 convolution gets (0: none), and whether it is forced
+// (LUOJIA_WINOGRAD=off|f2|f4, for tests and benchmarks: then on every such layer and shape). By default F(4x4) where the GEMMs dominate, F(2x2) where
+// channels are few: there the transforms cost as much as the multiplies they save, and the input
+// is often the raw image, whose dynamic range F(4x4)'s larger transform coefficients amplify.
+std::pair<int, bool> winograd_tile(std::int64_t cin, std::int64_t cout) {
+  const char* env = std::getenv("LUOJIA_WINOGRAD");
+  const std::string mode = env ? env : "";
+  if (mode == "off") return {0, true};
+  if (mode == "f2") return {2, true};
+  if (mode == "f4") return {4, true};
+  if (!mode.empty() && mode != "auto") throw Error("LUOJIA_WINOGRAD=" + mode + ": not off, f2, f4 or auto");
+  if (cin >= 16 && cout >= 16) return {4, false};
+  if (cin >= 8 && cout >= 8) return {2, false};
+  return {0, false};
+}
+
+// Whether Winograd beats the direct GEMM on this output plane: the tiles cover up to m - 1 rows
+// and columns past its edges, all computed. Multiply-adds per output pixel and channel pair
+// against the direct 9, plus the transforms (per pixel and channel, about 4 multiply-adds in and
+// 3 out for m = 4) which run at about a quarter of the kernel's rate.
+bool winograd_pays(int m, std::int64_t cin, std::int64_t cout, std::int64_t ho, std::int64_t wo) {
+  const double a = m + 2;
+  const double covered = static_cast<double>((ho + m - 1) / m * m) * static_cast<double>((wo + m - 1) / m * m);
+  const double per_pixel = a * a / (m * m) * static_cast<double>(cin * cout) + 4.0 * (4.0 * cin + 3.0 * cout);
+  return covered * per_pixel < 9.0 * static_cast<double>(cin * cout) * static_cast<double>(ho * wo);
+}
 
 }  // namespace
 
@@ -39,6 +69,14 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
   if (window_.kernel[0] == 0) window_.kernel = {w.dim(2), w.dim(3)};
   if (window_.kernel[0] != w.dim(2) || window_.kernel[1] != w.dim(3)) fail("kernel_shape does not match the weights");
   const std::int64_t cout_g = out_channels_ / group_, k = w.size() / out_channels_;
+  const bool three_by_three = window_.kernel == std::array<std::int64_t, 2>{3, 3} && window_.stride == std::array<std::int64_t, 2>{1, 1} &&
+                              window_.dilation == std::array<std::int64_t, 2>{1, 1};
+  if (three_by_three && group_ == 1) std::tie(winograd_, winograd_forced_) = winograd_tile(w.dim(1), out_channels_);
+  if (winograd_) {
+    const ConvGemm& gemm = conv_gemm();
+    winograd_packed_ = Tensor(Shape{gemm.winograd_packed_floats(winograd_, w.dim(1), out_channels_)});
+    gemm.winograd_pack_weights(winograd_, w.data(), w.dim(1), out_channels_, winograd_packed_.data());
+  }
   if (!(w.dim(1) == 1 && cout_g == 1)) {
     const ConvGemm& gemm = conv_gemm();
     packed_ = Tensor(Shape{group_, gemm.packed_floats(cout_g, k)});
@@ -119,6 +157,27 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   const std::int64_t kMr = gemm.mr, kNr = gemm.nr;
   const bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && ho == h && wo == w;
   const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
+  if (winograd_ && (winograd_forced_ || winograd_pays(winograd_, cin, out_channels_, ho, wo))) {
+    const PatchGeometry geo{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl};
+    const std::int64_t m = winograd_, tiles_y = (ho + m - 1) / m;
+    std::int64_t channel_blocks = 1;
+    while (n * tiles_y * channel_blocks < want && out_channels_ / (channel_blocks * 2) >= 32) channel_blocks *= 2;
+    const std::int64_t block_cols = ((out_channels_ + channel_blocks - 1) / channel_blocks + kNr - 1) / kNr * kNr;
+    const std::int64_t bands = std::min(tiles_y, std::max<std::int64_t>(1, (want + n * channel_blocks - 1) / (n * channel_blocks)));
+    const std::int64_t band_rows = (tiles_y + bands - 1) / bands;
+    luojia::detail::parallel_for(std::int64_t{0}, n * bands * channel_blocks, [&](std::int64_t t) {
+      const std::int64_t cb = t % channel_blocks, band = (t / channel_blocks) % bands, b = t / channel_blocks / bands;
+      const std::int64_t c0 = std::min(out_channels_, cb * block_cols), c1 = std::min(out_channels_, c0 + block_cols);
+      const std::int64_t ty0 = band * band_rows, ty1 = std::min(tiles_y, ty0 + band_rows);
+      if (c0 >= c1 || ty0 >= ty1) return;
+      float* dst = y.data() + (b * out_channels_ + c0) * plane_out;
+      gemm.winograd_conv(static_cast<int>(m), x.data() + b * cin * plane_in, geo, cin, winograd_packed_.data(), out_channels_, ty0,
+                         ty1, c0, c1, bias_.data() + c0, dst);
+      const std::int64_t q0 = ty0 * m * wo, q1 = std::min(ho, ty1 * m) * wo;
+      for (std::int64_t co = c0; co < c1; ++co) activation_.apply(dst + (co - c0) * plane_out + q0, q1 - q0);
+    });
+    return;
+  }
   if (!pointwise) {
     const PatchGeometry geo{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl};
     const std::int64_t panels = (plane_out + kMr - 1) / kMr;

@@ -1,6 +1,7 @@
 // One instruction set's build of the convolution GEMM: compiled once per ISA (LUOJIA_ISA_NAME,
 // with its -m flags) into a dispatched binary, or once with -march=native.
 #include "nn/layers/conv_gemm.hpp"
+#include "nn/layers/packed_gemm.hpp"
 
 #include <Eigen/Core>
 
@@ -43,7 +44,7 @@ constexpr Index kPanels = 8;
 
 // Floats between two groups' packed weights: the kernel's slack past a group's end, rounded so that
 // every group starts 64-byte aligned (SSE's packet loads of packed weights fault when misaligned).
-std::int64_t packed_floats(std::int64_t cout_g, std::int64_t k) { return (cout_g * k + 64 + 15) / 16 * 16; }
+std::int64_t packed_floats(std::int64_t cout_g, std::int64_t k) { return packed::packed_rhs_floats(cout_g, k); }
 
 std::vector<float, Eigen::aligned_allocator<float>>& packed_scratch(std::size_t floats) {
   thread_local std::vector<float, Eigen::aligned_allocator<float>> buffer;
@@ -153,9 +154,27 @@ void matmul(const float* a, std::int64_t rows, std::int64_t k, const float* x, s
 
 }  // namespace
 
+namespace packed {
+
+std::int64_t rows_per_panel() { return kMr; }
+std::int64_t cols_per_panel() { return kNr; }
+std::int64_t packed_rhs_floats(std::int64_t cols, std::int64_t depth) { return (cols * depth + 64 + 15) / 16 * 16; }
+
+void pack_rhs(const float* b, std::int64_t cols, std::int64_t depth, float* packed) {
+  PackRhs()(packed, RhsMapper(b, depth), depth, cols);
+}
+
+void gemm(float* res, std::int64_t ld, const float* lhs, std::int64_t lhs_depth, const float* rhs, std::int64_t rhs_depth,
+          std::int64_t rows, std::int64_t cols, std::int64_t offset, std::int64_t depth) {
+  Kernel()(ResMapper(res, ld), lhs, rhs, rows, depth, cols, 1.0f, lhs_depth, rhs_depth, offset, offset);
+}
+
+}  // namespace packed
+
 // The one symbol a build exports.
 __attribute__((visibility("default"))) const ConvGemm& LUOJIA_CAT(conv_gemm_, LUOJIA_ISA_NAME)() {
-  static const ConvGemm gemm{LUOJIA_STR(LUOJIA_ISA_NAME), kMr, kNr, packed_floats, pack_weights, patch_gemm, matmul};
+  static const ConvGemm gemm{LUOJIA_STR(LUOJIA_ISA_NAME), kMr, kNr, packed_floats, pack_weights, patch_gemm, matmul,
+                                winograd_packed_floats, winograd_pack_weights, winograd_conv};
   return gemm;
 }
 

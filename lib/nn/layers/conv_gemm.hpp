@@ -25,6 +25,14 @@ struct ConvGemm {
   // y (rows x cols, rows ldy apart) = a (rows x k, row-major, dense) * x (k x cols, rows ldx apart).
   void (*matmul)(const float* a, std::int64_t rows, std::int64_t k, const float* x, std::int64_t ldx, std::int64_t cols, float* y,
                  std::int64_t ldy);
+  // Winograd F(m x m, 3 x 3), m = 2 or 4, for 3 x 3 convolutions of stride and dilation 1: the
+  // weights (cout x cin x 3 x 3) transformed and packed once; output tiles of m x m computed by
+  // (m + 2)^2 GEMMs on the kernel above. winograd_conv writes output rows [ty0 * m, min(ho, ty1 * m))
+  // of channels [c0, c1) (c0 a multiple of nr); dst is channel c0's plane, bias[c] channel c0 + c's.
+  std::int64_t (*winograd_packed_floats)(int m, std::int64_t cin, std::int64_t cout);
+  void (*winograd_pack_weights)(int m, const float* w, std::int64_t cin, std::int64_t cout, float* packed);
+  void (*winograd_conv)(int m, const float* src, const PatchGeometry& g, std::int64_t cin, const float* packed, std::int64_t cout,
+                        std::int64_t ty0, std::int64_t ty1, std::int64_t c0, std::int64_t c1, const float* bias, float* dst);
 };
 
 // The build for this CPU (LUOJIA_ISA=sse2|avx2|avx512 forces one, for tests and benchmarks).

@@ -1,0 +1,255 @@
+// Winograd F(m x m, 3 x 3) convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+// Networks", 2016): per tile of m x m outputs, the (m + 2)^2 input patch d is transformed
+// (B^T d B), multiplied element by element with the transformed weights (G g G^T) and summed over
+// the input channels - which is (m + 2)^2 GEMMs over a block of tiles, run on the same packed
+// kernel as the direct convolution - and transformed back (A^T M A). For m = 4 that is 36
+// multiplies per 16 outputs and input channel instead of 144; m = 2 (16 per 4) loses less
+// precision. Compiled once per instruction set, like conv_gemm.cpp.
+#include "nn/layers/packed_gemm.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <vector>
+
+namespace luojia::nn::layers {
+namespace {
+
+// The transforms as 1-D passes over vectors of n values (one value per tile of a panel), written
+// out so that the compiler sees every coefficient: out[i][r] = sum_k T[i][k] in[k][r]. The 2-D
+// transforms are a pass over the rows, then one over the columns.
+template <int M>
+struct Transform;
+
+template <>
+struct Transform<2> {
+  static constexpr int kA = 4;
+  static constexpr double kG[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+  static void input(const float* const* in, float* const* out, std::int64_t n, float) {
+#pragma omp simd
+    for (std::int64_t r = 0; r < n; ++r) {
+      const float d0 = in[0][r], d1 = in[1][r], d2 = in[2][r], d3 = in[3][r];
+      out[0][r] = d0 - d2;
+      out[1][r] = d1 + d2;
+      out[2][r] = d2 - d1;
+      out[3][r] = d1 - d3;
+    }
+  }
+  // A^T = [1 1 1 0; 0 1 -1 -1], plus bias.
+  static void output(const float* const* in, float* const* out, std::int64_t n, float bias) {
+#pragma omp simd
+    for (std::int64_t r = 0; r < n; ++r) {
+      const float m0 = in[0][r], m1 = in[1][r], m2 = in[2][r], m3 = in[3][r];
+      out[0][r] = m0 + m1 + m2 + bias;
+      out[1][r] = m1 - m2 - m3 + bias;
+    }
+  }
+};
+
+template <>
+struct Transform<4> {
+  static constexpr int kA = 6;
+  static constexpr double kG[6][3] = {{1.0 / 4, 0, 0},          {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                      {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+  // B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+  static void input(const float* const* in, float* const* out, std::int64_t n, float) {
+#pragma omp simd
+    for (std::int64_t r = 0; r < n; ++r) {
+      const float d0 = in[0][r], d1 = in[1][r], d2 = in[2][r], d3 = in[3][r], d4 = in[4][r], d5 = in[5][r];
+      const float a = d4 - 4.0f * d2, b = d3 - 4.0f * d1, c = d4 - d2, e = 2.0f * (d3 - d1);
+      out[0][r] = 4.0f * d0 - 5.0f * d2 + d4;
+      out[1][r] = a + b;
+      out[2][r] = a - b;
+      out[3][r] = c + e;
+      out[4][r] = c - e;
+      out[5][r] = 4.0f * d1 - 5.0f * d3 + d5;
+    }
+  }
+  // A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1], plus bias.
+  static void output(const float* const* in, float* const* out, std::int64_t n, float bias) {
+#pragma omp simd
+    for (std::int64_t r = 0; r < n; ++r) {
+      const float m0 = in[0][r], m1 = in[1][r], m2 = in[2][r], m3 = in[3][r], m4 = in[4][r], m5 = in[5][r];
+      const float sum12 = m1 + m2, dif12 = m1 - m2, sum34 = m3 + m4, dif34 = m3 - m4;
+      out[0][r] = m0 + sum12 + sum34 + bias;
+      out[1][r] = dif12 + 2.0f * dif34 + bias;
+      out[2][r] = sum12 + 4.0f * sum34 + bias;
+      out[3][r] = dif12 + 8.0f * dif34 + m5 + bias;
+    }
+  }
+};
+
+// Tiles per GEMM block (rounded up to whole panels) and output channels per pass over it: the
+// transformed block (positions x tiles x input channels) and the products (positions x tiles x
+// channels) stay within L2 for the usual widths.
+constexpr std::int64_t kBlockTiles = 48;
+constexpr std::int64_t kChannelBlock = 32;
+constexpr std::int64_t kMaxPanelRows = 64;  // the widest build's panel (AVX-512: 48)
+
+// Per thread, grown on demand; 64-byte aligned for the kernel's packet loads.
+class Scratch {
+public:
+  float* get(std::size_t floats) {
+    if (floats > size_) {
+      data_.reset(static_cast<float*>(::operator new(floats * sizeof(float), std::align_val_t{64})));
+      size_ = floats;
+    }
+    return data_.get();
+  }
+
+private:
+  struct Free {
+    void operator()(float* p) const { ::operator delete(p, std::align_val_t{64}); }
+  };
+  std::unique_ptr<float, Free> data_;
+  std::size_t size_ = 0;
+};
+
+template <int M>
+void pack_weights(const float* w, std::int64_t cin, std::int64_t cout, float* packed) {
+  using T = Transform<M>;
+  constexpr int A = T::kA;
+  // Per position, cout rows of cin transformed weights: the GEMM's right-hand side. Transformed in
+  // double: the weights are rounded once.
+  std::vector<float> u(static_cast<std::size_t>(A * A * cout * cin));
+  for (std::int64_t co = 0; co < cout; ++co)
+    for (std::int64_t ci = 0; ci < cin; ++ci) {
+      const float* g = w + (co * cin + ci) * 9;
+      double gg[A][3];
+      for (int a = 0; a < A; ++a)
+        for (int c = 0; c < 3; ++c) gg[a][c] = T::kG[a][0] * g[c] + T::kG[a][1] * g[3 + c] + T::kG[a][2] * g[6 + c];
+      for (int a = 0; a < A; ++a)
+        for (int b = 0; b < A; ++b)
+          u[static_cast<std::size_t>(((a * A + b) * cout + co) * cin + ci)] =
+              static_cast<float>(gg[a][0] * T::kG[b][0] + gg[a][1] * T::kG[b][1] + gg[a][2] * T::kG[b][2]);
+    }
+  const std::int64_t stride = packed::packed_rhs_floats(cout, cin);
+  for (int p = 0; p < A * A; ++p) packed::pack_rhs(u.data() + p * cout * cin, cout, cin, packed + p * stride);
+}
+
+// Input patches of one panel of tiles -> their transforms, written as the panel of each
+// position's packed left-hand side. Vectorised across the panel's tiles.
+template <int M>
+void transform_inputs(const float* plane, const PatchGeometry& g, std::int64_t tiles_x, std::int64_t first, std::int64_t count,
+                      std::int64_t mr, float* out, std::int64_t position_stride) {
+  using T = Transform<M>;
+  constexpr int A = T::kA;
+  alignas(64) float d[A * A][kMaxPanelRows];
+  alignas(64) float t[A * A][kMaxPanelRows];
+  for (std::int64_t r = 0; r < mr; ++r) {
+    if (r >= count) {
+      for (int e = 0; e < A * A; ++e) d[e][r] = 0.0f;
+      continue;
+    }
+    const std::int64_t tile = first + r;
+    const std::int64_t y0 = tile / tiles_x * M - g.pt, x0 = tile % tiles_x * M - g.pl;
+    if (y0 >= 0 && x0 >= 0 && y0 + A <= g.h && x0 + A <= g.w) {
+      for (int i = 0; i < A; ++i)
+        for (int j = 0; j < A; ++j) d[i * A + j][r] = plane[(y0 + i) * g.w + x0 + j];
+    } else {
+      for (int i = 0; i < A; ++i)
+        for (int j = 0; j < A; ++j) {
+          const std::int64_t y = y0 + i, x = x0 + j;
+          d[i * A + j][r] = y >= 0 && y < g.h && x >= 0 && x < g.w ? plane[y * g.w + x] : 0.0f;
+        }
+    }
+  }
+  // Columns: t[i][j] = sum_k B^T[i][k] d[k][j]; rows: out(i, j) = sum_k t[i][k] B^T[j][k].
+  const float* in[A];
+  float* o[A];
+  for (int j = 0; j < A; ++j) {
+    for (int k = 0; k < A; ++k) in[k] = d[k * A + j], o[k] = t[k * A + j];
+    T::input(in, o, mr, 0.0f);
+  }
+  for (int i = 0; i < A; ++i) {
+    for (int k = 0; k < A; ++k) in[k] = t[i * A + k], o[k] = out + (i * A + k) * position_stride;
+    T::input(in, o, mr, 0.0f);
+  }
+}
+
+// One channel's products of one panel of tiles (position p's at in + p * position_stride) ->
+// the output tiles, plus bias, clipped to the plane.
+template <int M>
+void transform_outputs(const float* in, std::int64_t position_stride, const PatchGeometry& g, std::int64_t tiles_x,
+                       std::int64_t first, std::int64_t count, std::int64_t mr, float bias, float* plane) {
+  using T = Transform<M>;
+  constexpr int A = T::kA;
+  alignas(64) float t[M * A][kMaxPanelRows];
+  alignas(64) float y[M * M][kMaxPanelRows];
+  const float* p[A];
+  float* o[A];
+  for (int k = 0; k < A; ++k) {
+    for (int l = 0; l < A; ++l) p[l] = in + (l * A + k) * position_stride;
+    for (int i = 0; i < M; ++i) o[i] = t[i * A + k];
+    T::output(p, o, mr, 0.0f);
+  }
+  for (int i = 0; i < M; ++i) {
+    for (int k = 0; k < A; ++k) p[k] = t[i * A + k];
+    for (int j = 0; j < M; ++j) o[j] = y[i * M + j];
+    T::output(p, o, mr, bias);
+  }
+  for (std::int64_t r = 0; r < count; ++r) {
+    const std::int64_t tile = first + r;
+    const std::int64_t y0 = tile / tiles_x * M, x0 = tile % tiles_x * M;
+    const std::int64_t rows = std::min<std::int64_t>(M, g.ho - y0), cols = std::min<std::int64_t>(M, g.wo - x0);
+    for (std::int64_t i = 0; i < rows; ++i)
+      for (std::int64_t j = 0; j < cols; ++j) plane[(y0 + i) * g.wo + x0 + j] = y[i * M + j][r];
+  }
+}
+
+template <int M>
+void conv(const float* src, const PatchGeometry& g, std::int64_t cin, const float* packed, std::int64_t cout, std::int64_t ty0,
+          std::int64_t ty1, std::int64_t c0, std::int64_t c1, const float* bias, float* dst) {
+  constexpr int P = Transform<M>::kA * Transform<M>::kA;
+  const std::int64_t mr = packed::rows_per_panel(), nr = packed::cols_per_panel();
+  const std::int64_t block = (kBlockTiles + mr - 1) / mr * mr, panels = block / mr;
+  const std::int64_t channel_block = (kChannelBlock + nr - 1) / nr * nr;
+  const std::int64_t tiles_x = (g.wo + M - 1) / M, first = ty0 * tiles_x, last = ty1 * tiles_x;
+  const std::int64_t plane_in = g.h * g.w, plane_out = g.ho * g.wo;
+  const std::int64_t weights_stride = packed::packed_rhs_floats(cout, cin);
+  thread_local Scratch inputs_scratch, products_scratch;
+  float* v = inputs_scratch.get(static_cast<std::size_t>(P * block * cin));
+  float* products = products_scratch.get(static_cast<std::size_t>(P * block * channel_block));
+  for (std::int64_t s = first; s < last; s += block) {
+    const std::int64_t n = std::min(block, last - s);
+    // Position p's left-hand side: block x cin, panels of mr tiles, element (ci, r) at ci * mr + r.
+    for (std::int64_t q = 0; q < panels; ++q)
+      for (std::int64_t ci = 0; ci < cin; ++ci)
+        transform_inputs<M>(src + ci * plane_in, g, tiles_x, s + q * mr, n - q * mr, mr, v + (q * cin + ci) * mr, block * cin);
+    for (std::int64_t cc0 = c0; cc0 < c1; cc0 += channel_block) {
+      const std::int64_t cols = std::min(channel_block, c1 - cc0);
+      std::fill(products, products + P * block * cols, 0.0f);
+      // Depth blocks keep a panel of the transformed inputs in L1.
+      for (std::int64_t k0 = 0; k0 < cin; k0 += 256)
+        for (int p = 0; p < P; ++p)
+          packed::gemm(products + p * block * cols, block, v + p * block * cin, cin, packed + p * weights_stride + cc0 * cin, cin,
+                       block, cols, k0, std::min<std::int64_t>(256, cin - k0));
+      for (std::int64_t co = cc0; co < cc0 + cols; ++co)
+        for (std::int64_t q = 0; q * mr < n; ++q)
+          transform_outputs<M>(products + (co - cc0) * block + q * mr, block * cols, g, tiles_x, s + q * mr,
+                               std::min(mr, n - q * mr), mr, bias[co - c0], dst + (co - c0) * plane_out);
+    }
+  }
+}
+
+}  // namespace
+
+std::int64_t winograd_packed_floats(int m, std::int64_t cin, std::int64_t cout) {
+  const std::int64_t a = m + 2;
+  return a * a * packed::packed_rhs_floats(cout, cin);
+}
+
+void winograd_pack_weights(int m, const float* w, std::int64_t cin, std::int64_t cout, float* packed) {
+  if (m == 2) pack_weights<2>(w, cin, cout, packed);
+  else pack_weights<4>(w, cin, cout, packed);
+}
+
+void winograd_conv(int m, const float* src, const PatchGeometry& g, std::int64_t cin, const float* packed, std::int64_t cout,
+                   std::int64_t ty0, std::int64_t ty1, std::int64_t c0, std::int64_t c1, const float* bias, float* dst) {
+  if (m == 2) conv<2>(src, g, cin, packed, cout, ty0, ty1, c0, c1, bias, dst);
+  else conv<4>(src, g, cin, packed, cout, ty0, ty1, c0, c1, bias, dst);
+}
+
+}  // namespace luojia::nn::layers
