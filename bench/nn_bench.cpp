@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -77,6 +78,9 @@ int main(int argc, char** argv) {
     for (int i = 0; i < iterations; ++i) arena.execute([&] { session.run({input}); });
     auto nodes = session.layer_times();
     std::sort(nodes.begin(), nodes.end(), [](const auto& a, const auto& b) { return a.seconds > b.seconds; });
+    std::map<std::string, double> by_op;
+    for (const auto& node : nodes) by_op[node.op_type] += node.seconds / static_cast<double>(node.runs);
+    for (const auto& [op, seconds] : by_op) std::printf("  all %-12s %8.2f ms\n", op.c_str(), seconds * 1e3);
     for (std::size_t i = 0; i < std::min<std::size_t>(10, nodes.size()); ++i)
       std::printf("  %-28s %-12s %-22s %8.2f ms\n", nodes[i].node.c_str(), nodes[i].op_type.c_str(),
                   luojia::nn::to_string(nodes[i].output).c_str(), nodes[i].seconds / static_cast<double>(nodes[i].runs) * 1e3);

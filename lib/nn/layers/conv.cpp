@@ -159,22 +159,22 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
   if (winograd_ && (winograd_forced_ || winograd_pays(winograd_, cin, out_channels_, ho, wo))) {
     const PatchGeometry geo{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl};
-    const std::int64_t m = winograd_, tiles_y = (ho + m - 1) / m;
+    const std::int64_t m = winograd_, tiles = (ho + m - 1) / m * ((wo + m - 1) / m);
+    // Tasks of whole GEMM blocks of tiles (the kernel pads a partial block with empty tiles);
+    // deep, small planes have few: their output channels are split too.
+    const std::int64_t block = gemm.winograd_block_tiles, blocks = (tiles + block - 1) / block;
     std::int64_t channel_blocks = 1;
-    while (n * tiles_y * channel_blocks < want && out_channels_ / (channel_blocks * 2) >= 32) channel_blocks *= 2;
+    while (n * blocks * channel_blocks < want && out_channels_ / (channel_blocks * 2) >= 32) channel_blocks *= 2;
     const std::int64_t block_cols = ((out_channels_ + channel_blocks - 1) / channel_blocks + kNr - 1) / kNr * kNr;
-    const std::int64_t bands = std::min(tiles_y, std::max<std::int64_t>(1, (want + n * channel_blocks - 1) / (n * channel_blocks)));
-    const std::int64_t band_rows = (tiles_y + bands - 1) / bands;
-    luojia::detail::parallel_for(std::int64_t{0}, n * bands * channel_blocks, [&](std::int64_t t) {
-      const std::int64_t cb = t % channel_blocks, band = (t / channel_blocks) % bands, b = t / channel_blocks / bands;
+    const std::int64_t per_task = std::max<std::int64_t>(1, n * blocks * channel_blocks / want);
+    const std::int64_t ranges = (blocks + per_task - 1) / per_task;
+    luojia::detail::parallel_for(std::int64_t{0}, n * ranges * channel_blocks, [&](std::int64_t t) {
+      const std::int64_t cb = t % channel_blocks, range = (t / channel_blocks) % ranges, b = t / channel_blocks / ranges;
       const std::int64_t c0 = std::min(out_channels_, cb * block_cols), c1 = std::min(out_channels_, c0 + block_cols);
-      const std::int64_t ty0 = band * band_rows, ty1 = std::min(tiles_y, ty0 + band_rows);
-      if (c0 >= c1 || ty0 >= ty1) return;
-      float* dst = y.data() + (b * out_channels_ + c0) * plane_out;
-      gemm.winograd_conv(static_cast<int>(m), x.data() + b * cin * plane_in, geo, cin, winograd_packed_.data(), out_channels_, ty0,
-                         ty1, c0, c1, bias_.data() + c0, dst);
-      const std::int64_t q0 = ty0 * m * wo, q1 = std::min(ho, ty1 * m) * wo;
-      for (std::int64_t co = c0; co < c1; ++co) activation_.apply(dst + (co - c0) * plane_out + q0, q1 - q0);
+      const std::int64_t t0 = range * per_task * block, t1 = std::min(tiles, t0 + per_task * block);
+      if (c0 >= c1 || t0 >= t1) return;
+      gemm.winograd_conv(static_cast<int>(m), x.data() + b * cin * plane_in, geo, cin, winograd_packed_.data(), out_channels_, t0, t1,
+                         c0, c1, bias_.data() + c0, activation_, y.data() + (b * out_channels_ + c0) * plane_out);
     });
     return;
   }

@@ -174,7 +174,7 @@ void gemm(float* res, std::int64_t ld, const float* lhs, std::int64_t lhs_depth,
 // The one symbol a build exports.
 __attribute__((visibility("default"))) const ConvGemm& LUOJIA_CAT(conv_gemm_, LUOJIA_ISA_NAME)() {
   static const ConvGemm gemm{LUOJIA_STR(LUOJIA_ISA_NAME), kMr, kNr, packed_floats, pack_weights, patch_gemm, matmul,
-                                winograd_packed_floats, winograd_pack_weights, winograd_conv};
+                                winograd_packed_floats, winograd_pack_weights, winograd_conv, winograd_block_tiles()};
   return gemm;
 }
 

@@ -8,6 +8,8 @@
 
 namespace luojia::nn::layers {
 
+struct ActivationFn;
+
 struct PatchGeometry {
   std::int64_t h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl;
 };
@@ -27,12 +29,15 @@ struct ConvGemm {
                  std::int64_t ldy);
   // Winograd F(m x m, 3 x 3), m = 2 or 4, for 3 x 3 convolutions of stride and dilation 1: the
   // weights (cout x cin x 3 x 3) transformed and packed once; output tiles of m x m computed by
-  // (m + 2)^2 GEMMs on the kernel above. winograd_conv writes output rows [ty0 * m, min(ho, ty1 * m))
-  // of channels [c0, c1) (c0 a multiple of nr); dst is channel c0's plane, bias[c] channel c0 + c's.
+  // (m + 2)^2 GEMMs on the kernel above. winograd_conv writes output tiles [t0, t1) (row-major over
+  // the plane's tiles) of channels [c0, c1) (c0 a multiple of nr), bias and activation applied;
+  // dst is channel c0's plane, bias[c] channel c0 + c's.
   std::int64_t (*winograd_packed_floats)(int m, std::int64_t cin, std::int64_t cout);
   void (*winograd_pack_weights)(int m, const float* w, std::int64_t cin, std::int64_t cout, float* packed);
   void (*winograd_conv)(int m, const float* src, const PatchGeometry& g, std::int64_t cin, const float* packed, std::int64_t cout,
-                        std::int64_t ty0, std::int64_t ty1, std::int64_t c0, std::int64_t c1, const float* bias, float* dst);
+                        std::int64_t t0, std::int64_t t1, std::int64_t c0, std::int64_t c1, const float* bias,
+                        const ActivationFn& activation, float* dst);
+  std::int64_t winograd_block_tiles;  // tiles per block of winograd_conv's GEMMs: tasks split at multiples
 };
 
 // The build for this CPU (LUOJIA_ISA=sse2|avx2|avx512 forces one, for tests and benchmarks).

@@ -6,6 +6,7 @@
 // multiplies per 16 outputs and input channel instead of 144; m = 2 (16 per 4) loses less
 // precision. Compiled once per instruction set, like conv_gemm.cpp.
 #include "nn/layers/packed_gemm.hpp"
+#include "nn/layers/common.hpp"
 
 #include <algorithm>
 #include <cstddef>
@@ -170,10 +171,11 @@ void transform_inputs(const float* plane, const PatchGeometry& g, std::int64_t t
 }
 
 // One channel's products of one panel of tiles (position p's at in + p * position_stride) ->
-// the output tiles, plus bias, clipped to the plane.
+// the output tiles, plus bias, through the activation, clipped to the plane.
 template <int M>
 void transform_outputs(const float* in, std::int64_t position_stride, const PatchGeometry& g, std::int64_t tiles_x,
-                       std::int64_t first, std::int64_t count, std::int64_t mr, float bias, float* plane) {
+                       std::int64_t first, std::int64_t count, std::int64_t mr, float bias, const ActivationFn& activation,
+                       float* plane) {
   using T = Transform<M>;
   constexpr int A = T::kA;
   alignas(64) float t[M * A][kMaxPanelRows];
@@ -190,6 +192,7 @@ void transform_outputs(const float* in, std::int64_t position_stride, const Patc
     for (int j = 0; j < M; ++j) o[j] = y[i * M + j];
     T::output(p, o, mr, bias);
   }
+  for (int e = 0; e < M * M; ++e) activation.apply(y[e], count);
   for (std::int64_t r = 0; r < count; ++r) {
     const std::int64_t tile = first + r;
     const std::int64_t y0 = tile / tiles_x * M, x0 = tile % tiles_x * M;
@@ -200,13 +203,13 @@ void transform_outputs(const float* in, std::int64_t position_stride, const Patc
 }
 
 template <int M>
-void conv(const float* src, const PatchGeometry& g, std::int64_t cin, const float* packed, std::int64_t cout, std::int64_t ty0,
-          std::int64_t ty1, std::int64_t c0, std::int64_t c1, const float* bias, float* dst) {
+void conv(const float* src, const PatchGeometry& g, std::int64_t cin, const float* packed, std::int64_t cout, std::int64_t first,
+          std::int64_t last, std::int64_t c0, std::int64_t c1, const float* bias, const ActivationFn& activation, float* dst) {
   constexpr int P = Transform<M>::kA * Transform<M>::kA;
   const std::int64_t mr = packed::rows_per_panel(), nr = packed::cols_per_panel();
-  const std::int64_t block = (kBlockTiles + mr - 1) / mr * mr, panels = block / mr;
+  const std::int64_t block = winograd_block_tiles(), panels = block / mr;
   const std::int64_t channel_block = (kChannelBlock + nr - 1) / nr * nr;
-  const std::int64_t tiles_x = (g.wo + M - 1) / M, first = ty0 * tiles_x, last = ty1 * tiles_x;
+  const std::int64_t tiles_x = (g.wo + M - 1) / M;
   const std::int64_t plane_in = g.h * g.w, plane_out = g.ho * g.wo;
   const std::int64_t weights_stride = packed::packed_rhs_floats(cout, cin);
   thread_local Scratch inputs_scratch, products_scratch;
@@ -229,12 +232,17 @@ void conv(const float* src, const PatchGeometry& g, std::int64_t cin, const floa
       for (std::int64_t co = cc0; co < cc0 + cols; ++co)
         for (std::int64_t q = 0; q * mr < n; ++q)
           transform_outputs<M>(products + (co - cc0) * block + q * mr, block * cols, g, tiles_x, s + q * mr,
-                               std::min(mr, n - q * mr), mr, bias[co - c0], dst + (co - c0) * plane_out);
+                               std::min(mr, n - q * mr), mr, bias[co - c0], activation, dst + (co - c0) * plane_out);
     }
   }
 }
 
 }  // namespace
+
+std::int64_t winograd_block_tiles() {
+  const std::int64_t mr = packed::rows_per_panel();
+  return (kBlockTiles + mr - 1) / mr * mr;
+}
 
 std::int64_t winograd_packed_floats(int m, std::int64_t cin, std::int64_t cout) {
   const std::int64_t a = m + 2;
@@ -247,9 +255,10 @@ void winograd_pack_weights(int m, const float* w, std::int64_t cin, std::int64_t
 }
 
 void winograd_conv(int m, const float* src, const PatchGeometry& g, std::int64_t cin, const float* packed, std::int64_t cout,
-                   std::int64_t ty0, std::int64_t ty1, std::int64_t c0, std::int64_t c1, const float* bias, float* dst) {
-  if (m == 2) conv<2>(src, g, cin, packed, cout, ty0, ty1, c0, c1, bias, dst);
-  else conv<4>(src, g, cin, packed, cout, ty0, ty1, c0, c1, bias, dst);
+                   std::int64_t t0, std::int64_t t1, std::int64_t c0, std::int64_t c1, const float* bias, const ActivationFn& activation,
+                   float* dst) {
+  if (m == 2) conv<2>(src, g, cin, packed, cout, t0, t1, c0, c1, bias, activation, dst);
+  else conv<4>(src, g, cin, packed, cout, t0, t1, c0, c1, bias, activation, dst);
 }
 
 }  // namespace luojia::nn::layers

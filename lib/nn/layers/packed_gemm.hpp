@@ -30,9 +30,11 @@ void gemm(float* res, std::int64_t ld, const float* lhs, std::int64_t lhs_depth,
 namespace luojia::nn::layers {
 
 // Winograd F(m x m, 3 x 3) of this build (conv_winograd.cpp), m = 2 or 4.
+std::int64_t winograd_block_tiles();
 std::int64_t winograd_packed_floats(int m, std::int64_t cin, std::int64_t cout);
 void winograd_pack_weights(int m, const float* w, std::int64_t cin, std::int64_t cout, float* packed);
 void winograd_conv(int m, const float* src, const PatchGeometry& g, std::int64_t cin, const float* packed, std::int64_t cout,
-                   std::int64_t ty0, std::int64_t ty1, std::int64_t c0, std::int64_t c1, const float* bias, float* dst);
+                   std::int64_t t0, std::int64_t t1, std::int64_t c0, std::int64_t c1, const float* bias, const ActivationFn& activation,
+                   float* dst);
 
 }  // namespace luojia::nn::layers
