@@ -183,6 +183,8 @@ namespace {
 
 struct WinogradCase {
   std::int64_t cin, cout, h, w, pt, pl, pb, pr;
+  bool relu = false;  // fused into the convolution at load: applied in the output transform
+  std::int64_t batch = 1;
 };
 
 // Worst |luojia - exact| / (1 + sum |w x|) of one 3x3 stride-1 convolution with bias, inputs
@@ -190,7 +192,7 @@ struct WinogradCase {
 // floating-point sum's error bound scales with (the output itself may cancel to near zero).
 double winograd_error(const TempDir& dir, const WinogradCase& c, double lo, double hi, std::mt19937& rng) {
   const std::int64_t ho = c.h + c.pt + c.pb - 2, wo = c.w + c.pl + c.pr - 2;
-  const Dims xs{1, c.cin, c.h, c.w}, ws{c.cout, c.cin, 3, 3}, ys{1, c.cout, ho, wo};
+  const Dims xs{c.batch, c.cin, c.h, c.w}, ws{c.cout, c.cin, 3, 3}, ys{c.batch, c.cout, ho, wo};
   std::uniform_real_distribution<double> u(lo, hi);
   std::vector<float> x(static_cast<std::size_t>(product(xs)));
   for (float& v : x) v = static_cast<float>(u(rng));
@@ -200,30 +202,33 @@ double winograd_error(const TempDir& dir, const WinogradCase& c, double lo, doub
   add_input(g, "x", xs);
   add_initializer(g, "w", ws, w);
   add_initializer(g, "b", {c.cout}, b);
-  auto* conv = add_node(g, "Conv", {"x", "w", "b"}, {"y"});
+  auto* conv = add_node(g, "Conv", {"x", "w", "b"}, {c.relu ? "c" : "y"});
   set_ints(conv, "kernel_shape", {3, 3});
   set_ints(conv, "pads", {c.pt, c.pl, c.pb, c.pr});
+  if (c.relu) add_node(g, "Relu", {"c"}, {"y"});
   add_output(g, "y");
   const nn::Tensor got = run_graph(dir, m, xs, x);
   REQUIRE(got.shape() == ys);
   double worst = 0;
-  for (std::int64_t co = 0; co < c.cout; ++co)
-    for (std::int64_t oy = 0; oy < ho; ++oy)
-      for (std::int64_t ox = 0; ox < wo; ++ox) {
-        double sum = b[static_cast<std::size_t>(co)], magnitude = std::fabs(sum);
-        for (std::int64_t ci = 0; ci < c.cin; ++ci)
-          for (std::int64_t ky = 0; ky < 3; ++ky)
-            for (std::int64_t kx = 0; kx < 3; ++kx) {
-              const std::int64_t iy = oy - c.pt + ky, ix = ox - c.pl + kx;
-              if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
-              const double term = static_cast<double>(x[static_cast<std::size_t>((ci * c.h + iy) * c.w + ix)]) *
-                                  w[static_cast<std::size_t>(((co * c.cin + ci) * 3 + ky) * 3 + kx)];
-              sum += term;
-              magnitude += std::fabs(term);
-            }
-        const double e = std::fabs(got.data()[(co * ho + oy) * wo + ox] - sum) / (1.0 + magnitude);
-        worst = std::max(worst, e);
-      }
+  for (std::int64_t n = 0; n < c.batch; ++n)
+    for (std::int64_t co = 0; co < c.cout; ++co)
+      for (std::int64_t oy = 0; oy < ho; ++oy)
+        for (std::int64_t ox = 0; ox < wo; ++ox) {
+          double sum = b[static_cast<std::size_t>(co)], magnitude = std::fabs(sum);
+          for (std::int64_t ci = 0; ci < c.cin; ++ci)
+            for (std::int64_t ky = 0; ky < 3; ++ky)
+              for (std::int64_t kx = 0; kx < 3; ++kx) {
+                const std::int64_t iy = oy - c.pt + ky, ix = ox - c.pl + kx;
+                if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+                const double term = static_cast<double>(x[static_cast<std::size_t>(((n * c.cin + ci) * c.h + iy) * c.w + ix)]) *
+                                    w[static_cast<std::size_t>(((co * c.cin + ci) * 3 + ky) * 3 + kx)];
+                sum += term;
+                magnitude += std::fabs(term);
+              }
+          if (c.relu) sum = std::max(0.0, sum);
+          const double e = std::fabs(got.data()[((n * c.cout + co) * ho + oy) * wo + ox] - sum) / (1.0 + magnitude);
+          worst = std::max(worst, e);
+        }
   return worst;
 }
 
@@ -236,10 +241,10 @@ TEST_CASE("Winograd F(2x2) and F(4x4) equal the spec's loop on awkward sizes and
       {8, 8, 1, 1, 1, 1, 1, 1},       // one pixel: one tile, almost all padding
       {8, 13, 1, 23, 1, 1, 1, 1},     // one row; 13 channels: a partial kernel column panel
       {9, 8, 23, 1, 1, 1, 1, 1},      // one column
-      {16, 16, 7, 9, 1, 1, 1, 1},     // not a multiple of either tile
+      {16, 16, 7, 9, 1, 1, 1, 1, true},  // not a multiple of either tile; ReLU
       {16, 24, 9, 10, 0, 0, 0, 0},    // no padding (7x8 out)
-      {12, 20, 11, 14, 0, 1, 2, 0},   // asymmetric padding
-      {24, 72, 37, 37, 1, 1, 1, 1},   // channel blocks; more tiles than one block
+      {12, 20, 11, 14, 0, 1, 2, 0, false, 2},  // asymmetric padding; batch of 2
+      {24, 72, 37, 37, 1, 1, 1, 1, true},  // channel blocks; more tiles than one block; ReLU
       {300, 16, 6, 6, 1, 1, 1, 1},    // depth over one 256-deep block
       {16, 16, 64, 64, 1, 1, 1, 1},   // tile multiples, many blocks
   };

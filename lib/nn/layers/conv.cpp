@@ -24,31 +24,35 @@ constexpr std::int64_t kChunk = 1024;
 // Output-pixel panels per parallel task: a few kernel calls each, and tasks enough for every thread.
 constexpr std::int64_t kPanelsPerTask = 24;
 
-// Which Winograd tile a 3x3, stride-1 convolution gets (0: none), and whether it is forced
-// (LUOJIA_WINOGRAD=off|f2|f4, for tests and benchmarks: then on every such layer and shape). By default F(4x4) where the GEMMs dominate, F(2x2) where
-// channels are few: there the transforms cost as much as the multiplies they save, and the input
-// is often the raw image, whose dynamic range F(4x4)'s larger transform coefficients amplify.
-std::pair<int, bool> winograd_tile(std::int64_t cin, std::int64_t cout) {
+// Whether Winograd F(m x m, 3 x 3) beats the direct GEMM on an output plane, in multiply-adds:
+// (m + 2)^2 per tile and channel pair against 9 per pixel, the tiles rounded up to whole kernel
+// panels of mr (a small plane computes mostly empty tiles), plus the transforms, about 16 per
+// input and 12 per output channel and pixel at their lower rate. Checked on an AVX2 EPYC against
+// 29 single 3x3 convolutions (4 to 256 channels, planes 8² to 256²): the predicted time ratio is
+// within a factor of 2 of the measured one (the transforms cost more than modelled at 32 to 64
+// channels), and it picks the faster kernel, or one within 10%, in all but a 0.05 ms case.
+bool winograd_pays(int m, std::int64_t cin, std::int64_t cout, std::int64_t ho, std::int64_t wo, std::int64_t mr) {
+  const double a = m + 2;
+  const std::int64_t tiles = (ho + m - 1) / m * ((wo + m - 1) / m);
+  const double computed = static_cast<double>((tiles + mr - 1) / mr * mr);
+  const double winograd = computed * a * a * static_cast<double>(cin * cout) +
+                          static_cast<double>(tiles) * m * m * (16.0 * static_cast<double>(cin) + 12.0 * static_cast<double>(cout));
+  return winograd < 9.0 * static_cast<double>(cin * cout) * static_cast<double>(ho * wo);
+}
+
+// Which Winograd tile a 3x3, stride-1 convolution is prepared for (0: none), and whether it is
+// forced (LUOJIA_WINOGRAD=off|f2|f4, for tests and benchmarks: then on every shape). By default
+// F(4x4) wherever it pays on a large plane; measured here it beat F(2x2) at every width from 4
+// channels, except on planes of 8² and less, where either costs little. F(2x2) is the more
+// accurate (1.3e-7 against 1.9e-6 of the terms' magnitude in tests/test_nn_ops.cpp).
+std::pair<int, bool> winograd_tile(std::int64_t cin, std::int64_t cout, std::int64_t mr) {
   const char* env = std::getenv("LUOJIA_WINOGRAD");
   const std::string mode = env ? env : "";
   if (mode == "off") return {0, true};
   if (mode == "f2") return {2, true};
   if (mode == "f4") return {4, true};
   if (!mode.empty() && mode != "auto") throw Error("LUOJIA_WINOGRAD=" + mode + ": not off, f2, f4 or auto");
-  if (cin >= 16 && cout >= 16) return {4, false};
-  if (cin >= 8 && cout >= 8) return {2, false};
-  return {0, false};
-}
-
-// Whether Winograd beats the direct GEMM on this output plane: the tiles cover up to m - 1 rows
-// and columns past its edges, all computed. Multiply-adds per output pixel and channel pair
-// against the direct 9, plus the transforms (per pixel and channel, about 4 multiply-adds in and
-// 3 out for m = 4) which run at about a quarter of the kernel's rate.
-bool winograd_pays(int m, std::int64_t cin, std::int64_t cout, std::int64_t ho, std::int64_t wo) {
-  const double a = m + 2;
-  const double covered = static_cast<double>((ho + m - 1) / m * m) * static_cast<double>((wo + m - 1) / m * m);
-  const double per_pixel = a * a / (m * m) * static_cast<double>(cin * cout) + 4.0 * (4.0 * cin + 3.0 * cout);
-  return covered * per_pixel < 9.0 * static_cast<double>(cin * cout) * static_cast<double>(ho * wo);
+  return {winograd_pays(4, cin, cout, 256, 256, mr) ? 4 : 0, false};
 }
 
 }  // namespace
@@ -71,7 +75,7 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
   const std::int64_t cout_g = out_channels_ / group_, k = w.size() / out_channels_;
   const bool three_by_three = window_.kernel == std::array<std::int64_t, 2>{3, 3} && window_.stride == std::array<std::int64_t, 2>{1, 1} &&
                               window_.dilation == std::array<std::int64_t, 2>{1, 1};
-  if (three_by_three && group_ == 1) std::tie(winograd_, winograd_forced_) = winograd_tile(w.dim(1), out_channels_);
+  if (three_by_three && group_ == 1) std::tie(winograd_, winograd_forced_) = winograd_tile(w.dim(1), out_channels_, conv_gemm().mr);
   if (winograd_) {
     const ConvGemm& gemm = conv_gemm();
     winograd_packed_ = Tensor(Shape{gemm.winograd_packed_floats(winograd_, w.dim(1), out_channels_)});
@@ -157,7 +161,7 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   const std::int64_t kMr = gemm.mr, kNr = gemm.nr;
   const bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && ho == h && wo == w;
   const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
-  if (winograd_ && (winograd_forced_ || winograd_pays(winograd_, cin, out_channels_, ho, wo))) {
+  if (winograd_ && (winograd_forced_ || winograd_pays(winograd_, cin, out_channels_, ho, wo, kMr))) {
     const PatchGeometry geo{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl};
     const std::int64_t m = winograd_, tiles = (ho + m - 1) / m * ((wo + m - 1) / m);
     // Tasks of whole GEMM blocks of tiles (the kernel pads a partial block with empty tiles);

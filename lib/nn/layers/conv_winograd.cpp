@@ -207,7 +207,8 @@ void conv(const float* src, const PatchGeometry& g, std::int64_t cin, const floa
           std::int64_t last, std::int64_t c0, std::int64_t c1, const float* bias, const ActivationFn& activation, float* dst) {
   constexpr int P = Transform<M>::kA * Transform<M>::kA;
   const std::int64_t mr = packed::rows_per_panel(), nr = packed::cols_per_panel();
-  const std::int64_t block = winograd_block_tiles(), panels = block / mr;
+  // Small planes: a block of only the panels their tiles fill.
+  const std::int64_t block = std::min(winograd_block_tiles(), (last - first + mr - 1) / mr * mr), panels = block / mr;
   const std::int64_t channel_block = (kChannelBlock + nr - 1) / nr * nr;
   const std::int64_t tiles_x = (g.wo + M - 1) / M;
   const std::int64_t plane_in = g.h * g.w, plane_out = g.ho * g.wo;
