@@ -123,3 +123,55 @@ TEST_CASE("a session plans once per shape and reuses its arena", "[nn]") {
   // Liveness sharing: the arena is far below the sum of every activation.
   CHECK(session.peak_bytes() < std::size_t{48 * 40 * 4} * 4 * 200);
 }
+
+TEST_CASE("the arena reuses the half of a skip's Concat block that is not written yet", "[nn]") {
+  // A U-Net level in miniature: s = Relu(x) is the skip, pooled (p), activated (q), upsampled (u)
+  // and concatenated with s (both written in place into the Concat's block c), then y = Relu(c).
+  // At the Resize s, q and u are alive: 2.25 planes of S floats, the least any plan can do. While
+  // p and q live, u's half of c is not written yet, so they can sit there; a plan that keeps the
+  // whole of c reserved from s onwards needs 2.5 S.
+  TempDir dir;
+  constexpr std::int64_t kChannels = 4, kSide = 16, kPlane = kChannels * kSide * kSide;  // S = 1024 floats
+  auto m = empty_model();
+  auto* g = m.mutable_graph();
+  add_input(g, "x", {1, kChannels, kSide, kSide});
+  add_node(g, "Relu", {"x"}, {"s"});
+  auto* pool = add_node(g, "MaxPool", {"s"}, {"p"});
+  auto* kernel = pool->add_attribute();
+  kernel->set_name("kernel_shape");
+  kernel->set_type(onnx::AttributeProto::INTS);
+  kernel->add_ints(2);
+  kernel->add_ints(2);
+  auto* strides = pool->add_attribute();
+  strides->set_name("strides");
+  strides->set_type(onnx::AttributeProto::INTS);
+  strides->add_ints(2);
+  strides->add_ints(2);
+  add_node(g, "Sigmoid", {"p"}, {"q"});
+  add_initializer(g, "scales", {4}, {1.0f, 1.0f, 2.0f, 2.0f});
+  add_node(g, "Resize", {"q", "", "scales"}, {"u"});
+  auto* concat = add_node(g, "Concat", {"s", "u"}, {"c"});
+  auto* axis = concat->add_attribute();
+  axis->set_name("axis");
+  axis->set_type(onnx::AttributeProto::INT);
+  axis->set_i(1);
+  add_node(g, "Relu", {"c"}, {"y"});
+  add_output(g, "y");
+  const Model model = Model::load(save(dir, "level.onnx", m));
+  Session session(model);
+  Tensor x({1, kChannels, kSide, kSide});
+  for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(i % 7) - 3.0f;
+  const auto y = session.run({x}).at(0);
+  CHECK(session.peak_bytes() == static_cast<std::size_t>(kPlane * 9 / 4) * sizeof(float));
+  // And the values: y = [relu(x), sigmoid(maxpool(relu(x))) upsampled by nearest neighbour].
+  REQUIRE(y.shape() == Shape{1, 2 * kChannels, kSide, kSide});
+  for (std::int64_t c = 0; c < kChannels; ++c)
+    for (std::int64_t r = 0; r < kSide; ++r)
+      for (std::int64_t col = 0; col < kSide; ++col) {
+        const auto at = [&](std::int64_t rr, std::int64_t cc) { return std::max(0.0f, x.data()[(c * kSide + rr) * kSide + cc]); };
+        CHECK(y.data()[(c * kSide + r) * kSide + col] == at(r, col));
+        const float pooled = std::max({at(r / 2 * 2, col / 2 * 2), at(r / 2 * 2 + 1, col / 2 * 2), at(r / 2 * 2, col / 2 * 2 + 1),
+                                       at(r / 2 * 2 + 1, col / 2 * 2 + 1)});
+        CHECK(y.data()[((kChannels + c) * kSide + r) * kSide + col] == Approx(1.0f / (1.0f + std::exp(-pooled))).epsilon(1e-6));
+      }
+}

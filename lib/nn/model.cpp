@@ -257,6 +257,10 @@ Plan make_plan(const Model::Impl& model, const std::vector<Tensor>& inputs) {
   }
   for (const auto& o : g.outputs) plan.outputs.push_back(slot_for(o.name));
 
+  // Each slot's own life, before Concat aliasing widens a Concat's to cover its inputs'.
+  std::vector<std::pair<int, int>> own_life;
+  for (const Slot& slot : plan.slots) own_life.emplace_back(slot.first, slot.last);
+
   // Concat along channels of a batch of one: inputs computed in the same run get their place in
   // the output, so no copy is made and both never coexist (U-Net skips are the big saving).
   for (const Step& step : plan.steps) {
@@ -289,32 +293,66 @@ Plan make_plan(const Model::Impl& model, const std::vector<Tensor>& inputs) {
     }
   }
 
-  // Arena offsets: a slot lives from the step that writes it to the last step that reads it;
-  // first fit among the blocks alive at that step.
-  struct Block {
-    std::size_t offset, size;
-    int last;
+  // Arena offsets. A block is a slot with the slots aliased into it; each of its pieces (the
+  // slot itself, each alias at its offset) lives from the step that writes it to the last step
+  // that reads it, so a U-Net skip's Concat block is only half occupied until the upsampled half
+  // is written, and deeper levels can use that half meanwhile. Greedy by size (TensorFlow Lite's
+  // arena planner): largest block first, each at the lowest offset where none of its pieces meets
+  // a placed piece alive at the same time. U-Net16 at 768²: 153 MiB with first fit in order of
+  // first write and whole-block lives; 108 MiB with this.
+  struct Piece {
+    std::size_t offset, size;  // within the block, floats
+    int first, last;
   };
-  std::vector<Block> alive;
-  // In order of first write (a Concat's block starts with its earliest input).
-  std::vector<std::size_t> order;
-  for (std::size_t i = 0; i < plan.slots.size(); ++i)
-    if (plan.slots[i].storage == Storage::Arena && plan.slots[i].alias_of < 0) order.push_back(i);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return plan.slots[a].first < plan.slots[b].first; });
-  for (std::size_t index : order) {
-    Slot& slot = plan.slots[index];
-    const std::size_t size = align_floats(static_cast<std::size_t>(element_count(slot.shape)));
-    std::erase_if(alive, [&](const Block& b) { return b.last < slot.first; });
-    std::sort(alive.begin(), alive.end(), [](const Block& a, const Block& b) { return a.offset < b.offset; });
+  const std::function<std::size_t(std::size_t)> offset_in_root = [&](std::size_t i) -> std::size_t {
+    const Slot& s = plan.slots[i];
+    return s.alias_of < 0 ? 0 : offset_in_root(static_cast<std::size_t>(s.alias_of)) + s.alias_offset;
+  };
+  const std::function<std::size_t(std::size_t)> root_of = [&](std::size_t i) -> std::size_t {
+    const Slot& s = plan.slots[i];
+    return s.alias_of < 0 ? i : root_of(static_cast<std::size_t>(s.alias_of));
+  };
+  std::map<std::size_t, std::vector<Piece>> pieces;  // by root slot
+  for (std::size_t i = 0; i < plan.slots.size(); ++i) {
+    const Slot& slot = plan.slots[i];
+    if (slot.storage != Storage::Arena) continue;
+    pieces[root_of(i)].push_back({offset_in_root(i), static_cast<std::size_t>(element_count(slot.shape)), own_life[i].first, own_life[i].second});
+  }
+  struct Block {
+    std::size_t root, size;
+  };
+  std::vector<Block> order;
+  for (const auto& [root, list] : pieces) order.push_back({root, align_floats(static_cast<std::size_t>(element_count(plan.slots[root].shape)))});
+  std::stable_sort(order.begin(), order.end(), [&](const Block& a, const Block& b) {
+    return a.size != b.size ? a.size > b.size : plan.slots[a.root].first < plan.slots[b.root].first;
+  });
+  const auto meet = [](const Piece& p, std::size_t at_p, const Piece& q, std::size_t at_q) {
+    const bool same_time = !(p.last < q.first || q.last < p.first);
+    return same_time && at_p + p.offset < at_q + q.offset + q.size && at_q + q.offset < at_p + p.offset + p.size;
+  };
+  std::vector<std::pair<std::size_t, std::size_t>> placed;  // root, offset
+  for (const Block& block : order) {
+    const auto& mine = pieces[block.root];
+    std::vector<std::size_t> candidates{0};
+    for (const auto& [other, at] : placed)
+      for (const Piece& q : pieces[other])
+        for (const Piece& p : mine)
+          if (!(p.last < q.first || q.last < p.first) && at + q.offset + q.size >= p.offset) candidates.push_back(at + q.offset + q.size - p.offset);
+    std::sort(candidates.begin(), candidates.end());
     std::size_t offset = 0;
-    for (const Block& b : alive) {
-      if (b.offset >= offset + size) break;
-      offset = std::max(offset, b.offset + b.size);
+    for (std::size_t c : candidates) {
+      bool clear = true;
+      for (const auto& [other, at] : placed)
+        for (const Piece& q : pieces[other])
+          for (const Piece& p : mine) clear = clear && !meet(p, c, q, at);
+      if (clear) {
+        offset = c;
+        break;
+      }
     }
-    slot.offset = offset;
-    alive.push_back({offset, size, slot.last});
-    plan.arena_floats = std::max(plan.arena_floats, offset + size);
+    plan.slots[block.root].offset = offset;
+    placed.emplace_back(block.root, offset);
+    plan.arena_floats = std::max(plan.arena_floats, offset + block.size);
   }
   // Aliases sit at their offset inside their Concat's block (which may itself be an alias).
   const std::function<std::size_t(const Slot&)> place = [&](const Slot& slot) -> std::size_t {
