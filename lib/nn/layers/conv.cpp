@@ -42,7 +42,7 @@ bool winograd_pays(int m, std::int64_t cin, std::int64_t cout, std::int64_t ho, 
 
 // Which Winograd tile a 3x3, stride-1 convolution is prepared for (0: none), and whether it is
 // forced (LUOJIA_WINOGRAD=off|f2|f4, for tests and benchmarks: then on every shape). By default
-// F(4x4) wherever it pays on a large plane; measured here it beat F(2x2) at every width from 4
+// F(4x4) wherever it pays on a large plane; measured here it beat F(2x2) at every width from 8
 // channels, except on planes of 8² and less, where either costs little. F(2x2) is the more
 // accurate (1.3e-7 against 1.9e-6 of the terms' magnitude in tests/test_nn_ops.cpp).
 std::pair<int, bool> winograd_tile(std::int64_t cin, std::int64_t cout, std::int64_t mr) {
@@ -52,7 +52,9 @@ std::pair<int, bool> winograd_tile(std::int64_t cin, std::int64_t cout, std::int
   if (mode == "f2") return {2, true};
   if (mode == "f4") return {4, true};
   if (!mode.empty() && mode != "auto") throw Error("LUOJIA_WINOGRAD=" + mode + ": not off, f2, f4 or auto");
-  return {winograd_pays(4, cin, cout, 256, 256, mr) ? 4 : 0, false};
+  // Fewer than 8 input channels are a GEMM depth too shallow for the kernel to run at speed (4 -> 16
+  // at 512²: F(4x4) 14.6 ms against 10.1 direct, though the model says it pays).
+  return {cin >= 8 && winograd_pays(4, cin, cout, 256, 256, mr) ? 4 : 0, false};
 }
 
 }  // namespace
