@@ -9,6 +9,7 @@
 #include "nn/layers/common.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <memory>
 #include <new>
@@ -207,6 +208,7 @@ void conv(const float* src, const PatchGeometry& g, std::int64_t cin, const floa
           std::int64_t last, std::int64_t c0, std::int64_t c1, const float* bias, const ActivationFn& activation, float* dst) {
   constexpr int P = Transform<M>::kA * Transform<M>::kA;
   const std::int64_t mr = packed::rows_per_panel(), nr = packed::cols_per_panel();
+  assert(mr <= kMaxPanelRows);
   // Small planes: a block of only the panels their tiles fill.
   const std::int64_t block = std::min(winograd_block_tiles(), (last - first + mr - 1) / mr * mr), panels = block / mr;
   const std::int64_t channel_block = (kChannelBlock + nr - 1) / nr * nr;
