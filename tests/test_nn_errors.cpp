@@ -175,3 +175,30 @@ TEST_CASE("the arena reuses the half of a skip's Concat block that is not writte
         CHECK(y.data()[((kChannels + c) * kSide + r) * kSide + col] == Approx(1.0f / (1.0f + std::exp(-pooled))).epsilon(1e-6));
       }
 }
+
+TEST_CASE("a profiled session times every node of the runs it makes", "[nn]") {
+  const Model model = Model::load(LUOJIA_TEST_DATA "/nn/unet_op17.onnx");
+  Session session(model);
+  Tensor x({1, 4, 32, 32});
+  session.run({x});
+  CHECK(session.layer_times().empty());  // off by default
+  session.profile(true);
+  session.run({x});
+  session.run({x});
+  const auto times = session.layer_times();
+  REQUIRE(!times.empty());
+  CHECK(times.size() <= model.node_count());
+  std::size_t convolutions = 0;
+  for (const LayerTime& t : times) {
+    INFO(t.node << " " << t.op_type);
+    CHECK(!t.node.empty());
+    CHECK(t.runs == 2);
+    CHECK(t.seconds >= 0.0);
+    if (t.op_type == "Conv") ++convolutions;
+  }
+  CHECK(convolutions >= 4);
+  CHECK(times.back().output == Shape{1, model.outputs().front().shape[1], 32, 32});  // the last node writes the output
+  session.profile(false);
+  session.run({x});
+  CHECK(session.layer_times().empty());
+}

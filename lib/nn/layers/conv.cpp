@@ -1,7 +1,8 @@
 // Conv and ConvTranspose on the dispatched GEMM (conv_gemm.hpp): 1x1 convolutions are a GEMM
-// on the input itself, others go through im2col packed straight into the kernel's panels,
-// depthwise ones run direct. Bias and a fused activation are applied to each chunk while it is hot. Chunks run in
-// parallel on the caller's TBB arena.
+// on the input itself, 3x3 ones of stride 1 Winograd F(4x4) where it pays (conv_winograd.cpp),
+// others go through im2col packed straight into the kernel's panels, depthwise ones run direct.
+// Bias and a fused activation are applied to each chunk while it is hot. Chunks run in parallel
+// on the caller's TBB arena.
 #include "nn/layers/common.hpp"
 #include "core/parallel.hpp"
 #include "nn/layers/conv.hpp"
