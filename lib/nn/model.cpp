@@ -106,6 +106,7 @@ struct Session::Impl {
   const detail::Plan* last = nullptr;
   bool profiling = false;
   std::vector<LayerTime> times;
+  std::unordered_map<const Layer*, std::size_t> time_of;  // a node's entry in times
 };
 
 namespace detail {
@@ -326,24 +327,24 @@ Plan make_plan(const Model::Impl& model, const std::vector<Tensor>& inputs) {
   std::stable_sort(order.begin(), order.end(), [&](const Block& a, const Block& b) {
     return a.size != b.size ? a.size > b.size : plan.slots[a.root].first < plan.slots[b.root].first;
   });
-  const auto meet = [](const Piece& p, std::size_t at_p, const Piece& q, std::size_t at_q) {
-    const bool same_time = !(p.last < q.first || q.last < p.first);
-    return same_time && at_p + p.offset < at_q + q.offset + q.size && at_q + q.offset < at_p + p.offset + p.size;
+  const auto same_time = [](const Piece& p, const Piece& q) { return !(p.last < q.first || q.last < p.first); };
+  const auto meet = [&](const Piece& p, std::size_t at_p, const Piece& q, std::size_t at_q) {
+    return same_time(p, q) && at_p + p.offset < at_q + q.offset + q.size && at_q + q.offset < at_p + p.offset + p.size;
   };
-  std::vector<std::pair<std::size_t, std::size_t>> placed;  // root, offset
+  std::vector<std::pair<const std::vector<Piece>*, std::size_t>> placed;  // a block's pieces, its offset
   for (const Block& block : order) {
     const auto& mine = pieces[block.root];
     std::vector<std::size_t> candidates{0};
-    for (const auto& [other, at] : placed)
-      for (const Piece& q : pieces[other])
+    for (const auto& [theirs, at] : placed)
+      for (const Piece& q : *theirs)
         for (const Piece& p : mine)
-          if (!(p.last < q.first || q.last < p.first) && at + q.offset + q.size >= p.offset) candidates.push_back(at + q.offset + q.size - p.offset);
+          if (same_time(p, q) && at + q.offset + q.size >= p.offset) candidates.push_back(at + q.offset + q.size - p.offset);
     std::sort(candidates.begin(), candidates.end());
     std::size_t offset = 0;
     for (std::size_t c : candidates) {
       bool clear = true;
-      for (const auto& [other, at] : placed)
-        for (const Piece& q : pieces[other])
+      for (const auto& [theirs, at] : placed)
+        for (const Piece& q : *theirs)
           for (const Piece& p : mine) clear = clear && !meet(p, c, q, at);
       if (clear) {
         offset = c;
@@ -351,15 +352,13 @@ Plan make_plan(const Model::Impl& model, const std::vector<Tensor>& inputs) {
       }
     }
     plan.slots[block.root].offset = offset;
-    placed.emplace_back(block.root, offset);
+    placed.emplace_back(&mine, offset);
     plan.arena_floats = std::max(plan.arena_floats, offset + block.size);
   }
   // Aliases sit at their offset inside their Concat's block (which may itself be an alias).
-  const std::function<std::size_t(const Slot&)> place = [&](const Slot& slot) -> std::size_t {
-    return slot.alias_of < 0 ? slot.offset : place(plan.slots[static_cast<std::size_t>(slot.alias_of)]) + slot.alias_offset;
-  };
-  for (auto& slot : plan.slots)
-    if (slot.storage == Storage::Arena && slot.alias_of >= 0) slot.offset = place(slot);
+  for (std::size_t i = 0; i < plan.slots.size(); ++i)
+    if (plan.slots[i].storage == Storage::Arena && plan.slots[i].alias_of >= 0)
+      plan.slots[i].offset = plan.slots[root_of(i)].offset + offset_in_root(i);
   if (plan.arena_floats * sizeof(float) > limits.max_plan_bytes)
     fail("running this input shape would need " + std::to_string((plan.arena_floats * sizeof(float)) >> 20) +
          " MiB of activations, over the limit of " + std::to_string(limits.max_plan_bytes >> 20) + " MiB");
@@ -409,12 +408,12 @@ std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
     const auto t0 = std::chrono::steady_clock::now();
     step.layer->forward(in, out);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const NodeInfo& node = step.layer->node();
-    auto it = std::find_if(self.times.begin(), self.times.end(), [&](const LayerTime& t) { return t.node == node.name; });
-    if (it == self.times.end()) it = self.times.insert(self.times.end(), LayerTime{node.name, node.op_type, {}, 0.0, 0});
-    it->output = out.empty() ? Shape{} : out.front().shape();
-    it->seconds += seconds;
-    ++it->runs;
+    const auto [entry, added] = self.time_of.try_emplace(step.layer, self.times.size());
+    if (added) self.times.push_back(LayerTime{step.layer->node().name, step.layer->node().op_type, {}, 0.0, 0});
+    LayerTime& time = self.times[entry->second];
+    time.output = out.empty() ? Shape{} : out.front().shape();
+    time.seconds += seconds;
+    ++time.runs;
   }
   for (std::size_t k = 0; k < plan.outputs.size(); ++k) {
     const detail::Slot& s = plan.slots[static_cast<std::size_t>(plan.outputs[k])];
@@ -433,6 +432,7 @@ std::size_t Session::planned_shapes() const noexcept { return impl_->plans.size(
 void Session::profile(bool on) {
   impl_->profiling = on;
   impl_->times.clear();
+  impl_->time_of.clear();
 }
 
 const std::vector<LayerTime>& Session::layer_times() const noexcept { return impl_->times; }

@@ -25,6 +25,19 @@ constexpr std::int64_t kChunk = 1024;
 // Output-pixel panels per parallel task: a few kernel calls each, and tasks enough for every thread.
 constexpr std::int64_t kPanelsPerTask = 24;
 
+// Deep, small layers have few pixel tasks: their output channels are split too, so every thread
+// of the arena gets work - in halves while tasks fall short of `want` and a block keeps 32
+// channels, each block a whole number of `multiple` channels (kernel column panels start at
+// multiples of nr).
+struct ChannelSplit {
+  std::int64_t blocks, channels_per_block;
+};
+ChannelSplit split_channels(std::int64_t pixel_tasks, std::int64_t channels, std::int64_t want, std::int64_t multiple) {
+  std::int64_t blocks = 1;
+  while (pixel_tasks * blocks < want && channels / (blocks * 2) >= 32) blocks *= 2;
+  return {blocks, ((channels + blocks - 1) / blocks + multiple - 1) / multiple * multiple};
+}
+
 // Whether Winograd F(m x m, 3 x 3) beats the direct GEMM on an output plane, in multiply-adds:
 // (m + 2)^2 per tile and channel pair against 9 per pixel, the tiles rounded up to whole kernel
 // panels of mr (a small plane computes mostly empty tiles), plus the transforms, about 16 per
@@ -167,12 +180,10 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   if (winograd_ && (winograd_forced_ || winograd_pays(winograd_, cin, out_channels_, ho, wo, kMr))) {
     const PatchGeometry geo{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl};
     const std::int64_t m = winograd_, tiles = (ho + m - 1) / m * ((wo + m - 1) / m);
-    // Tasks of whole GEMM blocks of tiles (the kernel pads a partial block with empty tiles);
-    // deep, small planes have few: their output channels are split too.
+    // Tasks of whole GEMM blocks of tiles (the kernel pads a partial block with empty tiles).
     const std::int64_t block = gemm.winograd_block_tiles, blocks = (tiles + block - 1) / block;
-    std::int64_t channel_blocks = 1;
-    while (n * blocks * channel_blocks < want && out_channels_ / (channel_blocks * 2) >= 32) channel_blocks *= 2;
-    const std::int64_t block_cols = ((out_channels_ + channel_blocks - 1) / channel_blocks + kNr - 1) / kNr * kNr;
+    const ChannelSplit split = split_channels(n * blocks, out_channels_, want, kNr);
+    const std::int64_t channel_blocks = split.blocks, block_cols = split.channels_per_block;
     const std::int64_t per_task = std::max<std::int64_t>(1, n * blocks * channel_blocks / want);
     const std::int64_t ranges = (blocks + per_task - 1) / per_task;
     luojia::detail::parallel_for(std::int64_t{0}, n * ranges * channel_blocks, [&](std::int64_t t) {
@@ -190,10 +201,8 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
     const std::int64_t panels = (plane_out + kMr - 1) / kMr;
     const std::int64_t per_chunk = kPanelsPerTask;
     const std::int64_t chunks = (panels + per_chunk - 1) / per_chunk;
-    std::int64_t channel_blocks = 1;
-    while (n * group_ * chunks * channel_blocks < want && cout_g / (channel_blocks * 2) >= 32) channel_blocks *= 2;
-    // Blocks of whole kernel column panels, so each starts at a packed panel boundary.
-    const std::int64_t block_cols = ((cout_g + channel_blocks - 1) / channel_blocks + kNr - 1) / kNr * kNr;
+    const ChannelSplit split = split_channels(n * group_ * chunks, cout_g, want, kNr);
+    const std::int64_t channel_blocks = split.blocks, block_cols = split.channels_per_block;
     const std::int64_t stride_packed = gemm.packed_floats(cout_g, k);
     luojia::detail::parallel_for(std::int64_t{0}, n * group_ * chunks * channel_blocks, [&](std::int64_t t) {
       const std::int64_t cb = t % channel_blocks, chunk = (t / channel_blocks) % chunks;
@@ -211,12 +220,10 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   }
   const std::int64_t rows_per_chunk = std::max<std::int64_t>(1, kChunk / wo);
   const std::int64_t chunks = (ho + rows_per_chunk - 1) / rows_per_chunk;
-  // Deep, small layers have few pixel chunks: split their output channels too, so every thread
-  // of the arena gets work (in the patch path above each block redoes the chunk's packing, which
-  // is cheap next to the GEMM when channels are many).
-  std::int64_t channel_blocks = 1;
-  while (n * group_ * chunks * channel_blocks < want && cout_g / (channel_blocks * 2) >= 32) channel_blocks *= 2;
-  const std::int64_t block_rows = (cout_g + channel_blocks - 1) / channel_blocks;
+  // (In the patch path above each channel block redoes the chunk's packing, which is cheap next to
+  // the GEMM when channels are many.)
+  const ChannelSplit split = split_channels(n * group_ * chunks, cout_g, want, 1);
+  const std::int64_t channel_blocks = split.blocks, block_rows = split.channels_per_block;
   const std::int64_t tasks = n * group_ * chunks * channel_blocks;
   luojia::detail::parallel_for(std::int64_t{0}, tasks, [&](std::int64_t t) {
     const std::int64_t cb = t % channel_blocks, chunk = (t / channel_blocks) % chunks;

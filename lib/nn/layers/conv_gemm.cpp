@@ -42,9 +42,6 @@ constexpr Index kKc = 256;
 // Panels packed per kernel call: 4 x 48 x 256 floats = 192 KiB with AVX-512.
 constexpr Index kPanels = 8;
 
-// Floats between two groups' packed weights: the kernel's slack past a group's end, rounded so that
-// every group starts 64-byte aligned (SSE's packet loads of packed weights fault when misaligned).
-std::int64_t packed_floats(std::int64_t cout_g, std::int64_t k) { return packed::packed_rhs_floats(cout_g, k); }
 
 std::vector<float, Eigen::aligned_allocator<float>>& packed_scratch(std::size_t floats) {
   thread_local std::vector<float, Eigen::aligned_allocator<float>> buffer;
@@ -131,7 +128,6 @@ void patch_gemm(const float* src, const PatchGeometry& geo, const float* packed,
   for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
     const std::int64_t kc = std::min<Index>(kKc, k - k0);
     // Column panels of this depth block start c0 * kc floats in (c0 is a multiple of kNr).
-    (void)cout_g;
     const float* rhs = packed + k0 * cout_g + c0 * kc;
     for (std::int64_t s0 = pan0; s0 < pan1; s0 += kPanels) {
       const std::int64_t s1 = std::min(pan1, s0 + kPanels);
@@ -158,6 +154,8 @@ namespace packed {
 
 std::int64_t rows_per_panel() { return kMr; }
 std::int64_t cols_per_panel() { return kNr; }
+// The kernel's slack past a packed operand's end, rounded so that the next one starts 64-byte
+// aligned (SSE's packet loads of packed weights fault when misaligned).
 std::int64_t packed_rhs_floats(std::int64_t cols, std::int64_t depth) { return (cols * depth + 64 + 15) / 16 * 16; }
 
 void pack_rhs(const float* b, std::int64_t cols, std::int64_t depth, float* packed) {
@@ -173,7 +171,7 @@ void gemm(float* res, std::int64_t ld, const float* lhs, std::int64_t lhs_depth,
 
 // The one symbol a build exports.
 __attribute__((visibility("default"))) const ConvGemm& LUOJIA_CAT(conv_gemm_, LUOJIA_ISA_NAME)() {
-  static const ConvGemm gemm{LUOJIA_STR(LUOJIA_ISA_NAME), kMr, kNr, packed_floats, pack_weights, patch_gemm, matmul,
+  static const ConvGemm gemm{LUOJIA_STR(LUOJIA_ISA_NAME), kMr, kNr, packed::packed_rhs_floats, pack_weights, patch_gemm, matmul,
                                 winograd_packed_floats, winograd_pack_weights, winograd_conv, winograd_block_tiles()};
   return gemm;
 }
