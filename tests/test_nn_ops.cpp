@@ -520,3 +520,18 @@ TEST_CASE("DepthToSpace (DCR and CRD) and SpaceToDepth move the elements the spe
       }
     }
 }
+
+TEST_CASE("an unknown LUOJIA_WINOGRAD value is refused at load, naming the accepted ones", "[nn][winograd]") {
+  TempDir dir;
+  onnx::ModelProto m = empty_model(17);
+  auto* g = m.mutable_graph();
+  add_input(g, "x", {1, 8, 6, 6});
+  add_initializer(g, "w", {8, 8, 3, 3}, std::vector<float>(8 * 8 * 9, 0.1f));
+  auto* conv = add_node(g, "Conv", {"x", "w"}, {"y"});
+  set_ints(conv, "kernel_shape", {3, 3});
+  set_ints(conv, "pads", {1, 1, 1, 1});
+  add_output(g, "y");
+  const std::string path = save(dir, "conv.onnx", m);
+  const WinogradMode bad("f6");
+  CHECK_THROWS_WITH(nn::Model::load(path), Catch::Contains("LUOJIA_WINOGRAD=f6") && Catch::Contains("not off, f2, f4 or auto"));
+}
