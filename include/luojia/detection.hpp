@@ -26,7 +26,7 @@ struct Detection {
   float score = 0.0f;
   double cx = 0, cy = 0, width = 0, height = 0;
   double angle = 0;
-  std::int64_t anchor = -1;  // the row or column of the output it was decoded from
+  std::int64_t anchor = -1;  // the row or column of the output it was decoded from (see ranks_before)
 
   // The four corners, in order around the box.
   std::array<std::array<double, 2>, 4> corners() const;
@@ -71,7 +71,11 @@ LUOJIA_API std::vector<Detection> decode_detections(const nn::Tensor& output, co
 // polygons (exact, by convex polygon clipping).
 LUOJIA_API double box_iou(const Detection& a, const Detection& b);
 
-// Greedy NMS as torchvision's batched_nms: boxes in descending score (ties by index); a box is
+// The order NMS visits boxes in: higher score first; of equal scores, the lower anchor number
+// (the output's order; luojia-detect numbers a tile's anchors as the whole raster's run would).
+LUOJIA_API bool ranks_before(const Detection& a, const Detection& b);
+
+// Greedy NMS as torchvision's batched_nms: boxes in ranks_before's order (then by index); a box is
 // kept unless a kept box of the same class (any class when class_agnostic) overlaps it with an IoU
 // above iou_threshold. Returns the indices kept, best first; max_detections > 0 caps their number.
 LUOJIA_API std::vector<std::size_t> non_maximum_suppression(const std::vector<Detection>& detections, double iou_threshold,

@@ -42,6 +42,19 @@ int normalise_axis(std::int64_t axis, std::size_t rank) {
   return static_cast<int>(axis < 0 ? axis + static_cast<std::int64_t>(rank) : axis);
 }
 
+// Two values over the same anchors: the same levels, cells and strides, whatever each element's
+// own receptive radius (a detector's box, class and angle branches may differ in depth).
+bool same_cells(const std::vector<AnchorGrid>& a, const std::vector<AnchorGrid>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const AnchorGrid& x, const AnchorGrid& y) {
+    return x.first == y.first && x.groups == y.groups && x.height == y.height && x.width == y.width && x.stride == y.stride;
+  });
+}
+
+// An element combining both sees what either sees: each level's radius is the larger.
+void widen(std::vector<AnchorGrid>& into, const std::vector<AnchorGrid>& from) {
+  for (std::size_t i = 0; i < into.size() && i < from.size(); ++i) into[i].radius = std::max(into[i].radius, from[i].radius);
+}
+
 bool touches_space(const Reach& r, const std::vector<int>& axes) {
   for (int a : axes)
     if (a == r.axes[0] || a == r.axes[1]) return true;
@@ -91,8 +104,11 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
         merged->alignment = std::max(merged->alignment, s.alignment);
         if (s.global) merged->make_global(s.reason);
         // (Concatenate checks its own inputs: along the anchor axis, different grids are its point.)
-        if (!s.grids.empty() && !merged->grids.empty() && s.grids != merged->grids && step.layer->footprint().kind != Footprint::Kind::Concatenate)
-          merged->make_global(node.describe() + " combines anchors of different grids");
+        if (!s.grids.empty() && !merged->grids.empty()) {
+          if (same_cells(s.grids, merged->grids)) widen(merged->grids, s.grids);
+          else if (step.layer->footprint().kind != Footprint::Kind::Concatenate)
+            merged->make_global(node.describe() + " combines anchors of different grids");
+        }
       }
     }
     if (!merged) continue;
@@ -221,7 +237,7 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
           // Channels joined (a U-Net skip, a detector's box and class branches): pointwise, as
           // long as every part's elements come from the same cells.
           for (int id : step.inputs)
-            if (id >= 0 && reach[static_cast<std::size_t>(id)] && reach[static_cast<std::size_t>(id)]->grids != r.grids)
+            if (id >= 0 && reach[static_cast<std::size_t>(id)] && !same_cells(reach[static_cast<std::size_t>(id)]->grids, r.grids))
               r.make_global(who + " joins anchors of different grids");
           break;
         }
@@ -269,6 +285,14 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
         break;
       }
       case K::Window: {
+        if (!r.grids.empty() && r.axes[0] == r.axes[1]) {
+          // Over flattened anchors (DFL's 1x1 convolution is): only a window of one element keeps
+          // each anchor its own.
+          for (std::size_t d = 0; d < 2; ++d)
+            if (f.kernel[d] != 1 || f.stride[d] != 1 || f.pad_begin[d] != 0)
+              r.make_global(who + " slides a window across the flattened anchors");
+          break;
+        }
         // o reads inputs o*s - pad + [0, (k-1)d].
         double low = INFINITY, high = -INFINITY, stride = 1;
         for (std::size_t d = 0; d < 2; ++d) {

@@ -297,6 +297,35 @@ private:
   std::map<std::pair<std::int64_t, std::int64_t>, nn::OutputAnalysis> cache_;
 };
 
+// The anchors of one run over the whole (padded) raster, numbered as its output would: level by
+// level, then each cell's groups, then rows of cells. A box keeps its anchor's number there,
+// whatever tile found it, so boxes of equal score are suppressed in the order a whole-image run
+// suppresses them (its output's order), and the result does not depend on the tiling.
+class WholeImageAnchors {
+public:
+  WholeImageAnchors(const std::vector<nn::AnchorGrid>& levels, std::int64_t width, std::int64_t height) {
+    for (const nn::AnchorGrid& g : levels) {
+      const std::int64_t w = (width + g.stride - 1) / g.stride, h = (height + g.stride - 1) / g.stride;
+      levels_.push_back({total, g.stride, w, h});
+      total += g.groups * w * h;
+    }
+  }
+  // The number of the anchor of group `group` whose cell on level `level` holds raster pixel (x, y).
+  std::int64_t index(std::size_t level, std::int64_t group, double x, double y) const {
+    if (level >= levels_.size()) return total;
+    const Level& l = levels_[level];
+    const auto cx = static_cast<std::int64_t>(std::floor(x)) / l.stride, cy = static_cast<std::int64_t>(std::floor(y)) / l.stride;
+    return l.first + (group * l.height + cy) * l.width + cx;
+  }
+  std::int64_t total = 0;  // anchors of one run
+
+private:
+  struct Level {
+    std::int64_t first, stride, width, height;
+  };
+  std::vector<Level> levels_;
+};
+
 // A fixed-size model's windows: halo (default a tenth of the window, as SAHI's 20% overlap)
 // around cores of the window less two halos; a raster that fits one window is one tile.
 detail::ModelTiling fixed_window_tiling(const nn::Model& model, const detail::ModelInput& input, const RasterInfo& info,
@@ -447,6 +476,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
 
   detail::SessionPool sessions(model);
   AnchorMap anchors(model, input.input_channels[0]);
+  const WholeImageAnchors whole(tiling.analysis.anchors, tiling.padded_width, tiling.padded_height);
   const std::size_t symmetries = o.tta == DetectionAugmentation::D4 ? 8 : o.tta == DetectionAugmentation::Flips ? 4 : 1;
   std::atomic<std::int64_t> skipped{0}, candidates{0};
   std::mutex done_mutex;
@@ -501,20 +531,28 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
         }
         for (Detection& d : boxes) {
           // The pixel (read-window coordinates) that decides whether the box is this tile's: its
-          // cell's centre, or without anchor grids its own centre.
+          // cell's centre, or without anchor grids its own centre, moved onto the raster (a box
+          // reaching past the raster's edge is still a box of the raster).
           detail::Point owner{d.cx, d.cy};
-          std::int64_t cell_size = 0;
+          std::int64_t cell_size = 0, group = 0;
+          std::size_t level = 0;
           if (map) {
             const auto grid_of = std::find_if(map->anchors.begin(), map->anchors.end(), [&](const nn::AnchorGrid& g) {
               return d.anchor >= g.first && d.anchor < g.first + g.count();
             });
             if (grid_of == map->anchors.end()) continue;
             const std::int64_t cell = (d.anchor - grid_of->first) % (grid_of->height * grid_of->width);
+            level = static_cast<std::size_t>(grid_of - map->anchors.begin());
+            group = (d.anchor - grid_of->first) / (grid_of->height * grid_of->width);
             cell_size = grid_of->stride;
-            owner = {static_cast<double>(cell % grid_of->width * cell_size) + static_cast<double>(cell_size) / 2,
-                     static_cast<double>(cell / grid_of->width * cell_size) + static_cast<double>(cell_size) / 2};
+            owner = detail::untransform(detail::Point{static_cast<double>(cell % grid_of->width * cell_size) + static_cast<double>(cell_size) / 2,
+                                         static_cast<double>(cell / grid_of->width * cell_size) + static_cast<double>(cell_size) / 2},
+                                        sym, nh, nw);
+          } else {
+            owner = detail::untransform(owner, sym, nh, nw);
+            owner.x = std::clamp(owner.x, -static_cast<double>(r.x), static_cast<double>(width - r.x) - 0.5);
+            owner.y = std::clamp(owner.y, -static_cast<double>(r.y), static_cast<double>(height - r.y) - 0.5);
           }
-          owner = detail::untransform(owner, sym, nh, nw);
           const detail::Box b = detail::untransform(detail::Box{d.cx, d.cy, d.width, d.height, d.angle}, sym, nh, nw);
           // A cell must start in the core (the read window is aligned to the cells, so a mirrored
           // cell is a cell); a box without one must have its centre there.
@@ -528,6 +566,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
           const auto lx = static_cast<std::int64_t>(std::floor(owner.x)), ly = static_cast<std::int64_t>(std::floor(owner.y));
           if (!in.mask[static_cast<std::size_t>(ly * r.width + lx)]) continue;
           if (aoi && !inside[static_cast<std::size_t>((r.y + ly - core.y) * core.width + (r.x + lx - core.x))]) continue;
+          if (map) d.anchor = static_cast<std::int64_t>(s) * whole.total + whole.index(level, group, gx, gy);
           d.cx = b.cx + static_cast<double>(r.x);
           d.cy = b.cy + static_cast<double>(r.y);
           d.width = b.width;
@@ -543,7 +582,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
 
   StreamingSuppression nms(iou, o.class_agnostic);
   // With a cap, the best max_detections kept so far (a min-heap on score); else written as settled.
-  const auto worse = [](const Detection& a, const Detection& b) { return a.score > b.score; };
+  const auto worse = [](const Detection& a, const Detection& b) { return ranks_before(a, b); };
   std::priority_queue<Detection, std::vector<Detection>, decltype(worse)> best(worse);
   // A shard hands the groups that may link to a neighbour's boxes to luojia-merge unsuppressed.
   const Window shard_rows = grid.extent();

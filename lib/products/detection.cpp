@@ -210,6 +210,10 @@ std::vector<Detection> decode_detections(const nn::Tensor& output, const DecodeO
   return out;
 }
 
+bool ranks_before(const Detection& a, const Detection& b) {
+  return a.score > b.score || (a.score == b.score && a.anchor < b.anchor);
+}
+
 double box_iou(const Detection& a, const Detection& b) {
   double inter = 0;
   if (a.angle == 0 && b.angle == 0) {
@@ -230,7 +234,7 @@ std::vector<std::size_t> non_maximum_suppression(const std::vector<Detection>& d
                                                  std::size_t max_detections) {
   std::vector<std::size_t> order(d.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return d[a].score > d[b].score; });
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return ranks_before(d[a], d[b]); });
   std::vector<std::size_t> kept;
   for (std::size_t i : order) {
     bool suppressed = false;
