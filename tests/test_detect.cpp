@@ -22,6 +22,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <numbers>
 
 using namespace luojia;
@@ -195,6 +196,71 @@ TEST_CASE("tiled detection equals one whole-image PyTorch run, boxes and oriente
       }
     }
   }
+}
+
+// The sweep (tools/make_detection_sweep.py): random detectors of several shapes on odd sizes.
+const std::string kSweep = LUOJIA_TEST_DATA "/detection/sweep/";
+
+const nlohmann::json& sweep_manifest() {
+  static const nlohmann::json m = read_json(kSweep + "manifest.json");
+  return m;
+}
+
+std::string sweep_raster(TempDir& dir, const std::string& name) {
+  const auto& c = sweep_manifest()["cases"][name];
+  const int h = c["height"], w = c["width"];
+  std::ifstream in(kSweep + name + "_input.u8", std::ios::binary);
+  const std::vector<char> pixels((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(pixels.size() == static_cast<std::size_t>(3 * h * w));
+  luojia::test::RasterSpec spec;
+  spec.width = w;
+  spec.height = h;
+  spec.bands = 3;
+  spec.type = GDT_Byte;
+  spec.epsg = 32650;
+  if (!c["nodata"].is_null()) spec.nodata = c["nodata"].get<double>();
+  std::copy(std::begin(kGeo), std::end(kGeo), spec.geotransform);
+  const std::string path = dir.file("sweep_" + name + ".tif");
+  luojia::test::make_raster(path, spec, [&](int b, int x, int y) {
+    return static_cast<double>(static_cast<unsigned char>(pixels[static_cast<std::size_t>((b * h + y) * w + x)]));
+  });
+  return path;
+}
+
+TEST_CASE("brute force: random detectors of several shapes (PAN neck, SPPF, four levels, heads of unequal depth, boxes "
+          "larger than a tile, angles past pi/2), tiled from 32 to 512 on odd sizes, equal the whole-image PyTorch run",
+          "[detect]") {
+  TempDir dir;
+  std::map<std::string, std::string> rasters;
+  for (const auto& [name, c] : sweep_manifest()["cases"].items()) rasters[name] = sweep_raster(dir, name);
+  std::int64_t compared = 0;
+  for (const auto& [model, entry] : sweep_manifest()["models"].items()) {
+    const bool oriented = entry["oriented"];
+    const nn::Model loaded = nn::Model::load(kSweep + model + ".onnx");
+    // The analysis finds every level's grid although the heads differ in depth.
+    const auto analysis = loaded.analyse({1, 3, 128, 192}).at(0);
+    REQUIRE(analysis.tileable);
+    CHECK(analysis.anchors.size() == entry["architecture"]["levels"].get<std::size_t>());
+    for (const auto& [name, path] : rasters) {
+      Raster raster = Raster::open(path);
+      std::vector<Box> want;
+      for (const auto& d : read_json(kSweep + model + "_" + name + ".json")) want.push_back(reference_box(d));
+      for (std::int64_t tile : {32, 64, 96, 160, 256, 512}) {
+        INFO(model << " on " << name << ", tile " << tile);
+        DetectOptions o;
+        o.tile = tile;
+        o.stream.threads = 2;
+        o.overwrite = true;
+        const std::string out = dir.file(model + "_" + name + ".geojson");
+        const DetectReport r = detect(raster, loaded, out, o);
+        CHECK(r.exact);
+        CHECK(r.note.find("not exact") == std::string::npos);
+        check_same(read_product(out, oriented), want);
+        compared += static_cast<std::int64_t>(want.size());
+      }
+    }
+  }
+  CHECK(compared > 500);
 }
 
 TEST_CASE("test-time augmentation (flips, D4) tiled equals the whole padded image run mirrored, boxes carried back", "[detect]") {

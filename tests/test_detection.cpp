@@ -181,3 +181,31 @@ TEST_CASE("box corners turn clockwise on screen with the angle", "[detect]") {
   CHECK(c[2][0] == Approx(9.0));
   CHECK(c[2][1] == Approx(12.0));
 }
+
+TEST_CASE("boxes of equal score are suppressed in anchor order, whatever order they arrive in", "[detect][nms]") {
+  // Three overlapping boxes of one class and one score: the lowest anchor number wins, as it does
+  // in a whole-image run's output order, even when a tile delivers it last.
+  std::vector<Detection> boxes(3);
+  for (std::size_t i = 0; i < boxes.size(); ++i) {
+    boxes[i].score = 0.75f;
+    boxes[i].cx = 10.0 + static_cast<double>(i);
+    boxes[i].cy = 10.0;
+    boxes[i].width = boxes[i].height = 8.0;
+  }
+  boxes[0].anchor = 907;
+  boxes[1].anchor = 12;
+  boxes[2].anchor = 455;
+  const auto kept = non_maximum_suppression(boxes, 0.3);
+  REQUIRE(kept.size() == 1);
+  CHECK(boxes[kept[0]].anchor == 12);
+  CHECK(ranks_before(boxes[1], boxes[2]));
+  CHECK_FALSE(ranks_before(boxes[2], boxes[1]));
+  boxes[2].score = 0.76f;  // a higher score still comes first
+  CHECK(boxes[non_maximum_suppression(boxes, 0.3).at(0)].anchor == 455);
+  // Without anchors (-1), ties keep their order, as torchvision's stable sort does.
+  for (auto& b : boxes) {
+    b.anchor = -1;
+    b.score = 0.5f;
+  }
+  CHECK(non_maximum_suppression(boxes, 0.3).at(0) == 0);
+}
