@@ -134,6 +134,99 @@ void check_conv(const TempDir& dir, const ConvCase& c, std::mt19937& rng) {
 
 }  // namespace
 
+TEST_CASE("SiLU as PyTorch exports it (Sigmoid, Mul) and Sigmoid, fused into a convolution or alone, equal the formula in double",
+          "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(11);
+  const Dims xs{1, 3, 9, 13}, ws{5, 3, 3, 3}, ys{1, 5, 9, 13};
+  auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+  for (auto& v : x) v *= 40.0f;  // from far below to far above exp's range: saturation, tiny values
+  x[0] = 0.0f;
+  const auto w = random_values(static_cast<std::size_t>(product(ws)), rng);
+  std::vector<double> conv(static_cast<std::size_t>(product(ys)), 0.0);
+  for (std::int64_t co = 0; co < 5; ++co)
+    for (std::int64_t oy = 0; oy < 9; ++oy)
+      for (std::int64_t ox = 0; ox < 13; ++ox) {
+        double sum = 0;
+        for (std::int64_t ci = 0; ci < 3; ++ci)
+          for (std::int64_t ky = 0; ky < 3; ++ky)
+            for (std::int64_t kx = 0; kx < 3; ++kx) {
+              const std::int64_t iy = oy - 1 + ky, ix = ox - 1 + kx;
+              if (iy < 0 || iy >= 9 || ix < 0 || ix >= 13) continue;
+              sum += static_cast<double>(x[static_cast<std::size_t>((ci * 9 + iy) * 13 + ix)]) * w[static_cast<std::size_t>(((co * 3 + ci) * 3 + ky) * 3 + kx)];
+            }
+        conv[static_cast<std::size_t>((co * 9 + oy) * 13 + ox)] = sum;
+      }
+  const auto sigmoid = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+  for (const bool swapped : {false, true})
+    for (const bool with_conv : {true, false}) {
+      INFO((with_conv ? "after a convolution" : "alone") << (swapped ? ", Mul(Sigmoid(x), x)" : ", Mul(x, Sigmoid(x))"));
+      onnx::ModelProto m = empty_model(17);
+      auto* g = m.mutable_graph();
+      add_input(g, "x", xs);
+      std::string pre = "x";
+      if (with_conv) {
+        add_initializer(g, "w", ws, w);
+        auto* node = add_node(g, "Conv", {"x", "w"}, {"c"});
+        set_ints(node, "kernel_shape", {3, 3});
+        set_ints(node, "pads", {1, 1, 1, 1});
+        pre = "c";
+      }
+      add_node(g, "Sigmoid", {pre}, {"s"});
+      add_node(g, "Mul", swapped ? std::vector<std::string>{"s", pre} : std::vector<std::string>{pre, "s"}, {"y"});
+      add_output(g, "y");
+      const Dims& out = with_conv ? ys : xs;
+      std::vector<double> want(static_cast<std::size_t>(product(out)));
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        const double v = with_conv ? conv[i] : static_cast<double>(x[i]);
+        want[i] = v * sigmoid(v);
+      }
+      check_equal(run_graph(dir, m, xs, x), out, want);
+    }
+  // Sigmoid alone, and its relative error where it is tiny.
+  onnx::ModelProto m = empty_model(17);
+  add_input(m.mutable_graph(), "x", xs);
+  add_node(m.mutable_graph(), "Sigmoid", {"x"}, {"y"});
+  add_output(m.mutable_graph(), "y");
+  const nn::Tensor got = run_graph(dir, m, xs, x);
+  double worst = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double want = sigmoid(static_cast<double>(x[i]));
+    if (want > 1e-30) worst = std::max(worst, std::fabs(static_cast<double>(got.data()[i]) - want) / want);
+  }
+  CHECK(worst < 1e-6);
+}
+
+TEST_CASE("Softmax and LogSoftmax over every axis equal the formula in double, 1-sized and long axes included", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(5);
+  for (const Dims& xs : {Dims{2, 3, 5, 7}, Dims{1, 1, 1, 300}, Dims{1, 16, 4, 531}})
+    for (std::int64_t axis = -1; axis < static_cast<std::int64_t>(xs.size()); ++axis)
+      for (const std::string op : {"Softmax", "LogSoftmax"}) {
+        INFO(op << " over axis " << axis << " of " << xs.size() << "-d " << product(xs));
+        auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+        for (auto& v : x) v *= 30.0f;
+        onnx::ModelProto m = empty_model(17);
+        add_input(m.mutable_graph(), "x", xs);
+        set_int(add_node(m.mutable_graph(), op, {"x"}, {"y"}), "axis", axis);
+        add_output(m.mutable_graph(), "y");
+        const std::size_t a = static_cast<std::size_t>(axis < 0 ? axis + 4 : axis);
+        std::int64_t inner = 1;
+        for (std::size_t d = a + 1; d < 4; ++d) inner *= xs[d];
+        const std::int64_t len = xs[a];
+        std::vector<double> want(x.size());
+        for (std::size_t i = 0; i < x.size(); ++i) {
+          const std::int64_t base = static_cast<std::int64_t>(i) - (static_cast<std::int64_t>(i) / inner % len) * inner;
+          double top = -INFINITY, sum = 0;
+          for (std::int64_t k = 0; k < len; ++k) top = std::max(top, static_cast<double>(x[static_cast<std::size_t>(base + k * inner)]));
+          for (std::int64_t k = 0; k < len; ++k) sum += std::exp(static_cast<double>(x[static_cast<std::size_t>(base + k * inner)]) - top);
+          const double v = static_cast<double>(x[i]) - top;
+          want[i] = op == "Softmax" ? std::exp(v) / sum : v - std::log(sum);
+        }
+        check_equal(run_graph(dir, m, xs, x), xs, want);
+      }
+}
+
 TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asymmetric padding, 64+ channels", "[nn][ops]") {
   TempDir dir;
   const WinogradMode direct("off");  // the direct GEMM's paths; Winograd is checked below, to its own bound

@@ -4,6 +4,7 @@
 #include <luojia/error.hpp>
 
 #include <cmath>
+#include <optional>
 #include <set>
 
 namespace luojia::nn::detail {
@@ -129,6 +130,23 @@ void fold_batch_norms(Graph& g) {
   g.nodes = std::move(kept);
 }
 
+// SiLU as PyTorch exports it: y = Mul(x, Sigmoid(x)), x read by the two alone and the Sigmoid's
+// output by the Mul alone. Returns the Sigmoid's and the Mul's node indices.
+std::optional<std::pair<std::size_t, std::size_t>> silu_after(const Graph& g, const std::string& x, const std::vector<std::size_t>& users) {
+  if (users.size() != 2) return std::nullopt;
+  for (int k = 0; k < 2; ++k) {
+    const NodeInfo& sig = g.nodes[users[static_cast<std::size_t>(k)]];
+    const NodeInfo& mul = g.nodes[users[static_cast<std::size_t>(1 - k)]];
+    if (sig.op_type != "Sigmoid" || !sig.domain.empty() || sig.outputs.size() != 1 || mul.op_type != "Mul" || !mul.domain.empty() ||
+        mul.inputs.size() != 2 || mul.outputs.size() != 1 || is_graph_output(g, sig.outputs[0]))
+      continue;
+    const bool pair = (mul.inputs[0] == x && mul.inputs[1] == sig.outputs[0]) || (mul.inputs[1] == x && mul.inputs[0] == sig.outputs[0]);
+    if (pair && consumers(g, sig.outputs[0]).size() == 1)
+      return std::pair{users[static_cast<std::size_t>(k)], users[static_cast<std::size_t>(1 - k)]};
+  }
+  return std::nullopt;
+}
+
 // Conv -> activation: the conv applies it while its output is still in cache.
 void fuse_activations(Graph& g) {
   std::set<std::size_t> removed;
@@ -138,7 +156,16 @@ void fuse_activations(Graph& g) {
         conv.attributes.has("luojia.activation"))
       continue;
     const auto users = consumers(g, conv.outputs[0]);
-    if (users.size() != 1 || is_graph_output(g, conv.outputs[0])) continue;
+    if (is_graph_output(g, conv.outputs[0])) continue;
+    if (const auto silu = silu_after(g, conv.outputs[0], users)) {
+      conv.attributes.set("luojia.activation", std::string("Silu"));
+      conv.attributes.set("luojia.activation_params", std::vector<float>{});
+      conv.outputs[0] = g.nodes[silu->second].outputs[0];
+      removed.insert(silu->first);
+      removed.insert(silu->second);
+      continue;
+    }
+    if (users.size() != 1) continue;
     const NodeInfo& act = g.nodes[users[0]];
     if (!act.domain.empty() || act.outputs.size() != 1 || act.inputs.empty() || act.inputs[0] != conv.outputs[0]) continue;
     std::vector<float> params;

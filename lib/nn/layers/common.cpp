@@ -1,4 +1,5 @@
 #include "nn/layers/common.hpp"
+#include "nn/layers/vector_math.hpp"
 
 namespace luojia::nn::layers {
 
@@ -96,6 +97,7 @@ ActivationFn ActivationFn::from(const std::string& op, const std::vector<float>&
   else if (op == "Tanh") f.kind = Activation::Tanh;
   else if (op == "HardSigmoid") { f.kind = Activation::HardSigmoid; f.p0 = param(0, 0.2f); f.p1 = param(1, 0.5f); }
   else if (op == "HardSwish") f.kind = Activation::HardSwish;
+  else if (op == "Silu") f.kind = Activation::Silu;  // luojia's: Sigmoid and Mul fused (optimise.cpp)
   else raise("unknown fused activation " + op);
   return f;
 }
@@ -116,7 +118,12 @@ void ActivationFn::apply(float* x, std::int64_t n) const {
       for (std::int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], p0), p1);
       return;
     case Activation::Sigmoid:
-      for (std::int64_t i = 0; i < n; ++i) x[i] = 1.0f / (1.0f + std::exp(-x[i]));
+#pragma omp simd
+      for (std::int64_t i = 0; i < n; ++i) x[i] = sigmoid_approx(x[i]);
+      return;
+    case Activation::Silu:
+#pragma omp simd
+      for (std::int64_t i = 0; i < n; ++i) x[i] = silu_approx(x[i]);
       return;
     case Activation::Tanh:
       for (std::int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);

@@ -44,7 +44,7 @@ struct Window2d {
 };
 
 // Element-wise activations, also fused into convolutions.
-enum class Activation { None, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish };
+enum class Activation { None, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Silu };
 
 struct ActivationFn {
   Activation kind = Activation::None;

@@ -1,4 +1,5 @@
 #include "nn/layers/nn_ops.hpp"
+#include "nn/layers/vector_math.hpp"
 #include "core/parallel.hpp"
 #include "nn/saturate.hpp"
 
@@ -47,6 +48,7 @@ void BatchNorm::do_forward(std::span<const Tensor> inputs, std::span<Tensor> out
 }
 
 // Softmax ------------------------------------------------------------------------------------------
+
 std::vector<ValueInfo> Softmax::infer(const std::vector<ValueInfo>& in) const {
   return {ValueInfo{in.at(0).shape, ElementType::Float32, std::nullopt, true}};
 }
@@ -61,18 +63,52 @@ void Softmax::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outpu
     else if (d == axis || legacy) len *= x.dim(d);
     else inner *= x.dim(d);
   }
-  luojia::detail::parallel_for(std::int64_t{0}, outer, [&](std::int64_t o) {
-    for (std::int64_t i = 0; i < inner; ++i) {
-      const float* src = x.data() + o * len * inner + i;
-      float* dst = outputs[0].data() + o * len * inner + i;
+  if (inner == 1) {
+    // Along contiguous values: one row at a time, vectorised along it.
+    luojia::detail::parallel_for(std::int64_t{0}, outer, [&](std::int64_t o) {
+      const float* src = x.data() + o * len;
+      float* dst = outputs[0].data() + o * len;
       float m = -INFINITY;
-      for (std::int64_t k = 0; k < len; ++k) m = std::max(m, src[k * inner]);
-      double sum = 0;
-      for (std::int64_t k = 0; k < len; ++k) sum += std::exp(static_cast<double>(src[k * inner] - m));
-      for (std::int64_t k = 0; k < len; ++k)
-        dst[k * inner] = log ? static_cast<float>(src[k * inner] - m - std::log(sum))
-                             : static_cast<float>(std::exp(static_cast<double>(src[k * inner] - m)) / sum);
+      for (std::int64_t k = 0; k < len; ++k) m = std::max(m, src[k]);
+      float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+      for (std::int64_t k = 0; k < len; ++k) {
+        dst[k] = exp_approx(src[k] - m);
+        sum += dst[k];
+      }
+      const float scale = 1.0f / sum, shift = m + std::log(sum);
+#pragma omp simd
+      for (std::int64_t k = 0; k < len; ++k) dst[k] = log ? src[k] - shift : dst[k] * scale;
+    });
+    return;
+  }
+  // Across rows (the channel axis of an NCHW map): a block of columns at a time, vectorised
+  // along the contiguous columns, each row of the block read once per pass.
+  constexpr std::int64_t kColumns = 256;
+  const std::int64_t blocks = (inner + kColumns - 1) / kColumns;
+  luojia::detail::parallel_for(std::int64_t{0}, outer * blocks, [&](std::int64_t t) {
+    const std::int64_t o = t / blocks, i0 = t % blocks * kColumns, n = std::min(kColumns, inner - i0);
+    const float* src = x.data() + o * len * inner + i0;
+    float* dst = outputs[0].data() + o * len * inner + i0;
+    float m[kColumns], sum[kColumns];
+    std::fill(m, m + n, -INFINITY);
+    std::fill(sum, sum + n, 0.0f);
+    for (std::int64_t k = 0; k < len; ++k)
+#pragma omp simd
+      for (std::int64_t i = 0; i < n; ++i) m[i] = std::max(m[i], src[k * inner + i]);
+    for (std::int64_t k = 0; k < len; ++k)
+#pragma omp simd
+      for (std::int64_t i = 0; i < n; ++i) {
+        dst[k * inner + i] = exp_approx(src[k * inner + i] - m[i]);
+        sum[i] += dst[k * inner + i];
+      }
+    for (std::int64_t i = 0; i < n; ++i) {
+      m[i] += std::log(sum[i]);  // LogSoftmax: src - (m + log(sum))
+      sum[i] = 1.0f / sum[i];
     }
+    for (std::int64_t k = 0; k < len; ++k)
+#pragma omp simd
+      for (std::int64_t i = 0; i < n; ++i) dst[k * inner + i] = log ? src[k * inner + i] - m[i] : dst[k * inner + i] * sum[i];
   });
 }
 
