@@ -197,6 +197,53 @@ TEST_CASE("SiLU as PyTorch exports it (Sigmoid, Mul) and Sigmoid, fused into a c
   CHECK(worst < 1e-6);
 }
 
+TEST_CASE("binary arithmetic broadcasts as numpy: per channel, scalars, rows, columns, both sides at once", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(17);
+  const std::vector<std::pair<Dims, Dims>> shapes{
+      {{2, 3, 5, 7}, {2, 3, 5, 7}}, {{2, 3, 5, 7}, {1, 3, 1, 1}}, {{1, 3, 1, 1}, {2, 3, 5, 7}}, {{2, 3, 5, 7}, {}},
+      {{2, 3, 5, 7}, {7}},          {{2, 3, 5, 7}, {2, 1, 5, 7}}, {{2, 3, 1, 7}, {2, 1, 5, 1}}, {{3, 1, 1}, {2, 3, 5, 7}},
+      {{1, 1, 5, 1}, {2, 3, 5, 7}}, {{1, 1, 1, 1}, {1, 1, 1, 1}}, {{4, 1}, {1, 6}},             {{2, 3, 5, 7}, {5, 1}},
+  };
+  for (const std::string op : {"Add", "Sub", "Mul", "Div", "Max", "Min", "Pow", "PRelu"})
+    for (const auto& [as, bs] : shapes) {
+      if (op == "PRelu" && bs.size() > as.size()) continue;  // the slope broadcasts to the input
+      const std::size_t rank = std::max(as.size(), bs.size());
+      Dims ys(rank);
+      const auto dim = [&](const Dims& s, std::size_t d) { return d + s.size() < rank ? 1 : s[d + s.size() - rank]; };
+      for (std::size_t d = 0; d < rank; ++d) ys[d] = std::max(dim(as, d), dim(bs, d));
+      INFO(op << " " << as.size() << "-d by " << bs.size() << "-d into " << product(ys));
+      auto a = random_values(static_cast<std::size_t>(product(as)), rng), b = random_values(static_cast<std::size_t>(product(bs)), rng);
+      if (op == "Pow")
+        for (auto& v : a) v = std::fabs(v) + 0.1f;
+      if (op == "Div")
+        for (auto& v : b) v = v >= 0 ? v + 0.5f : v - 0.5f;
+      onnx::ModelProto m = empty_model(17);
+      auto* g = m.mutable_graph();
+      add_input(g, "a", as);
+      add_initializer(g, "b", bs, b);
+      add_node(g, op, {"a", "b"}, {"y"});
+      add_output(g, "y");
+      std::vector<double> want(static_cast<std::size_t>(product(ys)));
+      for (std::int64_t o = 0; o < product(ys); ++o) {
+        std::int64_t ia = 0, ib = 0, rest = o, step_a = 1, step_b = 1;
+        for (std::size_t d = rank; d-- > 0;) {
+          const std::int64_t i = rest % ys[d];
+          rest /= ys[d];
+          if (dim(as, d) > 1) ia += i * step_a;
+          if (dim(bs, d) > 1) ib += i * step_b;
+          step_a *= dim(as, d);
+          step_b *= dim(bs, d);
+        }
+        const double u = a[static_cast<std::size_t>(ia)], v = b[static_cast<std::size_t>(ib)];
+        want[static_cast<std::size_t>(o)] = op == "Add" ? u + v : op == "Sub" ? u - v : op == "Mul" ? u * v : op == "Div" ? u / v
+                                           : op == "Max" ? std::max(u, v) : op == "Min" ? std::min(u, v) : op == "Pow" ? std::pow(u, v)
+                                           : u >= 0 ? u : u * v;
+      }
+      check_equal(run_graph(dir, m, as, a), ys, want);
+    }
+}
+
 TEST_CASE("Softmax and LogSoftmax over every axis equal the formula in double, 1-sized and long axes included", "[nn][ops]") {
   TempDir dir;
   std::mt19937 rng(5);
@@ -429,14 +476,28 @@ TEST_CASE("MaxPool and AveragePool equal the spec's loop: padding, strides, dila
       {"MaxPool", 1, 1, 23, 3, 2, 1, 1, false, false},     {"AveragePool", 2, 9, 11, 3, 2, 1, 1, false, false},
       {"AveragePool", 2, 9, 11, 3, 2, 1, 1, false, true},  {"AveragePool", 3, 11, 10, 3, 3, 1, 0, true, false},
       {"AveragePool", 1, 1, 1, 1, 1, 1, 0, false, false},  {"AveragePool", 4, 17, 5, 5, 1, 1, 2, false, true},
+      {"MaxPool", 64, 56, 56, 3, 2, 1, 1, false, false},   // ResNet's stem pool: the vectorised interior
   };
-  for (const auto& c : cases) {
+  // Randomised windows: the separable interior and edge paths at every offset.
+  std::vector<Case> all = cases;
+  std::uniform_int_distribution<int> pick(0, 1 << 20);
+  for (int i = 0; i < 40; ++i) {
+    Case c{pick(rng) % 2 ? "MaxPool" : "AveragePool", 1 + pick(rng) % 3, 1 + pick(rng) % 19, 1 + pick(rng) % 19, 1 + pick(rng) % 5,
+           1 + pick(rng) % 3, 1 + pick(rng) % 2, 0, pick(rng) % 2 == 0, pick(rng) % 2 == 0};
+    c.p = pick(rng) % (c.k / 2 + 1);
+    if (c.h + 2 * c.p < c.d * (c.k - 1) + 1 || c.w + 2 * c.p < c.d * (c.k - 1) + 1) continue;  // no output: refused, tested elsewhere
+    all.push_back(c);
+  }
+  for (const auto& c : all) {
     INFO(c.op << " C" << c.c << " " << c.h << "x" << c.w << " k" << c.k << " s" << c.s << " d" << c.d << " p" << c.p << (c.ceil ? " ceil" : "")
               << (c.include_pad ? " include_pad" : ""));
     const std::int64_t span = c.d * (c.k - 1) + 1;
     const auto out_size = [&](std::int64_t n) {
       const std::int64_t num = n + 2 * c.p - span;
-      return (c.ceil ? (num + c.s - 1) / c.s : num / c.s) + 1;
+      std::int64_t out = (c.ceil ? (num + c.s - 1) / c.s : num / c.s) + 1;
+      // Ceil mode drops a last window that would start in the end padding (PyTorch's rule, and ONNX Runtime's).
+      if (c.ceil && (out - 1) * c.s >= n + c.p) --out;
+      return out;
     };
     const std::int64_t ho = out_size(c.h), wo = out_size(c.w);
     const Dims xs{1, c.c, c.h, c.w}, ys{1, c.c, ho, wo};

@@ -41,6 +41,72 @@ void for_each_broadcast(const Shape& out, const std::vector<Shape>& ins, F f) {
   }
 }
 
+// y = op(a, b) with numpy broadcasting, in runs along the innermost axes over which each operand
+// either moves one element at a time or stays on one value (a per-channel scale over an NCHW map,
+// a scalar, an SE block's gate): each run is one vectorised loop, runs are spread over threads.
+template <class Op>
+void float_binary(const Tensor& a, const Tensor& b, Tensor& y, Op op) {
+  const float* pa = a.data();
+  const float* pb = b.data();
+  float* py = y.data();
+  const Shape& out = y.shape();
+  const std::size_t rank = out.size();
+  const std::int64_t total = element_count(out);
+  if (total == 0) return;
+  const auto sa = broadcast_strides(a.shape(), out), sb = broadcast_strides(b.shape(), out);
+  // The run: the innermost axes along which each operand either moves contiguously or stays put.
+  enum class Along { Unknown, Moves, Stays };
+  Along along_a = Along::Unknown, along_b = Along::Unknown;
+  const auto extends = [](Along& along, std::int64_t stride, std::int64_t run) {
+    if (stride == 0 && along != Along::Moves) return along = Along::Stays, true;
+    if (stride != 0 && along != Along::Stays && stride == run) return along = Along::Moves, true;
+    return false;
+  };
+  std::size_t first = rank;
+  std::int64_t run = 1;
+  for (; first > 0; --first) {
+    const std::size_t d = first - 1;
+    if (out[d] == 1) continue;
+    Along next_a = along_a, next_b = along_b;
+    if (!extends(next_a, sa[d], run) || !extends(next_b, sb[d], run)) break;
+    along_a = next_a;
+    along_b = next_b;
+    run *= out[d];
+  }
+  const bool a_moves = along_a == Along::Moves, b_moves = along_b == Along::Moves;
+  const std::int64_t runs = total / run;
+  const std::int64_t per_task = std::max<std::int64_t>(1, kGrain / std::max<std::int64_t>(run, 1));
+  luojia::detail::parallel_for(std::int64_t{0}, runs, per_task, [&](std::int64_t r0) {
+    for (std::int64_t r = r0; r < std::min(runs, r0 + per_task); ++r) {
+      // The run's first element in each operand.
+      std::int64_t ia = 0, ib = 0, rest = r;
+      for (std::size_t d = first; d-- > 0;) {
+        const std::int64_t i = rest % out[d];
+        rest /= out[d];
+        ia += i * sa[d];
+        ib += i * sb[d];
+      }
+      float* dst = py + r * run;
+      const float* u = pa + ia;
+      const float* v = pb + ib;
+      if (a_moves && b_moves) {
+#pragma omp simd
+        for (std::int64_t i = 0; i < run; ++i) dst[i] = op(u[i], v[i]);
+      } else if (a_moves) {
+        const float c = v[0];
+#pragma omp simd
+        for (std::int64_t i = 0; i < run; ++i) dst[i] = op(u[i], c);
+      } else if (b_moves) {
+        const float c = u[0];
+#pragma omp simd
+        for (std::int64_t i = 0; i < run; ++i) dst[i] = op(c, v[i]);
+      } else {
+        std::fill(dst, dst + run, op(u[0], v[0]));
+      }
+    }
+  });
+}
+
 }  // namespace
 
 // ---- unary --------------------------------------------------------------------------------------
@@ -197,28 +263,17 @@ void Binary::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
   const float* pa = fa.data();
   const float* pb = fb.data();
   float* py = y.data();
-  auto op = [this](float u, float v) {
-    switch (kind_) {
-      case Kind::Add: return u + v;
-      case Kind::Sub: return u - v;
-      case Kind::Mul: return u * v;
-      case Kind::Div: return u / v;
-      case Kind::Pow: return std::pow(u, v);
-      case Kind::Max: return std::max(u, v);
-      case Kind::Min: return std::min(u, v);
-      case Kind::PRelu: return u >= 0 ? u : u * v;
-      default: return 0.0f;
-    }
-  };
-  if (fa.shape() == fb.shape()) {
-    const std::int64_t n = y.size();
-    luojia::detail::parallel_for(std::int64_t{0}, n, kGrain, [&](std::int64_t i0) {
-      for (std::int64_t i = i0; i < std::min(n, i0 + kGrain); ++i) py[i] = op(pa[i], pb[i]);
-    });
-    return;
+  switch (kind_) {
+    case Kind::Add: return float_binary(fa, fb, y, [](float u, float v) { return u + v; });
+    case Kind::Sub: return float_binary(fa, fb, y, [](float u, float v) { return u - v; });
+    case Kind::Mul: return float_binary(fa, fb, y, [](float u, float v) { return u * v; });
+    case Kind::Div: return float_binary(fa, fb, y, [](float u, float v) { return u / v; });
+    case Kind::Pow: return float_binary(fa, fb, y, [](float u, float v) { return std::pow(u, v); });
+    case Kind::Max: return float_binary(fa, fb, y, [](float u, float v) { return std::max(u, v); });
+    case Kind::Min: return float_binary(fa, fb, y, [](float u, float v) { return std::min(u, v); });
+    case Kind::PRelu: return float_binary(fa, fb, y, [](float u, float v) { return u >= 0 ? u : u * v; });
+    default: fail("not a float operator");
   }
-  for_each_broadcast(y.shape(), {fa.shape(), fb.shape()},
-                     [&](std::int64_t o, std::int64_t i, std::int64_t j, std::int64_t) { py[o] = op(pa[i], pb[j]); });
 }
 
 // ---- Where --------------------------------------------------------------------------------------

@@ -48,7 +48,6 @@ void BatchNorm::do_forward(std::span<const Tensor> inputs, std::span<Tensor> out
 }
 
 // Softmax ------------------------------------------------------------------------------------------
-
 std::vector<ValueInfo> Softmax::infer(const std::vector<ValueInfo>& in) const {
   return {ValueInfo{in.at(0).shape, ElementType::Float32, std::nullopt, true}};
 }

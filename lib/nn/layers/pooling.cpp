@@ -3,8 +3,9 @@
 #include "core/parallel.hpp"
 #include "nn/layers/pooling.hpp"
 
-
+#include <algorithm>
 #include <limits>
+#include <vector>
 
 namespace luojia::nn::layers {
 
@@ -57,24 +58,80 @@ void Pool::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
       }
       return;
     }
-    for (std::int64_t oy = 0; oy < ho; ++oy)
-      for (std::int64_t ox = 0; ox < wo; ++ox) {
-        float acc = max_ ? -std::numeric_limits<float>::infinity() : 0.0f;
-        std::int64_t count = 0, padded = 0;
-        for (std::int64_t ky = 0; ky < kh; ++ky) {
-          const std::int64_t iy = oy * sh - pt + ky * dh;
-          for (std::int64_t kx = 0; kx < kw; ++kx) {
-            const std::int64_t ix = ox * sw - pl + kx * dw;
-            if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
-              const float v = src[iy * w + ix];
-              acc = max_ ? std::max(acc, v) : acc + v;
-              ++count;
-            }
-            if (iy >= -pt && iy < hp && ix >= -pl && ix < wp) ++padded;
-          }
+    // A rectangle's max or sum is separable: along each input row first (into `rows`, one per input
+    // row, wo values), then down the columns of those, vectorised along the output row. Outputs
+    // whose window lies inside the input skip the bounds checks; the divisor of an average is the
+    // product of the valid (or padded) extents on each axis.
+    std::vector<float> rows(static_cast<std::size_t>(h * wo));
+    const float empty = max_ ? -std::numeric_limits<float>::infinity() : 0.0f;
+    // First and one-past-last output x whose whole window lies inside the row.
+    const std::int64_t last_start = w - 1 - (kw - 1) * dw + pl;  // the largest ox * sw whose window fits
+    const std::int64_t x0 = std::min(wo, (pl + sw - 1) / sw), x1 = last_start < 0 ? x0 : std::max(x0, std::min(wo, last_start / sw + 1));
+    for (std::int64_t iy = 0; iy < h; ++iy) {
+      const float* in = src + iy * w;
+      float* out = rows.data() + iy * wo;
+      const auto edge = [&](std::int64_t ox) {
+        float acc = empty;
+        for (std::int64_t kx = 0; kx < kw; ++kx) {
+          const std::int64_t ix = ox * sw - pl + kx * dw;
+          if (ix >= 0 && ix < w) acc = max_ ? std::max(acc, in[ix]) : acc + in[ix];
         }
-        dst[oy * wo + ox] = max_ ? acc : acc / static_cast<float>(count_include_pad_ ? padded : std::max<std::int64_t>(count, 1));
+        out[ox] = acc;
+      };
+      for (std::int64_t ox = 0; ox < x0; ++ox) edge(ox);
+      if (max_) {
+        for (std::int64_t ox = x0; ox < x1; ++ox) {
+          const float* q = in + ox * sw - pl;
+          float acc = q[0];
+          for (std::int64_t kx = 1; kx < kw; ++kx) acc = std::max(acc, q[kx * dw]);
+          out[ox] = acc;
+        }
+      } else {
+        for (std::int64_t ox = x0; ox < x1; ++ox) {
+          const float* q = in + ox * sw - pl;
+          float acc = 0.0f;
+          for (std::int64_t kx = 0; kx < kw; ++kx) acc += q[kx * dw];
+          out[ox] = acc;
+        }
       }
+      for (std::int64_t ox = x1; ox < wo; ++ox) edge(ox);
+    }
+    // Valid and padded window extents along x, per output column (for averages).
+    std::vector<float> divisor_x(max_ ? 0 : static_cast<std::size_t>(wo));
+    for (std::int64_t ox = 0; ox < static_cast<std::int64_t>(divisor_x.size()); ++ox) {
+      std::int64_t count = 0, padded = 0;
+      for (std::int64_t kx = 0; kx < kw; ++kx) {
+        const std::int64_t ix = ox * sw - pl + kx * dw;
+        count += ix >= 0 && ix < w;
+        padded += ix >= -pl && ix < wp;
+      }
+      divisor_x[static_cast<std::size_t>(ox)] = static_cast<float>(count_include_pad_ ? padded : count);
+    }
+    for (std::int64_t oy = 0; oy < ho; ++oy) {
+      float* out = dst + oy * wo;
+      std::fill(out, out + wo, empty);
+      std::int64_t count = 0, padded = 0;
+      for (std::int64_t ky = 0; ky < kh; ++ky) {
+        const std::int64_t iy = oy * sh - pt + ky * dh;
+        padded += iy >= -pt && iy < hp;
+        if (iy < 0 || iy >= h) continue;
+        ++count;
+        const float* r = rows.data() + iy * wo;
+        if (max_) {
+#pragma omp simd
+          for (std::int64_t ox = 0; ox < wo; ++ox) out[ox] = std::max(out[ox], r[ox]);
+        } else {
+#pragma omp simd
+          for (std::int64_t ox = 0; ox < wo; ++ox) out[ox] += r[ox];
+        }
+      }
+      if (max_) continue;
+      const float dy = static_cast<float>(count_include_pad_ ? padded : count);
+      for (std::int64_t ox = 0; ox < wo; ++ox) {
+        const float d = dy * divisor_x[static_cast<std::size_t>(ox)];
+        out[ox] = d > 0 ? out[ox] / d : 0.0f;  // a window on padding alone: 0, as the spec's empty sum
+      }
+    }
   });
 }
 
@@ -96,12 +153,27 @@ Footprint GlobalPool::footprint() const {
 void GlobalPool::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   const Tensor& x = inputs[0];
   const std::int64_t planes = x.dim(0) * x.dim(1), n = x.size() / std::max<std::int64_t>(planes, 1);
-  for (std::int64_t p = 0; p < planes; ++p) {
+  // One plane a task, vectorised along it: the max in float, the mean as float lanes summed in
+  // chunks of 4096 whose partial sums add up in double (float alone drifts on 512 x 512 planes).
+  luojia::detail::parallel_for(std::int64_t{0}, planes, [&](std::int64_t p) {
     const float* src = x.data() + p * n;
-    double acc = max_ ? -INFINITY : 0.0;
-    for (std::int64_t i = 0; i < n; ++i) acc = max_ ? std::max<double>(acc, src[i]) : acc + src[i];
-    outputs[0].data()[p] = static_cast<float>(max_ ? acc : acc / static_cast<double>(n));
-  }
+    if (max_) {
+      float top = -INFINITY;
+#pragma omp simd reduction(max : top)
+      for (std::int64_t i = 0; i < n; ++i) top = std::max(top, src[i]);
+      outputs[0].data()[p] = top;
+      return;
+    }
+    double total = 0;
+    for (std::int64_t i0 = 0; i0 < n; i0 += 4096) {
+      float chunk = 0.0f;
+      const std::int64_t i1 = std::min(n, i0 + 4096);
+#pragma omp simd reduction(+ : chunk)
+      for (std::int64_t i = i0; i < i1; ++i) chunk += src[i];
+      total += chunk;
+    }
+    outputs[0].data()[p] = static_cast<float>(total / static_cast<double>(n));
+  });
 }
 
 Reduce::Reduce(const NodeInfo& node) : Layer(node) {

@@ -2,15 +2,16 @@
 // exp and the functions built on it in a form `omp simd` loops vectorise: no calls, no branches.
 // std::exp keeps a loop scalar (a libm call per element); this is Cephes' expf, as ncnn and ONNX
 // Runtime's MLAS vectorise it: x = n ln2 + r with |r| <= ln2 / 2, a degree-6 polynomial for e^r,
-// 2^n built in the exponent bits. Relative error about 2e-7 over the clamped range.
+// 2^n built in the exponent bits. Relative error about 2e-7; below -87.3 it gives 2^-126 rather
+// than 0 or a denormal, above 88.4 e^88.4 rather than infinity.
 #include <cstdint>
 #include <cstring>
 
 namespace luojia::nn::layers {
 
 #pragma omp declare simd
-inline float exp_approx(float x) {
-  x = x < 88.3762626647949f ? x : 88.3762626647949f;
+inline float exp_approx(float in) {
+  float x = in < 88.3762626647949f ? in : 88.3762626647949f;
   x = x > -87.3365447504019f ? x : -87.3365447504019f;
   // n = floor(x / ln2 + 1/2), by truncation corrected for negative values (no call to floor).
   const float t = x * 1.44269504088896341f + 0.5f;
@@ -28,7 +29,7 @@ inline float exp_approx(float x) {
   const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  return in != in ? in : p * scale;  // NaN stays NaN (the clamps above would make it e^88)
 }
 
 #pragma omp declare simd
