@@ -59,4 +59,4 @@ for name in "${names[@]}"; do
   done
 done
 [ "$count" -gt 0 ] && awk -v s="$log_sum" -v n="$count" 'BEGIN {printf "geometric mean of ORT / luojia over %d runs: %.2fx\n", n, exp(s / n)}'
-echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; ISA: $(grep -o -m1 -w 'avx512f\|avx2' /proc/cpuinfo | head -1 | tr a-z A-Z); $("$(dirname "$BIN")/../examples/luojia-info" --version 2>/dev/null | head -1 || true)"
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; ISA: $(grep -qw avx512f /proc/cpuinfo && echo AVX-512 || (grep -qw avx2 /proc/cpuinfo && echo AVX2+FMA) || echo SSE2); $("$(dirname "$BIN")/../examples/luojia-info" --version 2>/dev/null | head -1 || true)"

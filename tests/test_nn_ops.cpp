@@ -291,6 +291,14 @@ TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asy
       {1, 8, 96, 1, 7, 9, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false},       // 96 channels, 1x1 GEMM
       {1, 4, 72, 2, 37, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, false},     // 72 grouped, 1369 pixels: column chunks of 1024
       {1, 3, 64, 1, 40, 33, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, true, true},      // a ResNet stem on odd sizes
+      {1, 8, 8, 8, 17, 19, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, true},       // depthwise, stride 2: column phases
+      {2, 5, 5, 5, 23, 21, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, true, false},      // depthwise 5x5 stride 2, batch 2
+      {1, 4, 4, 4, 16, 31, 7, 7, 3, 2, 1, 1, 3, 3, 3, 3, false, true},      // depthwise 7x7, strides 3 and 2
+      {1, 6, 6, 6, 15, 14, 3, 3, 2, 2, 2, 2, 2, 1, 2, 0, true, false},      // depthwise dilated, stride 2, asymmetric
+      {1, 3, 3, 3, 1, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, false},        // depthwise on one pixel
+      {1, 2, 2, 2, 9, 140, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, true},       // depthwise, rows of 70: the row path
+      {1, 3, 3, 3, 7, 131, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, false, false},     // depthwise 5x5 on rows of 131
+      {1, 19, 19, 19, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, true},     // 19 channels: a partly filled lane block
   };
   for (const auto& c : fixed) check_conv(dir, c, rng);
   // Randomised shapes.

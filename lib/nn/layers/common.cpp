@@ -117,14 +117,8 @@ void ActivationFn::apply(float* x, std::int64_t n) const {
 #pragma omp simd
       for (std::int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], p0), p1);
       return;
-    case Activation::Sigmoid:
-#pragma omp simd
-      for (std::int64_t i = 0; i < n; ++i) x[i] = sigmoid_approx(x[i]);
-      return;
-    case Activation::Silu:
-#pragma omp simd
-      for (std::int64_t i = 0; i < n; ++i) x[i] = silu_approx(x[i]);
-      return;
+    case Activation::Sigmoid: map16(x, n, sigmoid16); return;
+    case Activation::Silu: map16(x, n, silu16); return;
     case Activation::Tanh:
       for (std::int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
       return;

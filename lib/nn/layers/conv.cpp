@@ -7,6 +7,7 @@
 #include "core/parallel.hpp"
 #include "nn/layers/conv.hpp"
 #include "nn/layers/conv_gemm.hpp"
+#include "nn/layers/vector_math.hpp"
 
 #include <tbb/task_arena.h>
 
@@ -15,6 +16,7 @@
 #include <cstring>
 #include <string>
 #include <tuple>
+#include <vector>
 
 namespace luojia::nn::layers {
 namespace {
@@ -139,32 +141,82 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   const std::int64_t plane_in = h * w, plane_out = ho * wo;
   const float* wdata = weights_.data();
 
-  // Depthwise: one input channel per group, direct loops.
+  // Depthwise on narrow planes (EfficientNet's 14 x 14 and 7 x 7): along a row there is too little
+  // to vectorise, so kLanes channels are interleaved into one zero-padded buffer and every tap is
+  // one vector multiply-add across them, as ncnn's packed layouts and ONNX Runtime's NCHWc do.
+  if (cin_g == 1 && cout_g == 1 && wo < 64) {
+    const std::int64_t hp = (ho - 1) * sh + (kh - 1) * dh + 1, wp = (wo - 1) * sw + (kw - 1) * dw + 1;
+    const std::int64_t blocks = (out_channels_ + kLanes - 1) / kLanes;
+    luojia::detail::parallel_for(std::int64_t{0}, n * blocks, [&](std::int64_t t) {
+      const std::int64_t b = t / blocks, c0 = t % blocks * kLanes, lanes = std::min(kLanes, out_channels_ - c0);
+      thread_local std::vector<f32x16> padded, taps, row;
+      padded.assign(static_cast<std::size_t>(hp * wp), f32x16{});
+      taps.assign(static_cast<std::size_t>(kh * kw), f32x16{});
+      row.resize(static_cast<std::size_t>(wo));
+      f32x16 bias{};
+      for (std::int64_t l = 0; l < lanes; ++l) {
+        const float* src = x.data() + (b * out_channels_ + c0 + l) * plane_in;
+        for (std::int64_t iy = 0; iy < h && iy + pt < hp; ++iy)
+          for (std::int64_t ix = 0; ix < w && ix + pl < wp; ++ix) padded[static_cast<std::size_t>((iy + pt) * wp + ix + pl)][l] = src[iy * w + ix];
+        for (std::int64_t k = 0; k < kh * kw; ++k) taps[static_cast<std::size_t>(k)][l] = wdata[(c0 + l) * kh * kw + k];
+        bias[l] = bias_[static_cast<std::size_t>(c0 + l)];
+      }
+      for (std::int64_t oy = 0; oy < ho; ++oy) {
+        for (std::int64_t ox = 0; ox < wo; ++ox) {
+          f32x16 acc = bias;
+          const f32x16* in = padded.data() + oy * sh * wp + ox * sw;
+          for (std::int64_t ky = 0; ky < kh; ++ky)
+            for (std::int64_t kx = 0; kx < kw; ++kx) acc += taps[static_cast<std::size_t>(ky * kw + kx)] * in[ky * dh * wp + kx * dw];
+          row[static_cast<std::size_t>(ox)] = acc;
+        }
+        for (std::int64_t l = 0; l < lanes; ++l) {
+          float* out = y.data() + (b * out_channels_ + c0 + l) * plane_out + oy * wo;
+          for (std::int64_t ox = 0; ox < wo; ++ox) out[ox] = row[static_cast<std::size_t>(ox)][l];
+          activation_.apply(out, wo);
+        }
+      }
+    });
+    return;
+  }
+
+  // Depthwise: one input channel per group, direct loops vectorised along the output row. A strided
+  // one first splits the plane into its sw column phases, so that every tap reads consecutive
+  // values: input column ox * sw + off is column ox + floor(off / sw) of phase off mod sw.
   if (cin_g == 1 && cout_g == 1) {
+    const std::int64_t phase_w = (w + sw - 1) / sw;
     luojia::detail::parallel_for(std::int64_t{0}, n * out_channels_, [&](std::int64_t nc) {
       const std::int64_t c = nc % out_channels_;
       const float* src = x.data() + nc * plane_in;
       float* dst = y.data() + nc * plane_out;
       const float* kernel = wdata + c * kh * kw;
+      thread_local std::vector<float> phases;
+      if (sw > 1) {
+        phases.resize(static_cast<std::size_t>(sw * h * phase_w));
+        for (std::int64_t iy = 0; iy < h; ++iy)
+          for (std::int64_t q = 0; q < sw; ++q) {
+            float* out = phases.data() + (q * h + iy) * phase_w;
+            const float* in = src + iy * w + q;
+            const std::int64_t count = (w - q + sw - 1) / sw;
+            for (std::int64_t j = 0; j < count; ++j) out[j] = in[j * sw];
+          }
+      }
       for (std::int64_t oy = 0; oy < ho; ++oy) {
         float* row = dst + oy * wo;
         std::fill(row, row + wo, bias_[static_cast<std::size_t>(c)]);
         for (std::int64_t ky = 0; ky < kh; ++ky) {
           const std::int64_t iy = oy * sh - pt + ky * dh;
           if (iy < 0 || iy >= h) continue;
-          const float* in_row = src + iy * w;
           for (std::int64_t kx = 0; kx < kw; ++kx) {
             const float wv = kernel[ky * kw + kx];
             const std::int64_t off = kx * dw - pl;
             // ox range with 0 <= ox*sw + off < w
             const std::int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
             const std::int64_t hi = std::min(wo, (w - off + sw - 1) / sw);
-            if (sw == 1) {
+            const std::int64_t q = ((off % sw) + sw) % sw, shift = (off - q) / sw;
+            const float* in = sw == 1 ? src + iy * w : phases.data() + (q * h + iy) * phase_w;
+            const std::int64_t from = sw == 1 ? off : shift;
 #pragma omp simd
-              for (std::int64_t ox = lo; ox < hi; ++ox) row[ox] += wv * in_row[ox + off];
-            } else {
-              for (std::int64_t ox = lo; ox < hi; ++ox) row[ox] += wv * in_row[ox * sw + off];
-            }
+            for (std::int64_t ox = lo; ox < hi; ++ox) row[ox] += wv * in[ox + from];
           }
         }
         activation_.apply(row, wo);

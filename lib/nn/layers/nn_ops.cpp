@@ -69,12 +69,12 @@ void Softmax::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outpu
       float* dst = outputs[0].data() + o * len;
       float m = -INFINITY;
       for (std::int64_t k = 0; k < len; ++k) m = std::max(m, src[k]);
+#pragma omp simd
+      for (std::int64_t k = 0; k < len; ++k) dst[k] = src[k] - m;
+      map16(dst, len, exp16);
       float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-      for (std::int64_t k = 0; k < len; ++k) {
-        dst[k] = exp_approx(src[k] - m);
-        sum += dst[k];
-      }
+      for (std::int64_t k = 0; k < len; ++k) sum += dst[k];
       const float scale = 1.0f / sum, shift = m + std::log(sum);
 #pragma omp simd
       for (std::int64_t k = 0; k < len; ++k) dst[k] = log ? src[k] - shift : dst[k] * scale;
@@ -95,12 +95,14 @@ void Softmax::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outpu
     for (std::int64_t k = 0; k < len; ++k)
 #pragma omp simd
       for (std::int64_t i = 0; i < n; ++i) m[i] = std::max(m[i], src[k * inner + i]);
-    for (std::int64_t k = 0; k < len; ++k)
+    for (std::int64_t k = 0; k < len; ++k) {
+      float* row = dst + k * inner;
 #pragma omp simd
-      for (std::int64_t i = 0; i < n; ++i) {
-        dst[k * inner + i] = exp_approx(src[k * inner + i] - m[i]);
-        sum[i] += dst[k * inner + i];
-      }
+      for (std::int64_t i = 0; i < n; ++i) row[i] = src[k * inner + i] - m[i];
+      map16(row, n, exp16);
+#pragma omp simd
+      for (std::int64_t i = 0; i < n; ++i) sum[i] += row[i];
+    }
     for (std::int64_t i = 0; i < n; ++i) {
       m[i] += std::log(sum[i]);  // LogSoftmax: src - (m + log(sum))
       sum[i] = 1.0f / sum[i];
