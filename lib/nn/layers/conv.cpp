@@ -248,6 +248,44 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
     });
     return;
   }
+  // Small planes (ResNet's 7 x 7 and 14 x 14): the patch GEMM computes whole panels of kMr pixels,
+  // so 49 pixels cost two panels of 48. With the output channels as the rows of the product and
+  // the pixels as its columns (kernels of a few columns) nothing is wasted: im2col once, then
+  // W (channels x k) times the patch matrix (k x pixels), the channels split over threads.
+  const std::int64_t rounded = (plane_out + kMr - 1) / kMr * kMr;
+  if (!pointwise && rounded * 4 > plane_out * 5 && k * plane_out <= (std::int64_t{1} << 22)) {
+    std::vector<float> patches(static_cast<std::size_t>(k * plane_out));
+    const ChannelSplit split = split_channels(n * group_, cout_g, want, 1);
+    for (std::int64_t b = 0; b < n; ++b)
+      for (std::int64_t g = 0; g < group_; ++g) {
+        const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
+        luojia::detail::parallel_for(std::int64_t{0}, k, [&](std::int64_t kk) {
+          const std::int64_t ci = kk / (kh * kw), ky = kk / kw % kh, kx = kk % kw;
+          float* out = patches.data() + kk * plane_out;
+          for (std::int64_t oy = 0; oy < ho; ++oy) {
+            const std::int64_t iy = oy * sh - pt + ky * dh;
+            for (std::int64_t ox = 0; ox < wo; ++ox) {
+              const std::int64_t ix = ox * sw - pl + kx * dw;
+              out[oy * wo + ox] = iy >= 0 && iy < h && ix >= 0 && ix < w ? src[(ci * h + iy) * w + ix] : 0.0f;
+            }
+          }
+        });
+        luojia::detail::parallel_for(std::int64_t{0}, split.blocks, [&](std::int64_t cb) {
+          const std::int64_t c0 = cb * split.channels_per_block, c1 = std::min(cout_g, c0 + split.channels_per_block);
+          if (c0 >= c1) return;
+          float* dst = y.data() + (b * out_channels_ + g * cout_g + c0) * plane_out;
+          gemm.matmul(wdata + (g * cout_g + c0) * k, c1 - c0, k, patches.data(), plane_out, plane_out, dst, plane_out);
+          for (std::int64_t co = 0; co < c1 - c0; ++co) {
+            float* row = dst + co * plane_out;
+            const float bias = bias_[static_cast<std::size_t>(g * cout_g + c0 + co)];
+#pragma omp simd
+            for (std::int64_t i = 0; i < plane_out; ++i) row[i] += bias;
+            activation_.apply(row, plane_out);
+          }
+        });
+      }
+    return;
+  }
   if (!pointwise) {
     const PatchGeometry geo{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl};
     const std::int64_t panels = (plane_out + kMr - 1) / kMr;
