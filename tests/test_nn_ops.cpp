@@ -244,6 +244,67 @@ TEST_CASE("binary arithmetic broadcasts as numpy: per channel, scalars, rows, co
     }
 }
 
+TEST_CASE("Slice equals numpy's slicing: steps forward and back, clamped ends, some axes or all, runs and single elements",
+          "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(23);
+  std::uniform_int_distribution<int> pick(0, 1 << 20);
+  for (int i = 0; i < 200; ++i) {
+    const std::size_t rank = 1 + static_cast<std::size_t>(pick(rng) % 4);
+    Dims xs(rank);
+    for (auto& d : xs) d = 1 + pick(rng) % 7;
+    std::vector<std::int64_t> starts, ends, axes, steps;
+    std::vector<std::int64_t> lo(rank, 0), step(rank, 1), count(xs.begin(), xs.end());
+    for (std::size_t a = 0; a < rank; ++a) {
+      if (pick(rng) % 3 == 0) continue;  // this axis whole
+      const std::int64_t n = xs[a];
+      const std::int64_t st = std::vector<std::int64_t>{1, 1, 2, 3, -1, -2}[static_cast<std::size_t>(pick(rng) % 6)];
+      std::int64_t b = pick(rng) % (n + 2) - 1, e = pick(rng) % (n + 3) - 1;  // -1 and past the end: clamped
+      if (st < 0) std::swap(b, e);
+      axes.push_back(static_cast<std::int64_t>(a));
+      starts.push_back(b);
+      ends.push_back(e);
+      steps.push_back(st);
+      // numpy's rule: negative indices count from the end, then clamp ([0, n] forward, [-1, n-1] back).
+      const auto norm = [n](std::int64_t v, bool back) {
+        if (v < 0) v += n;
+        return back ? std::clamp<std::int64_t>(v, -1, n - 1) : std::clamp<std::int64_t>(v, 0, n);
+      };
+      const std::int64_t s0 = norm(b, st < 0), e0 = norm(e, st < 0);
+      lo[a] = s0;
+      step[a] = st;
+      count[a] = st > 0 ? std::max<std::int64_t>(0, (e0 - s0 + st - 1) / st) : std::max<std::int64_t>(0, (s0 - e0 - st - 1) / -st);
+    }
+    if (std::find(count.begin(), count.end(), 0) != count.end()) continue;  // empty results are tested elsewhere
+    INFO("case " << i << ", rank " << rank);
+    const auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+    onnx::ModelProto m = empty_model(17);
+    auto* g = m.mutable_graph();
+    add_input(g, "x", xs);
+    for (const auto& [name, values] : {std::pair{"starts", starts}, {"ends", ends}, {"axes", axes}, {"steps", steps}}) {
+      auto* t = g->add_initializer();
+      t->set_name(name);
+      t->set_data_type(onnx::TensorProto::INT64);
+      t->add_dims(static_cast<std::int64_t>(values.size()));
+      for (auto v : values) t->add_int64_data(v);
+    }
+    add_node(g, "Slice", {"x", "starts", "ends", "axes", "steps"}, {"y"});
+    add_output(g, "y");
+    const Dims ys(count.begin(), count.end());
+    std::vector<double> want(static_cast<std::size_t>(product(ys)));
+    for (std::int64_t o = 0; o < product(ys); ++o) {
+      std::int64_t rest = o, src = 0, stride = 1;
+      for (std::size_t d = rank; d-- > 0;) {
+        src += (lo[d] + rest % ys[d] * step[d]) * stride;
+        rest /= ys[d];
+        stride *= xs[d];
+      }
+      want[static_cast<std::size_t>(o)] = x[static_cast<std::size_t>(src)];
+    }
+    check_equal(run_graph(dir, m, xs, x), ys, want);
+  }
+}
+
 TEST_CASE("Softmax and LogSoftmax over every axis equal the formula in double, 1-sized and long axes included", "[nn][ops]") {
   TempDir dir;
   std::mt19937 rng(5);

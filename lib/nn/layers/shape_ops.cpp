@@ -232,12 +232,27 @@ void Slice::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs
   const auto strides = contiguous_strides(x.shape());
   const std::size_t es = element_size(x);
   const std::int64_t total = element_count(spec.out);
-  std::vector<std::int64_t> index(spec.out.size(), 0);
-  for (std::int64_t o = 0; o < total; ++o) {
+  if (total == 0) return;
+  // Copied in runs: the innermost axes taken whole, and the first axis outside them with step 1
+  // (a channel slice of an NCHW map is one run per image).
+  std::size_t first = spec.out.size();
+  std::int64_t run = 1;
+  while (first > 0) {
+    const std::size_t d = first - 1;
+    const bool whole = spec.start[d] == 0 && spec.step[d] == 1 && spec.out[d] == x.shape()[d];
+    if (!whole && spec.step[d] != 1) break;
+    run *= spec.out[d];
+    --first;
+    if (!whole) break;
+  }
+  std::vector<std::int64_t> index(first, 0);
+  for (std::int64_t o = 0; o < total; o += run) {
     std::int64_t src = 0;
-    for (std::size_t d = 0; d < index.size(); ++d) src += (spec.start[d] + index[d] * spec.step[d]) * strides[d];
-    std::memcpy(bytes(outputs[0]) + static_cast<std::size_t>(o) * es, bytes(x) + static_cast<std::size_t>(src) * es, es);
-    for (std::size_t d = index.size(); d-- > 0;) {
+    for (std::size_t d = 0; d < spec.out.size(); ++d) src += spec.start[d] * strides[d];
+    for (std::size_t d = 0; d < first; ++d) src += index[d] * spec.step[d] * strides[d];
+    std::memcpy(bytes(outputs[0]) + static_cast<std::size_t>(o) * es, bytes(x) + static_cast<std::size_t>(src) * es,
+                static_cast<std::size_t>(run) * es);
+    for (std::size_t d = first; d-- > 0;) {
       if (++index[d] < spec.out[d]) break;
       index[d] = 0;
     }
