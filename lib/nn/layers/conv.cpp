@@ -253,20 +253,24 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   // the pixels as its columns (kernels of a few columns) nothing is wasted: im2col once, then
   // W (channels x k) times the patch matrix (k x pixels), the channels split over threads.
   const std::int64_t rounded = (plane_out + kMr - 1) / kMr * kMr;
-  if (!pointwise && rounded * 4 > plane_out * 5 && k * plane_out <= (std::int64_t{1} << 22)) {
+  if (!pointwise && rounded * 10 > plane_out * 11 && k * plane_out <= (std::int64_t{1} << 22)) {
     std::vector<float> patches(static_cast<std::size_t>(k * plane_out));
-    const ChannelSplit split = split_channels(n * group_, cout_g, want, 1);
+    // One channel block per thread: each block's product packs the whole patch matrix again.
+    const ChannelSplit split = split_channels(n * group_, cout_g, tbb::this_task_arena::max_concurrency(), 1);
+    const std::int64_t rows_per_task = std::max<std::int64_t>(1, 16384 / plane_out);
     for (std::int64_t b = 0; b < n; ++b)
       for (std::int64_t g = 0; g < group_; ++g) {
         const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
-        luojia::detail::parallel_for(std::int64_t{0}, k, [&](std::int64_t kk) {
-          const std::int64_t ci = kk / (kh * kw), ky = kk / kw % kh, kx = kk % kw;
-          float* out = patches.data() + kk * plane_out;
-          for (std::int64_t oy = 0; oy < ho; ++oy) {
-            const std::int64_t iy = oy * sh - pt + ky * dh;
-            for (std::int64_t ox = 0; ox < wo; ++ox) {
-              const std::int64_t ix = ox * sw - pl + kx * dw;
-              out[oy * wo + ox] = iy >= 0 && iy < h && ix >= 0 && ix < w ? src[(ci * h + iy) * w + ix] : 0.0f;
+        luojia::detail::parallel_for(std::int64_t{0}, k, rows_per_task, [&](std::int64_t k0) {
+          for (std::int64_t kk = k0; kk < std::min(k, k0 + rows_per_task); ++kk) {
+            const std::int64_t ci = kk / (kh * kw), ky = kk / kw % kh, kx = kk % kw;
+            float* out = patches.data() + kk * plane_out;
+            for (std::int64_t oy = 0; oy < ho; ++oy) {
+              const std::int64_t iy = oy * sh - pt + ky * dh;
+              for (std::int64_t ox = 0; ox < wo; ++ox) {
+                const std::int64_t ix = ox * sw - pl + kx * dw;
+                out[oy * wo + ox] = iy >= 0 && iy < h && ix >= 0 && ix < w ? src[(ci * h + iy) * w + ix] : 0.0f;
+              }
             }
           }
         });
