@@ -335,6 +335,94 @@ TEST_CASE("Softmax and LogSoftmax over every axis equal the formula in double, 1
       }
 }
 
+TEST_CASE("a residual Add fused into the convolution before it (then ReLU) equals the unfused spec: every convolution path, "
+          "an identity shortcut, a projection computed first, a broadcast residual",
+          "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(29);
+  // Same-padded k x k convolution of x (c channels, h x w) with cout = c, in double.
+  const auto conv = [](const std::vector<float>& x, const std::vector<float>& wt, std::int64_t c, std::int64_t h, std::int64_t w,
+                       std::int64_t k, std::int64_t group) {
+    std::vector<double> out(static_cast<std::size_t>(c * h * w), 0.0);
+    const std::int64_t per = c / group;
+    for (std::int64_t co = 0; co < c; ++co)
+      for (std::int64_t oy = 0; oy < h; ++oy)
+        for (std::int64_t ox = 0; ox < w; ++ox) {
+          double sum = 0;
+          for (std::int64_t ci = 0; ci < per; ++ci)
+            for (std::int64_t ky = 0; ky < k; ++ky)
+              for (std::int64_t kx = 0; kx < k; ++kx) {
+                const std::int64_t iy = oy - k / 2 + ky, ix = ox - k / 2 + kx;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                sum += static_cast<double>(x[static_cast<std::size_t>(((co / per * per + ci) * h + iy) * w + ix)]) *
+                       wt[static_cast<std::size_t>(((co * per + ci) * k + ky) * k + kx)];
+              }
+          out[static_cast<std::size_t>((co * h + oy) * w + ox)] = sum;
+        }
+    return out;
+  };
+  struct Case {
+    std::int64_t c, h, w, k, group;
+    const char* what;
+  };
+  for (const Case& c : {Case{16, 9, 11, 3, 1, "3x3: Winograd or small-plane product"}, Case{8, 40, 50, 1, 1, "1x1: pointwise product"},
+                        Case{12, 16, 70, 5, 1, "5x5: patch GEMM"}, Case{24, 7, 9, 3, 24, "depthwise, narrow"},
+                        Case{4, 6, 80, 3, 4, "depthwise, wide rows"}})
+    for (const std::string shortcut : {"identity", "projection", "broadcast"}) {
+      INFO(c.what << ", " << shortcut << " shortcut");
+      const Dims xs{1, c.c, c.h, c.w}, ws{c.c, c.c / c.group, c.k, c.k};
+      const auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+      const auto w = random_values(static_cast<std::size_t>(product(ws)), rng);
+      const auto wp = random_values(static_cast<std::size_t>(c.c * c.c), rng);
+      onnx::ModelProto m = empty_model(17);
+      auto* g = m.mutable_graph();
+      add_input(g, "x", xs);
+      add_initializer(g, "w", ws, w);
+      std::string r = "x";
+      if (shortcut == "projection") {  // computed before the convolution that takes the Add
+        add_initializer(g, "wp", {c.c, c.c, 1, 1}, wp);
+        add_node(g, "Conv", {"x", "wp"}, {"p"});
+        r = "p";
+      } else if (shortcut == "broadcast") {
+        add_node(g, "GlobalAveragePool", {"x"}, {"p"});
+        r = "p";
+      }
+      auto* node = add_node(g, "Conv", {"x", "w"}, {"c"});
+      set_ints(node, "kernel_shape", {c.k, c.k});
+      set_ints(node, "pads", {c.k / 2, c.k / 2, c.k / 2, c.k / 2});
+      set_int(node, "group", c.group);
+      add_node(g, "Add", {"c", r}, {"s"});
+      add_node(g, "Relu", {"s"}, {"y"});
+      add_output(g, "y");
+      const auto main = conv(x, w, c.c, c.h, c.w, c.k, c.group);
+      std::vector<double> want(main.size());
+      const std::int64_t plane = c.h * c.w;
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        const std::int64_t ch = static_cast<std::int64_t>(i) / plane;
+        double res = x[i];
+        if (shortcut == "projection") {
+          res = 0;
+          for (std::int64_t ci = 0; ci < c.c; ++ci)
+            res += static_cast<double>(wp[static_cast<std::size_t>(ch * c.c + ci)]) * x[static_cast<std::size_t>(ci * plane) + i % static_cast<std::size_t>(plane)];
+        } else if (shortcut == "broadcast") {
+          res = 0;
+          for (std::int64_t q = 0; q < plane; ++q) res += x[static_cast<std::size_t>(ch * plane + q)];
+          res /= static_cast<double>(plane);
+        }
+        want[i] = std::max(0.0, main[i] + res);
+      }
+      check_equal(run_graph(dir, m, xs, x), xs, want);
+      // The Add and the ReLU are gone into the convolution.
+      const nn::Model model = nn::Model::load(save(dir, "fused.onnx", m));
+      nn::Session session(model);
+      session.profile(true);
+      nn::Tensor input(xs);
+      std::copy(x.begin(), x.end(), input.data());
+      session.run({input});
+      for (const nn::LayerTime& t : session.layer_times()) CHECK((t.op_type != "Add" && t.op_type != "Relu"));
+    }
+}
+
 TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asymmetric padding, 64+ channels", "[nn][ops]") {
   TempDir dir;
   const WinogradMode direct("off");  // the direct GEMM's paths; Winograd is checked below, to its own bound

@@ -55,6 +55,15 @@ void widen(std::vector<AnchorGrid>& into, const std::vector<AnchorGrid>& from) {
   for (std::size_t i = 0; i < into.size() && i < from.size(); ++i) into[i].radius = std::max(into[i].radius, from[i].radius);
 }
 
+// An element computed from both sees what either sees.
+void join(Reach& into, const Reach& from) {
+  into.low = std::min(into.low, from.low);
+  into.high = std::max(into.high, from.high);
+  into.jump = std::max(into.jump, from.jump);
+  into.alignment = std::max(into.alignment, from.alignment);
+  if (from.global) into.make_global(from.reason);
+}
+
 bool touches_space(const Reach& r, const std::vector<int>& axes) {
   for (int a : axes)
     if (a == r.axes[0] || a == r.axes[1]) return true;
@@ -89,7 +98,10 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
     std::optional<Reach> merged;
     Shape in_shape;
     bool second_data_input = false;
-    for (std::size_t k = 0; k < step.inputs.size(); ++k) {
+    // A window (a convolution) reads input 0 through it; other data inputs (a residual fused into
+    // the convolution) join its output pointwise, below.
+    const bool window = step.layer->footprint().kind == Footprint::Kind::Window;
+    for (std::size_t k = 0; k < (window ? std::min<std::size_t>(1, step.inputs.size()) : step.inputs.size()); ++k) {
       const int id = step.inputs[k];
       if (id < 0 || !reach[static_cast<std::size_t>(id)]) continue;
       const Reach& s = *reach[static_cast<std::size_t>(id)];
@@ -98,11 +110,7 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
         in_shape = plan.slots[static_cast<std::size_t>(id)].shape;
       } else {
         second_data_input = true;
-        merged->low = std::min(merged->low, s.low);
-        merged->high = std::max(merged->high, s.high);
-        merged->jump = std::max(merged->jump, s.jump);
-        merged->alignment = std::max(merged->alignment, s.alignment);
-        if (s.global) merged->make_global(s.reason);
+        join(*merged, s);
         // (Concatenate checks its own inputs: along the anchor axis, different grids are its point.)
         if (!s.grids.empty() && !merged->grids.empty()) {
           if (same_cells(s.grids, merged->grids)) widen(merged->grids, s.grids);
@@ -358,6 +366,11 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
         break;
       }
       case K::Global: r.make_global(f.reason.empty() ? who + " combines the whole spatial extent" : who + " (" + f.reason + ")"); break;
+    }
+    for (std::size_t k = 1; window && k < step.inputs.size(); ++k) {
+      const int id = step.inputs[k];
+      if (id < 0 || !reach[static_cast<std::size_t>(id)]) continue;
+      join(r, *reach[static_cast<std::size_t>(id)]);
     }
     for (int id : step.outputs) reach[static_cast<std::size_t>(id)] = r;
   }

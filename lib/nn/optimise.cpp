@@ -4,6 +4,7 @@
 #include <luojia/error.hpp>
 
 #include <cmath>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -130,6 +131,42 @@ void fold_batch_norms(Graph& g) {
   g.nodes = std::move(kept);
 }
 
+// Conv -> Add(conv, r): the conv adds r to its output while it is in cache (a ResNet block's
+// shortcut), and an activation after the Add is then fused as after any Conv. r must be computed
+// before the conv in node order (of a bottleneck's conv3 and its downsampling conv, the later one
+// takes the other's output) and not be a constant (a bias, which BatchNorm folding handles).
+void fuse_residual_adds(Graph& g) {
+  std::map<std::string, std::size_t> producer;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    for (const auto& o : g.nodes[i].outputs) producer[o] = i;
+  std::set<std::size_t> removed;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    NodeInfo& conv = g.nodes[i];
+    if (conv.op_type != "Conv" || !conv.domain.empty() || conv.outputs.size() != 1 || conv.inputs.size() < 2 ||
+        conv.inputs.size() > 3 || conv.attributes.has("luojia.activation") || is_graph_output(g, conv.outputs[0]))
+      continue;
+    const auto users = consumers(g, conv.outputs[0]);
+    if (users.size() != 1 || removed.count(users[0])) continue;
+    const NodeInfo& add = g.nodes[users[0]];
+    if (add.op_type != "Add" || !add.domain.empty() || add.inputs.size() != 2 || add.outputs.size() != 1 || add.inputs[0] == add.inputs[1])
+      continue;
+    const std::string& r = add.inputs[0] == conv.outputs[0] ? add.inputs[1] : add.inputs[0];
+    if (g.initializers.count(r)) continue;
+    const auto from = producer.find(r);
+    if (from != producer.end() && (from->second >= i || removed.count(from->second))) continue;
+    conv.inputs.resize(4);  // X, W, B ("" when none), the residual
+    conv.inputs[3] = r;
+    conv.attributes.set("luojia.residual", std::int64_t{1});
+    conv.outputs[0] = add.outputs[0];
+    producer[add.outputs[0]] = i;
+    removed.insert(users[0]);
+  }
+  std::vector<NodeInfo> kept;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    if (!removed.count(i)) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+}
+
 // SiLU as PyTorch exports it: y = Mul(x, Sigmoid(x)), x read by the two alone and the Sigmoid's
 // output by the Mul alone. Returns the Sigmoid's and the Mul's node indices.
 std::optional<std::pair<std::size_t, std::size_t>> silu_after(const Graph& g, const std::string& x, const std::vector<std::size_t>& users) {
@@ -229,6 +266,7 @@ void optimise(Graph& g) {
   hoist_constants(g);
   remove_identities(g);
   fold_batch_norms(g);
+  fuse_residual_adds(g);
   fuse_activations(g);
   remove_dead_nodes(g);
 }

@@ -7,6 +7,7 @@
 #include "core/parallel.hpp"
 #include "nn/layers/conv.hpp"
 #include "nn/layers/conv_gemm.hpp"
+#include "nn/layers/elementwise.hpp"
 #include "nn/layers/vector_math.hpp"
 
 #include <tbb/task_arena.h>
@@ -80,6 +81,7 @@ Conv::Conv(const NodeInfo& node) : Layer(node) {
   group_ = node.attributes.get_int("group", 1);
   activation_ = ActivationFn::from(node.attributes.get_string("luojia.activation", ""),
                                    node.attributes.get_floats("luojia.activation_params"));
+  residual_ = node.attributes.get_int("luojia.residual", 0) != 0;
 }
 
 void Conv::prepare(const std::vector<ValueInfo>& inputs) {
@@ -128,6 +130,29 @@ Footprint Conv::footprint() const { return window_.footprint(); }
 void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   const Tensor& x = inputs[0];
   Tensor& y = outputs[0];
+  // A fused residual of the output's shape is added in each path's epilogue, before the
+  // activation; one that broadcasts (rare: a pooled context added to a map) is added afterwards.
+  const Tensor* residual = residual_ ? &inputs[3] : nullptr;
+  if (residual && residual->shape() != y.shape()) {
+    convolve(x, nullptr, ActivationFn{}, y);
+    add_broadcast(y, *residual, y);
+    activation_.apply(y.data(), y.size());
+    return;
+  }
+  convolve(x, residual, activation_, y);
+}
+
+// The convolution of x into y, plus residual (y's shape) when given, then activation.
+void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn& activation, Tensor& y) const {
+  // Every path's epilogue on count outputs at out (in y): the residual, then the activation.
+  const auto finish = [&](float* out, std::int64_t count) {
+    if (residual) {
+      const float* r = residual->data() + (out - y.data());
+#pragma omp simd
+      for (std::int64_t i = 0; i < count; ++i) out[i] += r[i];
+    }
+    activation.apply(out, count);
+  };
   const std::int64_t n = x.dim(0), cin = x.dim(1), h = x.dim(2), w = x.dim(3);
   const std::int64_t ho = y.dim(2), wo = y.dim(3);
   std::int64_t pt = 0, pl = 0;
@@ -172,7 +197,7 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
         for (std::int64_t l = 0; l < lanes; ++l) {
           float* out = y.data() + (b * out_channels_ + c0 + l) * plane_out + oy * wo;
           for (std::int64_t ox = 0; ox < wo; ++ox) out[ox] = row[static_cast<std::size_t>(ox)][l];
-          activation_.apply(out, wo);
+          finish(out, wo);
         }
       }
     });
@@ -219,7 +244,7 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
             for (std::int64_t ox = lo; ox < hi; ++ox) row[ox] += wv * in[ox + from];
           }
         }
-        activation_.apply(row, wo);
+        finish(row, wo);
       }
     });
     return;
@@ -244,8 +269,11 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
       const std::int64_t t0 = range * per_task * block, t1 = std::min(tiles, t0 + per_task * block);
       if (c0 >= c1 || t0 >= t1) return;
       gemm.winograd_conv(static_cast<int>(m), x.data() + b * cin * plane_in, geo, cin, winograd_packed_.data(), out_channels_, t0, t1,
-                         c0, c1, bias_.data() + c0, activation_, y.data() + (b * out_channels_ + c0) * plane_out);
+                         c0, c1, bias_.data() + c0, residual ? ActivationFn{} : activation, y.data() + (b * out_channels_ + c0) * plane_out);
     });
+    // The output transform applies the activation; with a residual it comes after, in one more pass.
+    if (residual)
+      luojia::detail::parallel_for(std::int64_t{0}, n * out_channels_, [&](std::int64_t plane) { finish(y.data() + plane * plane_out, plane_out); });
     return;
   }
   // Small planes (ResNet's 7 x 7 and 14 x 14): the patch GEMM computes whole panels of kMr pixels,
@@ -284,7 +312,7 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
             const float bias = bias_[static_cast<std::size_t>(g * cout_g + c0 + co)];
 #pragma omp simd
             for (std::int64_t i = 0; i < plane_out; ++i) row[i] += bias;
-            activation_.apply(row, plane_out);
+            finish(row, plane_out);
           }
         });
       }
@@ -308,7 +336,7 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
       float* dst = y.data() + (b * out_channels_ + g * cout_g + c0) * plane_out;
       gemm.patch_gemm(src, geo, packed_.data() + g * stride_packed, cout_g, k, pan0, pan1, c0, c1, bias_.data() + g * cout_g + c0, dst);
       const std::int64_t q0 = pan0 * kMr, q1 = std::min(plane_out, pan1 * kMr);
-      for (std::int64_t co = c0; co < c1; ++co) activation_.apply(dst + (co - c0) * plane_out + q0, q1 - q0);
+      for (std::int64_t co = c0; co < c1; ++co) finish(dst + (co - c0) * plane_out + q0, q1 - q0);
     });
     return;
   }
@@ -333,7 +361,7 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
       const float bias = bias_[static_cast<std::size_t>(g * cout_g + c0 + co)];
 #pragma omp simd
       for (std::int64_t i = 0; i < cols; ++i) row[i] += bias;
-      activation_.apply(row, cols);
+      finish(row, cols);
     }
   });
 }

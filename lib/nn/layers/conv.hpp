@@ -14,6 +14,7 @@ protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
 
 private:
+  void convolve(const Tensor& x, const Tensor* residual, const ActivationFn& activation, Tensor& y) const;
   Window2d window_;
   std::int64_t group_ = 1;
   std::int64_t out_channels_ = 0;
@@ -24,6 +25,8 @@ private:
   Tensor winograd_packed_;
   std::vector<float> bias_;
   ActivationFn activation_;
+  // Input 3, added before the activation (optimise.cpp fuses a following Add into the conv).
+  bool residual_ = false;
 };
 
 class ConvTranspose : public Layer {

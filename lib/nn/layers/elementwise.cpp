@@ -109,6 +109,10 @@ void float_binary(const Tensor& a, const Tensor& b, Tensor& y, Op op) {
 
 }  // namespace
 
+void add_broadcast(const Tensor& a, const Tensor& b, Tensor& y) {
+  float_binary(a, b, y, [](float u, float v) { return u + v; });
+}
+
 // ---- unary --------------------------------------------------------------------------------------
 
 Unary::Unary(const NodeInfo& node) : Layer(node) {

@@ -19,6 +19,9 @@ private:
   float alpha_ = 1.0f;
 };
 
+// y = a + b with numpy broadcasting (y may be a).
+void add_broadcast(const Tensor& a, const Tensor& b, Tensor& y);
+
 class Binary : public Layer {
 public:
   explicit Binary(const NodeInfo& node);
