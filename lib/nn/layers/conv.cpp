@@ -279,9 +279,10 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
   // Small planes (ResNet's 7 x 7 and 14 x 14): the patch GEMM computes whole panels of kMr pixels,
   // so 49 pixels cost two panels of 48. With the output channels as the rows of the product and
   // the pixels as its columns (kernels of a few columns) nothing is wasted: im2col once, then
-  // W (channels x k) times the patch matrix (k x pixels), the channels split over threads.
+  // W (channels x k) times the patch matrix (k x pixels), the channels split over threads. (Grouped
+  // convolutions stay on the patch GEMM, which spreads their groups over threads.)
   const std::int64_t rounded = (plane_out + kMr - 1) / kMr * kMr;
-  if (!pointwise && rounded * 10 > plane_out * 11 && k * plane_out <= (std::int64_t{1} << 22)) {
+  if (!pointwise && group_ == 1 && rounded * 10 > plane_out * 11 && k * plane_out <= (std::int64_t{1} << 22)) {
     std::vector<float> patches(static_cast<std::size_t>(k * plane_out));
     // One channel block per thread: each block's product packs the whole patch matrix again.
     const ChannelSplit split = split_channels(n * group_, cout_g, tbb::this_task_arena::max_concurrency(), 1);
