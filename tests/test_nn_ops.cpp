@@ -448,6 +448,9 @@ TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asy
       {1, 2, 2, 2, 9, 140, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, true},       // depthwise, rows of 70: the row path
       {1, 3, 3, 3, 7, 131, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, false, false},     // depthwise 5x5 on rows of 131
       {1, 19, 19, 19, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, true},     // 19 channels: a partly filled lane block
+      {1, 6, 10, 1, 5, 5, 3, 3, 1, 1, 6, 6, 6, 6, 6, 6, true, true},        // dilation past the plane: the centre tap alone
+      {1, 4, 8, 1, 4, 9, 3, 3, 1, 1, 5, 2, 5, 2, 5, 2, false, false},       // the top and bottom rows of taps read only padding
+      {1, 5, 7, 1, 30, 30, 3, 3, 2, 2, 16, 16, 16, 16, 16, 16, true, false}, // strided, dilated: outer taps dead on a 15 x 15 output
   };
   for (const auto& c : fixed) check_conv(dir, c, rng);
   // Randomised shapes.

@@ -281,42 +281,63 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
   // the pixels as its columns (kernels of a few columns) nothing is wasted: im2col once, then
   // W (channels x k) times the patch matrix (k x pixels), the channels split over threads. (Grouped
   // convolutions stay on the patch GEMM, which spreads their groups over threads.)
+  // The same product leaves out taps that read only padding for every output: DeepLab's ASPP
+  // branch of dilation 36 on a 32 x 32 map is its centre tap alone.
+  std::vector<std::int64_t> live_taps;
+  for (std::int64_t ky = 0; ky < kh; ++ky)
+    for (std::int64_t kx = 0; kx < kw; ++kx) {
+      const auto reaches = [](std::int64_t out, std::int64_t stride, std::int64_t offset, std::int64_t in) {
+        // Some o in [0, out) with 0 <= o * stride + offset < in.
+        const std::int64_t first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+        return first < out && first * stride + offset < in;
+      };
+      if (reaches(ho, sh, ky * dh - pt, h) && reaches(wo, sw, kx * dw - pl, w)) live_taps.push_back(ky * kw + kx);
+    }
+  const std::int64_t taps = kh * kw, live = static_cast<std::int64_t>(live_taps.size()), k_live = cin * live;
   const std::int64_t rounded = (plane_out + kMr - 1) / kMr * kMr;
-  if (!pointwise && group_ == 1 && rounded * 10 > plane_out * 11 && k * plane_out <= (std::int64_t{1} << 22)) {
-    std::vector<float> patches(static_cast<std::size_t>(k * plane_out));
+  if (!pointwise && group_ == 1 && (live < taps || rounded * 10 > plane_out * 11) && k_live * plane_out <= (std::int64_t{1} << 22)) {
+    std::vector<float> patches(static_cast<std::size_t>(k_live * plane_out));
+    std::vector<float> pruned;  // the weights of the live taps, when some are not
+    if (live < taps) {
+      pruned.resize(static_cast<std::size_t>(out_channels_ * k_live));
+      for (std::int64_t co = 0; co < out_channels_; ++co)
+        for (std::int64_t ci = 0; ci < cin; ++ci)
+          for (std::int64_t t = 0; t < live; ++t)
+            pruned[static_cast<std::size_t>((co * cin + ci) * live + t)] = wdata[(co * cin + ci) * taps + live_taps[static_cast<std::size_t>(t)]];
+    }
+    const float* weights = live < taps ? pruned.data() : wdata;
     // One channel block per thread: each block's product packs the whole patch matrix again.
-    const ChannelSplit split = split_channels(n * group_, cout_g, tbb::this_task_arena::max_concurrency(), 1);
+    const ChannelSplit split = split_channels(n, out_channels_, tbb::this_task_arena::max_concurrency(), 1);
     const std::int64_t rows_per_task = std::max<std::int64_t>(1, 16384 / plane_out);
-    for (std::int64_t b = 0; b < n; ++b)
-      for (std::int64_t g = 0; g < group_; ++g) {
-        const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
-        luojia::detail::parallel_for(std::int64_t{0}, k, rows_per_task, [&](std::int64_t k0) {
-          for (std::int64_t kk = k0; kk < std::min(k, k0 + rows_per_task); ++kk) {
-            const std::int64_t ci = kk / (kh * kw), ky = kk / kw % kh, kx = kk % kw;
-            float* out = patches.data() + kk * plane_out;
-            for (std::int64_t oy = 0; oy < ho; ++oy) {
-              const std::int64_t iy = oy * sh - pt + ky * dh;
-              for (std::int64_t ox = 0; ox < wo; ++ox) {
-                const std::int64_t ix = ox * sw - pl + kx * dw;
-                out[oy * wo + ox] = iy >= 0 && iy < h && ix >= 0 && ix < w ? src[(ci * h + iy) * w + ix] : 0.0f;
-              }
+    for (std::int64_t b = 0; b < n; ++b) {
+      const float* src = x.data() + b * cin * plane_in;
+      luojia::detail::parallel_for(std::int64_t{0}, k_live, rows_per_task, [&](std::int64_t k0) {
+        for (std::int64_t kk = k0; kk < std::min(k_live, k0 + rows_per_task); ++kk) {
+          const std::int64_t ci = kk / live, tap = live_taps[static_cast<std::size_t>(kk % live)], ky = tap / kw, kx = tap % kw;
+          float* out = patches.data() + kk * plane_out;
+          for (std::int64_t oy = 0; oy < ho; ++oy) {
+            const std::int64_t iy = oy * sh - pt + ky * dh;
+            for (std::int64_t ox = 0; ox < wo; ++ox) {
+              const std::int64_t ix = ox * sw - pl + kx * dw;
+              out[oy * wo + ox] = iy >= 0 && iy < h && ix >= 0 && ix < w ? src[(ci * h + iy) * w + ix] : 0.0f;
             }
           }
-        });
-        luojia::detail::parallel_for(std::int64_t{0}, split.blocks, [&](std::int64_t cb) {
-          const std::int64_t c0 = cb * split.channels_per_block, c1 = std::min(cout_g, c0 + split.channels_per_block);
-          if (c0 >= c1) return;
-          float* dst = y.data() + (b * out_channels_ + g * cout_g + c0) * plane_out;
-          gemm.matmul(wdata + (g * cout_g + c0) * k, c1 - c0, k, patches.data(), plane_out, plane_out, dst, plane_out);
-          for (std::int64_t co = 0; co < c1 - c0; ++co) {
-            float* row = dst + co * plane_out;
-            const float bias = bias_[static_cast<std::size_t>(g * cout_g + c0 + co)];
+        }
+      });
+      luojia::detail::parallel_for(std::int64_t{0}, split.blocks, [&](std::int64_t cb) {
+        const std::int64_t c0 = cb * split.channels_per_block, c1 = std::min(out_channels_, c0 + split.channels_per_block);
+        if (c0 >= c1) return;
+        float* dst = y.data() + (b * out_channels_ + c0) * plane_out;
+        gemm.matmul(weights + c0 * k_live, c1 - c0, k_live, patches.data(), plane_out, plane_out, dst, plane_out);
+        for (std::int64_t co = c0; co < c1; ++co) {
+          float* row = dst + (co - c0) * plane_out;
+          const float bias = bias_[static_cast<std::size_t>(co)];
 #pragma omp simd
-            for (std::int64_t i = 0; i < plane_out; ++i) row[i] += bias;
-            finish(row, plane_out);
-          }
-        });
-      }
+          for (std::int64_t i = 0; i < plane_out; ++i) row[i] += bias;
+          finish(row, plane_out);
+        }
+      });
+    }
     return;
   }
   if (!pointwise) {
