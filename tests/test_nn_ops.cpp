@@ -305,6 +305,81 @@ TEST_CASE("Slice equals numpy's slicing: steps forward and back, clamped ends, s
   }
 }
 
+TEST_CASE("Pad equals the spec: constant (with a value), reflect and edge, negative pads that crop, on every axis", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(31);
+  std::uniform_int_distribution<int> pick(0, 1 << 20);
+  int checked = 0;
+  for (int i = 0; i < 120; ++i) {
+    const std::size_t rank = 1 + static_cast<std::size_t>(pick(rng) % 4);
+    Dims xs(rank);
+    for (auto& d : xs) d = 1 + pick(rng) % 6;
+    const std::string mode = std::vector<std::string>{"constant", "reflect", "edge"}[static_cast<std::size_t>(pick(rng) % 3)];
+    std::vector<std::int64_t> pads(2 * rank);
+    Dims ys(rank);
+    for (std::size_t d = 0; d < rank; ++d) {
+      for (std::size_t side : {d, d + rank}) {
+        const std::int64_t most = mode == "reflect" ? xs[d] - 1 : 3;  // reflect pads less than the axis
+        pads[side] = pick(rng) % (most + 1) - (xs[d] > 2 && pick(rng) % 4 == 0 ? 1 : 0);
+      }
+      ys[d] = xs[d] + pads[d] + pads[d + rank];
+    }
+    if (std::any_of(ys.begin(), ys.end(), [](std::int64_t v) { return v < 1; })) continue;
+    INFO("case " << i << ": " << mode << ", rank " << rank);
+    const auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+    const float value = mode == "constant" ? 2.5f : 0.0f;
+    onnx::ModelProto m = empty_model(17);
+    auto* g = m.mutable_graph();
+    add_input(g, "x", xs);
+    auto* t = g->add_initializer();
+    t->set_name("pads");
+    t->set_data_type(onnx::TensorProto::INT64);
+    t->add_dims(static_cast<std::int64_t>(pads.size()));
+    for (auto v : pads) t->add_int64_data(v);
+    add_initializer(g, "value", {}, {value});
+    set_string(add_node(g, "Pad", {"x", "pads", "value"}, {"y"}), "mode", mode);
+    add_output(g, "y");
+    std::vector<double> want(static_cast<std::size_t>(product(ys)));
+    for (std::int64_t o = 0; o < product(ys); ++o) {
+      std::int64_t rest = o, src = 0, stride = 1;
+      bool outside = false;
+      for (std::size_t d = rank; d-- > 0;) {
+        std::int64_t i = rest % ys[d] - pads[d];
+        rest /= ys[d];
+        const std::int64_t n = xs[d];
+        if (i < 0 || i >= n) {
+          if (mode == "constant") outside = true;
+          else if (mode == "edge") i = std::clamp<std::int64_t>(i, 0, n - 1);
+          else i = i < 0 ? -i : 2 * (n - 1) - i;  // one reflection: pads are below n
+        }
+        src += i * stride;
+        stride *= n;
+      }
+      want[static_cast<std::size_t>(o)] = outside ? value : x[static_cast<std::size_t>(src)];
+    }
+    check_equal(run_graph(dir, m, xs, x), ys, want);
+    ++checked;
+  }
+  CHECK(checked > 60);
+  // All-zero pads (PyTorch's export of avg_pool2d puts one before AveragePool) are no layer at all.
+  onnx::ModelProto m = empty_model(17);
+  auto* g = m.mutable_graph();
+  add_input(g, "x", {1, 2, 4, 4});
+  auto* t = g->add_initializer();
+  t->set_name("pads");
+  t->set_data_type(onnx::TensorProto::INT64);
+  t->add_dims(8);
+  for (int k = 0; k < 8; ++k) t->add_int64_data(0);
+  add_node(g, "Pad", {"x", "pads"}, {"p"});
+  add_node(g, "Relu", {"p"}, {"y"});
+  add_output(g, "y");
+  const nn::Model model = nn::Model::load(save(dir, "zero_pad.onnx", m));
+  nn::Session session(model);
+  session.profile(true);
+  session.run({nn::Tensor({1, 2, 4, 4})});
+  for (const nn::LayerTime& lt : session.layer_times()) CHECK(lt.op_type != "Pad");
+}
+
 TEST_CASE("Softmax and LogSoftmax over every axis equal the formula in double, 1-sized and long axes included", "[nn][ops]") {
   TempDir dir;
   std::mt19937 rng(5);

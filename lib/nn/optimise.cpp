@@ -3,6 +3,7 @@
 
 #include <luojia/error.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -68,10 +69,23 @@ void hoist_constants(Graph& g) {
 }
 
 // Identity and Dropout (inference) pass their input through.
+// A Pad whose pads are all zero (PyTorch 1.13 exports avg_pool2d as one before AveragePool).
+bool pads_nothing(const Graph& g, const NodeInfo& n) {
+  if (n.op_type != "Pad" || !n.domain.empty()) return false;
+  if (n.opset < 11) {
+    const auto pads = n.attributes.get_ints("pads");
+    return std::all_of(pads.begin(), pads.end(), [](std::int64_t p) { return p == 0; });
+  }
+  const Tensor* pads = constant(g, n, 1);
+  if (!pads || pads->type() != ElementType::Int64) return false;
+  const auto values = pads->to_ints();
+  return std::all_of(values.begin(), values.end(), [](std::int64_t p) { return p == 0; });
+}
+
 void remove_identities(Graph& g) {
   std::vector<NodeInfo> kept;
   for (auto& n : g.nodes) {
-    const bool passthrough = n.domain.empty() && (n.op_type == "Identity" || n.op_type == "Dropout") &&
+    const bool passthrough = n.domain.empty() && (n.op_type == "Identity" || n.op_type == "Dropout" || pads_nothing(g, n)) &&
                              !n.inputs.empty() && !n.outputs.empty() && !is_graph_output(g, n.outputs[0]);
     if (!passthrough) {
       kept.push_back(std::move(n));

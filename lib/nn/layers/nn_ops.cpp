@@ -272,33 +272,71 @@ void Pad::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) 
   const std::size_t rank = in_shape.size();
   float value = node().opset < 11 ? node().attributes.get_float("value", 0.0f) : 0.0f;
   if (node().opset >= 11 && inputs.size() > 2 && !inputs[2].empty()) value = inputs[2].to_floats().at(0);
+  enum class Mode { Constant, Reflect, Edge };
+  const Mode how = mode == "reflect" ? Mode::Reflect : mode == "edge" ? Mode::Edge : Mode::Constant;
+  // Where output index o of an axis of n inputs, padded by `before`, reads; -1: the constant.
+  const auto source = [how](std::int64_t o, std::int64_t before, std::int64_t n) -> std::int64_t {
+    std::int64_t i = o - before;
+    if (i >= 0 && i < n) return i;
+    if (how == Mode::Constant || n == 0) return -1;
+    if (how == Mode::Edge || n == 1) return std::clamp<std::int64_t>(i, 0, n - 1);
+    const std::int64_t period = 2 * (n - 1);
+    while (i < 0 || i >= n) i = i < 0 ? -i : period - i;
+    return i;
+  };
+  if (y.size() == 0) return;
+  if (rank == 0) {
+    if (y.type() == ElementType::Int64) y.ints()[0] = x.ints()[0];
+    else y.data()[0] = x.data()[0];
+    return;
+  }
+  // Row by row along the last axis: the row it comes from (or the constant), then its middle copied
+  // and its ends mapped.
   std::vector<std::int64_t> in_strides(rank, 1);
   for (std::size_t d = rank; d-- > 1;) in_strides[d - 1] = in_strides[d] * in_shape[d];
-  std::vector<std::int64_t> index(rank, 0);
-  for (std::int64_t o = 0; o < y.size(); ++o) {
+  const std::int64_t out_w = out_shape[rank - 1], in_w = in_shape[rank - 1], before = p[rank - 1];
+  std::vector<std::int64_t> columns(static_cast<std::size_t>(out_w));
+  for (std::int64_t o = 0; o < out_w; ++o) columns[static_cast<std::size_t>(o)] = source(o, before, in_w);
+  const std::int64_t rows = y.size() / out_w;
+  const bool ints = y.type() == ElementType::Int64;
+  const auto fill_value = ints ? 0.0f : value;
+  const std::int64_t int_value = ints ? nn::detail::saturate_int64(value) : 0;
+  std::vector<std::int64_t> index(rank - 1, 0);
+  for (std::int64_t r = 0; r < rows; ++r) {
     std::int64_t src = 0;
     bool outside = false;
-    for (std::size_t d = 0; d < rank; ++d) {
-      std::int64_t i = index[d] - p[d];
-      const std::int64_t n = in_shape[d];
-      if (i < 0 || i >= n) {
-        if (mode == "constant" || n == 0) {
-          outside = true;
-          break;
-        }
-        if (mode == "reflect") {
-          if (n == 1) i = 0;
-          const std::int64_t period = 2 * (n - 1);
-          while (n > 1 && (i < 0 || i >= n)) i = i < 0 ? -i : period - i;
-        } else {
-          i = std::clamp<std::int64_t>(i, 0, n - 1);  // edge
-        }
-      }
+    for (std::size_t d = 0; d + 1 < rank && !outside; ++d) {
+      const std::int64_t i = source(index[d], p[d], in_shape[d]);
+      outside = i < 0;
       src += i * in_strides[d];
     }
-    if (y.type() == ElementType::Int64) y.ints()[o] = outside ? nn::detail::saturate_int64(value) : x.ints()[src];
-    else y.data()[o] = outside ? value : x.data()[src];
-    for (std::size_t d = rank; d-- > 0;) {
+    if (ints) {
+      std::int64_t* out = y.ints() + r * out_w;
+      const std::int64_t* in = x.ints() + src;
+      for (std::int64_t o = 0; o < out_w; ++o) {
+        const std::int64_t c = columns[static_cast<std::size_t>(o)];
+        out[o] = outside || c < 0 ? int_value : in[c];
+      }
+    } else {
+      float* out = y.data() + r * out_w;
+      const float* in = x.data() + src;
+      if (outside) {
+        std::fill(out, out + out_w, fill_value);
+      } else {
+        // The middle, [before, before + in_w) clipped to the row, is a straight copy.
+        const std::int64_t m0 = std::clamp<std::int64_t>(before, 0, out_w), m1 = std::clamp<std::int64_t>(before + in_w, m0, out_w);
+        for (std::int64_t o = 0; o < m0; ++o) {
+          const std::int64_t c = columns[static_cast<std::size_t>(o)];
+          out[o] = c < 0 ? value : in[c];
+        }
+        std::copy(in + (m0 - before), in + (m1 - before), out + m0);
+        for (std::int64_t o = m1; o < out_w; ++o) {
+          const std::int64_t c = columns[static_cast<std::size_t>(o)];
+          out[o] = c < 0 ? value : in[c];
+        }
+      }
+    }
+    for (std::size_t d = rank - 1; d-- > 0;) {
       if (++index[d] < out_shape[d]) break;
       index[d] = 0;
     }
