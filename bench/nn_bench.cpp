@@ -81,7 +81,10 @@ int main(int argc, char** argv) {
     std::map<std::string, double> by_op;
     for (const auto& node : nodes) by_op[node.op_type] += node.seconds / static_cast<double>(node.runs);
     for (const auto& [op, seconds] : by_op) std::printf("  all %-12s %8.2f ms\n", op.c_str(), seconds * 1e3);
-    for (std::size_t i = 0; i < std::min<std::size_t>(10, nodes.size()); ++i)
+    // LUOJIA_BENCH_NODES=N lists the N slowest (default 10).
+    const char* listed = std::getenv("LUOJIA_BENCH_NODES");
+    const std::size_t shown = listed ? static_cast<std::size_t>(std::strtoul(listed, nullptr, 10)) : 10;
+    for (std::size_t i = 0; i < std::min<std::size_t>(shown, nodes.size()); ++i)
       std::printf("  %-28s %-12s %-22s %8.2f ms\n", nodes[i].node.c_str(), nodes[i].op_type.c_str(),
                   luojia::nn::to_string(nodes[i].output).c_str(), nodes[i].seconds / static_cast<double>(nodes[i].runs) * 1e3);
   }
