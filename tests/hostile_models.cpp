@@ -50,6 +50,15 @@ onnx::TensorProto* add_initializer(onnx::GraphProto* g, const std::string& name,
   return t;
 }
 
+onnx::TensorProto* add_int64_initializer(onnx::GraphProto* g, const std::string& name, const std::vector<std::int64_t>& values) {
+  auto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::INT64);
+  t->add_dims(static_cast<std::int64_t>(values.size()));
+  for (std::int64_t v : values) t->add_int64_data(v);
+  return t;
+}
+
 std::string save(const TempDir& dir, const std::string& name, const onnx::ModelProto& m) {
   const std::string path = dir.file(name);
   std::ofstream out(path, std::ios::binary);
@@ -133,11 +142,7 @@ std::vector<HostileModel> write_hostile_models(const TempDir& dir) {
     auto m = empty_model();
     auto* g = m.mutable_graph();
     add_input(g, "input", {1, 1, 8, 8});
-    auto* shape = g->add_initializer();
-    shape->set_name("shape");
-    shape->set_data_type(onnx::TensorProto::INT64);
-    shape->add_dims(4);
-    for (std::int64_t d : {100000, 100000, 1, 1}) shape->add_int64_data(d);
+    add_int64_initializer(g, "shape", {100000, 100000, 1, 1});
     add_node(g, "Expand", {"input", "shape"}, {"out"});
     add_output(g, "out");
     cases.push_back({"terabyte shapes", save(dir, "huge_plan.onnx", m), "over the limit"});
@@ -192,11 +197,7 @@ std::vector<HostileModel> write_hostile_models(const TempDir& dir) {
     auto m = empty_model();
     auto* g = m.mutable_graph();
     add_input(g, "input", {1, 1, 8, 8});
-    auto* shape = g->add_initializer();
-    shape->set_name("shape");
-    shape->set_data_type(onnx::TensorProto::INT64);
-    shape->add_dims(3);
-    for (std::int64_t d : {std::int64_t{196608}, std::int64_t{144115188075855871}, std::int64_t{-1}}) shape->add_int64_data(d);
+    add_int64_initializer(g, "shape", {196608, 144115188075855871, -1});
     add_node(g, "Reshape", {"input", "shape"}, {"out"});
     add_output(g, "out");
     cases.push_back({"overflowing reshape", save(dir, "overflow.onnx", m), "too large"});

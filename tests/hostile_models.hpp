@@ -20,6 +20,8 @@ onnx::NodeProto* add_node(onnx::GraphProto* g, const std::string& op, std::vecto
                           std::vector<std::string> out, const std::string& domain = "");
 onnx::TensorProto* add_initializer(onnx::GraphProto* g, const std::string& name, const std::vector<std::int64_t>& dims,
                                    const std::vector<float>& values);
+// A 1-D int64 initializer (shapes, pads, slice bounds).
+onnx::TensorProto* add_int64_initializer(onnx::GraphProto* g, const std::string& name, const std::vector<std::int64_t>& values);
 std::string save(const TempDir& dir, const std::string& name, const onnx::ModelProto& m);
 
 struct HostileModel {

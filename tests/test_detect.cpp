@@ -43,12 +43,12 @@ const nlohmann::json& manifest() {
   return m;
 }
 
-// The case's image as a georeferenced 3-band Byte GeoTIFF; repeat > 1 stacks it that many times
+// A case's image (folder/<name>_input.u8, 3 x H x W as the manifest entry c sizes it) as a
+// georeferenced 3-band Byte GeoTIFF with c's nodata, if any; repeat > 1 stacks it that many times
 // vertically (a tall raster, with no reference of its own).
-std::string case_raster(TempDir& dir, const std::string& name, int repeat = 1) {
-  const auto& c = manifest()["cases"][name];
+std::string u8_raster(TempDir& dir, const std::string& folder, const nlohmann::json& c, const std::string& name, int repeat = 1) {
   const int h = c["height"], w = c["width"];
-  std::ifstream in(kDetection + name + "_input.u8", std::ios::binary);
+  std::ifstream in(folder + name + "_input.u8", std::ios::binary);
   const std::vector<char> pixels((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   REQUIRE(pixels.size() == static_cast<std::size_t>(3 * h * w));
   luojia::test::RasterSpec spec;
@@ -57,12 +57,26 @@ std::string case_raster(TempDir& dir, const std::string& name, int repeat = 1) {
   spec.bands = 3;
   spec.type = GDT_Byte;
   spec.epsg = 32650;
+  if (c.contains("nodata") && !c["nodata"].is_null()) spec.nodata = c["nodata"].get<double>();
   std::copy(std::begin(kGeo), std::end(kGeo), spec.geotransform);
   const std::string path = dir.file(name + "_" + std::to_string(repeat) + ".tif");
   luojia::test::make_raster(path, spec, [&](int b, int x, int y) {
     return static_cast<double>(static_cast<unsigned char>(pixels[static_cast<std::size_t>((b * h + y % h) * w + x)]));
   });
   return path;
+}
+
+std::string case_raster(TempDir& dir, const std::string& name, int repeat = 1) {
+  return u8_raster(dir, kDetection, manifest()["cases"][name], name, repeat);
+}
+
+// One tiled run as the exactness tests make it: two threads, the output overwritten.
+DetectReport detect_tiled(Raster& raster, const nn::Model& model, const std::string& output, std::int64_t tile) {
+  DetectOptions o;
+  o.tile = tile;
+  o.stream.threads = 2;
+  o.overwrite = true;
+  return detect(raster, model, output, o);
 }
 
 struct Box {
@@ -183,12 +197,8 @@ TEST_CASE("tiled detection equals one whole-image PyTorch run, boxes and oriente
       const auto want = reference(model, name);
       for (std::int64_t tile : {64, 96, 160, 512}) {
         INFO(model << " on " << name << ", tile " << tile);
-        DetectOptions o;
-        o.tile = tile;
-        o.stream.threads = 2;
-        o.overwrite = true;
         const std::string out = dir.file(model + "_" + name + ".geojson");
-        const DetectReport r = detect(raster, loaded, out, o);
+        const DetectReport r = detect_tiled(raster, loaded, out, tile);
         CHECK(r.exact);
         CHECK(r.layout == parse_detection_layout(layout));
         CHECK(r.detections == static_cast<std::int64_t>(want.size()));
@@ -206,33 +216,12 @@ const nlohmann::json& sweep_manifest() {
   return m;
 }
 
-std::string sweep_raster(TempDir& dir, const std::string& name) {
-  const auto& c = sweep_manifest()["cases"][name];
-  const int h = c["height"], w = c["width"];
-  std::ifstream in(kSweep + name + "_input.u8", std::ios::binary);
-  const std::vector<char> pixels((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  REQUIRE(pixels.size() == static_cast<std::size_t>(3 * h * w));
-  luojia::test::RasterSpec spec;
-  spec.width = w;
-  spec.height = h;
-  spec.bands = 3;
-  spec.type = GDT_Byte;
-  spec.epsg = 32650;
-  if (!c["nodata"].is_null()) spec.nodata = c["nodata"].get<double>();
-  std::copy(std::begin(kGeo), std::end(kGeo), spec.geotransform);
-  const std::string path = dir.file("sweep_" + name + ".tif");
-  luojia::test::make_raster(path, spec, [&](int b, int x, int y) {
-    return static_cast<double>(static_cast<unsigned char>(pixels[static_cast<std::size_t>((b * h + y) * w + x)]));
-  });
-  return path;
-}
-
 TEST_CASE("brute force: random detectors of several shapes (PAN neck, SPPF, four levels, heads of unequal depth, boxes "
           "larger than a tile, angles past pi/2), tiled from 32 to 512 on odd sizes, equal the whole-image PyTorch run",
           "[detect]") {
   TempDir dir;
   std::map<std::string, std::string> rasters;
-  for (const auto& [name, c] : sweep_manifest()["cases"].items()) rasters[name] = sweep_raster(dir, name);
+  for (const auto& [name, c] : sweep_manifest()["cases"].items()) rasters[name] = u8_raster(dir, kSweep, c, name);
   std::int64_t compared = 0;
   for (const auto& [model, entry] : sweep_manifest()["models"].items()) {
     const bool oriented = entry["oriented"];
@@ -247,12 +236,8 @@ TEST_CASE("brute force: random detectors of several shapes (PAN neck, SPPF, four
       for (const auto& d : read_json(kSweep + model + "_" + name + ".json")) want.push_back(reference_box(d));
       for (std::int64_t tile : {32, 64, 96, 160, 256, 512}) {
         INFO(model << " on " << name << ", tile " << tile);
-        DetectOptions o;
-        o.tile = tile;
-        o.stream.threads = 2;
-        o.overwrite = true;
         const std::string out = dir.file(model + "_" + name + ".geojson");
-        const DetectReport r = detect(raster, loaded, out, o);
+        const DetectReport r = detect_tiled(raster, loaded, out, tile);
         CHECK(r.exact);
         CHECK(r.note.find("not exact") == std::string::npos);
         check_same(read_product(out, oriented), want);

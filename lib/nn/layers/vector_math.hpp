@@ -7,6 +7,7 @@
 // |r| <= ln2 / 2, a degree-6 polynomial for e^r, 2^n built in the exponent bits. Relative error
 // about 2e-7; below -87.3 it gives 2^-126 rather than 0, above 88.4 e^88.4 rather than infinity;
 // NaN stays NaN.
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -40,8 +41,8 @@ constexpr std::int64_t kLanes = kVectorBytes / sizeof(float);
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const i32x16 two_to_n = ((reinterpret_cast<const i32x16&>(k) - 0x4B400000) + 127) << 23;  // 0x4B400000: 1.5 * 2^23's bits
-  const f32x16 e = p * reinterpret_cast<const f32x16&>(two_to_n);
+  const i32x16 two_to_n = ((std::bit_cast<i32x16>(k) - 0x4B400000) + 127) << 23;  // 0x4B400000: 1.5 * 2^23's bits
+  const f32x16 e = p * std::bit_cast<f32x16>(two_to_n);
   return in != in ? in : e;
 }
 
