@@ -1,5 +1,6 @@
 // luojia-detect: a raster and an ONNX object detector in, georeferenced boxes (a vector layer) out.
 #include "cli/cli.hpp"
+#include "cli/distributed.hpp"
 
 #include <luojia/detection.hpp>
 
@@ -10,7 +11,7 @@ namespace {
 
 using namespace luojia;
 
-int detect_program(int argc, char** argv) {
+int detect_program(int argc, char** argv, cli::Distributed& distributed) {
   cli::ArgParser args("luojia-detect", "[options] INPUT MODEL.onnx OUTPUT",
                       "Runs an ONNX object detector (YOLOv5/v7, YOLOv8/11, oriented YOLOv8-OBB) over INPUT and writes one\n"
                       "polygon per detection in INPUT's CRS (.gpkg, .geojson, .shp, .fgb), with class_id, class_name,\n"
@@ -65,8 +66,17 @@ int detect_program(int argc, char** argv) {
 
   cli::check_paths({input}, {model, o.mask, o.aoi}, {output, o.pixel_boxes});
   input = common.placed_input(input);
-  const DetectReport r = detect(input, model, output, o);
+  if (distributed.active() && !o.pixel_boxes.empty())
+    throw cli::UsageError("--pixel-boxes cannot be written by the ranks of an MPI launch yet: run it in one process");
+  // Under mpirun each rank detects one shard of tile rows into a GeoPackage of final boxes and
+  // border candidates; rank 0 suppresses the candidates together (as luojia-merge does).
+  DetectReport r;
+  OutputOptions format = common.output();
+  const std::vector<std::string> products = distributed.run(o.stream, {&output}, format, [&] { r = detect(input, model, output, o); });
+  if (distributed.active()) r.written = products;
+  if (distributed.rank() != 0) return 0;
   if (!common.quiet) {
+    if (distributed.active()) std::cerr << "luojia-detect: " << distributed.size() << " ranks, the figures are rank 0's shard's\n";
     std::cerr << "luojia-detect: " << r.tiles << " tile" << (r.tiles == 1 ? "" : "s") << " of " << r.tile_size << " px";
     if (r.skipped) std::cerr << " (" << r.skipped << " without data, skipped)";
     std::cerr << ", halo " << r.halo << " px, " << (r.exact ? "exact" : "overlapping") << ", layout " << name(r.layout) << "; "
@@ -81,5 +91,6 @@ int detect_program(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return luojia::cli::run("luojia-detect", [&] { return detect_program(argc, argv); });
+  luojia::cli::Distributed distributed(&argc, &argv);
+  return luojia::cli::run("luojia-detect", [&] { return detect_program(argc, argv, distributed); });
 }

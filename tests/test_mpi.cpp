@@ -5,10 +5,15 @@
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
+#include <gdal_priv.h>
+#include <ogrsf_frmts.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <memory>
 
 namespace fs = std::filesystem;
 using namespace luojia::test;
@@ -24,7 +29,46 @@ std::vector<std::string> mpirun(int ranks, std::vector<std::string> command) {
   return argv;
 }
 
+// A vector product's features as sorted lines: class, score and geometry, as written.
+std::vector<std::string> features(const std::string& path) {
+  GDALAllRegister();
+  std::unique_ptr<GDALDataset> ds(GDALDataset::Open(path.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+  REQUIRE(ds);
+  std::vector<std::string> out;
+  for (auto& f : *ds->GetLayer(0)) {
+    char* wkt = nullptr;
+    f->GetGeometryRef()->exportToWkt(&wkt);
+    char score[32];
+    std::snprintf(score, sizeof score, "%.7g", f->GetFieldAsDouble("score"));
+    out.push_back(std::to_string(f->GetFieldAsInteger("class_id")) + " " + score + " " + wkt);
+    CPLFree(wkt);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 }  // namespace
+
+TEST_CASE("luojia-detect under mpirun -np 3 writes the boxes of one process, in the format asked for", "[programs][mpi]") {
+  TempDir dir;
+  const std::string scene = LUOJIA_SOURCE_DIR "/data/spacenet4_atlanta.tif", model = LUOJIA_SOURCE_DIR "/data/demo_buildings.onnx";
+  const auto ok = [](const ProgramResult& r) {
+    INFO(r.err);
+    REQUIRE(r.code == 0);
+  };
+  ok(run_program({LUOJIA_DETECT_EXE, "-q", scene, model, dir.file("one.geojson"), "--tile", "128", "--threads", "1"}));
+  // GeoJSON out: the shards are GeoPackages all the same (they carry their border candidates).
+  ok(run_program(mpirun(3, {LUOJIA_DETECT_EXE, "-q", scene, model, dir.file("three.geojson"), "--tile", "128", "--threads", "1"})));
+  const auto one = features(dir.file("one.geojson")), three = features(dir.file("three.geojson"));
+  CHECK(one.size() > 20);
+  CHECK(three == one);
+  for (const auto& e : fs::directory_iterator(dir.path())) CHECK(e.path().filename().string().find(".luojia-") == std::string::npos);
+  const ProgramResult boxes =
+      run_program(mpirun(2, {LUOJIA_DETECT_EXE, "-q", scene, model, dir.file("boxes.gpkg"), "--pixel-boxes", dir.file("boxes.json")}));
+  CHECK(boxes.code == 2);
+  CHECK(boxes.err.find("--pixel-boxes") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir.file("boxes.gpkg")));
+}
 
 TEST_CASE("mpirun -np 3 equals one process, bit for bit", "[programs][mpi]") {
   TempDir dir;

@@ -33,7 +33,9 @@ bool launched_by_mpi() {
 // and removed after the merge, or, under a VRT that keeps pointing at them, visible and kept.
 std::string shard_path(const std::string& output, int k, int n, bool kept) {
   const fs::path p(output);
-  const std::string ext = is_vector_path(output) ? p.extension().string() : ".tif";
+  // Vector shards are GeoPackages whatever the output's format: detection shards must be (they
+  // carry their border candidates in a second layer), and any shard is only read by the merge.
+  const std::string ext = is_vector_path(output) ? ".gpkg" : ".tif";
   const std::string part = "shard-" + std::to_string(k + 1) + "-of-" + std::to_string(n);
   if (kept) return (p.parent_path() / (p.stem().string() + "." + part + ext)).string();
   return (p.parent_path() / ("." + p.filename().string() + ".luojia-" + part + ext)).string();

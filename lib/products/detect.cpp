@@ -161,6 +161,8 @@ public:
         OGRFieldDefn field(px, OFTReal);
         candidates_->CreateField(&field);
       }
+      OGRFieldDefn anchor("px_anchor", OFTInteger64);  // the whole raster's anchor number: ties go as in one run
+      candidates_->CreateField(&anchor);
       ds.SetMetadataItem("LUOJIA_SHARD", (std::to_string(o.stream.shard.index + 1) + "/" + std::to_string(o.stream.shard.count)).c_str());
       ds.SetMetadataItem("LUOJIA_NMS_IOU", std::to_string(iou).c_str());
       ds.SetMetadataItem("LUOJIA_NMS_CLASS_AGNOSTIC", o.class_agnostic ? "1" : "0");
@@ -205,6 +207,7 @@ private:
       for (const auto& [field, value] : {std::pair{"px_cx", d.cx}, {"px_cy", d.cy}, {"px_width", d.width}, {"px_height", d.height},
                                          {"px_angle", d.angle}})
         feature.SetField(field, value);
+    if (candidate) feature.SetField("px_anchor", static_cast<GIntBig>(d.anchor));
     OGRLinearRing ring;
     const auto corners = d.corners();
     for (int i = 0; i <= 4; ++i) {

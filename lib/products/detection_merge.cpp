@@ -111,6 +111,8 @@ MergeReport merge_detection_shards(const std::vector<std::string>& paths, const 
       d.width = f->GetFieldAsDouble("px_width");
       d.height = f->GetFieldAsDouble("px_height");
       d.angle = f->GetFieldAsDouble("px_angle");
+      const int anchor = f->GetFieldIndex("px_anchor");  // (shards of earlier versions have none)
+      d.anchor = anchor >= 0 ? f->GetFieldAsInteger64(anchor) : -1;
       candidates.push_back(d);
       candidate_features.emplace_back(f.release());
     }
