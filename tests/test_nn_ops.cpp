@@ -487,6 +487,29 @@ TEST_CASE("a residual Add fused into the convolution before it (then ReLU) equal
       session.run({input});
       for (const nn::LayerTime& t : session.layer_times()) CHECK((t.op_type != "Add" && t.op_type != "Relu"));
     }
+  // A residual larger than the convolution's output: the Add broadcasts the convolution (a global
+  // context, 1 x 1, added to every pixel of the map), and so must the fused convolution.
+  const Dims xs{1, 6, 5, 7};
+  const auto x = random_values(static_cast<std::size_t>(product(xs)), rng), w = random_values(36, rng);
+  onnx::ModelProto m = empty_model(17);
+  auto* g = m.mutable_graph();
+  add_input(g, "x", xs);
+  add_initializer(g, "w", {6, 6, 1, 1}, w);
+  add_node(g, "GlobalAveragePool", {"x"}, {"p"});
+  add_node(g, "Conv", {"p", "w"}, {"c"});
+  add_node(g, "Add", {"c", "x"}, {"y"});
+  add_output(g, "y");
+  std::vector<double> want(x.size());
+  for (std::int64_t co = 0; co < 6; ++co) {
+    double context = 0;
+    for (std::int64_t ci = 0; ci < 6; ++ci) {
+      double mean = 0;
+      for (std::int64_t q = 0; q < 35; ++q) mean += x[static_cast<std::size_t>(ci * 35 + q)];
+      context += static_cast<double>(w[static_cast<std::size_t>(co * 6 + ci)]) * mean / 35.0;
+    }
+    for (std::int64_t q = 0; q < 35; ++q) want[static_cast<std::size_t>(co * 35 + q)] = context + x[static_cast<std::size_t>(co * 35 + q)];
+  }
+  check_equal(run_graph(dir, m, xs, x), xs, want);
 }
 
 TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asymmetric padding, 64+ channels", "[nn][ops]") {

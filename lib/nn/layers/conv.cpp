@@ -114,15 +114,21 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
   }
 }
 
-std::vector<ValueInfo> Conv::infer(const std::vector<ValueInfo>& in) const {
-  const Shape& x = in.at(0).shape;
+Shape Conv::convolved_shape(const Shape& x) const {
   if (x.size() != 4) fail("input must be NCHW, not " + to_string(x));
   if (x[1] != weights_.dim(1) * group_)
     fail("input has " + std::to_string(x[1]) + " channels, the weights expect " + std::to_string(weights_.dim(1) * group_));
   std::int64_t pad = 0;
   const std::int64_t ho = window_.output_size(0, x[2], pad), wo = window_.output_size(1, x[3], pad);
   if (ho <= 0 || wo <= 0) fail("input " + to_string(x) + " is smaller than the kernel");
-  return {ValueInfo{{x[0], out_channels_, ho, wo}, ElementType::Float32, std::nullopt, true}};
+  return {x[0], out_channels_, ho, wo};
+}
+
+std::vector<ValueInfo> Conv::infer(const std::vector<ValueInfo>& in) const {
+  Shape y = convolved_shape(in.at(0).shape);
+  // With a fused residual the output is the Add's: both broadcast to it.
+  if (residual_) y = broadcast(y, in.at(3).shape);
+  return {ValueInfo{y, ElementType::Float32, std::nullopt, true}};
 }
 
 Footprint Conv::footprint() const { return window_.footprint(); }
@@ -131,11 +137,17 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   const Tensor& x = inputs[0];
   Tensor& y = outputs[0];
   // A fused residual of the output's shape is added in each path's epilogue, before the
-  // activation; one that broadcasts (rare: a pooled context added to a map) is added afterwards.
+  // activation. One that broadcasts (rare: a pooled context added to a map, or a map added to a
+  // 1 x 1 convolution of a pooled context) is added afterwards, the convolution going to a
+  // temporary when the output is larger than it.
   const Tensor* residual = residual_ ? &inputs[3] : nullptr;
-  if (residual && residual->shape() != y.shape()) {
-    convolve(x, nullptr, ActivationFn{}, y);
-    add_broadcast(y, *residual, y);
+  const Shape convolved = residual ? convolved_shape(x.shape()) : y.shape();
+  if (residual && (residual->shape() != y.shape() || convolved != y.shape())) {
+    Tensor own;
+    if (convolved != y.shape()) own = Tensor(convolved);
+    Tensor& c = convolved == y.shape() ? y : own;
+    convolve(x, nullptr, ActivationFn{}, c);
+    add_broadcast(c, *residual, y);
     activation_.apply(y.data(), y.size());
     return;
   }
@@ -152,6 +164,12 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
       for (std::int64_t i = 0; i < count; ++i) out[i] += r[i];
     }
     activation.apply(out, count);
+  };
+  // The same for a product that left the bias out.
+  const auto finish_with_bias = [&](float* out, std::int64_t count, float bias) {
+#pragma omp simd
+    for (std::int64_t i = 0; i < count; ++i) out[i] += bias;
+    finish(out, count);
   };
   const std::int64_t n = x.dim(0), cin = x.dim(1), h = x.dim(2), w = x.dim(3);
   const std::int64_t ho = y.dim(2), wo = y.dim(3);
@@ -329,13 +347,7 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
         if (c0 >= c1) return;
         float* dst = y.data() + (b * out_channels_ + c0) * plane_out;
         gemm.matmul(weights + c0 * k_live, c1 - c0, k_live, patches.data(), plane_out, plane_out, dst, plane_out);
-        for (std::int64_t co = c0; co < c1; ++co) {
-          float* row = dst + (co - c0) * plane_out;
-          const float bias = bias_[static_cast<std::size_t>(co)];
-#pragma omp simd
-          for (std::int64_t i = 0; i < plane_out; ++i) row[i] += bias;
-          finish(row, plane_out);
-        }
+        for (std::int64_t co = c0; co < c1; ++co) finish_with_bias(dst + (co - c0) * plane_out, plane_out, bias_[static_cast<std::size_t>(co)]);
       });
     }
     return;
@@ -378,13 +390,7 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
     const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
     float* dst = y.data() + (b * out_channels_ + g * cout_g + c0) * plane_out + y0 * wo;
     gemm.matmul(wdata + (g * cout_g + c0) * k, c1 - c0, k, src + y0 * wo, plane_in, cols, dst, plane_out);
-    for (std::int64_t co = 0; co < c1 - c0; ++co) {
-      float* row = dst + co * plane_out;
-      const float bias = bias_[static_cast<std::size_t>(g * cout_g + c0 + co)];
-#pragma omp simd
-      for (std::int64_t i = 0; i < cols; ++i) row[i] += bias;
-      finish(row, cols);
-    }
+    for (std::int64_t co = 0; co < c1 - c0; ++co) finish_with_bias(dst + co * plane_out, cols, bias_[static_cast<std::size_t>(g * cout_g + c0 + co)]);
   });
 }
 

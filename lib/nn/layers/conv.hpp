@@ -14,6 +14,7 @@ protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
 
 private:
+  Shape convolved_shape(const Shape& x) const;  // N x Cout x Ho x Wo, before a fused residual
   void convolve(const Tensor& x, const Tensor* residual, const ActivationFn& activation, Tensor& y) const;
   Window2d window_;
   std::int64_t group_ = 1;
