@@ -100,7 +100,8 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
     bool second_data_input = false;
     // A window (a convolution) reads input 0 through it; other data inputs (a residual fused into
     // the convolution) join its output pointwise, below.
-    const bool window = step.layer->footprint().kind == Footprint::Kind::Window;
+    const Footprint f = step.layer->footprint();
+    const bool window = f.kind == Footprint::Kind::Window;
     for (std::size_t k = 0; k < (window ? std::min<std::size_t>(1, step.inputs.size()) : step.inputs.size()); ++k) {
       const int id = step.inputs[k];
       if (id < 0 || !reach[static_cast<std::size_t>(id)]) continue;
@@ -114,7 +115,7 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
         // (Concatenate checks its own inputs: along the anchor axis, different grids are its point.)
         if (!s.grids.empty() && !merged->grids.empty()) {
           if (same_cells(s.grids, merged->grids)) widen(merged->grids, s.grids);
-          else if (step.layer->footprint().kind != Footprint::Kind::Concatenate)
+          else if (f.kind != Footprint::Kind::Concatenate)
             merged->make_global(node.describe() + " combines anchors of different grids");
         }
       }
@@ -124,7 +125,6 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
     const Shape& out_shape = plan.slots[static_cast<std::size_t>(step.outputs.at(0))].shape;
     const std::string who = node.describe();
 
-    const Footprint f = step.layer->footprint();
     // The value of a constant input the footprint points at (axes, starts), if the plan knows it.
     const auto constant = [&](int k) -> std::optional<std::vector<std::int64_t>> {
       if (k < 0 || static_cast<std::size_t>(k) >= step.inputs.size() || step.inputs[static_cast<std::size_t>(k)] < 0) return std::nullopt;

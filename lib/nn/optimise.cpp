@@ -72,14 +72,10 @@ void hoist_constants(Graph& g) {
 // A Pad whose pads are all zero (PyTorch 1.13 exports avg_pool2d as one before AveragePool).
 bool pads_nothing(const Graph& g, const NodeInfo& n) {
   if (n.op_type != "Pad" || !n.domain.empty()) return false;
-  if (n.opset < 11) {
-    const auto pads = n.attributes.get_ints("pads");
-    return std::all_of(pads.begin(), pads.end(), [](std::int64_t p) { return p == 0; });
-  }
-  const Tensor* pads = constant(g, n, 1);
-  if (!pads || pads->type() != ElementType::Int64) return false;
-  const auto values = pads->to_ints();
-  return std::all_of(values.begin(), values.end(), [](std::int64_t p) { return p == 0; });
+  const Tensor* given = n.opset < 11 ? nullptr : constant(g, n, 1);
+  if (n.opset >= 11 && (!given || given->type() != ElementType::Int64)) return false;
+  const auto pads = given ? given->to_ints() : n.attributes.get_ints("pads");
+  return std::all_of(pads.begin(), pads.end(), [](std::int64_t p) { return p == 0; });
 }
 
 void remove_identities(Graph& g) {

@@ -299,7 +299,6 @@ void Pad::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) 
   for (std::int64_t o = 0; o < out_w; ++o) columns[static_cast<std::size_t>(o)] = source(o, before, in_w);
   const std::int64_t rows = y.size() / out_w;
   const bool ints = y.type() == ElementType::Int64;
-  const auto fill_value = ints ? 0.0f : value;
   const std::int64_t int_value = ints ? nn::detail::saturate_int64(value) : 0;
   std::vector<std::int64_t> index(rank - 1, 0);
   for (std::int64_t r = 0; r < rows; ++r) {
@@ -321,7 +320,7 @@ void Pad::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) 
       float* out = y.data() + r * out_w;
       const float* in = x.data() + src;
       if (outside) {
-        std::fill(out, out + out_w, fill_value);
+        std::fill(out, out + out_w, value);
       } else {
         // The middle, [before, before + in_w) clipped to the row, is a straight copy.
         const std::int64_t m0 = std::clamp<std::int64_t>(before, 0, out_w), m1 = std::clamp<std::int64_t>(before + in_w, m0, out_w);
