@@ -20,8 +20,8 @@ namespace {
 const std::string kData = LUOJIA_TEST_DATA "/nn/";
 
 template <class T>
-std::vector<T> read_raw(const std::string& file, std::int64_t count) {
-  std::ifstream in(kData + file, std::ios::binary);
+std::vector<T> read_raw(const std::string& dir, const std::string& file, std::int64_t count) {
+  std::ifstream in(dir + file, std::ios::binary);
   std::vector<T> v(static_cast<std::size_t>(count));
   in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
   REQUIRE(in.gcount() == static_cast<std::streamsize>(v.size() * sizeof(T)));
@@ -51,16 +51,17 @@ private:
   float alpha_, beta_;
 };
 
-TEST_CASE("reference models match PyTorch", "[nn][reference]") {
-  std::ifstream in(kData + "manifest.json");
+namespace {
+
+// Runs every model of a manifest on its cases against PyTorch's outputs; returns the outputs checked.
+int check_manifest(const std::string& dir, const LayerRegistry& registry) {
+  std::ifstream in(dir + "manifest.json");
   REQUIRE(in);
   const auto manifest = nlohmann::json::parse(in);
-  LayerRegistry registry = LayerRegistry::with_builtins();
-  registry.add<ScaledTanh>("luojia.test", "ScaledTanh");
   int checked = 0;
   for (const auto& entry : manifest["models"]) {
     for (const auto& file : entry["files"]) {
-      const std::string path = kData + file.get<std::string>();
+      const std::string path = dir + file.get<std::string>();
       INFO(path);
       const Model model = Model::load(path, registry);
       Session session(model);
@@ -70,7 +71,7 @@ TEST_CASE("reference models match PyTorch", "[nn][reference]") {
         const auto specs = c.contains("inputs") ? c["inputs"] : nlohmann::json::array({c["input"]});
         for (const auto& spec : specs) {
           Tensor t(shape_of(spec["shape"]));
-          const auto values = read_raw<float>(spec["file"], t.size());
+          const auto values = read_raw<float>(dir, spec["file"], t.size());
           std::copy(values.begin(), values.end(), t.data());
           inputs.push_back(t);
         }
@@ -84,11 +85,11 @@ TEST_CASE("reference models match PyTorch", "[nn][reference]") {
           REQUIRE(outputs[k].shape() == out_shape);
           if (spec["type"] == "int64") {
             REQUIRE(outputs[k].type() == ElementType::Int64);
-            const auto expected = read_raw<std::int64_t>(spec["file"], element_count(out_shape));
+            const auto expected = read_raw<std::int64_t>(dir, spec["file"], element_count(out_shape));
             CHECK(outputs[k].to_ints() == expected);
             continue;
           }
-          const auto expected = read_raw<float>(spec["file"], element_count(out_shape));
+          const auto expected = read_raw<float>(dir, spec["file"], element_count(out_shape));
           double scale = 1.0, worst = 0.0;
           for (float v : expected) scale = std::max(scale, static_cast<double>(std::fabs(v)));
           for (std::size_t i = 0; i < expected.size(); ++i)
@@ -118,8 +119,36 @@ TEST_CASE("reference models match PyTorch", "[nn][reference]") {
       CHECK(session.planned_shapes() == entry["cases"].size());
     }
   }
-  CHECK(checked >= 40);
+  return checked;
 }
+
+}  // namespace
+
+TEST_CASE("reference models match PyTorch", "[nn][reference]") {
+  LayerRegistry registry = LayerRegistry::with_builtins();
+  registry.add<ScaledTanh>("luojia.test", "ScaledTanh");
+  CHECK(check_manifest(kData, registry) >= 40);
+}
+
+TEST_CASE("transformers (ConvNeXt, Swin, ViT, SegFormer) and the operator probes match PyTorch", "[nn][reference][transformers]") {
+  const std::string dir = LUOJIA_TEST_DATA "/transformers/";
+  CHECK(check_manifest(dir, LayerRegistry::with_builtins()) >= 40);
+  // The opset 13 exports spell LayerNorm and GELU out in elementary operators; load-time fusion
+  // makes each one node again, as opset 17 exports LayerNormalization (GELU stays Erf there).
+  for (const char* name : {"convnext", "segformer", "swin", "vit"}) {
+    INFO(name);
+    const Model fused = Model::load(dir + name + "_op13.onnx"), native = Model::load(dir + name + "_op17.onnx");
+    CHECK(fused.node_count() == native.node_count());
+  }
+  // Attention over all tokens, and global pooling, reach the whole image: the analysis says so.
+  for (const char* name : {"convnext_op17", "segformer_op17", "swin_op17", "vit_op17"}) {
+    const auto analysis = Model::load(dir + name + ".onnx").analyse();
+    INFO(name << ": " << analysis.front().reason);
+    CHECK_FALSE(analysis.front().tileable);
+    CHECK_FALSE(analysis.front().reason.empty());
+  }
+}
+
 
 TEST_CASE("graph analysis gives the halo for exact tiling", "[nn][analysis]") {
   std::ifstream in(kData + "manifest.json");

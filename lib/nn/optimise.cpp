@@ -251,6 +251,212 @@ void fuse_activations(Graph& g) {
   g.nodes = std::move(kept);
 }
 
+// The node that writes value, if a node does.
+std::optional<std::size_t> producer(const Graph& g, const std::string& value) {
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    for (const auto& o : g.nodes[i].outputs)
+      if (o == value) return i;
+  return std::nullopt;
+}
+
+bool is_op(const NodeInfo& n, const char* op, std::size_t inputs) {
+  return n.op_type == op && n.domain.empty() && n.inputs.size() == inputs && n.outputs.size() == 1;
+}
+
+// A constant input's single value, if it is one.
+std::optional<float> scalar_constant(const Graph& g, const NodeInfo& n, std::size_t i) {
+  const Tensor* t = constant(g, n, i);
+  if (!t || t->size() != 1) return std::nullopt;
+  return t->to_floats()[0];
+}
+
+// The other input of a two-input node, given one; empty if value is not an input.
+std::string other_input(const NodeInfo& n, const std::string& value) {
+  if (n.inputs.size() != 2) return {};
+  if (n.inputs[0] == value) return n.inputs[1];
+  if (n.inputs[1] == value) return n.inputs[0];
+  return {};
+}
+
+// value read by one node alone and no graph output: an intermediate a fusion may swallow.
+std::optional<std::size_t> sole_user(const Graph& g, const std::string& value) {
+  if (is_graph_output(g, value)) return std::nullopt;
+  const auto users = consumers(g, value);
+  if (users.size() != 1) return std::nullopt;
+  return users[0];
+}
+
+bool near(float value, double want) { return std::fabs(static_cast<double>(value) - want) <= 1e-6 * std::fabs(want); }
+
+// GELU as PyTorch exports it before opset 20: x * (1 + Erf(x / sqrt 2)) * 0.5 (Div or Mul by
+// 1 / sqrt 2, the half on either product) becomes one Gelu node: one vectorised pass instead of
+// five over the tensor.
+void fuse_gelus(Graph& g) {
+  std::set<std::size_t> removed;
+  for (std::size_t e = 0; e < g.nodes.size(); ++e) {
+    if (!is_op(g.nodes[e], "Erf", 1)) continue;
+    const auto scaled = producer(g, g.nodes[e].inputs[0]);
+    if (!scaled || !sole_user(g, g.nodes[e].inputs[0])) continue;
+    const NodeInfo& div = g.nodes[*scaled];
+    std::string x;
+    if (is_op(div, "Div", 2) && scalar_constant(g, div, 1) && near(*scalar_constant(g, div, 1), std::sqrt(2.0))) x = div.inputs[0];
+    else if (is_op(div, "Mul", 2) && scalar_constant(g, div, 1) && near(*scalar_constant(g, div, 1), std::sqrt(0.5))) x = div.inputs[0];
+    else if (is_op(div, "Mul", 2) && scalar_constant(g, div, 0) && near(*scalar_constant(g, div, 0), std::sqrt(0.5))) x = div.inputs[1];
+    else continue;
+    const auto add_at = sole_user(g, g.nodes[e].outputs[0]);
+    if (!add_at || !is_op(g.nodes[*add_at], "Add", 2)) continue;
+    const NodeInfo& add = g.nodes[*add_at];
+    const std::size_t one_at = add.inputs[0] == g.nodes[e].outputs[0] ? 1 : 0;
+    if (!scalar_constant(g, add, one_at) || *scalar_constant(g, add, one_at) != 1.0f) continue;
+    const auto mul_at = sole_user(g, add.outputs[0]);
+    if (!mul_at || !is_op(g.nodes[*mul_at], "Mul", 2)) continue;
+    const NodeInfo& mul = g.nodes[*mul_at];
+    const std::string factor = other_input(mul, add.outputs[0]);
+    std::optional<std::size_t> half_at, last_at;
+    if (factor == x) {
+      // (x * (1 + erf)) * 0.5
+      half_at = sole_user(g, mul.outputs[0]);
+      if (!half_at || !is_op(g.nodes[*half_at], "Mul", 2)) continue;
+      const NodeInfo& half = g.nodes[*half_at];
+      const std::size_t c = half.inputs[0] == mul.outputs[0] ? 1 : 0;
+      if (!scalar_constant(g, half, c) || *scalar_constant(g, half, c) != 0.5f) continue;
+      last_at = half_at;
+    } else {
+      // (x * 0.5) * (1 + erf)
+      half_at = producer(g, factor);
+      if (!half_at || !sole_user(g, factor) || !is_op(g.nodes[*half_at], "Mul", 2)) continue;
+      const NodeInfo& half = g.nodes[*half_at];
+      const std::string h = other_input(half, x);
+      if (h.empty() || !g.initializers.count(h) || g.initializers.at(h).size() != 1 || g.initializers.at(h).to_floats()[0] != 0.5f) continue;
+      last_at = mul_at;
+    }
+    if (removed.count(*scaled) || removed.count(e) || removed.count(*add_at) || removed.count(*mul_at) || removed.count(*half_at)) continue;
+    NodeInfo gelu;
+    gelu.name = g.nodes[e].name.empty() ? "Gelu" : g.nodes[e].name + "_gelu";
+    gelu.op_type = "Gelu";
+    gelu.opset = g.nodes[e].opset;
+    gelu.model_path = g.nodes[e].model_path;
+    gelu.inputs = {x};
+    gelu.outputs = {g.nodes[*last_at].outputs[0]};
+    for (std::size_t k : {*scaled, e, *add_at, *mul_at, *half_at})
+      if (k != *last_at) removed.insert(k);
+    g.nodes[*last_at] = std::move(gelu);
+  }
+  std::vector<NodeInfo> kept;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    if (!removed.count(i)) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+}
+
+// The axes a ReduceMean with keepdims averages, from its attribute or (opset 18) its input.
+std::optional<std::vector<std::int64_t>> mean_axes(const Graph& g, const NodeInfo& n) {
+  if (n.op_type != "ReduceMean" || !n.domain.empty() || n.outputs.size() != 1 || n.attributes.get_int("keepdims", 1) == 0)
+    return std::nullopt;
+  if (n.inputs.size() == 1) return n.attributes.get_ints("axes");
+  const Tensor* axes = constant(g, n, 1);
+  if (!axes) return std::nullopt;
+  return axes->to_ints();
+}
+
+// Layer normalisation as PyTorch exports it before opset 17: m = ReduceMean(x), d = x - m,
+// v = ReduceMean(d^2), y = d / Sqrt(v + eps), then * gamma + beta, all over the last k axes
+// (given as -k..-1). It becomes one LayerNormalization node, as opset 17 exports it.
+void fuse_layer_norms(Graph& g) {
+  std::set<std::size_t> removed;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!is_op(g.nodes[i], "Div", 2) || removed.count(i)) continue;
+    const NodeInfo& div = g.nodes[i];
+    const auto sub_at = producer(g, div.inputs[0]), sqrt_at = producer(g, div.inputs[1]);
+    if (!sub_at || !sqrt_at || !is_op(g.nodes[*sub_at], "Sub", 2) || !is_op(g.nodes[*sqrt_at], "Sqrt", 1)) continue;
+    const NodeInfo& sub = g.nodes[*sub_at];
+    const std::string x = sub.inputs[0], d = sub.outputs[0];
+    const auto mean_at = producer(g, sub.inputs[1]);
+    if (!mean_at || g.nodes[*mean_at].inputs.empty() || g.nodes[*mean_at].inputs[0] != x || !sole_user(g, sub.inputs[1])) continue;
+    const auto axes = mean_axes(g, g.nodes[*mean_at]);
+    if (!axes || axes->empty()) continue;
+    // The last k axes, named from the end.
+    auto sorted = *axes;
+    std::sort(sorted.begin(), sorted.end());
+    const auto k = static_cast<std::int64_t>(sorted.size());
+    bool trailing = true;
+    for (std::int64_t j = 0; j < k; ++j) trailing = trailing && sorted[static_cast<std::size_t>(j)] == j - k;
+    if (!trailing) continue;
+    // d read by the square and the Div alone.
+    const auto d_users = consumers(g, d);
+    if (d_users.size() != 2 || is_graph_output(g, d)) continue;
+    const std::size_t square_at = d_users[0] == i ? d_users[1] : d_users[0];
+    const NodeInfo& square = g.nodes[square_at];
+    const bool is_square = (is_op(square, "Pow", 2) && square.inputs[0] == d && scalar_constant(g, square, 1) == 2.0f) ||
+                           (is_op(square, "Mul", 2) && square.inputs[0] == d && square.inputs[1] == d);
+    if (!is_square) continue;
+    const auto var_at = sole_user(g, square.outputs[0]);
+    if (!var_at) continue;
+    const auto var_axes = mean_axes(g, g.nodes[*var_at]);
+    if (!var_axes) continue;
+    auto var_sorted = *var_axes;
+    std::sort(var_sorted.begin(), var_sorted.end());
+    if (var_sorted != sorted) continue;
+    const auto eps_at = sole_user(g, g.nodes[*var_at].outputs[0]);
+    if (!eps_at || !is_op(g.nodes[*eps_at], "Add", 2)) continue;
+    const NodeInfo& eps_add = g.nodes[*eps_at];
+    const std::size_t eps_index = eps_add.inputs[0] == g.nodes[*var_at].outputs[0] ? 1 : 0;
+    const auto epsilon = scalar_constant(g, eps_add, eps_index);
+    if (!epsilon || *epsilon < 0 || g.nodes[*sqrt_at].inputs[0] != eps_add.outputs[0] || !sole_user(g, eps_add.outputs[0]) ||
+        !sole_user(g, div.inputs[1]))
+      continue;
+    // Then an affine part: * gamma, + beta, each a constant over the normalised axes alone.
+    const auto fits = [&](const Tensor& t) {
+      const Shape& s = t.shape();
+      std::size_t lead = 0;
+      while (lead < s.size() && s[lead] == 1) ++lead;
+      return static_cast<std::int64_t>(s.size() - lead) <= k;
+    };
+    std::string y = div.outputs[0], scale, bias;
+    std::vector<std::size_t> swallowed{*mean_at, *sub_at, square_at, *var_at, *eps_at, *sqrt_at};
+    std::size_t last = i;
+    if (const auto mul_at = sole_user(g, y); mul_at && is_op(g.nodes[*mul_at], "Mul", 2)) {
+      const std::string gamma = other_input(g.nodes[*mul_at], y);
+      if (g.initializers.count(gamma) && fits(g.initializers.at(gamma))) {
+        scale = gamma;
+        swallowed.push_back(last);
+        last = *mul_at;
+        y = g.nodes[*mul_at].outputs[0];
+        if (const auto add_at = sole_user(g, y); add_at && is_op(g.nodes[*add_at], "Add", 2)) {
+          const std::string beta = other_input(g.nodes[*add_at], y);
+          if (g.initializers.count(beta) && fits(g.initializers.at(beta))) {
+            bias = beta;
+            swallowed.push_back(last);
+            last = *add_at;
+            y = g.nodes[*add_at].outputs[0];
+          }
+        }
+      }
+    }
+    if (std::any_of(swallowed.begin(), swallowed.end(), [&](std::size_t n) { return removed.count(n) > 0; }) || removed.count(last))
+      continue;
+    if (scale.empty()) {
+      scale = fresh_name(g, x + "_luojia_unit_scale");
+      g.initializers[scale] = Tensor::scalar(1.0f);
+    }
+    NodeInfo ln;
+    ln.name = div.name.empty() ? "LayerNormalization" : div.name + "_layer_norm";
+    ln.op_type = "LayerNormalization";
+    ln.opset = 17;
+    ln.model_path = div.model_path;
+    ln.attributes.set("axis", -k);
+    ln.attributes.set("epsilon", *epsilon);
+    ln.inputs = {x, scale};
+    if (!bias.empty()) ln.inputs.push_back(bias);
+    ln.outputs = {y};
+    for (std::size_t n : swallowed) removed.insert(n);
+    g.nodes[last] = std::move(ln);
+  }
+  std::vector<NodeInfo> kept;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    if (!removed.count(i)) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+}
+
 // Nodes nothing reads and that are no graph output.
 void remove_dead_nodes(Graph& g) {
   for (bool changed = true; changed;) {
@@ -276,6 +482,8 @@ void optimise(Graph& g) {
   hoist_constants(g);
   remove_identities(g);
   fold_batch_norms(g);
+  fuse_layer_norms(g);
+  fuse_gelus(g);
   fuse_residual_adds(g);
   fuse_activations(g);
   remove_dead_nodes(g);

@@ -2,6 +2,9 @@
 #include "nn/layers/common.hpp"
 #include "core/parallel.hpp"
 #include "nn/layers/elementwise.hpp"
+#include "nn/layers/vector_math.hpp"
+
+#include <map>
 
 
 namespace luojia::nn::layers {
@@ -116,35 +119,53 @@ void add_broadcast(const Tensor& a, const Tensor& b, Tensor& y) {
 // ---- unary --------------------------------------------------------------------------------------
 
 Unary::Unary(const NodeInfo& node) : Layer(node) {
+  static const std::map<std::string, Kind> kinds{
+      {"Abs", Kind::Abs},     {"Neg", Kind::Neg},       {"Exp", Kind::Exp},         {"Log", Kind::Log},
+      {"Sqrt", Kind::Sqrt},   {"Erf", Kind::Erf},       {"Sin", Kind::Sin},         {"Cos", Kind::Cos},
+      {"Tan", Kind::Tan},     {"Asin", Kind::Asin},     {"Acos", Kind::Acos},       {"Atan", Kind::Atan},
+      {"Sinh", Kind::Sinh},   {"Cosh", Kind::Cosh},     {"Asinh", Kind::Asinh},     {"Acosh", Kind::Acosh},
+      {"Atanh", Kind::Atanh}, {"Floor", Kind::Floor},   {"Ceil", Kind::Ceil},       {"Reciprocal", Kind::Reciprocal},
+      {"Sign", Kind::Sign},   {"Round", Kind::Round},   {"Not", Kind::Not},         {"IsNaN", Kind::IsNaN},
+      {"IsInf", Kind::IsInf}, {"Softplus", Kind::Softplus}, {"Softsign", Kind::Softsign}, {"Mish", Kind::Mish},
+      {"Identity", Kind::Copy}, {"Dropout", Kind::Copy}};
   const std::string& op = node.op_type;
-  if (op == "Abs") kind_ = Kind::Abs;
-  else if (op == "Neg") kind_ = Kind::Neg;
-  else if (op == "Exp") kind_ = Kind::Exp;
-  else if (op == "Log") kind_ = Kind::Log;
-  else if (op == "Sqrt") kind_ = Kind::Sqrt;
-  else if (op == "Erf") kind_ = Kind::Erf;
-  else if (op == "Sin") kind_ = Kind::Sin;
-  else if (op == "Cos") kind_ = Kind::Cos;
-  else if (op == "Floor") kind_ = Kind::Floor;
-  else if (op == "Ceil") kind_ = Kind::Ceil;
-  else if (op == "Reciprocal") kind_ = Kind::Reciprocal;
-  else if (op == "Identity" || op == "Dropout") kind_ = Kind::Copy;
-  else if (op == "Elu") {
+  const Attributes& a = node.attributes;
+  if (const auto it = kinds.find(op); it != kinds.end()) {
+    kind_ = it->second;
+  } else if (op == "Elu") {
     kind_ = Kind::Elu;
-    alpha_ = node.attributes.get_float("alpha", 1.0f);
+    alpha_ = a.get_float("alpha", 1.0f);
+  } else if (op == "Selu") {
+    kind_ = Kind::Selu;
+    alpha_ = a.get_float("alpha", 1.67326319217681884765625f);
+    gamma_ = a.get_float("gamma", 1.05070102214813232421875f);
+  } else if (op == "Celu") {
+    kind_ = Kind::Celu;
+    alpha_ = a.get_float("alpha", 1.0f);
+  } else if (op == "ThresholdedRelu") {
+    kind_ = Kind::ThresholdedRelu;
+    alpha_ = a.get_float("alpha", 1.0f);
+  } else if (op == "Gelu") {
+    const std::string approximate = a.get_string("approximate", "none");
+    if (approximate != "none" && approximate != "tanh") fail("approximate must be none or tanh, not '" + approximate + "'");
+    kind_ = approximate == "tanh" ? Kind::GeluTanh : Kind::Gelu;
   } else {
     kind_ = Kind::Activation;
-    const Attributes& a = node.attributes;
     std::vector<float> params;
     if (op == "LeakyRelu") params = {a.get_float("alpha", 0.01f)};
     else if (op == "HardSigmoid") params = {a.get_float("alpha", 0.2f), a.get_float("beta", 0.5f)};
     else if (op == "Clip") params = {a.get_float("min", -INFINITY), a.get_float("max", INFINITY)};  // opset < 11
     activation_ = ActivationFn::from(op, params);
   }
+  if (op == "IsInf") {
+    detect_positive_ = a.get_int("detect_positive", 1) != 0;
+    detect_negative_ = a.get_int("detect_negative", 1) != 0;
+  }
 }
 
 std::vector<ValueInfo> Unary::infer(const std::vector<ValueInfo>& in) const {
-  std::vector<ValueInfo> out{ValueInfo{in.at(0).shape, in.at(0).type, std::nullopt, true}};
+  const bool boolean = kind_ == Kind::IsNaN || kind_ == Kind::IsInf || kind_ == Kind::Not;  // bools are int64 here
+  std::vector<ValueInfo> out{ValueInfo{in.at(0).shape, boolean ? ElementType::Int64 : in.at(0).type, std::nullopt, true}};
   if (node().op_type == "Dropout" && node().outputs.size() > 1)
     out.push_back(ValueInfo{in.at(0).shape, ElementType::Int64, std::nullopt, true});
   return out;
@@ -155,10 +176,28 @@ void Unary::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs
   Tensor& y = outputs[0];
   const std::int64_t n = x.size();
   if (x.type() == ElementType::Int64) {
-    if (kind_ != Kind::Copy && kind_ != Kind::Abs && kind_ != Kind::Neg) fail("this operator needs float input");
+    if (kind_ != Kind::Copy && kind_ != Kind::Abs && kind_ != Kind::Neg && kind_ != Kind::Sign && kind_ != Kind::Not &&
+        kind_ != Kind::IsNaN && kind_ != Kind::IsInf)
+      fail("this operator needs float input");
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t v = x.ints()[i];
-      y.ints()[i] = kind_ == Kind::Abs ? (v < 0 ? -v : v) : kind_ == Kind::Neg ? -v : v;
+      switch (kind_) {
+        case Kind::Abs: y.ints()[i] = v < 0 ? -v : v; break;
+        case Kind::Neg: y.ints()[i] = -v; break;
+        case Kind::Sign: y.ints()[i] = (v > 0) - (v < 0); break;
+        case Kind::Not: y.ints()[i] = v == 0; break;
+        case Kind::IsNaN:
+        case Kind::IsInf: y.ints()[i] = 0; break;
+        default: y.ints()[i] = v;
+      }
+    }
+    return;
+  }
+  if (kind_ == Kind::Not) fail("Not needs boolean input");
+  if (kind_ == Kind::IsNaN || kind_ == Kind::IsInf) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float v = x.data()[i];
+      y.ints()[i] = kind_ == Kind::IsNaN ? std::isnan(v) : std::isinf(v) && (v > 0 ? detect_positive_ : detect_negative_);
     }
     return;
   }
@@ -191,6 +230,41 @@ void Unary::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs
       case Kind::Ceil: for (auto i = i0; i < i1; ++i) b[i] = std::ceil(a[i]); break;
       case Kind::Reciprocal: for (auto i = i0; i < i1; ++i) b[i] = 1.0f / a[i]; break;
       case Kind::Elu: for (auto i = i0; i < i1; ++i) b[i] = a[i] >= 0 ? a[i] : alpha_ * (std::exp(a[i]) - 1.0f); break;
+      case Kind::Tan: for (auto i = i0; i < i1; ++i) b[i] = std::tan(a[i]); break;
+      case Kind::Asin: for (auto i = i0; i < i1; ++i) b[i] = std::asin(a[i]); break;
+      case Kind::Acos: for (auto i = i0; i < i1; ++i) b[i] = std::acos(a[i]); break;
+      case Kind::Atan: for (auto i = i0; i < i1; ++i) b[i] = std::atan(a[i]); break;
+      case Kind::Sinh: for (auto i = i0; i < i1; ++i) b[i] = std::sinh(a[i]); break;
+      case Kind::Cosh: for (auto i = i0; i < i1; ++i) b[i] = std::cosh(a[i]); break;
+      case Kind::Asinh: for (auto i = i0; i < i1; ++i) b[i] = std::asinh(a[i]); break;
+      case Kind::Acosh: for (auto i = i0; i < i1; ++i) b[i] = std::acosh(a[i]); break;
+      case Kind::Atanh: for (auto i = i0; i < i1; ++i) b[i] = std::atanh(a[i]); break;
+      case Kind::Sign: for (auto i = i0; i < i1; ++i) b[i] = a[i] > 0 ? 1.0f : a[i] < 0 ? -1.0f : a[i]; break;
+      // Round half to even, as the spec says: nearbyint in the default rounding mode.
+      case Kind::Round: for (auto i = i0; i < i1; ++i) b[i] = std::nearbyint(a[i]); break;
+      case Kind::Softplus: for (auto i = i0; i < i1; ++i) b[i] = a[i] > 20.0f ? a[i] : std::log1p(std::exp(a[i])); break;
+      case Kind::Softsign: for (auto i = i0; i < i1; ++i) b[i] = a[i] / (1.0f + std::fabs(a[i])); break;
+      case Kind::Mish:
+        for (auto i = i0; i < i1; ++i) b[i] = a[i] * std::tanh(a[i] > 20.0f ? a[i] : std::log1p(std::exp(a[i])));
+        break;
+      case Kind::Selu:
+        for (auto i = i0; i < i1; ++i) b[i] = gamma_ * (a[i] > 0 ? a[i] : alpha_ * (std::exp(a[i]) - 1.0f));
+        break;
+      case Kind::Celu:
+        for (auto i = i0; i < i1; ++i) b[i] = std::max(0.0f, a[i]) + std::min(0.0f, alpha_ * (std::exp(a[i] / alpha_) - 1.0f));
+        break;
+      case Kind::ThresholdedRelu: for (auto i = i0; i < i1; ++i) b[i] = a[i] > alpha_ ? a[i] : 0.0f; break;
+      case Kind::Gelu:
+        if (b != a) std::copy(a + i0, a + i1, b + i0);
+        map16(b + i0, i1 - i0, [](f32x16 v) { return gelu16(v); });
+        break;
+      case Kind::GeluTanh:
+        if (b != a) std::copy(a + i0, a + i1, b + i0);
+        map16(b + i0, i1 - i0, [](f32x16 v) { return gelu_tanh16(v); });
+        break;
+      case Kind::Not:
+      case Kind::IsNaN:
+      case Kind::IsInf: break;  // handled above
     }
   });
 }
@@ -210,6 +284,15 @@ Binary::Binary(const NodeInfo& node) : Layer(node) {
   else if (op == "Equal") kind_ = Kind::Equal;
   else if (op == "Less") kind_ = Kind::Less;
   else if (op == "Greater") kind_ = Kind::Greater;
+  else if (op == "LessOrEqual") kind_ = Kind::LessOrEqual;
+  else if (op == "GreaterOrEqual") kind_ = Kind::GreaterOrEqual;
+  else if (op == "Mod") {
+    kind_ = Kind::Mod;
+    fmod_ = node.attributes.get_int("fmod", 0) != 0;
+  }
+  else if (op == "And") kind_ = Kind::And;
+  else if (op == "Or") kind_ = Kind::Or;
+  else if (op == "Xor") kind_ = Kind::Xor;
   else fail("not a binary operator");
 }
 
@@ -218,8 +301,10 @@ std::vector<ValueInfo> Binary::infer(const std::vector<ValueInfo>& in) const {
   Shape b = in[1].shape;
   if (kind_ == Kind::PRelu && in[0].shape.size() == 4 && b.size() == 1 && b[0] == in[0].shape[1] && b[0] != 1)
     b = {b[0], 1, 1};  // per-channel slope given as [C]
-  const bool compare = kind_ == Kind::Equal || kind_ == Kind::Less || kind_ == Kind::Greater;
-  const ElementType type = compare ? ElementType::Int64
+  if (kind_ == Kind::Mod && node().attributes.get_int("fmod", 0) == 0 &&
+      (in[0].type == ElementType::Float32 || in[1].type == ElementType::Float32))
+    fail("Mod of floats needs fmod = 1");
+  const ElementType type = compares() ? ElementType::Int64
                            : (in[0].type == ElementType::Int64 && in[1].type == ElementType::Int64) ? ElementType::Int64
                                                                                                      : ElementType::Float32;
   return {ValueInfo{broadcast(in[0].shape, b), type, std::nullopt, true}};
@@ -231,8 +316,7 @@ void Binary::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
   Tensor& y = outputs[0];
   if (kind_ == Kind::PRelu && a.rank() == 4 && b.rank() == 1 && b.size() == a.dim(1) && b.size() != 1)
     b = b.reshaped({b.size(), 1, 1});
-  if (y.type() == ElementType::Int64 && a.type() == ElementType::Int64 && b.type() == ElementType::Int64 &&
-      kind_ != Kind::Equal && kind_ != Kind::Less && kind_ != Kind::Greater) {
+  if (y.type() == ElementType::Int64 && a.type() == ElementType::Int64 && b.type() == ElementType::Int64 && !compares()) {
     const std::int64_t* pa = a.ints();
     const std::int64_t* pb = b.ints();
     std::int64_t* py = y.ints();
@@ -248,6 +332,13 @@ void Binary::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
           break;
         case Kind::Max: py[o] = std::max(u, v); break;
         case Kind::Min: py[o] = std::min(u, v); break;
+        case Kind::Mod: {
+          if (v == 0) fail("integer modulo by zero");
+          const std::int64_t r = u % v;
+          // fmod = 0: the remainder takes the divisor's sign (Python's %, PyTorch's remainder).
+          py[o] = fmod_ || r == 0 || ((r < 0) == (v < 0)) ? r : r + v;
+          break;
+        }
         default: py[o] = static_cast<std::int64_t>(std::pow(static_cast<double>(u), static_cast<double>(v)));
       }
     });
@@ -258,15 +349,21 @@ void Binary::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
     const auto fb = b.type() == ElementType::Float32 ? b : Tensor::from_floats(b.to_floats(), b.shape());
     for_each_broadcast(y.shape(), {a.shape(), b.shape()}, [&](std::int64_t o, std::int64_t i, std::int64_t j, std::int64_t) {
       const float u = fa.data()[i], v = fb.data()[j];
-      y.ints()[o] = kind_ == Kind::Equal ? u == v : kind_ == Kind::Less ? u < v : u > v;
+      switch (kind_) {
+        case Kind::Equal: y.ints()[o] = u == v; break;
+        case Kind::Less: y.ints()[o] = u < v; break;
+        case Kind::Greater: y.ints()[o] = u > v; break;
+        case Kind::LessOrEqual: y.ints()[o] = u <= v; break;
+        case Kind::GreaterOrEqual: y.ints()[o] = u >= v; break;
+        case Kind::And: y.ints()[o] = u != 0 && v != 0; break;
+        case Kind::Or: y.ints()[o] = u != 0 || v != 0; break;
+        default: y.ints()[o] = (u != 0) != (v != 0); break;
+      }
     });
     return;
   }
   const Tensor fa = a.type() == ElementType::Float32 ? a : Tensor::from_floats(a.to_floats(), a.shape());
   const Tensor fb = b.type() == ElementType::Float32 ? b : Tensor::from_floats(b.to_floats(), b.shape());
-  const float* pa = fa.data();
-  const float* pb = fb.data();
-  float* py = y.data();
   switch (kind_) {
     case Kind::Add: return float_binary(fa, fb, y, [](float u, float v) { return u + v; });
     case Kind::Sub: return float_binary(fa, fb, y, [](float u, float v) { return u - v; });
@@ -276,6 +373,7 @@ void Binary::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
     case Kind::Max: return float_binary(fa, fb, y, [](float u, float v) { return std::max(u, v); });
     case Kind::Min: return float_binary(fa, fb, y, [](float u, float v) { return std::min(u, v); });
     case Kind::PRelu: return float_binary(fa, fb, y, [](float u, float v) { return u >= 0 ? u : u * v; });
+    case Kind::Mod: return float_binary(fa, fb, y, [](float u, float v) { return std::fmod(u, v); });
     default: fail("not a float operator");
   }
 }

@@ -13,10 +13,14 @@ protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
 
 private:
-  enum class Kind { Activation, Copy, Abs, Neg, Exp, Log, Sqrt, Erf, Floor, Ceil, Reciprocal, Elu, Sin, Cos };
+  enum class Kind {
+    Activation, Copy, Abs, Neg, Exp, Log, Sqrt, Erf, Floor, Ceil, Reciprocal, Elu, Sin, Cos, Tan, Asin, Acos, Atan, Sinh, Cosh,
+    Asinh, Acosh, Atanh, Sign, Round, Not, IsNaN, IsInf, Softplus, Softsign, Mish, Selu, Celu, ThresholdedRelu, Gelu, GeluTanh
+  };
   Kind kind_ = Kind::Activation;
   ActivationFn activation_;
-  float alpha_ = 1.0f;
+  float alpha_ = 1.0f, gamma_ = 1.0f;
+  bool detect_positive_ = true, detect_negative_ = true;  // IsInf
 };
 
 // y = a + b with numpy broadcasting (y may be a).
@@ -32,7 +36,9 @@ protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
 
 private:
-  enum class Kind { Add, Sub, Mul, Div, Pow, Max, Min, PRelu, Equal, Less, Greater };
+  enum class Kind { Add, Sub, Mul, Div, Pow, Max, Min, PRelu, Mod, Equal, Less, Greater, LessOrEqual, GreaterOrEqual, And, Or, Xor };
+  bool compares() const { return kind_ >= Kind::Equal; }
+  bool fmod_ = false;  // Mod
   Kind kind_ = Kind::Add;
 };
 

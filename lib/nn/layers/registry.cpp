@@ -3,8 +3,12 @@
 
 #include "nn/layers/conv.hpp"
 #include "nn/layers/depth_space.hpp"
+#include "nn/layers/einsum.hpp"
 #include "nn/layers/elementwise.hpp"
+#include "nn/layers/grid_sample.hpp"
+#include "nn/layers/index_ops.hpp"
 #include "nn/layers/nn_ops.hpp"
+#include "nn/layers/normalization.hpp"
 #include "nn/layers/pooling.hpp"
 #include "nn/layers/resize.hpp"
 #include "nn/layers/shape_ops.hpp"
@@ -17,9 +21,12 @@ void register_builtin_layers(LayerRegistry& r) {
   r.add<ConvTranspose>("", "ConvTranspose");
   r.add<BatchNorm>("", "BatchNormalization");
   for (const char* op : {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Abs", "Neg",
-                         "Exp", "Log", "Sqrt", "Erf", "Sin", "Cos", "Floor", "Ceil", "Reciprocal", "Elu", "Identity", "Dropout"})
+                         "Exp", "Log", "Sqrt", "Erf", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
+                         "Floor", "Ceil", "Round", "Sign", "Reciprocal", "Elu", "Selu", "Celu", "ThresholdedRelu", "Softplus",
+                         "Softsign", "Mish", "Gelu", "Not", "IsNaN", "IsInf", "Identity", "Dropout"})
     r.add<Unary>("", op);
-  for (const char* op : {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu", "Equal", "Less", "Greater"})
+  for (const char* op : {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "PRelu", "Mod", "Equal", "Less", "Greater", "LessOrEqual",
+                         "GreaterOrEqual", "And", "Or", "Xor"})
     r.add<Binary>("", op);
   r.add<Where>("", "Where");
   r.add<Pool>("", "MaxPool");
@@ -53,6 +60,18 @@ void register_builtin_layers(LayerRegistry& r) {
   r.add<Split>("", "Split");
   r.add<DepthToSpace>("", "DepthToSpace");
   r.add<SpaceToDepth>("", "SpaceToDepth");
+  r.add<LayerNorm>("", "LayerNormalization");
+  r.add<InstanceNorm>("", "InstanceNormalization");
+  r.add<GroupNorm>("", "GroupNormalization");
+  r.add<GatherElements>("", "GatherElements");
+  r.add<GatherND>("", "GatherND");
+  r.add<ScatterND>("", "ScatterND");
+  r.add<TopK>("", "TopK");
+  r.add<CumSum>("", "CumSum");
+  r.add<Trilu>("", "Trilu");
+  r.add<Tile>("", "Tile");
+  r.add<Einsum>("", "Einsum");
+  r.add<GridSample>("", "GridSample");
 }
 
 }  // namespace luojia::nn

@@ -1,0 +1,278 @@
+#!/usr/bin/python3
+"""Build the transformer-era reference models and operator probes for luojia's tests.
+
+Run from the repository root (CPU only, under a minute):
+
+    /usr/bin/python3 tools/make_transformer_models.py
+
+Needs Debian's python3-torch (1.13), python3-torchvision (0.14) and python3-onnx (1.12).
+Writes into tests/data/transformers/ the same layout as tools/make_reference_models.py
+(models, raw float32/int64 inputs and PyTorch outputs, manifest.json):
+
+  convnext   torchvision's ConvNeXt, two small stages (LayerNorm2d, 7x7 depthwise, GELU,
+             layer scale); opset 13 exports LayerNorm as ReduceMean/Sub/Pow/Sqrt/Div, 17 as
+             LayerNormalization
+  swin       torchvision's Swin Transformer (window attention with the shifted windows'
+             roll and masks, relative position bias, patch merging), any input size
+  vit        torchvision's VisionTransformer (class token, position embedding, multi-head
+             attention), 32 x 32 only
+  segformer  SegFormer-B0's design written from the paper at a small width: overlapping patch
+             embedding, efficient self-attention with spatial reduction, Mix-FFN with a 3x3
+             depthwise convolution, the all-MLP decoder
+  probes     one output per operator family: Einsum (three equations exports emit), TopK,
+             CumSum, Trilu, GatherElements, GridSample (every mode, padding and corner rule),
+             the roll (Slice, Concat), Mod, Sign, Round, IsNaN, And/Or/Xor/Not, Tile,
+             ScatterND, InstanceNormalization, GroupNorm (as PyTorch exports it), tanh-GELU,
+             Softplus/Softsign/Selu/Celu, LogSoftmax, inverse trigonometry
+
+Every output is PyTorch's (torch.manual_seed(0) per model): luojia is compared with PyTorch,
+never with itself. None of these models is exactly tileable (global pooling, attention over all
+tokens, GroupNorm, data-dependent GridSample): the analysis must say so with a reason.
+"""
+
+import json
+import os
+import re
+
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from torchvision.models.convnext import CNBlockConfig
+
+torch.set_num_threads(1)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT_DIR = os.path.normpath(os.path.join(HERE, "..", "tests", "data", "transformers"))
+
+
+# SegFormer (Xie et al. 2021), small --------------------------------------------------------------
+class OverlapPatchEmbed(nn.Module):
+    def __init__(self, cin, dim, k, s):
+        super().__init__()
+        self.proj = nn.Conv2d(cin, dim, k, s, k // 2)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x):
+        x = self.proj(x)
+        b, c, h, w = x.shape
+        return self.norm(x.flatten(2).transpose(1, 2)), h, w
+
+
+class EfficientAttention(nn.Module):
+    def __init__(self, dim, heads, sr):
+        super().__init__()
+        self.heads, self.scale = heads, (dim // heads) ** -0.5
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.sr_ratio = sr
+        if sr > 1:
+            self.sr = nn.Conv2d(dim, dim, sr, sr)
+            self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x, h, w):
+        b, n, c = x.shape
+        q = self.q(x).reshape(b, n, self.heads, c // self.heads).permute(0, 2, 1, 3)
+        if self.sr_ratio > 1:
+            y = x.transpose(1, 2).reshape(b, c, h, w)
+            y = self.norm(self.sr(y).reshape(b, c, -1).transpose(1, 2))
+        else:
+            y = x
+        kv = self.kv(y).reshape(b, -1, 2, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        k, v = kv[0], kv[1]
+        attn = (q @ k.transpose(-2, -1)) * self.scale
+        x = (attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(b, n, c)
+        return self.proj(x)
+
+
+class MixFFN(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.dw = nn.Conv2d(hidden, hidden, 3, 1, 1, groups=hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x, h, w):
+        x = self.fc1(x)
+        b, n, c = x.shape
+        x = self.dw(x.transpose(1, 2).reshape(b, c, h, w)).flatten(2).transpose(1, 2)
+        return self.fc2(F.gelu(x))
+
+
+class SegFormerBlock(nn.Module):
+    def __init__(self, dim, heads, sr):
+        super().__init__()
+        self.n1, self.n2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = EfficientAttention(dim, heads, sr)
+        self.ffn = MixFFN(dim, 4 * dim)
+
+    def forward(self, x, h, w):
+        x = x + self.attn(self.n1(x), h, w)
+        return x + self.ffn(self.n2(x), h, w)
+
+
+class SegFormerSmall(nn.Module):
+    def __init__(self, cin=3, classes=5, dims=(16, 32), heads=(1, 2), srs=(4, 2), decoder=32):
+        super().__init__()
+        self.embeds = nn.ModuleList([OverlapPatchEmbed(cin, dims[0], 7, 4), OverlapPatchEmbed(dims[0], dims[1], 3, 2)])
+        self.blocks = nn.ModuleList([SegFormerBlock(d, hd, s) for d, hd, s in zip(dims, heads, srs)])
+        self.norms = nn.ModuleList([nn.LayerNorm(d) for d in dims])
+        self.linears = nn.ModuleList([nn.Linear(d, decoder) for d in dims])
+        self.fuse = nn.Sequential(nn.Conv2d(decoder * len(dims), decoder, 1, bias=False), nn.BatchNorm2d(decoder), nn.ReLU())
+        self.classify = nn.Conv2d(decoder, classes, 1)
+
+    def forward(self, x):
+        size = x.shape[2:]
+        feats = []
+        for embed, block, norm in zip(self.embeds, self.blocks, self.norms):
+            t, h, w = embed(x)
+            t = norm(block(t, h, w))
+            x = t.transpose(1, 2).reshape(t.shape[0], -1, h, w)
+            feats.append(x)
+        first = feats[0].shape[2:]
+        outs = []
+        for f, lin in zip(feats, self.linears):
+            y = lin(f.flatten(2).transpose(1, 2)).transpose(1, 2).reshape(f.shape[0], -1, f.shape[2], f.shape[3])
+            outs.append(F.interpolate(y, size=first, mode="bilinear", align_corners=False))
+        y = self.classify(self.fuse(torch.cat(outs[::-1], dim=1)))
+        return F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+
+
+# Operator probes ---------------------------------------------------------------------------------
+PROBE_OUTPUTS = ["einsum_channels", "einsum_tokens", "einsum_heads", "topk_values", "topk_indices", "cumsum", "trilu",
+                 "gather_elements", "grid_bilinear", "grid_nearest", "grid_bicubic", "roll", "fmod", "sign_round",
+                 "isnan_where", "logic", "tile", "scatter", "instance_norm", "group_norm", "gelu_tanh", "activations",
+                 "log_softmax", "trigonometry"]
+
+
+class Probes(nn.Module):
+    def __init__(self, c=4):
+        super().__init__()
+        self.c = c
+        self.mix = nn.Parameter(torch.randn(3, c))
+        self.grid = nn.Conv2d(c, 2, 1)
+        self.gn_weight = nn.Parameter(torch.rand(c) + 0.5)
+        self.gn_bias = nn.Parameter(torch.randn(c))
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        outs = []
+        outs.append(torch.einsum("bchw,dc->bdhw", x, self.mix))
+        q = x.flatten(2)
+        outs.append(torch.einsum("bcn,bcm->bnm", q, q))
+        t = x.reshape(b, 2, c // 2, h * w).transpose(-1, -2)
+        outs.append(torch.einsum("bhqd,bhkd->bhqk", t, t))
+        values, indices = torch.topk(x.flatten(1), k=3, dim=1)
+        outs += [values, indices]
+        outs.append(torch.cumsum(x, dim=3) + torch.cumsum(x, dim=1))
+        outs.append(torch.tril(x, diagonal=1) + torch.triu(x, diagonal=-1))
+        index = (torch.sigmoid(x) * c).long()
+        outs.append(torch.gather(x, 1, index))
+        grid = torch.tanh(self.grid(x)).permute(0, 2, 3, 1) * 1.3
+        outs.append(F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+                    + F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=True))
+        outs.append(F.grid_sample(x, grid, mode="nearest", padding_mode="border", align_corners=False)
+                    + F.grid_sample(x, grid, mode="nearest", padding_mode="reflection", align_corners=False))
+        outs.append(F.grid_sample(x, grid, mode="bicubic", padding_mode="zeros", align_corners=True)
+                    + F.grid_sample(x, grid, mode="bicubic", padding_mode="border", align_corners=False)
+                    + F.grid_sample(x, grid, mode="bicubic", padding_mode="reflection", align_corners=False))
+        outs.append(torch.roll(x, shifts=(1, -2), dims=(2, 3)))
+        outs.append(torch.fmod(x * 3, 0.7))
+        outs.append(torch.sign(x) + torch.round(x * 3))
+        outs.append(torch.where(torch.isnan(x / x), torch.zeros_like(x), x))
+        outs.append((((x > 0) & (x < 0.5)) | ~(x > -0.5) ^ (x > 1)).float())
+        outs.append(x.repeat(1, 2, 1, 2))
+        y = x.clone()
+        y[:, 1] = 2.5
+        outs.append(y)
+        outs.append(F.instance_norm(x))
+        outs.append(F.group_norm(x, 2, self.gn_weight, self.gn_bias))
+        outs.append(F.gelu(x, approximate="tanh"))
+        outs.append(F.softplus(x) + F.softsign(x) + F.selu(x) + F.celu(x, 0.7))
+        outs.append(F.log_softmax(x, dim=2))
+        s = torch.tanh(x)
+        outs.append(torch.atan(x) + torch.asin(s) + torch.acos(s) + torch.tan(s))
+        return tuple(outs)
+
+
+def make(name):
+    torch.manual_seed(0)
+    if name == "convnext":
+        m = torchvision.models.convnext.ConvNeXt([CNBlockConfig(16, 32, 2), CNBlockConfig(32, None, 1)], num_classes=10)
+        return m, [(1, 3, 32, 32), (1, 3, 40, 24)], (13, 17), ["logits"]
+    if name == "swin":
+        m = torchvision.models.swin_transformer.SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[2, 4],
+                                                                 window_size=[4, 4], num_classes=10)
+        # Exported at 48 x 40 and run at sizes whose stages take the same branches: torchvision
+        # decides in Python whether a stage shifts its windows (not when one window covers it),
+        # and the export keeps the decision it traced.
+        return m, [(1, 3, 48, 40), (1, 3, 64, 56)], (13, 17), ["logits"]
+    if name == "vit":
+        m = torchvision.models.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32,
+                                                 mlp_dim=64, num_classes=10)
+        return m, [(1, 3, 32, 32), (2, 3, 32, 32)], (13, 17), ["logits"]
+    if name == "segformer":
+        m = SegFormerSmall()
+        for mod in m.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.running_mean.uniform_(-0.5, 0.5)
+                mod.running_var.uniform_(0.5, 1.5)
+        return m, [(1, 3, 64, 64), (1, 3, 72, 56)], (13, 17), ["output"]
+    if name == "probes":
+        return Probes(), [(1, 4, 5, 7), (1, 4, 1, 9), (2, 4, 6, 6), (1, 4, 2, 1)], (16, 17), PROBE_OUTPUTS
+    raise KeyError(name)
+
+
+def write_raw(path, array):
+    array = np.ascontiguousarray(array)
+    array = array.astype("<i8" if array.dtype == np.int64 else "<f4", copy=False)
+    with open(path, "wb") as f:
+        f.write(array.tobytes())
+
+
+def main():
+    os.makedirs(OUT_DIR, exist_ok=True)
+    manifest = {"models": []}
+    for name in ["convnext", "swin", "vit", "segformer", "probes"]:
+        model, shapes, opsets, output_names = make(name)
+        model.eval()
+        gen = torch.Generator().manual_seed(1)
+        cases = []
+        for ci, shape in enumerate(shapes):
+            x = torch.randn(shape, generator=gen)
+            with torch.no_grad():
+                outs = model(x)
+            outs = outs if isinstance(outs, tuple) else (outs,)
+            in_file = f"{name}_{ci}_input.f32"
+            write_raw(os.path.join(OUT_DIR, in_file), x.numpy())
+            case = {"input": {"file": in_file, "shape": list(shape)}, "outputs": []}
+            for oname, o in zip(output_names, outs):
+                a = o.numpy()
+                ext, dtype = ("i64", "int64") if a.dtype == np.int64 else ("f32", "float32")
+                ofile = f"{name}_{ci}_{oname}.{ext}"
+                write_raw(os.path.join(OUT_DIR, ofile), a)
+                case["outputs"].append({"name": oname, "file": ofile, "shape": list(a.shape), "type": dtype})
+            cases.append(case)
+        files = []
+        dynamic = {"input": {0: "n", 2: "h", 3: "w"}} if name != "vit" else {"input": {0: "n"}}
+        for opset in opsets:
+            fname = f"{name}_op{opset}.onnx"
+            torch.onnx.export(model, torch.randn(shapes[0]), os.path.join(OUT_DIR, fname), opset_version=opset,
+                              input_names=["input"], output_names=output_names, dynamic_axes=dynamic)
+            proto = onnx.load(os.path.join(OUT_DIR, fname))
+            onnx.checker.check_model(proto)
+            files.append(fname)
+            ops = sorted({n.op_type for n in proto.graph.node})
+            print(f"{fname}: {len(proto.graph.node)} nodes, {', '.join(ops)}")
+        manifest["models"].append({"name": name, "files": files, "custom": False, "tileable": False, "cases": cases})
+    text = json.dumps(manifest, indent=1)
+    text = re.sub(r"\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]", lambda m: "[" + ", ".join(re.split(r",\s*", m.group(1))) + "]", text)
+    with open(os.path.join(OUT_DIR, "manifest.json"), "w") as f:
+        f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
