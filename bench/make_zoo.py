@@ -128,7 +128,18 @@ ZOO = {
     "deeplabv3_mobilenet_v3_large": (lambda: segmenter(lambda: segmentation.deeplabv3_mobilenet_v3_large(weights=None, weights_backbone=None, aux_loss=False)), 3, 512, "segmenter"),
     "unet_resnet34": (lambda: UNet(ResNetEncoder(models.resnet34(), 4), (64, 64, 128, 256, 512)), 4, 512, "segmenter"),
     "unet_efficientnet_b0": (lambda: UNet(EfficientNetEncoder(models.efficientnet_b0(), 4), (16, 24, 40, 112, 320)), 4, 512, "segmenter"),
+    # Transformers (issue 25): torchvision's, and SegFormer-B0 as tools/make_transformer_models.py writes it.
+    "convnext_tiny": (lambda: models.convnext_tiny(), 3, 224, "classifier"),
+    "swin_t": (lambda: models.swin_t(), 3, 224, "classifier"),
+    "vit_b_16": (lambda: models.vit_b_16(), 3, 224, "classifier"),
+    "segformer_b0": (lambda: segformer_b0(), 3, 512, "segmenter"),
 }
+
+
+def segformer_b0():
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+    from make_transformer_models import SegFormer
+    return SegFormer(classes=19, dims=(32, 64, 160, 256), heads=(1, 2, 5, 8), srs=(8, 4, 2, 1), depths=(2, 2, 2, 2), decoder=256)
 
 
 def main():

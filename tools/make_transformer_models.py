@@ -114,11 +114,16 @@ class SegFormerBlock(nn.Module):
         return x + self.ffn(self.n2(x), h, w)
 
 
-class SegFormerSmall(nn.Module):
-    def __init__(self, cin=3, classes=5, dims=(16, 32), heads=(1, 2), srs=(4, 2), decoder=32):
+class SegFormer(nn.Module):
+    """The defaults are a small two-stage model for the tests; B0 is dims (32, 64, 160, 256), heads
+    (1, 2, 5, 8), srs (8, 4, 2, 1), depths (2, 2, 2, 2), decoder 256 (bench/make_zoo.py)."""
+
+    def __init__(self, cin=3, classes=5, dims=(16, 32), heads=(1, 2), srs=(4, 2), depths=(1, 1), decoder=32):
         super().__init__()
-        self.embeds = nn.ModuleList([OverlapPatchEmbed(cin, dims[0], 7, 4), OverlapPatchEmbed(dims[0], dims[1], 3, 2)])
-        self.blocks = nn.ModuleList([SegFormerBlock(d, hd, s) for d, hd, s in zip(dims, heads, srs)])
+        self.embeds = nn.ModuleList([OverlapPatchEmbed(cin, dims[0], 7, 4)] +
+                                    [OverlapPatchEmbed(dims[i - 1], dims[i], 3, 2) for i in range(1, len(dims))])
+        self.blocks = nn.ModuleList([nn.ModuleList([SegFormerBlock(d, hd, s) for _ in range(n)])
+                                     for d, hd, s, n in zip(dims, heads, srs, depths)])
         self.norms = nn.ModuleList([nn.LayerNorm(d) for d in dims])
         self.linears = nn.ModuleList([nn.Linear(d, decoder) for d in dims])
         self.fuse = nn.Sequential(nn.Conv2d(decoder * len(dims), decoder, 1, bias=False), nn.BatchNorm2d(decoder), nn.ReLU())
@@ -127,9 +132,11 @@ class SegFormerSmall(nn.Module):
     def forward(self, x):
         size = x.shape[2:]
         feats = []
-        for embed, block, norm in zip(self.embeds, self.blocks, self.norms):
+        for embed, blocks, norm in zip(self.embeds, self.blocks, self.norms):
             t, h, w = embed(x)
-            t = norm(block(t, h, w))
+            for block in blocks:
+                t = block(t, h, w)
+            t = norm(t)
             x = t.transpose(1, 2).reshape(t.shape[0], -1, h, w)
             feats.append(x)
         first = feats[0].shape[2:]
@@ -215,7 +222,7 @@ def make(name):
                                                  mlp_dim=64, num_classes=10)
         return m, [(1, 3, 32, 32), (2, 3, 32, 32)], (13, 17), ["logits"]
     if name == "segformer":
-        m = SegFormerSmall()
+        m = SegFormer()
         for mod in m.modules():
             if isinstance(mod, nn.BatchNorm2d):
                 mod.running_mean.uniform_(-0.5, 0.5)
