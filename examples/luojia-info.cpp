@@ -102,20 +102,89 @@ std::string model_text(const nn::Model& model, const std::vector<nn::OutputAnaly
   return out.str();
 }
 
+// --check: each operator supported or not, then the tiling verdict when everything is supported.
+int check_model(const std::string& path, bool json) {
+  using Json = nlohmann::ordered_json;
+  const auto uses = nn::list_operators(path);
+  std::size_t unsupported = 0;
+  for (const auto& u : uses) unsupported += u.supported ? 0 : 1;
+  std::vector<nn::OutputAnalysis> analysis;
+  std::string analysis_error;
+  int opset = 0;
+  if (unsupported == 0) {
+    try {
+      const nn::Model model = nn::Model::load(path);
+      opset = model.opset();
+      analysis = model.analyse();
+    } catch (const Error& e) {
+      analysis_error = e.message();
+    }
+  }
+  const auto name = [](const nn::OperatorUse& u) { return u.domain.empty() ? u.op_type : u.domain + "." + u.op_type; };
+  if (json) {
+    Json doc;
+    doc["path"] = path;
+    doc["supported"] = unsupported == 0;
+    doc["operators"] = Json::array();
+    for (const auto& u : uses) {
+      Json o = {{"domain", u.domain}, {"op_type", u.op_type}, {"opset", u.opset}, {"nodes", u.nodes}, {"supported", u.supported}};
+      if (!u.supported) o["problem"] = u.problem;
+      doc["operators"].push_back(o);
+    }
+    doc["tiling"] = Json::array();
+    for (const auto& a : analysis)
+      doc["tiling"].push_back({{"output", a.name}, {"exact", a.tileable}, {"halo", a.radius}, {"alignment", a.alignment},
+                               {"reason", a.reason}, {"needs_blend", !a.tileable}});
+    if (!analysis_error.empty()) doc["tiling_error"] = analysis_error;
+    std::cout << doc.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+  } else {
+    std::cout << "Operators of " << path << (opset ? " (opset " + std::to_string(opset) + ")" : std::string()) << ":\n";
+    std::size_t width = 0;
+    for (const auto& u : uses) width = std::max(width, name(u).size());
+    for (const auto& u : uses) {
+      std::string n = name(u);
+      n.resize(width, ' ');
+      std::cout << "  " << (u.supported ? "supported    " : "UNSUPPORTED  ") << n << "  " << u.nodes << (u.nodes == 1 ? " node" : " nodes");
+      if (!u.supported) std::cout << ": " << u.problem;
+      std::cout << "\n";
+    }
+    for (const auto& a : analysis) {
+      std::cout << "Tiling of " << a.name << ": ";
+      if (a.tileable)
+        std::cout << "exact with a halo of " << a.radius << " px, tiles aligned to " << a.alignment << " px\n";
+      else
+        std::cout << "needs --blend (" << a.reason << ")\n";
+    }
+    if (!analysis_error.empty()) std::cout << "Tiling: not analysed (" << analysis_error << ")\n";
+    if (unsupported > 0) std::cout << "Tiling: not analysed (unsupported operators)\n";
+    std::cout << (unsupported == 0 ? "luojia runs this model\n"
+                                   : std::to_string(unsupported) + " operator" + (unsupported == 1 ? " is" : "s are") +
+                                         " not supported\n");
+  }
+  return unsupported == 0 && analysis_error.empty() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   return cli::run("luojia-info", [&] {
-    cli::ArgParser args("luojia-info", "[--json] INPUT",
+    cli::ArgParser args("luojia-info", "[--json] [--check] INPUT",
                         "Prints size, bands, data types, nodata, scale/offset, CRS, geotransform, block "
                         "size and metadata\nof a raster, as luojia reads it. For a model (.onnx): inputs, "
                         "outputs, the metadata luojia\nunderstood (its own and Deepness's keys) and how "
                         "it tiles.");
     std::string input;
-    bool json = false;
+    bool json = false, check = false;
     args.positional("INPUT", "Any raster GDAL reads (files, /vsizip/, /vsicurl/-free VRT, ...), or an ONNX model", input);
     args.flag("--json", "Print JSON instead of text", json);
+    args.flag("--check", "For a model: every operator, supported or not, and the tiling verdict (exact with a halo, or\n"
+                         "needs --blend and why), without running it; exit status 1 when something is unsupported",
+              check);
     if (!args.parse(argc, argv)) return 0;
+    if (check) {
+      if (!is_model_path(input)) throw cli::UsageError("--check takes an ONNX model (.onnx), not " + input);
+      return check_model(input, json);
+    }
     if (is_model_path(input)) {
       const nn::Model model = nn::Model::load(input);
       std::vector<nn::OutputAnalysis> analysis;

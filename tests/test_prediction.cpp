@@ -307,3 +307,29 @@ TEST_CASE("luojia-info prints what it understood of a model; luojia-regress and 
   CHECK(bad_tile.code == 2);
   CHECK_FALSE(std::filesystem::exists(dir.file("r.tif")));
 }
+
+TEST_CASE("luojia-info --check lists every operator, supported or not, and the tiling verdict, without running the model", "[programs][nn]") {
+  using luojia::test::run_program;
+  const std::string data = LUOJIA_TEST_DATA;
+  // A custom operator no built-in layer implements: named, exit status 1, no tiling verdict.
+  const auto custom = run_program({luojia::test::kInfo, "--check", data + "/nn/custom_op_op17.onnx"});
+  CHECK(custom.code == 1);
+  CHECK(custom.out.find("UNSUPPORTED  luojia.test.ScaledTanh") != std::string::npos);
+  CHECK(custom.out.find("supported    Conv") != std::string::npos);
+  CHECK(custom.out.find("1 operator is not supported") != std::string::npos);
+  // Exactly tileable: the halo. Attention over all tokens: needs --blend, naming the node.
+  const auto unet = run_program({luojia::test::kInfo, "--check", data + "/nn/unet_op17.onnx"});
+  CHECK(unet.code == 0);
+  CHECK(unet.out.find("exact with a halo of") != std::string::npos);
+  const auto swin = run_program({luojia::test::kInfo, "--check", "--json", data + "/transformers/swin_op17.onnx"});
+  REQUIRE(swin.code == 0);
+  const auto doc = nlohmann::json::parse(swin.out);
+  CHECK(doc["supported"] == true);
+  CHECK(doc["tiling"][0]["needs_blend"] == true);
+  CHECK(doc["tiling"][0]["reason"].get<std::string>().find("Reshape") != std::string::npos);
+  bool lists_layer_norm = false;
+  for (const auto& op : doc["operators"]) lists_layer_norm = lists_layer_norm || (op["op_type"] == "LayerNormalization" && op["supported"] == true);
+  CHECK(lists_layer_norm);
+  const auto raster = run_program({luojia::test::kInfo, "--check", data + "/README.md"});
+  CHECK(raster.code == 2);
+}

@@ -64,6 +64,36 @@ std::unique_ptr<Layer> create_layer(const LayerRegistry& registry, const NodeInf
 
 }  // namespace
 
+std::vector<OperatorUse> list_operators(const std::string& path, const LayerRegistry& registry, const LoadOptions& options) {
+  const detail::Graph g = detail::load_onnx(path, options);
+  std::vector<OperatorUse> uses;
+  for (const NodeInfo& node : g.nodes) {
+    auto it = std::find_if(uses.begin(), uses.end(), [&](const OperatorUse& u) {
+      return u.domain == node.domain && u.op_type == node.op_type;
+    });
+    if (it == uses.end()) {
+      OperatorUse use;
+      use.domain = node.domain;
+      use.op_type = node.op_type;
+      use.opset = node.opset;
+      use.supported = true;
+      uses.push_back(use);
+      it = uses.end() - 1;
+    }
+    ++it->nodes;
+    // Constant nodes become initializers at load; every other node needs a layer that takes it.
+    if (node.op_type == "Constant" && node.domain.empty()) continue;
+    if (!it->supported) continue;
+    try {
+      (void)registry.create(node);
+    } catch (const Error& e) {
+      it->supported = false;
+      it->problem = e.message();
+    }
+  }
+  return uses;
+}
+
 Model Model::load(const std::string& path, const LayerRegistry& registry, const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;

@@ -188,8 +188,8 @@ Graph load_onnx(const std::string& path, const LoadOptions& options) {
     g.opsets[domain] = static_cast<int>(op.version());
   }
   g.opset = g.opsets.count("") ? g.opsets[""] : 0;
-  if (g.opset < 11 || g.opset > 18)
-    loader.fail("opset " + std::to_string(g.opset) + " of the default domain is outside what luojia runs (11 to 18); "
+  if (g.opset < 11 || g.opset > 21)
+    loader.fail("opset " + std::to_string(g.opset) + " of the default domain is outside what luojia runs (11 to 21); "
                 "re-export with torch.onnx.export(..., opset_version=17)");
   for (const auto& p : model.metadata_props()) g.metadata_props.emplace_back(p.key(), p.value());
 

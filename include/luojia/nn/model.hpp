@@ -88,6 +88,23 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
+// One operator type as a model file uses it, and whether luojia can run it: its layer is
+// registered and accepts every node's attributes (luojia-info --check).
+struct OperatorUse {
+  std::string domain;     // "" for ONNX's own operators
+  std::string op_type;
+  int opset = 0;          // of the domain, as the file imports it
+  std::size_t nodes = 0;  // how many nodes use it
+  bool supported = false;
+  std::string problem;    // when not supported: why, for the first node that fails
+};
+
+// The operators of an ONNX file, read without planning or running it, in order of first use.
+// Throws for a file that cannot be read as ONNX at all.
+LUOJIA_API std::vector<OperatorUse> list_operators(const std::string& path,
+                                                   const LayerRegistry& registry = LayerRegistry::with_builtins(),
+                                                   const LoadOptions& options = {});
+
 // Time one node took over the runs a Session profiled (Session::profile).
 struct LayerTime {
   std::string node;     // the node's name in the model

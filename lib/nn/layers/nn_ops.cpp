@@ -232,6 +232,9 @@ std::vector<std::int64_t> Pad::pads(const std::vector<ValueInfo>& in) const {
   return p;
 }
 std::vector<ValueInfo> Pad::infer(const std::vector<ValueInfo>& in) const {
+  const std::string mode = node().attributes.get_string("mode", "constant");
+  if (mode != "constant" && mode != "reflect" && mode != "edge" && mode != "wrap")
+    fail("mode '" + mode + "' is not a Pad mode (constant, reflect, edge, wrap)");
   const auto p = pads(in);
   Shape s = in.at(0).shape;
   for (std::size_t d = 0; d < s.size(); ++d) {
@@ -272,14 +275,15 @@ void Pad::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) 
   const std::size_t rank = in_shape.size();
   float value = node().opset < 11 ? node().attributes.get_float("value", 0.0f) : 0.0f;
   if (node().opset >= 11 && inputs.size() > 2 && !inputs[2].empty()) value = inputs[2].to_floats().at(0);
-  enum class Mode { Constant, Reflect, Edge };
-  const Mode how = mode == "reflect" ? Mode::Reflect : mode == "edge" ? Mode::Edge : Mode::Constant;
+  enum class Mode { Constant, Reflect, Edge, Wrap };
+  const Mode how = mode == "reflect" ? Mode::Reflect : mode == "edge" ? Mode::Edge : mode == "wrap" ? Mode::Wrap : Mode::Constant;
   // Where output index o of an axis of n inputs, padded by `before`, reads; -1: the constant.
   const auto source = [how](std::int64_t o, std::int64_t before, std::int64_t n) -> std::int64_t {
     std::int64_t i = o - before;
     if (i >= 0 && i < n) return i;
     if (how == Mode::Constant || n == 0) return -1;
     if (how == Mode::Edge || n == 1) return std::clamp<std::int64_t>(i, 0, n - 1);
+    if (how == Mode::Wrap) return ((i % n) + n) % n;  // opset 19
     const std::int64_t period = 2 * (n - 1);
     while (i < 0 || i >= n) i = i < 0 ? -i : period - i;
     return i;

@@ -187,7 +187,8 @@ std::vector<int> Reduce::axes(const std::vector<ValueInfo>& in) const {
   if (has_input(in, 1)) listed = constant_input(in, 1).to_ints();
   const std::size_t rank = in.at(0).shape.size();
   std::vector<int> out;
-  if (listed.empty())
+  // Opset 18: no axes reduce all of them, or none when noop_with_empty_axes says so.
+  if (listed.empty() && node().attributes.get_int("noop_with_empty_axes", 0) == 0)
     for (std::size_t d = 0; d < rank; ++d) out.push_back(static_cast<int>(d));
   for (auto a : listed) out.push_back(normalise_axis(a, rank, *this));
   return out;

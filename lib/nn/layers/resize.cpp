@@ -19,6 +19,12 @@ Resize::Resize(const NodeInfo& node) : Layer(node) {
       transform_ != "asymmetric")
     fail("coordinate_transformation_mode '" + transform_ + "' is not supported");
   nearest_ = upsample_ ? "floor" : a.get_string("nearest_mode", "round_prefer_floor");
+  // Opset 18's additions: axes (scales and sizes for these axes only), the aspect ratio policy,
+  // antialiasing (refused when it would change a result: downscaling, in geometry()).
+  axes_ = a.get_ints("axes");
+  antialias_ = a.get_int("antialias", 0) != 0;
+  const std::string policy = a.get_string("keep_aspect_ratio_policy", "stretch");
+  if (policy != "stretch") fail("keep_aspect_ratio_policy '" + policy + "' is not supported (stretch)");
 }
 
 // Output sizes and the scales the coordinate transform uses.
@@ -29,15 +35,29 @@ void Resize::geometry(const std::vector<ValueInfo>& in, Shape& out, std::vector<
   const std::size_t scales_input = upsample_ ? 1 : 2;
   const bool have_sizes = !upsample_ && has_input(in, 3) && element_count(in[3].shape) > 0;
   const bool have_scales = has_input(in, scales_input) && element_count(in[scales_input].shape) > 0;
+  // Values given for axes_ only, spread over every axis (the others keep size and scale 1).
+  const auto spread = [&](auto values, auto fill) {
+    if (axes_.empty()) return values;
+    if (values.size() != axes_.size()) fail(std::to_string(values.size()) + " values for " + std::to_string(axes_.size()) + " axes");
+    decltype(values) full(x.size(), fill);
+    for (std::size_t k = 0; k < axes_.size(); ++k) full[static_cast<std::size_t>(normalise_axis(axes_[k], x.size(), *this))] = values[k];
+    return full;
+  };
   if (have_sizes) {
-    const auto sizes = constant_input(in, 3).to_ints();
+    std::vector<std::int64_t> sizes = constant_input(in, 3).to_ints();
+    if (!axes_.empty()) {
+      std::vector<std::int64_t> full(x.begin(), x.end());
+      if (sizes.size() != axes_.size()) fail(std::to_string(sizes.size()) + " sizes for " + std::to_string(axes_.size()) + " axes");
+      for (std::size_t k = 0; k < axes_.size(); ++k) full[static_cast<std::size_t>(normalise_axis(axes_[k], x.size(), *this))] = sizes[k];
+      sizes = full;
+    }
     if (sizes.size() != x.size()) fail("sizes has " + std::to_string(sizes.size()) + " values for rank " + std::to_string(x.size()));
     for (std::size_t d = 0; d < x.size(); ++d) {
       out[d] = sizes[d];
       scales[d] = x[d] > 0 ? static_cast<double>(sizes[d]) / static_cast<double>(x[d]) : 1.0;
     }
   } else if (have_scales) {
-    const auto s = constant_input(in, scales_input).to_floats();
+    const auto s = spread(constant_input(in, scales_input).to_floats(), 1.0f);
     if (s.size() != x.size()) fail("scales has " + std::to_string(s.size()) + " values for rank " + std::to_string(x.size()));
     for (std::size_t d = 0; d < x.size(); ++d) {
       if (!(s[d] > 0.0f)) fail("scales must be positive");
@@ -55,6 +75,9 @@ void Resize::geometry(const std::vector<ValueInfo>& in, Shape& out, std::vector<
   }
   for (std::size_t d = 0; d + 2 < x.size(); ++d)
     if (out[d] != x[d]) fail("only the last two axes can be resized");
+  for (std::size_t d = 0; d < x.size(); ++d)
+    if (antialias_ && mode_ != "nearest" && out[d] < x[d])
+      fail("antialiased downscaling is not supported; export without antialias (F.interpolate(..., antialias=False))");
 }
 
 std::vector<ValueInfo> Resize::infer(const std::vector<ValueInfo>& in) const {

@@ -20,6 +20,8 @@ private:
   std::string mode_;
   std::string transform_;
   std::string nearest_;
+  std::vector<std::int64_t> axes_;  // opset 18
+  bool antialias_ = false;
 };
 
 }  // namespace luojia::nn::layers
