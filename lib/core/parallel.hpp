@@ -4,6 +4,7 @@
 // handoff_acquire/handoff_release state those edges (they compile to nothing outside TSan builds),
 // and parallel_for wraps tbb::parallel_for with them.
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include <cstdint>
 
@@ -55,6 +56,9 @@ void parallel_for(std::int64_t first, std::int64_t last, std::int64_t step, cons
   }
   handoff_acquire(&done);
 }
+
+// Threads the current arena runs (a Session's thread count inside a run).
+inline int max_threads() { return tbb::this_task_arena::max_concurrency(); }
 
 template <class Body>
 void parallel_for(std::int64_t first, std::int64_t last, const Body& body) {

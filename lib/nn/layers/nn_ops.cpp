@@ -19,6 +19,32 @@ std::vector<ValueInfo> infos_of(std::span<const Tensor> inputs) {
   return v;
 }
 
+using Strided = Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>>;
+using ConstStrided = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
+
+// y (rows x n) = a (rows x k, row-major) * b (k x n row-major, or n x k when b_transposed), in
+// blocks of rows (of columns when there are few rows, a classifier's head) spread over the
+// threads: Eigen's product runs on one thread inside the library.
+void parallel_product(const float* a, std::int64_t rows, std::int64_t k, const float* b, bool b_transposed, std::int64_t n, float* y) {
+  const auto block = [&](std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1) {
+    const ConstStrided am(a + r0 * k, r1 - r0, k, Eigen::OuterStride<>(k));
+    Strided ym(y + r0 * n + c0, r1 - r0, c1 - c0, Eigen::OuterStride<>(n));
+    if (b_transposed) ym.noalias() = am * ConstStrided(b + c0 * k, c1 - c0, k, Eigen::OuterStride<>(k)).transpose();
+    else ym.noalias() = am * ConstStrided(b + c0, k, c1 - c0, Eigen::OuterStride<>(n));
+  };
+  const double flops = 2.0 * static_cast<double>(rows) * static_cast<double>(k) * static_cast<double>(n);
+  const auto threads = static_cast<std::int64_t>(luojia::detail::max_threads());
+  if (flops < 4e6 || threads < 2) return block(0, rows, 0, n);
+  const std::int64_t parts = 2 * threads;
+  if (rows >= 16 * parts || rows >= n) {
+    const std::int64_t chunk = std::max<std::int64_t>(8, (rows + parts - 1) / parts);
+    luojia::detail::parallel_for(std::int64_t{0}, rows, chunk, [&](std::int64_t r0) { block(r0, std::min(rows, r0 + chunk), 0, n); });
+  } else {
+    const std::int64_t chunk = std::max<std::int64_t>(16, (n + parts - 1) / parts + 15) / 16 * 16;
+    luojia::detail::parallel_for(std::int64_t{0}, n, chunk, [&](std::int64_t c0) { block(0, rows, c0, std::min(n, c0 + chunk)); });
+  }
+}
+
 }  // namespace
 
 // BatchNormalization -------------------------------------------------------------------------------
@@ -169,8 +195,11 @@ void Gemm::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   Eigen::Map<RowMatrix> ym(y.data(), y.dim(0), y.dim(1));
   if (ta && tb) ym.noalias() = alpha * (am.transpose() * bm.transpose());
   else if (ta) ym.noalias() = alpha * (am.transpose() * bm);
-  else if (tb) ym.noalias() = alpha * (am * bm.transpose());
-  else ym.noalias() = alpha * (am * bm);
+  else {
+    // A Linear layer's export: the common case, over the threads.
+    parallel_product(a.data(), a.dim(0), a.dim(1), b.data(), tb, y.dim(1), y.data());
+    if (alpha != 1.0f) ym *= alpha;
+  }
   if (inputs.size() > 2 && !inputs[2].empty()) {
     const Tensor& c = inputs[2];
     const auto strides = broadcast_strides(c.shape(), y.shape());
@@ -201,6 +230,17 @@ void MatMul::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
   Shape a_batch(a.begin(), a.end() - 2), b_batch(b.begin(), b.end() - 2);
   const auto sa = broadcast_strides(a_batch, batch), sb = broadcast_strides(b_batch, batch);
   const std::int64_t count = element_count(batch);
+  // B shared by every batch (a Linear layer on tokens, (..., M, K) x (K, N)) and A not broadcast:
+  // one product of all A's rows, not one per batch (ViT's 197 tokens as 197 products of one row).
+  const bool b_shared = std::all_of(sb.begin(), sb.end(), [](std::int64_t v) { return v == 0; });
+  if (b_shared && element_count(a_batch) == count) {
+    parallel_product(inputs[0].data(), count * m, k, inputs[1].data(), false, n, outputs[0].data());
+    return;
+  }
+  if (count == 1) {
+    parallel_product(inputs[0].data(), m, k, inputs[1].data(), false, n, outputs[0].data());
+    return;
+  }
   luojia::detail::parallel_for(std::int64_t{0}, count, [&](std::int64_t i) {
     std::int64_t ia = 0, ib = 0, rest = i;
     for (std::size_t d = batch.size(); d-- > 0;) {
