@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -937,4 +938,469 @@ TEST_CASE("an unknown LUOJIA_WINOGRAD value is refused at load, naming the accep
   const std::string path = save(dir, "conv.onnx", m);
   const WinogradMode bad("f6");
   CHECK_THROWS_WITH(nn::Model::load(path), Catch::Contains("LUOJIA_WINOGRAD=f6") && Catch::Contains("not off, f2, f4 or auto"));
+}
+
+// ---- the operators transformers and modern exports bring (issue 25), against the spec's loops ----
+
+namespace {
+
+// Runs a graph with one float input and returns every output.
+std::vector<nn::Tensor> run_all(const TempDir& dir, const onnx::ModelProto& m, const Dims& shape, const std::vector<float>& x) {
+  static int counter = 0;
+  const std::string path = save(dir, "modern" + std::to_string(counter++) + ".onnx", m);
+  nn::Tensor input(shape);
+  std::copy(x.begin(), x.end(), input.data());
+  return nn::Model::load(path).run({input});
+}
+
+void set_float(onnx::NodeProto* n, const std::string& name, float v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_f(v);
+}
+
+void check_close(const nn::Tensor& got, const Dims& shape, const std::vector<double>& want, double tolerance = 2e-5) {
+  REQUIRE(got.shape() == shape);
+  REQUIRE(static_cast<std::size_t>(got.size()) == want.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < want.size(); ++i)
+    worst = std::max(worst, std::fabs(static_cast<double>(got.data()[i]) - want[i]) / (1.0 + std::fabs(want[i])));
+  CHECK(worst < tolerance);
+}
+
+// Index helpers for the naive loops.
+std::vector<std::int64_t> unravel(std::int64_t i, const Dims& shape) {
+  std::vector<std::int64_t> at(shape.size());
+  for (std::size_t d = shape.size(); d-- > 0;) {
+    at[d] = i % shape[d];
+    i /= shape[d];
+  }
+  return at;
+}
+std::int64_t ravel(const std::vector<std::int64_t>& at, const Dims& shape) {
+  std::int64_t i = 0;
+  for (std::size_t d = 0; d < shape.size(); ++d) i = i * shape[d] + at[d];
+  return i;
+}
+
+}  // namespace
+
+TEST_CASE("LayerNormalization over every axis equals the formula in double, with its Mean and InvStdDev outputs", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(21);
+  for (const Dims& xs : {Dims{2, 3, 5, 7}, Dims{1, 1, 1, 1}, Dims{3, 1, 17, 1}})
+    for (std::int64_t axis = -4; axis < 4; ++axis)
+      for (const bool bias : {false, true}) {
+        const auto a = static_cast<std::size_t>(axis < 0 ? axis + 4 : axis);
+        const Dims block(xs.begin() + static_cast<std::ptrdiff_t>(a), xs.end());
+        INFO("axis " << axis << " bias " << bias << " of " << product(xs));
+        auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+        for (auto& v : x) v = v * 5.0f + 3.0f;  // far from 0: the variance must not cancel
+        const auto scale = random_values(static_cast<std::size_t>(product(block)), rng), shift = random_values(scale.size(), rng);
+        onnx::ModelProto m = empty_model(17);
+        auto* g = m.mutable_graph();
+        add_input(g, "x", xs);
+        add_initializer(g, "scale", block, scale);
+        add_initializer(g, "bias", block, shift);
+        auto* n = add_node(g, "LayerNormalization", bias ? std::vector<std::string>{"x", "scale", "bias"} : std::vector<std::string>{"x", "scale"},
+                           {"y", "mean", "inv"});
+        set_int(n, "axis", axis);
+        set_float(n, "epsilon", 1e-3f);
+        for (const char* o : {"y", "mean", "inv"}) add_output(g, o);
+        const std::int64_t len = product(block), rows = product(xs) / len;
+        std::vector<double> want(x.size()), want_mean, want_inv;
+        for (std::int64_t r = 0; r < rows; ++r) {
+          double mean = 0, var = 0;
+          for (std::int64_t i = 0; i < len; ++i) mean += x[static_cast<std::size_t>(r * len + i)];
+          mean /= static_cast<double>(len);
+          for (std::int64_t i = 0; i < len; ++i) var += std::pow(x[static_cast<std::size_t>(r * len + i)] - mean, 2);
+          const double inv = 1.0 / std::sqrt(var / static_cast<double>(len) + 1e-3);
+          want_mean.push_back(mean);
+          want_inv.push_back(inv);
+          for (std::int64_t i = 0; i < len; ++i) {
+            const auto at = static_cast<std::size_t>(r * len + i);
+            want[at] = (x[at] - mean) * inv * scale[static_cast<std::size_t>(i)] + (bias ? shift[static_cast<std::size_t>(i)] : 0.0);
+          }
+        }
+        Dims reduced = xs;
+        for (std::size_t d = a; d < 4; ++d) reduced[d] = 1;
+        const auto out = run_all(dir, m, xs, x);
+        check_close(out.at(0), xs, want);
+        check_close(out.at(1), reduced, want_mean);
+        check_close(out.at(2), reduced, want_inv);
+      }
+}
+
+TEST_CASE("GroupNormalization (opsets 18 and 21) and InstanceNormalization equal the formula in double", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(22);
+  for (const Dims& xs : {Dims{2, 6, 5, 7}, Dims{1, 4, 1, 1}, Dims{1, 3, 1, 9}})
+    for (const std::int64_t groups : {std::int64_t{1}, xs[1], xs[1] == 6 ? std::int64_t{3} : std::int64_t{1}})
+      for (const int opset : {18, 21, 0}) {  // 0: InstanceNormalization
+        INFO("groups " << groups << " opset " << opset << " of " << product(xs));
+        const std::int64_t c = xs[1], g_count = opset == 0 ? c : groups, plane = xs[2] * xs[3];
+        const bool per_channel = opset != 18;
+        auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+        const auto scale = random_values(static_cast<std::size_t>(per_channel ? c : groups), rng), shift = random_values(scale.size(), rng);
+        onnx::ModelProto m = empty_model(opset == 0 ? 17 : opset);
+        auto* g = m.mutable_graph();
+        add_input(g, "x", xs);
+        add_initializer(g, "scale", {static_cast<std::int64_t>(scale.size())}, scale);
+        add_initializer(g, "bias", {static_cast<std::int64_t>(shift.size())}, shift);
+        auto* n = add_node(g, opset == 0 ? "InstanceNormalization" : "GroupNormalization", {"x", "scale", "bias"}, {"y"});
+        if (opset != 0) set_int(n, "num_groups", groups);
+        add_output(g, "y");
+        std::vector<double> want(x.size());
+        const std::int64_t per_group = c / g_count, len = per_group * plane;
+        for (std::int64_t b = 0; b < xs[0]; ++b)
+          for (std::int64_t k = 0; k < g_count; ++k) {
+            const std::int64_t base = (b * g_count + k) * len;
+            double mean = 0, var = 0;
+            for (std::int64_t i = 0; i < len; ++i) mean += x[static_cast<std::size_t>(base + i)];
+            mean /= static_cast<double>(len);
+            for (std::int64_t i = 0; i < len; ++i) var += std::pow(x[static_cast<std::size_t>(base + i)] - mean, 2);
+            const double inv = 1.0 / std::sqrt(var / static_cast<double>(len) + 1e-5);
+            for (std::int64_t i = 0; i < len; ++i) {
+              const auto p = static_cast<std::size_t>(per_channel ? k * per_group + i / plane : k);
+              want[static_cast<std::size_t>(base + i)] = (x[static_cast<std::size_t>(base + i)] - mean) * inv * scale[p] + shift[p];
+            }
+          }
+        check_close(run_all(dir, m, xs, x).at(0), xs, want);
+      }
+}
+
+TEST_CASE("Gelu (opset 20, exact and tanh) and the Erf pattern PyTorch exports equal the formula in double", "[nn][ops]") {
+  TempDir dir;
+  const Dims xs{1, 3, 7, 61};
+  std::vector<float> x(static_cast<std::size_t>(product(xs)));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = -12.0f + 24.0f * static_cast<float>(i) / static_cast<float>(x.size() - 1);
+  for (const std::string approximate : {"none", "tanh", "erf pattern"}) {
+    INFO(approximate);
+    onnx::ModelProto m = empty_model(approximate == "erf pattern" ? 17 : 20);
+    auto* g = m.mutable_graph();
+    add_input(g, "x", xs);
+    if (approximate == "erf pattern") {
+      add_initializer(g, "sqrt2", {}, {1.4142135381698608f});
+      add_initializer(g, "one", {}, {1.0f});
+      add_initializer(g, "half", {}, {0.5f});
+      add_node(g, "Div", {"x", "sqrt2"}, {"d"});
+      add_node(g, "Erf", {"d"}, {"e"});
+      add_node(g, "Add", {"e", "one"}, {"a"});
+      add_node(g, "Mul", {"x", "a"}, {"m"});
+      add_node(g, "Mul", {"m", "half"}, {"y"});
+    } else {
+      set_string(add_node(g, "Gelu", {"x"}, {"y"}), "approximate", approximate);
+    }
+    add_output(g, "y");
+    std::vector<double> want(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double v = x[i];
+      want[i] = approximate == "tanh" ? 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)))
+                                      : 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+    }
+    check_close(run_all(dir, m, xs, x).at(0), xs, want, 1e-6);
+  }
+}
+
+namespace {
+
+// Einsum by its definition: every assignment of the labels, products summed into the output.
+// Letters only (no "..."), explicit output.
+std::vector<double> naive_einsum(const std::string& equation, const std::vector<Dims>& shapes, const std::vector<std::vector<float>>& values,
+                                 Dims& out_shape) {
+  const auto arrow = equation.find("->");
+  std::vector<std::string> terms;
+  std::string lhs = equation.substr(0, arrow), out = equation.substr(arrow + 2);
+  for (std::size_t s = 0;;) {
+    const auto comma = lhs.find(',', s);
+    terms.push_back(lhs.substr(s, comma == std::string::npos ? std::string::npos : comma - s));
+    if (comma == std::string::npos) break;
+    s = comma + 1;
+  }
+  std::map<char, std::int64_t> size;
+  for (std::size_t t = 0; t < terms.size(); ++t)
+    for (std::size_t d = 0; d < terms[t].size(); ++d) size[terms[t][d]] = shapes[t][d];
+  std::string labels;
+  Dims extents;
+  for (const auto& [c, n] : size) {
+    labels += c;
+    extents.push_back(n);
+  }
+  out_shape.clear();
+  for (char c : out) out_shape.push_back(size[c]);
+  std::vector<double> result(static_cast<std::size_t>(product(out_shape)), 0.0);
+  for (std::int64_t i = 0; i < product(extents); ++i) {
+    const auto at = unravel(i, extents);
+    const auto value_of = [&](char c) { return at[labels.find(c)]; };
+    double p = 1;
+    for (std::size_t t = 0; t < terms.size(); ++t) {
+      std::vector<std::int64_t> idx;
+      for (char c : terms[t]) idx.push_back(value_of(c));
+      p *= values[t][static_cast<std::size_t>(ravel(idx, shapes[t]))];
+    }
+    std::vector<std::int64_t> o;
+    for (char c : out) o.push_back(value_of(c));
+    result[static_cast<std::size_t>(ravel(o, out_shape))] += p;
+  }
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("Einsum equals its definition on the contractions exports emit, batch, outer products, sums and implicit outputs",
+          "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(23);
+  struct Case {
+    std::string equation;   // as the node says
+    std::string naive;      // the same with explicit letters, for the reference
+    std::vector<Dims> shapes;
+  };
+  const std::vector<Case> cases{
+      {"ij,jk->ik", "ij,jk->ik", {{5, 3}, {3, 7}}},
+      {"bij,bjk->bik", "bij,bjk->bik", {{2, 4, 3}, {2, 3, 5}}},
+      {"bhqd,bhkd->bhqk", "bhqd,bhkd->bhqk", {{1, 2, 9, 4}, {1, 2, 6, 4}}},
+      {"bhwc,hkc->bhwk", "bhwc,hkc->bhwk", {{2, 3, 4, 5}, {3, 6, 5}}},
+      {"bchw,dc->bdhw", "bchw,dc->bdhw", {{1, 4, 3, 5}, {2, 4}}},
+      {"i,j->ij", "i,j->ij", {{4}, {3}}},
+      {"ij->ji", "ij->ji", {{4, 3}}},
+      {"ij->", "ij->", {{4, 3}}},
+      {"ijk->j", "ijk->j", {{2, 3, 4}}},
+      {"ij,jk", "ij,jk->ik", {{2, 3}, {3, 1}}},
+      {"...ij,...jk->...ik", "abij,abjk->abik", {{2, 3, 4, 5}, {2, 3, 5, 1}}},
+      {"ab, bc , cd->ad", "ab,bc,cd->ad", {{2, 3}, {3, 4}, {4, 5}}},
+      {"bn,bn->b", "bn,bn->b", {{3, 7}, {3, 7}}},
+  };
+  for (const auto& c : cases) {
+    INFO(c.equation);
+    // The first operand is the graph's input, the others initializers.
+    std::vector<std::vector<float>> values;
+    for (const auto& s : c.shapes) values.push_back(random_values(static_cast<std::size_t>(product(s)), rng));
+    onnx::ModelProto m = empty_model(17);
+    auto* g = m.mutable_graph();
+    add_input(g, "x0", c.shapes[0]);
+    std::vector<std::string> ins{"x0"};
+    for (std::size_t k = 1; k < c.shapes.size(); ++k) {
+      ins.push_back("x" + std::to_string(k));
+      add_initializer(g, ins.back(), c.shapes[k], values[k]);
+    }
+    set_string(add_node(g, "Einsum", ins, {"y"}), "equation", c.equation);
+    add_output(g, "y");
+    Dims out_shape;
+    const auto want = naive_einsum(c.naive, c.shapes, values, out_shape);
+    check_close(run_all(dir, m, c.shapes[0], values[0]).at(0), out_shape, want);
+  }
+  // A diagonal (a label twice in one operand) is refused at load, with the equation.
+  onnx::ModelProto m = empty_model(17);
+  add_input(m.mutable_graph(), "x", {3, 3});
+  set_string(add_node(m.mutable_graph(), "Einsum", {"x"}, {"y"}), "equation", "ii->i");
+  add_output(m.mutable_graph(), "y");
+  CHECK_THROWS_WITH(nn::Model::load(save(dir, "diagonal.onnx", m)), Catch::Contains("ii->i"));
+}
+
+TEST_CASE("TopK, CumSum, GatherElements, GatherND and ScatterND equal the spec's loops", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(24);
+  const Dims xs{2, 5, 4};
+  auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+  x[3] = x[7];  // a tie in the middle axis (same b, c = 3)
+  SECTION("TopK, largest and smallest, ties to the lower index") {
+    for (const int largest : {1, 0}) {
+      onnx::ModelProto m = empty_model(17);
+      auto* g = m.mutable_graph();
+      add_input(g, "x", xs);
+      add_int64_initializer(g, "k", {3});
+      auto* n = add_node(g, "TopK", {"x", "k"}, {"values", "indices"});
+      set_int(n, "axis", 1);
+      set_int(n, "largest", largest);
+      add_output(g, "values");
+      add_output(g, "indices");
+      const auto out = run_all(dir, m, xs, x);
+      std::vector<double> want_values;
+      std::vector<std::int64_t> want_indices(static_cast<std::size_t>(2 * 3 * 4));
+      want_values.resize(want_indices.size());
+      for (std::int64_t b = 0; b < 2; ++b)
+        for (std::int64_t c = 0; c < 4; ++c) {
+          std::vector<std::int64_t> order{0, 1, 2, 3, 4};
+          std::stable_sort(order.begin(), order.end(), [&](std::int64_t p, std::int64_t q) {
+            const float u = x[static_cast<std::size_t>((b * 5 + p) * 4 + c)], v = x[static_cast<std::size_t>((b * 5 + q) * 4 + c)];
+            return largest ? u > v : u < v;
+          });
+          for (std::int64_t j = 0; j < 3; ++j) {
+            const auto at = static_cast<std::size_t>((b * 3 + j) * 4 + c);
+            want_indices[at] = order[static_cast<std::size_t>(j)];
+            want_values[at] = x[static_cast<std::size_t>((b * 5 + order[static_cast<std::size_t>(j)]) * 4 + c)];
+          }
+        }
+      check_close(out.at(0), {2, 3, 4}, want_values, 1e-7);
+      CHECK(out.at(1).to_ints() == want_indices);
+    }
+  }
+  SECTION("CumSum, forward and reverse, inclusive and exclusive, on every axis") {
+    for (std::int64_t axis = -3; axis < 3; ++axis)
+      for (const int exclusive : {0, 1})
+        for (const int reverse : {0, 1}) {
+          INFO("axis " << axis << " exclusive " << exclusive << " reverse " << reverse);
+          onnx::ModelProto m = empty_model(17);
+          auto* g = m.mutable_graph();
+          add_input(g, "x", xs);
+          auto* t = add_int64_initializer(g, "axis", {axis});
+          t->clear_dims();  // a scalar, as the spec has it
+          auto* n = add_node(g, "CumSum", {"x", "axis"}, {"y"});
+          set_int(n, "exclusive", exclusive);
+          set_int(n, "reverse", reverse);
+          add_output(g, "y");
+          const auto a = static_cast<std::size_t>(axis < 0 ? axis + 3 : axis);
+          std::vector<double> want(x.size(), 0.0);
+          for (std::int64_t i = 0; i < product(xs); ++i) {
+            auto at = unravel(i, xs);
+            const std::int64_t own = at[a];
+            double s = 0;
+            for (std::int64_t j = 0; j < xs[a]; ++j) {
+              const bool counted = reverse ? (exclusive ? j > own : j >= own) : (exclusive ? j < own : j <= own);
+              at[a] = j;
+              if (counted) s += x[static_cast<std::size_t>(ravel(at, xs))];
+            }
+            want[static_cast<std::size_t>(i)] = s;
+          }
+          check_close(run_all(dir, m, xs, x).at(0), xs, want);
+        }
+  }
+  SECTION("GatherElements with negative indices, GatherND with batch_dims, ScatterND with every reduction") {
+    {
+      onnx::ModelProto m = empty_model(17);
+      auto* g = m.mutable_graph();
+      add_input(g, "x", xs);
+      std::vector<std::int64_t> idx(2 * 3 * 4);
+      for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<std::int64_t>(i * 7 % 9) - 4;  // -4 .. 4
+      auto* t = add_int64_initializer(g, "idx", idx);
+      t->clear_dims();
+      for (auto d : {2, 3, 4}) t->add_dims(d);
+      set_int(add_node(g, "GatherElements", {"x", "idx"}, {"y"}), "axis", 1);
+      add_output(g, "y");
+      std::vector<double> want(idx.size());
+      for (std::size_t i = 0; i < idx.size(); ++i) {
+        auto at = unravel(static_cast<std::int64_t>(i), {2, 3, 4});
+        at[1] = idx[i] < 0 ? idx[i] + 5 : idx[i];
+        want[i] = x[static_cast<std::size_t>(ravel(at, xs))];
+      }
+      check_close(run_all(dir, m, xs, x).at(0), {2, 3, 4}, want, 1e-7);
+    }
+    {
+      onnx::ModelProto m = empty_model(17);
+      auto* g = m.mutable_graph();
+      add_input(g, "x", xs);
+      auto* t = add_int64_initializer(g, "idx", {4, 1, -1, 0});  // per batch: rows (4) and (1); (-1) and (0)
+      t->clear_dims();
+      for (auto d : {2, 2, 1}) t->add_dims(d);
+      set_int(add_node(g, "GatherND", {"x", "idx"}, {"y"}), "batch_dims", 1);
+      add_output(g, "y");
+      std::vector<double> want;
+      for (const auto [b, row] : {std::pair{0, 4}, {0, 1}, {1, 4}, {1, 0}})
+        for (std::int64_t c = 0; c < 4; ++c) want.push_back(x[static_cast<std::size_t>((b * 5 + row) * 4 + c)]);
+      check_close(run_all(dir, m, xs, x).at(0), {2, 2, 4}, want, 1e-7);
+    }
+    for (const std::string reduction : {"none", "add", "mul", "max", "min"}) {
+      INFO(reduction);
+      onnx::ModelProto m = empty_model(18);
+      auto* g = m.mutable_graph();
+      add_input(g, "x", xs);
+      auto* t = add_int64_initializer(g, "idx", {1, 3, 0, 0, 1, -2});
+      t->clear_dims();
+      for (auto d : {3, 2}) t->add_dims(d);
+      const auto updates = random_values(12, rng);
+      add_initializer(g, "updates", {3, 4}, updates);
+      set_string(add_node(g, "ScatterND", {"x", "idx", "updates"}, {"y"}), "reduction", reduction);
+      add_output(g, "y");
+      std::vector<double> want(x.begin(), x.end());
+      const std::pair<int, int> rows[] = {{1, 3}, {0, 0}, {1, 3}};  // (1, -2) is row 3 of batch 1: twice
+      for (int k = 0; k < 3; ++k)
+        for (int c = 0; c < 4; ++c) {
+          double& y = want[static_cast<std::size_t>((rows[k].first * 5 + rows[k].second) * 4 + c)];
+          const double u = updates[static_cast<std::size_t>(k * 4 + c)];
+          y = reduction == "none" ? u : reduction == "add" ? y + u : reduction == "mul" ? y * u : reduction == "max" ? std::max(y, u) : std::min(y, u);
+        }
+      check_close(run_all(dir, m, xs, x).at(0), xs, want, 1e-6);
+    }
+  }
+}
+
+TEST_CASE("Pad's wrap mode (opset 19), Mod on integers with the divisor's sign, Trilu and Tile follow the spec", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(25);
+  const Dims xs{1, 2, 3, 4};
+  const auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+  {
+    onnx::ModelProto m = empty_model(19);
+    auto* g = m.mutable_graph();
+    add_input(g, "x", xs);
+    add_int64_initializer(g, "pads", {0, 0, 2, 5, 0, 0, 1, 3});
+    set_string(add_node(g, "Pad", {"x", "pads"}, {"y"}), "mode", "wrap");
+    add_output(g, "y");
+    const Dims ys{1, 2, 6, 12};
+    std::vector<double> want(static_cast<std::size_t>(product(ys)));
+    for (std::int64_t i = 0; i < product(ys); ++i) {
+      auto at = unravel(i, ys);
+      at[2] = ((at[2] - 2) % 3 + 3) % 3;
+      at[3] = ((at[3] - 5) % 4 + 4) % 4;
+      want[static_cast<std::size_t>(i)] = x[static_cast<std::size_t>(ravel(at, xs))];
+    }
+    check_close(run_all(dir, m, xs, x).at(0), ys, want, 1e-7);
+  }
+  {
+    // (x * 10) cast to int64, Mod by -3 and by 4 (fmod 0: the divisor's sign), cast back.
+    onnx::ModelProto m = empty_model(17);
+    auto* g = m.mutable_graph();
+    add_input(g, "x", xs);
+    add_initializer(g, "ten", {}, {10.0f});
+    add_int64_initializer(g, "div", {-3, 4, -3, 4});
+    add_node(g, "Mul", {"x", "ten"}, {"x10"});
+    set_int(add_node(g, "Cast", {"x10"}, {"i"}), "to", 7);
+    add_node(g, "Mod", {"i", "div"}, {"r"});
+    set_int(add_node(g, "Cast", {"r"}, {"y"}), "to", 1);
+    add_output(g, "y");
+    std::vector<double> want(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const auto v = static_cast<std::int64_t>(x[i] * 10.0f);
+      const std::int64_t d = i % 2 == 0 ? -3 : 4;
+      std::int64_t r = v % d;
+      if (r != 0 && ((r < 0) != (d < 0))) r += d;
+      want[i] = static_cast<double>(r);
+    }
+    check_close(run_all(dir, m, xs, x).at(0), xs, want, 1e-7);
+  }
+  for (const int upper : {0, 1})
+    for (const std::int64_t k : {-2, 0, 1, 5}) {
+      INFO("upper " << upper << " k " << k);
+      onnx::ModelProto m = empty_model(17);
+      auto* g = m.mutable_graph();
+      add_input(g, "x", xs);
+      add_int64_initializer(g, "k", {k})->clear_dims();
+      set_int(add_node(g, "Trilu", {"x", "k"}, {"y"}), "upper", upper);
+      add_output(g, "y");
+      std::vector<double> want(x.size());
+      for (std::int64_t i = 0; i < product(xs); ++i) {
+        const auto at = unravel(i, xs);
+        const bool kept = upper ? at[3] - at[2] >= k : at[3] - at[2] <= k;
+        want[static_cast<std::size_t>(i)] = kept ? x[static_cast<std::size_t>(i)] : 0.0;
+      }
+      check_close(run_all(dir, m, xs, x).at(0), xs, want, 1e-7);
+    }
+  {
+    onnx::ModelProto m = empty_model(17);
+    auto* g = m.mutable_graph();
+    add_input(g, "x", xs);
+    add_int64_initializer(g, "repeats", {2, 1, 3, 2});
+    add_node(g, "Tile", {"x", "repeats"}, {"y"});
+    add_output(g, "y");
+    const Dims ys{2, 2, 9, 8};
+    std::vector<double> want(static_cast<std::size_t>(product(ys)));
+    for (std::int64_t i = 0; i < product(ys); ++i) {
+      auto at = unravel(i, ys);
+      for (std::size_t d = 0; d < 4; ++d) at[d] %= xs[d];
+      want[static_cast<std::size_t>(i)] = x[static_cast<std::size_t>(ravel(at, xs))];
+    }
+    check_close(run_all(dir, m, xs, x).at(0), ys, want, 1e-7);
+  }
 }
