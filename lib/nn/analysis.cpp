@@ -379,6 +379,7 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
   for (std::size_t k = 0; k < g.outputs.size(); ++k) {
     OutputAnalysis o;
     o.name = g.outputs[k].name;
+    o.shape = plan.slots[static_cast<std::size_t>(plan.outputs[k])].shape;
     for (const detail::Step& step : plan.steps) {
       if (std::find(step.outputs.begin(), step.outputs.end(), plan.outputs[k]) == step.outputs.end()) continue;
       const NodeInfo& node = step.layer->node();
@@ -409,6 +410,17 @@ std::vector<OutputAnalysis> Model::analyse(const Shape& input_shape) const {
       }
       o.upscale = r->jump < 1 ? std::max<std::int64_t>(1, std::llround(1.0 / r->jump)) : 1;
       o.alignment = std::max<std::int64_t>(1, std::llround(std::ceil(r->alignment - 1e-9)));
+      // Past a global step the reach no longer follows the spatial axes (attention reshapes them
+      // into tokens; a Resize to the input's size then restores them): a map output's stride is
+      // what its size says against the input's.
+      const Shape& in = inputs.front().shape();
+      if (r->global && o.shape.size() == 4 && in.size() == 4 && o.shape[2] > 0 && o.shape[3] > 0) {
+        o.anchor_axis = -1;  // tokens flattened from the grid, then restored to a map: no anchors
+        o.anchors.clear();
+        const double ratio = static_cast<double>(in[2]) / static_cast<double>(o.shape[2]);
+        o.stride = ratio >= 1 ? std::max<std::int64_t>(1, std::llround(ratio)) : 1;
+        o.upscale = ratio < 1 ? std::max<std::int64_t>(1, std::llround(1.0 / ratio)) : 1;
+      }
     }
     out.push_back(o);
   }

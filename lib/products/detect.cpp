@@ -392,7 +392,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   const std::int64_t fixed_h = fixed_size ? declared[2] : 0, fixed_w = fixed_size ? declared[3] : 0;
 
   detail::ModelTiling tiling = fixed_size ? fixed_window_tiling(model, input, info, fixed_w, fixed_h, o.halo)
-                                          : detail::plan_model_tiling(model, input, info, o.tile, o.halo);
+                                          : detail::plan_model_tiling(model, input, info, o.tile, o.halo, false, false);
   // A fixed-size export whose anchor grids the analysis still finds has its boxes owned by cell,
   // as a dynamic one: within one window the result is then the whole-window run's.
   const bool cells_known = !tiling.analysis.anchors.empty() && tiling.analysis.tileable;
@@ -406,7 +406,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   } else if (!anchored && !tiling.one_tile) {
     // No anchor grid to cut along: overlapping tiles, boxes kept where their centre lies in the
     // tile's core, NMS across tiles. Boxes near a border may differ from a whole-image run.
-    tiling = detail::plan_model_tiling(model, input, info, o.tile, o.halo, true);
+    tiling = detail::plan_model_tiling(model, input, info, o.tile, o.halo, true, false);
     report.exact = false;
     report.note = "not exact: the analysis finds no anchor grid behind the model's output (" +
                   (tiling.analysis.reason.empty() ? std::string("its anchors are not flattened grids") : tiling.analysis.reason) +

@@ -95,7 +95,7 @@ void network_input(const InputTile& in, const ModelInput& input, std::int64_t wi
 }
 
 ModelTiling plan_model_tiling(const nn::Model& model, const ModelInput& input, const RasterInfo& info, std::int64_t tile,
-                              std::optional<std::int64_t> halo, bool blend) {
+                              std::optional<std::int64_t> halo, bool blend, bool native_size_allowed) {
   ModelTiling t;
   t.analysis = model.analyse({1, input.input_channels[0], 256, 256}).at(0);
   t.alignment = std::max<std::int64_t>(1, t.analysis.alignment);
@@ -114,6 +114,31 @@ ModelTiling plan_model_tiling(const nn::Model& model, const ModelInput& input, c
   }
   t.padded_width = round_up(info.width, t.alignment);
   t.padded_height = round_up(info.height, t.alignment);
+  // A model with global context on a raster that fits one tile: run at the raster's own size when
+  // the model takes it (and its transpose, for D4 test-time augmentation), so that pooling and
+  // attention see the raster and no padding. Exactly tileable models stay padded to the stride:
+  // their one-tile run is the reference their tiled runs equal.
+  if (native_size_allowed && t.one_tile && !t.analysis.tileable &&
+      (t.padded_width != info.width || t.padded_height != info.height)) {
+    // Does the model take the raster's own size? Planning a run at it says (a U-Net's skips do not
+    // meet at odd sizes; a model that resizes to its input does), without running it.
+    try {
+      const auto own = model.analyse({1, input.input_channels[0], info.height, info.width}).at(0);
+      const auto turned = model.analyse({1, input.input_channels[0], info.width, info.height}).at(0);
+      // A dense output of the raster's own size (times the upscale), at both orientations.
+      const auto dense = [&](const nn::OutputAnalysis& a, std::int64_t h, std::int64_t w) {
+        return a.stride == 1 && a.upscale == t.analysis.upscale && t.analysis.stride == 1 && a.shape.size() == 4 &&
+               a.shape[2] == h * a.upscale && a.shape[3] == w * a.upscale;
+      };
+      if (dense(own, info.height, info.width) && dense(turned, info.width, info.height)) {
+        t.native_size = true;
+        t.padded_width = info.width;
+        t.padded_height = info.height;
+      }
+    } catch (const Error&) {
+      // It does not: the raster is padded to the stride, as tiles are.
+    }
+  }
   return t;
 }
 
@@ -122,6 +147,11 @@ TileGrid model_tile_grid(const ModelTiling& t, const RasterInfo& info, const Sha
   go.tile_width = go.tile_height = t.tile;
   go.halo = t.halo;
   go.stride = t.alignment;
+  if (t.native_size) {
+    go.stride = 1;
+    go.tile_width = info.width;
+    go.tile_height = info.height;
+  }
   go.read_width = t.padded_width;
   go.read_height = t.padded_height;
   return TileGrid(info.width, info.height, go).shard(shard);

@@ -51,13 +51,17 @@ struct ModelTiling {
   std::int64_t halo = 0;
   std::int64_t padded_width = 0, padded_height = 0;
   bool one_tile = false;     // the raster fits one tile: tiling cannot change the result
+  // One tile at the raster's own size, not padded to the network's stride: the model takes that
+  // size, so a model with global context (pooling, attention) sees the raster and nothing else.
+  bool native_size = false;
   bool exact = true;         // false when the halo asked for is below the receptive radius
   std::string note;          // why not exact
 };
 // blend: tiles overlap by a quarter of their size unless halo says otherwise, and are not exact
-// by construction (the caller says why).
+// by construction (the caller says why). native_size_allowed: a model that is not exactly tileable
+// runs a raster that fits one tile at its own size when it takes it (ModelTiling::native_size).
 ModelTiling plan_model_tiling(const nn::Model& model, const ModelInput& input, const RasterInfo& raster, std::int64_t tile,
-                              std::optional<std::int64_t> halo, bool blend = false);
+                              std::optional<std::int64_t> halo, bool blend = false, bool native_size_allowed = true);
 TileGrid model_tile_grid(const ModelTiling& tiling, const RasterInfo& raster, const Shard& shard);
 
 // Stream options for model runs: raw values (the metadata says how to scale them), reflected edges.

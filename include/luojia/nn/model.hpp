@@ -41,6 +41,7 @@ struct AnchorGrid {
 // Receptive field and stride of one output with respect to the (first) input, in input pixels.
 struct OutputAnalysis {
   std::string name;
+  Shape shape;            // at the analysed input shape
   bool tileable = true;   // false: global context (global pooling, Gemm over space, align_corners)
   std::string reason;     // why not, naming the node
   std::int64_t radius = 0;      // input pixels on each side an output pixel depends on
