@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
     cli::ArgParser args("luojia-classify", "[options] INPUT MODEL.onnx OUTPUT",
                         "Runs a classification model (N, C, H, W) -> (N, K) on the window centred on every --stride cell\n"
                         "of INPUT, and writes one label per cell: a Byte raster with INPUT's CRS whose pixels are\n"
-                        "--stride input pixels wide (nodata 255 where a cell holds no data).");
+                        "--stride input pixels wide (nodata 255 where a cell holds no data; UInt16 with nodata 65535\n"
+                        "for models of more than 254 classes).");
     std::string input, model, output, bands;
     ClassifyOptions o;
     cli::CommonFlags common;

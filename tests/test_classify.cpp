@@ -1,4 +1,5 @@
 // Scene classification over a window grid, against PyTorch and against windows cut here.
+#include "hostile_models.hpp"
 #include "support.hpp"
 
 #include <luojia/classification.hpp>
@@ -112,4 +113,53 @@ TEST_CASE("cells without data are nodata; bad windows are errors", "[classify]")
   CHECK_THROWS_WITH(classify(dir.file("in.tif"), kNn + "resnet_classifier_op17.onnx", dir.file("x.tif"), {}),
                     Catch::Contains("give the window with --window"));
   CHECK_THROWS_WITH(classify(dir.file("in.tif"), kNn + "unet_op17.onnx", dir.file("x.tif"), o), Catch::Contains("is not (N, classes)"));
+}
+
+TEST_CASE("transformer classifiers (torchvision's ViT and ConvNeXt) through classify equal PyTorch; over 254 classes, UInt16 labels",
+          "[classify][transformers]") {
+  TempDir dir;
+  const std::string data = LUOJIA_TEST_DATA "/transformers/";
+  for (const std::string name : {"vit", "convnext"}) {
+    INFO(name);
+    std::vector<float> input(3 * 32 * 32), expected(10);
+    std::ifstream(data + name + "_0_input.f32", std::ios::binary).read(reinterpret_cast<char*>(input.data()), 3 * 32 * 32 * 4);
+    std::ifstream(data + name + "_0_logits.f32", std::ios::binary).read(reinterpret_cast<char*>(expected.data()), 10 * 4);
+    luojia::test::RasterSpec spec;
+    spec.width = 64;
+    spec.height = 32;
+    spec.bands = 3;
+    luojia::test::make_raster(dir.file(name + ".tif"), spec,
+                              [&](int b, int x, int y) { return input[static_cast<std::size_t>((b * 32 + y) * 32 + x % 32)]; });
+    ClassifyOptions o;
+    o.window = 32;
+    o.scores = dir.file(name + "_scores.tif");
+    classify(dir.file(name + ".tif"), data + name + "_op17.onnx", dir.file(name + "_labels.tif"), o);
+    for (int k = 0; k < 10; ++k) {
+      const auto s = luojia::test::read_band(o.scores, k + 1);
+      CHECK(s[0] == Approx(expected[static_cast<std::size_t>(k)]).margin(1e-4));
+      CHECK(s[1] == Approx(expected[static_cast<std::size_t>(k)]).margin(1e-4));
+    }
+  }
+  // 300 classes (a Gemm on the window's mean, class k scoring k / 300 of it): label 299, UInt16.
+  onnx::ModelProto m = luojia::test::empty_model(17);
+  auto* g = m.mutable_graph();
+  luojia::test::add_input(g, "x", {1, 1, 8, 8});
+  std::vector<float> w(300);
+  for (int k = 0; k < 300; ++k) w[static_cast<std::size_t>(k)] = static_cast<float>(k) / 300.0f;
+  luojia::test::add_initializer(g, "w", {1, 300}, w);
+  luojia::test::add_node(g, "GlobalAveragePool", {"x"}, {"p"});
+  luojia::test::add_node(g, "Flatten", {"p"}, {"f"});
+  luojia::test::add_node(g, "Gemm", {"f", "w"}, {"y"});
+  luojia::test::add_output(g, "y");
+  const std::string model = luojia::test::save(dir, "wide.onnx", m);
+  luojia::test::RasterSpec spec;
+  spec.width = spec.height = 16;
+  luojia::test::make_raster(dir.file("ones.tif"), spec, [](int, int, int) { return 1.0; });
+  ClassifyOptions o;
+  o.window = 8;
+  classify(dir.file("ones.tif"), model, dir.file("wide.tif"), o);
+  CHECK(luojia::test::read_band(dir.file("wide.tif"), 1) == std::vector<double>(4, 299.0));
+  const RasterInfo info = Raster::open(dir.file("wide.tif")).info();
+  CHECK(info.bands.at(0).type == DataType::UInt16);
+  CHECK(info.bands.at(0).nodata == 65535.0);
 }

@@ -36,7 +36,8 @@ struct ClassifyReport {
 // Scene classification over a grid of windows: a model (N, C, H, W) -> (N, K) is run on the window
 // centred on every stride x stride cell of INPUT (windows past the raster edge are reflected). The
 // label raster has one pixel per cell, georeferenced with INPUT's CRS and a geotransform whose
-// pixels are stride times INPUT's; cells without data are nodata (255).
+// pixels are stride times INPUT's; cells without data are nodata (255; labels are UInt16 with nodata
+// 65535 for models of more than 254 classes).
 LUOJIA_API ClassifyReport classify(const std::string& input, const std::string& model, const std::string& output,
                                    const ClassifyOptions& options);
 // The same over an open raster with a loaded model (options.registry is then unused).

@@ -46,6 +46,9 @@ struct StreamOptions {
   int threads = 0;                            // 0: every core
   std::size_t memory_budget = 256u << 20;     // bytes, GDAL's block cache included
   std::size_t kernel_bytes_per_tile = 0;      // scratch a kernel allocates per tile in flight
+  // Output pixels per side of one output value: a classifier's labels, one per cell of
+  // output_cell x output_cell input pixels, come in planes that much smaller than the tile's core.
+  std::int64_t output_cell = 1;
   ReadOptions read;
   ProgressFunc progress = nullptr;
   void* progress_data = nullptr;

@@ -16,7 +16,8 @@ MemoryPlan plan_memory(const TileGrid& grid, int input_bands, int output_bands, 
                        const StreamOptions& options) {
   const Window read = grid.max_read_window();
   const auto read_pixels = static_cast<std::size_t>(read.area());
-  const auto core_pixels = static_cast<std::size_t>(grid.tile_width() * grid.tile_height());
+  const std::int64_t cell = std::max<std::int64_t>(1, options.output_cell);
+  const auto core_pixels = static_cast<std::size_t>(((grid.tile_width() + cell - 1) / cell) * ((grid.tile_height() + cell - 1) / cell));
   MemoryPlan plan;
   // Input planes, an edge-mode scratch copy of them, the mask, the output planes, kernel scratch.
   plan.bytes_per_tile = 2 * read_pixels * static_cast<std::size_t>(input_bands) * sizeof(float) +

@@ -114,7 +114,8 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
                       const auto raster = handles.acquire();
                       raster->read_into(slot->tile.read, bands, slot->input, options.read, &slot->mask);
                     }
-                    slot->output.reshape(output_bands, slot->tile.core.width, slot->tile.core.height);
+                    const std::int64_t cell = std::max<std::int64_t>(1, options.output_cell);
+                    slot->output.reshape(output_bands, (slot->tile.core.width + cell - 1) / cell, (slot->tile.core.height + cell - 1) / cell);
                     OutputTile out{slot->tile, slot->output};
                     kernel(InputTile{slot->tile, slot->input, slot->mask}, out);
                   } catch (const Cancelled&) {

@@ -58,7 +58,8 @@ ClassifyReport classify(Raster& raster, const nn::Model& model, const std::strin
     const auto out = model.run({nn::Tensor({1, channels, window, window})});
     if (out.at(0).rank() != 2) raise("the model's output " + nn::to_string(out[0].shape()) + " is not (N, classes)", at_model);
     classes = out[0].dim(1);
-    if (classes < 1 || classes > 254) raise("the model has " + std::to_string(classes) + " classes; labels hold 1 to 254", at_model);
+    if (classes < 1 || classes > 65534)
+      raise("the model has " + std::to_string(classes) + " classes; labels hold 1 to 65534", at_model);
   }
   for (const std::string& p : {output, o.scores}) check_output_path(p, o.output.overwrite);
 
@@ -87,14 +88,17 @@ ClassifyReport classify(Raster& raster, const nn::Model& model, const std::strin
     for (int i : {1, 2, 4, 5}) g.c[static_cast<std::size_t>(i)] *= static_cast<double>(stride);
     layout.geotransform = g;
   }
-  layout.type = DataType::Byte;
-  layout.nodata = 255;
+  // Byte labels up to 254 classes; UInt16 beyond (ImageNet's 1000), nodata the type's largest value.
+  const bool wide_labels = classes > 254;
+  const float label_nodata = wide_labels ? 65535.0f : 255.0f;
+  layout.type = wide_labels ? DataType::UInt16 : DataType::Byte;
+  layout.nodata = label_nodata;
   layout = shard_layout(layout, cell_extent, o.stream.shard);
   RasterWriter labels(output, layout, o.output);
   const detail::ClassLegend legend = detail::class_legend(md, classes);
   const std::vector<std::string>& names = legend.names;
   const std::vector<std::array<int, 4>>& colors = legend.colors;
-  labels.set_color_table(colors);
+  if (!wide_labels) labels.set_color_table(colors);  // GTiff's color tables are for 8-bit palettes
   labels.set_category_names(names);
   std::unique_ptr<RasterWriter> scores;
   if (!o.scores.empty()) {
@@ -150,7 +154,7 @@ ClassifyReport classify(Raster& raster, const nn::Model& model, const std::strin
             any = in.mask[static_cast<std::size_t>((y - r.y) * r.width + (x - r.x))] != 0;
         if (!any) {
           ++skipped;
-          label[cell] = 255.0f;
+          label[cell] = label_nodata;
           for (std::int64_t k = 0; k < classes; ++k) score[k * cells + cell] = std::numeric_limits<float>::quiet_NaN();
           continue;
         }
@@ -181,6 +185,7 @@ ClassifyReport classify(Raster& raster, const nn::Model& model, const std::strin
   StreamOptions so = o.stream;
   so.read.edge = EdgeMode::Reflect;
   so.kernel_bytes_per_tile = static_cast<std::size_t>(batch_limit * channels * window * window) * 4 * 3;
+  so.output_cell = stride;  // one label (and score) per cell
   stream(raster, bands, grid, 1 + static_cast<int>(classes), kernel, sink, so);
   labels.finish();  // both finished before either is put in place
   if (scores) scores->finish();
