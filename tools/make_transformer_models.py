@@ -19,6 +19,10 @@ Writes into tests/data/transformers/ the same layout as tools/make_reference_mod
   segformer  SegFormer-B0's design written from the paper at a small width: overlapping patch
              embedding, efficient self-attention with spatial reduction, Mix-FFN with a 3x3
              depthwise convolution, the all-MLP decoder
+  prithvi    a Prithvi-EO-style encoder: Conv3d patch embedding over 3 dates, transformer layers
+             (PyTorch's own TransformerEncoderLayer), a transposed convolution back to pixels
+  cost_volume  the 3-D operators of a stereo network: Conv3d (grouped, strided, dilated),
+             BatchNorm3d, MaxPool3d (ceil mode), ConvTranspose3d, AvgPool3d, trilinear resize
   probes     one output per operator family: Einsum (three equations exports emit), TopK,
              CumSum, Trilu, GatherElements, GridSample (every mode, padding and corner rule),
              the roll (Slice, Concat), Mod, Sign, Round, IsNaN, And/Or/Xor/Not, Tile,
@@ -148,6 +152,49 @@ class SegFormer(nn.Module):
         return F.interpolate(y, size=size, mode="bilinear", align_corners=False)
 
 
+# Three spatial axes ------------------------------------------------------------------------------
+class PrithviStyle(nn.Module):
+    """A Prithvi-EO-style encoder at a small width: a Conv3d patch embedding over (time, y, x) with
+    a one-date kernel, a learned position embedding, transformer layers over all tokens, then the
+    dates averaged and a transposed convolution back to pixels."""
+
+    def __init__(self, bands=6, dates=3, size=32, patch=8, dim=32, classes=4):
+        super().__init__()
+        self.embed = nn.Conv3d(bands, dim, (1, patch, patch), (1, patch, patch))
+        self.grid = (dates, size // patch, size // patch)
+        self.position = nn.Parameter(torch.randn(1, dates * (size // patch) ** 2, dim) * 0.1)
+        layer = nn.TransformerEncoderLayer(dim, 2, 2 * dim, dropout=0.0, activation="gelu", batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2)
+        self.head = nn.ConvTranspose2d(dim, classes, patch, patch)
+
+    def forward(self, x):
+        t = self.embed(x).flatten(2).transpose(1, 2) + self.position
+        t = self.encoder(t)
+        d, h, w = self.grid
+        v = t.transpose(1, 2).reshape(x.shape[0], -1, d, h, w).mean(dim=2)
+        return self.head(v)
+
+
+class CostVolumeNet(nn.Module):
+    """The 3-D operators of a stereo network's cost-volume regularisation: Conv3d (grouped,
+    strided), BatchNorm, MaxPool3d in ceil mode, ConvTranspose3d, AvgPool3d without the padding,
+    a trilinear resize back to the input's size."""
+
+    def __init__(self, c=4):
+        super().__init__()
+        self.a = nn.Sequential(nn.Conv3d(c, 8, 3, padding=1), nn.BatchNorm3d(8), nn.ReLU())
+        self.pool = nn.MaxPool3d(2, ceil_mode=True)
+        self.b = nn.Conv3d(8, 8, 3, stride=(1, 2, 2), padding=1, groups=2)
+        self.up = nn.ConvTranspose3d(8, 4, 4, stride=2, padding=1)
+        self.avg = nn.AvgPool3d(3, stride=1, padding=1, count_include_pad=False)
+        self.out = nn.Conv3d(4, 2, (1, 3, 3), padding=(0, 2, 2), dilation=(1, 2, 2))
+
+    def forward(self, x):
+        y = self.avg(self.up(torch.relu(self.b(self.pool(self.a(x))))))
+        y = F.interpolate(y, size=x.shape[2:], mode="trilinear", align_corners=False)
+        return self.out(y)
+
+
 # Operator probes ---------------------------------------------------------------------------------
 PROBE_OUTPUTS = ["einsum_channels", "einsum_tokens", "einsum_heads", "topk_values", "topk_indices", "cumsum", "trilu",
                  "gather_elements", "grid_bilinear", "grid_nearest", "grid_bicubic", "roll", "fmod", "sign_round",
@@ -229,6 +276,13 @@ def make(name):
                 mod.running_var.uniform_(0.5, 1.5)
         # 61 x 45: not a multiple of the stride of 8, for the one-tile run at the raster's own size.
         return m, [(1, 3, 64, 64), (1, 3, 72, 56), (1, 3, 61, 45)], (13, 17), ["output"]
+    if name == "prithvi":
+        return PrithviStyle(), [(1, 6, 3, 32, 32), (2, 6, 3, 32, 32)], (17,), ["output"]
+    if name == "cost_volume":
+        m = CostVolumeNet()
+        m.a[1].running_mean.uniform_(-0.5, 0.5)
+        m.a[1].running_var.uniform_(0.5, 1.5)
+        return m, [(1, 4, 6, 20, 24), (1, 4, 5, 17, 22), (1, 4, 3, 5, 7)], (17,), ["output"]
     if name == "probes":
         return Probes(), [(1, 4, 5, 7), (1, 4, 1, 9), (2, 4, 6, 6), (1, 4, 2, 1)], (16, 17), PROBE_OUTPUTS
     raise KeyError(name)
@@ -244,7 +298,7 @@ def write_raw(path, array):
 def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     manifest = {"models": []}
-    for name in ["convnext", "swin", "vit", "segformer", "probes"]:
+    for name in ["convnext", "swin", "vit", "segformer", "prithvi", "cost_volume", "probes"]:
         model, shapes, opsets, output_names = make(name)
         model.eval()
         gen = torch.Generator().manual_seed(1)
@@ -265,7 +319,8 @@ def main():
                 case["outputs"].append({"name": oname, "file": ofile, "shape": list(a.shape), "type": dtype})
             cases.append(case)
         files = []
-        dynamic = {"input": {0: "n", 2: "h", 3: "w"}} if name != "vit" else {"input": {0: "n"}}
+        dynamic = {"input": {0: "n"}} if name in ("vit", "prithvi") else \
+            {"input": {0: "n", 2: "d", 3: "h", 4: "w"}} if name == "cost_volume" else {"input": {0: "n", 2: "h", 3: "w"}}
         for opset in opsets:
             fname = f"{name}_op{opset}.onnx"
             torch.onnx.export(model, torch.randn(shapes[0]), os.path.join(OUT_DIR, fname), opset_version=opset,

@@ -12,13 +12,14 @@
 #include "nn/layers/pooling.hpp"
 #include "nn/layers/resize.hpp"
 #include "nn/layers/shape_ops.hpp"
+#include "nn/layers/volume.hpp"
 
 namespace luojia::nn {
 
 void register_builtin_layers(LayerRegistry& r) {
   using namespace layers;
-  r.add<Conv>("", "Conv");
-  r.add<ConvTranspose>("", "ConvTranspose");
+  r.add("", "Conv", make_conv);  // 2-D or 3-D by the kernel's
+  r.add("", "ConvTranspose", make_conv_transpose);
   r.add<BatchNorm>("", "BatchNormalization");
   for (const char* op : {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Abs", "Neg",
                          "Exp", "Log", "Sqrt", "Erf", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
@@ -29,8 +30,8 @@ void register_builtin_layers(LayerRegistry& r) {
                          "GreaterOrEqual", "And", "Or", "Xor"})
     r.add<Binary>("", op);
   r.add<Where>("", "Where");
-  r.add<Pool>("", "MaxPool");
-  r.add<Pool>("", "AveragePool");
+  r.add("", "MaxPool", make_pool);
+  r.add("", "AveragePool", make_pool);
   r.add<GlobalPool>("", "GlobalAveragePool");
   r.add<GlobalPool>("", "GlobalMaxPool");
   for (const char* op : {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"}) r.add<Reduce>("", op);

@@ -73,8 +73,9 @@ void Resize::geometry(const std::vector<ValueInfo>& in, Shape& out, std::vector<
   } else {
     fail("neither scales nor sizes is given");
   }
+  // The last two axes, and a volume's depth (N, C, D, H, W: trilinear, as for a cost volume).
   for (std::size_t d = 0; d + 2 < x.size(); ++d)
-    if (out[d] != x[d]) fail("only the last two axes can be resized");
+    if (out[d] != x[d] && !(x.size() == 5 && d == 2)) fail("only the last two axes (three of a 5-D volume) can be resized");
   for (std::size_t d = 0; d < x.size(); ++d)
     if (antialias_ && mode_ != "nearest" && out[d] < x[d])
       fail("antialiased downscaling is not supported; export without antialias (F.interpolate(..., antialias=False))");
@@ -119,15 +120,13 @@ void Resize::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
   Shape out_shape;
   std::vector<double> scales;
   geometry(infos, out_shape, scales);
-  const Tensor& x = inputs[0];
   Tensor& y = outputs[0];
   const std::size_t r = out_shape.size();
-  const std::int64_t h = x.shape()[r - 2], w = x.shape()[r - 1], ho = out_shape[r - 2], wo = out_shape[r - 1];
-  const std::int64_t planes = x.size() / (h * w);
+  const bool linear = mode_ == "linear";
+  const std::int64_t h = inputs[0].shape()[r - 2], w = inputs[0].shape()[r - 1], ho = out_shape[r - 2], wo = out_shape[r - 1];
   // Per output row and column: source indices and weights, computed once.
   std::vector<std::int64_t> y0(static_cast<std::size_t>(ho)), y1(y0.size()), x0(static_cast<std::size_t>(wo)), x1(x0.size());
   std::vector<float> fy(y0.size()), fx(x0.size());
-  const bool linear = mode_ == "linear";
   auto axis = [&](std::int64_t n_out, std::int64_t n_in, double scale, std::vector<std::int64_t>& i0,
                   std::vector<std::int64_t>& i1, std::vector<float>& f) {
     for (std::int64_t o = 0; o < n_out; ++o) {
@@ -145,6 +144,26 @@ void Resize::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
       f[k] = static_cast<float>(c - static_cast<double>(lo));
     }
   };
+  // A volume's depth first, into a tensor the 2-D pass below then reads.
+  const Tensor x = [&] {
+    const Tensor& in = inputs[0];
+    if (r != 5 || out_shape[2] == in.dim(2)) return in;
+    const std::int64_t d = in.dim(2), dout = out_shape[2], slice = h * w, volumes = in.dim(0) * in.dim(1);
+    std::vector<std::int64_t> z0(static_cast<std::size_t>(dout)), z1(z0.size());
+    std::vector<float> fz(z0.size());
+    axis(dout, d, scales[2], z0, z1, fz);
+    Tensor deep(Shape{in.dim(0), in.dim(1), dout, h, w});
+    luojia::detail::parallel_for(std::int64_t{0}, volumes * dout, [&](std::int64_t task) {
+      const std::int64_t v = task / dout, oz = task % dout;
+      const auto k = static_cast<std::size_t>(oz);
+      const float* a = in.data() + (v * d + z0[k]) * slice;
+      const float* b = in.data() + (v * d + z1[k]) * slice;
+      float* dst = deep.data() + (v * dout + oz) * slice;
+      for (std::int64_t i = 0; i < slice; ++i) dst[i] = a[i] + (b[i] - a[i]) * fz[k];
+    });
+    return deep;
+  }();
+  const std::int64_t planes = x.size() / (h * w);
   axis(ho, h, scales[r - 2], y0, y1, fy);
   axis(wo, w, scales[r - 1], x0, x1, fx);
   luojia::detail::parallel_for(std::int64_t{0}, planes, [&](std::int64_t p) {
