@@ -8,6 +8,7 @@
 #include <luojia/nn/model.hpp>
 
 #include <catch2/catch.hpp>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <cmath>
@@ -1402,5 +1403,64 @@ TEST_CASE("Pad's wrap mode (opset 19), Mod on integers with the divisor's sign, 
       want[static_cast<std::size_t>(i)] = x[static_cast<std::size_t>(ravel(at, xs))];
     }
     check_close(run_all(dir, m, xs, x).at(0), ys, want, 1e-7);
+  }
+}
+
+TEST_CASE("MatMul and Gemm with weights known at load (luojia's packed GEMM) equal the sum of products, on remainders of every block",
+          "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(26);
+  // Rows past a 12- or 14-row sliver and a 192-row block, columns past a 32-wide panel, depths
+  // past the 256-deep block; one row (the column-split path), batches folded into rows.
+  const std::vector<std::pair<Dims, Dims>> cases{{{1, 1}, {1, 1}},         {{13, 300}, {300, 45}},   {{3, 7, 513}, {513, 33}},
+                                                 {{1, 197, 96}, {96, 65}}, {{1, 1200}, {1200, 700}}, {{2, 250, 17}, {17, 64}},
+                                                 {{205, 31}, {31, 1}}};
+  for (const auto& [as, bs] : cases) {
+    for (const bool gemm : {false, true}) {
+      if (gemm && as.size() != 2) continue;
+      INFO((gemm ? "Gemm" : "MatMul") << " A " << product(as) << " rows x depth " << as.back() << ", B columns " << bs[1]);
+      const std::int64_t k = as.back(), n = bs[1], rows = product(as) / k;
+      const auto a = random_values(static_cast<std::size_t>(product(as)), rng);
+      const auto b = random_values(static_cast<std::size_t>(product(bs)), rng);
+      const auto c = random_values(static_cast<std::size_t>(n), rng);
+      onnx::ModelProto m = empty_model(17);
+      auto* g = m.mutable_graph();
+      add_input(g, "a", as);
+      Dims ys = as;
+      ys.back() = n;
+      if (gemm) {
+        // transB: B stored n x k, as PyTorch's Linear; alpha, beta and a bias row C.
+        std::vector<float> bt(b.size());
+        for (std::int64_t i = 0; i < k; ++i)
+          for (std::int64_t j = 0; j < n; ++j) bt[static_cast<std::size_t>(j * k + i)] = b[static_cast<std::size_t>(i * n + j)];
+        add_initializer(g, "b", {n, k}, bt);
+        add_initializer(g, "c", {n}, c);
+        auto* node = add_node(g, "Gemm", {"a", "b", "c"}, {"y"});
+        set_int(node, "transB", 1);
+        set_float(node, "alpha", 0.5f);
+        set_float(node, "beta", 2.0f);
+      } else {
+        add_initializer(g, "b", bs, b);
+        add_node(g, "MatMul", {"a", "b"}, {"y"});
+      }
+      add_output(g, "y");
+      std::vector<double> want(static_cast<std::size_t>(rows * n));
+      for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t j = 0; j < n; ++j) {
+          double s = 0;
+          for (std::int64_t d = 0; d < k; ++d) s += static_cast<double>(a[static_cast<std::size_t>(i * k + d)]) * b[static_cast<std::size_t>(d * n + j)];
+          want[static_cast<std::size_t>(i * n + j)] = gemm ? 0.5 * s + 2.0 * c[static_cast<std::size_t>(j)] : s;
+        }
+      for (const int threads : {1, 2}) {
+        INFO("threads " << threads);
+        const std::string path = save(dir, "gemm" + std::to_string(rows) + "_" + std::to_string(n) + (gemm ? "g" : "m") + ".onnx", m);
+        const nn::Model model = nn::Model::load(path);
+        nn::Tensor input(as);
+        std::copy(a.begin(), a.end(), input.data());
+        std::vector<nn::Tensor> out;
+        tbb::task_arena(threads).execute([&] { out = model.run({input}); });
+        check_close(out.at(0), ys, want, 1e-5);
+      }
+    }
   }
 }

@@ -2,6 +2,7 @@
 // with its -m flags) into a dispatched binary, or once with -march=native.
 #include "nn/layers/conv_gemm.hpp"
 #include "nn/layers/packed_gemm.hpp"
+#include "nn/layers/sgemm_kernel.hpp"
 
 #include <Eigen/Core>
 
@@ -172,7 +173,8 @@ void gemm(float* res, std::int64_t ld, const float* lhs, std::int64_t lhs_depth,
 // The one symbol a build exports.
 __attribute__((visibility("default"))) const ConvGemm& LUOJIA_CAT(conv_gemm_, LUOJIA_ISA_NAME)() {
   static const ConvGemm gemm{LUOJIA_STR(LUOJIA_ISA_NAME), kMr, kNr, packed::packed_rhs_floats, pack_weights, patch_gemm, matmul,
-                                winograd_packed_floats, winograd_pack_weights, winograd_conv, winograd_block_tiles()};
+                                winograd_packed_floats, winograd_pack_weights, winograd_conv, winograd_block_tiles(),
+                                sgemm::kNr, sgemm::packed_floats, sgemm::pack_b, sgemm::gemm};
   return gemm;
 }
 

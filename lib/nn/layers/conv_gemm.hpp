@@ -38,6 +38,14 @@ struct ConvGemm {
                         std::int64_t t0, std::int64_t t1, std::int64_t c0, std::int64_t c1, const float* bias,
                         const ActivationFn& activation, float* dst);
   std::int64_t winograd_block_tiles;  // tiles per block of winograd_conv's GEMMs: tasks split at multiples
+  // luojia's own GEMM for a right-hand side known at load (sgemm_kernel.hpp): B (k x n, or n x k
+  // transposed) packed once into panels of sgemm_nr columns; C (m x n, ldc apart), the columns of
+  // panels [p0, p1) only, = A (m x k, lda apart) * B.
+  std::int64_t sgemm_nr;
+  std::int64_t (*sgemm_packed_floats)(std::int64_t k, std::int64_t n);
+  void (*sgemm_pack_b)(const float* b, std::int64_t k, std::int64_t n, bool transposed, float* packed);
+  void (*sgemm)(const float* a, std::int64_t m, std::int64_t k, std::int64_t lda, const float* packed, std::int64_t n, std::int64_t p0,
+                std::int64_t p1, float* c, std::int64_t ldc);
 };
 
 // The build for this CPU (LUOJIA_ISA=sse2|avx2|avx512 forces one, for tests and benchmarks).

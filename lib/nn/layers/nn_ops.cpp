@@ -1,4 +1,5 @@
 #include "nn/layers/nn_ops.hpp"
+#include "nn/layers/conv_gemm.hpp"
 #include "nn/layers/vector_math.hpp"
 #include "core/parallel.hpp"
 #include "nn/saturate.hpp"
@@ -46,6 +47,34 @@ void parallel_product(const float* a, std::int64_t rows, std::int64_t k, const f
 }
 
 }  // namespace
+
+void PackedRhs::pack(const Tensor& b, bool transposed) {
+  k = transposed ? b.dim(1) : b.dim(0);
+  n = transposed ? b.dim(0) : b.dim(1);
+  const ConvGemm& gemm = conv_gemm();
+  floats = Tensor(Shape{std::max<std::int64_t>(1, gemm.sgemm_packed_floats(k, n))});
+  gemm.sgemm_pack_b(b.data(), k, n, transposed, floats.data());
+}
+
+void PackedRhs::multiply(const float* a, std::int64_t rows, float* y) const {
+  const ConvGemm& gemm = conv_gemm();
+  const std::int64_t panels = (n + gemm.sgemm_nr - 1) / gemm.sgemm_nr;
+  const double flops = 2.0 * static_cast<double>(rows) * static_cast<double>(k) * static_cast<double>(n);
+  const auto threads = static_cast<std::int64_t>(luojia::detail::max_threads());
+  if (flops < 4e6 || threads < 2) return gemm.sgemm(a, rows, k, k, floats.data(), n, 0, panels, y, n);
+  const std::int64_t parts = 2 * threads;
+  if (rows >= 16 * parts || rows >= n) {
+    const std::int64_t chunk = std::max<std::int64_t>(24, (rows + parts - 1) / parts + 11) / 12 * 12;
+    luojia::detail::parallel_for(std::int64_t{0}, rows, chunk, [&](std::int64_t r0) {
+      gemm.sgemm(a + r0 * k, std::min(rows, r0 + chunk) - r0, k, k, floats.data(), n, 0, panels, y + r0 * n, n);
+    });
+  } else {
+    const std::int64_t chunk = std::max<std::int64_t>(1, (panels + parts - 1) / parts);
+    luojia::detail::parallel_for(std::int64_t{0}, panels, chunk, [&](std::int64_t p0) {
+      gemm.sgemm(a, rows, k, k, floats.data(), n, p0, std::min(panels, p0 + chunk), y, n);
+    });
+  }
+}
 
 // BatchNormalization -------------------------------------------------------------------------------
 void BatchNorm::prepare(const std::vector<ValueInfo>& in) {
@@ -197,7 +226,8 @@ void Gemm::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   else if (ta) ym.noalias() = alpha * (am.transpose() * bm);
   else {
     // A Linear layer's export: the common case, over the threads.
-    parallel_product(a.data(), a.dim(0), a.dim(1), b.data(), tb, y.dim(1), y.data());
+    if (!packed_.empty()) packed_.multiply(a.data(), a.dim(0), y.data());
+    else parallel_product(a.data(), a.dim(0), a.dim(1), b.data(), tb, y.dim(1), y.data());
     if (alpha != 1.0f) ym *= alpha;
   }
   if (inputs.size() > 2 && !inputs[2].empty()) {
@@ -208,7 +238,18 @@ void Gemm::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   }
 }
 
+void Gemm::prepare(const std::vector<ValueInfo>& in) {
+  if (in.size() < 2 || !in[1].value || in[1].value->rank() != 2 || in[1].value->type() != ElementType::Float32) return;
+  if (node().attributes.get_int("transA", 0) != 0) return;
+  packed_.pack(*in[1].value, node().attributes.get_int("transB", 0) != 0);
+}
+
 // MatMul -------------------------------------------------------------------------------------------
+void MatMul::prepare(const std::vector<ValueInfo>& in) {
+  if (in.size() < 2 || !in[1].value || in[1].value->rank() != 2 || in[1].value->type() != ElementType::Float32) return;
+  packed_.pack(*in[1].value, false);
+}
+
 std::vector<ValueInfo> MatMul::infer(const std::vector<ValueInfo>& in) const {
   Shape a = in.at(0).shape, b = in.at(1).shape;
   if (a.empty() || b.empty()) fail("MatMul of scalars");
@@ -234,7 +275,8 @@ void MatMul::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
   // one product of all A's rows, not one per batch (ViT's 197 tokens as 197 products of one row).
   const bool b_shared = std::all_of(sb.begin(), sb.end(), [](std::int64_t v) { return v == 0; });
   if (b_shared && element_count(a_batch) == count) {
-    parallel_product(inputs[0].data(), count * m, k, inputs[1].data(), false, n, outputs[0].data());
+    if (!packed_.empty() && packed_.k == k && packed_.n == n) packed_.multiply(inputs[0].data(), count * m, outputs[0].data());
+    else parallel_product(inputs[0].data(), count * m, k, inputs[1].data(), false, n, outputs[0].data());
     return;
   }
   if (count == 1) {

@@ -37,24 +37,42 @@ protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
 };
 
+// A right-hand side known at load, packed once for luojia's GEMM kernel (conv_gemm.hpp's sgemm).
+struct PackedRhs {
+  Tensor floats;
+  std::int64_t k = 0, n = 0;
+  bool empty() const { return floats.empty(); }
+  void pack(const Tensor& b, bool transposed);
+  // y (rows x n) = a (rows x k, row-major) * B, over the threads.
+  void multiply(const float* a, std::int64_t rows, float* y) const;
+};
+
 class Gemm : public Layer {
 public:
   using Layer::Layer;
+  void prepare(const std::vector<ValueInfo>& inputs) override;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
   Footprint footprint() const override;
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
+
+private:
+  PackedRhs packed_;  // B, when known at load and A is not transposed
 };
 
 class MatMul : public Layer {
 public:
   using Layer::Layer;
+  void prepare(const std::vector<ValueInfo>& inputs) override;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
   Footprint footprint() const override;
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
+
+private:
+  PackedRhs packed_;  // B, when it is a 2-D matrix known at load (a Linear layer's weight)
 };
 
 class Pad : public Layer {

@@ -1,0 +1,121 @@
+#pragma once
+// luojia's own single-precision GEMM for products whose right-hand side is known at load (the
+// weights of MatMul and Gemm: every Linear layer of a transformer): B packed once into panels of
+// NR columns; A packed per block into slivers of MR rows; an MR x NR register-blocked kernel with
+// fused multiply-adds, as ONNX Runtime's MLAS and BLIS block it. Included by conv_gemm.cpp only,
+// so it is compiled once per ISA object: 12 x 32 on AVX-512 (24 accumulators of 32 registers),
+// 6 x 16 on AVX2 and 6 x 8 on SSE2 (12 of 16).
+#include "nn/layers/vector_math.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace luojia::nn::layers::sgemm {
+
+constexpr std::int64_t kNr = 2 * kLanes;
+constexpr int kMr = kLanes == 16 ? 14 : 6;
+constexpr std::int64_t kKc = 256;          // depth of a block: a B panel's block (kKc x kNr) stays in L1
+constexpr std::int64_t kMc = 16 * kMr;     // rows of a block: A's packed block (kMc x kKc) stays in L2
+
+inline std::int64_t panels(std::int64_t n) { return (n + kNr - 1) / kNr; }
+inline std::int64_t packed_floats(std::int64_t k, std::int64_t n) { return panels(n) * k * kNr; }
+
+// packed[(p k + kk) kNr + j] = B[kk][p kNr + j] (0 past n); b is k x n row-major, or n x k when
+// transposed (a Gemm's transB, PyTorch's Linear weight).
+inline void pack_b(const float* b, std::int64_t k, std::int64_t n, bool transposed, float* packed) {
+  for (std::int64_t p = 0; p < panels(n); ++p)
+    for (std::int64_t kk = 0; kk < k; ++kk) {
+      float* dst = packed + (p * k + kk) * kNr;
+      for (std::int64_t j = 0; j < kNr; ++j) {
+        const std::int64_t col = p * kNr + j;
+        dst[j] = col < n ? (transposed ? b[col * k + kk] : b[kk * n + col]) : 0.0f;
+      }
+    }
+}
+
+// C[rows x cols] (ldc apart) = or += the sliver (kc x kMr) times the panel block (kc x kNr).
+[[gnu::always_inline]] inline void micro_kernel(const float* ap, const float* bp, std::int64_t kc, float* c, std::int64_t ldc, int rows,
+                                                std::int64_t cols, bool accumulate) {
+  f32x16 acc0[kMr], acc1[kMr];
+#pragma GCC unroll 14
+  for (int i = 0; i < kMr; ++i) acc0[i] = acc1[i] = f32x16{};
+  for (std::int64_t kk = 0; kk < kc; ++kk) {
+    f32x16 b0, b1;
+    std::memcpy(&b0, bp + kk * kNr, sizeof b0);
+    std::memcpy(&b1, bp + kk * kNr + kLanes, sizeof b1);
+    const float* a = ap + kk * kMr;
+#pragma GCC unroll 14
+    for (int i = 0; i < kMr; ++i) {
+      // Vector times scalar: one broadcast (an embedded {1to16} on AVX-512), not 0 + a[i] first.
+      acc0[i] += b0 * a[i];
+      acc1[i] += b1 * a[i];
+    }
+  }
+  if (cols == kNr) {
+#pragma GCC unroll 14
+    for (int i = 0; i < kMr; ++i) {
+      if (i >= rows) break;
+      float* row = c + i * ldc;
+      if (accumulate) {
+        f32x16 c0, c1;
+        std::memcpy(&c0, row, sizeof c0);
+        std::memcpy(&c1, row + kLanes, sizeof c1);
+        acc0[i] += c0;
+        acc1[i] += c1;
+      }
+      std::memcpy(row, &acc0[i], sizeof acc0[i]);
+      std::memcpy(row + kLanes, &acc1[i], sizeof acc1[i]);
+    }
+    return;
+  }
+  for (int i = 0; i < rows; ++i) {
+    float tmp[kNr];
+    std::memcpy(tmp, &acc0[i], sizeof acc0[i]);
+    std::memcpy(tmp + kLanes, &acc1[i], sizeof acc1[i]);
+    float* row = c + i * ldc;
+    for (std::int64_t j = 0; j < cols; ++j) row[j] = accumulate ? row[j] + tmp[j] : tmp[j];
+  }
+}
+
+// C (m x n, ldc apart), columns of panels [p0, p1) only, = A (m x k, lda apart) * B (packed).
+inline void gemm(const float* a, std::int64_t m, std::int64_t k, std::int64_t lda, const float* packed, std::int64_t n,
+                 std::int64_t p0, std::int64_t p1, float* c, std::int64_t ldc) {
+  thread_local std::vector<float> block;
+  if (k == 0) {
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = p0 * kNr; j < std::min(n, p1 * kNr); ++j) c[i * ldc + j] = 0.0f;
+    return;
+  }
+  for (std::int64_t i0 = 0; i0 < m; i0 += kMc) {
+    const std::int64_t mc = std::min(kMc, m - i0), slivers = (mc + kMr - 1) / kMr;
+    for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
+      const std::int64_t kc = std::min(kKc, k - k0);
+      block.resize(static_cast<std::size_t>(slivers * kc * kMr));
+      // A's block, sliver by sliver, k-major inside: block[(s kc + kk) kMr + i].
+      for (std::int64_t s = 0; s < slivers; ++s) {
+        float* dst = block.data() + s * kc * kMr;
+        for (int i = 0; i < kMr; ++i) {
+          const std::int64_t row = i0 + s * kMr + i;
+          if (row >= i0 + mc) {
+            for (std::int64_t kk = 0; kk < kc; ++kk) dst[kk * kMr + i] = 0.0f;
+            continue;
+          }
+          const float* src = a + row * lda + k0;
+          for (std::int64_t kk = 0; kk < kc; ++kk) dst[kk * kMr + i] = src[kk];
+        }
+      }
+      for (std::int64_t p = p0; p < p1; ++p) {
+        const std::int64_t cols = std::min(kNr, n - p * kNr);
+        const float* bp = packed + (p * k + k0) * kNr;
+        for (std::int64_t s = 0; s < slivers; ++s) {
+          const int rows = static_cast<int>(std::min<std::int64_t>(kMr, mc - s * kMr));
+          micro_kernel(block.data() + s * kc * kMr, bp, kc, c + (i0 + s * kMr) * ldc + p * kNr, ldc, rows, cols, k0 > 0);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace luojia::nn::layers::sgemm
