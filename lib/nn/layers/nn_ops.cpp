@@ -62,16 +62,17 @@ void PackedRhs::multiply(const float* a, std::int64_t rows, float* y) const {
   const double flops = 2.0 * static_cast<double>(rows) * static_cast<double>(k) * static_cast<double>(n);
   const auto threads = static_cast<std::int64_t>(luojia::detail::max_threads());
   if (flops < 4e6 || threads < 2) return gemm.sgemm(a, rows, k, k, floats.data(), n, 0, panels, y, n);
-  const std::int64_t parts = 2 * threads;
-  if (rows >= 16 * parts || rows >= n) {
-    const std::int64_t chunk = std::max<std::int64_t>(24, (rows + parts - 1) / parts + 11) / 12 * 12;
-    luojia::detail::parallel_for(std::int64_t{0}, rows, chunk, [&](std::int64_t r0) {
-      gemm.sgemm(a + r0 * k, std::min(rows, r0 + chunk) - r0, k, k, floats.data(), n, 0, panels, y + r0 * n, n);
-    });
-  } else {
-    const std::int64_t chunk = std::max<std::int64_t>(1, (panels + parts - 1) / parts);
+  // Columns (whole panels) split evenly when there are enough of them: every task packs all of A,
+  // which is cheap next to the product; else rows, in multiples of a sliver.
+  if (panels >= 4 * threads) {
+    const std::int64_t chunk = (panels + threads - 1) / threads;
     luojia::detail::parallel_for(std::int64_t{0}, panels, chunk, [&](std::int64_t p0) {
       gemm.sgemm(a, rows, k, k, floats.data(), n, p0, std::min(panels, p0 + chunk), y, n);
+    });
+  } else {
+    const std::int64_t chunk = std::max<std::int64_t>(16, (rows + 2 * threads - 1) / (2 * threads));
+    luojia::detail::parallel_for(std::int64_t{0}, rows, chunk, [&](std::int64_t r0) {
+      gemm.sgemm(a + r0 * k, std::min(rows, r0 + chunk) - r0, k, k, floats.data(), n, 0, panels, y + r0 * n, n);
     });
   }
 }

@@ -1,5 +1,7 @@
 #include "nn/layers/shape_ops.hpp"
 
+#include "core/parallel.hpp"
+
 #include <cstring>
 #include <numeric>
 
@@ -408,25 +410,56 @@ void Transpose::do_forward(std::span<const Tensor> inputs, std::span<Tensor> out
   Tensor& y = outputs[0];
   const auto perm = permutation(*this, x.shape().size());
   const auto in_strides = contiguous_strides(x.shape());
+  // Output axes with their input strides; neighbours that stay neighbours in the input merge into
+  // one axis (a (3, 64, 3, 49, 32) window shuffle is a 3-D transpose), 1-sized axes drop out.
+  Shape out;
   std::vector<std::int64_t> strides;
-  for (auto p : perm) strides.push_back(in_strides[static_cast<std::size_t>(p)]);
-  const std::size_t es = element_size(x);
-  const Shape& out = y.shape();
-  std::vector<std::int64_t> index(out.size(), 0);
-  const std::int64_t inner = out.empty() ? 1 : out.back();
-  const std::int64_t inner_stride = strides.empty() ? 1 : strides.back();
-  for (std::int64_t o = 0; o < y.size(); o += inner) {
-    std::int64_t src = 0;
-    for (std::size_t d = 0; d + 1 < index.size(); ++d) src += index[d] * strides[d];
-    if (es == 4)
-      for (std::int64_t k = 0; k < inner; ++k) y.data()[o + k] = x.data()[src + k * inner_stride];
-    else
-      for (std::int64_t k = 0; k < inner; ++k) y.ints()[o + k] = x.ints()[src + k * inner_stride];
-    for (std::size_t d = index.size() - 1; d-- > 0;) {
-      if (++index[d] < out[d]) break;
-      index[d] = 0;
+  for (std::size_t d = 0; d < perm.size(); ++d) {
+    const std::int64_t n = y.shape()[d], stride = in_strides[static_cast<std::size_t>(perm[d])];
+    if (n == 1) continue;
+    if (!out.empty() && strides.back() == stride * n) {
+      out.back() *= n;
+      strides.back() = stride;
+      continue;
     }
+    out.push_back(n);
+    strides.push_back(stride);
   }
+  const std::size_t es = element_size(x);
+  if (out.empty()) {
+    std::memcpy(bytes(y), bytes(x), static_cast<std::size_t>(y.size()) * es);
+    return;
+  }
+  const std::int64_t inner = out.back(), inner_stride = strides.back(), rows = y.size() / std::max<std::int64_t>(inner, 1);
+  // Rows of the output's last axis, in chunks over the threads; each chunk finds its first row's
+  // source by unravelling its index.
+  const std::int64_t per_task = std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(inner, 1));
+  luojia::detail::parallel_for(std::int64_t{0}, rows, per_task, [&](std::int64_t r0) {
+    const std::int64_t r1 = std::min(rows, r0 + per_task);
+    std::vector<std::int64_t> index(out.size(), 0);
+    for (std::int64_t rest = r0, d = static_cast<std::int64_t>(out.size()) - 2; d >= 0; --d) {
+      index[static_cast<std::size_t>(d)] = rest % out[static_cast<std::size_t>(d)];
+      rest /= out[static_cast<std::size_t>(d)];
+    }
+    for (std::int64_t r = r0; r < r1; ++r) {
+      std::int64_t src = 0;
+      for (std::size_t d = 0; d + 1 < index.size(); ++d) src += index[d] * strides[d];
+      const std::int64_t o = r * inner;
+      if (es == 4) {
+        const float* from = x.data() + src;
+        float* to = y.data() + o;
+        if (inner_stride == 1) std::memcpy(to, from, static_cast<std::size_t>(inner) * 4);
+        else
+          for (std::int64_t k = 0; k < inner; ++k) to[k] = from[k * inner_stride];
+      } else {
+        for (std::int64_t k = 0; k < inner; ++k) y.ints()[o + k] = x.ints()[src + k * inner_stride];
+      }
+      for (std::size_t d = index.size() - 1; d-- > 0;) {
+        if (++index[d] < out[d]) break;
+        index[d] = 0;
+      }
+    }
+  });
 }
 
 // Split --------------------------------------------------------------------------------------------
