@@ -168,19 +168,27 @@ int check_model(const std::string& path, bool json) {
 
 int main(int argc, char** argv) {
   return cli::run("luojia-info", [&] {
-    cli::ArgParser args("luojia-info", "[--json] [--check] INPUT",
+    cli::ArgParser args("luojia-info", "[--json] [--check] INPUT | --operators",
                         "Prints size, bands, data types, nodata, scale/offset, CRS, geotransform, block "
                         "size and metadata\nof a raster, as luojia reads it. For a model (.onnx): inputs, "
                         "outputs, the metadata luojia\nunderstood (its own and Deepness's keys) and how "
                         "it tiles.");
     std::string input;
-    bool json = false, check = false;
+    bool json = false, check = false, operators = false;
+    args.flag("--operators", "Print the operators luojia runs (its layer registry), one per line, and exit", operators);
     args.positional("INPUT", "Any raster GDAL reads (files, /vsizip/, /vsicurl/-free VRT, ...), or an ONNX model", input);
     args.flag("--json", "Print JSON instead of text", json);
     args.flag("--check", "For a model: every operator, supported or not, and the tiling verdict (exact with a halo, or\n"
                          "needs --blend and why), without running it; exit status 1 when something is unsupported",
               check);
+    if (argc == 2 && std::string(argv[1]) == "--operators") operators = true;  // needs no INPUT
+    if (operators) {
+      for (const auto& [domain, op] : nn::LayerRegistry::with_builtins().operators())
+        std::cout << (domain.empty() ? op : domain + "." + op) << "\n";
+      return 0;
+    }
     if (!args.parse(argc, argv)) return 0;
+    if (operators) throw cli::UsageError("--operators takes no INPUT");
     if (check) {
       if (!is_model_path(input)) throw cli::UsageError("--check takes an ONNX model (.onnx), not " + input);
       return check_model(input, json);

@@ -3,6 +3,8 @@
 #include "program_runner.hpp"
 #include "support.hpp"
 
+#include <luojia/nn/layer_registry.hpp>
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -234,4 +236,28 @@ TEST_CASE("luojia-classify, luojia-change and luojia-assess: results, and bad in
     CHECK(r.err.find(c.needle) != std::string::npos);
     CHECK(!std::filesystem::exists(out));
   }
+}
+
+TEST_CASE("the README's list of operators is the layer registry's, and luojia-info --operators prints it", "[programs][nn]") {
+  const std::string readme = luojia::test::read_file(LUOJIA_SOURCE_DIR "/README.md");
+  const std::string begin = "<!-- operators: luojia-info --operators -->\n", end = "\n<!-- end of operators -->";
+  const auto from = readme.find(begin), to = readme.find(end);
+  REQUIRE(from != std::string::npos);
+  REQUIRE(to != std::string::npos);
+  std::vector<std::string> listed;
+  std::string text = readme.substr(from + begin.size(), to - from - begin.size());
+  for (std::size_t at = 0; (at = text.find('`', at)) != std::string::npos;) {
+    const auto close = text.find('`', at + 1);
+    listed.push_back(text.substr(at + 1, close - at - 1));
+    at = close + 1;
+  }
+  std::vector<std::string> registered;
+  for (const auto& [domain, op] : luojia::nn::LayerRegistry::with_builtins().operators())
+    registered.push_back(domain.empty() ? op : domain + "." + op);
+  CHECK(listed == registered);
+  const ProgramResult printed = run(kInfo + " --operators");
+  CHECK(printed.code == 0);
+  std::string joined;
+  for (const auto& op : registered) joined += op + "\n";
+  CHECK(printed.out == joined);
 }

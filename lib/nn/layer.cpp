@@ -46,6 +46,12 @@ void LayerRegistry::add(const std::string& domain, const std::string& op_type, F
   factories_[{domain == "ai.onnx" ? "" : domain, op_type}] = std::move(factory);
 }
 
+std::vector<std::pair<std::string, std::string>> LayerRegistry::operators() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, factory] : factories_) out.push_back(key);
+  return out;
+}
+
 bool LayerRegistry::contains(const std::string& domain, const std::string& op_type) const {
   return factories_.count({domain == "ai.onnx" ? "" : domain, op_type}) != 0;
 }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace luojia::nn {
 
@@ -27,6 +28,8 @@ public:
     add(domain, op_type, [](const NodeInfo& node) { return std::make_unique<L>(node); });
   }
   bool contains(const std::string& domain, const std::string& op_type) const;
+  // Every registered (domain, op type), sorted by domain then op type ("" is ONNX's own).
+  std::vector<std::pair<std::string, std::string>> operators() const;
   // Throws Error naming the node when nothing is registered for it.
   std::unique_ptr<Layer> create(const NodeInfo& node) const;
 
