@@ -1464,3 +1464,70 @@ TEST_CASE("MatMul and Gemm with weights known at load (luojia's packed GEMM) equ
     }
   }
 }
+
+TEST_CASE("attention as exports spell it (MatMul, scale, bias, Softmax, MatMul) is fused, equals the formula, and never holds the scores",
+          "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(27);
+  for (const std::int64_t tokens : {std::int64_t{1}, std::int64_t{77}, std::int64_t{1000}})
+    for (const int variant : {0, 1, 2}) {  // 0: MatMul, Softmax, MatMul; 1: Div by a constant; 2: Mul and a bias
+      INFO(tokens << " tokens, variant " << variant);
+      const std::int64_t heads = 2, depth = 8, dv = 5;
+      const Dims qs{1, heads, tokens, depth}, ks{1, heads, depth, tokens}, vs{1, heads, tokens, dv}, bs{1, 1, tokens, tokens};
+      const auto q = random_values(static_cast<std::size_t>(product(qs)), rng);
+      const auto k = random_values(static_cast<std::size_t>(product(ks)), rng);
+      const auto v = random_values(static_cast<std::size_t>(product(vs)), rng);
+      const auto bias = random_values(static_cast<std::size_t>(product(bs)), rng);
+      onnx::ModelProto m = empty_model(17);
+      auto* g = m.mutable_graph();
+      add_input(g, "q", qs);
+      add_initializer(g, "kt", ks, k);
+      add_initializer(g, "v", vs, v);
+      add_node(g, "MatMul", {"q", "kt"}, {"s"});
+      std::string scores = "s";
+      if (variant == 1) {
+        add_initializer(g, "c", {}, {2.5f});
+        add_node(g, "Div", {"s", "c"}, {"scaled"});
+        scores = "scaled";
+      } else if (variant == 2) {
+        add_initializer(g, "c", {}, {0.3f});
+        add_initializer(g, "bias", bs, bias);
+        add_node(g, "Mul", {"c", "s"}, {"scaled"});
+        add_node(g, "Add", {"bias", "scaled"}, {"biased"});
+        scores = "biased";
+      }
+      add_node(g, "Softmax", {scores}, {"p"});
+      add_node(g, "MatMul", {"p", "v"}, {"y"});
+      add_output(g, "y");
+      std::vector<double> want(static_cast<std::size_t>(heads * tokens * dv));
+      for (std::int64_t h = 0; h < heads; ++h)
+        for (std::int64_t i = 0; i < tokens; ++i) {
+          std::vector<double> s(static_cast<std::size_t>(tokens));
+          double top = -INFINITY, sum = 0;
+          for (std::int64_t j = 0; j < tokens; ++j) {
+            double d = 0;
+            for (std::int64_t e = 0; e < depth; ++e)
+              d += static_cast<double>(q[static_cast<std::size_t>((h * tokens + i) * depth + e)]) * k[static_cast<std::size_t>((h * depth + e) * tokens + j)];
+            if (variant == 1) d /= 2.5;
+            if (variant == 2) d = d * static_cast<double>(0.3f) + bias[static_cast<std::size_t>(i * tokens + j)];
+            s[static_cast<std::size_t>(j)] = d;
+            top = std::max(top, d);
+          }
+          for (auto& x : s) sum += x = std::exp(x - top);
+          for (std::int64_t c = 0; c < dv; ++c) {
+            double o = 0;
+            for (std::int64_t j = 0; j < tokens; ++j) o += s[static_cast<std::size_t>(j)] / sum * v[static_cast<std::size_t>((h * tokens + j) * dv + c)];
+            want[static_cast<std::size_t>((h * tokens + i) * dv + c)] = o;
+          }
+        }
+      const std::string path = save(dir, "attention" + std::to_string(tokens) + "_" + std::to_string(variant) + ".onnx", m);
+      const nn::Model model = nn::Model::load(path);
+      CHECK(model.node_count() == 1);  // one luojia.Attention
+      nn::Session session(model);
+      nn::Tensor input(qs);
+      std::copy(q.begin(), q.end(), input.data());
+      check_close(session.run({input}).at(0), {1, heads, tokens, dv}, want, 1e-5);
+      // The scores (heads x tokens x tokens floats: 8 MB at 1000 tokens) are never planned.
+      CHECK(session.peak_bytes() <= static_cast<std::size_t>(heads * tokens * dv * 4) + 4096);
+    }
+}

@@ -457,6 +457,78 @@ void fuse_layer_norms(Graph& g) {
   g.nodes = std::move(kept);
 }
 
+// Attention as exports spell it out: S = MatMul(Q, K^T), [S * c or S / c], [S + bias],
+// P = Softmax(S) over the last axis, O = MatMul(P, V); every intermediate read by the next step
+// alone. It becomes one luojia.Attention node, which never holds the whole score matrix.
+void fuse_attention(Graph& g) {
+  std::set<std::size_t> removed;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const NodeInfo& softmax = g.nodes[i];
+    if (!is_op(softmax, "Softmax", 1) || removed.count(i) || softmax.opset < 13 || softmax.attributes.get_int("axis", -1) != -1) continue;
+    const auto out_at = sole_user(g, softmax.outputs[0]);
+    if (!out_at || !is_op(g.nodes[*out_at], "MatMul", 2) || g.nodes[*out_at].inputs[0] != softmax.outputs[0] ||
+        g.nodes[*out_at].inputs[1] == softmax.outputs[0])
+      continue;
+    std::vector<std::size_t> swallowed{i};
+    std::string s = softmax.inputs[0], bias;
+    float scale = 1.0f;
+    auto step = producer(g, s);
+    if (!step || !sole_user(g, s)) continue;
+    if (is_op(g.nodes[*step], "Add", 2)) {
+      const NodeInfo& add = g.nodes[*step];
+      // The bias is the operand that is not the product (a MatMul, scaled or not).
+      const auto is_product = [&](const std::string& value) {
+        auto at = producer(g, value);
+        if (at && (is_op(g.nodes[*at], "Mul", 2) || is_op(g.nodes[*at], "Div", 2))) {
+          const NodeInfo& m = g.nodes[*at];
+          if (scalar_constant(g, m, 1)) at = producer(g, m.inputs[0]);
+          else if (m.op_type == "Mul" && scalar_constant(g, m, 0)) at = producer(g, m.inputs[1]);
+        }
+        return at && is_op(g.nodes[*at], "MatMul", 2);
+      };
+      const bool product_left = is_product(add.inputs[0]);
+      if (!product_left && !is_product(add.inputs[1])) continue;
+      bias = product_left ? add.inputs[1] : add.inputs[0];
+      s = product_left ? add.inputs[0] : add.inputs[1];
+      swallowed.push_back(*step);
+      step = producer(g, s);
+      if (!step || !sole_user(g, s)) continue;
+    }
+    if (is_op(g.nodes[*step], "Mul", 2) || is_op(g.nodes[*step], "Div", 2)) {
+      const NodeInfo& mul = g.nodes[*step];
+      const bool div = mul.op_type == "Div";
+      const auto c1 = scalar_constant(g, mul, 1), c0 = div ? std::nullopt : scalar_constant(g, mul, 0);
+      if (!c1 && !c0) continue;
+      scale = c1 ? (div ? 1.0f / *c1 : *c1) : *c0;
+      s = c1 ? mul.inputs[0] : mul.inputs[1];
+      swallowed.push_back(*step);
+      step = producer(g, s);
+      if (!step || !sole_user(g, s)) continue;
+    }
+    if (!is_op(g.nodes[*step], "MatMul", 2)) continue;
+    swallowed.push_back(*step);
+    const NodeInfo& product = g.nodes[*step];
+    if (std::any_of(swallowed.begin(), swallowed.end(), [&](std::size_t n) { return removed.count(n) > 0; }) || removed.count(*out_at))
+      continue;
+    NodeInfo attention;
+    attention.name = softmax.name.empty() ? "Attention" : softmax.name + "_attention";
+    attention.op_type = "Attention";
+    attention.domain = "luojia";
+    attention.opset = 1;
+    attention.model_path = softmax.model_path;
+    attention.attributes.set("scale", scale);
+    attention.inputs = {product.inputs[0], product.inputs[1], g.nodes[*out_at].inputs[1]};
+    if (!bias.empty()) attention.inputs.push_back(bias);
+    attention.outputs = {g.nodes[*out_at].outputs[0]};
+    for (std::size_t n : swallowed) removed.insert(n);
+    g.nodes[*out_at] = std::move(attention);
+  }
+  std::vector<NodeInfo> kept;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    if (!removed.count(i)) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+}
+
 // Nodes nothing reads and that are no graph output.
 void remove_dead_nodes(Graph& g) {
   for (bool changed = true; changed;) {
@@ -484,6 +556,7 @@ void optimise(Graph& g) {
   fold_batch_norms(g);
   fuse_layer_norms(g);
   fuse_gelus(g);
+  fuse_attention(g);
   fuse_residual_adds(g);
   fuse_activations(g);
   remove_dead_nodes(g);

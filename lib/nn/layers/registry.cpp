@@ -1,6 +1,7 @@
 // The table of built-in operators: explicit, so a static library keeps every one of them.
 #include <luojia/nn/layer_registry.hpp>
 
+#include "nn/layers/attention.hpp"
 #include "nn/layers/conv.hpp"
 #include "nn/layers/depth_space.hpp"
 #include "nn/layers/einsum.hpp"
@@ -73,6 +74,7 @@ void register_builtin_layers(LayerRegistry& r) {
   r.add<Tile>("", "Tile");
   r.add<Einsum>("", "Einsum");
   r.add<GridSample>("", "GridSample");
+  r.add<Attention>("luojia", "Attention");  // what load-time fusion makes of exported attention
 }
 
 }  // namespace luojia::nn
