@@ -1531,3 +1531,55 @@ TEST_CASE("attention as exports spell it (MatMul, scale, bias, Softmax, MatMul) 
       CHECK(session.peak_bytes() <= static_cast<std::size_t>(heads * tokens * dv * 4) + 4096);
     }
 }
+
+TEST_CASE("Resize cubic with exclude_outside and cubic_coeff_a equals the spec's four taps per axis", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(28);
+  const Dims xs{1, 2, 5, 7}, ys{1, 2, 9, 4};
+  const auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+  for (const int exclude : {0, 1}) {
+    INFO("exclude_outside " << exclude);
+    onnx::ModelProto m = empty_model(17);
+    auto* g = m.mutable_graph();
+    add_input(g, "x", xs);
+    add_int64_initializer(g, "sizes", ys);
+    auto* n = add_node(g, "Resize", {"x", "", "", "sizes"}, {"y"});
+    set_string(n, "mode", "cubic");
+    set_int(n, "exclude_outside", exclude);
+    set_float(n, "cubic_coeff_a", -0.5f);
+    add_output(g, "y");
+    // half_pixel: source = (o + 0.5) / scale - 0.5; Keys' kernel with a = -0.5.
+    const auto weights = [&](std::int64_t o, std::int64_t n_in, std::int64_t n_out, std::vector<std::int64_t>& at, std::vector<double>& w) {
+      const double a = -0.5, s = (static_cast<double>(o) + 0.5) * static_cast<double>(n_in) / static_cast<double>(n_out) - 0.5;
+      const double f = std::floor(s);
+      at.clear();
+      w.clear();
+      double sum = 0;
+      for (int j = -1; j <= 2; ++j) {
+        const double d = std::fabs(s - (f + j));
+        double k = d <= 1 ? ((a + 2) * d - (a + 3)) * d * d + 1 : d < 2 ? ((a * d - 5 * a) * d + 8 * a) * d - 4 * a : 0;
+        const auto i = static_cast<std::int64_t>(f) + j;
+        if (exclude && (i < 0 || i >= n_in)) k = 0;
+        at.push_back(std::clamp<std::int64_t>(i, 0, n_in - 1));
+        w.push_back(k);
+        sum += k;
+      }
+      if (exclude)
+        for (double& v : w) v /= sum;
+    };
+    std::vector<double> want(static_cast<std::size_t>(product(ys)));
+    std::vector<std::int64_t> ay, ax;
+    std::vector<double> wy, wx;
+    for (std::int64_t c = 0; c < 2; ++c)
+      for (std::int64_t oy = 0; oy < 9; ++oy)
+        for (std::int64_t ox = 0; ox < 4; ++ox) {
+          weights(oy, 5, 9, ay, wy);
+          weights(ox, 7, 4, ax, wx);
+          double v = 0;
+          for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j) v += wy[static_cast<std::size_t>(i)] * wx[static_cast<std::size_t>(j)] * x[static_cast<std::size_t>((c * 5 + ay[static_cast<std::size_t>(i)]) * 7 + ax[static_cast<std::size_t>(j)])];
+          want[static_cast<std::size_t>((c * 9 + oy) * 4 + ox)] = v;
+        }
+    check_close(run_all(dir, m, xs, x).at(0), ys, want, 1e-5);
+  }
+}

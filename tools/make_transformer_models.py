@@ -25,7 +25,7 @@ Writes into tests/data/transformers/ the same layout as tools/make_reference_mod
              BatchNorm3d, MaxPool3d (ceil mode), ConvTranspose3d, AvgPool3d, trilinear resize
   probes     one output per operator family: Einsum (three equations exports emit), TopK,
              CumSum, Trilu, GatherElements, GridSample (every mode, padding and corner rule),
-             the roll (Slice, Concat), Mod, Sign, Round, IsNaN, And/Or/Xor/Not, Tile,
+             the roll (Slice, Concat), bicubic Resize, Mod, Sign, Round, IsNaN, And/Or/Xor/Not, Tile,
              ScatterND, InstanceNormalization, GroupNorm (as PyTorch exports it), tanh-GELU,
              Softplus/Softsign/Selu/Celu, LogSoftmax, inverse trigonometry
 
@@ -199,7 +199,7 @@ class CostVolumeNet(nn.Module):
 PROBE_OUTPUTS = ["einsum_channels", "einsum_tokens", "einsum_heads", "topk_values", "topk_indices", "cumsum", "trilu",
                  "gather_elements", "grid_bilinear", "grid_nearest", "grid_bicubic", "roll", "fmod", "sign_round",
                  "isnan_where", "logic", "tile", "scatter", "instance_norm", "group_norm", "gelu_tanh", "activations",
-                 "log_softmax", "trigonometry"]
+                 "log_softmax", "trigonometry", "bicubic"]
 
 
 class Probes(nn.Module):
@@ -249,6 +249,9 @@ class Probes(nn.Module):
         outs.append(F.log_softmax(x, dim=2))
         s = torch.tanh(x)
         outs.append(torch.atan(x) + torch.asin(s) + torch.acos(s) + torch.tan(s))
+        # Position embeddings are resized bicubically (SAM, DINOv2, timm's dynamic image size).
+        outs.append(F.interpolate(x, scale_factor=2.0, mode="bicubic", align_corners=False)
+                    + F.interpolate(x, scale_factor=2.0, mode="bicubic", align_corners=True))
         return tuple(outs)
 
 

@@ -13,7 +13,10 @@ Resize::Resize(const NodeInfo& node) : Layer(node) {
   upsample_ = node.op_type == "Upsample";
   mode_ = a.get_string("mode", "nearest");
   if (mode_ == "bilinear") mode_ = "linear";
-  if (mode_ != "nearest" && mode_ != "linear") fail("mode '" + mode_ + "' is not supported (nearest, linear)");
+  if (mode_ == "bicubic") mode_ = "cubic";
+  if (mode_ != "nearest" && mode_ != "linear" && mode_ != "cubic") fail("mode '" + mode_ + "' is not supported (nearest, linear, cubic)");
+  cubic_a_ = a.get_float("cubic_coeff_a", -0.75f);
+  exclude_outside_ = a.get_int("exclude_outside", 0) != 0;
   transform_ = upsample_ ? "asymmetric" : a.get_string("coordinate_transformation_mode", "half_pixel");
   if (transform_ != "half_pixel" && transform_ != "pytorch_half_pixel" && transform_ != "align_corners" &&
       transform_ != "asymmetric")
@@ -92,7 +95,7 @@ std::vector<ValueInfo> Resize::infer(const std::vector<ValueInfo>& in) const {
 Footprint Resize::footprint() const {
   Footprint f;
   f.kind = Footprint::Kind::Resample;
-  f.reach = mode_ == "linear" ? 1 : 0;
+  f.reach = mode_ == "cubic" ? 2 : mode_ == "linear" ? 1 : 0;
   f.translation_invariant = transform_ != "align_corners";
   return f;
 }
@@ -148,6 +151,7 @@ void Resize::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
   const Tensor x = [&] {
     const Tensor& in = inputs[0];
     if (r != 5 || out_shape[2] == in.dim(2)) return in;
+    if (mode_ == "cubic") fail("cubic resizing of a volume's depth is not supported");
     const std::int64_t d = in.dim(2), dout = out_shape[2], slice = h * w, volumes = in.dim(0) * in.dim(1);
     std::vector<std::int64_t> z0(static_cast<std::size_t>(dout)), z1(z0.size());
     std::vector<float> fz(z0.size());
@@ -164,6 +168,7 @@ void Resize::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
     return deep;
   }();
   const std::int64_t planes = x.size() / (h * w);
+  if (mode_ == "cubic") return cubic(x, h, w, ho, wo, scales[r - 2], scales[r - 1], y);
   axis(ho, h, scales[r - 2], y0, y1, fy);
   axis(wo, w, scales[r - 1], x0, x1, fx);
   luojia::detail::parallel_for(std::int64_t{0}, planes, [&](std::int64_t p) {
@@ -196,6 +201,67 @@ void Resize::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
       float* out = dst + oy * wo;
 #pragma omp simd
       for (std::int64_t ox = 0; ox < wo; ++ox) out[ox] = top[ox] + (bottom[ox] - top[ox]) * wy;
+    }
+  });
+}
+
+// Bicubic as the ONNX spec and PyTorch's bicubic upsampling compute it: four taps per axis at
+// floor(x) - 1 .. floor(x) + 2, Keys' kernel with a = cubic_coeff_a, taps past the edge clamped to
+// it, or (exclude_outside) dropped and the others' weights renormalised; separable, x then y.
+void Resize::cubic(const Tensor& x, std::int64_t h, std::int64_t w, std::int64_t ho, std::int64_t wo, double scale_y, double scale_x,
+                   Tensor& y) const {
+  struct Taps {
+    std::array<std::int64_t, 4> at{};
+    std::array<float, 4> weight{};
+  };
+  const double a = cubic_a_;
+  const auto near = [a](double t) { return ((a + 2) * t - (a + 3)) * t * t + 1; };
+  const auto far = [a](double t) { return ((a * t - 5 * a) * t + 8 * a) * t - 4 * a; };
+  const auto taps_of = [&](std::int64_t n_out, std::int64_t n_in, double scale) {
+    std::vector<Taps> taps(static_cast<std::size_t>(n_out));
+    for (std::int64_t o = 0; o < n_out; ++o) {
+      const double s = source(o, scale, n_out, n_in), f = std::floor(s), t = s - f;
+      const double weights[4] = {far(t + 1), near(t), near(1 - t), far(2 - t)};
+      Taps& k = taps[static_cast<std::size_t>(o)];
+      double sum = 0;
+      for (int j = 0; j < 4; ++j) {
+        const auto i = static_cast<std::int64_t>(f) - 1 + j;
+        const bool outside = i < 0 || i >= n_in;
+        k.at[static_cast<std::size_t>(j)] = std::clamp<std::int64_t>(i, 0, n_in - 1);
+        const double wj = exclude_outside_ && outside ? 0.0 : weights[j];
+        k.weight[static_cast<std::size_t>(j)] = static_cast<float>(wj);
+        sum += wj;
+      }
+      if (exclude_outside_ && sum != 0)
+        for (float& wj : k.weight) wj = static_cast<float>(wj / sum);
+    }
+    return taps;
+  };
+  const auto ty = taps_of(ho, h, scale_y), tx = taps_of(wo, w, scale_x);
+  const std::int64_t planes = x.size() / (h * w);
+  luojia::detail::parallel_for(std::int64_t{0}, planes, [&](std::int64_t p) {
+    const float* src = x.data() + p * h * w;
+    float* dst = y.data() + p * ho * wo;
+    thread_local std::vector<float> across;
+    across.resize(static_cast<std::size_t>(h * wo));
+    for (std::int64_t iy = 0; iy < h; ++iy) {
+      const float* row = src + iy * w;
+      float* out = across.data() + iy * wo;
+      for (std::int64_t ox = 0; ox < wo; ++ox) {
+        const Taps& k = tx[static_cast<std::size_t>(ox)];
+        out[ox] = k.weight[0] * row[k.at[0]] + k.weight[1] * row[k.at[1]] + k.weight[2] * row[k.at[2]] + k.weight[3] * row[k.at[3]];
+      }
+    }
+    for (std::int64_t oy = 0; oy < ho; ++oy) {
+      const Taps& k = ty[static_cast<std::size_t>(oy)];
+      const float* r0 = across.data() + k.at[0] * wo;
+      const float* r1 = across.data() + k.at[1] * wo;
+      const float* r2 = across.data() + k.at[2] * wo;
+      const float* r3 = across.data() + k.at[3] * wo;
+      float* out = dst + oy * wo;
+#pragma omp simd
+      for (std::int64_t ox = 0; ox < wo; ++ox)
+        out[ox] = k.weight[0] * r0[ox] + k.weight[1] * r1[ox] + k.weight[2] * r2[ox] + k.weight[3] * r3[ox];
     }
   });
 }
