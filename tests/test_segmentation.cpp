@@ -366,38 +366,48 @@ TEST_CASE("one loaded model segments several open rasters, as the path form does
 }
 
 TEST_CASE("a model with global context runs a raster that fits one tile at the raster's own size, as PyTorch runs it", "[segment][exact]") {
-  // The small SegFormer (attention over all tokens) on a 45 x 61 raster: PyTorch's output on
-  // those pixels, not on the raster padded to the network's stride of 8.
+  // SegFormer (attention over all tokens) and UperNet on ConvNeXt (global pooling) on 45 x 61 and
+  // 61 x 45 rasters: PyTorch's output on those pixels, not on the raster padded to the stride.
   TempDir dir;
   const std::string data = LUOJIA_TEST_DATA "/transformers/";
   const auto manifest = nlohmann::json::parse(luojia::test::read_file(data + "manifest.json"));
-  nlohmann::json entry;
-  for (const auto& e : manifest["models"])
-    if (e["name"] == "segformer") entry = e;
-  const auto& c = entry["cases"][2];
-  const std::vector<std::int64_t> shape = c["input"]["shape"];
-  REQUIRE(shape == std::vector<std::int64_t>{1, 3, 61, 45});
-  const auto bytes = luojia::test::read_file(data + c["input"]["file"].get<std::string>());
-  const auto* x = reinterpret_cast<const float*>(bytes.data());
-  const int w = 45, h = 61;
-  const std::string in = make_input(dir, "in.tif", w, h, 3, std::nullopt, [&](int b, int xx, int y) { return x[(b * h + y) * w + xx]; });
-  SegmentOptions o;
-  o.logits = dir.file("logits.tif");
-  const auto report = run(in, data + "segformer_op17.onnx", dir.file("classes.tif"), 64, o);
-  CHECK(report.exact);
-  const auto expected_bytes = luojia::test::read_file(data + c["outputs"][0]["file"].get<std::string>());
-  const auto* expected = reinterpret_cast<const float*>(expected_bytes.data());
-  const int classes = static_cast<int>(c["outputs"][0]["shape"][1]);
-  double worst = 0, scale = 1;
-  for (int b = 0; b < classes; ++b) {
-    const auto got = luojia::test::read_band(dir.file("logits.tif"), b + 1);
-    REQUIRE(got.size() == static_cast<std::size_t>(w * h));
-    for (std::size_t i = 0; i < got.size(); ++i) {
-      worst = std::max(worst, std::fabs(got[i] - expected[static_cast<std::size_t>(b * w * h) + i]));
-      scale = std::max(scale, static_cast<double>(std::fabs(expected[static_cast<std::size_t>(b * w * h) + i])));
+  for (const std::string name : {"segformer", "upernet"}) {
+    INFO(name);
+    nlohmann::json entry;
+    for (const auto& e : manifest["models"])
+      if (e["name"] == name) entry = e;
+    const auto& c = entry["cases"][2];
+    const std::vector<std::int64_t> shape = c["input"]["shape"];
+    const int h = static_cast<int>(shape.at(2)), w = static_cast<int>(shape.at(3));
+    REQUIRE(h % 8 != 0);  // not a multiple of the stride: padding would change the result
+    const auto bytes = luojia::test::read_file(data + c["input"]["file"].get<std::string>());
+    const auto* x = reinterpret_cast<const float*>(bytes.data());
+    const std::string in = make_input(dir, name + ".tif", w, h, 3, std::nullopt, [&](int b, int xx, int y) { return x[(b * h + y) * w + xx]; });
+    const std::string model = data + name + "_op17.onnx";
+    SegmentOptions o;
+    o.logits = dir.file(name + "_logits.tif");
+    const auto report = run(in, model, dir.file(name + "_classes.tif"), 64, o);
+    CHECK(report.exact);
+    const auto expected_bytes = luojia::test::read_file(data + c["outputs"][0]["file"].get<std::string>());
+    const auto* expected = reinterpret_cast<const float*>(expected_bytes.data());
+    const int classes = static_cast<int>(c["outputs"][0]["shape"][1]);
+    double worst = 0, scale = 1;
+    for (int b = 0; b < classes; ++b) {
+      const auto got = luojia::test::read_band(o.logits, b + 1);
+      REQUIRE(got.size() == static_cast<std::size_t>(w * h));
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        worst = std::max(worst, std::fabs(got[i] - expected[static_cast<std::size_t>(b * w * h) + i]));
+        scale = std::max(scale, static_cast<double>(std::fabs(expected[static_cast<std::size_t>(b * w * h) + i])));
+      }
     }
+    CHECK(worst <= 1e-4 * scale);
+    // Past one tile: refused without --blend, naming the reason; with it, run and said not exact.
+    CHECK_THROWS_WITH(run(in, model, dir.file(name + "_tiled.tif"), 32), Catch::Contains("--blend"));
+    SegmentOptions blend;
+    blend.blend = true;
+    const auto blended = run(in, model, dir.file(name + "_blended.tif"), 32, blend);
+    CHECK_FALSE(blended.exact);
+    CHECK(blended.note.find("not exact") != std::string::npos);
+    CHECK(Raster::open(dir.file(name + "_blended.tif")).info().width == w);
   }
-  CHECK(worst <= 1e-4 * scale);
-  // A raster past one tile needs --blend, and says so.
-  CHECK_THROWS_WITH(run(in, data + "segformer_op17.onnx", dir.file("classes2.tif"), 32), Catch::Contains("--blend"));
 }

@@ -19,6 +19,9 @@ Writes into tests/data/transformers/ the same layout as tools/make_reference_mod
   segformer  SegFormer-B0's design written from the paper at a small width: overlapping patch
              embedding, efficient self-attention with spatial reduction, Mix-FFN with a 3x3
              depthwise convolution, the all-MLP decoder
+  setr       SETR-naive on torchvision's ViT encoder, the position embedding resized bicubically to
+             the image's token grid (any multiple of the patch)
+  upernet    UperNet's pyramid pooling (global branch) and feature pyramid on torchvision's ConvNeXt
   prithvi    a Prithvi-EO-style encoder: Conv3d patch embedding over 3 dates, transformer layers
              (PyTorch's own TransformerEncoderLayer), a transposed convolution back to pixels
   cost_volume  the 3-D operators of a stereo network: Conv3d (grouped, strided, dilated),
@@ -152,6 +155,65 @@ class SegFormer(nn.Module):
         return F.interpolate(y, size=size, mode="bilinear", align_corners=False)
 
 
+# Segmenters on transformer backbones ------------------------------------------------------------
+class SETRNaive(nn.Module):
+    """SETR-naive (Zheng et al. 2021) on torchvision's ViT encoder: patch embedding, the position
+    embedding resized bicubically to the image's token grid (any input size that is a multiple of
+    the patch), the encoder, tokens back to a grid, a 1x1 head, bilinear upsampling x16."""
+
+    def __init__(self, classes=5, size=32, patch=8, dim=32):
+        super().__init__()
+        self.vit = torchvision.models.VisionTransformer(image_size=size, patch_size=patch, num_layers=2, num_heads=2,
+                                                        hidden_dim=dim, mlp_dim=2 * dim)
+        self.grid = size // patch
+        self.patch = patch
+        self.head = nn.Sequential(nn.Conv2d(dim, dim, 1), nn.BatchNorm2d(dim), nn.ReLU(), nn.Conv2d(dim, classes, 1))
+
+    def forward(self, x):
+        h, w = x.shape[2] // self.patch, x.shape[3] // self.patch
+        t = self.vit.conv_proj(x).flatten(2).transpose(1, 2)
+        pos = self.vit.encoder.pos_embedding[:, 1:].transpose(1, 2).reshape(1, -1, self.grid, self.grid)
+        pos = F.interpolate(pos, size=(h, w), mode="bicubic", align_corners=False).flatten(2).transpose(1, 2)
+        t = self.vit.encoder.ln(self.vit.encoder.layers(t + pos))
+        y = self.head(t.transpose(1, 2).reshape(x.shape[0], -1, h, w))
+        return F.interpolate(y, size=x.shape[2:], mode="bilinear", align_corners=False)
+
+
+class UperNetLite(nn.Module):
+    """UperNet (Xiao et al. 2018) on torchvision's ConvNeXt stages: the pyramid pooling module's
+    global branch on the deepest stage, a feature pyramid with lateral 1x1 and output 3x3
+    convolutions, the levels upsampled to the finest and fused. (The PPM's 2x2, 3x3 and 6x6 bins are
+    left out: PyTorch 1.13 exports adaptive pooling only for the traced size.)"""
+
+    def __init__(self, classes=5, dims=(8, 16, 32, 64), width=16):
+        super().__init__()
+        blocks = [CNBlockConfig(dims[i], dims[i + 1] if i + 1 < len(dims) else None, 1) for i in range(len(dims))]
+        self.backbone = torchvision.models.convnext.ConvNeXt(blocks).features
+        self.ppm = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(dims[-1], width, 1), nn.ReLU())
+        self.bottleneck = nn.Conv2d(dims[-1] + width, width, 3, padding=1)
+        self.lateral = nn.ModuleList([nn.Conv2d(d, width, 1) for d in dims[:-1]])
+        self.smooth = nn.ModuleList([nn.Conv2d(width, width, 3, padding=1) for _ in dims[:-1]])
+        self.fuse = nn.Sequential(nn.Conv2d(width * len(dims), width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU())
+        self.classify = nn.Conv2d(width, classes, 1)
+
+    def forward(self, x):
+        feats = []
+        y = x
+        for i, stage in enumerate(self.backbone):
+            y = stage(y)
+            if i % 2 == 1:  # after each stage's blocks (the even modules downsample)
+                feats.append(y)
+        top = feats[-1]
+        g = F.interpolate(self.ppm(top), size=top.shape[2:], mode="bilinear", align_corners=False)
+        levels = [self.bottleneck(torch.cat([top, g], 1))]
+        for lat, smooth, f in zip(reversed(self.lateral), reversed(self.smooth), reversed(feats[:-1])):
+            up = lat(f) + F.interpolate(levels[0], size=f.shape[2:], mode="bilinear", align_corners=False)
+            levels.insert(0, smooth(up))
+        size = levels[0].shape[2:]
+        y = self.fuse(torch.cat([levels[0]] + [F.interpolate(l, size=size, mode="bilinear", align_corners=False) for l in levels[1:]], 1))
+        return F.interpolate(self.classify(y), size=x.shape[2:], mode="bilinear", align_corners=False)
+
+
 # Three spatial axes ------------------------------------------------------------------------------
 class PrithviStyle(nn.Module):
     """A Prithvi-EO-style encoder at a small width: a Conv3d patch embedding over (time, y, x) with
@@ -279,6 +341,16 @@ def make(name):
                 mod.running_var.uniform_(0.5, 1.5)
         # 61 x 45: not a multiple of the stride of 8, for the one-tile run at the raster's own size.
         return m, [(1, 3, 64, 64), (1, 3, 72, 56), (1, 3, 61, 45)], (13, 17), ["output"]
+    if name == "setr":
+        m = SETRNaive()
+        m.head[1].running_mean.uniform_(-0.5, 0.5)
+        m.head[1].running_var.uniform_(0.5, 1.5)
+        return m, [(1, 3, 32, 32), (1, 3, 48, 72), (1, 3, 8, 16)], (16, 17), ["output"]
+    if name == "upernet":
+        m = UperNetLite()
+        m.fuse[1].running_mean.uniform_(-0.5, 0.5)
+        m.fuse[1].running_var.uniform_(0.5, 1.5)
+        return m, [(1, 3, 64, 64), (1, 3, 96, 64), (1, 3, 45, 61)], (16, 17), ["output"]
     if name == "prithvi":
         return PrithviStyle(), [(1, 6, 3, 32, 32), (2, 6, 3, 32, 32)], (17,), ["output"]
     if name == "cost_volume":
@@ -301,7 +373,7 @@ def write_raw(path, array):
 def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     manifest = {"models": []}
-    for name in ["convnext", "swin", "vit", "segformer", "prithvi", "cost_volume", "probes"]:
+    for name in ["convnext", "swin", "vit", "segformer", "setr", "upernet", "prithvi", "cost_volume", "probes"]:
         model, shapes, opsets, output_names = make(name)
         model.eval()
         gen = torch.Generator().manual_seed(1)
