@@ -106,6 +106,13 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
     packed_ = Tensor(Shape{group_, gemm.packed_floats(cout_g, k)});
     for (std::int64_t g = 0; g < group_; ++g) gemm.pack_weights(w.data() + g * cout_g * k, cout_g, k, packed_.data() + g * gemm.packed_floats(cout_g, k));
   }
+  if (window_.kernel == std::array<std::int64_t, 2>{1, 1} && window_.stride == std::array<std::int64_t, 2>{1, 1} && cout_g >= 8) {
+    // Pointwise: luojia's own GEMM kernel with the weights as its packed left-hand side.
+    const ConvGemm& gemm = conv_gemm();
+    const std::int64_t per_group = gemm.sgemm_packed_a_floats(cout_g, k);
+    pointwise_packed_ = Tensor(Shape{std::max<std::int64_t>(1, group_ * per_group)});
+    for (std::int64_t g = 0; g < group_; ++g) gemm.sgemm_pack_a(w.data() + g * cout_g * k, cout_g, k, pointwise_packed_.data() + g * per_group);
+  }
   bias_.assign(static_cast<std::size_t>(out_channels_), 0.0f);
   if (has_input(inputs, 2)) {
     const Tensor& b = constant_input(inputs, 2);
@@ -378,7 +385,10 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
   const std::int64_t chunks = (ho + rows_per_chunk - 1) / rows_per_chunk;
   // (In the patch path above each channel block redoes the chunk's packing, which is cheap next to
   // the GEMM when channels are many.)
-  const ChannelSplit split = split_channels(n * group_ * chunks, cout_g, want, 1);
+  const bool own_kernel = !pointwise_packed_.empty();
+  const std::int64_t mr = gemm.sgemm_mr, per_group = own_kernel ? gemm.sgemm_packed_a_floats(cout_g, k) : 0;
+  // Channel blocks of whole slivers for the own kernel.
+  const ChannelSplit split = split_channels(n * group_ * chunks, cout_g, want, own_kernel ? mr : 1);
   const std::int64_t channel_blocks = split.blocks, block_rows = split.channels_per_block;
   const std::int64_t tasks = n * group_ * chunks * channel_blocks;
   luojia::detail::parallel_for(std::int64_t{0}, tasks, [&](std::int64_t t) {
@@ -386,10 +396,15 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
     const std::int64_t g = (t / channel_blocks / chunks) % group_, b = t / channel_blocks / chunks / group_;
     const std::int64_t y0 = chunk * rows_per_chunk, y1 = std::min(ho, y0 + rows_per_chunk);
     const std::int64_t cols = (y1 - y0) * wo;
-    const std::int64_t c0 = cb * block_rows, c1 = std::min(cout_g, c0 + block_rows);
+    const std::int64_t c0 = std::min(cout_g, cb * block_rows), c1 = std::min(cout_g, c0 + block_rows);
+    if (c0 >= c1) return;
     const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
     float* dst = y.data() + (b * out_channels_ + g * cout_g + c0) * plane_out + y0 * wo;
-    gemm.matmul(wdata + (g * cout_g + c0) * k, c1 - c0, k, src + y0 * wo, plane_in, cols, dst, plane_out);
+    if (own_kernel)
+      gemm.sgemm_packed_a(pointwise_packed_.data() + g * per_group, cout_g, k, c0 / mr, (c1 + mr - 1) / mr, src + y0 * wo, plane_in, cols,
+                          dst, plane_out);
+    else
+      gemm.matmul(wdata + (g * cout_g + c0) * k, c1 - c0, k, src + y0 * wo, plane_in, cols, dst, plane_out);
     for (std::int64_t co = 0; co < c1 - c0; ++co) finish_with_bias(dst + co * plane_out, cols, bias_[static_cast<std::size_t>(g * cout_g + c0 + co)]);
   });
 }

@@ -21,6 +21,7 @@ private:
   std::int64_t out_channels_ = 0;
   Tensor weights_;  // [Cout, Cin/group, kh, kw]: per group already the GEMM's row-major left operand
   Tensor packed_;   // per group, the weights in the GEMM kernel's packed right-hand-side layout
+  Tensor pointwise_packed_;  // 1 x 1, stride 1: per group, the weights as luojia's kernel's packed left-hand side
   int winograd_ = 0;  // m of the Winograd F(m x m, 3 x 3) the weights are transformed for; 0: none
   bool winograd_forced_ = false;  // on every input shape, not only where it beats the direct GEMM
   Tensor winograd_packed_;

@@ -174,7 +174,8 @@ void gemm(float* res, std::int64_t ld, const float* lhs, std::int64_t lhs_depth,
 __attribute__((visibility("default"))) const ConvGemm& LUOJIA_CAT(conv_gemm_, LUOJIA_ISA_NAME)() {
   static const ConvGemm gemm{LUOJIA_STR(LUOJIA_ISA_NAME), kMr, kNr, packed::packed_rhs_floats, pack_weights, patch_gemm, matmul,
                                 winograd_packed_floats, winograd_pack_weights, winograd_conv, winograd_block_tiles(),
-                                sgemm::kNr, sgemm::packed_floats, sgemm::pack_b, sgemm::gemm};
+                                sgemm::kNr, sgemm::packed_floats, sgemm::pack_b, sgemm::gemm,
+                                sgemm::kMr, sgemm::packed_a_floats, sgemm::pack_a, sgemm::gemm_packed_a};
   return gemm;
 }
 

@@ -46,6 +46,13 @@ struct ConvGemm {
   void (*sgemm_pack_b)(const float* b, std::int64_t k, std::int64_t n, bool transposed, float* packed);
   void (*sgemm)(const float* a, std::int64_t m, std::int64_t k, std::int64_t lda, const float* packed, std::int64_t n, std::int64_t p0,
                 std::int64_t p1, float* c, std::int64_t ldc);
+  // The same kernel with A (m x k) known at load, packed into slivers of sgemm_mr rows: C's rows
+  // of slivers [s0, s1) (c points at row s0 * sgemm_mr), n columns, = A * B (k x n, ldb apart).
+  std::int64_t sgemm_mr;
+  std::int64_t (*sgemm_packed_a_floats)(std::int64_t m, std::int64_t k);
+  void (*sgemm_pack_a)(const float* a, std::int64_t m, std::int64_t k, float* packed);
+  void (*sgemm_packed_a)(const float* packed, std::int64_t m, std::int64_t k, std::int64_t s0, std::int64_t s1, const float* b,
+                         std::int64_t ldb, std::int64_t n, float* c, std::int64_t ldc);
 };
 
 // The build for this CPU (LUOJIA_ISA=sse2|avx2|avx512 forces one, for tests and benchmarks).

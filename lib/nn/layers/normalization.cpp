@@ -78,7 +78,9 @@ void LayerNorm::do_forward(std::span<const Tensor> in, std::span<Tensor> out) co
     for (std::int64_t r = r0; r < std::min(rows, r0 + per_task); ++r) {
       const float* src = x.data() + r * n;
       float* dst = out[0].data() + r * n;
-      const auto [mean, inv] = moments(src, n, epsilon);
+      // Plain names, not a structured binding: clang does not let OpenMP's simd loops capture one.
+      const std::pair<float, float> stats = moments(src, n, epsilon);
+      const float mean = stats.first, inv = stats.second;
       if (mean_out) mean_out[r] = mean;
       if (inv_out) inv_out[r] = inv;
       const float* g = scale.data();
@@ -118,7 +120,8 @@ void InstanceNorm::do_forward(std::span<const Tensor> in, std::span<Tensor> out)
   luojia::detail::parallel_for(std::int64_t{0}, planes, [&](std::int64_t p) {
     const float* src = x.data() + p * n;
     float* dst = out[0].data() + p * n;
-    const auto [mean, inv] = moments(src, n, epsilon);
+    const std::pair<float, float> stats = moments(src, n, epsilon);
+    const float mean = stats.first, inv = stats.second;
     const float a = inv * scale[static_cast<std::size_t>(p % channels)];
     const float b = bias[static_cast<std::size_t>(p % channels)] - mean * a;
 #pragma omp simd
@@ -158,7 +161,8 @@ void GroupNorm::do_forward(std::span<const Tensor> in, std::span<Tensor> out) co
     const std::int64_t n = per_group * plane;
     const float* src = x.data() + g * n;
     float* dst = out[0].data() + g * n;
-    const auto [mean, inv] = moments(src, n, epsilon);
+    const std::pair<float, float> stats = moments(src, n, epsilon);
+    const float mean = stats.first, inv = stats.second;
     for (std::int64_t c = 0; c < per_group; ++c) {
       const auto p = static_cast<std::size_t>(per_channel ? (g % groups) * per_group + c : g % groups);
       const float a = inv * scale[p], b = bias[p] - mean * a;

@@ -118,4 +118,57 @@ inline void gemm(const float* a, std::int64_t m, std::int64_t k, std::int64_t ld
   }
 }
 
+// The other way round, for a left-hand side known at load (a pointwise convolution's weights,
+// output channels x input channels): A packed once into slivers of kMr rows over the whole depth,
+// B (the input planes, k rows ldb apart) packed per call into panels.
+inline std::int64_t slivers(std::int64_t m) { return (m + kMr - 1) / kMr; }
+inline std::int64_t packed_a_floats(std::int64_t m, std::int64_t k) { return slivers(m) * k * kMr; }
+
+// packed[(s k + kk) kMr + i] = A[s kMr + i][kk] (0 past m); a is m x k row-major.
+inline void pack_a(const float* a, std::int64_t m, std::int64_t k, float* packed) {
+  for (std::int64_t s = 0; s < slivers(m); ++s)
+    for (std::int64_t kk = 0; kk < k; ++kk)
+      for (int i = 0; i < kMr; ++i) {
+        const std::int64_t row = s * kMr + i;
+        packed[(s * k + kk) * kMr + i] = row < m ? a[row * k + kk] : 0.0f;
+      }
+}
+
+// C (rows [s0 kMr, min(m, s1 kMr)) of A, n columns, ldc apart) = A (packed) * B (k x n, ldb apart).
+inline void gemm_packed_a(const float* packed, std::int64_t m, std::int64_t k, std::int64_t s0, std::int64_t s1, const float* b,
+                          std::int64_t ldb, std::int64_t n, float* c, std::int64_t ldc) {
+  constexpr std::int64_t kNc = 16 * kNr;  // columns per block: B's packed block (kKc x kNc) stays in L2
+  thread_local std::vector<float> block;
+  for (std::int64_t j0 = 0; j0 < n; j0 += kNc) {
+    const std::int64_t nc = std::min(kNc, n - j0), panels_here = (nc + kNr - 1) / kNr;
+    for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
+      const std::int64_t kc = std::min(kKc, k - k0);
+      block.resize(static_cast<std::size_t>(panels_here * kc * kNr));
+      for (std::int64_t p = 0; p < panels_here; ++p) {
+        const std::int64_t cols = std::min(kNr, nc - p * kNr);
+        float* dst = block.data() + p * kc * kNr;
+        for (std::int64_t kk = 0; kk < kc; ++kk) {
+          const float* src = b + (k0 + kk) * ldb + j0 + p * kNr;
+          float* d = dst + kk * kNr;
+          if (cols == kNr) {
+            std::memcpy(d, src, sizeof(float) * kNr);
+          } else {
+            std::memcpy(d, src, sizeof(float) * static_cast<std::size_t>(cols));
+            std::fill(d + cols, d + kNr, 0.0f);
+          }
+        }
+      }
+      for (std::int64_t p = 0; p < panels_here; ++p) {
+        const std::int64_t cols = std::min(kNr, nc - p * kNr);
+        const float* bp = block.data() + p * kc * kNr;
+        for (std::int64_t s = s0; s < s1; ++s) {
+          const int rows = static_cast<int>(std::min<std::int64_t>(kMr, m - s * kMr));
+          if (rows <= 0) break;
+          micro_kernel(packed + (s * k + k0) * kMr, bp, kc, c + (s * kMr - s0 * kMr) * ldc + j0 + p * kNr, ldc, rows, cols, k0 > 0);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace luojia::nn::layers::sgemm
