@@ -22,6 +22,7 @@ Writes into tests/data/transformers/ the same layout as tools/make_reference_mod
   setr       SETR-naive on torchvision's ViT encoder, the position embedding resized bicubically to
              the image's token grid (any multiple of the patch)
   upernet    UperNet's pyramid pooling (global branch) and feature pyramid on torchvision's ConvNeXt
+  upernet_swin  the same on torchvision's Swin Transformer
   prithvi    a Prithvi-EO-style encoder: Conv3d patch embedding over 3 dates, transformer layers
              (PyTorch's own TransformerEncoderLayer), a transposed convolution back to pixels
   cost_volume  the 3-D operators of a stereo network: Conv3d (grouped, strided, dilated),
@@ -180,15 +181,21 @@ class SETRNaive(nn.Module):
 
 
 class UperNetLite(nn.Module):
-    """UperNet (Xiao et al. 2018) on torchvision's ConvNeXt stages: the pyramid pooling module's
-    global branch on the deepest stage, a feature pyramid with lateral 1x1 and output 3x3
+    """UperNet (Xiao et al. 2018) on torchvision's ConvNeXt or Swin stages: the pyramid pooling
+    module's global branch on the deepest stage, a feature pyramid with lateral 1x1 and output 3x3
     convolutions, the levels upsampled to the finest and fused. (The PPM's 2x2, 3x3 and 6x6 bins are
     left out: PyTorch 1.13 exports adaptive pooling only for the traced size.)"""
 
-    def __init__(self, classes=5, dims=(8, 16, 32, 64), width=16):
+    def __init__(self, classes=5, dims=(8, 16, 32, 64), width=16, backbone="convnext"):
         super().__init__()
-        blocks = [CNBlockConfig(dims[i], dims[i + 1] if i + 1 < len(dims) else None, 1) for i in range(len(dims))]
-        self.backbone = torchvision.models.convnext.ConvNeXt(blocks).features
+        if backbone == "convnext":
+            blocks = [CNBlockConfig(dims[i], dims[i + 1] if i + 1 < len(dims) else None, 1) for i in range(len(dims))]
+            self.backbone = torchvision.models.convnext.ConvNeXt(blocks).features
+        else:  # Swin: stages of (N, H, W, C) tokens; embed_dim doubles per stage
+            self.backbone = torchvision.models.swin_transformer.SwinTransformer(
+                patch_size=[4, 4], embed_dim=dims[0], depths=[1] * len(dims), num_heads=[1, 2, 2, 4][:len(dims)],
+                window_size=[4, 4]).features
+        self.channels_last = backbone == "swin"
         self.ppm = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(dims[-1], width, 1), nn.ReLU())
         self.bottleneck = nn.Conv2d(dims[-1] + width, width, 3, padding=1)
         self.lateral = nn.ModuleList([nn.Conv2d(d, width, 1) for d in dims[:-1]])
@@ -202,7 +209,7 @@ class UperNetLite(nn.Module):
         for i, stage in enumerate(self.backbone):
             y = stage(y)
             if i % 2 == 1:  # after each stage's blocks (the even modules downsample)
-                feats.append(y)
+                feats.append(y.permute(0, 3, 1, 2) if self.channels_last else y)
         top = feats[-1]
         g = F.interpolate(self.ppm(top), size=top.shape[2:], mode="bilinear", align_corners=False)
         levels = [self.bottleneck(torch.cat([top, g], 1))]
@@ -351,6 +358,14 @@ def make(name):
         m.fuse[1].running_mean.uniform_(-0.5, 0.5)
         m.fuse[1].running_var.uniform_(0.5, 1.5)
         return m, [(1, 3, 64, 64), (1, 3, 96, 64), (1, 3, 45, 61)], (16, 17), ["output"]
+    if name == "upernet_swin":
+        # Swin decides per stage in Python whether windows shift (not when one window covers the
+        # stage); the export keeps what it traced, so every case takes the same branches: at
+        # 80 x 80 and up, each of the 3 stages is wider than a window.
+        m = UperNetLite(dims=(8, 16, 32), backbone="swin")
+        m.fuse[1].running_mean.uniform_(-0.5, 0.5)
+        m.fuse[1].running_var.uniform_(0.5, 1.5)
+        return m, [(1, 3, 80, 80), (1, 3, 96, 80)], (17,), ["output"]
     if name == "prithvi":
         return PrithviStyle(), [(1, 6, 3, 32, 32), (2, 6, 3, 32, 32)], (17,), ["output"]
     if name == "cost_volume":
@@ -373,7 +388,7 @@ def write_raw(path, array):
 def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     manifest = {"models": []}
-    for name in ["convnext", "swin", "vit", "segformer", "setr", "upernet", "prithvi", "cost_volume", "probes"]:
+    for name in ["convnext", "swin", "vit", "segformer", "setr", "upernet", "upernet_swin", "prithvi", "cost_volume", "probes"]:
         model, shapes, opsets, output_names = make(name)
         model.eval()
         gen = torch.Generator().manual_seed(1)
