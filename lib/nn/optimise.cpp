@@ -47,6 +47,14 @@ std::string fresh_name(const Graph& g, const std::string& base) {
   return name;
 }
 
+// Drops the nodes at these indices, keeping the others' order.
+void erase_nodes(Graph& g, const std::set<std::size_t>& removed) {
+  std::vector<NodeInfo> kept;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    if (!removed.count(i)) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+}
+
 // Constant nodes become initializers.
 void hoist_constants(Graph& g) {
   std::vector<NodeInfo> kept;
@@ -135,10 +143,7 @@ void fold_batch_norms(Graph& g) {
     conv.outputs[0] = bn.outputs[0];
     removed.insert(users[0]);
   }
-  std::vector<NodeInfo> kept;
-  for (std::size_t i = 0; i < g.nodes.size(); ++i)
-    if (!removed.count(i)) kept.push_back(std::move(g.nodes[i]));
-  g.nodes = std::move(kept);
+  erase_nodes(g, removed);
 }
 
 // Conv -> Add(conv, r): the conv adds r to its output while it is in cache (a ResNet block's
@@ -171,10 +176,7 @@ void fuse_residual_adds(Graph& g) {
     producer[add.outputs[0]] = i;
     removed.insert(users[0]);
   }
-  std::vector<NodeInfo> kept;
-  for (std::size_t i = 0; i < g.nodes.size(); ++i)
-    if (!removed.count(i)) kept.push_back(std::move(g.nodes[i]));
-  g.nodes = std::move(kept);
+  erase_nodes(g, removed);
 }
 
 // SiLU as PyTorch exports it: y = Mul(x, Sigmoid(x)), x read by the two alone and the Sigmoid's
@@ -245,10 +247,7 @@ void fuse_activations(Graph& g) {
     conv.outputs[0] = act.outputs[0];
     removed.insert(users[0]);
   }
-  std::vector<NodeInfo> kept;
-  for (std::size_t i = 0; i < g.nodes.size(); ++i)
-    if (!removed.count(i)) kept.push_back(std::move(g.nodes[i]));
-  g.nodes = std::move(kept);
+  erase_nodes(g, removed);
 }
 
 // The node that writes value, if a node does.
@@ -342,10 +341,7 @@ void fuse_gelus(Graph& g) {
       if (k != *last_at) removed.insert(k);
     g.nodes[*last_at] = std::move(gelu);
   }
-  std::vector<NodeInfo> kept;
-  for (std::size_t i = 0; i < g.nodes.size(); ++i)
-    if (!removed.count(i)) kept.push_back(std::move(g.nodes[i]));
-  g.nodes = std::move(kept);
+  erase_nodes(g, removed);
 }
 
 // The axes a ReduceMean with keepdims averages, from its attribute or (opset 18) its input.
@@ -451,10 +447,7 @@ void fuse_layer_norms(Graph& g) {
     for (std::size_t n : swallowed) removed.insert(n);
     g.nodes[last] = std::move(ln);
   }
-  std::vector<NodeInfo> kept;
-  for (std::size_t i = 0; i < g.nodes.size(); ++i)
-    if (!removed.count(i)) kept.push_back(std::move(g.nodes[i]));
-  g.nodes = std::move(kept);
+  erase_nodes(g, removed);
 }
 
 // Attention as exports spell it out: S = MatMul(Q, K^T), [S * c or S / c], [S + bias],
@@ -523,10 +516,7 @@ void fuse_attention(Graph& g) {
     for (std::size_t n : swallowed) removed.insert(n);
     g.nodes[*out_at] = std::move(attention);
   }
-  std::vector<NodeInfo> kept;
-  for (std::size_t i = 0; i < g.nodes.size(); ++i)
-    if (!removed.count(i)) kept.push_back(std::move(g.nodes[i]));
-  g.nodes = std::move(kept);
+  erase_nodes(g, removed);
 }
 
 // Nodes nothing reads and that are no graph output.

@@ -54,24 +54,29 @@ Window2d Window2d::from(const Attributes& a, std::array<std::int64_t, 2> kernel)
   return w;
 }
 
-std::int64_t Window2d::output_size(int d, std::int64_t n, std::int64_t& pad_begin_out) const {
-  const auto i = static_cast<std::size_t>(d);
-  const std::int64_t span = (kernel[i] - 1) * dilation[i] + 1;
+std::int64_t window_output_size(std::int64_t n, std::int64_t kernel, std::int64_t stride, std::int64_t dilation, std::int64_t pad_begin,
+                                std::int64_t pad_end, const std::string& auto_pad, bool ceil_mode, std::int64_t& pad_begin_out) {
+  const std::int64_t span = (kernel - 1) * dilation + 1;
   if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-    const std::int64_t out = (n + stride[i] - 1) / stride[i];
-    const std::int64_t total = std::max<std::int64_t>(0, (out - 1) * stride[i] + span - n);
+    const std::int64_t out = (n + stride - 1) / stride;
+    const std::int64_t total = std::max<std::int64_t>(0, (out - 1) * stride + span - n);
     pad_begin_out = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
     return out;
   }
-  const std::int64_t pb = auto_pad == "VALID" ? 0 : pad_begin[i];
-  const std::int64_t pe = auto_pad == "VALID" ? 0 : pad_end[i];
+  const std::int64_t pb = auto_pad == "VALID" ? 0 : pad_begin;
+  const std::int64_t pe = auto_pad == "VALID" ? 0 : pad_end;
   pad_begin_out = pb;
   const std::int64_t room = n + pb + pe - span;
   if (room < 0) return 0;
-  std::int64_t out = (ceil_mode ? (room + stride[i] - 1) / stride[i] : room / stride[i]) + 1;
+  std::int64_t out = (ceil_mode ? (room + stride - 1) / stride : room / stride) + 1;
   // With ceil_mode the last window must start inside the input or its begin padding.
-  if (ceil_mode && (out - 1) * stride[i] >= n + pb) --out;
+  if (ceil_mode && (out - 1) * stride >= n + pb) --out;
   return out;
+}
+
+std::int64_t Window2d::output_size(int d, std::int64_t n, std::int64_t& pad_begin_out) const {
+  const auto i = static_cast<std::size_t>(d);
+  return window_output_size(n, kernel[i], stride[i], dilation[i], pad_begin[i], pad_end[i], auto_pad, ceil_mode, pad_begin_out);
 }
 
 Footprint Window2d::footprint() const {

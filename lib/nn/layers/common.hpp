@@ -27,6 +27,11 @@ Shape broadcast(const Shape& a, const Shape& b);
 // Strides (in elements) of shape as seen from an output of shape out (0 on broadcast axes).
 std::vector<std::int64_t> broadcast_strides(const Shape& shape, const Shape& out);
 
+// Output size of one axis of n inputs under a window (kernel, stride, dilation, pads, auto_pad,
+// ceil_mode as ONNX defines them), and the begin padding it resolves to (SAME_* depend on n).
+std::int64_t window_output_size(std::int64_t n, std::int64_t kernel, std::int64_t stride, std::int64_t dilation, std::int64_t pad_begin,
+                                std::int64_t pad_end, const std::string& auto_pad, bool ceil_mode, std::int64_t& pad_begin_out);
+
 // Spatial geometry of a 2-D convolution or pooling window, auto_pad resolved.
 struct Window2d {
   std::array<std::int64_t, 2> kernel{1, 1};

@@ -16,6 +16,19 @@ bool three_d(const NodeInfo& node) { return node.attributes.get_ints("kernel_sha
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
+// A convolution's bias (input 2) for its output channels, zeros without one.
+std::vector<float> bias_of(const Layer& layer, const std::vector<ValueInfo>& in, std::int64_t channels) {
+  std::vector<float> bias(static_cast<std::size_t>(channels), 0.0f);
+  if (in.size() > 2 && in[2].present) {
+    if (!in[2].value) raise("bias must be constant in " + layer.node().describe());
+    const auto b = in[2].value->to_floats();
+    if (b.size() != bias.size())
+      raise("bias has " + std::to_string(b.size()) + " values for " + std::to_string(bias.size()) + " channels in " + layer.node().describe());
+    bias = b;
+  }
+  return bias;
+}
+
 // Output positions per im2col chunk: the chunk's columns stay in cache.
 constexpr std::int64_t kChunk = 1024;
 
@@ -58,21 +71,7 @@ Window3d Window3d::from(const Layer& layer, const Attributes& a) {
 
 std::int64_t Window3d::output_size(int d, std::int64_t n, std::int64_t& pad_begin_out) const {
   const auto i = static_cast<std::size_t>(d);
-  const std::int64_t span = (kernel[i] - 1) * dilation[i] + 1;
-  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-    const std::int64_t out = (n + stride[i] - 1) / stride[i];
-    const std::int64_t total = std::max<std::int64_t>(0, (out - 1) * stride[i] + span - n);
-    pad_begin_out = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-    return out;
-  }
-  const std::int64_t pb = auto_pad == "VALID" ? 0 : pad_begin[i], pe = auto_pad == "VALID" ? 0 : pad_end[i];
-  pad_begin_out = pb;
-  const std::int64_t room = n + pb + pe - span;
-  if (room < 0) return 0;
-  std::int64_t out = (ceil_mode ? (room + stride[i] - 1) / stride[i] : room / stride[i]) + 1;
-  // Ceil mode: the last window must start inside the input or its left padding.
-  if (ceil_mode && (out - 1) * stride[i] >= n + pb) --out;
-  return out;
+  return window_output_size(n, kernel[i], stride[i], dilation[i], pad_begin[i], pad_end[i], auto_pad, ceil_mode, pad_begin_out);
 }
 
 Footprint Window3d::footprint() const {
@@ -94,12 +93,7 @@ void Conv3d::prepare(const std::vector<ValueInfo>& in) {
   for (int d = 0; d < 3; ++d)
     if (weights_.dim(2 + d) != window_.kernel[static_cast<std::size_t>(d)]) fail("kernel_shape does not match the weights");
   if (group_ < 1 || weights_.dim(0) % group_ != 0) fail("group " + std::to_string(group_) + " does not divide the output channels");
-  bias_.assign(static_cast<std::size_t>(weights_.dim(0)), 0.0f);
-  if (has_input(in, 2)) {
-    const auto b = constant_input(in, 2).to_floats();
-    if (b.size() != bias_.size()) fail("bias has " + std::to_string(b.size()) + " values for " + std::to_string(bias_.size()) + " channels");
-    bias_ = b;
-  }
+  bias_ = bias_of(*this, in, weights_.dim(0));
 }
 
 std::vector<ValueInfo> Conv3d::infer(const std::vector<ValueInfo>& in) const {
@@ -180,12 +174,7 @@ void ConvTranspose3d::prepare(const std::vector<ValueInfo>& in) {
   for (int d = 0; d < 3; ++d)
     if (weights_.dim(2 + d) != window_.kernel[static_cast<std::size_t>(d)]) fail("kernel_shape does not match the weights");
   if (group_ < 1 || weights_.dim(0) % group_ != 0) fail("group " + std::to_string(group_) + " does not divide the input channels");
-  bias_.assign(static_cast<std::size_t>(weights_.dim(1) * group_), 0.0f);
-  if (has_input(in, 2)) {
-    const auto b = constant_input(in, 2).to_floats();
-    if (b.size() != bias_.size()) fail("bias has " + std::to_string(b.size()) + " values for " + std::to_string(bias_.size()) + " channels");
-    bias_ = b;
-  }
+  bias_ = bias_of(*this, in, weights_.dim(1) * group_);
 }
 
 std::array<std::int64_t, 3> ConvTranspose3d::pads_begin(const Shape& x) const {
