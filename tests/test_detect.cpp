@@ -392,6 +392,33 @@ TEST_CASE("a fixed-size (static) export runs on windows of its size: exact withi
   CHECK_FALSE(std::filesystem::exists(dir.file("no_core.geojson")));
 }
 
+TEST_CASE("an end-to-end (NMS-free, TopK inside) export, layout (1, K, 6): one tile equals PyTorch, larger rasters said not exact",
+          "[detect]") {
+  TempDir dir;
+  const auto& e2e = manifest()["end_to_end"];
+  const std::string model = e2e["model"];
+  const nn::Model loaded = nn::Model::load(kDetection + model + ".onnx");
+  for (const auto& [name, count] : e2e["cases"].items()) {
+    INFO(name);
+    Raster raster = Raster::open(case_raster(dir, name));
+    DetectOptions o;
+    o.overwrite = true;
+    const std::string out = dir.file("e2e_" + name + ".geojson");
+    const DetectReport r = detect(raster, loaded, out, o);
+    CHECK(r.layout == DetectionLayout::EndToEnd);
+    CHECK(r.exact);
+    CHECK(r.tiles == 1);
+    check_same(read_product(out, false), reference(model, name));
+    CHECK(r.detections == count.get<std::int64_t>());
+  }
+  // Each tile would keep its own top K: past one tile, overlapping tiles merged by NMS, not exact.
+  Raster raster = Raster::open(case_raster(dir, "large"));
+  const DetectReport r = detect_tiled(raster, loaded, dir.file("e2e_large.geojson"), 128);
+  CHECK_FALSE(r.exact);
+  CHECK(r.note.find("TopK") != std::string::npos);
+  CHECK(r.tiles > 1);
+}
+
 TEST_CASE("detection options: classes, max detections, COCO pixel boxes, thresholds", "[detect]") {
   TempDir dir;
   const nn::Model model = nn::Model::load(kDetection + "yolo8_tiny.onnx");

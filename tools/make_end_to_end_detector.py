@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""An NMS-free, end-to-end export of the test detector yolo8_tiny, and its references.
+
+Run from the repository root after tools/make_detection_models.py (CPU only, seconds):
+
+    /usr/bin/python3 tools/make_end_to_end_detector.py
+
+YOLOv10-style exports end in the model's own top-K: output (1, K, 6) = x1, y1, x2, y2, score,
+class, made by TopK and GatherElements inside the graph. This wraps yolo8_tiny (rebuilt from its
+seed; its weights are checked against tests/data/detection/yolo8_tiny.onnx) with that head,
+K = TOP_K, exports it with dynamic H and W, and writes into tests/data/detection/:
+
+  yolo8_e2e_tiny.onnx          the end-to-end export (TopK over every anchor of the image)
+  yolo8_e2e_tiny_<case>.json   per case, the whole-image reference: pixels / 255, the image
+                               padded on the right and bottom to a multiple of 32 by reflection,
+                               one run, boxes below det_conf dropped, class-aware
+                               torchvision.ops.batched_nms at det_iou_thresh (what luojia-detect
+                               does with any detector's boxes)
+
+A top-K over the whole image is global: tiles would each keep their own K, so luojia runs a raster
+that fits one tile exactly and larger ones by overlapping tiles, said to be not exact.
+"""
+
+import io
+import json
+import os
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+import torch
+import torch.nn as nn
+
+import make_detection_models as m
+
+TOP_K = 20  # at most the anchors of the smallest case (1 x 1, padded to 32 x 32: 21)
+CASES = ("odd", "small", "wide", "pixel", "row")
+
+
+class EndToEnd(nn.Module):
+    def __init__(self, detector, k):
+        super().__init__()
+        self.detector, self.k = detector, k
+
+    def forward(self, x):
+        y = self.detector(x)                       # (1, 4 + classes, anchors): cx, cy, w, h, scores
+        box, cls = y[:, :4], y[:, 4:]
+        score, label = cls.max(1)
+        top, index = torch.topk(score, self.k, dim=1)
+        b = box.transpose(1, 2).gather(1, index.unsqueeze(-1).expand(-1, -1, 4))
+        corner1, corner2 = b[..., :2] - b[..., 2:] / 2, b[..., :2] + b[..., 2:] / 2
+        return torch.cat([corner1, corner2, top.unsqueeze(-1), label.gather(1, index).float().unsqueeze(-1)], -1)
+
+
+def reference(model, image):
+    c, h, w = image.shape
+    ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
+    x = image.astype(np.float32) / 255.0
+    x = x[:, m.reflect_index(np.arange(ph), h)][:, :, m.reflect_index(np.arange(pw), w)]
+    with torch.no_grad():
+        out = model(torch.from_numpy(np.ascontiguousarray(x))[None])[0].numpy()   # (K, 6)
+    keep = (out[:, 4] >= m.CONF) & (out[:, 2] > out[:, 0]) & (out[:, 3] > out[:, 1])
+    rows = np.nonzero(keep)[0]
+    xyxy, score, label = out[rows, :4], out[rows, 4], out[rows, 5].round().astype(np.int64)
+    kept = m.torchvision.ops.batched_nms(torch.from_numpy(xyxy), torch.from_numpy(score), torch.from_numpy(label), m.IOU).numpy()
+    return [{"class_id": int(label[i]), "score": float(score[i]), "cx": float((xyxy[i, 0] + xyxy[i, 2]) / 2),
+             "cy": float((xyxy[i, 1] + xyxy[i, 3]) / 2), "width": float(xyxy[i, 2] - xyxy[i, 0]),
+             "height": float(xyxy[i, 3] - xyxy[i, 1]), "angle": 0.0} for i in kept]
+
+
+def main():
+    torch.manual_seed(8)
+    detector = m.TinyYolo8(3, False).eval()
+    dynamic = onnx.load(os.path.join(m.OUT_DIR, "yolo8_tiny.onnx"))
+    found = {numpy_helper.to_array(t).tobytes() for t in dynamic.graph.initializer}
+    weights = [p.detach().numpy() for p in detector.state_dict().values() if p.dim() > 0]
+    if any(w.astype(np.float32).tobytes() not in found for w in weights):
+        raise SystemExit("the rebuilt detector's weights differ from yolo8_tiny.onnx")
+    model = EndToEnd(detector, TOP_K).eval()
+    buf = io.BytesIO()
+    torch.onnx.export(model, torch.zeros(1, 3, 128, 160), buf, opset_version=m.OPSET, input_names=["images"],
+                      output_names=["output0"], dynamic_axes={"images": {2: "height", 3: "width"}})
+    exported = onnx.load_from_string(buf.getvalue())
+    for entry in dynamic.metadata_props:
+        exported.metadata_props.append(onnx.StringStringEntryProto(key=entry.key, value=entry.value))
+    onnx.checker.check_model(exported)
+    onnx.save(exported, os.path.join(m.OUT_DIR, "yolo8_e2e_tiny.onnx"))
+    manifest_path = os.path.join(m.OUT_DIR, "manifest.json")
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    counts = {}
+    for case in CASES:
+        h, w = manifest["cases"][case]["height"], manifest["cases"][case]["width"]
+        image = np.fromfile(os.path.join(m.OUT_DIR, f"{case}_input.u8"), np.uint8).reshape(3, h, w)
+        dets = reference(model, image)
+        counts[case] = len(dets)
+        with open(os.path.join(m.OUT_DIR, f"yolo8_e2e_tiny_{case}.json"), "w") as f:
+            json.dump(dets, f, indent=0)
+    manifest["end_to_end"] = {"model": "yolo8_e2e_tiny", "top_k": TOP_K, "cases": counts}
+    with open(manifest_path, "w") as f:
+        json.dump(manifest, f, indent=1)
+    print("yolo8_e2e_tiny", counts)
+
+
+if __name__ == "__main__":
+    main()
