@@ -40,6 +40,8 @@ protected:
 // A right-hand side known at load, packed once for luojia's GEMM kernel (conv_gemm.hpp's sgemm).
 struct PackedRhs {
   Tensor floats;
+  Tensor original;          // B as given: a product of a few rows (a classifier's head) streams it
+  bool transposed = false;  // original is n x k
   std::int64_t k = 0, n = 0;
   bool empty() const { return floats.empty(); }
   void pack(const Tensor& b, bool transposed);
