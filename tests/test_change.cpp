@@ -108,7 +108,7 @@ TEST_CASE("Otsu's threshold separates two populations", "[change]") {
     for (int x = 0; x < 60; ++x) REQUIRE(c[static_cast<std::size_t>(y * 60 + x)] == ((x >= 20 && x < 30 && y < 10) ? 1 : 0));
 }
 
-TEST_CASE("aligning warps a shifted copy back onto the grid; without it, a clear error", "[change]") {
+TEST_CASE("aligning warps a shifted copy back onto the grid, and without it a clear error", "[change]") {
   TempDir dir;
   const std::string before = stack_date(dir, "2000", ".TIF"), after = stack_date(dir, "2010", ".tif");
   // AFTER moved 3 pixels east: its pixel x holds what AFTER has at x + 3.

@@ -96,7 +96,7 @@ TEST_CASE("overlapping windows equal windows cut and reflected here", "[classify
     }
 }
 
-TEST_CASE("cells without data are nodata; bad windows are errors", "[classify]") {
+TEST_CASE("cells without data are nodata, and bad windows are errors", "[classify]") {
   TempDir dir;
   luojia::test::RasterSpec spec;
   spec.width = 64;
@@ -115,7 +115,7 @@ TEST_CASE("cells without data are nodata; bad windows are errors", "[classify]")
   CHECK_THROWS_WITH(classify(dir.file("in.tif"), kNn + "unet_op17.onnx", dir.file("x.tif"), o), Catch::Contains("is not (N, classes)"));
 }
 
-TEST_CASE("transformer classifiers (torchvision's ViT and ConvNeXt) through classify equal PyTorch; over 254 classes, UInt16 labels",
+TEST_CASE("transformer classifiers (torchvision's ViT and ConvNeXt) through classify equal PyTorch, and over 254 classes give UInt16 labels",
           "[classify][transformers]") {
   TempDir dir;
   const std::string data = LUOJIA_TEST_DATA "/transformers/";

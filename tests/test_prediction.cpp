@@ -280,7 +280,7 @@ TEST_CASE("Deepness metadata keys are read, checked, and yield to luojia's own",
   CHECK(nn::parse_metadata_props(Props{{"author", "someone"}}, "m.onnx").source == "none");
 }
 
-TEST_CASE("luojia-info prints what it understood of a model; luojia-regress and luojia-superres run as programs", "[predict][programs]") {
+TEST_CASE("luojia-info prints what it understood of a model, and luojia-regress and luojia-superres run as programs", "[predict][programs]") {
   using luojia::test::run_program;
   const auto info = run_program({luojia::test::kInfo, "--json", kTasks + "regressor.onnx"});
   REQUIRE(info.code == 0);

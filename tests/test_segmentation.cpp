@@ -89,7 +89,7 @@ TEST_CASE("tiled segmentation equals one whole-image run", "[segment][exact]") {
     }
 }
 
-TEST_CASE("products keep georeferencing; nodata stays nodata; empty tiles are skipped", "[segment]") {
+TEST_CASE("products keep georeferencing, nodata stays nodata and empty tiles are skipped", "[segment]") {
   TempDir dir;
   // Rows 0..39 are nodata in every band: with 32-pixel tiles, the first row of tiles has no data.
   const std::string in = make_input(dir, "in.tif", 70, 90, 4, -9999.0, [](int b, int x, int y) {
