@@ -124,7 +124,8 @@ ModelTiling plan_model_tiling(const nn::Model& model, const ModelInput& input, c
     // meet at odd sizes; a model that resizes to its input does), without running it.
     try {
       const auto own = model.analyse({1, input.input_channels[0], info.height, info.width}).at(0);
-      const auto turned = model.analyse({1, input.input_channels[0], info.width, info.height}).at(0);
+      const auto turned =
+          info.width == info.height ? own : model.analyse({1, input.input_channels[0], info.width, info.height}).at(0);
       // A dense output of the raster's own size (times the upscale), at both orientations.
       const auto dense = [&](const nn::OutputAnalysis& a, std::int64_t h, std::int64_t w) {
         return a.stride == 1 && a.upscale == t.analysis.upscale && t.analysis.stride == 1 && a.shape.size() == 4 &&

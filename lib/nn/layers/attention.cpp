@@ -72,12 +72,7 @@ void Attention::do_forward(std::span<const Tensor> in, std::span<Tensor> out) co
         const float* bias = in[3].data() + ib + (r0 + r) * bias_row;
         for (std::int64_t j = 0; j < nk; ++j) row[j] += bias[j * bias_col];
       }
-      float top = -INFINITY;
-      for (std::int64_t j = 0; j < nk; ++j) top = std::max(top, row[j]);
-      map16(row, nk, [top](f32x16 x) { return exp16(x - top); });
-      double sum = 0;
-      for (std::int64_t j = 0; j < nk; ++j) sum += row[j];
-      const float inv = static_cast<float>(1.0 / sum);
+      const float inv = 1.0f / exp_from_max(row, row, nk).second;
       for (std::int64_t j = 0; j < nk; ++j) row[j] *= inv;
     }
     Eigen::Map<RowMatrix>(out[0].data() + (b * nq + r0) * dv, rows, dv).noalias() = s * vm;

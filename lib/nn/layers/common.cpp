@@ -3,6 +3,19 @@
 
 namespace luojia::nn::layers {
 
+std::vector<ValueInfo> infos_of(std::span<const Tensor> inputs) {
+  std::vector<ValueInfo> v;
+  for (const auto& t : inputs)
+    v.push_back(ValueInfo{t.shape(), t.type(), t.empty() ? std::nullopt : std::optional<Tensor>(t), !t.empty()});
+  return v;
+}
+
+std::vector<std::int64_t> contiguous_strides(const Shape& shape) {
+  std::vector<std::int64_t> strides(shape.size(), 1);
+  for (std::size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
+  return strides;
+}
+
 Shape broadcast(const Shape& a, const Shape& b) {
   const std::size_t rank = std::max(a.size(), b.size());
   Shape out(rank, 1);

@@ -21,6 +21,18 @@ inline int normalise_axis(std::int64_t axis, std::size_t rank, const Layer& laye
   return static_cast<int>(axis < 0 ? axis + r : axis);
 }
 
+// Bytes per element: int64 (shape arithmetic, indices, bools) or float32.
+inline std::size_t element_size(const Tensor& t) { return t.type() == ElementType::Int64 ? 8 : 4; }
+
+// What infer() says of an output computed at run time: its shape and type, no value.
+inline ValueInfo output_info(Shape shape, ElementType type) { return ValueInfo{std::move(shape), type, std::nullopt, true}; }
+
+// The inputs of a run as infer() sees them (values known), for layers that reuse their inference.
+std::vector<ValueInfo> infos_of(std::span<const Tensor> inputs);
+
+// Row-major strides, in elements, of a dense tensor of this shape.
+std::vector<std::int64_t> contiguous_strides(const Shape& shape);
+
 // Numpy broadcasting of two shapes.
 Shape broadcast(const Shape& a, const Shape& b);
 

@@ -101,12 +101,17 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
     winograd_packed_ = Tensor(Shape{gemm.winograd_packed_floats(winograd_, w.dim(1), out_channels_)});
     gemm.winograd_pack_weights(winograd_, w.data(), w.dim(1), out_channels_, winograd_packed_.data());
   }
-  if (!(w.dim(1) == 1 && cout_g == 1)) {
+  // A 1 x 1, stride 1 convolution without padding takes the pointwise path on every input (the
+  // output plane is the input's); only that path's weight layout is packed for it.
+  constexpr std::array<std::int64_t, 2> one{1, 1}, none{0, 0};
+  const bool always_pointwise = window_.kernel == one && window_.stride == one &&
+                                (window_.auto_pad != "NOTSET" || (window_.pad_begin == none && window_.pad_end == none));
+  if (!(w.dim(1) == 1 && cout_g == 1) && !always_pointwise) {
     const ConvGemm& gemm = conv_gemm();
     packed_ = Tensor(Shape{group_, gemm.packed_floats(cout_g, k)});
     for (std::int64_t g = 0; g < group_; ++g) gemm.pack_weights(w.data() + g * cout_g * k, cout_g, k, packed_.data() + g * gemm.packed_floats(cout_g, k));
   }
-  if (window_.kernel == std::array<std::int64_t, 2>{1, 1} && window_.stride == std::array<std::int64_t, 2>{1, 1} && cout_g >= 8) {
+  if (always_pointwise && cout_g >= 8) {
     // Pointwise: luojia's own GEMM kernel with the weights as its packed left-hand side.
     const ConvGemm& gemm = conv_gemm();
     const std::int64_t per_group = gemm.sgemm_packed_a_floats(cout_g, k);

@@ -29,8 +29,7 @@ std::string strip_spaces(const std::string& s) {
 // The term's values with axes in the order of `labels`, broadcast to `sizes` (an axis the term
 // lacks, or has with size 1, is repeated).
 std::vector<float> arrange(const Term& t, const std::vector<int>& labels, const Shape& sizes) {
-  std::vector<std::int64_t> own_strides(t.labels.size(), 1);
-  for (std::size_t d = t.labels.size(); d-- > 1;) own_strides[d - 1] = own_strides[d] * t.shape[d];
+  const auto own_strides = contiguous_strides(t.shape);
   std::vector<std::int64_t> strides(labels.size(), 0);
   for (std::size_t k = 0; k < labels.size(); ++k)
     for (std::size_t d = 0; d < t.labels.size(); ++d)

@@ -8,15 +8,6 @@
 namespace luojia::nn::layers {
 namespace {
 
-std::size_t element_size(const Tensor& t) { return t.type() == ElementType::Int64 ? 8 : 4; }
-ValueInfo info(Shape shape, ElementType type) { return ValueInfo{std::move(shape), type, std::nullopt, true}; }
-
-std::vector<std::int64_t> strides_of(const Shape& s) {
-  std::vector<std::int64_t> st(s.size(), 1);
-  for (std::size_t d = s.size(); d-- > 1;) st[d - 1] = st[d] * s[d];
-  return st;
-}
-
 // index, negative from the end, checked against size n.
 std::int64_t checked_index(const Layer& layer, std::int64_t index, std::int64_t n) {
   const std::int64_t i = index < 0 ? index + n : index;
@@ -43,14 +34,14 @@ std::vector<ValueInfo> GatherElements::infer(const std::vector<ValueInfo>& in) c
   if (idx.size() != data.size()) fail("indices " + to_string(idx) + " and data " + to_string(data) + " differ in rank");
   for (std::size_t d = 0; d < data.size(); ++d)
     if (static_cast<int>(d) != axis && idx[d] > data[d]) fail("indices " + to_string(idx) + " exceed data " + to_string(data));
-  return {info(idx, in[0].type)};
+  return {output_info(idx, in[0].type)};
 }
 void GatherElements::do_forward(std::span<const Tensor> in, std::span<Tensor> out) const {
   const Tensor& data = in[0];
   const int axis = normalise_axis(node().attributes.get_int("axis", 0), data.shape().size(), *this);
   const auto indices = in[1].to_ints();
   const Shape& is = in[1].shape();
-  const auto ds = strides_of(data.shape());
+  const auto ds = contiguous_strides(data.shape());
   const std::size_t es = element_size(data);
   const char* src = reinterpret_cast<const char*>(data.data());
   char* dst = reinterpret_cast<char*>(out[0].data());
@@ -81,7 +72,7 @@ std::vector<ValueInfo> GatherND::infer(const std::vector<ValueInfo>& in) const {
     if (idx[d] != data[d]) fail("batch axes of indices and data differ");
   Shape s(idx.begin(), idx.end() - 1);
   s.insert(s.end(), data.begin() + static_cast<std::ptrdiff_t>(b + k), data.end());
-  return {info(s, in[0].type)};
+  return {output_info(s, in[0].type)};
 }
 void GatherND::do_forward(std::span<const Tensor> in, std::span<Tensor> out) const {
   const Tensor& data = in[0];
@@ -90,7 +81,7 @@ void GatherND::do_forward(std::span<const Tensor> in, std::span<Tensor> out) con
   const auto b = static_cast<std::size_t>(node().attributes.get_int("batch_dims", 0));
   const auto k = static_cast<std::size_t>(is.back());
   const auto indices = in[1].to_ints();
-  const auto strides = strides_of(ds);
+  const auto strides = contiguous_strides(ds);
   std::int64_t batches = 1, per_batch = 1;
   for (std::size_t d = 0; d < b; ++d) batches *= is[d];
   for (std::size_t d = b; d + 1 < is.size(); ++d) per_batch *= is[d];
@@ -122,14 +113,14 @@ std::vector<ValueInfo> ScatterND::infer(const std::vector<ValueInfo>& in) const 
   if (in[2].shape != want) fail("updates " + to_string(in[2].shape) + " should be " + to_string(want));
   const std::string r = node().attributes.get_string("reduction", "none");
   if (r != "none" && r != "add" && r != "mul" && r != "max" && r != "min") fail("unknown reduction '" + r + "'");
-  return {info(data, in[0].type)};
+  return {output_info(data, in[0].type)};
 }
 void ScatterND::do_forward(std::span<const Tensor> in, std::span<Tensor> out) const {
   const Tensor& data = in[0];
   const Shape& ds = data.shape();
   const auto k = static_cast<std::size_t>(in[1].shape().back());
   const auto indices = in[1].to_ints();
-  const auto strides = strides_of(ds);
+  const auto strides = contiguous_strides(ds);
   const std::int64_t tuples = static_cast<std::int64_t>(indices.size() / k), slice = strides[k - 1];
   const std::size_t es = element_size(data);
   std::memcpy(out[0].data(), data.data(), static_cast<std::size_t>(data.size()) * es);
@@ -167,7 +158,7 @@ std::vector<ValueInfo> TopK::infer(const std::vector<ValueInfo>& in) const {
     fail("K = " + std::to_string(k) + " for an axis of " + std::to_string(s[static_cast<std::size_t>(axis)]));
   Shape o = s;
   o[static_cast<std::size_t>(axis)] = k;
-  return {info(o, in[0].type), info(o, ElementType::Int64)};
+  return {output_info(o, in[0].type), output_info(o, ElementType::Int64)};
 }
 void TopK::do_forward(std::span<const Tensor> in, std::span<Tensor> out) const {
   const Tensor& x = in[0];
@@ -213,7 +204,7 @@ Footprint TopK::footprint() const { return Footprint::combine({node().attributes
 std::vector<ValueInfo> CumSum::infer(const std::vector<ValueInfo>& in) const {
   if (in.size() < 2 || !in[1].value) fail("needs the axis as a value known before the run");
   normalise_axis(in[1].value->to_ints().at(0), in[0].shape.size(), *this);
-  return {info(in[0].shape, in[0].type)};
+  return {output_info(in[0].shape, in[0].type)};
 }
 void CumSum::do_forward(std::span<const Tensor> in, std::span<Tensor> out) const {
   const Tensor& x = in[0];
@@ -253,7 +244,7 @@ Footprint CumSum::footprint() const {
 std::vector<ValueInfo> Trilu::infer(const std::vector<ValueInfo>& in) const {
   if (in.at(0).shape.size() < 2) fail("needs an input of rank 2 or more");
   if (has_input(in, 1) && !in[1].value) fail("k must be a value known before the run");
-  return {info(in[0].shape, in[0].type)};
+  return {output_info(in[0].shape, in[0].type)};
 }
 void Trilu::do_forward(std::span<const Tensor> in, std::span<Tensor> out) const {
   const Tensor& x = in[0];
@@ -288,13 +279,13 @@ std::vector<ValueInfo> Tile::infer(const std::vector<ValueInfo>& in) const {
     if (repeats[d] < 0) fail("negative repeats");
     s[d] *= repeats[d];
   }
-  return {info(s, in[0].type)};
+  return {output_info(s, in[0].type)};
 }
 void Tile::do_forward(std::span<const Tensor> in, std::span<Tensor> out) const {
   const Tensor& x = in[0];
   const Shape& os = out[0].shape();
   const std::size_t es = element_size(x);
-  const auto xs = strides_of(x.shape());
+  const auto xs = contiguous_strides(x.shape());
   const char* src = reinterpret_cast<const char*>(x.data());
   char* dst = reinterpret_cast<char*>(out[0].data());
   if (out[0].size() == 0) return;

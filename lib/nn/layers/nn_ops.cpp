@@ -13,13 +13,6 @@ namespace {
 
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-std::vector<ValueInfo> infos_of(std::span<const Tensor> inputs) {
-  std::vector<ValueInfo> v;
-  for (const auto& t : inputs)
-    v.push_back(ValueInfo{t.shape(), t.type(), t.empty() ? std::nullopt : std::optional<Tensor>(t), !t.empty()});
-  return v;
-}
-
 using Strided = Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>>;
 using ConstStrided = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
 
@@ -128,15 +121,9 @@ void Softmax::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outpu
     luojia::detail::parallel_for(std::int64_t{0}, outer, [&](std::int64_t o) {
       const float* src = x.data() + o * len;
       float* dst = outputs[0].data() + o * len;
-      float m = -INFINITY;
-      for (std::int64_t k = 0; k < len; ++k) m = std::max(m, src[k]);
-#pragma omp simd
-      for (std::int64_t k = 0; k < len; ++k) dst[k] = src[k] - m;
-      map16(dst, len, exp16);
-      float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-      for (std::int64_t k = 0; k < len; ++k) sum += dst[k];
-      const float scale = 1.0f / sum, shift = m + std::log(sum);
+      // (No structured binding: clang's OpenMP simd loops cannot capture one.)
+      const std::pair<float, float> top_sum = exp_from_max(src, dst, len);
+      const float scale = 1.0f / top_sum.second, shift = top_sum.first + std::log(top_sum.second);
 #pragma omp simd
       for (std::int64_t k = 0; k < len; ++k) dst[k] = log ? src[k] - shift : dst[k] * scale;
     });

@@ -49,6 +49,30 @@ std::vector<float> over_block(const Layer& layer, std::span<const Tensor> in, st
   return out;
 }
 
+// y: each sample's channels in `groups` consecutive groups, each group normalised over its
+// channels and spatial axes together, then channel c scaled and shifted by scale and bias, given
+// per channel or (GroupNormalization at opset 18) per group.
+void normalise_groups(const Tensor& x, std::int64_t groups, const std::vector<float>& scale, const std::vector<float>& bias, float epsilon,
+                      Tensor& y) {
+  const std::int64_t channels = x.dim(1), per_group = channels / groups, plane = x.size() / std::max<std::int64_t>(x.dim(0) * channels, 1);
+  const bool per_channel = static_cast<std::int64_t>(scale.size()) == channels;
+  luojia::detail::parallel_for(std::int64_t{0}, x.dim(0) * groups, [&](std::int64_t g) {
+    const std::int64_t n = per_group * plane;
+    const float* src = x.data() + g * n;
+    float* dst = y.data() + g * n;
+    const std::pair<float, float> stats = moments(src, n, epsilon);
+    const float mean = stats.first, inv = stats.second;
+    for (std::int64_t c = 0; c < per_group; ++c) {
+      const auto p = static_cast<std::size_t>(per_channel ? (g % groups) * per_group + c : g % groups);
+      const float a = inv * scale[p], b = bias[p] - mean * a;
+      const float* s = src + c * plane;
+      float* d = dst + c * plane;
+#pragma omp simd
+      for (std::int64_t i = 0; i < plane; ++i) d[i] = s[i] * a + b;
+    }
+  });
+}
+
 }  // namespace
 
 // LayerNormalization -------------------------------------------------------------------------------
@@ -113,20 +137,8 @@ std::vector<ValueInfo> InstanceNorm::infer(const std::vector<ValueInfo>& in) con
 }
 
 void InstanceNorm::do_forward(std::span<const Tensor> in, std::span<Tensor> out) const {
-  const Tensor& x = in[0];
-  const float epsilon = node().attributes.get_float("epsilon", 1e-5f);
-  const std::int64_t channels = x.dim(1), planes = x.dim(0) * channels, n = planes > 0 ? x.size() / planes : 0;
-  const auto scale = in[1].to_floats(), bias = in[2].to_floats();
-  luojia::detail::parallel_for(std::int64_t{0}, planes, [&](std::int64_t p) {
-    const float* src = x.data() + p * n;
-    float* dst = out[0].data() + p * n;
-    const std::pair<float, float> stats = moments(src, n, epsilon);
-    const float mean = stats.first, inv = stats.second;
-    const float a = inv * scale[static_cast<std::size_t>(p % channels)];
-    const float b = bias[static_cast<std::size_t>(p % channels)] - mean * a;
-#pragma omp simd
-    for (std::int64_t i = 0; i < n; ++i) dst[i] = src[i] * a + b;
-  });
+  // Groups of one channel each.
+  normalise_groups(in[0], in[0].dim(1), in[1].to_floats(), in[2].to_floats(), node().attributes.get_float("epsilon", 1e-5f), out[0]);
 }
 
 Footprint InstanceNorm::footprint() const {
@@ -151,27 +163,8 @@ std::vector<ValueInfo> GroupNorm::infer(const std::vector<ValueInfo>& in) const 
 }
 
 void GroupNorm::do_forward(std::span<const Tensor> in, std::span<Tensor> out) const {
-  const Tensor& x = in[0];
-  const float epsilon = node().attributes.get_float("epsilon", 1e-5f);
-  const std::int64_t channels = x.dim(1), groups = node().attributes.get_int("num_groups", 1);
-  const std::int64_t per_group = channels / groups, plane = x.size() / (x.dim(0) * channels);
-  const auto scale = in[1].to_floats(), bias = in[2].to_floats();
-  const bool per_channel = static_cast<std::int64_t>(scale.size()) == channels;
-  luojia::detail::parallel_for(std::int64_t{0}, x.dim(0) * groups, [&](std::int64_t g) {
-    const std::int64_t n = per_group * plane;
-    const float* src = x.data() + g * n;
-    float* dst = out[0].data() + g * n;
-    const std::pair<float, float> stats = moments(src, n, epsilon);
-    const float mean = stats.first, inv = stats.second;
-    for (std::int64_t c = 0; c < per_group; ++c) {
-      const auto p = static_cast<std::size_t>(per_channel ? (g % groups) * per_group + c : g % groups);
-      const float a = inv * scale[p], b = bias[p] - mean * a;
-      const float* s = src + c * plane;
-      float* d = dst + c * plane;
-#pragma omp simd
-      for (std::int64_t i = 0; i < plane; ++i) d[i] = s[i] * a + b;
-    }
-  });
+  normalise_groups(in[0], node().attributes.get_int("num_groups", 1), in[1].to_floats(), in[2].to_floats(),
+                   node().attributes.get_float("epsilon", 1e-5f), out[0]);
 }
 
 Footprint GroupNorm::footprint() const {

@@ -118,8 +118,7 @@ std::int64_t Resize::nearest(double x, std::int64_t in_len) const {
 }
 
 void Resize::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
-  std::vector<ValueInfo> infos;
-  for (const auto& t : inputs) infos.push_back(ValueInfo{t.shape(), t.type(), t.empty() ? std::nullopt : std::optional<Tensor>(t), !t.empty()});
+  const std::vector<ValueInfo> infos = infos_of(inputs);
   Shape out_shape;
   std::vector<double> scales;
   geometry(infos, out_shape, scales);

@@ -8,11 +8,8 @@
 namespace luojia::nn::layers {
 namespace {
 
-std::size_t element_size(const Tensor& t) { return t.type() == ElementType::Int64 ? 8 : 4; }
 const char* bytes(const Tensor& t) { return reinterpret_cast<const char*>(t.data()); }
 char* bytes(Tensor& t) { return reinterpret_cast<char*>(t.data()); }
-
-ValueInfo info(Shape shape, ElementType type) { return ValueInfo{std::move(shape), type, std::nullopt, true}; }
 
 // Axes given as an attribute (older opsets) or as input `index` (newer ones).
 std::vector<std::int64_t> axes_of(const Layer& layer, const std::vector<ValueInfo>& in, std::size_t index) {
@@ -21,19 +18,6 @@ std::vector<std::int64_t> axes_of(const Layer& layer, const std::vector<ValueInf
     return in[index].value->to_ints();
   }
   return layer.node().attributes.get_ints("axes");
-}
-
-std::vector<ValueInfo> infos_of(std::span<const Tensor> inputs) {
-  std::vector<ValueInfo> v;
-  for (const auto& t : inputs)
-    v.push_back(ValueInfo{t.shape(), t.type(), t.empty() ? std::nullopt : std::optional<Tensor>(t), !t.empty()});
-  return v;
-}
-
-std::vector<std::int64_t> contiguous_strides(const Shape& s) {
-  std::vector<std::int64_t> st(s.size(), 1);
-  for (std::size_t d = s.size(); d-- > 1;) st[d - 1] = st[d] * s[d];
-  return st;
 }
 
 }  // namespace
@@ -48,7 +32,7 @@ std::vector<ValueInfo> ShapeOf::infer(const std::vector<ValueInfo>& in) const {
   start = std::clamp<std::int64_t>(start, 0, r);
   end = std::clamp<std::int64_t>(end, start, r);
   std::vector<std::int64_t> dims(s.begin() + start, s.begin() + end);
-  ValueInfo v = info({static_cast<std::int64_t>(dims.size())}, ElementType::Int64);
+  ValueInfo v = output_info({static_cast<std::int64_t>(dims.size())}, ElementType::Int64);
   v.value = Tensor::from_ints(dims, {static_cast<std::int64_t>(dims.size())});
   return {v};
 }
@@ -58,7 +42,7 @@ void ShapeOf::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outpu
 }
 
 std::vector<ValueInfo> Size::infer(const std::vector<ValueInfo>& in) const {
-  ValueInfo v = info({}, ElementType::Int64);
+  ValueInfo v = output_info({}, ElementType::Int64);
   v.value = Tensor::from_ints({element_count(in.at(0).shape)}, {});
   return {v};
 }
@@ -73,7 +57,7 @@ std::vector<ValueInfo> Gather::infer(const std::vector<ValueInfo>& in) const {
   Shape out(data.begin(), data.begin() + axis);
   out.insert(out.end(), in.at(1).shape.begin(), in.at(1).shape.end());
   out.insert(out.end(), data.begin() + axis + 1, data.end());
-  return {info(out, in[0].type)};
+  return {output_info(out, in[0].type)};
 }
 void Gather::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   const Tensor& data = inputs[0];
@@ -103,7 +87,7 @@ std::vector<ValueInfo> Unsqueeze::infer(const std::vector<ValueInfo>& in) const 
   for (auto a : axes) inserted[static_cast<std::size_t>(normalise_axis(a, rank, *this))] = true;
   Shape out;
   for (std::size_t d = 0, k = 0; d < rank; ++d) out.push_back(inserted[d] ? 1 : s.at(k++));
-  return {info(out, in[0].type)};
+  return {output_info(out, in[0].type)};
 }
 void Unsqueeze::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   std::memcpy(bytes(outputs[0]), bytes(inputs[0]), static_cast<std::size_t>(inputs[0].size()) * element_size(inputs[0]));
@@ -123,7 +107,7 @@ std::vector<ValueInfo> Squeeze::infer(const std::vector<ValueInfo>& in) const {
   Shape out;
   for (std::size_t d = 0; d < s.size(); ++d)
     if (!drop[d]) out.push_back(s[d]);
-  return {info(out, in[0].type)};
+  return {output_info(out, in[0].type)};
 }
 void Squeeze::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   std::memcpy(bytes(outputs[0]), bytes(inputs[0]), static_cast<std::size_t>(inputs[0].size()) * element_size(inputs[0]));
@@ -144,7 +128,7 @@ std::vector<ValueInfo> Concat::infer(const std::vector<ValueInfo>& in) const {
         fail("input shapes " + to_string(in[0].shape) + " and " + to_string(v.shape) + " differ outside the axis");
     out[static_cast<std::size_t>(axis)] += v.shape[static_cast<std::size_t>(axis)];
   }
-  return {info(out, any_float ? ElementType::Float32 : ElementType::Int64)};
+  return {output_info(out, any_float ? ElementType::Float32 : ElementType::Int64)};
 }
 void Concat::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   Tensor& y = outputs[0];
@@ -226,7 +210,7 @@ SliceSpec slice_spec(const Layer& layer, const std::vector<ValueInfo>& in) {
 }  // namespace
 
 std::vector<ValueInfo> Slice::infer(const std::vector<ValueInfo>& in) const {
-  return {info(slice_spec(*this, in).out, in.at(0).type)};
+  return {output_info(slice_spec(*this, in).out, in.at(0).type)};
 }
 void Slice::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   const SliceSpec spec = slice_spec(*this, infos_of(inputs));
@@ -266,7 +250,7 @@ std::vector<ValueInfo> Cast::infer(const std::vector<ValueInfo>& in) const {
   const std::int64_t to = node().attributes.get_int("to", 1);
   // ONNX's FLOAT, FLOAT16, DOUBLE, BFLOAT16 are floats here; integers and bool are int64.
   const bool is_float = to == 1 || to == 10 || to == 11 || to == 16;
-  return {info(in.at(0).shape, is_float ? ElementType::Float32 : ElementType::Int64)};
+  return {output_info(in.at(0).shape, is_float ? ElementType::Float32 : ElementType::Int64)};
 }
 void Cast::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   const std::int64_t to = node().attributes.get_int("to", 1);
@@ -312,7 +296,7 @@ std::vector<ValueInfo> Reshape::infer(const std::vector<ValueInfo>& in) const {
     out[static_cast<std::size_t>(infer_at)] = total / known;
   }
   if (element_count(out) != total) fail("cannot reshape " + to_string(s) + " to " + to_string(Shape(target)));
-  return {info(out, in[0].type)};
+  return {output_info(out, in[0].type)};
 }
 void Reshape::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   std::memcpy(bytes(outputs[0]), bytes(inputs[0]), static_cast<std::size_t>(inputs[0].size()) * element_size(inputs[0]));
@@ -325,7 +309,7 @@ std::vector<ValueInfo> Flatten::infer(const std::vector<ValueInfo>& in) const {
   if (axis < 0 || axis > static_cast<std::int64_t>(s.size())) fail("axis out of range");
   std::int64_t a = 1, b = 1;
   for (std::int64_t d = 0; d < static_cast<std::int64_t>(s.size()); ++d) (d < axis ? a : b) *= s[static_cast<std::size_t>(d)];
-  return {info({a, b}, in[0].type)};
+  return {output_info({a, b}, in[0].type)};
 }
 void Flatten::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   std::memcpy(bytes(outputs[0]), bytes(inputs[0]), static_cast<std::size_t>(inputs[0].size()) * element_size(inputs[0]));
@@ -335,7 +319,7 @@ void Flatten::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outpu
 std::vector<ValueInfo> ConstantOfShape::infer(const std::vector<ValueInfo>& in) const {
   const auto dims = constant_input(in, 0).to_ints();
   const auto value = node().attributes.get_tensor("value");
-  return {info(Shape(dims.begin(), dims.end()), value ? value->type() : ElementType::Float32)};
+  return {output_info(Shape(dims.begin(), dims.end()), value ? value->type() : ElementType::Float32)};
 }
 void ConstantOfShape::do_forward(std::span<const Tensor>, std::span<Tensor> outputs) const {
   const auto value = node().attributes.get_tensor("value");
@@ -346,7 +330,7 @@ void ConstantOfShape::do_forward(std::span<const Tensor>, std::span<Tensor> outp
 
 std::vector<ValueInfo> Expand::infer(const std::vector<ValueInfo>& in) const {
   const auto dims = constant_input(in, 1).to_ints();
-  return {info(broadcast(in.at(0).shape, Shape(dims.begin(), dims.end())), in[0].type)};
+  return {output_info(broadcast(in.at(0).shape, Shape(dims.begin(), dims.end())), in[0].type)};
 }
 void Expand::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   Tensor& y = outputs[0];
@@ -370,7 +354,7 @@ std::vector<ValueInfo> Range::infer(const std::vector<ValueInfo>& in) const {
                delta = constant_input(in, 2).to_floats().at(0);
   if (delta == 0) fail("delta is zero");
   const auto n = static_cast<std::int64_t>(std::max(0.0, std::ceil((limit - start) / delta)));
-  return {info({n}, in[0].type)};
+  return {output_info({n}, in[0].type)};
 }
 void Range::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   Tensor& y = outputs[0];
@@ -403,7 +387,7 @@ std::vector<ValueInfo> Transpose::infer(const std::vector<ValueInfo>& in) const 
   const Shape& s = in.at(0).shape;
   Shape out;
   for (auto p : permutation(*this, s.size())) out.push_back(s[static_cast<std::size_t>(p)]);
-  return {info(out, in[0].type)};
+  return {output_info(out, in[0].type)};
 }
 void Transpose::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   const Tensor& x = inputs[0];
@@ -478,7 +462,7 @@ std::vector<ValueInfo> Split::infer(const std::vector<ValueInfo>& in) const {
   for (auto len : sizes) {
     Shape o = s;
     o[static_cast<std::size_t>(axis)] = len;
-    out.push_back(info(o, in[0].type));
+    out.push_back(output_info(o, in[0].type));
   }
   return out;
 }

@@ -7,10 +7,13 @@
 // |r| <= ln2 / 2, a degree-6 polynomial for e^r, 2^n built in the exponent bits. Relative error
 // about 2e-7; below -87.3 it gives 2^-126 rather than 0, above 88.4 e^88.4 rather than infinity;
 // NaN stays NaN.
+#include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 namespace luojia::nn::layers {
 
@@ -91,6 +94,21 @@ inline void map16(float* x, std::int64_t n, F f) {
     v = f(v);
     std::memcpy(x + i, &v, bytes);
   }
+}
+
+// The common start of a softmax over a contiguous row: dst[i] = exp(src[i] - max) (dst may be
+// src). Returns the maximum and the sum of dst: Softmax divides by the sum, LogSoftmax subtracts
+// max + log(sum).
+inline std::pair<float, float> exp_from_max(const float* src, float* dst, std::int64_t n) {
+  float top = -INFINITY;
+  for (std::int64_t k = 0; k < n; ++k) top = std::max(top, src[k]);
+#pragma omp simd
+  for (std::int64_t k = 0; k < n; ++k) dst[k] = src[k] - top;
+  map16(dst, n, exp16);
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (std::int64_t k = 0; k < n; ++k) sum += dst[k];
+  return {top, sum};
 }
 
 }  // namespace luojia::nn::layers
