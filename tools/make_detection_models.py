@@ -49,7 +49,7 @@ import os
 
 import numpy as np
 import onnx
-from onnx import helper
+from onnx import helper, numpy_helper
 import shapely.geometry
 import torch
 import torch.nn as nn
@@ -313,6 +313,53 @@ def export(model, path, oriented, metadata):
     onnx.checker.check_model(m)
     onnx.save(m, path)
     return sorted({n.op_type for n in m.graph.node})
+
+
+def rebuilt_yolo8_tiny():
+    """yolo8_tiny rebuilt from its seed, for the tools that export it again in another form
+    (make_static_detector.py, make_end_to_end_detector.py); its weights are checked against the
+    committed tests/data/detection/yolo8_tiny.onnx, which is returned too."""
+    torch.manual_seed(8)
+    model = TinyYolo8(3, False).eval()
+    committed = onnx.load(os.path.join(OUT_DIR, "yolo8_tiny.onnx"))
+    found = {numpy_helper.to_array(t).tobytes() for t in committed.graph.initializer}
+    weights = [p.detach().numpy() for p in model.state_dict().values() if p.dim() > 0]
+    missing = [w.shape for w in weights if w.astype(np.float32).tobytes() not in found]
+    if missing:
+        raise SystemExit(f"the rebuilt model's weights differ from yolo8_tiny.onnx ({len(missing)} tensors)")
+    return model, committed
+
+
+def export_like(model, committed, name, example_shape, dynamic_axes=None):
+    """Exports model as tests/data/detection/<name>.onnx with committed's metadata_props."""
+    buf = io.BytesIO()
+    torch.onnx.export(model, torch.zeros(*example_shape), buf, opset_version=OPSET, input_names=["images"],
+                      output_names=["output0"], dynamic_axes=dynamic_axes)
+    exported = onnx.load_from_string(buf.getvalue())
+    for entry in committed.metadata_props:
+        exported.metadata_props.append(onnx.StringStringEntryProto(key=entry.key, value=entry.value))
+    onnx.checker.check_model(exported)
+    onnx.save(exported, os.path.join(OUT_DIR, name + ".onnx"))
+
+
+def write_references(name, cases, reference_of, manifest_key, manifest_entry):
+    """Per case, reference_of(image) into <name>_<case>.json; the counts into manifest.json under
+    manifest_key (with manifest_entry's other fields). Returns the counts."""
+    manifest_path = os.path.join(OUT_DIR, "manifest.json")
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    counts = {}
+    for case in cases:
+        h, w = manifest["cases"][case]["height"], manifest["cases"][case]["width"]
+        image = np.fromfile(os.path.join(OUT_DIR, f"{case}_input.u8"), np.uint8).reshape(3, h, w)
+        dets = reference_of(image)
+        counts[case] = len(dets)
+        with open(os.path.join(OUT_DIR, f"{name}_{case}.json"), "w") as f:
+            json.dump(dets, f, indent=0)
+    manifest[manifest_key] = manifest_entry(counts)
+    with open(manifest_path, "w") as f:
+        json.dump(manifest, f, indent=1)
+    return counts
 
 
 def main():

@@ -21,13 +21,8 @@ A top-K over the whole image is global: tiles would each keep their own K, so lu
 that fits one tile exactly and larger ones by overlapping tiles, said to be not exact.
 """
 
-import io
-import json
-import os
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 import torch
 import torch.nn as nn
 
@@ -69,36 +64,11 @@ def reference(model, image):
 
 
 def main():
-    torch.manual_seed(8)
-    detector = m.TinyYolo8(3, False).eval()
-    dynamic = onnx.load(os.path.join(m.OUT_DIR, "yolo8_tiny.onnx"))
-    found = {numpy_helper.to_array(t).tobytes() for t in dynamic.graph.initializer}
-    weights = [p.detach().numpy() for p in detector.state_dict().values() if p.dim() > 0]
-    if any(w.astype(np.float32).tobytes() not in found for w in weights):
-        raise SystemExit("the rebuilt detector's weights differ from yolo8_tiny.onnx")
+    detector, committed = m.rebuilt_yolo8_tiny()
     model = EndToEnd(detector, TOP_K).eval()
-    buf = io.BytesIO()
-    torch.onnx.export(model, torch.zeros(1, 3, 128, 160), buf, opset_version=m.OPSET, input_names=["images"],
-                      output_names=["output0"], dynamic_axes={"images": {2: "height", 3: "width"}})
-    exported = onnx.load_from_string(buf.getvalue())
-    for entry in dynamic.metadata_props:
-        exported.metadata_props.append(onnx.StringStringEntryProto(key=entry.key, value=entry.value))
-    onnx.checker.check_model(exported)
-    onnx.save(exported, os.path.join(m.OUT_DIR, "yolo8_e2e_tiny.onnx"))
-    manifest_path = os.path.join(m.OUT_DIR, "manifest.json")
-    with open(manifest_path) as f:
-        manifest = json.load(f)
-    counts = {}
-    for case in CASES:
-        h, w = manifest["cases"][case]["height"], manifest["cases"][case]["width"]
-        image = np.fromfile(os.path.join(m.OUT_DIR, f"{case}_input.u8"), np.uint8).reshape(3, h, w)
-        dets = reference(model, image)
-        counts[case] = len(dets)
-        with open(os.path.join(m.OUT_DIR, f"yolo8_e2e_tiny_{case}.json"), "w") as f:
-            json.dump(dets, f, indent=0)
-    manifest["end_to_end"] = {"model": "yolo8_e2e_tiny", "top_k": TOP_K, "cases": counts}
-    with open(manifest_path, "w") as f:
-        json.dump(manifest, f, indent=1)
+    m.export_like(model, committed, "yolo8_e2e_tiny", (1, 3, 128, 160), {"images": {2: "height", 3: "width"}})
+    counts = m.write_references("yolo8_e2e_tiny", CASES, lambda image: reference(model, image), "end_to_end",
+                                lambda counts: {"model": "yolo8_e2e_tiny", "top_k": TOP_K, "cases": counts})
     print("yolo8_e2e_tiny", counts)
 
 

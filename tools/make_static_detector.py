@@ -20,13 +20,8 @@ Rasters larger than a window go through overlapping windows, merged by NMS: not 
 tests compare them with the dynamic model's whole-image reference loosely.
 """
 
-import io
-import json
-import os
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 import torch
 
 import make_detection_models as m
@@ -50,39 +45,10 @@ def reference_in_window(model, image):
 
 
 def main():
-    torch.manual_seed(8)
-    model = m.TinyYolo8(3, False).eval()
-    dynamic = onnx.load(os.path.join(m.OUT_DIR, "yolo8_tiny.onnx"))
-    initializers = sorted(numpy_helper.to_array(t).tobytes() for t in dynamic.graph.initializer)
-    weights = [p.detach().numpy() for p in model.state_dict().values() if p.dim() > 0]
-    found = set(initializers)
-    missing = [w.shape for w in weights if w.astype(np.float32).tobytes() not in found]
-    if missing:
-        raise SystemExit(f"the rebuilt model's weights differ from yolo8_tiny.onnx ({len(missing)} tensors)")
-
-    buf = io.BytesIO()
-    torch.onnx.export(model, torch.zeros(1, 3, WINDOW, WINDOW), buf, opset_version=m.OPSET, input_names=["images"],
-                      output_names=["output0"])
-    exported = onnx.load_from_string(buf.getvalue())
-    for entry in dynamic.metadata_props:
-        exported.metadata_props.append(onnx.StringStringEntryProto(key=entry.key, value=entry.value))
-    onnx.checker.check_model(exported)
-    onnx.save(exported, os.path.join(m.OUT_DIR, "yolo8_tiny_static.onnx"))
-
-    manifest_path = os.path.join(m.OUT_DIR, "manifest.json")
-    with open(manifest_path) as f:
-        manifest = json.load(f)
-    counts = {}
-    for case in ONE_WINDOW_CASES:
-        h, w = manifest["cases"][case]["height"], manifest["cases"][case]["width"]
-        image = np.fromfile(os.path.join(m.OUT_DIR, f"{case}_input.u8"), np.uint8).reshape(3, h, w)
-        dets = reference_in_window(model, image)
-        counts[case] = len(dets)
-        with open(os.path.join(m.OUT_DIR, f"yolo8_tiny_static_{case}.json"), "w") as f:
-            json.dump(dets, f, indent=0)
-    manifest["static"] = {"model": "yolo8_tiny_static", "window": WINDOW, "one_window": counts}
-    with open(manifest_path, "w") as f:
-        json.dump(manifest, f, indent=1)
+    model, committed = m.rebuilt_yolo8_tiny()
+    m.export_like(model, committed, "yolo8_tiny_static", (1, 3, WINDOW, WINDOW))
+    counts = m.write_references("yolo8_tiny_static", ONE_WINDOW_CASES, lambda image: reference_in_window(model, image), "static",
+                                lambda counts: {"model": "yolo8_tiny_static", "window": WINDOW, "one_window": counts})
     print("yolo8_tiny_static", WINDOW, counts)
 
 
