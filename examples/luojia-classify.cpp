@@ -18,7 +18,8 @@ int main(int argc, char** argv) {
                         "of INPUT, and writes one label per cell: a Byte raster with INPUT's CRS whose pixels are\n"
                         "--stride input pixels wide (nodata 255 where a cell holds no data; UInt16 with nodata 65535\n"
                         "for models of more than 254 classes).");
-    std::string input, model, output, bands;
+    std::string input, model, output;
+    cli::ModelInputFlags input_flags;
     ClassifyOptions o;
     cli::CommonFlags common;
     args.positional("INPUT", "Any raster GDAL reads", input);
@@ -27,13 +28,11 @@ int main(int argc, char** argv) {
     args.value("--window", "N", "Window side in pixels (default: the model's input size)", o.window);
     args.value("--stride", "N", "Distance between windows, the label raster's pixel size (default: --window)", o.stride);
     args.value("--scores", "PATH", "Also write the model's per-class outputs (Float32, one band per class)", o.scores);
-    args.value("--bands", "B1,B2,...", "Raster bands for the model's input channels", bands);
+    input_flags.add_to(args);
     common.add_to(args);
     if (!args.parse(argc, argv)) return 0;
     if (o.window < 0 || o.stride < 0) throw cli::UsageError("--window and --stride must be positive");
-    std::stringstream in(bands);
-    for (std::string b; std::getline(in, b, ',');)
-      if (!b.empty()) o.bands.push_back(cli::parse_int(b, "--bands"));
+    input_flags.apply_without_halo(o);
     o.tile = common.tile;
     o.output = common.output();
     o.stream = common.stream();

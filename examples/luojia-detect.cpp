@@ -25,6 +25,7 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
   bool agnostic = false;
   DetectOptions o;
   cli::CommonFlags common;
+  common.vector_product = true;
   args.positional("INPUT", "Any raster GDAL reads", input);
   args.positional("MODEL.onnx", "A detector (NCHW in; (1, 4+nc, N), (1, N, 5+nc), (1, 4+nc+1, N) out)", model);
   args.positional("OUTPUT", "The vector layer to write (.gpkg, .geojson, .shp, .fgb)", output);
@@ -60,6 +61,8 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
   if (!reach.empty()) o.box_reach = cli::parse_double(reach, "--box-reach");
   o.tile = common.tile;
   o.overwrite = common.overwrite;
+  o.format = common.format;
+  o.layer_options = common.creation_options;
   o.stream = common.stream();
   int progress_state = -1;
   o.stream.progress_data = &progress_state;
@@ -81,7 +84,9 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
     if (r.skipped) std::cerr << " (" << r.skipped << " without data, skipped)";
     std::cerr << ", halo " << r.halo << " px, " << (r.exact ? "exact" : "overlapping") << ", layout " << name(r.layout) << "; "
               << r.detections << " detection" << (r.detections == 1 ? "" : "s") << " of " << r.candidates
-              << " candidates (conf " << r.confidence << ", IoU " << r.iou << "), at most " << r.most_held << " held for NMS\n";
+              << " candidates (conf " << r.confidence << ", IoU " << r.iou << "), at most " << r.most_held << " held for NMS";
+    if (r.box_reach) std::cerr << " (box reach " << *r.box_reach << " px)";
+    std::cerr << "\n";
     if (!r.note.empty()) std::cerr << "luojia-detect: note: " << r.note << "\n";
   }
   for (const auto& path : r.written) std::cout << path << "\n";

@@ -170,7 +170,7 @@ TEST_CASE("luojia-segment writes a COG class map with overviews, and reports bad
       {in + " " + kNn + "misc_ops_op17.onnx " + out, 1, "takes 3 bands and the raster has 4; choose them with --bands"},
       {in + " " + kNn + "deeplab_op17.onnx " + out + " --tile 64", 1, "not exactly tileable"},
       {in + " " + kNn + "unet_op17.onnx " + out + " --bands 1,2,9,4", 1, "needs band 9"},
-      {in + " " + kNn + "unet_op17.onnx " + out + " --tta d8", 2, "--tta is none or d4"},
+      {in + " " + kNn + "unet_op17.onnx " + out + " --tta d8", 2, "--tta takes one of none, d4, not 'd8'"},
       {in + " " + kNn + "unet_op17.onnx " + out + " --vector " + dir.file("v.txt"), 1, "vector outputs are"},
       {in + " " + kNn + "unet_op17.onnx " + dir.file("classes.tif"), 1, "output already exists"},
       {in + " " + kNn + "unet_op17.onnx", 2, "missing OUTPUT"},

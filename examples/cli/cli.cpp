@@ -6,6 +6,8 @@
 #include <luojia/raster.hpp>
 #include <luojia/version.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <cpl_error.h>
 #include <ogr_spatialref.h>
 
@@ -16,6 +18,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <malloc.h>
 #include <sstream>
 
@@ -47,6 +50,8 @@ bool g_reporting = true;
 // GDAL's warnings reach the user as one line each in our voice; its errors become exceptions.
 void CPL_STDCALL report_gdal(CPLErr level, CPLErrorNum, const char* text) {
   if (level == CE_Warning && text && g_reporting) std::cerr << g_program << ": warning: " << text << "\n";
+  // CPL_DEBUG=ON (or =luojia): GDAL's and luojia's debug lines, as GDAL's own programs print them.
+  if (level == CE_Debug && text && g_reporting) std::cerr << text << "\n";
 }
 
 }  // namespace
@@ -151,69 +156,178 @@ std::vector<double> parse_numbers(const std::string& text, const std::string& wh
   return out;
 }
 
+namespace {
+
+// Library field -> flag of the table that last parsed argv, for with_flags(). A copy: the parser
+// is gone by the time run() reports the error it led to.
+std::map<std::string, std::string> g_flag_of_field;
+
+std::string flag_of_field(const std::string& field) {
+  const auto found = g_flag_of_field.find(field);
+  return found == g_flag_of_field.end() ? "" : found->second;
+}
+
+std::string role_name(PathRole role) {
+  switch (role) {
+    case PathRole::None: return "";
+    case PathRole::InputRaster: return "input-raster";
+    case PathRole::InputVector: return "input-vector";
+    case PathRole::InputFile: return "input-file";
+    case PathRole::OutputRaster: return "output-raster";
+    case PathRole::OutputVector: return "output-vector";
+    case PathRole::OutputFile: return "output-file";
+  }
+  return "";
+}
+
+// "auto|N" declares no choices (N is a placeholder); "hann|triangle" does.
+std::vector<std::string> choices_of(const std::string& metavar) {
+  if (metavar.find('|') == std::string::npos) return {};
+  std::vector<std::string> out;
+  std::stringstream in(metavar);
+  for (std::string c; std::getline(in, c, '|');) {
+    if (c.empty() || std::any_of(c.begin(), c.end(), [](unsigned char ch) { return std::isupper(ch) || ch == '.'; }))
+      return {};
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string number_text(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+}  // namespace
+
+OptionSpec& OptionSpec::fills(std::string name) {
+  field = std::move(name);
+  return *this;
+}
+
+OptionSpec& OptionSpec::role(PathRole r) {
+  role_ = r;
+  return *this;
+}
+
+OptionSpec& OptionSpec::range(double low, double high) {
+  low_ = low;
+  high_ = high;
+  has_range_ = true;
+  return *this;
+}
+
+OptionSpec& OptionSpec::choices(std::vector<std::string> values) {
+  choices_ = std::move(values);
+  return *this;
+}
+
+void OptionSpec::check(const std::string& value) const {
+  const std::string& flag = names.back();
+  if (!choices_.empty() && std::find(choices_.begin(), choices_.end(), value) == choices_.end()) {
+    std::string list;
+    for (const auto& c : choices_) list += (list.empty() ? "" : ", ") + c;
+    throw UsageError(flag + " takes one of " + list + ", not '" + value + "'");
+  }
+  if (has_range_) {
+    const double v = parse_double(value, flag);
+    if (!(v >= low_ && v <= high_))
+      throw UsageError(flag + " must be in " + number_text(low_) + ".." + number_text(high_) + ", not " + value);
+  }
+}
+
 ArgParser::ArgParser(std::string program, std::string synopsis, std::string description)
     : program_(std::move(program)), synopsis_(std::move(synopsis)), description_(std::move(description)) {}
 
-void ArgParser::flag(const std::string& names, const std::string& help, bool& target) {
-  options_.push_back({split_names(names), "", help, [&target](const std::string&) { target = true; }});
+OptionSpec& ArgParser::add(const std::string& names, std::string metavar, std::string help, std::string type,
+                           std::string default_text, std::function<void(const std::string&)> apply) {
+  OptionSpec& o = options_.emplace_back();
+  o.names = split_names(names);
+  o.metavar = std::move(metavar);
+  o.help = std::move(help);
+  o.type = std::move(type);
+  o.default_text = std::move(default_text);
+  o.field = o.names.back().substr(o.names.back().find_first_not_of('-'));
+  std::replace(o.field.begin(), o.field.end(), '-', '_');
+  o.choices_ = choices_of(o.metavar);
+  o.apply = std::move(apply);
+  return o;
 }
 
-void ArgParser::value(const std::string& names, const std::string& metavar, const std::string& help,
-                      std::string& target) {
-  options_.push_back({split_names(names), metavar, help, [&target](const std::string& v) { target = v; }});
+OptionSpec& ArgParser::flag(const std::string& names, const std::string& help, bool& target) {
+  return add(names, "", help, "flag", target ? "true" : "false", [&target](const std::string&) { target = true; });
 }
 
-void ArgParser::value(const std::string& names, const std::string& metavar, const std::string& help,
-                      int& target) {
+OptionSpec& ArgParser::value(const std::string& names, const std::string& metavar, const std::string& help,
+                             std::string& target) {
+  return add(names, metavar, help, "string", target, [&target](const std::string& v) { target = v; });
+}
+
+OptionSpec& ArgParser::value(const std::string& names, const std::string& metavar, const std::string& help,
+                             int& target) {
   const std::string what = split_names(names).back();
-  options_.push_back({split_names(names), metavar, help,
-                      [&target, what](const std::string& v) { target = parse_int(v, what); }});
+  return add(names, metavar, help, "integer", std::to_string(target),
+             [&target, what](const std::string& v) { target = parse_int(v, what); });
 }
 
-void ArgParser::value(const std::string& names, const std::string& metavar, const std::string& help,
-                      std::int64_t& target) {
+OptionSpec& ArgParser::value(const std::string& names, const std::string& metavar, const std::string& help,
+                             std::int64_t& target) {
   const std::string what = split_names(names).back();
-  options_.push_back({split_names(names), metavar, help,
-                      [&target, what](const std::string& v) { target = parse_int(v, what); }});
+  return add(names, metavar, help, "integer", std::to_string(target),
+             [&target, what](const std::string& v) { target = parse_int(v, what); });
 }
 
-void ArgParser::value(const std::string& names, const std::string& metavar, const std::string& help,
-                      double& target) {
+OptionSpec& ArgParser::value(const std::string& names, const std::string& metavar, const std::string& help,
+                             double& target) {
   const std::string what = split_names(names).back();
-  options_.push_back({split_names(names), metavar, help,
-                      [&target, what](const std::string& v) { target = parse_double(v, what); }});
+  return add(names, metavar, help, "number", number_text(target),
+             [&target, what](const std::string& v) { target = parse_double(v, what); });
 }
 
-void ArgParser::list(const std::string& names, const std::string& metavar, const std::string& help,
-                     std::vector<std::string>& target) {
-  options_.push_back(
-      {split_names(names), metavar, help, [&target](const std::string& v) { target.push_back(v); }});
+OptionSpec& ArgParser::list(const std::string& names, const std::string& metavar, const std::string& help,
+                            std::vector<std::string>& target) {
+  return add(names, metavar, help, "list", "", [&target](const std::string& v) { target.push_back(v); });
 }
 
-void ArgParser::positional(const std::string& metavar, const std::string& help, std::string& target) {
-  positionals_.push_back({metavar, help, &target});
+void ArgParser::positional(const std::string& metavar, const std::string& help, std::string& target, PathRole role) {
+  positionals_.push_back({metavar, help, &target, role});
 }
 
-void ArgParser::rest(const std::string& metavar, const std::string& help, std::vector<std::string>& target) {
+void ArgParser::rest(const std::string& metavar, const std::string& help, std::vector<std::string>& target,
+                     PathRole role) {
   rest_metavar_ = metavar;
   rest_help_ = help;
   rest_ = &target;
+  rest_role_ = role;
 }
 
-const ArgParser::Option* ArgParser::find(const std::string& name) const {
+const OptionSpec* ArgParser::find(const std::string& name) const {
   for (const auto& o : options_)
     for (const auto& n : o.names)
       if (n == name) return &o;
   return nullptr;
 }
 
+std::string ArgParser::flag_for(const std::string& field) const {
+  for (const auto& o : options_)
+    if (o.field == field) return o.names.back();
+  return "";
+}
+
 bool ArgParser::parse(int argc, char** argv) {
+  g_flag_of_field.clear();
+  for (const auto& o : options_) g_flag_of_field.emplace(o.field, o.names.back());
   std::size_t next_positional = 0;
   bool options_done = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (!options_done && (arg == "-h" || arg == "--help")) {
       std::cout << help();
+      return false;
+    }
+    if (!options_done && arg == "--json-usage") {
+      std::cout << json_usage();
       return false;
     }
     if (!options_done && arg == "--version") {
@@ -232,7 +346,7 @@ bool ArgParser::parse(int argc, char** argv) {
         arg = arg.substr(0, eq);
         has_inline = true;
       }
-      const Option* option = find(arg);
+      const OptionSpec* option = find(arg);
       if (!option) throw UsageError("unknown option " + arg);
       if (option->metavar.empty()) {
         if (has_inline) throw UsageError(arg + " takes no value");
@@ -243,6 +357,7 @@ bool ArgParser::parse(int argc, char** argv) {
         if (i + 1 >= argc) throw UsageError(arg + " needs a value (" + option->metavar + ")");
         inline_value = argv[++i];
       }
+      option->check(inline_value);
       option->apply(inline_value);
       continue;
     }
@@ -270,20 +385,78 @@ std::string ArgParser::help() const {
     if (!o.metavar.empty()) out << " " << o.metavar;
     out << "\n      " << o.help << "\n";
   }
-  out << "  -h, --help\n      Print this help.\n  --version\n      Print the version.\n";
+  out << "  -h, --help\n      Print this help.\n  --json-usage\n      Print these options as JSON.\n"
+         "  --version\n      Print the version.\n";
   return out.str();
 }
 
+std::string ArgParser::json_usage() const {
+  using Json = nlohmann::ordered_json;
+  Json doc;
+  doc["program"] = program_;
+  doc["synopsis"] = synopsis_;
+  doc["description"] = description_;
+  doc["positionals"] = Json::array();
+  const auto positional_json = [](const std::string& metavar, const std::string& help, PathRole role, bool repeated) {
+    Json p{{"name", metavar}, {"help", help}, {"repeated", repeated}};
+    p["role"] = role == PathRole::None ? Json(nullptr) : Json(role_name(role));
+    return p;
+  };
+  for (const auto& p : positionals_) doc["positionals"].push_back(positional_json(p.metavar, p.help, p.role, false));
+  if (rest_) doc["positionals"].push_back(positional_json(rest_metavar_, rest_help_, rest_role_, true));
+  doc["options"] = Json::array();
+  for (const auto& o : options_) {
+    Json j;
+    j["names"] = o.names;
+    j["type"] = o.type;
+    j["metavar"] = o.metavar.empty() ? Json(nullptr) : Json(o.metavar);
+    j["default"] = o.default_text;
+    j["choices"] = o.choices_;
+    j["range"] = o.has_range_ ? Json::array({o.low_, o.high_}) : Json(nullptr);
+    j["role"] = o.role_ == PathRole::None ? Json(nullptr) : Json(role_name(o.role_));
+    j["field"] = o.field;
+    j["help"] = o.help;
+    doc["options"].push_back(std::move(j));
+  }
+  return doc.dump(2) + "\n";
+}
+
+std::string with_flags(const std::string& message) {
+  std::string out;
+  std::size_t at = 0;
+  while (true) {
+    const std::size_t open = message.find('`', at);
+    const std::size_t close = open == std::string::npos ? open : message.find('`', open + 1);
+    if (close == std::string::npos) break;
+    const std::string field = message.substr(open + 1, close - open - 1);
+    const std::string flag = flag_of_field(field);
+    out += message.substr(at, open - at) + (flag.empty() ? field : flag);
+    at = close + 1;
+  }
+  return out + message.substr(at);
+}
+
 void CommonFlags::add_to(ArgParser& parser) {
-  parser.value("-of", "FORMAT", "GDAL output format (GTiff by default; COG and other CreateCopy formats too)",
-               format);
-  parser.list("-co", "KEY=VALUE", "Creation option for the output format (repeatable)", creation_options);
+  if (vector_product) {
+    format.clear();
+    parser.value("-of", "FORMAT", "OGR vector format, as ogr2ogr -f takes it (default: from OUTPUT's extension)", format)
+        .fills("format");
+    parser.list("-lco", "NAME=VALUE", "Creation option for the output's layer (repeatable), as ogr2ogr -lco",
+                creation_options)
+        .fills("layer_options");
+  } else {
+    parser.value("-of", "FORMAT", "GDAL output format (GTiff by default; COG and other CreateCopy formats too)", format)
+        .fills("driver");
+    parser.list("-co", "KEY=VALUE", "Creation option for the output format (repeatable)", creation_options)
+        .fills("creation_options");
+  }
   parser.flag("--overwrite", "Replace an existing output (atomically, only once the new one is complete)",
               overwrite);
   parser.flag("-q,--quiet", "No progress bar", quiet);
   parser.value("--tile", "N", "Tile size in pixels (default 512)", tile);
   parser.value("--threads", "N", "Worker threads (default: every core)", threads);
-  parser.value("--mem", "SIZE", "Memory budget, GDAL's cache included, e.g. 256M, 1G (default 256M)", memory);
+  parser.value("--mem", "SIZE", "Memory budget, GDAL's cache included, e.g. 256M, 1G (default 256M)", memory)
+      .fills("memory_budget");
   parser.value("--shard", "K/N", "Process only shard K of N (a band of tile rows) into outputs covering it; luojia-merge joins them",
                shard);
   parser.flag("--ortho", "Orthorectify RPC/GCP imagery on the fly (a warped virtual raster in the scene's UTM zone, no copy)",
@@ -368,10 +541,14 @@ int run(const std::string& program, const std::function<int()>& body) {
     if (g_reporting) std::cerr << program << ": error: " << e.what() << " (see " << program << " --help)\n";
     return kExitUsage;
   } catch (const luojia::UsageError& e) {
-    // The library names option fields (output_scale); the programs' flags spell them --output-scale.
-    std::string flag = "--" + e.option();
-    std::replace(flag.begin(), flag.end(), '_', '-');
-    if (g_reporting) std::cerr << program << ": error: " << flag << " " << e.detail() << " (see " << program << " --help)\n";
+    // The library names option fields (memory_budget); the option table knows their flags (--mem).
+    std::string flag = flag_of_field(e.option());
+    if (flag.empty()) {
+      flag = "--" + e.option();
+      std::replace(flag.begin(), flag.end(), '_', '-');
+    }
+    if (g_reporting)
+      std::cerr << program << ": error: " << flag << " " << with_flags(e.detail()) << " (see " << program << " --help)\n";
     return kExitUsage;
   } catch (const Cancelled&) {
     if (g_reporting) std::cerr << "\n" << program << ": interrupted; no output was written\n";
@@ -380,7 +557,7 @@ int run(const std::string& program, const std::function<int()>& body) {
     if (g_reporting) std::cerr << program << ": error: out of memory (lower --mem, --tile or --threads)\n";
     return kExitError;
   } catch (const std::exception& e) {
-    if (g_reporting) std::cerr << program << ": error: " << e.what() << "\n";
+    if (g_reporting) std::cerr << program << ": error: " << with_flags(e.what()) << "\n";
     return kExitError;
   }
 }

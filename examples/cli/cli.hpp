@@ -4,6 +4,7 @@
 #include <luojia/engine.hpp>
 #include <luojia/raster_writer.hpp>
 
+#include <deque>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -19,57 +20,103 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+// What a path option or positional holds: the QGIS provider and --json-usage show it, so a form
+// can offer a layer picker or a file destination instead of a text field.
+enum class PathRole { None, InputRaster, InputVector, InputFile, OutputRaster, OutputVector, OutputFile };
+
+// One declared option: its names, how its value is read and checked, the help, the default, and
+// the library field it fills. The same table parses argv, prints --help and --json-usage, and
+// turns the library's field names in error messages back into flags.
+class OptionSpec {
+public:
+  // The library option field this fills ("memory_budget"); by default the flag's own name
+  // without dashes ("--box-reach" -> "box_reach").
+  OptionSpec& fills(std::string field);
+  OptionSpec& role(PathRole role);
+  // Values outside [low, high] are refused with a usage error naming the flag.
+  OptionSpec& range(double low, double high);
+  // The only values accepted (also what a form offers); a metavar "a|b|c" declares them too.
+  OptionSpec& choices(std::vector<std::string> values);
+
+private:
+  friend class ArgParser;
+  std::vector<std::string> names;
+  std::string metavar;    // empty for flags
+  std::string help;
+  std::string type;       // flag, integer, number, string, list
+  std::string default_text;
+  std::string field;
+  PathRole role_ = PathRole::None;
+  std::vector<std::string> choices_;
+  double low_ = 0.0, high_ = 0.0;
+  bool has_range_ = false;
+  std::function<void(const std::string&)> apply;
+  void check(const std::string& value) const;
+};
+
 // Options are declared once, with their help; the same table parses argv and prints --help.
 class ArgParser {
 public:
   ArgParser(std::string program, std::string synopsis, std::string description);
 
   // names: "-q,--quiet" style aliases.
-  void flag(const std::string& names, const std::string& help, bool& target);
-  void value(const std::string& names, const std::string& metavar, const std::string& help,
-             std::string& target);
-  void value(const std::string& names, const std::string& metavar, const std::string& help, int& target);
-  void value(const std::string& names, const std::string& metavar, const std::string& help,
-             std::int64_t& target);
-  void value(const std::string& names, const std::string& metavar, const std::string& help,
-             double& target);
+  OptionSpec& flag(const std::string& names, const std::string& help, bool& target);
+  OptionSpec& value(const std::string& names, const std::string& metavar, const std::string& help,
+                    std::string& target);
+  OptionSpec& value(const std::string& names, const std::string& metavar, const std::string& help, int& target);
+  OptionSpec& value(const std::string& names, const std::string& metavar, const std::string& help,
+                    std::int64_t& target);
+  OptionSpec& value(const std::string& names, const std::string& metavar, const std::string& help,
+                    double& target);
   // Repeatable: every occurrence appends.
-  void list(const std::string& names, const std::string& metavar, const std::string& help,
-            std::vector<std::string>& target);
-  void positional(const std::string& metavar, const std::string& help, std::string& target);
+  OptionSpec& list(const std::string& names, const std::string& metavar, const std::string& help,
+                   std::vector<std::string>& target);
+  void positional(const std::string& metavar, const std::string& help, std::string& target,
+                  PathRole role = PathRole::None);
   // Every argument after the fixed positionals, in order.
-  void rest(const std::string& metavar, const std::string& help, std::vector<std::string>& target);
+  void rest(const std::string& metavar, const std::string& help, std::vector<std::string>& target,
+            PathRole role = PathRole::None);
 
-  // Throws UsageError. Returns false when --help or --version was answered (exit 0).
+  // Throws UsageError. Returns false when --help, --json-usage or --version was answered (exit 0).
   bool parse(int argc, char** argv);
   std::string help() const;
+  // The table as JSON (GDAL's --json-usage): program, synopsis, description, positionals and
+  // options with names, type, metavar, default, choices, range, role, help and library field.
+  std::string json_usage() const;
   const std::string& program() const { return program_; }
+  // The flag that fills a library field ("memory_budget" -> "--mem"), or "" when none does.
+  std::string flag_for(const std::string& field) const;
 
 private:
-  struct Option {
-    std::vector<std::string> names;
-    std::string metavar;  // empty for flags
-    std::string help;
-    std::function<void(const std::string&)> apply;
-  };
   struct Positional {
     std::string metavar;
     std::string help;
     std::string* target;
+    PathRole role;
   };
-  const Option* find(const std::string& name) const;
+  OptionSpec& add(const std::string& names, std::string metavar, std::string help, std::string type,
+                  std::string default_text, std::function<void(const std::string&)> apply);
+  const OptionSpec* find(const std::string& name) const;
 
   std::string program_;
   std::string synopsis_;
   std::string description_;
-  std::vector<Option> options_;
+  std::deque<OptionSpec> options_;  // deque: references handed out stay valid
   std::vector<Positional> positionals_;
   std::vector<std::string>* rest_ = nullptr;
   std::string rest_metavar_, rest_help_;
+  PathRole rest_role_ = PathRole::None;
 };
+
+// The library names option fields in its messages, between backquotes ("`bands`"); a program
+// shows them as its flags ("--bands") through the parser that last parsed argv.
+std::string with_flags(const std::string& message);
 
 // Flags every streaming program shares: output format and options, tiles, threads, memory, quiet.
 struct CommonFlags {
+  // A program whose product is a vector layer (luojia-detect) takes -of as ogr2ogr's -f and
+  // -lco for its layer instead of a raster's -co; set before add_to.
+  bool vector_product = false;
   std::string format = "GTiff";
   std::vector<std::string> creation_options;
   bool overwrite = false;
@@ -133,11 +180,16 @@ struct ModelInputFlags {
   // PredictOptions, DetectOptions).
   template <typename Options>
   void apply(Options& o) const {
+    apply_without_halo(o);
+    if (halo != "auto") o.halo = parse_int(halo, "--halo");
+  }
+  // For a program without --halo (luojia-classify reads whole windows).
+  template <typename Options>
+  void apply_without_halo(Options& o) const {
     for (const auto& b : split_list(bands)) o.bands.push_back(parse_int(b, "--bands"));
     o.scale = parse_numbers(scale, "--scale");
     o.mean = parse_numbers(mean, "--mean");
     o.std = parse_numbers(std_dev, "--std");
-    if (halo != "auto") o.halo = parse_int(halo, "--halo");
   }
 };
 

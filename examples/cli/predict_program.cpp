@@ -44,6 +44,7 @@ int predict_program(int argc, char** argv, Distributed& distributed, PredictTask
   o.stream.progress_data = &progress_state;
 
   check_paths({input}, {model}, {output});
+  input = common.placed_input(input);
   PredictReport r;
   const std::vector<std::string> products = distributed.run(o.stream, {&output}, o.output, [&] {
     r = sr ? super_resolve(input, model, output, o) : regress(input, model, output, o);

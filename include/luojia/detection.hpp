@@ -114,6 +114,8 @@ struct DetectOptions {
   std::string aoi;                   // vector: only detections anchored inside its polygons
   std::string mask;                  // raster on the same grid: only detections anchored on non-zero pixels
   std::string pixel_boxes;           // optional COCO-style JSON of the detections in pixel coordinates
+  std::string format;                // OGR driver of the output (ogr2ogr -f); empty: from its extension
+  std::vector<std::string> layer_options;  // KEY=VALUE creation options of its layer (ogr2ogr -lco)
 
   bool overwrite = false;
   StreamOptions stream;
@@ -131,6 +133,7 @@ struct DetectReport {
   std::int64_t candidates = 0;     // boxes above the confidence, before NMS
   std::int64_t detections = 0;     // written
   std::size_t most_held = 0;       // the most boxes held at once waiting for NMS
+  std::optional<double> box_reach; // the reach that let boxes be final row by row (none: held to the end)
   bool exact = true;               // false when tiles overlap and are merged by NMS (no anchor grid found)
   std::string note;                // why not exact, and warnings (no geotransform, boxes held)
   std::size_t activation_bytes = 0;

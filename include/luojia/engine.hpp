@@ -75,7 +75,8 @@ LUOJIA_API MemoryPlan plan_memory(const TileGrid& grid, int input_bands, int out
 
 // Reads every tile of grid from input (bands, 1-based), runs kernel on it in parallel and writes
 // the cores to output bands 1..output_bands, in a TBB pipeline whose tiles in flight are bounded by
-// the memory budget. Throws Cancelled if progress returns 0; the writer is then left uncommitted.
+// the memory budget. With CPL_DEBUG=luojia, GDAL's debug channel says what the thread count and
+// the budget became (threads, tiles in flight, GDAL's cache). Throws Cancelled if progress returns 0; the writer is then left uncommitted.
 LUOJIA_API StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid& grid,
                               RasterWriter& output, int output_bands, const TileKernel& kernel,
                               const StreamOptions& options = {});

@@ -5,6 +5,7 @@
 #include "io/gdal_support.hpp"
 #include "io/raster_pool.hpp"
 
+#include <cpl_error.h>
 #include <gdal.h>
 
 #include <tbb/concurrent_queue.h>
@@ -67,6 +68,10 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
   const MemoryPlan plan =
       plan_memory(grid, static_cast<int>(bands.size()), output_bands, threads, options);
   detail::GdalCacheScope cache(plan.gdal_cache_bytes);
+  // What the threads and memory settings became, for CPL_DEBUG=luojia (GDAL's debug channel).
+  CPLDebug("luojia", "%s: %lld tiles, %d threads, %d tiles in flight of %zu KiB, GDAL cache %zu KiB", input.path().c_str(),
+           static_cast<long long>(grid.size()), threads, plan.tiles_in_flight, plan.bytes_per_tile >> 10,
+           plan.gdal_cache_bytes >> 10);
 
   detail::RasterPool handles(input);
   std::vector<Slot> slots(static_cast<std::size_t>(plan.tiles_in_flight));

@@ -46,6 +46,7 @@ class GdalCacheScope {
 public:
   explicit GdalCacheScope(std::size_t bytes) : previous_(GDALGetCacheMax64()) {
     GDALSetCacheMax64(static_cast<GIntBig>(bytes));
+    CPLDebug("luojia", "GDAL block cache %llu KiB", static_cast<unsigned long long>(bytes >> 10));
   }
   ~GdalCacheScope() { GDALSetCacheMax64(previous_); }
   GdalCacheScope(const GdalCacheScope&) = delete;

@@ -13,14 +13,16 @@ namespace luojia::detail {
 
 namespace fs = std::filesystem;
 
-VectorOutput::VectorOutput(const std::string& target, bool overwrite) : target_(target) {
+VectorOutput::VectorOutput(const std::string& target, bool overwrite, const std::string& format) : target_(target) {
   register_gdal();
   const ErrorContext where{target, {}, {}, {}};
-  driver_name_ = vector_driver_for(target);
+  driver_name_ = format.empty() ? vector_driver_for(target) : format;
   check_output_path(target, overwrite);
   const fs::path folder = fs::path(target).parent_path();
   driver_ = GetGDALDriverManager()->GetDriverByName(driver_name_.c_str());
-  if (!driver_) throw OutputError("GDAL has no " + driver_name_ + " driver", where);
+  if (!driver_) throw UsageError("format", "GDAL has no vector driver '" + driver_name_ + "'", where);
+  if (!driver_->GetMetadataItem(GDAL_DCAP_VECTOR) || !driver_->GetMetadataItem(GDAL_DCAP_CREATE))
+    throw UsageError("format", "'" + driver_name_ + "' cannot create vector datasets", where);
   temp_ = temporary_path(target, fs::path(target).extension().string().substr(1));
   GdalErrorTrap trap;
   dataset_.reset(driver_->Create(temp_.c_str(), 0, 0, 0, GDT_Unknown, nullptr));

@@ -11,8 +11,9 @@ namespace luojia::detail {
 
 class VectorOutput {
 public:
-  // Refuses an existing target unless overwrite; the driver comes from the extension.
-  VectorOutput(const std::string& target, bool overwrite);
+  // Refuses an existing target unless overwrite; the driver is format (an OGR driver's short
+  // name, as ogr2ogr -f takes it), or when empty comes from the extension.
+  VectorOutput(const std::string& target, bool overwrite, const std::string& format = {});
   ~VectorOutput();
   VectorOutput(const VectorOutput&) = delete;
   VectorOutput& operator=(const VectorOutput&) = delete;

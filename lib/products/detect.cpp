@@ -135,7 +135,7 @@ class DetectionWriter {
 public:
   DetectionWriter(const RasterInfo& info, const std::string& output, const DetectOptions& o, std::vector<std::string> class_names,
                   bool oriented, double iou)
-      : output_(output), vector_(output, o.overwrite), class_names_(std::move(class_names)), oriented_(oriented),
+      : output_(output), vector_(output, o.overwrite, o.format), class_names_(std::move(class_names)), oriented_(oriented),
         placement_(info, info.path) {
     const ErrorContext where{output, {}, {}, {}};
     detail::GdalErrorTrap trap;
@@ -144,7 +144,12 @@ public:
     const bool has_srs = !crs.empty() && srs.importFromWkt(crs.c_str()) == OGRERR_NONE;
     if (has_srs) srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
     GDALDataset& ds = vector_.dataset();
-    layer_ = ds.CreateLayer("detections", has_srs ? &srs : nullptr, wkbPolygon, nullptr);
+    CPLStringList layer_options;
+    for (const auto& kv : o.layer_options) {
+      if (kv.find('=') == std::string::npos) throw UsageError("layer_options", "takes KEY=VALUE, not '" + kv + "'");
+      layer_options.AddString(kv.c_str());
+    }
+    layer_ = ds.CreateLayer("detections", has_srs ? &srs : nullptr, wkbPolygon, layer_options.List());
     if (!layer_) raise("cannot create a layer: " + trap.message("layer creation failed"), where);
     OGRFieldDefn id("class_id", OFTInteger), name("class_name", OFTString), score("score", OFTReal), angle("angle", OFTReal);
     layer_->CreateField(&id);
@@ -468,7 +473,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   if (!o.aoi.empty() || !o.mask.empty()) aoi = std::make_unique<detail::AreaOfInterest>(info, o.aoi, o.mask);
   check_output_path(output, o.overwrite);
   const bool sharded = !o.stream.shard.whole();
-  if (sharded && vector_driver_for(output) != "GPKG")
+  if (sharded && (o.format.empty() ? vector_driver_for(output) : o.format) != "GPKG")
     throw UsageError("shard", "detection shards are GeoPackages (.gpkg): they carry the boxes luojia-merge suppresses across shard borders");
   if (sharded && !o.pixel_boxes.empty()) throw UsageError("pixel_boxes", "cannot be written by shards (merge them, then write)");
   DetectionWriter writer(info, output, o, class_names, oriented, iou);
@@ -644,6 +649,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   report.candidates = candidates.load();
   report.detections = writer.count();
   report.most_held = nms.most_held();
+  report.box_reach = reach;
   report.written.push_back(output);
   if (!o.pixel_boxes.empty()) report.written.push_back(o.pixel_boxes);
   return report;

@@ -295,8 +295,8 @@ MergeReport merge_raster_shards(const std::vector<std::string>& paths, const std
   char** list = nullptr;
   for (const auto& o : create) list = CSLAddString(list, o.c_str());
   const std::string temp = detail::temporary_path(output, CPLGetExtension(output.c_str()));
-  GdalErrorTrap trap;
   const detail::GdalCacheScope cache(options.memory_budget);  // GDAL's default is 5% of RAM
+  GdalErrorTrap trap;
   DatasetPtr copy(driver->CreateCopy(temp.c_str(), vrt.get(), FALSE, list, options.progress, options.progress_data));
   CSLDestroy(list);
   const bool ok = copy != nullptr;

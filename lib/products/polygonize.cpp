@@ -123,40 +123,46 @@ std::unique_ptr<VectorOutput> detail::polygonize_uncommitted(const std::string& 
     OGRLayer* layer = out->CreateLayer("classes", srs ? srs->Clone() : nullptr, wkbPolygon, nullptr);
     if (!layer) raise("cannot create a layer: " + trap.message("layer creation failed"), where);
     OGRFieldDefn id("class_id", OFTInteger), name("class_name", OFTString), area("area", OFTReal), conf("mean_conf", OFTReal);
-    layer->CreateField(&id);
-    layer->CreateField(&name);
-    layer->CreateField(&area);
-    layer->CreateField(&conf);
-    // GeoPackage writes far faster in one transaction; GeoJSON and shapefiles have none.
-    const bool transaction = out->TestCapability(ODsCTransactions) && out->StartTransaction() == OGRERR_NONE;
-    if (GDALPolygonize(GDALRasterBand::ToHandle(band), GDALRasterBand::ToHandle(band->GetMaskBand()), OGRLayer::ToHandle(layer), 0,
+    for (OGRFieldDefn* field : {&id, &name, &area, &conf}) layer->CreateField(field);
+    // GDALPolygonize writes into GDAL's in-memory layer first: polygons are then simplified,
+    // measured and placed before they are written once. Formats written as a stream (GeoJSON,
+    // FlatGeobuf) cannot read back or update what they hold, so finishing them in place dropped
+    // every step after polygonising without a word.
+    DatasetPtr memory(GetGDALDriverManager()->GetDriverByName("Memory")->Create("", 0, 0, 0, GDT_Unknown, nullptr));
+    if (!memory) raise("cannot create an in-memory layer: " + trap.message("Memory driver failed"), where);
+    OGRLayer* raw = memory->CreateLayer("classes", nullptr, wkbPolygon, nullptr);
+    if (!raw) raise("cannot create an in-memory layer: " + trap.message("layer creation failed"), where);
+    raw->CreateField(&id);
+    if (GDALPolygonize(GDALRasterBand::ToHandle(band), GDALRasterBand::ToHandle(band->GetMaskBand()), OGRLayer::ToHandle(raw), 0,
                        nullptr, nullptr, nullptr) != CE_None)
       raise("polygonising failed: " + trap.message("GDALPolygonize failed"), where);
     DatasetPtr confidence;
     if (!confidence_path.empty()) confidence.reset(GDALDataset::Open(confidence_path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
-    layer->ResetReading();
-    std::vector<std::unique_ptr<OGRFeature>> features;
-    for (auto& f : *layer) features.emplace_back(f.release());
-    for (auto& f : features) {
-      OGRGeometry* g = f->GetGeometryRef();
-      const int cls = f->GetFieldAsInteger(0);
+    // GeoPackage writes far faster in one transaction; GeoJSON and shapefiles have none.
+    const bool transaction = out->TestCapability(ODsCTransactions) && out->StartTransaction() == OGRERR_NONE;
+    raw->ResetReading();
+    for (auto& polygon : *raw) {
+      OGRFeature f(layer->GetLayerDefn());
+      const int cls = polygon->GetFieldAsInteger(0);
+      f.SetField(0, cls);
+      std::unique_ptr<OGRGeometry> g(polygon->StealGeometry());
       if (g && options.simplify > 0) {
         std::unique_ptr<OGRGeometry> simple(g->SimplifyPreserveTopology(options.simplify));
-        if (simple && !simple->IsEmpty()) f->SetGeometry(simple.get());
-        g = f->GetGeometryRef();
+        if (simple && !simple->IsEmpty()) g = std::move(simple);
       }
       const auto i = static_cast<std::size_t>(cls);
-      f->SetField(1, i < options.class_names.size() ? options.class_names[i].c_str() : ("class " + std::to_string(cls)).c_str());
-      if (g) f->SetField(2, OGR_G_Area(OGRGeometry::ToHandle(g)));
+      f.SetField(1, i < options.class_names.size() ? options.class_names[i].c_str() : ("class " + std::to_string(cls)).c_str());
+      if (g) f.SetField(2, OGR_G_Area(OGRGeometry::ToHandle(g.get())));
       if (confidence && g) {
         const double m = mean_confidence(*confidence, *g, gt);
-        if (std::isnan(m)) f->SetFieldNull(3);
-        else f->SetField(3, m);
+        if (std::isnan(m)) f.SetFieldNull(3);
+        else f.SetField(3, m);
       } else {
-        f->SetFieldNull(3);
+        f.SetFieldNull(3);
       }
       if (g && sensor) placement.place(*g);
-      if (layer->SetFeature(f.get()) != OGRERR_NONE) raise("cannot update a polygon: " + trap.message("SetFeature failed"), where);
+      if (g) f.SetGeometryDirectly(g.release());
+      if (layer->CreateFeature(&f) != OGRERR_NONE) raise("cannot write a polygon: " + trap.message("CreateFeature failed"), where);
     }
     if (transaction && out->CommitTransaction() != OGRERR_NONE) raise("cannot finish the vector output: " + trap.message("commit failed"), where);
   }
