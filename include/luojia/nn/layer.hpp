@@ -142,6 +142,13 @@ public:
   // tileable: override it (Footprint::pointwise() for element-wise layers).
   virtual Footprint footprint() const { return {}; }
 
+  // For a layer that lays its inputs end to end along one axis of its single output and leaves an
+  // input alone when it already lies at its place there (checking that the data pointers differ
+  // before copying): that axis, negative from the end. The planner may then have the producers
+  // write straight into the output, which saves the copy and the memory of the inputs (U-Net
+  // skips). The default, none, keeps every input in its own memory.
+  virtual std::optional<std::int64_t> in_place_join_axis() const { return std::nullopt; }
+
 protected:
   virtual void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const = 0;
 

@@ -61,6 +61,7 @@ public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
   Footprint footprint() const override;
+  std::optional<std::int64_t> in_place_join_axis() const override { return node().attributes.get_int("axis", 0); }
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
