@@ -87,7 +87,7 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
               << " candidates (conf " << r.confidence << ", IoU " << r.iou << "), at most " << r.most_held << " held for NMS";
     if (r.box_reach) std::cerr << " (box reach " << *r.box_reach << " px)";
     std::cerr << "\n";
-    if (!r.note.empty()) std::cerr << "luojia-detect: note: " << r.note << "\n";
+    if (!r.note.empty()) std::cerr << "luojia-detect: note: " << cli::with_flags(r.note) << "\n";
   }
   for (const auto& path : r.written) std::cout << path << "\n";
   return 0;

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <cctype>
 #include <iostream>
 #include <sstream>
@@ -164,11 +166,36 @@ int check_model(const std::string& path, bool json) {
   return unsupported == 0 && analysis_error.empty() ? 0 : 1;
 }
 
+// The option table of a program installed beside this one, as it prints it: one source of truth.
+int describe_program(const std::string& program, int argc, char** argv) {
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--json") json = true;
+    else if (a == "--describe") ++i;
+    else throw cli::UsageError("--describe takes only --json besides PROGRAM, not " + a);
+  }
+  if (program.rfind("luojia-", 0) != 0 ||
+      !std::all_of(program.begin() + 7, program.end(), [](unsigned char c) { return std::islower(c) != 0; }))
+    throw cli::UsageError("--describe takes a luojia program's name (luojia-segment, luojia-detect, ...), not '" + program + "'");
+  const std::filesystem::path path = std::filesystem::read_symlink("/proc/self/exe").parent_path() / program;
+  if (!std::filesystem::exists(path)) throw cli::UsageError(program + " is not installed beside luojia-info (" + path.string() + ")");
+  const std::string command = "'" + path.string() + "' " + (json ? "--json-usage" : "--help");
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) raise("cannot run " + path.string());
+  std::string text;
+  char buffer[4096];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) text.append(buffer, n);
+  if (pclose(pipe) != 0) raise(program + " could not describe itself");
+  std::cout << text;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   return cli::run("luojia-info", [&] {
-    cli::ArgParser args("luojia-info", "[--json] [--check] INPUT | --operators",
+    cli::ArgParser args("luojia-info", "[--json] [--check] INPUT | --operators | --describe PROGRAM [--json]",
                         "Prints size, bands, data types, nodata, scale/offset, CRS, geotransform, block "
                         "size and metadata\nof a raster, as luojia reads it. For a model (.onnx): inputs, "
                         "outputs, the metadata luojia\nunderstood (its own and Deepness's keys) and how "
@@ -181,7 +208,12 @@ int main(int argc, char** argv) {
     args.flag("--check", "For a model: every operator, supported or not, and the tiling verdict (exact with a halo, or\n"
                          "needs --blend and why), without running it; exit status 1 when something is unsupported",
               check);
+    std::string describe;
+    args.value("--describe", "PROGRAM", "Print the options of another luojia program (its --help; with --json its option table,\n"
+                                        "what the QGIS provider and scripts read) and exit; no INPUT", describe);
     if (argc == 2 && std::string(argv[1]) == "--operators") operators = true;  // needs no INPUT
+    for (int i = 1; i + 1 < argc; ++i)
+      if (std::string(argv[i]) == "--describe") return describe_program(argv[i + 1], argc, argv);
     if (operators) {
       for (const auto& [domain, op] : nn::LayerRegistry::with_builtins().operators())
         std::cout << (domain.empty() ? op : domain + "." + op) << "\n";

@@ -81,7 +81,7 @@ int segment_main(int argc, char** argv, cli::Distributed& distributed) {
     if (r.skipped) std::cerr << " (" << r.skipped << " without data, skipped)";
     std::cerr << ", halo " << r.halo << " px, " << (r.exact ? "exact" : "blended") << ", "
               << r.activation_bytes / (1 << 20) << " MiB of activations per tile\n";
-    if (!r.note.empty()) std::cerr << "luojia-segment: note: " << r.note << "\n";
+    if (!r.note.empty()) std::cerr << "luojia-segment: note: " << cli::with_flags(r.note) << "\n";
     for (const auto& path : r.written) std::cout << path << "\n";
   }
   return 0;

@@ -134,7 +134,7 @@ TEST_CASE("aligning warps a shifted copy back onto the grid, and without it a cl
   GDALClose(shifted);
   GDALClose(src);
   CHECK_THROWS_WITH(detect_change(before, dir.file("shifted.tif"), dir.file("x.tif"), {}),
-                    Catch::Contains("not on one grid: geotransforms differ") && Catch::Contains("--align"));
+                    Catch::Contains("not on one grid: geotransforms differ") && Catch::Contains("`align`"));
   ChangeOptions o;
   o.threshold = 20.0;
   o.magnitude = dir.file("m_ref.tif");

@@ -111,7 +111,7 @@ TEST_CASE("cells without data are nodata, and bad windows are errors", "[classif
   CHECK(luojia::test::read_band(dir.file("labels.tif"), 1)[0] == 255);
   CHECK(luojia::test::read_band(dir.file("labels.tif"), 1)[1] != 255);
   CHECK_THROWS_WITH(classify(dir.file("in.tif"), kNn + "resnet_classifier_op17.onnx", dir.file("x.tif"), {}),
-                    Catch::Contains("give the window with --window"));
+                    Catch::Contains("give the window with `window`"));
   CHECK_THROWS_WITH(classify(dir.file("in.tif"), kNn + "unet_op17.onnx", dir.file("x.tif"), o), Catch::Contains("is not (N, classes)"));
 }
 

@@ -417,5 +417,6 @@ TEST_CASE("every flag of luojia-assess, luojia-merge, luojia-batch and luojia-in
                         {"--operators", {"--operators"}, {}, Args{}},
                         {"--json", {"--json"}},
                         {"--check", {"--check"}, {}, Args{kClassifier}},
+                        {"--describe", {"--describe", "luojia-segment"}, {}, Args{}},
                     }});
 }

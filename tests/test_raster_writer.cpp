@@ -85,7 +85,7 @@ TEST_CASE("an uncommitted writer leaves nothing and never touches an existing ou
   }  // abandoned: as a failed or cancelled run would
   CHECK(dir.entries() == std::vector<std::string>{"out.tif"});
   CHECK(luojia::test::read_file(path) == before);
-  CHECK_THROWS_WITH(RasterWriter(path, small_layout()), path + ": output already exists (--overwrite replaces it)");
+  CHECK_THROWS_WITH(RasterWriter(path, small_layout()), path + ": output already exists (`overwrite` replaces it)");
 }
 
 TEST_CASE("COG and other copy-only formats", "[writer]") {

@@ -290,7 +290,7 @@ TEST_CASE("segmentation requests that cannot work fail before writing", "[segmen
   SegmentOptions o;
   o.bands = {1, 2};
   CHECK_THROWS_WITH(run(in3, kNn + "unet_op17.onnx", dir.file("o.tif"), 32, o),
-                    Catch::Contains("takes 4 bands, but 2 are given with --bands"));
+                    Catch::Contains("takes 4 bands, but 2 are given with `bands`"));
   o = {};
   o.vector = dir.file("o.txt");
   CHECK_THROWS_WITH(run(in3, kNn + "misc_ops_op17.onnx", dir.file("o.tif"), 32, o), Catch::Contains("vector outputs are .gpkg"));

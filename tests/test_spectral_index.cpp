@@ -166,7 +166,7 @@ TEST_CASE("index requests that cannot work are errors naming the index and what 
   for (const auto& e : IndexCatalogue::builtin().indices())
     if (std::find(e.symbols.begin(), e.symbols.end(), "PAR") != e.symbols.end()) job.indices = {IndexSpec{e.short_name, "", {}}};
   job.bands = {{"R", 1}, {"N", 2}, {"G", 3}, {"B", 1}, {"RE1", 2}, {"S1", 3}, {"S2", 1}, {"N2", 2}};
-  CHECK_THROWS_WITH(compute_indices(in, dir.file("o.tif"), job), Catch::Contains("--const PAR=VALUE"));
+  CHECK_THROWS_WITH(compute_indices(in, dir.file("o.tif"), job), Catch::Contains("`const` PAR=VALUE"));
   job.indices = {IndexSpec{"MINE", "(N - R) / (N + ", {}}};
   CHECK_THROWS_AS(compute_indices(in, dir.file("o.tif"), job), UsageError);
   job.indices = {IndexSpec{"MINE", "(N - Q) / 2", {}}};

@@ -57,7 +57,7 @@ int predict_program(int argc, char** argv, Distributed& distributed, PredictTask
     if (r.upscale > 1) std::cerr << ", " << r.upscale << "x finer";
     if (r.output_scale != 1.0) std::cerr << ", outputs x " << r.output_scale;
     std::cerr << ", " << r.activation_bytes / (1 << 20) << " MiB of activations per tile\n";
-    if (!r.note.empty()) std::cerr << program << ": note: " << r.note << "\n";
+    if (!r.note.empty()) std::cerr << program << ": note: " << with_flags(r.note) << "\n";
   }
   if (distributed.rank() == 0)
     for (const auto& path : r.written) std::cout << path << "\n";

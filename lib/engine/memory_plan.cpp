@@ -32,7 +32,7 @@ MemoryPlan plan_memory(const TileGrid& grid, int input_bands, int output_bands, 
     raise("memory budget of " + std::to_string(options.memory_budget >> 20) + " MiB is too small for " +
           std::to_string(grid.tile_width()) + "x" + std::to_string(grid.tile_height()) +
           " tiles: one tile needs " + std::to_string((plan.bytes_per_tile >> 20) + 1) +
-          " MiB besides GDAL's cache; raise --mem or lower --tile");
+          " MiB besides GDAL's cache; raise `memory_budget` or lower `tile`");
   const std::size_t fit = (options.memory_budget - plan.gdal_cache_bytes) / plan.bytes_per_tile;
   // A tile is read and computed by one thread, so one slot per thread is busy; one more lets a
   // thread start the next tile while a finished one waits for the in-order writer. More only hold

@@ -29,9 +29,9 @@ std::string rpc_value(const RasterInfo& info, const char* key) {
 std::string ortho_view(const std::string& input, const OrthoOptions& options) {
   const ErrorContext where{input, {}, {}, {}};
   const RasterInfo info = Raster::open(input).info();
-  if (info.geotransform) throw InputError("--ortho: the raster has a geotransform already (it is on a map grid)", where);
+  if (info.geotransform) throw InputError("`ortho`: the raster has a geotransform already (it is on a map grid)", where);
   const bool rpc = !info.rpc.empty();
-  if (!rpc && info.gcps.size() < 3) throw InputError("--ortho: the raster has neither RPCs nor 3 GCPs to place it with", where);
+  if (!rpc && info.gcps.size() < 3) throw InputError("`ortho`: the raster has neither RPCs nor 3 GCPs to place it with", where);
 
   std::string target = options.target_crs;
   if (target.empty() && rpc) {
@@ -63,7 +63,7 @@ std::string ortho_view(const std::string& input, const OrthoOptions& options) {
   GDALWarpAppOptionsFree(warp);
   if (warped) GDALClose(warped);
   if (source) GDALClose(source);
-  if (!warped || usage_error) throw InputError("--ortho: cannot warp the raster: " + trap.message("warp failed"), where);
+  if (!warped || usage_error) throw InputError("`ortho`: cannot warp the raster: " + trap.message("warp failed"), where);
   return vrt;
 }
 

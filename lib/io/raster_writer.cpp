@@ -42,7 +42,7 @@ bool path_exists(const std::string& path) {
 void check_output_path(const std::string& path, bool overwrite) {
   if (path.empty()) return;
   const ErrorContext where{path, {}, {}, {}};
-  if (path_exists(path) && !overwrite) throw OutputError("output already exists (--overwrite replaces it)", where);
+  if (path_exists(path) && !overwrite) throw OutputError("output already exists (`overwrite` replaces it)", where);
   const std::string folder = CPLGetPath(path.c_str());
   VSIStatBufL stat;
   if (!folder.empty() && (VSIStatL(folder.c_str(), &stat) != 0 || !VSI_ISDIR(stat.st_mode)))

@@ -20,7 +20,7 @@ namespace luojia::detail {
 AreaOfInterest::AreaOfInterest(const RasterInfo& raster, const std::string& vector_path, const std::string& mask_path) {
   register_gdal();
   if (!raster.geotransform && !vector_path.empty())
-    throw InputError("the raster has no geotransform, so an --aoi cannot be placed on it", ErrorContext{raster.path, {}, {}, {}});
+    throw InputError("the raster has no geotransform, so an `aoi` cannot be placed on it", ErrorContext{raster.path, {}, {}, {}});
   transform_ = raster.geotransform.value_or(GeoTransform{});
   if (!vector_path.empty()) {
     const ErrorContext where{vector_path, {}, {}, {}};

@@ -44,7 +44,7 @@ VectorReference load_vector(const std::string& path, const std::string& field, c
   VectorReference ref;
   for (auto* layer : ds->GetLayers()) {
     const int index = layer->GetLayerDefn()->GetFieldIndex(field.c_str());
-    if (index < 0) raise("layer '" + std::string(layer->GetName()) + "' has no field '" + field + "' (--field)", where);
+    if (index < 0) raise("layer '" + std::string(layer->GetName()) + "' has no field '" + field + "' (`field`)", where);
     std::unique_ptr<OGRCoordinateTransformation> to_grid;
     if (const OGRSpatialReference* s = layer->GetSpatialRef(); s && has_target && !s->IsSame(&target)) {
       OGRSpatialReference source(*s);
@@ -170,7 +170,7 @@ Assessment assess(const std::string& class_map, const std::string& reference, co
       if (rv >= 0 && rv <= 65535 && rv == std::floor(rv) && remap[static_cast<std::size_t>(r)] >= 0) r = remap[static_cast<std::size_t>(r)];
       const int p = static_cast<int>(in.pixels.data()[i]);
       if (r < 0 || r >= kMaxClasses - 1 || p < 0 || p >= kMaxClasses - 1)
-        raise("class " + std::to_string(r < 0 || r >= kMaxClasses - 1 ? r : p) + " is outside 0..254 (use --remap or --ignore)",
+        raise("class " + std::to_string(r < 0 || r >= kMaxClasses - 1 ? r : p) + " is outside 0..254 (use `remap` or `ignore`)",
               ErrorContext{r < 0 || r >= kMaxClasses - 1 ? reference : class_map, {}, {}, {}});
       out.pixels.data()[r * kMaxClasses + p] += 1.0f;
     }

@@ -89,7 +89,7 @@ std::string aligned_copy(const RasterInfo& before, const std::string& after, con
   GdalErrorTrap trap;
   GDALWarpAppOptions* options = GDALWarpAppOptionsNew(argv, nullptr);
   CSLDestroy(argv);
-  if (!options) raise("bad --align options: " + trap.message("GDALWarpAppOptionsNew failed"));
+  if (!options) raise("bad `align` options: " + trap.message("GDALWarpAppOptionsNew failed"));
   GDALDatasetH source = GDALOpen(after.c_str(), GA_ReadOnly);
   if (!source) {
     GDALWarpAppOptionsFree(options);
@@ -167,7 +167,7 @@ ChangeReport run_change(const std::string& before_path, const std::string& after
   if (bands.empty()) {
     if (bi.band_count() != ai.band_count())
       raise("BEFORE has " + std::to_string(bi.band_count()) + " bands and AFTER " + std::to_string(ai.band_count()) +
-                "; choose the bands to compare with --bands",
+                "; choose the bands to compare with `bands`",
             ErrorContext{after_path, {}, {}, {}});
     for (int b = 1; b <= bi.band_count(); ++b) bands.push_back(b);
   }
@@ -185,7 +185,7 @@ ChangeReport run_change(const std::string& before_path, const std::string& after
   std::string after_source = after_path;
   if (const auto why = grid_difference(bi, ai)) {
     if (!o.align)
-      raise("the two dates are not on one grid: " + *why + "; --align warps AFTER onto BEFORE's grid", ErrorContext{after_path, {}, {}, {}});
+      raise("the two dates are not on one grid: " + *why + "; `align` warps AFTER onto BEFORE's grid", ErrorContext{after_path, {}, {}, {}});
     after_source = aligned_copy(bi, after_path, o.resampling, files);
   }
   const std::string stacked = stack(before, after_source, bands, files);

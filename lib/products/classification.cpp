@@ -40,9 +40,9 @@ ClassifyReport classify(Raster& raster, const nn::Model& model, const std::strin
     if (declared[2] != declared[3]) raise("the model's input is not square: " + nn::to_string(declared), at_model);
     if (window == 0) window = declared[2];
     if (window != declared[2])
-      raise("the model takes " + std::to_string(declared[2]) + "-pixel windows, not --window " + std::to_string(window), at_model);
+      raise("the model takes " + std::to_string(declared[2]) + "-pixel windows, not `window` " + std::to_string(window), at_model);
   }
-  if (window <= 0) raise("the model's input size is dynamic: give the window with --window", at_model);
+  if (window <= 0) raise("the model's input size is dynamic: give the window with `window`", at_model);
   const std::int64_t stride = o.stride > 0 ? o.stride : window;
   const std::int64_t batch_limit = declared[0] > 0 ? declared[0] : 16;
 

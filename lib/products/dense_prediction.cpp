@@ -48,7 +48,7 @@ PredictReport predict(Raster& raster, const nn::Model& model, const std::string&
   if (task == Task::SuperResolution && k == 1)
     raise("the model's output is on its input's grid, not finer: that is pixel regression (luojia-regress)", at_model);
   if (!analysis.tileable && !tiling.one_tile)
-    raise("the model is not exactly tileable (" + analysis.reason + "); use a --tile of at least " +
+    raise("the model is not exactly tileable (" + analysis.reason + "); use a `tile` of at least " +
               std::to_string(detail::round_up(std::max(info.width, info.height), tiling.alignment)) + " to run the raster as one tile",
           at_model);
 

@@ -466,7 +466,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
 
   if (fixed_size && o.tta == DetectionAugmentation::D4 && fixed_w != fixed_h)
     throw UsageError("tta", "d4 transposes windows, which the model's fixed " + std::to_string(fixed_w) + " x " +
-                                std::to_string(fixed_h) + " input cannot take: use --tta flips");
+                                std::to_string(fixed_h) + " input cannot take: use `tta` flips");
   const TileGrid grid = fixed_size ? fixed_window_grid(tiling, info, fixed_w, fixed_h, o.stream.shard)
                                    : detail::model_tile_grid(tiling, info, o.stream.shard);
   std::unique_ptr<detail::AreaOfInterest> aoi;

@@ -53,14 +53,14 @@ ModelInput resolve_model_input(const nn::Model& model, const RasterInfo& info, c
     if (declared > 0 && declared == static_cast<std::int64_t>(colour.size()) && declared != info.band_count()) in.bands = colour;
     else if (declared > 0 && declared != info.band_count())
       raise("the model takes " + std::to_string(declared) + " bands and the raster has " + std::to_string(info.band_count()) +
-                "; choose them with --bands (the model's metadata names none)",
+                "; choose them with `bands` (the model's metadata names none)",
             at_input);
     else
       for (int b = 1; b <= info.band_count(); ++b) in.bands.push_back(b);
   }
   if (declared > 0 && declared != in.channels())
     raise("the model takes " + std::to_string(declared) + " bands, but " + std::to_string(in.channels()) +
-              (chosen_bands.empty() ? " are chosen by its metadata" : " are given with --bands"),
+              (chosen_bands.empty() ? " are chosen by its metadata" : " are given with `bands`"),
           at_model);
   if (in.input_channels.size() == 1) in.input_channels[0] = in.channels();
   for (int b : in.bands) {
@@ -108,7 +108,7 @@ ModelTiling plan_model_tiling(const nn::Model& model, const ModelInput& input, c
     t.halo = round_up(wanted, t.alignment);
     if (!blend && halo && *halo < t.analysis.radius) {
       t.exact = false;
-      t.note = "not exact: --halo " + std::to_string(*halo) + " is below the model's receptive radius of " +
+      t.note = "not exact: `halo` " + std::to_string(*halo) + " is below the model's receptive radius of " +
                std::to_string(t.analysis.radius) + " pixels";
     }
   }

@@ -144,7 +144,7 @@ Plan plan_tiles(const RasterInfo& info, const nn::Model& model, const SegmentOpt
           at_model);
   plan.blend = o.blend && !t.one_tile;
   if (!analysis.tileable && !t.one_tile && !o.blend)
-    raise("the model is not exactly tileable (" + analysis.reason + "); use --blend to merge overlapping tiles, or a --tile of at least " +
+    raise("the model is not exactly tileable (" + analysis.reason + "); use `blend` to merge overlapping tiles, or a `tile` of at least " +
               std::to_string(round_up(std::max(info.width, info.height), t.alignment)) + " to run the raster as one tile",
           at_model);
   SegmentReport& report = plan.report;
@@ -152,7 +152,7 @@ Plan plan_tiles(const RasterInfo& info, const nn::Model& model, const SegmentOpt
   report.exact = t.exact;
   report.note = t.note;
   if (plan.blend && analysis.tileable)
-    report.note = "blending a model that is exactly tileable: --blend only smooths, --halo auto would be exact";
+    report.note = "blending a model that is exactly tileable: `blend` only smooths, `halo` auto would be exact";
   if (plan.blend && !analysis.tileable) {
     report.exact = false;
     report.note = "not exact: the model is not tileable (" + analysis.reason + "); overlapping tiles are blended in probability space";

@@ -169,8 +169,8 @@ IndexPlan plan_indices(const std::vector<IndexSpec>& specs, const std::map<std::
       if (const BandSymbol* b = catalogue.band(symbol)) {
         const auto it = bands.find(symbol);
         if (it == bands.end())
-          throw UsageError("bands", "has no " + describe(*b) + ", which " + name + " needs: give --bands " + symbol +
-                                        "=BAND, or --sensor, or name the band in the raster's band description");
+          throw UsageError("bands", "has no " + describe(*b) + ", which " + name + " needs: give `bands` " + symbol +
+                                        "=BAND, or `sensor`, or name the band in the raster's band description");
         if (it->second < 1) throw UsageError("bands", symbol + "=" + std::to_string(it->second) + ": bands are numbered from 1");
         return {Kind::Row, row_of_band(it->second), 0, {}};
       }
@@ -179,15 +179,15 @@ IndexPlan plan_indices(const std::vector<IndexSpec>& specs, const std::map<std::
         if (!v) {
           const IndexConstant* k = catalogue.constant(symbol);
           throw UsageError("const", "has no " + symbol + (k && !k->description.empty() ? " (" + k->description + ")" : "") +
-                                        ", which " + name + " needs: give --const " + symbol + "=VALUE" +
-                                        (symbol.rfind("lambda", 0) == 0 ? " or --sensor" : ""));
+                                        ", which " + name + " needs: give `const` " + symbol + "=VALUE" +
+                                        (symbol.rfind("lambda", 0) == 0 ? " or `sensor`" : ""));
         }
         return {Kind::Scalar, 0, *v, {}};
       }
       if (symbol.rfind("lambda", 0) == 0 && catalogue.band(symbol.substr(6))) {
         if (const auto v = constant_value(symbol)) return {Kind::Scalar, 0, *v, {}};
         throw UsageError("const", "has no " + symbol + " (the central wavelength of " + symbol.substr(6) + ", nm), which " + name +
-                                      " needs: give --const " + symbol + "=NM or --sensor");
+                                      " needs: give `const` " + symbol + "=NM or `sensor`");
       }
       // Kernel terms kXY: the catalogue's RBF kernel of two bands (or of a band and L).
       if (symbol.size() >= 3 && symbol[0] == 'k') {

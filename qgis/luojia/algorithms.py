@@ -81,7 +81,7 @@ ALGORITHMS = {
                 P("vector_out", "OUTPUT", "Detections")] + MODEL_INPUT + [
             P("number", "CONF", "Confidence threshold (empty: the model's)", "--conf", None, True),
             P("number", "IOU", "NMS IoU threshold (empty: the model's)", "--iou", None, True),
-            P("string", "CLASSES", "Only these classes (names or ids, comma-separated)", "--classes", "", True),
+            P("string", "CLASSES", "Only these class ids (comma-separated)", "--classes", "", True),
             P("enum", "TTA", "Test-time augmentation", "--tta", 0, options=["none", "flips", "d4"])] + COMMON),
     "index": dict(
         program="luojia-index", display="Spectral indices",
