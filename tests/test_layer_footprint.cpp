@@ -115,5 +115,5 @@ TEST_CASE("a custom spatial layer is exact under tiling only when it declares it
   // The silent layer: one tile is exact by definition; smaller tiles are refused without --blend.
   CHECK(run(silent, 4096, "silent_whole").exact);
   CHECK_THROWS_WITH(run(silent, 16, "silent_tiled"),
-                    Catch::Contains("not exactly tileable") && Catch::Contains("declares no footprint") && Catch::Contains("--blend"));
+                    Catch::Contains("not exactly tileable") && Catch::Contains("declares no footprint") && Catch::Contains("`blend`"));
 }

@@ -173,7 +173,7 @@ TEST_CASE("models with global context need --blend, and blending stays in probab
   TempDir dir;
   const std::string in = make_input(dir, "in.tif", 90, 70, 4);
   CHECK_THROWS_WITH(run(in, kNn + "deeplab_op17.onnx", dir.file("a.tif"), 32),
-                    Catch::Contains("not exactly tileable") && Catch::Contains("--blend"));
+                    Catch::Contains("not exactly tileable") && Catch::Contains("`blend`"));
   // Fits in one tile: exact by definition, no blending needed.
   CHECK(run(in, kNn + "deeplab_op17.onnx", dir.file("one.tif"), 128).exact);
   SegmentOptions o;
@@ -402,7 +402,7 @@ TEST_CASE("a model with global context runs a raster that fits one tile at the r
     }
     CHECK(worst <= 1e-4 * scale);
     // Past one tile: refused without --blend, naming the reason; with it, run and said not exact.
-    CHECK_THROWS_WITH(run(in, model, dir.file(name + "_tiled.tif"), 32), Catch::Contains("--blend"));
+    CHECK_THROWS_WITH(run(in, model, dir.file(name + "_tiled.tif"), 32), Catch::Contains("`blend`"));
     SegmentOptions blend;
     blend.blend = true;
     const auto blended = run(in, model, dir.file(name + "_blended.tif"), 32, blend);
