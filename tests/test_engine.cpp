@@ -7,6 +7,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <memory>
+#include <vector>
 
 using namespace luojia;
 using luojia::test::TempDir;
@@ -186,4 +189,62 @@ TEST_CASE("sizes and thread counts parse", "[engine]") {
   CHECK(resolve_threads(3) == 3);
   CHECK(resolve_threads(0) >= 1);
   CHECK_THROWS_AS(resolve_threads(-1), Error);
+}
+
+TEST_CASE("typed tile results reach the sink in tile order, once each, whatever the threads", "[engine]") {
+  TempDir dir;
+  luojia::test::RasterSpec spec;
+  spec.width = 97;
+  spec.height = 61;
+  spec.nodata = -1.0;
+  const std::string in_path = dir.file("in.tif");
+  luojia::test::make_raster(in_path, spec, [](int, int x, int y) { return (x * 7 + y) % 13 == 0 ? -1.0 : x + 1000.0 * y; });
+  // The reference: the sum of the valid pixels and their count, from GDAL's own read.
+  double want_sum = 0.0;
+  std::int64_t want_count = 0;
+  for (double v : luojia::test::read_band(in_path, 1))
+    if (v != -1.0) {
+      want_sum += v;
+      ++want_count;
+    }
+  // A move-only result, as a detection buffer is: the core's valid pixels and where they lie.
+  struct Partial {
+    std::int64_t index;
+    std::unique_ptr<std::vector<double>> values;
+  };
+  for (int threads : {1, 2, 4}) {
+    INFO("threads " << threads);
+    Raster raster = Raster::open(in_path);
+    TileGridOptions go;
+    go.tile_width = 16;
+    go.tile_height = 9;
+    go.halo = 2;
+    const TileGrid grid(spec.width, spec.height, go);
+    std::vector<std::int64_t> order;
+    double sum = 0.0;
+    std::int64_t count = 0;
+    StreamOptions so;
+    so.threads = threads;
+    const std::function<Partial(const InputTile&)> kernel = [](const InputTile& in) {
+      Partial p{in.tile.index, std::make_unique<std::vector<double>>()};
+      for (std::int64_t y = 0; y < in.tile.core.height; ++y)
+        for (std::int64_t x = 0; x < in.tile.core.width; ++x) {
+          const std::size_t i = static_cast<std::size_t>((y + in.core_y()) * in.pixels.width() + x + in.core_x());
+          if (in.mask[i]) p.values->push_back(in.pixels.data()[i]);
+        }
+      return p;
+    };
+    const std::function<void(const Tile&, Partial&&)> sink = [&](const Tile& tile, Partial&& p) {
+      CHECK(p.index == tile.index);
+      order.push_back(tile.index);
+      for (double v : *p.values) sum += v;
+      count += static_cast<std::int64_t>(p.values->size());
+    };
+    const StreamStats stats = stream_results<Partial>(raster, {1}, grid, kernel, sink, so);
+    CHECK(stats.tiles == grid.size());
+    REQUIRE(order.size() == static_cast<std::size_t>(grid.size()));
+    for (std::size_t i = 0; i < order.size(); ++i) CHECK(order[i] == static_cast<std::int64_t>(i));
+    CHECK(count == want_count);
+    CHECK(sum == want_sum);
+  }
 }

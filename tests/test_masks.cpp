@@ -5,6 +5,7 @@
 #include "support.hpp"
 
 #include <luojia/raster.hpp>
+#include <luojia/ortho.hpp>
 #include <luojia/raster_info.hpp>
 #include <luojia/segmentation.hpp>
 #include <luojia/spectral_index.hpp>
@@ -520,4 +521,41 @@ TEST_CASE("orthorectification on the fly (--ortho): RPC imagery read through a w
   CHECK(refused.code == 1);
   CHECK(refused.err.find("geotransform already") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir.file("no.tif")));
+}
+
+TEST_CASE("an OrthoView's virtual raster lives as long as the view, and a refused input leaves none", "[masks][georef]") {
+  TempDir dir;
+  GDALAllRegister();
+  const std::string sensor = dir.file("l1.tif");
+  {
+    std::unique_ptr<GDALDataset> d(GetGDALDriverManager()->GetDriverByName("GTiff")->Create(sensor.c_str(), 32, 24, 1, GDT_Byte, nullptr));
+    REQUIRE(d);
+    set_test_rpc(*d);
+  }
+  const auto exists = [](const std::string& path) {
+    VSIStatBufL stat;
+    return VSIStatL(path.c_str(), &stat) == 0;
+  };
+  std::string path;
+  {
+    luojia::OrthoView view(sensor);
+    path = view.path();
+    CHECK(path.rfind("/vsimem/", 0) == 0);
+    CHECK(exists(path));
+    CHECK(luojia::Raster::open(path).info().geotransform);
+    luojia::OrthoView moved = std::move(view);
+    CHECK(moved.path() == path);
+    CHECK(view.path().empty());
+    CHECK(exists(path));
+  }
+  CHECK_FALSE(exists(path));
+  // On a map grid already: refused, and nothing is left in /vsimem/.
+  char** before = VSIReadDir("/vsimem/");
+  const int count = CSLCount(before);
+  CSLDestroy(before);
+  luojia::test::make_raster(dir.file("grid.tif"), luojia::test::RasterSpec{}, [](int, int x, int) { return x; });
+  CHECK_THROWS_WITH(luojia::OrthoView(dir.file("grid.tif")), Catch::Contains("geotransform already"));
+  char** after = VSIReadDir("/vsimem/");
+  CHECK(CSLCount(after) == count);
+  CSLDestroy(after);
 }

@@ -464,12 +464,12 @@ void CommonFlags::add_to(ArgParser& parser) {
   parser.value("--dem", "PATH", "With --ortho: a DEM for the RPC heights (default: zero height)", dem);
 }
 
-std::string CommonFlags::placed_input(const std::string& input) const {
+std::string CommonFlags::placed_input(const std::string& input) {
   if (!dem.empty() && !ortho) throw UsageError("--dem needs --ortho");
   if (!ortho) return input;
   OrthoOptions o;
   o.dem = dem;
-  return ortho_view(input, o);
+  return ortho_views.emplace_back(input, o).path();
 }
 
 OutputOptions CommonFlags::output() const {

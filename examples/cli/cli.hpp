@@ -2,10 +2,12 @@
 // The command-line side of luojia's programs: GDAL-style options, progress on stderr, signals,
 // and the one place where exceptions become messages and exit codes.
 #include <luojia/engine.hpp>
+#include <luojia/ortho.hpp>
 #include <luojia/raster_writer.hpp>
 
 #include <deque>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -127,10 +129,11 @@ struct CommonFlags {
   std::string shard;  // K/N, empty for the whole raster
   bool ortho = false;  // read RPC/GCP imagery through a warped virtual raster on a map grid
   std::string dem;     // --dem: heights for the RPCs
+  std::vector<OrthoView> ortho_views;  // what placed_input() made, one per input
 
   void add_to(ArgParser& parser);
-  // INPUT, or with --ortho the virtual orthorectified raster showing it.
-  std::string placed_input(const std::string& input) const;
+  // INPUT, or with --ortho the virtual orthorectified raster showing it (removed with these flags).
+  std::string placed_input(const std::string& input);
   OutputOptions output() const;
   // Threads, memory budget and the progress callback (a bar on stderr unless -q).
   StreamOptions stream() const;

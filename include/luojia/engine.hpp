@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -85,6 +86,39 @@ LUOJIA_API StreamStats stream(Raster& input, const std::vector<int>& bands, cons
 LUOJIA_API StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid& grid,
                               int output_bands, const TileKernel& kernel, const TileSink& sink,
                               const StreamOptions& options = {});
+
+namespace detail {
+// The pipeline under every stream(): compute(tile, slot) runs in parallel, deliver(tile, slot)
+// in tile order, slot naming one of the `prepare(slots)` result buffers the caller keeps (a tile
+// in flight owns its slot from compute until deliver returns). output_bands sizes the memory plan.
+struct SlotStages {
+  int output_bands = 0;
+  std::function<void(int slots)> prepare;
+  std::function<void(const InputTile&, int slot)> compute;
+  std::function<void(const Tile&, int slot)> deliver;
+};
+LUOJIA_API StreamStats stream_slots(Raster& input, const std::vector<int>& bands, const TileGrid& grid,
+                                    const SlotStages& stages, const StreamOptions& options);
+}  // namespace detail
+
+// Typed tile results: kernel(tile) returns any movable Result (detections, a histogram, counts),
+// computed in parallel; sink(tile, result) receives them one at a time in tile order, so it may
+// accumulate without locks. A Result's memory counts in options.kernel_bytes_per_tile.
+template <typename Result>
+StreamStats stream_results(Raster& input, const std::vector<int>& bands, const TileGrid& grid,
+                           const std::function<Result(const InputTile&)>& kernel,
+                           const std::function<void(const Tile&, Result&&)>& sink, const StreamOptions& options = {}) {
+  std::vector<std::optional<Result>> results;
+  detail::SlotStages stages;
+  stages.prepare = [&](int slots) { results.resize(static_cast<std::size_t>(slots)); };
+  stages.compute = [&](const InputTile& in, int slot) { results[static_cast<std::size_t>(slot)].emplace(kernel(in)); };
+  stages.deliver = [&](const Tile& tile, int slot) {
+    std::optional<Result>& result = results[static_cast<std::size_t>(slot)];
+    sink(tile, std::move(*result));
+    result.reset();
+  };
+  return detail::stream_slots(input, bands, grid, stages, options);
+}
 
 // The thread count a threads setting means on this machine (0 = every core).
 LUOJIA_API int resolve_threads(int threads);

@@ -14,10 +14,24 @@ struct OrthoOptions {
   std::string resampling = "bilinear";
 };
 
-// The path of a virtual raster (in /vsimem/) showing `input` warped to a map grid through its RPCs
-// (or GCPs, a polynomial fit), with an alpha band marking where the image has no data. The VRT
-// reads `input` as it is needed; it lives as long as the process. Throws InputError when the
-// raster has a geotransform already or neither RPCs nor at least 3 GCPs.
-LUOJIA_API std::string ortho_view(const std::string& input, const OrthoOptions& options = {});
+// A virtual raster (in /vsimem/) showing `input` warped to a map grid through its RPCs (or GCPs,
+// a polynomial fit), with an alpha band marking where the image has no data. The VRT reads
+// `input` as it is needed and is removed with the view. Throws InputError when the raster has a
+// geotransform already or neither RPCs nor at least 3 GCPs.
+class LUOJIA_API OrthoView {
+public:
+  explicit OrthoView(const std::string& input, const OrthoOptions& options = {});
+  ~OrthoView();
+  OrthoView(OrthoView&& other) noexcept;
+  OrthoView& operator=(OrthoView&& other) noexcept;
+  OrthoView(const OrthoView&) = delete;
+  OrthoView& operator=(const OrthoView&) = delete;
+
+  // What every program and function opens in place of the input.
+  const std::string& path() const { return path_; }
+
+private:
+  std::string path_;
+};
 
 }  // namespace luojia

@@ -12,6 +12,7 @@
 #include <tbb/parallel_pipeline.h>
 #include <tbb/task_arena.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 
@@ -30,12 +31,13 @@ using detail::ReleaseOnExit;
 const char pipeline_start = 0;
 const char pipeline_done = 0;
 
-// Buffers of one tile in flight, reused by the tiles that follow it.
+// Buffers of one tile in flight, reused by the tiles that follow it; index names the caller's
+// result buffer of the slot.
 struct Slot {
   Tile tile;
   Image input;
   Mask mask;
-  Image output;
+  int index = 0;
 };
 
 }  // namespace
@@ -62,6 +64,25 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
 
 StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid& grid, int output_bands,
                    const TileKernel& kernel, const TileSink& sink, const StreamOptions& options) {
+  // Each slot's output image lives here, sized by the engine before the kernel fills it.
+  std::vector<Image> outputs;
+  detail::SlotStages stages;
+  stages.output_bands = output_bands;
+  stages.prepare = [&](int slots) { outputs.resize(static_cast<std::size_t>(slots)); };
+  stages.compute = [&](const InputTile& in, int slot) {
+    Image& image = outputs[static_cast<std::size_t>(slot)];
+    const std::int64_t cell = std::max<std::int64_t>(1, options.output_cell);
+    image.reshape(output_bands, (in.tile.core.width + cell - 1) / cell, (in.tile.core.height + cell - 1) / cell);
+    OutputTile out{in.tile, image};
+    kernel(in, out);
+  };
+  stages.deliver = [&](const Tile& tile, int slot) { sink(tile, outputs[static_cast<std::size_t>(slot)]); };
+  return detail::stream_slots(input, bands, grid, stages, options);
+}
+
+StreamStats detail::stream_slots(Raster& input, const std::vector<int>& bands, const TileGrid& grid, const SlotStages& stages,
+                                 const StreamOptions& options) {
+  const int output_bands = stages.output_bands;
   if (grid.raster_width() != input.info().width || grid.raster_height() != input.info().height)
     raise("tile grid does not match the input raster", ErrorContext{input.path(), {}, {}, {}});
   const int threads = resolve_threads(options.threads);
@@ -76,7 +97,11 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
   detail::RasterPool handles(input);
   std::vector<Slot> slots(static_cast<std::size_t>(plan.tiles_in_flight));
   tbb::concurrent_queue<Slot*> free_slots;
-  for (auto& s : slots) free_slots.push(&s);
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    slots[i].index = static_cast<int>(i);
+    free_slots.push(&slots[i]);
+  }
+  if (stages.prepare) stages.prepare(plan.tiles_in_flight);
 
   const std::int64_t total = grid.size();
   std::int64_t next = 0;
@@ -86,7 +111,7 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
 
   tbb::task_arena arena(threads);
   arena.execute([&] {
-    const auto stages =
+    const auto filters =
         tbb::make_filter<void, Slot*>(
             tbb::filter_mode::serial_in_order,
             [&](tbb::flow_control& fc) -> Slot* {
@@ -119,10 +144,7 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
                       const auto raster = handles.acquire();
                       raster->read_into(slot->tile.read, bands, slot->input, options.read, &slot->mask);
                     }
-                    const std::int64_t cell = std::max<std::int64_t>(1, options.output_cell);
-                    slot->output.reshape(output_bands, (slot->tile.core.width + cell - 1) / cell, (slot->tile.core.height + cell - 1) / cell);
-                    OutputTile out{slot->tile, slot->output};
-                    kernel(InputTile{slot->tile, slot->input, slot->mask}, out);
+                    stages.compute(InputTile{slot->tile, slot->input, slot->mask}, slot->index);
                   } catch (const Cancelled&) {
                     throw;
                   } catch (const Error& e) {
@@ -140,7 +162,7 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
                   handoff_acquire(slot);
                   handoff_acquire(&written);
                   const ReleaseOnExit done{&pipeline_done}, serial{&written};
-                  sink(slot->tile, slot->output);
+                  stages.deliver(slot->tile, slot->index);
                   ++written;
                   free_slots.push(slot);
                   if (options.progress &&
@@ -151,7 +173,7 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
                 });
     handoff_release(&pipeline_start);
     try {
-      tbb::parallel_pipeline(static_cast<std::size_t>(plan.tiles_in_flight), stages);
+      tbb::parallel_pipeline(static_cast<std::size_t>(plan.tiles_in_flight), filters);
     } catch (...) {
       handoff_acquire(&pipeline_done);  // the stages that ran before the failure
       throw;

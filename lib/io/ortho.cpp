@@ -26,7 +26,7 @@ std::string rpc_value(const RasterInfo& info, const char* key) {
 
 }  // namespace
 
-std::string ortho_view(const std::string& input, const OrthoOptions& options) {
+OrthoView::OrthoView(const std::string& input, const OrthoOptions& options) {
   const ErrorContext where{input, {}, {}, {}};
   const RasterInfo info = Raster::open(input).info();
   if (info.geotransform) throw InputError("`ortho`: the raster has a geotransform already (it is on a map grid)", where);
@@ -63,8 +63,26 @@ std::string ortho_view(const std::string& input, const OrthoOptions& options) {
   GDALWarpAppOptionsFree(warp);
   if (warped) GDALClose(warped);
   if (source) GDALClose(source);
-  if (!warped || usage_error) throw InputError("`ortho`: cannot warp the raster: " + trap.message("warp failed"), where);
-  return vrt;
+  if (!warped || usage_error) {
+    VSIUnlink(vrt.c_str());
+    throw InputError("`ortho`: cannot warp the raster: " + trap.message("warp failed"), where);
+  }
+  path_ = vrt;
+}
+
+OrthoView::~OrthoView() {
+  if (!path_.empty()) VSIUnlink(path_.c_str());
+}
+
+OrthoView::OrthoView(OrthoView&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+
+OrthoView& OrthoView::operator=(OrthoView&& other) noexcept {
+  if (this != &other) {
+    if (!path_.empty()) VSIUnlink(path_.c_str());
+    path_ = std::move(other.path_);
+    other.path_.clear();
+  }
+  return *this;
 }
 
 }  // namespace luojia

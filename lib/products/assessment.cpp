@@ -140,7 +140,9 @@ Assessment assess(const std::string& class_map, const std::string& reference, co
   std::vector<std::int64_t> confusion(kMaxClasses * kMaxClasses, 0);
   std::unique_ptr<detail::RasterPool> reference_handles;
   if (reference_raster) reference_handles = std::make_unique<detail::RasterPool>(*reference_raster);
-  const TileKernel kernel = [&](const InputTile& in, OutputTile& out) {
+  // Each tile's confusion counts, row-major over (reference, predicted), added up in tile order.
+  using Counts = std::vector<std::int64_t>;
+  const std::function<Counts(const InputTile&)> kernel = [&](const InputTile& in) {
     const Window& w = in.tile.core;
     std::vector<float> ref(static_cast<std::size_t>(w.area()));
     std::vector<std::uint8_t> ref_valid(ref.size(), 1);
@@ -159,9 +161,7 @@ Assessment assess(const std::string& class_map, const std::string& reference, co
                         w.height, -1.0f, ref, "the reference");
       for (std::size_t i = 0; i < ref.size(); ++i) ref_valid[i] = ref[i] >= 0;
     }
-    // Counts of this tile, row-major over (reference, predicted), as the output plane.
-    out.pixels.reshape(1, kMaxClasses * kMaxClasses, 1);
-    std::fill(out.pixels.data(), out.pixels.data() + out.pixels.plane_size(), 0.0f);
+    Counts counts(confusion.size(), 0);
     for (std::size_t i = 0; i < ref.size(); ++i) {
       if (!in.mask[i] || !ref_valid[i]) continue;
       const double rv = ref[i];
@@ -172,13 +172,16 @@ Assessment assess(const std::string& class_map, const std::string& reference, co
       if (r < 0 || r >= kMaxClasses - 1 || p < 0 || p >= kMaxClasses - 1)
         raise("class " + std::to_string(r < 0 || r >= kMaxClasses - 1 ? r : p) + " is outside 0..254 (use `remap` or `ignore`)",
               ErrorContext{r < 0 || r >= kMaxClasses - 1 ? reference : class_map, {}, {}, {}});
-      out.pixels.data()[r * kMaxClasses + p] += 1.0f;
+      ++counts[static_cast<std::size_t>(r * kMaxClasses + p)];
     }
+    return counts;
   };
-  const TileSink add = [&](const Tile&, const Image& counts) {
-    for (std::size_t i = 0; i < confusion.size(); ++i) confusion[i] += static_cast<std::int64_t>(counts.data()[i]);
+  const std::function<void(const Tile&, Counts&&)> add = [&](const Tile&, Counts&& counts) {
+    for (std::size_t i = 0; i < confusion.size(); ++i) confusion[i] += counts[i];
   };
-  stream(map, {1}, grid, 1, kernel, add, o.stream);
+  StreamOptions so = o.stream;
+  so.kernel_bytes_per_tile += confusion.size() * sizeof(std::int64_t);
+  stream_results<Counts>(map, {1}, grid, kernel, add, so);
 
   Assessment a;
   int top = -1;

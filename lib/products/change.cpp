@@ -270,19 +270,22 @@ ChangeReport run_change(const std::string& before_path, const std::string& after
     const double top = max_magnitude > 0 ? max_magnitude * (1.0 + 1e-9) : 1.0;
     StreamOptions hs = so;
     hs.progress = nullptr;
-    const TileKernel count = [&](const InputTile& in, OutputTile& out) {
-      out.pixels.reshape(1, static_cast<std::int64_t>(kBins), 1);
-      std::fill(out.pixels.data(), out.pixels.data() + kBins, 0.0f);
+    // Each tile's histogram, added up in tile order.
+    using Counts = std::vector<std::int64_t>;
+    const std::function<Counts(const InputTile&)> count = [&](const InputTile& in) {
+      Counts counts(kBins, 0);
       for (std::size_t i = 0; i < in.pixels.plane_size(); ++i)
         if (in.mask[i]) {
           const auto bin = static_cast<std::size_t>(static_cast<double>(in.pixels.data()[i]) / top * static_cast<double>(kBins));
-          out.pixels.data()[std::min(bin, kBins - 1)] += 1.0f;
+          ++counts[std::min(bin, kBins - 1)];
         }
+      return counts;
     };
-    const TileSink add = [&](const Tile&, const Image& counts) {
-      for (std::size_t i = 0; i < kBins; ++i) histogram[i] += static_cast<std::int64_t>(counts.data()[i]);
+    const std::function<void(const Tile&, Counts&&)> add = [&](const Tile&, Counts&& counts) {
+      for (std::size_t i = 0; i < kBins; ++i) histogram[i] += counts[i];
     };
-    stream(magnitudes, {1}, local, 1, count, add, hs);
+    hs.kernel_bytes_per_tile += kBins * sizeof(std::int64_t);
+    stream_results<Counts>(magnitudes, {1}, local, count, add, hs);
     report.threshold = otsu_threshold(histogram, 0.0, top);
     report.otsu = true;
   }
