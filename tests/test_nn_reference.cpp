@@ -245,3 +245,51 @@ TEST_CASE("the network kernels say which instruction set they run", "[nn]") {
   CHECK((isa == "native" || isa == "sse2" || isa == "avx2" || isa == "avx512"));
   if (const char* forced = std::getenv("LUOJIA_ISA"); forced && *forced) CHECK(isa == forced);
 }
+
+TEST_CASE("kernel instruction set and Winograd are load options and threads a session option: checked and honoured", "[nn]") {
+  const std::string path = kData + "unet_op17.onnx";
+  const Model reference = Model::load(path);
+  const Shape shape{1, reference.inputs()[0].shape[1], 40, 56};
+  Tensor x(shape);
+  for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i)));
+  const std::vector<Tensor> want = reference.run({x});
+  const auto close_to_reference = [&](const std::vector<Tensor>& got) {
+    REQUIRE(got.size() == want.size());
+    for (std::size_t k = 0; k < got.size(); ++k) {
+      REQUIRE(got[k].shape() == want[k].shape());
+      double scale = 0.0, worst = 0.0;
+      for (std::int64_t i = 0; i < got[k].size(); ++i) {
+        scale = std::max(scale, std::fabs(static_cast<double>(want[k].data()[i])));
+        worst = std::max(worst, std::fabs(static_cast<double>(got[k].data()[i]) - static_cast<double>(want[k].data()[i])));
+      }
+      CHECK(worst <= 1e-4 * std::max(1.0, scale));
+    }
+  };
+  const char* forced = std::getenv("LUOJIA_ISA");
+  LoadOptions sse2;
+  sse2.isa = "sse2";
+  if (reference.kernel_isa() == "native") {
+    // A build for this machine's CPU alone (-march=native) has one set of kernels.
+    CHECK_THROWS_WITH(Model::load(path, LayerRegistry::with_builtins(), sse2), Catch::Contains("only its native kernels"));
+  } else {
+    const Model model = Model::load(path, LayerRegistry::with_builtins(), sse2);
+    CHECK(model.kernel_isa() == (forced && *forced ? std::string(forced) : "sse2"));  // the environment wins
+    close_to_reference(model.run({x}));
+  }
+  for (const char* mode : {"off", "f2", "f4"}) {
+    INFO("winograd " << mode);
+    LoadOptions o;
+    o.winograd = mode;
+    close_to_reference(Model::load(path, LayerRegistry::with_builtins(), o).run({x}));
+  }
+  {
+    Session one_thread(reference, SessionOptions{1});
+    close_to_reference(one_thread.run({x}));
+  }
+  LoadOptions bad_isa, bad_winograd;
+  bad_isa.isa = "neon";
+  bad_winograd.winograd = "f3";
+  if (!(forced && *forced)) CHECK_THROWS_AS(Model::load(path, LayerRegistry::with_builtins(), bad_isa), UsageError);
+  CHECK_THROWS_WITH(Model::load(path, LayerRegistry::with_builtins(), bad_winograd), Catch::Contains("auto, off, f2 or f4"));
+  CHECK_THROWS_AS(Session(reference, SessionOptions{-1}), UsageError);
+}

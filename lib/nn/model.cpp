@@ -1,5 +1,6 @@
 #include <luojia/nn/model.hpp>
 
+#include "nn/layers/conv_gemm.hpp"
 #include "nn/model_impl.hpp"
 
 #include <luojia/error.hpp>
@@ -12,6 +13,8 @@
 #include <map>
 #include <sstream>
 #include <unordered_map>
+
+#include <tbb/task_arena.h>
 
 namespace luojia::nn {
 
@@ -93,11 +96,30 @@ std::vector<OperatorUse> list_operators(const std::string& path, const LayerRegi
   return uses;
 }
 
+namespace {
+
+// The kernel options reach the layers that use them as node attributes, as fused activations do.
+void apply_kernel_options(detail::Graph& graph, const LoadOptions& options) {
+  const std::string& w = options.winograd;
+  if (w != "auto" && w != "off" && w != "f2" && w != "f4") throw UsageError("winograd", "is auto, off, f2 or f4, not '" + w + "'");
+  layers::conv_gemm_for(options.isa);  // throws for an instruction set unknown or missing here
+  for (auto& node : graph.nodes) {
+    if (!node.domain.empty()) continue;
+    const std::string& op = node.op_type;
+    if (op != "Conv" && op != "ConvTranspose" && op != "Gemm" && op != "MatMul") continue;
+    if (!options.isa.empty()) node.attributes.set("luojia.isa", options.isa);
+    if (w != "auto" && op == "Conv") node.attributes.set("luojia.winograd", w);
+  }
+}
+
+}  // namespace
+
 Model Model::load(const std::string& path, const LayerRegistry& registry, const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->graph = detail::load_onnx(path, options);
   detail::optimise(impl->graph);
+  apply_kernel_options(impl->graph, options);
   impl->metadata = read_metadata(impl->graph);
   for (const auto& node : impl->graph.nodes) {
     try {
@@ -120,6 +142,7 @@ const std::vector<TensorSpec>& Model::outputs() const noexcept { return impl_->g
 const ModelMetadata& Model::metadata() const noexcept { return impl_->metadata; }
 int Model::opset() const noexcept { return impl_->graph.opset; }
 std::size_t Model::node_count() const noexcept { return impl_->graph.nodes.size(); }
+std::string Model::kernel_isa() const { return std::string(layers::conv_gemm_for(impl_->options.isa).isa); }
 
 std::vector<Tensor> Model::run(const std::vector<Tensor>& inputs) const {
   Session session(*this);
@@ -130,6 +153,7 @@ std::vector<Tensor> Model::run(const std::vector<Tensor>& inputs) const {
 
 struct Session::Impl {
   const Model::Impl* model;
+  std::unique_ptr<tbb::task_arena> arena_threads;  // SessionOptions::threads > 0
   std::map<std::vector<Shape>, detail::Plan> plans;
   Tensor arena;  // grows to the largest plan's need, then is reused
   const detail::Plan* last = nullptr;
@@ -138,11 +162,24 @@ struct Session::Impl {
   std::unordered_map<const Layer*, std::size_t> time_of;  // a node's entry in times
 };
 
-Session::Session(const Model& model) : impl_(std::make_unique<Impl>()) { impl_->model = model.impl_.get(); }
+Session::Session(const Model& model, const SessionOptions& options) : impl_(std::make_unique<Impl>()) {
+  impl_->model = model.impl_.get();
+  if (options.threads < 0) throw UsageError("threads", "must not be negative");
+  if (options.threads > 0) impl_->arena_threads = std::make_unique<tbb::task_arena>(options.threads);
+}
 Session::Session(Session&&) noexcept = default;
 Session::~Session() = default;
 
 std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
+  if (impl_->arena_threads) {
+    std::vector<Tensor> results;
+    impl_->arena_threads->execute([&] { results = run_here(inputs); });
+    return results;
+  }
+  return run_here(inputs);
+}
+
+std::vector<Tensor> Session::run_here(const std::vector<Tensor>& inputs) {
   Impl& self = *impl_;
   std::vector<Shape> key;
   for (const auto& t : inputs) key.push_back(t.shape());

@@ -16,6 +16,18 @@ struct LoadOptions {
   // without bound.
   std::size_t max_tensor_bytes = std::size_t{2} << 30;
   std::size_t max_plan_bytes = std::size_t{8} << 30;
+  // The kernels' instruction set: "" (the best this CPU has), "sse2", "avx2" or "avx512".
+  // LUOJIA_ISA in the environment overrides it (for benchmarks and tests).
+  std::string isa;
+  // 3x3 convolutions through Winograd: "auto" (F(4x4) where it pays), "off", "f2" or "f4" (on
+  // every shape). LUOJIA_WINOGRAD overrides it.
+  std::string winograd = "auto";
+};
+
+// How a Session runs: threads = 0 runs in the caller's TBB arena (all cores unless the caller
+// limited it); N > 0 runs every layer in an arena of N threads of its own.
+struct SessionOptions {
+  int threads = 0;
 };
 
 // A graph input or output: name, and shape with -1 for dynamic axes.
@@ -74,6 +86,8 @@ public:
   const ModelMetadata& metadata() const noexcept;
   int opset() const noexcept;
   std::size_t node_count() const noexcept;
+  // The instruction set its kernels run with (LoadOptions::isa, or the environment's).
+  std::string kernel_isa() const;
   // Receptive field and stride of each output, found by planning a run at input_shape (default:
   // the declared input shape with 256 for dynamic spatial axes and 1 for others).
   std::vector<OutputAnalysis> analyse(const Shape& input_shape = {}) const;
@@ -119,7 +133,7 @@ struct LayerTime {
 // by liveness) and reuses plan and arena for every later run of that shape. One session per thread.
 class LUOJIA_API Session {
 public:
-  explicit Session(const Model& model);
+  explicit Session(const Model& model, const SessionOptions& options = {});
   Session(Session&&) noexcept;
   ~Session();
 
@@ -135,6 +149,7 @@ public:
 
 private:
   struct Impl;
+  std::vector<Tensor> run_here(const std::vector<Tensor>& inputs);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -58,13 +58,13 @@ bool winograd_pays(int m, std::int64_t cin, std::int64_t cout, std::int64_t ho, 
 }
 
 // Which Winograd tile a 3x3, stride-1 convolution is prepared for (0: none), and whether it is
-// forced (LUOJIA_WINOGRAD=off|f2|f4, for tests and benchmarks: then on every shape). By default
+// forced (LoadOptions::winograd, overridden by LUOJIA_WINOGRAD=off|f2|f4: then on every shape). By default
 // F(4x4) wherever it pays on a large plane; measured here it beat F(2x2) at every width from 8
 // channels, except on planes of 8² and less, where either costs little. F(2x2) is the more
 // accurate (1.3e-7 against 1.9e-6 of the terms' magnitude in tests/test_nn_ops.cpp).
-std::pair<int, bool> winograd_tile(std::int64_t cin, std::int64_t cout, std::int64_t mr) {
+std::pair<int, bool> winograd_tile(std::int64_t cin, std::int64_t cout, std::int64_t mr, const std::string& asked) {
   const char* env = std::getenv("LUOJIA_WINOGRAD");
-  const std::string mode = env ? env : "";
+  const std::string mode = env && *env ? env : asked;
   if (mode == "off") return {0, true};
   if (mode == "f2") return {2, true};
   if (mode == "f4") return {4, true};
@@ -95,9 +95,11 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
   const std::int64_t cout_g = out_channels_ / group_, k = w.size() / out_channels_;
   const bool three_by_three = window_.kernel == std::array<std::int64_t, 2>{3, 3} && window_.stride == std::array<std::int64_t, 2>{1, 1} &&
                               window_.dilation == std::array<std::int64_t, 2>{1, 1};
-  if (three_by_three && group_ == 1) std::tie(winograd_, winograd_forced_) = winograd_tile(w.dim(1), out_channels_, conv_gemm().mr);
+  gemm_ = &conv_gemm_for(node().attributes.get_string("luojia.isa", ""));
+  if (three_by_three && group_ == 1)
+    std::tie(winograd_, winograd_forced_) = winograd_tile(w.dim(1), out_channels_, gemm_->mr, node().attributes.get_string("luojia.winograd", ""));
   if (winograd_) {
-    const ConvGemm& gemm = conv_gemm();
+    const ConvGemm& gemm = *gemm_;
     winograd_packed_ = Tensor(Shape{gemm.winograd_packed_floats(winograd_, w.dim(1), out_channels_)});
     gemm.winograd_pack_weights(winograd_, w.data(), w.dim(1), out_channels_, winograd_packed_.data());
   }
@@ -107,13 +109,13 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
   const bool always_pointwise = window_.kernel == one && window_.stride == one &&
                                 (window_.auto_pad != "NOTSET" || (window_.pad_begin == none && window_.pad_end == none));
   if (!(w.dim(1) == 1 && cout_g == 1) && !always_pointwise) {
-    const ConvGemm& gemm = conv_gemm();
+    const ConvGemm& gemm = *gemm_;
     packed_ = Tensor(Shape{group_, gemm.packed_floats(cout_g, k)});
     for (std::int64_t g = 0; g < group_; ++g) gemm.pack_weights(w.data() + g * cout_g * k, cout_g, k, packed_.data() + g * gemm.packed_floats(cout_g, k));
   }
   if (always_pointwise && cout_g >= 8) {
     // Pointwise: luojia's own GEMM kernel with the weights as its packed left-hand side.
-    const ConvGemm& gemm = conv_gemm();
+    const ConvGemm& gemm = *gemm_;
     const std::int64_t per_group = gemm.sgemm_packed_a_floats(cout_g, k);
     pointwise_packed_ = Tensor(Shape{std::max<std::int64_t>(1, group_ * per_group)});
     for (std::int64_t g = 0; g < group_; ++g) gemm.sgemm_pack_a(w.data() + g * cout_g * k, cout_g, k, pointwise_packed_.data() + g * per_group);
@@ -280,7 +282,7 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
     return;
   }
 
-  const ConvGemm& gemm = conv_gemm();
+  const ConvGemm& gemm = *gemm_;
   const std::int64_t kMr = gemm.mr, kNr = gemm.nr;
   const bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && ho == h && wo == w;
   const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
@@ -499,7 +501,7 @@ void ConvTranspose::do_forward(std::span<const Tensor> inputs, std::span<Tensor>
         std::fill(dst + co * plane_out, dst + (co + 1) * plane_out, bias_[static_cast<std::size_t>(g * cout_g + co)]);
       const float* src = x.data() + (b * in_channels_ + g * cin_g) * plane_in;
       const float* wt = transposed_.data() + g * rows * cin_g;
-      const ConvGemm& gemm = conv_gemm();
+      const ConvGemm& gemm = conv_gemm_for(node().attributes.get_string("luojia.isa", ""));
       for (std::int64_t y0 = 0; y0 < h; y0 += rows_per_chunk) {
         const std::int64_t y1 = std::min(h, y0 + rows_per_chunk), cols = (y1 - y0) * w;
         std::vector<float> col(static_cast<std::size_t>(rows * cols));

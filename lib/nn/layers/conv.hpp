@@ -3,6 +3,8 @@
 
 namespace luojia::nn::layers {
 
+struct ConvGemm;
+
 class Conv : public Layer {
 public:
   explicit Conv(const NodeInfo& node);
@@ -22,6 +24,7 @@ private:
   Tensor weights_;  // [Cout, Cin/group, kh, kw]: per group already the GEMM's row-major left operand
   Tensor packed_;   // per group, the weights in the GEMM kernel's packed right-hand-side layout
   Tensor pointwise_packed_;  // 1 x 1, stride 1: per group, the weights as luojia's kernel's packed left-hand side
+  const ConvGemm* gemm_ = nullptr;  // the kernels' build (LoadOptions::isa), chosen in prepare
   int winograd_ = 0;  // m of the Winograd F(m x m, 3 x 3) the weights are transformed for; 0: none
   bool winograd_forced_ = false;  // on every input shape, not only where it beats the direct GEMM
   Tensor winograd_packed_;

@@ -5,6 +5,7 @@
 // is lib/nn/layers/conv_gemm.cpp compiled with its -m flags; lib/CMakeLists.txt makes its inner
 // symbols local so the builds' Eigen instantiations cannot be mixed by the linker.
 #include <cstdint>
+#include <string>
 
 namespace luojia::nn::layers {
 
@@ -57,5 +58,8 @@ struct ConvGemm {
 
 // The build for this CPU (LUOJIA_ISA=sse2|avx2|avx512 forces one, for tests and benchmarks).
 const ConvGemm& conv_gemm();
+// The build a model asked for (LoadOptions::isa: "" is conv_gemm()); LUOJIA_ISA still wins.
+// Throws UsageError for a name it does not know or an instruction set this CPU lacks.
+const ConvGemm& conv_gemm_for(const std::string& isa);
 
 }  // namespace luojia::nn::layers

@@ -41,21 +41,21 @@ void parallel_product(const float* a, std::int64_t rows, std::int64_t k, const f
 
 }  // namespace
 
-void PackedRhs::pack(const Tensor& b, bool b_transposed) {
+void PackedRhs::pack(const Tensor& b, bool b_transposed, const ConvGemm& kernels) {
   original = b;
   transposed = b_transposed;
   k = transposed ? b.dim(1) : b.dim(0);
   n = transposed ? b.dim(0) : b.dim(1);
-  const ConvGemm& gemm = conv_gemm();
-  floats = Tensor(Shape{std::max<std::int64_t>(1, gemm.sgemm_packed_floats(k, n))});
-  gemm.sgemm_pack_b(b.data(), k, n, transposed, floats.data());
+  gemm = &kernels;
+  floats = Tensor(Shape{std::max<std::int64_t>(1, kernels.sgemm_packed_floats(k, n))});
+  kernels.sgemm_pack_b(b.data(), k, n, transposed, floats.data());
 }
 
 void PackedRhs::multiply(const float* a, std::int64_t rows, float* y) const {
   // A few rows would fill most of the kernel's slivers with padding: a matrix-vector product
   // streaming B as given is faster (MobileNetV3's 1024 x 1000 head: 0.44 ms packed).
   if (rows < 4) return parallel_product(a, rows, k, original.data(), transposed, n, y);
-  const ConvGemm& gemm = conv_gemm();
+  const ConvGemm& gemm = *this->gemm;
   const std::int64_t panels = (n + gemm.sgemm_nr - 1) / gemm.sgemm_nr;
   const double flops = 2.0 * static_cast<double>(rows) * static_cast<double>(k) * static_cast<double>(n);
   const auto threads = static_cast<std::int64_t>(luojia::detail::max_threads());
@@ -234,13 +234,13 @@ void Gemm::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
 void Gemm::prepare(const std::vector<ValueInfo>& in) {
   if (in.size() < 2 || !in[1].value || in[1].value->rank() != 2 || in[1].value->type() != ElementType::Float32) return;
   if (node().attributes.get_int("transA", 0) != 0) return;
-  packed_.pack(*in[1].value, node().attributes.get_int("transB", 0) != 0);
+  packed_.pack(*in[1].value, node().attributes.get_int("transB", 0) != 0, conv_gemm_for(node().attributes.get_string("luojia.isa", "")));
 }
 
 // MatMul -------------------------------------------------------------------------------------------
 void MatMul::prepare(const std::vector<ValueInfo>& in) {
   if (in.size() < 2 || !in[1].value || in[1].value->rank() != 2 || in[1].value->type() != ElementType::Float32) return;
-  packed_.pack(*in[1].value, false);
+  packed_.pack(*in[1].value, false, conv_gemm_for(node().attributes.get_string("luojia.isa", "")));
 }
 
 std::vector<ValueInfo> MatMul::infer(const std::vector<ValueInfo>& in) const {

@@ -3,6 +3,8 @@
 
 namespace luojia::nn::layers {
 
+struct ConvGemm;
+
 class BatchNorm : public Layer {  // BatchNormalization not folded into a convolution
 public:
   using Layer::Layer;
@@ -43,8 +45,9 @@ struct PackedRhs {
   Tensor original;          // B as given: a product of a few rows (a classifier's head) streams it
   bool transposed = false;  // original is n x k
   std::int64_t k = 0, n = 0;
+  const ConvGemm* gemm = nullptr;  // the build it is packed for
   bool empty() const { return floats.empty(); }
-  void pack(const Tensor& b, bool transposed);
+  void pack(const Tensor& b, bool transposed, const ConvGemm& kernels);
   // y (rows x n) = a (rows x k, row-major) * B, over the threads.
   void multiply(const float* a, std::int64_t rows, float* y) const;
 };
