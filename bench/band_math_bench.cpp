@@ -4,7 +4,7 @@
 // row) and per pixel (scalar variables, its bytecode); luojia evaluates exactly as luojia-index does, row by row.
 //
 // Usage: luojia-band-math-bench [ROW_WIDTH [ROWS]]   (defaults 512 and 65536: 32 Mpixel)
-#include <luojia/index_catalogue.hpp>
+#include <luojia/products/index_catalogue.hpp>
 
 #include "products/band_math.hpp"
 

@@ -1,7 +1,7 @@
 // luojia-assess: accuracy of a class map against a reference raster or vector.
 #include "cli/cli.hpp"
 
-#include <luojia/assessment.hpp>
+#include <luojia/products/assessment.hpp>
 #include <luojia/error.hpp>
 
 #include <iostream>

@@ -3,8 +3,8 @@
 #include "cli/cli.hpp"
 
 #include <luojia/error.hpp>
-#include <luojia/raster.hpp>
-#include <luojia/tile_grid.hpp>
+#include <luojia/io/raster.hpp>
+#include <luojia/tiling/tile_grid.hpp>
 
 #include <cpl_error.h>
 #include <gdal_alg.h>

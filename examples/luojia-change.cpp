@@ -2,7 +2,7 @@
 #include "cli/cli.hpp"
 #include "cli/distributed.hpp"
 
-#include <luojia/change.hpp>
+#include <luojia/products/change.hpp>
 #include <luojia/error.hpp>
 
 #include <iostream>

@@ -2,7 +2,7 @@
 #include "cli/cli.hpp"
 #include "cli/distributed.hpp"
 
-#include <luojia/classification.hpp>
+#include <luojia/products/classification.hpp>
 #include <luojia/error.hpp>
 
 #include <iostream>

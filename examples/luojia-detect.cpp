@@ -2,7 +2,7 @@
 #include "cli/cli.hpp"
 #include "cli/distributed.hpp"
 
-#include <luojia/detection.hpp>
+#include <luojia/products/detection.hpp>
 
 #include <iostream>
 #include <sstream>

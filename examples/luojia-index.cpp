@@ -3,8 +3,8 @@
 #include "cli/distributed.hpp"
 
 #include <luojia/error.hpp>
-#include <luojia/index_catalogue.hpp>
-#include <luojia/spectral_index.hpp>
+#include <luojia/products/index_catalogue.hpp>
+#include <luojia/products/spectral_index.hpp>
 
 #include <cmath>
 #include <cstdio>

@@ -3,7 +3,7 @@
 
 #include <luojia/error.hpp>
 #include <luojia/nn/model.hpp>
-#include <luojia/raster.hpp>
+#include <luojia/io/raster.hpp>
 
 #include <nlohmann/json.hpp>
 

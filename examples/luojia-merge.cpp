@@ -1,10 +1,10 @@
 // luojia-merge: the outputs of a job run in shards (--shard K/N) put back together.
 #include "cli/cli.hpp"
 
-#include <luojia/engine.hpp>
+#include <luojia/engine/engine.hpp>
 #include <luojia/error.hpp>
-#include <luojia/merge.hpp>
-#include <luojia/polygonize.hpp>
+#include <luojia/products/merge.hpp>
+#include <luojia/products/polygonize.hpp>
 
 #include <algorithm>
 #include <filesystem>

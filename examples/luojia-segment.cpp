@@ -3,7 +3,7 @@
 #include "cli/distributed.hpp"
 
 #include <luojia/error.hpp>
-#include <luojia/segmentation.hpp>
+#include <luojia/products/segmentation.hpp>
 
 #include <iostream>
 #include <sstream>

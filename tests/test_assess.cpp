@@ -1,7 +1,7 @@
 // Accuracy assessment against a confusion matrix computed here, independently.
 #include "support.hpp"
 
-#include <luojia/assessment.hpp>
+#include <luojia/products/assessment.hpp>
 #include <luojia/error.hpp>
 
 #include <catch2/catch.hpp>

@@ -2,9 +2,9 @@
 // Siamese model against PyTorch.
 #include "support.hpp"
 
-#include <luojia/change.hpp>
+#include <luojia/products/change.hpp>
 #include <luojia/error.hpp>
-#include <luojia/raster.hpp>
+#include <luojia/io/raster.hpp>
 
 #include <catch2/catch.hpp>
 #include <gdal_utils.h>

@@ -2,10 +2,10 @@
 #include "hostile_models.hpp"
 #include "support.hpp"
 
-#include <luojia/classification.hpp>
+#include <luojia/products/classification.hpp>
 #include <luojia/error.hpp>
 #include <luojia/nn/model.hpp>
-#include <luojia/raster.hpp>
+#include <luojia/io/raster.hpp>
 
 #include <catch2/catch.hpp>
 

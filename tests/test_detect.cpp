@@ -6,11 +6,11 @@
 #include "program_runner.hpp"
 #include "support.hpp"
 
-#include <luojia/detection.hpp>
+#include <luojia/products/detection.hpp>
 #include <luojia/error.hpp>
-#include <luojia/merge.hpp>
+#include <luojia/products/merge.hpp>
 #include <luojia/nn/model.hpp>
-#include <luojia/raster.hpp>
+#include <luojia/io/raster.hpp>
 
 #include <catch2/catch.hpp>
 #include <gdal_priv.h>

@@ -1,7 +1,7 @@
 // Detection building blocks against independent references: torchvision's box_iou, batched_nms
 // and nms, shapely's polygon IoU (tests/data/detection, from tools/make_detection_references.py),
 // and closed forms for the decoders.
-#include <luojia/detection.hpp>
+#include <luojia/products/detection.hpp>
 #include <luojia/error.hpp>
 
 #include <catch2/catch.hpp>

@@ -1,6 +1,6 @@
 #include "support.hpp"
 
-#include <luojia/engine.hpp>
+#include <luojia/engine/engine.hpp>
 #include <luojia/error.hpp>
 
 #include <catch2/catch.hpp>

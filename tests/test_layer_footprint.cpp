@@ -6,7 +6,7 @@
 #include <luojia/error.hpp>
 #include <luojia/nn/layer_registry.hpp>
 #include <luojia/nn/model.hpp>
-#include <luojia/segmentation.hpp>
+#include <luojia/products/segmentation.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -4,11 +4,11 @@
 #include "program_runner.hpp"
 #include "support.hpp"
 
-#include <luojia/raster.hpp>
-#include <luojia/ortho.hpp>
-#include <luojia/raster_info.hpp>
-#include <luojia/segmentation.hpp>
-#include <luojia/spectral_index.hpp>
+#include <luojia/io/raster.hpp>
+#include <luojia/io/ortho.hpp>
+#include <luojia/io/raster_info.hpp>
+#include <luojia/products/segmentation.hpp>
+#include <luojia/products/spectral_index.hpp>
 
 #include <catch2/catch.hpp>
 #include <cpl_string.h>

@@ -7,9 +7,9 @@
 #include <luojia/error.hpp>
 #include <luojia/nn/model.hpp>
 #include <luojia/nn/model_metadata.hpp>
-#include <luojia/prediction.hpp>
-#include <luojia/raster.hpp>
-#include <luojia/segmentation.hpp>
+#include <luojia/products/prediction.hpp>
+#include <luojia/io/raster.hpp>
+#include <luojia/products/segmentation.hpp>
 
 #include <catch2/catch.hpp>
 #include <gdal_priv.h>

@@ -1,7 +1,7 @@
 #include "support.hpp"
 
 #include <luojia/error.hpp>
-#include <luojia/raster.hpp>
+#include <luojia/io/raster.hpp>
 
 #include <catch2/catch.hpp>
 

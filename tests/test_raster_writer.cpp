@@ -1,8 +1,8 @@
 #include "support.hpp"
 
 #include <luojia/error.hpp>
-#include <luojia/raster.hpp>
-#include <luojia/raster_writer.hpp>
+#include <luojia/io/raster.hpp>
+#include <luojia/io/raster_writer.hpp>
 
 #include <catch2/catch.hpp>
 #include <gdal.h>

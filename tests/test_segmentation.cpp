@@ -7,9 +7,9 @@
 #include "products/majority.hpp"
 
 #include <luojia/error.hpp>
-#include <luojia/raster.hpp>
+#include <luojia/io/raster.hpp>
 #include <luojia/nn/model.hpp>
-#include <luojia/segmentation.hpp>
+#include <luojia/products/segmentation.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

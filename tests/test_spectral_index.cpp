@@ -6,9 +6,9 @@
 #include "support.hpp"
 
 #include <luojia/error.hpp>
-#include <luojia/index_catalogue.hpp>
-#include <luojia/raster.hpp>
-#include <luojia/spectral_index.hpp>
+#include <luojia/products/index_catalogue.hpp>
+#include <luojia/io/raster.hpp>
+#include <luojia/products/spectral_index.hpp>
 
 #include <catch2/catch.hpp>
 #include <gdal_priv.h>

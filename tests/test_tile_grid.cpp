@@ -1,5 +1,5 @@
 #include <luojia/error.hpp>
-#include <luojia/tile_grid.hpp>
+#include <luojia/tiling/tile_grid.hpp>
 
 #include <catch2/catch.hpp>
 

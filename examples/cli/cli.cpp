@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <luojia/error.hpp>
-#include <luojia/ortho.hpp>
-#include <luojia/raster.hpp>
+#include <luojia/io/ortho.hpp>
+#include <luojia/io/raster.hpp>
 #include <luojia/version.hpp>
 
 #include <nlohmann/json.hpp>

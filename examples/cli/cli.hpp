@@ -1,9 +1,9 @@
 #pragma once
 // The command-line side of luojia's programs: GDAL-style options, progress on stderr, signals,
 // and the one place where exceptions become messages and exit codes.
-#include <luojia/engine.hpp>
-#include <luojia/ortho.hpp>
-#include <luojia/raster_writer.hpp>
+#include <luojia/engine/engine.hpp>
+#include <luojia/io/ortho.hpp>
+#include <luojia/io/raster_writer.hpp>
 
 #include <deque>
 #include <functional>

@@ -3,8 +3,8 @@
 #include "cli/cli.hpp"
 
 #include <luojia/error.hpp>
-#include <luojia/merge.hpp>
-#include <luojia/polygonize.hpp>
+#include <luojia/products/merge.hpp>
+#include <luojia/products/polygonize.hpp>
 
 #include <cpl_conv.h>
 #include <cpl_string.h>

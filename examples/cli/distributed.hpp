@@ -2,8 +2,8 @@
 // One job over many processes (mpirun, srun): rank K of N runs shard K+1/N of the tile grid into
 // its own files, then rank 0 merges them into the outputs the user named. Without an MPI build, or
 // when not started by an MPI launcher, this is one process doing the whole job.
-#include <luojia/engine.hpp>
-#include <luojia/raster_writer.hpp>
+#include <luojia/engine/engine.hpp>
+#include <luojia/io/raster_writer.hpp>
 
 #include <functional>
 #include <string>

@@ -3,7 +3,7 @@
 #include "cli/cli.hpp"
 #include "cli/distributed.hpp"
 
-#include <luojia/prediction.hpp>
+#include <luojia/products/prediction.hpp>
 
 #include <iostream>
 #include <sstream>

@@ -1,4 +1,5 @@
 #pragma once
+// Pixel data types as GDAL stores them, and what each can hold.
 #include <luojia/export.hpp>
 
 #include <cstddef>

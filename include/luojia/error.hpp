@@ -1,4 +1,5 @@
 #pragma once
+// luojia::Error and its kinds, each carrying where it happened (file, band, tile, node).
 #include <luojia/export.hpp>
 
 #include <optional>

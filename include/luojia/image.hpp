@@ -1,4 +1,5 @@
 #pragma once
+// Planes of float pixels in memory (one per band) and their validity masks: what tiles hold.
 #include <luojia/export.hpp>
 
 #include <cstddef>

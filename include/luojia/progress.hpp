@@ -1,4 +1,5 @@
 #pragma once
+// GDAL's progress callback type, which every long call takes (return 0 to cancel).
 
 namespace luojia {
 

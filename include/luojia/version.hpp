@@ -1,4 +1,5 @@
 #pragma once
+// The library's version and the instruction set its network kernels run.
 #include <luojia/export.hpp>
 
 #include <string_view>

@@ -1,4 +1,4 @@
-#include <luojia/engine.hpp>
+#include <luojia/engine/engine.hpp>
 #include <luojia/error.hpp>
 
 #include <tbb/info.h>

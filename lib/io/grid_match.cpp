@@ -1,4 +1,4 @@
-#include <luojia/grid_match.hpp>
+#include <luojia/io/grid_match.hpp>
 
 #include <ogr_spatialref.h>
 

@@ -1,7 +1,7 @@
-#include <luojia/ortho.hpp>
+#include <luojia/io/ortho.hpp>
 
 #include <luojia/error.hpp>
-#include <luojia/raster.hpp>
+#include <luojia/io/raster.hpp>
 
 #include "io/gdal_support.hpp"
 

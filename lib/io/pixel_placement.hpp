@@ -2,7 +2,7 @@
 // Where a raster's pixels lie on the ground, for vector products: its geotransform, or, for L1
 // imagery without one, GDAL's RPC or GCP transformer (what gdalwarp -rpc and gdaltransform use),
 // which gives longitude/latitude (RPC) or the GCPs' CRS.
-#include <luojia/raster_info.hpp>
+#include <luojia/io/raster_info.hpp>
 
 #include <string>
 #include <utility>

@@ -1,4 +1,4 @@
-#include <luojia/raster.hpp>
+#include <luojia/io/raster.hpp>
 
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"

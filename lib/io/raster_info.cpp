@@ -1,4 +1,4 @@
-#include <luojia/raster_info.hpp>
+#include <luojia/io/raster_info.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -1,7 +1,7 @@
 #pragma once
 // Dataset handles for parallel readers: GDAL handles are not thread-safe, so each read borrows one
 // for itself. A handle the caller already has can be the first; more are opened as needed.
-#include <luojia/raster.hpp>
+#include <luojia/io/raster.hpp>
 
 #include <memory>
 #include <mutex>

@@ -1,4 +1,4 @@
-#include <luojia/raster_writer.hpp>
+#include <luojia/io/raster_writer.hpp>
 
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"

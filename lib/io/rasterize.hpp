@@ -1,7 +1,7 @@
 #pragma once
 // Geometries burnt into a small grid in memory (a tile, a strip), for masks and references that
 // come as vectors. Safe to call from several threads at once on shared, unchanged geometries.
-#include <luojia/raster_info.hpp>
+#include <luojia/io/raster_info.hpp>
 
 #include <ogr_geometry.h>
 

@@ -1,4 +1,4 @@
-#include <luojia/vector_format.hpp>
+#include <luojia/io/vector_format.hpp>
 
 #include <luojia/error.hpp>
 

@@ -3,8 +3,8 @@
 #include "io/file_names.hpp"
 
 #include <luojia/error.hpp>
-#include <luojia/vector_format.hpp>
-#include <luojia/raster_writer.hpp>
+#include <luojia/io/vector_format.hpp>
+#include <luojia/io/raster_writer.hpp>
 
 #include <filesystem>
 #include <vector>

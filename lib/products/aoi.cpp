@@ -5,7 +5,7 @@
 #include "io/gdal_support.hpp"
 
 #include <luojia/error.hpp>
-#include <luojia/grid_match.hpp>
+#include <luojia/io/grid_match.hpp>
 
 #include <gdal_alg.h>
 #include <ogr_geometry.h>

@@ -1,7 +1,7 @@
 #pragma once
 // Where a product is wanted: inside the polygons of a vector file, and/or where a mask raster on
 // the same grid is non-zero.
-#include <luojia/raster.hpp>
+#include <luojia/io/raster.hpp>
 
 #include "io/raster_pool.hpp"
 

@@ -1,10 +1,10 @@
 // Accuracy assessment: a confusion matrix accumulated tile by tile, never a scene in memory.
-#include <luojia/assessment.hpp>
+#include <luojia/products/assessment.hpp>
 
-#include <luojia/grid_match.hpp>
+#include <luojia/io/grid_match.hpp>
 
 #include <luojia/error.hpp>
-#include <luojia/raster.hpp>
+#include <luojia/io/raster.hpp>
 
 #include "io/gdal_support.hpp"
 #include "io/raster_pool.hpp"

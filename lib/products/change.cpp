@@ -1,10 +1,10 @@
 // Change detection between two dates: a model over both (Siamese or stacked bands), or change
 // vector analysis with Otsu's threshold. The dates meet in a virtual stack, never a copy.
-#include <luojia/change.hpp>
-#include <luojia/grid_match.hpp>
+#include <luojia/products/change.hpp>
+#include <luojia/io/grid_match.hpp>
 
 #include <luojia/error.hpp>
-#include <luojia/shard_layout.hpp>
+#include <luojia/tiling/shard_layout.hpp>
 
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"

@@ -1,4 +1,4 @@
-#include <luojia/detection.hpp>
+#include <luojia/products/detection.hpp>
 
 #include <luojia/error.hpp>
 

@@ -1,9 +1,9 @@
 // luojia-detect's shards back into one layer: every shard's final boxes as they are, and the boxes
 // each shard left unsuppressed at its borders suppressed together, which gives the boxes of one
 // run over the whole raster.
-#include <luojia/detection.hpp>
+#include <luojia/products/detection.hpp>
 #include <luojia/error.hpp>
-#include <luojia/merge.hpp>
+#include <luojia/products/merge.hpp>
 
 #include "io/gdal_support.hpp"
 #include "io/vector_output.hpp"

@@ -1,4 +1,4 @@
-#include <luojia/index_catalogue.hpp>
+#include <luojia/products/index_catalogue.hpp>
 
 #include <luojia/error.hpp>
 

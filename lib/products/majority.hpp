@@ -1,7 +1,7 @@
 #pragma once
 // Majority-filter regularisation of a class map, tile by tile with a halo of its own.
-#include <luojia/engine.hpp>
-#include <luojia/raster_writer.hpp>
+#include <luojia/engine/engine.hpp>
+#include <luojia/io/raster_writer.hpp>
 
 #include <array>
 #include <string>

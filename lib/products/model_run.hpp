@@ -3,10 +3,10 @@
 // raster, resolved once; tiles planned from the graph analysis; the network input of each tile.
 // Task heads (segmentation, regression, super-resolution, ...) turn the network's outputs into
 // products.
-#include <luojia/engine.hpp>
+#include <luojia/engine/engine.hpp>
 #include <luojia/nn/model.hpp>
-#include <luojia/raster.hpp>
-#include <luojia/tile_grid.hpp>
+#include <luojia/io/raster.hpp>
+#include <luojia/tiling/tile_grid.hpp>
 
 #include <cstdint>
 #include <optional>

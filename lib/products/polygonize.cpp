@@ -3,7 +3,7 @@
 #include "products/polygonize.hpp"
 
 #include <luojia/error.hpp>
-#include <luojia/raster.hpp>
+#include <luojia/io/raster.hpp>
 
 #include "io/gdal_support.hpp"
 #include "io/pixel_placement.hpp"

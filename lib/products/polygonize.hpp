@@ -1,7 +1,7 @@
 #pragma once
 // Polygonising as one member of a product set: the vector output comes back finished but not yet
 // in place, so the caller commits it together with the rasters it was made from.
-#include <luojia/polygonize.hpp>
+#include <luojia/products/polygonize.hpp>
 
 #include "io/vector_output.hpp"
 

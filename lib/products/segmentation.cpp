@@ -1,11 +1,11 @@
 // Semantic segmentation of a raster of any size: tiles with the halo the network needs, so the
 // result equals one whole-image run; or blended tiles for networks with global context.
-#include <luojia/segmentation.hpp>
+#include <luojia/products/segmentation.hpp>
 
 #include <optional>
 
 #include <luojia/error.hpp>
-#include <luojia/shard_layout.hpp>
+#include <luojia/tiling/shard_layout.hpp>
 #include <luojia/nn/model.hpp>
 
 #include "io/file_names.hpp"

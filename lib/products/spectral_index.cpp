@@ -1,9 +1,9 @@
-#include <luojia/spectral_index.hpp>
+#include <luojia/products/spectral_index.hpp>
 
 #include <luojia/error.hpp>
-#include <luojia/index_catalogue.hpp>
-#include <luojia/raster.hpp>
-#include <luojia/shard_layout.hpp>
+#include <luojia/products/index_catalogue.hpp>
+#include <luojia/io/raster.hpp>
+#include <luojia/tiling/shard_layout.hpp>
 
 #include "products/band_math.hpp"
 

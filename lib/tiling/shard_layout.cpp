@@ -1,4 +1,4 @@
-#include <luojia/shard_layout.hpp>
+#include <luojia/tiling/shard_layout.hpp>
 
 #include <cpl_string.h>
 

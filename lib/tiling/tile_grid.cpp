@@ -1,4 +1,4 @@
-#include <luojia/tile_grid.hpp>
+#include <luojia/tiling/tile_grid.hpp>
 
 #include <luojia/error.hpp>
 

@@ -1,7 +1,7 @@
 // libFuzzer harness: the tile grid's arithmetic. Any parameters are a grid or an Error; a grid's
 // cores partition the raster and every read window holds its core (checked on small rasters).
 #include <luojia/error.hpp>
-#include <luojia/tile_grid.hpp>
+#include <luojia/tiling/tile_grid.hpp>
 
 #include <cstdint>
 #include <cstdlib>

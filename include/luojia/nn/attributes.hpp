@@ -1,4 +1,5 @@
 #pragma once
+// An ONNX node's attributes, typed, as layers read them.
 #include <luojia/export.hpp>
 #include <luojia/nn/tensor.hpp>
 

@@ -1,4 +1,5 @@
 #pragma once
+// The Layer interface every operator implements (built-in or registered from user code).
 #include <luojia/export.hpp>
 #include <luojia/nn/attributes.hpp>
 #include <luojia/nn/tensor.hpp>

@@ -1,4 +1,5 @@
 #pragma once
+// Layers by ONNX operator type (and domain): built-ins, and custom layers from user code.
 #include <luojia/export.hpp>
 #include <luojia/nn/layer.hpp>
 

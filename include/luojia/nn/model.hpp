@@ -1,4 +1,5 @@
 #pragma once
+// An ONNX model loaded, analysed for tiling and run in Sessions.
 #include <luojia/export.hpp>
 #include <luojia/nn/layer_registry.hpp>
 #include <luojia/nn/model_metadata.hpp>

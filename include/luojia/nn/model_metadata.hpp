@@ -1,4 +1,5 @@
 #pragma once
+// What a model file says of itself: bands, normalisation, classes, tiling hints (luojia's and Deepness's keys).
 #include <luojia/export.hpp>
 
 #include <array>

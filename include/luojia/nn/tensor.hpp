@@ -1,4 +1,5 @@
 #pragma once
+// N-dimensional arrays the network engine passes between layers.
 #include <luojia/export.hpp>
 
 #include <cstdint>

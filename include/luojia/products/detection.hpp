@@ -1,0 +1,157 @@
+#pragma once
+// Object detections from a detector's output tensor: decoding the output layouts YOLO exports
+// have, box overlap (axis-aligned and oriented), and class-aware greedy non-maximum suppression.
+#include <luojia/engine/engine.hpp>
+#include <luojia/export.hpp>
+#include <luojia/nn/layer_registry.hpp>
+#include <luojia/nn/tensor.hpp>
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace luojia {
+
+class Raster;
+namespace nn {
+class Model;
+}
+
+// One box in pixel coordinates of the network input (x right, y down): centre, size, and a
+// rotation in radians, clockwise on screen (y points down); 0 for axis-aligned boxes.
+struct Detection {
+  int class_id = 0;
+  float score = 0.0f;
+  double cx = 0, cy = 0, width = 0, height = 0;
+  double angle = 0;
+  std::int64_t anchor = -1;  // the row or column of the output it was decoded from (see ranks_before)
+
+  // The four corners, in order around the box.
+  std::array<std::array<double, 2>, 4> corners() const;
+  double area() const { return width * height; }
+};
+
+// How a detector lays out its output (N anchors, nc classes, K kept boxes):
+enum class DetectionLayout {
+  Auto,              // from the shape, the class count and the metadata (see detection_layout)
+  Yolo8,             // (1, 4+nc, N): cx, cy, w, h, class scores (YOLOv8, YOLO11)
+  Yolo5,             // (1, N, 5+nc): cx, cy, w, h, objectness, class scores (YOLOv5, YOLOv7)
+  Oriented,          // (1, 4+nc+1, N): cx, cy, w, h, class scores, angle in radians (YOLOv8-OBB)
+  EndToEnd,          // (1, K, 6): x1, y1, x2, y2, score, class (NMS-free exports)
+  EndToEndOriented,  // (1, K, 7): cx, cy, w, h, score, class, angle in radians
+};
+
+// "yolo8", "yolo5", "oriented", "end2end", "end2end-oriented" (and "auto"); throws UsageError("layout").
+LUOJIA_API DetectionLayout parse_detection_layout(const std::string& name);
+LUOJIA_API const char* name(DetectionLayout layout);
+
+// The layout of an output of this shape. classes: the model's class count when its metadata names
+// them (0: unknown); det_type: Deepness's name for the layout ("YOLO_v5_v7_DEFAULT",
+// "YOLO_Ultralytics", "YOLO_Ultralytics_obb"; empty: none). Throws ModelError saying why a shape
+// fits no layout.
+LUOJIA_API DetectionLayout detection_layout(const nn::Shape& output, int classes, const std::string& det_type);
+
+struct DecodeOptions {
+  DetectionLayout layout = DetectionLayout::Auto;
+  int classes = 0;             // class count from metadata (0: from the shape)
+  std::string det_type;        // Deepness's det_type, for Auto
+  float confidence = 0.25f;    // detections scoring below it are dropped
+  std::vector<int> keep_classes;  // only these classes (empty: all)
+  double min_size = 0;         // boxes with a side below it (pixels) are dropped
+};
+
+// The detections of one image (batch 1) whose score reaches options.confidence. For Yolo5 the
+// score is objectness x class score; for the others the best class score. Throws ModelError when
+// the output does not fit the layout.
+LUOJIA_API std::vector<Detection> decode_detections(const nn::Tensor& output, const DecodeOptions& options);
+
+// Intersection over union: of rectangles when both angles are 0, else of the rotated rectangles'
+// polygons (exact, by convex polygon clipping).
+LUOJIA_API double box_iou(const Detection& a, const Detection& b);
+
+// The order NMS visits boxes in: higher score first; of equal scores, the lower anchor number
+// (the output's order; luojia-detect numbers a tile's anchors as the whole raster's run would).
+LUOJIA_API bool ranks_before(const Detection& a, const Detection& b);
+
+// Greedy NMS as torchvision's batched_nms: boxes in ranks_before's order (then by index); a box is
+// kept unless a kept box of the same class (any class when class_agnostic) overlaps it with an IoU
+// above iou_threshold. Returns the indices kept, best first; max_detections > 0 caps their number.
+LUOJIA_API std::vector<std::size_t> non_maximum_suppression(const std::vector<Detection>& detections, double iou_threshold,
+                                                           bool class_agnostic = false, std::size_t max_detections = 0);
+
+// Test-time augmentation of a detector: the network also runs on mirrored copies of each tile,
+// their boxes are carried back and all of them suppressed together.
+enum class DetectionAugmentation {
+  None,
+  Flips,  // as is, mirrored in x, in y, and both (4 runs)
+  D4,     // the flips and their transposes: the 8 symmetries of the square
+};
+// "none", "flips", "d4"; throws UsageError("tta").
+LUOJIA_API DetectionAugmentation parse_detection_augmentation(const std::string& name);
+
+struct DetectOptions {
+  // Input: bands and normalisation override the model's metadata when given.
+  std::vector<int> bands;
+  std::vector<double> scale, mean, std;
+
+  DetectionLayout layout = DetectionLayout::Auto;
+  std::optional<double> confidence;  // default: the metadata's det_conf, else 0.25
+  std::optional<double> iou;         // NMS threshold; default: the metadata's det_iou_thresh, else 0.45
+  std::vector<int> classes;          // keep only these class ids (empty: all)
+  std::size_t max_detections = 0;    // the best N of the raster (0: no cap)
+  double min_size = 0;               // boxes with a side below it (pixels) are dropped
+  bool class_agnostic = false;       // NMS across classes
+  DetectionAugmentation tta = DetectionAugmentation::None;
+  // The farthest (pixels) a box reaches from its anchor's cell centre; default: the metadata's
+  // box_reach. Without it every box is held until the raster is done (exact, memory grows with
+  // the detections); with it, boxes are final and written out as tile rows pass.
+  std::optional<double> box_reach;
+
+  std::int64_t tile = 512;
+  std::optional<std::int64_t> halo;  // nullopt: from the graph analysis (exact tiling)
+  std::string aoi;                   // vector: only detections anchored inside its polygons
+  std::string mask;                  // raster on the same grid: only detections anchored on non-zero pixels
+  std::string pixel_boxes;           // optional COCO-style JSON of the detections in pixel coordinates
+  std::string format;                // OGR driver of the output (ogr2ogr -f); empty: from its extension
+  std::vector<std::string> layer_options;  // KEY=VALUE creation options of its layer (ogr2ogr -lco)
+
+  bool overwrite = false;
+  StreamOptions stream;
+  const nn::LayerRegistry* registry = nullptr;  // for the path overload; default: the built-in layers
+};
+
+struct DetectReport {
+  std::int64_t tiles = 0;
+  std::int64_t skipped = 0;        // tiles without a pixel holding data
+  std::int64_t tile_size = 0;
+  std::int64_t halo = 0;
+  std::int64_t alignment = 1;
+  DetectionLayout layout = DetectionLayout::Auto;
+  double confidence = 0, iou = 0;
+  std::int64_t candidates = 0;     // boxes above the confidence, before NMS
+  std::int64_t detections = 0;     // written
+  std::size_t most_held = 0;       // the most boxes held at once waiting for NMS
+  std::optional<double> box_reach; // the reach that let boxes be final row by row (none: held to the end)
+  bool exact = true;               // false when tiles overlap and are merged by NMS (no anchor grid found)
+  std::string note;                // why not exact, and warnings (no geotransform, boxes held)
+  std::size_t activation_bytes = 0;
+  std::vector<std::string> written;
+};
+
+// luojia-detect as a function: the detector's boxes over the whole raster, as one polygon per
+// detection (4 corners, rotated for oriented boxes) in the input's CRS, fields class_id,
+// class_name, score and, for oriented boxes, angle (degrees, clockwise from the raster's x axis).
+// When the graph analysis finds the anchor grids behind the output (a fully convolutional
+// detector with dynamic H and W), each tile keeps the anchors whose cell lies in its core and the
+// result equals one whole-image run: decode, confidence filter, class-aware greedy NMS over the
+// raster. The raster is padded on the right and bottom to a multiple of the largest stride by
+// reflection; anchors whose cell centre lies outside the raster (or on nodata, or outside the
+// AOI) are dropped. Throws Error before writing when the model does not fit.
+LUOJIA_API DetectReport detect(Raster& input, const nn::Model& model, const std::string& output,
+                               const DetectOptions& options = {});
+LUOJIA_API DetectReport detect(const std::string& input, const std::string& model, const std::string& output,
+                               const DetectOptions& options = {});
+
+}  // namespace luojia

@@ -1,0 +1,68 @@
+#pragma once
+// Models whose outputs are continuous values rather than classes: pixel regression (canopy height,
+// biomass, soil moisture) on the input's grid, and super-resolution onto a grid k times finer.
+#include <luojia/engine/engine.hpp>
+#include <luojia/export.hpp>
+#include <luojia/nn/layer_registry.hpp>
+#include <luojia/io/raster_writer.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace luojia {
+
+class Raster;
+namespace nn {
+class Model;
+}
+
+struct PredictOptions {
+  // Input: bands and normalisation override the model's metadata when given.
+  std::vector<int> bands;
+  std::vector<double> scale, mean, std;
+  // Every output value is multiplied by it; default: the model's metadata (Deepness's
+  // reg_output_scaling), else 1.
+  std::optional<double> output_scale;
+
+  std::int64_t tile = 512;
+  std::optional<std::int64_t> halo;  // nullopt: the model's receptive radius (exact tiling)
+
+  OutputOptions output;  // COG gets OVERVIEW_RESAMPLING=AVERAGE unless the creation options say otherwise
+  StreamOptions stream;
+  const nn::LayerRegistry* registry = nullptr;  // for the path overloads; default: the built-in layers
+};
+
+struct PredictReport {
+  std::int64_t tiles = 0;
+  std::int64_t skipped = 0;      // tiles without a pixel holding data
+  std::int64_t tile_size = 0;
+  std::int64_t halo = 0;
+  std::int64_t alignment = 1;
+  std::int64_t upscale = 1;      // output pixels per input pixel along each axis
+  std::int64_t outputs = 0;      // bands of the product: the model's output channels
+  double output_scale = 1.0;
+  bool exact = true;             // false when a halo below the receptive radius was asked for
+  std::string note;
+  std::size_t activation_bytes = 0;
+  std::vector<std::string> written;
+};
+
+// One Float32 band per model output channel, on the input's grid (same size, CRS, geotransform),
+// NaN (the product's nodata) where the input holds no data. Tiled with the halo the network needs,
+// so the result equals one whole-image run. Throws before writing when the model's output is not a
+// per-pixel map of its input (see super_resolve for finer outputs).
+LUOJIA_API PredictReport regress(Raster& input, const nn::Model& model, const std::string& output,
+                                 const PredictOptions& options = {});
+LUOJIA_API PredictReport regress(const std::string& input, const std::string& model, const std::string& output,
+                                 const PredictOptions& options = {});
+
+// The same for a model whose output grid is k times finer than its input (k from the graph: a
+// DepthToSpace, ConvTranspose or Resize before the output): the product covers the input's extent
+// with pixels k times smaller, in the input's CRS; output pixels over input nodata are NaN.
+LUOJIA_API PredictReport super_resolve(Raster& input, const nn::Model& model, const std::string& output,
+                                       const PredictOptions& options = {});
+LUOJIA_API PredictReport super_resolve(const std::string& input, const std::string& model, const std::string& output,
+                                       const PredictOptions& options = {});
+
+}  // namespace luojia

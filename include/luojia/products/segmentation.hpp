@@ -1,0 +1,77 @@
+#pragma once
+// Semantic segmentation of whole rasters, tiled exactly: class maps, probabilities, polygons.
+#include <luojia/engine/engine.hpp>
+#include <luojia/export.hpp>
+#include <luojia/nn/layer_registry.hpp>
+#include <luojia/io/raster_writer.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace luojia {
+
+class Raster;
+namespace nn {
+class Model;
+}
+
+// Weight of a pixel in a blended tile, by its position in the tile; neither reaches zero.
+enum class BlendWindow { Hann, Triangle };
+
+struct SegmentOptions {
+  // Products: the class map (Byte, colour table and class names, nodata 255) and optional others.
+  std::string probabilities;                        // one band per class
+  DataType probability_type = DataType::Float32;    // Float32 (nodata -1) or Byte (0..254 = p*254, nodata 255)
+  std::string logits;                               // raw outputs, Float32, one band per channel
+  std::string confidence;                           // highest class probability, Float32, nodata -1
+  std::string vector;                               // polygons of the class map (.gpkg, .geojson, .shp)
+  double min_area = 0.0;                            // polygons smaller than this (CRS units²) are sieved
+  int min_pixels = 0;                               // ... or than this many pixels
+  double simplify = 0.0;                            // Douglas-Peucker tolerance in CRS units
+
+  // Input: bands and normalisation override the model's metadata when given.
+  std::vector<int> bands;
+  std::vector<double> scale, mean, std;
+
+  std::int64_t tile = 512;
+  std::optional<std::int64_t> halo;  // nullopt: from the graph analysis (exact tiling)
+  bool blend = false;                // for models that are not exactly tileable
+  BlendWindow window = BlendWindow::Hann;
+  bool tta = false;                  // D4: 4 rotations x 2 flips averaged in probability space
+  std::string aoi;                   // vector: only pixels inside its polygons are classified
+  std::string mask;                  // raster on the same grid: only non-zero pixels are classified
+  int regularize = 0;                // majority filter radius on the class map
+  // A pixel whose best class probability is below it is class 0 (background); default: the
+  // model's metadata (Deepness's seg_thresh), else none.
+  std::optional<double> threshold;
+
+  OutputOptions output;
+  StreamOptions stream;
+  const nn::LayerRegistry* registry = nullptr;  // default: the built-in layers
+};
+
+struct SegmentReport {
+  std::int64_t tiles = 0;
+  std::int64_t skipped = 0;          // tiles without a pixel to classify (nodata, outside the AOI)
+  std::int64_t tile_size = 0;
+  std::int64_t halo = 0;
+  std::int64_t alignment = 1;
+  bool exact = true;                 // false when blending a model that is not exactly tileable
+  std::string note;                  // why not exact, or what was adjusted
+  std::size_t activation_bytes = 0;  // network activations of one tile
+  std::vector<std::string> written;  // every product, class map first
+};
+
+// luojia-segment as a function: INPUT through MODEL into a class map at class_map, and the optional
+// products of options, all on INPUT's grid with its CRS and geotransform. Throws Error before
+// anything is written when bands, types or the model do not fit.
+LUOJIA_API SegmentReport segment(const std::string& input, const std::string& model,
+                                 const std::string& class_map, const SegmentOptions& options);
+// The same over an open raster with a loaded model: load a model once, segment many rasters
+// (options.registry is then unused: the model's layers were made when it was loaded). The model
+// may be shared by several calls at once; a Raster is used by one call at a time.
+LUOJIA_API SegmentReport segment(Raster& input, const nn::Model& model, const std::string& class_map,
+                                 const SegmentOptions& options);
+
+}  // namespace luojia
