@@ -30,11 +30,9 @@ bool has_option(const std::vector<std::string>& list, const char* key) {
   return false;
 }
 
-PredictReport predict(Raster& raster, const nn::Model& model, const std::string& output, const PredictOptions& o, Task task) {
-  const RasterInfo& info = raster.info();
-  const ErrorContext at_model{model.path(), {}, {}, {}};
-  const detail::ModelInput input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
-  const detail::ModelTiling tiling = detail::plan_model_tiling(model, input, info, o.tile, o.halo);
+// What the task accepts of the graph: an output per input pixel (regression) or a finer grid
+// (super-resolution), and exact tiling unless the raster is one tile.
+void check_task(const detail::ModelTiling& tiling, const RasterInfo& info, Task task, const ErrorContext& at_model) {
   const nn::OutputAnalysis& analysis = tiling.analysis;
   const std::int64_t k = analysis.upscale;
   const char* const program = task == Task::Regression ? "luojia-regress" : "luojia-superres";
@@ -51,20 +49,129 @@ PredictReport predict(Raster& raster, const nn::Model& model, const std::string&
     raise("the model is not exactly tileable (" + analysis.reason + "); use a `tile` of at least " +
               std::to_string(detail::round_up(std::max(info.width, info.height), tiling.alignment)) + " to run the raster as one tile",
           at_model);
+}
 
-  // The output channels, from a run at the smallest aligned size.
-  std::int64_t outputs = 0;
-  {
-    const std::int64_t probe = detail::round_up(std::max<std::int64_t>(16, tiling.alignment), tiling.alignment);
-    const auto out = model.run(input.split(nn::Tensor({1, input.channels(), probe, probe})));
-    const nn::Shape& s = out.at(0).shape();
-    if (s.size() != 4 || s[2] != probe * k || s[3] != probe * k)
-      raise("the model's output " + nn::to_string(s) + " is not a map " + (k > 1 ? std::to_string(k) + " times finer than" : "of") +
-                " the input " + nn::to_string({1, input.channels(), probe, probe}),
-            at_model);
-    outputs = s[1];
-    if (outputs < 1 || outputs > 65535) raise("the model has " + std::to_string(outputs) + " output channels", at_model);
+// The output channels, from a run at the smallest aligned size.
+std::int64_t count_outputs(const nn::Model& model, const detail::ModelInput& input, const detail::ModelTiling& tiling,
+                           const ErrorContext& at_model) {
+  const std::int64_t k = tiling.analysis.upscale;
+  const std::int64_t probe = detail::round_up(std::max<std::int64_t>(16, tiling.alignment), tiling.alignment);
+  const auto out = model.run(input.split(nn::Tensor({1, input.channels(), probe, probe})));
+  const nn::Shape& s = out.at(0).shape();
+  if (s.size() != 4 || s[2] != probe * k || s[3] != probe * k)
+    raise("the model's output " + nn::to_string(s) + " is not a map " + (k > 1 ? std::to_string(k) + " times finer than" : "of") +
+              " the input " + nn::to_string({1, input.channels(), probe, probe}),
+          at_model);
+  const std::int64_t outputs = s[1];
+  if (outputs < 1 || outputs > 65535) raise("the model has " + std::to_string(outputs) + " output channels", at_model);
+  return outputs;
+}
+
+// The product's grid: the input's, with pixels k times smaller; Float32, NaN nodata unless the
+// input has its own.
+struct ProductGrid {
+  RasterLayout layout;  // this shard's part
+  float nodata;
+};
+
+ProductGrid product_grid(const RasterInfo& info, std::int64_t outputs, std::int64_t k, const Window& extent, const Shard& shard) {
+  RasterLayout whole = layout_like(info, DataType::Float32, static_cast<int>(outputs));
+  if (!whole.nodata) whole.nodata = std::numeric_limits<double>::quiet_NaN();
+  whole.width *= k;
+  whole.height *= k;
+  if (whole.geotransform)
+    for (int i : {1, 2, 4, 5}) whole.geotransform->c[static_cast<std::size_t>(i)] /= static_cast<double>(k);
+  const Window product_extent{extent.x * k, extent.y * k, extent.width * k, extent.height * k};
+  const RasterLayout layout = shard_layout(whole, product_extent, shard);
+  return {layout, static_cast<float>(*whole.nodata)};
+}
+
+// The writer, its bands named after the model's classes, and the run's scale and upscale in its
+// metadata. Values, not classes: COG overviews average unless told otherwise.
+RasterWriter open_product(const std::string& output, const RasterLayout& layout, const PredictOptions& o, const nn::Model& model,
+                          std::int64_t outputs, double output_scale, std::int64_t k) {
+  OutputOptions options = o.output;
+  if (EQUAL(options.driver.c_str(), "COG") && !has_option(options.creation_options, "OVERVIEW_RESAMPLING") &&
+      !has_option(options.creation_options, "RESAMPLING"))
+    options.creation_options.push_back("OVERVIEW_RESAMPLING=AVERAGE");  // values, not classes: overviews average
+  RasterWriter writer(output, layout, options);
+  const auto& classes = model.metadata().classes;
+  for (std::int64_t c = 0; c < outputs; ++c) {
+    const auto u = static_cast<std::size_t>(c);
+    writer.set_band_description(static_cast<int>(c) + 1,
+                                u < classes.size() && !classes[u].name.empty() ? classes[u].name : "output " + std::to_string(c + 1));
   }
+  writer.set_metadata("LUOJIA_MODEL", std::filesystem::path(model.path()).filename().string());
+  writer.set_metadata("LUOJIA_OUTPUT_SCALE", std::to_string(output_scale));
+  if (k > 1) writer.set_metadata("LUOJIA_UPSCALE", std::to_string(k));
+  return writer;
+}
+
+// The kernel: the network over a tile's read window, its core's outputs (k x k per input pixel)
+// scaled, nodata where the input pixel holds none.
+class TilePredictor {
+public:
+  TilePredictor(const nn::Model& model, const detail::ModelInput& input, const RasterInfo& info, std::int64_t outputs, std::int64_t k,
+                double output_scale, float nodata)
+      : input_(input), at_model_{model.path(), {}, {}, {}}, outputs_(outputs), k_(k), scale_(static_cast<float>(output_scale)),
+        nodata_(nodata), width_(info.width), height_(info.height), sessions_(model) {}
+
+  void predict(const InputTile& in, OutputTile& out) {
+    const Window& core = in.tile.core;
+    const Window& r = in.tile.read;
+    const std::int64_t k = k_;
+    out.pixels.reshape(static_cast<int>(outputs_), core.width * k, core.height * k);
+    const std::int64_t ow = core.width * k, op = ow * core.height * k;
+    if (!in.any_valid()) {
+      ++skipped_;
+      std::fill(out.pixels.data(), out.pixels.data() + op * outputs_, nodata_);
+      return;
+    }
+    nn::Tensor x({1, input_.channels(), r.height, r.width});
+    detail::network_input(in, input_, width_, height_, x);
+    nn::Tensor y;
+    {
+      const auto session = sessions_.borrow();
+      y = session->run(input_.split(x)).at(0);
+    }
+    const std::int64_t yw = r.width * k, yplane = yw * r.height * k;
+    if (y.shape() != nn::Shape{1, outputs_, r.height * k, r.width * k})
+      raise("the model's output " + nn::to_string(y.shape()) + " does not match its input " + nn::to_string(x.shape()), at_model_);
+    const std::int64_t cx = in.core_x(), cy = in.core_y();
+    for (std::int64_t c = 0; c < outputs_; ++c) {
+      const float* src = y.data() + c * yplane;
+      float* dst = out.pixels.data() + c * op;
+      for (std::int64_t oy = 0; oy < core.height * k; ++oy)
+        for (std::int64_t ox = 0; ox < ow; ++ox) {
+          // The input pixel this output pixel lies in decides whether it holds data.
+          const std::size_t m = static_cast<std::size_t>((cy + oy / k) * r.width + cx + ox / k);
+          dst[oy * ow + ox] = in.mask[m] ? src[(cy * k + oy) * yw + cx * k + ox] * scale_ : nodata_;
+        }
+    }
+  }
+
+  std::int64_t skipped() const { return skipped_.load(); }
+
+private:
+  const detail::ModelInput& input_;
+  ErrorContext at_model_;
+  std::int64_t outputs_, k_;
+  float scale_, nodata_;
+  std::int64_t width_, height_;
+  detail::SessionPool sessions_;
+  std::atomic<std::int64_t> skipped_{0};
+};
+
+// PDAL's lifecycle: prepare (tiling, outputs, the product's grid and writer), run (stream the
+// tiles through the network), done (commit).
+PredictReport predict(Raster& raster, const nn::Model& model, const std::string& output, const PredictOptions& o, Task task) {
+  const RasterInfo& info = raster.info();
+  const ErrorContext at_model{model.path(), {}, {}, {}};
+  const detail::ModelInput input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
+  const detail::ModelTiling tiling = detail::plan_model_tiling(model, input, info, o.tile, o.halo);
+  check_task(tiling, info, task, at_model);
+  const std::int64_t k = tiling.analysis.upscale;
+  const std::int64_t outputs = count_outputs(model, input, tiling, at_model);
   const double output_scale = o.output_scale ? *o.output_scale : model.metadata().output_scale.value_or(1.0);
   if (!std::isfinite(output_scale)) throw UsageError("output_scale", "must be a finite number");
 
@@ -81,69 +188,11 @@ PredictReport predict(Raster& raster, const nn::Model& model, const std::string&
   const TileGrid grid = detail::model_tile_grid(tiling, info, o.stream.shard);
   const Window extent = grid.extent();
   check_output_path(output, o.output.overwrite);
+  const ProductGrid product = product_grid(info, outputs, k, extent, o.stream.shard);
+  RasterWriter writer = open_product(output, product.layout, o, model, outputs, output_scale, k);
 
-  // The product's grid: the input's, with pixels k times smaller.
-  RasterLayout whole = layout_like(info, DataType::Float32, static_cast<int>(outputs));
-  if (!whole.nodata) whole.nodata = std::numeric_limits<double>::quiet_NaN();
-  whole.width *= k;
-  whole.height *= k;
-  if (whole.geotransform)
-    for (int i : {1, 2, 4, 5}) whole.geotransform->c[static_cast<std::size_t>(i)] /= static_cast<double>(k);
-  const Window product_extent{extent.x * k, extent.y * k, extent.width * k, extent.height * k};
-  const RasterLayout layout = shard_layout(whole, product_extent, o.stream.shard);
-  const auto nodata = static_cast<float>(*whole.nodata);
-
-  OutputOptions options = o.output;
-  if (EQUAL(options.driver.c_str(), "COG") && !has_option(options.creation_options, "OVERVIEW_RESAMPLING") &&
-      !has_option(options.creation_options, "RESAMPLING"))
-    options.creation_options.push_back("OVERVIEW_RESAMPLING=AVERAGE");  // values, not classes: overviews average
-  RasterWriter writer(output, layout, options);
-  const auto& classes = model.metadata().classes;
-  for (std::int64_t c = 0; c < outputs; ++c) {
-    const auto u = static_cast<std::size_t>(c);
-    writer.set_band_description(static_cast<int>(c) + 1,
-                                u < classes.size() && !classes[u].name.empty() ? classes[u].name : "output " + std::to_string(c + 1));
-  }
-  writer.set_metadata("LUOJIA_MODEL", std::filesystem::path(model.path()).filename().string());
-  writer.set_metadata("LUOJIA_OUTPUT_SCALE", std::to_string(output_scale));
-  if (k > 1) writer.set_metadata("LUOJIA_UPSCALE", std::to_string(k));
-
-  detail::SessionPool sessions(model);
-  std::atomic<std::int64_t> skipped{0};
-  const std::int64_t width = info.width, height = info.height;
-  const auto scale = static_cast<float>(output_scale);
-  const TileKernel kernel = [&](const InputTile& in, OutputTile& out) {
-    const Window& core = in.tile.core;
-    const Window& r = in.tile.read;
-    out.pixels.reshape(static_cast<int>(outputs), core.width * k, core.height * k);
-    const std::int64_t ow = core.width * k, op = ow * core.height * k;
-    if (!in.any_valid()) {
-      ++skipped;
-      std::fill(out.pixels.data(), out.pixels.data() + op * outputs, nodata);
-      return;
-    }
-    nn::Tensor x({1, input.channels(), r.height, r.width});
-    detail::network_input(in, input, width, height, x);
-    nn::Tensor y;
-    {
-      const auto session = sessions.borrow();
-      y = session->run(input.split(x)).at(0);
-    }
-    const std::int64_t yw = r.width * k, yplane = yw * r.height * k;
-    if (y.shape() != nn::Shape{1, outputs, r.height * k, r.width * k})
-      raise("the model's output " + nn::to_string(y.shape()) + " does not match its input " + nn::to_string(x.shape()), at_model);
-    const std::int64_t cx = in.core_x(), cy = in.core_y();
-    for (std::int64_t c = 0; c < outputs; ++c) {
-      const float* src = y.data() + c * yplane;
-      float* dst = out.pixels.data() + c * op;
-      for (std::int64_t oy = 0; oy < core.height * k; ++oy)
-        for (std::int64_t ox = 0; ox < ow; ++ox) {
-          // The input pixel this output pixel lies in decides whether it holds data.
-          const std::size_t m = static_cast<std::size_t>((cy + oy / k) * r.width + cx + ox / k);
-          dst[oy * ow + ox] = in.mask[m] ? src[(cy * k + oy) * yw + cx * k + ox] * scale : nodata;
-        }
-    }
-  };
+  TilePredictor predictor(model, input, info, outputs, k, output_scale, product.nodata);
+  const TileKernel kernel = [&](const InputTile& in, OutputTile& out) { predictor.predict(in, out); };
   const TileSink sink = [&](const Tile& t, const Image& image) {
     writer.write(Window{(t.core.x - extent.x) * k, (t.core.y - extent.y) * k, t.core.width * k, t.core.height * k}, image.data(),
                  static_cast<int>(outputs));
@@ -157,7 +206,7 @@ PredictReport predict(Raster& raster, const nn::Model& model, const std::string&
                              static_cast<std::size_t>(largest.area()) * static_cast<std::size_t>(input.channels() + 2 * outputs * k * k) * 4;
   const StreamStats stats = stream(raster, input.bands, grid, static_cast<int>(outputs), kernel, sink, so);
   report.tiles = stats.tiles;
-  report.skipped = skipped.load();
+  report.skipped = predictor.skipped();
   writer.commit();
   report.written.push_back(output);
   return report;

@@ -384,272 +384,433 @@ nn::Tensor reflect_to(const nn::Tensor& x, std::int64_t h, std::int64_t w) {
   return out;
 }
 
-DetectReport run_detect(Raster& raster, const nn::Model& model, const std::string& output, const DetectOptions& o) {
-  const RasterInfo& info = raster.info();
-  const ErrorContext at_model{model.path(), {}, {}, {}};
-  const nn::ModelMetadata& meta = model.metadata();
-  const detail::ModelInput input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
-  const nn::Shape& declared = model.inputs().at(0).shape;
-  // Static exports (640 x 640 and the like) run on windows of exactly their size.
-  const bool fixed_size = declared[2] > 0 || declared[3] > 0;
-  if (fixed_size && (declared[2] <= 0 || declared[3] <= 0))
-    raise("the model's input " + nn::to_string(declared) + " fixes only one of height and width", at_model);
-  const std::int64_t fixed_h = fixed_size ? declared[2] : 0, fixed_w = fixed_size ? declared[3] : 0;
+// ---- prepare: the model's window, the tiling, the output's layout and the thresholds -----------
 
-  detail::ModelTiling tiling = fixed_size ? fixed_window_tiling(model, input, info, fixed_w, fixed_h, o.halo)
-                                          : detail::plan_model_tiling(model, input, info, o.tile, o.halo, false, false);
+// What a detection run settles before it reads a pixel.
+struct DetectPlan {
+  detail::ModelInput input;
+  // Static exports (640 x 640 and the like) run on windows of exactly their size.
+  bool fixed_size = false;
+  std::int64_t fixed_w = 0, fixed_h = 0;
+  detail::ModelTiling tiling;
   // A fixed-size export whose anchor grids the analysis still finds has its boxes owned by cell,
   // as a dynamic one: within one window the result is then the whole-window run's.
-  const bool cells_known = !tiling.analysis.anchors.empty() && tiling.analysis.tileable;
-  const bool anchored = !fixed_size && cells_known;
+  bool cells_known = false;
+  bool anchored = false;  // a dynamic input with anchor grids: tiles cut along cells
+  nn::Shape probe_shape;  // the output of a run at the smallest aligned size
+  DetectionLayout layout = DetectionLayout::Auto;
+  bool oriented = false;
+  DecodeOptions decode;
+  double iou = 0;
+  std::optional<double> reach;  // how far a box reaches from its anchor, when known
+  std::vector<std::string> class_names;
+  std::size_t symmetries = 1;  // views of each tile the network sees (tta)
   DetectReport report;
-  if (fixed_size && !tiling.one_tile) {
+
+  void add_note(const std::string& text) { report.note += (report.note.empty() ? "" : "; ") + text; }
+};
+
+void resolve_fixed_window(DetectPlan& p, const nn::Model& model, const ErrorContext& at_model) {
+  const nn::Shape& declared = model.inputs().at(0).shape;
+  p.fixed_size = declared[2] > 0 || declared[3] > 0;
+  if (p.fixed_size && (declared[2] <= 0 || declared[3] <= 0))
+    raise("the model's input " + nn::to_string(declared) + " fixes only one of height and width", at_model);
+  p.fixed_h = p.fixed_size ? declared[2] : 0;
+  p.fixed_w = p.fixed_size ? declared[3] : 0;
+}
+
+// Tiles cut along anchor cells when the analysis finds them; otherwise overlapping tiles (or a
+// fixed-size model's windows) whose boxes are merged by NMS, which the report calls not exact.
+void plan_detection_tiling(DetectPlan& p, const nn::Model& model, const RasterInfo& info, const DetectOptions& o) {
+  p.tiling = p.fixed_size ? fixed_window_tiling(model, p.input, info, p.fixed_w, p.fixed_h, o.halo)
+                          : detail::plan_model_tiling(model, p.input, info, o.tile, o.halo, false, false);
+  p.cells_known = !p.tiling.analysis.anchors.empty() && p.tiling.analysis.tileable;
+  p.anchored = !p.fixed_size && p.cells_known;
+  DetectReport& report = p.report;
+  if (p.fixed_size && !p.tiling.one_tile) {
     report.exact = false;
-    report.note = "not exact: the model's input has a fixed size " + nn::to_string(declared) + " (export with dynamic height and width " +
-                  "for exact tiling); windows of " + std::to_string(fixed_w) + " x " + std::to_string(fixed_h) + " overlap by " +
-                  std::to_string(2 * tiling.halo) + " pixels and boxes are merged by NMS across windows";
-  } else if (!anchored && !tiling.one_tile) {
+    report.note = "not exact: the model's input has a fixed size " + nn::to_string(model.inputs().at(0).shape) +
+                  " (export with dynamic height and width " + "for exact tiling); windows of " + std::to_string(p.fixed_w) + " x " +
+                  std::to_string(p.fixed_h) + " overlap by " + std::to_string(2 * p.tiling.halo) +
+                  " pixels and boxes are merged by NMS across windows";
+  } else if (!p.anchored && !p.tiling.one_tile) {
     // No anchor grid to cut along: overlapping tiles, boxes kept where their centre lies in the
     // tile's core, NMS across tiles. Boxes near a border may differ from a whole-image run.
-    tiling = detail::plan_model_tiling(model, input, info, o.tile, o.halo, true, false);
+    p.tiling = detail::plan_model_tiling(model, p.input, info, o.tile, o.halo, true, false);
     report.exact = false;
     report.note = "not exact: the analysis finds no anchor grid behind the model's output (" +
-                  (tiling.analysis.reason.empty() ? std::string("its anchors are not flattened grids") : tiling.analysis.reason) +
-                  "); tiles overlap by " + std::to_string(tiling.halo) + " pixels and boxes are merged by NMS across tiles";
-  } else if (!tiling.exact) {
+                  (p.tiling.analysis.reason.empty() ? std::string("its anchors are not flattened grids") : p.tiling.analysis.reason) +
+                  "); tiles overlap by " + std::to_string(p.tiling.halo) + " pixels and boxes are merged by NMS across tiles";
+  } else if (!p.tiling.exact) {
     report.exact = false;
-    report.note = tiling.note;
+    report.note = p.tiling.note;
   }
+}
 
-  // The layout, from a run at the smallest aligned size.
-  const std::int64_t probe = detail::round_up(std::max<std::int64_t>(64, tiling.alignment), tiling.alignment);
-  const nn::Shape probe_shape =
-      model.run(input.split(nn::Tensor({1, input.channels(), fixed_size ? fixed_h : probe, fixed_size ? fixed_w : probe}))).at(0).shape();
-  const int classes = static_cast<int>(meta.classes.size());
-  DetectionLayout layout = o.layout;
+// The layout, from a run at the smallest aligned size.
+void resolve_layout(DetectPlan& p, const nn::Model& model, const DetectOptions& o, const ErrorContext& at_model) {
+  const std::int64_t probe = detail::round_up(std::max<std::int64_t>(64, p.tiling.alignment), p.tiling.alignment);
+  p.probe_shape = model
+                      .run(p.input.split(nn::Tensor(
+                          {1, p.input.channels(), p.fixed_size ? p.fixed_h : probe, p.fixed_size ? p.fixed_w : probe})))
+                      .at(0)
+                      .shape();
+  const int classes = static_cast<int>(model.metadata().classes.size());
+  p.layout = o.layout;
   try {
-    if (layout == DetectionLayout::Auto) layout = detection_layout(probe_shape, classes, meta.detection_type);
+    if (p.layout == DetectionLayout::Auto) p.layout = detection_layout(p.probe_shape, classes, model.metadata().detection_type);
   } catch (const ModelError& e) {
     e.rethrow_with(at_model);  // say which model it is
   }
-  const bool oriented = layout == DetectionLayout::Oriented || layout == DetectionLayout::EndToEndOriented;
-  if (anchored && (layout == DetectionLayout::EndToEnd || layout == DetectionLayout::EndToEndOriented))
-    raise("the model's output " + nn::to_string(probe_shape) + " is laid out as anchors, not as end-to-end boxes (" + name(layout) + ")",
+  p.oriented = p.layout == DetectionLayout::Oriented || p.layout == DetectionLayout::EndToEndOriented;
+  if (p.anchored && (p.layout == DetectionLayout::EndToEnd || p.layout == DetectionLayout::EndToEndOriented))
+    raise("the model's output " + nn::to_string(p.probe_shape) + " is laid out as anchors, not as end-to-end boxes (" +
+              name(p.layout) + ")",
           at_model);
+}
 
-  DecodeOptions decode;
-  decode.layout = layout;
-  decode.classes = classes;
-  decode.confidence = static_cast<float>(threshold_in_unit(o.confidence, meta.detection_confidence, 0.25, "confidence"));
-  decode.keep_classes = o.classes;
-  decode.min_size = o.min_size;
+// Decoding, NMS and box reach: the options given, else the model's metadata, else defaults.
+void resolve_thresholds(DetectPlan& p, const nn::ModelMetadata& meta, const DetectOptions& o) {
+  p.decode.layout = p.layout;
+  p.decode.classes = static_cast<int>(meta.classes.size());
+  p.decode.confidence = static_cast<float>(threshold_in_unit(o.confidence, meta.detection_confidence, 0.25, "confidence"));
+  p.decode.keep_classes = o.classes;
+  p.decode.min_size = o.min_size;
   if (o.min_size < 0) throw UsageError("min_size", "must not be negative");
-  const double iou = threshold_in_unit(o.iou, meta.detection_iou_threshold, 0.45, "iou");
-  const std::optional<double> reach = o.box_reach ? o.box_reach : meta.box_reach;
-  if (reach && !(*reach > 0)) throw UsageError("box_reach", "must be positive");
-  report.layout = layout;
-  report.confidence = decode.confidence;
-  report.iou = iou;
-  report.tile_size = tiling.tile;
-  report.halo = tiling.halo;
-  report.alignment = tiling.alignment;
-  const auto add_note = [&report](const std::string& text) { report.note += (report.note.empty() ? "" : "; ") + text; };
-  if (!reach && !tiling.one_tile)
-    add_note("boxes are held until the raster is done: the model's metadata gives no box_reach (how far a box reaches from its anchor)");
+  p.iou = threshold_in_unit(o.iou, meta.detection_iou_threshold, 0.45, "iou");
+  p.reach = o.box_reach ? o.box_reach : meta.box_reach;
+  if (p.reach && !(*p.reach > 0)) throw UsageError("box_reach", "must be positive");
+  DetectReport& report = p.report;
+  report.layout = p.layout;
+  report.confidence = p.decode.confidence;
+  report.iou = p.iou;
+  report.tile_size = p.tiling.tile;
+  report.halo = p.tiling.halo;
+  report.alignment = p.tiling.alignment;
+  if (!p.reach && !p.tiling.one_tile)
+    p.add_note("boxes are held until the raster is done: the model's metadata gives no box_reach (how far a box reaches from its anchor)");
+}
 
-  // Names for every class the output scores (the metadata may name fewer).
-  const std::int64_t scored = layout == DetectionLayout::Yolo8      ? probe_shape[1] - 4
-                              : layout == DetectionLayout::Oriented ? probe_shape[1] - 5
-                              : layout == DetectionLayout::Yolo5    ? probe_shape[2] - 5
-                                                                    : classes;
-  const std::vector<std::string> class_names = detail::class_legend(meta, std::max<std::int64_t>(classes, scored)).names;
+// Names for every class the output scores (the metadata may name fewer).
+std::vector<std::string> scored_class_names(const DetectPlan& p, const nn::ModelMetadata& meta) {
+  const std::int64_t classes = static_cast<int>(meta.classes.size());
+  const std::int64_t scored = p.layout == DetectionLayout::Yolo8      ? p.probe_shape[1] - 4
+                              : p.layout == DetectionLayout::Oriented ? p.probe_shape[1] - 5
+                              : p.layout == DetectionLayout::Yolo5    ? p.probe_shape[2] - 5
+                                                                      : classes;
+  return detail::class_legend(meta, std::max<std::int64_t>(classes, scored)).names;
+}
 
-  if (fixed_size && o.tta == DetectionAugmentation::D4 && fixed_w != fixed_h)
-    throw UsageError("tta", "d4 transposes windows, which the model's fixed " + std::to_string(fixed_w) + " x " +
-                                std::to_string(fixed_h) + " input cannot take: use `tta` flips");
-  const TileGrid grid = fixed_size ? fixed_window_grid(tiling, info, fixed_w, fixed_h, o.stream.shard)
-                                   : detail::model_tile_grid(tiling, info, o.stream.shard);
-  std::unique_ptr<detail::AreaOfInterest> aoi;
-  if (!o.aoi.empty() || !o.mask.empty()) aoi = std::make_unique<detail::AreaOfInterest>(info, o.aoi, o.mask);
+DetectPlan plan_detection(const RasterInfo& info, const nn::Model& model, const DetectOptions& o, const ErrorContext& at_model) {
+  DetectPlan p;
+  p.input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
+  resolve_fixed_window(p, model, at_model);
+  plan_detection_tiling(p, model, info, o);
+  resolve_layout(p, model, o, at_model);
+  resolve_thresholds(p, model.metadata(), o);
+  p.class_names = scored_class_names(p, model.metadata());
+  return p;
+}
+
+TileGrid plan_detection_grid(const DetectPlan& p, const RasterInfo& info, const DetectOptions& o) {
+  if (p.fixed_size && o.tta == DetectionAugmentation::D4 && p.fixed_w != p.fixed_h)
+    throw UsageError("tta", "d4 transposes windows, which the model's fixed " + std::to_string(p.fixed_w) + " x " +
+                                std::to_string(p.fixed_h) + " input cannot take: use `tta` flips");
+  return p.fixed_size ? fixed_window_grid(p.tiling, info, p.fixed_w, p.fixed_h, o.stream.shard)
+                      : detail::model_tile_grid(p.tiling, info, o.stream.shard);
+}
+
+// Checked before the writer makes anything: the output's name, and what a shard can write.
+void check_detection_outputs(const std::string& output, const DetectOptions& o) {
   check_output_path(output, o.overwrite);
   const bool sharded = !o.stream.shard.whole();
   if (sharded && (o.format.empty() ? vector_driver_for(output) : o.format) != "GPKG")
     throw UsageError("shard", "detection shards are GeoPackages (.gpkg): they carry the boxes luojia-merge suppresses across shard borders");
   if (sharded && !o.pixel_boxes.empty()) throw UsageError("pixel_boxes", "cannot be written by shards (merge them, then write)");
-  DetectionWriter writer(info, output, o, class_names, oriented, iou);
-  if (const std::string placed = writer.placement().note(); !placed.empty()) add_note(placed);
+}
+
+void check_placement(DetectPlan& p, const DetectionWriter& writer, bool sharded) {
+  if (const std::string placed = writer.placement().note(); !placed.empty()) p.add_note(placed);
   if (sharded && writer.placement().method() != detail::PixelPlacement::Method::Geotransform &&
       writer.placement().method() != detail::PixelPlacement::Method::Pixels)
     throw UsageError("shard", "detection shards of a raster placed by RPCs or GCPs cannot be merged yet: run it whole");
+}
 
-  detail::SessionPool sessions(model);
-  AnchorMap anchors(model, input.input_channels[0]);
-  const WholeImageAnchors whole(tiling.analysis.anchors, tiling.padded_width, tiling.padded_height);
-  const std::size_t symmetries = o.tta == DetectionAugmentation::D4 ? 8 : o.tta == DetectionAugmentation::Flips ? 4 : 1;
-  std::atomic<std::int64_t> skipped{0}, candidates{0};
-  std::mutex done_mutex;
-  std::unordered_map<std::int64_t, std::vector<Detection>> done;  // tiles computed, not yet taken by the sink
-  const std::int64_t width = info.width, height = info.height;
+// ---- run: each tile's boxes, the anchors it owns -----------------------------------------------
 
-  const TileKernel kernel = [&](const InputTile& in, OutputTile&) {
+// One network run over a tile: which view of the read window (a D4 symmetry) the network saw, at
+// what size, and its output's anchor grids when the analysis knows them.
+struct TileView {
+  const InputTile& in;
+  const std::vector<std::uint8_t>& inside;  // the area of interest over the core, when one is given
+  std::size_t symmetry;
+  std::int64_t nw, nh;  // the network input before the symmetry
+  const nn::OutputAnalysis* map;
+};
+
+// The kernel's work: the network over each tile (and its mirrored views), boxes decoded and kept
+// when the tile owns their anchor, in raster pixels, held by tile index until the sink takes them.
+class TileDetector {
+public:
+  TileDetector(const nn::Model& model, const DetectPlan& plan, const RasterInfo& info, const detail::AreaOfInterest* aoi)
+      : plan_(plan), at_model_{model.path(), {}, {}, {}}, aoi_(aoi), sessions_(model), anchors_(model, plan.input.input_channels[0]),
+        whole_(plan.tiling.analysis.anchors, plan.tiling.padded_width, plan.tiling.padded_height), width_(info.width),
+        height_(info.height) {}
+
+  void detect(const InputTile& in) {
     const Window& r = in.tile.read;
-    const Window& core = in.tile.core;
     std::vector<Detection> kept;
     // The network's input: the read window, or a fixed-size model's window (edge windows
     // completed by reflection).
-    const std::int64_t nw = fixed_size ? fixed_w : r.width, nh = fixed_size ? fixed_h : r.height;
-    if (!fixed_size && symmetries > 1 && (r.width % tiling.alignment != 0 || r.height % tiling.alignment != 0))
+    const std::int64_t nw = plan_.fixed_size ? plan_.fixed_w : r.width, nh = plan_.fixed_size ? plan_.fixed_h : r.height;
+    const std::int64_t alignment = plan_.tiling.alignment;
+    if (!plan_.fixed_size && plan_.symmetries > 1 && (r.width % alignment != 0 || r.height % alignment != 0))
       throw Error("internal: a read window of " + std::to_string(r.width) + " x " + std::to_string(r.height) +
-                  " is not aligned to the model's stride " + std::to_string(tiling.alignment) + ", which mirrored tiles need");
-    if (!in.any_valid()) {
-      ++skipped;
-    } else {
-      nn::Tensor x({1, input.channels(), r.height, r.width});
-      detail::network_input(in, input, width, height, x);
-      if (nw != r.width || nh != r.height) x = reflect_to(x, nh, nw);
-      std::vector<std::uint8_t> inside;
-      if (aoi) {
-        inside.assign(static_cast<std::size_t>(core.area()), 1);
-        aoi->restrict(core, inside);
-      }
-      nn::Tensor xt;
-      for (std::size_t s = 0; s < symmetries; ++s) {
-        const detail::Symmetry sym = detail::kD4[s];
-        const std::int64_t tw = sym.transpose ? nh : nw, th = sym.transpose ? nw : nh;
-        if (s > 0) {
-          xt = nn::Tensor({1, input.channels(), th, tw});
-          detail::apply_symmetry(x.data(), input.channels(), nh, nw, sym, false, xt.data());
-        }
-        nn::Tensor y;
-        {
-          const auto session = sessions.borrow();
-          y = session->run(input.split(s > 0 ? xt : x)).at(0);
-        }
-        std::vector<Detection> boxes = decode_detections(y, decode);
-        candidates += static_cast<std::int64_t>(boxes.size());
-        const nn::OutputAnalysis* map = cells_known ? &anchors.at(tw, th) : nullptr;
-        if (map) {
-          std::int64_t total = 0;
-          for (const auto& g : map->anchors) total += g.count();
-          const auto axis = static_cast<std::size_t>(map->anchor_axis);
-          if (axis >= y.shape().size() || y.shape()[axis] != total)
-            raise("the model's output " + nn::to_string(y.shape()) + " does not have the " + std::to_string(total) +
-                      " anchors its graph lays out for a " + std::to_string(tw) + " x " + std::to_string(th) + " input",
-                  at_model);
-        }
-        for (Detection& d : boxes) {
-          // The pixel (read-window coordinates) that decides whether the box is this tile's: its
-          // cell's centre, or without anchor grids its own centre, moved onto the raster (a box
-          // reaching past the raster's edge is still a box of the raster).
-          detail::Point owner{d.cx, d.cy};
-          std::int64_t cell_size = 0, group = 0;
-          std::size_t level = 0;
-          if (map) {
-            const auto grid_of = std::find_if(map->anchors.begin(), map->anchors.end(), [&](const nn::AnchorGrid& g) {
-              return d.anchor >= g.first && d.anchor < g.first + g.count();
-            });
-            if (grid_of == map->anchors.end()) continue;
-            const std::int64_t cell = (d.anchor - grid_of->first) % (grid_of->height * grid_of->width);
-            level = static_cast<std::size_t>(grid_of - map->anchors.begin());
-            group = (d.anchor - grid_of->first) / (grid_of->height * grid_of->width);
-            cell_size = grid_of->stride;
-            owner = detail::untransform(detail::Point{static_cast<double>(cell % grid_of->width * cell_size) + static_cast<double>(cell_size) / 2,
-                                         static_cast<double>(cell / grid_of->width * cell_size) + static_cast<double>(cell_size) / 2},
-                                        sym, nh, nw);
-          } else {
-            owner = detail::untransform(owner, sym, nh, nw);
-            owner.x = std::clamp(owner.x, -static_cast<double>(r.x), static_cast<double>(width - r.x) - 0.5);
-            owner.y = std::clamp(owner.y, -static_cast<double>(r.y), static_cast<double>(height - r.y) - 0.5);
-          }
-          const detail::Box b = detail::untransform(detail::Box{d.cx, d.cy, d.width, d.height, d.angle}, sym, nh, nw);
-          // A cell must start in the core (the read window is aligned to the cells, so a mirrored
-          // cell is a cell); a box without one must have its centre there.
-          const double ox = owner.x - static_cast<double>(cell_size) / 2, oy = owner.y - static_cast<double>(cell_size) / 2;
-          if (ox < static_cast<double>(in.core_x()) || ox >= static_cast<double>(in.core_x() + core.width) ||
-              oy < static_cast<double>(in.core_y()) || oy >= static_cast<double>(in.core_y() + core.height))
-            continue;
-          // The cell's centre must lie on the raster.
-          const double gx = static_cast<double>(r.x) + owner.x, gy = static_cast<double>(r.y) + owner.y;
-          if (!(gx >= 0 && gy >= 0 && gx < static_cast<double>(width) && gy < static_cast<double>(height))) continue;
-          const auto lx = static_cast<std::int64_t>(std::floor(owner.x)), ly = static_cast<std::int64_t>(std::floor(owner.y));
-          if (!in.mask[static_cast<std::size_t>(ly * r.width + lx)]) continue;
-          if (aoi && !inside[static_cast<std::size_t>((r.y + ly - core.y) * core.width + (r.x + lx - core.x))]) continue;
-          if (map) d.anchor = static_cast<std::int64_t>(s) * whole.total + whole.index(level, group, gx, gy);
-          d.cx = b.cx + static_cast<double>(r.x);
-          d.cy = b.cy + static_cast<double>(r.y);
-          d.width = b.width;
-          d.height = b.height;
-          d.angle = b.angle;
-          kept.push_back(d);
-        }
-      }
-    }
-    std::lock_guard lock(done_mutex);
-    done[in.tile.index] = std::move(kept);
-  };
+                  " is not aligned to the model's stride " + std::to_string(alignment) + ", which mirrored tiles need");
+    if (!in.any_valid())
+      ++skipped_;
+    else
+      kept = owned_boxes(in, nw, nh);
+    std::lock_guard lock(done_mutex_);
+    done_[in.tile.index] = std::move(kept);
+  }
 
-  StreamingSuppression nms(iou, o.class_agnostic);
-  // With a cap, the best max_detections kept so far (a min-heap on score); else written as settled.
-  const auto worse = [](const Detection& a, const Detection& b) { return ranks_before(a, b); };
-  std::priority_queue<Detection, std::vector<Detection>, decltype(worse)> best(worse);
+  // The boxes of a tile the kernel has done (none when it has not).
+  std::vector<Detection> take(std::int64_t tile) {
+    std::vector<Detection> boxes;
+    std::lock_guard lock(done_mutex_);
+    const auto it = done_.find(tile);
+    if (it != done_.end()) {
+      boxes = std::move(it->second);
+      done_.erase(it);
+    }
+    return boxes;
+  }
+
+  std::int64_t skipped() const { return skipped_.load(); }
+  std::int64_t candidates() const { return candidates_.load(); }
+
+private:
+  std::vector<Detection> owned_boxes(const InputTile& in, std::int64_t nw, std::int64_t nh) {
+    const Window& r = in.tile.read;
+    const Window& core = in.tile.core;
+    const detail::ModelInput& input = plan_.input;
+    std::vector<Detection> kept;
+    nn::Tensor x({1, input.channels(), r.height, r.width});
+    detail::network_input(in, input, width_, height_, x);
+    if (nw != r.width || nh != r.height) x = reflect_to(x, nh, nw);
+    std::vector<std::uint8_t> inside;
+    if (aoi_) {
+      inside.assign(static_cast<std::size_t>(core.area()), 1);
+      aoi_->restrict(core, inside);
+    }
+    nn::Tensor xt;
+    for (std::size_t s = 0; s < plan_.symmetries; ++s) {
+      const detail::Symmetry sym = detail::kD4[s];
+      const std::int64_t tw = sym.transpose ? nh : nw, th = sym.transpose ? nw : nh;
+      if (s > 0) {
+        xt = nn::Tensor({1, input.channels(), th, tw});
+        detail::apply_symmetry(x.data(), input.channels(), nh, nw, sym, false, xt.data());
+      }
+      nn::Tensor y;
+      {
+        const auto session = sessions_.borrow();
+        y = session->run(input.split(s > 0 ? xt : x)).at(0);
+      }
+      std::vector<Detection> boxes = decode_detections(y, plan_.decode);
+      candidates_ += static_cast<std::int64_t>(boxes.size());
+      const nn::OutputAnalysis* map = plan_.cells_known ? &anchors_.at(tw, th) : nullptr;
+      if (map) check_anchor_count(*map, y, tw, th);
+      const TileView view{in, inside, s, nw, nh, map};
+      for (Detection& d : boxes)
+        if (take_if_owned(d, view)) kept.push_back(d);
+    }
+    return kept;
+  }
+
+  void check_anchor_count(const nn::OutputAnalysis& map, const nn::Tensor& y, std::int64_t tw, std::int64_t th) const {
+    std::int64_t total = 0;
+    for (const auto& g : map.anchors) total += g.count();
+    const auto axis = static_cast<std::size_t>(map.anchor_axis);
+    if (axis >= y.shape().size() || y.shape()[axis] != total)
+      raise("the model's output " + nn::to_string(y.shape()) + " does not have the " + std::to_string(total) +
+                " anchors its graph lays out for a " + std::to_string(tw) + " x " + std::to_string(th) + " input",
+            at_model_);
+  }
+
+  // Whether the tile owns box d; if so d is moved into raster pixels (and numbered by its anchor
+  // in a whole-image run), else left as it is.
+  bool take_if_owned(Detection& d, const TileView& v) const {
+    const InputTile& in = v.in;
+    const Window& r = in.tile.read;
+    const Window& core = in.tile.core;
+    const detail::Symmetry sym = detail::kD4[v.symmetry];
+    // The pixel (read-window coordinates) that decides whether the box is this tile's: its
+    // cell's centre, or without anchor grids its own centre, moved onto the raster (a box
+    // reaching past the raster's edge is still a box of the raster).
+    detail::Point owner{d.cx, d.cy};
+    std::int64_t cell_size = 0, group = 0;
+    std::size_t level = 0;
+    if (v.map) {
+      const auto grid_of = std::find_if(v.map->anchors.begin(), v.map->anchors.end(), [&](const nn::AnchorGrid& g) {
+        return d.anchor >= g.first && d.anchor < g.first + g.count();
+      });
+      if (grid_of == v.map->anchors.end()) return false;
+      const std::int64_t cell = (d.anchor - grid_of->first) % (grid_of->height * grid_of->width);
+      level = static_cast<std::size_t>(grid_of - v.map->anchors.begin());
+      group = (d.anchor - grid_of->first) / (grid_of->height * grid_of->width);
+      cell_size = grid_of->stride;
+      owner = detail::untransform(detail::Point{static_cast<double>(cell % grid_of->width * cell_size) + static_cast<double>(cell_size) / 2,
+                                               static_cast<double>(cell / grid_of->width * cell_size) + static_cast<double>(cell_size) / 2},
+                                  sym, v.nh, v.nw);
+    } else {
+      owner = detail::untransform(owner, sym, v.nh, v.nw);
+      owner.x = std::clamp(owner.x, -static_cast<double>(r.x), static_cast<double>(width_ - r.x) - 0.5);
+      owner.y = std::clamp(owner.y, -static_cast<double>(r.y), static_cast<double>(height_ - r.y) - 0.5);
+    }
+    const detail::Box b = detail::untransform(detail::Box{d.cx, d.cy, d.width, d.height, d.angle}, sym, v.nh, v.nw);
+    // A cell must start in the core (the read window is aligned to the cells, so a mirrored
+    // cell is a cell); a box without one must have its centre there.
+    const double ox = owner.x - static_cast<double>(cell_size) / 2, oy = owner.y - static_cast<double>(cell_size) / 2;
+    if (ox < static_cast<double>(in.core_x()) || ox >= static_cast<double>(in.core_x() + core.width) ||
+        oy < static_cast<double>(in.core_y()) || oy >= static_cast<double>(in.core_y() + core.height))
+      return false;
+    // The cell's centre must lie on the raster.
+    const double gx = static_cast<double>(r.x) + owner.x, gy = static_cast<double>(r.y) + owner.y;
+    if (!(gx >= 0 && gy >= 0 && gx < static_cast<double>(width_) && gy < static_cast<double>(height_))) return false;
+    const auto lx = static_cast<std::int64_t>(std::floor(owner.x)), ly = static_cast<std::int64_t>(std::floor(owner.y));
+    if (!in.mask[static_cast<std::size_t>(ly * r.width + lx)]) return false;
+    if (aoi_ && !v.inside[static_cast<std::size_t>((r.y + ly - core.y) * core.width + (r.x + lx - core.x))]) return false;
+    if (v.map) d.anchor = static_cast<std::int64_t>(v.symmetry) * whole_.total + whole_.index(level, group, gx, gy);
+    d.cx = b.cx + static_cast<double>(r.x);
+    d.cy = b.cy + static_cast<double>(r.y);
+    d.width = b.width;
+    d.height = b.height;
+    d.angle = b.angle;
+    return true;
+  }
+
+  const DetectPlan& plan_;
+  ErrorContext at_model_;
+  const detail::AreaOfInterest* aoi_;
+  detail::SessionPool sessions_;
+  AnchorMap anchors_;
+  const WholeImageAnchors whole_;
+  std::int64_t width_, height_;
+  std::atomic<std::int64_t> skipped_{0}, candidates_{0};
+  std::mutex done_mutex_;
+  std::unordered_map<std::int64_t, std::vector<Detection>> done_;  // tiles computed, not yet taken by the sink
+};
+
+// ---- the sink: boxes suppressed as tile rows pass, settled groups written ----------------------
+
+// With a cap, the best max_detections kept so far sit in a min-heap on score.
+struct RanksBefore {
+  bool operator()(const Detection& a, const Detection& b) const { return ranks_before(a, b); }
+};
+
+class SettledBoxes {
+public:
+  SettledBoxes(const DetectPlan& p, const DetectOptions& o, const TileGrid& grid, DetectionWriter& writer)
+      : o_(o), reach_(p.reach), sharded_(!o.stream.shard.whole()), last_col_(grid.cols() - 1), shard_rows_(grid.extent()),
+        writer_(writer), nms_(p.iou, o.class_agnostic) {
+    if (sharded_) on_border_ = [this](const Extent& e) { return on_border(e); };
+  }
+
+  void add(const Tile& t, std::vector<Detection> boxes) {
+    nms_.add(std::move(boxes));
+    // Once a tile row is done, no box still to come reaches above the next row's top minus reach.
+    if (reach_ && t.col == last_col_) emit(nms_.settle(static_cast<double>(t.core.y + t.core.height) - *reach_, on_border_));
+  }
+
+  // After the last tile: the rest settled, and with a cap the best written, best first.
+  void finish() {
+    emit(nms_.settle(INFINITY, on_border_));
+    if (o_.max_detections > 0) {
+      std::vector<Detection> top;
+      while (!best_.empty()) {
+        top.push_back(best_.top());
+        best_.pop();
+      }
+      for (auto it = top.rbegin(); it != top.rend(); ++it) writer_.write(*it);
+    }
+  }
+
+  std::size_t most_held() const { return nms_.most_held(); }
+
+private:
   // A shard hands the groups that may link to a neighbour's boxes to luojia-merge unsuppressed.
-  const Window shard_rows = grid.extent();
-  const std::function<bool(const Extent&)> on_border = [&](const Extent& e) {
-    if (!reach) return true;
-    const bool above = o.stream.shard.index > 0, below = o.stream.shard.index < o.stream.shard.count - 1;
-    return (above && e.y0 < static_cast<double>(shard_rows.y) + *reach) ||
-           (below && e.y1 > static_cast<double>(shard_rows.y + shard_rows.height) - *reach);
-  };
-  const auto emit = [&](StreamingSuppression::Settled settled) {
-    for (const Detection& d : settled.border) writer.write_candidate(d);
+  bool on_border(const Extent& e) const {
+    if (!reach_) return true;
+    const bool above = o_.stream.shard.index > 0, below = o_.stream.shard.index < o_.stream.shard.count - 1;
+    return (above && e.y0 < static_cast<double>(shard_rows_.y) + *reach_) ||
+           (below && e.y1 > static_cast<double>(shard_rows_.y + shard_rows_.height) - *reach_);
+  }
+
+  void emit(StreamingSuppression::Settled settled) {
+    for (const Detection& d : settled.border) writer_.write_candidate(d);
     for (Detection& d : settled.kept) {
-      if (o.max_detections == 0 || sharded) {  // shards are capped when merged
-        writer.write(d);
+      if (o_.max_detections == 0 || sharded_) {  // shards are capped when merged
+        writer_.write(d);
         continue;
       }
-      best.push(std::move(d));
-      if (best.size() > o.max_detections) best.pop();
+      best_.push(std::move(d));
+      if (best_.size() > o_.max_detections) best_.pop();
     }
-  };
-  const TileSink sink = [&](const Tile& t, const Image&) {
-    std::vector<Detection> boxes;
-    {
-      std::lock_guard lock(done_mutex);
-      const auto it = done.find(t.index);
-      if (it != done.end()) {
-        boxes = std::move(it->second);
-        done.erase(it);
-      }
-    }
-    nms.add(std::move(boxes));
-    // Once a tile row is done, no box still to come reaches above the next row's top minus reach.
-    if (reach && t.col == grid.cols() - 1)
-      emit(nms.settle(static_cast<double>(t.core.y + t.core.height) - *reach, sharded ? on_border : nullptr));
-  };
-
-  StreamOptions so = detail::model_stream_options(o.stream);
-  report.activation_bytes = fixed_size ? fixed_window_activation_bytes(model, input, fixed_w, fixed_h)
-                                        : detail::activation_bytes(model, input, grid, tiling);
-  const std::int64_t window_area = fixed_size ? fixed_w * fixed_h : grid.max_read_window().area();
-  so.kernel_bytes_per_tile = report.activation_bytes + static_cast<std::size_t>(window_area) *
-                                                           static_cast<std::size_t>(input.channels()) * 4 * (symmetries > 1 ? 2 : 1);
-  const StreamStats stats = stream(raster, input.bands, grid, 0, kernel, sink, so);
-  emit(nms.settle(INFINITY, sharded ? on_border : nullptr));
-  if (o.max_detections > 0) {
-    std::vector<Detection> top;
-    while (!best.empty()) {
-      top.push_back(best.top());
-      best.pop();
-    }
-    for (auto it = top.rbegin(); it != top.rend(); ++it) writer.write(*it);
   }
+
+  const DetectOptions& o_;
+  std::optional<double> reach_;
+  bool sharded_;
+  std::int64_t last_col_;
+  Window shard_rows_;
+  DetectionWriter& writer_;
+  StreamingSuppression nms_;
+  std::function<bool(const Extent&)> on_border_;  // empty unless sharded
+  std::priority_queue<Detection, std::vector<Detection>, RanksBefore> best_;
+};
+
+// Per tile in flight: activations and the network's input (twice with tta).
+StreamOptions detection_stream_options(DetectPlan& p, const nn::Model& model, const TileGrid& grid, const DetectOptions& o) {
+  StreamOptions so = detail::model_stream_options(o.stream);
+  p.report.activation_bytes = p.fixed_size ? fixed_window_activation_bytes(model, p.input, p.fixed_w, p.fixed_h)
+                                           : detail::activation_bytes(model, p.input, grid, p.tiling);
+  const std::int64_t window_area = p.fixed_size ? p.fixed_w * p.fixed_h : grid.max_read_window().area();
+  so.kernel_bytes_per_tile = p.report.activation_bytes + static_cast<std::size_t>(window_area) *
+                                                             static_cast<std::size_t>(p.input.channels()) * 4 * (p.symmetries > 1 ? 2 : 1);
+  return so;
+}
+
+// PDAL's lifecycle: prepare (plan, grid, writer), run (stream the tiles through the network and
+// streaming NMS), done (the last boxes settled, the products committed).
+DetectReport run_detect(Raster& raster, const nn::Model& model, const std::string& output, const DetectOptions& o) {
+  const RasterInfo& info = raster.info();
+  const ErrorContext at_model{model.path(), {}, {}, {}};
+  DetectPlan plan = plan_detection(info, model, o, at_model);
+  const TileGrid grid = plan_detection_grid(plan, info, o);
+  std::unique_ptr<detail::AreaOfInterest> aoi;
+  if (!o.aoi.empty() || !o.mask.empty()) aoi = std::make_unique<detail::AreaOfInterest>(info, o.aoi, o.mask);
+  check_detection_outputs(output, o);
+  DetectionWriter writer(info, output, o, plan.class_names, plan.oriented, plan.iou);
+  check_placement(plan, writer, !o.stream.shard.whole());
+  plan.symmetries = o.tta == DetectionAugmentation::D4 ? 8 : o.tta == DetectionAugmentation::Flips ? 4 : 1;
+
+  TileDetector detector(model, plan, info, aoi.get());
+  SettledBoxes settled(plan, o, grid, writer);
+  const TileKernel kernel = [&](const InputTile& in, OutputTile&) { detector.detect(in); };
+  const TileSink sink = [&](const Tile& t, const Image&) { settled.add(t, detector.take(t.index)); };
+  const StreamOptions so = detection_stream_options(plan, model, grid, o);
+  const StreamStats stats = stream(raster, plan.input.bands, grid, 0, kernel, sink, so);
+  settled.finish();
   writer.commit();
+
+  DetectReport& report = plan.report;
   report.tiles = stats.tiles;
-  report.skipped = skipped.load();
-  report.candidates = candidates.load();
+  report.skipped = detector.skipped();
+  report.candidates = detector.candidates();
   report.detections = writer.count();
-  report.most_held = nms.most_held();
-  report.box_reach = reach;
+  report.most_held = settled.most_held();
+  report.box_reach = plan.reach;
   report.written.push_back(output);
   if (!o.pixel_boxes.empty()) report.written.push_back(o.pixel_boxes);
   return report;

@@ -370,83 +370,90 @@ std::size_t find(std::vector<std::size_t>& parent, std::size_t i) {
   return i;
 }
 
-}  // namespace
-
-MergeReport merge_vector_shards(const std::vector<std::string>& paths, const std::string& output, const MergeOptions& options) {
-  detail::register_gdal();
-  const ErrorContext where{output, {}, {}, {}};
-  if (paths.empty()) raise("no shards to merge", where);
-  if (is_detection_shard(paths[0])) return merge_detection_shards(paths, output, options);
-  // Polygons inside a shard are written as they are read; only those on a shard's top or bottom
-  // edge, which may continue in the next shard, are held to be joined: memory grows with the
-  // raster's width, not with the number of polygons.
-  std::vector<Polygon> polygons;
+// The merged layer: the first shard's CRS and fields, which every other shard must share.
+struct MergedLayer {
   std::unique_ptr<OGRSpatialReference> srs;
   std::unique_ptr<OGRFeatureDefn> fields;
   std::unique_ptr<detail::VectorOutput> out;
   OGRLayer* layer = nullptr;
   bool transaction = false;
   int class_field = -1, area_field = -1, conf_field = -1;
-  MergeReport report;
-  report.shards = static_cast<int>(paths.size());
-  GdalErrorTrap out_trap;
-  for (std::size_t k = 0; k < paths.size(); ++k) {
-    const ErrorContext at{paths[k], {}, {}, {}};
-    std::error_code ec;
-    if (!fs::exists(paths[k], ec)) raise("no such file", at);
-    GdalErrorTrap trap;
-    DatasetPtr ds(GDALDataset::Open(paths[k].c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
-    if (!ds || ds->GetLayerCount() < 1) raise("not a vector layer GDAL can read: " + trap.message_about(paths[k], "unrecognised format"), at);
-    OGRLayer* in = ds->GetLayer(0);
-    OGRFeatureDefn* defn = in->GetLayerDefn();
-    for (const char* field : {"class_id", "area", "mean_conf"})
-      if (defn->GetFieldIndex(field) < 0) raise(std::string("has no ") + field + " field: not polygons from luojia-segment", at);
-    const OGRSpatialReference* layer_srs = in->GetSpatialRef();
-    if (k == 0) {
-      if (layer_srs) srs.reset(layer_srs->Clone());
-      fields.reset(defn->Clone());
-      class_field = fields->GetFieldIndex("class_id");
-      area_field = fields->GetFieldIndex("area");
-      conf_field = fields->GetFieldIndex("mean_conf");
-      out = std::make_unique<detail::VectorOutput>(output, options.output.overwrite);
-      layer = out->dataset().CreateLayer("classes", srs ? srs->Clone() : nullptr, wkbPolygon, nullptr);
-      if (!layer) raise("cannot create a layer: " + out_trap.message("layer creation failed"), where);
-      for (int f = 0; f < fields->GetFieldCount(); ++f) layer->CreateField(fields->GetFieldDefn(f));
-      transaction = out->dataset().TestCapability(ODsCTransactions) && out->dataset().StartTransaction() == OGRERR_NONE;
-    } else if ((layer_srs == nullptr) != (srs == nullptr) || (layer_srs && !layer_srs->IsSame(srs.get()))) {
-      raise("has another CRS than " + paths[0], at);
-    }
-    OGREnvelope extent;
-    if (in->GetExtent(&extent, TRUE) != OGRERR_NONE) continue;  // no polygons
-    const auto on_edge = [&extent](const OGREnvelope& e) {
-      const auto near = [](double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(1.0, std::fabs(a)); };
-      return near(e.MinY, extent.MinY) || near(e.MaxY, extent.MaxY);
-    };
-    in->ResetReading();
-    for (auto& f : *in) {
-      if (!f->GetGeometryRef()) continue;
-      Polygon p;
-      p.shard = static_cast<int>(k);
-      f->GetGeometryRef()->getEnvelope(&p.envelope);
-      if (!on_edge(p.envelope)) {
-        OGRFeature copy(layer->GetLayerDefn());
-        for (int i = 0; i < fields->GetFieldCount(); ++i)
-          if (f->IsFieldSetAndNotNull(i)) copy.SetField(i, f->GetRawFieldRef(i));
-        copy.SetGeometry(f->GetGeometryRef());
-        if (layer->CreateFeature(&copy) != OGRERR_NONE) raise("cannot write a polygon: " + out_trap.message("CreateFeature failed"), where);
-        ++report.polygons;
-        continue;
-      }
-      p.feature.reset(f.release());
-      polygons.push_back(std::move(p));
-    }
-    if (options.progress && !options.progress(0.5 * static_cast<double>(k + 1) / static_cast<double>(paths.size()), "", options.progress_data))
-      throw Cancelled();
-  }
+};
 
-  snap_border_levels(polygons);
-  // Shards are bands of rows, so polygons can only meet across a horizontal border: one's bottom
-  // edge is exactly the other's top edge (both come from the same grid arithmetic).
+void open_merged_layer(MergedLayer& m, OGRLayer& first, const std::string& output, const MergeOptions& options,
+                       const GdalErrorTrap& out_trap) {
+  const ErrorContext where{output, {}, {}, {}};
+  if (const OGRSpatialReference* layer_srs = first.GetSpatialRef()) m.srs.reset(layer_srs->Clone());
+  m.fields.reset(first.GetLayerDefn()->Clone());
+  m.class_field = m.fields->GetFieldIndex("class_id");
+  m.area_field = m.fields->GetFieldIndex("area");
+  m.conf_field = m.fields->GetFieldIndex("mean_conf");
+  m.out = std::make_unique<detail::VectorOutput>(output, options.output.overwrite);
+  m.layer = m.out->dataset().CreateLayer("classes", m.srs ? m.srs->Clone() : nullptr, wkbPolygon, nullptr);
+  if (!m.layer) raise("cannot create a layer: " + out_trap.message("layer creation failed"), where);
+  for (int f = 0; f < m.fields->GetFieldCount(); ++f) m.layer->CreateField(m.fields->GetFieldDefn(f));
+  m.transaction = m.out->dataset().TestCapability(ODsCTransactions) && m.out->dataset().StartTransaction() == OGRERR_NONE;
+}
+
+// Polygons inside shard k are written as they are read; those on its top or bottom edge, which
+// may continue in the next shard, are held in `held`.
+void take_polygons(OGRLayer& in, int k, const OGREnvelope& extent, MergedLayer& m, std::vector<Polygon>& held, MergeReport& report,
+                   const GdalErrorTrap& out_trap, const ErrorContext& where) {
+  const auto on_edge = [&extent](const OGREnvelope& e) {
+    const auto near = [](double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(1.0, std::fabs(a)); };
+    return near(e.MinY, extent.MinY) || near(e.MaxY, extent.MaxY);
+  };
+  in.ResetReading();
+  for (auto& f : in) {
+    if (!f->GetGeometryRef()) continue;
+    Polygon p;
+    p.shard = k;
+    f->GetGeometryRef()->getEnvelope(&p.envelope);
+    if (!on_edge(p.envelope)) {
+      OGRFeature copy(m.layer->GetLayerDefn());
+      for (int i = 0; i < m.fields->GetFieldCount(); ++i)
+        if (f->IsFieldSetAndNotNull(i)) copy.SetField(i, f->GetRawFieldRef(i));
+      copy.SetGeometry(f->GetGeometryRef());
+      if (m.layer->CreateFeature(&copy) != OGRERR_NONE) raise("cannot write a polygon: " + out_trap.message("CreateFeature failed"), where);
+      ++report.polygons;
+      continue;
+    }
+    p.feature.reset(f.release());
+    held.push_back(std::move(p));
+  }
+}
+
+// Shard k: checked to be luojia-segment's polygons in the first shard's CRS (the first opens the
+// merged layer), its polygons written or held; the first half of the progress goes to reading.
+void read_polygon_shard(const std::vector<std::string>& paths, std::size_t k, const std::string& output, const MergeOptions& options,
+                        MergedLayer& m, std::vector<Polygon>& held, MergeReport& report, const GdalErrorTrap& out_trap) {
+  const ErrorContext at{paths[k], {}, {}, {}};
+  std::error_code ec;
+  if (!fs::exists(paths[k], ec)) raise("no such file", at);
+  GdalErrorTrap trap;
+  DatasetPtr ds(GDALDataset::Open(paths[k].c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+  if (!ds || ds->GetLayerCount() < 1) raise("not a vector layer GDAL can read: " + trap.message_about(paths[k], "unrecognised format"), at);
+  OGRLayer* in = ds->GetLayer(0);
+  OGRFeatureDefn* defn = in->GetLayerDefn();
+  for (const char* field : {"class_id", "area", "mean_conf"})
+    if (defn->GetFieldIndex(field) < 0) raise(std::string("has no ") + field + " field: not polygons from luojia-segment", at);
+  const OGRSpatialReference* layer_srs = in->GetSpatialRef();
+  if (k == 0) {
+    open_merged_layer(m, *in, output, options, out_trap);
+  } else if ((layer_srs == nullptr) != (m.srs == nullptr) || (layer_srs && !layer_srs->IsSame(m.srs.get()))) {
+    raise("has another CRS than " + paths[0], at);
+  }
+  OGREnvelope extent;
+  if (in->GetExtent(&extent, TRUE) != OGRERR_NONE) return;  // no polygons
+  take_polygons(*in, static_cast<int>(k), extent, m, held, report, out_trap, ErrorContext{output, {}, {}, {}});
+  if (options.progress && !options.progress(0.5 * static_cast<double>(k + 1) / static_cast<double>(paths.size()), "", options.progress_data))
+    throw Cancelled();
+}
+
+// Groups of held polygons that continue each other across shard borders, by root. Shards are
+// bands of rows, so polygons can only meet across a horizontal border: one's bottom edge is
+// exactly the other's top edge (both come from the same grid arithmetic).
+std::map<std::size_t, std::vector<std::size_t>> join_across_borders(const std::vector<Polygon>& polygons, int class_field) {
   std::vector<std::size_t> parent(polygons.size());
   std::iota(parent.begin(), parent.end(), 0);
   std::map<std::pair<int, double>, std::vector<std::size_t>> by_bottom;  // (class, MinY)
@@ -466,44 +473,77 @@ MergeReport merge_vector_shards(const std::vector<std::string>& paths, const std
   }
   std::map<std::size_t, std::vector<std::size_t>> groups;
   for (std::size_t i = 0; i < polygons.size(); ++i) groups[find(parent, i)].push_back(i);
+  return groups;
+}
 
-  GdalErrorTrap& trap = out_trap;
+// A group of several polygons as one feature: their union, its area, and the area-weighted mean
+// of their confidences (null when none has one).
+void join_group(OGRFeature& feature, const std::vector<std::size_t>& members, const std::vector<Polygon>& polygons, const MergedLayer& m,
+                const GdalErrorTrap& trap, const ErrorContext& where) {
+  OGRMultiPolygon parts;
+  double weighted = 0.0, weight = 0.0;
+  for (std::size_t i : members) {
+    const OGRFeature& part = *polygons[i].feature;
+    parts.addGeometry(part.GetGeometryRef());
+    if (part.IsFieldSetAndNotNull(m.conf_field)) {
+      const double a = part.GetFieldAsDouble(m.area_field);
+      weighted += a * part.GetFieldAsDouble(m.conf_field);
+      weight += a;
+    }
+  }
+  std::unique_ptr<OGRGeometry> joined(parts.UnionCascaded());
+  if (!joined) raise("cannot join polygons across a shard border: " + trap.message("union failed"), where);
+  feature.SetGeometry(joined.get());
+  feature.SetField(m.area_field, OGR_G_Area(OGRGeometry::ToHandle(joined.get())));
+  if (weight > 0) feature.SetField(m.conf_field, weighted / weight);
+  else feature.SetFieldNull(m.conf_field);
+}
+
+// One feature per group, the fields of its first member; the second half of the progress.
+void write_groups(const std::map<std::size_t, std::vector<std::size_t>>& groups, const std::vector<Polygon>& polygons, MergedLayer& m,
+                  const MergeOptions& options, MergeReport& report, const GdalErrorTrap& trap, const ErrorContext& where) {
   std::int64_t done = 0;
   for (const auto& [root, members] : groups) {
-    OGRFeature feature(layer->GetLayerDefn());
+    OGRFeature feature(m.layer->GetLayerDefn());
     const OGRFeature& model = *polygons[members.front()].feature;
-    for (int f = 0; f < fields->GetFieldCount(); ++f)
+    for (int f = 0; f < m.fields->GetFieldCount(); ++f)
       if (model.IsFieldSetAndNotNull(f)) feature.SetField(f, model.GetRawFieldRef(f));
     if (members.size() == 1) {
       feature.SetGeometry(model.GetGeometryRef());
     } else {
-      OGRMultiPolygon parts;
-      double weighted = 0.0, weight = 0.0;
-      for (std::size_t i : members) {
-        const OGRFeature& part = *polygons[i].feature;
-        parts.addGeometry(part.GetGeometryRef());
-        if (part.IsFieldSetAndNotNull(conf_field)) {
-          const double a = part.GetFieldAsDouble(area_field);
-          weighted += a * part.GetFieldAsDouble(conf_field);
-          weight += a;
-        }
-      }
-      std::unique_ptr<OGRGeometry> joined(parts.UnionCascaded());
-      if (!joined) raise("cannot join polygons across a shard border: " + trap.message("union failed"), where);
-      feature.SetGeometry(joined.get());
-      feature.SetField(area_field, OGR_G_Area(OGRGeometry::ToHandle(joined.get())));
-      if (weight > 0) feature.SetField(conf_field, weighted / weight);
-      else feature.SetFieldNull(conf_field);
+      join_group(feature, members, polygons, m, trap, where);
       report.joined += static_cast<std::int64_t>(members.size());
     }
-    if (layer->CreateFeature(&feature) != OGRERR_NONE) raise("cannot write a polygon: " + trap.message("CreateFeature failed"), where);
+    if (m.layer->CreateFeature(&feature) != OGRERR_NONE) raise("cannot write a polygon: " + trap.message("CreateFeature failed"), where);
     ++report.polygons;
     if (options.progress && (++done % 1024 == 0) &&
         !options.progress(0.5 + 0.5 * static_cast<double>(done) / static_cast<double>(groups.size()), "", options.progress_data))
       throw Cancelled();
   }
-  if (transaction && out->dataset().CommitTransaction() != OGRERR_NONE) raise("cannot finish the vector output: " + trap.message("commit failed"), where);
-  out->commit();
+}
+
+}  // namespace
+
+MergeReport merge_vector_shards(const std::vector<std::string>& paths, const std::string& output, const MergeOptions& options) {
+  detail::register_gdal();
+  const ErrorContext where{output, {}, {}, {}};
+  if (paths.empty()) raise("no shards to merge", where);
+  if (is_detection_shard(paths[0])) return merge_detection_shards(paths, output, options);
+  // Polygons inside a shard are written as they are read; only those on a shard's top or bottom
+  // edge, which may continue in the next shard, are held to be joined: memory grows with the
+  // raster's width, not with the number of polygons.
+  std::vector<Polygon> polygons;
+  MergedLayer merged;
+  MergeReport report;
+  report.shards = static_cast<int>(paths.size());
+  GdalErrorTrap out_trap;
+  for (std::size_t k = 0; k < paths.size(); ++k) read_polygon_shard(paths, k, output, options, merged, polygons, report, out_trap);
+  snap_border_levels(polygons);
+  const auto groups = join_across_borders(polygons, merged.class_field);
+  write_groups(groups, polygons, merged, options, report, out_trap, where);
+  if (merged.transaction && merged.out->dataset().CommitTransaction() != OGRERR_NONE)
+    raise("cannot finish the vector output: " + out_trap.message("commit failed"), where);
+  merged.out->commit();
   if (options.progress) options.progress(1.0, "", options.progress_data);
   return report;
 }
