@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <tuple>
+
 #include <cmath>
 #include <fstream>
 
@@ -60,40 +62,50 @@ TEST_CASE("each cell's scores are PyTorch's for its window", "[classify]") {
 
 TEST_CASE("overlapping windows equal windows cut and reflected here", "[classify]") {
   TempDir dir;
-  const int w = 70, h = 45, window = 32, stride = 16;
+  const int w = 61, h = 50;  // 1 and 2 pixels past a whole number of 12-pixel cells
   const auto value = [](int b, int x, int y) { return (luojia::test::hash01(b, x, y, 9) - 0.5) * 3.0; };
   luojia::test::RasterSpec spec;
   spec.width = w;
   spec.height = h;
   spec.bands = 4;
   luojia::test::make_raster(dir.file("in.tif"), spec, value);
-  ClassifyOptions o;
-  o.window = window;
-  o.stride = stride;
-  o.scores = dir.file("scores.tif");
-  const ClassifyReport r = classify(dir.file("in.tif"), kNn + "resnet_classifier_op17.onnx", dir.file("labels.tif"), o);
-  CHECK(r.columns == 5);
-  CHECK(r.rows == 3);
   const nn::Model model = nn::Model::load(kNn + "resnet_classifier_op17.onnx");
   const auto mirror = [](int i, int n) {
     while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
     return i;
   };
-  std::vector<std::vector<double>> scores;
-  for (int k = 1; k <= 6; ++k) scores.push_back(luojia::test::read_band(dir.file("scores.tif"), k));
-  for (int cy = 0; cy < 3; ++cy)
-    for (int cx = 0; cx < 5; ++cx) {
-      // The window centred on the cell: starts (stride - window) / 2 before it.
-      const int x0 = cx * stride - 8, y0 = cy * stride - 8;
-      nn::Tensor x({1, 4, window, window});
-      for (int b = 0; b < 4; ++b)
-        for (int y = 0; y < window; ++y)
-          for (int xx = 0; xx < window; ++xx)
-            x.data()[(b * window + y) * window + xx] = static_cast<float>(value(b, mirror(x0 + xx, w), mirror(y0 + y, h)));
-      const nn::Tensor out = model.run({x}).at(0);
-      for (int k = 0; k < 6; ++k)
-        REQUIRE(scores[static_cast<std::size_t>(k)][static_cast<std::size_t>(cy * 5 + cx)] == Approx(out.data()[k]).margin(1e-5));
-    }
+  // Windows twice the stride; and windows whose margin is no multiple of the stride, where the
+  // last, partial cell's window reaches furthest past the raster (and past a tile's read once).
+  for (const auto& [window, stride, tile] : {std::tuple{32, 16, 512}, std::tuple{16, 12, 512}, std::tuple{16, 12, 24}, std::tuple{20, 7, 21}}) {
+    INFO("window " << window << " stride " << stride << " tile " << tile);
+    ClassifyOptions o;
+    o.window = window;
+    o.stride = stride;
+    o.tile = tile;
+    o.scores = dir.file("scores.tif");
+    o.output.overwrite = true;
+    const ClassifyReport r = classify(dir.file("in.tif"), kNn + "resnet_classifier_op17.onnx", dir.file("labels.tif"), o);
+    const int columns = (w + stride - 1) / stride, rows = (h + stride - 1) / stride;
+    CHECK(r.columns == columns);
+    CHECK(r.rows == rows);
+    std::vector<std::vector<double>> scores;
+    for (int k = 1; k <= 6; ++k) scores.push_back(luojia::test::read_band(dir.file("scores.tif"), k));
+    for (int cy = 0; cy < rows; ++cy)
+      for (int cx = 0; cx < columns; ++cx) {
+        // The window centred on the cell: starts floor((stride - window) / 2) from it.
+        const int margin = (stride - window) >= 0 ? (stride - window) / 2 : -((window - stride + 1) / 2);
+        const int x0 = cx * stride + margin, y0 = cy * stride + margin;
+        nn::Tensor x({1, 4, window, window});
+        for (int b = 0; b < 4; ++b)
+          for (int y = 0; y < window; ++y)
+            for (int xx = 0; xx < window; ++xx)
+              x.data()[(b * window + y) * window + xx] = static_cast<float>(value(b, mirror(x0 + xx, w), mirror(y0 + y, h)));
+        const nn::Tensor out = model.run({x}).at(0);
+        INFO("cell " << cx << ", " << cy);
+        for (int k = 0; k < 6; ++k)
+          REQUIRE(scores[static_cast<std::size_t>(k)][static_cast<std::size_t>(cy * columns + cx)] == Approx(out.data()[k]).margin(1e-5));
+      }
+  }
 }
 
 TEST_CASE("cells without data are nodata, and bad windows are errors", "[classify]") {

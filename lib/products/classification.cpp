@@ -1,8 +1,8 @@
 // Scene classification over a grid of windows, cells batched through the network.
-#include <luojia/classification.hpp>
+#include <luojia/products/classification.hpp>
 
 #include <luojia/error.hpp>
-#include <luojia/shard_layout.hpp>
+#include <luojia/tiling/shard_layout.hpp>
 #include <luojia/nn/model.hpp>
 
 #include "products/model_products.hpp"
@@ -66,8 +66,11 @@ TileGrid plan_cell_grid(const RasterInfo& info, CellWindows& w, const ClassifyOp
   const std::int64_t cells_per_tile = std::max<std::int64_t>(1, o.tile / stride);
   TileGridOptions go;
   go.tile_width = go.tile_height = cells_per_tile * stride;
-  go.halo = halo;
-  go.stride = stride;  // read windows also cover the part of a last, partial cell past the raster
+  // A last, partial cell's window reaches past the raster by up to stride - 1 pixels more than a
+  // whole cell's: the read covers it (padding (core + 2 halo) up to the stride fell short by as
+  // much, and windows read past the buffer, differently from run to run).
+  go.halo = halo + stride - 1;
+  go.stride = stride;
   return TileGrid(info.width, info.height, go).shard(o.stream.shard);
 }
 

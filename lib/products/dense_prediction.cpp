@@ -1,12 +1,12 @@
 // The dense task heads: a model's continuous outputs written as they come (regression) or onto a
 // finer grid (super-resolution). Both run on the shared model stage; they differ in what they
 // accept of the graph and in the product's grid.
-#include <luojia/prediction.hpp>
+#include <luojia/products/prediction.hpp>
 
 #include <luojia/error.hpp>
-#include <luojia/shard_layout.hpp>
+#include <luojia/tiling/shard_layout.hpp>
 #include <luojia/nn/model.hpp>
-#include <luojia/raster.hpp>
+#include <luojia/io/raster.hpp>
 
 #include "products/model_products.hpp"
 #include "products/model_run.hpp"

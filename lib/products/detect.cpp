@@ -2,13 +2,13 @@
 // in its core (the graph analysis says which output index is which level and cell), so every kept
 // anchor's raw output equals the whole-image run's; boxes are then suppressed over the raster as
 // tile rows pass, a group of overlapping boxes being settled once no later row can add to it.
-#include <luojia/detection.hpp>
+#include <luojia/products/detection.hpp>
 
 #include <luojia/error.hpp>
 #include <luojia/nn/model.hpp>
-#include <luojia/raster.hpp>
-#include <luojia/raster_writer.hpp>
-#include <luojia/vector_format.hpp>
+#include <luojia/io/raster.hpp>
+#include <luojia/io/raster_writer.hpp>
+#include <luojia/io/vector_format.hpp>
 
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"

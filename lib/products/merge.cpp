@@ -1,10 +1,10 @@
 // Shards back into one product: a VRT over the shard files (or a copy of it into one file), after
 // checking that they are one job's shards, each once, covering the grid; and shards' polygon
 // layers into one, joining polygons across the borders the shards cut.
-#include <luojia/merge.hpp>
+#include <luojia/products/merge.hpp>
 
 #include <luojia/error.hpp>
-#include <luojia/raster.hpp>
+#include <luojia/io/raster.hpp>
 
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"
