@@ -557,7 +557,8 @@ public:
         whole_(plan.tiling.analysis.anchors, plan.tiling.padded_width, plan.tiling.padded_height), width_(info.width),
         height_(info.height) {}
 
-  void detect(const InputTile& in) {
+  // The boxes this tile owns (none for a tile without data).
+  std::vector<Detection> detect(const InputTile& in) {
     const Window& r = in.tile.read;
     std::vector<Detection> kept;
     // The network's input: the read window, or a fixed-size model's window (edge windows
@@ -571,20 +572,7 @@ public:
       ++skipped_;
     else
       kept = owned_boxes(in, nw, nh);
-    std::lock_guard lock(done_mutex_);
-    done_[in.tile.index] = std::move(kept);
-  }
-
-  // The boxes of a tile the kernel has done (none when it has not).
-  std::vector<Detection> take(std::int64_t tile) {
-    std::vector<Detection> boxes;
-    std::lock_guard lock(done_mutex_);
-    const auto it = done_.find(tile);
-    if (it != done_.end()) {
-      boxes = std::move(it->second);
-      done_.erase(it);
-    }
-    return boxes;
+    return kept;
   }
 
   std::int64_t skipped() const { return skipped_.load(); }
@@ -698,8 +686,6 @@ private:
   const WholeImageAnchors whole_;
   std::int64_t width_, height_;
   std::atomic<std::int64_t> skipped_{0}, candidates_{0};
-  std::mutex done_mutex_;
-  std::unordered_map<std::int64_t, std::vector<Detection>> done_;  // tiles computed, not yet taken by the sink
 };
 
 // ---- the sink: boxes suppressed as tile rows pass, settled groups written ----------------------
@@ -797,10 +783,12 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
 
   TileDetector detector(model, plan, info, aoi.get());
   SettledBoxes settled(plan, o, grid, writer);
-  const TileKernel kernel = [&](const InputTile& in, OutputTile&) { detector.detect(in); };
-  const TileSink sink = [&](const Tile& t, const Image&) { settled.add(t, detector.take(t.index)); };
+  // Each tile's owned boxes travel with it from the kernel to the NMS, in tile order.
+  using Boxes = std::vector<Detection>;
+  const std::function<Boxes(const InputTile&)> kernel = [&](const InputTile& in) { return detector.detect(in); };
+  const std::function<void(const Tile&, Boxes&&)> sink = [&](const Tile& t, Boxes&& boxes) { settled.add(t, std::move(boxes)); };
   const StreamOptions so = detection_stream_options(plan, model, grid, o);
-  const StreamStats stats = stream(raster, plan.input.bands, grid, 0, kernel, sink, so);
+  const StreamStats stats = stream_results<Boxes>(raster, plan.input.bands, grid, kernel, sink, so);
   settled.finish();
   writer.commit();
 
