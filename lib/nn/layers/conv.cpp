@@ -168,23 +168,34 @@ void Conv::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   convolve(x, residual, activation_, y);
 }
 
-// The convolution of x into y, plus residual (y's shape) when given, then activation.
-void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn& activation, Tensor& y) const {
+// One convolution's shapes and its epilogue, shared by the paths below.
+struct Conv::Call {
+  const Tensor& x;
+  const Tensor* residual;
+  const ActivationFn& activation;
+  Tensor& y;
+  std::int64_t n, cin, h, w, ho, wo, pt, pl, kh, kw, sh, sw, dh, dw, cin_g, cout_g, k, plane_in, plane_out;
+
   // Every path's epilogue on count outputs at out (in y): the residual, then the activation.
-  const auto finish = [&](float* out, std::int64_t count) {
+  void finish(float* out, std::int64_t count) const {
     if (residual) {
       const float* r = residual->data() + (out - y.data());
 #pragma omp simd
       for (std::int64_t i = 0; i < count; ++i) out[i] += r[i];
     }
     activation.apply(out, count);
-  };
+  }
   // The same for a product that left the bias out.
-  const auto finish_with_bias = [&](float* out, std::int64_t count, float bias) {
+  void finish_with_bias(float* out, std::int64_t count, float bias) const {
 #pragma omp simd
     for (std::int64_t i = 0; i < count; ++i) out[i] += bias;
     finish(out, count);
-  };
+  }
+};
+
+// The convolution of x into y, plus residual (y's shape) when given, then activation: the shapes
+// choose one path.
+void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn& activation, Tensor& y) const {
   const std::int64_t n = x.dim(0), cin = x.dim(1), h = x.dim(2), w = x.dim(3);
   const std::int64_t ho = y.dim(2), wo = y.dim(3);
   std::int64_t pt = 0, pl = 0;
@@ -194,120 +205,155 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
   const std::int64_t sh = window_.stride[0], sw = window_.stride[1];
   const std::int64_t dh = window_.dilation[0], dw = window_.dilation[1];
   const std::int64_t cin_g = cin / group_, cout_g = out_channels_ / group_;
-  const std::int64_t k = cin_g * kh * kw;
-  const std::int64_t plane_in = h * w, plane_out = ho * wo;
-  const float* wdata = weights_.data();
-
-  // Depthwise on narrow planes (EfficientNet's 14 x 14 and 7 x 7): along a row there is too little
-  // to vectorise, so kLanes channels are interleaved into one zero-padded buffer and every tap is
-  // one vector multiply-add across them, as ncnn's packed layouts and ONNX Runtime's NCHWc do.
-  if (cin_g == 1 && cout_g == 1 && wo < 64) {
-    const std::int64_t hp = (ho - 1) * sh + (kh - 1) * dh + 1, wp = (wo - 1) * sw + (kw - 1) * dw + 1;
-    const std::int64_t blocks = (out_channels_ + kLanes - 1) / kLanes;
-    luojia::detail::parallel_for(std::int64_t{0}, n * blocks, [&](std::int64_t t) {
-      const std::int64_t b = t / blocks, c0 = t % blocks * kLanes, lanes = std::min(kLanes, out_channels_ - c0);
-      thread_local std::vector<f32x16> padded, taps, row;
-      padded.assign(static_cast<std::size_t>(hp * wp), f32x16{});
-      taps.assign(static_cast<std::size_t>(kh * kw), f32x16{});
-      row.resize(static_cast<std::size_t>(wo));
-      f32x16 bias{};
-      for (std::int64_t l = 0; l < lanes; ++l) {
-        const float* src = x.data() + (b * out_channels_ + c0 + l) * plane_in;
-        for (std::int64_t iy = 0; iy < h && iy + pt < hp; ++iy)
-          for (std::int64_t ix = 0; ix < w && ix + pl < wp; ++ix) padded[static_cast<std::size_t>((iy + pt) * wp + ix + pl)][l] = src[iy * w + ix];
-        for (std::int64_t k = 0; k < kh * kw; ++k) taps[static_cast<std::size_t>(k)][l] = wdata[(c0 + l) * kh * kw + k];
-        bias[l] = bias_[static_cast<std::size_t>(c0 + l)];
-      }
-      for (std::int64_t oy = 0; oy < ho; ++oy) {
-        for (std::int64_t ox = 0; ox < wo; ++ox) {
-          f32x16 acc = bias;
-          const f32x16* in = padded.data() + oy * sh * wp + ox * sw;
-          for (std::int64_t ky = 0; ky < kh; ++ky)
-            for (std::int64_t kx = 0; kx < kw; ++kx) acc += taps[static_cast<std::size_t>(ky * kw + kx)] * in[ky * dh * wp + kx * dw];
-          row[static_cast<std::size_t>(ox)] = acc;
-        }
-        for (std::int64_t l = 0; l < lanes; ++l) {
-          float* out = y.data() + (b * out_channels_ + c0 + l) * plane_out + oy * wo;
-          for (std::int64_t ox = 0; ox < wo; ++ox) out[ox] = row[static_cast<std::size_t>(ox)][l];
-          finish(out, wo);
-        }
-      }
-    });
-    return;
-  }
-
-  // Depthwise: one input channel per group, direct loops vectorised along the output row. A strided
-  // one first splits the plane into its sw column phases, so that every tap reads consecutive
-  // values: input column ox * sw + off is column ox + floor(off / sw) of phase off mod sw.
-  if (cin_g == 1 && cout_g == 1) {
-    const std::int64_t phase_w = (w + sw - 1) / sw;
-    luojia::detail::parallel_for(std::int64_t{0}, n * out_channels_, [&](std::int64_t nc) {
-      const std::int64_t c = nc % out_channels_;
-      const float* src = x.data() + nc * plane_in;
-      float* dst = y.data() + nc * plane_out;
-      const float* kernel = wdata + c * kh * kw;
-      thread_local std::vector<float> phases;
-      if (sw > 1) {
-        phases.resize(static_cast<std::size_t>(sw * h * phase_w));
-        for (std::int64_t iy = 0; iy < h; ++iy)
-          for (std::int64_t q = 0; q < sw; ++q) {
-            float* out = phases.data() + (q * h + iy) * phase_w;
-            const float* in = src + iy * w + q;
-            const std::int64_t count = (w - q + sw - 1) / sw;
-            for (std::int64_t j = 0; j < count; ++j) out[j] = in[j * sw];
-          }
-      }
-      for (std::int64_t oy = 0; oy < ho; ++oy) {
-        float* row = dst + oy * wo;
-        std::fill(row, row + wo, bias_[static_cast<std::size_t>(c)]);
-        for (std::int64_t ky = 0; ky < kh; ++ky) {
-          const std::int64_t iy = oy * sh - pt + ky * dh;
-          if (iy < 0 || iy >= h) continue;
-          for (std::int64_t kx = 0; kx < kw; ++kx) {
-            const float wv = kernel[ky * kw + kx];
-            const std::int64_t off = kx * dw - pl;
-            // ox range with 0 <= ox*sw + off < w
-            const std::int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-            const std::int64_t hi = std::min(wo, (w - off + sw - 1) / sw);
-            const std::int64_t q = ((off % sw) + sw) % sw, shift = (off - q) / sw;
-            const float* in = sw == 1 ? src + iy * w : phases.data() + (q * h + iy) * phase_w;
-            const std::int64_t from = sw == 1 ? off : shift;
-#pragma omp simd
-            for (std::int64_t ox = lo; ox < hi; ++ox) row[ox] += wv * in[ox + from];
-          }
-        }
-        finish(row, wo);
-      }
-    });
-    return;
-  }
-
+  const Call c{x, residual, activation, y, n, cin, h, w, ho, wo, pt, pl, kh, kw, sh, sw, dh, dw, cin_g, cout_g,
+               cin_g * kh * kw, h * w, ho * wo};
+  if (cin_g == 1 && cout_g == 1 && wo < 64) return depthwise_interleaved(c);
+  if (cin_g == 1 && cout_g == 1) return depthwise_rows(c);
   const ConvGemm& gemm = *gemm_;
-  const std::int64_t kMr = gemm.mr, kNr = gemm.nr;
   const bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && ho == h && wo == w;
+  if (winograd_ && (winograd_forced_ || winograd_pays(winograd_, cin, out_channels_, ho, wo, gemm.mr))) return winograd(c);
+  if (!pointwise && small_plane_product(c)) return;
+  if (!pointwise) return patch_product(c);
+  pointwise_product(c);
+}
+
+// Depthwise on narrow planes (EfficientNet's 14 x 14 and 7 x 7): along a row there is too little
+// to vectorise, so kLanes channels are interleaved into one zero-padded buffer and every tap is
+// one vector multiply-add across them, as ncnn's packed layouts and ONNX Runtime's NCHWc do.
+void Conv::depthwise_interleaved(const Call& c) const {
+  const Tensor& x = c.x;
+  Tensor& y = c.y;
+  const std::int64_t n = c.n, h = c.h, w = c.w, ho = c.ho, wo = c.wo, pt = c.pt, pl = c.pl, kh = c.kh, kw = c.kw, sh = c.sh;
+  const std::int64_t sw = c.sw, dh = c.dh, dw = c.dw, plane_in = c.plane_in, plane_out = c.plane_out;
+  const float* wdata = weights_.data();
+  const auto finish = [&c](float* out, std::int64_t count) { c.finish(out, count); };
+  const std::int64_t hp = (ho - 1) * sh + (kh - 1) * dh + 1, wp = (wo - 1) * sw + (kw - 1) * dw + 1;
+  const std::int64_t blocks = (out_channels_ + kLanes - 1) / kLanes;
+  luojia::detail::parallel_for(std::int64_t{0}, n * blocks, [&](std::int64_t t) {
+    const std::int64_t b = t / blocks, c0 = t % blocks * kLanes, lanes = std::min(kLanes, out_channels_ - c0);
+    thread_local std::vector<f32x16> padded, taps, row;
+    padded.assign(static_cast<std::size_t>(hp * wp), f32x16{});
+    taps.assign(static_cast<std::size_t>(kh * kw), f32x16{});
+    row.resize(static_cast<std::size_t>(wo));
+    f32x16 bias{};
+    for (std::int64_t l = 0; l < lanes; ++l) {
+      const float* src = x.data() + (b * out_channels_ + c0 + l) * plane_in;
+      for (std::int64_t iy = 0; iy < h && iy + pt < hp; ++iy)
+        for (std::int64_t ix = 0; ix < w && ix + pl < wp; ++ix) padded[static_cast<std::size_t>((iy + pt) * wp + ix + pl)][l] = src[iy * w + ix];
+      for (std::int64_t k = 0; k < kh * kw; ++k) taps[static_cast<std::size_t>(k)][l] = wdata[(c0 + l) * kh * kw + k];
+      bias[l] = bias_[static_cast<std::size_t>(c0 + l)];
+    }
+    for (std::int64_t oy = 0; oy < ho; ++oy) {
+      for (std::int64_t ox = 0; ox < wo; ++ox) {
+        f32x16 acc = bias;
+        const f32x16* in = padded.data() + oy * sh * wp + ox * sw;
+        for (std::int64_t ky = 0; ky < kh; ++ky)
+          for (std::int64_t kx = 0; kx < kw; ++kx) acc += taps[static_cast<std::size_t>(ky * kw + kx)] * in[ky * dh * wp + kx * dw];
+        row[static_cast<std::size_t>(ox)] = acc;
+      }
+      for (std::int64_t l = 0; l < lanes; ++l) {
+        float* out = y.data() + (b * out_channels_ + c0 + l) * plane_out + oy * wo;
+        for (std::int64_t ox = 0; ox < wo; ++ox) out[ox] = row[static_cast<std::size_t>(ox)][l];
+        finish(out, wo);
+      }
+    }
+  });
+}
+
+// Depthwise: one input channel per group, direct loops vectorised along the output row. A strided
+// one first splits the plane into its sw column phases, so that every tap reads consecutive
+// values: input column ox * sw + off is column ox + floor(off / sw) of phase off mod sw.
+void Conv::depthwise_rows(const Call& c) const {
+  const Tensor& x = c.x;
+  Tensor& y = c.y;
+  const std::int64_t n = c.n, h = c.h, w = c.w, ho = c.ho, wo = c.wo, pt = c.pt, pl = c.pl, kh = c.kh, kw = c.kw, sh = c.sh;
+  const std::int64_t sw = c.sw, dh = c.dh, dw = c.dw, plane_in = c.plane_in, plane_out = c.plane_out;
+  const float* wdata = weights_.data();
+  const auto finish = [&c](float* out, std::int64_t count) { c.finish(out, count); };
+  const std::int64_t phase_w = (w + sw - 1) / sw;
+  luojia::detail::parallel_for(std::int64_t{0}, n * out_channels_, [&](std::int64_t nc) {
+    const std::int64_t c = nc % out_channels_;
+    const float* src = x.data() + nc * plane_in;
+    float* dst = y.data() + nc * plane_out;
+    const float* kernel = wdata + c * kh * kw;
+    thread_local std::vector<float> phases;
+    if (sw > 1) {
+      phases.resize(static_cast<std::size_t>(sw * h * phase_w));
+      for (std::int64_t iy = 0; iy < h; ++iy)
+        for (std::int64_t q = 0; q < sw; ++q) {
+          float* out = phases.data() + (q * h + iy) * phase_w;
+          const float* in = src + iy * w + q;
+          const std::int64_t count = (w - q + sw - 1) / sw;
+          for (std::int64_t j = 0; j < count; ++j) out[j] = in[j * sw];
+        }
+    }
+    for (std::int64_t oy = 0; oy < ho; ++oy) {
+      float* row = dst + oy * wo;
+      std::fill(row, row + wo, bias_[static_cast<std::size_t>(c)]);
+      for (std::int64_t ky = 0; ky < kh; ++ky) {
+        const std::int64_t iy = oy * sh - pt + ky * dh;
+        if (iy < 0 || iy >= h) continue;
+        for (std::int64_t kx = 0; kx < kw; ++kx) {
+          const float wv = kernel[ky * kw + kx];
+          const std::int64_t off = kx * dw - pl;
+          // ox range with 0 <= ox*sw + off < w
+          const std::int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+          const std::int64_t hi = std::min(wo, (w - off + sw - 1) / sw);
+          const std::int64_t q = ((off % sw) + sw) % sw, shift = (off - q) / sw;
+          const float* in = sw == 1 ? src + iy * w : phases.data() + (q * h + iy) * phase_w;
+          const std::int64_t from = sw == 1 ? off : shift;
+#pragma omp simd
+          for (std::int64_t ox = lo; ox < hi; ++ox) row[ox] += wv * in[ox + from];
+        }
+      }
+      finish(row, wo);
+    }
+  });
+}
+
+// Winograd F(m x m, 3 x 3), in tasks of whole GEMM blocks of tiles and channel blocks.
+void Conv::winograd(const Call& c) const {
+  const Tensor& x = c.x;
+  Tensor& y = c.y;
+  const Tensor* residual = c.residual;
+  const ActivationFn& activation = c.activation;
+  const std::int64_t n = c.n, cin = c.cin, h = c.h, w = c.w, ho = c.ho, wo = c.wo, pt = c.pt, pl = c.pl, kh = c.kh;
+  const std::int64_t kw = c.kw, sh = c.sh, sw = c.sw, dh = c.dh, dw = c.dw, plane_in = c.plane_in, plane_out = c.plane_out;
+  const auto finish = [&c](float* out, std::int64_t count) { c.finish(out, count); };
+  const ConvGemm& gemm = *gemm_;
+  const std::int64_t kNr = gemm.nr;
   const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
-  if (winograd_ && (winograd_forced_ || winograd_pays(winograd_, cin, out_channels_, ho, wo, kMr))) {
-    const PatchGeometry geo{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl};
-    const std::int64_t m = winograd_, tiles = (ho + m - 1) / m * ((wo + m - 1) / m);
-    // Tasks of whole GEMM blocks of tiles (the kernel pads a partial block with empty tiles).
-    const std::int64_t block = gemm.winograd_block_tiles, blocks = (tiles + block - 1) / block;
-    const ChannelSplit split = split_channels(n * blocks, out_channels_, want, kNr);
-    const std::int64_t channel_blocks = split.blocks, block_cols = split.channels_per_block;
-    const std::int64_t per_task = std::max<std::int64_t>(1, n * blocks * channel_blocks / want);
-    const std::int64_t ranges = (blocks + per_task - 1) / per_task;
-    luojia::detail::parallel_for(std::int64_t{0}, n * ranges * channel_blocks, [&](std::int64_t t) {
-      const std::int64_t cb = t % channel_blocks, range = (t / channel_blocks) % ranges, b = t / channel_blocks / ranges;
-      const std::int64_t c0 = std::min(out_channels_, cb * block_cols), c1 = std::min(out_channels_, c0 + block_cols);
-      const std::int64_t t0 = range * per_task * block, t1 = std::min(tiles, t0 + per_task * block);
-      if (c0 >= c1 || t0 >= t1) return;
-      gemm.winograd_conv(static_cast<int>(m), x.data() + b * cin * plane_in, geo, cin, winograd_packed_.data(), out_channels_, t0, t1,
-                         c0, c1, bias_.data() + c0, residual ? ActivationFn{} : activation, y.data() + (b * out_channels_ + c0) * plane_out);
-    });
-    // The output transform applies the activation; with a residual it comes after, in one more pass.
-    if (residual)
-      luojia::detail::parallel_for(std::int64_t{0}, n * out_channels_, [&](std::int64_t plane) { finish(y.data() + plane * plane_out, plane_out); });
-    return;
-  }
+  const PatchGeometry geo{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl};
+  const std::int64_t m = winograd_, tiles = (ho + m - 1) / m * ((wo + m - 1) / m);
+  // Tasks of whole GEMM blocks of tiles (the kernel pads a partial block with empty tiles).
+  const std::int64_t block = gemm.winograd_block_tiles, blocks = (tiles + block - 1) / block;
+  const ChannelSplit split = split_channels(n * blocks, out_channels_, want, kNr);
+  const std::int64_t channel_blocks = split.blocks, block_cols = split.channels_per_block;
+  const std::int64_t per_task = std::max<std::int64_t>(1, n * blocks * channel_blocks / want);
+  const std::int64_t ranges = (blocks + per_task - 1) / per_task;
+  luojia::detail::parallel_for(std::int64_t{0}, n * ranges * channel_blocks, [&](std::int64_t t) {
+    const std::int64_t cb = t % channel_blocks, range = (t / channel_blocks) % ranges, b = t / channel_blocks / ranges;
+    const std::int64_t c0 = std::min(out_channels_, cb * block_cols), c1 = std::min(out_channels_, c0 + block_cols);
+    const std::int64_t t0 = range * per_task * block, t1 = std::min(tiles, t0 + per_task * block);
+    if (c0 >= c1 || t0 >= t1) return;
+    gemm.winograd_conv(static_cast<int>(m), x.data() + b * cin * plane_in, geo, cin, winograd_packed_.data(), out_channels_, t0, t1,
+                       c0, c1, bias_.data() + c0, residual ? ActivationFn{} : activation, y.data() + (b * out_channels_ + c0) * plane_out);
+  });
+  // The output transform applies the activation; with a residual it comes after, in one more pass.
+  if (residual)
+    luojia::detail::parallel_for(std::int64_t{0}, n * out_channels_, [&](std::int64_t plane) { finish(y.data() + plane * plane_out, plane_out); });
+}
+
+bool Conv::small_plane_product(const Call& c) const {
+  const Tensor& x = c.x;
+  Tensor& y = c.y;
+  const std::int64_t n = c.n, cin = c.cin, h = c.h, w = c.w, ho = c.ho, wo = c.wo, pt = c.pt, pl = c.pl, kh = c.kh;
+  const std::int64_t kw = c.kw, sh = c.sh, sw = c.sw, dh = c.dh, dw = c.dw, plane_in = c.plane_in;
+  const std::int64_t plane_out = c.plane_out;
+  const float* wdata = weights_.data();
+  const auto finish_with_bias = [&c](float* out, std::int64_t count, float bias) { c.finish_with_bias(out, count, bias); };
+  const ConvGemm& gemm = *gemm_;
+  const std::int64_t kMr = gemm.mr;
   // Small planes (ResNet's 7 x 7 and 14 x 14): the patch GEMM computes whole panels of kMr pixels,
   // so 49 pixels cost two panels of 48. With the output channels as the rows of the product and
   // the pixels as its columns (kernels of a few columns) nothing is wasted: im2col once, then
@@ -327,67 +373,90 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
     }
   const std::int64_t taps = kh * kw, live = static_cast<std::int64_t>(live_taps.size()), k_live = cin * live;
   const std::int64_t rounded = (plane_out + kMr - 1) / kMr * kMr;
-  if (!pointwise && group_ == 1 && (live < taps || rounded * 10 > plane_out * 11) && k_live * plane_out <= (std::int64_t{1} << 22)) {
-    std::vector<float> patches(static_cast<std::size_t>(k_live * plane_out));
-    std::vector<float> pruned;  // the weights of the live taps, when some are not
-    if (live < taps) {
-      pruned.resize(static_cast<std::size_t>(out_channels_ * k_live));
-      for (std::int64_t co = 0; co < out_channels_; ++co)
-        for (std::int64_t ci = 0; ci < cin; ++ci)
-          for (std::int64_t t = 0; t < live; ++t)
-            pruned[static_cast<std::size_t>((co * cin + ci) * live + t)] = wdata[(co * cin + ci) * taps + live_taps[static_cast<std::size_t>(t)]];
-    }
-    const float* weights = live < taps ? pruned.data() : wdata;
-    // One channel block per thread: each block's product packs the whole patch matrix again.
-    const ChannelSplit split = split_channels(n, out_channels_, tbb::this_task_arena::max_concurrency(), 1);
-    const std::int64_t rows_per_task = std::max<std::int64_t>(1, 16384 / plane_out);
-    for (std::int64_t b = 0; b < n; ++b) {
-      const float* src = x.data() + b * cin * plane_in;
-      luojia::detail::parallel_for(std::int64_t{0}, k_live, rows_per_task, [&](std::int64_t k0) {
-        for (std::int64_t kk = k0; kk < std::min(k_live, k0 + rows_per_task); ++kk) {
-          const std::int64_t ci = kk / live, tap = live_taps[static_cast<std::size_t>(kk % live)], ky = tap / kw, kx = tap % kw;
-          float* out = patches.data() + kk * plane_out;
-          for (std::int64_t oy = 0; oy < ho; ++oy) {
-            const std::int64_t iy = oy * sh - pt + ky * dh;
-            for (std::int64_t ox = 0; ox < wo; ++ox) {
-              const std::int64_t ix = ox * sw - pl + kx * dw;
-              out[oy * wo + ox] = iy >= 0 && iy < h && ix >= 0 && ix < w ? src[(ci * h + iy) * w + ix] : 0.0f;
-            }
+  if (!(group_ == 1 && (live < taps || rounded * 10 > plane_out * 11) && k_live * plane_out <= (std::int64_t{1} << 22)))
+    return false;
+  std::vector<float> patches(static_cast<std::size_t>(k_live * plane_out));
+  std::vector<float> pruned;  // the weights of the live taps, when some are not
+  if (live < taps) {
+    pruned.resize(static_cast<std::size_t>(out_channels_ * k_live));
+    for (std::int64_t co = 0; co < out_channels_; ++co)
+      for (std::int64_t ci = 0; ci < cin; ++ci)
+        for (std::int64_t t = 0; t < live; ++t)
+          pruned[static_cast<std::size_t>((co * cin + ci) * live + t)] = wdata[(co * cin + ci) * taps + live_taps[static_cast<std::size_t>(t)]];
+  }
+  const float* weights = live < taps ? pruned.data() : wdata;
+  // One channel block per thread: each block's product packs the whole patch matrix again.
+  const ChannelSplit split = split_channels(n, out_channels_, tbb::this_task_arena::max_concurrency(), 1);
+  const std::int64_t rows_per_task = std::max<std::int64_t>(1, 16384 / plane_out);
+  for (std::int64_t b = 0; b < n; ++b) {
+    const float* src = x.data() + b * cin * plane_in;
+    luojia::detail::parallel_for(std::int64_t{0}, k_live, rows_per_task, [&](std::int64_t k0) {
+      for (std::int64_t kk = k0; kk < std::min(k_live, k0 + rows_per_task); ++kk) {
+        const std::int64_t ci = kk / live, tap = live_taps[static_cast<std::size_t>(kk % live)], ky = tap / kw, kx = tap % kw;
+        float* out = patches.data() + kk * plane_out;
+        for (std::int64_t oy = 0; oy < ho; ++oy) {
+          const std::int64_t iy = oy * sh - pt + ky * dh;
+          for (std::int64_t ox = 0; ox < wo; ++ox) {
+            const std::int64_t ix = ox * sw - pl + kx * dw;
+            out[oy * wo + ox] = iy >= 0 && iy < h && ix >= 0 && ix < w ? src[(ci * h + iy) * w + ix] : 0.0f;
           }
         }
-      });
-      luojia::detail::parallel_for(std::int64_t{0}, split.blocks, [&](std::int64_t cb) {
-        const std::int64_t c0 = cb * split.channels_per_block, c1 = std::min(out_channels_, c0 + split.channels_per_block);
-        if (c0 >= c1) return;
-        float* dst = y.data() + (b * out_channels_ + c0) * plane_out;
-        gemm.matmul(weights + c0 * k_live, c1 - c0, k_live, patches.data(), plane_out, plane_out, dst, plane_out);
-        for (std::int64_t co = c0; co < c1; ++co) finish_with_bias(dst + (co - c0) * plane_out, plane_out, bias_[static_cast<std::size_t>(co)]);
-      });
-    }
-    return;
-  }
-  if (!pointwise) {
-    const PatchGeometry geo{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl};
-    const std::int64_t panels = (plane_out + kMr - 1) / kMr;
-    const std::int64_t per_chunk = kPanelsPerTask;
-    const std::int64_t chunks = (panels + per_chunk - 1) / per_chunk;
-    const ChannelSplit split = split_channels(n * group_ * chunks, cout_g, want, kNr);
-    const std::int64_t channel_blocks = split.blocks, block_cols = split.channels_per_block;
-    const std::int64_t stride_packed = gemm.packed_floats(cout_g, k);
-    luojia::detail::parallel_for(std::int64_t{0}, n * group_ * chunks * channel_blocks, [&](std::int64_t t) {
-      const std::int64_t cb = t % channel_blocks, chunk = (t / channel_blocks) % chunks;
-      const std::int64_t g = (t / channel_blocks / chunks) % group_, b = t / channel_blocks / chunks / group_;
-      const std::int64_t c0 = std::min(cout_g, cb * block_cols), c1 = std::min(cout_g, c0 + block_cols);
-      if (c0 >= c1) return;
-      const std::int64_t pan0 = chunk * per_chunk, pan1 = std::min(panels, pan0 + per_chunk);
-      const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
-      float* dst = y.data() + (b * out_channels_ + g * cout_g + c0) * plane_out;
-      gemm.patch_gemm(src, geo, packed_.data() + g * stride_packed, cout_g, k, pan0, pan1, c0, c1, bias_.data() + g * cout_g + c0, dst);
-      const std::int64_t q0 = pan0 * kMr, q1 = std::min(plane_out, pan1 * kMr);
-      for (std::int64_t co = c0; co < c1; ++co) finish(dst + (co - c0) * plane_out + q0, q1 - q0);
+      }
     });
-    return;
+    luojia::detail::parallel_for(std::int64_t{0}, split.blocks, [&](std::int64_t cb) {
+      const std::int64_t c0 = cb * split.channels_per_block, c1 = std::min(out_channels_, c0 + split.channels_per_block);
+      if (c0 >= c1) return;
+      float* dst = y.data() + (b * out_channels_ + c0) * plane_out;
+      gemm.matmul(weights + c0 * k_live, c1 - c0, k_live, patches.data(), plane_out, plane_out, dst, plane_out);
+      for (std::int64_t co = c0; co < c1; ++co) finish_with_bias(dst + (co - c0) * plane_out, plane_out, bias_[static_cast<std::size_t>(co)]);
+    });
   }
+  return true;
+}
+
+// The patch GEMM: panels of output pixels packed from the input as the kernel reads them (im2col
+// without the matrix), channel blocks over threads.
+void Conv::patch_product(const Call& c) const {
+  const Tensor& x = c.x;
+  Tensor& y = c.y;
+  const std::int64_t n = c.n, cin = c.cin, h = c.h, w = c.w, ho = c.ho, wo = c.wo, pt = c.pt, pl = c.pl, kh = c.kh;
+  const std::int64_t kw = c.kw, sh = c.sh, sw = c.sw, dh = c.dh, dw = c.dw, cin_g = c.cin_g, cout_g = c.cout_g, k = c.k;
+  const std::int64_t plane_in = c.plane_in, plane_out = c.plane_out;
+  const auto finish = [&c](float* out, std::int64_t count) { c.finish(out, count); };
+  const ConvGemm& gemm = *gemm_;
+  const std::int64_t kMr = gemm.mr, kNr = gemm.nr;
+  const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
+  const PatchGeometry geo{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl};
+  const std::int64_t panels = (plane_out + kMr - 1) / kMr;
+  const std::int64_t per_chunk = kPanelsPerTask;
+  const std::int64_t chunks = (panels + per_chunk - 1) / per_chunk;
+  const ChannelSplit split = split_channels(n * group_ * chunks, cout_g, want, kNr);
+  const std::int64_t channel_blocks = split.blocks, block_cols = split.channels_per_block;
+  const std::int64_t stride_packed = gemm.packed_floats(cout_g, k);
+  luojia::detail::parallel_for(std::int64_t{0}, n * group_ * chunks * channel_blocks, [&](std::int64_t t) {
+    const std::int64_t cb = t % channel_blocks, chunk = (t / channel_blocks) % chunks;
+    const std::int64_t g = (t / channel_blocks / chunks) % group_, b = t / channel_blocks / chunks / group_;
+    const std::int64_t c0 = std::min(cout_g, cb * block_cols), c1 = std::min(cout_g, c0 + block_cols);
+    if (c0 >= c1) return;
+    const std::int64_t pan0 = chunk * per_chunk, pan1 = std::min(panels, pan0 + per_chunk);
+    const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
+    float* dst = y.data() + (b * out_channels_ + g * cout_g + c0) * plane_out;
+    gemm.patch_gemm(src, geo, packed_.data() + g * stride_packed, cout_g, k, pan0, pan1, c0, c1, bias_.data() + g * cout_g + c0, dst);
+    const std::int64_t q0 = pan0 * kMr, q1 = std::min(plane_out, pan1 * kMr);
+    for (std::int64_t co = c0; co < c1; ++co) finish(dst + (co - c0) * plane_out + q0, q1 - q0);
+  });
+}
+
+// 1 x 1, stride 1, unpadded: the input planes are the GEMM's right-hand side as they are.
+void Conv::pointwise_product(const Call& c) const {
+  const Tensor& x = c.x;
+  Tensor& y = c.y;
+  const std::int64_t n = c.n, cin = c.cin, ho = c.ho, wo = c.wo, cin_g = c.cin_g, cout_g = c.cout_g, k = c.k;
+  const std::int64_t plane_in = c.plane_in, plane_out = c.plane_out;
+  const float* wdata = weights_.data();
+  const auto finish_with_bias = [&c](float* out, std::int64_t count, float bias) { c.finish_with_bias(out, count, bias); };
+  const ConvGemm& gemm = *gemm_;
+  const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
   const std::int64_t rows_per_chunk = std::max<std::int64_t>(1, kChunk / wo);
   const std::int64_t chunks = (ho + rows_per_chunk - 1) / rows_per_chunk;
   // (In the patch path above each channel block redoes the chunk's packing, which is cheap next to

@@ -18,6 +18,14 @@ protected:
 private:
   Shape convolved_shape(const Shape& x) const;  // N x Cout x Ho x Wo, before a fused residual
   void convolve(const Tensor& x, const Tensor* residual, const ActivationFn& activation, Tensor& y) const;
+  // The paths convolve() chooses between, by shape (conv.cpp says when each pays).
+  struct Call;
+  void depthwise_interleaved(const Call& c) const;
+  void depthwise_rows(const Call& c) const;
+  void winograd(const Call& c) const;
+  bool small_plane_product(const Call& c) const;  // false: not worth it here, take another path
+  void patch_product(const Call& c) const;
+  void pointwise_product(const Call& c) const;
   Window2d window_;
   std::int64_t group_ = 1;
   std::int64_t out_channels_ = 0;
