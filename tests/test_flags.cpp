@@ -247,7 +247,8 @@ std::vector<Probe> model_input_probes(bool halo = true) {
   return p;
 }
 
-std::vector<Probe> operator+(std::vector<Probe> a, const std::vector<Probe>& b) {
+template <typename T>
+std::vector<T> operator+(std::vector<T> a, const std::vector<T>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
 }
@@ -258,10 +259,6 @@ const std::string kData = LUOJIA_TEST_DATA "/";
 
 TEST_CASE("every flag of luojia-segment reaches the library", "[programs][flags]") {
   const Args vector{"--vector", "{out}/v.geojson"};
-  const auto plus = [](Args a, const Args& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-  };
   // The logits show any change in the network's input (a class map may not).
   const Args base{"{rgb}", kTasks + "segmentor.onnx", "{out}/out.tif", "--logits", "{out}/l.tif"};
   const Args class_map_only{"{rgb}", kTasks + "segmentor.onnx", "{out}/out.tif"};
@@ -279,8 +276,8 @@ TEST_CASE("every flag of luojia-segment reaches the library", "[programs][flags]
                             {"--logits", {"--logits", "{out}/l.tif"}, {}, class_map_only},
                             {"--confidence", {"--confidence", "{out}/c.tif"}},
                             {"--vector", vector},
-                            {"--min-area", plus(vector, {"--min-area", "3px"}), vector},
-                            {"--simplify", plus(vector, {"--simplify", "3"}), vector},
+                            {"--min-area", vector + Args{"--min-area", "3px"}, vector},
+                            {"--simplify", vector + Args{"--simplify", "3"}, vector},
                             {"--threshold", {"--threshold", "0.9"}},
                             {"--regularize", {"--regularize", "2"}},
                         }});
@@ -295,11 +292,7 @@ TEST_CASE("every flag of luojia-regress and luojia-superres reaches the library"
 
 TEST_CASE("every flag of luojia-detect reaches the library", "[programs][flags]") {
   const Args conf{"--conf", "0.01"};
-  const auto low = [&](Args a) {
-    a.insert(a.end(), conf.begin(), conf.end());
-    return a;
-  };
-  check_every_flag({kDetect, low({"{rgb}", kData + "detection/yolo8_obb_tiny.onnx", "{out}/d.geojson"}), "d.geojson",
+  check_every_flag({kDetect, Args{"{rgb}", kData + "detection/yolo8_obb_tiny.onnx", "{out}/d.geojson"} + conf, "d.geojson",
                     model_input_probes() + common_probes(true) +
                         std::vector<Probe>{
                             {"--confidence", {"--conf", "0.2"}},
@@ -335,11 +328,6 @@ TEST_CASE("every flag of luojia-classify reaches the library", "[programs][flags
 TEST_CASE("every flag of luojia-change reaches the library", "[programs][flags]") {
   const std::string siamese = kData + "nn/siamese_change_op17.onnx";
   const Args model{"--model", siamese};
-  const auto plus = [&](const Args& b) {
-    Args a = model;
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-  };
   const Args other_grid{"{rgb}", "{shifted}", "{out}/out.tif"};
   check_every_flag({kChange, {"{rgb}", "{rgb2}", "{out}/out.tif"}, "out.tif",
                     common_probes() + std::vector<Probe>{
@@ -349,33 +337,29 @@ TEST_CASE("every flag of luojia-change reaches the library", "[programs][flags]"
                                           {"--magnitude", {"--magnitude", "{out}/m.tif"}},
                                           {"--align", {"--align"}, {}, other_grid},
                                           {"--resampling", {"--align", "--resampling", "near"}, {"--align"}, other_grid},
-                                          {"--probabilities", plus({"--probabilities", "{out}/p.tif"}), model},
-                                          {"--logits", plus({"--logits", "{out}/l.tif"}), model},
-                                          {"--confidence", plus({"--confidence", "{out}/c.tif"}), model},
+                                          {"--probabilities", model + Args{"--probabilities", "{out}/p.tif"}, model},
+                                          {"--logits", model + Args{"--logits", "{out}/l.tif"}, model},
+                                          {"--confidence", model + Args{"--confidence", "{out}/c.tif"}, model},
                                           {"--vector", {"--vector", "{out}/v.geojson"}},
                                       }});
 }
 
 TEST_CASE("every flag of luojia-index reaches the library", "[programs][flags]") {
   const Args nd{"--index", "NDVI"};
-  const auto with = [](Args a, const Args& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-  };
   const Args bands{"--bands", "B=1,G=2,R=3,N=4,S1=4"};
   check_every_flag({kIndex, {"{four}", "{out}/out.tif", "--expr", "S=b1+b2"}, "out.tif",
                     common_probes() +
                         std::vector<Probe>{
-                            {"--index", with(bands, {"--index", "NDVI"}), bands},
+                            {"--index", bands + Args{"--index", "NDVI"}, bands},
                             {"--bands", {"--index", "NDVI", "--bands", "R=3,N=4"}, {"--index", "NDVI", "--bands", "R=2,N=4"}},
                             {"--sensor", {"--sensor", "landsat4-7", "--index", "NDVI"}, {"--index", "NDVI"}},
-                            {"--const", with(bands, {"--index", "SAVI", "--const", "L=0.2"}), with(bands, {"--index", "SAVI"})},
+                            {"--const", bands + Args{"--index", "SAVI", "--const", "L=0.2"}, bands + Args{"--index", "SAVI"}},
                             {"--expr", {"--expr", "T=b3"}},
                             {"--nd", {"--nd", "1,2"}},
-                            {"--blue", with(nd, {"--red", "3", "--nir", "4", "--blue", "1", "--index", "EVI"}), with(nd, {"--red", "3", "--nir", "4", "--blue", "2", "--index", "EVI"})},
+                            {"--blue", nd + Args{"--red", "3", "--nir", "4", "--blue", "1", "--index", "EVI"}, nd + Args{"--red", "3", "--nir", "4", "--blue", "2", "--index", "EVI"}},
                             {"--green", {"--nir", "4", "--green", "1", "--index", "NDWI"}, {"--nir", "4", "--green", "2", "--index", "NDWI"}},
-                            {"--red", with(nd, {"--red", "3", "--nir", "4"}), with(nd, {"--red", "2", "--nir", "4"})},
-                            {"--nir", with(nd, {"--red", "3", "--nir", "4"}), with(nd, {"--red", "3", "--nir", "1"})},
+                            {"--red", nd + Args{"--red", "3", "--nir", "4"}, nd + Args{"--red", "2", "--nir", "4"}},
+                            {"--nir", nd + Args{"--red", "3", "--nir", "4"}, nd + Args{"--red", "3", "--nir", "1"}},
                             {"--swir", {"--index", "NDMI", "--nir", "4", "--swir", "2"}, {"--index", "NDMI", "--nir", "4", "--swir", "3"}},
                             {"--savi-l", {"--index", "savi", "--red", "3", "--nir", "4", "--savi-l", "0.1"}, {"--index", "savi", "--red", "3", "--nir", "4"}},
                             {"--nodata", {"--nodata", "-1"}},

@@ -309,12 +309,6 @@ const OptionSpec* ArgParser::find(const std::string& name) const {
   return nullptr;
 }
 
-std::string ArgParser::flag_for(const std::string& field) const {
-  for (const auto& o : options_)
-    if (o.field == field) return o.names.back();
-  return "";
-}
-
 bool ArgParser::parse(int argc, char** argv) {
   g_flag_of_field.clear();
   for (const auto& o : options_) g_flag_of_field.emplace(o.field, o.names.back());

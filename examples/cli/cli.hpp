@@ -86,8 +86,6 @@ public:
   // options with names, type, metavar, default, choices, range, role, help and library field.
   std::string json_usage() const;
   const std::string& program() const { return program_; }
-  // The flag that fills a library field ("memory_budget" -> "--mem"), or "" when none does.
-  std::string flag_for(const std::string& field) const;
 
 private:
   struct Positional {

@@ -495,6 +495,7 @@ ConvTranspose::ConvTranspose(const NodeInfo& node) : Layer(node) {
 }
 
 void ConvTranspose::prepare(const std::vector<ValueInfo>& inputs) {
+  gemm_ = &conv_gemm_for(node().attributes.get_string("luojia.isa", ""));
   const Tensor& w = constant_input(inputs, 1);
   if (w.rank() != 4) fail("weights must be 4-D, not " + to_string(w.shape()));
   const std::int64_t cin = w.dim(0), cout_g = w.dim(1), kh = w.dim(2), kw = w.dim(3);
@@ -570,7 +571,7 @@ void ConvTranspose::do_forward(std::span<const Tensor> inputs, std::span<Tensor>
         std::fill(dst + co * plane_out, dst + (co + 1) * plane_out, bias_[static_cast<std::size_t>(g * cout_g + co)]);
       const float* src = x.data() + (b * in_channels_ + g * cin_g) * plane_in;
       const float* wt = transposed_.data() + g * rows * cin_g;
-      const ConvGemm& gemm = conv_gemm_for(node().attributes.get_string("luojia.isa", ""));
+      const ConvGemm& gemm = *gemm_;
       for (std::int64_t y0 = 0; y0 < h; y0 += rows_per_chunk) {
         const std::int64_t y1 = std::min(h, y0 + rows_per_chunk), cols = (y1 - y0) * w;
         std::vector<float> col(static_cast<std::size_t>(rows * cols));

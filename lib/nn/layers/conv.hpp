@@ -60,6 +60,7 @@ private:
   std::int64_t out_channels_ = 0;
   std::vector<std::int64_t> output_padding_;
   std::vector<std::int64_t> output_shape_;
+  const ConvGemm* gemm_ = nullptr;  // the kernels' build (LoadOptions::isa), chosen in prepare
   Tensor transposed_;
   std::vector<float> bias_;
   ActivationFn activation_;
