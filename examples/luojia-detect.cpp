@@ -17,7 +17,10 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
                       "polygon per detection in INPUT's CRS (.gpkg, .geojson, .shp, .fgb), with class_id, class_name,\n"
                       "score and, for oriented boxes, angle (degrees clockwise from the raster's x axis). When the\n"
                       "graph lays its anchors out as grids (dynamic H/W exports), each tile keeps the anchors of its\n"
-                      "core and the boxes equal one whole-image run: no duplicates or cut boxes at tile borders.");
+                      "core and the boxes equal one whole-image run: no duplicates or cut boxes at tile borders.\n"
+                      "An instance segmenter (YOLOv8/11-seg: a second output of prototypes) writes each instance's\n"
+                      "mask as polygons (holes kept) with class_id, class_name, score and area, equal to one\n"
+                      "whole-image run's masks however the raster is tiled.");
   std::string input, model, output, conf, iou, classes, layout = "auto", reach, tta = "none";
   cli::ModelInputFlags input_flags;
   std::int64_t max_det = 0;
@@ -36,7 +39,8 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
   args.value("--max-det", "N", "Keep the N best detections of the raster (0: all)", max_det);
   args.value("--min-size", "PX", "Drop boxes with a side below PX pixels", min_size);
   args.flag("--class-agnostic", "NMS across classes (a box suppresses overlapping boxes of any class)", agnostic);
-  args.value("--layout", "auto|yolo8|yolo5|oriented", "The output's layout (default: from its shape and metadata)", layout);
+  args.value("--layout", "auto|yolo8|yolo5|oriented|end2end|end2end-oriented|yolo8-seg",
+             "The output's layout (default: from its shape and metadata)", layout);
   args.value("--box-reach", "PX", "How far a box can reach from its anchor (default: the model's box_reach); lets boxes be final row by row", reach);
   args.value("--tta", "none|flips|d4",
              "Test-time augmentation: also run on the tile mirrored (flips: x, y, both; d4: and transposed), all boxes suppressed together",
@@ -44,7 +48,8 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
   input_flags.add_halo_to(args);
   args.value("--aoi", "VECTOR", "Keep only detections anchored inside these polygons", o.aoi);
   args.value("--mask", "RASTER", "Keep only detections anchored where this raster (same grid) is non-zero", o.mask);
-  args.value("--pixel-boxes", "PATH.json", "Also write the detections as COCO-style pixel boxes", o.pixel_boxes);
+  args.value("--pixel-boxes", "PATH.json", "Also write the detections as COCO-style pixel boxes (instances: with RLE masks)", o.pixel_boxes);
+  args.value("--simplify", "TOLERANCE", "Simplify instance polygons with this tolerance (CRS units), topology kept", o.simplify);
   common.add_to(args);
   if (!args.parse(argc, argv)) return 0;
 
@@ -55,6 +60,7 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
   if (max_det < 0) throw cli::UsageError("--max-det must not be negative");
   o.max_detections = static_cast<std::size_t>(max_det);
   o.min_size = min_size;
+  if (o.simplify < 0) throw cli::UsageError("--simplify must not be negative");
   o.class_agnostic = agnostic;
   o.layout = parse_detection_layout(layout);
   o.tta = parse_detection_augmentation(tta);
@@ -86,6 +92,9 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
               << r.detections << " detection" << (r.detections == 1 ? "" : "s") << " of " << r.candidates
               << " candidates (conf " << r.confidence << ", IoU " << r.iou << "), at most " << r.most_held << " held for NMS";
     if (r.box_reach) std::cerr << " (box reach " << *r.box_reach << " px)";
+    if (r.layout == DetectionLayout::Yolo8Segment)
+      std::cerr << "; masks: " << r.masks_from_own_window << " made from a window of their own, " << r.empty_masks
+                << " empty (instance dropped)";
     std::cerr << "\n";
     if (!r.note.empty()) std::cerr << "luojia-detect: note: " << cli::with_flags(r.note) << "\n";
   }

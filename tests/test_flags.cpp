@@ -307,6 +307,8 @@ TEST_CASE("every flag of luojia-detect reaches the library", "[programs][flags]"
                             {"--aoi", {"--aoi", "{aoi}"}},
                             {"--mask", {"--mask", "{mask}"}},
                             {"--pixel-boxes", {"--pixel-boxes", "{out}/b.json"}},
+                            // Instance polygons (an instance segmenter's).
+                            {"--simplify", {"--simplify", "3"}, {}, Args{"{rgb}", kData + "detection/instances/seg_no_neck.onnx", "{out}/d.geojson"} + conf},
                         }});
 }
 

@@ -18,6 +18,7 @@
 #include "products/detection_shards.hpp"
 #include "products/model_products.hpp"
 #include "products/model_run.hpp"
+#include "products/prototype_masks.hpp"
 #include "products/symmetry.hpp"
 
 #include <nlohmann/json.hpp>
@@ -134,8 +135,9 @@ private:
 class DetectionWriter {
 public:
   DetectionWriter(const RasterInfo& info, const std::string& output, const DetectOptions& o, std::vector<std::string> class_names,
-                  bool oriented, double iou)
+                  bool oriented, double iou, bool instances)
       : output_(output), vector_(output, o.overwrite, o.format), class_names_(std::move(class_names)), oriented_(oriented),
+        instances_(instances), simplify_(o.simplify), image_width_(info.width), image_height_(info.height),
         placement_(info, info.path) {
     const ErrorContext where{output, {}, {}, {}};
     detail::GdalErrorTrap trap;
@@ -149,13 +151,16 @@ public:
       if (kv.find('=') == std::string::npos) throw UsageError("layer_options", "takes KEY=VALUE, not '" + kv + "'");
       layer_options.AddString(kv.c_str());
     }
-    layer_ = ds.CreateLayer("detections", has_srs ? &srs : nullptr, wkbPolygon, layer_options.List());
+    layer_ = ds.CreateLayer(instances_ ? "instances" : "detections", has_srs ? &srs : nullptr,
+                            instances_ ? wkbMultiPolygon : wkbPolygon, layer_options.List());
     if (!layer_) raise("cannot create a layer: " + trap.message("layer creation failed"), where);
     OGRFieldDefn id("class_id", OFTInteger), name("class_name", OFTString), score("score", OFTReal), angle("angle", OFTReal);
+    OGRFieldDefn area("area", OFTReal);
     layer_->CreateField(&id);
     layer_->CreateField(&name);
     layer_->CreateField(&score);
     if (oriented_) layer_->CreateField(&angle);
+    if (instances_) layer_->CreateField(&area);
     if (!o.stream.shard.whole()) {
       // Boxes of groups that may reach into a neighbouring shard, not yet suppressed, with their
       // pixel geometry: luojia-merge suppresses them together with the other shards'.
@@ -195,7 +200,14 @@ public:
   }
 
   const detail::PixelPlacement& placement() const { return placement_; }
-  void write(const Detection& d) { write_to(layer_, d); }
+  // An instance whose mask is still to be made waits in pending() (see take_pending).
+  void write(const Detection& d) {
+    if (instances_ && !d.mask) pending_.push_back(d);
+    else if (instances_ && d.mask->pixels() == 0) ++empty_;
+    else write_to(layer_, d);
+  }
+  std::vector<Detection> take_pending() { return std::exchange(pending_, {}); }
+  std::int64_t empty_masks() const { return empty_; }
   void write_candidate(const Detection& d) { write_to(candidates_, d); }
 
 private:
@@ -213,16 +225,26 @@ private:
                                          {"px_angle", d.angle}})
         feature.SetField(field, value);
     if (candidate) feature.SetField("px_anchor", static_cast<GIntBig>(d.anchor));
-    OGRLinearRing ring;
-    const auto corners = d.corners();
-    for (int i = 0; i <= 4; ++i) {
-      const auto& [x, y] = corners[static_cast<std::size_t>(i % 4)];
-      const auto [gx, gy] = placement_.apply(x, y);
-      ring.addPoint(gx, gy);
+    if (instances_ && !candidate) {
+      std::unique_ptr<OGRGeometry> parts = detail::mask_polygons(*d.mask);
+      placement_.place(*parts);
+      if (simplify_ > 0)
+        if (std::unique_ptr<OGRGeometry> simple(parts->SimplifyPreserveTopology(simplify_)); simple && !simple->IsEmpty())
+          parts.reset(OGRGeometryFactory::forceToMultiPolygon(simple.release()));
+      feature.SetField("area", OGR_G_Area(OGRGeometry::ToHandle(parts.get())));
+      feature.SetGeometryDirectly(parts.release());
+    } else {
+      OGRLinearRing ring;
+      const auto corners = d.corners();
+      for (int i = 0; i <= 4; ++i) {
+        const auto& [x, y] = corners[static_cast<std::size_t>(i % 4)];
+        const auto [gx, gy] = placement_.apply(x, y);
+        ring.addPoint(gx, gy);
+      }
+      OGRPolygon polygon;
+      polygon.addRing(&ring);
+      feature.SetGeometry(&polygon);
     }
-    OGRPolygon polygon;
-    polygon.addRing(&ring);
-    feature.SetGeometry(&polygon);
     detail::GdalErrorTrap trap;
     if (layer->CreateFeature(&feature) != OGRERR_NONE) raise("cannot write a detection: " + trap.message("CreateFeature failed"), where);
     if (candidate) return;
@@ -236,6 +258,11 @@ private:
                           {"score", d.score},
                           {"iscrowd", 0}};
       if (oriented_) a["rbox"] = {d.cx, d.cy, d.width, d.height, d.angle * 180.0 / std::numbers::pi};
+      if (d.mask) {
+        // COCO's uncompressed RLE (pycocotools' frPyObjects takes it as it is).
+        a["segmentation"] = {{"size", {image_height_, image_width_}}, {"counts", d.mask->coco_counts(image_width_, image_height_)}};
+        a["area"] = d.mask->pixels();
+      }
       coco_ << (count_ ? ",\n" : "\n") << a.dump();
     }
     ++count_;
@@ -269,6 +296,11 @@ private:
   detail::VectorOutput vector_;
   std::vector<std::string> class_names_;
   bool oriented_;
+  bool instances_;
+  double simplify_;
+  std::int64_t image_width_, image_height_;
+  std::vector<Detection> pending_;
+  std::int64_t empty_ = 0;
   detail::PixelPlacement placement_;
   OGRLayer* layer_ = nullptr;
   OGRLayer* candidates_ = nullptr;
@@ -405,6 +437,12 @@ struct DetectPlan {
   std::optional<double> reach;  // how far a box reaches from its anchor, when known
   std::vector<std::string> class_names;
   std::size_t symmetries = 1;  // views of each tile the network sees (tta)
+  // Instance segmentation: a second output of prototypes, scale input pixels per cell, whose
+  // cells read radius pixels past their own; and the halo that lets a tile make its boxes' masks.
+  bool instances = false;
+  std::int64_t proto_scale = 0, proto_radius = 0;
+  bool masks_clipped = false;  // masks cut to their tile's window (fixed-size windows, global context)
+  std::optional<std::int64_t> halo;
   DetectReport report;
 
   void add_note(const std::string& text) { report.note += (report.note.empty() ? "" : "; ") + text; }
@@ -419,11 +457,33 @@ void resolve_fixed_window(DetectPlan& p, const nn::Model& model, const ErrorCont
   p.fixed_w = p.fixed_size ? declared[3] : 0;
 }
 
+// A second output of prototypes (1, nm, H/s, W/s) makes the detector an instance segmenter. Its
+// tiles then read, past their core, the prototypes' receptive radius plus how far a box reaches
+// from its anchor: every box a tile owns finds its whole mask in the tile's sure prototypes.
+void resolve_instances(DetectPlan& p, const nn::Model& model, const DetectOptions& o) {
+  p.halo = o.halo;
+  if (model.outputs().size() < 2) return;
+  const std::int64_t h = p.fixed_size ? p.fixed_h : 256, w = p.fixed_size ? p.fixed_w : 256;
+  const std::vector<nn::OutputAnalysis> outputs = model.analyse({1, p.input.input_channels[0], h, w});
+  const nn::OutputAnalysis& protos = outputs.at(1);
+  if (protos.shape.size() != 4 || protos.shape[1] < 1 || protos.stride < 2) return;
+  p.instances = true;
+  p.proto_scale = protos.stride;
+  p.proto_radius = protos.radius;
+  p.decode.mask_channels = protos.shape[1];
+  if (o.tta != DetectionAugmentation::None) throw UsageError("tta", "is not applied to instance masks yet: run an instance segmenter without it");
+  if (!o.stream.shard.whole()) throw UsageError("shard", "instance masks cannot be written by shards yet: run the raster whole");
+  p.masks_clipped = p.fixed_size || !protos.tileable;
+  const std::optional<double> reach = o.box_reach ? o.box_reach : model.metadata().box_reach;
+  if (!o.halo && reach && !p.fixed_size && protos.tileable)
+    p.halo = std::max(outputs.at(0).radius, p.proto_radius + p.proto_scale + static_cast<std::int64_t>(std::ceil(*reach)));
+}
+
 // Tiles cut along anchor cells when the analysis finds them; otherwise overlapping tiles (or a
 // fixed-size model's windows) whose boxes are merged by NMS, which the report calls not exact.
 void plan_detection_tiling(DetectPlan& p, const nn::Model& model, const RasterInfo& info, const DetectOptions& o) {
   p.tiling = p.fixed_size ? fixed_window_tiling(model, p.input, info, p.fixed_w, p.fixed_h, o.halo)
-                          : detail::plan_model_tiling(model, p.input, info, o.tile, o.halo, false, false);
+                          : detail::plan_model_tiling(model, p.input, info, o.tile, p.halo, false, false);
   p.cells_known = !p.tiling.analysis.anchors.empty() && p.tiling.analysis.tileable;
   p.anchored = !p.fixed_size && p.cells_known;
   DetectReport& report = p.report;
@@ -450,15 +510,26 @@ void plan_detection_tiling(DetectPlan& p, const nn::Model& model, const RasterIn
 // The layout, from a run at the smallest aligned size.
 void resolve_layout(DetectPlan& p, const nn::Model& model, const DetectOptions& o, const ErrorContext& at_model) {
   const std::int64_t probe = detail::round_up(std::max<std::int64_t>(64, p.tiling.alignment), p.tiling.alignment);
-  p.probe_shape = model
-                      .run(p.input.split(nn::Tensor(
-                          {1, p.input.channels(), p.fixed_size ? p.fixed_h : probe, p.fixed_size ? p.fixed_w : probe})))
-                      .at(0)
-                      .shape();
+  const std::int64_t ph = p.fixed_size ? p.fixed_h : probe, pw = p.fixed_size ? p.fixed_w : probe;
+  const std::vector<nn::Tensor> outputs = model.run(p.input.split(nn::Tensor({1, p.input.channels(), ph, pw})));
+  p.probe_shape = outputs.at(0).shape();
   const int classes = static_cast<int>(model.metadata().classes.size());
   p.layout = o.layout;
+  if (p.instances) {
+    const nn::Shape& protos = outputs.at(1).shape();
+    if (protos[2] * p.proto_scale != ph || protos[3] * p.proto_scale != pw)
+      raise("the model's prototypes " + nn::to_string(protos) + " are not 1/" + std::to_string(p.proto_scale) + " of its " +
+                std::to_string(pw) + " x " + std::to_string(ph) + " input",
+            at_model);
+    if (p.layout != DetectionLayout::Auto && p.layout != DetectionLayout::Yolo8Segment)
+      throw UsageError("layout", std::string("is ") + name(p.layout) + ", but the model has a second output of prototypes " +
+                                     nn::to_string(protos) + ": an instance segmenter (yolo8-seg)");
+  } else if (p.layout == DetectionLayout::Yolo8Segment) {
+    throw UsageError("layout", "is yolo8-seg, but the model has no second output of prototypes (1, nm, H/4, W/4)");
+  }
   try {
-    if (p.layout == DetectionLayout::Auto) p.layout = detection_layout(p.probe_shape, classes, model.metadata().detection_type);
+    if (p.layout == DetectionLayout::Auto)
+      p.layout = detection_layout(p.probe_shape, classes, model.metadata().detection_type, p.decode.mask_channels);
   } catch (const ModelError& e) {
     e.rethrow_with(at_model);  // say which model it is
   }
@@ -471,6 +542,11 @@ void resolve_layout(DetectPlan& p, const nn::Model& model, const DetectOptions& 
 
 // Decoding, NMS and box reach: the options given, else the model's metadata, else defaults.
 void resolve_thresholds(DetectPlan& p, const nn::ModelMetadata& meta, const DetectOptions& o) {
+  if (p.masks_clipped && !p.tiling.one_tile) {
+    p.report.exact = false;
+    p.add_note(p.fixed_size ? "instance masks are cut at the edges of the model's fixed-size windows"
+                            : "instance masks are cut at their tile's edges: the prototypes have global context");
+  }
   p.decode.layout = p.layout;
   p.decode.classes = static_cast<int>(meta.classes.size());
   p.decode.confidence = static_cast<float>(threshold_in_unit(o.confidence, meta.detection_confidence, 0.25, "confidence"));
@@ -494,7 +570,8 @@ void resolve_thresholds(DetectPlan& p, const nn::ModelMetadata& meta, const Dete
 // Names for every class the output scores (the metadata may name fewer).
 std::vector<std::string> scored_class_names(const DetectPlan& p, const nn::ModelMetadata& meta) {
   const std::int64_t classes = static_cast<int>(meta.classes.size());
-  const std::int64_t scored = p.layout == DetectionLayout::Yolo8      ? p.probe_shape[1] - 4
+  const std::int64_t scored = p.layout == DetectionLayout::Yolo8Segment ? p.probe_shape[1] - 4 - p.decode.mask_channels
+                              : p.layout == DetectionLayout::Yolo8      ? p.probe_shape[1] - 4
                               : p.layout == DetectionLayout::Oriented ? p.probe_shape[1] - 5
                               : p.layout == DetectionLayout::Yolo5    ? p.probe_shape[2] - 5
                                                                       : classes;
@@ -505,6 +582,9 @@ DetectPlan plan_detection(const RasterInfo& info, const nn::Model& model, const 
   DetectPlan p;
   p.input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
   resolve_fixed_window(p, model, at_model);
+  resolve_instances(p, model, o);
+  if (o.simplify < 0) throw UsageError("simplify", "must not be negative");
+  if (o.simplify > 0 && !p.instances) throw UsageError("simplify", "applies to instance masks, and the model finds boxes");
   plan_detection_tiling(p, model, info, o);
   resolve_layout(p, model, o, at_model);
   resolve_thresholds(p, model.metadata(), o);
@@ -578,7 +658,59 @@ public:
   std::int64_t skipped() const { return skipped_.load(); }
   std::int64_t candidates() const { return candidates_.load(); }
 
+  // The mask of a kept box whose prototypes reached past its tile's sure ones: the network over a
+  // window of its own around the cells the mask reads, their receptive radius included.
+  std::shared_ptr<const InstanceMask> own_window_mask(Raster& raster, const Detection& d, const ReadOptions& read) {
+    const std::int64_t scale = plan_.proto_scale, pw = plan_.tiling.padded_width, ph = plan_.tiling.padded_height;
+    const detail::CellRange cells = detail::cells_of_mask(d, width_, height_, ph / scale, pw / scale, scale);
+    const std::int64_t a = plan_.tiling.alignment, margin = plan_.proto_radius + scale;
+    const auto span = [&](std::int64_t c0, std::int64_t c1, std::int64_t padded) {
+      const std::int64_t lo = std::max<std::int64_t>(0, c0 * scale - margin) / a * a;
+      return std::pair{lo, std::min(padded, detail::round_up(c1 * scale + margin, a)) - lo};
+    };
+    const auto [x0, w] = span(cells.col0, cells.col1, pw);
+    const auto [y0, h] = span(cells.row0, cells.row1, ph);
+    Tile tile;
+    tile.index = -1;
+    tile.read = tile.core = Window{x0, y0, w, h};
+    Image pixels;
+    Mask valid;
+    raster.read_into(tile.read, plan_.input.bands, pixels, read, &valid);
+    nn::Tensor x({1, plan_.input.channels(), h, w});
+    detail::network_input(InputTile{tile, pixels, valid}, plan_.input, width_, height_, x);
+    std::vector<nn::Tensor> outputs;
+    {
+      const auto session = sessions_.borrow();
+      outputs = session->run(plan_.input.split(x));
+    }
+    std::optional<InstanceMask> mask = detail::instance_mask(d, prototypes(outputs.at(1), tile.read, pw, ph), width_, height_);
+    if (!mask) throw Error("internal: a mask reads prototypes outside the window made for it");
+    return std::make_shared<const InstanceMask>(std::move(*mask));
+  }
+
 private:
+  detail::PrototypeView prototypes(const nn::Tensor& protos, const Window& read, std::int64_t padded_width,
+                                   std::int64_t padded_height) const {
+    const nn::Shape& s = protos.shape();
+    if (s.size() != 4 || s[1] != plan_.decode.mask_channels || s[2] * plan_.proto_scale != read.height ||
+        s[3] * plan_.proto_scale != read.width)
+      raise("the model's prototypes " + nn::to_string(s) + " are not 1/" + std::to_string(plan_.proto_scale) + " of its " +
+                std::to_string(read.width) + " x " + std::to_string(read.height) + " input",
+            at_model_);
+    return detail::prototype_view(protos.data(), s[1], read.x, read.y, read.width, read.height, padded_width, padded_height,
+                                  plan_.proto_scale, plan_.proto_radius);
+  }
+
+  // The box's mask when the tile's sure prototypes hold it; else its coefficients stay for
+  // own_window_mask.
+  static void attach_mask(Detection& d, const detail::PrototypeView& protos, bool clip, std::int64_t width, std::int64_t height) {
+    if (std::optional<InstanceMask> m = detail::instance_mask(d, protos, width, height, clip)) {
+      d.mask = std::make_shared<const InstanceMask>(std::move(*m));
+      d.coefficients = {};
+    }
+  }
+  void attach_mask(Detection& d, const detail::PrototypeView& protos, bool clip) const { attach_mask(d, protos, clip, width_, height_); }
+
   std::vector<Detection> owned_boxes(const InputTile& in, std::int64_t nw, std::int64_t nh) {
     const Window& r = in.tile.read;
     const Window& core = in.tile.core;
@@ -600,18 +732,27 @@ private:
         xt = nn::Tensor({1, input.channels(), th, tw});
         detail::apply_symmetry(x.data(), input.channels(), nh, nw, sym, false, xt.data());
       }
-      nn::Tensor y;
+      std::vector<nn::Tensor> outputs;
       {
         const auto session = sessions_.borrow();
-        y = session->run(input.split(s > 0 ? xt : x)).at(0);
+        outputs = session->run(input.split(s > 0 ? xt : x));
       }
+      const nn::Tensor& y = outputs.at(0);
       std::vector<Detection> boxes = decode_detections(y, plan_.decode);
       candidates_ += static_cast<std::int64_t>(boxes.size());
       const nn::OutputAnalysis* map = plan_.cells_known ? &anchors_.at(tw, th) : nullptr;
       if (map) check_anchor_count(*map, y, tw, th);
       const TileView view{in, inside, s, nw, nh, map};
+      // A fixed-size window's prototypes are placed on a grid of its own, clamped at its edges.
+      const std::int64_t pw = plan_.fixed_size ? r.x + nw : plan_.tiling.padded_width;
+      const std::int64_t ph = plan_.fixed_size ? r.y + nh : plan_.tiling.padded_height;
+      const detail::PrototypeView protos =
+          plan_.instances ? prototypes(outputs.at(1), Window{r.x, r.y, nw, nh}, pw, ph) : detail::PrototypeView{};
       for (Detection& d : boxes)
-        if (take_if_owned(d, view)) kept.push_back(d);
+        if (take_if_owned(d, view)) {
+          if (plan_.instances) attach_mask(d, protos, plan_.masks_clipped);
+          kept.push_back(d);
+        }
     }
     return kept;
   }
@@ -777,7 +918,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   std::unique_ptr<detail::AreaOfInterest> aoi;
   if (!o.aoi.empty() || !o.mask.empty()) aoi = std::make_unique<detail::AreaOfInterest>(info, o.aoi, o.mask);
   check_detection_outputs(output, o);
-  DetectionWriter writer(info, output, o, plan.class_names, plan.oriented, plan.iou);
+  DetectionWriter writer(info, output, o, plan.class_names, plan.oriented, plan.iou, plan.instances);
   check_placement(plan, writer, !o.stream.shard.whole());
   plan.symmetries = o.tta == DetectionAugmentation::D4 ? 8 : o.tta == DetectionAugmentation::Flips ? 4 : 1;
 
@@ -790,6 +931,11 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   const StreamOptions so = detection_stream_options(plan, model, grid, o);
   const StreamStats stats = stream_results<Boxes>(raster, plan.input.bands, grid, kernel, sink, so);
   settled.finish();
+  for (Detection& d : writer.take_pending()) {
+    d.mask = detector.own_window_mask(raster, d, so.read);
+    writer.write(d);
+    ++plan.report.masks_from_own_window;
+  }
   writer.commit();
 
   DetectReport& report = plan.report;
@@ -799,6 +945,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   report.detections = writer.count();
   report.most_held = settled.most_held();
   report.box_reach = plan.reach;
+  report.empty_masks = writer.empty_masks();
   report.written.push_back(output);
   if (!o.pixel_boxes.empty()) report.written.push_back(o.pixel_boxes);
   return report;

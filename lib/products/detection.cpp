@@ -78,7 +78,8 @@ DetectionLayout parse_detection_layout(const std::string& text) {
   if (s == "oriented") return DetectionLayout::Oriented;
   if (s == "end2end") return DetectionLayout::EndToEnd;
   if (s == "end2end-oriented") return DetectionLayout::EndToEndOriented;
-  throw UsageError("layout", "is auto, yolo8, yolo5, oriented, end2end or end2end-oriented, not '" + text + "'");
+  if (s == "yolo8-seg") return DetectionLayout::Yolo8Segment;
+  throw UsageError("layout", "is auto, yolo8, yolo5, oriented, end2end, end2end-oriented or yolo8-seg, not '" + text + "'");
 }
 
 DetectionAugmentation parse_detection_augmentation(const std::string& text) {
@@ -97,15 +98,27 @@ const char* name(DetectionLayout layout) {
     case DetectionLayout::Oriented: return "oriented";
     case DetectionLayout::EndToEnd: return "end2end";
     case DetectionLayout::EndToEndOriented: return "end2end-oriented";
+    case DetectionLayout::Yolo8Segment: return "yolo8-seg";
   }
   return "?";
 }
 
-DetectionLayout detection_layout(const nn::Shape& s, int classes, const std::string& det_type) {
+DetectionLayout detection_layout(const nn::Shape& s, int classes, const std::string& det_type, std::int64_t mask_channels) {
   if (s.size() != 3 || s[0] != 1)
     throw ModelError("a detector's output is (1, rows, columns), not " + nn::to_string(s));
   const std::int64_t a = s[1], b = s[2];
   const std::string type = lower(det_type);
+  if (type.find("seg") != std::string::npos && mask_channels == 0)
+    throw ModelError("det_type '" + det_type + "' names instance segmentation, but the model has no prototype output (1, nm, H/4, W/4)");
+  if (mask_channels > 0) {
+    // Prototypes beside the boxes: YOLOv8-seg's (1, 4 + nc + nm, N), whatever det_type says of boxes.
+    const std::int64_t scored = a - 4 - mask_channels;
+    if (a >= b || scored < 1 || (classes > 0 && scored != classes))
+      throw ModelError("output " + nn::to_string(s) + " beside " + std::to_string(mask_channels) +
+                       " prototypes is not (1, 4 + classes + " + std::to_string(mask_channels) + ", anchors)" +
+                       (classes > 0 ? " for " + std::to_string(classes) + " classes" : std::string()));
+    return DetectionLayout::Yolo8Segment;
+  }
   if (type.find("obb") != std::string::npos) return b == 7 && a > 7 ? DetectionLayout::EndToEndOriented : DetectionLayout::Oriented;
   if (type.find("v5") != std::string::npos || type.find("v7") != std::string::npos) return DetectionLayout::Yolo5;
   if (!type.empty() && type.find("ultralytics") == std::string::npos)
@@ -137,7 +150,10 @@ std::vector<Detection> decode_detections(const nn::Tensor& output, const DecodeO
   if (s.size() != 3 || s[0] != 1) throw ModelError("a detector's output is (1, rows, columns), not " + nn::to_string(s));
   const std::int64_t rows = s[1], cols = s[2];
   const float* v = output.data();
-  const bool channels_first = layout == DetectionLayout::Yolo8 || layout == DetectionLayout::Oriented;
+  const bool channels_first =
+      layout == DetectionLayout::Yolo8 || layout == DetectionLayout::Oriented || layout == DetectionLayout::Yolo8Segment;
+  if (layout == DetectionLayout::Yolo8Segment && o.mask_channels < 1)
+    throw ModelError("layout yolo8-seg needs the prototypes' count (a second output of (1, nm, H/4, W/4))");
   const std::int64_t boxes = channels_first ? cols : rows, values = channels_first ? rows : cols;
   // Value k of box i.
   const auto at = [&](std::int64_t i, std::int64_t k) { return channels_first ? v[k * cols + i] : v[i * cols + k]; };
@@ -145,6 +161,7 @@ std::vector<Detection> decode_detections(const nn::Tensor& output, const DecodeO
   switch (layout) {
     case DetectionLayout::Yolo8: classes = values - 4; break;
     case DetectionLayout::Oriented: classes = values - 5; break;
+    case DetectionLayout::Yolo8Segment: classes = values - 4 - o.mask_channels; break;
     case DetectionLayout::Yolo5: classes = values - 5; break;
     case DetectionLayout::EndToEnd:
     case DetectionLayout::EndToEndOriented: {
@@ -200,6 +217,10 @@ std::vector<Detection> decode_detections(const nn::Tensor& output, const DecodeO
       d.width = at(i, 2);
       d.height = at(i, 3);
       if (layout == DetectionLayout::Oriented) d.angle = at(i, 4 + classes);
+    }
+    if (layout == DetectionLayout::Yolo8Segment && d.score >= o.confidence) {
+      d.coefficients.resize(static_cast<std::size_t>(o.mask_channels));
+      for (std::int64_t k = 0; k < o.mask_channels; ++k) d.coefficients[static_cast<std::size_t>(k)] = at(i, 4 + classes + k);
     }
     if (!(d.score >= o.confidence) || !wanted(d.class_id)) continue;
     if (!(d.width > 0 && d.height > 0) || d.width < o.min_size || d.height < o.min_size) continue;

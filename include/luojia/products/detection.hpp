@@ -5,9 +5,11 @@
 #include <luojia/export.hpp>
 #include <luojia/nn/layer_registry.hpp>
 #include <luojia/nn/tensor.hpp>
+#include <luojia/products/instance_mask.hpp>
 
 #include <array>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +29,10 @@ struct Detection {
   double cx = 0, cy = 0, width = 0, height = 0;
   double angle = 0;
   std::int64_t anchor = -1;  // the row or column of the output it was decoded from (see ranks_before)
+  // Instance segmentation: the mask coefficients the output gives the box, until its mask is
+  // made; then the mask (raster pixels, within the box).
+  std::vector<float> coefficients;
+  std::shared_ptr<const InstanceMask> mask;
 
   // The four corners, in order around the box.
   std::array<std::array<double, 2>, 4> corners() const;
@@ -41,17 +47,22 @@ enum class DetectionLayout {
   Oriented,          // (1, 4+nc+1, N): cx, cy, w, h, class scores, angle in radians (YOLOv8-OBB)
   EndToEnd,          // (1, K, 6): x1, y1, x2, y2, score, class (NMS-free exports)
   EndToEndOriented,  // (1, K, 7): cx, cy, w, h, score, class, angle in radians
+  Yolo8Segment,      // (1, 4+nc+nm, N): boxes, class scores, nm mask coefficients, with a second
+                     // output of nm prototypes (1, nm, H/4, W/4) (YOLOv8-seg, YOLO11-seg)
 };
 
-// "yolo8", "yolo5", "oriented", "end2end", "end2end-oriented" (and "auto"); throws UsageError("layout").
+// "yolo8", "yolo5", "oriented", "end2end", "end2end-oriented", "yolo8-seg" (and "auto"); throws
+// UsageError("layout").
 LUOJIA_API DetectionLayout parse_detection_layout(const std::string& name);
 LUOJIA_API const char* name(DetectionLayout layout);
 
 // The layout of an output of this shape. classes: the model's class count when its metadata names
 // them (0: unknown); det_type: Deepness's name for the layout ("YOLO_v5_v7_DEFAULT",
-// "YOLO_Ultralytics", "YOLO_Ultralytics_obb"; empty: none). Throws ModelError saying why a shape
-// fits no layout.
-LUOJIA_API DetectionLayout detection_layout(const nn::Shape& output, int classes, const std::string& det_type);
+// "YOLO_Ultralytics", "YOLO_Ultralytics_obb", "YOLO_Ultralytics_segmentation"; empty: none);
+// mask_channels: the prototypes' count when the model has a prototype output (0: none). Throws
+// ModelError saying why a shape fits no layout.
+LUOJIA_API DetectionLayout detection_layout(const nn::Shape& output, int classes, const std::string& det_type,
+                                            std::int64_t mask_channels = 0);
 
 struct DecodeOptions {
   DetectionLayout layout = DetectionLayout::Auto;
@@ -60,6 +71,7 @@ struct DecodeOptions {
   float confidence = 0.25f;    // detections scoring below it are dropped
   std::vector<int> keep_classes;  // only these classes (empty: all)
   double min_size = 0;         // boxes with a side below it (pixels) are dropped
+  std::int64_t mask_channels = 0;  // Yolo8Segment: the prototypes' count (nm)
 };
 
 // The detections of one image (batch 1) whose score reaches options.confidence. For Yolo5 the
@@ -114,6 +126,7 @@ struct DetectOptions {
   std::string aoi;                   // vector: only detections anchored inside its polygons
   std::string mask;                  // raster on the same grid: only detections anchored on non-zero pixels
   std::string pixel_boxes;           // optional COCO-style JSON of the detections in pixel coordinates
+  double simplify = 0;               // instance polygons: Douglas-Peucker tolerance (CRS units), topology kept
   std::string format;                // OGR driver of the output (ogr2ogr -f); empty: from its extension
   std::vector<std::string> layer_options;  // KEY=VALUE creation options of its layer (ogr2ogr -lco)
 
@@ -137,6 +150,10 @@ struct DetectReport {
   bool exact = true;               // false when tiles overlap and are merged by NMS (no anchor grid found)
   std::string note;                // why not exact, and warnings (no geotransform, boxes held)
   std::size_t activation_bytes = 0;
+  // Instance segmentation: masks whose prototypes reached past their tile's sure region and were
+  // made from a window of their own, and instances dropped because no pixel of their mask is on.
+  std::int64_t masks_from_own_window = 0;
+  std::int64_t empty_masks = 0;
   std::vector<std::string> written;
 };
 
@@ -149,6 +166,15 @@ struct DetectReport {
 // raster. The raster is padded on the right and bottom to a multiple of the largest stride by
 // reflection; anchors whose cell centre lies outside the raster (or on nodata, or outside the
 // AOI) are dropped. Throws Error before writing when the model does not fit.
+//
+// Instance segmentation (layout yolo8-seg: a second output of prototypes): each kept box's mask,
+// as Ultralytics' retina masks (logits = coefficients . prototypes, upsampled bilinearly to the
+// input, cropped to the box, above 0), is written as the box's polygons (holes kept; fields
+// class_id, class_name, score, area) instead of its rectangle; the pixel boxes gain COCO RLE
+// segmentations. Tiles read their prototypes' receptive radius plus the box reach past their core,
+// so a box anchored in a tile finds its whole mask there and the masks equal one whole-image run's;
+// a mask reaching further (no box reach known, or a larger box) is made from a window around it of
+// its own. Memory holds each mask as runs over its box, never a raster-sized mask.
 LUOJIA_API DetectReport detect(Raster& input, const nn::Model& model, const std::string& output,
                                const DetectOptions& options = {});
 LUOJIA_API DetectReport detect(const std::string& input, const std::string& model, const std::string& output,

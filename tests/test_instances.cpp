@@ -1,0 +1,281 @@
+// Instance segmentation's exactness: tiled masks equal one whole-image PyTorch run of random
+// YOLOv8-seg-style models (tools/make_instance_sweep.py), the masks made there from the formulas
+// (coefficients . prototypes, bilinear upsampling, crop to the box, logit above 0).
+#include "support.hpp"
+
+#include <luojia/error.hpp>
+#include <luojia/io/raster.hpp>
+#include <luojia/nn/model.hpp>
+#include <luojia/products/detection.hpp>
+
+#include <catch2/catch.hpp>
+#include <gdal_alg.h>
+#include <gdal_priv.h>
+#include <nlohmann/json.hpp>
+#include <ogrsf_frmts.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <map>
+
+using namespace luojia;
+using luojia::test::TempDir;
+
+namespace {
+
+const std::string kInstances = LUOJIA_TEST_DATA "/detection/instances/";
+const std::string kSweep = LUOJIA_TEST_DATA "/detection/sweep/";
+constexpr double kGeo[6] = {431000.0, 0.5, 0.0, 3381000.0, 0.0, -0.5};
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+const nlohmann::json& manifest() {
+  static const nlohmann::json m = read_json(kInstances + "manifest.json");
+  return m;
+}
+
+// The sweep's image of a case as a georeferenced 3-band GeoTIFF (with its nodata, if any).
+std::string case_raster(TempDir& dir, const std::string& name) {
+  const nlohmann::json& c = manifest()["cases"][name];
+  const int h = c["height"], w = c["width"];
+  std::ifstream in(kSweep + name + "_input.u8", std::ios::binary);
+  const std::vector<char> pixels((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(pixels.size() == static_cast<std::size_t>(3 * h * w));
+  luojia::test::RasterSpec spec;
+  spec.width = w;
+  spec.height = h;
+  spec.bands = 3;
+  spec.type = GDT_Byte;
+  spec.epsg = 32650;
+  if (!c["nodata"].is_null()) spec.nodata = c["nodata"].get<double>();
+  std::copy(std::begin(kGeo), std::end(kGeo), spec.geotransform);
+  const std::string path = dir.file(name + ".tif");
+  luojia::test::make_raster(path, spec, [&](int b, int x, int y) {
+    return static_cast<double>(static_cast<unsigned char>(pixels[static_cast<std::size_t>((b * h + y) * w + x)]));
+  });
+  return path;
+}
+
+// A window of pixels, 1 inside.
+struct Grid {
+  std::int64_t x0 = 0, y0 = 0, width = 0, height = 0;
+  std::vector<std::uint8_t> inside;
+  std::int64_t count() const { return std::count(inside.begin(), inside.end(), 1); }
+};
+
+Grid from_runs(const nlohmann::json& m, const char* which) {
+  Grid g{m["x0"], m["y0"], m["width"], m["height"], {}};
+  g.inside.assign(static_cast<std::size_t>(g.width * g.height), 0);
+  std::size_t at = 0, k = 0;
+  for (const auto& run : m[which]) {
+    const auto n = run.get<std::size_t>();
+    if (k++ % 2 == 1) std::fill_n(g.inside.begin() + static_cast<std::ptrdiff_t>(at), n, 1);
+    at += n;
+  }
+  REQUIRE(at == g.inside.size());
+  return g;
+}
+
+// luojia's COCO RLE (column-major over the image) onto window like's pixels; out_of_window counts
+// the pixels inside that fall outside it.
+Grid from_coco(const nlohmann::json& segmentation, const Grid& like, std::int64_t& out_of_window) {
+  const std::int64_t h = segmentation["size"][0], w = segmentation["size"][1];
+  Grid g = like;
+  g.inside.assign(g.inside.size(), 0);
+  std::int64_t at = 0, total = 0;
+  bool in = false;
+  out_of_window = 0;
+  for (const auto& c : segmentation["counts"]) {
+    const std::int64_t n = c.get<std::int64_t>();
+    if (in)
+      for (std::int64_t p = at; p < at + n; ++p) {
+        const std::int64_t x = p / h - g.x0, y = p % h - g.y0;
+        if (x < 0 || y < 0 || x >= g.width || y >= g.height) ++out_of_window;
+        else g.inside[static_cast<std::size_t>(y * g.width + x)] = 1;
+      }
+    at += n;
+    total += n;
+    in = !in;
+  }
+  CHECK(total == w * h);
+  return g;
+}
+
+struct Run {
+  DetectReport report;
+  nlohmann::json annotations;
+};
+
+Run run(Raster& raster, const nn::Model& model, TempDir& dir, std::int64_t tile, DetectOptions o = {}) {
+  o.tile = tile;
+  o.stream.threads = 2;
+  o.overwrite = true;
+  o.pixel_boxes = dir.file("boxes.json");
+  Run r;
+  r.report = detect(raster, model, dir.file("instances.gpkg"), o);
+  r.annotations = read_json(o.pixel_boxes)["annotations"];
+  return r;
+}
+
+// Every reference instance with a sure pixel is found, every one found is a reference instance
+// (class, score, box), and its mask lies between the reference's sure and maybe masks.
+std::int64_t check_against_reference(const nlohmann::json& got, const nlohmann::json& want) {
+  std::vector<bool> matched(want.size(), false);
+  std::int64_t pixels = 0;
+  for (const auto& a : got) {
+    const double score = a["score"];
+    std::size_t k = 0;
+    while (k < want.size() && !(std::fabs(want[k]["score"].get<double>() - score) < 1e-5 && want[k]["class_id"] == a["category_id"]))
+      ++k;
+    INFO("instance of score " << score);
+    REQUIRE(k < want.size());
+    matched[k] = true;
+    const nlohmann::json& ref = want[k];
+    const double x0 = ref["cx"].get<double>() - ref["width"].get<double>() / 2, y0 = ref["cy"].get<double>() - ref["height"].get<double>() / 2;
+    CHECK(a["bbox"][0].get<double>() == Approx(x0).margin(2e-3));
+    CHECK(a["bbox"][1].get<double>() == Approx(y0).margin(2e-3));
+    REQUIRE(!ref["mask"].is_null());
+    const Grid sure = from_runs(ref["mask"], "sure"), maybe = from_runs(ref["mask"], "maybe");
+    std::int64_t outside = 0;
+    const Grid mask = from_coco(a["segmentation"], sure, outside);
+    CHECK(outside == 0);
+    std::int64_t missing = 0, extra = 0;
+    for (std::size_t i = 0; i < mask.inside.size(); ++i) {
+      missing += sure.inside[i] && !mask.inside[i];
+      extra += mask.inside[i] && !maybe.inside[i];
+    }
+    CHECK(missing == 0);
+    CHECK(extra == 0);
+    CHECK(a["area"].get<std::int64_t>() == mask.count());
+    pixels += mask.count();
+  }
+  for (std::size_t k = 0; k < want.size(); ++k) {
+    INFO("reference instance " << k << " of score " << want[k]["score"].get<double>());
+    if (!want[k]["mask"].is_null() && from_runs(want[k]["mask"], "sure").count() > 0) CHECK(matched[k]);
+  }
+  return pixels;
+}
+
+}  // namespace
+
+TEST_CASE("instance masks tiled from 32 to 512 on odd sizes equal the whole-image PyTorch masks of random YOLOv8-seg models",
+          "[detect][instances]") {
+  TempDir dir;
+  std::map<std::string, std::string> rasters;
+  for (const auto& [name, c] : manifest()["cases"].items()) rasters[name] = case_raster(dir, name);
+  std::int64_t pixels = 0, own_windows = 0;
+  for (const auto& [model, entry] : manifest()["models"].items()) {
+    const nn::Model loaded = nn::Model::load(kInstances + model + ".onnx");
+    for (const auto& [name, path] : rasters) {
+      Raster raster = Raster::open(path);
+      const nlohmann::json want = read_json(kInstances + model + "_" + name + ".json");
+      for (std::int64_t tile : {32, 64, 96, 160, 256, 512}) {
+        INFO(model << " on " << name << ", tile " << tile);
+        const Run r = run(raster, loaded, dir, tile);
+        CHECK(r.report.exact);
+        CHECK(r.report.layout == DetectionLayout::Yolo8Segment);
+        pixels += check_against_reference(r.annotations, want);
+        own_windows += r.report.masks_from_own_window;
+      }
+    }
+  }
+  // Masks of many pixels, some of which needed prototypes beyond their tile.
+  CHECK(pixels > 1000000);
+  CHECK(own_windows > 10);
+}
+
+TEST_CASE("with a box reach every mask is made in its own tile, and the masks do not change", "[detect][instances]") {
+  TempDir dir;
+  const nn::Model model = nn::Model::load(kInstances + "seg_no_neck.onnx");
+  Raster raster = Raster::open(case_raster(dir, "large"));
+  const nlohmann::json want = read_json(kInstances + "seg_no_neck_large.json");
+  DetectOptions o;
+  o.box_reach = manifest()["models"]["seg_no_neck"]["largest_side"].get<double>();
+  const Run r = run(raster, model, dir, 96, o);
+  CHECK(r.report.masks_from_own_window == 0);
+  CHECK(r.report.halo >= r.report.box_reach.value());
+  CHECK(check_against_reference(r.annotations, want) > 0);
+}
+
+TEST_CASE("instance polygons are the masks: holes and parts kept, in the raster's CRS", "[detect][instances]") {
+  TempDir dir;
+  const nn::Model model = nn::Model::load(kInstances + "seg_pan.onnx");
+  Raster raster = Raster::open(case_raster(dir, "large"));
+  const Run r = run(raster, model, dir, 160);
+  REQUIRE(r.annotations.size() > 3);
+  std::unique_ptr<GDALDataset> ds(GDALDataset::Open(dir.file("instances.gpkg").c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+  REQUIRE(ds);
+  OGRLayer* layer = ds->GetLayerByName("instances");
+  REQUIRE(layer);
+  REQUIRE(layer->GetSpatialRef());
+  CHECK(std::string(layer->GetSpatialRef()->GetAuthorityCode(nullptr)) == "32650");
+  REQUIRE(layer->GetFeatureCount() == static_cast<GIntBig>(r.annotations.size()));
+  int holes = 0, multipart = 0;
+  for (auto& f : *layer) {
+    const double score = f->GetFieldAsDouble("score");
+    const auto a = std::find_if(r.annotations.begin(), r.annotations.end(), [&](const nlohmann::json& x) { return x["score"].get<double>() == Approx(score); });
+    REQUIRE(a != r.annotations.end());
+    OGRGeometry* g = f->GetGeometryRef();
+    REQUIRE(g);
+    REQUIRE(wkbFlatten(g->getGeometryType()) == wkbMultiPolygon);
+    const OGRMultiPolygon* parts = g->toMultiPolygon();
+    multipart += parts->getNumGeometries() > 1;
+    for (const OGRPolygon* p : *parts) holes += p->getNumInteriorRings();
+    // Burnt back into the raster's pixels (a pixel burns when its centre is inside), the polygons
+    // are the mask of the pixel boxes, pixel for pixel.
+    const std::int64_t w = raster.info().width, h = raster.info().height;
+    GDALDriver* mem = GetGDALDriverManager()->GetDriverByName("MEM");
+    std::unique_ptr<GDALDataset> burnt(mem->Create("", static_cast<int>(w), static_cast<int>(h), 1, GDT_Byte, nullptr));
+    double gt[6];
+    std::copy(std::begin(kGeo), std::end(kGeo), gt);
+    burnt->SetGeoTransform(gt);
+    int band = 1;
+    double value = 1;
+    OGRGeometryH geometry = OGRGeometry::ToHandle(g);
+    REQUIRE(GDALRasterizeGeometries(GDALDataset::ToHandle(burnt.get()), 1, &band, 1, &geometry, nullptr, nullptr, &value, nullptr,
+                                    nullptr, nullptr) == CE_None);
+    std::vector<std::uint8_t> pixels(static_cast<std::size_t>(w * h));
+    REQUIRE(burnt->GetRasterBand(1)->RasterIO(GF_Read, 0, 0, static_cast<int>(w), static_cast<int>(h), pixels.data(), static_cast<int>(w),
+                                              static_cast<int>(h), GDT_Byte, 0, 0, nullptr) == CE_None);
+    Grid whole{0, 0, w, h, std::vector<std::uint8_t>(pixels.size(), 0)};
+    std::int64_t outside = 0;
+    const Grid mask = from_coco((*a)["segmentation"], whole, outside);
+    CHECK(mask.inside == pixels);
+    CHECK(f->GetFieldAsDouble("area") == Approx(static_cast<double>(mask.count()) * 0.25));
+  }
+  CHECK(holes > 0);
+  CHECK(multipart > 0);
+}
+
+TEST_CASE("instance segmentation refuses what it cannot do, before writing", "[detect][instances]") {
+  TempDir dir;
+  const nn::Model seg = nn::Model::load(kInstances + "seg_four.onnx");
+  const nn::Model boxes = nn::Model::load(kSweep + "pan_sppf.onnx");
+  Raster raster = Raster::open(case_raster(dir, "odd"));
+  const std::string out = dir.file("refused.gpkg");
+  const auto refused = [&](const nn::Model& model, const DetectOptions& o, const std::string& says) {
+    INFO(says);
+    CHECK_THROWS_WITH(detect(raster, model, out, o), Catch::Contains(says));
+    CHECK_FALSE(std::filesystem::exists(out));
+  };
+  DetectOptions o;
+  o.tta = DetectionAugmentation::Flips;
+  refused(seg, o, "tta is not applied to instance masks");
+  o = {};
+  o.stream.shard = Shard{0, 2};
+  refused(seg, o, "shard instance masks cannot be written by shards");
+  o = {};
+  o.layout = DetectionLayout::Yolo8;
+  refused(seg, o, "yolo8-seg");
+  o = {};
+  o.layout = DetectionLayout::Yolo8Segment;
+  refused(boxes, o, "no second output of prototypes");
+  o = {};
+  o.simplify = 1;
+  refused(boxes, o, "simplify applies to instance masks");
+}
