@@ -49,6 +49,8 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
   args.value("--aoi", "VECTOR", "Keep only detections anchored inside these polygons", o.aoi);
   args.value("--mask", "RASTER", "Keep only detections anchored where this raster (same grid) is non-zero", o.mask);
   args.value("--pixel-boxes", "PATH.json", "Also write the detections as COCO-style pixel boxes (instances: with RLE masks)", o.pixel_boxes);
+  args.value("--instance-raster", "PATH.tif", "Also write an instance-id raster (COG, UInt32, 0: none, k: the k-th feature)",
+             o.instance_raster);
   args.value("--simplify", "TOLERANCE", "Simplify instance polygons with this tolerance (CRS units), topology kept", o.simplify);
   common.add_to(args);
   if (!args.parse(argc, argv)) return 0;
@@ -73,7 +75,7 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
   int progress_state = -1;
   o.stream.progress_data = &progress_state;
 
-  cli::check_paths({input}, {model, o.mask, o.aoi}, {output, o.pixel_boxes});
+  cli::check_paths({input}, {model, o.mask, o.aoi}, {output, o.pixel_boxes, o.instance_raster});
   input = common.placed_input(input);
   if (distributed.active() && !o.pixel_boxes.empty())
     throw cli::UsageError("--pixel-boxes cannot be written by the ranks of an MPI launch yet: run it in one process");

@@ -309,6 +309,8 @@ TEST_CASE("every flag of luojia-detect reaches the library", "[programs][flags]"
                             {"--pixel-boxes", {"--pixel-boxes", "{out}/b.json"}},
                             // Instance polygons (an instance segmenter's).
                             {"--simplify", {"--simplify", "3"}, {}, Args{"{rgb}", kData + "detection/instances/seg_no_neck.onnx", "{out}/d.geojson"} + conf},
+                            {"--instance-raster", {"--instance-raster", "{out}/ids.tif"}, {},
+                             Args{"{rgb}", kData + "detection/instances/seg_no_neck.onnx", "{out}/d.geojson"} + conf},
                         }});
 }
 

@@ -278,4 +278,57 @@ TEST_CASE("instance segmentation refuses what it cannot do, before writing", "[d
   o = {};
   o.simplify = 1;
   refused(boxes, o, "simplify applies to instance masks");
+  o = {};
+  o.instance_raster = dir.file("ids.tif");
+  refused(boxes, o, "instance_raster is written for instance masks");
+  CHECK_FALSE(std::filesystem::exists(o.instance_raster));
+}
+
+TEST_CASE("the instance-id raster: a COG on the input's grid, each pixel the best instance covering it", "[detect][instances]") {
+  TempDir dir;
+  const nn::Model model = nn::Model::load(kInstances + "seg_pan.onnx");
+  Raster raster = Raster::open(case_raster(dir, "large"));
+  const std::int64_t w = raster.info().width, h = raster.info().height;
+  DetectOptions o;
+  o.instance_raster = dir.file("ids.tif");
+  const Run r = run(raster, model, dir, 96, o);
+  REQUIRE(r.annotations.size() > 3);
+  std::unique_ptr<GDALDataset> ids(GDALDataset::Open(o.instance_raster.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
+  REQUIRE(ids);
+  CHECK(std::string(ids->GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE")) == "COG");
+  GDALRasterBand* band = ids->GetRasterBand(1);
+  CHECK(band->GetRasterDataType() == GDT_UInt32);
+  int has_nodata = 0;
+  CHECK(band->GetNoDataValue(&has_nodata) == 0.0);
+  CHECK(has_nodata);
+  double gt[6];
+  REQUIRE(ids->GetGeoTransform(gt) == CE_None);
+  CHECK(std::equal(gt, gt + 6, std::begin(kGeo)));
+  CHECK(std::string(ids->GetSpatialRef()->GetAuthorityCode(nullptr)) == "32650");
+  std::vector<std::uint32_t> got(static_cast<std::size_t>(w * h));
+  REQUIRE(band->RasterIO(GF_Read, 0, 0, static_cast<int>(w), static_cast<int>(h), got.data(), static_cast<int>(w), static_cast<int>(h),
+                         GDT_UInt32, 0, 0, nullptr) == CE_None);
+  // Feature k of the vector output is id k: its score, and the masks of the pixel boxes by score.
+  std::unique_ptr<GDALDataset> vec(GDALDataset::Open(dir.file("instances.gpkg").c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+  REQUIRE(vec);
+  std::vector<double> score_of_id{0.0};
+  for (auto& f : *vec->GetLayerByName("instances")) score_of_id.push_back(f->GetFieldAsDouble("score"));
+  // The expected owner of each pixel: the highest score among the masks covering it.
+  std::vector<double> best(got.size(), 0.0);
+  const Grid whole{0, 0, w, h, std::vector<std::uint8_t>(got.size(), 0)};
+  for (const auto& a : r.annotations) {
+    std::int64_t outside = 0;
+    const Grid mask = from_coco(a["segmentation"], whole, outside);
+    for (std::size_t i = 0; i < got.size(); ++i)
+      if (mask.inside[i]) best[i] = std::max(best[i], a["score"].get<double>());
+  }
+  std::int64_t painted = 0, wrong = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    REQUIRE(got[i] < score_of_id.size());
+    const double owner = score_of_id[got[i]];
+    wrong += std::fabs(owner - best[i]) > 1e-9;
+    painted += got[i] != 0;
+  }
+  CHECK(wrong == 0);
+  CHECK(painted > 1000);
 }

@@ -302,6 +302,35 @@ void RasterWriter::write(const Window& window, const float* planes, int bands, i
     throw OutputError("cannot write pixels: " + trap.message("write failed"), self.where());
 }
 
+namespace {
+
+void native_io(GDALDataset* dataset, const RasterLayout& layout, const ErrorContext& where, GDALRWFlag direction,
+               const Window& window, DataType type, void* buffer, int band) {
+  if (!dataset) throw OutputError("writing to a closed output", where);
+  const Window extent{0, 0, layout.width, layout.height};
+  if (!extent.contains(window) || window.empty()) throw OutputError("window lies outside the output", where);
+  if (band < 1 || band > layout.bands) throw OutputError("band " + std::to_string(band) + " is not in the output", where);
+  GdalErrorTrap trap;
+  const CPLErr err = dataset->GetRasterBand(band)->RasterIO(
+      direction, static_cast<int>(window.x), static_cast<int>(window.y), static_cast<int>(window.width),
+      static_cast<int>(window.height), buffer, static_cast<int>(window.width), static_cast<int>(window.height),
+      detail::to_gdal(type), 0, 0, nullptr);
+  if (err != CE_None || trap.has_error())
+    throw OutputError(std::string(direction == GF_Write ? "cannot write pixels: " : "cannot read back pixels: ") +
+                          trap.message("RasterIO failed"),
+                      where);
+}
+
+}  // namespace
+
+void RasterWriter::write_native(const Window& window, DataType type, const void* buffer, int band) {
+  native_io(impl_->dataset.get(), impl_->layout, impl_->where(), GF_Write, window, type, const_cast<void*>(buffer), band);
+}
+
+void RasterWriter::read_native(const Window& window, DataType type, void* buffer, int band) {
+  native_io(impl_->dataset.get(), impl_->layout, impl_->where(), GF_Read, window, type, buffer, band);
+}
+
 void RasterWriter::set_color_table(const std::vector<std::array<int, 4>>& colors) {
   GDALColorTable table;
   for (std::size_t i = 0; i < colors.size(); ++i) {

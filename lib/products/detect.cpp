@@ -16,6 +16,7 @@
 #include "io/vector_output.hpp"
 #include "products/aoi.hpp"
 #include "products/detection_shards.hpp"
+#include "products/instance_raster.hpp"
 #include "products/model_products.hpp"
 #include "products/model_run.hpp"
 #include "products/prototype_masks.hpp"
@@ -179,6 +180,7 @@ public:
       ds.SetMetadataItem("LUOJIA_MAX_DETECTIONS", std::to_string(o.max_detections).c_str());
     }
     transaction_ = ds.TestCapability(ODsCTransactions) && ds.StartTransaction() == OGRERR_NONE;
+    if (instances_ && !o.instance_raster.empty()) ids_ = std::make_unique<detail::InstanceRaster>(info, o.instance_raster, o.overwrite);
     if (!o.pixel_boxes.empty()) {
       check_output_path(o.pixel_boxes, o.overwrite);
       coco_target_ = o.pixel_boxes;
@@ -248,6 +250,7 @@ private:
     detail::GdalErrorTrap trap;
     if (layer->CreateFeature(&feature) != OGRERR_NONE) raise("cannot write a detection: " + trap.message("CreateFeature failed"), where);
     if (candidate) return;
+    if (ids_) ids_->paint(d, static_cast<std::uint32_t>(count_ + 1));
     if (coco_.is_open()) {
       const Extent e = extent_of(d);
       nlohmann::json a = {{"id", count_ + 1},
@@ -277,12 +280,14 @@ public:
     if (transaction_ && vector_.dataset().CommitTransaction() != OGRERR_NONE)
       raise("cannot finish the vector output: " + trap.message("commit failed"), where);
     vector_.finish();
+    if (ids_) ids_->finish();
     if (coco_.is_open()) {
       coco_ << "\n]}\n";
       coco_.close();
       if (!coco_) raise("cannot write the pixel boxes", ErrorContext{coco_target_, {}, {}, {}});
     }
     vector_.commit();
+    if (ids_) ids_->commit();
     if (!coco_temp_.empty()) {
       std::error_code ec;
       fs::rename(coco_temp_, coco_target_, ec);
@@ -301,6 +306,7 @@ private:
   std::int64_t image_width_, image_height_;
   std::vector<Detection> pending_;
   std::int64_t empty_ = 0;
+  std::unique_ptr<detail::InstanceRaster> ids_;  // the instance-id raster, when asked for
   detail::PixelPlacement placement_;
   OGRLayer* layer_ = nullptr;
   OGRLayer* candidates_ = nullptr;
@@ -585,6 +591,8 @@ DetectPlan plan_detection(const RasterInfo& info, const nn::Model& model, const 
   resolve_instances(p, model, o);
   if (o.simplify < 0) throw UsageError("simplify", "must not be negative");
   if (o.simplify > 0 && !p.instances) throw UsageError("simplify", "applies to instance masks, and the model finds boxes");
+  if (!o.instance_raster.empty() && !p.instances)
+    throw UsageError("instance_raster", "is written for instance masks, and the model finds boxes");
   plan_detection_tiling(p, model, info, o);
   resolve_layout(p, model, o, at_model);
   resolve_thresholds(p, model.metadata(), o);
@@ -607,6 +615,7 @@ void check_detection_outputs(const std::string& output, const DetectOptions& o) 
   if (sharded && (o.format.empty() ? vector_driver_for(output) : o.format) != "GPKG")
     throw UsageError("shard", "detection shards are GeoPackages (.gpkg): they carry the boxes luojia-merge suppresses across shard borders");
   if (sharded && !o.pixel_boxes.empty()) throw UsageError("pixel_boxes", "cannot be written by shards (merge them, then write)");
+  check_output_path(o.instance_raster, o.overwrite);
 }
 
 void check_placement(DetectPlan& p, const DetectionWriter& writer, bool sharded) {
@@ -948,6 +957,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   report.empty_masks = writer.empty_masks();
   report.written.push_back(output);
   if (!o.pixel_boxes.empty()) report.written.push_back(o.pixel_boxes);
+  if (plan.instances && !o.instance_raster.empty()) report.written.push_back(o.instance_raster);
   return report;
 }
 

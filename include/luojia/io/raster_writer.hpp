@@ -49,6 +49,11 @@ public:
   void write(const Window& window, const Image& image, int first_band = 1);
   // bands planes of window.area() floats, one after the other, to bands first_band..
   void write(const Window& window, const float* planes, int bands, int first_band = 1);
+  // One band of a window in type's values, both ways, for products painted in any order (an
+  // instance-id raster, where the better of two overlapping instances keeps a pixel): reading
+  // gives what was written so far, 0 (or nodata) where nothing was.
+  void write_native(const Window& window, DataType type, const void* buffer, int band = 1);
+  void read_native(const Window& window, DataType type, void* buffer, int band = 1);
   // A palette (RGBA per value) and category names for band 1, as class maps carry them.
   void set_color_table(const std::vector<std::array<int, 4>>& colors);
   void set_category_names(const std::vector<std::string>& names);

@@ -126,6 +126,9 @@ struct DetectOptions {
   std::string aoi;                   // vector: only detections anchored inside its polygons
   std::string mask;                  // raster on the same grid: only detections anchored on non-zero pixels
   std::string pixel_boxes;           // optional COCO-style JSON of the detections in pixel coordinates
+  // Instance segmentation: an optional instance-id raster (COG, UInt32 on the input's grid, 0: no
+  // instance, k: the k-th feature written; where masks overlap, the better instance's id).
+  std::string instance_raster;
   double simplify = 0;               // instance polygons: Douglas-Peucker tolerance (CRS units), topology kept
   std::string format;                // OGR driver of the output (ogr2ogr -f); empty: from its extension
   std::vector<std::string> layer_options;  // KEY=VALUE creation options of its layer (ogr2ogr -lco)
