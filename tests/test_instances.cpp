@@ -332,3 +332,44 @@ TEST_CASE("the instance-id raster: a COG on the input's grid, each pixel the bes
   CHECK(wrong == 0);
   CHECK(painted > 1000);
 }
+
+TEST_CASE("the bundled demo footprint segmenter on its SpaceNet 4 scene: georeferenced instances, tiled as whole",
+          "[detect][instances]") {
+  TempDir dir;
+  const nn::Model model = nn::Model::load(LUOJIA_SOURCE_DIR "/data/demo_footprints.onnx");
+  Raster raster = Raster::open(LUOJIA_SOURCE_DIR "/data/spacenet4_atlanta.tif");
+  DetectOptions o;
+  o.overwrite = true;
+  o.tile = 1024;  // one tile: the whole scene
+  o.pixel_boxes = dir.file("whole.json");
+  const DetectReport whole = detect(raster, model, dir.file("whole.gpkg"), o);
+  o.tile = 128;
+  o.pixel_boxes = dir.file("tiled.json");
+  o.instance_raster = dir.file("ids.tif");
+  const DetectReport tiled = detect(raster, model, dir.file("tiled.gpkg"), o);
+  CHECK(whole.tiles == 1);
+  CHECK(tiled.tiles == 64);
+  CHECK(tiled.layout == DetectionLayout::Yolo8Segment);
+  CHECK(whole.detections > 10);
+  CHECK(tiled.detections == whole.detections);
+  // The model's box reach makes every mask in its own tile; the masks are the whole run's.
+  CHECK(tiled.masks_from_own_window == 0);
+  const auto by_score = [](nlohmann::json a) {
+    std::sort(a.begin(), a.end(), [](const nlohmann::json& x, const nlohmann::json& y) { return x["score"] > y["score"]; });
+    return a;
+  };
+  const nlohmann::json w = by_score(read_json(dir.file("whole.json"))["annotations"]), t = by_score(read_json(dir.file("tiled.json"))["annotations"]);
+  REQUIRE(w.size() == t.size());
+  for (std::size_t i = 0; i < w.size(); ++i) CHECK(w[i]["segmentation"] == t[i]["segmentation"]);
+  std::unique_ptr<GDALDataset> ds(GDALDataset::Open(dir.file("tiled.gpkg").c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+  REQUIRE(ds);
+  CHECK(std::string(ds->GetLayer(0)->GetSpatialRef()->GetAuthorityCode(nullptr)) == "32616");
+  OGREnvelope extent;
+  REQUIRE(ds->GetLayer(0)->GetExtent(&extent) == OGRERR_NONE);
+  const auto gt = *raster.info().geotransform;
+  // Masks are cut to the scene.
+  CHECK(extent.MinX >= gt.c[0] - 1e-6);
+  CHECK(extent.MaxY <= gt.c[3] + 1e-6);
+  CHECK(extent.MaxX <= gt.c[0] + 900 * gt.c[1] + 1e-6);
+  CHECK(extent.MinY >= gt.c[3] + 900 * gt.c[5] - 1e-6);
+}

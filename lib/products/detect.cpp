@@ -204,9 +204,13 @@ public:
   const detail::PixelPlacement& placement() const { return placement_; }
   // An instance whose mask is still to be made waits in pending() (see take_pending).
   void write(const Detection& d) {
-    if (instances_ && !d.mask) pending_.push_back(d);
-    else if (instances_ && d.mask->pixels() == 0) ++empty_;
-    else write_to(layer_, d);
+    if (!instances_) return write_to(layer_, d);
+    if (!d.mask && !d.mask_logits) return pending_.push_back(d);
+    Detection drawn = d;
+    if (!drawn.mask) drawn.mask = std::make_shared<const InstanceMask>(detail::draw_mask(d, *d.mask_logits));
+    drawn.mask_logits.reset();
+    if (drawn.mask->pixels() == 0) ++empty_;
+    else write_to(layer_, drawn);
   }
   std::vector<Detection> take_pending() { return std::exchange(pending_, {}); }
   std::int64_t empty_masks() const { return empty_; }
@@ -480,9 +484,12 @@ void resolve_instances(DetectPlan& p, const nn::Model& model, const DetectOption
   if (o.tta != DetectionAugmentation::None) throw UsageError("tta", "is not applied to instance masks yet: run an instance segmenter without it");
   if (!o.stream.shard.whole()) throw UsageError("shard", "instance masks cannot be written by shards yet: run the raster whole");
   p.masks_clipped = p.fixed_size || !protos.tileable;
+  // Without a box reach, a quarter of the tile: most masks then lie within their tile's sure
+  // prototypes, and the few reaching further get windows of their own.
   const std::optional<double> reach = o.box_reach ? o.box_reach : model.metadata().box_reach;
-  if (!o.halo && reach && !p.fixed_size && protos.tileable)
-    p.halo = std::max(outputs.at(0).radius, p.proto_radius + p.proto_scale + static_cast<std::int64_t>(std::ceil(*reach)));
+  const std::int64_t extension = reach ? static_cast<std::int64_t>(std::ceil(*reach)) : std::max<std::int64_t>(0, o.tile / 4);
+  if (!o.halo && !p.fixed_size && protos.tileable)
+    p.halo = std::max(outputs.at(0).radius, p.proto_radius + p.proto_scale + extension);
 }
 
 // Tiles cut along anchor cells when the analysis finds them; otherwise overlapping tiles (or a
@@ -692,9 +699,10 @@ public:
       const auto session = sessions_.borrow();
       outputs = session->run(plan_.input.split(x));
     }
-    std::optional<InstanceMask> mask = detail::instance_mask(d, prototypes(outputs.at(1), tile.read, pw, ph), width_, height_);
-    if (!mask) throw Error("internal: a mask reads prototypes outside the window made for it");
-    return std::make_shared<const InstanceMask>(std::move(*mask));
+    const std::optional<detail::MaskLogits> logits =
+        detail::mask_logits(d, prototypes(outputs.at(1), tile.read, pw, ph), width_, height_);
+    if (!logits) throw Error("internal: a mask reads prototypes outside the window made for it");
+    return std::make_shared<const InstanceMask>(detail::draw_mask(d, *logits));
   }
 
 private:
@@ -710,11 +718,11 @@ private:
                                   plan_.proto_scale, plan_.proto_radius);
   }
 
-  // The box's mask when the tile's sure prototypes hold it; else its coefficients stay for
-  // own_window_mask.
+  // The box's mask logits when the tile's sure prototypes hold them (drawn if the box is kept);
+  // else its coefficients stay for own_window_mask.
   static void attach_mask(Detection& d, const detail::PrototypeView& protos, bool clip, std::int64_t width, std::int64_t height) {
-    if (std::optional<InstanceMask> m = detail::instance_mask(d, protos, width, height, clip)) {
-      d.mask = std::make_shared<const InstanceMask>(std::move(*m));
+    if (std::optional<detail::MaskLogits> m = detail::mask_logits(d, protos, width, height, clip)) {
+      d.mask_logits = std::make_shared<const detail::MaskLogits>(std::move(*m));
       d.coefficients = {};
     }
   }

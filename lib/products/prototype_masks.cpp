@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 namespace luojia::detail {
 namespace {
@@ -83,55 +84,79 @@ PrototypeView prototype_view(const float* data, std::int64_t channels, std::int6
   return v;
 }
 
-std::optional<InstanceMask> instance_mask(const Detection& b, const PrototypeView& v, std::int64_t raster_width,
-                                          std::int64_t raster_height, bool clip) {
+std::optional<MaskLogits> mask_logits(const Detection& b, const PrototypeView& v, std::int64_t raster_width,
+                                      std::int64_t raster_height, bool clip) {
   if (static_cast<std::int64_t>(b.coefficients.size()) != v.channels)
     throw Error("internal: a box with " + std::to_string(b.coefficients.size()) + " mask coefficients for " +
                 std::to_string(v.channels) + " prototypes");
-  const auto [px0, px1] = pixel_span(b.cx - b.width / 2, b.cx + b.width / 2, raster_width);
-  const auto [py0, py1] = pixel_span(b.cy - b.height / 2, b.cy + b.height / 2, raster_height);
-  InstanceMask empty{px0, py0, 0, 0, {}};
-  if (px1 <= px0 || py1 <= py0) return empty;
-  std::vector<Tap> xs, ys;
-  for (std::int64_t x = px0; x < px1; ++x) xs.push_back(tap(x, v.grid_cols, v.scale));
-  for (std::int64_t y = py0; y < py1; ++y) ys.push_back(tap(y, v.grid_rows, v.scale));
-  std::int64_t col0 = xs.front().i0, col1 = xs.back().i1 + 1, row0 = ys.front().i0, row1 = ys.back().i1 + 1;
+  MaskLogits m;
+  m.grid_rows = v.grid_rows;
+  m.grid_cols = v.grid_cols;
+  m.scale = v.scale;
+  std::tie(m.px0, m.px1) = pixel_span(b.cx - b.width / 2, b.cx + b.width / 2, raster_width);
+  std::tie(m.py0, m.py1) = pixel_span(b.cy - b.height / 2, b.cy + b.height / 2, raster_height);
+  if (m.px1 <= m.px0 || m.py1 <= m.py0) return m;
+  std::int64_t col0 = tap(m.px0, v.grid_cols, v.scale).i0, col1 = tap(m.px1 - 1, v.grid_cols, v.scale).i1 + 1;
+  std::int64_t row0 = tap(m.py0, v.grid_rows, v.scale).i0, row1 = tap(m.py1 - 1, v.grid_rows, v.scale).i1 + 1;
   if (col0 < v.sure_col0 || col1 > v.sure_col1 || row0 < v.sure_row0 || row1 > v.sure_row1) {
     if (!clip) return std::nullopt;
     col0 = std::max(col0, v.first_col);
-    col1 = std::min(col1, v.first_col + v.cols);
+    col1 = std::max(col0, std::min(col1, v.first_col + v.cols));
     row0 = std::max(row0, v.first_row);
-    row1 = std::min(row1, v.first_row + v.rows);
-    if (col1 <= col0 || row1 <= row0) return empty;
+    row1 = std::max(row0, std::min(row1, v.first_row + v.rows));
   }
-  // Logits of the cells the mask reads.
-  const std::int64_t lw = col1 - col0, lh = row1 - row0;
-  std::vector<float> logits(static_cast<std::size_t>(lw * lh), 0.0f);
+  m.row0 = row0;
+  m.col0 = col0;
+  m.rows = row1 - row0;
+  m.cols = col1 - col0;
+  m.logits.assign(static_cast<std::size_t>(m.rows * m.cols), 0.0f);
   for (std::int64_t k = 0; k < v.channels; ++k) {
     const float c = b.coefficients[static_cast<std::size_t>(k)];
-    for (std::int64_t r = 0; r < lh; ++r) {
+    for (std::int64_t r = 0; r < m.rows; ++r) {
       const float* src = v.data + (k * v.rows + (row0 + r - v.first_row)) * v.cols + (col0 - v.first_col);
-      float* dst = logits.data() + r * lw;
-      for (std::int64_t q = 0; q < lw; ++q) dst[q] += c * src[q];
+      float* dst = m.logits.data() + r * m.cols;
+      for (std::int64_t q = 0; q < m.cols; ++q) dst[q] += c * src[q];
     }
   }
-  const auto held = [&](std::int64_t i, std::int64_t lo, std::int64_t hi) { return i >= lo && i < hi; };
-  const std::int64_t w = px1 - px0, h = py1 - py0;
-  std::vector<std::uint8_t> inside(static_cast<std::size_t>(w * h), 0);
-  for (std::int64_t y = 0; y < h; ++y) {
-    const Tap& ty = ys[static_cast<std::size_t>(y)];
-    if (!held(ty.i0, row0, row1) || !held(ty.i1, row0, row1)) continue;  // clipped
-    const float* l0 = logits.data() + (ty.i0 - row0) * lw;
-    const float* l1 = logits.data() + (ty.i1 - row0) * lw;
+  return m;
+}
+
+InstanceMask draw_mask(const Detection& b, const MaskLogits& m) {
+  const std::int64_t w = m.px1 - m.px0, h = m.py1 - m.py0;
+  if (w <= 0 || h <= 0 || m.rows == 0 || m.cols == 0) return InstanceMask{m.px0, m.py0, 0, 0, {}};
+  const double x1 = b.cx - b.width / 2, x2 = b.cx + b.width / 2, y1 = b.cy - b.height / 2, y2 = b.cy + b.height / 2;
+  std::vector<Tap> xs;
+  xs.reserve(static_cast<std::size_t>(w));
+  for (std::int64_t x = m.px0; x < m.px1; ++x) xs.push_back(tap(x, m.grid_cols, m.scale));
+  const auto held = [](std::int64_t i, std::int64_t lo, std::int64_t n) { return i >= lo && i < lo + n; };
+  InstanceMask out{m.px0, m.py0, w, h, {}};
+  bool state = false;
+  std::uint32_t run = 0;
+  for (std::int64_t y = m.py0; y < m.py1; ++y) {
+    const Tap ty = tap(y, m.grid_rows, m.scale);
+    const bool row_held = held(ty.i0, m.row0, m.rows) && held(ty.i1, m.row0, m.rows) && y >= y1 && y < y2;
+    const float* l0 = row_held ? m.logits.data() + (ty.i0 - m.row0) * m.cols : nullptr;
+    const float* l1 = row_held ? m.logits.data() + (ty.i1 - m.row0) * m.cols : nullptr;
     for (std::int64_t x = 0; x < w; ++x) {
-      const Tap& tx = xs[static_cast<std::size_t>(x)];
-      if (!held(tx.i0, col0, col1) || !held(tx.i1, col0, col1)) continue;
-      const std::int64_t a = tx.i0 - col0, c = tx.i1 - col0;
-      const float value = ty.w0 * (tx.w0 * l0[a] + tx.w1 * l0[c]) + ty.w1 * (tx.w0 * l1[a] + tx.w1 * l1[c]);
-      inside[static_cast<std::size_t>(y * w + x)] = value > 0.0f ? 1 : 0;
+      bool inside = false;
+      if (row_held) {
+        const Tap& tx = xs[static_cast<std::size_t>(x)];
+        const double px = static_cast<double>(m.px0 + x);
+        if (held(tx.i0, m.col0, m.cols) && held(tx.i1, m.col0, m.cols) && px >= x1 && px < x2) {
+          const std::int64_t a = tx.i0 - m.col0, c = tx.i1 - m.col0;
+          inside = ty.w0 * (tx.w0 * l0[a] + tx.w1 * l0[c]) + ty.w1 * (tx.w0 * l1[a] + tx.w1 * l1[c]) > 0.0f;
+        }
+      }
+      if (inside != state) {
+        out.runs.push_back(run);
+        run = 0;
+        state = inside;
+      }
+      ++run;
     }
   }
-  return InstanceMask::from_dense(px0, py0, w, h, inside.data());
+  out.runs.push_back(run);
+  return out;
 }
 
 std::unique_ptr<OGRGeometry> mask_polygons(const InstanceMask& mask) {

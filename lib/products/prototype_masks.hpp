@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 class OGRGeometry;
 
@@ -39,11 +40,22 @@ PrototypeView prototype_view(const float* data, std::int64_t channels, std::int6
                              std::int64_t read_width, std::int64_t read_height, std::int64_t padded_width,
                              std::int64_t padded_height, std::int64_t scale, std::int64_t radius);
 
-// The mask of box (raster pixels, axis-aligned, its coefficients set), or nullopt when it reads a
-// cell outside the view's sure ones. clip: use what the view holds instead (pixels whose cells it
-// lacks are outside), for fixed-size windows that are not exact anyway.
-std::optional<InstanceMask> instance_mask(const Detection& box, const PrototypeView& view, std::int64_t raster_width,
-                                          std::int64_t raster_height, bool clip = false);
+// A box's mask logits at the prototypes' resolution: what a tile keeps of each candidate (a
+// sixteenth of its box's pixels), drawn into an InstanceMask only if the box survives NMS.
+struct MaskLogits {
+  std::int64_t px0 = 0, py0 = 0, px1 = 0, py1 = 0;  // the raster pixels the mask may cover
+  std::int64_t row0 = 0, col0 = 0, rows = 0, cols = 0;  // the cells held
+  std::int64_t grid_rows = 0, grid_cols = 0, scale = 4;
+  std::vector<float> logits;  // rows x cols
+};
+
+// The logits of box (raster pixels, axis-aligned, its coefficients set), or nullopt when it reads
+// a cell outside the view's sure ones. clip: hold what the view has instead (pixels whose cells
+// it lacks are outside), for fixed-size windows that are not exact anyway.
+std::optional<MaskLogits> mask_logits(const Detection& box, const PrototypeView& view, std::int64_t raster_width,
+                                      std::int64_t raster_height, bool clip = false);
+// The mask of box drawn from its logits: upsampled, cropped to the box, inside above 0.
+InstanceMask draw_mask(const Detection& box, const MaskLogits& logits);
 
 // The mask's polygons (holes kept) in raster pixel coordinates: a MultiPolygon; null when empty.
 std::unique_ptr<OGRGeometry> mask_polygons(const InstanceMask& mask);

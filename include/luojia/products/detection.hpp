@@ -20,6 +20,9 @@ class Raster;
 namespace nn {
 class Model;
 }
+namespace detail {
+struct MaskLogits;
+}
 
 // One box in pixel coordinates of the network input (x right, y down): centre, size, and a
 // rotation in radians, clockwise on screen (y points down); 0 for axis-aligned boxes.
@@ -33,6 +36,7 @@ struct Detection {
   // made; then the mask (raster pixels, within the box).
   std::vector<float> coefficients;
   std::shared_ptr<const InstanceMask> mask;
+  std::shared_ptr<const detail::MaskLogits> mask_logits;  // internal: a candidate's mask before it is drawn
 
   // The four corners, in order around the box.
   std::array<std::array<double, 2>, 4> corners() const;
