@@ -475,6 +475,29 @@ TEST_CASE("a model that is not a detector is refused before anything is written"
   CHECK_FALSE(std::filesystem::exists(dir.file("x.geojson")));
 }
 
+TEST_CASE("end-to-end exports (1, K, 6) and oriented (1, K, 7) through luojia-detect equal PyTorch", "[detect][programs]") {
+  TempDir dir;
+  for (const std::string key : {"end_to_end", "end_to_end_oriented"}) {
+    const auto& e2e = manifest()[key];
+    const std::string model = e2e["model"];
+    const bool oriented = key == "end_to_end_oriented";
+    std::int64_t compared = 0;
+    for (const auto& [name, count] : e2e["cases"].items()) {
+      INFO(model << " on " << name);
+      const std::string out = dir.file(model + "_" + name + ".gpkg");
+      const auto r = luojia::test::run_program({luojia::test::kDetect, case_raster(dir, name), kDetection + model + ".onnx", out});
+      REQUIRE(r.code == 0);
+      CHECK(r.err.find(std::string("layout ") + (oriented ? "end2end-oriented" : "end2end")) != std::string::npos);
+      CHECK(r.err.find("1 tile ") != std::string::npos);
+      const auto want = reference(model, name);
+      CHECK(want.size() == count.get<std::size_t>());
+      check_same(read_product(out, oriented), want);
+      compared += static_cast<std::int64_t>(want.size());
+    }
+    CHECK(compared >= 10);
+  }
+}
+
 TEST_CASE("luojia-detect as a program: products on stdout, one-line errors, nothing left behind", "[detect][programs]") {
   using luojia::test::run_program;
   TempDir dir;
