@@ -77,13 +77,15 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
 
   cli::check_paths({input}, {model, o.mask, o.aoi}, {output, o.pixel_boxes, o.instance_raster});
   input = common.placed_input(input);
-  if (distributed.active() && !o.pixel_boxes.empty())
-    throw cli::UsageError("--pixel-boxes cannot be written by the ranks of an MPI launch yet: run it in one process");
   // Under mpirun each rank detects one shard of tile rows into a GeoPackage of final boxes and
-  // border candidates; rank 0 suppresses the candidates together (as luojia-merge does).
+  // border candidates; rank 0 suppresses the candidates together (as luojia-merge does) and
+  // writes the pixel boxes of the whole.
   DetectReport r;
   OutputOptions format = common.output();
-  const std::vector<std::string> products = distributed.run(o.stream, {&output}, format, [&] { r = detect(input, model, output, o); });
+  std::string merged_pixel_boxes;
+  if (distributed.active()) std::swap(merged_pixel_boxes, o.pixel_boxes);
+  const std::vector<std::string> products =
+      distributed.run(o.stream, {&output}, format, [&] { r = detect(input, model, output, o); }, merged_pixel_boxes);
   if (distributed.active()) r.written = products;
   if (distributed.rank() != 0) return 0;
   if (!common.quiet) {

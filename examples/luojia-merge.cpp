@@ -32,11 +32,13 @@ int merge_main(int argc, char** argv) {
   args.flag("--overwrite", "Replace an existing output (atomically, only once the new one is complete)", overwrite);
   args.flag("-q,--quiet", "No progress bar", quiet);
   args.value("--mem", "SIZE", "GDAL's block cache while copying into one file (default 256M)", memory);
+  std::string pixel_boxes;
+  args.value("--pixel-boxes", "PATH.json", "Detection shards: also write the merged boxes as COCO-style pixel boxes", pixel_boxes);
   if (!args.parse(argc, argv)) return 0;
   if (files.size() < 2) throw cli::UsageError(files.empty() ? "missing SHARD... OUTPUT" : "missing OUTPUT (or the shards)");
   const std::string output = files.back();
   files.pop_back();
-  cli::check_paths({}, files, {output});
+  cli::check_paths({}, files, {output, pixel_boxes});
 
   MergeOptions o;
   try {
@@ -46,6 +48,7 @@ int merge_main(int argc, char** argv) {
   }
   o.output.overwrite = overwrite;
   o.output.creation_options = creation_options;
+  o.pixel_boxes = pixel_boxes;
   int progress_state = -1;
   o.progress = quiet ? cli::silent_progress : cli::terminal_progress;
   o.progress_data = &progress_state;
@@ -68,6 +71,7 @@ int merge_main(int argc, char** argv) {
     if (!quiet) std::cerr << "luojia-merge: " << r.shards << " shards, " << r.width << "x" << r.height << "\n";
   }
   std::cout << output << "\n";
+  if (!pixel_boxes.empty()) std::cout << pixel_boxes << "\n";
   return 0;
 }
 

@@ -24,6 +24,7 @@
 #include <iterator>
 #include <map>
 #include <numbers>
+#include <tuple>
 
 using namespace luojia;
 using luojia::test::TempDir;
@@ -561,7 +562,18 @@ TEST_CASE("shards of a detection merge into the whole-image run's boxes", "[dete
   Raster raster = Raster::open(case_raster(dir, "large", 2));  // 602 rows, 10 tile rows: borders every 1 to 5
   DetectOptions o;
   o.tile = 64;
-  const DetectReport whole = detect(raster, model, dir.file("whole.gpkg"), o);
+  DetectOptions with_boxes = o;
+  with_boxes.pixel_boxes = dir.file("whole.json");
+  const DetectReport whole = detect(raster, model, dir.file("whole.gpkg"), with_boxes);
+  // Pixel boxes as (score, class, bbox), sorted: what the whole run and the merge must share.
+  const auto pixel_boxes = [](const std::string& path) {
+    const nlohmann::json doc = read_json(path);
+    std::vector<std::tuple<double, int, std::vector<double>>> boxes;
+    for (const auto& a : doc["annotations"])
+      boxes.emplace_back(a["score"].get<double>(), a["category_id"].get<int>(), a["bbox"].get<std::vector<double>>());
+    std::sort(boxes.begin(), boxes.end());
+    return boxes;
+  };
   for (int count : {2, 3, 7}) {
     INFO(count << " shards");
     std::vector<std::string> shards;
@@ -571,8 +583,14 @@ TEST_CASE("shards of a detection merge into the whole-image run's boxes", "[dete
       shards.push_back(dir.file("shard" + std::to_string(k) + "of" + std::to_string(count) + ".gpkg"));
       detect(raster, model, shards.back(), s);
     }
-    const MergeReport m = merge_vector_shards(shards, dir.file("merged" + std::to_string(count) + ".gpkg"));
+    MergeOptions mo;
+    mo.pixel_boxes = dir.file("merged" + std::to_string(count) + ".json");
+    const MergeReport m = merge_vector_shards(shards, dir.file("merged" + std::to_string(count) + ".gpkg"), mo);
     CHECK(m.shards == count);
+    // The merge writes the pixel boxes shards cannot: the whole run's.
+    CHECK(pixel_boxes(mo.pixel_boxes) == pixel_boxes(dir.file("whole.json")));
+    CHECK(pixel_boxes(mo.pixel_boxes).size() == static_cast<std::size_t>(whole.detections));
+    CHECK(read_json(mo.pixel_boxes)["images"] == read_json(dir.file("whole.json"))["images"]);
     CHECK(m.polygons == whole.detections);
     CHECK(m.joined > 0);  // boxes across the borders were suppressed at the merge
     // Every box of the single run, and nothing else.
@@ -599,6 +617,12 @@ TEST_CASE("shards of a detection merge into the whole-image run's boxes", "[dete
     CHECK_THROWS_WITH(merge_vector_shards(shards, dir.file("bad.geojson")), Catch::Contains("3/3 is missing"));
     CHECK_THROWS_WITH(merge_vector_shards({shards[0], shards[0]}, dir.file("bad.geojson")), Catch::Contains("again"));
     CHECK_FALSE(std::filesystem::exists(dir.file("bad.geojson")));
+  }
+  SECTION("pixel boxes are for detection shards") {
+    MergeOptions mo;
+    mo.pixel_boxes = dir.file("no.json");
+    CHECK_THROWS_WITH(merge_raster_shards({dir.file("whole.gpkg")}, dir.file("no.tif"), mo), Catch::Contains("pixel_boxes"));
+    CHECK_FALSE(std::filesystem::exists(mo.pixel_boxes));
   }
   SECTION("shards are GeoPackages") {
     DetectOptions s = o;

@@ -391,6 +391,8 @@ TEST_CASE("every flag of luojia-assess, luojia-merge, luojia-batch and luojia-in
                         {"--overwrite", {"--overwrite"}, {}, {}, true},
                         {"--quiet", {"-q"}},
                         {"--mem", {"--mem", "40M"}},
+                        // Raster shards: refused (pixel boxes are for detection shards).
+                        {"--pixel-boxes", {"--pixel-boxes", "{out}/b.json"}},
                     }});
   // The job's commands follow "--": the probes go before it.
   check_every_flag({kBatch, {"{scenes}", "{out}", "--", kIndex, "-q", "{input}", "{output}", "--expr", "S=b4"}, "",

@@ -75,10 +75,11 @@ Distributed::~Distributed() {
 }
 
 std::vector<std::string> Distributed::run(StreamOptions& stream, const std::vector<std::string*>& outputs, OutputOptions& format,
-                      const std::function<void()>& body) {
+                                          const std::function<void()>& body, const std::string& pixel_boxes) {
   std::vector<std::string> asked;
   for (const std::string* o : outputs)
     if (!o->empty()) asked.push_back(*o);
+  if (!pixel_boxes.empty()) asked.push_back(pixel_boxes);
   if (!active()) {
     body();
     return asked;
@@ -91,6 +92,7 @@ std::vector<std::string> Distributed::run(StreamOptions& stream, const std::vect
   const bool vrt = EQUAL(final_format.driver.c_str(), "VRT");
   const auto kept = [&](const std::string& output) { return vrt && !is_vector_path(output); };
   for (const std::string* o : outputs) check_output_path(*o, final_format.overwrite);
+  check_output_path(pixel_boxes, final_format.overwrite);
   std::vector<std::string> finals;
   for (std::string* o : outputs) finals.push_back(*o);
   for (std::string* o : outputs)
@@ -151,6 +153,7 @@ std::vector<std::string> Distributed::run(StreamOptions& stream, const std::vect
         MergeOptions mo;
         mo.output = final_format;
         mo.memory_budget = stream.memory_budget;
+        if (i == 0) mo.pixel_boxes = pixel_boxes;
         if (is_vector_path(finals[i])) merge_vector_shards(shards, finals[i], mo);
         else merge_raster_shards(shards, finals[i], mo);
       }

@@ -28,9 +28,11 @@ public:
   // into the outputs (rasters in the format asked for, polygons joined across borders) and every
   // rank removes its shard files (-of VRT keeps them, for the VRT). A failure on any rank fails
   // the job on every rank, and rank 0 reports it. The arguments are as they were on return.
-  // Returns the outputs asked for (the non-empty ones), as the user named them.
+  // Returns the outputs asked for (the non-empty ones), as the user named them. pixel_boxes:
+  // detection shards' merged boxes as COCO-style pixel boxes, written by rank 0's merge of the
+  // first output (shards cannot write them); listed last among the outputs.
   std::vector<std::string> run(StreamOptions& stream, const std::vector<std::string*>& outputs, OutputOptions& format,
-           const std::function<void()>& body);
+                               const std::function<void()>& body, const std::string& pixel_boxes = {});
 
 private:
   int rank_ = 0;

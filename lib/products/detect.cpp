@@ -15,6 +15,7 @@
 #include "io/pixel_placement.hpp"
 #include "io/vector_output.hpp"
 #include "products/aoi.hpp"
+#include "products/coco_boxes.hpp"
 #include "products/detection_shards.hpp"
 #include "products/instance_raster.hpp"
 #include "products/model_products.hpp"
@@ -162,43 +163,32 @@ public:
     layer_->CreateField(&score);
     if (oriented_) layer_->CreateField(&angle);
     if (instances_) layer_->CreateField(&area);
+    const detail::CocoImage image{fs::path(info.path).filename().string(), info.width, info.height, class_names_, oriented_};
     if (!o.stream.shard.whole()) {
-      // Boxes of groups that may reach into a neighbouring shard, not yet suppressed, with their
-      // pixel geometry: luojia-merge suppresses them together with the other shards'.
+      // Every box with its pixel geometry (px_cx, px_cy, px_width, px_height, px_angle) and the
+      // whole raster's anchor number (ties go as in one run); in a second layer the boxes of groups
+      // that may reach into a neighbouring shard, not yet suppressed: luojia-merge suppresses them
+      // together with the other shards' and can write the pixel boxes of the whole.
       candidates_ = ds.CreateLayer(kCandidateLayer, has_srs ? &srs : nullptr, wkbPolygon, nullptr);
       if (!candidates_) raise("cannot create a layer: " + trap.message("layer creation failed"), where);
       for (OGRFieldDefn* f : {&id, &name, &score, &angle}) candidates_->CreateField(f);
-      for (const char* px : {"px_cx", "px_cy", "px_width", "px_height", "px_angle"}) {
-        OGRFieldDefn field(px, OFTReal);
-        candidates_->CreateField(&field);
+      for (OGRLayer* l : {layer_, candidates_}) {
+        for (const char* px : {"px_cx", "px_cy", "px_width", "px_height", "px_angle"}) {
+          OGRFieldDefn field(px, OFTReal);
+          l->CreateField(&field);
+        }
+        OGRFieldDefn anchor("px_anchor", OFTInteger64);
+        l->CreateField(&anchor);
       }
-      OGRFieldDefn anchor("px_anchor", OFTInteger64);  // the whole raster's anchor number: ties go as in one run
-      candidates_->CreateField(&anchor);
       ds.SetMetadataItem("LUOJIA_SHARD", (std::to_string(o.stream.shard.index + 1) + "/" + std::to_string(o.stream.shard.count)).c_str());
       ds.SetMetadataItem("LUOJIA_NMS_IOU", std::to_string(iou).c_str());
       ds.SetMetadataItem("LUOJIA_NMS_CLASS_AGNOSTIC", o.class_agnostic ? "1" : "0");
       ds.SetMetadataItem("LUOJIA_MAX_DETECTIONS", std::to_string(o.max_detections).c_str());
+      ds.SetMetadataItem(detail::kPixelImageItem, image.to_json().c_str());
     }
     transaction_ = ds.TestCapability(ODsCTransactions) && ds.StartTransaction() == OGRERR_NONE;
     if (instances_ && !o.instance_raster.empty()) ids_ = std::make_unique<detail::InstanceRaster>(info, o.instance_raster, o.overwrite);
-    if (!o.pixel_boxes.empty()) {
-      check_output_path(o.pixel_boxes, o.overwrite);
-      coco_target_ = o.pixel_boxes;
-      coco_temp_ = detail::temporary_path(o.pixel_boxes, "json");
-      coco_.open(coco_temp_, std::ios::binary);
-      if (!coco_) raise("cannot write " + coco_temp_, ErrorContext{o.pixel_boxes, {}, {}, {}});
-      nlohmann::json image = {{"id", 1}, {"file_name", fs::path(info.path).filename().string()}, {"width", info.width}, {"height", info.height}};
-      nlohmann::json categories = nlohmann::json::array();
-      for (std::size_t k = 0; k < class_names_.size(); ++k) categories.push_back({{"id", k}, {"name", class_names_[k]}});
-      coco_ << "{\"images\": [" << image.dump() << "],\n\"categories\": " << categories.dump() << ",\n\"annotations\": [";
-    }
-  }
-  ~DetectionWriter() {
-    if (coco_.is_open()) coco_.close();
-    if (!coco_temp_.empty() && !committed_) {
-      std::error_code ec;
-      fs::remove(coco_temp_, ec);
-    }
+    if (!o.pixel_boxes.empty()) coco_ = std::make_unique<detail::CocoBoxes>(o.pixel_boxes, image, o.overwrite);
   }
 
   const detail::PixelPlacement& placement() const { return placement_; }
@@ -226,11 +216,11 @@ private:
     feature.SetField(1, k < class_names_.size() ? class_names_[k].c_str() : ("class " + std::to_string(d.class_id)).c_str());
     feature.SetField(2, static_cast<double>(d.score));
     if (oriented_ || candidate) feature.SetField(3, d.angle * 180.0 / std::numbers::pi);
-    if (candidate)
+    if (candidates_)
       for (const auto& [field, value] : {std::pair{"px_cx", d.cx}, {"px_cy", d.cy}, {"px_width", d.width}, {"px_height", d.height},
                                          {"px_angle", d.angle}})
         feature.SetField(field, value);
-    if (candidate) feature.SetField("px_anchor", static_cast<GIntBig>(d.anchor));
+    if (candidates_) feature.SetField("px_anchor", static_cast<GIntBig>(d.anchor));
     if (instances_ && !candidate) {
       std::unique_ptr<OGRGeometry> parts = detail::mask_polygons(*d.mask);
       placement_.place(*parts);
@@ -255,23 +245,7 @@ private:
     if (layer->CreateFeature(&feature) != OGRERR_NONE) raise("cannot write a detection: " + trap.message("CreateFeature failed"), where);
     if (candidate) return;
     if (ids_) ids_->paint(d, static_cast<std::uint32_t>(count_ + 1));
-    if (coco_.is_open()) {
-      const Extent e = extent_of(d);
-      nlohmann::json a = {{"id", count_ + 1},
-                          {"image_id", 1},
-                          {"category_id", d.class_id},
-                          {"bbox", {e.x0, e.y0, e.x1 - e.x0, e.y1 - e.y0}},
-                          {"area", d.width * d.height},
-                          {"score", d.score},
-                          {"iscrowd", 0}};
-      if (oriented_) a["rbox"] = {d.cx, d.cy, d.width, d.height, d.angle * 180.0 / std::numbers::pi};
-      if (d.mask) {
-        // COCO's uncompressed RLE (pycocotools' frPyObjects takes it as it is).
-        a["segmentation"] = {{"size", {image_height_, image_width_}}, {"counts", d.mask->coco_counts(image_width_, image_height_)}};
-        a["area"] = d.mask->pixels();
-      }
-      coco_ << (count_ ? ",\n" : "\n") << a.dump();
-    }
+    if (coco_) coco_->add(d);
     ++count_;
   }
 
@@ -285,19 +259,10 @@ public:
       raise("cannot finish the vector output: " + trap.message("commit failed"), where);
     vector_.finish();
     if (ids_) ids_->finish();
-    if (coco_.is_open()) {
-      coco_ << "\n]}\n";
-      coco_.close();
-      if (!coco_) raise("cannot write the pixel boxes", ErrorContext{coco_target_, {}, {}, {}});
-    }
+    if (coco_) coco_->finish();
     vector_.commit();
     if (ids_) ids_->commit();
-    if (!coco_temp_.empty()) {
-      std::error_code ec;
-      fs::rename(coco_temp_, coco_target_, ec);
-      if (ec) raise("cannot move the pixel boxes into place: " + ec.message(), ErrorContext{coco_target_, {}, {}, {}});
-    }
-    committed_ = true;
+    if (coco_) coco_->commit();
   }
 
 private:
@@ -315,10 +280,8 @@ private:
   OGRLayer* layer_ = nullptr;
   OGRLayer* candidates_ = nullptr;
   bool transaction_ = false;
-  std::string coco_target_, coco_temp_;
-  std::ofstream coco_;
+  std::unique_ptr<detail::CocoBoxes> coco_;
   std::int64_t count_ = 0;
-  bool committed_ = false;
 };
 
 double threshold_in_unit(std::optional<double> given, std::optional<double> from_metadata, double fallback, const char* field) {

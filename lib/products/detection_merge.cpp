@@ -7,6 +7,7 @@
 
 #include "io/gdal_support.hpp"
 #include "io/vector_output.hpp"
+#include "products/coco_boxes.hpp"
 #include "products/detection_shards.hpp"
 
 #include <gdal_priv.h>
@@ -35,7 +36,7 @@ MergeReport merge_detection_shards(const std::vector<std::string>& paths, const 
   if (paths.empty()) raise("no shards to merge", where);
   std::vector<DatasetPtr> shards;
   std::vector<bool> seen;
-  std::string iou_text, agnostic_text, max_text;
+  std::string iou_text, agnostic_text, max_text, image_text;
   std::unique_ptr<OGRSpatialReference> srs;
   for (const auto& path : paths) {
     const ErrorContext at{path, {}, {}, {}};
@@ -57,6 +58,7 @@ MergeReport merge_detection_shards(const std::vector<std::string>& paths, const 
       iou_text = item("LUOJIA_NMS_IOU");
       agnostic_text = item("LUOJIA_NMS_CLASS_AGNOSTIC");
       max_text = item("LUOJIA_MAX_DETECTIONS");
+      image_text = item(detail::kPixelImageItem);
       if (const OGRSpatialReference* s = ds->GetLayerByName("detections")->GetSpatialRef()) srs.reset(s->Clone());
     } else if (item("LUOJIA_NMS_IOU") != iou_text || item("LUOJIA_NMS_CLASS_AGNOSTIC") != agnostic_text ||
                item("LUOJIA_MAX_DETECTIONS") != max_text) {
@@ -73,19 +75,43 @@ MergeReport merge_detection_shards(const std::vector<std::string>& paths, const 
   const bool agnostic = agnostic_text == "1";
   const auto max_detections = static_cast<std::size_t>(std::atoll(max_text.c_str()));
 
+  // The pixel boxes need every box's pixel geometry, which shards of earlier versions lack.
+  std::unique_ptr<detail::CocoBoxes> coco;
+  if (!options.pixel_boxes.empty()) {
+    if (image_text.empty() || shards[0]->GetLayerByName("detections")->GetLayerDefn()->GetFieldIndex("px_cx") < 0)
+      raise("has no pixel geometry for its final boxes (a shard of an earlier luojia-detect): run the shards again to write pixel boxes",
+            ErrorContext{paths[0], {}, {}, {}});
+    coco = std::make_unique<detail::CocoBoxes>(options.pixel_boxes, detail::CocoImage::from_json(image_text), options.output.overwrite);
+  }
+  const auto pixel_box = [](const OGRFeature& f) {
+    Detection d;
+    d.class_id = f.GetFieldAsInteger("class_id");
+    d.score = static_cast<float>(f.GetFieldAsDouble("score"));
+    d.cx = f.GetFieldAsDouble("px_cx");
+    d.cy = f.GetFieldAsDouble("px_cy");
+    d.width = f.GetFieldAsDouble("px_width");
+    d.height = f.GetFieldAsDouble("px_height");
+    d.angle = f.GetFieldAsDouble("px_angle");
+    const int anchor = f.GetFieldIndex("px_anchor");  // (shards of earlier versions have none)
+    d.anchor = anchor >= 0 ? f.GetFieldAsInteger64(anchor) : -1;
+    return d;
+  };
+
   detail::VectorOutput out(output, options.output.overwrite);
   GdalErrorTrap trap;
   OGRFeatureDefn* fields = shards[0]->GetLayerByName("detections")->GetLayerDefn();
   OGRLayer* layer = out.dataset().CreateLayer("detections", srs ? srs->Clone() : nullptr, wkbPolygon, nullptr);
   if (!layer) raise("cannot create a layer: " + trap.message("layer creation failed"), where);
-  for (int f = 0; f < fields->GetFieldCount(); ++f) layer->CreateField(fields->GetFieldDefn(f));
+  for (int f = 0; f < fields->GetFieldCount(); ++f)  // the pixel geometry stays in the shards
+    if (std::string(fields->GetFieldDefn(f)->GetNameRef()).rfind("px_", 0) != 0) layer->CreateField(fields->GetFieldDefn(f));
   const bool transaction = out.dataset().TestCapability(ODsCTransactions) && out.dataset().StartTransaction() == OGRERR_NONE;
   MergeReport report;
   report.shards = static_cast<int>(shards.size());
   const auto put = [&](const OGRFeature& from) {
     OGRFeature f(layer->GetLayerDefn());
-    f.SetFrom(&from, TRUE);  // by field name: a candidate's pixel fields are left behind
+    f.SetFrom(&from, TRUE);  // by field name: the pixel fields are left behind
     if (layer->CreateFeature(&f) != OGRERR_NONE) raise("cannot write a detection: " + trap.message("CreateFeature failed"), where);
+    if (coco) coco->add(pixel_box(from));
     ++report.polygons;
   };
   // With a cap, the best max_detections of all (a min-heap on score).
@@ -103,17 +129,7 @@ MergeReport merge_detection_shards(const std::vector<std::string>& paths, const 
   for (auto& ds : shards) {
     for (auto& f : *ds->GetLayerByName("detections")) keep(std::unique_ptr<OGRFeature>(f.release()));
     for (auto& f : *ds->GetLayerByName(detail::kCandidateLayer)) {
-      Detection d;
-      d.class_id = f->GetFieldAsInteger("class_id");
-      d.score = static_cast<float>(f->GetFieldAsDouble("score"));
-      d.cx = f->GetFieldAsDouble("px_cx");
-      d.cy = f->GetFieldAsDouble("px_cy");
-      d.width = f->GetFieldAsDouble("px_width");
-      d.height = f->GetFieldAsDouble("px_height");
-      d.angle = f->GetFieldAsDouble("px_angle");
-      const int anchor = f->GetFieldIndex("px_anchor");  // (shards of earlier versions have none)
-      d.anchor = anchor >= 0 ? f->GetFieldAsInteger64(anchor) : -1;
-      candidates.push_back(d);
+      candidates.push_back(pixel_box(*f));
       candidate_features.emplace_back(f.release());
     }
   }
@@ -128,7 +144,10 @@ MergeReport merge_detection_shards(const std::vector<std::string>& paths, const 
   for (auto it = top.rbegin(); it != top.rend(); ++it) put(**it);
   if (transaction && out.dataset().CommitTransaction() != OGRERR_NONE)
     raise("cannot finish the vector output: " + trap.message("commit failed"), where);
+  out.finish();
+  if (coco) coco->finish();
   out.commit();
+  if (coco) coco->commit();
   return report;
 }
 

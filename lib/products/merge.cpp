@@ -242,6 +242,7 @@ void make_sources_relative(const std::string& vrt_path, std::string folder) {
 MergeReport merge_raster_shards(const std::vector<std::string>& paths, const std::string& output, const MergeOptions& options) {
   detail::register_gdal();
   if (paths.empty()) raise("no shards to merge", ErrorContext{output, {}, {}, {}});
+  if (!options.pixel_boxes.empty()) throw UsageError("pixel_boxes", "are written for detection shards (luojia-detect --shard), not rasters");
   std::vector<ShardFile> shards;
   for (const auto& p : paths) {
     std::error_code ec;
@@ -529,6 +530,7 @@ MergeReport merge_vector_shards(const std::vector<std::string>& paths, const std
   const ErrorContext where{output, {}, {}, {}};
   if (paths.empty()) raise("no shards to merge", where);
   if (is_detection_shard(paths[0])) return merge_detection_shards(paths, output, options);
+  if (!options.pixel_boxes.empty()) throw UsageError("pixel_boxes", "are written for detection shards (luojia-detect --shard), not polygons");
   // Polygons inside a shard are written as they are read; only those on a shard's top or bottom
   // edge, which may continue in the next shard, are held to be joined: memory grows with the
   // raster's width, not with the number of polygons.

@@ -17,6 +17,9 @@ struct MergeOptions {
   std::size_t memory_budget = 256u << 20;  // GDAL's block cache while copying into one file
   ProgressFunc progress = nullptr;
   void* progress_data = nullptr;
+  // Detection shards: also write the merged boxes as COCO-style pixel boxes (luojia-detect's
+  // --pixel-boxes), which shards cannot write themselves. Empty: none.
+  std::string pixel_boxes;
 };
 
 struct MergeReport {
