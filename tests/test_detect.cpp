@@ -2,6 +2,7 @@
 // suppressed by torchvision (or, for oriented boxes, greedy NMS with shapely's polygon IoU), for
 // YOLOv8-style (boxes, oriented boxes) and YOLOv5-style detectors with anchors made in the graph
 // (tools/make_detection_models.py).
+#include "detection_cases.hpp"
 #include "program_paths.hpp"
 #include "program_runner.hpp"
 #include "support.hpp"
@@ -32,39 +33,13 @@ using luojia::test::TempDir;
 namespace {
 
 const std::string kDetection = LUOJIA_TEST_DATA "/detection/";
-constexpr double kGeo[6] = {431000.0, 0.5, 0.0, 3381000.0, 0.0, -0.5};
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
+constexpr const double* kGeo = luojia::test::kCaseGeotransform;
+using luojia::test::read_json;
+using luojia::test::u8_raster;
 
 const nlohmann::json& manifest() {
   static const nlohmann::json m = read_json(kDetection + "manifest.json");
   return m;
-}
-
-// A case's image (folder/<name>_input.u8, 3 x H x W as the manifest entry c sizes it) as a
-// georeferenced 3-band Byte GeoTIFF with c's nodata, if any; repeat > 1 stacks it that many times
-// vertically (a tall raster, with no reference of its own).
-std::string u8_raster(TempDir& dir, const std::string& folder, const nlohmann::json& c, const std::string& name, int repeat = 1) {
-  const int h = c["height"], w = c["width"];
-  std::ifstream in(folder + name + "_input.u8", std::ios::binary);
-  const std::vector<char> pixels((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  REQUIRE(pixels.size() == static_cast<std::size_t>(3 * h * w));
-  luojia::test::RasterSpec spec;
-  spec.width = w;
-  spec.height = h * repeat;
-  spec.bands = 3;
-  spec.type = GDT_Byte;
-  spec.epsg = 32650;
-  if (c.contains("nodata") && !c["nodata"].is_null()) spec.nodata = c["nodata"].get<double>();
-  std::copy(std::begin(kGeo), std::end(kGeo), spec.geotransform);
-  const std::string path = dir.file(name + "_" + std::to_string(repeat) + ".tif");
-  luojia::test::make_raster(path, spec, [&](int b, int x, int y) {
-    return static_cast<double>(static_cast<unsigned char>(pixels[static_cast<std::size_t>((b * h + y % h) * w + x)]));
-  });
-  return path;
 }
 
 std::string case_raster(TempDir& dir, const std::string& name, int repeat = 1) {

@@ -1,6 +1,7 @@
 // Instance segmentation's exactness: tiled masks equal one whole-image PyTorch run of random
 // YOLOv8-seg-style models (tools/make_instance_sweep.py), the masks made there from the formulas
 // (coefficients . prototypes, bilinear upsampling, crop to the box, logit above 0).
+#include "detection_cases.hpp"
 #include "support.hpp"
 
 #include <luojia/error.hpp>
@@ -27,12 +28,8 @@ namespace {
 
 const std::string kInstances = LUOJIA_TEST_DATA "/detection/instances/";
 const std::string kSweep = LUOJIA_TEST_DATA "/detection/sweep/";
-constexpr double kGeo[6] = {431000.0, 0.5, 0.0, 3381000.0, 0.0, -0.5};
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
+constexpr const double* kGeo = luojia::test::kCaseGeotransform;
+using luojia::test::read_json;
 
 const nlohmann::json& manifest() {
   static const nlohmann::json m = read_json(kInstances + "manifest.json");
@@ -41,24 +38,7 @@ const nlohmann::json& manifest() {
 
 // The sweep's image of a case as a georeferenced 3-band GeoTIFF (with its nodata, if any).
 std::string case_raster(TempDir& dir, const std::string& name) {
-  const nlohmann::json& c = manifest()["cases"][name];
-  const int h = c["height"], w = c["width"];
-  std::ifstream in(kSweep + name + "_input.u8", std::ios::binary);
-  const std::vector<char> pixels((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  REQUIRE(pixels.size() == static_cast<std::size_t>(3 * h * w));
-  luojia::test::RasterSpec spec;
-  spec.width = w;
-  spec.height = h;
-  spec.bands = 3;
-  spec.type = GDT_Byte;
-  spec.epsg = 32650;
-  if (!c["nodata"].is_null()) spec.nodata = c["nodata"].get<double>();
-  std::copy(std::begin(kGeo), std::end(kGeo), spec.geotransform);
-  const std::string path = dir.file(name + ".tif");
-  luojia::test::make_raster(path, spec, [&](int b, int x, int y) {
-    return static_cast<double>(static_cast<unsigned char>(pixels[static_cast<std::size_t>((b * h + y) * w + x)]));
-  });
-  return path;
+  return luojia::test::u8_raster(dir, kSweep, manifest()["cases"][name], name);
 }
 
 // A window of pixels, 1 inside.
@@ -232,7 +212,7 @@ TEST_CASE("instance polygons are the masks: holes and parts kept, in the raster'
     GDALDriver* mem = GetGDALDriverManager()->GetDriverByName("MEM");
     std::unique_ptr<GDALDataset> burnt(mem->Create("", static_cast<int>(w), static_cast<int>(h), 1, GDT_Byte, nullptr));
     double gt[6];
-    std::copy(std::begin(kGeo), std::end(kGeo), gt);
+    std::copy(kGeo, kGeo + 6, gt);
     burnt->SetGeoTransform(gt);
     int band = 1;
     double value = 1;
@@ -303,7 +283,7 @@ TEST_CASE("the instance-id raster: a COG on the input's grid, each pixel the bes
   CHECK(has_nodata);
   double gt[6];
   REQUIRE(ids->GetGeoTransform(gt) == CE_None);
-  CHECK(std::equal(gt, gt + 6, std::begin(kGeo)));
+  CHECK(std::equal(gt, gt + 6, kGeo));
   CHECK(std::string(ids->GetSpatialRef()->GetAuthorityCode(nullptr)) == "32650");
   std::vector<std::uint32_t> got(static_cast<std::size_t>(w * h));
   REQUIRE(band->RasterIO(GF_Read, 0, 0, static_cast<int>(w), static_cast<int>(h), got.data(), static_cast<int>(w), static_cast<int>(h),
