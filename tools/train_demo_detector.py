@@ -182,9 +182,15 @@ def ap50(pred, scores, gt):
         if cand:
             matched[cand[0]] = True
             tp[i] = 1
+    return voc_ap(tp, len(gt))
+
+
+def voc_ap(tp, labels):
+    """VOC's all-point interpolated AP and the final recall of detections in score order, tp[i]
+    saying whether the i-th matched a label."""
     ctp = np.cumsum(tp)
-    recall = ctp / len(gt)
-    precision = ctp / np.arange(1, len(order) + 1)
+    recall = ctp / labels
+    precision = ctp / np.arange(1, len(tp) + 1)
     r = np.concatenate(([0], recall, [1]))
     p = np.concatenate(([1], precision, [0]))
     for i in range(len(p) - 2, -1, -1):
