@@ -192,14 +192,7 @@ def mask_ap50(pred_masks, scores, gt_masks):
         if cand:
             matched[cand[0]] = True
             tp[i] = 1
-    ctp = np.cumsum(tp)
-    recall = ctp / len(gt_masks)
-    precision = ctp / np.arange(1, len(order) + 1)
-    r = np.concatenate(([0], recall, [1]))
-    p = np.concatenate(([1], precision, [0]))
-    for i in range(len(p) - 2, -1, -1):
-        p[i] = max(p[i], p[i + 1])
-    return float(np.sum((r[1:] - r[:-1]) * p[1:])), float(recall[-1]) if len(recall) else 0.0
+    return d.voc_ap(tp, len(gt_masks))
 
 
 def strip_instances(boxes, instance_ids, cols, height):
