@@ -8,6 +8,7 @@
 #include <luojia/io/raster.hpp>
 #include <luojia/nn/model.hpp>
 #include <luojia/products/detection.hpp>
+#include <luojia/products/merge.hpp>
 
 #include <catch2/catch.hpp>
 #include <gdal_alg.h>
@@ -248,7 +249,9 @@ TEST_CASE("instance segmentation refuses what it cannot do, before writing", "[d
   refused(seg, o, "tta is not applied to instance masks");
   o = {};
   o.stream.shard = Shard{0, 2};
-  refused(seg, o, "shard instance masks cannot be written by shards");
+  o.instance_raster = dir.file("ids.tif");
+  refused(seg, o, "instance_raster cannot be written by shards");
+  CHECK_FALSE(std::filesystem::exists(o.instance_raster));
   o = {};
   o.layout = DetectionLayout::Yolo8;
   refused(seg, o, "yolo8-seg");
@@ -352,4 +355,48 @@ TEST_CASE("the bundled demo footprint segmenter on its SpaceNet 4 scene: georefe
   CHECK(extent.MaxY <= gt.c[3] + 1e-6);
   CHECK(extent.MaxX <= gt.c[0] + 900 * gt.c[1] + 1e-6);
   CHECK(extent.MinY >= gt.c[3] + 900 * gt.c[5] - 1e-6);
+}
+
+TEST_CASE("shards of an instance segmentation merge into the whole run's instances", "[detect][instances][shards]") {
+  TempDir dir;
+  const nn::Model model = nn::Model::load(kInstances + "seg_pan.onnx");
+  Raster raster = Raster::open(case_raster(dir, "large"));
+  DetectOptions o;
+  o.tile = 64;
+  o.overwrite = true;
+  detect(raster, model, dir.file("whole.gpkg"), o);
+  // (score, polygon) of every instance, sorted.
+  const auto instances = [](const std::string& path) {
+    std::unique_ptr<GDALDataset> ds(GDALDataset::Open(path.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+    REQUIRE(ds);
+    OGRLayer* layer = ds->GetLayerByName("instances");
+    REQUIRE(layer);
+    std::vector<std::pair<double, std::string>> out;
+    for (auto& f : *layer) out.emplace_back(f->GetFieldAsDouble("score"), f->GetGeometryRef()->exportToWkt());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  const auto whole = instances(dir.file("whole.gpkg"));
+  REQUIRE(whole.size() > 5);
+  std::int64_t joined = 0;
+  for (int count : {2, 3}) {
+    INFO(count << " shards");
+    std::vector<std::string> shards;
+    for (int k = 0; k < count; ++k) {
+      DetectOptions s = o;
+      s.stream.shard = Shard{k, count};
+      shards.push_back(dir.file("shard" + std::to_string(k) + "of" + std::to_string(count) + ".gpkg"));
+      detect(raster, model, shards.back(), s);
+    }
+    const std::string merged = dir.file("merged" + std::to_string(count) + ".gpkg");
+    const MergeReport m = merge_vector_shards(shards, merged);
+    joined += m.joined;
+    CHECK(m.polygons == static_cast<std::int64_t>(whole.size()));
+    CHECK(instances(merged) == whole);
+    MergeOptions boxes;
+    boxes.pixel_boxes = dir.file("no.json");
+    CHECK_THROWS_WITH(merge_vector_shards(shards, dir.file("no.gpkg"), boxes), Catch::Contains("instance segmentation shards"));
+    CHECK_FALSE(std::filesystem::exists(boxes.pixel_boxes));
+  }
+  CHECK(joined > 0);  // candidates at the borders were suppressed at the merge
 }

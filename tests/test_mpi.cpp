@@ -81,6 +81,13 @@ TEST_CASE("luojia-detect under mpirun -np 3 writes the boxes of one process, in 
   };
   CHECK(annotations(dir.file("boxes.json")) == annotations(dir.file("one.json")));
   CHECK(annotations(dir.file("boxes.json")).size() > 20);
+  // Instance segmentation: the ranks' border candidates carry their masks; rank 0 suppresses them.
+  const std::string segmenter = LUOJIA_SOURCE_DIR "/data/demo_footprints.onnx";
+  ok(run_program({LUOJIA_DETECT_EXE, "-q", scene, segmenter, dir.file("fp_one.gpkg"), "--tile", "128"}));
+  ok(run_program(mpirun(2, {LUOJIA_DETECT_EXE, "-q", scene, segmenter, dir.file("fp_two.gpkg"), "--tile", "128"})));
+  const auto one_fp = features(dir.file("fp_one.gpkg")), two_fp = features(dir.file("fp_two.gpkg"));
+  CHECK(one_fp.size() > 10);
+  CHECK(two_fp == one_fp);
 }
 
 TEST_CASE("mpirun -np 3 equals one process, bit for bit", "[programs][mpi]") {

@@ -169,9 +169,10 @@ public:
       // whole raster's anchor number (ties go as in one run); in a second layer the boxes of groups
       // that may reach into a neighbouring shard, not yet suppressed: luojia-merge suppresses them
       // together with the other shards' and can write the pixel boxes of the whole.
-      candidates_ = ds.CreateLayer(kCandidateLayer, has_srs ? &srs : nullptr, wkbPolygon, nullptr);
+      candidates_ = ds.CreateLayer(kCandidateLayer, has_srs ? &srs : nullptr, instances_ ? wkbMultiPolygon : wkbPolygon, nullptr);
       if (!candidates_) raise("cannot create a layer: " + trap.message("layer creation failed"), where);
       for (OGRFieldDefn* f : {&id, &name, &score, &angle}) candidates_->CreateField(f);
+      if (instances_) candidates_->CreateField(&area);
       for (OGRLayer* l : {layer_, candidates_}) {
         for (const char* px : {"px_cx", "px_cy", "px_width", "px_height", "px_angle"}) {
           OGRFieldDefn field(px, OFTReal);
@@ -192,21 +193,30 @@ public:
   }
 
   const detail::PixelPlacement& placement() const { return placement_; }
-  // An instance whose mask is still to be made waits in pending() (see take_pending).
-  void write(const Detection& d) {
-    if (!instances_) return write_to(layer_, d);
-    if (!d.mask && !d.mask_logits) return pending_.push_back(d);
+  // A final box (instance), or a shard's border candidate. An instance whose mask is still to be
+  // made waits (see take_pending).
+  void write(const Detection& d) { put(layer_, d); }
+  void write_candidate(const Detection& d) { put(candidates_, d); }
+  struct Pending {
+    std::vector<Detection> final, candidates;
+  };
+  Pending take_pending() { return std::exchange(pending_, {}); }
+  std::int64_t empty_masks() const { return empty_; }
+
+private:
+  void put(OGRLayer* layer, const Detection& d) {
+    if (!instances_) return write_to(layer, d);
+    const bool candidate = layer == candidates_;
+    if (!d.mask && !d.mask_logits) return (candidate ? pending_.candidates : pending_.final).push_back(d);
     Detection drawn = d;
     if (!drawn.mask) drawn.mask = std::make_shared<const InstanceMask>(detail::draw_mask(d, *d.mask_logits));
     drawn.mask_logits.reset();
-    if (drawn.mask->pixels() == 0) ++empty_;
-    else write_to(layer_, drawn);
+    // An instance without a mask pixel is dropped; a candidate is written all the same, for it
+    // may still suppress others when luojia-merge suppresses the shards' candidates together.
+    if (drawn.mask->pixels() == 0 && !candidate) ++empty_;
+    else write_to(layer, drawn);
   }
-  std::vector<Detection> take_pending() { return std::exchange(pending_, {}); }
-  std::int64_t empty_masks() const { return empty_; }
-  void write_candidate(const Detection& d) { write_to(candidates_, d); }
 
-private:
   void write_to(OGRLayer* layer, const Detection& d) {
     const ErrorContext where{output_, {}, {}, {}};
     const bool candidate = layer == candidates_;
@@ -221,8 +231,9 @@ private:
                                          {"px_angle", d.angle}})
         feature.SetField(field, value);
     if (candidates_) feature.SetField("px_anchor", static_cast<GIntBig>(d.anchor));
-    if (instances_ && !candidate) {
+    if (instances_) {
       std::unique_ptr<OGRGeometry> parts = detail::mask_polygons(*d.mask);
+      if (!parts) parts = std::make_unique<OGRMultiPolygon>();  // an empty candidate's
       placement_.place(*parts);
       if (simplify_ > 0)
         if (std::unique_ptr<OGRGeometry> simple(parts->SimplifyPreserveTopology(simplify_)); simple && !simple->IsEmpty())
@@ -273,7 +284,7 @@ private:
   bool instances_;
   double simplify_;
   std::int64_t image_width_, image_height_;
-  std::vector<Detection> pending_;
+  Pending pending_;
   std::int64_t empty_ = 0;
   std::unique_ptr<detail::InstanceRaster> ids_;  // the instance-id raster, when asked for
   detail::PixelPlacement placement_;
@@ -445,7 +456,8 @@ void resolve_instances(DetectPlan& p, const nn::Model& model, const DetectOption
   p.proto_radius = protos.radius;
   p.decode.mask_channels = protos.shape[1];
   if (o.tta != DetectionAugmentation::None) throw UsageError("tta", "is not applied to instance masks yet: run an instance segmenter without it");
-  if (!o.stream.shard.whole()) throw UsageError("shard", "instance masks cannot be written by shards yet: run the raster whole");
+  if (!o.stream.shard.whole() && !o.instance_raster.empty())
+    throw UsageError("instance_raster", "cannot be written by shards yet: run the raster whole");
   p.masks_clipped = p.fixed_size || !protos.tileable;
   // Without a box reach, a quarter of the tile: most masks then lie within their tile's sure
   // prototypes, and the few reaching further get windows of their own.
@@ -911,9 +923,15 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
   const StreamOptions so = detection_stream_options(plan, model, grid, o);
   const StreamStats stats = stream_results<Boxes>(raster, plan.input.bands, grid, kernel, sink, so);
   settled.finish();
-  for (Detection& d : writer.take_pending()) {
+  auto [pending, pending_candidates] = writer.take_pending();
+  for (Detection& d : pending) {
     d.mask = detector.own_window_mask(raster, d, so.read);
     writer.write(d);
+    ++plan.report.masks_from_own_window;
+  }
+  for (Detection& d : pending_candidates) {
+    d.mask = detector.own_window_mask(raster, d, so.read);
+    writer.write_candidate(d);
     ++plan.report.masks_from_own_window;
   }
   writer.commit();

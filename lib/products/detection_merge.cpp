@@ -30,6 +30,16 @@ bool is_detection_shard(const std::string& path) {
   return ds && ds->GetLayerByName(detail::kCandidateLayer) != nullptr;
 }
 
+namespace {
+
+// A shard's final layer: "detections" (boxes) or "instances" (instance masks).
+OGRLayer* final_layer(GDALDataset& ds) {
+  OGRLayer* boxes = ds.GetLayerByName("detections");
+  return boxes ? boxes : ds.GetLayerByName("instances");
+}
+
+}  // namespace
+
 MergeReport merge_detection_shards(const std::vector<std::string>& paths, const std::string& output, const MergeOptions& options) {
   detail::register_gdal();
   const ErrorContext where{output, {}, {}, {}};
@@ -43,8 +53,8 @@ MergeReport merge_detection_shards(const std::vector<std::string>& paths, const 
     GdalErrorTrap trap;
     DatasetPtr ds(GDALDataset::Open(path.c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
     if (!ds) raise("not a vector dataset GDAL can read: " + trap.message_about(path, "unrecognised format"), at);
-    if (!ds->GetLayerByName("detections") || !ds->GetLayerByName(detail::kCandidateLayer))
-      raise("has no detections and nms_candidates layers: not a luojia-detect shard", at);
+    if (!final_layer(*ds) || !ds->GetLayerByName(detail::kCandidateLayer))
+      raise("has no detections (or instances) and nms_candidates layers: not a luojia-detect shard", at);
     const char* shard_text = ds->GetMetadataItem("LUOJIA_SHARD");
     if (!shard_text) raise("has no LUOJIA_SHARD metadata: not a luojia-detect shard", at);
     const Shard shard = parse_shard(shard_text);
@@ -59,12 +69,14 @@ MergeReport merge_detection_shards(const std::vector<std::string>& paths, const 
       agnostic_text = item("LUOJIA_NMS_CLASS_AGNOSTIC");
       max_text = item("LUOJIA_MAX_DETECTIONS");
       image_text = item(detail::kPixelImageItem);
-      if (const OGRSpatialReference* s = ds->GetLayerByName("detections")->GetSpatialRef()) srs.reset(s->Clone());
+      if (const OGRSpatialReference* s = final_layer(*ds)->GetSpatialRef()) srs.reset(s->Clone());
     } else if (item("LUOJIA_NMS_IOU") != iou_text || item("LUOJIA_NMS_CLASS_AGNOSTIC") != agnostic_text ||
                item("LUOJIA_MAX_DETECTIONS") != max_text) {
       raise("was made with other NMS settings than " + paths[0], at);
+    } else if (std::string(final_layer(*ds)->GetName()) != final_layer(*shards[0])->GetName()) {
+      raise("holds " + std::string(final_layer(*ds)->GetName()) + ", and " + paths[0] + " " + final_layer(*shards[0])->GetName(), at);
     } else {
-      const OGRSpatialReference* s = ds->GetLayerByName("detections")->GetSpatialRef();
+      const OGRSpatialReference* s = final_layer(*ds)->GetSpatialRef();
       if ((s == nullptr) != (srs == nullptr) || (s && !s->IsSame(srs.get()))) raise("has another CRS than " + paths[0], at);
     }
     shards.push_back(std::move(ds));
@@ -76,9 +88,13 @@ MergeReport merge_detection_shards(const std::vector<std::string>& paths, const 
   const auto max_detections = static_cast<std::size_t>(std::atoll(max_text.c_str()));
 
   // The pixel boxes need every box's pixel geometry, which shards of earlier versions lack.
+  OGRLayer* first = final_layer(*shards[0]);
+  const bool instances = std::string(first->GetName()) == "instances";
   std::unique_ptr<detail::CocoBoxes> coco;
   if (!options.pixel_boxes.empty()) {
-    if (image_text.empty() || shards[0]->GetLayerByName("detections")->GetLayerDefn()->GetFieldIndex("px_cx") < 0)
+    if (instances)
+      throw UsageError("pixel_boxes", "of instance segmentation shards are not written yet (their masks stay polygons): run the raster whole");
+    if (image_text.empty() || first->GetLayerDefn()->GetFieldIndex("px_cx") < 0)
       raise("has no pixel geometry for its final boxes (a shard of an earlier luojia-detect): run the shards again to write pixel boxes",
             ErrorContext{paths[0], {}, {}, {}});
     coco = std::make_unique<detail::CocoBoxes>(options.pixel_boxes, detail::CocoImage::from_json(image_text), options.output.overwrite);
@@ -99,8 +115,8 @@ MergeReport merge_detection_shards(const std::vector<std::string>& paths, const 
 
   detail::VectorOutput out(output, options.output.overwrite);
   GdalErrorTrap trap;
-  OGRFeatureDefn* fields = shards[0]->GetLayerByName("detections")->GetLayerDefn();
-  OGRLayer* layer = out.dataset().CreateLayer("detections", srs ? srs->Clone() : nullptr, wkbPolygon, nullptr);
+  OGRFeatureDefn* fields = first->GetLayerDefn();
+  OGRLayer* layer = out.dataset().CreateLayer(first->GetName(), srs ? srs->Clone() : nullptr, first->GetGeomType(), nullptr);
   if (!layer) raise("cannot create a layer: " + trap.message("layer creation failed"), where);
   for (int f = 0; f < fields->GetFieldCount(); ++f)  // the pixel geometry stays in the shards
     if (std::string(fields->GetFieldDefn(f)->GetNameRef()).rfind("px_", 0) != 0) layer->CreateField(fields->GetFieldDefn(f));
@@ -108,6 +124,8 @@ MergeReport merge_detection_shards(const std::vector<std::string>& paths, const 
   MergeReport report;
   report.shards = static_cast<int>(shards.size());
   const auto put = [&](const OGRFeature& from) {
+    // A candidate instance without a mask pixel took part in the suppression; it is not written.
+    if (instances && (!from.GetGeometryRef() || from.GetGeometryRef()->IsEmpty())) return;
     OGRFeature f(layer->GetLayerDefn());
     f.SetFrom(&from, TRUE);  // by field name: the pixel fields are left behind
     if (layer->CreateFeature(&f) != OGRERR_NONE) raise("cannot write a detection: " + trap.message("CreateFeature failed"), where);
@@ -127,7 +145,7 @@ MergeReport merge_detection_shards(const std::vector<std::string>& paths, const 
   std::vector<Detection> candidates;
   std::vector<std::unique_ptr<OGRFeature>> candidate_features;
   for (auto& ds : shards) {
-    for (auto& f : *ds->GetLayerByName("detections")) keep(std::unique_ptr<OGRFeature>(f.release()));
+    for (auto& f : *final_layer(*ds)) keep(std::unique_ptr<OGRFeature>(f.release()));
     for (auto& f : *ds->GetLayerByName(detail::kCandidateLayer)) {
       candidates.push_back(pixel_box(*f));
       candidate_features.emplace_back(f.release());

@@ -42,6 +42,12 @@ grep -q "exact" "$work/segment.log" || fail "the program's summary does not reac
   OUTPUT="$work/q_boxes.gpkg" > "$work/detect.log" 2>&1 || { cat "$work/detect.log"; fail "detect"; }
 "$bin/luojia-detect" -q "$src/data/spacenet4_atlanta.tif" "$src/data/demo_buildings.onnx" "$work/boxes.gpkg" >/dev/null
 [ "$(features "$work/q_boxes.gpkg")" = "$(features "$work/boxes.gpkg")" ] || fail "detections differ"
+# Instance segmentation: footprint polygons and the instance-id raster.
+"$qp" run luojia:detect -- INPUT="$src/data/spacenet4_atlanta.tif" MODEL="$src/data/demo_footprints.onnx" \
+  OUTPUT="$work/q_fp.gpkg" INSTANCE_RASTER="$work/q_ids.tif" > "$work/instances.log" 2>&1 || { cat "$work/instances.log"; fail "instances"; }
+"$bin/luojia-detect" -q "$src/data/spacenet4_atlanta.tif" "$src/data/demo_footprints.onnx" "$work/fp.gpkg" --instance-raster "$work/ids.tif" >/dev/null
+[ "$(features "$work/q_fp.gpkg")" = "$(features "$work/fp.gpkg")" ] || fail "instances differ"
+[ "$(checksum "$work/q_ids.tif")" = "$(checksum "$work/ids.tif")" ] || fail "instance rasters differ"
 
 # Assessment: the JSON report.
 "$qp" run luojia:assess -- CLASS_MAP="$work/roads.tif" REFERENCE="$src/data/sample_road_raster_mask.tif" REMAP=255=1 \
@@ -56,4 +62,4 @@ fi
 grep -q "luojia-segment: error: .*band 9" "$work/bad.log" || { cat "$work/bad.log"; fail "the error does not carry luojia's message"; }
 [ ! -e "$work/bad.tif" ] || fail "a failed run left its output"
 ls -a "$work" | grep -q '\.luojia-' && fail "a temporary file was left"
-echo "QGIS provider: 6 algorithms listed; segment, index, detect, assess equal the programs; errors reach QGIS"
+echo "QGIS provider: 6 algorithms listed; segment, index, detect (boxes and instances), assess equal the programs; errors reach QGIS"
