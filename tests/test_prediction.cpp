@@ -278,6 +278,20 @@ TEST_CASE("Deepness metadata keys are read, checked, and yield to luojia's own",
   CHECK_THROWS_WITH(nn::parse_metadata_props(Props{{"standardization_std", "[1, 0, 1]"}}, "m.onnx"), Catch::Contains("must not contain zero"));
   CHECK_THROWS_AS(nn::parse_metadata_props(Props{{"tile_size", "-3"}}, "m.onnx"), ModelError);
   CHECK(nn::parse_metadata_props(Props{{"author", "someone"}}, "m.onnx").source == "none");
+  // Ultralytics' exports as they come: names as Python's str(dict), its other keys ignored.
+  const nn::ModelMetadata ultralytics = nn::parse_metadata_props(
+      Props{{"description", "Ultralytics YOLOv8n-seg model"}, {"author", "Ultralytics"}, {"stride", "32"}, {"task", "segment"},
+            {"imgsz", "[640, 640]"}, {"names", R"({0: 'person', 1: "it's", 2: 'a \'b\'', 10: 'toothbrush'})"}},
+      "yolov8n-seg.onnx");
+  REQUIRE(ultralytics.classes.size() == 11);
+  CHECK(ultralytics.classes[0].name == "person");
+  CHECK(ultralytics.classes[1].name == "it's");
+  CHECK(ultralytics.classes[2].name == "a 'b'");
+  CHECK(ultralytics.classes[10].name == "toothbrush");
+  CHECK(ultralytics.classes[5].name.empty());
+  REQUIRE(ultralytics.scale.size() == 1);
+  CHECK(ultralytics.scale[0] == Approx(1.0 / 255.0));  // Ultralytics takes pixels / 255, as Deepness
+  CHECK_THROWS_WITH(nn::parse_metadata_props(Props{{"names", "{0: person}"}}, "m.onnx"), Catch::Contains("\"names\" must be"));
 }
 
 TEST_CASE("luojia-info prints what it understood of a model, and luojia-regress and luojia-superres run as programs", "[predict][programs]") {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <cstdio>
 #include <cstring>
 #include <iterator>
@@ -187,6 +188,55 @@ ModelMetadata parse_model_metadata(const std::string& text, const std::string& w
   return m;
 }
 
+// Ultralytics writes its class names as Python's str(dict): {0: 'person', 1: "it's"}. The same as
+// JSON {"0": "person", ...}, or nullopt when the text is not such a dict.
+std::optional<nlohmann::json> python_names(const std::string& text) {
+  nlohmann::json out = nlohmann::json::object();
+  std::size_t i = 0;
+  const auto skip = [&] {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  };
+  const auto at = [&](char c) { return i < text.size() && text[i] == c; };
+  skip();
+  if (!at('{')) return std::nullopt;
+  ++i;
+  skip();
+  if (at('}')) return ++i, skip(), i == text.size() ? std::optional(out) : std::nullopt;
+  while (true) {
+    skip();
+    const std::size_t start = i;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+    if (i == start) return std::nullopt;
+    const std::string id = text.substr(start, i - start);
+    skip();
+    if (!at(':')) return std::nullopt;
+    ++i;
+    skip();
+    if (!at('\'') && !at('"')) return std::nullopt;
+    const char quote = text[i++];
+    std::string name;
+    while (i < text.size() && text[i] != quote) {
+      if (text[i] == '\\' && i + 1 < text.size()) ++i;  // \' \" \\ as the character escaped
+      name += text[i++];
+    }
+    if (!at(quote)) return std::nullopt;
+    ++i;
+    out[id] = name;
+    skip();
+    if (at(',')) {
+      ++i;
+      skip();
+      if (at('}')) break;  // a trailing comma
+      continue;
+    }
+    if (at('}')) break;
+    return std::nullopt;
+  }
+  ++i;
+  skip();
+  return i == text.size() ? std::optional(out) : std::nullopt;
+}
+
 ModelMetadata parse_metadata_props(const std::vector<std::pair<std::string, std::string>>& properties, const std::string& where) {
   nlohmann::json deepness = nlohmann::json::object();
   std::string luojia;
@@ -197,7 +247,8 @@ ModelMetadata parse_metadata_props(const std::vector<std::pair<std::string, std:
     try {
       deepness[key] = nlohmann::json::parse(value);
     } catch (const nlohmann::json::exception&) {
-      deepness[key] = value;
+      const std::optional<nlohmann::json> names = key == "names" ? python_names(value) : std::nullopt;
+      deepness[key] = names ? *names : nlohmann::json(value);
     }
   }
   ModelMetadata m;
