@@ -2,6 +2,8 @@
 // YOLOv8-seg-style models (tools/make_instance_sweep.py), the masks made there from the formulas
 // (coefficients . prototypes, bilinear upsampling, crop to the box, logit above 0).
 #include "detection_cases.hpp"
+#include "program_paths.hpp"
+#include "program_runner.hpp"
 #include "support.hpp"
 
 #include <luojia/error.hpp>
@@ -399,4 +401,33 @@ TEST_CASE("shards of an instance segmentation merge into the whole run's instanc
     CHECK_FALSE(std::filesystem::exists(boxes.pixel_boxes));
   }
   CHECK(joined > 0);  // candidates at the borders were suppressed at the merge
+}
+
+TEST_CASE("instance options: the best N of the raster, classes, and the program's summary", "[detect][instances][programs]") {
+  TempDir dir;
+  const nn::Model model = nn::Model::load(kInstances + "seg_pan.onnx");
+  const std::string input = case_raster(dir, "large");
+  Raster raster = Raster::open(input);
+  const Run all = run(raster, model, dir, 96);
+  REQUIRE(all.annotations.size() > 6);
+  std::vector<double> scores;
+  for (const auto& a : all.annotations) scores.push_back(a["score"]);
+  std::sort(scores.rbegin(), scores.rend());
+  DetectOptions o;
+  o.max_detections = 4;
+  const Run best = run(raster, model, dir, 96, o);
+  REQUIRE(best.annotations.size() == 4);
+  for (std::size_t i = 0; i < 4; ++i) CHECK(best.annotations[i]["score"].get<double>() == scores[i]);  // best first
+  o = {};
+  o.classes = {1};
+  const Run one_class = run(raster, model, dir, 96, o);
+  for (const auto& a : one_class.annotations) CHECK(a["category_id"] == 1);
+  std::size_t of_class = 0;
+  for (const auto& a : all.annotations) of_class += a["category_id"] == 1;
+  CHECK(one_class.annotations.size() == of_class);
+  // The program says how the masks were made.
+  const auto r = luojia::test::run_program({luojia::test::kDetect, input, kInstances + "seg_pan.onnx", dir.file("p.gpkg"), "--tile", "64"});
+  REQUIRE(r.code == 0);
+  CHECK(r.err.find("layout yolo8-seg") != std::string::npos);
+  CHECK(r.err.find("made from a window of their own") != std::string::npos);
 }
