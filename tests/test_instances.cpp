@@ -431,3 +431,44 @@ TEST_CASE("instance options: the best N of the raster, classes, and the program'
   CHECK(r.err.find("layout yolo8-seg") != std::string::npos);
   CHECK(r.err.find("made from a window of their own") != std::string::npos);
 }
+
+TEST_CASE("a C++ caller: pixels in memory with their georeferencing in, instances handed back as well as written", "[detect][instances]") {
+  TempDir dir;
+  const nn::Model model = nn::Model::load(kInstances + "seg_pan.onnx");
+  Raster file = Raster::open(case_raster(dir, "odd"));
+  const std::int64_t w = file.info().width, h = file.info().height;
+  const int bands[] = {1, 2, 3};
+  const Image pixels = file.read(Window{0, 0, w, h}, bands);
+  RasterLayout georeferencing;
+  georeferencing.geotransform = file.info().geotransform;
+  georeferencing.crs_wkt = file.info().crs_wkt;
+  std::string vsimem;
+  std::vector<Detection> handed;
+  {
+    Raster memory = Raster::from_image(pixels, georeferencing);
+    vsimem = memory.path();
+    CHECK(memory.info().width == w);
+    CHECK(memory.info().band_count() == 3);
+    DetectOptions o;
+    o.tile = 64;
+    o.pixel_boxes = dir.file("memory.json");
+    o.on_detection = [&](const Detection& d) { handed.push_back(d); };
+    const DetectReport r = detect(memory, model, dir.file("memory.gpkg"), o);
+    CHECK(r.detections == static_cast<std::int64_t>(handed.size()));
+  }
+  VSIStatBufL stat;
+  CHECK(VSIStatL(vsimem.c_str(), &stat) != 0);  // the in-memory file went with its last handle
+  // The same instances as from the file, with their masks, and the product in the same CRS.
+  const nlohmann::json want = read_json(kInstances + "seg_pan_odd.json");
+  REQUIRE(!handed.empty());
+  nlohmann::json got = read_json(dir.file("memory.json"))["annotations"];
+  CHECK(check_against_reference(got, want) > 0);
+  for (std::size_t i = 0; i < handed.size(); ++i) {
+    REQUIRE(handed[i].mask);
+    CHECK(handed[i].score == Approx(got[i]["score"].get<double>()));
+    CHECK(handed[i].mask->pixels() == got[i]["area"].get<std::int64_t>());
+  }
+  std::unique_ptr<GDALDataset> ds(GDALDataset::Open(dir.file("memory.gpkg").c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+  REQUIRE(ds);
+  CHECK(std::string(ds->GetLayer(0)->GetSpatialRef()->GetAuthorityCode(nullptr)) == "32650");
+}

@@ -1,4 +1,5 @@
 #include <luojia/io/raster.hpp>
+#include <luojia/io/raster_writer.hpp>
 
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"
@@ -8,6 +9,7 @@
 #include <ogr_spatialref.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -175,6 +177,7 @@ struct Raster::Impl {
   DatasetPtr dataset;
   RasterInfo info;
   std::vector<GDALRasterBand*> masks;  // per band (0-based): validity_mask(), found once at open
+  std::shared_ptr<const std::string> owned_file;  // from_image's /vsimem file, unlinked with its last handle
 
   ErrorContext context(std::optional<int> band = std::nullopt) const {
     ErrorContext c;
@@ -250,7 +253,36 @@ Raster Raster::open(const std::string& path) {
 
 const RasterInfo& Raster::info() const noexcept { return impl_->info; }
 const std::string& Raster::path() const noexcept { return impl_->path; }
-Raster Raster::reopen() const { return open(impl_->path); }
+Raster Raster::reopen() const {
+  Raster again = open(impl_->path);
+  again.impl_->owned_file = impl_->owned_file;
+  return again;
+}
+
+Raster Raster::from_image(const Image& pixels, const RasterLayout& georeferencing) {
+  detail::register_gdal();
+  if (pixels.bands() < 1 || pixels.width() < 1 || pixels.height() < 1)
+    throw InputError("an image without pixels", ErrorContext{"(in-memory image)", {}, {}, {}});
+  static std::atomic<std::uint64_t> made{0};
+  const std::string path = "/vsimem/luojia-image-" + std::to_string(++made) + ".tif";
+  RasterLayout layout = georeferencing;
+  layout.width = pixels.width();
+  layout.height = pixels.height();
+  layout.bands = pixels.bands();
+  layout.type = DataType::Float32;
+  auto owned = std::shared_ptr<const std::string>(new std::string(path), [](const std::string* p) {
+    VSIUnlink(p->c_str());
+    delete p;
+  });
+  {
+    RasterWriter writer(path, layout, OutputOptions{"GTiff", {"TILED=YES"}, true});
+    writer.write(Window{0, 0, layout.width, layout.height}, pixels);
+    writer.commit();
+  }
+  Raster raster = open(path);
+  raster.impl_->owned_file = std::move(owned);
+  return raster;
+}
 void* Raster::gdal_handle() const noexcept { return GDALDataset::ToHandle(impl_->dataset.get()); }
 
 Image Raster::read(const Window& window, std::span<const int> bands, const ReadOptions& options,

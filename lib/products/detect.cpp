@@ -139,7 +139,7 @@ public:
   DetectionWriter(const RasterInfo& info, const std::string& output, const DetectOptions& o, std::vector<std::string> class_names,
                   bool oriented, double iou, bool instances)
       : output_(output), vector_(output, o.overwrite, o.format), class_names_(std::move(class_names)), oriented_(oriented),
-        instances_(instances), simplify_(o.simplify), image_width_(info.width), image_height_(info.height),
+        instances_(instances), simplify_(o.simplify), on_detection_(o.on_detection), image_width_(info.width), image_height_(info.height),
         placement_(info, info.path) {
     const ErrorContext where{output, {}, {}, {}};
     detail::GdalErrorTrap trap;
@@ -257,6 +257,7 @@ private:
     if (candidate) return;
     if (ids_) ids_->paint(d, static_cast<std::uint32_t>(count_ + 1));
     if (coco_) coco_->add(d);
+    if (on_detection_) on_detection_(d);
     ++count_;
   }
 
@@ -283,6 +284,7 @@ private:
   bool oriented_;
   bool instances_;
   double simplify_;
+  std::function<void(const Detection&)> on_detection_;
   std::int64_t image_width_, image_height_;
   Pending pending_;
   std::int64_t empty_ = 0;

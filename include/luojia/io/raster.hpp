@@ -4,6 +4,7 @@
 #include <luojia/export.hpp>
 #include <luojia/image.hpp>
 #include <luojia/io/raster_info.hpp>
+#include <luojia/io/raster_layout.hpp>
 #include <luojia/tiling/window.hpp>
 
 #include <memory>
@@ -35,6 +36,12 @@ struct ReadOptions {
 class LUOJIA_API Raster {
 public:
   static Raster open(const std::string& path);
+  // A raster over pixels in memory (band after band, float32) with the georeferencing of layout:
+  // its geotransform, CRS, nodata, RPCs, GCPs and metadata (its size, band count and type are the
+  // image's). Products made from it carry that georeferencing, as from a file. The pixels are
+  // copied into a GDAL in-memory file (/vsimem) that lives as long as any handle on it (reopen()
+  // included). Throws InputError for an empty image.
+  static Raster from_image(const Image& pixels, const RasterLayout& layout = {});
 
   Raster(Raster&&) noexcept;
   Raster& operator=(Raster&&) noexcept;

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -140,6 +141,9 @@ struct DetectOptions {
   bool overwrite = false;
   StreamOptions stream;
   const nn::LayerRegistry* registry = nullptr;  // for the path overload; default: the built-in layers
+  // Called with every detection written (raster pixels; instances with their mask), in the order
+  // written, one call at a time: the results for a C++ caller, besides the files.
+  std::function<void(const Detection&)> on_detection;
 };
 
 struct DetectReport {
