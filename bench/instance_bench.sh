@@ -74,14 +74,19 @@ echo "== whole-image reference (untimed)" >&2
 read -r l_s l_kb < <(timed luojia "$bin/luojia-detect" -q --overwrite --threads "$threads" --tile "$tile" "$input" "$model" \
   "$work/seg_luojia.gpkg" --pixel-boxes "$work/seg_luojia_coco.json")
 read -r p_s p_kb < <(timed script "$PY" "$here/sahi_instances.py" slices "$input" "$name" "$work/seg_script.json" --slice "$tile" --overlap 0.2 --threads "$threads")
+# The same with 25% overlap: slices 384 apart, a multiple of the largest stride, so the anchor
+# grids of the slices line up with the whole image's and only the borders differ.
+read -r a_s a_kb < <(timed aligned "$PY" "$here/sahi_instances.py" slices "$input" "$name" "$work/seg_aligned.json" --slice "$tile" --overlap 0.25 --threads "$threads")
 "$PY" "$here/sahi_instances.py" coco "$work/seg_luojia_coco.json" "$work/seg_luojia.json"
 l_cmp=$("$PY" "$here/sahi_instances.py" compare "$work/seg_luojia.json" "$work/seg_whole_${name}_${size}.json")
 p_cmp=$("$PY" "$here/sahi_instances.py" compare "$work/seg_script.json" "$work/seg_whole_${name}_${size}.json")
+a_cmp=$("$PY" "$here/sahi_instances.py" compare "$work/seg_aligned.json" "$work/seg_whole_${name}_${size}.json")
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')
 isa=$(grep -m1 -o -w 'avx512f' /proc/cpuinfo || grep -m1 -o -w 'avx2' /proc/cpuinfo || echo sse)
 echo "instances ${size}x${size}x3 Byte, $name, tile $tile, $threads threads, $cpu ($isa)"
 printf '  luojia-detect  %7.2f s  %7.0f MB  %s\n' "$l_s" "$((l_kb / 1024))" "$l_cmp"
 printf '  SAHI-style     %7.2f s  %7.0f MB  %s\n' "$p_s" "$((p_kb / 1024))" "$p_cmp"
+printf '  ... 25%% ovl   %7.2f s  %7.0f MB  %s\n' "$a_s" "$((a_kb / 1024))" "$a_cmp"
 "$PY" - "$l_s" "$p_s" "$l_kb" "$p_kb" <<'EOF'
 import sys
 ls, ps, lk, pk = map(float, sys.argv[1:])

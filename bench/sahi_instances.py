@@ -191,29 +191,24 @@ def coco(path, out):
 
 def dense(inst):
     _, _, x0, y0, w, h, runs = inst
-    flat = np.zeros(w * h, bool)
-    at = 0
-    for i, n in enumerate(runs):
-        if i % 2:
-            flat[at:at + n] = True
-        at += n
-    return flat.reshape(h, w)
+    values = np.arange(len(runs)) % 2 == 1
+    return np.repeat(values, runs)[:w * h].reshape(h, w) if w * h else np.zeros((h, w), bool)
 
 
-def mask_iou(u, v):
-    ux0, uy0, vx0, vy0 = u[2], u[3], v[2], v[3]
-    x0, y0 = min(ux0, vx0), min(uy0, vy0)
-    x1, y1 = max(ux0 + u[4], vx0 + v[4]), max(uy0 + u[5], vy0 + v[5])
+def mask_iou(u, v, du, dv):
+    x0, y0 = min(u[2], v[2]), min(u[3], v[3])
+    x1, y1 = max(u[2] + u[4], v[2] + v[4]), max(u[3] + u[5], v[3] + v[5])
     a = np.zeros((y1 - y0, x1 - x0), bool)
     b = np.zeros_like(a)
-    a[uy0 - y0:uy0 - y0 + u[5], ux0 - x0:ux0 - x0 + u[4]] = dense(u)
-    b[vy0 - y0:vy0 - y0 + v[5], vx0 - x0:vx0 - x0 + v[4]] = dense(v)
-    union = (a | b).sum()
-    return (a & b).sum() / union if union else 0.0
+    a[u[3] - y0:u[3] - y0 + u[5], u[2] - x0:u[2] - x0 + u[4]] = du
+    b[v[3] - y0:v[3] - y0 + v[5], v[2] - x0:v[2] - x0 + v[4]] = dv
+    union = np.count_nonzero(a | b)
+    return np.count_nonzero(a & b) / union if union else 0.0
 
 
 def compare(a_path, b_path):
     a, b = json.load(open(a_path)), json.load(open(b_path))
+    masks = {id(i): dense(i) for i in a + b}  # decoded once
 
     def unmatched(p, q, threshold):
         cell = 64
@@ -230,7 +225,7 @@ def compare(a_path, b_path):
                     near |= cells.get((u[0], cx, cy), set())
             best, best_iou = None, threshold
             for k in near - taken:
-                if (o := mask_iou(u, q[k])) >= best_iou:
+                if (o := mask_iou(u, q[k], masks[id(u)], masks[id(q[k])])) >= best_iou:
                     best, best_iou = k, o
             if best is None:
                 count += 1
