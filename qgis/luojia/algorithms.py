@@ -74,15 +74,18 @@ ALGORITHMS = {
             P("raster_out", "PROBABILITIES", "Class probabilities", "--probabilities", optional=True),
             P("vector_out", "VECTOR", "Polygons of the class map", "--vector", optional=True)] + COMMON),
     "detect": dict(
-        program="luojia-detect", display="Object detection (boxes)",
+        program="luojia-detect", display="Object detection and instance segmentation",
         help="Detects objects with a YOLO-style ONNX detector; boxes and oriented boxes as polygons in the raster's "
-             "CRS, the same as one whole-image run.",
+             "CRS, the same as one whole-image run. An instance segmenter (YOLOv8/11-seg) gives each instance's "
+             "mask as polygons, and optionally a raster of instance ids.",
         params=[P("raster", "INPUT", "Input raster"), P("file", "MODEL", "ONNX detector", extension="onnx"),
                 P("vector_out", "OUTPUT", "Detections")] + MODEL_INPUT + [
             P("number", "CONF", "Confidence threshold (empty: the model's)", "--conf", None, True),
             P("number", "IOU", "NMS IoU threshold (empty: the model's)", "--iou", None, True),
             P("string", "CLASSES", "Only these class ids (comma-separated)", "--classes", "", True),
-            P("enum", "TTA", "Test-time augmentation", "--tta", 0, options=["none", "flips", "d4"])] + COMMON),
+            P("enum", "TTA", "Test-time augmentation", "--tta", 0, options=["none", "flips", "d4"]),
+            P("number", "SIMPLIFY", "Instance polygons: simplification tolerance (CRS units; empty: none)", "--simplify", None, True),
+            P("raster_out", "INSTANCE_RASTER", "Instance ids (instance segmenters)", "--instance-raster", optional=True)] + COMMON),
     "index": dict(
         program="luojia-index", display="Spectral indices",
         help="Any index of the Awesome Spectral Indices catalogue (NDVI, EVI, kNDVI, NBR, MNDWI, ...) or a formula "
