@@ -23,14 +23,12 @@
 #include "products/prototype_masks.hpp"
 #include "products/symmetry.hpp"
 
-#include <nlohmann/json.hpp>
 #include <ogrsf_frmts.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
@@ -209,7 +207,7 @@ private:
     const bool candidate = layer == candidates_;
     if (!d.mask && !d.mask_logits) return (candidate ? pending_.candidates : pending_.final).push_back(d);
     Detection drawn = d;
-    if (!drawn.mask) drawn.mask = std::make_shared<const InstanceMask>(detail::draw_mask(d, *d.mask_logits));
+    if (!drawn.mask) drawn.mask = std::make_shared<const InstanceMask>(detail::draw_mask(*d.mask_logits));
     drawn.mask_logits.reset();
     // An instance without a mask pixel is dropped; a candidate is written all the same, for it
     // may still suppress others when luojia-merge suppresses the shards' candidates together.
@@ -679,7 +677,7 @@ public:
     const std::optional<detail::MaskLogits> logits =
         detail::mask_logits(d, prototypes(outputs.at(1), tile.read, pw, ph), width_, height_);
     if (!logits) throw Error("internal: a mask reads prototypes outside the window made for it");
-    return std::make_shared<const InstanceMask>(detail::draw_mask(d, *logits));
+    return std::make_shared<const InstanceMask>(detail::draw_mask(*logits));
   }
 
 private:

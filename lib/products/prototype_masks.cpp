@@ -121,10 +121,10 @@ std::optional<MaskLogits> mask_logits(const Detection& b, const PrototypeView& v
   return m;
 }
 
-InstanceMask draw_mask(const Detection& b, const MaskLogits& m) {
+InstanceMask draw_mask(const MaskLogits& m) {
   const std::int64_t w = m.px1 - m.px0, h = m.py1 - m.py0;
   if (w <= 0 || h <= 0 || m.rows == 0 || m.cols == 0) return InstanceMask{m.px0, m.py0, 0, 0, {}};
-  const double x1 = b.cx - b.width / 2, x2 = b.cx + b.width / 2, y1 = b.cy - b.height / 2, y2 = b.cy + b.height / 2;
+  // [px0, px1) x [py0, py1) is already the crop to the box (pixel_span): every pixel is in it.
   std::vector<Tap> xs;
   xs.reserve(static_cast<std::size_t>(w));
   for (std::int64_t x = m.px0; x < m.px1; ++x) xs.push_back(tap(x, m.grid_cols, m.scale));
@@ -134,15 +134,14 @@ InstanceMask draw_mask(const Detection& b, const MaskLogits& m) {
   std::uint32_t run = 0;
   for (std::int64_t y = m.py0; y < m.py1; ++y) {
     const Tap ty = tap(y, m.grid_rows, m.scale);
-    const bool row_held = held(ty.i0, m.row0, m.rows) && held(ty.i1, m.row0, m.rows) && y >= y1 && y < y2;
+    const bool row_held = held(ty.i0, m.row0, m.rows) && held(ty.i1, m.row0, m.rows);
     const float* l0 = row_held ? m.logits.data() + (ty.i0 - m.row0) * m.cols : nullptr;
     const float* l1 = row_held ? m.logits.data() + (ty.i1 - m.row0) * m.cols : nullptr;
     for (std::int64_t x = 0; x < w; ++x) {
       bool inside = false;
       if (row_held) {
         const Tap& tx = xs[static_cast<std::size_t>(x)];
-        const double px = static_cast<double>(m.px0 + x);
-        if (held(tx.i0, m.col0, m.cols) && held(tx.i1, m.col0, m.cols) && px >= x1 && px < x2) {
+        if (held(tx.i0, m.col0, m.cols) && held(tx.i1, m.col0, m.cols)) {
           const std::int64_t a = tx.i0 - m.col0, c = tx.i1 - m.col0;
           inside = ty.w0 * (tx.w0 * l0[a] + tx.w1 * l0[c]) + ty.w1 * (tx.w0 * l1[a] + tx.w1 * l1[c]) > 0.0f;
         }

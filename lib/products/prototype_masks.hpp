@@ -54,8 +54,8 @@ struct MaskLogits {
 // it lacks are outside), for fixed-size windows that are not exact anyway.
 std::optional<MaskLogits> mask_logits(const Detection& box, const PrototypeView& view, std::int64_t raster_width,
                                       std::int64_t raster_height, bool clip = false);
-// The mask of box drawn from its logits: upsampled, cropped to the box, inside above 0.
-InstanceMask draw_mask(const Detection& box, const MaskLogits& logits);
+// The mask drawn from its logits: upsampled over the box's pixels (the crop), inside above 0.
+InstanceMask draw_mask(const MaskLogits& logits);
 
 // The mask's polygons (holes kept) in raster pixel coordinates: a MultiPolygon; null when empty.
 std::unique_ptr<OGRGeometry> mask_polygons(const InstanceMask& mask);
