@@ -451,8 +451,10 @@ void CommonFlags::add_to(ArgParser& parser) {
   parser.value("--threads", "N", "Worker threads (default: every core)", threads);
   parser.value("--mem", "SIZE", "Memory budget, GDAL's cache included, e.g. 256M, 1G (default 256M)", memory)
       .fills("memory_budget");
-  parser.value("--shard", "K/N", "Process only shard K of N (a band of tile rows) into outputs covering it; luojia-merge joins them",
+  if (shards)
+    parser.value("--shard", "K/N", "Process only shard K of N (a band of tile rows) into outputs covering it; luojia-merge joins them",
                shard);
+  if (!ortho_views_allowed) return;
   parser.flag("--ortho", "Orthorectify RPC/GCP imagery on the fly (a warped virtual raster in the scene's UTM zone, no copy)",
               ortho);
   parser.value("--dem", "PATH", "With --ortho: a DEM for the RPC heights (default: zero height)", dem);

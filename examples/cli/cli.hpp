@@ -117,6 +117,10 @@ struct CommonFlags {
   // A program whose product is a vector layer (luojia-detect) takes -of as ogr2ogr's -f and
   // -lco for its layer instead of a raster's -co; set before add_to.
   bool vector_product = false;
+  // A program that cannot shard or read through an orthorectified view (a stereo pair must stay
+  // in its epipolar geometry) clears these before add_to: --shard, --ortho and --dem are not declared.
+  bool shards = true;
+  bool ortho_views_allowed = true;
   std::string format = "GTiff";
   std::vector<std::string> creation_options;
   bool overwrite = false;

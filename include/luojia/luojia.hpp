@@ -38,3 +38,4 @@
 #include <luojia/products/prediction.hpp>
 #include <luojia/products/segmentation.hpp>
 #include <luojia/products/spectral_index.hpp>
+#include <luojia/products/stereo.hpp>

@@ -6,6 +6,7 @@
 #include <luojia/error.hpp>
 #include <luojia/tiling/shard_layout.hpp>
 
+#include "io/band_stack.hpp"
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"
 
@@ -52,19 +53,8 @@ double otsu_threshold(const std::vector<std::int64_t>& histogram, double low, do
 namespace {
 
 using detail::GdalErrorTrap;
-
-std::string unique_vsimem(const std::string& tag) {
-  static std::atomic<int> counter{0};
-  return "/vsimem/luojia-change-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + tag + ".vrt";
-}
-
-// Files in /vsimem/ removed when the run ends.
-struct VsimemFiles {
-  std::vector<std::string> paths;
-  ~VsimemFiles() {
-    for (const auto& p : paths) VSIUnlink(p.c_str());
-  }
-};
+using detail::unique_vsimem;
+using detail::VsimemFiles;
 
 // AFTER warped onto BEFORE's grid, as a VRT in memory.
 std::string aligned_copy(const RasterInfo& before, const std::string& after, const std::string& resampling, VsimemFiles& files) {
@@ -106,51 +96,10 @@ std::string aligned_copy(const RasterInfo& before, const std::string& after, con
   return path;
 }
 
-// A VRT in memory whose bands are BEFORE's chosen bands, then AFTER's, made through GDAL's VRT
-// API (the driver writes the XML when the dataset closes).
+// A VRT in memory whose bands are BEFORE's chosen bands, then AFTER's.
 std::string stack(const Raster& before, const std::string& after_path, const std::vector<int>& bands, VsimemFiles& files) {
-  const RasterInfo& info = before.info();
   const Raster after = Raster::open(after_path);
-  GdalErrorTrap trap;
-  const std::string path = unique_vsimem("stack");
-  GDALDriver* vrt_driver = GetGDALDriverManager()->GetDriverByName("VRT");
-  if (!vrt_driver) raise("GDAL has no VRT driver");
-  detail::DatasetPtr vrt(vrt_driver->Create(path.c_str(), static_cast<int>(info.width), static_cast<int>(info.height), 0, GDT_Unknown, nullptr));
-  if (!vrt) raise("cannot make the virtual stack of both dates: " + trap.message("VRT creation failed"));
-  files.paths.push_back(path);
-  if (!info.crs_wkt.empty()) {
-    OGRSpatialReference srs;
-    if (srs.importFromWkt(info.crs_wkt.c_str()) == OGRERR_NONE) vrt->SetSpatialRef(&srs);
-  }
-  if (info.geotransform) {
-    double gt[6];
-    std::copy(info.geotransform->c.begin(), info.geotransform->c.end(), gt);
-    vrt->SetGeoTransform(gt);
-  }
-  int n = 0;
-  for (const Raster* r : {&before, &after}) {
-    // Sources by absolute path: the stack lives in /vsimem/, so a relative one would resolve there.
-    const std::string source_path = r->path().rfind("/vsi", 0) == 0 ? r->path() : std::filesystem::absolute(r->path()).string();
-    detail::DatasetPtr source(GDALDataset::Open(source_path.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY | GDAL_OF_SHARED));
-    if (!source) raise("cannot open " + r->path() + ": " + trap.message("open failed"), ErrorContext{r->path(), {}, {}, {}});
-    for (int b : bands) {
-      const BandInfo& bi = r->info().band(b);
-      if (vrt->AddBand(detail::to_gdal(bi.type), nullptr) != CE_None) raise("cannot add a band to the virtual stack: " + trap.message("AddBand failed"));
-      GDALRasterBandH band = GDALRasterBand::ToHandle(vrt->GetRasterBand(++n));
-      if (VRTAddSimpleSource(band, GDALRasterBand::ToHandle(source->GetRasterBand(b)), -1, -1, -1, -1, -1, -1, -1, -1, nullptr,
-                             VRT_NODATA_UNSET) != CE_None)
-        raise("cannot add band " + std::to_string(b) + " to the virtual stack: " + trap.message("VRTAddSimpleSource failed"),
-              ErrorContext{r->path(), b, {}, {}});
-      if (bi.nodata) GDALSetRasterNoDataValue(band, *bi.nodata);
-      if (bi.scale != 1.0 || bi.offset != 0.0) {
-        GDALSetRasterScale(band, bi.scale);
-        GDALSetRasterOffset(band, bi.offset);
-      }
-    }
-  }
-  vrt.reset();  // writes the XML
-  if (trap.has_error()) raise("cannot write the virtual stack of both dates: " + trap.message("VRT close failed"));
-  return path;
+  return detail::stack_bands(before.info(), {{&before, bands}, {&after, bands}}, files, "both dates");
 }
 
 }  // namespace

@@ -41,6 +41,9 @@ TileGrid::TileGrid(std::int64_t width, std::int64_t height, const TileGridOption
     raise("tile size must be positive, not " + std::to_string(options.tile_width) + "x" +
           std::to_string(options.tile_height));
   if (options.halo < 0) raise("halo must not be negative");
+  if (options.margins && (options.margins->left < 0 || options.margins->top < 0 || options.margins->right < 0 || options.margins->bottom < 0))
+    raise("halo margins must not be negative");
+  if (!options_.margins) options_.margins = Margins{options.halo, options.halo, options.halo, options.halo};
   if (options.stride < 1 || options.align_width < 1 || options.align_height < 1)
     raise("stride and alignment must be at least 1");
   if ((options.read_width > 0 || options.read_height > 0) && (options.read_width < width || options.read_height < height))
@@ -63,9 +66,9 @@ Tile TileGrid::at(std::int64_t row, std::int64_t col) const {
   t.core.y = row * tile_height_;
   t.core.width = std::min(tile_width_, width_ - t.core.x);
   t.core.height = std::min(tile_height_, height_ - t.core.y);
-  const std::int64_t h = options_.halo;
-  t.read = {t.core.x - h, t.core.y - h, round_up(t.core.width + 2 * h, options_.stride),
-            round_up(t.core.height + 2 * h, options_.stride)};
+  const Margins& m = *options_.margins;
+  t.read = {t.core.x - m.left, t.core.y - m.top, round_up(t.core.width + m.left + m.right, options_.stride),
+            round_up(t.core.height + m.top + m.bottom, options_.stride)};
   if (options_.read_width > 0 && options_.read_height > 0)
     t.read = intersection(t.read, Window{0, 0, options_.read_width, options_.read_height});
   return t;
@@ -97,9 +100,9 @@ Window TileGrid::extent() const {
 }
 
 Window TileGrid::max_read_window() const {
-  const std::int64_t h = options_.halo;
-  return {0, 0, round_up(tile_width_ + 2 * h, options_.stride),
-          round_up(tile_height_ + 2 * h, options_.stride)};
+  const Margins& m = *options_.margins;
+  return {0, 0, round_up(tile_width_ + m.left + m.right, options_.stride),
+          round_up(tile_height_ + m.top + m.bottom, options_.stride)};
 }
 
 }  // namespace luojia

@@ -4,6 +4,7 @@
 #include <luojia/tiling/window.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace luojia {
@@ -17,10 +18,17 @@ struct Shard {
 // Parses "K/N" with 1 <= K <= N.
 LUOJIA_API Shard parse_shard(const std::string& text);
 
+// Context read on each side of a tile's core, for kernels that look further one way than the
+// other (a stereo matcher looks left by the disparity range).
+struct Margins {
+  std::int64_t left = 0, top = 0, right = 0, bottom = 0;
+};
+
 struct TileGridOptions {
   std::int64_t tile_width = 512;
   std::int64_t tile_height = 512;
   std::int64_t halo = 0;  // context read on every side of a tile's core
+  std::optional<Margins> margins;  // when set, the context on each side instead of halo
   // Tile sizes are rounded up to multiples of these (a source's block size, so a tile reads
   // whole blocks). 1 means no alignment.
   std::int64_t align_width = 1;

@@ -1,0 +1,107 @@
+#pragma once
+// Dense stereo matching of a rectified (epipolar) pair: census costs, semi-global matching whose
+// paths have a bounded length, so a disparity depends on a bounded neighbourhood and a tile with
+// the right halo gives exactly the whole scene's disparity, in memory bounded by the tile.
+#include <luojia/engine/engine.hpp>
+#include <luojia/export.hpp>
+#include <luojia/io/raster_writer.hpp>
+#include <luojia/tiling/tile_grid.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace luojia {
+
+// How left pixel x meets its right pixel: x - d, for d in [min_disparity, max_disparity].
+struct MatchOptions {
+  int min_disparity = 0;
+  int max_disparity = 63;  // inclusive
+  int paths = 8;           // 8 (every 45 degrees) or 4 (rows and columns)
+  // Each path restarts every path_length pixels, on two grids half a length apart fixed in
+  // scene coordinates; a pixel takes the grid whose path has run at least half a length. So a
+  // disparity sees at most path_length - 1 pixels back along each path, whatever the tiling.
+  int path_length = 64;
+  int p1 = 10;   // penalty of a one-pixel disparity step between neighbours (census bits)
+  int p2 = 120;  // penalty of a larger step
+  // Refused when another disparity (two or more away) costs at most this fraction more than the best.
+  double uniqueness = 0.10;
+  // Left-right consistency: largest difference between the left disparity and the right view's
+  // at the matched pixel; negative turns the check off.
+  int lr_max_diff = 1;
+  // Connected regions of similar disparity (4-neighbours within speckle_range) smaller than
+  // speckle_size pixels are removed; 0 turns the filter off.
+  int speckle_size = 100;
+  double speckle_range = 1.0;
+  bool subpixel = true;  // parabola through the aggregated costs around the best disparity
+};
+
+// Refuses options that do not make a matcher (UsageError naming the field).
+LUOJIA_API void check_match_options(const MatchOptions& o);
+
+// How far a disparity depends on the pair, in pixels each side: the halo a tile needs. x looks
+// further left than right for positive disparities (the right view's match lies to the left).
+LUOJIA_API Margins match_reach(const MatchOptions& o);
+
+// Bytes match_window allocates for a width x height window (its largest part: the aggregated
+// costs over the window, disparities x 16 bits each).
+LUOJIA_API std::size_t match_window_bytes(std::int64_t width, std::int64_t height, const MatchOptions& o);
+
+// What match_window counts.
+struct MatchCounts {
+  std::int64_t valid = 0;        // left pixels holding data
+  std::int64_t matched = 0;      // given a disparity
+  std::int64_t not_unique = 0;   // refused by the uniqueness test
+  std::int64_t inconsistent = 0; // refused by the left-right check
+  std::int64_t speckles = 0;     // removed as speckles
+  // Matched at the range's first or last disparity: many of them say the range is too narrow.
+  std::int64_t at_range_end = 0;
+  MatchCounts& operator+=(const MatchCounts& other);
+};
+
+// Matches one window of the pair (both planes width x height floats, row-major, masks 1 where a
+// pixel holds data) whose top-left pixel is (origin_x, origin_y) in scene coordinates (the paths'
+// restart grids are fixed there). Writes disparity over the window, nodata where there is none.
+// Pixels closer to the window's edge than match_reach are not exact unless the edge is beyond
+// the scene's (where reads give pixels without data): a tile keeps only its core.
+// counts (optional) counts over [count_window) of the window, a tile's core.
+LUOJIA_API void match_window(const float* left, const std::uint8_t* left_mask, const float* right,
+                             const std::uint8_t* right_mask, std::int64_t width, std::int64_t height,
+                             std::int64_t origin_x, std::int64_t origin_y, const MatchOptions& o,
+                             float nodata, float* disparity, const Window* count_window = nullptr,
+                             MatchCounts* counts = nullptr);
+
+// A rectified pair to products on the left image's grid.
+struct StereoOptions {
+  MatchOptions match;
+  int left_band = 1;
+  int right_band = 1;
+  float nodata = -9999.0f;  // of the disparity and depth products
+  // depth = focal * baseline / (disparity + disparity_offset), written when depth is given:
+  // baseline in metres (or any length unit, which depth then has), focal in pixels,
+  // disparity_offset the principal points' x difference (right minus left, Middlebury's doffs).
+  std::string depth;
+  double baseline = 0.0;
+  double focal = 0.0;
+  double disparity_offset = 0.0;
+  std::int64_t tile = 512;  // core size; the halo comes from match_reach
+  OutputOptions output;
+  StreamOptions stream;
+};
+
+struct StereoReport {
+  MatchCounts counts;
+  Margins halo;
+  std::int64_t tiles = 0;
+  int tiles_in_flight = 0;
+  std::size_t bytes_per_tile = 0;
+  std::vector<std::string> written;
+};
+
+// Matches LEFT against RIGHT (same size, rows epipolar) and writes the disparity (Float32,
+// nodata options.nodata) to disparity_path, and the depth when asked, both carrying LEFT's
+// georeferencing. Products appear only when complete.
+LUOJIA_API StereoReport match_stereo(const std::string& left, const std::string& right,
+                                     const std::string& disparity_path, const StereoOptions& options = {});
+
+}  // namespace luojia

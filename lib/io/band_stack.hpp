@@ -1,0 +1,34 @@
+#pragma once
+// Bands of several rasters on one grid seen as one raster: a VRT in memory (/vsimem/), never a
+// copy, so the streaming engine reads two dates or two views of a pair through one window.
+#include <luojia/io/raster.hpp>
+
+#include <string>
+#include <vector>
+
+namespace luojia::detail {
+
+// A unique /vsimem/ name for a virtual raster of this process ("luojia-TAG-PID-N.vrt").
+std::string unique_vsimem(const std::string& tag);
+
+// Files in /vsimem/ removed when the run ends.
+struct VsimemFiles {
+  std::vector<std::string> paths;
+  VsimemFiles() = default;
+  VsimemFiles(const VsimemFiles&) = delete;
+  VsimemFiles& operator=(const VsimemFiles&) = delete;
+  ~VsimemFiles();
+};
+
+struct StackSource {
+  const Raster* raster;
+  std::vector<int> bands;  // 1-based
+};
+
+// A VRT in /vsimem/ (listed in files) on grid's size, CRS and geotransform whose bands are each
+// source's bands in order, keeping their nodata, scale and offset. what names the stack in
+// errors ("both dates"). The rasters must be grid's size.
+std::string stack_bands(const RasterInfo& grid, const std::vector<StackSource>& sources, VsimemFiles& files,
+                        const std::string& what);
+
+}  // namespace luojia::detail
