@@ -8,8 +8,10 @@
 #include "stereo/census.hpp"
 #include "stereo/path_aggregation.hpp"
 #include "stereo/speckle_filter.hpp"
+#include "stereo/lane_vectors.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -74,37 +76,62 @@ std::size_t match_window_bytes(std::int64_t width, std::int64_t height, const Ma
   return sums + census + rows;
 }
 
+namespace {
+
+// The largest integer T with T * keep < best: sums up to T are within the uniqueness margin.
+std::int64_t uniqueness_limit(std::uint16_t best, double keep) {
+  auto t = static_cast<std::int64_t>(std::floor(static_cast<double>(best) / keep));
+  while (static_cast<double>(t) * keep >= best) --t;
+  while (static_cast<double>(t + 1) * keep < best) ++t;
+  return t;
+}
+
+}  // namespace
+
 void match_window(const float* left, const std::uint8_t* left_mask, const float* right, const std::uint8_t* right_mask,
                   std::int64_t width, std::int64_t height, std::int64_t origin_x, std::int64_t origin_y, const MatchOptions& o,
                   float nodata, float* disparity, const Window* count_window, MatchCounts* counts) {
+  using namespace stereo;
   check_match_options(o);
   if (width <= 0 || height <= 0) return;
-  std::vector<std::uint64_t> left_census, right_census;
-  std::vector<std::uint8_t> left_valid, right_valid;
-  stereo::census_transform(left, left_mask, width, height, left_census, left_valid);
-  stereo::census_transform(right, right_mask, width, height, right_census, right_valid);
-  std::vector<std::uint16_t> sums;
-  const stereo::PairCensus pair{left_census.data(), right_census.data(), left_valid.data(), right_valid.data(),
-                                width, height, origin_x, origin_y};
-  stereo::aggregate_paths(pair, o, sums);
-  left_census = {};
-  right_census = {};
+  // Scratch kept by the thread between tiles: not allocated (and its pages not faulted in) again
+  // for every tile.
+  thread_local std::vector<std::uint64_t> left_census, right_census;
+  thread_local std::vector<std::uint8_t> left_valid, right_valid;
+  census_transform(left, left_mask, width, height, left_census, left_valid);
+  census_transform(right, right_mask, width, height, right_census, right_valid);
+  thread_local std::vector<std::uint16_t> sums;
+  const PairCensus pair{left_census.data(), right_census.data(), left_valid.data(), right_valid.data(),
+                        width, height, origin_x, origin_y};
+  aggregate_paths(pair, o, sums);
 
   const int nd = o.max_disparity - o.min_disparity + 1;
+  const int stride = padded_disparities(nd), vectors = stride / kLanes;
+  const std::uint32_t last_lanes = nd % kLanes == 0 ? 0xFFFFFFFFu : (1u << (nd % kLanes)) - 1;  // real lanes of the last vector
+  u16x32 past_range = splat(0);  // 0xFFFF in the last vector's lanes past the range
+  for (int i = 0; i < kLanes; ++i)
+    if (stride - kLanes + i >= nd) past_range[i] = 0xFFFF;
+  u16x32 lane_index;
+  for (int i = 0; i < kLanes; ++i) lane_index[i] = static_cast<std::uint16_t>(i);
+
   const Window all{0, 0, width, height};
   const Window counted = count_window ? intersection(*count_window, all) : all;
   const auto in_count = [&](std::int64_t x, std::int64_t y) {
     return x >= counted.x && x < counted.x + counted.width && y >= counted.y && y < counted.y + counted.height;
   };
   MatchCounts c;
-  std::vector<std::int32_t> best(static_cast<std::size_t>(width));          // per row: best disparity index, -1 none
-  std::vector<std::uint16_t> right_min(static_cast<std::size_t>(width));    // the right view's cheapest sum ...
-  std::vector<std::int32_t> right_best(static_cast<std::size_t>(width));    // ... and its disparity index
+  std::vector<std::int32_t> best(static_cast<std::size_t>(width));  // per row: best disparity index, -1 none
+  // The right view, indexed as (width - 1 - xr) + pad so that one left pixel's disparities run
+  // forwards through it: its cheapest sum so far and that sum's disparity index (0xFFFF none).
+  const std::int64_t pad = std::max(std::abs(o.min_disparity), std::abs(o.max_disparity)) + 1;
+  std::vector<std::uint16_t> right_min(static_cast<std::size_t>(width + 2 * pad + stride));
+  std::vector<std::uint16_t> right_best(right_min.size());
+  const auto right_at = [&](std::int64_t xr) { return static_cast<std::size_t>(width - 1 - xr + pad); };
   const double keep = 1.0 - o.uniqueness;
   for (std::int64_t y = 0; y < height; ++y) {
     float* out = disparity + y * width;
-    std::fill(right_min.begin(), right_min.end(), std::numeric_limits<std::uint16_t>::max());
-    std::fill(right_best.begin(), right_best.end(), -1);
+    std::fill(right_min.begin(), right_min.end(), std::uint16_t{0xFFFF});
+    std::fill(right_best.begin(), right_best.end(), std::uint16_t{0xFFFF});
     for (std::int64_t x = 0; x < width; ++x) {
       const std::size_t i = static_cast<std::size_t>(y * width + x);
       best[static_cast<std::size_t>(x)] = -1;
@@ -112,23 +139,39 @@ void match_window(const float* left, const std::uint8_t* left_mask, const float*
       if (!left_valid[i]) continue;
       const bool counting = in_count(x, y);
       c.valid += counting;
-      const std::uint16_t* s = sums.data() + i * static_cast<std::size_t>(nd);
+      const std::uint16_t* s = sums.data() + i * static_cast<std::size_t>(stride);
+      const auto sums_at = [&](int v) { return v == vectors - 1 ? vmax(load(s + v * kLanes), past_range) : load(s + v * kLanes); };
+      u16x32 m = splat(0xFFFF);
+      for (int v = 0; v < vectors; ++v) m = vmin(m, sums_at(v));
+      const std::uint16_t lowest = hmin(m);
       int k_best = 0;
-      for (int k = 1; k < nd; ++k)
-        if (s[k] < s[k_best]) k_best = k;
-      // The right view: right pixel x - d is cheapest at the d whose sum there is lowest.
-      for (int k = 0; k < nd; ++k) {
-        const std::int64_t xr = x - (o.min_disparity + k);
-        if (xr < 0 || xr >= width) continue;
-        if (s[k] < right_min[static_cast<std::size_t>(xr)]) {
-          right_min[static_cast<std::size_t>(xr)] = s[k];
-          right_best[static_cast<std::size_t>(xr)] = k;
+      for (int v = 0; v < vectors; ++v)
+        if (const std::uint32_t at = lane_mask(sums_at(v) == splat(lowest))) {
+          k_best = v * kLanes + std::countr_zero(at);
+          break;
         }
+      // The right view: right pixel x - d is cheapest at the d whose sum there is lowest (the
+      // smallest such d, as pixels come left to right and only a lower sum replaces).
+      const std::size_t base = right_at(x - o.min_disparity);
+      for (int v = 0; v < vectors; ++v) {
+        const u16x32 sv = sums_at(v);
+        const u16x32 held = load(right_min.data() + base + v * kLanes);
+        const auto lower = sv < held;
+        store(right_min.data() + base + v * kLanes, vmin(sv, held));
+        const u16x32 index = lane_index + static_cast<std::uint16_t>(v * kLanes);
+        store(right_best.data() + base + v * kLanes, lower ? index : load(right_best.data() + base + v * kLanes));
       }
       bool unique = true;
-      if (o.uniqueness > 0)
-        for (int k = 0; k < nd && unique; ++k)
-          if (std::abs(k - k_best) > 1 && static_cast<double>(s[k]) * keep < static_cast<double>(s[k_best])) unique = false;
+      if (o.uniqueness > 0) {
+        const std::int64_t limit = uniqueness_limit(lowest, keep);
+        const u16x32 limit_v = splat(static_cast<std::uint16_t>(std::min<std::int64_t>(limit, 0xFFFF)));
+        for (int v = 0; v < vectors && unique && limit >= 0; ++v) {
+          std::uint32_t close = lane_mask(sums_at(v) <= limit_v) & (v == vectors - 1 ? last_lanes : 0xFFFFFFFFu);
+          for (int k = k_best - 1; k <= k_best + 1; ++k)
+            if (k >= v * kLanes && k < (v + 1) * kLanes) close &= ~(1u << (k - v * kLanes));
+          unique = close == 0;
+        }
+      }
       if (!unique) {
         c.not_unique += counting;
         continue;
@@ -144,25 +187,24 @@ void match_window(const float* left, const std::uint8_t* left_mask, const float*
     }
     if (o.lr_max_diff >= 0)
       for (std::int64_t x = 0; x < width; ++x) {
-      const int k = best[static_cast<std::size_t>(x)];
-      if (k < 0) continue;
-      const std::int64_t xr = x - (o.min_disparity + k);
-      const bool consistent = xr >= 0 && xr < width && right_best[static_cast<std::size_t>(xr)] >= 0 &&
-                              std::abs(right_best[static_cast<std::size_t>(xr)] - k) <= o.lr_max_diff;
-      if (!consistent) {
-        out[x] = nodata;
-        c.inconsistent += in_count(x, y);
-        best[static_cast<std::size_t>(x)] = -1;
+        const int k = best[static_cast<std::size_t>(x)];
+        if (k < 0) continue;
+        const std::int64_t xr = x - (o.min_disparity + k);
+        const std::uint16_t other = xr >= 0 && xr < width ? right_best[right_at(xr)] : std::uint16_t{0xFFFF};
+        if (other == 0xFFFF || std::abs(static_cast<int>(other) - k) > o.lr_max_diff) {
+          out[x] = nodata;
+          c.inconsistent += in_count(x, y);
+          best[static_cast<std::size_t>(x)] = -1;
+        }
       }
-    }
     if (y >= counted.y && y < counted.y + counted.height)
       for (std::int64_t x = counted.x; x < counted.x + counted.width; ++x) {
         const int k = best[static_cast<std::size_t>(x)];
         c.at_range_end += k == 0 || k == nd - 1;
       }
   }
-  c.speckles += stereo::remove_speckles(disparity, width, height, nodata, o.speckle_size, o.speckle_range, counted.x, counted.y,
-                                        counted.width, counted.height);
+  c.speckles += remove_speckles(disparity, width, height, nodata, o.speckle_size, o.speckle_range, counted.x, counted.y,
+                                counted.width, counted.height);
   for (std::int64_t y = counted.y; y < counted.y + counted.height; ++y)
     for (std::int64_t x = counted.x; x < counted.x + counted.width; ++x) c.matched += disparity[y * width + x] != nodata;
   if (counts) *counts += c;

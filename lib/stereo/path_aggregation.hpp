@@ -17,9 +17,16 @@ struct PairCensus {
   std::int64_t origin_x = 0, origin_y = 0;
 };
 
-// Fills sums (width x height x disparities, disparity fastest) with the sum over the paths of
-// their aggregated costs. Every value is a sum of 16-bit integers: the same on any machine and
-// for any tiling.
+// Whether the path values fit in 8 bits (the largest is the largest cost + p2, and the sentinel
+// past the range must stay above it with p1 added): the faster aggregation.
+bool eight_bit_paths(const MatchOptions& o);
+
+// The disparities of one pixel as stored: rounded up to whole vectors (u16_vector.hpp).
+inline int padded_disparities(int disparities) { return (disparities + 31) / 32 * 32; }
+
+// Fills sums (width x height x padded_disparities, disparity fastest; lanes past the range hold
+// nothing meaningful) with the sum over the paths of their aggregated costs. Every value is a sum
+// of 16-bit integers: the same on any machine and for any tiling.
 void aggregate_paths(const PairCensus& pair, const MatchOptions& o, std::vector<std::uint16_t>& sums);
 
 }  // namespace luojia::stereo
