@@ -16,6 +16,7 @@ inline const std::string kBatch = LUOJIA_BATCH_EXE;
 inline const std::string kRegress = LUOJIA_REGRESS_EXE;
 inline const std::string kSuperres = LUOJIA_SUPERRES_EXE;
 inline const std::string kDetect = LUOJIA_DETECT_EXE;
+inline const std::string kStereo = LUOJIA_STEREO_EXE;
 inline const std::string kSegmentMany = LUOJIA_SEGMENT_MANY_EXE;
 inline const std::string kUnet = LUOJIA_TEST_DATA "/nn/unet_op17.onnx";
 inline const std::string kTasks = LUOJIA_TEST_DATA "/tasks/";

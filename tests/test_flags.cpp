@@ -66,6 +66,15 @@ struct Fixtures {
     };
     make_raster(paths["rgb"] = dir.file("rgb.tif"), rgb, texture(1));
     make_raster(paths["rgb2"] = dir.file("rgb2.tif"), rgb, texture(2));
+    // A stereo pair: the left view is the right one seen 3 pixels further (6 on a block).
+    const auto view = [](int shift_x) {
+      return [shift_x](int b, int x, int y) {
+        const int d = shift_x * ((x >= 30 && x < 45 && y >= 20 && y < 40) ? 2 : 1);
+        return std::floor(200.0 * hash01(b, (x - d) / 2, y / 2, 9) + 50.0 * hash01(b, x - d, y, 10));
+      };
+    };
+    make_raster(paths["stereo_left"] = dir.file("stereo_left.tif"), rgb, view(3));
+    make_raster(paths["stereo_right"] = dir.file("stereo_right.tif"), rgb, view(0));
     RasterSpec shifted = rgb;
     shifted.geotransform[0] += 3.0;  // 1.5 pixels east: another grid
     make_raster(paths["shifted"] = dir.file("shifted.tif"), shifted, texture(3));
@@ -157,9 +166,9 @@ Observed observe(const ProgramProbes& program, const Args& extra, const Args& ba
   o.code = r.code;
   o.out = replace_all(r.out, out, "{out}");
   o.err = replace_all(r.err, out, "{out}");
-  // Temporaries are named after the process (luojia-change-PID-0-stack.vrt, out.tif.luojia-PID-0.tmp)
+  // Temporaries are named after the process (luojia-virtual-stack-PID-0.vrt, out.tif.luojia-PID-0.tmp)
   // and luojia-batch times its jobs: neither is the flag's doing.
-  o.err = std::regex_replace(o.err, std::regex("luojia-([a-z]+-)?[0-9]+-"), "luojia-$1PID-");
+  o.err = std::regex_replace(o.err, std::regex("luojia-([a-z]+-)*[0-9]+-"), "luojia-$1PID-");
   o.err = std::regex_replace(o.err, std::regex("done in [0-9.e-]+ s"), "done in T s");
   o.files = snapshot(run.path());
   return o;
@@ -346,6 +355,35 @@ TEST_CASE("every flag of luojia-change reaches the library", "[programs][flags]"
                                           {"--confidence", model + Args{"--confidence", "{out}/c.tif"}, model},
                                           {"--vector", {"--vector", "{out}/v.geojson"}},
                                       }});
+}
+
+TEST_CASE("every flag of luojia-stereo reaches the library", "[programs][flags][stereo]") {
+  const Args depth{"--depth", "{out}/z.tif", "--baseline", "1", "--focal", "100"};
+  std::vector<Probe> probes = common_probes();
+  // Stereo neither shards nor reads through an orthorectified view: those flags are not declared.
+  std::erase_if(probes, [](const Probe& p) { return p.flag == "--shard" || p.flag == "--ortho" || p.flag == "--dem"; });
+  probes.insert(probes.end(), {
+                                  {"--rectified", {"--rectified"}, {}, Args{"{stereo_left}", "{stereo_right}", "{out}/out.tif"}},
+                                  {"--min-disparity", {"--min-disparity", "2"}},
+                                  {"--max-disparity", {"--max-disparity", "9"}},
+                                  {"--left-band", {"--left-band", "2"}},
+                                  {"--right-band", {"--right-band", "3"}},
+                                  {"--paths", {"--paths", "4"}},
+                                  {"--path-length", {"--path-length", "6"}},
+                                  {"--p1", {"--p1", "1"}},
+                                  {"--p2", {"--p2", "300"}},
+                                  {"--uniqueness", {"--uniqueness", "0.5"}},
+                                  {"--lr-max-diff", {"--lr-max-diff", "-1"}},
+                                  {"--speckle-size", {"--speckle-size", "400"}},
+                                  {"--speckle-range", {"--speckle-range", "0"}},
+                                  {"--no-subpixel", {"--no-subpixel"}},
+                                  {"--nodata", {"--nodata", "-5"}},
+                                  {"--depth", depth},
+                                  {"--baseline", {"--baseline", "2"}, {}, Args{"--rectified", "{stereo_left}", "{stereo_right}", "{out}/out.tif"} + depth},
+                                  {"--focal", {"--focal", "50"}, {}, Args{"--rectified", "{stereo_left}", "{stereo_right}", "{out}/out.tif"} + depth},
+                                  {"--disparity-offset", {"--disparity-offset", "1"}, {}, Args{"--rectified", "{stereo_left}", "{stereo_right}", "{out}/out.tif"} + depth},
+                              });
+  check_every_flag({kStereo, {"--rectified", "{stereo_left}", "{stereo_right}", "{out}/out.tif"}, "out.tif", probes});
 }
 
 TEST_CASE("every flag of luojia-index reaches the library", "[programs][flags]") {

@@ -195,6 +195,9 @@ std::vector<Program> programs() {
          return std::vector<std::string>{kSuperres, "-q", "--tile", "32", "--bands", "1,2,3", in, kTasks + "sr_pixelshuffle_x3.onnx", out};
        },
        true, [](int w, int h) { return std::pair{3 * w, 3 * h}; }},
+      {kStereo, [](const std::string& in, const std::string& out) {
+         return std::vector<std::string>{kStereo, "-q", "--rectified", "--max-disparity", "7", "--speckle-size", "10", in, in, out};
+       }},
   };
 }
 

@@ -15,8 +15,10 @@ namespace luojia::detail {
 
 std::string unique_vsimem(const std::string& tag) {
   static std::atomic<int> counter{0};
-  return "/vsimem/luojia-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".vrt";
+  return "/vsimem/luojia-virtual-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".vrt";
 }
+
+bool is_virtual(const std::string& path) { return path.rfind("/vsimem/luojia-virtual-", 0) == 0; }
 
 VsimemFiles::~VsimemFiles() {
   for (const auto& p : paths) VSIUnlink(p.c_str());

@@ -8,8 +8,10 @@
 
 namespace luojia::detail {
 
-// A unique /vsimem/ name for a virtual raster of this process ("luojia-TAG-PID-N.vrt").
+// A unique /vsimem/ name for a virtual raster of this process ("luojia-virtual-TAG-PID-N.vrt").
 std::string unique_vsimem(const std::string& tag);
+// Whether an error's file is one of those: products then name the files the user gave instead.
+bool is_virtual(const std::string& path);
 
 // Files in /vsimem/ removed when the run ends.
 struct VsimemFiles {

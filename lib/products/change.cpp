@@ -298,7 +298,7 @@ ChangeReport detect_change(const std::string& before_path, const std::string& af
     throw;
   } catch (const Error& e) {
     // Both dates are read through one stacked VRT in memory; name the files the user gave.
-    if (e.context().file.rfind("/vsimem/luojia-change-", 0) != 0) throw;
+    if (!detail::is_virtual(e.context().file)) throw;
     ErrorContext where = e.context();
     where.file = before_path == after_path ? before_path : before_path + " or " + after_path;
     where.band.reset();

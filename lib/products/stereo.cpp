@@ -27,7 +27,7 @@ void check_pair(const RasterInfo& left, const RasterInfo& right, const StereoOpt
                        "is band " + std::to_string(band) + ", but the raster has " + std::to_string(info->band_count()),
                        ErrorContext{info->path, {}, {}, {}});
     if (is_complex(info->band(band).type))
-      raise("complex data type " + std::string(name(info->band(band).type)) + " cannot be matched", ErrorContext{info->path, band, {}, {}});
+      raise("complex data type " + std::string(name(info->band(band).type)) + " is not supported", ErrorContext{info->path, band, {}, {}});
   }
   if (left.width != right.width || left.height != right.height)
     throw InputError("a rectified pair has one size, but LEFT is " + std::to_string(left.width) + "x" + std::to_string(left.height) +
@@ -131,8 +131,10 @@ StreamStats finish_tiles(Raster& raw, const StereoOptions& o, RasterWriter& disp
 
 }  // namespace
 
-StereoReport match_stereo(const std::string& left_path, const std::string& right_path, const std::string& disparity_path,
-                          const StereoOptions& o) {
+namespace {
+
+StereoReport match_pair(const std::string& left_path, const std::string& right_path, const std::string& disparity_path,
+                        const StereoOptions& o) {
   check_match_options(o.match);
   check_depth_options(o);
   if (o.tile < 16) throw UsageError("tile", "must be at least 16 pixels, not " + std::to_string(o.tile));
@@ -196,6 +198,25 @@ StereoReport match_stereo(const std::string& left_path, const std::string& right
     report.written.push_back(o.depth);
   }
   return report;
+}
+
+}  // namespace
+
+StereoReport match_stereo(const std::string& left_path, const std::string& right_path, const std::string& disparity_path,
+                          const StereoOptions& o) {
+  try {
+    return match_pair(left_path, right_path, disparity_path, o);
+  } catch (const Cancelled&) {
+    throw;
+  } catch (const Error& e) {
+    // Both views are read through one stacked VRT in memory; name the files the user gave.
+    if (!detail::is_virtual(e.context().file)) throw;
+    ErrorContext where = e.context();
+    where.file = left_path == right_path ? left_path : left_path + " or " + right_path;
+    where.band.reset();
+    e.rethrow_with(where);
+  }
+  return {};  // not reached; GCC cannot see that a virtual [[noreturn]] does not return
 }
 
 }  // namespace luojia
