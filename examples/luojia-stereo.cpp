@@ -32,7 +32,7 @@ int stereo_main(int argc, char** argv) {
   args.value("--left-band", "B", "Band of LEFT to match (default 1)", o.left_band).range(1, 1e9);
   args.value("--right-band", "B", "Band of RIGHT to match (default 1)", o.right_band).range(1, 1e9);
   args.value("--paths", "8|4", "Aggregation paths: 8 (every 45 degrees) or 4 (rows and columns)", o.match.paths).choices({"8", "4"});
-  args.value("--path-length", "N", "Paths restart every N pixels (the matcher's reach; default 64)", o.match.path_length);
+  args.value("--path-length", "N", "Paths restart every N pixels (the matcher's reach; default 32; longer fills broad textureless areas better)", o.match.path_length);
   args.value("--p1", "P", "Penalty of a one-pixel disparity step (census bits; default 10)", o.match.p1);
   args.value("--p2", "P", "Penalty of a larger disparity step (default 120)", o.match.p2);
   args.value("--uniqueness", "R", "Refuse a match when another disparity costs within this fraction of it (default 0.10)",

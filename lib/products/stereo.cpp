@@ -73,11 +73,12 @@ StreamStats match_tiles(Raster& stack, const MatchOptions& match, std::int64_t t
   const Window largest = grid.max_read_window();
   so.read.mask_per_band = true;
   so.read.edge = EdgeMode::Constant;
-  so.kernel_bytes_per_tile += match_window_bytes(largest.width, largest.height, match) + static_cast<std::size_t>(largest.area()) * 4;
+  so.kernel_bytes_per_tile += match_window_bytes(largest.width, largest.height, tile, tile, match) + static_cast<std::size_t>(largest.area()) * 4;
   std::mutex counts_mutex;
   const TileKernel kernel = [&](const InputTile& in, OutputTile& out) {
     const Window& read = in.tile.read;
-    std::vector<float> disparity(static_cast<std::size_t>(read.area()));
+    thread_local std::vector<float> disparity;  // kept between tiles, as the matcher's scratch
+    disparity.resize(static_cast<std::size_t>(read.area()));
     const Window core{in.core_x(), in.core_y(), in.tile.core.width, in.tile.core.height};
     MatchCounts c;
     match_window(in.pixels.band(0).data(), in.mask_plane(0), in.pixels.band(1).data(), in.mask_plane(1), read.width, read.height, read.x, read.y,
@@ -102,7 +103,8 @@ StreamStats finish_tiles(Raster& raw, const StereoOptions& o, RasterWriter& disp
   so.kernel_bytes_per_tile += static_cast<std::size_t>(grid.max_read_window().area()) * 8;
   const TileKernel kernel = [&](const InputTile& in, OutputTile& out) {
     const Window& read = in.tile.read;
-    std::vector<float> window(in.pixels.band(0).begin(), in.pixels.band(0).end());
+    thread_local std::vector<float> window;  // kept between tiles
+    window.assign(in.pixels.band(0).begin(), in.pixels.band(0).end());
     const std::int64_t cx = in.core_x(), cy = in.core_y(), cw = in.tile.core.width, ch = in.tile.core.height;
     removed += stereo::remove_speckles(window.data(), read.width, read.height, o.nodata, o.match.speckle_size, o.match.speckle_range,
                                        cx, cy, cw, ch);

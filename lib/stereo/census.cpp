@@ -7,7 +7,7 @@ namespace luojia::stereo {
 void census_transform(const float* pixels, const std::uint8_t* mask, std::int64_t width, std::int64_t height,
                       std::vector<std::uint64_t>& census, std::vector<std::uint8_t>& valid) {
   const auto n = static_cast<std::size_t>(width * height);
-  census.resize(n);
+  if (census.size() < n) census.resize(n);  // only grown: every value below n is written
   valid.assign(mask, mask + n);
   // Pixels without data compare as +infinity: never darker than a centre, so their bit is 0.
   // Rows padded by the window's reach on every side with the same, so no bound is tested.

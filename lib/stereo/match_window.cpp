@@ -67,12 +67,18 @@ Margins match_reach(const MatchOptions& o) {
   return m;
 }
 
-std::size_t match_window_bytes(std::int64_t width, std::int64_t height, const MatchOptions& o) {
+std::size_t match_window_bytes(std::int64_t width, std::int64_t height, std::int64_t core_width, std::int64_t core_height,
+                               const MatchOptions& o) {
   const auto pixels = static_cast<std::size_t>(width * height);
   const auto nd = static_cast<std::size_t>(o.max_disparity - o.min_disparity + 1);
-  const std::size_t sums = pixels * nd * 2;
-  const std::size_t census = pixels * (2 * 8 + 2 + 4);  // both views' census, validity, their floats
-  const std::size_t rows = static_cast<std::size_t>(width) * (nd + 2) * 2 * 2 * 3 * 2 + static_cast<std::size_t>(width) * nd;
+  const std::int64_t speckle = 2 * std::max(o.speckle_size - 1, 0);
+  const std::int64_t span = o.lr_max_diff >= 0 ? 2 * (static_cast<std::int64_t>(o.max_disparity) - o.min_disparity) : 0;
+  const auto kept = static_cast<std::size_t>(std::min(width, core_width + speckle + span) * std::min(height, core_height + speckle));
+  const std::size_t sums = kept * static_cast<std::size_t>(stereo::padded_disparities(static_cast<int>(nd))) * 2;
+  // Both views' census and validity, the padded floats of one, the speckle labels.
+  const std::size_t census = pixels * (2 * 8 + 2 + 4 + 4);
+  // Row buffers: costs and path values of three directions x two grids x two rows, 16 bits at most.
+  const std::size_t rows = static_cast<std::size_t>(width) * (nd + 64) * 2 * (1 + 3 * 2 * 2);
   return sums + census + rows;
 }
 
@@ -90,19 +96,30 @@ std::int64_t uniqueness_limit(std::uint16_t best, double keep) {
 
 void match_window(const float* left, const std::uint8_t* left_mask, const float* right, const std::uint8_t* right_mask,
                   std::int64_t width, std::int64_t height, std::int64_t origin_x, std::int64_t origin_y, const MatchOptions& o,
-                  float nodata, float* disparity, const Window* count_window, MatchCounts* counts) {
+                  float nodata, float* disparity, const Window* core, MatchCounts* counts) {
   using namespace stereo;
   check_match_options(o);
   if (width <= 0 || height <= 0) return;
+  std::fill(disparity, disparity + width * height, nodata);
+  const Window all{0, 0, width, height};
+  // What is computed: the core, the speckle filter's reach around it, and for the left-right
+  // check the range's span further along the rows (where the right view's disparities come from).
+  const Window wanted = core ? intersection(*core, all) : all;
+  if (wanted.empty()) return;
+  const std::int64_t speckle = std::max(o.speckle_size - 1, 0);
+  const Window filtered = intersection({wanted.x - speckle, wanted.y - speckle, wanted.width + 2 * speckle, wanted.height + 2 * speckle}, all);
+  const std::int64_t span = o.lr_max_diff >= 0 ? static_cast<std::int64_t>(o.max_disparity) - o.min_disparity : 0;
+  const Window keep = intersection({filtered.x - span, filtered.y, filtered.width + 2 * span, filtered.height}, all);
+
   // Scratch kept by the thread between tiles: not allocated (and its pages not faulted in) again
   // for every tile.
   thread_local std::vector<std::uint64_t> left_census, right_census;
   thread_local std::vector<std::uint8_t> left_valid, right_valid;
+  thread_local std::vector<std::uint16_t> sums;
   census_transform(left, left_mask, width, height, left_census, left_valid);
   census_transform(right, right_mask, width, height, right_census, right_valid);
-  thread_local std::vector<std::uint16_t> sums;
-  const PairCensus pair{left_census.data(), right_census.data(), left_valid.data(), right_valid.data(),
-                        width, height, origin_x, origin_y};
+  PairCensus pair{left_census.data(), right_census.data(), left_valid.data(), right_valid.data(), width, height, origin_x, origin_y};
+  pair.keep = keep;
   aggregate_paths(pair, o, sums);
 
   const int nd = o.max_disparity - o.min_disparity + 1;
@@ -114,10 +131,8 @@ void match_window(const float* left, const std::uint8_t* left_mask, const float*
   u16x32 lane_index;
   for (int i = 0; i < kLanes; ++i) lane_index[i] = static_cast<std::uint16_t>(i);
 
-  const Window all{0, 0, width, height};
-  const Window counted = count_window ? intersection(*count_window, all) : all;
-  const auto in_count = [&](std::int64_t x, std::int64_t y) {
-    return x >= counted.x && x < counted.x + counted.width && y >= counted.y && y < counted.y + counted.height;
+  const auto inside = [](const Window& w, std::int64_t x, std::int64_t y) {
+    return x >= w.x && x < w.x + w.width && y >= w.y && y < w.y + w.height;
   };
   MatchCounts c;
   std::vector<std::int32_t> best(static_cast<std::size_t>(width));  // per row: best disparity index, -1 none
@@ -127,19 +142,18 @@ void match_window(const float* left, const std::uint8_t* left_mask, const float*
   std::vector<std::uint16_t> right_min(static_cast<std::size_t>(width + 2 * pad + stride));
   std::vector<std::uint16_t> right_best(right_min.size());
   const auto right_at = [&](std::int64_t xr) { return static_cast<std::size_t>(width - 1 - xr + pad); };
-  const double keep = 1.0 - o.uniqueness;
-  for (std::int64_t y = 0; y < height; ++y) {
+  const double keep_share = 1.0 - o.uniqueness;
+  for (std::int64_t y = keep.y; y < keep.y + keep.height; ++y) {
     float* out = disparity + y * width;
     std::fill(right_min.begin(), right_min.end(), std::uint16_t{0xFFFF});
     std::fill(right_best.begin(), right_best.end(), std::uint16_t{0xFFFF});
-    for (std::int64_t x = 0; x < width; ++x) {
+    std::fill(best.begin(), best.end(), -1);
+    for (std::int64_t x = keep.x; x < keep.x + keep.width; ++x) {
       const std::size_t i = static_cast<std::size_t>(y * width + x);
-      best[static_cast<std::size_t>(x)] = -1;
-      out[x] = nodata;
       if (!left_valid[i]) continue;
-      const bool counting = in_count(x, y);
+      const bool counting = inside(wanted, x, y), output = inside(filtered, x, y);
       c.valid += counting;
-      const std::uint16_t* s = sums.data() + i * static_cast<std::size_t>(stride);
+      const std::uint16_t* s = sums.data() + static_cast<std::size_t>((y - keep.y) * keep.width + (x - keep.x)) * stride;
       const auto sums_at = [&](int v) { return v == vectors - 1 ? vmax(load(s + v * kLanes), past_range) : load(s + v * kLanes); };
       u16x32 m = splat(0xFFFF);
       for (int v = 0; v < vectors; ++v) m = vmin(m, sums_at(v));
@@ -161,9 +175,10 @@ void match_window(const float* left, const std::uint8_t* left_mask, const float*
         const u16x32 index = lane_index + static_cast<std::uint16_t>(v * kLanes);
         store(right_best.data() + base + v * kLanes, lower ? index : load(right_best.data() + base + v * kLanes));
       }
+      if (!output) continue;
       bool unique = true;
       if (o.uniqueness > 0) {
-        const std::int64_t limit = uniqueness_limit(lowest, keep);
+        const std::int64_t limit = uniqueness_limit(lowest, keep_share);
         const u16x32 limit_v = splat(static_cast<std::uint16_t>(std::min<std::int64_t>(limit, 0xFFFF)));
         for (int v = 0; v < vectors && unique && limit >= 0; ++v) {
           std::uint32_t close = lane_mask(sums_at(v) <= limit_v) & (v == vectors - 1 ? last_lanes : 0xFFFFFFFFu);
@@ -185,28 +200,33 @@ void match_window(const float* left, const std::uint8_t* left_mask, const float*
       }
       out[x] = static_cast<float>(d);
     }
-    if (o.lr_max_diff >= 0)
-      for (std::int64_t x = 0; x < width; ++x) {
-        const int k = best[static_cast<std::size_t>(x)];
-        if (k < 0) continue;
-        const std::int64_t xr = x - (o.min_disparity + k);
-        const std::uint16_t other = xr >= 0 && xr < width ? right_best[right_at(xr)] : std::uint16_t{0xFFFF};
-        if (other == 0xFFFF || std::abs(static_cast<int>(other) - k) > o.lr_max_diff) {
-          out[x] = nodata;
-          c.inconsistent += in_count(x, y);
-          best[static_cast<std::size_t>(x)] = -1;
-        }
+    for (std::int64_t x = filtered.x; x < filtered.x + filtered.width; ++x) {
+      const int k = best[static_cast<std::size_t>(x)];
+      if (k < 0 || o.lr_max_diff < 0) continue;
+      const std::int64_t xr = x - (o.min_disparity + k);
+      const std::uint16_t other = xr >= 0 && xr < width ? right_best[right_at(xr)] : std::uint16_t{0xFFFF};
+      if (other == 0xFFFF || std::abs(static_cast<int>(other) - k) > o.lr_max_diff) {
+        out[x] = nodata;
+        c.inconsistent += inside(wanted, x, y);
+        best[static_cast<std::size_t>(x)] = -1;
       }
-    if (y >= counted.y && y < counted.y + counted.height)
-      for (std::int64_t x = counted.x; x < counted.x + counted.width; ++x) {
+    }
+    if (y >= wanted.y && y < wanted.y + wanted.height)
+      for (std::int64_t x = wanted.x; x < wanted.x + wanted.width; ++x) {
         const int k = best[static_cast<std::size_t>(x)];
         c.at_range_end += k == 0 || k == nd - 1;
       }
   }
-  c.speckles += remove_speckles(disparity, width, height, nodata, o.speckle_size, o.speckle_range, counted.x, counted.y,
-                                counted.width, counted.height);
-  for (std::int64_t y = counted.y; y < counted.y + counted.height; ++y)
-    for (std::int64_t x = counted.x; x < counted.x + counted.width; ++x) c.matched += disparity[y * width + x] != nodata;
+  c.speckles += remove_speckles(disparity, width, height, nodata, o.speckle_size, o.speckle_range, wanted.x, wanted.y, wanted.width,
+                                wanted.height);
+  for (std::int64_t y = 0; y < height; ++y)
+    for (std::int64_t x = 0; x < width; ++x) {
+      float& d = disparity[y * width + x];
+      if (!inside(wanted, x, y))
+        d = nodata;
+      else
+        c.matched += d != nodata;
+    }
   if (counts) *counts += c;
 }
 

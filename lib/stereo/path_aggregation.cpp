@@ -178,8 +178,10 @@ void aggregate(const PairCensus& pair, const MatchOptions& o, std::vector<std::u
   const std::int64_t length = o.path_length, half = o.path_length / 2;
   const std::array<std::int64_t, 2> grid_offset{0, half};
   const std::size_t slot = static_cast<std::size_t>(stride) + n;
-  // Every value is written by the first path of the forward pass before any is added to.
-  sums.resize(static_cast<std::size_t>(w * h * sum_stride));
+  const Window keep = pair.keep.empty() ? Window{0, 0, w, h} : pair.keep;
+  // Every value is written by the first path of the forward pass before any is added to. Only
+  // grown: a smaller tile after a larger one reuses the memory without clearing it.
+  if (const auto needed = static_cast<std::size_t>(keep.area() * sum_stride); sums.size() < needed) sums.resize(needed);
   RowCosts<Lane> row_costs(pair, o.min_disparity, nd, stride);
 
   // Three row-to-row directions (predecessor at x - 1, x, x + 1 in the previous row processed;
@@ -209,10 +211,12 @@ void aggregate(const PairCensus& pair, const MatchOptions& o, std::vector<std::u
       std::array<bool, 2> row_restart{};
       for (int g = 0; g < 2; ++g) row_restart[g] = i == 0 || phase(t_row, grid_offset[g], length) == 0;
       const int row_grid = phase(t_row, 0, length) >= half ? 0 : 1;
+      const bool row_kept = y >= keep.y && y < keep.y + keep.height;
       for (std::int64_t j = 0; j < w; ++j) {
         const std::int64_t x = forward ? j : w - 1 - j;
         const Lane* cost = costs + x * stride;
-        std::uint16_t* sum = sums.data() + (y * w + x) * sum_stride;
+        const bool kept = row_kept && x >= keep.x && x < keep.x + keep.width;
+        std::uint16_t* sum = kept ? sums.data() + ((y - keep.y) * keep.width + (x - keep.x)) * sum_stride : nullptr;
         // Along the row.
         const std::int64_t t_x = sign * (pair.origin_x + x);
         for (int g = 0; g < 2; ++g) {
@@ -221,7 +225,7 @@ void aggregate(const PairCensus& pair, const MatchOptions& o, std::vector<std::u
                                      ? path_start<Vectors>(cost, pl, out)
                                      : path_step<Vectors>(cost, along_previous[g].data() + 1, along_previous_min[g], pl, out);
         }
-        accumulate(sum, along_current[phase(t_x, 0, length) >= half ? 0 : 1].data() + 1, sum_vectors, forward);
+        if (kept) accumulate(sum, along_current[phase(t_x, 0, length) >= half ? 0 : 1].data() + 1, sum_vectors, forward);
         std::swap(along_previous, along_current);
         std::swap(along_previous_min, along_current_min);
         // From the previous row.
@@ -235,7 +239,7 @@ void aggregate(const PairCensus& pair, const MatchOptions& o, std::vector<std::u
                           : path_step<Vectors>(cost, previous[k][g].values.data() + static_cast<std::size_t>(xp) * slot + 1,
                                       previous[k][g].mins[static_cast<std::size_t>(xp)], pl, out);
           }
-          accumulate(sum, current[k][row_grid].values.data() + static_cast<std::size_t>(x) * slot + 1, sum_vectors, false);
+          if (kept) accumulate(sum, current[k][row_grid].values.data() + static_cast<std::size_t>(x) * slot + 1, sum_vectors, false);
         }
       }
       std::swap(previous, current);

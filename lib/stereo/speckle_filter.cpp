@@ -12,9 +12,12 @@ std::int64_t remove_speckles(float* disparity, std::int64_t width, std::int64_t 
   if (count_height < 0) count_height = height;
   const auto n = static_cast<std::size_t>(width * height);
   // 0: not visited; otherwise 1 + the region's number; regions' sizes by number.
-  std::vector<std::int32_t> label(n, 0);
-  std::vector<std::uint8_t> small;
-  std::vector<std::int64_t> queue;
+  // Kept by the thread between tiles.
+  thread_local std::vector<std::int32_t> label;
+  thread_local std::vector<std::uint8_t> small;
+  thread_local std::vector<std::int64_t> queue;
+  label.assign(n, 0);
+  small.clear();
   std::int32_t regions = 0;
   for (std::size_t seed = 0; seed < n; ++seed) {
     if (label[seed] || disparity[seed] == nodata) continue;

@@ -21,7 +21,7 @@ struct MatchOptions {
   // Each path restarts every path_length pixels, on two grids half a length apart fixed in
   // scene coordinates; a pixel takes the grid whose path has run at least half a length. So a
   // disparity sees at most path_length - 1 pixels back along each path, whatever the tiling.
-  int path_length = 64;
+  int path_length = 32;
   int p1 = 10;   // penalty of a one-pixel disparity step between neighbours (census bits)
   int p2 = 120;  // penalty of a larger step
   // Refused when another disparity (two or more away) costs at most this fraction more than the best.
@@ -43,9 +43,10 @@ LUOJIA_API void check_match_options(const MatchOptions& o);
 // further left than right for positive disparities (the right view's match lies to the left).
 LUOJIA_API Margins match_reach(const MatchOptions& o);
 
-// Bytes match_window allocates for a width x height window (its largest part: the aggregated
-// costs over the window, disparities x 16 bits each).
-LUOJIA_API std::size_t match_window_bytes(std::int64_t width, std::int64_t height, const MatchOptions& o);
+// Bytes match_window allocates for a width x height window whose core is core_width x
+// core_height (its largest part: the aggregated costs around the core, 16 bits per disparity).
+LUOJIA_API std::size_t match_window_bytes(std::int64_t width, std::int64_t height, std::int64_t core_width,
+                                          std::int64_t core_height, const MatchOptions& o);
 
 // What match_window counts.
 struct MatchCounts {
@@ -61,14 +62,15 @@ struct MatchCounts {
 
 // Matches one window of the pair (both planes width x height floats, row-major, masks 1 where a
 // pixel holds data) whose top-left pixel is (origin_x, origin_y) in scene coordinates (the paths'
-// restart grids are fixed there). Writes disparity over the window, nodata where there is none.
-// Pixels closer to the window's edge than match_reach are not exact unless the edge is beyond
-// the scene's (where reads give pixels without data): a tile keeps only its core.
-// counts (optional) counts over [count_window) of the window, a tile's core.
+// restart grids are fixed there). Writes disparity over the window: over core (the whole window
+// when null), nodata elsewhere; only core's pixels are computed, counted and kept in memory with
+// what they need. A pixel is exact (equal to a match of the whole scene) when the window reaches
+// match_reach beyond it, or to the scene's edge and past it with pixels without data: a tile's
+// core with the tile's halo.
 LUOJIA_API void match_window(const float* left, const std::uint8_t* left_mask, const float* right,
                              const std::uint8_t* right_mask, std::int64_t width, std::int64_t height,
                              std::int64_t origin_x, std::int64_t origin_y, const MatchOptions& o,
-                             float nodata, float* disparity, const Window* count_window = nullptr,
+                             float nodata, float* disparity, const Window* core = nullptr,
                              MatchCounts* counts = nullptr);
 
 // A rectified pair to products on the left image's grid.
