@@ -13,6 +13,7 @@
 #include <luojia/io/raster_info.hpp>
 #include <luojia/io/raster_layout.hpp>
 #include <luojia/io/raster_writer.hpp>
+#include <luojia/io/rpc_model.hpp>
 #include <luojia/io/vector_format.hpp>
 
 #include <luojia/tiling/shard_layout.hpp>
