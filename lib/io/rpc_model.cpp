@@ -115,8 +115,17 @@ std::array<double, 2> RpcModel::localise(double column, double row, double heigh
 
 Intersection intersect(const RpcModel& first, double column1, double row1, const RpcModel& second, double column2, double row2) {
   const double h0 = first.height_offset();
-  const auto start = first.localise(column1, row1, h0);
-  double x[3] = {start[0], start[1], h0};
+  const auto ground = first.localise(column1, row1, h0);
+  Intersection start;
+  start.longitude = ground[0];
+  start.latitude = ground[1];
+  start.height = h0;
+  return intersect(first, column1, row1, second, column2, row2, start);
+}
+
+Intersection intersect(const RpcModel& first, double column1, double row1, const RpcModel& second, double column2, double row2,
+                       const Intersection& start) {
+  double x[3] = {start.longitude, start.latitude, start.height};
   // Unknowns scaled to comparable sizes (degrees are tiny against metres) for the normal equations.
   const double s[3] = {1e-5, 1e-5, 1.0};
   Intersection out;

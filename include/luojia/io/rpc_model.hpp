@@ -48,5 +48,8 @@ struct Intersection {
 };
 LUOJIA_API Intersection intersect(const RpcModel& first, double column1, double row1, const RpcModel& second, double column2,
                                   double row2);
+// The same from a nearby solution (a neighbouring pixel's): fewer iterations.
+LUOJIA_API Intersection intersect(const RpcModel& first, double column1, double row1, const RpcModel& second, double column2,
+                                  double row2, const Intersection& start);
 
 }  // namespace luojia

@@ -8,6 +8,7 @@
 #include <luojia/tiling/tile_grid.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -105,5 +106,53 @@ struct StereoReport {
 // georeferencing. Products appear only when complete.
 LUOJIA_API StereoReport match_stereo(const std::string& left, const std::string& right,
                                      const std::string& disparity_path, const StereoOptions& options = {});
+
+}  // namespace luojia
+
+namespace luojia {
+
+// A satellite pair with RPCs to a DSM: epipolar rectification from the RPCs, matching, the two
+// lines of sight intersected for every matched pixel, the points gridded on a map.
+struct DsmOptions {
+  StereoOptions stereo;  // matching, bands, tile, output format, threads, memory, progress
+  // The scene's heights (metres above the WGS84 ellipsoid), which set the disparity range: from
+  // a DEM covering the scene (its lowest and highest values under the left image, widened by
+  // height_margin for what stands on the ground), or given; otherwise the left RPC's validity range.
+  std::string dem;
+  std::optional<double> min_height, max_height;
+  double height_margin = 50.0;
+  int max_disparity_span = 256;  // wider ranges are cut around their middle, with a warning
+  std::optional<int> min_disparity, max_disparity;  // instead of the heights' range
+  // The DSM's grid: CRS (GDAL's -t_srs forms; default the scene centre's UTM zone) and cell size
+  // in its units (default the left image's ground sample distance).
+  std::string crs;
+  double resolution = 0.0;
+  std::string reduction = "median";  // of the heights falling in a cell: median, max, mean or min
+  std::string disparity;             // also write the epipolar disparity here
+  // Points whose lines of sight miss each other by more than this (pixels, RMS) are dropped.
+  double max_intersection_residual = 1.0;
+};
+
+struct DsmReport {
+  StereoReport matching;
+  std::int64_t epipolar_width = 0, epipolar_height = 0;
+  double vertical_rms = 0, vertical_max = 0;  // the rectification's residual vertical disparity, px
+  double min_height = 0, max_height = 0;      // the range searched
+  int min_disparity = 0, max_disparity = 0;
+  bool range_capped = false;
+  double disparity_per_metre = 0;
+  std::int64_t points = 0;          // intersected points kept
+  std::int64_t dropped_points = 0;  // missed by more than max_intersection_residual or outside the range
+  std::int64_t cells = 0;           // DSM cells with a height
+  std::int64_t width = 0, height = 0;
+  std::string crs_wkt;
+  std::vector<std::string> written;
+};
+
+// LEFT and RIGHT carry RPCs (GeoTIFF tags, .RPB or _RPC.TXT). Writes the DSM (Float32 heights,
+// nodata -9999; band 2 the points per cell, band 3 their median absolute deviation) with the
+// grid's CRS and geotransform; heights are ellipsoidal (WGS84), as the RPCs give them.
+LUOJIA_API DsmReport stereo_dsm(const std::string& left, const std::string& right, const std::string& dsm_path,
+                                const DsmOptions& options = {});
 
 }  // namespace luojia

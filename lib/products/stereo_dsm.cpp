@@ -1,0 +1,546 @@
+// A satellite pair with RPCs to a DSM, in five streamed steps, each exact under tiling:
+//  1. the height range (given, from a DEM, or the RPCs') sets the disparity range;
+//  2. both views resampled onto one epipolar grid (global affine maps from the RPCs);
+//  3. matched (luojia-stereo's matcher, tiles with its halo);
+//  4. every matched pixel's two lines of sight intersected (Gauss-Newton on both RPCs, started
+//     from an affine fit of the virtual matches, so each point depends on its pixel alone), and
+//     put on the map (X, Y, height: a temporary raster on the epipolar grid);
+//  5. the DSM's cells reduce the heights of the points falling in them (median by default: an
+//     order-free reduction), each DSM tile reading the epipolar window its cells can come from.
+#include <luojia/products/stereo.hpp>
+
+#include <luojia/error.hpp>
+#include <luojia/io/rpc_model.hpp>
+
+#include "io/file_names.hpp"
+#include "io/gdal_support.hpp"
+#include "stereo/epipolar_rectification.hpp"
+
+#include <Eigen/Dense>
+#include <cpl_progress.h>
+#include <gdal_priv.h>
+#include <ogr_spatialref.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <mutex>
+
+namespace luojia {
+namespace {
+
+using stereo::Affine;
+
+constexpr float kNodata = -9999.0f;
+
+struct Transform {
+  std::unique_ptr<OGRCoordinateTransformation> forward, backward;  // WGS84 lon/lat <-> the map
+};
+
+Transform map_transform(const std::string& crs_wkt) {
+  OGRSpatialReference wgs84, map;
+  wgs84.SetWellKnownGeogCS("WGS84");
+  wgs84.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  map.importFromWkt(crs_wkt.c_str());
+  map.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  Transform t;
+  t.forward.reset(OGRCreateCoordinateTransformation(&wgs84, &map));
+  t.backward.reset(OGRCreateCoordinateTransformation(&map, &wgs84));
+  if (!t.forward || !t.backward) raise("cannot transform between WGS84 and the DSM's CRS");
+  return t;
+}
+
+std::string map_crs(const DsmOptions& o, const RpcModel& left) {
+  std::string target = o.crs;
+  if (target.empty()) {
+    const double lon = left.longitude_offset(), lat = left.latitude_offset();
+    const int zone = std::clamp(static_cast<int>(std::floor((lon + 180.0) / 6.0)) + 1, 1, 60);
+    target = "EPSG:" + std::to_string((lat >= 0 ? 32600 : 32700) + zone);
+  }
+  OGRSpatialReference srs;
+  if (srs.SetFromUserInput(target.c_str()) != OGRERR_NONE) throw UsageError("crs", "'" + target + "' is no CRS GDAL knows");
+  if (!srs.IsProjected()) throw UsageError("crs", "must be a projected CRS (metres or feet), not '" + target + "'");
+  char* wkt = nullptr;
+  srs.exportToWkt(&wkt);
+  std::string out = wkt ? wkt : "";
+  CPLFree(wkt);
+  return out;
+}
+
+// The left image's outline on the ground at a height: points along its border.
+std::vector<std::array<double, 2>> footprint(const RpcModel& m, std::int64_t width, std::int64_t height, double h) {
+  std::vector<std::array<double, 2>> out;
+  for (int i = 0; i <= 8; ++i) {
+    const double t = i / 8.0;
+    for (const auto& [c, r] : {std::array<double, 2>{t * width, 0}, {t * width, static_cast<double>(height)}, {0, t * height},
+                               {static_cast<double>(width), t * height}})
+      out.push_back(m.localise(c, r, h));
+  }
+  return out;
+}
+
+// The lowest and highest DEM values under the scene.
+std::array<double, 2> dem_heights(const std::string& dem_path, const std::vector<std::array<double, 2>>& outline) {
+  Raster dem = Raster::open(dem_path);
+  const RasterInfo& info = dem.info();
+  const ErrorContext where{dem_path, {}, {}, {}};
+  if (!info.geotransform || info.crs_wkt.empty()) throw InputError("a DEM needs a CRS and a geotransform", where);
+  OGRSpatialReference wgs84, dem_srs;
+  wgs84.SetWellKnownGeogCS("WGS84");
+  wgs84.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  dem_srs.importFromWkt(info.crs_wkt.c_str());
+  dem_srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  std::unique_ptr<OGRCoordinateTransformation> to_dem(OGRCreateCoordinateTransformation(&wgs84, &dem_srs));
+  if (!to_dem) throw InputError("cannot transform the scene's outline into the DEM's CRS", where);
+  const auto& g = info.geotransform->c;
+  const double det = g[1] * g[5] - g[2] * g[4];
+  double c0 = 1e300, r0 = 1e300, c1 = -1e300, r1 = -1e300;
+  for (auto p : outline) {
+    double x = p[0], y = p[1];
+    if (!to_dem->Transform(1, &x, &y)) continue;
+    const double dx = x - g[0], dy = y - g[3];
+    const double c = (g[5] * dx - g[2] * dy) / det, r = (-g[4] * dx + g[1] * dy) / det;
+    c0 = std::min(c0, c);
+    c1 = std::max(c1, c);
+    r0 = std::min(r0, r);
+    r1 = std::max(r1, r);
+  }
+  const Window all{0, 0, info.width, info.height};
+  const Window w = intersection(Window{static_cast<std::int64_t>(std::floor(c0)) - 1, static_cast<std::int64_t>(std::floor(r0)) - 1,
+                                       static_cast<std::int64_t>(std::ceil(c1 - c0)) + 3, static_cast<std::int64_t>(std::ceil(r1 - r0)) + 3},
+                                all);
+  if (w.empty() || c0 > c1) throw InputError("does not cover the scene", where);
+  Mask mask;
+  const std::vector<int> band{1};
+  const Image heights = dem.read(w, band, {}, &mask);
+  double low = std::numeric_limits<double>::max(), high = -low;
+  for (std::size_t i = 0; i < heights.plane_size(); ++i)
+    if (mask[i]) {
+      low = std::min<double>(low, heights.data()[i]);
+      high = std::max<double>(high, heights.data()[i]);
+    }
+  if (low > high) throw InputError("holds no heights under the scene", where);
+  return {low, high};
+}
+
+struct Range {
+  double low, high;
+};
+
+Range scene_heights(const DsmOptions& o, const RpcModel& left, const RasterInfo& li) {
+  if (o.min_height.has_value() != o.max_height.has_value())
+    throw UsageError(o.min_height ? "max_height" : "min_height", "must be given with the other end of the range");
+  if (o.min_height) {
+    if (!(*o.max_height > *o.min_height)) throw UsageError("max_height", "must lie above min_height");
+    if (!o.dem.empty()) throw UsageError("dem", "and min_height/max_height both set the height range: give one");
+    return {*o.min_height, *o.max_height};
+  }
+  if (!o.dem.empty()) {
+    const auto h = dem_heights(o.dem, footprint(left, li.width, li.height, left.height_offset()));
+    // The DEM is the ground: buildings and trees stand above it, and DEMs err a little below.
+    return {h[0] - 10.0, h[1] + o.height_margin};
+  }
+  return {left.height_offset() - left.height_scale(), left.height_offset() + left.height_scale()};
+}
+
+// An affine fit (u, v, d) -> (longitude, latitude, height) of the virtual matches: the start of
+// every intersection, so that a point's result depends on its own pixel only.
+struct GroundStart {
+  std::array<double, 4> lon{}, lat{}, h{};
+  Intersection at(double u, double v, double d) const {
+    Intersection s;
+    s.longitude = lon[0] * u + lon[1] * v + lon[2] * d + lon[3];
+    s.latitude = lat[0] * u + lat[1] * v + lat[2] * d + lat[3];
+    s.height = h[0] * u + h[1] * v + h[2] * d + h[3];
+    return s;
+  }
+};
+
+GroundStart fit_start(const RpcModel& left, const RpcModel& right, const stereo::EpipolarGeometry& g, std::int64_t lw, std::int64_t lh,
+                      Range heights) {
+  std::vector<std::array<double, 6>> rows;  // u, v, d, lon, lat, h
+  for (int k = 0; k < 3; ++k) {
+    const double h = heights.low + (heights.high - heights.low) * k / 2.0;
+    for (int i = 0; i <= 10; ++i)
+      for (int j = 0; j <= 10; ++j) {
+        const double c = lw * i / 10.0, r = lh * j / 10.0;
+        const auto ground = left.localise(c, r, h);
+        const auto seen = right.project(ground[0], ground[1], h);
+        const auto pl = stereo::apply(g.left, c, r), pr = stereo::apply(g.right, seen[0], seen[1]);
+        rows.push_back({pl[0], pl[1], pl[0] - pr[0], ground[0], ground[1], h});
+      }
+  }
+  Eigen::MatrixXd a(static_cast<Eigen::Index>(rows.size()), 4);
+  Eigen::MatrixXd b(static_cast<Eigen::Index>(rows.size()), 3);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto k = static_cast<Eigen::Index>(i);
+    a.row(k) << rows[i][0], rows[i][1], rows[i][2], 1.0;
+    b.row(k) << rows[i][3], rows[i][4], rows[i][5];
+  }
+  const Eigen::MatrixXd x = a.colPivHouseholderQr().solve(b);
+  GroundStart s;
+  for (int k = 0; k < 4; ++k) {
+    s.lon[static_cast<std::size_t>(k)] = x(k, 0);
+    s.lat[static_cast<std::size_t>(k)] = x(k, 1);
+    s.h[static_cast<std::size_t>(k)] = x(k, 2);
+  }
+  return s;
+}
+
+// Owns a GDAL scaled progress for one step of several.
+struct StepProgress {
+  void* scaled = nullptr;
+  StepProgress(const StreamOptions& so, double from, double to) {
+    if (so.progress) scaled = GDALCreateScaledProgress(from, to, so.progress, so.progress_data);
+  }
+  ~StepProgress() {
+    if (scaled) GDALDestroyScaledProgress(scaled);
+  }
+  StreamOptions apply(StreamOptions so) const {
+    if (scaled) {
+      so.progress = GDALScaledProgress;
+      so.progress_data = scaled;
+    }
+    return so;
+  }
+  bool tick(const StreamOptions& so, double at) const {
+    return !scaled || GDALScaledProgress(at, nullptr, scaled) != 0 || !so.progress;
+  }
+};
+
+struct Bounds {
+  double x0 = std::numeric_limits<double>::max(), y0 = x0, x1 = -x0, y1 = -x0;
+  void add(const Bounds& b) {
+    x0 = std::min(x0, b.x0);
+    y0 = std::min(y0, b.y0);
+    x1 = std::max(x1, b.x1);
+    y1 = std::max(y1, b.y1);
+  }
+};
+
+// Step 4: the points of every matched epipolar pixel, as X - origin_x, Y - origin_y, height.
+Bounds write_points(const std::string& disparity_path, const std::string& points_path, const RpcModel& left, const RpcModel& right,
+                    const stereo::EpipolarGeometry& g, const GroundStart& start, Range heights, const std::string& crs_wkt,
+                    std::array<double, 2> origin, const DsmOptions& o, StreamOptions so, DsmReport& report) {
+  Raster disparity = Raster::open(disparity_path);
+  RasterLayout layout;
+  layout.width = disparity.info().width;
+  layout.height = disparity.info().height;
+  layout.bands = 3;
+  layout.nodata = kNodata;
+  RasterWriter writer(points_path, layout, OutputOptions{"GTiff", {"TILED=YES"}, true});
+  const Affine back_left = stereo::inverse(g.left), back_right = stereo::inverse(g.right);
+  TileGridOptions go;
+  go.tile_width = go.tile_height = 256;
+  const TileGrid grid(layout.width, layout.height, go);
+  std::mutex mutex;
+  Bounds bounds;
+  std::atomic<std::int64_t> kept{0}, dropped{0};
+  so.read.edge = EdgeMode::Nodata;
+  const TileKernel kernel = [&](const InputTile& in, OutputTile& out) {
+    const Transform t = map_transform(crs_wkt);
+    const std::int64_t w = in.tile.core.width, h = in.tile.core.height;
+    auto x_band = out.pixels.band(0), y_band = out.pixels.band(1), z_band = out.pixels.band(2);
+    std::vector<double> lon(static_cast<std::size_t>(w)), lat(static_cast<std::size_t>(w));
+    std::vector<int> ok(static_cast<std::size_t>(w));
+    Bounds b;
+    std::int64_t n_kept = 0, n_dropped = 0;
+    for (std::int64_t y = 0; y < h; ++y) {
+      std::vector<std::int64_t> row_points;
+      for (std::int64_t x = 0; x < w; ++x) {
+        const std::size_t i = static_cast<std::size_t>(y * w + x);
+        x_band[i] = y_band[i] = z_band[i] = kNodata;
+        const float d = in.pixels.band(0)[i];
+        if (!in.mask[i]) continue;
+        const double u = static_cast<double>(in.tile.core.x + x) + 0.5, v = static_cast<double>(in.tile.core.y + y) + 0.5;
+        const auto pl = stereo::apply(back_left, u, v), pr = stereo::apply(back_right, u - d, v);
+        const Intersection p = intersect(left, pl[0], pl[1], right, pr[0], pr[1], start.at(u, v, d));
+        if (!(p.residual <= o.max_intersection_residual) || !(p.height >= heights.low && p.height <= heights.high)) {
+          ++n_dropped;
+          continue;
+        }
+        lon[static_cast<std::size_t>(x)] = p.longitude;
+        lat[static_cast<std::size_t>(x)] = p.latitude;
+        z_band[i] = static_cast<float>(p.height);
+        row_points.push_back(x);
+      }
+      std::vector<double> px, py;
+      for (const std::int64_t x : row_points) {
+        px.push_back(lon[static_cast<std::size_t>(x)]);
+        py.push_back(lat[static_cast<std::size_t>(x)]);
+      }
+      std::vector<int> success(px.size(), 0);
+      if (!px.empty()) t.forward->Transform(static_cast<int>(px.size()), px.data(), py.data(), nullptr, success.data());
+      for (std::size_t k = 0; k < row_points.size(); ++k) {
+        const std::size_t i = static_cast<std::size_t>(y * w + row_points[k]);
+        if (!success[k]) {
+          z_band[i] = kNodata;
+          ++n_dropped;
+          continue;
+        }
+        x_band[i] = static_cast<float>(px[k] - origin[0]);
+        y_band[i] = static_cast<float>(py[k] - origin[1]);
+        b.x0 = std::min(b.x0, px[k]);
+        b.x1 = std::max(b.x1, px[k]);
+        b.y0 = std::min(b.y0, py[k]);
+        b.y1 = std::max(b.y1, py[k]);
+        ++n_kept;
+      }
+    }
+    kept += n_kept;
+    dropped += n_dropped;
+    std::lock_guard lock(mutex);
+    bounds.add(b);
+  };
+  so.kernel_bytes_per_tile += static_cast<std::size_t>(256 * 256 * 40);
+  stream(disparity, {1}, grid, writer, 3, kernel, so);
+  writer.finish();
+  report.points = kept.load();
+  report.dropped_points = dropped.load();
+  // The writer's temporary is what step 5 reads; it is removed with the writer... keep it alive.
+  writer.commit();
+  return bounds;
+}
+
+// A raster of the DSM's size without data of its own: the engine's grid for step 5, whose
+// kernel reads the points itself.
+std::string blank_grid(std::int64_t width, std::int64_t height, std::vector<std::string>& vsimem) {
+  static std::atomic<int> counter{0};
+  const std::string path = "/vsimem/luojia-virtual-dsm-grid-" + std::to_string(counter++) + ".vrt";
+  GDALDriver* vrt = GetGDALDriverManager()->GetDriverByName("VRT");
+  detail::DatasetPtr d(vrt->Create(path.c_str(), static_cast<int>(width), static_cast<int>(height), 1, GDT_Byte, nullptr));
+  if (!d) raise("cannot make the DSM's grid");
+  d.reset();
+  vsimem.push_back(path);
+  return path;
+}
+
+double reduce(std::vector<float>& heights, const std::string& how) {
+  if (how == "max") return *std::max_element(heights.begin(), heights.end());
+  if (how == "min") return *std::min_element(heights.begin(), heights.end());
+  if (how == "mean") {
+    std::sort(heights.begin(), heights.end());  // a fixed order: the same sum whatever the tiling
+    double s = 0;
+    for (float h : heights) s += h;
+    return s / static_cast<double>(heights.size());
+  }
+  std::sort(heights.begin(), heights.end());
+  const std::size_t n = heights.size();
+  return n % 2 ? heights[n / 2] : 0.5 * (static_cast<double>(heights[n / 2 - 1]) + heights[n / 2]);
+}
+
+}  // namespace
+
+DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path, const std::string& dsm_path, const DsmOptions& o) {
+  const StereoOptions& so0 = o.stereo;
+  check_match_options(so0.match);
+  if (!so0.depth.empty() || so0.baseline != 0.0 || so0.focal != 0.0 || so0.disparity_offset != 0.0)
+    throw UsageError("depth", "is for rectified pairs: a pair with RPCs gives a DSM");
+  if (o.reduction != "median" && o.reduction != "max" && o.reduction != "mean" && o.reduction != "min")
+    throw UsageError("reduction", "is median, max, mean or min, not '" + o.reduction + "'");
+  if (!(o.resolution >= 0.0) || !std::isfinite(o.resolution)) throw UsageError("resolution", "must be a positive cell size");
+  if (o.max_disparity_span < 1 || o.max_disparity_span > 4096) throw UsageError("max_disparity_span", "must be from 1 to 4096");
+  if (o.min_disparity.has_value() != o.max_disparity.has_value())
+    throw UsageError(o.min_disparity ? "max_disparity" : "min_disparity", "must be given with the other end of the range");
+  if (!(o.max_intersection_residual > 0.0)) throw UsageError("max_intersection_residual", "must be positive");
+  check_output_path(dsm_path, so0.output.overwrite);
+  check_output_path(o.disparity, so0.output.overwrite);
+  const Raster left_raster = Raster::open(left_path), right_raster = Raster::open(right_path);
+  const RasterInfo &li = left_raster.info(), &ri = right_raster.info();
+  const std::optional<RpcModel> left = RpcModel::of(li), right = RpcModel::of(ri);
+  if (!left) throw InputError("has no RPCs: give an epipolar pair with `rectified`, or the views with their RPCs", ErrorContext{left_path, {}, {}, {}});
+  if (!right) throw InputError("has no RPCs: give an epipolar pair with `rectified`, or the views with their RPCs", ErrorContext{right_path, {}, {}, {}});
+  for (const auto& [info, band, field] : {std::tuple{&li, so0.left_band, "left_band"}, std::tuple{&ri, so0.right_band, "right_band"}})
+    if (band < 1 || band > info->band_count())
+      throw UsageError(field, "is band " + std::to_string(band) + ", but the raster has " + std::to_string(info->band_count()),
+                       ErrorContext{info->path, {}, {}, {}});
+
+  DsmReport report;
+  const Range heights = scene_heights(o, *left, li);
+  report.min_height = heights.low;
+  report.max_height = heights.high;
+  const stereo::EpipolarGeometry g = stereo::rectify_from_rpc(*left, li.width, li.height, *right, heights.low, heights.high);
+  report.epipolar_width = g.width;
+  report.epipolar_height = g.height;
+  report.vertical_rms = g.vertical_rms;
+  report.vertical_max = g.vertical_max;
+  report.disparity_per_metre = g.disparity_per_metre;
+  int dmin, dmax;
+  if (o.min_disparity) {
+    dmin = *o.min_disparity;
+    dmax = *o.max_disparity;
+  } else {
+    // The heights' disparities, a little wider for the rectification's own error.
+    const double a = std::min(g.disparity_at_min_height, g.disparity_at_max_height), b = std::max(g.disparity_at_min_height, g.disparity_at_max_height);
+    dmin = static_cast<int>(std::floor(a)) - 2;
+    dmax = static_cast<int>(std::ceil(b)) + 2;
+    if (dmax - dmin + 1 > o.max_disparity_span) {
+      const int middle = (dmin + dmax) / 2;
+      dmin = middle - o.max_disparity_span / 2;
+      dmax = dmin + o.max_disparity_span - 1;
+      report.range_capped = true;
+    }
+  }
+  report.min_disparity = dmin;
+  report.max_disparity = dmax;
+
+  // Step 2: both views on the epipolar grid (temporaries beside the DSM, removed at the end).
+  const StepProgress warp_progress(so0.stream, 0.0, 0.1);
+  const int threads = resolve_threads(so0.stream.threads);
+  const double warp_memory = static_cast<double>(so0.stream.memory_budget) / 4.0;
+  struct Temporaries {
+    std::vector<std::string> files, vsimem;
+    ~Temporaries() {
+      for (const auto& f : files) std::remove(f.c_str());
+      for (const auto& f : vsimem) VSIUnlink(f.c_str());
+    }
+  } temporaries;
+  const auto temporary = [&](const std::string& what) {
+    temporaries.files.push_back(detail::temporary_path(dsm_path, what));
+    return temporaries.files.back();
+  };
+  const std::string left_epipolar = temporary("left-epipolar.tif"), right_epipolar = temporary("right-epipolar.tif");
+  stereo::warp_to_epipolar(left_path, so0.left_band, g.left, g.width, g.height, left_epipolar, warp_memory, threads);
+  if (!warp_progress.tick(so0.stream, 0.5)) throw Cancelled();
+  stereo::warp_to_epipolar(right_path, so0.right_band, g.right, g.width, g.height, right_epipolar, warp_memory, threads);
+  if (!warp_progress.tick(so0.stream, 1.0)) throw Cancelled();
+
+  // Step 3: matching.
+  StereoOptions match = so0;
+  match.match.min_disparity = dmin;
+  match.match.max_disparity = dmax;
+  match.left_band = match.right_band = 1;
+  match.nodata = kNodata;
+  const StepProgress match_progress(so0.stream, 0.1, 0.75);
+  match.stream = match_progress.apply(so0.stream);
+  const std::string disparity_path = o.disparity.empty() ? temporary("disparity.tif") : o.disparity;
+  if (o.disparity.empty()) {
+    match.output = OutputOptions{"GTiff", {"TILED=YES"}, true};
+  }
+  report.matching = match_stereo(left_epipolar, right_epipolar, disparity_path, match);
+
+  // Step 4: points on the map.
+  const std::string crs_wkt = map_crs(o, *left);
+  report.crs_wkt = crs_wkt;
+  const Transform t = map_transform(crs_wkt);
+  double cx = left->longitude_offset(), cy = left->latitude_offset();
+  t.forward->Transform(1, &cx, &cy);
+  const std::array<double, 2> origin{std::round(cx), std::round(cy)};
+  const GroundStart start = fit_start(*left, *right, g, li.width, li.height, heights);
+  const StepProgress point_progress(so0.stream, 0.75, 0.9);
+  const std::string points_path = temporary("points.tif");
+  const Bounds bounds = write_points(disparity_path, points_path, *left, *right, g, start, heights, crs_wkt, origin, o,
+                                     point_progress.apply(so0.stream), report);
+  if (report.points == 0) throw InputError("no pixel of the pair was matched: nothing to put in a DSM", ErrorContext{left_path, {}, {}, {}});
+
+  // Step 5: the DSM grid over the points, cells snapped to the resolution.
+  double resolution = o.resolution;
+  if (resolution == 0.0) {
+    // The left image's ground sample distance at the scene's middle height.
+    const double h = (heights.low + heights.high) / 2, c = li.width / 2.0, r = li.height / 2.0;
+    auto a = left->localise(c, r, h), b = left->localise(c + 1, r, h), d = left->localise(c, r + 1, h);
+    double xs[3] = {a[0], b[0], d[0]}, ys[3] = {a[1], b[1], d[1]};
+    t.forward->Transform(3, xs, ys);
+    resolution = std::sqrt(std::hypot(xs[1] - xs[0], ys[1] - ys[0]) * std::hypot(xs[2] - xs[0], ys[2] - ys[0]));
+    resolution = std::round(resolution * 100.0) / 100.0;
+    if (resolution <= 0) resolution = 1.0;
+  }
+  const double gx0 = std::floor(bounds.x0 / resolution) * resolution, gy1 = std::ceil(bounds.y1 / resolution) * resolution;
+  const auto width = static_cast<std::int64_t>(std::floor((bounds.x1 - gx0) / resolution)) + 1;
+  const auto height = static_cast<std::int64_t>(std::floor((gy1 - bounds.y0) / resolution)) + 1;
+  report.width = width;
+  report.height = height;
+  RasterLayout layout;
+  layout.width = width;
+  layout.height = height;
+  layout.bands = 3;
+  layout.nodata = kNodata;
+  layout.crs_wkt = crs_wkt;
+  layout.geotransform = GeoTransform{{gx0, resolution, 0.0, gy1, 0.0, -resolution}};
+  layout.metadata = {{"LUOJIA_HEIGHTS", "ellipsoidal (WGS84), metres"}, {"LUOJIA_DSM_REDUCTION", o.reduction},
+                     {"LUOJIA_EPIPOLAR_VERTICAL_RMS", std::to_string(g.vertical_rms)}};
+  RasterWriter dsm(dsm_path, layout, so0.output);
+  dsm.set_band_description(1, "height");
+  dsm.set_band_description(2, "points");
+  dsm.set_band_description(3, "median absolute deviation");
+  Raster grid_raster = Raster::open(blank_grid(width, height, temporaries.vsimem));
+  TileGridOptions go;
+  go.tile_width = go.tile_height = std::min<std::int64_t>(so0.tile, 512);
+  const TileGrid grid(width, height, go);
+  const Affine& to_epipolar = g.left;
+  std::atomic<std::int64_t> cells{0};
+  const std::int64_t epipolar_w = g.width, epipolar_h = g.height;
+  const TileKernel kernel = [&](const InputTile& in, OutputTile& out) {
+    const Window& core = in.tile.core;
+    const Transform tt = map_transform(crs_wkt);
+    // The epipolar window whose points can fall in this tile: its corners, on the ground at the
+    // range's heights, seen by the left image, on the grid; widened for the maps' curvature.
+    double u0 = 1e300, v0 = 1e300, u1 = -1e300, v1 = -1e300;
+    for (int i = 0; i <= 4; ++i)
+      for (int j = 0; j <= 4; ++j) {
+        double x = gx0 + (core.x + core.width * i / 4.0) * resolution, y = gy1 - (core.y + core.height * j / 4.0) * resolution;
+        if (!tt.backward->Transform(1, &x, &y)) continue;
+        for (const double h : {heights.low, heights.high}) {
+          const auto p = left->project(x, y, h);
+          const auto e = stereo::apply(to_epipolar, p[0], p[1]);
+          u0 = std::min(u0, e[0]);
+          u1 = std::max(u1, e[0]);
+          v0 = std::min(v0, e[1]);
+          v1 = std::max(v1, e[1]);
+        }
+      }
+    std::vector<std::vector<float>> per_cell(static_cast<std::size_t>(core.area()));
+    const double margin = 4.0 + 0.02 * std::max(u1 - u0, v1 - v0);
+    const Window wanted{static_cast<std::int64_t>(std::floor(u0 - margin)), static_cast<std::int64_t>(std::floor(v0 - margin)),
+                        static_cast<std::int64_t>(std::ceil(u1 - u0 + 2 * margin)) + 1,
+                        static_cast<std::int64_t>(std::ceil(v1 - v0 + 2 * margin)) + 1};
+    const Window window = intersection(wanted, Window{0, 0, epipolar_w, epipolar_h});
+    if (!window.empty()) {
+      Raster points = Raster::open(points_path);
+      Mask mask;
+      const std::vector<int> bands{1, 2, 3};
+      const Image p = points.read(window, bands, {}, &mask);
+      for (std::size_t i = 0; i < p.plane_size(); ++i) {
+        if (!mask[i]) continue;
+        const double x = origin[0] + p.band(0)[i], y = origin[1] + p.band(1)[i];
+        const auto col = static_cast<std::int64_t>(std::floor((x - gx0) / resolution)) - core.x;
+        const auto row = static_cast<std::int64_t>(std::floor((gy1 - y) / resolution)) - core.y;
+        if (col < 0 || row < 0 || col >= core.width || row >= core.height) continue;
+        per_cell[static_cast<std::size_t>(row * core.width + col)].push_back(p.band(2)[i]);
+      }
+    }
+    std::int64_t filled = 0;
+    for (std::size_t k = 0; k < per_cell.size(); ++k) {
+      std::vector<float>& hs = per_cell[k];
+      if (hs.empty()) {
+        out.pixels.band(0)[k] = out.pixels.band(1)[k] = out.pixels.band(2)[k] = kNodata;
+        continue;
+      }
+      ++filled;
+      const double value = reduce(hs, o.reduction);
+      // The spread of the cell's heights around their median: the DSM's confidence.
+      std::sort(hs.begin(), hs.end());
+      const double median = hs.size() % 2 ? hs[hs.size() / 2] : 0.5 * (static_cast<double>(hs[hs.size() / 2 - 1]) + hs[hs.size() / 2]);
+      std::vector<float> deviations(hs.size());
+      for (std::size_t i = 0; i < hs.size(); ++i) deviations[i] = static_cast<float>(std::abs(hs[i] - median));
+      out.pixels.band(0)[k] = static_cast<float>(value);
+      out.pixels.band(1)[k] = static_cast<float>(hs.size());
+      out.pixels.band(2)[k] = static_cast<float>(reduce(deviations, "median"));
+    }
+    cells += filled;
+  };
+  const StepProgress dsm_progress(so0.stream, 0.9, 1.0);
+  StreamOptions dso = dsm_progress.apply(so0.stream);
+  dso.kernel_bytes_per_tile += static_cast<std::size_t>(go.tile_width * go.tile_height) * 64;
+  stream(grid_raster, {1}, grid, dsm, 3, kernel, dso);
+  report.cells = cells.load();
+  dsm.finish();
+  dsm.commit();
+  report.written.push_back(dsm_path);
+  if (!o.disparity.empty()) report.written.insert(report.written.begin(), o.disparity);
+  return report;
+}
+
+}  // namespace luojia
