@@ -9,6 +9,7 @@
 // engine says what the thread count and the memory budget became.
 #include "program_paths.hpp"
 #include "program_runner.hpp"
+#include "rpc_cases.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
@@ -73,6 +74,19 @@ struct Fixtures {
         return std::floor(200.0 * hash01(b, (x - d) / 2, y / 2, 9) + 50.0 * hash01(b, x - d, y, 10));
       };
     };
+    // A pair with RPCs over a surface of known heights, and a DEM under it.
+    fs::create_directories(dir.path() / "rpc");
+    const RpcScene scene = make_rpc_scene((dir.path() / "rpc").string(), 80);
+    paths["rpc_left"] = scene.left;
+    paths["rpc_right"] = scene.right;
+    RasterSpec dem;
+    dem.width = dem.height = 20;
+    dem.epsg = 4326;
+    dem.geotransform[0] = 114.345;
+    dem.geotransform[1] = 0.0005;
+    dem.geotransform[3] = 30.535;
+    dem.geotransform[5] = -0.0005;
+    make_raster(paths["dem"] = dir.file("dem.tif"), dem, [](int, int x, int) { return 28.0 + 0.2 * x; });
     make_raster(paths["stereo_left"] = dir.file("stereo_left.tif"), rgb, view(3));
     make_raster(paths["stereo_right"] = dir.file("stereo_right.tif"), rgb, view(0));
     RasterSpec shifted = rgb;
@@ -359,11 +373,23 @@ TEST_CASE("every flag of luojia-change reaches the library", "[programs][flags]"
 
 TEST_CASE("every flag of luojia-stereo reaches the library", "[programs][flags][stereo]") {
   const Args depth{"--depth", "{out}/z.tif", "--baseline", "1", "--focal", "100"};
+  const Args rpc_pair{"{rpc_left}", "{rpc_right}", "{out}/out.tif", "--speckle-size", "10"};
+  const Args rpc = rpc_pair + Args{"--min-height", "20", "--max-height", "65"};
   std::vector<Probe> probes = common_probes();
   // Stereo neither shards nor reads through an orthorectified view: those flags are not declared.
   std::erase_if(probes, [](const Probe& p) { return p.flag == "--shard" || p.flag == "--ortho" || p.flag == "--dem"; });
   probes.insert(probes.end(), {
                                   {"--rectified", {"--rectified"}, {}, Args{"{stereo_left}", "{stereo_right}", "{out}/out.tif"}},
+                                  {"--dem", {"--dem", "{dem}"}, {}, rpc_pair},
+                                  {"--min-height", {"--min-height", "10"}, {}, rpc},
+                                  {"--max-height", {"--max-height", "90"}, {}, rpc},
+                                  {"--height-margin", {"--height-margin", "5"}, {}, rpc_pair + Args{"--dem", "{dem}"}},
+                                  {"--max-disparity-span", {"--max-disparity-span", "12"}, {}, rpc},
+                                  {"--t_srs", {"--t_srs", "EPSG:3857"}, {}, rpc},
+                                  {"--resolution", {"--resolution", "2"}, {}, rpc},
+                                  {"--reduction", {"--reduction", "max"}, {}, rpc},
+                                  {"--disparity", {"--disparity", "{out}/d.tif"}, {}, rpc},
+                                  {"--max-residual", {"--max-residual", "0.001"}, {}, rpc},
                                   {"--min-disparity", {"--min-disparity", "2"}},
                                   {"--max-disparity", {"--max-disparity", "9"}},
                                   {"--left-band", {"--left-band", "2"}},

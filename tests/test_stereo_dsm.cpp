@@ -1,0 +1,171 @@
+// Stereo to DSM from RPC pairs: a scene of known heights rendered through two RPC views by GDAL
+// (tests/rpc_cases), its DSM against the surface, tiles against the whole, refusals.
+#include "rpc_cases.hpp"
+#include "support.hpp"
+
+#include <luojia/error.hpp>
+#include <luojia/io/raster.hpp>
+#include <luojia/products/stereo.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+using namespace luojia;
+using namespace luojia::test;
+
+namespace {
+
+DsmOptions scene_options() {
+  DsmOptions o;
+  o.min_height = 20.0;
+  o.max_height = 65.0;
+  o.stereo.match.speckle_size = 30;
+  o.stereo.output.overwrite = true;
+  return o;
+}
+
+struct Score {
+  std::int64_t cells = 0, covered = 0;
+  double median_error = 0;
+};
+
+// The DSM against the surface: each DSM cell's centre looked up in the truth (same CRS), over
+// the cells away from the truth's edges and from blocks' walls (a 2 m step within 1.5 m).
+Score score(const std::string& dsm_path, const std::string& truth_path) {
+  const Raster dsm = Raster::open(dsm_path), truth = Raster::open(truth_path);
+  const std::vector<double> h = read_band(dsm_path, 1), t = read_band(truth_path, 1);
+  const auto& g = dsm.info().geotransform->c;
+  const auto& tg = truth.info().geotransform->c;
+  const std::int64_t tw = truth.info().width, th = truth.info().height;
+  std::vector<double> errors;
+  Score s;
+  for (std::int64_t r = 0; r < dsm.info().height; ++r)
+    for (std::int64_t c = 0; c < dsm.info().width; ++c) {
+      const double x = g[0] + (c + 0.5) * g[1], y = g[3] + (r + 0.5) * g[5];
+      const auto tc = static_cast<std::int64_t>(std::floor((x - tg[0]) / tg[1])), tr = static_cast<std::int64_t>(std::floor((y - tg[3]) / tg[5]));
+      // The central part of the scene: both views see it.
+      if (tc < tw / 5 || tr < th / 5 || tc >= tw * 4 / 5 || tr >= th * 4 / 5) continue;
+      double low = 1e9, high = -1e9;
+      for (std::int64_t dr = -3; dr <= 3; ++dr)
+        for (std::int64_t dc = -3; dc <= 3; ++dc) {
+          const double v = t[static_cast<std::size_t>((tr + dr) * tw + tc + dc)];
+          low = std::min(low, v);
+          high = std::max(high, v);
+        }
+      if (high - low > 2.0) continue;
+      ++s.cells;
+      const double v = h[static_cast<std::size_t>(r * dsm.info().width + c)];
+      if (v == -9999.0) continue;
+      ++s.covered;
+      errors.push_back(std::abs(v - t[static_cast<std::size_t>(tr * tw + tc)]));
+    }
+  std::sort(errors.begin(), errors.end());
+  s.median_error = errors.empty() ? 1e9 : errors[errors.size() / 2];
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("stereo DSM: an RPC pair of a known surface gives its heights", "[stereo][dsm]") {
+  TempDir dir;
+  const RpcScene scene = make_rpc_scene(dir.path().string(), 240);
+  const DsmOptions o = scene_options();
+  const DsmReport r = stereo_dsm(scene.left, scene.right, dir.file("dsm.tif"), o);
+  INFO("vertical residual " << r.vertical_rms << " px, disparities " << r.min_disparity << ".." << r.max_disparity << ", "
+                            << r.points << " points, " << r.cells << " cells");
+  CHECK(r.vertical_rms < 0.1);
+  CHECK(r.disparity_per_metre == Approx(0.8).epsilon(0.05));
+  const Score s = score(dir.file("dsm.tif"), scene.truth);
+  INFO(s.covered << " of " << s.cells << " cells, median |dh| " << s.median_error);
+  CHECK(s.cells > 10000);
+  CHECK(s.median_error < 0.5);
+  // (the blocks hide up to 10 m of ground behind them from one view or the other: not all of
+  // the rest can be matched)
+  CHECK(s.covered >= s.cells * 80 / 100);
+  // The grid: the scene's UTM zone, the image's pixel as the cell, heights said to be ellipsoidal.
+  const Raster dsm = Raster::open(dir.file("dsm.tif"));
+  OGRSpatialReference srs;
+  srs.importFromWkt(dsm.info().crs_wkt.c_str());
+  CHECK(std::string(srs.GetAuthorityCode(nullptr)) == "32650");
+  CHECK(dsm.info().geotransform->c[1] == Approx(0.5).margin(0.02));
+  CHECK(dsm.info().band_count() == 3);
+  CHECK(dsm.info().band(1).nodata == -9999.0);
+  bool ellipsoidal = false;
+  for (const auto& [k, v] : dsm.info().metadata) ellipsoidal |= k == "LUOJIA_HEIGHTS" && v.find("ellipsoidal") != std::string::npos;
+  CHECK(ellipsoidal);
+  // Nothing left beside it: the epipolar images, disparity and points were temporaries.
+  CHECK(dir.entries().size() == 4);
+}
+
+TEST_CASE("stereo DSM: tiles of any size give the whole scene's DSM bit for bit", "[stereo][dsm][exact]") {
+  TempDir dir;
+  const RpcScene scene = make_rpc_scene(dir.path().string(), 160, 3);
+  DsmOptions o = scene_options();
+  o.stereo.tile = 4096;
+  o.disparity = dir.file("whole_disparity.tif");
+  stereo_dsm(scene.left, scene.right, dir.file("whole.tif"), o);
+  for (const std::int64_t tile : {40, 77}) {
+    o.stereo.tile = tile;
+    o.disparity = dir.file("tiled_disparity.tif");
+    stereo_dsm(scene.left, scene.right, dir.file("tiled.tif"), o);
+    INFO("tiles of " << tile);
+    CHECK(read_band(dir.file("tiled_disparity.tif"), 1) == read_band(dir.file("whole_disparity.tif"), 1));
+    for (int band = 1; band <= 3; ++band) CHECK(read_band(dir.file("tiled.tif"), band) == read_band(dir.file("whole.tif"), band));
+    CHECK(Raster::open(dir.file("tiled.tif")).info().geotransform->c == Raster::open(dir.file("whole.tif")).info().geotransform->c);
+  }
+}
+
+TEST_CASE("stereo DSM: the height range from a DEM", "[stereo][dsm]") {
+  TempDir dir;
+  const RpcScene scene = make_rpc_scene(dir.path().string(), 120, 5);
+  // An SRTM-like DEM: the terrain alone (25-35 m), 30 m cells, in geographic coordinates.
+  RasterSpec spec;
+  spec.width = 40;
+  spec.height = 40;
+  spec.epsg = 4326;
+  spec.geotransform[0] = 114.34;
+  spec.geotransform[1] = 0.0005;
+  spec.geotransform[3] = 30.54;
+  spec.geotransform[5] = -0.0005;
+  make_raster(dir.file("dem.tif"), spec, [](int, int x, int y) { return 30.0 + 5.0 * std::sin(x * 0.3) * std::cos(y * 0.2); });
+  DsmOptions o = scene_options();
+  o.min_height.reset();
+  o.max_height.reset();
+  o.dem = dir.file("dem.tif");
+  o.height_margin = 30.0;
+  const DsmReport r = stereo_dsm(scene.left, scene.right, dir.file("dsm.tif"), o);
+  CHECK(r.min_height > 14.0);
+  CHECK(r.min_height < 26.0);
+  CHECK(r.max_height > 60.0);
+  CHECK(r.max_height < 66.0);
+  CHECK(r.cells > 0);
+  // A DEM elsewhere is refused.
+  spec.geotransform[0] = 10.0;
+  make_raster(dir.file("far.tif"), spec, [](int, int, int) { return 1.0; });
+  o.dem = dir.file("far.tif");
+  CHECK_THROWS_WITH(stereo_dsm(scene.left, scene.right, dir.file("dsm2.tif"), o), Catch::Contains("does not cover the scene"));
+}
+
+TEST_CASE("stereo DSM: refusals", "[stereo][dsm][errors]") {
+  TempDir dir;
+  const RpcScene scene = make_rpc_scene(dir.path().string(), 60, 7);
+  RasterSpec plain;
+  make_raster(dir.file("plain.tif"), plain, [](int, int x, int y) { return x + y; });
+  const auto refused = [&](const DsmOptions& o, const std::string& right) { stereo_dsm(scene.left, right, dir.file("dsm.tif"), o); };
+  CHECK_THROWS_WITH(refused(scene_options(), dir.file("plain.tif")), Catch::Contains("plain.tif") && Catch::Contains("has no RPCs"));
+  DsmOptions o = scene_options();
+  o.reduction = "mode";
+  CHECK_THROWS_WITH(refused(o, scene.right), Catch::Contains("median, max, mean or min"));
+  o = scene_options();
+  o.stereo.depth = dir.file("z.tif");
+  CHECK_THROWS_WITH(refused(o, scene.right), Catch::Contains("is for rectified pairs"));
+  o = scene_options();
+  o.max_height.reset();
+  CHECK_THROWS_AS(refused(o, scene.right), UsageError);
+  o = scene_options();
+  o.crs = "EPSG:4326";
+  CHECK_THROWS_WITH(refused(o, scene.right), Catch::Contains("projected CRS"));
+  CHECK_FALSE(std::filesystem::exists(dir.file("dsm.tif")));
+}
