@@ -444,6 +444,7 @@ TEST_CASE("every flag of luojia-assess, luojia-merge, luojia-batch and luojia-in
                         {"--field", {"--field", "other"}, {}, vector_reference},
                         {"--ignore", {"--ignore", "1"}},
                         {"--remap", {"--remap", "2=1"}},
+                        {"--surface", {"--surface", "disparity"}},
                         {"--json", {"--json"}},
                         {"--csv", {"--csv"}},
                         {"--quiet", {"-q"}},

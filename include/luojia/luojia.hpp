@@ -40,3 +40,4 @@
 #include <luojia/products/segmentation.hpp>
 #include <luojia/products/spectral_index.hpp>
 #include <luojia/products/stereo.hpp>
+#include <luojia/products/surface_assessment.hpp>

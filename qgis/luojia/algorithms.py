@@ -112,6 +112,20 @@ ALGORITHMS = {
                 P("number", "THRESHOLD", "Threshold (empty: Otsu or the model's)", "--threshold", None, True),
                 P("bool", "ALIGN", "Resample AFTER onto BEFORE's grid", "--align", False),
                 P("raster_out", "MAGNITUDE", "Change magnitude", "--magnitude", optional=True)] + COMMON),
+    "stereo": dict(
+        program="luojia-stereo", display="Stereo: DSM or disparity",
+        help="A satellite pair with RPCs (GeoTIFF tags, .RPB, _RPC.TXT) to a DSM: epipolar rectification from the "
+             "RPCs, semi-global matching, both lines of sight intersected, heights gridded in the scene's UTM zone "
+             "(ellipsoidal, band 2 points per cell, band 3 their spread). With 'already epipolar', the disparity on "
+             "the left image's grid. Tiles equal one whole-scene match.",
+        params=[P("raster", "LEFT", "Left image"), P("raster", "RIGHT", "Right image"), P("raster_out", "OUTPUT", "DSM (or disparity)"),
+                P("bool", "RECTIFIED", "The pair is already epipolar", "--rectified", False),
+                P("raster", "DEM", "DEM of the scene for the height range (RPC pairs)", "--dem", optional=True),
+                P("number", "MIN_HEIGHT", "Lowest height, m above the ellipsoid (RPC pairs; empty: DEM or RPCs)", "--min-height", None, True),
+                P("number", "MAX_HEIGHT", "Highest height (RPC pairs)", "--max-height", None, True),
+                P("number", "RESOLUTION", "DSM cell size (empty: the image's pixel)", "--resolution", None, True),
+                P("string", "MAX_DISPARITY", "Largest disparity (epipolar pairs; empty: 63)", "--max-disparity", "", True),
+                P("raster_out", "DISPARITY", "Epipolar disparity (RPC pairs)", "--disparity", optional=True)] + COMMON),
     "assess": dict(
         program="luojia-assess", display="Accuracy assessment",
         help="Confusion matrix, overall accuracy, kappa, per-class IoU and F1 of a class map against a reference "
