@@ -123,7 +123,7 @@ int stereo_main(int argc, char** argv) {
   if (!min_height.empty()) dsm.min_height = cli::parse_double(min_height, "--min-height");
   if (!max_height.empty()) dsm.max_height = cli::parse_double(max_height, "--max-height");
   dsm.stereo = o;
-  cli::check_paths({left, right}, {dsm.dem}, {output, dsm.disparity});
+  cli::check_paths({left, right}, {dsm.dem}, {output, dsm.disparity}, true);
   const DsmReport r = stereo_dsm(left, right, output, dsm);
   if (!common.quiet) {
     std::cerr << "luojia-stereo: epipolar grid " << r.epipolar_width << "x" << r.epipolar_height << ", residual vertical disparity "

@@ -47,6 +47,7 @@ TEST_CASE("peak memory stays under --mem plus the program's fixed footprint", "[
       {"luojia-index, 2 threads, tiles of 1024", {LUOJIA_INDEX_EXE, "-q", "IN", "OUT", "--index", "ndvi", "--red", "3", "--nir", "4", "--tile", "1024", "--threads", "2", "--mem", "96M"}, 8192, 96},
       {"luojia-segment, demo model", {LUOJIA_SEGMENT_EXE, "-q", "IN", LUOJIA_SOURCE_DIR "/data/demo_roads.onnx", "OUT", "--bands", "1", "--threads", "2", "--mem", "128M"}, 2048, 128},
       {"luojia-segment, demo model, more memory", {LUOJIA_SEGMENT_EXE, "-q", "IN", LUOJIA_SOURCE_DIR "/data/demo_roads.onnx", "OUT", "--bands", "1", "--threads", "2", "--mem", "256M", "--probabilities", "PROBS"}, 2048, 256},
+      {"luojia-stereo, 2 threads", {LUOJIA_STEREO_EXE, "-q", "--rectified", "IN", "IN", "OUT", "--max-disparity", "63", "--threads", "2", "--mem", "128M"}, 2048, 128},
   };
   for (const auto& c : cases) {
     std::int64_t peak[2] = {0, 0};

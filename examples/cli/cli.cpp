@@ -58,7 +58,7 @@ void CPL_STDCALL report_gdal(CPLErr level, CPLErrorNum, const char* text) {
 
 void set_reporting(bool on) { g_reporting = on; }
 
-void check_input(const std::string& path) {
+void check_input(const std::string& path, bool sensor_model_expected) {
   const Raster raster = Raster::open(path);
   const RasterInfo& info = raster.info();
   const auto warn = [&](const std::string& text) {
@@ -66,7 +66,8 @@ void check_input(const std::string& path) {
   };
   const bool sensor_model = !info.geotransform && (!info.rpc.empty() || info.gcps.size() >= 3);
   if (sensor_model) {
-    warn(std::string("has no geotransform but ") + (info.rpc.empty() ? "GCPs" : "RPCs") + ": raster products carry them (gdalwarp -" +
+    if (!sensor_model_expected)
+      warn(std::string("has no geotransform but ") + (info.rpc.empty() ? "GCPs" : "RPCs") + ": raster products carry them (gdalwarp -" +
          (info.rpc.empty() ? "tps" : "rpc") + " places them) and vector products are placed through them");
   } else if (info.crs_wkt.empty()) {
     warn("has no CRS; the outputs will have none either");
@@ -94,9 +95,9 @@ void check_input(const std::string& path) {
 }
 
 void check_paths(const std::vector<std::string>& rasters, const std::vector<std::string>& other_inputs,
-                 const std::vector<std::string>& outputs) {
+                 const std::vector<std::string>& outputs, bool sensor_model_expected) {
   namespace fs = std::filesystem;
-  for (const auto& raster : rasters) check_input(raster);
+  for (const auto& raster : rasters) check_input(raster, sensor_model_expected);
   std::vector<std::string> inputs = rasters;
   inputs.insert(inputs.end(), other_inputs.begin(), other_inputs.end());
   const auto same = [](const std::string& a, const std::string& b) {

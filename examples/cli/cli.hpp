@@ -155,13 +155,15 @@ int run(const std::string& program, const std::function<int()>& body);
 // Opens INPUT once before the run: a missing or unreadable file fails here with luojia's
 // one-line error, and what is odd but processable (no CRS, no geotransform, a nodata value the
 // band's type cannot hold) is said as a warning on stderr, then the run goes on.
-void check_input(const std::string& path);
+// sensor_model_expected: a program that works in the sensor's geometry (stereo from RPCs) does not
+// say that a raster without a geotransform has RPCs or GCPs.
+void check_input(const std::string& path, bool sensor_model_expected = false);
 
 // check_input on every raster, then refuses an output that is one of the rasters or other inputs
 // (even through another path or a link), or is named twice: --overwrite must never replace what
 // is being read. Empty paths are options not given.
 void check_paths(const std::vector<std::string>& rasters, const std::vector<std::string>& other_inputs,
-                 const std::vector<std::string>& outputs);
+                 const std::vector<std::string>& outputs, bool sensor_model_expected = false);
 
 // Whether this process prints errors and warnings (in an MPI job only rank 0 does; the job's
 // outcome is the same on every rank).
