@@ -117,3 +117,56 @@ TEST_CASE("a custom spatial layer is exact under tiling only when it declares it
   CHECK_THROWS_WITH(run(silent, 16, "silent_tiled"),
                     Catch::Contains("not exactly tileable") && Catch::Contains("declares no footprint") && Catch::Contains("`blend`"));
 }
+
+TEST_CASE("a shift made of a pad and a slice gets its halo: a cost volume's building block", "[nn][footprint]") {
+  // x -> Pad 7 columns on the left -> Slice off the last 7 -> 1x1 Conv: output x reads input x - 7.
+  // Stereo networks (GC-Net, PSMNet) build their cost volumes from such shifts, one per disparity.
+  using namespace luojia::test;
+  TempDir dir;
+  onnx::ModelProto m = empty_model(13);
+  onnx::GraphProto* g = m.mutable_graph();
+  add_input(g, "x", {1, 1, -1, -1});
+  // The pads as PyTorch exports F.pad's: computed (here a Concat), known when planned, not at load.
+  add_int64_initializer(g, "begins", {0, 0, 0, 7});
+  add_int64_initializer(g, "ends_of_pad", {0, 0, 0, 0});
+  add_node(g, "Concat", {"begins", "ends_of_pad"}, {"pads"})->add_attribute()->CopyFrom([] {
+    onnx::AttributeProto a;
+    a.set_name("axis");
+    a.set_type(onnx::AttributeProto::INT);
+    a.set_i(0);
+    return a;
+  }());
+  add_node(g, "Pad", {"x", "pads"}, {"padded"});
+  add_int64_initializer(g, "starts", {0});
+  add_int64_initializer(g, "ends", {-7});
+  add_int64_initializer(g, "axes", {3});
+  add_node(g, "Slice", {"padded", "starts", "ends", "axes"}, {"shifted"});
+  add_initializer(g, "w", {2, 1, 1, 1}, {1.0f, -1.0f});
+  add_initializer(g, "bias", {2}, {0.0f, 0.05f});
+  add_node(g, "Conv", {"shifted", "w", "bias"}, {"logits"});
+  add_output(g, "logits");
+  const std::string model_path = save(dir, "shift.onnx", m);
+  const auto a = Model::load(model_path).analyse({1, 1, 64, 64}).at(0);
+  CHECK(a.tileable);
+  CHECK(a.radius >= 7);
+
+  RasterSpec spec;
+  spec.width = 53;
+  spec.height = 29;
+  const std::string in = dir.file("in.tif");
+  make_raster(in, spec, [](int band, int x, int y) { return hash01(band, x, y, 9) - 0.5; });
+  auto run = [&](std::int64_t tile, const std::string& out) {
+    SegmentOptions o;
+    o.tile = tile;
+    o.logits = dir.file(out + "_logits.tif");
+    o.output.overwrite = true;
+    return segment(in, model_path, dir.file(out + ".tif"), o);
+  };
+  run(4096, "whole");
+  CHECK(run(16, "tiled").tiles > 4);
+  CHECK(read_band(dir.file("tiled_logits.tif"), 1) == read_band(dir.file("whole_logits.tif"), 1));
+  // And it is the shift: column x of the output is column x - 7 of the input, zeros before.
+  const auto logits = read_band(dir.file("whole_logits.tif"), 1), input = read_band(in, 1);
+  CHECK(logits[3] == 0.0);
+  CHECK(logits[20] == Approx(input[13]));
+}

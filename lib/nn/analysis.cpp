@@ -307,7 +307,17 @@ void through_combine(Reach& r, const StepView& v) {
 }
 
 void through_window(Reach& r, const StepView& v) {
-  const Footprint& f = v.f;
+  Footprint f = v.f;
+  if (f.pads_input >= 0) {
+    // Pads the plan folded: the shift each spatial axis' begin pad makes.
+    const auto pads = v.constant(f.pads_input);
+    if (!pads || pads->size() < 4 || pads->size() % 2) {
+      r.make_global(v.who + " pads by amounts known only at run time");
+      return;
+    }
+    const std::size_t rank = pads->size() / 2;
+    for (std::size_t d = 0; d < 2; ++d) f.pad_begin[d] = (*pads)[rank - 2 + d];
+  }
   if (!r.grids.empty() && r.axes[0] == r.axes[1]) {
     // Over flattened anchors (DFL's 1x1 convolution is): only a window of one element keeps
     // each anchor its own.

@@ -75,6 +75,10 @@ struct Footprint {
   // arithmetic), replaces axes (axes_input) or starts (starts_input); -1 for none.
   int axes_input = -1;
   int starts_input = -1;
+  // Window: an input holding ONNX pads (every axis' begins, then ends) that sets pad_begin when
+  // its value is known before the run but not at load (pads made by shape arithmetic, as PyTorch
+  // exports F.pad): a one-pixel window offset by each spatial axis' begin pad. -1 for none.
+  int pads_input = -1;
   std::string reason;                     // Global: why, for the message
 
   static Footprint pointwise() { return with(Kind::Pointwise); }

@@ -322,20 +322,25 @@ void Pad::prepare(const std::vector<ValueInfo>& in) {
   const bool known = node().opset < 11 || (in.size() > 1 && in[1].value);
   if (!known || !in.at(0).shape.empty()) return;
   const auto p = node().opset < 11 ? node().attributes.get_ints("pads") : in[1].value->to_ints();
+  pads_known_ = true;
   const std::size_t rank = p.size() / 2;
   if (rank >= 2)
-    for (std::size_t d = 0; d < 2; ++d)
-      spatial_reach_[d] = std::max(std::abs(p[rank - 2 + d]), std::abs(p[2 * rank - 2 + d]));
+    for (std::size_t d = 0; d < 2; ++d) spatial_begin_[d] = p[rank - 2 + d];
 }
 
 Footprint Pad::footprint() const {
-  // Reflect and edge padding read up to the pad width away; counted as a window that wide.
+  // Inside the image, padding only shifts it: output o is input o - begin pad, whatever the mode
+  // (reflected, replicated or constant values appear only beyond the image's edges, where tiles of
+  // a network read the same clipped extent as the whole image does). A one-pixel window offset by
+  // the begin pad on each spatial axis.
   Footprint f;
   f.kind = Footprint::Kind::Window;
-  for (std::size_t d = 0; d < 2; ++d) {
-    f.kernel[d] = 2 * spatial_reach_[d] + 1;
-    f.pad_begin[d] = spatial_reach_[d];
-  }
+  f.kernel = {1, 1};
+  f.pad_begin = spatial_begin_;
+  // Pads not known at load (shape arithmetic, folded when the model is planned): the analysis
+  // reads them from the plan. (Before, such a Pad counted as pointwise: a pad-and-slice shift, as
+  // F.pad exports and stereo networks' cost volumes make, got no halo, and tiles differed.)
+  if (!pads_known_ && node().opset >= 11) f.pads_input = 1;
   return f;
 }
 

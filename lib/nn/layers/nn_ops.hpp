@@ -92,7 +92,8 @@ protected:
 
 private:
   std::vector<std::int64_t> pads(const std::vector<ValueInfo>& inputs) const;
-  std::array<std::int64_t, 2> spatial_reach_{0, 0};  // widest pad of H and W, when known at load
+  std::array<std::int64_t, 2> spatial_begin_{0, 0};  // begin pads of H and W, when known at load
+  bool pads_known_ = false;
 };
 
 }  // namespace luojia::nn::layers
