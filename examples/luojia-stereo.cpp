@@ -63,6 +63,8 @@ int stereo_main(int argc, char** argv) {
   args.value("--max-residual", "PX", "RPC pairs: drop points whose lines of sight miss by more (pixels, default 1)",
              dsm.max_intersection_residual)
       .fills("max_intersection_residual");
+  args.value("--model", "MODEL.onnx", "--rectified: a learned matcher (two inputs, left and right; one output, the disparity)", o.model)
+      .role(cli::PathRole::InputFile);
   args.value("--left-band", "B", "Band of LEFT to match (default 1)", o.left_band).range(1, 1e9);
   args.value("--right-band", "B", "Band of RIGHT to match (default 1)", o.right_band).range(1, 1e9);
   args.value("--paths", "8|4", "Aggregation paths: 8 (every 45 degrees) or 4 (rows and columns)", o.match.paths).choices({"8", "4"});
@@ -106,16 +108,20 @@ int stereo_main(int argc, char** argv) {
     if (!max_disparity.empty()) o.match.max_disparity = cli::parse_int(max_disparity, "--max-disparity");
     o.nodata = static_cast<float>(nodata);
     if (static_cast<double>(o.nodata) != nodata) throw cli::UsageError("--nodata must be a Float32 value");
-    cli::check_paths({left, right}, {}, {output, o.depth});
+    cli::check_paths({left, right}, {o.model}, {output, o.depth});
     const StereoReport r = match_stereo(left, right, output, o);
-    if (!common.quiet) print_matching(r, o.tile);
+    if (!common.quiet && !o.model.empty())
+      std::cerr << "luojia-stereo: " << r.counts.matched << " pixels with a disparity from " << o.model << "; " << r.tiles << " tile"
+                << (r.tiles == 1 ? "" : "s") << " of " << o.tile << " px, halo " << r.halo.left << " px (the network's reach)\n";
+    else if (!common.quiet)
+      print_matching(r, o.tile);
     warn_range(r, o.match.min_disparity, o.match.max_disparity);
     if (!common.quiet)
       for (const auto& path : r.written) std::cout << path << "\n";
     return 0;
   }
 
-  for (const auto& [given, flag] : {std::pair{!o.depth.empty(), "--depth"}, {o.baseline != 0.0, "--baseline"}, {o.focal != 0.0, "--focal"},
+  for (const auto& [given, flag] : {std::pair{!o.model.empty(), "--model"}, {!o.depth.empty(), "--depth"}, {o.baseline != 0.0, "--baseline"}, {o.focal != 0.0, "--focal"},
                                     {o.disparity_offset != 0.0, "--disparity-offset"}, {nodata != -9999.0, "--nodata"}})
     if (given) throw cli::UsageError(std::string(flag) + " is for epipolar pairs (--rectified); a pair with RPCs gives a DSM");
   if (!min_disparity.empty()) dsm.min_disparity = cli::parse_int(min_disparity, "--min-disparity");

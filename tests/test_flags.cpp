@@ -405,6 +405,7 @@ TEST_CASE("every flag of luojia-stereo reaches the library", "[programs][flags][
                                   {"--no-subpixel", {"--no-subpixel"}},
                                   {"--nodata", {"--nodata", "-5"}},
                                   {"--depth", depth},
+                                  {"--model", {"--model", kData + "stereo/gcnet_tiny.onnx"}},
                                   {"--baseline", {"--baseline", "2"}, {}, Args{"--rectified", "{stereo_left}", "{stereo_right}", "{out}/out.tif"} + depth},
                                   {"--focal", {"--focal", "50"}, {}, Args{"--rectified", "{stereo_left}", "{stereo_right}", "{out}/out.tif"} + depth},
                                   {"--disparity-offset", {"--disparity-offset", "1"}, {}, Args{"--rectified", "{stereo_left}", "{stereo_right}", "{out}/out.tif"} + depth},

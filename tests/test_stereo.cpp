@@ -334,3 +334,32 @@ TEST_CASE("stereo: refusals name what is wrong and write nothing", "[stereo][err
   CHECK_THROWS_WITH(refused(o), Catch::Contains("outside the disparity range"));
   CHECK(dir.entries().size() == 3);
 }
+
+TEST_CASE("stereo: a learned matcher (GC-Net-style ONNX) equals PyTorch, tiled as whole", "[stereo][nn]") {
+  // tools/make_stereo_model.py: features, a cost volume of 8 shifts (F.pad and a slice), 3-D
+  // convolutions, soft-argmin; PyTorch's disparity on the pair in reference.tif.
+  const std::string data = LUOJIA_TEST_DATA "/stereo/";
+  TempDir dir;
+  StereoOptions o;
+  o.model = data + "gcnet_tiny.onnx";
+  o.tile = 4096;
+  const StereoReport whole = match_stereo(data + "left.tif", data + "right.tif", dir.file("whole.tif"), o);
+  CHECK(whole.tiles == 1);
+  const std::vector<double> w = read_band(dir.file("whole.tif"), 1), reference = read_band(data + "reference.tif", 1);
+  REQUIRE(w.size() == reference.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < w.size(); ++i) worst = std::max(worst, std::abs(w[i] - reference[i]));
+  CHECK(worst < 1e-4);
+  o.tile = 16;
+  const StereoReport tiled = match_stereo(data + "left.tif", data + "right.tif", dir.file("tiled.tif"), o);
+  CHECK(tiled.tiles > 4);
+  // The reach: 7 columns of shifts, 2 feature and 2 volume convolutions of 3.
+  CHECK(tiled.halo.left >= 11);
+  const std::vector<double> t = read_band(dir.file("tiled.tif"), 1);
+  worst = 0;
+  for (std::size_t i = 0; i < w.size(); ++i) worst = std::max(worst, std::abs(w[i] - t[i]));
+  CHECK(worst < 1e-5);
+  // The matcher's own options mean nothing to a network: refused, not ignored.
+  o.match.max_disparity = 20;
+  CHECK_THROWS_WITH(match_stereo(data + "left.tif", data + "right.tif", dir.file("x.tif"), o), Catch::Contains("sets the disparities itself"));
+}

@@ -5,6 +5,7 @@
 #include <luojia/products/stereo.hpp>
 
 #include <luojia/error.hpp>
+#include <luojia/products/prediction.hpp>
 
 #include "io/band_stack.hpp"
 #include "io/file_names.hpp"
@@ -92,11 +93,11 @@ StreamStats match_tiles(Raster& stack, const MatchOptions& match, std::int64_t t
 }
 
 // Pass 2: speckles removed with their own halo, and depth derived, into the products' writers.
-StreamStats finish_tiles(Raster& raw, const StereoOptions& o, RasterWriter& disparity, RasterWriter* depth, StreamOptions so,
-                         MatchCounts& counts) {
+StreamStats finish_tiles(Raster& raw, const StereoOptions& o, int speckle_size, RasterWriter& disparity, RasterWriter* depth,
+                         StreamOptions so, MatchCounts& counts) {
   TileGridOptions go;
   go.tile_width = go.tile_height = o.tile;
-  go.halo = std::max(o.match.speckle_size - 1, 0);
+  go.halo = std::max(speckle_size - 1, 0);
   const TileGrid grid(raw.info().width, raw.info().height, go);
   std::atomic<std::int64_t> removed{0}, matched{0};
   so.read.edge = EdgeMode::Nodata;
@@ -105,8 +106,10 @@ StreamStats finish_tiles(Raster& raw, const StereoOptions& o, RasterWriter& disp
     const Window& read = in.tile.read;
     thread_local std::vector<float> window;  // kept between tiles
     window.assign(in.pixels.band(0).begin(), in.pixels.band(0).end());
+    for (std::size_t i = 0; i < window.size(); ++i)
+      if (!in.mask[i] || !std::isfinite(window[i])) window[i] = o.nodata;
     const std::int64_t cx = in.core_x(), cy = in.core_y(), cw = in.tile.core.width, ch = in.tile.core.height;
-    removed += stereo::remove_speckles(window.data(), read.width, read.height, o.nodata, o.match.speckle_size, o.match.speckle_range,
+    removed += stereo::remove_speckles(window.data(), read.width, read.height, o.nodata, speckle_size, o.match.speckle_range,
                                        cx, cy, cw, ch);
     std::int64_t kept = 0;
     for (std::int64_t y = 0; y < ch; ++y)
@@ -131,9 +134,65 @@ StreamStats finish_tiles(Raster& raw, const StereoOptions& o, RasterWriter& disp
   return stats;
 }
 
-}  // namespace
 
-namespace {
+// A learned matcher: the network over the stacked pair (its two inputs read the stack's two
+// bands), its output into a temporary, then the products' pass (nodata, depth).
+StereoReport run_model(const std::string& stack_path, const RasterInfo& left, const std::string& disparity_path, const StereoOptions& o) {
+  const MatchOptions defaults;
+  const MatchOptions& m = o.match;
+  if (m.min_disparity != defaults.min_disparity || m.max_disparity != defaults.max_disparity || m.paths != defaults.paths ||
+      m.path_length != defaults.path_length || m.p1 != defaults.p1 || m.p2 != defaults.p2 || m.uniqueness != defaults.uniqueness ||
+      m.lr_max_diff != defaults.lr_max_diff || m.speckle_size != defaults.speckle_size || m.speckle_range != defaults.speckle_range ||
+      m.subpixel != defaults.subpixel)
+    throw UsageError("model", "sets the disparities itself: the semi-global matcher's options (range, paths, penalties, checks, "
+                              "speckles, subpixel) would do nothing with it");
+  StereoReport report;
+  PredictOptions p;
+  p.bands = {1, 2};
+  p.tile = o.tile;
+  p.stream = o.stream;
+  p.registry = o.registry;
+  const std::string raw_path = detail::temporary_path(disparity_path, "model-disparity.tif");
+  p.output = OutputOptions{"GTiff", {"TILED=YES"}, true};
+  struct Remove {
+    std::string path;
+    ~Remove() { std::remove(path.c_str()); }
+  } remove_raw{raw_path};
+  const PassProgress first(o.stream, 0.0, 0.9);
+  first.apply(p.stream);
+  const PredictReport r = regress(stack_path, o.model, raw_path, p);
+  if (r.outputs != 1)
+    throw ModelError("a stereo network gives one disparity per pixel, this one " + std::to_string(r.outputs) + " channels",
+                     ErrorContext{o.model, {}, {}, {}});
+  report.tiles = r.tiles;
+  report.halo = Margins{r.halo, r.halo, r.halo, r.halo};
+  report.bytes_per_tile = r.activation_bytes;
+  Raster raw = Raster::open(raw_path);
+  RasterLayout layout = layout_like(left, DataType::Float32, 1);
+  layout.nodata = o.nodata;
+  RasterWriter disparity(disparity_path, layout, o.output);
+  disparity.set_band_description(1, "disparity");
+  std::unique_ptr<RasterWriter> depth;
+  if (!o.depth.empty()) {
+    depth = std::make_unique<RasterWriter>(o.depth, layout, o.output);
+    depth->set_band_description(1, "depth");
+  }
+  const PassProgress second(o.stream, 0.9, 1.0);
+  StreamOptions so = o.stream;
+  second.apply(so);
+  finish_tiles(raw, o, 0, disparity, depth.get(), so, report.counts);
+  report.counts.valid = report.counts.matched;
+  disparity.finish();
+  if (depth) depth->finish();
+  disparity.commit();
+  report.written.push_back(disparity_path);
+  if (depth) {
+    depth->commit();
+    report.written.push_back(o.depth);
+  }
+  return report;
+}
+
 
 StereoReport match_pair(const std::string& left_path, const std::string& right_path, const std::string& disparity_path,
                         const StereoOptions& o) {
@@ -150,8 +209,10 @@ StereoReport match_pair(const std::string& left_path, const std::string& right_p
   check_pair(left.info(), right.info(), o);
 
   detail::VsimemFiles files;
-  Raster stack = Raster::open(
-      detail::stack_bands(left.info(), {{&left, {o.left_band}}, {&right, {o.right_band}}}, files, "the stereo pair"));
+  const std::string stack_path =
+      detail::stack_bands(left.info(), {{&left, {o.left_band}}, {&right, {o.right_band}}}, files, "the stereo pair");
+  if (!o.model.empty()) return run_model(stack_path, left.info(), disparity_path, o);
+  Raster stack = Raster::open(stack_path);
   RasterLayout layout = layout_like(left.info(), DataType::Float32, 1);
   layout.nodata = o.nodata;
   StereoReport report;
@@ -190,7 +251,7 @@ StereoReport match_pair(const std::string& left_path, const std::string& right_p
   const PassProgress second(o.stream, 0.85, 1.0);
   so = o.stream;
   second.apply(so);
-  finish_tiles(raw_disparity, o, disparity, depth.get(), so, report.counts);
+  finish_tiles(raw_disparity, o, o.match.speckle_size, disparity, depth.get(), so, report.counts);
   disparity.finish();
   if (depth) depth->finish();
   disparity.commit();

@@ -11,6 +11,11 @@
 #include <immintrin.h>
 #endif
 
+// These helpers are inline and internal: passing 64-byte vectors by value in a build without
+// AVX-512 (the portable one) changes no interface anyone links against.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace luojia::stereo {
 
 using u8x64 = std::uint8_t __attribute__((vector_size(64)));
@@ -120,3 +125,5 @@ inline std::uint32_t lane_mask(Comparison result) {
 }
 
 }  // namespace luojia::stereo
+
+#pragma GCC diagnostic pop

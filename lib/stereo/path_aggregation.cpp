@@ -133,10 +133,11 @@ public:
       const __m512i lv = _mm512_set1_epi64(static_cast<long long>(l));
       for (; k + 8 <= disparities_; k += 8) {
         const __m512i bits = _mm512_popcnt_epi64(_mm512_xor_si512(lv, _mm512_loadu_si512(r + k)));
+        // (the maskz forms: GCC 12's plain ones start from an undefined register and warn)
         if constexpr (sizeof(Lane) == 1)
-          _mm_storel_epi64(reinterpret_cast<__m128i*>(c + k), _mm512_cvtepi64_epi8(bits));
+          _mm_storel_epi64(reinterpret_cast<__m128i*>(c + k), _mm512_maskz_cvtepi64_epi8(0xFF, bits));
         else
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(c + k), _mm512_cvtepi64_epi16(bits));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(c + k), _mm512_maskz_cvtepi64_epi16(0xFF, bits));
       }
 #endif
       for (; k < disparities_; ++k) c[k] = static_cast<Lane>(std::popcount(l ^ r[k]));

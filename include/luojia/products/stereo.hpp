@@ -5,6 +5,7 @@
 #include <luojia/engine/engine.hpp>
 #include <luojia/export.hpp>
 #include <luojia/io/raster_writer.hpp>
+#include <luojia/nn/layer_registry.hpp>
 #include <luojia/tiling/tile_grid.hpp>
 
 #include <cstdint>
@@ -90,6 +91,13 @@ struct StereoOptions {
   std::int64_t tile = 512;  // core size; the halo comes from match_reach
   OutputOptions output;
   StreamOptions stream;
+  // A learned matcher instead of census and SGM: an ONNX network with two inputs (left, right:
+  // NCHW, left_band and right_band) and one output, the disparity (N, 1, H, W) in this convention
+  // (GC-Net, PSMNet: a cost volume, 3-D convolutions, soft-argmin). It runs tile by tile with the
+  // halo its graph analysis finds (the cost volume's shifts included), so tiles equal one
+  // whole-image run; the matcher's own options must stay at their defaults.
+  std::string model;
+  const nn::LayerRegistry* registry = nullptr;  // the model's layers; default: the built-ins
 };
 
 struct StereoReport {
