@@ -165,6 +165,9 @@ TEST_CASE("stereo DSM: refusals", "[stereo][dsm][errors]") {
   o.max_height.reset();
   CHECK_THROWS_AS(refused(o, scene.right), UsageError);
   o = scene_options();
+  o.stereo.model = LUOJIA_TEST_DATA "/stereo/gcnet_tiny.onnx";
+  CHECK_THROWS_WITH(refused(o, scene.right), Catch::Contains("only, not yet on pairs with RPCs"));
+  o = scene_options();
   o.crs = "EPSG:4326";
   CHECK_THROWS_WITH(refused(o, scene.right), Catch::Contains("projected CRS"));
   CHECK_FALSE(std::filesystem::exists(dir.file("dsm.tif")));

@@ -338,6 +338,7 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   check_match_options(so0.match);
   if (!so0.depth.empty() || so0.baseline != 0.0 || so0.focal != 0.0 || so0.disparity_offset != 0.0)
     throw UsageError("depth", "is for rectified pairs: a pair with RPCs gives a DSM");
+  if (!so0.model.empty()) throw UsageError("model", "runs on epipolar pairs (`rectified`) only, not yet on pairs with RPCs");
   if (o.reduction != "median" && o.reduction != "max" && o.reduction != "mean" && o.reduction != "min")
     throw UsageError("reduction", "is median, max, mean or min, not '" + o.reduction + "'");
   if (!(o.resolution >= 0.0) || !std::isfinite(o.resolution)) throw UsageError("resolution", "must be a positive cell size");

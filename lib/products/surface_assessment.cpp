@@ -89,7 +89,8 @@ SurfaceAssessment assess_surface(const std::string& prediction, const std::strin
   detail::VsimemFiles files;
   std::string reference_path = reference;
   if (o.kind == SurfaceKind::Disparity) {
-    const RasterInfo& ri = Raster::open(reference).info();
+    const Raster reference_view = Raster::open(reference);
+    const RasterInfo& ri = reference_view.info();
     if (ri.width != info.width || ri.height != info.height)
       throw InputError("a reference disparity must be on the prediction's grid: it is " + std::to_string(ri.width) + "x" +
                            std::to_string(ri.height) + ", the prediction " + std::to_string(info.width) + "x" + std::to_string(info.height),
