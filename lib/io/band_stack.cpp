@@ -20,12 +20,12 @@ std::string unique_vsimem(const std::string& tag) {
 
 bool is_virtual(const std::string& path) { return path.rfind("/vsimem/luojia-virtual-", 0) == 0; }
 
-VsimemFiles::~VsimemFiles() {
+TemporaryFiles::~TemporaryFiles() {
   for (const auto& p : paths) VSIUnlink(p.c_str());
 }
 
 // Made through GDAL's VRT API: the driver writes the XML when the dataset closes.
-std::string stack_bands(const RasterInfo& info, const std::vector<StackSource>& sources, VsimemFiles& files,
+std::string stack_bands(const RasterInfo& info, const std::vector<StackSource>& sources, TemporaryFiles& files,
                         const std::string& what) {
   GdalErrorTrap trap;
   const std::string path = unique_vsimem("stack");

@@ -13,13 +13,14 @@ std::string unique_vsimem(const std::string& tag);
 // Whether an error's file is one of those: products then name the files the user gave instead.
 bool is_virtual(const std::string& path);
 
-// Files in /vsimem/ removed when the run ends.
-struct VsimemFiles {
+// Files removed when the run ends: virtual rasters in /vsimem/ and temporaries on disk alike
+// (VSIUnlink removes either).
+struct TemporaryFiles {
   std::vector<std::string> paths;
-  VsimemFiles() = default;
-  VsimemFiles(const VsimemFiles&) = delete;
-  VsimemFiles& operator=(const VsimemFiles&) = delete;
-  ~VsimemFiles();
+  TemporaryFiles() = default;
+  TemporaryFiles(const TemporaryFiles&) = delete;
+  TemporaryFiles& operator=(const TemporaryFiles&) = delete;
+  ~TemporaryFiles();
 };
 
 struct StackSource {
@@ -30,7 +31,7 @@ struct StackSource {
 // A VRT in /vsimem/ (listed in files) on grid's size, CRS and geotransform whose bands are each
 // source's bands in order, keeping their nodata, scale and offset. what names the stack in
 // errors ("both dates"). The rasters must be grid's size.
-std::string stack_bands(const RasterInfo& grid, const std::vector<StackSource>& sources, VsimemFiles& files,
+std::string stack_bands(const RasterInfo& grid, const std::vector<StackSource>& sources, TemporaryFiles& files,
                         const std::string& what);
 
 }  // namespace luojia::detail

@@ -54,10 +54,10 @@ namespace {
 
 using detail::GdalErrorTrap;
 using detail::unique_vsimem;
-using detail::VsimemFiles;
+using detail::TemporaryFiles;
 
 // AFTER warped onto BEFORE's grid, as a VRT in memory.
-std::string aligned_copy(const RasterInfo& before, const std::string& after, const std::string& resampling, VsimemFiles& files) {
+std::string aligned_copy(const RasterInfo& before, const std::string& after, const std::string& resampling, TemporaryFiles& files) {
   if (!before.geotransform) raise("BEFORE has no geotransform to align AFTER onto", ErrorContext{before.path, {}, {}, {}});
   const auto& c = before.geotransform->c;
   if (c[2] != 0.0 || c[4] != 0.0) throw UsageError("align", "needs a north-up BEFORE grid", ErrorContext{before.path, {}, {}, {}});
@@ -97,7 +97,7 @@ std::string aligned_copy(const RasterInfo& before, const std::string& after, con
 }
 
 // A VRT in memory whose bands are BEFORE's chosen bands, then AFTER's.
-std::string stack(const Raster& before, const std::string& after_path, const std::vector<int>& bands, VsimemFiles& files) {
+std::string stack(const Raster& before, const std::string& after_path, const std::vector<int>& bands, TemporaryFiles& files) {
   const Raster after = Raster::open(after_path);
   return detail::stack_bands(before.info(), {{&before, bands}, {&after, bands}}, files, "both dates");
 }
@@ -266,7 +266,7 @@ ChangeReport run_change(const std::string& before_path, const std::string& after
   const std::vector<int> bands = change_bands(bi, ai, o.bands, after_path);
   for (const std::string& path : {output, o.magnitude}) check_output_path(path, o.segment.output.overwrite);
 
-  VsimemFiles files;
+  TemporaryFiles files;
   std::string after_source = after_path;
   if (const auto why = grid_difference(bi, ai)) {
     if (!o.align)

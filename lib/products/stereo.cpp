@@ -7,11 +7,10 @@
 #include <luojia/error.hpp>
 #include <luojia/products/prediction.hpp>
 
+#include "engine/scaled_progress.hpp"
 #include "io/band_stack.hpp"
 #include "io/file_names.hpp"
 #include "stereo/speckle_filter.hpp"
-
-#include <cpl_progress.h>
 
 #include <atomic>
 #include <cmath>
@@ -46,22 +45,6 @@ void check_depth_options(const StereoOptions& o) {
   if (!(o.focal > 0.0) || !std::isfinite(o.focal)) throw UsageError("focal", "must be a positive length in pixels for depth");
   if (!std::isfinite(o.disparity_offset)) throw UsageError("disparity_offset", "must be finite");
 }
-
-// Owns a GDAL scaled progress for one pass of several.
-struct PassProgress {
-  void* scaled = nullptr;
-  PassProgress(const StreamOptions& so, double from, double to) {
-    if (so.progress) scaled = GDALCreateScaledProgress(from, to, so.progress, so.progress_data);
-  }
-  ~PassProgress() {
-    if (scaled) GDALDestroyScaledProgress(scaled);
-  }
-  void apply(StreamOptions& so) const {
-    if (!scaled) return;
-    so.progress = GDALScaledProgress;
-    so.progress_data = scaled;
-  }
-};
 
 // Pass 1: every tile matched over its core plus the matcher's halo (speckles left for pass 2).
 StreamStats match_tiles(Raster& stack, const MatchOptions& match, std::int64_t tile, float nodata, RasterWriter& writer,
@@ -135,6 +118,30 @@ StreamStats finish_tiles(Raster& raw, const StereoOptions& o, int speckle_size, 
 }
 
 
+// The products from a raw disparity (the matcher's or a network's): speckles removed, nodata set,
+// depth derived (finish_tiles), each written and committed once both are finished; the last
+// share of the run's progress, from `from`.
+void write_products(Raster& raw, const RasterLayout& layout, const std::string& disparity_path, const StereoOptions& o, int speckle_size,
+                    double from, StereoReport& report) {
+  RasterWriter disparity(disparity_path, layout, o.output);
+  disparity.set_band_description(1, "disparity");
+  std::unique_ptr<RasterWriter> depth;
+  if (!o.depth.empty()) {
+    depth = std::make_unique<RasterWriter>(o.depth, layout, o.output);
+    depth->set_band_description(1, "depth");
+  }
+  const detail::ScaledProgress progress(o.stream, from, 1.0);
+  finish_tiles(raw, o, speckle_size, disparity, depth.get(), progress.apply(o.stream), report.counts);
+  disparity.finish();
+  if (depth) depth->finish();
+  disparity.commit();
+  report.written.push_back(disparity_path);
+  if (depth) {
+    depth->commit();
+    report.written.push_back(o.depth);
+  }
+}
+
 // A learned matcher: the network over the stacked pair (its two inputs read the stack's two
 // bands), its output into a temporary, then the products' pass (nodata, depth).
 StereoReport run_model(const std::string& stack_path, const RasterInfo& left, const std::string& disparity_path, const StereoOptions& o) {
@@ -154,12 +161,10 @@ StereoReport run_model(const std::string& stack_path, const RasterInfo& left, co
   p.registry = o.registry;
   const std::string raw_path = detail::temporary_path(disparity_path, "model-disparity.tif");
   p.output = OutputOptions{"GTiff", {"TILED=YES"}, true};
-  struct Remove {
-    std::string path;
-    ~Remove() { std::remove(path.c_str()); }
-  } remove_raw{raw_path};
-  const PassProgress first(o.stream, 0.0, 0.9);
-  first.apply(p.stream);
+  detail::TemporaryFiles temporaries;
+  temporaries.paths.push_back(raw_path);
+  const detail::ScaledProgress first(o.stream, 0.0, 0.9);
+  p.stream = first.apply(p.stream);
   const PredictReport r = regress(stack_path, o.model, raw_path, p);
   if (r.outputs != 1)
     throw ModelError("a stereo network gives one disparity per pixel, this one " + std::to_string(r.outputs) + " channels",
@@ -170,29 +175,10 @@ StereoReport run_model(const std::string& stack_path, const RasterInfo& left, co
   Raster raw = Raster::open(raw_path);
   RasterLayout layout = layout_like(left, DataType::Float32, 1);
   layout.nodata = o.nodata;
-  RasterWriter disparity(disparity_path, layout, o.output);
-  disparity.set_band_description(1, "disparity");
-  std::unique_ptr<RasterWriter> depth;
-  if (!o.depth.empty()) {
-    depth = std::make_unique<RasterWriter>(o.depth, layout, o.output);
-    depth->set_band_description(1, "depth");
-  }
-  const PassProgress second(o.stream, 0.9, 1.0);
-  StreamOptions so = o.stream;
-  second.apply(so);
-  finish_tiles(raw, o, 0, disparity, depth.get(), so, report.counts);
+  write_products(raw, layout, disparity_path, o, 0, 0.9, report);
   report.counts.valid = report.counts.matched;
-  disparity.finish();
-  if (depth) depth->finish();
-  disparity.commit();
-  report.written.push_back(disparity_path);
-  if (depth) {
-    depth->commit();
-    report.written.push_back(o.depth);
-  }
   return report;
 }
-
 
 StereoReport match_pair(const std::string& left_path, const std::string& right_path, const std::string& disparity_path,
                         const StereoOptions& o) {
@@ -208,7 +194,7 @@ StereoReport match_pair(const std::string& left_path, const std::string& right_p
   const Raster right = Raster::open(right_path);
   check_pair(left.info(), right.info(), o);
 
-  detail::VsimemFiles files;
+  detail::TemporaryFiles files;
   const std::string stack_path =
       detail::stack_bands(left.info(), {{&left, {o.left_band}}, {&right, {o.right_band}}}, files, "the stereo pair");
   if (!o.model.empty()) return run_model(stack_path, left.info(), disparity_path, o);
@@ -226,10 +212,8 @@ StereoReport match_pair(const std::string& left_path, const std::string& right_p
   const OutputOptions raw_options = second_pass ? OutputOptions{"GTiff", {"TILED=YES"}, true} : o.output;
   RasterWriter raw(raw_path, layout, raw_options);
   raw.set_band_description(1, "disparity");
-  const PassProgress first(o.stream, 0.0, second_pass ? 0.85 : 1.0);
-  StreamOptions so = o.stream;
-  first.apply(so);
-  const StreamStats s1 = match_tiles(stack, pass1, o.tile, o.nodata, raw, so, report.counts, report.halo);
+  const detail::ScaledProgress first(o.stream, 0.0, second_pass ? 0.85 : 1.0);
+  const StreamStats s1 = match_tiles(stack, pass1, o.tile, o.nodata, raw, first.apply(o.stream), report.counts, report.halo);
   report.tiles = s1.tiles;
   report.tiles_in_flight = s1.tiles_in_flight;
   report.bytes_per_tile = s1.bytes_per_tile;
@@ -241,25 +225,7 @@ StereoReport match_pair(const std::string& left_path, const std::string& right_p
   }
 
   Raster raw_disparity = Raster::open(raw.finished_path());
-  RasterWriter disparity(disparity_path, layout, o.output);
-  disparity.set_band_description(1, "disparity");
-  std::unique_ptr<RasterWriter> depth;
-  if (!o.depth.empty()) {
-    depth = std::make_unique<RasterWriter>(o.depth, layout, o.output);
-    depth->set_band_description(1, "depth");
-  }
-  const PassProgress second(o.stream, 0.85, 1.0);
-  so = o.stream;
-  second.apply(so);
-  finish_tiles(raw_disparity, o, o.match.speckle_size, disparity, depth.get(), so, report.counts);
-  disparity.finish();
-  if (depth) depth->finish();
-  disparity.commit();
-  report.written.push_back(disparity_path);
-  if (depth) {
-    depth->commit();
-    report.written.push_back(o.depth);
-  }
+  write_products(raw_disparity, layout, disparity_path, o, o.match.speckle_size, 0.85, report);
   return report;
 }
 

@@ -12,12 +12,13 @@
 #include <luojia/error.hpp>
 #include <luojia/io/rpc_model.hpp>
 
+#include "engine/scaled_progress.hpp"
+#include "io/band_stack.hpp"
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"
 #include "stereo/epipolar_rectification.hpp"
 
 #include <Eigen/Dense>
-#include <cpl_progress.h>
 #include <gdal_priv.h>
 #include <ogr_spatialref.h>
 
@@ -189,27 +190,6 @@ GroundStart fit_start(const RpcModel& left, const RpcModel& right, const stereo:
   return s;
 }
 
-// Owns a GDAL scaled progress for one step of several.
-struct StepProgress {
-  void* scaled = nullptr;
-  StepProgress(const StreamOptions& so, double from, double to) {
-    if (so.progress) scaled = GDALCreateScaledProgress(from, to, so.progress, so.progress_data);
-  }
-  ~StepProgress() {
-    if (scaled) GDALDestroyScaledProgress(scaled);
-  }
-  StreamOptions apply(StreamOptions so) const {
-    if (scaled) {
-      so.progress = GDALScaledProgress;
-      so.progress_data = scaled;
-    }
-    return so;
-  }
-  bool tick(const StreamOptions& so, double at) const {
-    return !scaled || GDALScaledProgress(at, nullptr, scaled) != 0 || !so.progress;
-  }
-};
-
 struct Bounds {
   double x0 = std::numeric_limits<double>::max(), y0 = x0, x1 = -x0, y1 = -x0;
   void add(const Bounds& b) {
@@ -243,12 +223,12 @@ Bounds write_points(const std::string& disparity_path, const std::string& points
     const Transform t = map_transform(crs_wkt);
     const std::int64_t w = in.tile.core.width, h = in.tile.core.height;
     auto x_band = out.pixels.band(0), y_band = out.pixels.band(1), z_band = out.pixels.band(2);
-    std::vector<double> lon(static_cast<std::size_t>(w)), lat(static_cast<std::size_t>(w));
-    std::vector<int> ok(static_cast<std::size_t>(w));
     Bounds b;
     std::int64_t n_kept = 0, n_dropped = 0;
     for (std::int64_t y = 0; y < h; ++y) {
+      // The row's points, put on the map together (one call to the transformation per row).
       std::vector<std::int64_t> row_points;
+      std::vector<double> px, py;
       for (std::int64_t x = 0; x < w; ++x) {
         const std::size_t i = static_cast<std::size_t>(y * w + x);
         x_band[i] = y_band[i] = z_band[i] = kNodata;
@@ -261,15 +241,10 @@ Bounds write_points(const std::string& disparity_path, const std::string& points
           ++n_dropped;
           continue;
         }
-        lon[static_cast<std::size_t>(x)] = p.longitude;
-        lat[static_cast<std::size_t>(x)] = p.latitude;
+        px.push_back(p.longitude);
+        py.push_back(p.latitude);
         z_band[i] = static_cast<float>(p.height);
         row_points.push_back(x);
-      }
-      std::vector<double> px, py;
-      for (const std::int64_t x : row_points) {
-        px.push_back(lon[static_cast<std::size_t>(x)]);
-        py.push_back(lat[static_cast<std::size_t>(x)]);
       }
       std::vector<int> success(px.size(), 0);
       if (!px.empty()) t.forward->Transform(static_cast<int>(px.size()), px.data(), py.data(), nullptr, success.data());
@@ -299,21 +274,20 @@ Bounds write_points(const std::string& disparity_path, const std::string& points
   writer.finish();
   report.points = kept.load();
   report.dropped_points = dropped.load();
-  // The writer's temporary is what step 5 reads; it is removed with the writer... keep it alive.
+  // Into points_path, a temporary of the run's that step 5 reads and the run removes.
   writer.commit();
   return bounds;
 }
 
 // A raster of the DSM's size without data of its own: the engine's grid for step 5, whose
 // kernel reads the points itself.
-std::string blank_grid(std::int64_t width, std::int64_t height, std::vector<std::string>& vsimem) {
-  static std::atomic<int> counter{0};
-  const std::string path = "/vsimem/luojia-virtual-dsm-grid-" + std::to_string(counter++) + ".vrt";
+std::string blank_grid(std::int64_t width, std::int64_t height, detail::TemporaryFiles& files) {
+  const std::string path = detail::unique_vsimem("dsm-grid");
   GDALDriver* vrt = GetGDALDriverManager()->GetDriverByName("VRT");
   detail::DatasetPtr d(vrt->Create(path.c_str(), static_cast<int>(width), static_cast<int>(height), 1, GDT_Byte, nullptr));
   if (!d) raise("cannot make the DSM's grid");
   d.reset();
-  vsimem.push_back(path);
+  files.paths.push_back(path);
   return path;
 }
 
@@ -388,25 +362,19 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   report.max_disparity = dmax;
 
   // Step 2: both views on the epipolar grid (temporaries beside the DSM, removed at the end).
-  const StepProgress warp_progress(so0.stream, 0.0, 0.1);
+  const detail::ScaledProgress warp_progress(so0.stream, 0.0, 0.1);
   const int threads = resolve_threads(so0.stream.threads);
   const double warp_memory = static_cast<double>(so0.stream.memory_budget) / 4.0;
-  struct Temporaries {
-    std::vector<std::string> files, vsimem;
-    ~Temporaries() {
-      for (const auto& f : files) std::remove(f.c_str());
-      for (const auto& f : vsimem) VSIUnlink(f.c_str());
-    }
-  } temporaries;
+  detail::TemporaryFiles temporaries;
   const auto temporary = [&](const std::string& what) {
-    temporaries.files.push_back(detail::temporary_path(dsm_path, what));
-    return temporaries.files.back();
+    temporaries.paths.push_back(detail::temporary_path(dsm_path, what));
+    return temporaries.paths.back();
   };
   const std::string left_epipolar = temporary("left-epipolar.tif"), right_epipolar = temporary("right-epipolar.tif");
   stereo::warp_to_epipolar(left_path, so0.left_band, g.left, g.width, g.height, left_epipolar, warp_memory, threads);
-  if (!warp_progress.tick(so0.stream, 0.5)) throw Cancelled();
+  if (!warp_progress.tick(0.5)) throw Cancelled();
   stereo::warp_to_epipolar(right_path, so0.right_band, g.right, g.width, g.height, right_epipolar, warp_memory, threads);
-  if (!warp_progress.tick(so0.stream, 1.0)) throw Cancelled();
+  if (!warp_progress.tick(1.0)) throw Cancelled();
 
   // Step 3: matching.
   StereoOptions match = so0;
@@ -414,7 +382,7 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   match.match.max_disparity = dmax;
   match.left_band = match.right_band = 1;
   match.nodata = kNodata;
-  const StepProgress match_progress(so0.stream, 0.1, 0.75);
+  const detail::ScaledProgress match_progress(so0.stream, 0.1, 0.75);
   match.stream = match_progress.apply(so0.stream);
   const std::string disparity_path = o.disparity.empty() ? temporary("disparity.tif") : o.disparity;
   if (o.disparity.empty()) {
@@ -430,7 +398,7 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   t.forward->Transform(1, &cx, &cy);
   const std::array<double, 2> origin{std::round(cx), std::round(cy)};
   const GroundStart start = fit_start(*left, *right, g, li.width, li.height, heights);
-  const StepProgress point_progress(so0.stream, 0.75, 0.9);
+  const detail::ScaledProgress point_progress(so0.stream, 0.75, 0.9);
   const std::string points_path = temporary("points.tif");
   const Bounds bounds = write_points(disparity_path, points_path, *left, *right, g, start, heights, crs_wkt, origin, o,
                                      point_progress.apply(so0.stream), report);
@@ -466,7 +434,7 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   dsm.set_band_description(1, "height");
   dsm.set_band_description(2, "points");
   dsm.set_band_description(3, "median absolute deviation");
-  Raster grid_raster = Raster::open(blank_grid(width, height, temporaries.vsimem));
+  Raster grid_raster = Raster::open(blank_grid(width, height, temporaries));
   TileGridOptions go;
   go.tile_width = go.tile_height = std::min<std::int64_t>(so0.tile, 512);
   const TileGrid grid(width, height, go);
@@ -532,7 +500,7 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
     }
     cells += filled;
   };
-  const StepProgress dsm_progress(so0.stream, 0.9, 1.0);
+  const detail::ScaledProgress dsm_progress(so0.stream, 0.9, 1.0);
   StreamOptions dso = dsm_progress.apply(so0.stream);
   dso.kernel_bytes_per_tile += static_cast<std::size_t>(go.tile_width * go.tile_height) * 64;
   stream(grid_raster, {1}, grid, dsm, 3, kernel, dso);

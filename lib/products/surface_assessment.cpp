@@ -40,7 +40,7 @@ double median_of(const std::vector<std::int64_t>& h, std::int64_t n) {
 }
 
 // REFERENCE on PREDICTION's grid, bilinear, as a VRT in memory.
-std::string resampled(const RasterInfo& grid, const std::string& reference, detail::VsimemFiles& files) {
+std::string resampled(const RasterInfo& grid, const std::string& reference, detail::TemporaryFiles& files) {
   if (!grid.geotransform || grid.crs_wkt.empty())
     throw InputError("a DSM needs a CRS and a geotransform to be compared", ErrorContext{grid.path, {}, {}, {}});
   const auto& c = grid.geotransform->c;
@@ -86,7 +86,7 @@ struct Sums {
 SurfaceAssessment assess_surface(const std::string& prediction, const std::string& reference, const SurfaceOptions& o) {
   const Raster predicted = Raster::open(prediction);
   const RasterInfo& info = predicted.info();
-  detail::VsimemFiles files;
+  detail::TemporaryFiles files;
   std::string reference_path = reference;
   if (o.kind == SurfaceKind::Disparity) {
     const Raster reference_view = Raster::open(reference);
