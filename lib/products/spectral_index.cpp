@@ -39,7 +39,7 @@ std::string band_name_key(std::string_view s) {
   if (key.size() > 1 && key[0] == 'b') {
     std::size_t i = 1;
     while (i + 1 < key.size() && key[i] == '0') ++i;
-    key = "b" + key.substr(i);
+    key = std::string("b").append(key, i);
   }
   return key;
 }
@@ -65,7 +65,7 @@ std::vector<std::string> sensor_band_order(const IndexCatalogue& catalogue, cons
     if (n) highest = std::max(highest, *n);
   }
   std::vector<std::string> order;
-  for (int k = 1; k <= highest; ++k) order.push_back("B" + std::to_string(k));
+  for (int k = 1; k <= highest; ++k) order.push_back(std::string("B").append(std::to_string(k)));
   return order;
 }
 

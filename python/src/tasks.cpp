@@ -1,0 +1,444 @@
+#include "tasks.hpp"
+
+#include "call_guard.hpp"
+#include "model.hpp"
+#include "options.hpp"
+
+#include <luojia/io/raster.hpp>
+#include <luojia/io/vector_format.hpp>
+#include <luojia/products/assessment.hpp>
+#include <luojia/products/change.hpp>
+#include <luojia/products/classification.hpp>
+#include <luojia/products/detection.hpp>
+#include <luojia/products/merge.hpp>
+#include <luojia/products/prediction.hpp>
+#include <luojia/products/segmentation.hpp>
+#include <luojia/products/spectral_index.hpp>
+
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+namespace luojia::python {
+
+namespace {
+
+using detail::convert;
+
+// ---- option tables, one per task ----------------------------------------------------------------
+
+// bands, scale, mean, std: the input overrides every model task shares.
+template <class Options>
+void add_input_options(OptionTable<Options>& t) {
+  t.field("bands", &Options::bands, "raster bands (1-based) for the model's input channels, over its metadata");
+  t.field("scale", &Options::scale, "value * scale before mean and std (one value or one per channel)");
+  t.field("mean", &Options::mean, "subtracted per channel");
+  t.field("std", &Options::std, "divided by per channel");
+}
+
+const OptionTable<SegmentOptions>& segment_table() {
+  static const OptionTable<SegmentOptions> t = [] {
+    OptionTable<SegmentOptions> t("segment");
+    t.field("probabilities", &SegmentOptions::probabilities, "also write class probabilities here, one band per class");
+    t.add("probability_type", "str", "Float32 (nodata -1) or Byte (p*254, nodata 255)", [](SegmentOptions& o, py::handle v) {
+      o.probability_type = parse_data_type(convert<std::string>(v, "probability_type"));
+    });
+    t.field("logits", &SegmentOptions::logits, "also write the raw model outputs here");
+    t.field("confidence", &SegmentOptions::confidence, "also write the highest class probability here");
+    t.field("vector", &SegmentOptions::vector, "also polygonise the class map here (.gpkg, .geojson, .shp)");
+    t.field("min_area", &SegmentOptions::min_area, "polygons smaller than this (CRS units squared) are sieved");
+    t.field("min_pixels", &SegmentOptions::min_pixels, "... or smaller than this many pixels");
+    t.field("simplify", &SegmentOptions::simplify, "Douglas-Peucker tolerance of the polygons (CRS units)");
+    add_input_options(t);
+    t.field("tile", &SegmentOptions::tile, "tile side in pixels (default 512)");
+    t.field("halo", &SegmentOptions::halo, "halo in pixels (default: from the graph analysis, exact)");
+    t.field("blend", &SegmentOptions::blend, "blend overlapping tiles (models that are not exactly tileable)");
+    t.add("window", "str", "blend window: hann or triangle", [](SegmentOptions& o, py::handle v) {
+      const std::string w = convert<std::string>(v, "window");
+      if (w == "hann") o.window = BlendWindow::Hann;
+      else if (w == "triangle") o.window = BlendWindow::Triangle;
+      else throw UsageError("window", "is hann or triangle, not '" + w + "'");
+    });
+    t.field("tta", &SegmentOptions::tta, "D4 test-time augmentation (8 runs averaged)");
+    t.field("aoi", &SegmentOptions::aoi, "vector: classify only inside its polygons");
+    t.field("mask", &SegmentOptions::mask, "raster on the same grid: classify only its non-zero pixels");
+    t.field("regularize", &SegmentOptions::regularize, "majority filter radius on the class map");
+    t.field("threshold", &SegmentOptions::threshold, "class 0 where the best probability is below it");
+    add_output_options(t, member<&SegmentOptions::output>);
+    add_stream_options(t, member<&SegmentOptions::stream>);
+    return t;
+  }();
+  return t;
+}
+
+const OptionTable<PredictOptions>& predict_table() {
+  static const OptionTable<PredictOptions> t = [] {
+    OptionTable<PredictOptions> t("regress and super_resolve");
+    add_input_options(t);
+    t.field("output_scale", &PredictOptions::output_scale, "every output value is multiplied by it (default: the metadata's)");
+    t.field("tile", &PredictOptions::tile, "tile side in pixels (default 512)");
+    t.field("halo", &PredictOptions::halo, "halo in pixels (default: the receptive radius, exact)");
+    add_output_options(t, member<&PredictOptions::output>);
+    add_stream_options(t, member<&PredictOptions::stream>);
+    return t;
+  }();
+  return t;
+}
+
+const OptionTable<ClassifyOptions>& classify_table() {
+  static const OptionTable<ClassifyOptions> t = [] {
+    OptionTable<ClassifyOptions> t("classify");
+    t.field("window", &ClassifyOptions::window, "window side in pixels (default: the model's fixed input)");
+    t.field("stride", &ClassifyOptions::stride, "distance between windows (default: the window)");
+    t.field("tile", &ClassifyOptions::tile, "pixels per streamed tile");
+    t.field("scores", &ClassifyOptions::scores, "also write the model's outputs here, one band per class");
+    add_input_options(t);
+    add_output_options(t, member<&ClassifyOptions::output>);
+    add_stream_options(t, member<&ClassifyOptions::stream>);
+    return t;
+  }();
+  return t;
+}
+
+const OptionTable<DetectOptions>& detect_table() {
+  static const OptionTable<DetectOptions> t = [] {
+    OptionTable<DetectOptions> t("detect");
+    add_input_options(t);
+    t.add("layout", "str", "auto, yolo8, yolo5, oriented, end2end, end2end-oriented, yolo8-seg", [](DetectOptions& o, py::handle v) {
+      o.layout = parse_detection_layout(convert<std::string>(v, "layout"));
+    });
+    t.field("confidence", &DetectOptions::confidence, "detections below it are dropped (default: metadata, else 0.25)");
+    t.field("iou", &DetectOptions::iou, "NMS overlap threshold (default: metadata, else 0.45)");
+    t.field("classes", &DetectOptions::classes, "keep only these class ids");
+    t.field("max_detections", &DetectOptions::max_detections, "the best N of the raster (0: no cap)");
+    t.field("min_size", &DetectOptions::min_size, "boxes with a side below it (pixels) are dropped");
+    t.field("class_agnostic", &DetectOptions::class_agnostic, "NMS across classes");
+    t.add("tta", "str", "none, flips or d4", [](DetectOptions& o, py::handle v) {
+      o.tta = parse_detection_augmentation(convert<std::string>(v, "tta"));
+    });
+    t.field("box_reach", &DetectOptions::box_reach, "farthest a box reaches from its anchor (pixels; default: metadata)");
+    t.field("tile", &DetectOptions::tile, "tile side in pixels (default 512)");
+    t.field("halo", &DetectOptions::halo, "halo in pixels (default: from the graph analysis, exact)");
+    t.field("aoi", &DetectOptions::aoi, "vector: only detections anchored inside its polygons");
+    t.field("mask", &DetectOptions::mask, "raster on the same grid: only detections anchored on non-zero pixels");
+    t.field("pixel_boxes", &DetectOptions::pixel_boxes, "also write COCO-style JSON boxes in pixels here");
+    t.field("instance_raster", &DetectOptions::instance_raster, "instance segmentation: also write instance ids here");
+    t.field("simplify", &DetectOptions::simplify, "instance polygons: Douglas-Peucker tolerance (CRS units)");
+    t.field("format", &DetectOptions::format, "OGR driver of the output (default: from its extension)");
+    t.field("layer_options", &DetectOptions::layer_options, "KEY=VALUE layer creation options (ogr2ogr -lco)");
+    t.field("overwrite", &DetectOptions::overwrite, "replace existing products");
+    add_stream_options(t, member<&DetectOptions::stream>);
+    return t;
+  }();
+  return t;
+}
+
+const OptionTable<ChangeOptions>& change_table() {
+  static const OptionTable<ChangeOptions> t = [] {
+    OptionTable<ChangeOptions> t("change");
+    t.field("model", &ChangeOptions::model, "a two-input or stacked-bands model (default: change vector analysis)");
+    t.field("bands", &ChangeOptions::bands, "bands of each date");
+    t.field("align", &ChangeOptions::align, "warp AFTER onto BEFORE's grid when the grids differ");
+    t.field("resampling", &ChangeOptions::resampling, "for align: near, bilinear, cubic, ...");
+    t.field("threshold", &ChangeOptions::threshold, "change vector analysis: magnitude threshold (default: Otsu's)");
+    t.field("magnitude", &ChangeOptions::magnitude, "also write the magnitudes here");
+    t.add("tile", "int", "tile side in pixels (default 512)", [](ChangeOptions& o, py::handle v) {
+      o.segment.tile = convert<std::int64_t>(v, "tile");
+    });
+    t.add("probabilities", "str", "with a model: also write class probabilities here", [](ChangeOptions& o, py::handle v) {
+      o.segment.probabilities = convert<std::string>(v, "probabilities");
+    });
+    t.add("vector", "str", "with a model: also polygonise the change map here", [](ChangeOptions& o, py::handle v) {
+      o.segment.vector = convert<std::string>(v, "vector");
+    });
+    // Products and streaming go where the change map's writer and the stream read them.
+    add_output_options(t, [](ChangeOptions& o) -> OutputOptions& { return o.segment.output; });
+    add_stream_options(t, [](ChangeOptions& o) -> StreamOptions& { return o.segment.stream; });
+    return t;
+  }();
+  return t;
+}
+
+const OptionTable<IndexJob>& index_table() {
+  static const OptionTable<IndexJob> t = [] {
+    OptionTable<IndexJob> t("index");
+    t.add("indices", "list[str] | dict[str, str]", "catalogue names (NDVI, EVI, ...) or {name: formula}", [](IndexJob& o, py::handle v) {
+      o.indices.clear();
+      if (py::isinstance<py::dict>(v)) {
+        for (auto [name, formula] : v.cast<py::dict>())
+          o.indices.push_back({py::str(name), formula.is_none() ? std::string() : convert<std::string>(formula, "indices"), {}});
+      } else {
+        for (const auto& name : convert<std::vector<std::string>>(v, "indices")) o.indices.push_back({name, {}, {}});
+      }
+    });
+    t.field("bands", &IndexJob::bands, "{symbol: band}: R=3, N=4, ... over what the raster and sensor say");
+    t.field("sensor", &IndexJob::sensor, "sentinel2, landsat8, modis, ...: band order and wavelengths");
+    t.field("constants", &IndexJob::constants, "{name: value}: L=0.5, ... over the catalogue's defaults");
+    t.field("nodata", &IndexJob::nodata, "nodata of the product (default -9999)");
+    t.field("tile_size", &IndexJob::tile_size, "tile side in pixels (default 512)");
+    t.add("apply_scale", "bool", "read value * scale + offset of bands that declare them", [](IndexJob& o, py::handle v) {
+      o.stream.read.apply_scale = convert<bool>(v, "apply_scale");
+    });
+    add_output_options(t, member<&IndexJob::output>);
+    add_stream_options(t, member<&IndexJob::stream>);
+    return t;
+  }();
+  return t;
+}
+
+const OptionTable<AssessOptions>& assess_table() {
+  static const OptionTable<AssessOptions> t = [] {
+    OptionTable<AssessOptions> t("assess");
+    t.field("field", &AssessOptions::field, "vector references: the attribute holding the class");
+    t.field("ignore", &AssessOptions::ignore, "reference value left out of every count");
+    t.add("remap", "dict[int, int]", "reference value -> class, applied first", [](AssessOptions& o, py::handle v) {
+      o.remap.clear();
+      if (py::isinstance<py::dict>(v)) {
+        for (auto [from, to] : v.cast<py::dict>()) o.remap.emplace_back(convert<int>(from, "remap"), convert<int>(to, "remap"));
+      } else {
+        for (py::handle pair : v) {
+          auto p = pair.cast<py::sequence>();
+          o.remap.emplace_back(convert<int>(p[0], "remap"), convert<int>(p[1], "remap"));
+        }
+      }
+    });
+    add_stream_options(t, member<&AssessOptions::stream>);
+    return t;
+  }();
+  return t;
+}
+
+const OptionTable<MergeOptions>& merge_table() {
+  static const OptionTable<MergeOptions> t = [] {
+    OptionTable<MergeOptions> t("merge");
+    add_output_options(t, member<&MergeOptions::output>);
+    t.add("memory", "str | int", "GDAL's block cache while copying", [](MergeOptions& o, py::handle v) {
+      if (py::isinstance<py::str>(v)) o.memory_budget = parse_byte_size(v.cast<std::string>());
+      else o.memory_budget = convert<std::size_t>(v, "memory");
+    });
+    t.field("pixel_boxes", &MergeOptions::pixel_boxes, "detection shards: also write COCO-style pixel boxes here");
+    return t;
+  }();
+  return t;
+}
+
+// ---- reports ----------------------------------------------------------------------------------------
+
+template <class T>
+py::object maybe(const std::optional<T>& v) {
+  return v ? py::cast(*v) : py::none();
+}
+
+py::dict report(const SegmentReport& r) {
+  py::dict d;
+  d["tiles"] = r.tiles, d["skipped"] = r.skipped, d["tile_size"] = r.tile_size, d["halo"] = r.halo;
+  d["alignment"] = r.alignment, d["exact"] = r.exact, d["note"] = r.note, d["activation_bytes"] = r.activation_bytes;
+  d["written"] = r.written;
+  return d;
+}
+
+py::dict report(const PredictReport& r) {
+  py::dict d;
+  d["tiles"] = r.tiles, d["skipped"] = r.skipped, d["tile_size"] = r.tile_size, d["halo"] = r.halo;
+  d["alignment"] = r.alignment, d["upscale"] = r.upscale, d["outputs"] = r.outputs, d["output_scale"] = r.output_scale;
+  d["exact"] = r.exact, d["note"] = r.note, d["activation_bytes"] = r.activation_bytes, d["written"] = r.written;
+  return d;
+}
+
+py::dict report(const ClassifyReport& r) {
+  py::dict d;
+  d["columns"] = r.columns, d["rows"] = r.rows, d["windows"] = r.windows, d["skipped"] = r.skipped, d["written"] = r.written;
+  return d;
+}
+
+py::dict report(const DetectReport& r) {
+  py::dict d;
+  d["tiles"] = r.tiles, d["skipped"] = r.skipped, d["tile_size"] = r.tile_size, d["halo"] = r.halo;
+  d["alignment"] = r.alignment, d["layout"] = std::string(name(r.layout)), d["confidence"] = r.confidence, d["iou"] = r.iou;
+  d["candidates"] = r.candidates, d["detections"] = r.detections, d["most_held"] = r.most_held;
+  d["box_reach"] = maybe(r.box_reach), d["exact"] = r.exact, d["note"] = r.note;
+  d["activation_bytes"] = r.activation_bytes, d["masks_from_own_window"] = r.masks_from_own_window;
+  d["empty_masks"] = r.empty_masks, d["written"] = r.written;
+  return d;
+}
+
+py::dict report(const ChangeReport& r) {
+  py::dict d;
+  d["model"] = r.model, d["threshold"] = r.threshold, d["otsu"] = r.otsu, d["changed"] = r.changed, d["valid"] = r.valid;
+  if (r.model) d["segment"] = report(r.segment);
+  d["written"] = r.written;
+  return d;
+}
+
+py::dict report(const StreamStats& s, const std::string& output) {
+  py::dict d;
+  d["tiles"] = s.tiles, d["tiles_in_flight"] = s.tiles_in_flight, d["gdal_cache_bytes"] = s.gdal_cache_bytes;
+  d["written"] = std::vector<std::string>{output};
+  return d;
+}
+
+py::dict report(const MergeReport& r, const std::string& output) {
+  py::dict d;
+  d["shards"] = r.shards, d["width"] = r.width, d["height"] = r.height, d["polygons"] = r.polygons, d["joined"] = r.joined;
+  d["written"] = std::vector<std::string>{output};
+  return d;
+}
+
+// The detections a run wrote, as a numpy structured array (pixel coordinates of the input raster).
+py::array detection_array(const std::vector<Detection>& found) {
+  py::list fields;
+  for (const char* name : {"class_id"}) fields.append(py::make_tuple(name, "<i4"));
+  fields.append(py::make_tuple("score", "<f4"));
+  for (const char* name : {"cx", "cy", "width", "height", "angle"}) fields.append(py::make_tuple(name, "<f8"));
+  py::dtype dtype = py::dtype::from_args(fields);
+  py::array out(dtype, std::vector<py::ssize_t>{static_cast<py::ssize_t>(found.size())});
+  struct Row {
+    std::int32_t class_id;
+    float score;
+    double cx, cy, width, height, angle;
+  } __attribute__((packed));
+  static_assert(sizeof(Row) == 48);
+  auto* rows = static_cast<Row*>(out.mutable_data());
+  for (std::size_t i = 0; i < found.size(); ++i)
+    rows[i] = {found[i].class_id, found[i].score, found[i].cx, found[i].cy, found[i].width, found[i].height, found[i].angle};
+  return out;
+}
+
+// ---- running --------------------------------------------------------------------------------------
+
+std::string path_text(py::handle value, const char* what) { return detail::text(value, what); }
+
+PythonModel* loaded(py::handle model) {
+  return py::isinstance<PythonModel>(model) ? model.cast<PythonModel*>() : nullptr;
+}
+
+// A model task over a path or a loaded luojia.Model (then the raster is opened here and the
+// library's loaded-model overload runs; a model file path loads it for this call).
+template <class ByPath, class ByModel>
+auto run_model_task(py::handle input, py::handle model, CallGuard& guard, ByPath by_path, ByModel by_model) {
+  const std::string in = path_text(input, "input");
+  PythonModel* m = loaded(model);
+  const std::string model_path = m ? std::string() : path_text(model, "model");
+  decltype(by_path(in, model_path)) r;
+  guard.run([&] {
+    if (m) {
+      Raster raster = Raster::open(in);
+      r = by_model(raster, m->model());
+    } else {
+      r = by_path(in, model_path);
+    }
+  });
+  return r;
+}
+
+void attach(StreamOptions& stream, CallGuard& guard) {
+  stream.progress = guard.function();
+  stream.progress_data = guard.data();
+}
+
+}  // namespace
+
+void bind_tasks(py::module_& m) {
+  m.def("segment", [](py::object input, py::object model, py::object class_map, py::dict options, py::object progress) {
+    SegmentOptions o = segment_table().parse(options);
+    CallGuard guard(progress);
+    attach(o.stream, guard);
+    const std::string out = path_text(class_map, "class_map");
+    return report(run_model_task(input, model, guard,
+        [&](const std::string& in, const std::string& mp) { return segment(in, mp, out, o); },
+        [&](Raster& r, const nn::Model& mm) { return segment(r, mm, out, o); }));
+  }, py::arg("input"), py::arg("model"), py::arg("class_map"), py::arg("options"), py::arg("progress") = py::none(),
+     segment_table().doc().c_str());
+
+  for (const char* task : {"regress", "super_resolve"}) {
+    const bool super = std::string(task) == "super_resolve";
+    m.def(task, [super](py::object input, py::object model, py::object output, py::dict options, py::object progress) {
+      PredictOptions o = predict_table().parse(options);
+      CallGuard guard(progress);
+      attach(o.stream, guard);
+      const std::string out = path_text(output, "output");
+      return report(run_model_task(input, model, guard,
+          [&](const std::string& in, const std::string& mp) { return super ? super_resolve(in, mp, out, o) : regress(in, mp, out, o); },
+          [&](Raster& r, const nn::Model& mm) { return super ? super_resolve(r, mm, out, o) : regress(r, mm, out, o); }));
+    }, py::arg("input"), py::arg("model"), py::arg("output"), py::arg("options"), py::arg("progress") = py::none(),
+       predict_table().doc().c_str());
+  }
+
+  m.def("classify", [](py::object input, py::object model, py::object output, py::dict options, py::object progress) {
+    ClassifyOptions o = classify_table().parse(options);
+    CallGuard guard(progress);
+    attach(o.stream, guard);
+    const std::string out = path_text(output, "output");
+    return report(run_model_task(input, model, guard,
+        [&](const std::string& in, const std::string& mp) { return classify(in, mp, out, o); },
+        [&](Raster& r, const nn::Model& mm) { return classify(r, mm, out, o); }));
+  }, py::arg("input"), py::arg("model"), py::arg("output"), py::arg("options"), py::arg("progress") = py::none(),
+     classify_table().doc().c_str());
+
+  m.def("detect", [](py::object input, py::object model, py::object output, py::dict options, py::object progress) {
+    DetectOptions o = detect_table().parse(options);
+    CallGuard guard(progress);
+    attach(o.stream, guard);
+    std::vector<Detection> found;
+    o.on_detection = [&](const Detection& d) {
+      Detection kept = d;
+      kept.mask.reset();
+      kept.mask_logits.reset();
+      kept.coefficients.clear();
+      found.push_back(std::move(kept));
+    };
+    const std::string out = path_text(output, "output");
+    py::dict d = report(run_model_task(input, model, guard,
+        [&](const std::string& in, const std::string& mp) { return detect(in, mp, out, o); },
+        [&](Raster& r, const nn::Model& mm) { return detect(r, mm, out, o); }));
+    d["boxes"] = detection_array(found);
+    return d;
+  }, py::arg("input"), py::arg("model"), py::arg("output"), py::arg("options"), py::arg("progress") = py::none(),
+     detect_table().doc().c_str());
+
+  m.def("change", [](py::object before, py::object after, py::object output, py::dict options, py::object progress) {
+    ChangeOptions o = change_table().parse(options);
+    CallGuard guard(progress);
+    attach(o.segment.stream, guard);
+    const std::string b = path_text(before, "before"), a = path_text(after, "after"), out = path_text(output, "output");
+    ChangeReport r;
+    guard.run([&] { r = detect_change(b, a, out, o); });
+    return report(r);
+  }, py::arg("before"), py::arg("after"), py::arg("output"), py::arg("options"), py::arg("progress") = py::none(),
+     change_table().doc().c_str());
+
+  m.def("index", [](py::object input, py::object output, py::dict options, py::object progress) {
+    IndexJob job = index_table().parse(options);
+    if (job.indices.empty()) throw UsageError("indices", "names at least one index (NDVI, ...) or formula");
+    CallGuard guard(progress);
+    attach(job.stream, guard);
+    const std::string in = path_text(input, "input"), out = path_text(output, "output");
+    StreamStats s;
+    guard.run([&] { s = compute_indices(in, out, job); });
+    return report(s, out);
+  }, py::arg("input"), py::arg("output"), py::arg("options"), py::arg("progress") = py::none(), index_table().doc().c_str());
+
+  m.def("assess", [](py::object class_map, py::object reference, py::dict options, py::object progress) {
+    AssessOptions o = assess_table().parse(options);
+    CallGuard guard(progress);
+    attach(o.stream, guard);
+    const std::string c = path_text(class_map, "class_map"), r = path_text(reference, "reference");
+    Assessment a;
+    guard.run([&] { a = assess(c, r, o); });
+    return py::module_::import("json").attr("loads")(to_json(a));
+  }, py::arg("class_map"), py::arg("reference"), py::arg("options"), py::arg("progress") = py::none(), assess_table().doc().c_str());
+
+  m.def("merge", [](std::vector<py::object> shards, py::object output, py::dict options, py::object progress) {
+    MergeOptions o = merge_table().parse(options);
+    CallGuard guard(progress);
+    o.progress = guard.function();
+    o.progress_data = guard.data();
+    std::vector<std::string> files;
+    for (const auto& s : shards) files.push_back(path_text(s, "shards"));
+    const std::string out = path_text(output, "output");
+    MergeReport r;
+    guard.run([&] { r = is_vector_path(out) ? merge_vector_shards(files, out, o) : merge_raster_shards(files, out, o); });
+    return report(r, out);
+  }, py::arg("shards"), py::arg("output"), py::arg("options"), py::arg("progress") = py::none(), merge_table().doc().c_str());
+}
+
+}  // namespace luojia::python
