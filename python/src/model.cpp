@@ -1,5 +1,7 @@
 #include "model.hpp"
 
+#include "options.hpp"
+
 #include <luojia/error.hpp>
 #include <luojia/version.hpp>
 
@@ -136,7 +138,9 @@ Model(path, threads=0, isa="")
     "avx2" or "avx512". The model is immutable after load: any number of Python threads may call
     run() at once (each run takes a session of its own, and the GIL is released while it runs).
     Tasks (segment, detect, ...) take a Model where they take a model path: load once, run many.)")
-      .def(py::init<const std::string&, int, const std::string&>(), py::arg("path"), py::arg("threads") = 0,
+      .def(py::init([](py::object path, int threads, const std::string& isa) {
+             return std::make_unique<PythonModel>(detail::text(path, "path"), threads, isa);
+           }), py::arg("path"), py::arg("threads") = 0,
            py::arg("isa") = "")
       .def_property_readonly("path", [](const PythonModel& p) { return p.model().path(); })
       .def_property_readonly("inputs", [](const PythonModel& p) {

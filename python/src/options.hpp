@@ -27,6 +27,8 @@ namespace detail {
 template <class T> struct is_vector : std::false_type {};
 template <class T> struct is_vector<std::vector<T>> : std::true_type {};
 template <class T> struct is_optional : std::false_type {};
+template <class T> struct is_map : std::false_type {};
+template <class K, class V> struct is_map<std::map<K, V>> : std::true_type {};
 template <class T> struct is_optional<std::optional<T>> : std::true_type {};
 
 template <class T>
@@ -37,6 +39,8 @@ std::string kind_name() {
   else if constexpr (std::is_same_v<T, std::string>) return "str";
   else if constexpr (is_optional<T>::value) return kind_name<typename T::value_type>() + " | None";
   else if constexpr (is_vector<T>::value) return "list[" + kind_name<typename T::value_type>() + "]";
+  else if constexpr (is_map<T>::value)
+    return "dict[" + kind_name<typename T::key_type>() + ", " + kind_name<typename T::mapped_type>() + "]";
   else return "object";
 }
 
@@ -71,6 +75,12 @@ T convert(py::handle value, const std::string& name) {
     return py::float_(py::reinterpret_borrow<py::object>(value)).cast<T>();
   } else if constexpr (std::is_same_v<T, std::string>) {
     return text(value, name);
+  } else if constexpr (is_map<T>::value) {
+    if (!py::isinstance<py::dict>(value)) return refuse();
+    T out;
+    for (auto [k, v] : py::reinterpret_borrow<py::dict>(value))
+      out[convert<typename T::key_type>(k, name)] = convert<typename T::mapped_type>(v, name);
+    return out;
   } else if constexpr (is_vector<T>::value) {
     using Item = typename T::value_type;
     // One value where a list is expected is a list of one (bands=4, scale=1/255).
@@ -95,6 +105,13 @@ public:
 
   explicit OptionTable(std::string task) : task_(std::move(task)) {}
 
+  // Where the task's programs default otherwise than the option struct, the programs win, so a
+  // call from Python makes what the program makes (luojia-index applies band scales unless --raw).
+  OptionTable& defaults(std::function<void(Options&)> set) {
+    defaults_ = std::move(set);
+    return *this;
+  }
+
   // An option that is a field of Options (or of a struct inside it, through member).
   template <class T>
   OptionTable& field(const std::string& name, T Options::*member, const std::string& help) {
@@ -110,6 +127,7 @@ public:
   // The options of kwargs applied in order; throws UsageError for a name the task does not take.
   Options parse(const py::dict& kwargs) const {
     Options options;
+    if (defaults_) defaults_(options);
     for (auto [key, value] : kwargs) {
       const std::string name = py::str(key);
       const Entry* entry = find(name);
@@ -142,6 +160,7 @@ private:
   }
   std::string task_;
   std::vector<Entry> entries_;
+  std::function<void(Options&)> defaults_;
 };
 
 // The streaming options every task shares: threads and the memory budget. stream(options) gives

@@ -161,6 +161,7 @@ const OptionTable<ChangeOptions>& change_table() {
 const OptionTable<IndexJob>& index_table() {
   static const OptionTable<IndexJob> t = [] {
     OptionTable<IndexJob> t("index");
+    t.defaults([](IndexJob& o) { o.stream.read.apply_scale = true; });
     t.add("indices", "list[str] | dict[str, str]", "catalogue names (NDVI, EVI, ...) or {name: formula}", [](IndexJob& o, py::handle v) {
       o.indices.clear();
       if (py::isinstance<py::dict>(v)) {
@@ -175,7 +176,7 @@ const OptionTable<IndexJob>& index_table() {
     t.field("constants", &IndexJob::constants, "{name: value}: L=0.5, ... over the catalogue's defaults");
     t.field("nodata", &IndexJob::nodata, "nodata of the product (default -9999)");
     t.field("tile_size", &IndexJob::tile_size, "tile side in pixels (default 512)");
-    t.add("apply_scale", "bool", "read value * scale + offset of bands that declare them", [](IndexJob& o, py::handle v) {
+    t.add("apply_scale", "bool", "read value * scale + offset of bands that declare them (default True; False: luojia-index --raw)", [](IndexJob& o, py::handle v) {
       o.stream.read.apply_scale = convert<bool>(v, "apply_scale");
     });
     add_output_options(t, member<&IndexJob::output>);
