@@ -199,6 +199,35 @@ TEST_CASE("SiLU as PyTorch exports it (Sigmoid, Mul) and Sigmoid, fused into a c
   CHECK(worst < 1e-6);
 }
 
+TEST_CASE("Tanh (vectorised) equals tanh in double: tiny values relatively, saturation, zero, infinities and NaN", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(12);
+  const Dims xs{1, 2, 17, 19};
+  auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] *= i % 3 == 0 ? 1e-3f : i % 3 == 1 ? 1.0f : 30.0f;
+  x[0] = 0.0f, x[1] = -0.0f, x[2] = 0.0299f, x[3] = 0.0301f, x[4] = -0.0301f, x[5] = 1e-30f;
+  x[6] = std::numeric_limits<float>::infinity(), x[7] = -x[6], x[8] = std::numeric_limits<float>::quiet_NaN();
+  onnx::ModelProto m = empty_model(17);
+  add_input(m.mutable_graph(), "x", xs);
+  add_node(m.mutable_graph(), "Tanh", {"x"}, {"y"});
+  add_output(m.mutable_graph(), "y");
+  const nn::Tensor got = run_graph(dir, m, xs, x);
+  double worst_absolute = 0, worst_relative = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double want = std::tanh(static_cast<double>(x[i])), y = got.data()[i];
+    if (std::isnan(want)) {
+      CHECK(std::isnan(y));
+      continue;
+    }
+    worst_absolute = std::max(worst_absolute, std::fabs(y - want));
+    if (want != 0) worst_relative = std::max(worst_relative, std::fabs(y - want) / std::fabs(want));
+  }
+  CHECK(worst_absolute < 2e-7);
+  CHECK(worst_relative < 2e-6);
+  CHECK(got.data()[6] == 1.0f);
+  CHECK(got.data()[7] == -1.0f);
+}
+
 TEST_CASE("binary arithmetic broadcasts as numpy: per channel, scalars, rows, columns, both sides at once", "[nn][ops]") {
   TempDir dir;
   std::mt19937 rng(17);

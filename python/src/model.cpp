@@ -1,6 +1,7 @@
 #include "model.hpp"
 
 #include "options.hpp"
+#include "python_layer.hpp"
 
 #include <luojia/error.hpp>
 #include <luojia/version.hpp>
@@ -14,11 +15,13 @@ namespace luojia::python {
 
 namespace py = pybind11;
 
-PythonModel::PythonModel(const std::string& path, int threads, const std::string& isa) {
+PythonModel::PythonModel(const std::string& path, int threads, const std::string& isa, const py::dict& layers) {
   if (threads < 0) throw UsageError("threads", "must not be negative");
   nn::LoadOptions load;
   load.isa = isa;
-  model_ = std::make_shared<const nn::Model>(nn::Model::load(path, nn::LayerRegistry::with_builtins(), load));
+  nn::LayerRegistry registry = nn::LayerRegistry::with_builtins();
+  add_python_layers(registry, layers);
+  model_ = std::make_shared<const nn::Model>(nn::Model::load(path, registry, load));
   session_options_.threads = threads;
 }
 
@@ -133,15 +136,19 @@ py::array to_array(const nn::Tensor& t) {
 void bind_model(py::module_& m) {
   py::class_<PythonModel>(m, "Model", R"(An ONNX model loaded, analysed for tiling, and run on numpy arrays.
 
-Model(path, threads=0, isa="")
+Model(path, threads=0, isa="", layers={})
     threads: threads of each run (0: every core); isa: "" (the best this CPU has), "sse2",
-    "avx2" or "avx512". The model is immutable after load: any number of Python threads may call
+    "avx2" or "avx512". layers: custom layers written in Python, {"OpType" or "domain:OpType":
+    class}. The class is called with the node (a dict: name, op_type, domain, attributes, inputs,
+    outputs); its instances answer infer(shapes) -> output shapes and forward(arrays) -> arrays
+    (float32), and declare `footprint`: "pointwise", {"kind": "window", "kernel": k, "pad": p,
+    "stride": s, "dilation": d}, {"kind": "upsample", "factor": f} or "global". Without one the
+    model is not exactly tileable and the tasks refuse to tile it unless blend=True. The model is immutable after load: any number of Python threads may call
     run() at once (each run takes a session of its own, and the GIL is released while it runs).
     Tasks (segment, detect, ...) take a Model where they take a model path: load once, run many.)")
-      .def(py::init([](py::object path, int threads, const std::string& isa) {
-             return std::make_unique<PythonModel>(detail::text(path, "path"), threads, isa);
-           }), py::arg("path"), py::arg("threads") = 0,
-           py::arg("isa") = "")
+      .def(py::init([](py::object path, int threads, const std::string& isa, py::dict layers) {
+             return std::make_unique<PythonModel>(detail::text(path, "path"), threads, isa, layers);
+           }), py::arg("path"), py::arg("threads") = 0, py::arg("isa") = "", py::arg("layers") = py::dict())
       .def_property_readonly("path", [](const PythonModel& p) { return p.model().path(); })
       .def_property_readonly("inputs", [](const PythonModel& p) {
         py::list l;

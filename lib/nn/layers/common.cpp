@@ -137,9 +137,7 @@ void ActivationFn::apply(float* x, std::int64_t n) const {
       return;
     case Activation::Sigmoid: map16(x, n, sigmoid16); return;
     case Activation::Silu: map16(x, n, silu16); return;
-    case Activation::Tanh:
-      for (std::int64_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
-      return;
+    case Activation::Tanh: map16(x, n, tanh16); return;
     case Activation::HardSigmoid:
 #pragma omp simd
       for (std::int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i] * p0 + p1, 0.0f), 1.0f);

@@ -51,6 +51,17 @@ constexpr std::int64_t kLanes = kVectorBytes / sizeof(float);
 
 [[gnu::always_inline]] inline f32x16 sigmoid16(f32x16 x) { return 1.0f / (1.0f + exp16(-x)); }
 
+// tanh(x) = 1 - 2 / (e^2x + 1), saturating to +-1 through exp16's 0 and inf. Below |x| = 0.03 the
+// difference cancels (relative error near 1e-3 at x = 1e-4), so there it is the Taylor series
+// x - x^3/3 + 2x^5/15, whose first omitted term (17x^7/315) is under 2e-13.
+[[gnu::always_inline]] inline f32x16 tanh16(f32x16 x) {
+  const f32x16 a = x < 0.0f ? -x : x;
+  const f32x16 x2 = x * x;
+  const f32x16 series = x * (1.0f + x2 * (-1.0f / 3.0f + x2 * (2.0f / 15.0f)));
+  const f32x16 formula = 1.0f - 2.0f / (exp16(2.0f * x) + 1.0f);
+  return a < 0.03f ? series : formula;
+}
+
 // SiLU (swish): x * sigmoid(x), as PyTorch exports nn.SiLU (Sigmoid, then Mul).
 [[gnu::always_inline]] inline f32x16 silu16(f32x16 x) { return x / (1.0f + exp16(-x)); }
 
