@@ -72,7 +72,7 @@ def detect(input, model, output=None, *, progress=None, transform=None, crs=None
 
     output: the vector layer of detections (.gpkg, .geojson, .shp). The Report's boxes is a numpy
     structured array (class_id, score, cx, cy, width, height, angle, in the raster's pixels); with
-    an array input and no output, detections is a GeoDataFrame (with geopandas).
+    an array input and no output, features is the layer as a GeoDataFrame (with geopandas).
     """
     return run_task("detect", [input], model, output, options, progress, transform, crs, nodata)
 

@@ -13,7 +13,7 @@ _PRODUCTS = {
     "regress": ("output", "raster", {}),
     "super_resolve": ("output", "raster", {}),
     "classify": ("output", "raster", {"scores": "raster"}),
-    "detect": ("detections", "vector", {"instance_raster": "raster", "pixel_boxes": "json"}),
+    "detect": ("features", "vector", {"instance_raster": "raster", "pixel_boxes": "json"}),
     "change": ("output", "raster", {"magnitude": "raster", "probabilities": "raster", "vector": "vector"}),
     "index": ("output", "raster", {}),
     "assess": (None, None, {}),

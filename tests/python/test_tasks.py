@@ -255,3 +255,22 @@ def test_tqdm_style_bars_are_accepted(tmp_path):
     bar = Bar()
     luojia.segment(ROADS, DATA / "demo_roads.onnx", tmp_path / "c.tif", tile=256, progress=bar)
     assert bar.total == 100 and bar.n == 100
+
+
+def test_vector_products_come_back_as_geodataframes(tmp_path):
+    geopandas = pytest.importorskip("geopandas")  # Debian's python3-geopandas; tools/test.sh installs it
+    pixels, georef = luojia.read_raster(ROADS)
+    r = luojia.segment(pixels[:, :400, :500], DATA / "demo_roads.onnx", transform=georef["transform"], crs=georef["crs"],
+                       vector=True, min_pixels=20)
+    assert isinstance(r.vector, geopandas.GeoDataFrame) and len(r.vector) > 0
+    assert {"class_id", "class_name", "area", "mean_conf"} <= set(r.vector.columns)
+    assert r.vector.crs.to_epsg() == 4326
+    pixels, georef = luojia.read_raster(LANDSAT)
+    d = luojia.detect(pixels[:3], SOURCE / "tests" / "data" / "detection" / "yolo5_tiny.onnx", transform=georef["transform"],
+                      crs=georef["crs"], confidence=0.05, tile=128)
+    assert len(d.features) == len(d.boxes) == d.detections > 0
+    # Each polygon's centroid is its box's centre, carried through the geotransform.
+    x0, dx, _, y0, _, dy = georef["transform"]
+    centres = np.c_[x0 + dx * d.boxes["cx"], y0 + dy * d.boxes["cy"]]
+    got = np.c_[d.features.geometry.centroid.x, d.features.geometry.centroid.y]
+    assert np.allclose(np.sort(got, axis=0), np.sort(centres, axis=0), atol=abs(dx) * 1e-3)
