@@ -30,13 +30,13 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # And the brute-force exactness sweeps but one (random detectors of five shapes, 158 s; instance
 # segmenters of two shapes, 100 s): they run the same code over more models and tile sizes, which
 # the first stage does; the instance sweep of the third model (own-window masks included) stays.
-# And luojia-stereo's flag walk (44 s here: 40 program runs of the matcher and the DSM pipeline):
-# it checks that flags reach the library, which the first stage holds; the stereo tests proper
-# (matcher, tiles, DSM, RPC model) run here. And the two shard-merge tests of detection and
+# And the programs' flag walks ("every flag of luojia-X reaches the library": 16-44 s each here,
+# 190 s in all, program runs that check flags reach the library's options): the first stage holds
+# them, and the library code they reach runs here under the other tests. And the two shard-merge tests of detection and
 # instances (45 s and 29 s here): the merge's bookkeeping, which the first stage checks; the
 # detectors and masks they merge are exercised here by the other detection tests.
 (cd "$build" && ctest --output-on-failure -j "$(nproc)" \
-  -E "portable_build_matches_pytorch|install_and_find_package|rasters over 4 GiB|shards of every streaming program|qgis_processing_provider|^outputs: missing and read-only|^SIGINT and SIGTERM|^brute force: random detectors|PyTorch masks - PAN neck|PyTorch masks - four levels|^every flag of luojia-stereo|^shards of a detection merge|^shards of an instance segmentation merge")
+  -E "portable_build_matches_pytorch|install_and_find_package|rasters over 4 GiB|shards of every streaming program|qgis_processing_provider|^outputs: missing and read-only|^SIGINT and SIGTERM|^brute force: random detectors|PyTorch masks - PAN neck|PyTorch masks - four levels|^every flag of |^shards of a detection merge|^shards of an instance segmentation merge")
 # The suite above ran the convolution GEMM this CPU dispatches to; the baseline SSE2 build too.
 LUOJIA_ISA=sse2 "$build/tests/luojia_tests" "[nn]" >/dev/null
 work=$(mktemp -d)
