@@ -36,7 +36,7 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
   args.value("--conf,--confidence", "T", "Drop detections scoring below T (default: the model's det_conf, else 0.25)", conf);
   args.value("--iou", "T", "NMS: a box overlapping a better one by IoU > T is dropped (default: det_iou_thresh, else 0.45)", iou);
   args.value("--classes", "C1,C2,...", "Keep only these class ids", classes);
-  args.value("--max-det", "N", "Keep the N best detections of the raster (0: all)", max_det);
+  args.value("--max-det", "N", "Keep the N best detections of the raster (0: all)", max_det).fills("max_detections");
   args.value("--min-size", "PX", "Drop boxes with a side below PX pixels", min_size);
   args.flag("--class-agnostic", "NMS across classes (a box suppresses overlapping boxes of any class)", agnostic);
   args.value("--layout", "auto|yolo8|yolo5|oriented|end2end|end2end-oriented|yolo8-seg",

@@ -91,13 +91,13 @@ int index_main(int argc, char** argv, cli::Distributed& distributed) {
   cli::CommonFlags common;
   args.positional("INPUT", "Any raster GDAL reads", input);
   args.positional("OUTPUT", "The index raster to write", output);
-  args.list("--index", "NAME", "Catalogue indices to compute: NDVI, EVI, kNDVI, NBR, ... (repeatable, or A,B,C)", index_names);
+  args.list("--index", "NAME", "Catalogue indices to compute: NDVI, EVI, kNDVI, NBR, ... (repeatable, or A,B,C)", index_names).fills("indices");
   args.value("--bands", "SYM=N,...", "Which band holds each symbol: R=3,N=4,S1=5 (A B G R RE1-RE3 N N2 S1 S2 T T1 T2 VV VH HH HV ...)",
              band_list);
   args.value("--sensor", "NAME", "The raster is this sensor's band stack (band k is its Bk; Sentinel-2: B1..B8,B8A,B9..B12) unless "
              "band descriptions say otherwise; also gives the wavelengths: sentinel2, landsat8, landsat9, landsat4-7, modis, planetscope, wv2, wv3",
              sensor);
-  args.value("--const", "NAME=V,...", "Constants over the catalogue's defaults: L=0.5,g=2.5,sigma=0.3,PAR=...", const_list);
+  args.value("--const", "NAME=V,...", "Constants over the catalogue's defaults: L=0.5,g=2.5,sigma=0.3,PAR=...", const_list).fills("constants");
   args.list("--expr", "NAME=FORMULA", "An index of your own over the same symbols and b1, b2, ... (repeatable): 'NDRE=(N-RE1)/(N+RE1)'",
             expressions);
   args.list("--nd", "A,B", "Normalised difference (A-B)/(A+B) of bands A and B (repeatable)", nd_pairs);
@@ -159,7 +159,7 @@ int index_main(int argc, char** argv, cli::Distributed& distributed) {
   });
   job.sensor = sensor;
   job.nodata = static_cast<float>(nodata);
-  job.tile_size = common.tile;
+  job.tile = common.tile;
   job.output = common.output();
   job.stream = common.stream();
   job.stream.read.apply_scale = !raw;

@@ -27,11 +27,11 @@ int merge_main(int argc, char** argv) {
   bool overwrite = false, quiet = false;
   std::string memory = "256M";
   args.rest("SHARD... OUTPUT", "The shards, in any order, then the product to write", files);
-  args.value("-of", "FORMAT", "GDAL raster format (default: VRT for .vrt outputs, else GTiff)", format);
-  args.list("-co", "KEY=VALUE", "Creation option for the output format (repeatable)", creation_options);
+  args.value("-of", "FORMAT", "GDAL raster format (default: VRT for .vrt outputs, else GTiff)", format).fills("driver");
+  args.list("-co", "KEY=VALUE", "Creation option for the output format (repeatable)", creation_options).fills("creation_options");
   args.flag("--overwrite", "Replace an existing output (atomically, only once the new one is complete)", overwrite);
   args.flag("-q,--quiet", "No progress bar", quiet);
-  args.value("--mem", "SIZE", "GDAL's block cache while copying into one file (default 256M)", memory);
+  args.value("--mem", "SIZE", "GDAL's block cache while copying into one file (default 256M)", memory).fills("memory_budget");
   std::string pixel_boxes;
   args.value("--pixel-boxes", "PATH.json", "Detection shards: also write the merged boxes as COCO-style pixel boxes", pixel_boxes);
   if (!args.parse(argc, argv)) return 0;

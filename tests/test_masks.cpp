@@ -134,7 +134,7 @@ TEST_CASE("GDAL masks (alpha, per-dataset, .msk, JPEG-in-TIFF, per-band) are nod
     IndexJob job;
     job.indices = {IndexSpec{"NDVI", "", {}}, IndexSpec{"B3", "b3 * 1", {}}};
     job.bands = {{"R", 1}, {"N", 2}};
-    job.tile_size = 8;
+    job.tile = 8;
     const std::string out = dir.file(kind + "_ndvi.tif");
     compute_indices(path, out, job);
     const auto got = luojia::test::read_band(out, 1), got3 = luojia::test::read_band(out, 2);
@@ -312,7 +312,7 @@ TEST_CASE("RPCs and GCPs of L1 imagery reach every raster product, shifted for s
   IndexJob job;
   job.indices = {IndexSpec{"NDVI", "", {}}};
   job.bands = {{"R", 1}, {"N", 2}};
-  job.tile_size = 16;
+  job.tile = 16;
   const std::string out = dir.file("rpc_ndvi.tif"), gcp_out = dir.file("gcp_ndvi.tif");
   compute_indices(in, out, job);
   compute_indices(gcp_in, gcp_out, job);

@@ -54,7 +54,7 @@ TEST_CASE("indices equal their closed forms", "[index]") {
   for (const char* name : {"ndvi", "ndwi", "mndwi", "ndbi", "savi", "evi"}) job.indices.push_back(IndexSpec{name, "", {}});
   job.indices[4].constants["L"] = 0.25;
   job.indices.push_back(IndexSpec{"ND(5,1)", "(b5 - b1) / (b5 + b1)", {}});
-  job.tile_size = 16;  // several tiles, none aligned with the raster's size
+  job.tile = 16;  // several tiles, none aligned with the raster's size
   job.stream.threads = 2;
   const std::string out = dir.file("idx.tif");
   compute_indices(in, out, job);
@@ -221,7 +221,7 @@ TEST_CASE("every catalogue index equals an independent numpy evaluation of its f
   for (std::size_t k = 0; k < m["bands"].size(); ++k) job.bands[m["bands"][k]] = static_cast<int>(k) + 1;
   for (const auto& [name, value] : m["constants"].items()) job.constants[name] = value.get<double>();
   for (const auto& name : m["indices"]) job.indices.push_back(IndexSpec{name, "", {}});
-  job.tile_size = 4;  // tiles of 4 x 4 over 11 x 7: ragged edges
+  job.tile = 4;  // tiles of 4 x 4 over 11 x 7: ragged edges
   job.stream.threads = 2;
   const std::string out = dir.file("catalogue.tif");
   compute_indices(in, out, job);

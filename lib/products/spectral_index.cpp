@@ -268,10 +268,10 @@ StreamStats compute_indices(const std::string& input, const std::string& output,
 
   // Whole source blocks per tile where blocks are not much wider than a tile (strips, tiles).
   TileGridOptions grid_options;
-  grid_options.tile_width = grid_options.tile_height = job.tile_size;
+  grid_options.tile_width = grid_options.tile_height = job.tile;
   const BandInfo& first = info.band(plan.bands.front());
-  if (first.block_width <= 4 * job.tile_size) grid_options.align_width = first.block_width;
-  if (first.block_height <= 4 * job.tile_size) grid_options.align_height = first.block_height;
+  if (first.block_width <= 4 * job.tile) grid_options.align_width = first.block_width;
+  if (first.block_height <= 4 * job.tile) grid_options.align_height = first.block_height;
   const TileGrid grid = TileGrid(info.width, info.height, grid_options).shard(job.stream.shard);
 
   RasterLayout layout = layout_like(info, DataType::Float32, static_cast<int>(job.indices.size()));

@@ -43,7 +43,8 @@ __all__ = [
 def segment(input, model, class_map=None, *, progress=None, transform=None, crs=None, nodata=None, **options):
     """Semantic segmentation of a whole raster, tiled exactly (luojia-segment).
 
-    input: a raster path, or an array (bands, rows, columns) with transform, crs and nodata.
+    input: a raster path, an open raster (a rasterio dataset, a luojia.MemoryRaster), or an array
+    (bands, rows, columns) with transform, crs and nodata.
     model: an ONNX path or a luojia.Model. class_map: where to write the class map (Byte, nodata
     255); with an array input it may be left out, and product options (probabilities, logits,
     confidence) may be True: the result then holds them as arrays (vector=True: a GeoDataFrame,

@@ -38,8 +38,19 @@ class Report(types.SimpleNamespace):
         return "Report(" + ", ".join(f"{k}={short(v)}" for k, v in self.__dict__.items()) + ")"
 
 
+def _open_raster_path(value):
+    """The path behind an open raster: a luojia.MemoryRaster, or a rasterio dataset (its .name)."""
+    if isinstance(value, _luojia.MemoryRaster):
+        return value.path
+    if type(value).__module__.startswith("rasterio") and hasattr(value, "name") and hasattr(value, "read"):
+        return value.name
+    return None
+
+
 def _is_array(value):
     if isinstance(value, (str, bytes, os.PathLike, _luojia.Model)) or value is None:
+        return False
+    if _open_raster_path(value) is not None:
         return False
     return hasattr(value, "__array__") or hasattr(value, "__array_interface__")
 
@@ -88,9 +99,10 @@ def run_task(task, inputs, model, output, options, progress, transform, crs, nod
                 raster = _luojia.MemoryRaster(numpy.asarray(value), transform, crs, nodata)
                 keep.append(raster)
                 return raster.path
-            return value
+            opened = _open_raster_path(value)
+            return value if opened is None else opened
 
-        paths = [as_path(v) if task != "merge" else v for v in inputs]
+        paths = [as_path(v) if task != "merge" else [as_path(s) for s in v] for v in inputs]
         options = dict(options)
         for key in _RASTER_INPUT_OPTIONS & options.keys():
             options[key] = as_path(options[key])

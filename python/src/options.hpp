@@ -96,6 +96,18 @@ T convert(py::handle value, const std::string& name) {
   }
 }
 
+// "256M", "1.5G" (parse_byte_size) or a number of bytes.
+inline std::size_t byte_size(py::handle value, const std::string& name) {
+  if (py::isinstance<py::str>(value)) {
+    try {
+      return parse_byte_size(value.cast<std::string>());
+    } catch (const Error& e) {
+      throw UsageError(name, e.message());
+    }
+  }
+  return convert<std::size_t>(value, name);
+}
+
 }  // namespace detail
 
 template <class Options>
@@ -141,6 +153,12 @@ public:
     return options;
   }
 
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& e : entries_) out.push_back(e.name);
+    return out;
+  }
+
   // "Options:" and one line per option, for the docstring.
   std::string doc() const {
     std::string s = "Options (keyword arguments, named as the library's option fields):\n";
@@ -170,18 +188,15 @@ void add_stream_options(OptionTable<Options>& table, Access stream) {
   table.add("threads", "int", "worker threads (0: every core)", [stream](Options& o, py::handle v) {
     stream(o).threads = detail::convert<int>(v, "threads");
   });
-  table.add("memory", "str | int", "memory budget, \"256M\", \"1.5G\" or bytes (GDAL's cache included)",
-            [stream](Options& o, py::handle v) {
-              if (py::isinstance<py::str>(v)) stream(o).memory_budget = parse_byte_size(v.cast<std::string>());
-              else stream(o).memory_budget = detail::convert<std::size_t>(v, "memory");
-            });
+  table.add("memory_budget", "str | int", "memory budget, \"256M\", \"1.5G\" or bytes (GDAL's cache included)",
+            [stream](Options& o, py::handle v) { stream(o).memory_budget = detail::byte_size(v, "memory_budget"); });
 }
 
 // The raster product options: GDAL driver, creation options, overwrite.
 template <class Options, class Access>
 void add_output_options(OptionTable<Options>& table, Access output) {
-  table.add("format", "str", "GDAL driver of the raster products (GTiff, COG, ...; gdal_translate -of)",
-            [output](Options& o, py::handle v) { output(o).driver = detail::convert<std::string>(v, "format"); });
+  table.add("driver", "str", "GDAL driver of the raster products (GTiff, COG, ...; gdal_translate -of)",
+            [output](Options& o, py::handle v) { output(o).driver = detail::convert<std::string>(v, "driver"); });
   table.add("creation_options", "list[str] | dict", "KEY=VALUE creation options (gdal_translate -co)",
             [output](Options& o, py::handle v) {
               auto& target = output(o).creation_options;

@@ -147,6 +147,12 @@ const OptionTable<ChangeOptions>& change_table() {
     t.add("probabilities", "str", "with a model: also write class probabilities here", [](ChangeOptions& o, py::handle v) {
       o.segment.probabilities = convert<std::string>(v, "probabilities");
     });
+    t.add("logits", "str", "with a model: also write the raw outputs here", [](ChangeOptions& o, py::handle v) {
+      o.segment.logits = convert<std::string>(v, "logits");
+    });
+    t.add("confidence", "str", "with a model: also write the highest class probability here", [](ChangeOptions& o, py::handle v) {
+      o.segment.confidence = convert<std::string>(v, "confidence");
+    });
     t.add("vector", "str", "with a model: also polygonise the change map here", [](ChangeOptions& o, py::handle v) {
       o.segment.vector = convert<std::string>(v, "vector");
     });
@@ -175,7 +181,7 @@ const OptionTable<IndexJob>& index_table() {
     t.field("sensor", &IndexJob::sensor, "sentinel2, landsat8, modis, ...: band order and wavelengths");
     t.field("constants", &IndexJob::constants, "{name: value}: L=0.5, ... over the catalogue's defaults");
     t.field("nodata", &IndexJob::nodata, "nodata of the product (default -9999)");
-    t.field("tile_size", &IndexJob::tile_size, "tile side in pixels (default 512)");
+    t.field("tile", &IndexJob::tile, "tile side in pixels (default 512)");
     t.add("apply_scale", "bool", "read value * scale + offset of bands that declare them (default True; False: luojia-index --raw)", [](IndexJob& o, py::handle v) {
       o.stream.read.apply_scale = convert<bool>(v, "apply_scale");
     });
@@ -212,9 +218,8 @@ const OptionTable<MergeOptions>& merge_table() {
   static const OptionTable<MergeOptions> t = [] {
     OptionTable<MergeOptions> t("merge");
     add_output_options(t, member<&MergeOptions::output>);
-    t.add("memory", "str | int", "GDAL's block cache while copying", [](MergeOptions& o, py::handle v) {
-      if (py::isinstance<py::str>(v)) o.memory_budget = parse_byte_size(v.cast<std::string>());
-      else o.memory_budget = convert<std::size_t>(v, "memory");
+    t.add("memory_budget", "str | int", "GDAL's block cache while copying", [](MergeOptions& o, py::handle v) {
+      o.memory_budget = detail::byte_size(v, "memory_budget");
     });
     t.field("pixel_boxes", &MergeOptions::pixel_boxes, "detection shards: also write COCO-style pixel boxes here");
     return t;
@@ -339,6 +344,18 @@ void attach(StreamOptions& stream, CallGuard& guard) {
 }  // namespace
 
 void bind_tasks(py::module_& m) {
+  m.def("options", [](const std::string& task) -> std::vector<std::string> {
+    if (task == "segment") return segment_table().names();
+    if (task == "regress" || task == "super_resolve") return predict_table().names();
+    if (task == "classify") return classify_table().names();
+    if (task == "detect") return detect_table().names();
+    if (task == "change") return change_table().names();
+    if (task == "index") return index_table().names();
+    if (task == "assess") return assess_table().names();
+    if (task == "merge") return merge_table().names();
+    throw UsageError("task", "'" + task + "' is not a task (segment, regress, super_resolve, classify, detect, change, index, assess, merge)");
+  }, py::arg("task"), "The option names a task takes: the library's option fields.");
+
   m.def("segment", [](py::object input, py::object model, py::object class_map, py::dict options, py::object progress) {
     SegmentOptions o = segment_table().parse(options);
     CallGuard guard(progress);

@@ -141,7 +141,7 @@ def test_merge_equals_the_program(tmp_path):
         program("luojia-segment", ROADS, DATA / "demo_roads.onnx", tmp_path / f"s{k}.tif", "--shard", f"{k}/3", "--tile", 256)
     shards = [tmp_path / f"s{k}.tif" for k in (1, 2, 3)]
     program("luojia-merge", *shards, tmp_path / "m.tif", "-of", "GTiff")
-    r = luojia.merge(shards, tmp_path / "m_py.tif", format="GTiff")
+    r = luojia.merge(shards, tmp_path / "m_py.tif", driver="GTiff")
     assert r.shards == 3 and (r.width, r.height) == (1300, 1300)
     same_raster(tmp_path / "m.tif", tmp_path / "m_py.tif")
 
@@ -274,3 +274,41 @@ def test_vector_products_come_back_as_geodataframes(tmp_path):
     centres = np.c_[x0 + dx * d.boxes["cx"], y0 + dy * d.boxes["cy"]]
     got = np.c_[d.features.geometry.centroid.x, d.features.geometry.centroid.y]
     assert np.allclose(np.sort(got, axis=0), np.sort(centres, axis=0), atol=abs(dx) * 1e-3)
+
+
+def test_open_rasters_are_inputs_too(tmp_path):
+    program("luojia-index", LANDSAT, tmp_path / "i.tif", "--index", "NDVI", "--bands", "R=3,N=4")
+    pixels, georef = luojia.read_raster(LANDSAT)
+    memory = luojia.MemoryRaster(pixels, georef["transform"], georef["crs"])
+    luojia.index(memory, tmp_path / "from_memory.tif", indices=["NDVI"], bands={"R": 3, "N": 4})
+    want = luojia.read_raster(str(tmp_path / "i.tif"))[0]
+    assert np.array_equal(luojia.read_raster(str(tmp_path / "from_memory.tif"))[0], want)
+    rasterio = pytest.importorskip("rasterio")  # Debian's python3-rasterio, when installed
+    with rasterio.open(LANDSAT) as src:
+        luojia.index(src, tmp_path / "from_rasterio.tif", indices=["NDVI"], bands={"R": 3, "N": 4})
+    assert np.array_equal(luojia.read_raster(str(tmp_path / "from_rasterio.tif"))[0], want)
+
+
+# What a program's flag fills (its --json-usage "field") that Python names otherwise, or that only a
+# command line has; everything else must be a Python option of the same name.
+COMMAND_LINE_ONLY = {"quiet", "shard", "ortho", "dem"}
+PROGRAM_FLAGS_BESIDE_PYTHON = {
+    # --min-area 50px fills min_pixels; --raw is apply_scale=False; the rest are spellings of
+    # indices, bands and constants (--expr, --nd, --red ...) or listings.
+    "luojia-index": {"expr", "nd", "blue", "green", "red", "nir", "swir", "savi_l", "raw", "list", "json"},
+    "luojia-assess": {"surface", "json", "csv"},  # --surface is another function; --json/--csv print
+}
+PROGRAMS_OF = {"segment": "luojia-segment", "regress": "luojia-regress", "super_resolve": "luojia-superres",
+               "classify": "luojia-classify", "detect": "luojia-detect", "change": "luojia-change",
+               "index": "luojia-index", "assess": "luojia-assess", "merge": "luojia-merge"}
+
+
+@pytest.mark.parametrize("task", sorted(PROGRAMS_OF))
+def test_python_options_are_the_programs_fields(task):
+    name = PROGRAMS_OF[task]
+    usage = json.loads(subprocess.run([str(PROGRAMS / name), "--json-usage"], capture_output=True, text=True, check=True).stdout)
+    fields = {o["field"] for o in usage["options"]} - COMMAND_LINE_ONLY - PROGRAM_FLAGS_BESIDE_PYTHON.get(name, set())
+    python = set(luojia._luojia.options(task))
+    assert fields <= python, f"{name} fills {sorted(fields - python)}, which luojia.{task} does not take"
+    # And the docstring lists every option.
+    assert all(option in getattr(luojia._luojia, task).__doc__ for option in python)

@@ -52,7 +52,7 @@ struct IndexJob {
   std::string sensor;                       // sentinel2, landsat8, modis, ...: band order, wavelengths
   std::map<std::string, double> constants;  // L=0.5, sigma=0.3, PAR=...: over the catalogue's defaults
   float nodata = -9999.0f;
-  std::int64_t tile_size = 512;
+  std::int64_t tile = 512;                   // tile side in pixels, as every task names it
   OutputOptions output;
   StreamOptions stream;  // threads, memory, progress; read.apply_scale is honoured
 };
