@@ -54,7 +54,7 @@ int stereo_main(int argc, char** argv) {
   args.value("--height-margin", "M", "RPC pairs with --dem: metres above the DEM searched, for buildings (default 50)", dsm.height_margin);
   args.value("--max-disparity-span", "N", "RPC pairs: widest disparity range searched; wider is cut with a warning (default 256)",
              dsm.max_disparity_span);
-  args.value("--t_srs", "CRS", "RPC pairs: the DSM's CRS (EPSG:32650, WKT, ...; default the scene's UTM zone)", dsm.crs).fills("crs");
+  args.value("--t_srs", "CRS", "RPC pairs: the DSM's CRS (EPSG:32650, WKT, ...; default the scene's UTM zone); a compound CRS (EPSG:32650+5773) puts the heights on its geoid", dsm.crs).fills("crs");
   args.value("--resolution", "R", "RPC pairs: the DSM's cell size in its CRS units (default the left image's pixel on the ground)",
              dsm.resolution);
   args.value("--reduction", "median|max|mean|min", "RPC pairs: how a DSM cell reduces its points' heights (default median)",

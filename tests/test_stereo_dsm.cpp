@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 using namespace luojia;
 using namespace luojia::test;
@@ -171,4 +172,73 @@ TEST_CASE("stereo DSM: refusals", "[stereo][dsm][errors]") {
   o.crs = "EPSG:4326";
   CHECK_THROWS_WITH(refused(o, scene.right), Catch::Contains("projected CRS"));
   CHECK_FALSE(std::filesystem::exists(dir.file("dsm.tif")));
+}
+
+TEST_CASE("stereo DSM: heights on a geoid through a compound CRS, against PROJ, and a geoid PROJ lacks refused", "[stereo][dsm]") {
+  TempDir dir;
+  const RpcScene scene = make_rpc_scene(dir.path().string(), 100, 9);
+  DsmOptions o = scene_options();
+  stereo_dsm(scene.left, scene.right, dir.file("ellipsoid.tif"), o);
+  o.crs = "EPSG:32650+5773";  // UTM 50N + EGM96 height (Debian's proj-data holds its grid)
+  stereo_dsm(scene.left, scene.right, dir.file("egm96.tif"), o);
+  const Raster ellipsoid = Raster::open(dir.file("ellipsoid.tif")), egm96 = Raster::open(dir.file("egm96.tif"));
+  REQUIRE(egm96.info().width == ellipsoid.info().width);
+  REQUIRE(egm96.info().geotransform->c == ellipsoid.info().geotransform->c);
+  OGRSpatialReference compound;
+  compound.importFromWkt(egm96.info().crs_wkt.c_str());
+  CHECK(compound.IsCompound());
+  bool said = false;
+  for (const auto& [k, v] : egm96.info().metadata) said |= k == "LUOJIA_HEIGHTS" && v.find("EGM96") != std::string::npos;
+  CHECK(said);
+  // The reference: PROJ's own undulation at each cell's centre (h - H through EPSG:4979 ->
+  // EPSG:4326+5773), which varies by centimetres over the scene; the cells' heights differ by it.
+  OGRSpatialReference utm, geographic3d, egm;
+  utm.importFromEPSG(32650);
+  geographic3d.importFromEPSG(4979);
+  egm.SetFromUserInput("EPSG:4326+5773");
+  for (auto* s : {&utm, &geographic3d, &egm}) s->SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  std::unique_ptr<OGRCoordinateTransformation> to_lonlat(OGRCreateCoordinateTransformation(&utm, &geographic3d));
+  std::unique_ptr<OGRCoordinateTransformation> to_geoid(OGRCreateCoordinateTransformation(&geographic3d, &egm));
+  REQUIRE(to_lonlat);
+  REQUIRE(to_geoid);
+  const std::vector<double> h = read_band(dir.file("ellipsoid.tif"), 1), big_h = read_band(dir.file("egm96.tif"), 1);
+  const auto& g = ellipsoid.info().geotransform->c;
+  double worst = 0;
+  std::int64_t compared = 0;
+  for (std::int64_t r = 0; r < ellipsoid.info().height; ++r)
+    for (std::int64_t c = 0; c < ellipsoid.info().width; ++c) {
+      const std::size_t i = static_cast<std::size_t>(r * ellipsoid.info().width + c);
+      if (h[i] == -9999.0 || big_h[i] == -9999.0) continue;
+      double x = g[0] + (c + 0.5) * g[1], y = g[3] + (r + 0.5) * g[5], z = 0;
+      REQUIRE(to_lonlat->Transform(1, &x, &y, &z));
+      z = h[i];
+      REQUIRE(to_geoid->Transform(1, &x, &y, &z));
+      worst = std::max(worst, std::abs(big_h[i] - z));
+      ++compared;
+    }
+  INFO(compared << " cells compared");
+  CHECK(compared > 2000);
+  CHECK(worst < 0.01);
+  // A geoid whose grid is not installed is refused before any work, never taken as the
+  // ellipsoid (PROJ's "ballpark" fallback would keep the heights unchanged).
+  OGRSpatialReference egm2008;
+  egm2008.SetFromUserInput("EPSG:32650+3855");
+  OGRCoordinateTransformationOptions strict;
+  strict.SetBallparkAllowed(false);
+  CPLPushErrorHandler(CPLQuietErrorHandler);
+  std::unique_ptr<OGRCoordinateTransformation> reachable(OGRCreateCoordinateTransformation(&geographic3d, &egm2008, strict));
+  CPLPopErrorHandler();
+  if (reachable) {
+    WARN("this machine has EGM2008's grid: the refusal is not exercised");
+  } else {
+    o.crs = "EPSG:32650+3855";
+    try {
+      stereo_dsm(scene.left, scene.right, dir.file("egm2008.tif"), o);
+      FAIL("a geoid without its grid was accepted");
+    } catch (const UsageError& e) {
+      CHECK(e.option() == "crs");
+      CHECK_THAT(e.what(), Catch::Contains("EGM2008") && Catch::Contains("grid is missing"));
+    }
+    CHECK_FALSE(std::filesystem::exists(dir.file("egm2008.tif")));
+  }
 }

@@ -4,7 +4,7 @@
 # Runs apt-get as root (directly, or through sudo when that exists).
 set -euo pipefail
 packages=(cmake g++ make pkg-config libgdal-dev libeigen3-dev libtbb-dev catch2 gdal-bin libonnx-dev libprotobuf-dev protobuf-compiler nlohmann-json3-dev
-          pybind11-dev python3-dev python3-numpy "$@")
+          pybind11-dev python3-dev python3-numpy proj-data "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

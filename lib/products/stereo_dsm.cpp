@@ -37,20 +37,46 @@ using stereo::Affine;
 constexpr float kNodata = -9999.0f;
 
 struct Transform {
-  std::unique_ptr<OGRCoordinateTransformation> forward, backward;  // WGS84 lon/lat <-> the map
+  // WGS84 lon/lat (and ellipsoidal height) -> the map (and its heights); the map -> WGS84 lon/lat.
+  std::unique_ptr<OGRCoordinateTransformation> forward, backward;
+  bool vertical = false;  // the map CRS is compound: heights go to its vertical datum (a geoid)
 };
 
 Transform map_transform(const std::string& crs_wkt) {
   OGRSpatialReference wgs84, map;
-  wgs84.SetWellKnownGeogCS("WGS84");
-  wgs84.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   map.importFromWkt(crs_wkt.c_str());
   map.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   Transform t;
-  t.forward.reset(OGRCreateCoordinateTransformation(&wgs84, &map));
-  t.backward.reset(OGRCreateCoordinateTransformation(&map, &wgs84));
+  t.vertical = map.IsCompound();
+  // With a vertical datum the points leave WGS84 as 3-D (EPSG:4979: heights above the ellipsoid),
+  // and PROJ may not fall back on a "ballpark" operation, which keeps heights unchanged when the
+  // geoid's grid is missing: that would be a wrong DSM without a word.
+  if (t.vertical) wgs84.importFromEPSG(4979);
+  else wgs84.SetWellKnownGeogCS("WGS84");
+  wgs84.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  OGRCoordinateTransformationOptions strict;
+  if (t.vertical) strict.SetBallparkAllowed(false);
+  CPLErrorHandlerPusher quiet(CPLQuietErrorHandler);  // PROJ's own message is a page of WKT; ours says what to do
+  t.forward.reset(OGRCreateCoordinateTransformation(&wgs84, &map, strict));
+  OGRSpatialReference wgs84_2d;
+  wgs84_2d.SetWellKnownGeogCS("WGS84");
+  wgs84_2d.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  t.backward.reset(OGRCreateCoordinateTransformation(&map, &wgs84_2d));
+  if (t.vertical && !t.forward)
+    throw UsageError("crs", std::string("needs a transformation from WGS84 ellipsoidal heights to ") +
+                                (map.GetAttrValue("COMPD_CS|VERT_CS") ? map.GetAttrValue("COMPD_CS|VERT_CS") : "its vertical CRS") +
+                                " that PROJ lacks here: the geoid's grid is missing (Debian's proj-data has EGM96's; projsync fetches others)");
   if (!t.forward || !t.backward) raise("cannot transform between WGS84 and the DSM's CRS");
   return t;
+}
+
+// What the DSM's heights are, for its metadata.
+std::string height_kind(const std::string& crs_wkt) {
+  OGRSpatialReference map;
+  map.importFromWkt(crs_wkt.c_str());
+  if (!map.IsCompound()) return "ellipsoidal (WGS84), metres";
+  const char* name = map.GetAttrValue("COMPD_CS|VERT_CS");
+  return std::string("gravity-related (") + (name ? name : "vertical CRS") + "), metres";
 }
 
 std::string map_crs(const DsmOptions& o, const RpcModel& left) {
@@ -228,7 +254,7 @@ Bounds write_points(const std::string& disparity_path, const std::string& points
     for (std::int64_t y = 0; y < h; ++y) {
       // The row's points, put on the map together (one call to the transformation per row).
       std::vector<std::int64_t> row_points;
-      std::vector<double> px, py;
+      std::vector<double> px, py, pz;
       for (std::int64_t x = 0; x < w; ++x) {
         const std::size_t i = static_cast<std::size_t>(y * w + x);
         x_band[i] = y_band[i] = z_band[i] = kNodata;
@@ -243,11 +269,12 @@ Bounds write_points(const std::string& disparity_path, const std::string& points
         }
         px.push_back(p.longitude);
         py.push_back(p.latitude);
-        z_band[i] = static_cast<float>(p.height);
+        pz.push_back(p.height);
         row_points.push_back(x);
       }
       std::vector<int> success(px.size(), 0);
-      if (!px.empty()) t.forward->Transform(static_cast<int>(px.size()), px.data(), py.data(), nullptr, success.data());
+      if (!px.empty())
+        t.forward->Transform(static_cast<int>(px.size()), px.data(), py.data(), t.vertical ? pz.data() : nullptr, success.data());
       for (std::size_t k = 0; k < row_points.size(); ++k) {
         const std::size_t i = static_cast<std::size_t>(y * w + row_points[k]);
         if (!success[k]) {
@@ -257,6 +284,7 @@ Bounds write_points(const std::string& disparity_path, const std::string& points
         }
         x_band[i] = static_cast<float>(px[k] - origin[0]);
         y_band[i] = static_cast<float>(py[k] - origin[1]);
+        z_band[i] = static_cast<float>(pz[k]);
         b.x0 = std::min(b.x0, px[k]);
         b.x1 = std::max(b.x1, px[k]);
         b.y0 = std::min(b.y0, py[k]);
@@ -333,6 +361,11 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
                        ErrorContext{info->path, {}, {}, {}});
 
   DsmReport report;
+  // The map and its heights first: a CRS PROJ cannot reach (a geoid without its grid) fails here,
+  // before any work.
+  const std::string crs_wkt = map_crs(o, *left);
+  report.crs_wkt = crs_wkt;
+  const Transform t = map_transform(crs_wkt);
   const Range heights = scene_heights(o, *left, li);
   report.min_height = heights.low;
   report.max_height = heights.high;
@@ -391,9 +424,6 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   report.matching = match_stereo(left_epipolar, right_epipolar, disparity_path, match);
 
   // Step 4: points on the map.
-  const std::string crs_wkt = map_crs(o, *left);
-  report.crs_wkt = crs_wkt;
-  const Transform t = map_transform(crs_wkt);
   double cx = left->longitude_offset(), cy = left->latitude_offset();
   t.forward->Transform(1, &cx, &cy);
   const std::array<double, 2> origin{std::round(cx), std::round(cy)};
@@ -428,7 +458,7 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   layout.nodata = kNodata;
   layout.crs_wkt = crs_wkt;
   layout.geotransform = GeoTransform{{gx0, resolution, 0.0, gy1, 0.0, -resolution}};
-  layout.metadata = {{"LUOJIA_HEIGHTS", "ellipsoidal (WGS84), metres"}, {"LUOJIA_DSM_REDUCTION", o.reduction},
+  layout.metadata = {{"LUOJIA_HEIGHTS", height_kind(crs_wkt)}, {"LUOJIA_DSM_REDUCTION", o.reduction},
                      {"LUOJIA_EPIPOLAR_VERTICAL_RMS", std::to_string(g.vertical_rms)}};
   RasterWriter dsm(dsm_path, layout, so0.output);
   dsm.set_band_description(1, "height");
