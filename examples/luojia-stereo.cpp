@@ -60,6 +60,8 @@ int stereo_main(int argc, char** argv) {
   args.value("--reduction", "median|max|mean|min", "RPC pairs: how a DSM cell reduces its points' heights (default median)",
              dsm.reduction);
   args.value("--disparity", "PATH", "RPC pairs: also write the disparity on the epipolar grid", dsm.disparity).role(cli::PathRole::OutputRaster);
+  args.value("--point-cloud", "PATH", "RPC pairs: also write every point as a 3-D point layer on the DSM's CRS (.fgb, .gpkg, ...)",
+             dsm.point_cloud).role(cli::PathRole::OutputVector);
   args.value("--max-residual", "PX", "RPC pairs: drop points whose lines of sight miss by more (pixels, default 1)",
              dsm.max_intersection_residual)
       .fills("max_intersection_residual");
@@ -100,6 +102,7 @@ int stereo_main(int argc, char** argv) {
     for (const auto& [given, flag] : {std::pair{!dsm.dem.empty(), "--dem"}, {!min_height.empty(), "--min-height"},
                                       {!max_height.empty(), "--max-height"}, {!dsm.crs.empty(), "--t_srs"},
                                       {dsm.resolution != 0.0, "--resolution"}, {!dsm.disparity.empty(), "--disparity"},
+                                      {!dsm.point_cloud.empty(), "--point-cloud"},
                                       {dsm.reduction != "median", "--reduction"}, {dsm.height_margin != 50.0, "--height-margin"},
                                       {dsm.max_disparity_span != 256, "--max-disparity-span"},
                                       {dsm.max_intersection_residual != 1.0, "--max-residual"}})
@@ -129,7 +132,7 @@ int stereo_main(int argc, char** argv) {
   if (!min_height.empty()) dsm.min_height = cli::parse_double(min_height, "--min-height");
   if (!max_height.empty()) dsm.max_height = cli::parse_double(max_height, "--max-height");
   dsm.stereo = o;
-  cli::check_paths({left, right}, {dsm.dem}, {output, dsm.disparity}, true);
+  cli::check_paths({left, right}, {dsm.dem}, {output, dsm.disparity, dsm.point_cloud}, true);
   const DsmReport r = stereo_dsm(left, right, output, dsm);
   if (!common.quiet) {
     std::cerr << "luojia-stereo: epipolar grid " << r.epipolar_width << "x" << r.epipolar_height << ", residual vertical disparity "

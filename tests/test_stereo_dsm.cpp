@@ -8,6 +8,8 @@
 #include <luojia/products/stereo.hpp>
 
 #include <catch2/catch.hpp>
+#include <gdal_priv.h>
+#include <ogrsf_frmts.h>
 
 #include <algorithm>
 #include <cmath>
@@ -241,4 +243,56 @@ TEST_CASE("stereo DSM: heights on a geoid through a compound CRS, against PROJ, 
     }
     CHECK_FALSE(std::filesystem::exists(dir.file("egm2008.tif")));
   }
+}
+
+TEST_CASE("stereo DSM: the point cloud holds every kept point, and gridding it gives the DSM", "[stereo][dsm]") {
+  TempDir dir;
+  const RpcScene scene = make_rpc_scene(dir.path().string(), 100, 11);
+  DsmOptions o = scene_options();
+  o.point_cloud = dir.file("cloud.fgb");
+  const DsmReport r = stereo_dsm(scene.left, scene.right, dir.file("dsm.tif"), o);
+  CHECK(r.written == std::vector<std::string>{dir.file("dsm.tif"), dir.file("cloud.fgb")});
+  // Read back by GDAL's FlatGeobuf reader.
+  std::unique_ptr<GDALDataset> cloud(GDALDataset::Open(dir.file("cloud.fgb").c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+  REQUIRE(cloud);
+  OGRLayer* layer = cloud->GetLayer(0);
+  REQUIRE(layer);
+  CHECK(wkbFlatten(layer->GetGeomType()) == wkbPoint);
+  CHECK(OGR_GT_HasZ(layer->GetGeomType()));
+  CHECK(layer->GetFeatureCount() == r.points);
+  const Raster dsm = Raster::open(dir.file("dsm.tif"));
+  OGRSpatialReference dsm_srs;
+  dsm_srs.importFromWkt(dsm.info().crs_wkt.c_str());
+  CHECK(layer->GetSpatialRef()->IsSame(&dsm_srs));
+  // Each cell's median of the cloud's heights is the DSM's height there, and its count band 2.
+  const auto& g = dsm.info().geotransform->c;
+  const std::int64_t w = dsm.info().width, h = dsm.info().height;
+  std::vector<std::vector<float>> cells(static_cast<std::size_t>(w * h));
+  for (auto& feature : *layer) {
+    const auto* p = feature->GetGeometryRef()->toPoint();
+    const auto c = static_cast<std::int64_t>(std::floor((p->getX() - g[0]) / g[1])), row = static_cast<std::int64_t>(std::floor((p->getY() - g[3]) / g[5]));
+    REQUIRE(c >= 0);
+    REQUIRE(row >= 0);
+    REQUIRE(c < w);
+    REQUIRE(row < h);
+    cells[static_cast<std::size_t>(row * w + c)].push_back(static_cast<float>(p->getZ()));
+  }
+  const std::vector<double> height = read_band(dir.file("dsm.tif"), 1), count = read_band(dir.file("dsm.tif"), 2);
+  std::int64_t filled = 0, agree = 0;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    auto& v = cells[i];
+    if (v.empty()) continue;
+    ++filled;
+    std::sort(v.begin(), v.end());
+    const double median = v.size() % 2 ? v[v.size() / 2] : 0.5 * (static_cast<double>(v[v.size() / 2 - 1]) + v[v.size() / 2]);
+    agree += std::abs(height[i] - median) < 1e-3 && count[i] == static_cast<double>(v.size());
+  }
+  INFO(agree << " of " << filled << " cells agree");
+  CHECK(filled == r.cells);
+  // (a point on a cell's edge may fall on either side after the float offsets the DSM keeps)
+  CHECK(agree >= filled * 999 / 1000);
+  // A raster path for the cloud is refused before any work.
+  o.point_cloud = dir.file("cloud.tif");
+  CHECK_THROWS_AS(stereo_dsm(scene.left, scene.right, dir.file("dsm2.tif"), o), OutputError);
+  CHECK_FALSE(std::filesystem::exists(dir.file("dsm2.tif")));
 }

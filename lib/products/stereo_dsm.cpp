@@ -11,16 +11,19 @@
 
 #include <luojia/error.hpp>
 #include <luojia/io/rpc_model.hpp>
+#include <luojia/io/vector_format.hpp>
 
 #include "engine/scaled_progress.hpp"
 #include "io/band_stack.hpp"
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"
+#include "io/vector_output.hpp"
 #include "stereo/epipolar_rectification.hpp"
 
 #include <Eigen/Dense>
 #include <gdal_priv.h>
 #include <ogr_spatialref.h>
+#include <ogrsf_frmts.h>
 
 #include <algorithm>
 #include <atomic>
@@ -307,6 +310,36 @@ Bounds write_points(const std::string& disparity_path, const std::string& points
   return bounds;
 }
 
+// Step 4b: the kept points as PointZ features on the map, in the epipolar grid's order, read in
+// strips of about a million pixels (memory bounded by the strip, not the scene).
+void write_point_cloud(const std::string& points_path, std::array<double, 2> origin, const std::string& crs_wkt,
+                       detail::VectorOutput& out, const detail::ScaledProgress& progress) {
+  Raster points = Raster::open(points_path);
+  const std::int64_t w = points.info().width, h = points.info().height;
+  OGRSpatialReference srs;
+  srs.importFromWkt(crs_wkt.c_str());
+  srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  OGRLayer* layer = out.dataset().CreateLayer("points", &srs, wkbPoint25D, nullptr);
+  if (!layer) raise(std::string("cannot create the point layer: ") + CPLGetLastErrorMsg());
+  const std::int64_t rows = std::max<std::int64_t>(1, (std::int64_t{1} << 20) / std::max<std::int64_t>(w, 1));
+  const std::vector<int> bands{1, 2, 3};
+  Image strip;
+  for (std::int64_t y0 = 0; y0 < h; y0 += rows) {
+    const Window window{0, y0, w, std::min(rows, h - y0)};
+    points.read_into(window, bands, strip);
+    const bool transaction = out.dataset().StartTransaction() == OGRERR_NONE;
+    for (std::size_t i = 0; i < strip.plane_size(); ++i) {
+      const float z = strip.band(2)[i];
+      if (z == kNodata) continue;
+      OGRFeature feature(layer->GetLayerDefn());
+      feature.SetGeometryDirectly(new OGRPoint(strip.band(0)[i] + origin[0], strip.band(1)[i] + origin[1], z));
+      if (layer->CreateFeature(&feature) != OGRERR_NONE) raise(std::string("cannot write a point: ") + CPLGetLastErrorMsg());
+    }
+    if (transaction && out.dataset().CommitTransaction() != OGRERR_NONE) raise(std::string("cannot write the points: ") + CPLGetLastErrorMsg());
+    if (!progress.tick(static_cast<double>(y0 + window.height) / static_cast<double>(h))) throw Cancelled();
+  }
+}
+
 // A raster of the DSM's size without data of its own: the engine's grid for step 5, whose
 // kernel reads the points itself.
 std::string blank_grid(std::int64_t width, std::int64_t height, detail::TemporaryFiles& files) {
@@ -350,6 +383,8 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   if (!(o.max_intersection_residual > 0.0)) throw UsageError("max_intersection_residual", "must be positive");
   check_output_path(dsm_path, so0.output.overwrite);
   check_output_path(o.disparity, so0.output.overwrite);
+  check_output_path(o.point_cloud, so0.output.overwrite);
+  if (!o.point_cloud.empty()) vector_driver_for(o.point_cloud);  // a vector format, before any work
   const Raster left_raster = Raster::open(left_path), right_raster = Raster::open(right_path);
   const RasterInfo &li = left_raster.info(), &ri = right_raster.info();
   const std::optional<RpcModel> left = RpcModel::of(li), right = RpcModel::of(ri);
@@ -433,6 +468,13 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   const Bounds bounds = write_points(disparity_path, points_path, *left, *right, g, start, heights, crs_wkt, origin, o,
                                      point_progress.apply(so0.stream), report);
   if (report.points == 0) throw InputError("no pixel of the pair was matched: nothing to put in a DSM", ErrorContext{left_path, {}, {}, {}});
+  std::optional<detail::VectorOutput> cloud;
+  if (!o.point_cloud.empty()) {
+    cloud.emplace(o.point_cloud, so0.output.overwrite);
+    const detail::ScaledProgress cloud_progress(so0.stream, 0.9, 0.92);
+    write_point_cloud(points_path, origin, crs_wkt, *cloud, cloud_progress);
+    cloud->finish();  // put in place with the DSM, below
+  }
 
   // Step 5: the DSM grid over the points, cells snapped to the resolution.
   double resolution = o.resolution;
@@ -530,7 +572,7 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
     }
     cells += filled;
   };
-  const detail::ScaledProgress dsm_progress(so0.stream, 0.9, 1.0);
+  const detail::ScaledProgress dsm_progress(so0.stream, 0.92, 1.0);
   StreamOptions dso = dsm_progress.apply(so0.stream);
   dso.kernel_bytes_per_tile += static_cast<std::size_t>(go.tile_width * go.tile_height) * 64;
   stream(grid_raster, {1}, grid, dsm, 3, kernel, dso);
@@ -538,6 +580,10 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   dsm.finish();
   dsm.commit();
   report.written.push_back(dsm_path);
+  if (cloud) {
+    cloud->commit();
+    report.written.push_back(o.point_cloud);
+  }
   if (!o.disparity.empty()) report.written.insert(report.written.begin(), o.disparity);
   return report;
 }

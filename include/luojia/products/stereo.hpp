@@ -137,6 +137,10 @@ struct DsmOptions {
   double resolution = 0.0;
   std::string reduction = "median";  // of the heights falling in a cell: median, max, mean or min
   std::string disparity;             // also write the epipolar disparity here
+  // Also write every kept point here, as a 3-D point layer on the DSM's CRS (x, y on the map, z
+  // its height): the point cloud before gridding, for point-cloud tools (.fgb streams fastest,
+  // .gpkg, .geojson, .shp).
+  std::string point_cloud;
   // Points whose lines of sight miss each other by more than this (pixels, RMS) are dropped.
   double max_intersection_residual = 1.0;
 };
