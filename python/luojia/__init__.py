@@ -36,7 +36,7 @@ from ._arrays import Report, read_vector, run_task
 __all__ = [
     "Cancelled", "Error", "InputError", "Model", "ModelError", "OutputError", "Report", "UsageError",
     "__version__", "kernel_isa", "read_raster", "read_vector", "MemoryRaster",
-    "segment", "regress", "super_resolve", "classify", "detect", "change", "index", "assess", "merge",
+    "segment", "regress", "super_resolve", "classify", "detect", "change", "index", "assess", "merge", "stereo",
 ]
 
 
@@ -86,6 +86,19 @@ def change(before, after, output=None, *, progress=None, transform=None, crs=Non
 def index(input, output=None, *, progress=None, transform=None, crs=None, nodata=None, **options):
     """Spectral indices (luojia-index): indices=["NDVI", ...] or {name: formula}, one band each."""
     return run_task("index", [input], None, output, options, progress, transform, crs, nodata)
+
+
+def stereo(left, right, output=None, *, progress=None, transform=None, crs=None, nodata=None, **options):
+    """Stereo (luojia-stereo): a pair with RPCs to a DSM (heights on the scene's UTM zone, or on a
+    geoid with a compound crs=), or with rectified=True an epipolar pair to the disparity on LEFT's
+    grid (and depth=). Census and semi-global matching over paths of bounded length, so tiles
+    equal the whole scene; with model= (rectified), a learned matcher. Array inputs are epipolar
+    pairs (rectified=True); a DSM needs the views' RPCs, so files. For files, crs= is the DSM's
+    CRS (luojia-stereo --t_srs); for arrays, the arrays' CRS."""
+    from ._arrays import _is_array
+    if crs is not None and not (_is_array(left) or _is_array(right)):
+        options["crs"], crs = crs, None
+    return run_task("stereo", [left, right], None, output, options, progress, transform, crs, nodata)
 
 
 def assess(class_map, reference, *, progress=None, transform=None, crs=None, nodata=None, **options):

@@ -18,6 +18,7 @@ _PRODUCTS = {
     "index": ("output", "raster", {}),
     "assess": (None, None, {}),
     "merge": ("output", "any", {}),
+    "stereo": ("output", "raster", {"disparity": "raster", "depth": "raster", "point_cloud": "vector"}),
 }
 # Options that name an input raster on the input's grid: an array is accepted there too.
 _RASTER_INPUT_OPTIONS = {"mask"}

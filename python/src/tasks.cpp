@@ -14,6 +14,9 @@
 #include <luojia/products/prediction.hpp>
 #include <luojia/products/segmentation.hpp>
 #include <luojia/products/spectral_index.hpp>
+#include <luojia/products/stereo.hpp>
+
+#include <set>
 
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
@@ -192,6 +195,73 @@ const OptionTable<IndexJob>& index_table() {
   return t;
 }
 
+// luojia-stereo's two jobs under one set of options: an epipolar pair (rectified) to a disparity,
+// or a pair with RPCs to a DSM.
+struct StereoJob {
+  DsmOptions dsm;
+  bool rectified = false;
+  std::optional<int> min_disparity, max_disparity;
+};
+
+// Options of the DSM job alone: refused with rectified=True, as the program refuses them.
+const std::set<std::string> kDsmOnly{"dem", "min_height", "max_height", "height_margin", "max_disparity_span", "crs", "resolution",
+                                     "reduction", "disparity", "point_cloud", "max_intersection_residual"};
+
+const OptionTable<StereoJob>& stereo_table() {
+  static const OptionTable<StereoJob> t = [] {
+    OptionTable<StereoJob> t("stereo");
+    t.field("rectified", &StereoJob::rectified, "the pair is epipolar already: the output is the disparity on LEFT's grid");
+    t.field("min_disparity", &StereoJob::min_disparity, "smallest disparity searched (default: 0 rectified, else from the heights)");
+    t.field("max_disparity", &StereoJob::max_disparity, "largest disparity searched (default: 63 rectified, else from the heights)");
+    const auto dsm = [&t](const std::string& name, auto member, const std::string& help) {
+      using T = std::decay_t<decltype(std::declval<DsmOptions>().*member)>;
+      t.add(name, detail::kind_name<T>(), "pairs with RPCs: " + help,
+            [member, name](StereoJob& o, py::handle v) { o.dsm.*member = convert<T>(v, name); });
+    };
+    dsm("dem", &DsmOptions::dem, "a DEM whose heights under the scene set the range");
+    dsm("min_height", &DsmOptions::min_height, "lowest height of the scene (m, ellipsoidal)");
+    dsm("max_height", &DsmOptions::max_height, "highest height of the scene (m, ellipsoidal)");
+    dsm("height_margin", &DsmOptions::height_margin, "added above a DEM's highest value (default 50 m)");
+    dsm("max_disparity_span", &DsmOptions::max_disparity_span, "widest disparity range searched (default 256)");
+    dsm("crs", &DsmOptions::crs, "the DSM's CRS (default the scene's UTM zone; a compound CRS puts heights on its geoid)");
+    dsm("resolution", &DsmOptions::resolution, "the DSM's cell size (default the image's ground sample distance)");
+    dsm("reduction", &DsmOptions::reduction, "median, max, mean or min of the heights in a cell");
+    dsm("disparity", &DsmOptions::disparity, "also write the epipolar disparity here");
+    dsm("point_cloud", &DsmOptions::point_cloud, "also write every point as a 3-D point layer here");
+    dsm("max_intersection_residual", &DsmOptions::max_intersection_residual, "points whose rays miss by more (px) are dropped");
+    const auto stereo = [&t](const std::string& name, auto member, const std::string& help) {
+      using T = std::decay_t<decltype(std::declval<StereoOptions>().*member)>;
+      t.add(name, detail::kind_name<T>(), help, [member, name](StereoJob& o, py::handle v) { o.dsm.stereo.*member = convert<T>(v, name); });
+    };
+    stereo("model", &StereoOptions::model, "rectified: a learned matcher (ONNX, two inputs, one disparity output)");
+    stereo("left_band", &StereoOptions::left_band, "band of LEFT matched (default 1)");
+    stereo("right_band", &StereoOptions::right_band, "band of RIGHT matched (default 1)");
+    stereo("nodata", &StereoOptions::nodata, "rectified: nodata of the disparity and depth (default -9999)");
+    stereo("depth", &StereoOptions::depth, "rectified: also write depth = focal * baseline / (disparity + disparity_offset) here");
+    stereo("baseline", &StereoOptions::baseline, "rectified, with depth: the baseline");
+    stereo("focal", &StereoOptions::focal, "rectified, with depth: the focal length in pixels");
+    stereo("disparity_offset", &StereoOptions::disparity_offset, "rectified, with depth: the principal points' x difference");
+    stereo("tile", &StereoOptions::tile, "tile side in pixels (default 512)");
+    const auto match = [&t](const std::string& name, auto member, const std::string& help) {
+      using T = std::decay_t<decltype(std::declval<MatchOptions>().*member)>;
+      t.add(name, detail::kind_name<T>(), help, [member, name](StereoJob& o, py::handle v) { o.dsm.stereo.match.*member = convert<T>(v, name); });
+    };
+    match("paths", &MatchOptions::paths, "8 or 4 aggregation paths");
+    match("path_length", &MatchOptions::path_length, "pixels a path runs before it restarts (default 32)");
+    match("p1", &MatchOptions::p1, "penalty of a one-pixel disparity step (default 10)");
+    match("p2", &MatchOptions::p2, "penalty of a larger step (default 120)");
+    match("uniqueness", &MatchOptions::uniqueness, "refuse a match another disparity nearly equals (default 0.10)");
+    match("lr_max_diff", &MatchOptions::lr_max_diff, "left-right check tolerance (-1: off; default 1)");
+    match("speckle_size", &MatchOptions::speckle_size, "remove regions smaller than this (0: off; default 100)");
+    match("speckle_range", &MatchOptions::speckle_range, "largest step within a speckle region (default 1)");
+    match("subpixel", &MatchOptions::subpixel, "parabola refinement (default True)");
+    add_output_options(t, [](StereoJob& o) -> OutputOptions& { return o.dsm.stereo.output; });
+    add_stream_options(t, [](StereoJob& o) -> StreamOptions& { return o.dsm.stereo.stream; });
+    return t;
+  }();
+  return t;
+}
+
 const OptionTable<AssessOptions>& assess_table() {
   static const OptionTable<AssessOptions> t = [] {
     OptionTable<AssessOptions> t("assess");
@@ -275,6 +345,28 @@ py::dict report(const ChangeReport& r) {
   return d;
 }
 
+py::dict report(const StereoReport& r) {
+  py::dict d, counts;
+  counts["valid"] = r.counts.valid, counts["matched"] = r.counts.matched, counts["not_unique"] = r.counts.not_unique;
+  counts["inconsistent"] = r.counts.inconsistent, counts["speckles"] = r.counts.speckles, counts["at_range_end"] = r.counts.at_range_end;
+  d["counts"] = counts;
+  d["halo"] = py::make_tuple(r.halo.left, r.halo.top, r.halo.right, r.halo.bottom);
+  d["tiles"] = r.tiles, d["tiles_in_flight"] = r.tiles_in_flight, d["bytes_per_tile"] = r.bytes_per_tile, d["written"] = r.written;
+  return d;
+}
+
+py::dict report(const DsmReport& r) {
+  py::dict d;
+  d["matching"] = report(r.matching);
+  d["epipolar_width"] = r.epipolar_width, d["epipolar_height"] = r.epipolar_height;
+  d["vertical_rms"] = r.vertical_rms, d["vertical_max"] = r.vertical_max;
+  d["min_height"] = r.min_height, d["max_height"] = r.max_height;
+  d["min_disparity"] = r.min_disparity, d["max_disparity"] = r.max_disparity, d["range_capped"] = r.range_capped;
+  d["disparity_per_metre"] = r.disparity_per_metre, d["points"] = r.points, d["dropped_points"] = r.dropped_points;
+  d["cells"] = r.cells, d["width"] = r.width, d["height"] = r.height, d["crs"] = r.crs_wkt, d["written"] = r.written;
+  return d;
+}
+
 py::dict report(const StreamStats& s, const std::string& output) {
   py::dict d;
   d["tiles"] = s.tiles, d["tiles_in_flight"] = s.tiles_in_flight, d["gdal_cache_bytes"] = s.gdal_cache_bytes;
@@ -353,7 +445,8 @@ void bind_tasks(py::module_& m) {
     if (task == "index") return index_table().names();
     if (task == "assess") return assess_table().names();
     if (task == "merge") return merge_table().names();
-    throw UsageError("task", "'" + task + "' is not a task (segment, regress, super_resolve, classify, detect, change, index, assess, merge)");
+    if (task == "stereo") return stereo_table().names();
+    throw UsageError("task", "'" + task + "' is not a task (segment, regress, super_resolve, classify, detect, change, index, assess, merge, stereo)");
   }, py::arg("task"), "The option names a task takes: the library's option fields.");
 
   m.def("segment", [](py::object input, py::object model, py::object class_map, py::dict options, py::object progress) {
@@ -434,6 +527,34 @@ void bind_tasks(py::module_& m) {
     guard.run([&] { s = compute_indices(in, out, job); });
     return report(s, out);
   }, py::arg("input"), py::arg("output"), py::arg("options"), py::arg("progress") = py::none(), index_table().doc().c_str());
+
+  m.def("stereo", [](py::object left, py::object right, py::object output, py::dict options, py::object progress) {
+    StereoJob job = stereo_table().parse(options);
+    if (job.rectified)
+      for (auto [key, value] : options)
+        if (kDsmOnly.count(py::str(key).cast<std::string>()))
+          throw UsageError(py::str(key).cast<std::string>(), "is for pairs with RPCs, not with `rectified`");
+    CallGuard guard(progress);
+    attach(job.dsm.stereo.stream, guard);
+    const std::string l = path_text(left, "left"), r = path_text(right, "right"), out = path_text(output, "output");
+    py::dict d;
+    if (job.rectified) {
+      StereoOptions o = job.dsm.stereo;
+      if (job.min_disparity) o.match.min_disparity = *job.min_disparity;
+      if (job.max_disparity) o.match.max_disparity = *job.max_disparity;
+      StereoReport sr;
+      guard.run([&] { sr = match_stereo(l, r, out, o); });
+      d = report(sr);
+    } else {
+      job.dsm.min_disparity = job.min_disparity;
+      job.dsm.max_disparity = job.max_disparity;
+      DsmReport dr;
+      guard.run([&] { dr = stereo_dsm(l, r, out, job.dsm); });
+      d = report(dr);
+    }
+    return d;
+  }, py::arg("left"), py::arg("right"), py::arg("output"), py::arg("options"), py::arg("progress") = py::none(),
+     stereo_table().doc().c_str());
 
   m.def("assess", [](py::object class_map, py::object reference, py::dict options, py::object progress) {
     AssessOptions o = assess_table().parse(options);

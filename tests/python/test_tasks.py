@@ -3,6 +3,7 @@ products, pixel for pixel), the array form against PyTorch at awkward sizes (tes
 made by tools/make_task_models.py), and the contract: errors, options, progress, Ctrl-C."""
 import json
 import os
+import pathlib
 import signal
 import subprocess
 
@@ -300,7 +301,7 @@ PROGRAM_FLAGS_BESIDE_PYTHON = {
 }
 PROGRAMS_OF = {"segment": "luojia-segment", "regress": "luojia-regress", "super_resolve": "luojia-superres",
                "classify": "luojia-classify", "detect": "luojia-detect", "change": "luojia-change",
-               "index": "luojia-index", "assess": "luojia-assess", "merge": "luojia-merge"}
+               "index": "luojia-index", "assess": "luojia-assess", "merge": "luojia-merge", "stereo": "luojia-stereo"}
 
 
 @pytest.mark.parametrize("task", sorted(PROGRAMS_OF))
@@ -312,3 +313,49 @@ def test_python_options_are_the_programs_fields(task):
     assert fields <= python, f"{name} fills {sorted(fields - python)}, which luojia.{task} does not take"
     # And the docstring lists every option.
     assert all(option in getattr(luojia._luojia, task).__doc__ for option in python)
+
+
+def write_envi(path, pixels):
+    """A float32 raster GDAL reads without any Python GDAL binding: ENVI's raw layout and header."""
+    bands, rows, columns = pixels.shape
+    pixels.astype("<f4").tofile(path)
+    pathlib.Path(str(path) + ".hdr").write_text(
+        f"ENVI\nsamples = {columns}\nlines = {rows}\nbands = {bands}\nheader offset = 0\nfile type = ENVI Standard\n"
+        f"data type = 4\ninterleave = bsq\nbyte order = 0\n")
+
+
+def test_stereo_equals_the_program_and_finds_a_known_shift(tmp_path):
+    # A textured left view and the right view shifted by 6 pixels: the disparity is 6 wherever
+    # both views see the texture.
+    rng = np.random.default_rng(7)
+    texture = rng.random((90, 140)).astype(np.float32) * 200
+    left, right = texture[:, 10:130], texture[:, 16:136]  # right pixel x - 6 sees left pixel x
+    write_envi(tmp_path / "left.bsq", left[None])
+    write_envi(tmp_path / "right.bsq", right[None])
+    program("luojia-stereo", "--rectified", tmp_path / "left.bsq", tmp_path / "right.bsq", tmp_path / "d.tif", "--max-disparity", 15,
+            "--tile", 48)
+    r = luojia.stereo(left, right, rectified=True, max_disparity=15, tile=48)
+    want = luojia.read_raster(str(tmp_path / "d.tif"))[0][0]
+    assert np.array_equal(r.output, want)
+    inner = r.output[5:-5, 20:-5]
+    assert np.mean(np.abs(inner - 6) < 0.5) > 0.95
+    assert r.counts["matched"] > 0.9 * r.counts["valid"] and r.tiles > 1
+    with pytest.raises(luojia.UsageError) as e:
+        luojia.stereo(left, right, rectified=True, resolution=2.0)
+    assert e.value.option == "resolution"
+    with pytest.raises(luojia.UsageError) as e:  # for files, crs= is the DSM's, which an epipolar pair has not
+        luojia.stereo(tmp_path / "left.bsq", tmp_path / "right.bsq", tmp_path / "d2.tif", rectified=True, crs="EPSG:32650")
+    assert e.value.option == "crs"
+    assert not (tmp_path / "d2.tif").exists()
+
+
+def test_stereo_dsm_equals_the_program(tmp_path):
+    pair = SOURCE / "tests" / "data" / "stereo" / "rpc"
+    program("luojia-stereo", pair / "left.tif", pair / "right.tif", tmp_path / "dsm.tif", "--min-height", 15, "--max-height", 80,
+            "--t_srs", "EPSG:32650+5773", "--point-cloud", tmp_path / "cloud.fgb")
+    r = luojia.stereo(pair / "left.tif", pair / "right.tif", tmp_path / "dsm_py.tif", min_height=15.0, max_height=80.0,
+                      crs="EPSG:32650+5773", point_cloud=str(tmp_path / "cloud_py.fgb"))
+    same_raster(tmp_path / "dsm.tif", tmp_path / "dsm_py.tif")
+    assert r.points > 10000 and r.cells > 5000 and r.vertical_rms < 0.5
+    assert r.written == [str(tmp_path / "dsm_py.tif"), str(tmp_path / "cloud_py.fgb")]
+    assert (tmp_path / "cloud_py.fgb").read_bytes() == (tmp_path / "cloud.fgb").read_bytes()
