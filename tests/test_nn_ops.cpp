@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <random>
@@ -1610,5 +1611,52 @@ TEST_CASE("Resize cubic with exclude_outside and cubic_coeff_a equals the spec's
           want[static_cast<std::size_t>((c * 9 + oy) * 4 + ox)] = v;
         }
     check_close(run_all(dir, m, xs, x).at(0), ys, want, 1e-5);
+  }
+}
+
+TEST_CASE("Exp, Elu, Selu, Celu and Mish (vectorised) equal their formulas in double, saturation and NaN included", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(31);
+  const Dims xs{1, 3, 11, 13};
+  auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] *= i % 4 == 0 ? 1e-3f : i % 4 == 1 ? 3.0f : 40.0f;
+  x[0] = 0.0f, x[1] = 25.0f, x[2] = -90.0f, x[3] = std::numeric_limits<float>::quiet_NaN();
+  struct Case {
+    std::string op;
+    std::function<double(double)> formula;
+    std::vector<std::pair<std::string, float>> attributes;
+  };
+  const double alpha = 0.7, gamma = 1.3;
+  const std::vector<Case> cases{
+      {"Exp", [](double v) { return std::exp(v); }, {}},
+      {"Elu", [&](double v) { return v >= 0 ? v : alpha * std::expm1(v); }, {{"alpha", 0.7f}}},
+      {"Selu", [&](double v) { return gamma * (v > 0 ? v : alpha * std::expm1(v)); }, {{"alpha", 0.7f}, {"gamma", 1.3f}}},
+      {"Celu", [&](double v) { return std::max(0.0, v) + std::min(0.0, alpha * std::expm1(v / alpha)); }, {{"alpha", 0.7f}}},
+      {"Mish", [](double v) { return v * std::tanh(std::log1p(std::exp(v))); }, {}},
+  };
+  for (const auto& c : cases) {
+    INFO(c.op);
+    onnx::ModelProto m = empty_model(18);  // Mish is opset 18
+    add_input(m.mutable_graph(), "x", xs);
+    auto* node = add_node(m.mutable_graph(), c.op, {"x"}, {"y"});
+    for (const auto& [name, value] : c.attributes) set_float(node, name, value);
+    add_output(m.mutable_graph(), "y");
+    const nn::Tensor got = run_graph(dir, m, xs, x);
+    double worst = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double want = c.formula(static_cast<double>(static_cast<float>(x[i]))), y = got.data()[i];
+      if (std::isnan(want)) {
+        CHECK(std::isnan(y));
+        continue;
+      }
+      if (std::isinf(want)) {
+        CHECK(y == want);
+        continue;
+      }
+      // Relative where values are large (Exp), absolute near zero (expm1's cancellation, as the
+      // scalar loops had it).
+      worst = std::max(worst, std::abs(y - want) / std::max(1.0, std::abs(want)));
+    }
+    CHECK(worst < 2e-6);
   }
 }

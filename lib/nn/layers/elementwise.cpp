@@ -12,6 +12,13 @@ namespace {
 
 constexpr std::int64_t kGrain = 1 << 15;
 
+// b[i] = f(a[i]) for i in [i0, i1), sixteen at a time (b may be a: in place).
+template <class F>
+void map_into(const float* a, float* b, std::int64_t i0, std::int64_t i1, F f) {
+  if (b != a) std::copy(a + i0, a + i1, b + i0);
+  map16(b + i0, i1 - i0, f);
+}
+
 // Calls f(out_index, a_index, b_index, c_index) over out_shape with broadcast strides, innermost
 // axis in a tight loop.
 template <class F>
@@ -220,7 +227,7 @@ void Unary::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs
       case Kind::Copy: std::copy(a + i0, a + i1, b + i0); break;
       case Kind::Abs: for (auto i = i0; i < i1; ++i) b[i] = std::fabs(a[i]); break;
       case Kind::Neg: for (auto i = i0; i < i1; ++i) b[i] = -a[i]; break;
-      case Kind::Exp: for (auto i = i0; i < i1; ++i) b[i] = std::exp(a[i]); break;
+      case Kind::Exp: map_into(a, b, i0, i1, [](f32x16 v) { return exp16(v); }); break;
       case Kind::Log: for (auto i = i0; i < i1; ++i) b[i] = std::log(a[i]); break;
       case Kind::Sqrt: for (auto i = i0; i < i1; ++i) b[i] = std::sqrt(a[i]); break;
       case Kind::Erf: for (auto i = i0; i < i1; ++i) b[i] = std::erf(a[i]); break;
@@ -229,7 +236,11 @@ void Unary::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs
       case Kind::Floor: for (auto i = i0; i < i1; ++i) b[i] = std::floor(a[i]); break;
       case Kind::Ceil: for (auto i = i0; i < i1; ++i) b[i] = std::ceil(a[i]); break;
       case Kind::Reciprocal: for (auto i = i0; i < i1; ++i) b[i] = 1.0f / a[i]; break;
-      case Kind::Elu: for (auto i = i0; i < i1; ++i) b[i] = a[i] >= 0 ? a[i] : alpha_ * (std::exp(a[i]) - 1.0f); break;
+      case Kind::Elu: {
+        const float alpha = alpha_;
+        map_into(a, b, i0, i1, [alpha](f32x16 v) { return v >= 0.0f ? v : alpha * (exp16(v) - 1.0f); });
+        break;
+      }
       case Kind::Tan: for (auto i = i0; i < i1; ++i) b[i] = std::tan(a[i]); break;
       case Kind::Asin: for (auto i = i0; i < i1; ++i) b[i] = std::asin(a[i]); break;
       case Kind::Acos: for (auto i = i0; i < i1; ++i) b[i] = std::acos(a[i]); break;
@@ -244,15 +255,27 @@ void Unary::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs
       case Kind::Round: for (auto i = i0; i < i1; ++i) b[i] = std::nearbyint(a[i]); break;
       case Kind::Softplus: for (auto i = i0; i < i1; ++i) b[i] = a[i] > 20.0f ? a[i] : std::log1p(std::exp(a[i])); break;
       case Kind::Softsign: for (auto i = i0; i < i1; ++i) b[i] = a[i] / (1.0f + std::fabs(a[i])); break;
+      // x tanh(softplus(x)) = x n / (n + 2) with n = e^x (e^x + 2): no log, no tanh; above 20 it is x
+      // to float precision (and n would overflow).
       case Kind::Mish:
-        for (auto i = i0; i < i1; ++i) b[i] = a[i] * std::tanh(a[i] > 20.0f ? a[i] : std::log1p(std::exp(a[i])));
+        map_into(a, b, i0, i1, [](f32x16 v) {
+          const f32x16 e = exp16(v), n = e * (e + 2.0f);
+          return v > 20.0f ? v : v * n / (n + 2.0f);
+        });
         break;
-      case Kind::Selu:
-        for (auto i = i0; i < i1; ++i) b[i] = gamma_ * (a[i] > 0 ? a[i] : alpha_ * (std::exp(a[i]) - 1.0f));
+      case Kind::Selu: {
+        const float alpha = alpha_, gamma = gamma_;
+        map_into(a, b, i0, i1, [alpha, gamma](f32x16 v) { return gamma * (v > 0.0f ? v : alpha * (exp16(v) - 1.0f)); });
         break;
-      case Kind::Celu:
-        for (auto i = i0; i < i1; ++i) b[i] = std::max(0.0f, a[i]) + std::min(0.0f, alpha_ * (std::exp(a[i] / alpha_) - 1.0f));
+      }
+      case Kind::Celu: {
+        const float alpha = alpha_;
+        map_into(a, b, i0, i1, [alpha](f32x16 v) {
+          const f32x16 negative = alpha * (exp16(v / alpha) - 1.0f);
+          return (v > 0.0f ? v : 0.0f) + (negative < 0.0f ? negative : 0.0f);
+        });
         break;
+      }
       case Kind::ThresholdedRelu: for (auto i = i0; i < i1; ++i) b[i] = a[i] > alpha_ ? a[i] : 0.0f; break;
       case Kind::Gelu:
         if (b != a) std::copy(a + i0, a + i1, b + i0);
