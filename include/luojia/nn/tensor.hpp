@@ -50,6 +50,8 @@ public:
   Tensor reshaped(Shape shape) const;
   // A deep copy into owned storage.
   Tensor clone() const;
+  // Whether this is owned storage that no other Tensor shares (a Session may then reuse it).
+  bool sole_owner() const noexcept { return storage_ && storage_.use_count() == 1; }
 
 private:
   Shape shape_;
