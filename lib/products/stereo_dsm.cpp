@@ -43,6 +43,7 @@ struct Transform {
   // WGS84 lon/lat (and ellipsoidal height) -> the map (and its heights); the map -> WGS84 lon/lat.
   std::unique_ptr<OGRCoordinateTransformation> forward, backward;
   bool vertical = false;  // the map CRS is compound: heights go to its vertical datum (a geoid)
+  std::string vertical_name;  // that datum's CRS, as the CRS names it
 };
 
 Transform map_transform(const std::string& crs_wkt) {
@@ -51,6 +52,7 @@ Transform map_transform(const std::string& crs_wkt) {
   map.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   Transform t;
   t.vertical = map.IsCompound();
+  if (t.vertical) t.vertical_name = map.GetAttrValue("COMPD_CS|VERT_CS") ? map.GetAttrValue("COMPD_CS|VERT_CS") : "the vertical CRS";
   // With a vertical datum the points leave WGS84 as 3-D (EPSG:4979: heights above the ellipsoid),
   // and PROJ may not fall back on a "ballpark" operation, which keeps heights unchanged when the
   // geoid's grid is missing: that would be a wrong DSM without a word.
@@ -66,20 +68,15 @@ Transform map_transform(const std::string& crs_wkt) {
   wgs84_2d.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   t.backward.reset(OGRCreateCoordinateTransformation(&map, &wgs84_2d));
   if (t.vertical && !t.forward)
-    throw UsageError("crs", std::string("needs a transformation from WGS84 ellipsoidal heights to ") +
-                                (map.GetAttrValue("COMPD_CS|VERT_CS") ? map.GetAttrValue("COMPD_CS|VERT_CS") : "its vertical CRS") +
+    throw UsageError("crs", "needs a transformation from WGS84 ellipsoidal heights to " + t.vertical_name +
                                 " that PROJ lacks here: the geoid's grid is missing (Debian's proj-data has EGM96's; projsync fetches others)");
   if (!t.forward || !t.backward) raise("cannot transform between WGS84 and the DSM's CRS");
   return t;
 }
 
 // What the DSM's heights are, for its metadata.
-std::string height_kind(const std::string& crs_wkt) {
-  OGRSpatialReference map;
-  map.importFromWkt(crs_wkt.c_str());
-  if (!map.IsCompound()) return "ellipsoidal (WGS84), metres";
-  const char* name = map.GetAttrValue("COMPD_CS|VERT_CS");
-  return std::string("gravity-related (") + (name ? name : "vertical CRS") + "), metres";
+std::string height_kind(const Transform& t) {
+  return t.vertical ? "gravity-related (" + t.vertical_name + "), metres" : "ellipsoidal (WGS84), metres";
 }
 
 std::string map_crs(const DsmOptions& o, const RpcModel& left) {
@@ -500,7 +497,7 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   layout.nodata = kNodata;
   layout.crs_wkt = crs_wkt;
   layout.geotransform = GeoTransform{{gx0, resolution, 0.0, gy1, 0.0, -resolution}};
-  layout.metadata = {{"LUOJIA_HEIGHTS", height_kind(crs_wkt)}, {"LUOJIA_DSM_REDUCTION", o.reduction},
+  layout.metadata = {{"LUOJIA_HEIGHTS", height_kind(t)}, {"LUOJIA_DSM_REDUCTION", o.reduction},
                      {"LUOJIA_EPIPOLAR_VERTICAL_RMS", std::to_string(g.vertical_rms)}};
   RasterWriter dsm(dsm_path, layout, so0.output);
   dsm.set_band_description(1, "height");

@@ -60,11 +60,6 @@ py::dict spec(const nn::TensorSpec& s) {
   return d;
 }
 
-template <class T>
-py::object optional_value(const std::optional<T>& v) {
-  return v ? py::cast(*v) : py::none();
-}
-
 py::dict metadata(const nn::ModelMetadata& md) {
   py::dict d;
   d["bands"] = md.bands;
@@ -81,15 +76,15 @@ py::dict metadata(const nn::ModelMetadata& md) {
   d["classes"] = classes;
   d["source"] = md.source;
   d["model_type"] = md.model_type;
-  d["resolution_cm"] = optional_value(md.resolution_cm);
-  d["tile_size"] = optional_value(md.tile_size);
-  d["tile_overlap_percent"] = optional_value(md.tile_overlap_percent);
-  d["segmentation_threshold"] = optional_value(md.segmentation_threshold);
-  d["output_scale"] = optional_value(md.output_scale);
-  d["detection_confidence"] = optional_value(md.detection_confidence);
-  d["detection_iou_threshold"] = optional_value(md.detection_iou_threshold);
+  d["resolution_cm"] = detail::optional_object(md.resolution_cm);
+  d["tile_size"] = detail::optional_object(md.tile_size);
+  d["tile_overlap_percent"] = detail::optional_object(md.tile_overlap_percent);
+  d["segmentation_threshold"] = detail::optional_object(md.segmentation_threshold);
+  d["output_scale"] = detail::optional_object(md.output_scale);
+  d["detection_confidence"] = detail::optional_object(md.detection_confidence);
+  d["detection_iou_threshold"] = detail::optional_object(md.detection_iou_threshold);
   d["detection_type"] = md.detection_type;
-  d["box_reach"] = optional_value(md.box_reach);
+  d["box_reach"] = detail::optional_object(md.box_reach);
   py::dict props;
   for (const auto& [k, v] : md.properties) props[py::str(k)] = v;
   d["properties"] = props;

@@ -108,6 +108,12 @@ inline std::size_t byte_size(py::handle value, const std::string& name) {
   return convert<std::size_t>(value, name);
 }
 
+// An optional value as Python sees it: the value, or None.
+template <class T>
+py::object optional_object(const std::optional<T>& v) {
+  return v ? py::cast(*v) : py::none();
+}
+
 }  // namespace detail
 
 template <class Options>
@@ -129,6 +135,12 @@ public:
   OptionTable& field(const std::string& name, T Options::*member, const std::string& help) {
     return add(name, detail::kind_name<T>(), help,
                [member, name](Options& o, py::handle v) { o.*member = detail::convert<T>(v, name); });
+  }
+  // An option that is a field of a struct inside Options: inner(options) gives that struct.
+  template <class Access, class Inner, class T>
+  OptionTable& field(const std::string& name, Access inner, T Inner::*member, const std::string& help) {
+    return add(name, detail::kind_name<T>(), help,
+               [inner, member, name](Options& o, py::handle v) { inner(o).*member = detail::convert<T>(v, name); });
   }
   // An option whose value needs more than a conversion (an enum by name, a byte size).
   OptionTable& add(const std::string& name, const std::string& kind, const std::string& help, Apply apply) {

@@ -144,21 +144,12 @@ const OptionTable<ChangeOptions>& change_table() {
     t.field("resampling", &ChangeOptions::resampling, "for align: near, bilinear, cubic, ...");
     t.field("threshold", &ChangeOptions::threshold, "change vector analysis: magnitude threshold (default: Otsu's)");
     t.field("magnitude", &ChangeOptions::magnitude, "also write the magnitudes here");
-    t.add("tile", "int", "tile side in pixels (default 512)", [](ChangeOptions& o, py::handle v) {
-      o.segment.tile = convert<std::int64_t>(v, "tile");
-    });
-    t.add("probabilities", "str", "with a model: also write class probabilities here", [](ChangeOptions& o, py::handle v) {
-      o.segment.probabilities = convert<std::string>(v, "probabilities");
-    });
-    t.add("logits", "str", "with a model: also write the raw outputs here", [](ChangeOptions& o, py::handle v) {
-      o.segment.logits = convert<std::string>(v, "logits");
-    });
-    t.add("confidence", "str", "with a model: also write the highest class probability here", [](ChangeOptions& o, py::handle v) {
-      o.segment.confidence = convert<std::string>(v, "confidence");
-    });
-    t.add("vector", "str", "with a model: also polygonise the change map here", [](ChangeOptions& o, py::handle v) {
-      o.segment.vector = convert<std::string>(v, "vector");
-    });
+    const auto segment = [](ChangeOptions& o) -> SegmentOptions& { return o.segment; };
+    t.field("tile", segment, &SegmentOptions::tile, "tile side in pixels (default 512)");
+    t.field("probabilities", segment, &SegmentOptions::probabilities, "with a model: also write class probabilities here");
+    t.field("logits", segment, &SegmentOptions::logits, "with a model: also write the raw outputs here");
+    t.field("confidence", segment, &SegmentOptions::confidence, "with a model: also write the highest class probability here");
+    t.field("vector", segment, &SegmentOptions::vector, "with a model: also polygonise the change map here");
     // Products and streaming go where the change map's writer and the stream read them.
     add_output_options(t, [](ChangeOptions& o) -> OutputOptions& { return o.segment.output; });
     add_stream_options(t, [](ChangeOptions& o) -> StreamOptions& { return o.segment.stream; });
@@ -213,48 +204,39 @@ const OptionTable<StereoJob>& stereo_table() {
     t.field("rectified", &StereoJob::rectified, "the pair is epipolar already: the output is the disparity on LEFT's grid");
     t.field("min_disparity", &StereoJob::min_disparity, "smallest disparity searched (default: 0 rectified, else from the heights)");
     t.field("max_disparity", &StereoJob::max_disparity, "largest disparity searched (default: 63 rectified, else from the heights)");
-    const auto dsm = [&t](const std::string& name, auto member, const std::string& help) {
-      using T = std::decay_t<decltype(std::declval<DsmOptions>().*member)>;
-      t.add(name, detail::kind_name<T>(), "pairs with RPCs: " + help,
-            [member, name](StereoJob& o, py::handle v) { o.dsm.*member = convert<T>(v, name); });
-    };
-    dsm("dem", &DsmOptions::dem, "a DEM whose heights under the scene set the range");
-    dsm("min_height", &DsmOptions::min_height, "lowest height of the scene (m, ellipsoidal)");
-    dsm("max_height", &DsmOptions::max_height, "highest height of the scene (m, ellipsoidal)");
-    dsm("height_margin", &DsmOptions::height_margin, "added above a DEM's highest value (default 50 m)");
-    dsm("max_disparity_span", &DsmOptions::max_disparity_span, "widest disparity range searched (default 256)");
-    dsm("crs", &DsmOptions::crs, "the DSM's CRS (default the scene's UTM zone; a compound CRS puts heights on its geoid)");
-    dsm("resolution", &DsmOptions::resolution, "the DSM's cell size (default the image's ground sample distance)");
-    dsm("reduction", &DsmOptions::reduction, "median, max, mean or min of the heights in a cell");
-    dsm("disparity", &DsmOptions::disparity, "also write the epipolar disparity here");
-    dsm("point_cloud", &DsmOptions::point_cloud, "also write every point as a 3-D point layer here");
-    dsm("max_intersection_residual", &DsmOptions::max_intersection_residual, "points whose rays miss by more (px) are dropped");
-    const auto stereo = [&t](const std::string& name, auto member, const std::string& help) {
-      using T = std::decay_t<decltype(std::declval<StereoOptions>().*member)>;
-      t.add(name, detail::kind_name<T>(), help, [member, name](StereoJob& o, py::handle v) { o.dsm.stereo.*member = convert<T>(v, name); });
-    };
-    stereo("model", &StereoOptions::model, "rectified: a learned matcher (ONNX, two inputs, one disparity output)");
-    stereo("left_band", &StereoOptions::left_band, "band of LEFT matched (default 1)");
-    stereo("right_band", &StereoOptions::right_band, "band of RIGHT matched (default 1)");
-    stereo("nodata", &StereoOptions::nodata, "rectified: nodata of the disparity and depth (default -9999)");
-    stereo("depth", &StereoOptions::depth, "rectified: also write depth = focal * baseline / (disparity + disparity_offset) here");
-    stereo("baseline", &StereoOptions::baseline, "rectified, with depth: the baseline");
-    stereo("focal", &StereoOptions::focal, "rectified, with depth: the focal length in pixels");
-    stereo("disparity_offset", &StereoOptions::disparity_offset, "rectified, with depth: the principal points' x difference");
-    stereo("tile", &StereoOptions::tile, "tile side in pixels (default 512)");
-    const auto match = [&t](const std::string& name, auto member, const std::string& help) {
-      using T = std::decay_t<decltype(std::declval<MatchOptions>().*member)>;
-      t.add(name, detail::kind_name<T>(), help, [member, name](StereoJob& o, py::handle v) { o.dsm.stereo.match.*member = convert<T>(v, name); });
-    };
-    match("paths", &MatchOptions::paths, "8 or 4 aggregation paths");
-    match("path_length", &MatchOptions::path_length, "pixels a path runs before it restarts (default 32)");
-    match("p1", &MatchOptions::p1, "penalty of a one-pixel disparity step (default 10)");
-    match("p2", &MatchOptions::p2, "penalty of a larger step (default 120)");
-    match("uniqueness", &MatchOptions::uniqueness, "refuse a match another disparity nearly equals (default 0.10)");
-    match("lr_max_diff", &MatchOptions::lr_max_diff, "left-right check tolerance (-1: off; default 1)");
-    match("speckle_size", &MatchOptions::speckle_size, "remove regions smaller than this (0: off; default 100)");
-    match("speckle_range", &MatchOptions::speckle_range, "largest step within a speckle region (default 1)");
-    match("subpixel", &MatchOptions::subpixel, "parabola refinement (default True)");
+    const auto dsm = [](StereoJob& o) -> DsmOptions& { return o.dsm; };
+    const auto stereo = [](StereoJob& o) -> StereoOptions& { return o.dsm.stereo; };
+    const auto match = [](StereoJob& o) -> MatchOptions& { return o.dsm.stereo.match; };
+    const std::string rpc = "pairs with RPCs: ";
+    t.field("dem", dsm, &DsmOptions::dem, rpc + "a DEM whose heights under the scene set the range");
+    t.field("min_height", dsm, &DsmOptions::min_height, rpc + "lowest height of the scene (m, ellipsoidal)");
+    t.field("max_height", dsm, &DsmOptions::max_height, rpc + "highest height of the scene (m, ellipsoidal)");
+    t.field("height_margin", dsm, &DsmOptions::height_margin, rpc + "added above a DEM's highest value (default 50 m)");
+    t.field("max_disparity_span", dsm, &DsmOptions::max_disparity_span, rpc + "widest disparity range searched (default 256)");
+    t.field("crs", dsm, &DsmOptions::crs, rpc + "the DSM's CRS (default the scene's UTM zone; a compound CRS puts heights on its geoid)");
+    t.field("resolution", dsm, &DsmOptions::resolution, rpc + "the DSM's cell size (default the image's ground sample distance)");
+    t.field("reduction", dsm, &DsmOptions::reduction, rpc + "median, max, mean or min of the heights in a cell");
+    t.field("disparity", dsm, &DsmOptions::disparity, rpc + "also write the epipolar disparity here");
+    t.field("point_cloud", dsm, &DsmOptions::point_cloud, rpc + "also write every point as a 3-D point layer here");
+    t.field("max_intersection_residual", dsm, &DsmOptions::max_intersection_residual, rpc + "points whose rays miss by more (px) are dropped");
+    t.field("model", stereo, &StereoOptions::model, "rectified: a learned matcher (ONNX, two inputs, one disparity output)");
+    t.field("left_band", stereo, &StereoOptions::left_band, "band of LEFT matched (default 1)");
+    t.field("right_band", stereo, &StereoOptions::right_band, "band of RIGHT matched (default 1)");
+    t.field("nodata", stereo, &StereoOptions::nodata, "rectified: nodata of the disparity and depth (default -9999)");
+    t.field("depth", stereo, &StereoOptions::depth, "rectified: also write depth = focal * baseline / (disparity + disparity_offset) here");
+    t.field("baseline", stereo, &StereoOptions::baseline, "rectified, with depth: the baseline");
+    t.field("focal", stereo, &StereoOptions::focal, "rectified, with depth: the focal length in pixels");
+    t.field("disparity_offset", stereo, &StereoOptions::disparity_offset, "rectified, with depth: the principal points' x difference");
+    t.field("tile", stereo, &StereoOptions::tile, "tile side in pixels (default 512)");
+    t.field("paths", match, &MatchOptions::paths, "8 or 4 aggregation paths");
+    t.field("path_length", match, &MatchOptions::path_length, "pixels a path runs before it restarts (default 32)");
+    t.field("p1", match, &MatchOptions::p1, "penalty of a one-pixel disparity step (default 10)");
+    t.field("p2", match, &MatchOptions::p2, "penalty of a larger step (default 120)");
+    t.field("uniqueness", match, &MatchOptions::uniqueness, "refuse a match another disparity nearly equals (default 0.10)");
+    t.field("lr_max_diff", match, &MatchOptions::lr_max_diff, "left-right check tolerance (-1: off; default 1)");
+    t.field("speckle_size", match, &MatchOptions::speckle_size, "remove regions smaller than this (0: off; default 100)");
+    t.field("speckle_range", match, &MatchOptions::speckle_range, "largest step within a speckle region (default 1)");
+    t.field("subpixel", match, &MatchOptions::subpixel, "parabola refinement (default True)");
     add_output_options(t, [](StereoJob& o) -> OutputOptions& { return o.dsm.stereo.output; });
     add_stream_options(t, [](StereoJob& o) -> StreamOptions& { return o.dsm.stereo.stream; });
     return t;
@@ -299,11 +281,6 @@ const OptionTable<MergeOptions>& merge_table() {
 
 // ---- reports ----------------------------------------------------------------------------------------
 
-template <class T>
-py::object maybe(const std::optional<T>& v) {
-  return v ? py::cast(*v) : py::none();
-}
-
 py::dict report(const SegmentReport& r) {
   py::dict d;
   d["tiles"] = r.tiles, d["skipped"] = r.skipped, d["tile_size"] = r.tile_size, d["halo"] = r.halo;
@@ -331,7 +308,7 @@ py::dict report(const DetectReport& r) {
   d["tiles"] = r.tiles, d["skipped"] = r.skipped, d["tile_size"] = r.tile_size, d["halo"] = r.halo;
   d["alignment"] = r.alignment, d["layout"] = std::string(name(r.layout)), d["confidence"] = r.confidence, d["iou"] = r.iou;
   d["candidates"] = r.candidates, d["detections"] = r.detections, d["most_held"] = r.most_held;
-  d["box_reach"] = maybe(r.box_reach), d["exact"] = r.exact, d["note"] = r.note;
+  d["box_reach"] = detail::optional_object(r.box_reach), d["exact"] = r.exact, d["note"] = r.note;
   d["activation_bytes"] = r.activation_bytes, d["masks_from_own_window"] = r.masks_from_own_window;
   d["empty_masks"] = r.empty_masks, d["written"] = r.written;
   return d;
@@ -403,8 +380,6 @@ py::array detection_array(const std::vector<Detection>& found) {
 
 // ---- running --------------------------------------------------------------------------------------
 
-std::string path_text(py::handle value, const char* what) { return detail::text(value, what); }
-
 PythonModel* loaded(py::handle model) {
   return py::isinstance<PythonModel>(model) ? model.cast<PythonModel*>() : nullptr;
 }
@@ -413,9 +388,9 @@ PythonModel* loaded(py::handle model) {
 // library's loaded-model overload runs; a model file path loads it for this call).
 template <class ByPath, class ByModel>
 auto run_model_task(py::handle input, py::handle model, CallGuard& guard, ByPath by_path, ByModel by_model) {
-  const std::string in = path_text(input, "input");
+  const std::string in = detail::text(input, "input");
   PythonModel* m = loaded(model);
-  const std::string model_path = m ? std::string() : path_text(model, "model");
+  const std::string model_path = m ? std::string() : detail::text(model, "model");
   decltype(by_path(in, model_path)) r;
   guard.run([&] {
     if (m) {
@@ -453,7 +428,7 @@ void bind_tasks(py::module_& m) {
     SegmentOptions o = segment_table().parse(options);
     CallGuard guard(progress);
     attach(o.stream, guard);
-    const std::string out = path_text(class_map, "class_map");
+    const std::string out = detail::text(class_map, "class_map");
     return report(run_model_task(input, model, guard,
         [&](const std::string& in, const std::string& mp) { return segment(in, mp, out, o); },
         [&](Raster& r, const nn::Model& mm) { return segment(r, mm, out, o); }));
@@ -466,7 +441,7 @@ void bind_tasks(py::module_& m) {
       PredictOptions o = predict_table().parse(options);
       CallGuard guard(progress);
       attach(o.stream, guard);
-      const std::string out = path_text(output, "output");
+      const std::string out = detail::text(output, "output");
       return report(run_model_task(input, model, guard,
           [&](const std::string& in, const std::string& mp) { return super ? super_resolve(in, mp, out, o) : regress(in, mp, out, o); },
           [&](Raster& r, const nn::Model& mm) { return super ? super_resolve(r, mm, out, o) : regress(r, mm, out, o); }));
@@ -478,7 +453,7 @@ void bind_tasks(py::module_& m) {
     ClassifyOptions o = classify_table().parse(options);
     CallGuard guard(progress);
     attach(o.stream, guard);
-    const std::string out = path_text(output, "output");
+    const std::string out = detail::text(output, "output");
     return report(run_model_task(input, model, guard,
         [&](const std::string& in, const std::string& mp) { return classify(in, mp, out, o); },
         [&](Raster& r, const nn::Model& mm) { return classify(r, mm, out, o); }));
@@ -497,7 +472,7 @@ void bind_tasks(py::module_& m) {
       kept.coefficients.clear();
       found.push_back(std::move(kept));
     };
-    const std::string out = path_text(output, "output");
+    const std::string out = detail::text(output, "output");
     py::dict d = report(run_model_task(input, model, guard,
         [&](const std::string& in, const std::string& mp) { return detect(in, mp, out, o); },
         [&](Raster& r, const nn::Model& mm) { return detect(r, mm, out, o); }));
@@ -510,7 +485,7 @@ void bind_tasks(py::module_& m) {
     ChangeOptions o = change_table().parse(options);
     CallGuard guard(progress);
     attach(o.segment.stream, guard);
-    const std::string b = path_text(before, "before"), a = path_text(after, "after"), out = path_text(output, "output");
+    const std::string b = detail::text(before, "before"), a = detail::text(after, "after"), out = detail::text(output, "output");
     ChangeReport r;
     guard.run([&] { r = detect_change(b, a, out, o); });
     return report(r);
@@ -522,7 +497,7 @@ void bind_tasks(py::module_& m) {
     if (job.indices.empty()) throw UsageError("indices", "names at least one index (NDVI, ...) or formula");
     CallGuard guard(progress);
     attach(job.stream, guard);
-    const std::string in = path_text(input, "input"), out = path_text(output, "output");
+    const std::string in = detail::text(input, "input"), out = detail::text(output, "output");
     StreamStats s;
     guard.run([&] { s = compute_indices(in, out, job); });
     return report(s, out);
@@ -536,7 +511,7 @@ void bind_tasks(py::module_& m) {
           throw UsageError(py::str(key).cast<std::string>(), "is for pairs with RPCs, not with `rectified`");
     CallGuard guard(progress);
     attach(job.dsm.stereo.stream, guard);
-    const std::string l = path_text(left, "left"), r = path_text(right, "right"), out = path_text(output, "output");
+    const std::string l = detail::text(left, "left"), r = detail::text(right, "right"), out = detail::text(output, "output");
     py::dict d;
     if (job.rectified) {
       StereoOptions o = job.dsm.stereo;
@@ -560,7 +535,7 @@ void bind_tasks(py::module_& m) {
     AssessOptions o = assess_table().parse(options);
     CallGuard guard(progress);
     attach(o.stream, guard);
-    const std::string c = path_text(class_map, "class_map"), r = path_text(reference, "reference");
+    const std::string c = detail::text(class_map, "class_map"), r = detail::text(reference, "reference");
     Assessment a;
     guard.run([&] { a = assess(c, r, o); });
     return py::module_::import("json").attr("loads")(to_json(a));
@@ -572,8 +547,8 @@ void bind_tasks(py::module_& m) {
     o.progress = guard.function();
     o.progress_data = guard.data();
     std::vector<std::string> files;
-    for (const auto& s : shards) files.push_back(path_text(s, "shards"));
-    const std::string out = path_text(output, "output");
+    for (const auto& s : shards) files.push_back(detail::text(s, "shards"));
+    const std::string out = detail::text(output, "output");
     MergeReport r;
     guard.run([&] { r = is_vector_path(out) ? merge_vector_shards(files, out, o) : merge_raster_shards(files, out, o); });
     return report(r, out);

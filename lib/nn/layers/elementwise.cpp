@@ -277,14 +277,8 @@ void Unary::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs
         break;
       }
       case Kind::ThresholdedRelu: for (auto i = i0; i < i1; ++i) b[i] = a[i] > alpha_ ? a[i] : 0.0f; break;
-      case Kind::Gelu:
-        if (b != a) std::copy(a + i0, a + i1, b + i0);
-        map16(b + i0, i1 - i0, [](f32x16 v) { return gelu16(v); });
-        break;
-      case Kind::GeluTanh:
-        if (b != a) std::copy(a + i0, a + i1, b + i0);
-        map16(b + i0, i1 - i0, [](f32x16 v) { return gelu_tanh16(v); });
-        break;
+      case Kind::Gelu: map_into(a, b, i0, i1, [](f32x16 v) { return gelu16(v); }); break;
+      case Kind::GeluTanh: map_into(a, b, i0, i1, [](f32x16 v) { return gelu_tanh16(v); }); break;
       case Kind::Not:
       case Kind::IsNaN:
       case Kind::IsInf: break;  // handled above
