@@ -1495,6 +1495,105 @@ TEST_CASE("MatMul and Gemm with weights known at load (luojia's packed GEMM) equ
   }
 }
 
+TEST_CASE("a Linear layer's bias and the activation after it run in the product's epilogue and equal the formula", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(27);
+  using Formula = double (*)(double);
+  struct Activation {
+    const char* op;
+    const char* approximate;  // Gelu's attribute, or ""
+    Formula f;
+  };
+  const std::vector<Activation> activations{
+      {"", "", [](double v) { return v; }},
+      {"Gelu", "none", [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }},
+      {"Gelu", "tanh", [](double v) { return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v))); }},
+      {"Relu", "", [](double v) { return v > 0 ? v : 0.0; }},
+      {"Sigmoid", "", [](double v) { return 1 / (1 + std::exp(-v)); }},
+      {"Tanh", "", [](double v) { return std::tanh(v); }},
+      {"HardSwish", "", [](double v) { return v * std::clamp(v / 6 + 0.5, 0.0, 1.0); }},
+  };
+  // Rows below 4 (the unpacked product), within one sliver, past slivers and blocks; columns past
+  // a panel; depths past the 256-deep block (the epilogue must wait for the last one).
+  const std::vector<std::array<std::int64_t, 3>> shapes{{1, 17, 33}, {3, 300, 65}, {5, 40, 7}, {197, 300, 65}, {250, 520, 700}};
+  for (const auto& [rows, k, n] : shapes)
+    for (std::size_t at = 0; at < activations.size(); ++at)
+      for (const bool gemm : {false, true}) {
+        const Activation& act = activations[at];
+        INFO((gemm ? "Gemm" : "MatMul + Add") << " " << rows << " x " << k << " x " << n << ", activation '" << act.op << "' " << act.approximate);
+        const auto a = random_values(static_cast<std::size_t>(rows * k), rng);
+        const auto b = random_values(static_cast<std::size_t>(k * n), rng);
+        auto bias = random_values(static_cast<std::size_t>(n), rng);
+        for (float& v : bias) v *= 4.0f;  // into the activations' curved parts
+        onnx::ModelProto m = empty_model(20);
+        auto* g = m.mutable_graph();
+        add_input(g, "a", {rows, k});
+        add_initializer(g, "c", {n}, bias);
+        const std::string product = act.op[0] != '\0' ? "p" : "y";
+        if (gemm) {
+          std::vector<float> bt(b.size());
+          for (std::int64_t i = 0; i < k; ++i)
+            for (std::int64_t j = 0; j < n; ++j) bt[static_cast<std::size_t>(j * k + i)] = b[static_cast<std::size_t>(i * n + j)];
+          add_initializer(g, "b", {n, k}, bt);
+          set_int(add_node(g, "Gemm", {"a", "b", "c"}, {product}), "transB", 1);
+        } else {
+          add_initializer(g, "b", {k, n}, b);
+          add_node(g, "MatMul", {"a", "b"}, {"m"});
+          add_node(g, "Add", {at % 2 ? "c" : "m", at % 2 ? "m" : "c"}, {product});  // either order
+        }
+        if (act.op[0] != '\0') {
+          auto* node = add_node(g, act.op, {"p"}, {"y"});
+          if (act.approximate[0] != '\0') set_string(node, "approximate", act.approximate);
+        }
+        add_output(g, "y");
+        std::vector<double> want(static_cast<std::size_t>(rows * n));
+        for (std::int64_t i = 0; i < rows; ++i)
+          for (std::int64_t j = 0; j < n; ++j) {
+            double sum = bias[static_cast<std::size_t>(j)];
+            for (std::int64_t d = 0; d < k; ++d) sum += static_cast<double>(a[static_cast<std::size_t>(i * k + d)]) * b[static_cast<std::size_t>(d * n + j)];
+            want[static_cast<std::size_t>(i * n + j)] = act.f(sum);
+          }
+        const std::string path = save(dir, "linear.onnx", m);
+        const nn::Model model = nn::Model::load(path);
+        nn::Tensor input({rows, k});
+        std::copy(a.begin(), a.end(), input.data());
+        for (const int threads : {1, 2}) {
+          INFO("threads " << threads);
+          nn::Session session(model);
+          session.profile(true);
+          std::vector<nn::Tensor> out;
+          tbb::task_arena(threads).execute([&] { out = session.run({input}); });
+          check_close(out.at(0), {rows, n}, want, 5e-5);  // float sums of up to 520 products
+          // One node: the bias and the activation went into the product.
+          REQUIRE(session.layer_times().size() == 1);
+          CHECK(session.layer_times()[0].op_type == (gemm ? "Gemm" : "MatMul"));
+        }
+      }
+}
+
+TEST_CASE("Erf alone equals erf in double to float precision, NaN and infinities included", "[nn][ops]") {
+  TempDir dir;
+  std::vector<float> x{0.0f, -0.0f, 1e-30f, -1e-7f, 1e-5f, 0.1f, -0.5f, 0.9f, 1.0f, -1.7f, 2.5f, 3.9f, -4.0f, 4.1f, 9.0f, -50.0f,
+                       std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()};
+  for (int i = 0; i < 401; ++i) x.push_back(-5.0f + 0.025f * static_cast<float>(i));
+  const Dims xs{static_cast<std::int64_t>(x.size())};
+  onnx::ModelProto m = empty_model(13);
+  auto* g = m.mutable_graph();
+  add_input(g, "x", xs);
+  add_node(g, "Erf", {"x"}, {"y"});
+  add_output(g, "y");
+  const nn::Tensor got = run_all(dir, m, xs, x).at(0);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    INFO("x = " << x[i]);
+    const double want = std::erf(static_cast<double>(x[i]));
+    if (std::isnan(want)) {
+      CHECK(std::isnan(got.data()[i]));
+      continue;
+    }
+    CHECK(std::fabs(got.data()[i] - want) <= 5e-7 * std::max(std::fabs(want), 1e-30));
+  }
+}
+
 TEST_CASE("attention as exports spell it (MatMul, scale, bias, Softmax, MatMul) is fused, equals the formula, and never holds the scores",
           "[nn][ops]") {
   TempDir dir;

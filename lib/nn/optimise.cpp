@@ -196,55 +196,94 @@ std::optional<std::pair<std::size_t, std::size_t>> silu_after(const Graph& g, co
   return std::nullopt;
 }
 
-// Conv -> activation: the conv applies it while its output is still in cache.
+// The fused form of an activation node: its name for ActivationFn::from and its parameters, or
+// nothing when it is not one the kernels apply.
+std::optional<std::pair<std::string, std::vector<float>>> fusable_activation(const Graph& g, const NodeInfo& act) {
+  const std::string& op = act.op_type;
+  if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish") return std::pair{op, std::vector<float>{}};
+  if (op == "LeakyRelu") return std::pair{op, std::vector<float>{act.attributes.get_float("alpha", 0.01f)}};
+  if (op == "HardSigmoid")
+    return std::pair{op, std::vector<float>{act.attributes.get_float("alpha", 0.2f), act.attributes.get_float("beta", 0.5f)}};
+  if (op == "Gelu") {
+    const std::string approximate = act.attributes.get_string("approximate", "none");
+    if (approximate == "none") return std::pair{std::string("Gelu"), std::vector<float>{}};
+    if (approximate == "tanh") return std::pair{std::string("GeluTanh"), std::vector<float>{}};
+    return std::nullopt;  // the layer reports the bad attribute
+  }
+  if (op == "Clip") {
+    float lo = -INFINITY, hi = INFINITY;
+    if (act.opset < 11) {
+      lo = act.attributes.get_float("min", lo);
+      hi = act.attributes.get_float("max", hi);
+    } else {
+      const Tensor* tmin = constant(g, act, 1);
+      const Tensor* tmax = constant(g, act, 2);
+      if ((act.inputs.size() > 1 && !act.inputs[1].empty() && !tmin) || (act.inputs.size() > 2 && !act.inputs[2].empty() && !tmax))
+        return std::nullopt;
+      if (tmin) lo = tmin->to_floats().at(0);
+      if (tmax) hi = tmax->to_floats().at(0);
+    }
+    return std::pair{op, std::vector<float>{lo, hi}};
+  }
+  return std::nullopt;
+}
+
+// A Linear layer as exported, MatMul(x, W) then Add(., b) with W a 2-D weight and b one value per
+// output column: the bias becomes the MatMul's third input, added in the GEMM's epilogue while
+// each tile of the output is in cache, instead of one more pass over the output.
+void fuse_linear_biases(Graph& g) {
+  std::set<std::size_t> removed;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    NodeInfo& matmul = g.nodes[i];
+    if (matmul.op_type != "MatMul" || !matmul.domain.empty() || matmul.inputs.size() != 2 || matmul.outputs.size() != 1 ||
+        is_graph_output(g, matmul.outputs[0]))
+      continue;
+    const auto weight = g.initializers.find(matmul.inputs[1]);
+    if (weight == g.initializers.end() || weight->second.rank() != 2 || weight->second.type() != ElementType::Float32) continue;
+    const auto users = consumers(g, matmul.outputs[0]);
+    if (users.size() != 1 || removed.count(users[0])) continue;
+    const NodeInfo& add = g.nodes[users[0]];
+    if (add.op_type != "Add" || !add.domain.empty() || add.inputs.size() != 2 || add.outputs.size() != 1 || add.inputs[0] == add.inputs[1])
+      continue;
+    const std::string& b = add.inputs[0] == matmul.outputs[0] ? add.inputs[1] : add.inputs[0];
+    const auto bias = g.initializers.find(b);
+    if (bias == g.initializers.end() || bias->second.rank() != 1 || bias->second.dim(0) != weight->second.dim(1) ||
+        bias->second.type() != ElementType::Float32)
+      continue;
+    matmul.inputs.push_back(b);
+    matmul.outputs[0] = add.outputs[0];
+    removed.insert(users[0]);
+  }
+  erase_nodes(g, removed);
+}
+
+// Conv, MatMul or Gemm -> activation: the product applies it while its output is still in cache.
 void fuse_activations(Graph& g) {
   std::set<std::size_t> removed;
   for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-    NodeInfo& conv = g.nodes[i];
-    if (conv.op_type != "Conv" || !conv.domain.empty() || conv.outputs.size() != 1 ||
-        conv.attributes.has("luojia.activation"))
+    NodeInfo& node = g.nodes[i];
+    const std::string& type = node.op_type;
+    if ((type != "Conv" && type != "MatMul" && type != "Gemm") || !node.domain.empty() || node.outputs.size() != 1 ||
+        node.attributes.has("luojia.activation"))
       continue;
-    const auto users = consumers(g, conv.outputs[0]);
-    if (is_graph_output(g, conv.outputs[0])) continue;
-    if (const auto silu = silu_after(g, conv.outputs[0], users)) {
-      conv.attributes.set("luojia.activation", std::string("Silu"));
-      conv.attributes.set("luojia.activation_params", std::vector<float>{});
-      conv.outputs[0] = g.nodes[silu->second].outputs[0];
+    const auto users = consumers(g, node.outputs[0]);
+    if (is_graph_output(g, node.outputs[0])) continue;
+    if (const auto silu = silu_after(g, node.outputs[0], users)) {
+      node.attributes.set("luojia.activation", std::string("Silu"));
+      node.attributes.set("luojia.activation_params", std::vector<float>{});
+      node.outputs[0] = g.nodes[silu->second].outputs[0];
       removed.insert(silu->first);
       removed.insert(silu->second);
       continue;
     }
     if (users.size() != 1) continue;
     const NodeInfo& act = g.nodes[users[0]];
-    if (!act.domain.empty() || act.outputs.size() != 1 || act.inputs.empty() || act.inputs[0] != conv.outputs[0]) continue;
-    std::vector<float> params;
-    const std::string& op = act.op_type;
-    if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "HardSwish") {
-    } else if (op == "LeakyRelu") {
-      params = {act.attributes.get_float("alpha", 0.01f)};
-    } else if (op == "HardSigmoid") {
-      params = {act.attributes.get_float("alpha", 0.2f), act.attributes.get_float("beta", 0.5f)};
-    } else if (op == "Clip") {
-      float lo = -INFINITY, hi = INFINITY;
-      if (act.opset < 11) {
-        lo = act.attributes.get_float("min", lo);
-        hi = act.attributes.get_float("max", hi);
-      } else {
-        const Tensor* tmin = constant(g, act, 1);
-        const Tensor* tmax = constant(g, act, 2);
-        if ((act.inputs.size() > 1 && !act.inputs[1].empty() && !tmin) ||
-            (act.inputs.size() > 2 && !act.inputs[2].empty() && !tmax))
-          continue;
-        if (tmin) lo = tmin->to_floats().at(0);
-        if (tmax) hi = tmax->to_floats().at(0);
-      }
-      params = {lo, hi};
-    } else {
-      continue;
-    }
-    conv.attributes.set("luojia.activation", op);
-    conv.attributes.set("luojia.activation_params", params);
-    conv.outputs[0] = act.outputs[0];
+    if (!act.domain.empty() || act.outputs.size() != 1 || act.inputs.empty() || act.inputs[0] != node.outputs[0]) continue;
+    const auto fused = fusable_activation(g, act);
+    if (!fused) continue;
+    node.attributes.set("luojia.activation", fused->first);
+    node.attributes.set("luojia.activation_params", fused->second);
+    node.outputs[0] = act.outputs[0];
     removed.insert(users[0]);
   }
   erase_nodes(g, removed);
@@ -548,6 +587,7 @@ void optimise(Graph& g) {
   fuse_gelus(g);
   fuse_attention(g);
   fuse_residual_adds(g);
+  fuse_linear_biases(g);
   fuse_activations(g);
   remove_dead_nodes(g);
 }

@@ -3,18 +3,19 @@
 #include "core/parallel.hpp"
 #include "nn/layers/vector_math.hpp"
 
-#include <Eigen/Core>
+#include <vector>
 
 namespace luojia::nn::layers {
 namespace {
 
-using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 // Scores in flight per task: query rows x keys, about 256 KB (L2), 16 rows at least.
 constexpr std::int64_t kScoresPerBlock = 65536;
 
 Shape batch_of(const Shape& s) { return Shape(s.begin(), s.end() - 2); }
 
 }  // namespace
+
+void Attention::prepare(const std::vector<ValueInfo>&) { gemm_ = &conv_gemm_for(node().attributes.get_string("luojia.isa", "")); }
 
 std::vector<ValueInfo> Attention::infer(const std::vector<ValueInfo>& in) const {
   if (in.size() < 3) fail("needs Q, K^T and V");
@@ -58,24 +59,37 @@ void Attention::do_forward(std::span<const Tensor> in, std::span<Tensor> out) co
       iv += i * sv[d];
       ib += i * sb[d];
     }
-    thread_local RowMatrix s;
-    s.resize(rows, nk);
-    Eigen::Map<const RowMatrix> qm(q.data() + (iq * nq + r0) * depth, rows, depth), km(kt.data() + ik * depth * nk, depth, nk),
-        vm(v.data() + iv * nk * dv, nk, dv);
-    s.noalias() = qm * km;
+    // Both products on the ISA build's GEMM kernel, K^T and V packed per task (a sliver of the
+    // products' work when a block has 16 rows or more). The scale is folded into K^T's packed
+    // copy: a pass over depth x keys, not over every score.
+    const ConvGemm& gemm = *gemm_;
+    thread_local std::vector<float> packed_k, packed_v, s;
+    packed_k.resize(static_cast<std::size_t>(gemm.sgemm_packed_floats(depth, nk)));
+    packed_v.resize(static_cast<std::size_t>(gemm.sgemm_packed_floats(nk, dv)));
+    s.resize(static_cast<std::size_t>(rows * nk));
+    gemm.sgemm_pack_b(kt.data() + ik * depth * nk, depth, nk, false, packed_k.data());
+    if (scale != 1.0f)
+      for (float& x : packed_k) x *= scale;
+    gemm.sgemm_pack_b(v.data() + iv * nk * dv, nk, dv, false, packed_v.data());
+    const auto panels = [&](std::int64_t n) { return (n + gemm.sgemm_nr - 1) / gemm.sgemm_nr; };
+    gemm.sgemm(q.data() + (iq * nq + r0) * depth, rows, depth, depth, packed_k.data(), nk, 0, panels(nk), s.data(), nk, nullptr);
     const std::int64_t bias_row = sb[scores.size() - 2], bias_col = sb[scores.size() - 1];
     for (std::int64_t r = 0; r < rows; ++r) {
       float* row = s.data() + r * nk;
-      if (scale != 1.0f)
-        for (std::int64_t j = 0; j < nk; ++j) row[j] *= scale;
       if (has_bias) {
         const float* bias = in[3].data() + ib + (r0 + r) * bias_row;
-        for (std::int64_t j = 0; j < nk; ++j) row[j] += bias[j * bias_col];
+        if (bias_col == 1) {
+#pragma omp simd
+          for (std::int64_t j = 0; j < nk; ++j) row[j] += bias[j];
+        } else {
+          for (std::int64_t j = 0; j < nk; ++j) row[j] += bias[j * bias_col];
+        }
       }
       const float inv = 1.0f / exp_from_max(row, row, nk).second;
+#pragma omp simd
       for (std::int64_t j = 0; j < nk; ++j) row[j] *= inv;
     }
-    Eigen::Map<RowMatrix>(out[0].data() + (b * nq + r0) * dv, rows, dv).noalias() = s * vm;
+    gemm.sgemm(s.data(), rows, nk, nk, packed_v.data(), dv, 0, panels(dv), out[0].data() + (b * nq + r0) * dv, dv, nullptr);
   });
 }
 

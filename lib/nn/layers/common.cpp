@@ -116,6 +116,8 @@ ActivationFn ActivationFn::from(const std::string& op, const std::vector<float>&
   else if (op == "HardSigmoid") { f.kind = Activation::HardSigmoid; f.p0 = param(0, 0.2f); f.p1 = param(1, 0.5f); }
   else if (op == "HardSwish") f.kind = Activation::HardSwish;
   else if (op == "Silu") f.kind = Activation::Silu;  // luojia's: Sigmoid and Mul fused (optimise.cpp)
+  else if (op == "Gelu") f.kind = Activation::Gelu;
+  else if (op == "GeluTanh") f.kind = Activation::GeluTanh;  // Gelu with approximate = "tanh"
   else raise("unknown fused activation " + op);
   return f;
 }
@@ -138,6 +140,8 @@ void ActivationFn::apply(float* x, std::int64_t n) const {
     case Activation::Sigmoid: map16(x, n, sigmoid16); return;
     case Activation::Silu: map16(x, n, silu16); return;
     case Activation::Tanh: map16(x, n, tanh16); return;
+    case Activation::Gelu: map16(x, n, gelu16); return;
+    case Activation::GeluTanh: map16(x, n, gelu_tanh16); return;
     case Activation::HardSigmoid:
 #pragma omp simd
       for (std::int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i] * p0 + p1, 0.0f), 1.0f);

@@ -61,7 +61,7 @@ struct Window2d {
 };
 
 // Element-wise activations, also fused into convolutions.
-enum class Activation { None, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Silu };
+enum class Activation { None, Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Silu, Gelu, GeluTanh };
 
 struct ActivationFn {
   Activation kind = Activation::None;

@@ -11,6 +11,14 @@ namespace luojia::nn::layers {
 
 struct ActivationFn;
 
+// What a product with weights known at load does to each tile of its output while the tile is in
+// cache, after the last block of depth: add a bias per column, then an activation (a Linear layer
+// and the GELU or ReLU after it, as transformers' MLPs export them). Either may be null.
+struct GemmEpilogue {
+  const float* bias = nullptr;              // one per column of C
+  const ActivationFn* activation = nullptr;  // Activation::None or null: none
+};
+
 struct PatchGeometry {
   std::int64_t h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl;
 };
@@ -41,12 +49,12 @@ struct ConvGemm {
   std::int64_t winograd_block_tiles;  // tiles per block of winograd_conv's GEMMs: tasks split at multiples
   // luojia's own GEMM for a right-hand side known at load (sgemm_kernel.hpp): B (k x n, or n x k
   // transposed) packed once into panels of sgemm_nr columns; C (m x n, ldc apart), the columns of
-  // panels [p0, p1) only, = A (m x k, lda apart) * B.
+  // panels [p0, p1) only, = A (m x k, lda apart) * B, then the epilogue (null: none) on each tile.
   std::int64_t sgemm_nr;
   std::int64_t (*sgemm_packed_floats)(std::int64_t k, std::int64_t n);
   void (*sgemm_pack_b)(const float* b, std::int64_t k, std::int64_t n, bool transposed, float* packed);
   void (*sgemm)(const float* a, std::int64_t m, std::int64_t k, std::int64_t lda, const float* packed, std::int64_t n, std::int64_t p0,
-                std::int64_t p1, float* c, std::int64_t ldc);
+                std::int64_t p1, float* c, std::int64_t ldc, const GemmEpilogue* epilogue);
   // The same kernel with A (m x k) known at load, packed into slivers of sgemm_mr rows: C's rows
   // of slivers [s0, s1) (c points at row s0 * sgemm_mr), n columns, = A * B (k x n, ldb apart).
   std::int64_t sgemm_mr;

@@ -41,6 +41,17 @@ void parallel_product(const float* a, std::int64_t rows, std::int64_t k, const f
 
 }  // namespace
 
+void apply_epilogue(float* y, std::int64_t rows, std::int64_t n, const GemmEpilogue& epilogue) {
+  for (std::int64_t i = 0; i < rows; ++i) {
+    float* row = y + i * n;
+    if (epilogue.bias != nullptr) {
+#pragma omp simd
+      for (std::int64_t j = 0; j < n; ++j) row[j] += epilogue.bias[j];
+    }
+    if (epilogue.activation != nullptr) epilogue.activation->apply(row, n);
+  }
+}
+
 void PackedRhs::pack(const Tensor& b, bool b_transposed, const ConvGemm& kernels) {
   original = b;
   transposed = b_transposed;
@@ -51,26 +62,30 @@ void PackedRhs::pack(const Tensor& b, bool b_transposed, const ConvGemm& kernels
   kernels.sgemm_pack_b(b.data(), k, n, transposed, floats.data());
 }
 
-void PackedRhs::multiply(const float* a, std::int64_t rows, float* y) const {
+void PackedRhs::multiply(const float* a, std::int64_t rows, float* y, const GemmEpilogue* epilogue) const {
   // A few rows would fill most of the kernel's slivers with padding: a matrix-vector product
   // streaming B as given is faster (MobileNetV3's 1024 x 1000 head: 0.44 ms packed).
-  if (rows < 4) return parallel_product(a, rows, k, original.data(), transposed, n, y);
+  if (rows < 4) {
+    parallel_product(a, rows, k, original.data(), transposed, n, y);
+    if (epilogue != nullptr) apply_epilogue(y, rows, n, *epilogue);
+    return;
+  }
   const ConvGemm& gemm = *this->gemm;
   const std::int64_t panels = (n + gemm.sgemm_nr - 1) / gemm.sgemm_nr;
   const double flops = 2.0 * static_cast<double>(rows) * static_cast<double>(k) * static_cast<double>(n);
   const auto threads = static_cast<std::int64_t>(luojia::detail::max_threads());
-  if (flops < 4e6 || threads < 2) return gemm.sgemm(a, rows, k, k, floats.data(), n, 0, panels, y, n);
+  if (flops < 4e6 || threads < 2) return gemm.sgemm(a, rows, k, k, floats.data(), n, 0, panels, y, n, epilogue);
   // Columns (whole panels) split evenly when there are enough of them: every task packs all of A,
   // which is cheap next to the product; else rows, in multiples of a sliver.
   if (panels >= 4 * threads) {
     const std::int64_t chunk = (panels + threads - 1) / threads;
     luojia::detail::parallel_for(std::int64_t{0}, panels, chunk, [&](std::int64_t p0) {
-      gemm.sgemm(a, rows, k, k, floats.data(), n, p0, std::min(panels, p0 + chunk), y, n);
+      gemm.sgemm(a, rows, k, k, floats.data(), n, p0, std::min(panels, p0 + chunk), y, n, epilogue);
     });
   } else {
     const std::int64_t chunk = std::max<std::int64_t>(16, (rows + 2 * threads - 1) / (2 * threads));
     luojia::detail::parallel_for(std::int64_t{0}, rows, chunk, [&](std::int64_t r0) {
-      gemm.sgemm(a + r0 * k, std::min(rows, r0 + chunk) - r0, k, k, floats.data(), n, 0, panels, y + r0 * n, n);
+      gemm.sgemm(a + r0 * k, std::min(rows, r0 + chunk) - r0, k, k, floats.data(), n, 0, panels, y + r0 * n, n, epilogue);
     });
   }
 }
@@ -215,6 +230,14 @@ void Gemm::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   const bool ta = node().attributes.get_int("transA", 0) != 0, tb = node().attributes.get_int("transB", 0) != 0;
   Eigen::Map<const RowMatrix> am(a.data(), a.dim(0), a.dim(1)), bm(b.data(), b.dim(0), b.dim(1));
   Eigen::Map<RowMatrix> ym(y.data(), y.dim(0), y.dim(1));
+  // A Linear layer's bias (C of n, or 1 x n) and the activation after it, in the kernel's epilogue.
+  const bool has_c = inputs.size() > 2 && !inputs[2].empty();
+  const bool row_bias = has_c && inputs[2].size() == y.dim(1) && inputs[2].shape().back() == y.dim(1);
+  if (!ta && !packed_.empty() && alpha == 1.0f && beta == 1.0f && (!has_c || row_bias)) {
+    const GemmEpilogue epilogue{has_c ? inputs[2].data() : nullptr, &activation_};
+    packed_.multiply(a.data(), a.dim(0), y.data(), &epilogue);
+    return;
+  }
   if (ta && tb) ym.noalias() = alpha * (am.transpose() * bm.transpose());
   else if (ta) ym.noalias() = alpha * (am.transpose() * bm);
   else {
@@ -229,9 +252,11 @@ void Gemm::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
     for (std::int64_t i = 0; i < y.dim(0); ++i)
       for (std::int64_t j = 0; j < y.dim(1); ++j) ym(i, j) += beta * c.data()[i * strides[0] + j * strides[1]];
   }
+  activation_.apply(y.data(), y.size());
 }
 
 void Gemm::prepare(const std::vector<ValueInfo>& in) {
+  activation_ = ActivationFn::from(node().attributes.get_string("luojia.activation", ""), node().attributes.get_floats("luojia.activation_params"));
   if (in.size() < 2 || !in[1].value || in[1].value->rank() != 2 || in[1].value->type() != ElementType::Float32) return;
   if (node().attributes.get_int("transA", 0) != 0) return;
   packed_.pack(*in[1].value, node().attributes.get_int("transB", 0) != 0, conv_gemm_for(node().attributes.get_string("luojia.isa", "")));
@@ -239,6 +264,7 @@ void Gemm::prepare(const std::vector<ValueInfo>& in) {
 
 // MatMul -------------------------------------------------------------------------------------------
 void MatMul::prepare(const std::vector<ValueInfo>& in) {
+  activation_ = ActivationFn::from(node().attributes.get_string("luojia.activation", ""), node().attributes.get_floats("luojia.activation_params"));
   if (in.size() < 2 || !in[1].value || in[1].value->rank() != 2 || in[1].value->type() != ElementType::Float32) return;
   packed_.pack(*in[1].value, false, conv_gemm_for(node().attributes.get_string("luojia.isa", "")));
 }
@@ -253,6 +279,9 @@ std::vector<ValueInfo> MatMul::infer(const std::vector<ValueInfo>& in) const {
   Shape batch = broadcast(Shape(a.begin(), a.end() - 2), Shape(b.begin(), b.end() - 2));
   if (!va) batch.push_back(a[a.size() - 2]);
   if (!vb) batch.push_back(b.back());
+  // luojia's third input, a bias per output column fused at load (optimise.cpp).
+  if (in.size() > 2 && in[2].present && (in[2].shape.size() != 1 || in[2].shape[0] != b.back()))
+    fail("the fused bias " + to_string(in[2].shape) + " is not one value per output column (" + std::to_string(b.back()) + ")");
   return {ValueInfo{batch, ElementType::Float32, std::nullopt, true}};
 }
 void MatMul::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
@@ -264,17 +293,25 @@ void MatMul::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
   Shape a_batch(a.begin(), a.end() - 2), b_batch(b.begin(), b.end() - 2);
   const auto sa = broadcast_strides(a_batch, batch), sb = broadcast_strides(b_batch, batch);
   const std::int64_t count = element_count(batch);
+  const GemmEpilogue epilogue{inputs.size() > 2 && !inputs[2].empty() ? inputs[2].data() : nullptr, &activation_};
+  const bool has_epilogue = epilogue.bias != nullptr || activation_.kind != Activation::None;
+  const auto finish = [&] {
+    if (has_epilogue) apply_epilogue(outputs[0].data(), outputs[0].size() / std::max<std::int64_t>(n, 1), n, epilogue);
+  };
   // B shared by every batch (a Linear layer on tokens, (..., M, K) x (K, N)) and A not broadcast:
   // one product of all A's rows, not one per batch (ViT's 197 tokens as 197 products of one row).
   const bool b_shared = std::all_of(sb.begin(), sb.end(), [](std::int64_t v) { return v == 0; });
   if (b_shared && element_count(a_batch) == count) {
-    if (!packed_.empty() && packed_.k == k && packed_.n == n) packed_.multiply(inputs[0].data(), count * m, outputs[0].data());
-    else parallel_product(inputs[0].data(), count * m, k, inputs[1].data(), false, n, outputs[0].data());
-    return;
+    if (!packed_.empty() && packed_.k == k && packed_.n == n) {
+      packed_.multiply(inputs[0].data(), count * m, outputs[0].data(), has_epilogue ? &epilogue : nullptr);
+      return;
+    }
+    parallel_product(inputs[0].data(), count * m, k, inputs[1].data(), false, n, outputs[0].data());
+    return finish();
   }
   if (count == 1) {
     parallel_product(inputs[0].data(), m, k, inputs[1].data(), false, n, outputs[0].data());
-    return;
+    return finish();
   }
   luojia::detail::parallel_for(std::int64_t{0}, count, [&](std::int64_t i) {
     std::int64_t ia = 0, ib = 0, rest = i;
@@ -287,6 +324,7 @@ void MatMul::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
     Eigen::Map<const RowMatrix> am(inputs[0].data() + ia * m * k, m, k), bm(inputs[1].data() + ib * k * n, k, n);
     Eigen::Map<RowMatrix>(outputs[0].data() + i * m * n, m, n).noalias() = am * bm;
   });
+  finish();
 }
 
 // Pad ----------------------------------------------------------------------------------------------

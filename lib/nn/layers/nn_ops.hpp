@@ -1,5 +1,6 @@
 #pragma once
 #include "nn/layers/common.hpp"
+#include "nn/layers/conv_gemm.hpp"
 
 namespace luojia::nn::layers {
 
@@ -39,6 +40,10 @@ protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
 };
 
+// y (rows x n, row-major) += the epilogue's bias per column, then its activation: what the packed
+// kernel does per tile, for the products that do not run on it.
+void apply_epilogue(float* y, std::int64_t rows, std::int64_t n, const GemmEpilogue& epilogue);
+
 // A right-hand side known at load, packed once for luojia's GEMM kernel (conv_gemm.hpp's sgemm).
 struct PackedRhs {
   Tensor floats;
@@ -48,8 +53,8 @@ struct PackedRhs {
   const ConvGemm* gemm = nullptr;  // the build it is packed for
   bool empty() const { return floats.empty(); }
   void pack(const Tensor& b, bool transposed, const ConvGemm& kernels);
-  // y (rows x n) = a (rows x k, row-major) * B, over the threads.
-  void multiply(const float* a, std::int64_t rows, float* y) const;
+  // y (rows x n) = a (rows x k, row-major) * B, then the epilogue (null: none), over the threads.
+  void multiply(const float* a, std::int64_t rows, float* y, const GemmEpilogue* epilogue = nullptr) const;
 };
 
 class Gemm : public Layer {
@@ -63,7 +68,8 @@ protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
 
 private:
-  PackedRhs packed_;  // B, when known at load and A is not transposed
+  PackedRhs packed_;        // B, when known at load and A is not transposed
+  ActivationFn activation_;  // fused at load (optimise.cpp)
 };
 
 class MatMul : public Layer {
@@ -77,7 +83,8 @@ protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
 
 private:
-  PackedRhs packed_;  // B, when it is a 2-D matrix known at load (a Linear layer's weight)
+  PackedRhs packed_;        // B, when it is a 2-D matrix known at load (a Linear layer's weight)
+  ActivationFn activation_;  // fused at load with a bias, luojia's third input (optimise.cpp)
 };
 
 class Pad : public Layer {

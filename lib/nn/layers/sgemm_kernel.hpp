@@ -3,8 +3,10 @@
 // weights of MatMul and Gemm: every Linear layer of a transformer): B packed once into panels of
 // NR columns; A packed per block into slivers of MR rows; an MR x NR register-blocked kernel with
 // fused multiply-adds, as ONNX Runtime's MLAS and BLIS block it. Included by conv_gemm.cpp only,
-// so it is compiled once per ISA object: 12 x 32 on AVX-512 (24 accumulators of 32 registers),
+// so it is compiled once per ISA object: 14 x 32 on AVX-512 (28 accumulators of 32 registers),
 // 6 x 16 on AVX2 and 6 x 8 on SSE2 (12 of 16).
+#include "nn/layers/common.hpp"
+#include "nn/layers/conv_gemm.hpp"
 #include "nn/layers/vector_math.hpp"
 
 #include <algorithm>
@@ -35,28 +37,41 @@ inline void pack_b(const float* b, std::int64_t k, std::int64_t n, bool transpos
     }
 }
 
-// C[rows x cols] (ldc apart) = or += the sliver (kc x kMr) times the panel block (kc x kNr).
-[[gnu::always_inline]] inline void micro_kernel(const float* ap, const float* bp, std::int64_t kc, float* c, std::int64_t ldc, int rows,
-                                                std::int64_t cols, bool accumulate) {
-  f32x16 acc0[kMr], acc1[kMr];
+// C[kRows x cols] (ldc apart) = or += the sliver (kc x kMr, its first kRows rows used) times the
+// panel block (kc x kNr). The row count is a template argument so that a remainder sliver (ViT's
+// 197 tokens are 14 slivers and 1 row) costs its rows, not a whole sliver's. When `prefetch` is
+// given, one cache line of it per step is fetched into L1: the caller points it at the B block it
+// will need next, which otherwise arrives from memory while the first sliver waits on it (a
+// transformer's weights are read once per run: ViT-B/16's 340 MB did not stay in any cache).
+template <int kRows>
+[[gnu::always_inline]] inline void micro_kernel(const float* ap, const float* bp, std::int64_t kc, float* c, std::int64_t ldc,
+                                                std::int64_t cols, bool accumulate, const char* prefetch) {
+  f32x16 acc0[kRows], acc1[kRows];
 #pragma GCC unroll 14
-  for (int i = 0; i < kMr; ++i) acc0[i] = acc1[i] = f32x16{};
-  for (std::int64_t kk = 0; kk < kc; ++kk) {
+  for (int i = 0; i < kRows; ++i) acc0[i] = acc1[i] = f32x16{};
+  const auto step = [&](std::int64_t kk) [[gnu::always_inline]] {
     f32x16 b0, b1;
     std::memcpy(&b0, bp + kk * kNr, sizeof b0);
     std::memcpy(&b1, bp + kk * kNr + kLanes, sizeof b1);
     const float* a = ap + kk * kMr;
 #pragma GCC unroll 14
-    for (int i = 0; i < kMr; ++i) {
+    for (int i = 0; i < kRows; ++i) {
       // Vector times scalar: one broadcast (an embedded {1to16} on AVX-512), not 0 + a[i] first.
       acc0[i] += b0 * a[i];
       acc1[i] += b1 * a[i];
     }
+  };
+  if (prefetch != nullptr) {
+    for (std::int64_t kk = 0; kk < kc; ++kk) {
+      __builtin_prefetch(prefetch + kk * 64, 0, 3);
+      step(kk);
+    }
+  } else {
+    for (std::int64_t kk = 0; kk < kc; ++kk) step(kk);
   }
   if (cols == kNr) {
 #pragma GCC unroll 14
-    for (int i = 0; i < kMr; ++i) {
-      if (i >= rows) break;
+    for (int i = 0; i < kRows; ++i) {
       float* row = c + i * ldc;
       if (accumulate) {
         f32x16 c0, c1;
@@ -70,7 +85,7 @@ inline void pack_b(const float* b, std::int64_t k, std::int64_t n, bool transpos
     }
     return;
   }
-  for (int i = 0; i < rows; ++i) {
+  for (int i = 0; i < kRows; ++i) {
     float tmp[kNr];
     std::memcpy(tmp, &acc0[i], sizeof acc0[i]);
     std::memcpy(tmp + kLanes, &acc1[i], sizeof acc1[i]);
@@ -79,13 +94,98 @@ inline void pack_b(const float* b, std::int64_t k, std::int64_t n, bool transpos
   }
 }
 
+// micro_kernel for 1 to kMr rows.
+template <int kRows = kMr>
+inline void micro_kernel_rows(int rows, const float* ap, const float* bp, std::int64_t kc, float* c, std::int64_t ldc,
+                              std::int64_t cols, bool accumulate, const char* prefetch) {
+  if constexpr (kRows > 1) {
+    if (rows < kRows) return micro_kernel_rows<kRows - 1>(rows, ap, bp, kc, c, ldc, cols, accumulate, prefetch);
+  }
+  micro_kernel<kRows>(ap, bp, kc, c, ldc, cols, accumulate, prefetch);
+}
+
+// Where the caller prefetches while computing sliver s against a B block of kc x kNr: the slivers
+// that come first fetch the next block, a line per step, the others nothing.
+inline const char* prefetch_slice(const float* next_block, std::int64_t kc, std::int64_t s) {
+  const std::int64_t block_bytes = kc * kNr * static_cast<std::int64_t>(sizeof(float)), offset = s * kc * 64;
+  return next_block != nullptr && offset < block_bytes ? reinterpret_cast<const char*>(next_block) + offset : nullptr;
+}
+
+// The epilogue on C's tile (rows x cols, ldc apart; bias at the tile's first column), vectorised
+// in this ISA's build (ActivationFn::apply is compiled for the library's baseline).
+template <class F>
+[[gnu::always_inline]] inline void finish_tile(float* c, std::int64_t ldc, int rows, std::int64_t cols, const float* bias, F f) {
+  for (int i = 0; i < rows; ++i) {
+    float* row = c + i * ldc;
+    std::int64_t j = 0;
+    for (; j + kLanes <= cols; j += kLanes) {  // fixed-size copies: plain vector loads and stores
+      f32x16 v, b{};
+      std::memcpy(&v, row + j, sizeof v);
+      if (bias != nullptr) std::memcpy(&b, bias + j, sizeof b);
+      v = f(v + b);
+      std::memcpy(row + j, &v, sizeof v);
+    }
+    if (j < cols) {
+      const auto bytes = static_cast<std::size_t>(cols - j) * sizeof(float);
+      f32x16 v{}, b{};
+      std::memcpy(&v, row + j, bytes);
+      if (bias != nullptr) std::memcpy(&b, bias + j, bytes);
+      v = f(v + b);
+      std::memcpy(row + j, &v, bytes);
+    }
+  }
+}
+
+inline void finish_tile(float* c, std::int64_t ldc, int rows, std::int64_t cols, const GemmEpilogue& e) {
+  const Activation kind = e.activation != nullptr ? e.activation->kind : Activation::None;
+  const float p0 = e.activation != nullptr ? e.activation->p0 : 0.0f, p1 = e.activation != nullptr ? e.activation->p1 : 0.0f;
+  const auto run = [&](auto f) { finish_tile(c, ldc, rows, cols, e.bias, f); };
+  switch (kind) {
+    case Activation::None: run([](f32x16 v) { return v; }); return;
+    case Activation::Relu: run([](f32x16 v) { return v > 0.0f ? v : 0.0f; }); return;
+    case Activation::LeakyRelu: run([p0](f32x16 v) { return v >= 0.0f ? v : v * p0; }); return;
+    case Activation::Clip:
+      run([p0, p1](f32x16 v) {
+        v = v < p0 ? p0 : v;  // NaN stays NaN, as std::min(std::max(x, lo), hi) keeps it
+        return v > p1 ? p1 : v;
+      });
+      return;
+    case Activation::Sigmoid: run([](f32x16 v) { return sigmoid16(v); }); return;
+    case Activation::Tanh: run([](f32x16 v) { return tanh16(v); }); return;
+    case Activation::HardSigmoid:
+      run([p0, p1](f32x16 v) {
+        v = v * p0 + p1;
+        v = v < 0.0f ? 0.0f : v;
+        return v > 1.0f ? 1.0f : v;
+      });
+      return;
+    case Activation::HardSwish:
+      run([](f32x16 v) {
+        f32x16 g = v / 6.0f + 0.5f;
+        g = g < 0.0f ? 0.0f : g;
+        g = g > 1.0f ? 1.0f : g;
+        return v * g;
+      });
+      return;
+    case Activation::Silu: run([](f32x16 v) { return silu16(v); }); return;
+    case Activation::Gelu: run([](f32x16 v) { return gelu16(v); }); return;
+    case Activation::GeluTanh: run([](f32x16 v) { return gelu_tanh16(v); }); return;
+  }
+}
+
 // C (m x n, ldc apart), columns of panels [p0, p1) only, = A (m x k, lda apart) * B (packed).
 inline void gemm(const float* a, std::int64_t m, std::int64_t k, std::int64_t lda, const float* packed, std::int64_t n,
-                 std::int64_t p0, std::int64_t p1, float* c, std::int64_t ldc) {
+                 std::int64_t p0, std::int64_t p1, float* c, std::int64_t ldc, const GemmEpilogue* epilogue) {
   thread_local std::vector<float> block;
+  const bool finish = epilogue != nullptr && (epilogue->bias != nullptr ||
+                                              (epilogue->activation != nullptr && epilogue->activation->kind != Activation::None));
   if (k == 0) {
     for (std::int64_t i = 0; i < m; ++i)
       for (std::int64_t j = p0 * kNr; j < std::min(n, p1 * kNr); ++j) c[i * ldc + j] = 0.0f;
+    if (finish)
+      for (std::int64_t p = p0; p < p1; ++p)
+        finish_tile(c + p * kNr, ldc, static_cast<int>(m), std::min(kNr, n - p * kNr),
+                    GemmEpilogue{epilogue->bias != nullptr ? epilogue->bias + p * kNr : nullptr, epilogue->activation});
     return;
   }
   for (std::int64_t i0 = 0; i0 < m; i0 += kMc) {
@@ -109,9 +209,16 @@ inline void gemm(const float* a, std::int64_t m, std::int64_t k, std::int64_t ld
       for (std::int64_t p = p0; p < p1; ++p) {
         const std::int64_t cols = std::min(kNr, n - p * kNr);
         const float* bp = packed + (p * k + k0) * kNr;
+        // The block after this one: the next panel's, or the first panel's of the next depth.
+        const bool last_panel = p + 1 == p1;
+        const float* next = !last_panel ? bp + k * kNr : k0 + kc < k ? packed + (p0 * k + k0 + kc) * kNr : nullptr;
+        const std::int64_t next_kc = !last_panel ? kc : std::min(kKc, k - k0 - kc);
         for (std::int64_t s = 0; s < slivers; ++s) {
           const int rows = static_cast<int>(std::min<std::int64_t>(kMr, mc - s * kMr));
-          micro_kernel(block.data() + s * kc * kMr, bp, kc, c + (i0 + s * kMr) * ldc + p * kNr, ldc, rows, cols, k0 > 0);
+          float* tile = c + (i0 + s * kMr) * ldc + p * kNr;
+          micro_kernel_rows(rows, block.data() + s * kc * kMr, bp, kc, tile, ldc, cols, k0 > 0, prefetch_slice(next, next_kc, s));
+          if (finish && k0 + kc == k)
+            finish_tile(tile, ldc, rows, cols, GemmEpilogue{epilogue->bias != nullptr ? epilogue->bias + p * kNr : nullptr, epilogue->activation});
         }
       }
     }
@@ -164,7 +271,8 @@ inline void gemm_packed_a(const float* packed, std::int64_t m, std::int64_t k, s
         for (std::int64_t s = s0; s < s1; ++s) {
           const int rows = static_cast<int>(std::min<std::int64_t>(kMr, m - s * kMr));
           if (rows <= 0) break;
-          micro_kernel(packed + (s * k + k0) * kMr, bp, kc, c + (s * kMr - s0 * kMr) * ldc + j0 + p * kNr, ldc, rows, cols, k0 > 0);
+          micro_kernel_rows(rows, packed + (s * k + k0) * kMr, bp, kc, c + (s * kMr - s0 * kMr) * ldc + j0 + p * kNr, ldc, cols,
+                            k0 > 0, nullptr);
         }
       }
     }

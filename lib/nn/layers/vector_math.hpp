@@ -65,17 +65,26 @@ constexpr std::int64_t kLanes = kVectorBytes / sizeof(float);
 // SiLU (swish): x * sigmoid(x), as PyTorch exports nn.SiLU (Sigmoid, then Mul).
 [[gnu::always_inline]] inline f32x16 silu16(f32x16 x) { return x / (1.0f + exp16(-x)); }
 
-// erf by Abramowitz and Stegun 7.1.26: 1 - (a1 t + ... + a5 t^5) e^(-x^2), t = 1 / (1 + p|x|),
-// odd in x. Absolute error under 1.5e-7 (2e-7 in float), as good as float's own rounding near 1.
-[[gnu::always_inline]] inline f32x16 erf16(f32x16 x) {
-  const f32x16 a = x < 0.0f ? -x : x;
-  const f32x16 t = 1.0f / (1.0f + 0.3275911f * a);
-  f32x16 p = t * 1.061405429f - 1.453152027f;
-  p = p * t + 1.421413741f;
-  p = p * t - 0.284496736f;
-  p = p * t + 0.254829592f;
-  const f32x16 y = 1.0f - p * t * exp16(-a * a);
-  return x < 0.0f ? -y : y;
+// erf as a rational function, x P(x^2) / Q(x^2) of degrees 13 and 8 on [-4, 4] (outside it erf is
+// +-1 in float), the interpolant Eigen's generic_fast_erf_float uses: relative error under 4e-7
+// over the whole range, no exp, one division. Abramowitz and Stegun's 7.1.26, used before, cost an
+// exp as well and lost relative accuracy near 0 (1.7% at x = 1e-5), and ran 2.2x slower.
+[[gnu::always_inline]] inline f32x16 erf16(f32x16 in) {
+  f32x16 x = in < 4.0f ? in : 4.0f;
+  x = x > -4.0f ? x : -4.0f;
+  const f32x16 x2 = x * x;
+  f32x16 p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
+  p = p * x2 - 2.10102402082508e-06f;
+  p = p * x2 - 5.69250639462346e-05f;
+  p = p * x2 - 7.34990630326855e-04f;
+  p = p * x2 - 2.95459980854025e-03f;
+  p = p * x2 - 1.60960333262415e-02f;
+  f32x16 q = x2 * -1.45660718464996e-05f - 2.13374055278905e-04f;
+  q = q * x2 - 1.68282697438203e-03f;
+  q = q * x2 - 7.37332916720468e-03f;
+  q = q * x2 - 1.42647390514189e-02f;
+  const f32x16 r = x * p / q;
+  return in != in ? in : r;  // the clamps would turn NaN into +-1
 }
 
 // GELU as the ONNX Gelu operator (opset 20) and PyTorch define it: x / 2 * (1 + erf(x / sqrt 2)).
@@ -111,14 +120,37 @@ inline void map16(float* x, std::int64_t n, F f) {
 // src). Returns the maximum and the sum of dst: Softmax divides by the sum, LogSoftmax subtracts
 // max + log(sum).
 inline std::pair<float, float> exp_from_max(const float* src, float* dst, std::int64_t n) {
+  // In vectors throughout: the scalar max (std::max's order of NaN handling keeps GCC from
+  // vectorising it) was a third of ViT's attention time. A NaN is skipped by the max, as there,
+  // and stays NaN through exp.
+  f32x16 top16 = f32x16{} - INFINITY;
+  std::int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    f32x16 v;
+    std::memcpy(&v, src + i, sizeof v);
+    top16 = v > top16 ? v : top16;
+  }
   float top = -INFINITY;
-  for (std::int64_t k = 0; k < n; ++k) top = std::max(top, src[k]);
-#pragma omp simd
-  for (std::int64_t k = 0; k < n; ++k) dst[k] = src[k] - top;
-  map16(dst, n, exp16);
+  for (std::int64_t lane = 0; lane < kLanes; ++lane) top = std::max(top, top16[lane]);
+  for (std::int64_t k = i; k < n; ++k) top = std::max(top, src[k]);
+  f32x16 sum16{};
+  for (i = 0; i + kLanes <= n; i += kLanes) {
+    f32x16 v;
+    std::memcpy(&v, src + i, sizeof v);
+    v = exp16(v - top);
+    std::memcpy(dst + i, &v, sizeof v);
+    sum16 += v;
+  }
   float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (std::int64_t k = 0; k < n; ++k) sum += dst[k];
+  for (std::int64_t lane = 0; lane < kLanes; ++lane) sum += sum16[lane];
+  if (i < n) {
+    f32x16 v{};
+    const auto bytes = static_cast<std::size_t>(n - i) * sizeof(float);
+    std::memcpy(&v, src + i, bytes);
+    v = exp16(v - top);
+    std::memcpy(dst + i, &v, bytes);
+    for (std::int64_t k = i; k < n; ++k) sum += dst[k];
+  }
   return {top, sum};
 }
 
