@@ -572,6 +572,9 @@ TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asy
       {1, 6, 10, 1, 5, 5, 3, 3, 1, 1, 6, 6, 6, 6, 6, 6, true, true},        // dilation past the plane: the centre tap alone
       {1, 4, 8, 1, 4, 9, 3, 3, 1, 1, 5, 2, 5, 2, 5, 2, false, false},       // the top and bottom rows of taps read only padding
       {1, 5, 7, 1, 30, 30, 3, 3, 2, 2, 16, 16, 16, 16, 16, 16, true, false}, // strided, dilated: outer taps dead on a 15 x 15 output
+      {2, 6, 24, 2, 13, 15, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, true},      // batch 2, 2 groups of 12: luojia's kernel on column phases
+      {1, 5, 30, 1, 20, 23, 4, 4, 3, 3, 1, 2, 1, 0, 2, 1, true, false},     // column stride 3, dilation 2: phases shifted per tap
+      {1, 16, 40, 1, 14, 15, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, true, false},    // patches (ConvNeXt's downsampling), an odd width
   };
   for (const auto& c : fixed) check_conv(dir, c, rng);
   // Randomised shapes.

@@ -41,6 +41,22 @@ ChannelSplit split_channels(std::int64_t pixel_tasks, std::int64_t channels, std
   return {blocks, ((channels + blocks - 1) / blocks + multiple - 1) / multiple * multiple};
 }
 
+}  // namespace
+
+void input_phases(const float* planes, std::int64_t c0, std::int64_t c1, std::int64_t h, std::int64_t w, std::int64_t sw, float* phases) {
+  const std::int64_t phase_w = (w + sw - 1) / sw;
+  for (std::int64_t c = c0; c < c1; ++c)
+    for (std::int64_t q = 0; q < sw; ++q)
+      for (std::int64_t iy = 0; iy < h; ++iy) {
+        const float* in = planes + (c * h + iy) * w + q;
+        float* out = phases + ((c * sw + q) * h + iy) * phase_w;
+        const std::int64_t count = (w - q + sw - 1) / sw;
+        for (std::int64_t j = 0; j < count; ++j) out[j] = in[j * sw];
+      }
+}
+
+namespace {
+
 // Whether Winograd F(m x m, 3 x 3) beats the direct GEMM on an output plane, in multiply-adds:
 // (m + 2)^2 per tile and channel pair against 9 per pixel, the tiles rounded up to whole kernel
 // panels of mr (a small plane computes mostly empty tiles), plus the transforms, about 16 per
@@ -108,17 +124,20 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
   constexpr std::array<std::int64_t, 2> one{1, 1}, none{0, 0};
   const bool always_pointwise = window_.kernel == one && window_.stride == one &&
                                 (window_.auto_pad != "NOTSET" || (window_.pad_begin == none && window_.pad_end == none));
-  if (!(w.dim(1) == 1 && cout_g == 1) && !always_pointwise) {
+  // Eight output channels or more per group: luojia's own GEMM kernel with the weights as its
+  // packed left-hand side (slivers of sgemm_mr channels), for the pointwise and the patch products.
+  // Fewer would leave most of a sliver empty: Eigen's kernel, four channels to a panel, instead.
+  const bool depthwise = w.dim(1) == 1 && cout_g == 1;
+  if (!depthwise && !always_pointwise && cout_g < 8) {
     const ConvGemm& gemm = *gemm_;
     packed_ = Tensor(Shape{group_, gemm.packed_floats(cout_g, k)});
     for (std::int64_t g = 0; g < group_; ++g) gemm.pack_weights(w.data() + g * cout_g * k, cout_g, k, packed_.data() + g * gemm.packed_floats(cout_g, k));
   }
-  if (always_pointwise && cout_g >= 8) {
-    // Pointwise: luojia's own GEMM kernel with the weights as its packed left-hand side.
+  if (!depthwise && cout_g >= 8) {
     const ConvGemm& gemm = *gemm_;
     const std::int64_t per_group = gemm.sgemm_packed_a_floats(cout_g, k);
-    pointwise_packed_ = Tensor(Shape{std::max<std::int64_t>(1, group_ * per_group)});
-    for (std::int64_t g = 0; g < group_; ++g) gemm.sgemm_pack_a(w.data() + g * cout_g * k, cout_g, k, pointwise_packed_.data() + g * per_group);
+    own_packed_ = Tensor(Shape{std::max<std::int64_t>(1, group_ * per_group)});
+    for (std::int64_t g = 0; g < group_; ++g) gemm.sgemm_pack_a(w.data() + g * cout_g * k, cout_g, k, own_packed_.data() + g * per_group);
   }
   bias_.assign(static_cast<std::size_t>(out_channels_), 0.0f);
   if (has_input(inputs, 2)) {
@@ -213,6 +232,7 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
   const bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && ho == h && wo == w;
   if (winograd_ && (winograd_forced_ || winograd_pays(winograd_, cin, out_channels_, ho, wo, gemm.mr))) return winograd(c);
   if (!pointwise && small_plane_product(c)) return;
+  if (!pointwise && !own_packed_.empty()) return own_patch_product(c);
   if (!pointwise) return patch_product(c);
   pointwise_product(c);
 }
@@ -396,8 +416,10 @@ bool Conv::small_plane_product(const Call& c) const {
     }
   const std::int64_t taps = kh * kw, live = static_cast<std::int64_t>(live_taps.size()), k_live = cin * live;
   const std::int64_t rounded = (plane_out + kMr - 1) / kMr * kMr;
-  if (!(group_ == 1 && (live < taps || rounded * 10 > plane_out * 11) && k_live * plane_out <= (std::int64_t{1} << 22)))
-    return false;
+  // luojia's kernel has no panels of pixels to waste (its panels of sgemm_nr pixels fill the
+  // plane's rows in turn): with it, only dead taps send a convolution here.
+  const bool wasteful = own_packed_.empty() ? rounded * 10 > plane_out * 11 : false;
+  if (!(group_ == 1 && (live < taps || wasteful) && k_live * plane_out <= (std::int64_t{1} << 22))) return false;
   std::vector<float> patches(static_cast<std::size_t>(k_live * plane_out));
   std::vector<float> pruned;  // the weights of the live taps, when some are not
   if (live < taps) {
@@ -450,6 +472,7 @@ void Conv::patch_product(const Call& c) const {
   const std::int64_t kMr = gemm.mr, kNr = gemm.nr;
   const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
   const PatchGeometry geo{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl};
+  const std::vector<float> phases = column_phases(c);
   const std::int64_t panels = (plane_out + kMr - 1) / kMr;
   const std::int64_t per_chunk = kPanelsPerTask;
   const std::int64_t chunks = (panels + per_chunk - 1) / per_chunk;
@@ -464,9 +487,59 @@ void Conv::patch_product(const Call& c) const {
     const std::int64_t pan0 = chunk * per_chunk, pan1 = std::min(panels, pan0 + per_chunk);
     const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
     float* dst = y.data() + (b * out_channels_ + g * cout_g + c0) * plane_out;
-    gemm.patch_gemm(src, geo, packed_.data() + g * stride_packed, cout_g, k, pan0, pan1, c0, c1, bias_.data() + g * cout_g + c0, dst);
+    PatchGeometry here = geo;
+    if (!phases.empty()) here.phases = phases.data() + (b * cin + g * cin_g) * h * sw * geo.phase_w();
+    gemm.patch_gemm(src, here, packed_.data() + g * stride_packed, cout_g, k, pan0, pan1, c0, c1, bias_.data() + g * cout_g + c0, dst);
     const std::int64_t q0 = pan0 * kMr, q1 = std::min(plane_out, pan1 * kMr);
     for (std::int64_t co = c0; co < c1; ++co) finish(dst + (co - c0) * plane_out + q0, q1 - q0);
+  });
+}
+
+// A strided convolution's input as its column phases (PatchGeometry::phases), for the patch
+// packers; empty when the stride is 1. The input's size in floats, written over the threads.
+std::vector<float> Conv::column_phases(const Call& c) {
+  if (c.sw == 1) return {};
+  const std::int64_t planes = c.n * c.cin, phase_w = (c.w + c.sw - 1) / c.sw;
+  std::vector<float> phases(static_cast<std::size_t>(planes * c.sw * c.h * phase_w));
+  luojia::detail::parallel_for(std::int64_t{0}, planes, std::int64_t{8}, [&](std::int64_t p0) {
+    input_phases(c.x.data(), p0, std::min(planes, p0 + 8), c.h, c.w, c.sw, phases.data());
+  });
+  return phases;
+}
+
+// The patch product on luojia's kernel: the weights (output channels) are the rows of the product,
+// im2col panels of pixels its columns, so the result is the output planes; tasks over channel
+// blocks of whole slivers and chunks of pixels.
+void Conv::own_patch_product(const Call& c) const {
+  const Tensor& x = c.x;
+  Tensor& y = c.y;
+  const std::int64_t n = c.n, cin = c.cin, cin_g = c.cin_g, cout_g = c.cout_g, k = c.k, plane_in = c.plane_in, plane_out = c.plane_out;
+  const auto finish_with_bias = [&c](float* out, std::int64_t count, float bias) { c.finish_with_bias(out, count, bias); };
+  const ConvGemm& gemm = *gemm_;
+  const std::int64_t mr = gemm.sgemm_mr, per_group = gemm.sgemm_packed_a_floats(cout_g, k);
+  PatchGeometry geo{c.h, c.w, c.ho, c.wo, c.kh, c.kw, c.sh, c.sw, c.dh, c.dw, c.pt, c.pl};
+  const std::vector<float> phases = column_phases(c);
+  // Every channel block packs its pixels' patches again, so the pixels are split first: chunks of
+  // whole panels, enough of them for the threads, at most kChunk pixels.
+  const std::int64_t want = 2 * tbb::this_task_arena::max_concurrency(), panel = gemm.sgemm_nr;
+  const std::int64_t spread = (plane_out * n * group_ + want - 1) / want;
+  const std::int64_t per_chunk = std::clamp((spread + panel - 1) / panel * panel, 2 * panel, kChunk);
+  const std::int64_t chunks = (plane_out + per_chunk - 1) / per_chunk;
+  const ChannelSplit split = split_channels(n * group_ * chunks, cout_g, want, mr);
+  const std::int64_t channel_blocks = split.blocks, block_rows = split.channels_per_block;
+  luojia::detail::parallel_for(std::int64_t{0}, n * group_ * chunks * channel_blocks, [&](std::int64_t t) {
+    const std::int64_t cb = t % channel_blocks, chunk = (t / channel_blocks) % chunks;
+    const std::int64_t g = (t / channel_blocks / chunks) % group_, b = t / channel_blocks / chunks / group_;
+    const std::int64_t c0 = std::min(cout_g, cb * block_rows), c1 = std::min(cout_g, c0 + block_rows);
+    if (c0 >= c1) return;
+    const std::int64_t q0 = chunk * per_chunk, q1 = std::min(plane_out, q0 + per_chunk);
+    const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
+    float* dst = y.data() + (b * out_channels_ + g * cout_g + c0) * plane_out;
+    PatchGeometry here = geo;
+    if (!phases.empty()) here.phases = phases.data() + (b * cin + g * cin_g) * c.h * c.sw * geo.phase_w();
+    gemm.patch_sgemm(src, here, own_packed_.data() + g * per_group, cout_g, k, c0 / mr, (c1 + mr - 1) / mr, q0, q1, dst);
+    for (std::int64_t co = 0; co < c1 - c0; ++co)
+      finish_with_bias(dst + co * plane_out + q0, q1 - q0, bias_[static_cast<std::size_t>(g * cout_g + c0 + co)]);
   });
 }
 
@@ -484,7 +557,7 @@ void Conv::pointwise_product(const Call& c) const {
   const std::int64_t chunks = (ho + rows_per_chunk - 1) / rows_per_chunk;
   // (In the patch path above each channel block redoes the chunk's packing, which is cheap next to
   // the GEMM when channels are many.)
-  const bool own_kernel = !pointwise_packed_.empty();
+  const bool own_kernel = !own_packed_.empty();
   const std::int64_t mr = gemm.sgemm_mr, per_group = own_kernel ? gemm.sgemm_packed_a_floats(cout_g, k) : 0;
   // Channel blocks of whole slivers for the own kernel.
   const ChannelSplit split = split_channels(n * group_ * chunks, cout_g, want, own_kernel ? mr : 1);
@@ -500,7 +573,7 @@ void Conv::pointwise_product(const Call& c) const {
     const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
     float* dst = y.data() + (b * out_channels_ + g * cout_g + c0) * plane_out + y0 * wo;
     if (own_kernel)
-      gemm.sgemm_packed_a(pointwise_packed_.data() + g * per_group, cout_g, k, c0 / mr, (c1 + mr - 1) / mr, src + y0 * wo, plane_in, cols,
+      gemm.sgemm_packed_a(own_packed_.data() + g * per_group, cout_g, k, c0 / mr, (c1 + mr - 1) / mr, src + y0 * wo, plane_in, cols,
                           dst, plane_out);
     else
       gemm.matmul(wdata + (g * cout_g + c0) * k, c1 - c0, k, src + y0 * wo, plane_in, cols, dst, plane_out);

@@ -25,13 +25,15 @@ private:
   void winograd(const Call& c) const;
   bool small_plane_product(const Call& c) const;  // false: not worth it here, take another path
   void patch_product(const Call& c) const;
+  void own_patch_product(const Call& c) const;
+  static std::vector<float> column_phases(const Call& c);
   void pointwise_product(const Call& c) const;
   Window2d window_;
   std::int64_t group_ = 1;
   std::int64_t out_channels_ = 0;
   Tensor weights_;  // [Cout, Cin/group, kh, kw]: per group already the GEMM's row-major left operand
-  Tensor packed_;   // per group, the weights in the GEMM kernel's packed right-hand-side layout
-  Tensor pointwise_packed_;  // 1 x 1, stride 1: per group, the weights as luojia's kernel's packed left-hand side
+  Tensor packed_;   // per group, the weights in Eigen's kernel's packed right-hand-side layout (few output channels)
+  Tensor own_packed_;  // per group, the weights as luojia's kernel's packed left-hand side (8+ output channels)
   const ConvGemm* gemm_ = nullptr;  // the kernels' build (LoadOptions::isa), chosen in prepare
   int winograd_ = 0;  // m of the Winograd F(m x m, 3 x 3) the weights are transformed for; 0: none
   bool winograd_forced_ = false;  // on every input shape, not only where it beats the direct GEMM

@@ -50,35 +50,49 @@ std::vector<float, Eigen::aligned_allocator<float>>& packed_scratch(std::size_t 
   return buffer;
 }
 
-// Writes patch elements [k0, k1) of output pixels [q0, q0 + panels * kMr) (row-major over the
-// output plane; past its end: zeros) as packed panels: per panel, per patch element, kMr pixels.
-// Patch element outermost, so each source row is read in one sweep across the panels.
+// Writes patch elements [k0, k1) of output pixels [q0, q0 + panels * kWidth) (row-major over the
+// output plane; past its end: zeros) as packed panels: per panel, per patch element, kWidth
+// pixels (Eigen's kMr for its kernel, sgemm::kNr for luojia's). Patch element outermost, so each
+// source row is read in one sweep across the panels.
+template <std::int64_t kWidth, std::int64_t kMaxPanels>
 void pack_panels(const float* src, const PatchGeometry& g, std::int64_t q0, std::int64_t panels, std::int64_t plane_out,
                  std::int64_t k0, std::int64_t k1, float* block) {
   struct Segment {
     std::int64_t oy, ox, len, offset;  // offset: where in the block the run of pixels goes
   };
-  std::array<Segment, kPanels * (kMr + 1)> segments;  // a panel splits into at most kMr runs
+  std::array<Segment, kMaxPanels * (kWidth + 1)> segments;  // a panel splits into at most kWidth runs
   std::size_t count = 0;
   const std::int64_t kc = k1 - k0;
   for (std::int64_t p = 0; p < panels; ++p)
-    for (std::int64_t j = 0; j < kMr;) {
-      const std::int64_t q = q0 + p * kMr + j;
-      const std::int64_t offset = p * kMr * kc + j;
+    for (std::int64_t j = 0; j < kWidth;) {
+      const std::int64_t q = q0 + p * kWidth + j;
+      const std::int64_t offset = p * kWidth * kc + j;
       if (q >= plane_out) {
-        segments[count++] = {-1, 0, kMr - j, offset};
+        segments[count++] = {-1, 0, kWidth - j, offset};
         break;
       }
-      const std::int64_t oy = q / g.wo, ox = q % g.wo, len = std::min(kMr - j, g.wo - ox);
+      const std::int64_t oy = q / g.wo, ox = q % g.wo, len = std::min(kWidth - j, g.wo - ox);
       segments[count++] = {oy, ox, len, offset};
       j += len;
     }
-  const std::int64_t plane_in = g.h * g.w, taps = g.kh * g.kw;
-  for (std::int64_t kk = k0; kk < k1; ++kk) {
-    const std::int64_t ci = kk / taps, ky = (kk % taps) / g.kw, kx = kk % g.kw;
+  const std::int64_t plane_in = g.h * g.w, taps = g.kh * g.kw, phase_w = g.phase_w();
+  const bool phased = g.sw > 1 && g.phases != nullptr;
+  // The patch element's channel and tap, stepped rather than divided out per element.
+  std::int64_t ci = k0 / taps, ky = (k0 % taps) / g.kw, kx = k0 % g.kw;
+  for (std::int64_t kk = k0; kk < k1; ++kk, ++kx) {
+    if (kx == g.kw) {
+      kx = 0;
+      if (++ky == g.kh) {
+        ky = 0;
+        ++ci;
+      }
+    }
     const float* plane = src + ci * plane_in;
     const std::int64_t off = kx * g.dw - g.pl;
-    float* out = block + (kk - k0) * kMr;
+    // Column ix = (ox + t) sw + off is column ox + t + shift of phase q: one run per segment.
+    const std::int64_t q = ((off % g.sw) + g.sw) % g.sw, shift = (off - q) / g.sw;
+    const float* phase = phased ? g.phases + (ci * g.sw + q) * g.h * phase_w : nullptr;
+    float* out = block + (kk - k0) * kWidth;
     for (std::size_t s = 0; s < count; ++s) {
       const Segment& seg = segments[s];
       float* o = out + seg.offset;
@@ -93,8 +107,8 @@ void pack_panels(const float* src, const PatchGeometry& g, std::int64_t q0, std:
       const std::int64_t lo = first >= 0 ? 0 : std::min(seg.len, (-first + g.sw - 1) / g.sw);
       const std::int64_t hi = std::max(lo, std::min(seg.len, (g.w - first + g.sw - 1) / g.sw));
       for (std::int64_t t = 0; t < lo; ++t) o[t] = 0.0f;
-      if (g.sw == 1) {
-        const float* r = row + first;
+      if (g.sw == 1 || phased) {
+        const float* r = g.sw == 1 ? row + first : phase + iy * phase_w + seg.ox + shift;
 #pragma omp simd
         for (std::int64_t t = lo; t < hi; ++t) o[t] = r[t];
       } else {
@@ -132,7 +146,7 @@ void patch_gemm(const float* src, const PatchGeometry& geo, const float* packed,
     const float* rhs = packed + k0 * cout_g + c0 * kc;
     for (std::int64_t s0 = pan0; s0 < pan1; s0 += kPanels) {
       const std::int64_t s1 = std::min(pan1, s0 + kPanels);
-      pack_panels(src, geo, s0 * kMr, s1 - s0, plane_out, k0, k0 + kc, block.data());
+      pack_panels<kMr, kPanels>(src, geo, s0 * kMr, s1 - s0, plane_out, k0, k0 + kc, block.data());
       const std::int64_t r0 = s0 * kMr, rows = std::min(q0 + full, s1 * kMr) - r0;
       if (rows > 0) Kernel()(ResMapper(dst + r0, plane_out), block.data(), rhs, rows, kc, c1 - c0, 1.0f);
       if (rest && s1 == pan1)
@@ -141,6 +155,45 @@ void patch_gemm(const float* src, const PatchGeometry& geo, const float* packed,
   }
   for (std::int64_t co = c0; rest && co < c1; ++co)
     std::copy(tail.begin() + (co - c0) * kMr, tail.begin() + (co - c0) * kMr + rest, dst + (co - c0) * plane_out + q0 + full);
+}
+
+// luojia's kernel over im2col panels: the weights (packed once as slivers of sgemm::kMr output
+// channels) are the left-hand side, panels of sgemm::kNr output pixels packed from the input the
+// right-hand side, so the result is the output planes themselves (NCHW, plane_out apart).
+void patch_sgemm(const float* src, const PatchGeometry& geo, const float* packed, std::int64_t cout_g, std::int64_t k, std::int64_t s0,
+                 std::int64_t s1, std::int64_t q0, std::int64_t q1, float* dst) {
+  using sgemm::kKc;
+  constexpr std::int64_t kWidth = sgemm::kNr, kMr = sgemm::kMr;
+  constexpr std::int64_t kBlockPanels = 8;  // 8 x 32 pixels x 256 deep: 256 KiB with AVX-512, in L2
+  const std::int64_t plane_out = geo.ho * geo.wo;
+  thread_local std::vector<float> block;
+  for (std::int64_t j0 = q0; j0 < q1; j0 += kBlockPanels * kWidth) {
+    const std::int64_t j1 = std::min(q1, j0 + kBlockPanels * kWidth), panels = (j1 - j0 + kWidth - 1) / kWidth;
+    for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
+      const std::int64_t kc = std::min(kKc, k - k0);
+      block.resize(static_cast<std::size_t>(panels * kWidth * kc));
+      pack_panels<kWidth, kBlockPanels>(src, geo, j0, panels, plane_out, k0, k0 + kc, block.data());
+      const auto tile = [&](std::int64_t p, std::int64_t s, const char* prefetch) {
+        const std::int64_t first = j0 + p * kWidth, cols = std::min(kWidth, j1 - first);
+        const int rows = static_cast<int>(std::min<std::int64_t>(kMr, cout_g - s * kMr));
+        sgemm::micro_kernel_rows(rows, packed + (s * k + k0) * kMr, block.data() + p * kWidth * kc, kc,
+                                 dst + (s - s0) * kMr * plane_out + first, plane_out, cols, k0 > 0, prefetch);
+      };
+      const std::int64_t s_end = std::min(s1, (cout_g + kMr - 1) / kMr);
+      if (panels * kWidth >= (s_end - s0) * kMr) {
+        // More pixels than channels: each panel stays in L1 while the weights' slivers pass.
+        for (std::int64_t p = 0; p < panels; ++p)
+          for (std::int64_t s = s0; s < s_end; ++s) tile(p, s, nullptr);
+      } else {
+        // Deep layers on small planes (ConvNeXt's 7 x 7 x 1536 patches): the weights are the large
+        // operand and come from memory once, each sliver used for every panel while in L1, the
+        // next one fetched meanwhile.
+        for (std::int64_t s = s0; s < s_end; ++s)
+          for (std::int64_t p = 0; p < panels; ++p)
+            tile(p, s, p == 0 && s + 1 < s_end ? reinterpret_cast<const char*>(packed + ((s + 1) * k + k0) * kMr) : nullptr);
+      }
+    }
+  }
 }
 
 void matmul(const float* a, std::int64_t rows, std::int64_t k, const float* x, std::int64_t ldx, std::int64_t cols, float* y,
@@ -175,7 +228,7 @@ __attribute__((visibility("default"))) const ConvGemm& LUOJIA_CAT(conv_gemm_, LU
   static const ConvGemm gemm{LUOJIA_STR(LUOJIA_ISA_NAME), kMr, kNr, packed::packed_rhs_floats, pack_weights, patch_gemm, matmul,
                                 winograd_packed_floats, winograd_pack_weights, winograd_conv, winograd_block_tiles(),
                                 sgemm::kNr, sgemm::packed_floats, sgemm::pack_b, sgemm::gemm,
-                                sgemm::kMr, sgemm::packed_a_floats, sgemm::pack_a, sgemm::gemm_packed_a};
+                                sgemm::kMr, sgemm::packed_a_floats, sgemm::pack_a, sgemm::gemm_packed_a, patch_sgemm};
   return gemm;
 }
 

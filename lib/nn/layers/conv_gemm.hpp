@@ -21,7 +21,17 @@ struct GemmEpilogue {
 
 struct PatchGeometry {
   std::int64_t h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl;
+  // For a column stride sw > 1, optionally the input split into its sw column phases (column j of
+  // phase q is input column j sw + q; input_phases() writes them): the patch packers then copy
+  // runs instead of gathering every sw-th value (ResNet's 7 x 7 stem spent twice its product's
+  // time packing). Laid out like the input, each channel's plane as sw planes of phase_w columns,
+  // and pointing at the same channel as the packers' src.
+  const float* phases = nullptr;
+  std::int64_t phase_w() const { return (w + sw - 1) / sw; }
 };
+
+// Writes channels [c0, c1) of planes (h x w each) as their column phases (PatchGeometry::phases).
+void input_phases(const float* planes, std::int64_t c0, std::int64_t c1, std::int64_t h, std::int64_t w, std::int64_t sw, float* phases);
 
 struct ConvGemm {
   const char* isa;            // "avx512", "avx2", "sse2", or "native"
@@ -62,6 +72,12 @@ struct ConvGemm {
   void (*sgemm_pack_a)(const float* a, std::int64_t m, std::int64_t k, float* packed);
   void (*sgemm_packed_a)(const float* packed, std::int64_t m, std::int64_t k, std::int64_t s0, std::int64_t s1, const float* b,
                          std::int64_t ldb, std::int64_t n, float* c, std::int64_t ldc);
+  // A convolution on it: one group's weights (cout_g x k) packed by sgemm_pack_a, im2col panels
+  // of sgemm_nr output pixels packed from src (the group's input planes) as the kernel reads them.
+  // Writes output channels [s0 sgemm_mr, min(cout_g, s1 sgemm_mr)) at output pixels [q0, q1),
+  // without bias; dst is channel s0 sgemm_mr's output plane.
+  void (*patch_sgemm)(const float* src, const PatchGeometry& g, const float* packed, std::int64_t cout_g, std::int64_t k,
+                      std::int64_t s0, std::int64_t s1, std::int64_t q0, std::int64_t q1, float* dst);
 };
 
 // The build for this CPU (LUOJIA_ISA=sse2|avx2|avx512 forces one, for tests and benchmarks).
