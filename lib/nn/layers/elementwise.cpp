@@ -84,10 +84,16 @@ void float_binary(const Tensor& a, const Tensor& b, Tensor& y, Op op) {
     run *= out[d];
   }
   const bool a_moves = along_a == Along::Moves, b_moves = along_b == Along::Moves;
+  // A run longer than a task's share (a residual Add over one contiguous tensor is one run) is cut
+  // into pieces, so that it spreads over the threads too.
+  std::int64_t pieces = 1;
+  if (run > kGrain && total / run < 2 * luojia::detail::max_threads()) pieces = (run + kGrain - 1) / kGrain;
+  const std::int64_t piece = (run + pieces - 1) / pieces;
   const std::int64_t runs = total / run;
-  const std::int64_t per_task = std::max<std::int64_t>(1, kGrain / std::max<std::int64_t>(run, 1));
-  luojia::detail::parallel_for(std::int64_t{0}, runs, per_task, [&](std::int64_t r0) {
-    for (std::int64_t r = r0; r < std::min(runs, r0 + per_task); ++r) {
+  const std::int64_t per_task = std::max<std::int64_t>(1, kGrain / std::max<std::int64_t>(piece, 1));
+  luojia::detail::parallel_for(std::int64_t{0}, runs * pieces, per_task, [&](std::int64_t t0) {
+    for (std::int64_t t = t0; t < std::min(runs * pieces, t0 + per_task); ++t) {
+      const std::int64_t r = t / pieces, offset = t % pieces * piece, length = std::max<std::int64_t>(0, std::min(piece, run - offset));
       // The run's first element in each operand.
       std::int64_t ia = 0, ib = 0, rest = r;
       for (std::size_t d = first; d-- > 0;) {
@@ -96,22 +102,22 @@ void float_binary(const Tensor& a, const Tensor& b, Tensor& y, Op op) {
         ia += i * sa[d];
         ib += i * sb[d];
       }
-      float* dst = py + r * run;
-      const float* u = pa + ia;
-      const float* v = pb + ib;
+      float* dst = py + r * run + offset;
+      const float* u = pa + ia + (a_moves ? offset : 0);
+      const float* v = pb + ib + (b_moves ? offset : 0);
       if (a_moves && b_moves) {
 #pragma omp simd
-        for (std::int64_t i = 0; i < run; ++i) dst[i] = op(u[i], v[i]);
+        for (std::int64_t i = 0; i < length; ++i) dst[i] = op(u[i], v[i]);
       } else if (a_moves) {
         const float c = v[0];
 #pragma omp simd
-        for (std::int64_t i = 0; i < run; ++i) dst[i] = op(u[i], c);
+        for (std::int64_t i = 0; i < length; ++i) dst[i] = op(u[i], c);
       } else if (b_moves) {
         const float c = u[0];
 #pragma omp simd
-        for (std::int64_t i = 0; i < run; ++i) dst[i] = op(c, v[i]);
+        for (std::int64_t i = 0; i < length; ++i) dst[i] = op(c, v[i]);
       } else {
-        std::fill(dst, dst + run, op(u[0], v[0]));
+        std::fill(dst, dst + length, op(u[0], v[0]));
       }
     }
   });
