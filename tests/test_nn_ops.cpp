@@ -1574,6 +1574,55 @@ TEST_CASE("a Linear layer's bias and the activation after it run in the product'
       }
 }
 
+TEST_CASE("Transpose equals the permutation's definition: 8 x 8 register blocks with remainders, merged axes, 1-sized axes", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(28);
+  std::vector<std::pair<Dims, Dims>> cases{{{17, 9}, {1, 0}},          {{1, 96, 13, 11}, {0, 2, 3, 1}}, {{1, 13, 11, 96}, {0, 3, 1, 2}},
+                                           {{2, 3, 64, 21}, {0, 1, 3, 2}}, {{8, 8}, {1, 0}},            {{7, 7}, {1, 0}},
+                                           {{3, 1, 24, 5, 16}, {4, 2, 1, 0, 3}}, {{1, 1}, {1, 0}}};
+  std::uniform_int_distribution<int> pick(0, 1 << 20);
+  for (int i = 0; i < 30; ++i) {
+    const std::size_t rank = 2 + static_cast<std::size_t>(pick(rng) % 4);
+    Dims shape(rank), perm(rank);
+    for (std::size_t d = 0; d < rank; ++d) {
+      shape[d] = 1 + pick(rng) % (rank > 3 ? 12 : 40);
+      perm[d] = static_cast<std::int64_t>(d);
+    }
+    std::shuffle(perm.begin(), perm.end(), rng);
+    cases.emplace_back(shape, perm);
+  }
+  for (const auto& [shape, perm] : cases) {
+    std::ostringstream what;
+    for (auto v : shape) what << v << ' ';
+    what << "perm ";
+    for (auto v : perm) what << v << ' ';
+    INFO(what.str());
+    onnx::ModelProto m = empty_model(13);
+    auto* g = m.mutable_graph();
+    add_input(g, "x", shape);
+    set_ints(add_node(g, "Transpose", {"x"}, {"y"}), "perm", perm);
+    add_output(g, "y");
+    std::vector<float> x(static_cast<std::size_t>(product(shape)));
+    for (std::size_t k = 0; k < x.size(); ++k) x[k] = static_cast<float>(k);
+    Dims out(shape.size());
+    for (std::size_t d = 0; d < shape.size(); ++d) out[d] = shape[static_cast<std::size_t>(perm[d])];
+    std::vector<double> want(x.size());
+    for (std::int64_t k = 0; k < product(out); ++k) {
+      const auto at = unravel(k, out);
+      std::vector<std::int64_t> in(shape.size());
+      for (std::size_t d = 0; d < shape.size(); ++d) in[static_cast<std::size_t>(perm[d])] = at[d];
+      std::int64_t flat = 0;
+      for (std::size_t d = 0; d < shape.size(); ++d) flat = flat * shape[d] + in[d];
+      want[static_cast<std::size_t>(k)] = x[static_cast<std::size_t>(flat)];
+    }
+    for (const int threads : {1, 2}) {
+      std::vector<nn::Tensor> got;
+      tbb::task_arena(threads).execute([&] { got = run_all(dir, m, shape, x); });
+      check_close(got.at(0), out, want, 0.0 + 1e-12);
+    }
+  }
+}
+
 TEST_CASE("Erf alone equals erf in double to float precision, NaN and infinities included", "[nn][ops]") {
   TempDir dir;
   std::vector<float> x{0.0f, -0.0f, 1e-30f, -1e-7f, 1e-5f, 0.1f, -0.5f, 0.9f, 1.0f, -1.7f, 2.5f, 3.9f, -4.0f, 4.1f, 9.0f, -50.0f,

@@ -383,6 +383,83 @@ std::vector<std::int64_t> permutation(const Layer& layer, std::size_t rank) {
 }
 }  // namespace
 
+namespace {
+
+using f32x8 = float __attribute__((vector_size(32)));
+
+// r[0..7] := its transpose: the unpack / shuffle / 128-bit-lane exchange sequence of an AVX 8 x 8
+// transpose, written with GCC's vector shuffles so that every build compiles it.
+[[gnu::always_inline]] inline void transpose8(f32x8 r[8]) {
+  f32x8 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+    t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+  }
+  for (int i = 0; i < 8; i += 4)
+    for (int j = 0; j < 2; ++j) {
+      u[i + j] = __builtin_shufflevector(t[i + j], t[i + j + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+      u[i + j + 2] = __builtin_shufflevector(t[i + j], t[i + j + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+    }
+  // u[0..3]: rows 0-3's columns {0,4}, {2,6}, {1,5}, {3,7} interleaved; u[4..7] likewise rows 4-7.
+  const int order[4] = {0, 2, 1, 3};
+  for (int i = 0; i < 4; ++i) {
+    r[i] = __builtin_shufflevector(u[order[i]], u[order[i] + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    r[i + 4] = __builtin_shufflevector(u[order[i]], u[order[i] + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+  }
+}
+
+// The output's last axis reads the input with a stride and another output axis reads it
+// contiguously (K^T in attention, NCHW <-> NHWC around ConvNeXt's blocks): the copy is a 2-D
+// transpose per index of the other axes, done 8 x 8 in registers (eight vector loads, 24
+// shuffles, eight vector stores) instead of one scalar load and store per element (ConvNeXt-T's
+// permutes took 3 ms of 60 that way). Returns false when no output axis reads the input
+// contiguously.
+bool transpose_blocks(const float* x, const Shape& out, const std::vector<std::int64_t>& strides, float* y) {
+  const std::size_t last = out.size() - 1;
+  std::size_t along = last;  // the output axis that walks the input with stride 1
+  for (std::size_t d = 0; d < last; ++d)
+    if (strides[d] == 1) along = d;
+  if (along == last || out[along] < 8 || out[last] < 8) return false;
+  std::vector<std::int64_t> out_strides(out.size(), 1);
+  for (std::size_t d = last; d-- > 0;) out_strides[d] = out_strides[d + 1] * out[d + 1];
+  const std::int64_t a_len = out[along], b_len = out[last], b_stride = strides[last], a_out = out_strides[along];
+  const std::int64_t outer = element_count(out) / (a_len * b_len);
+  // Tasks of whole 8-row bands of the along axis, about 16K elements each.
+  const std::int64_t bands = (a_len + 7) / 8, per_task = std::max<std::int64_t>(1, 16384 / (8 * b_len));
+  const std::int64_t tasks_per_outer = (bands + per_task - 1) / per_task;
+  luojia::detail::parallel_for(std::int64_t{0}, outer * tasks_per_outer, [&](std::int64_t task) {
+    std::int64_t rest = task / tasks_per_outer, from = 0, to = 0;
+    for (std::size_t d = last; d-- > 0;) {
+      if (d == along) continue;
+      const std::int64_t i = rest % out[d];
+      rest /= out[d];
+      from += i * strides[d];
+      to += i * out_strides[d];
+    }
+    const std::int64_t band0 = task % tasks_per_outer * per_task, band1 = std::min(bands, band0 + per_task);
+    for (std::int64_t band = band0; band < band1; ++band) {
+      const std::int64_t a0 = band * 8;
+      if (a0 + 8 > a_len) {  // the last, partial band: element by element
+        for (std::int64_t a = a0; a < a_len; ++a)
+          for (std::int64_t b = 0; b < b_len; ++b) y[to + a * a_out + b] = x[from + a + b * b_stride];
+        continue;
+      }
+      std::int64_t b0 = 0;
+      for (; b0 + 8 <= b_len; b0 += 8) {
+        f32x8 r[8];
+        for (int i = 0; i < 8; ++i) std::memcpy(&r[i], x + from + a0 + (b0 + i) * b_stride, sizeof r[i]);
+        transpose8(r);
+        for (int i = 0; i < 8; ++i) std::memcpy(y + to + (a0 + i) * a_out + b0, &r[i], sizeof r[i]);
+      }
+      for (std::int64_t a = a0; a < a0 + 8; ++a)
+        for (std::int64_t b = b0; b < b_len; ++b) y[to + a * a_out + b] = x[from + a + b * b_stride];
+    }
+  });
+  return true;
+}
+
+}  // namespace
+
 std::vector<ValueInfo> Transpose::infer(const std::vector<ValueInfo>& in) const {
   const Shape& s = in.at(0).shape;
   Shape out;
@@ -415,6 +492,7 @@ void Transpose::do_forward(std::span<const Tensor> inputs, std::span<Tensor> out
     return;
   }
   const std::int64_t inner = out.back(), inner_stride = strides.back(), rows = y.size() / std::max<std::int64_t>(inner, 1);
+  if (es == 4 && inner_stride != 1 && transpose_blocks(x.data(), out, strides, y.data())) return;
   // Rows of the output's last axis, in chunks over the threads; each chunk finds its first row's
   // source by unravelling its index.
   const std::int64_t per_task = std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(inner, 1));
