@@ -21,7 +21,7 @@ private:
   // The paths convolve() chooses between, by shape (conv.cpp says when each pays).
   struct Call;
   void depthwise_interleaved(const Call& c) const;
-  void depthwise_rows(const Call& c) const;
+  void depthwise_direct(const Call& c) const;
   void winograd(const Call& c) const;
   bool small_plane_product(const Call& c) const;  // false: not worth it here, take another path
   void patch_product(const Call& c) const;

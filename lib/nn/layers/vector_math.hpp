@@ -97,23 +97,33 @@ constexpr std::int64_t kLanes = kVectorBytes / sizeof(float);
   return 0.5f * x * (2.0f - 2.0f / (1.0f + exp16(2.0f * u)));
 }
 
-// x[i] = f(x[i]) for i < n, sixteen at a time (the tail through a partly filled vector).
+// x[i] = f(x[i]) for i < n, sixteen at a time. A tail of a row at least a vector long is the
+// row's last vector, computed from the values as they were before the loop overwrote its first
+// lanes and stored after it; a shorter row goes through a zero-filled vector. (A memcpy of the
+// tail's variable length was a libc call per row: a third of the time of activations applied to
+// EfficientNet's rows of 56 and 28.)
 template <class F>
 inline void map16(float* x, std::int64_t n, F f) {
-  std::int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
+  if (n < kLanes) {
+    float tmp[kLanes] = {};
+    for (std::int64_t k = 0; k < n; ++k) tmp[k] = x[k];
+    f32x16 v;
+    std::memcpy(&v, tmp, sizeof v);
+    v = f(v);
+    std::memcpy(tmp, &v, sizeof v);
+    for (std::int64_t k = 0; k < n; ++k) x[k] = tmp[k];
+    return;
+  }
+  f32x16 last;
+  std::memcpy(&last, x + n - kLanes, sizeof last);
+  last = f(last);
+  for (std::int64_t i = 0; i + kLanes <= n; i += kLanes) {
     f32x16 v;
     std::memcpy(&v, x + i, sizeof v);
     v = f(v);
     std::memcpy(x + i, &v, sizeof v);
   }
-  if (i < n) {
-    f32x16 v{};
-    const auto bytes = static_cast<std::size_t>(n - i) * sizeof(float);
-    std::memcpy(&v, x + i, bytes);
-    v = f(v);
-    std::memcpy(x + i, &v, bytes);
-  }
+  std::memcpy(x + n - kLanes, &last, sizeof last);
 }
 
 // The common start of a softmax over a contiguous row: dst[i] = exp(src[i] - max) (dst may be
