@@ -577,6 +577,8 @@ TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asy
       {2, 6, 24, 2, 13, 15, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, true},      // batch 2, 2 groups of 12: luojia's kernel on column phases
       {1, 5, 30, 1, 20, 23, 4, 4, 3, 3, 1, 2, 1, 0, 2, 1, true, false},     // column stride 3, dilation 2: phases shifted per tap
       {1, 16, 40, 1, 14, 15, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, true, false},    // patches (ConvNeXt's downsampling), an odd width
+      {1, 8, 40, 1, 13, 13, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, true},      // 7 x 7 output: the plane's panels packed once for all blocks
+      {1, 300, 48, 1, 14, 14, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, true, false},   // a strided 1 x 1 on 7 x 7, 300 deep: two depth blocks
   };
   for (const auto& c : fixed) check_conv(dir, c, rng);
   // Randomised shapes.

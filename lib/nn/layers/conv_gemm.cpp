@@ -160,24 +160,47 @@ void patch_gemm(const float* src, const PatchGeometry& geo, const float* packed,
 // luojia's kernel over im2col panels: the weights (packed once as slivers of sgemm::kMr output
 // channels) are the left-hand side, panels of sgemm::kNr output pixels packed from the input the
 // right-hand side, so the result is the output planes themselves (NCHW, plane_out apart).
+constexpr std::int64_t kBlockPanels = 8;  // 8 x 32 pixels x 256 deep: 256 KiB with AVX-512, in L2
+constexpr std::int64_t kBlockPixels = kBlockPanels * sgemm::kNr;
+
+// Where the panels of pixel block jb (kBlockPixels pixels from jb kBlockPixels) and depth block k0
+// start in a whole-plane packing (patch_pack): per pixel block all its depth, per depth block its
+// panels one after the other.
+std::int64_t prepacked_offset(std::int64_t plane_out, std::int64_t k, std::int64_t jb, std::int64_t k0) {
+  const std::int64_t j0 = jb * kBlockPixels, panels = (std::min(plane_out, j0 + kBlockPixels) - j0 + sgemm::kNr - 1) / sgemm::kNr;
+  return jb * kBlockPixels * k + panels * sgemm::kNr * k0;
+}
+
+void patch_pack(const float* src, const PatchGeometry& geo, std::int64_t k, std::int64_t jb, std::int64_t k0, float* all) {
+  const std::int64_t plane_out = geo.ho * geo.wo, j0 = jb * kBlockPixels;
+  const std::int64_t panels = (std::min(plane_out, j0 + kBlockPixels) - j0 + sgemm::kNr - 1) / sgemm::kNr;
+  pack_panels<sgemm::kNr, kBlockPanels>(src, geo, j0, panels, plane_out, k0, std::min(k, k0 + sgemm::kKc),
+                                        all + prepacked_offset(plane_out, k, jb, k0));
+}
+
 void patch_sgemm(const float* src, const PatchGeometry& geo, const float* packed, std::int64_t cout_g, std::int64_t k, std::int64_t s0,
-                 std::int64_t s1, std::int64_t q0, std::int64_t q1, float* dst) {
+                 std::int64_t s1, std::int64_t q0, std::int64_t q1, const float* prepacked, float* dst) {
   using sgemm::kKc;
   constexpr std::int64_t kWidth = sgemm::kNr, kMr = sgemm::kMr;
-  constexpr std::int64_t kBlockPanels = 8;  // 8 x 32 pixels x 256 deep: 256 KiB with AVX-512, in L2
   const std::int64_t plane_out = geo.ho * geo.wo;
-  thread_local std::vector<float> block;
-  for (std::int64_t j0 = q0; j0 < q1; j0 += kBlockPanels * kWidth) {
-    const std::int64_t j1 = std::min(q1, j0 + kBlockPanels * kWidth), panels = (j1 - j0 + kWidth - 1) / kWidth;
+  thread_local std::vector<float> own;
+  for (std::int64_t j0 = q0; j0 < q1; j0 += kBlockPixels) {
+    const std::int64_t j1 = std::min(q1, j0 + kBlockPixels), panels = (j1 - j0 + kWidth - 1) / kWidth;
     for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
       const std::int64_t kc = std::min(kKc, k - k0);
-      block.resize(static_cast<std::size_t>(panels * kWidth * kc));
-      pack_panels<kWidth, kBlockPanels>(src, geo, j0, panels, plane_out, k0, k0 + kc, block.data());
+      const float* block = nullptr;
+      if (prepacked != nullptr) {
+        block = prepacked + prepacked_offset(plane_out, k, j0 / kBlockPixels, k0);
+      } else {
+        own.resize(static_cast<std::size_t>(panels * kWidth * kc));
+        pack_panels<kWidth, kBlockPanels>(src, geo, j0, panels, plane_out, k0, k0 + kc, own.data());
+        block = own.data();
+      }
       const auto tile = [&](std::int64_t p, std::int64_t s, const char* prefetch) {
         const std::int64_t first = j0 + p * kWidth, cols = std::min(kWidth, j1 - first);
         const int rows = static_cast<int>(std::min<std::int64_t>(kMr, cout_g - s * kMr));
-        sgemm::micro_kernel_rows(rows, packed + (s * k + k0) * kMr, block.data() + p * kWidth * kc, kc,
-                                 dst + (s - s0) * kMr * plane_out + first, plane_out, cols, k0 > 0, prefetch);
+        sgemm::micro_kernel_rows(rows, packed + (s * k + k0) * kMr, block + p * kWidth * kc, kc, dst + (s - s0) * kMr * plane_out + first,
+                                 plane_out, cols, k0 > 0, prefetch);
       };
       const std::int64_t s_end = std::min(s1, (cout_g + kMr - 1) / kMr);
       if (panels * kWidth >= (s_end - s0) * kMr) {
@@ -228,7 +251,8 @@ __attribute__((visibility("default"))) const ConvGemm& LUOJIA_CAT(conv_gemm_, LU
   static const ConvGemm gemm{LUOJIA_STR(LUOJIA_ISA_NAME), kMr, kNr, packed::packed_rhs_floats, pack_weights, patch_gemm, matmul,
                                 winograd_packed_floats, winograd_pack_weights, winograd_conv, winograd_block_tiles(),
                                 sgemm::kNr, sgemm::packed_floats, sgemm::pack_b, sgemm::gemm,
-                                sgemm::kMr, sgemm::packed_a_floats, sgemm::pack_a, sgemm::gemm_packed_a, patch_sgemm};
+                                sgemm::kMr, sgemm::packed_a_floats, sgemm::pack_a, sgemm::gemm_packed_a, patch_sgemm,
+                                kBlockPixels, patch_pack};
   return gemm;
 }
 

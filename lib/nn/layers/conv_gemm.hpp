@@ -75,9 +75,15 @@ struct ConvGemm {
   // A convolution on it: one group's weights (cout_g x k) packed by sgemm_pack_a, im2col panels
   // of sgemm_nr output pixels packed from src (the group's input planes) as the kernel reads them.
   // Writes output channels [s0 sgemm_mr, min(cout_g, s1 sgemm_mr)) at output pixels [q0, q1),
-  // without bias; dst is channel s0 sgemm_mr's output plane.
+  // without bias; dst is channel s0 sgemm_mr's output plane. With `prepacked` (the whole plane's
+  // panels, written by patch_pack; q0 then a multiple of patch_block_pixels) it packs nothing.
   void (*patch_sgemm)(const float* src, const PatchGeometry& g, const float* packed, std::int64_t cout_g, std::int64_t k,
-                      std::int64_t s0, std::int64_t s1, std::int64_t q0, std::int64_t q1, float* dst);
+                      std::int64_t s0, std::int64_t s1, std::int64_t q0, std::int64_t q1, const float* prepacked, float* dst);
+  // The whole plane's panels at once, for small planes whose channel blocks would each pack them
+  // again: pixel block jb (patch_block_pixels pixels) x depth block k0 (a multiple of 256) of a
+  // buffer of (ho wo rounded up to sgemm_nr) x k floats.
+  std::int64_t patch_block_pixels;
+  void (*patch_pack)(const float* src, const PatchGeometry& g, std::int64_t k, std::int64_t jb, std::int64_t k0, float* all);
 };
 
 // The build for this CPU (LUOJIA_ISA=sse2|avx2|avx512 forces one, for tests and benchmarks).
