@@ -49,7 +49,7 @@ template <int kRows>
   f32x16 acc0[kRows], acc1[kRows];
 #pragma GCC unroll 14
   for (int i = 0; i < kRows; ++i) acc0[i] = acc1[i] = f32x16{};
-  const auto step = [&](std::int64_t kk) [[gnu::always_inline]] {
+  const auto step = [&](std::int64_t kk) __attribute__((always_inline)) {
     f32x16 b0, b1;
     std::memcpy(&b0, bp + kk * kNr, sizeof b0);
     std::memcpy(&b1, bp + kk * kNr + kLanes, sizeof b1);
