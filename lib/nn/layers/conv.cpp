@@ -625,11 +625,12 @@ void Conv::own_patch_product(const Call& c) const {
   if (shared) {
     chunks = 1;
     prepacked.resize(static_cast<std::size_t>(rounded * k));
-    const std::int64_t pixel_blocks = (plane_out + gemm.patch_block_pixels - 1) / gemm.patch_block_pixels, depth_blocks = (k + 255) / 256;
+    const std::int64_t pixel_blocks = (plane_out + gemm.patch_block_pixels - 1) / gemm.patch_block_pixels;
+    const std::int64_t depth = gemm.patch_block_depth, depth_blocks = (k + depth - 1) / depth;
     PatchGeometry here = geo;  // one batch, one group: the phases start at its first channel
     if (!phases.empty()) here.phases = phases.data();
     luojia::detail::parallel_for(std::int64_t{0}, pixel_blocks * depth_blocks, [&](std::int64_t t) {
-      gemm.patch_pack(x.data(), here, k, t / depth_blocks, t % depth_blocks * 256, prepacked.data());
+      gemm.patch_pack(x.data(), here, k, t / depth_blocks, t % depth_blocks * depth, prepacked.data());
     });
   }
   const ChannelSplit split = split_channels(n * group_ * chunks, cout_g, shared ? threads : want, mr);

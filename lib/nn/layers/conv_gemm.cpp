@@ -206,14 +206,14 @@ void patch_sgemm(const float* src, const PatchGeometry& geo, const float* packed
       if (panels * kWidth >= (s_end - s0) * kMr) {
         // More pixels than channels: each panel stays in L1 while the weights' slivers pass.
         for (std::int64_t p = 0; p < panels; ++p)
-          for (std::int64_t s = s0; s < s_end; ++s) tile(p, s, nullptr);
+          for (std::int64_t s = s0; s < s_end; ++s) tile(p, s, sgemm::next_sliver(packed, k, k0, s, s_end));
       } else {
         // Deep layers on small planes (ConvNeXt's 7 x 7 x 1536 patches): the weights are the large
         // operand and come from memory once, each sliver used for every panel while in L1, the
         // next one fetched meanwhile.
         for (std::int64_t s = s0; s < s_end; ++s)
           for (std::int64_t p = 0; p < panels; ++p)
-            tile(p, s, p == 0 && s + 1 < s_end ? reinterpret_cast<const char*>(packed + ((s + 1) * k + k0) * kMr) : nullptr);
+            tile(p, s, p == 0 ? sgemm::next_sliver(packed, k, k0, s, s_end) : nullptr);
       }
     }
   }
@@ -252,7 +252,7 @@ __attribute__((visibility("default"))) const ConvGemm& LUOJIA_CAT(conv_gemm_, LU
                                 winograd_packed_floats, winograd_pack_weights, winograd_conv, winograd_block_tiles(),
                                 sgemm::kNr, sgemm::packed_floats, sgemm::pack_b, sgemm::gemm,
                                 sgemm::kMr, sgemm::packed_a_floats, sgemm::pack_a, sgemm::gemm_packed_a, patch_sgemm,
-                                kBlockPixels, patch_pack};
+                                kBlockPixels, sgemm::kKc, patch_pack};
   return gemm;
 }
 

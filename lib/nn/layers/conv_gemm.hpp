@@ -80,9 +80,9 @@ struct ConvGemm {
   void (*patch_sgemm)(const float* src, const PatchGeometry& g, const float* packed, std::int64_t cout_g, std::int64_t k,
                       std::int64_t s0, std::int64_t s1, std::int64_t q0, std::int64_t q1, const float* prepacked, float* dst);
   // The whole plane's panels at once, for small planes whose channel blocks would each pack them
-  // again: pixel block jb (patch_block_pixels pixels) x depth block k0 (a multiple of 256) of a
-  // buffer of (ho wo rounded up to sgemm_nr) x k floats.
-  std::int64_t patch_block_pixels;
+  // again: pixel block jb (patch_block_pixels pixels) x depth block k0 (a multiple of
+  // patch_block_depth) of a buffer of (ho wo rounded up to sgemm_nr) x k floats.
+  std::int64_t patch_block_pixels, patch_block_depth;
   void (*patch_pack)(const float* src, const PatchGeometry& g, std::int64_t k, std::int64_t jb, std::int64_t k0, float* all);
 };
 

@@ -104,6 +104,13 @@ inline void micro_kernel_rows(int rows, const float* ap, const float* bp, std::i
   micro_kernel<kRows>(ap, bp, kc, c, ldc, cols, accumulate, prefetch);
 }
 
+// The next sliver of a packed A at depth k0 (null after the last), to prefetch while the kernel
+// runs on this one: with many output channels (DeepLab's 2048) the slivers of one depth block
+// outgrow L2 and each would otherwise arrive from L3 while the kernel waits on it.
+inline const char* next_sliver(const float* packed, std::int64_t k, std::int64_t k0, std::int64_t s, std::int64_t s_end) {
+  return s + 1 < s_end ? reinterpret_cast<const char*>(packed + ((s + 1) * k + k0) * kMr) : nullptr;
+}
+
 // Where the caller prefetches while computing sliver s against a B block of kc x kNr: the slivers
 // that come first fetch the next block, a line per step, the others nothing.
 inline const char* prefetch_slice(const float* next_block, std::int64_t kc, std::int64_t s) {
@@ -265,14 +272,14 @@ inline void gemm_packed_a(const float* packed, std::int64_t m, std::int64_t k, s
           }
         }
       }
+      const std::int64_t s_end = std::min(s1, slivers(m));
       for (std::int64_t p = 0; p < panels_here; ++p) {
         const std::int64_t cols = std::min(kNr, nc - p * kNr);
         const float* bp = block.data() + p * kc * kNr;
-        for (std::int64_t s = s0; s < s1; ++s) {
+        for (std::int64_t s = s0; s < s_end; ++s) {
           const int rows = static_cast<int>(std::min<std::int64_t>(kMr, m - s * kMr));
-          if (rows <= 0) break;
           micro_kernel_rows(rows, packed + (s * k + k0) * kMr, bp, kc, c + (s * kMr - s0 * kMr) * ldc + j0 + p * kNr, ldc, cols,
-                            k0 > 0, nullptr);
+                            k0 > 0, next_sliver(packed, k, k0, s, s_end));
         }
       }
     }
