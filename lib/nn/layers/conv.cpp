@@ -461,7 +461,9 @@ void Conv::winograd(const Call& c) const {
   const std::int64_t m = winograd_, tiles = (ho + m - 1) / m * ((wo + m - 1) / m);
   // Tasks of whole GEMM blocks of tiles (the kernel pads a partial block with empty tiles).
   const std::int64_t block = gemm.winograd_block_tiles, blocks = (tiles + block - 1) / block;
-  const ChannelSplit split = split_channels(n * blocks, out_channels_, want, kNr);
+  // Every channel block transforms its tiles' inputs again, so channels are split only when the
+  // blocks of tiles are fewer than the threads.
+  const ChannelSplit split = split_channels(n * blocks, out_channels_, tbb::this_task_arena::max_concurrency(), kNr);
   const std::int64_t channel_blocks = split.blocks, block_cols = split.channels_per_block;
   const std::int64_t per_task = std::max<std::int64_t>(1, n * blocks * channel_blocks / want);
   const std::int64_t ranges = (blocks + per_task - 1) / per_task;
