@@ -1,5 +1,7 @@
 #include <luojia/io/ortho.hpp>
 
+#include <luojia/io/crs.hpp>
+
 #include <luojia/error.hpp>
 #include <luojia/io/raster.hpp>
 
@@ -7,7 +9,6 @@
 
 #include <cpl_string.h>
 #include <gdal_utils.h>
-#include <ogr_spatialref.h>
 
 #include <algorithm>
 #include <atomic>
@@ -34,15 +35,10 @@ OrthoView::OrthoView(const std::string& input, const OrthoOptions& options) {
   if (!rpc && info.gcps.size() < 3) throw InputError("`ortho`: the raster has neither RPCs nor 3 GCPs to place it with", where);
 
   std::string target = options.target_crs;
-  if (target.empty() && rpc) {
-    // The scene centre's UTM zone: metres, so that areas and --min-area mean what they say.
-    const double lon = std::stod(rpc_value(info, "LONG_OFF")), lat = std::stod(rpc_value(info, "LAT_OFF"));
-    const int zone = std::clamp(static_cast<int>(std::floor((lon + 180.0) / 6.0)) + 1, 1, 60);
-    target = "EPSG:" + std::to_string((lat >= 0 ? 32600 : 32700) + zone);
-  }
+  // The scene centre's UTM zone: metres, so that areas and --min-area mean what they say.
+  if (target.empty() && rpc) target = utm_zone_crs(std::stod(rpc_value(info, "LONG_OFF")), std::stod(rpc_value(info, "LAT_OFF")));
   if (target.empty()) target = info.gcp_crs_wkt;
-  OGRSpatialReference check;
-  if (check.SetFromUserInput(target.c_str()) != OGRERR_NONE) throw UsageError("target_crs", "'" + target + "' is no CRS GDAL knows");
+  crs_wkt(target, "target_crs");  // refused here, in the option's name, rather than by the warp
 
   static std::atomic<unsigned> counter{0};
   const std::string vrt = "/vsimem/luojia-ortho-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".vrt";

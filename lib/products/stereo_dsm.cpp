@@ -10,6 +10,7 @@
 #include <luojia/products/stereo.hpp>
 
 #include <luojia/error.hpp>
+#include <luojia/io/crs.hpp>
 #include <luojia/io/rpc_model.hpp>
 #include <luojia/io/vector_format.hpp>
 
@@ -80,20 +81,11 @@ std::string height_kind(const Transform& t) {
 }
 
 std::string map_crs(const DsmOptions& o, const RpcModel& left) {
-  std::string target = o.crs;
-  if (target.empty()) {
-    const double lon = left.longitude_offset(), lat = left.latitude_offset();
-    const int zone = std::clamp(static_cast<int>(std::floor((lon + 180.0) / 6.0)) + 1, 1, 60);
-    target = "EPSG:" + std::to_string((lat >= 0 ? 32600 : 32700) + zone);
-  }
-  OGRSpatialReference srs;
-  if (srs.SetFromUserInput(target.c_str()) != OGRERR_NONE) throw UsageError("crs", "'" + target + "' is no CRS GDAL knows");
-  if (!srs.IsProjected()) throw UsageError("crs", "must be a projected CRS (metres or feet), not '" + target + "'");
-  char* wkt = nullptr;
-  srs.exportToWkt(&wkt);
-  std::string out = wkt ? wkt : "";
-  CPLFree(wkt);
-  return out;
+  const std::string target = o.crs.empty() ? utm_zone_crs(left.longitude_offset(), left.latitude_offset()) : o.crs;
+  std::string wkt = crs_wkt(target, "crs");
+  if (!OGRSpatialReference(wkt.c_str()).IsProjected())
+    throw UsageError("crs", "must be a projected CRS (metres or feet), not '" + target + "'");
+  return wkt;
 }
 
 // The left image's outline on the ground at a height: points along its border.

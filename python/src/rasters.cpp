@@ -1,12 +1,12 @@
 #include "rasters.hpp"
 
 #include <luojia/error.hpp>
+#include <luojia/io/crs.hpp>
 #include <luojia/io/raster.hpp>
 
 #include <cpl_conv.h>
 #include <cpl_string.h>
 #include <gdal.h>
-#include <ogr_srs_api.h>
 
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
@@ -23,17 +23,8 @@ namespace {
 // "EPSG:32650", a WKT, a PROJ string, or any object with to_wkt() (rasterio's and pyproj's CRS).
 std::string crs_wkt(py::handle crs) {
   if (crs.is_none()) return {};
-  std::string text = py::hasattr(crs, "to_wkt") ? crs.attr("to_wkt")().cast<std::string>() : py::str(crs).cast<std::string>();
-  if (text.empty()) return {};
-  OGRSpatialReferenceH srs = OSRNewSpatialReference(nullptr);
-  const OGRErr err = OSRSetFromUserInput(srs, text.c_str());
-  char* wkt = nullptr;
-  if (err == OGRERR_NONE) OSRExportToWkt(srs, &wkt);
-  OSRDestroySpatialReference(srs);
-  if (err != OGRERR_NONE || !wkt) throw UsageError("crs", "'" + text.substr(0, 80) + "' is not a CRS GDAL knows");
-  std::string out = wkt;
-  CPLFree(wkt);
-  return out;
+  const std::string text = py::hasattr(crs, "to_wkt") ? crs.attr("to_wkt")().cast<std::string>() : py::str(crs).cast<std::string>();
+  return text.empty() ? std::string{} : luojia::crs_wkt(text, "crs");
 }
 
 // rasterio's Affine (has to_gdal()) or six numbers in GDAL's order (x0, dx, rx, y0, ry, dy).
