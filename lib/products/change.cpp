@@ -7,6 +7,7 @@
 #include <luojia/tiling/shard_layout.hpp>
 
 #include "io/band_stack.hpp"
+#include "io/grid_warp.hpp"
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"
 
@@ -61,39 +62,7 @@ std::string aligned_copy(const RasterInfo& before, const std::string& after, con
   if (!before.geotransform) raise("BEFORE has no geotransform to align AFTER onto", ErrorContext{before.path, {}, {}, {}});
   const auto& c = before.geotransform->c;
   if (c[2] != 0.0 || c[4] != 0.0) throw UsageError("align", "needs a north-up BEFORE grid", ErrorContext{before.path, {}, {}, {}});
-  const double x0 = c[0], x1 = c[0] + c[1] * static_cast<double>(before.width);
-  const double y0 = c[3], y1 = c[3] + c[5] * static_cast<double>(before.height);
-  char buf[4][64];
-  std::snprintf(buf[0], 64, "%.17g", std::min(x0, x1));
-  std::snprintf(buf[1], 64, "%.17g", std::min(y0, y1));
-  std::snprintf(buf[2], 64, "%.17g", std::max(x0, x1));
-  std::snprintf(buf[3], 64, "%.17g", std::max(y0, y1));
-  std::vector<std::string> args{"-of", "VRT", "-te", buf[0], buf[1], buf[2], buf[3], "-ts", std::to_string(before.width),
-                                std::to_string(before.height), "-r", resampling};
-  if (!before.crs_wkt.empty()) {
-    args.push_back("-t_srs");
-    args.push_back(before.crs_wkt);
-  }
-  char** argv = nullptr;
-  for (const auto& a : args) argv = CSLAddString(argv, a.c_str());
-  GdalErrorTrap trap;
-  GDALWarpAppOptions* options = GDALWarpAppOptionsNew(argv, nullptr);
-  CSLDestroy(argv);
-  if (!options) raise("bad `align` options: " + trap.message("GDALWarpAppOptionsNew failed"));
-  GDALDatasetH source = GDALOpen(after.c_str(), GA_ReadOnly);
-  if (!source) {
-    GDALWarpAppOptionsFree(options);
-    raise("cannot open: " + trap.message("open failed"), ErrorContext{after, {}, {}, {}});
-  }
-  const std::string path = unique_vsimem("aligned");
-  int usage_error = 0;
-  GDALDatasetH warped = GDALWarp(path.c_str(), nullptr, 1, &source, options, &usage_error);
-  GDALWarpAppOptionsFree(options);
-  if (warped) GDALClose(warped);
-  GDALClose(source);
-  if (!warped) raise("cannot align AFTER onto BEFORE's grid: " + trap.message("GDALWarp failed"), ErrorContext{after, {}, {}, {}});
-  files.paths.push_back(path);
-  return path;
+  return detail::warped_onto(before, after, resampling, {}, "align AFTER onto BEFORE's grid", files);
 }
 
 // A VRT in memory whose bands are BEFORE's chosen bands, then AFTER's.

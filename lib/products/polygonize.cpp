@@ -5,6 +5,7 @@
 #include <luojia/error.hpp>
 #include <luojia/io/raster.hpp>
 
+#include "io/band_stack.hpp"
 #include "io/gdal_support.hpp"
 #include "io/pixel_placement.hpp"
 #include "io/file_names.hpp"
@@ -84,12 +85,7 @@ std::unique_ptr<VectorOutput> detail::polygonize_uncommitted(const std::string& 
   // Sieve small regions first, in a temporary copy beside the output.
   DatasetPtr sieved;
   const std::string sieved_path = detail::temporary_path(vector_path, "sieved.tif");
-  struct Cleanup {
-    std::vector<std::string> paths;
-    ~Cleanup() {
-      for (const auto& p : paths) VSIUnlink(p.c_str());
-    }
-  } cleanup;
+  detail::TemporaryFiles cleanup;
   const double pixel_area = std::fabs(gt[1] * gt[5] - gt[2] * gt[4]);
   const double by_area = options.min_area > 0 && pixel_area > 0 ? std::ceil(options.min_area / pixel_area) : 0.0;
   const int threshold = std::max(options.min_pixels, static_cast<int>(std::min(by_area, 2e9)));

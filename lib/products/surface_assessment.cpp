@@ -5,6 +5,7 @@
 #include <luojia/error.hpp>
 
 #include "io/band_stack.hpp"
+#include "io/grid_warp.hpp"
 #include "io/gdal_support.hpp"
 
 #include <cpl_string.h>
@@ -45,34 +46,7 @@ std::string resampled(const RasterInfo& grid, const std::string& reference, deta
     throw InputError("a DSM needs a CRS and a geotransform to be compared", ErrorContext{grid.path, {}, {}, {}});
   const auto& c = grid.geotransform->c;
   if (c[2] != 0.0 || c[4] != 0.0) throw InputError("a DSM must be north up to be compared", ErrorContext{grid.path, {}, {}, {}});
-  char box[4][64];
-  const double x0 = c[0], x1 = c[0] + c[1] * static_cast<double>(grid.width), y0 = c[3], y1 = c[3] + c[5] * static_cast<double>(grid.height);
-  std::snprintf(box[0], 64, "%.17g", std::min(x0, x1));
-  std::snprintf(box[1], 64, "%.17g", std::min(y0, y1));
-  std::snprintf(box[2], 64, "%.17g", std::max(x0, x1));
-  std::snprintf(box[3], 64, "%.17g", std::max(y0, y1));
-  CPLStringList argv;
-  for (const std::string& a : {std::string("-of"), std::string("VRT"), std::string("-te"), std::string(box[0]), std::string(box[1]),
-                               std::string(box[2]), std::string(box[3]), std::string("-ts"), std::to_string(grid.width),
-                               std::to_string(grid.height), std::string("-r"), std::string("bilinear"), std::string("-t_srs"), grid.crs_wkt,
-                               std::string("-dstnodata"), std::string("-3.0e38")})
-    argv.AddString(a.c_str());
-  detail::GdalErrorTrap trap;
-  GDALWarpAppOptions* options = GDALWarpAppOptionsNew(argv.List(), nullptr);
-  GDALDatasetH source = GDALOpen(reference.c_str(), GA_ReadOnly);
-  if (!source) {
-    GDALWarpAppOptionsFree(options);
-    throw InputError("cannot open: " + trap.message("open failed"), ErrorContext{reference, {}, {}, {}});
-  }
-  const std::string path = detail::unique_vsimem("reference");
-  int usage_error = 0;
-  GDALDatasetH warped = GDALWarp(path.c_str(), nullptr, 1, &source, options, &usage_error);
-  GDALWarpAppOptionsFree(options);
-  GDALClose(source);
-  if (!warped) throw InputError("cannot resample onto the DSM's grid: " + trap.message("warp failed"), ErrorContext{reference, {}, {}, {}});
-  GDALClose(warped);
-  files.paths.push_back(path);
-  return path;
+  return detail::warped_onto(grid, reference, "bilinear", {"-dstnodata", "-3.0e38"}, "resample onto the DSM's grid", files);
 }
 
 struct Sums {
