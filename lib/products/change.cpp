@@ -261,19 +261,8 @@ ChangeReport run_change(const std::string& before_path, const std::string& after
 
 ChangeReport detect_change(const std::string& before_path, const std::string& after_path, const std::string& output,
                            const ChangeOptions& o) {
-  try {
-    return run_change(before_path, after_path, output, o);
-  } catch (const Cancelled&) {
-    throw;
-  } catch (const Error& e) {
-    // Both dates are read through one stacked VRT in memory; name the files the user gave.
-    if (!detail::is_virtual(e.context().file)) throw;
-    ErrorContext where = e.context();
-    where.file = before_path == after_path ? before_path : before_path + " or " + after_path;
-    where.band.reset();
-    e.rethrow_with(where);
-  }
-  return {};  // not reached; GCC cannot see that a virtual [[noreturn]] does not return
+  // Both dates are read through one stacked VRT in memory; errors name the files the user gave.
+  return detail::naming_given_files(before_path, after_path, [&] { return run_change(before_path, after_path, output, o); });
 }
 
 }  // namespace luojia

@@ -233,19 +233,8 @@ StereoReport match_pair(const std::string& left_path, const std::string& right_p
 
 StereoReport match_stereo(const std::string& left_path, const std::string& right_path, const std::string& disparity_path,
                           const StereoOptions& o) {
-  try {
-    return match_pair(left_path, right_path, disparity_path, o);
-  } catch (const Cancelled&) {
-    throw;
-  } catch (const Error& e) {
-    // Both views are read through one stacked VRT in memory; name the files the user gave.
-    if (!detail::is_virtual(e.context().file)) throw;
-    ErrorContext where = e.context();
-    where.file = left_path == right_path ? left_path : left_path + " or " + right_path;
-    where.band.reset();
-    e.rethrow_with(where);
-  }
-  return {};  // not reached; GCC cannot see that a virtual [[noreturn]] does not return
+  // Both views are read through one stacked VRT in memory; errors name the files the user gave.
+  return detail::naming_given_files(left_path, right_path, [&] { return match_pair(left_path, right_path, disparity_path, o); });
 }
 
 }  // namespace luojia
