@@ -153,6 +153,16 @@ TEST_CASE("aligning warps a shifted copy back onto the grid, and without it a cl
       }
       REQUIRE(aligned[i] == Approx(ref[i]).margin(1e-4));
     }
+  // A resampling gdalwarp does not know is the user's option, not AFTER's fault.
+  o.resampling = "bilnear";
+  o.magnitude = dir.file("m_typo.tif");
+  try {
+    detect_change(before, dir.file("shifted.tif"), dir.file("c_typo.tif"), o);
+    FAIL("accepted");
+  } catch (const UsageError& e) {
+    CHECK(e.option() == "resampling");
+    CHECK_THAT(e.what(), Catch::Contains("bilnear"));
+  }
 }
 
 TEST_CASE("a Siamese change model matches PyTorch through luojia-change", "[change][nn]") {

@@ -1595,7 +1595,10 @@ TEST_CASE("Transpose equals the permutation's definition: 8 x 8 register blocks 
     std::shuffle(perm.begin(), perm.end(), rng);
     cases.emplace_back(shape, perm);
   }
-  for (const auto& [shape, perm] : cases) {
+  for (const auto& c : cases) {
+    // Named, not a structured binding: clang 14 does not capture those in the lambda below.
+    const Dims& shape = c.first;
+    const Dims& perm = c.second;
     std::ostringstream what;
     for (auto v : shape) what << v << ' ';
     what << "perm ";
@@ -1625,6 +1628,27 @@ TEST_CASE("Transpose equals the permutation's definition: 8 x 8 register blocks 
       check_close(got.at(0), out, want, 0.0 + 1e-12);
     }
   }
+}
+
+TEST_CASE("Gemm to one column with a scalar C: the bias broadcasts, nothing reads a shape it does not have", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(29);
+  const std::int64_t rows = 9, k = 5;
+  const auto a = random_values(static_cast<std::size_t>(rows * k), rng), b = random_values(static_cast<std::size_t>(k), rng);
+  onnx::ModelProto m = empty_model(13);
+  auto* g = m.mutable_graph();
+  add_input(g, "a", {rows, k});
+  add_initializer(g, "b", {1, k}, b);
+  add_initializer(g, "c", {}, {0.25f});
+  set_int(add_node(g, "Gemm", {"a", "b", "c"}, {"y"}), "transB", 1);
+  add_output(g, "y");
+  std::vector<double> want(static_cast<std::size_t>(rows));
+  for (std::int64_t i = 0; i < rows; ++i) {
+    double sum = 0.25;
+    for (std::int64_t d = 0; d < k; ++d) sum += static_cast<double>(a[static_cast<std::size_t>(i * k + d)]) * b[static_cast<std::size_t>(d)];
+    want[static_cast<std::size_t>(i)] = sum;
+  }
+  check_close(run_all(dir, m, {rows, k}, a).at(0), {rows, 1}, want, 1e-5);
 }
 
 TEST_CASE("Erf alone equals erf in double to float precision, NaN and infinities included", "[nn][ops]") {

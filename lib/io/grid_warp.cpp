@@ -34,7 +34,8 @@ std::string warped_onto(const RasterInfo& grid, const std::string& source, const
   for (const auto& a : extra) argv.AddString(a.c_str());
   GdalErrorTrap trap;
   GDALWarpAppOptions* options = GDALWarpAppOptionsNew(argv.List(), nullptr);
-  if (!options) throw InputError("cannot " + what + ": " + trap.message("bad warp options"), ErrorContext{source, {}, {}, {}});
+  // The arguments are the grid's and the caller's; what a user chose among them is the resampling.
+  if (!options) throw UsageError("resampling", "'" + resampling + "' is refused by gdalwarp: " + trap.message("bad warp options"));
   GDALDatasetH opened = GDALOpen(source.c_str(), GA_ReadOnly);
   if (!opened) {
     GDALWarpAppOptionsFree(options);

@@ -105,9 +105,9 @@ void apply_kernel_options(detail::Graph& graph, const LoadOptions& options) {
   if (w != "auto" && w != "off" && w != "f2" && w != "f4") throw UsageError("winograd", "is auto, off, f2 or f4, not '" + w + "'");
   layers::conv_gemm_for(options.isa);  // throws for an instruction set unknown or missing here
   for (auto& node : graph.nodes) {
-    if (!node.domain.empty()) continue;
     const std::string& op = node.op_type;
-    if (op != "Conv" && op != "ConvTranspose" && op != "Gemm" && op != "MatMul") continue;
+    const bool fused_attention = node.domain == "luojia" && op == "Attention";  // its products run on the same kernels
+    if (!fused_attention && (!node.domain.empty() || (op != "Conv" && op != "ConvTranspose" && op != "Gemm" && op != "MatMul"))) continue;
     if (!options.isa.empty()) node.attributes.set("luojia.isa", options.isa);
     if (w != "auto" && op == "Conv") node.attributes.set("luojia.winograd", w);
   }

@@ -621,8 +621,11 @@ void Conv::own_patch_product(const Call& c) const {
   // Small planes (ResNet's 14 x 14 and 7 x 7) have fewer chunks than threads, so their channels are
   // split: the plane's panels are then packed once, over the threads, for every channel block
   // (each block packed them again before: half the time of a 3 x 3 layer on 7 x 7 x 512).
+  // Only where splitting the channels alone gives the threads as much work as the chunks would:
+  // with many threads and few channels, the chunks are the parallelism.
   const std::int64_t rounded = (plane_out + panel - 1) / panel * panel;
-  const bool shared = n * group_ == 1 && chunks < want && rounded * k <= (std::int64_t{1} << 21);
+  const bool shared = n * group_ == 1 && chunks < want && rounded * k <= (std::int64_t{1} << 21) &&
+                      split_channels(1, cout_g, threads, mr).blocks >= std::min(threads, chunks);
   std::vector<float> prepacked;
   if (shared) {
     chunks = 1;

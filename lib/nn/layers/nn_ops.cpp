@@ -232,7 +232,7 @@ void Gemm::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
   Eigen::Map<RowMatrix> ym(y.data(), y.dim(0), y.dim(1));
   // A Linear layer's bias (C of n, or 1 x n) and the activation after it, in the kernel's epilogue.
   const bool has_c = inputs.size() > 2 && !inputs[2].empty();
-  const bool row_bias = has_c && inputs[2].size() == y.dim(1) && inputs[2].shape().back() == y.dim(1);
+  const bool row_bias = has_c && inputs[2].rank() >= 1 && inputs[2].size() == y.dim(1) && inputs[2].shape().back() == y.dim(1);
   if (!ta && !packed_.empty() && alpha == 1.0f && beta == 1.0f && (!has_c || row_bias)) {
     const GemmEpilogue epilogue{has_c ? inputs[2].data() : nullptr, &activation_};
     packed_.multiply(a.data(), a.dim(0), y.data(), &epilogue);

@@ -83,7 +83,9 @@ constexpr std::int64_t kLanes = kVectorBytes / sizeof(float);
   q = q * x2 - 1.68282697438203e-03f;
   q = q * x2 - 7.37332916720468e-03f;
   q = q * x2 - 1.42647390514189e-02f;
-  const f32x16 r = x * p / q;
+  f32x16 r = x * p / q;
+  r = r > 1.0f ? 1.0f : r;  // the interpolant overshoots 1 by 5e-8 near |x| = 3.9
+  r = r < -1.0f ? -1.0f : r;
   return in != in ? in : r;  // the clamps would turn NaN into +-1
 }
 
