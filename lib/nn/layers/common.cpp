@@ -123,34 +123,8 @@ ActivationFn ActivationFn::from(const std::string& op, const std::vector<float>&
 }
 
 void ActivationFn::apply(float* x, std::int64_t n) const {
-  switch (kind) {
-    case Activation::None: return;
-    case Activation::Relu:
-#pragma omp simd
-      for (std::int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
-      return;
-    case Activation::LeakyRelu:
-#pragma omp simd
-      for (std::int64_t i = 0; i < n; ++i) x[i] = x[i] >= 0.0f ? x[i] : x[i] * p0;
-      return;
-    case Activation::Clip:
-#pragma omp simd
-      for (std::int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], p0), p1);
-      return;
-    case Activation::Sigmoid: map16(x, n, sigmoid16); return;
-    case Activation::Silu: map16(x, n, silu16); return;
-    case Activation::Tanh: map16(x, n, tanh16); return;
-    case Activation::Gelu: map16(x, n, gelu16); return;
-    case Activation::GeluTanh: map16(x, n, gelu_tanh16); return;
-    case Activation::HardSigmoid:
-#pragma omp simd
-      for (std::int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i] * p0 + p1, 0.0f), 1.0f);
-      return;
-    case Activation::HardSwish:
-#pragma omp simd
-      for (std::int64_t i = 0; i < n; ++i) x[i] = x[i] * std::min(std::max(x[i] / 6.0f + 0.5f, 0.0f), 1.0f);
-      return;
-  }
+  if (kind == Activation::None) return;
+  with_vector_activation(*this, [&](auto g) { map16(x, n, g); });
 }
 
 }  // namespace luojia::nn::layers

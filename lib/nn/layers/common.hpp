@@ -3,6 +3,8 @@
 #include <luojia/error.hpp>
 #include <luojia/nn/layer.hpp>
 
+#include "nn/layers/vector_math.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -70,5 +72,41 @@ struct ActivationFn {
   static ActivationFn from(const std::string& op, const std::vector<float>& params);
   void apply(float* data, std::int64_t n) const;
 };
+
+// Calls run(g) with the activation as a function g of one vector (vector_math.hpp's width): the one
+// definition of each activation that ActivationFn::apply and the GEMM's per-tile epilogue (compiled
+// in each ISA object) both use. NaN stays NaN through Clip, as std::min(std::max(x, lo), hi) keeps it.
+template <class Run>
+void with_vector_activation(const ActivationFn& f, const Run& run) {
+  const float p0 = f.p0, p1 = f.p1;
+  switch (f.kind) {
+    case Activation::None: return run([](f32x16 v) { return v; });
+    case Activation::Relu: return run([](f32x16 v) { return v > 0.0f ? v : 0.0f; });
+    case Activation::LeakyRelu: return run([p0](f32x16 v) { return v >= 0.0f ? v : v * p0; });
+    case Activation::Clip:
+      return run([p0, p1](f32x16 v) {
+        v = v < p0 ? p0 : v;
+        return v > p1 ? p1 : v;
+      });
+    case Activation::Sigmoid: return run([](f32x16 v) { return sigmoid16(v); });
+    case Activation::Tanh: return run([](f32x16 v) { return tanh16(v); });
+    case Activation::HardSigmoid:
+      return run([p0, p1](f32x16 v) {
+        v = v * p0 + p1;
+        v = v < 0.0f ? 0.0f : v;
+        return v > 1.0f ? 1.0f : v;
+      });
+    case Activation::HardSwish:
+      return run([](f32x16 v) {
+        f32x16 g = v / 6.0f + 0.5f;
+        g = g < 0.0f ? 0.0f : g;
+        g = g > 1.0f ? 1.0f : g;
+        return v * g;
+      });
+    case Activation::Silu: return run([](f32x16 v) { return silu16(v); });
+    case Activation::Gelu: return run([](f32x16 v) { return gelu16(v); });
+    case Activation::GeluTanh: return run([](f32x16 v) { return gelu_tanh16(v); });
+  }
+}
 
 }  // namespace luojia::nn::layers

@@ -43,8 +43,7 @@ ChannelSplit split_channels(std::int64_t pixel_tasks, std::int64_t channels, std
   return {blocks, ((channels + blocks - 1) / blocks + multiple - 1) / multiple * multiple};
 }
 
-}  // namespace
-
+// Writes channels [c0, c1) of planes (h x w each) as their column phases (PatchGeometry::phases).
 void input_phases(const float* planes, std::int64_t c0, std::int64_t c1, std::int64_t h, std::int64_t w, std::int64_t sw, float* phases) {
   const std::int64_t phase_w = (w + sw - 1) / sw;
   for (std::int64_t c = c0; c < c1; ++c)
@@ -56,8 +55,6 @@ void input_phases(const float* planes, std::int64_t c0, std::int64_t c1, std::in
         for (std::int64_t j = 0; j < count; ++j) out[j] = in[j * sw];
       }
 }
-
-namespace {
 
 // Whether Winograd F(m x m, 3 x 3) beats the direct GEMM on an output plane, in multiply-adds:
 // (m + 2)^2 per tile and channel pair against 9 per pixel, the tiles rounded up to whole kernel
@@ -511,7 +508,7 @@ bool Conv::small_plane_product(const Call& c) const {
   const std::int64_t rounded = (plane_out + kMr - 1) / kMr * kMr;
   // luojia's kernel has no panels of pixels to waste (its panels of sgemm_nr pixels fill the
   // plane's rows in turn): with it, only dead taps send a convolution here.
-  const bool wasteful = own_packed_.empty() ? rounded * 10 > plane_out * 11 : false;
+  const bool wasteful = own_packed_.empty() && rounded * 10 > plane_out * 11;
   if (!(group_ == 1 && (live < taps || wasteful) && k_live * plane_out <= (std::int64_t{1} << 22))) return false;
   std::vector<float> patches(static_cast<std::size_t>(k_live * plane_out));
   std::vector<float> pruned;  // the weights of the live taps, when some are not

@@ -22,7 +22,7 @@ struct GemmEpilogue {
 struct PatchGeometry {
   std::int64_t h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl;
   // For a column stride sw > 1, optionally the input split into its sw column phases (column j of
-  // phase q is input column j sw + q; input_phases() writes them): the patch packers then copy
+  // phase q is input column j sw + q; Conv::column_phases writes them): the patch packers then copy
   // runs instead of gathering every sw-th value (ResNet's 7 x 7 stem spent twice its product's
   // time packing). Laid out like the input, each channel's plane as sw planes of phase_w columns,
   // and pointing at the same channel as the packers' src.
@@ -30,8 +30,6 @@ struct PatchGeometry {
   std::int64_t phase_w() const { return (w + sw - 1) / sw; }
 };
 
-// Writes channels [c0, c1) of planes (h x w each) as their column phases (PatchGeometry::phases).
-void input_phases(const float* planes, std::int64_t c0, std::int64_t c1, std::int64_t h, std::int64_t w, std::int64_t sw, float* phases);
 
 struct ConvGemm {
   const char* isa;            // "avx512", "avx2", "sse2", or "native"

@@ -144,40 +144,8 @@ template <class F>
 }
 
 inline void finish_tile(float* c, std::int64_t ldc, int rows, std::int64_t cols, const GemmEpilogue& e) {
-  const Activation kind = e.activation != nullptr ? e.activation->kind : Activation::None;
-  const float p0 = e.activation != nullptr ? e.activation->p0 : 0.0f, p1 = e.activation != nullptr ? e.activation->p1 : 0.0f;
-  const auto run = [&](auto f) { finish_tile(c, ldc, rows, cols, e.bias, f); };
-  switch (kind) {
-    case Activation::None: run([](f32x16 v) { return v; }); return;
-    case Activation::Relu: run([](f32x16 v) { return v > 0.0f ? v : 0.0f; }); return;
-    case Activation::LeakyRelu: run([p0](f32x16 v) { return v >= 0.0f ? v : v * p0; }); return;
-    case Activation::Clip:
-      run([p0, p1](f32x16 v) {
-        v = v < p0 ? p0 : v;  // NaN stays NaN, as std::min(std::max(x, lo), hi) keeps it
-        return v > p1 ? p1 : v;
-      });
-      return;
-    case Activation::Sigmoid: run([](f32x16 v) { return sigmoid16(v); }); return;
-    case Activation::Tanh: run([](f32x16 v) { return tanh16(v); }); return;
-    case Activation::HardSigmoid:
-      run([p0, p1](f32x16 v) {
-        v = v * p0 + p1;
-        v = v < 0.0f ? 0.0f : v;
-        return v > 1.0f ? 1.0f : v;
-      });
-      return;
-    case Activation::HardSwish:
-      run([](f32x16 v) {
-        f32x16 g = v / 6.0f + 0.5f;
-        g = g < 0.0f ? 0.0f : g;
-        g = g > 1.0f ? 1.0f : g;
-        return v * g;
-      });
-      return;
-    case Activation::Silu: run([](f32x16 v) { return silu16(v); }); return;
-    case Activation::Gelu: run([](f32x16 v) { return gelu16(v); }); return;
-    case Activation::GeluTanh: run([](f32x16 v) { return gelu_tanh16(v); }); return;
-  }
+  with_vector_activation(e.activation != nullptr ? *e.activation : ActivationFn{},
+                         [&](auto g) { finish_tile(c, ldc, rows, cols, e.bias, g); });
 }
 
 // C (m x n, ldc apart), columns of panels [p0, p1) only, = A (m x k, lda apart) * B (packed).
