@@ -221,6 +221,105 @@ struct Raster::Impl {
   Window extent() const { return {0, 0, info.width, info.height}; }
 };
 
+namespace {
+
+// What makes a pixel of the bands read a data pixel, and the scale applied to data pixels:
+// nodata values, GDAL masks, band scale and offset. apply() marks and scales one block of planar
+// float values just read.
+class PixelValidity {
+public:
+  // masks: each band's GDAL mask (0-based, nullptr: none); context names the raster in errors.
+  PixelValidity(GDALDataset& dataset, const RasterInfo& info, const std::vector<GDALRasterBand*>& masks, ErrorContext context,
+                std::span<const int> bands, const ReadOptions& options)
+      : dataset_(dataset), context_(std::move(context)), bands_(bands), per_band_(options.mask_per_band), nodata(bands.size()), nodata_f(bands.size()),
+        scale_(bands.size(), 1.0f), offset_(bands.size(), 0.0f), mask_band_(bands.size(), nullptr), exact_nodata_(bands.size(), false) {
+    for (std::size_t i = 0; i < bands.size(); ++i) {
+      const BandInfo& bi = info.band(bands[i]);
+      nodata[i] = bi.nodata;
+      nodata_f[i] = bi.nodata ? static_cast<float>(*bi.nodata) : 0.0f;
+      if (options.apply_scale) {
+        scale_[i] = static_cast<float>(bi.scale);
+        offset_[i] = static_cast<float>(bi.offset);
+      }
+      // Bands whose validity needs more than their float values: a GDAL mask (alpha,
+      // per-dataset, per-band), or a nodata value float32 cannot tell from its neighbours (32-
+      // and 64-bit integers, Float64: 16777217 and 16777216 are one float), compared in double.
+      mask_band_[i] = masks[static_cast<std::size_t>(bands[i] - 1)];
+      exact_nodata_[i] = bi.nodata && (bi.type == DataType::Int32 || bi.type == DataType::UInt32 || bi.type == DataType::Int64 ||
+                                       bi.type == DataType::UInt64 || bi.type == DataType::Float64);
+    }
+  }
+
+  // Marks data pixels of a block of planar float (rect's rows x cols of the raster, at x0, y0 in
+  // img) and applies scale. valid points at the block's first mask byte (nullptr: no mask
+  // wanted); with one plane per band, planes are plane_step apart, otherwise every band clears
+  // the same plane.
+  void apply(Image& img, std::int64_t x0, std::int64_t y0, const Window& rect, std::uint8_t* valid, std::int64_t valid_stride,
+             std::int64_t plane_step) {
+    const std::int64_t w = img.width(), cols = rect.width, rows = rect.height;
+    if (valid && !per_band_)
+      for (std::int64_t y = 0; y < rows; ++y) std::fill(valid + y * valid_stride, valid + y * valid_stride + cols, std::uint8_t{1});
+    GDALRasterBand* mask_read = nullptr;  // the mask now in mask_values_ (bands may share one)
+    for (std::size_t bi = 0; bi < bands_.size(); ++bi) {
+      const auto b = static_cast<int>(bi);
+      const bool masked = valid && mask_band_[bi];
+      const bool exact = valid && exact_nodata_[bi];
+      if (masked && mask_read != mask_band_[bi]) {
+        mask_values_.resize(static_cast<std::size_t>(rect.area()));
+        read_band(mask_band_[bi], rect, GDT_Byte, mask_values_.data());
+        mask_read = mask_band_[bi];
+      }
+      if (exact) {
+        exact_values_.resize(static_cast<std::size_t>(rect.area()));
+        read_band(dataset_.GetRasterBand(bands_[bi]), rect, GDT_Float64, exact_values_.data());
+      }
+      const bool scaled = scale_[bi] != 1.0f || offset_[bi] != 0.0f;
+      for (std::int64_t y = 0; y < rows; ++y) {
+        std::uint8_t* vrow = valid ? valid + y * valid_stride + (per_band_ ? b * plane_step : 0) : nullptr;
+        float* row = img.band(b).data() + (y0 + y) * w + x0;
+        const std::uint8_t* mrow = masked ? mask_values_.data() + y * cols : nullptr;
+        const double* erow = exact ? exact_values_.data() + y * cols : nullptr;
+        for (std::int64_t x = 0; x < cols; ++x) {
+          bool data = erow ? std::isfinite(erow[x]) && erow[x] != *nodata[bi] : is_data(row[x], nodata[bi], nodata_f[bi]);
+          if (mrow) data = data && mrow[x] != 0;
+          if (vrow) vrow[x] = per_band_ ? data : (vrow[x] & data);
+          if (scaled && data) row[x] = row[x] * scale_[bi] + offset_[bi];
+        }
+      }
+    }
+  }
+
+private:
+  void read_band(GDALRasterBand* band, const Window& rect, GDALDataType type, void* buffer) const {
+    GdalErrorTrap trap;
+    if (band->RasterIO(GF_Read, static_cast<int>(rect.x), static_cast<int>(rect.y), static_cast<int>(rect.width),
+                       static_cast<int>(rect.height), buffer, static_cast<int>(rect.width), static_cast<int>(rect.height), type, 0, 0,
+                       nullptr) != CE_None ||
+        trap.has_error())
+      throw InputError("cannot read the mask or values of pixels " + std::to_string(rect.x) + "," + std::to_string(rect.y) + " " +
+                           std::to_string(rect.width) + "x" + std::to_string(rect.height) + ": " + trap.message("read failed"),
+                       context_);
+  }
+
+  GDALDataset& dataset_;
+  ErrorContext context_;
+  std::span<const int> bands_;
+  bool per_band_;
+
+public:
+  std::vector<std::optional<double>> nodata;  // per band read
+  std::vector<float> nodata_f;                // nodata as float (0 where none)
+
+private:
+  std::vector<float> scale_, offset_;
+  std::vector<GDALRasterBand*> mask_band_;
+  std::vector<bool> exact_nodata_;
+  std::vector<std::uint8_t> mask_values_;
+  std::vector<double> exact_values_;
+};
+
+}  // namespace
+
 Raster::Raster(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Raster::Raster(Raster&&) noexcept = default;
 Raster& Raster::operator=(Raster&&) noexcept = default;
@@ -300,80 +399,10 @@ void Raster::read_into(const Window& window, std::span<const int> bands, Image& 
   const int nb = static_cast<int>(bands.size());
   out.reshape(nb, window.width, window.height);
 
-  std::vector<std::optional<double>> nodata(bands.size());
-  std::vector<float> nodata_f(bands.size());
-  std::vector<float> scale(bands.size(), 1.0f), offset(bands.size(), 0.0f);
-  for (std::size_t i = 0; i < bands.size(); ++i) {
-    const BandInfo& bi = self.info.band(bands[i]);
-    nodata[i] = bi.nodata;
-    nodata_f[i] = bi.nodata ? static_cast<float>(*bi.nodata) : 0.0f;
-    if (options.apply_scale) {
-      scale[i] = static_cast<float>(bi.scale);
-      offset[i] = static_cast<float>(bi.offset);
-    }
-  }
-
-  // Bands whose validity needs more than their float values: a GDAL mask (alpha, per-dataset,
-  // per-band), or a nodata value float32 cannot tell from its neighbours (32- and 64-bit
-  // integers, Float64: 16777217 and 16777216 are one float), compared in double instead.
-  std::vector<GDALRasterBand*> mask_band(bands.size(), nullptr);
-  std::vector<bool> exact_nodata(bands.size(), false);
-  for (std::size_t i = 0; i < bands.size(); ++i) {
-    const BandInfo& bi = self.info.band(bands[i]);
-    mask_band[i] = self.masks[static_cast<std::size_t>(bands[i] - 1)];
-    exact_nodata[i] = bi.nodata && (bi.type == DataType::Int32 || bi.type == DataType::UInt32 || bi.type == DataType::Int64 ||
-                                    bi.type == DataType::UInt64 || bi.type == DataType::Float64);
-  }
-
-  // Marks data pixels of a block of planar float (rows x cols at x0, y0; the raster's pixels
-  // rect) and applies scale. valid points at the block's first mask byte; with one plane per
-  // band, planes are plane_step apart, otherwise every band clears the same plane.
   const bool per_band = options.mask_per_band;
-  std::vector<std::uint8_t> mask_values;
-  std::vector<double> exact_values;
-  auto finish = [&](Image& img, std::int64_t x0, std::int64_t y0, const Window& rect, std::uint8_t* valid,
-                    std::int64_t valid_stride, std::int64_t plane_step) {
-    const std::int64_t w = img.width(), cols = rect.width, rows = rect.height;
-    const auto read_band = [&](GDALRasterBand* band, GDALDataType type, void* buffer) {
-      GdalErrorTrap trap;
-      if (band->RasterIO(GF_Read, static_cast<int>(rect.x), static_cast<int>(rect.y), static_cast<int>(cols), static_cast<int>(rows),
-                         buffer, static_cast<int>(cols), static_cast<int>(rows), type, 0, 0, nullptr) != CE_None ||
-          trap.has_error())
-        throw InputError("cannot read the mask or values of pixels " + std::to_string(rect.x) + "," + std::to_string(rect.y) + " " +
-                             std::to_string(cols) + "x" + std::to_string(rows) + ": " + trap.message("read failed"),
-                         self.context());
-    };
-    if (valid && !per_band)
-      for (std::int64_t y = 0; y < rows; ++y) std::fill(valid + y * valid_stride, valid + y * valid_stride + cols, std::uint8_t{1});
-    GDALRasterBand* mask_read = nullptr;  // the mask now in mask_values (bands may share one)
-    for (int b = 0; b < nb; ++b) {
-      const auto bi = static_cast<std::size_t>(b);
-      const bool masked = valid && mask_band[bi];
-      const bool exact = valid && exact_nodata[bi];
-      if (masked && mask_read != mask_band[bi]) {
-        mask_values.resize(static_cast<std::size_t>(rect.area()));
-        read_band(mask_band[bi], GDT_Byte, mask_values.data());
-        mask_read = mask_band[bi];
-      }
-      if (exact) {
-        exact_values.resize(static_cast<std::size_t>(rect.area()));
-        read_band(self.dataset->GetRasterBand(bands[bi]), GDT_Float64, exact_values.data());
-      }
-      const bool scaled = scale[bi] != 1.0f || offset[bi] != 0.0f;
-      for (std::int64_t y = 0; y < rows; ++y) {
-        std::uint8_t* vrow = valid ? valid + y * valid_stride + (per_band ? b * plane_step : 0) : nullptr;
-        float* row = img.band(b).data() + (y0 + y) * w + x0;
-        const std::uint8_t* mrow = masked ? mask_values.data() + y * cols : nullptr;
-        const double* erow = exact ? exact_values.data() + y * cols : nullptr;
-        for (std::int64_t x = 0; x < cols; ++x) {
-          bool data = erow ? std::isfinite(erow[x]) && erow[x] != *nodata[bi] : is_data(row[x], nodata[bi], nodata_f[bi]);
-          if (mrow) data = data && mrow[x] != 0;
-          if (vrow) vrow[x] = per_band ? data : (vrow[x] & data);
-          if (scaled && data) row[x] = row[x] * scale[bi] + offset[bi];
-        }
-      }
-    }
-  };
+  PixelValidity validity(*self.dataset, self.info, self.masks, self.context(), bands, options);
+  const auto& nodata = validity.nodata;
+  const auto& nodata_f = validity.nodata_f;
 
   const Window inside = intersection(window, self.extent());
   const bool need_mask = mask != nullptr;
@@ -384,7 +413,7 @@ void Raster::read_into(const Window& window, std::span<const int> bands, Image& 
   if (inside == window) {
     self.raster_io(window, bands, DataType::Float32, out.data(), window.width * fsize,
                    window.area() * fsize);
-    finish(out, 0, 0, window, need_mask ? mask->data() : nullptr, window.width, window.area());
+    validity.apply(out, 0, 0, window, need_mask ? mask->data() : nullptr, window.width, window.area());
     return;
   }
 
@@ -399,7 +428,7 @@ void Raster::read_into(const Window& window, std::span<const int> bands, Image& 
     const std::int64_t dx = inside.x - window.x, dy = inside.y - window.y;
     self.raster_io(inside, bands, DataType::Float32, out.data() + dy * window.width + dx,
                    window.width * fsize, window.area() * fsize);
-    finish(out, dx, dy, inside, need_mask ? mask->data() + dy * window.width + dx : nullptr, window.width, window.area());
+    validity.apply(out, dx, dy, inside, need_mask ? mask->data() + dy * window.width + dx : nullptr, window.width, window.area());
     return;
   }
 
@@ -410,7 +439,7 @@ void Raster::read_into(const Window& window, std::span<const int> bands, Image& 
   Mask scratch_valid(static_cast<std::size_t>(source.area()) * mask_planes);
   self.raster_io(source, bands, DataType::Float32, scratch.data(), source.width * fsize,
                  source.area() * fsize);
-  finish(scratch, 0, 0, source, scratch_valid.data(), source.width, source.area());
+  validity.apply(scratch, 0, 0, source, scratch_valid.data(), source.width, source.area());
   gather(reinterpret_cast<const unsigned char*>(scratch.data()), es,
          reinterpret_cast<unsigned char*>(out.data()), window, sizeof(float), bands.size());
   if (need_mask) {

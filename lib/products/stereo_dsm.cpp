@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -355,14 +356,13 @@ double reduce(std::vector<float>& heights, const std::string& how) {
   return n % 2 ? heights[n / 2] : 0.5 * (static_cast<double>(heights[n / 2 - 1]) + heights[n / 2]);
 }
 
-}  // namespace
-
-DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path, const std::string& dsm_path, const DsmOptions& o) {
-  const StereoOptions& so0 = o.stereo;
-  check_match_options(so0.match);
-  if (!so0.depth.empty() || so0.baseline != 0.0 || so0.focal != 0.0 || so0.disparity_offset != 0.0)
+// The options a DSM run takes, checked before anything is read; outputs not there unless overwritten.
+void check_dsm_options(const DsmOptions& o, const std::string& dsm_path) {
+  const StereoOptions& so = o.stereo;
+  check_match_options(so.match);
+  if (!so.depth.empty() || so.baseline != 0.0 || so.focal != 0.0 || so.disparity_offset != 0.0)
     throw UsageError("depth", "is for rectified pairs: a pair with RPCs gives a DSM");
-  if (!so0.model.empty()) throw UsageError("model", "runs on epipolar pairs (`rectified`) only, not yet on pairs with RPCs");
+  if (!so.model.empty()) throw UsageError("model", "runs on epipolar pairs (`rectified`) only, not yet on pairs with RPCs");
   if (o.reduction != "median" && o.reduction != "max" && o.reduction != "mean" && o.reduction != "min")
     throw UsageError("reduction", "is median, max, mean or min, not '" + o.reduction + "'");
   if (!(o.resolution >= 0.0) || !std::isfinite(o.resolution)) throw UsageError("resolution", "must be a positive cell size");
@@ -370,15 +370,163 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   if (o.min_disparity.has_value() != o.max_disparity.has_value())
     throw UsageError(o.min_disparity ? "max_disparity" : "min_disparity", "must be given with the other end of the range");
   if (!(o.max_intersection_residual > 0.0)) throw UsageError("max_intersection_residual", "must be positive");
-  check_output_path(dsm_path, so0.output.overwrite);
-  check_output_path(o.disparity, so0.output.overwrite);
-  check_output_path(o.point_cloud, so0.output.overwrite);
+  check_output_path(dsm_path, so.output.overwrite);
+  check_output_path(o.disparity, so.output.overwrite);
+  check_output_path(o.point_cloud, so.output.overwrite);
   if (!o.point_cloud.empty()) vector_driver_for(o.point_cloud);  // a vector format, before any work
+}
+
+// A view's RPCs, or an error saying what to give instead.
+RpcModel rpcs_of(const RasterInfo& info, const std::string& path) {
+  std::optional<RpcModel> rpc = RpcModel::of(info);
+  if (!rpc) throw InputError("has no RPCs: give an epipolar pair with `rectified`, or the views with their RPCs", ErrorContext{path, {}, {}, {}});
+  return *rpc;
+}
+
+// The disparities searched: given, or the heights' (a little wider for the rectification's own
+// error), cut to max_disparity_span around their middle.
+void set_disparity_range(const DsmOptions& o, const stereo::EpipolarGeometry& g, DsmReport& report) {
+  if (o.min_disparity) {
+    report.min_disparity = *o.min_disparity;
+    report.max_disparity = *o.max_disparity;
+    return;
+  }
+  const double a = std::min(g.disparity_at_min_height, g.disparity_at_max_height), b = std::max(g.disparity_at_min_height, g.disparity_at_max_height);
+  int dmin = static_cast<int>(std::floor(a)) - 2;
+  int dmax = static_cast<int>(std::ceil(b)) + 2;
+  if (dmax - dmin + 1 > o.max_disparity_span) {
+    const int middle = (dmin + dmax) / 2;
+    dmin = middle - o.max_disparity_span / 2;
+    dmax = dmin + o.max_disparity_span - 1;
+    report.range_capped = true;
+  }
+  report.min_disparity = dmin;
+  report.max_disparity = dmax;
+}
+
+// The DSM's cell size: given, else the left image's ground sample distance at the scene's middle
+// height, to the centimetre.
+double dsm_resolution(const DsmOptions& o, const RpcModel& left, const RasterInfo& li, const Range& heights, const Transform& t) {
+  if (o.resolution != 0.0) return o.resolution;
+  const double h = (heights.low + heights.high) / 2, c = li.width / 2.0, r = li.height / 2.0;
+  auto a = left.localise(c, r, h), b = left.localise(c + 1, r, h), d = left.localise(c, r + 1, h);
+  double xs[3] = {a[0], b[0], d[0]}, ys[3] = {a[1], b[1], d[1]};
+  t.forward->Transform(3, xs, ys);
+  double resolution = std::sqrt(std::hypot(xs[1] - xs[0], ys[1] - ys[0]) * std::hypot(xs[2] - xs[0], ys[2] - ys[0]));
+  resolution = std::round(resolution * 100.0) / 100.0;
+  return resolution <= 0 ? 1.0 : resolution;
+}
+
+// The DSM's grid over the points' bounds, cells snapped to the resolution.
+struct DsmGrid {
+  double x0 = 0, y1 = 0, resolution = 1;  // west edge, north edge, cell size
+  std::int64_t width = 0, height = 0;
+
+  DsmGrid(const Bounds& bounds, double cell)
+      : x0(std::floor(bounds.x0 / cell) * cell), y1(std::ceil(bounds.y1 / cell) * cell), resolution(cell),
+        width(static_cast<std::int64_t>(std::floor((bounds.x1 - x0) / cell)) + 1),
+        height(static_cast<std::int64_t>(std::floor((y1 - bounds.y0) / cell)) + 1) {}
+  GeoTransform geotransform() const { return GeoTransform{{x0, resolution, 0.0, y1, 0.0, -resolution}}; }
+};
+
+// Step 5's kernel: each DSM tile reads the epipolar window its cells' points can come from
+// (points_path, on the left view's epipolar grid), and reduces each cell's heights. Bands out:
+// the height, the points in the cell, their median absolute deviation.
+class CellReduction {
+public:
+  CellReduction(const DsmGrid& grid, std::string points_path, std::array<double, 2> origin, const RpcModel& left,
+                const stereo::EpipolarGeometry& g, const Range& heights, std::string crs_wkt, std::string reduction)
+      : grid_(grid), points_path_(std::move(points_path)), origin_(origin), left_(left), to_epipolar_(g.left),
+        epipolar_{0, 0, g.width, g.height}, heights_(heights), crs_wkt_(std::move(crs_wkt)), reduction_(std::move(reduction)) {}
+
+  void operator()(const InputTile& in, OutputTile& out) {
+    const Window& core = in.tile.core;
+    std::vector<std::vector<float>> per_cell(static_cast<std::size_t>(core.area()));
+    const Window window = intersection(source_window(core), epipolar_);
+    if (!window.empty()) gather(window, core, per_cell);
+    std::int64_t filled = 0;
+    for (std::size_t k = 0; k < per_cell.size(); ++k) {
+      std::vector<float>& hs = per_cell[k];
+      if (hs.empty()) {
+        out.pixels.band(0)[k] = out.pixels.band(1)[k] = out.pixels.band(2)[k] = kNodata;
+        continue;
+      }
+      ++filled;
+      const double value = reduce(hs, reduction_);
+      // The spread of the cell's heights around their median: the DSM's confidence.
+      std::sort(hs.begin(), hs.end());
+      const double median = hs.size() % 2 ? hs[hs.size() / 2] : 0.5 * (static_cast<double>(hs[hs.size() / 2 - 1]) + hs[hs.size() / 2]);
+      std::vector<float> deviations(hs.size());
+      for (std::size_t i = 0; i < hs.size(); ++i) deviations[i] = static_cast<float>(std::abs(hs[i] - median));
+      out.pixels.band(0)[k] = static_cast<float>(value);
+      out.pixels.band(1)[k] = static_cast<float>(hs.size());
+      out.pixels.band(2)[k] = static_cast<float>(reduce(deviations, "median"));
+    }
+    cells_ += filled;
+  }
+
+  std::int64_t cells() const { return cells_.load(); }
+
+private:
+  // The epipolar window whose points can fall in core: its corners, on the ground at the range's
+  // heights, seen by the left image, on the grid; widened for the maps' curvature.
+  Window source_window(const Window& core) const {
+    const Transform tt = map_transform(crs_wkt_);
+    double u0 = 1e300, v0 = 1e300, u1 = -1e300, v1 = -1e300;
+    for (int i = 0; i <= 4; ++i)
+      for (int j = 0; j <= 4; ++j) {
+        double x = grid_.x0 + (core.x + core.width * i / 4.0) * grid_.resolution, y = grid_.y1 - (core.y + core.height * j / 4.0) * grid_.resolution;
+        if (!tt.backward->Transform(1, &x, &y)) continue;
+        for (const double h : {heights_.low, heights_.high}) {
+          const auto p = left_.project(x, y, h);
+          const auto e = stereo::apply(to_epipolar_, p[0], p[1]);
+          u0 = std::min(u0, e[0]);
+          u1 = std::max(u1, e[0]);
+          v0 = std::min(v0, e[1]);
+          v1 = std::max(v1, e[1]);
+        }
+      }
+    const double margin = 4.0 + 0.02 * std::max(u1 - u0, v1 - v0);
+    return Window{static_cast<std::int64_t>(std::floor(u0 - margin)), static_cast<std::int64_t>(std::floor(v0 - margin)),
+                  static_cast<std::int64_t>(std::ceil(u1 - u0 + 2 * margin)) + 1,
+                  static_cast<std::int64_t>(std::ceil(v1 - v0 + 2 * margin)) + 1};
+  }
+
+  // The heights of window's points, each into its cell of core.
+  void gather(const Window& window, const Window& core, std::vector<std::vector<float>>& per_cell) const {
+    Raster points = Raster::open(points_path_);
+    Mask mask;
+    const std::vector<int> bands{1, 2, 3};
+    const Image p = points.read(window, bands, {}, &mask);
+    for (std::size_t i = 0; i < p.plane_size(); ++i) {
+      if (!mask[i]) continue;
+      const double x = origin_[0] + p.band(0)[i], y = origin_[1] + p.band(1)[i];
+      const auto col = static_cast<std::int64_t>(std::floor((x - grid_.x0) / grid_.resolution)) - core.x;
+      const auto row = static_cast<std::int64_t>(std::floor((grid_.y1 - y) / grid_.resolution)) - core.y;
+      if (col < 0 || row < 0 || col >= core.width || row >= core.height) continue;
+      per_cell[static_cast<std::size_t>(row * core.width + col)].push_back(p.band(2)[i]);
+    }
+  }
+
+  const DsmGrid grid_;
+  const std::string points_path_;
+  const std::array<double, 2> origin_;
+  const RpcModel& left_;
+  const Affine to_epipolar_;
+  const Window epipolar_;
+  const Range heights_;
+  const std::string crs_wkt_, reduction_;
+  std::atomic<std::int64_t> cells_{0};
+};
+
+}  // namespace
+
+DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path, const std::string& dsm_path, const DsmOptions& o) {
+  const StereoOptions& so0 = o.stereo;
+  check_dsm_options(o, dsm_path);
   const Raster left_raster = Raster::open(left_path), right_raster = Raster::open(right_path);
   const RasterInfo &li = left_raster.info(), &ri = right_raster.info();
-  const std::optional<RpcModel> left = RpcModel::of(li), right = RpcModel::of(ri);
-  if (!left) throw InputError("has no RPCs: give an epipolar pair with `rectified`, or the views with their RPCs", ErrorContext{left_path, {}, {}, {}});
-  if (!right) throw InputError("has no RPCs: give an epipolar pair with `rectified`, or the views with their RPCs", ErrorContext{right_path, {}, {}, {}});
+  const RpcModel left = rpcs_of(li, left_path), right = rpcs_of(ri, right_path);
   for (const auto& [info, band, field] : {std::tuple{&li, so0.left_band, "left_band"}, std::tuple{&ri, so0.right_band, "right_band"}})
     if (band < 1 || band > info->band_count())
       throw UsageError(field, "is band " + std::to_string(band) + ", but the raster has " + std::to_string(info->band_count()),
@@ -387,36 +535,19 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   DsmReport report;
   // The map and its heights first: a CRS PROJ cannot reach (a geoid without its grid) fails here,
   // before any work.
-  const std::string crs_wkt = map_crs(o, *left);
+  const std::string crs_wkt = map_crs(o, left);
   report.crs_wkt = crs_wkt;
   const Transform t = map_transform(crs_wkt);
-  const Range heights = scene_heights(o, *left, li);
+  const Range heights = scene_heights(o, left, li);
   report.min_height = heights.low;
   report.max_height = heights.high;
-  const stereo::EpipolarGeometry g = stereo::rectify_from_rpc(*left, li.width, li.height, *right, heights.low, heights.high);
+  const stereo::EpipolarGeometry g = stereo::rectify_from_rpc(left, li.width, li.height, right, heights.low, heights.high);
   report.epipolar_width = g.width;
   report.epipolar_height = g.height;
   report.vertical_rms = g.vertical_rms;
   report.vertical_max = g.vertical_max;
   report.disparity_per_metre = g.disparity_per_metre;
-  int dmin, dmax;
-  if (o.min_disparity) {
-    dmin = *o.min_disparity;
-    dmax = *o.max_disparity;
-  } else {
-    // The heights' disparities, a little wider for the rectification's own error.
-    const double a = std::min(g.disparity_at_min_height, g.disparity_at_max_height), b = std::max(g.disparity_at_min_height, g.disparity_at_max_height);
-    dmin = static_cast<int>(std::floor(a)) - 2;
-    dmax = static_cast<int>(std::ceil(b)) + 2;
-    if (dmax - dmin + 1 > o.max_disparity_span) {
-      const int middle = (dmin + dmax) / 2;
-      dmin = middle - o.max_disparity_span / 2;
-      dmax = dmin + o.max_disparity_span - 1;
-      report.range_capped = true;
-    }
-  }
-  report.min_disparity = dmin;
-  report.max_disparity = dmax;
+  set_disparity_range(o, g, report);
 
   // Step 2: both views on the epipolar grid (temporaries beside the DSM, removed at the end).
   const detail::ScaledProgress warp_progress(so0.stream, 0.0, 0.1);
@@ -435,8 +566,8 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
 
   // Step 3: matching.
   StereoOptions match = so0;
-  match.match.min_disparity = dmin;
-  match.match.max_disparity = dmax;
+  match.match.min_disparity = report.min_disparity;
+  match.match.max_disparity = report.max_disparity;
   match.left_band = match.right_band = 1;
   match.nodata = kNodata;
   const detail::ScaledProgress match_progress(so0.stream, 0.1, 0.75);
@@ -448,13 +579,13 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   report.matching = match_stereo(left_epipolar, right_epipolar, disparity_path, match);
 
   // Step 4: points on the map.
-  double cx = left->longitude_offset(), cy = left->latitude_offset();
+  double cx = left.longitude_offset(), cy = left.latitude_offset();
   t.forward->Transform(1, &cx, &cy);
   const std::array<double, 2> origin{std::round(cx), std::round(cy)};
-  const GroundStart start = fit_start(*left, *right, g, li.width, li.height, heights);
+  const GroundStart start = fit_start(left, right, g, li.width, li.height, heights);
   const detail::ScaledProgress point_progress(so0.stream, 0.75, 0.9);
   const std::string points_path = temporary("points.tif");
-  const Bounds bounds = write_points(disparity_path, points_path, *left, *right, g, start, heights, crs_wkt, origin, o,
+  const Bounds bounds = write_points(disparity_path, points_path, left, right, g, start, heights, crs_wkt, origin, o,
                                      point_progress.apply(so0.stream), report);
   if (report.points == 0) throw InputError("no pixel of the pair was matched: nothing to put in a DSM", ErrorContext{left_path, {}, {}, {}});
   std::optional<detail::VectorOutput> cloud;
@@ -465,107 +596,33 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
     cloud->finish();  // put in place with the DSM, below
   }
 
-  // Step 5: the DSM grid over the points, cells snapped to the resolution.
-  double resolution = o.resolution;
-  if (resolution == 0.0) {
-    // The left image's ground sample distance at the scene's middle height.
-    const double h = (heights.low + heights.high) / 2, c = li.width / 2.0, r = li.height / 2.0;
-    auto a = left->localise(c, r, h), b = left->localise(c + 1, r, h), d = left->localise(c, r + 1, h);
-    double xs[3] = {a[0], b[0], d[0]}, ys[3] = {a[1], b[1], d[1]};
-    t.forward->Transform(3, xs, ys);
-    resolution = std::sqrt(std::hypot(xs[1] - xs[0], ys[1] - ys[0]) * std::hypot(xs[2] - xs[0], ys[2] - ys[0]));
-    resolution = std::round(resolution * 100.0) / 100.0;
-    if (resolution <= 0) resolution = 1.0;
-  }
-  const double gx0 = std::floor(bounds.x0 / resolution) * resolution, gy1 = std::ceil(bounds.y1 / resolution) * resolution;
-  const auto width = static_cast<std::int64_t>(std::floor((bounds.x1 - gx0) / resolution)) + 1;
-  const auto height = static_cast<std::int64_t>(std::floor((gy1 - bounds.y0) / resolution)) + 1;
-  report.width = width;
-  report.height = height;
+  // Step 5: the DSM grid over the points.
+  const DsmGrid cells(bounds, dsm_resolution(o, left, li, heights, t));
+  report.width = cells.width;
+  report.height = cells.height;
   RasterLayout layout;
-  layout.width = width;
-  layout.height = height;
+  layout.width = cells.width;
+  layout.height = cells.height;
   layout.bands = 3;
   layout.nodata = kNodata;
   layout.crs_wkt = crs_wkt;
-  layout.geotransform = GeoTransform{{gx0, resolution, 0.0, gy1, 0.0, -resolution}};
+  layout.geotransform = cells.geotransform();
   layout.metadata = {{"LUOJIA_HEIGHTS", height_kind(t)}, {"LUOJIA_DSM_REDUCTION", o.reduction},
                      {"LUOJIA_EPIPOLAR_VERTICAL_RMS", std::to_string(g.vertical_rms)}};
   RasterWriter dsm(dsm_path, layout, so0.output);
   dsm.set_band_description(1, "height");
   dsm.set_band_description(2, "points");
   dsm.set_band_description(3, "median absolute deviation");
-  Raster grid_raster = Raster::open(blank_grid(width, height, temporaries));
+  Raster grid_raster = Raster::open(blank_grid(cells.width, cells.height, temporaries));
   TileGridOptions go;
   go.tile_width = go.tile_height = std::min<std::int64_t>(so0.tile, 512);
-  const TileGrid grid(width, height, go);
-  const Affine& to_epipolar = g.left;
-  std::atomic<std::int64_t> cells{0};
-  const std::int64_t epipolar_w = g.width, epipolar_h = g.height;
-  const TileKernel kernel = [&](const InputTile& in, OutputTile& out) {
-    const Window& core = in.tile.core;
-    const Transform tt = map_transform(crs_wkt);
-    // The epipolar window whose points can fall in this tile: its corners, on the ground at the
-    // range's heights, seen by the left image, on the grid; widened for the maps' curvature.
-    double u0 = 1e300, v0 = 1e300, u1 = -1e300, v1 = -1e300;
-    for (int i = 0; i <= 4; ++i)
-      for (int j = 0; j <= 4; ++j) {
-        double x = gx0 + (core.x + core.width * i / 4.0) * resolution, y = gy1 - (core.y + core.height * j / 4.0) * resolution;
-        if (!tt.backward->Transform(1, &x, &y)) continue;
-        for (const double h : {heights.low, heights.high}) {
-          const auto p = left->project(x, y, h);
-          const auto e = stereo::apply(to_epipolar, p[0], p[1]);
-          u0 = std::min(u0, e[0]);
-          u1 = std::max(u1, e[0]);
-          v0 = std::min(v0, e[1]);
-          v1 = std::max(v1, e[1]);
-        }
-      }
-    std::vector<std::vector<float>> per_cell(static_cast<std::size_t>(core.area()));
-    const double margin = 4.0 + 0.02 * std::max(u1 - u0, v1 - v0);
-    const Window wanted{static_cast<std::int64_t>(std::floor(u0 - margin)), static_cast<std::int64_t>(std::floor(v0 - margin)),
-                        static_cast<std::int64_t>(std::ceil(u1 - u0 + 2 * margin)) + 1,
-                        static_cast<std::int64_t>(std::ceil(v1 - v0 + 2 * margin)) + 1};
-    const Window window = intersection(wanted, Window{0, 0, epipolar_w, epipolar_h});
-    if (!window.empty()) {
-      Raster points = Raster::open(points_path);
-      Mask mask;
-      const std::vector<int> bands{1, 2, 3};
-      const Image p = points.read(window, bands, {}, &mask);
-      for (std::size_t i = 0; i < p.plane_size(); ++i) {
-        if (!mask[i]) continue;
-        const double x = origin[0] + p.band(0)[i], y = origin[1] + p.band(1)[i];
-        const auto col = static_cast<std::int64_t>(std::floor((x - gx0) / resolution)) - core.x;
-        const auto row = static_cast<std::int64_t>(std::floor((gy1 - y) / resolution)) - core.y;
-        if (col < 0 || row < 0 || col >= core.width || row >= core.height) continue;
-        per_cell[static_cast<std::size_t>(row * core.width + col)].push_back(p.band(2)[i]);
-      }
-    }
-    std::int64_t filled = 0;
-    for (std::size_t k = 0; k < per_cell.size(); ++k) {
-      std::vector<float>& hs = per_cell[k];
-      if (hs.empty()) {
-        out.pixels.band(0)[k] = out.pixels.band(1)[k] = out.pixels.band(2)[k] = kNodata;
-        continue;
-      }
-      ++filled;
-      const double value = reduce(hs, o.reduction);
-      // The spread of the cell's heights around their median: the DSM's confidence.
-      std::sort(hs.begin(), hs.end());
-      const double median = hs.size() % 2 ? hs[hs.size() / 2] : 0.5 * (static_cast<double>(hs[hs.size() / 2 - 1]) + hs[hs.size() / 2]);
-      std::vector<float> deviations(hs.size());
-      for (std::size_t i = 0; i < hs.size(); ++i) deviations[i] = static_cast<float>(std::abs(hs[i] - median));
-      out.pixels.band(0)[k] = static_cast<float>(value);
-      out.pixels.band(1)[k] = static_cast<float>(hs.size());
-      out.pixels.band(2)[k] = static_cast<float>(reduce(deviations, "median"));
-    }
-    cells += filled;
-  };
+  const TileGrid grid(cells.width, cells.height, go);
+  CellReduction reduction(cells, points_path, origin, left, g, heights, crs_wkt, o.reduction);
   const detail::ScaledProgress dsm_progress(so0.stream, 0.92, 1.0);
   StreamOptions dso = dsm_progress.apply(so0.stream);
   dso.kernel_bytes_per_tile += static_cast<std::size_t>(go.tile_width * go.tile_height) * 64;
-  stream(grid_raster, {1}, grid, dsm, 3, kernel, dso);
-  report.cells = cells.load();
+  stream(grid_raster, {1}, grid, dsm, 3, std::ref(reduction), dso);
+  report.cells = reduction.cells();
   dsm.finish();
   dsm.commit();
   report.written.push_back(dsm_path);

@@ -84,6 +84,8 @@ std::size_t match_window_bytes(std::int64_t width, std::int64_t height, std::int
 
 namespace {
 
+using namespace stereo;
+
 // The largest integer T with T * keep < best: sums up to T are within the uniqueness margin.
 std::int64_t uniqueness_limit(std::uint16_t best, double keep) {
   auto t = static_cast<std::int64_t>(std::floor(static_cast<double>(best) / keep));
@@ -92,24 +94,135 @@ std::int64_t uniqueness_limit(std::uint16_t best, double keep) {
   return t;
 }
 
+// One pixel's aggregated sums (a run of padded_disparities(nd) values) in vectors of kLanes:
+// the cheapest disparity index, and whether another one, not next to it, costs about as little.
+class DisparityLanes {
+public:
+  explicit DisparityLanes(int disparities)
+      : nd_(disparities), stride_(padded_disparities(disparities)), vectors_(stride_ / kLanes),
+        last_lanes_(nd_ % kLanes == 0 ? 0xFFFFFFFFu : (1u << (nd_ % kLanes)) - 1) {
+    past_range_ = splat(0);  // 0xFFFF in the last vector's lanes past the range
+    for (int i = 0; i < kLanes; ++i) {
+      if (stride_ - kLanes + i >= nd_) past_range_[i] = 0xFFFF;
+      lane_index_[i] = static_cast<std::uint16_t>(i);
+    }
+  }
+  int stride() const { return stride_; }
+  int vectors() const { return vectors_; }
+
+  // Vector v of the sums at s, the lanes past the range at the highest cost.
+  u16x32 sums_at(const std::uint16_t* s, int v) const { return v == vectors_ - 1 ? vmax(load(s + v * kLanes), past_range_) : load(s + v * kLanes); }
+  // The lowest sum and its first disparity index.
+  std::pair<std::uint16_t, int> cheapest(const std::uint16_t* s) const {
+    u16x32 m = splat(0xFFFF);
+    for (int v = 0; v < vectors_; ++v) m = vmin(m, sums_at(s, v));
+    const std::uint16_t lowest = hmin(m);
+    for (int v = 0; v < vectors_; ++v)
+      if (const std::uint32_t at = lane_mask(sums_at(s, v) == splat(lowest))) return {lowest, v * kLanes + std::countr_zero(at)};
+    return {lowest, 0};
+  }
+  // No disparity but k_best and its neighbours has a sum within the uniqueness margin
+  // (keep_share = 1 - uniqueness) of lowest.
+  bool unique(const std::uint16_t* s, std::uint16_t lowest, int k_best, double keep_share) const {
+    const std::int64_t limit = uniqueness_limit(lowest, keep_share);
+    const u16x32 limit_v = splat(static_cast<std::uint16_t>(std::min<std::int64_t>(limit, 0xFFFF)));
+    bool unique = true;
+    for (int v = 0; v < vectors_ && unique && limit >= 0; ++v) {
+      std::uint32_t close = lane_mask(sums_at(s, v) <= limit_v) & (v == vectors_ - 1 ? last_lanes_ : 0xFFFFFFFFu);
+      for (int k = k_best - 1; k <= k_best + 1; ++k)
+        if (k >= v * kLanes && k < (v + 1) * kLanes) close &= ~(1u << (k - v * kLanes));
+      unique = close == 0;
+    }
+    return unique;
+  }
+  u16x32 lane_index(int v) const { return lane_index_ + static_cast<std::uint16_t>(v * kLanes); }
+
+private:
+  int nd_, stride_, vectors_;
+  std::uint32_t last_lanes_;  // real lanes of the last vector
+  u16x32 past_range_, lane_index_;
+};
+
+// The right view's winners along one row, from the same sums: right pixel x - d is cheapest at
+// the d whose sum there is lowest (the smallest such d, as left pixels come left to right and only
+// a lower sum replaces). Indexed as (width - 1 - xr) + pad so that one left pixel's disparities
+// run forwards through it.
+class RightWinners {
+public:
+  RightWinners(const MatchOptions& o, std::int64_t width, int stride)
+      : width_(width), pad_(std::max(std::abs(o.min_disparity), std::abs(o.max_disparity)) + 1),
+        min_(static_cast<std::size_t>(width + 2 * pad_ + stride)), best_(min_.size()) {}
+  void start_row() {
+    std::fill(min_.begin(), min_.end(), std::uint16_t{0xFFFF});
+    std::fill(best_.begin(), best_.end(), std::uint16_t{0xFFFF});
+  }
+  // Left pixel x's sums s, its disparity index 0 at right pixel x - min_disparity.
+  void offer(const DisparityLanes& lanes, const std::uint16_t* s, std::int64_t x_at_first) {
+    const std::size_t base = at(x_at_first);
+    for (int v = 0; v < lanes.vectors(); ++v) {
+      const u16x32 sv = lanes.sums_at(s, v);
+      const u16x32 held = load(min_.data() + base + v * kLanes);
+      const auto lower = sv < held;
+      store(min_.data() + base + v * kLanes, vmin(sv, held));
+      store(best_.data() + base + v * kLanes, lower ? lanes.lane_index(v) : load(best_.data() + base + v * kLanes));
+    }
+  }
+  // The disparity index right pixel xr is cheapest at (0xFFFF: none, or outside the view).
+  std::uint16_t best(std::int64_t xr) const { return xr >= 0 && xr < width_ ? best_[at(xr)] : std::uint16_t{0xFFFF}; }
+
+private:
+  std::size_t at(std::int64_t xr) const { return static_cast<std::size_t>(width_ - 1 - xr + pad_); }
+  std::int64_t width_, pad_;
+  std::vector<std::uint16_t> min_, best_;  // cheapest sum so far and its disparity index (0xFFFF none)
+};
+
+bool inside(const Window& w, std::int64_t x, std::int64_t y) { return x >= w.x && x < w.x + w.width && y >= w.y && y < w.y + w.height; }
+
+// What is computed: the core (wanted), the speckle filter's reach around it (filtered), and for
+// the left-right check the range's span further along the rows (keep: where the right view's
+// disparities come from).
+struct MatchScope {
+  Window wanted, filtered, keep;
+};
+MatchScope match_scope(const Window* core, std::int64_t width, std::int64_t height, const MatchOptions& o) {
+  const Window all{0, 0, width, height};
+  MatchScope m;
+  m.wanted = core ? intersection(*core, all) : all;
+  const std::int64_t speckle = std::max(o.speckle_size - 1, 0);
+  m.filtered = intersection({m.wanted.x - speckle, m.wanted.y - speckle, m.wanted.width + 2 * speckle, m.wanted.height + 2 * speckle}, all);
+  const std::int64_t span = o.lr_max_diff >= 0 ? static_cast<std::int64_t>(o.max_disparity) - o.min_disparity : 0;
+  m.keep = intersection({m.filtered.x - span, m.filtered.y, m.filtered.width + 2 * span, m.filtered.height}, all);
+  return m;
+}
+
+// Row y's left-right check: a disparity the right view's winner disagrees with by more than
+// lr_max_diff is dropped.
+void check_left_right(const MatchOptions& o, const MatchScope& m, const RightWinners& right, std::int64_t y, float nodata, float* out,
+                      std::vector<std::int32_t>& best, MatchCounts& c) {
+  if (o.lr_max_diff < 0) return;
+  for (std::int64_t x = m.filtered.x; x < m.filtered.x + m.filtered.width; ++x) {
+    const int k = best[static_cast<std::size_t>(x)];
+    if (k < 0) continue;
+    const std::uint16_t other = right.best(x - (o.min_disparity + k));
+    if (other == 0xFFFF || std::abs(static_cast<int>(other) - k) > o.lr_max_diff) {
+      out[x] = nodata;
+      c.inconsistent += inside(m.wanted, x, y);
+      best[static_cast<std::size_t>(x)] = -1;
+    }
+  }
+}
+
 }  // namespace
 
 void match_window(const float* left, const std::uint8_t* left_mask, const float* right, const std::uint8_t* right_mask,
                   std::int64_t width, std::int64_t height, std::int64_t origin_x, std::int64_t origin_y, const MatchOptions& o,
                   float nodata, float* disparity, const Window* core, MatchCounts* counts) {
-  using namespace stereo;
   check_match_options(o);
   if (width <= 0 || height <= 0) return;
   std::fill(disparity, disparity + width * height, nodata);
-  const Window all{0, 0, width, height};
-  // What is computed: the core, the speckle filter's reach around it, and for the left-right
-  // check the range's span further along the rows (where the right view's disparities come from).
-  const Window wanted = core ? intersection(*core, all) : all;
+  const MatchScope scope = match_scope(core, width, height, o);
+  const Window &wanted = scope.wanted, &filtered = scope.filtered, &keep = scope.keep;
   if (wanted.empty()) return;
-  const std::int64_t speckle = std::max(o.speckle_size - 1, 0);
-  const Window filtered = intersection({wanted.x - speckle, wanted.y - speckle, wanted.width + 2 * speckle, wanted.height + 2 * speckle}, all);
-  const std::int64_t span = o.lr_max_diff >= 0 ? static_cast<std::int64_t>(o.max_disparity) - o.min_disparity : 0;
-  const Window keep = intersection({filtered.x - span, filtered.y, filtered.width + 2 * span, filtered.height}, all);
 
   // Scratch kept by the thread between tiles: not allocated (and its pages not faulted in) again
   // for every tile.
@@ -123,71 +236,25 @@ void match_window(const float* left, const std::uint8_t* left_mask, const float*
   aggregate_paths(pair, o, sums);
 
   const int nd = o.max_disparity - o.min_disparity + 1;
-  const int stride = padded_disparities(nd), vectors = stride / kLanes;
-  const std::uint32_t last_lanes = nd % kLanes == 0 ? 0xFFFFFFFFu : (1u << (nd % kLanes)) - 1;  // real lanes of the last vector
-  u16x32 past_range = splat(0);  // 0xFFFF in the last vector's lanes past the range
-  for (int i = 0; i < kLanes; ++i)
-    if (stride - kLanes + i >= nd) past_range[i] = 0xFFFF;
-  u16x32 lane_index;
-  for (int i = 0; i < kLanes; ++i) lane_index[i] = static_cast<std::uint16_t>(i);
-
-  const auto inside = [](const Window& w, std::int64_t x, std::int64_t y) {
-    return x >= w.x && x < w.x + w.width && y >= w.y && y < w.y + w.height;
-  };
+  const DisparityLanes lanes(nd);
+  RightWinners right_winners(o, width, lanes.stride());
   MatchCounts c;
   std::vector<std::int32_t> best(static_cast<std::size_t>(width));  // per row: best disparity index, -1 none
-  // The right view, indexed as (width - 1 - xr) + pad so that one left pixel's disparities run
-  // forwards through it: its cheapest sum so far and that sum's disparity index (0xFFFF none).
-  const std::int64_t pad = std::max(std::abs(o.min_disparity), std::abs(o.max_disparity)) + 1;
-  std::vector<std::uint16_t> right_min(static_cast<std::size_t>(width + 2 * pad + stride));
-  std::vector<std::uint16_t> right_best(right_min.size());
-  const auto right_at = [&](std::int64_t xr) { return static_cast<std::size_t>(width - 1 - xr + pad); };
   const double keep_share = 1.0 - o.uniqueness;
   for (std::int64_t y = keep.y; y < keep.y + keep.height; ++y) {
     float* out = disparity + y * width;
-    std::fill(right_min.begin(), right_min.end(), std::uint16_t{0xFFFF});
-    std::fill(right_best.begin(), right_best.end(), std::uint16_t{0xFFFF});
+    right_winners.start_row();
     std::fill(best.begin(), best.end(), -1);
     for (std::int64_t x = keep.x; x < keep.x + keep.width; ++x) {
       const std::size_t i = static_cast<std::size_t>(y * width + x);
       if (!left_valid[i]) continue;
       const bool counting = inside(wanted, x, y), output = inside(filtered, x, y);
       c.valid += counting;
-      const std::uint16_t* s = sums.data() + static_cast<std::size_t>((y - keep.y) * keep.width + (x - keep.x)) * stride;
-      const auto sums_at = [&](int v) { return v == vectors - 1 ? vmax(load(s + v * kLanes), past_range) : load(s + v * kLanes); };
-      u16x32 m = splat(0xFFFF);
-      for (int v = 0; v < vectors; ++v) m = vmin(m, sums_at(v));
-      const std::uint16_t lowest = hmin(m);
-      int k_best = 0;
-      for (int v = 0; v < vectors; ++v)
-        if (const std::uint32_t at = lane_mask(sums_at(v) == splat(lowest))) {
-          k_best = v * kLanes + std::countr_zero(at);
-          break;
-        }
-      // The right view: right pixel x - d is cheapest at the d whose sum there is lowest (the
-      // smallest such d, as pixels come left to right and only a lower sum replaces).
-      const std::size_t base = right_at(x - o.min_disparity);
-      for (int v = 0; v < vectors; ++v) {
-        const u16x32 sv = sums_at(v);
-        const u16x32 held = load(right_min.data() + base + v * kLanes);
-        const auto lower = sv < held;
-        store(right_min.data() + base + v * kLanes, vmin(sv, held));
-        const u16x32 index = lane_index + static_cast<std::uint16_t>(v * kLanes);
-        store(right_best.data() + base + v * kLanes, lower ? index : load(right_best.data() + base + v * kLanes));
-      }
+      const std::uint16_t* s = sums.data() + static_cast<std::size_t>((y - keep.y) * keep.width + (x - keep.x)) * lanes.stride();
+      const auto [lowest, k_best] = lanes.cheapest(s);
+      right_winners.offer(lanes, s, x - o.min_disparity);
       if (!output) continue;
-      bool unique = true;
-      if (o.uniqueness > 0) {
-        const std::int64_t limit = uniqueness_limit(lowest, keep_share);
-        const u16x32 limit_v = splat(static_cast<std::uint16_t>(std::min<std::int64_t>(limit, 0xFFFF)));
-        for (int v = 0; v < vectors && unique && limit >= 0; ++v) {
-          std::uint32_t close = lane_mask(sums_at(v) <= limit_v) & (v == vectors - 1 ? last_lanes : 0xFFFFFFFFu);
-          for (int k = k_best - 1; k <= k_best + 1; ++k)
-            if (k >= v * kLanes && k < (v + 1) * kLanes) close &= ~(1u << (k - v * kLanes));
-          unique = close == 0;
-        }
-      }
-      if (!unique) {
+      if (o.uniqueness > 0 && !lanes.unique(s, lowest, k_best, keep_share)) {
         c.not_unique += counting;
         continue;
       }
@@ -200,17 +267,7 @@ void match_window(const float* left, const std::uint8_t* left_mask, const float*
       }
       out[x] = static_cast<float>(d);
     }
-    for (std::int64_t x = filtered.x; x < filtered.x + filtered.width; ++x) {
-      const int k = best[static_cast<std::size_t>(x)];
-      if (k < 0 || o.lr_max_diff < 0) continue;
-      const std::int64_t xr = x - (o.min_disparity + k);
-      const std::uint16_t other = xr >= 0 && xr < width ? right_best[right_at(xr)] : std::uint16_t{0xFFFF};
-      if (other == 0xFFFF || std::abs(static_cast<int>(other) - k) > o.lr_max_diff) {
-        out[x] = nodata;
-        c.inconsistent += inside(wanted, x, y);
-        best[static_cast<std::size_t>(x)] = -1;
-      }
-    }
+    check_left_right(o, scope, right_winners, y, nodata, out, best, c);
     if (y >= wanted.y && y < wanted.y + wanted.height)
       for (std::int64_t x = wanted.x; x < wanted.x + wanted.width; ++x) {
         const int k = best[static_cast<std::size_t>(x)];
