@@ -22,8 +22,8 @@ int main(int argc, char** argv) {
     std::string map, reference, remap, ignore, format_flag, surface;
     bool json = false, csv = false, quiet = false;
     AssessOptions o;
-    args.positional("CLASS_MAP", "A class map, e.g. from luojia-segment", map);
-    args.positional("REFERENCE", "Reference raster or vector", reference);
+    args.positional("CLASS_MAP", "A class map, e.g. from luojia-segment", map, cli::PathRole::InputRaster);
+    args.positional("REFERENCE", "Reference raster or vector", reference, cli::PathRole::InputFile);
     args.value("--field", "NAME", "Vector references: the attribute with the class (default class)", o.field);
     args.value("--ignore", "VALUE", "Reference value to leave out", ignore);
     args.value("--remap", "FROM=TO[,...]", "Map reference values to classes first, e.g. 255=1", remap);

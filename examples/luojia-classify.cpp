@@ -22,12 +22,12 @@ int main(int argc, char** argv) {
     cli::ModelInputFlags input_flags;
     ClassifyOptions o;
     cli::CommonFlags common;
-    args.positional("INPUT", "Any raster GDAL reads", input);
-    args.positional("MODEL.onnx", "A scene classification model", model);
-    args.positional("OUTPUT", "The label raster to write", output);
+    args.positional("INPUT", "Any raster GDAL reads", input, cli::PathRole::InputRaster);
+    args.positional("MODEL.onnx", "A scene classification model", model, cli::PathRole::InputFile);
+    args.positional("OUTPUT", "The label raster to write", output, cli::PathRole::OutputRaster);
     args.value("--window", "N", "Window side in pixels (default: the model's input size)", o.window);
     args.value("--stride", "N", "Distance between windows, the label raster's pixel size (default: --window)", o.stride);
-    args.value("--scores", "PATH", "Also write the model's per-class outputs (Float32, one band per class)", o.scores);
+    args.value("--scores", "PATH", "Also write the model's per-class outputs (Float32, one band per class)", o.scores).role(cli::PathRole::OutputRaster);
     input_flags.add_to(args);
     common.add_to(args);
     if (!args.parse(argc, argv)) return 0;

@@ -29,9 +29,9 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
   DetectOptions o;
   cli::CommonFlags common;
   common.vector_product = true;
-  args.positional("INPUT", "Any raster GDAL reads", input);
-  args.positional("MODEL.onnx", "A detector (NCHW in; (1, 4+nc, N), (1, N, 5+nc), (1, 4+nc+1, N) out)", model);
-  args.positional("OUTPUT", "The vector layer to write (.gpkg, .geojson, .shp, .fgb)", output);
+  args.positional("INPUT", "Any raster GDAL reads", input, cli::PathRole::InputRaster);
+  args.positional("MODEL.onnx", "A detector (NCHW in; (1, 4+nc, N), (1, N, 5+nc), (1, 4+nc+1, N) out)", model, cli::PathRole::InputFile);
+  args.positional("OUTPUT", "The vector layer to write (.gpkg, .geojson, .shp, .fgb)", output, cli::PathRole::OutputVector);
   input_flags.add_to(args);
   args.value("--conf,--confidence", "T", "Drop detections scoring below T (default: the model's det_conf, else 0.25)", conf);
   args.value("--iou", "T", "NMS: a box overlapping a better one by IoU > T is dropped (default: det_iou_thresh, else 0.45)", iou);
@@ -46,11 +46,12 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
              "Test-time augmentation: also run on the tile mirrored (flips: x, y, both; d4: and transposed), all boxes suppressed together",
              tta);
   input_flags.add_halo_to(args);
-  args.value("--aoi", "VECTOR", "Keep only detections anchored inside these polygons", o.aoi);
-  args.value("--mask", "RASTER", "Keep only detections anchored where this raster (same grid) is non-zero", o.mask);
-  args.value("--pixel-boxes", "PATH.json", "Also write the detections as COCO-style pixel boxes (instances: with RLE masks)", o.pixel_boxes);
+  args.value("--aoi", "VECTOR", "Keep only detections anchored inside these polygons", o.aoi).role(cli::PathRole::InputVector);
+  args.value("--mask", "RASTER", "Keep only detections anchored where this raster (same grid) is non-zero", o.mask).role(cli::PathRole::InputRaster);
+  args.value("--pixel-boxes", "PATH.json", "Also write the detections as COCO-style pixel boxes (instances: with RLE masks)", o.pixel_boxes).role(cli::PathRole::OutputFile);
   args.value("--instance-raster", "PATH.tif", "Also write an instance-id raster (COG, UInt32, 0: none, k: the k-th feature)",
-             o.instance_raster);
+             o.instance_raster)
+      .role(cli::PathRole::OutputRaster);
   args.value("--simplify", "TOLERANCE", "Simplify instance polygons with this tolerance (CRS units), topology kept", o.simplify);
   common.add_to(args);
   if (!args.parse(argc, argv)) return 0;

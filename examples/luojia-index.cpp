@@ -89,8 +89,8 @@ int index_main(int argc, char** argv, cli::Distributed& distributed) {
   double savi_l = NAN, nodata = -9999.0;
   bool raw = false, list = false, json = false;
   cli::CommonFlags common;
-  args.positional("INPUT", "Any raster GDAL reads", input);
-  args.positional("OUTPUT", "The index raster to write", output);
+  args.positional("INPUT", "Any raster GDAL reads", input, cli::PathRole::InputRaster);
+  args.positional("OUTPUT", "The index raster to write", output, cli::PathRole::OutputRaster);
   args.list("--index", "NAME", "Catalogue indices to compute: NDVI, EVI, kNDVI, NBR, ... (repeatable, or A,B,C)", index_names).fills("indices");
   args.value("--bands", "SYM=N,...", "Which band holds each symbol: R=3,N=4,S1=5 (A B G R RE1-RE3 N N2 S1 S2 T T1 T2 VV VH HH HV ...)",
              band_list);

@@ -33,7 +33,7 @@ int merge_main(int argc, char** argv) {
   args.flag("-q,--quiet", "No progress bar", quiet);
   args.value("--mem", "SIZE", "GDAL's block cache while copying into one file (default 256M)", memory).fills("memory_budget");
   std::string pixel_boxes;
-  args.value("--pixel-boxes", "PATH.json", "Detection shards: also write the merged boxes as COCO-style pixel boxes", pixel_boxes);
+  args.value("--pixel-boxes", "PATH.json", "Detection shards: also write the merged boxes as COCO-style pixel boxes", pixel_boxes).role(cli::PathRole::OutputFile);
   if (!args.parse(argc, argv)) return 0;
   if (files.size() < 2) throw cli::UsageError(files.empty() ? "missing SHARD... OUTPUT" : "missing OUTPUT (or the shards)");
   const std::string output = files.back();

@@ -22,22 +22,23 @@ int segment_main(int argc, char** argv, cli::Distributed& distributed) {
   std::string probability_type = "Float32", min_area, threshold;
   SegmentOptions o;
   cli::CommonFlags common;
-  args.positional("INPUT", "Any raster GDAL reads", input);
-  args.positional("MODEL.onnx", "A segmentation model exported from PyTorch (NCHW in, per-pixel class scores out)", model);
-  args.positional("OUTPUT", "The class map to write", output);
+  args.positional("INPUT", "Any raster GDAL reads", input, cli::PathRole::InputRaster);
+  args.positional("MODEL.onnx", "A segmentation model exported from PyTorch (NCHW in, per-pixel class scores out)", model, cli::PathRole::InputFile);
+  args.positional("OUTPUT", "The class map to write", output, cli::PathRole::OutputRaster);
   input_flags.add_to(args);
   input_flags.add_halo_to(args);
   args.flag("--blend", "Blend overlapping tiles in probability space (for models with global context)", o.blend);
   args.value("--blend-window", "hann|triangle", "Weight window for --blend (default hann)", window).fills("window");
   args.value("--tta", "none|d4", "Test-time augmentation: d4 averages 4 rotations x 2 flips in probability space", tta);
-  args.value("--aoi", "VECTOR", "Classify only inside these polygons; tiles outside are skipped", o.aoi);
-  args.value("--mask", "RASTER", "Classify only where this raster (same grid) is non-zero", o.mask);
-  args.value("--probabilities", "PATH", "Also write class probabilities, one band per class", o.probabilities);
+  args.value("--aoi", "VECTOR", "Classify only inside these polygons; tiles outside are skipped", o.aoi).role(cli::PathRole::InputVector);
+  args.value("--mask", "RASTER", "Classify only where this raster (same grid) is non-zero", o.mask).role(cli::PathRole::InputRaster);
+  args.value("--probabilities", "PATH", "Also write class probabilities, one band per class", o.probabilities).role(cli::PathRole::OutputRaster);
   args.value("--probabilities-type", "Float32|Byte", "Float32 (nodata -1) or Byte (p*254, nodata 255)", probability_type)
-      .fills("probability_type");
-  args.value("--logits", "PATH", "Also write the raw model outputs, one Float32 band per channel", o.logits);
-  args.value("--confidence", "PATH", "Also write the highest class probability (Float32, nodata -1)", o.confidence);
-  args.value("--vector", "PATH", "Also polygonise the class map (.gpkg, .geojson, .shp)", o.vector);
+      .fills("probability_type")
+      .choices({"Float32", "Byte"});
+  args.value("--logits", "PATH", "Also write the raw model outputs, one Float32 band per channel", o.logits).role(cli::PathRole::OutputRaster);
+  args.value("--confidence", "PATH", "Also write the highest class probability (Float32, nodata -1)", o.confidence).role(cli::PathRole::OutputRaster);
+  args.value("--vector", "PATH", "Also polygonise the class map (.gpkg, .geojson, .shp)", o.vector).role(cli::PathRole::OutputVector);
   args.value("--min-area", "AREA[px]", "Leave out regions smaller than AREA (CRS units squared, or pixels with px) from the polygons",
              min_area);
   args.value("--simplify", "TOLERANCE", "Simplify polygons with this tolerance (CRS units)", o.simplify);

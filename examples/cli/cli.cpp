@@ -458,7 +458,7 @@ void CommonFlags::add_to(ArgParser& parser) {
   if (!ortho_views_allowed) return;
   parser.flag("--ortho", "Orthorectify RPC/GCP imagery on the fly (a warped virtual raster in the scene's UTM zone, no copy)",
               ortho);
-  parser.value("--dem", "PATH", "With --ortho: a DEM for the RPC heights (default: zero height)", dem);
+  parser.value("--dem", "PATH", "With --ortho: a DEM for the RPC heights (default: zero height)", dem).role(cli::PathRole::InputRaster);
 }
 
 std::string CommonFlags::placed_input(const std::string& input) {

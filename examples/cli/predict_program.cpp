@@ -24,11 +24,11 @@ int predict_program(int argc, char** argv, Distributed& distributed, PredictTask
   ModelInputFlags input_flags;
   PredictOptions o;
   CommonFlags common;
-  args.positional("INPUT", "Any raster GDAL reads", input);
+  args.positional("INPUT", "Any raster GDAL reads", input, cli::PathRole::InputRaster);
   args.positional("MODEL.onnx", sr ? "A super-resolution model (NCHW in, a k times finer NCHW map out)"
                                    : "A regression model (NCHW in, a per-pixel map of values out)",
-                  model);
-  args.positional("OUTPUT", "The raster to write (Float32)", output);
+                  model, cli::PathRole::InputFile);
+  args.positional("OUTPUT", "The raster to write (Float32)", output, cli::PathRole::OutputRaster);
   input_flags.add_to(args);
   args.value("--output-scale", "F", "Multiply the model's outputs by F (default: the model's reg_output_scaling, else 1)", output_scale);
   input_flags.add_halo_to(args);

@@ -1,12 +1,19 @@
-"""The luojia programs as Processing algorithms.
+"""The luojia programs as Processing algorithms, their forms read from the programs themselves.
 
-Each algorithm is a table of parameters, each naming the program's flag (or its place among the
-positional arguments); the program runs as a child process, its GDAL-style progress bar
-("0...10...20") is turned into QGIS progress, its warnings into feedback, and its one-line error
-into a QgsProcessingException. Cancelling sends SIGTERM: the program stops within a second and
-leaves no partial output.
+Each program declares its options once, in its own table, and prints it with --json-usage: names,
+kind, default, choices, range, help, and what a path holds (a raster to read, a vector layer to
+write, ...). The form is built from that table when QGIS loads the provider, so every option the
+program takes is in the form (those beyond the algorithm's main ones under Advanced parameters)
+and none can drift from the program. What stays here is editorial: the display name, which
+options come first, and the few the provider fills itself (-q, --overwrite).
+
+The program runs as a child process; its GDAL-style progress bar ("0...10...20") becomes QGIS
+progress, its warnings go to feedback, and its one-line error becomes a QgsProcessingException.
+Cancelling sends SIGTERM: the program stops within a second and leaves no partial output.
 """
 
+import json
+import math
 import os
 import queue
 import re
@@ -15,127 +22,191 @@ import tempfile
 import threading
 
 from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
-                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString,
-                       QgsProcessingParameterVectorDestination, QgsProcessingParameterVectorLayer)
+                       QgsProcessingParameterDefinition, QgsProcessingParameterEnum, QgsProcessingParameterFile,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterString, QgsProcessingParameterVectorDestination,
+                       QgsProcessingParameterVectorLayer)
+
+# Per algorithm: the program, the toolbox's name, the flags shown before Advanced parameters, and
+# flags the form leaves out (besides ALWAYS_HIDDEN) or always passes (extra). stdout_to names a
+# file parameter receiving the program's standard output (luojia-assess's JSON report).
+ALGORITHMS = {
+    "segment": dict(program="luojia-segment", display="Semantic segmentation (class map)",
+                    main=["--bands", "--tta", "--probabilities", "--vector", "--tile", "--threads"]),
+    "detect": dict(program="luojia-detect", display="Object detection and instance segmentation",
+                   main=["--bands", "--conf", "--iou", "--classes", "--tta", "--simplify", "--instance-raster", "--tile",
+                         "--threads"]),
+    "index": dict(program="luojia-index", display="Spectral indices",
+                  main=["--index", "--bands", "--sensor", "--const", "--expr", "--tile", "--threads"],
+                  hidden=["--list", "--json"]),
+    "classify": dict(program="luojia-classify", display="Scene classification (windows)",
+                     main=["--window", "--stride", "--bands", "--scores", "--tile", "--threads"]),
+    "change": dict(program="luojia-change", display="Change detection",
+                   main=["--model", "--threshold", "--align", "--magnitude", "--tile", "--threads"]),
+    "stereo": dict(program="luojia-stereo", display="Stereo: DSM or disparity",
+                   main=["--rectified", "--dem", "--min-height", "--max-height", "--resolution", "--max-disparity",
+                         "--disparity", "--tile", "--threads"]),
+    "regress": dict(program="luojia-regress", display="Pixel regression (canopy height, biomass, ...)",
+                    main=["--bands", "--output-scale", "--tile", "--threads"]),
+    "superres": dict(program="luojia-superres", display="Super-resolution",
+                     main=["--bands", "--output-scale", "--tile", "--threads"]),
+    "assess": dict(program="luojia-assess", display="Accuracy assessment",
+                   main=["--field", "--remap", "--ignore", "--surface"], hidden=["--json", "--csv"],
+                   stdout_to=("OUTPUT", "Report (JSON)", "JSON files (*.json)"), extra=["--json"]),
+}
+
+# The provider's business, not the user's: the bar is parsed for progress, and QGIS asks before
+# replacing an output.
+ALWAYS_HIDDEN = {"-q", "--quiet", "--overwrite"}
+
+# A repeatable option (-co, --index, --expr) takes its values separated by this, as QGIS's GDAL
+# algorithms take creation options.
+LIST_SEPARATOR = "|"
 
 
-class P:
-    """One parameter: kind, name, description, the program's flag (None: positional), and options."""
+def parameter_name(names):
+    """--instance-raster -> INSTANCE_RASTER; -of -> OF; MODEL.onnx -> MODEL (the last of aliases)."""
+    name = names[-1].lstrip("-")
+    return re.sub(r"[^A-Za-z0-9]+", "_", name.split(".")[0]).strip("_").upper()
 
-    def __init__(self, kind, name, description, flag=None, default=None, optional=False, options=None, extension=None):
-        self.kind, self.name, self.description, self.flag = kind, name, description, flag
-        self.default, self.optional, self.options, self.extension = default, optional, options, extension
 
-    def make(self):
-        k, n, d, opt = self.kind, self.name, self.description, self.optional
-        if k == "raster":
-            return QgsProcessingParameterRasterLayer(n, d, optional=opt)
-        if k == "vector":
-            return QgsProcessingParameterVectorLayer(n, d, optional=opt)
-        if k == "file":
-            return QgsProcessingParameterFile(n, d, extension=self.extension or "", optional=opt)
-        if k == "string":
-            return QgsProcessingParameterString(n, d, defaultValue=self.default, optional=opt)
-        if k == "int":
-            return QgsProcessingParameterNumber(n, d, QgsProcessingParameterNumber.Integer, defaultValue=self.default,
-                                                optional=opt)
-        if k == "number":
-            return QgsProcessingParameterNumber(n, d, QgsProcessingParameterNumber.Double, defaultValue=self.default,
-                                                optional=opt)
-        if k == "bool":
-            return QgsProcessingParameterBoolean(n, d, defaultValue=bool(self.default))
-        if k == "enum":
-            return QgsProcessingParameterEnum(n, d, options=self.options, defaultValue=self.default or 0)
-        if k == "raster_out":
-            return QgsProcessingParameterRasterDestination(n, d, optional=opt, createByDefault=not opt)
-        if k == "vector_out":
-            return QgsProcessingParameterVectorDestination(n, d, optional=opt, createByDefault=not opt)
-        if k == "file_out":
-            return QgsProcessingParameterFileDestination(n, d, fileFilter=self.extension or "", optional=opt)
-        raise ValueError(k)
+def _number(text):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+class Param:
+    """One parameter of a form: a positional argument or an option of the program's table."""
+
+    def __init__(self, entry, positional):
+        self.positional = positional
+        self.names = [] if positional else entry["names"]
+        self.flag = None if positional else self.names[-1]  # the parser's own name for it
+        self.name = parameter_name([entry["name"]] if positional else entry["names"])
+        self.help = entry["help"]
+        self.role = entry.get("role")
+        self.type = "string" if positional else entry["type"]
+        self.choices = [] if positional else entry["choices"]
+        self.default_text = "" if positional else entry["default"]
+        self.range = None if positional else entry["range"]
+        metavar = (entry["name"] if positional else entry["metavar"]) or ""
+        self.extension = metavar.rsplit(".", 1)[1] if "." in metavar and not metavar.endswith("...") else ""
+        self.advanced = False
+
+    def kind(self):
+        if self.role:
+            return self.role
+        if self.type == "flag":
+            return "bool"
+        if self.choices:
+            return "enum"
+        if self.type in ("integer", "number"):
+            return self.type
+        return "list" if self.type == "list" else "string"
 
     def is_output(self):
-        return self.kind.endswith("_out")
+        return bool(self.role) and self.role.startswith("output-")
+
+    def description(self):
+        text = self.help if self.positional else f"{self.help} [{self.flag}]"
+        if self.kind() == "list":
+            text += f" (several: separate with {LIST_SEPARATOR})"
+        return text
+
+    def make(self):
+        n, d, k = self.name, self.description(), self.kind()
+        optional = not self.positional
+        if k == "input-raster":
+            p = QgsProcessingParameterRasterLayer(n, d, optional=optional)
+        elif k == "input-vector":
+            p = QgsProcessingParameterVectorLayer(n, d, optional=optional)
+        elif k == "input-file":
+            p = QgsProcessingParameterFile(n, d, extension=self.extension, optional=optional)
+        elif k == "output-raster":
+            p = QgsProcessingParameterRasterDestination(n, d, optional=optional, createByDefault=not optional)
+        elif k == "output-vector":
+            p = QgsProcessingParameterVectorDestination(n, d, optional=optional, createByDefault=not optional)
+        elif k == "output-file":
+            filter_ = f"{self.extension.upper()} files (*.{self.extension})" if self.extension else ""
+            p = QgsProcessingParameterFileDestination(n, d, fileFilter=filter_, optional=optional, createByDefault=not optional)
+        elif k == "bool":
+            p = QgsProcessingParameterBoolean(n, d, defaultValue=self.default_text == "true")
+        elif k in ("integer", "number"):
+            number_type = QgsProcessingParameterNumber.Integer if k == "integer" else QgsProcessingParameterNumber.Double
+            p = QgsProcessingParameterNumber(n, d, number_type, defaultValue=_number(self.default_text), optional=True)
+            if self.range:
+                p.setMinimum(self.range[0])
+                p.setMaximum(self.range[1])
+        elif k == "enum":
+            default = self.choices.index(self.default_text) if self.default_text in self.choices else None
+            p = QgsProcessingParameterEnum(n, d, options=self.choices, defaultValue=default, optional=default is None)
+        else:
+            p = QgsProcessingParameterString(n, d, defaultValue=self.default_text or None, optional=True)
+        if self.advanced:
+            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        return p
+
+    def arguments(self, value):
+        """The program's arguments for a form value (None: not given, or the program's default)."""
+        if value is None or value == "" or value is False:
+            return []
+        if self.positional:
+            return [value]
+        if value is True:
+            return [self.flag]
+        k = self.kind()
+        if k in ("integer", "number") and _number(value) == _number(self.default_text):
+            return []
+        if k == "enum" and value == self.default_text:
+            return []
+        if k == "string" and value == self.default_text:
+            return []
+        if k == "list":
+            return [a for v in str(value).split(LIST_SEPARATOR) if v.strip() for a in (self.flag, v.strip())]
+        if k == "integer":
+            value = str(int(float(value)))
+        return [self.flag, str(value)]
 
 
-COMMON = [P("int", "TILE", "Tile size (pixels)", "--tile", 512), P("int", "THREADS", "Threads (0: every core)", "--threads", 0)]
-MODEL_INPUT = [P("string", "BANDS", "Bands for the model (e.g. 1,2,3; empty: the model's metadata or all)", "--bands", "", True)]
+def program_table(program):
+    """The program's option table (PROGRAM --json-usage)."""
+    try:
+        done = subprocess.run([program, "--json-usage"], capture_output=True, text=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise QgsProcessingException(f"cannot read the options of {program}: {e} (set the folder of the luojia programs in "
+                                     "Processing > Options > Providers > luojia, or LUOJIA_BIN)")
+    return json.loads(done.stdout)
 
-ALGORITHMS = {
-    "segment": dict(
-        program="luojia-segment", display="Semantic segmentation (class map)",
-        help="Segments a raster with an ONNX model, tiled with a halo so that the result equals one whole-image "
-             "run. Products keep the input's CRS, geotransform and nodata.",
-        params=[P("raster", "INPUT", "Input raster"), P("file", "MODEL", "ONNX model", extension="onnx"),
-                P("raster_out", "OUTPUT", "Class map")] + MODEL_INPUT + [
-            P("enum", "TTA", "Test-time augmentation", "--tta", 0, options=["none", "d4"]),
-            P("raster_out", "PROBABILITIES", "Class probabilities", "--probabilities", optional=True),
-            P("vector_out", "VECTOR", "Polygons of the class map", "--vector", optional=True)] + COMMON),
-    "detect": dict(
-        program="luojia-detect", display="Object detection and instance segmentation",
-        help="Detects objects with a YOLO-style ONNX detector; boxes and oriented boxes as polygons in the raster's "
-             "CRS, the same as one whole-image run. An instance segmenter (YOLOv8/11-seg) gives each instance's "
-             "mask as polygons, and optionally a raster of instance ids.",
-        params=[P("raster", "INPUT", "Input raster"), P("file", "MODEL", "ONNX detector", extension="onnx"),
-                P("vector_out", "OUTPUT", "Detections")] + MODEL_INPUT + [
-            P("number", "CONF", "Confidence threshold (empty: the model's)", "--conf", None, True),
-            P("number", "IOU", "NMS IoU threshold (empty: the model's)", "--iou", None, True),
-            P("string", "CLASSES", "Only these class ids (comma-separated)", "--classes", "", True),
-            P("enum", "TTA", "Test-time augmentation", "--tta", 0, options=["none", "flips", "d4"]),
-            P("number", "SIMPLIFY", "Instance polygons: simplification tolerance (CRS units; empty: none)", "--simplify", None, True),
-            P("raster_out", "INSTANCE_RASTER", "Instance ids (instance segmenters)", "--instance-raster", optional=True)] + COMMON),
-    "index": dict(
-        program="luojia-index", display="Spectral indices",
-        help="Any index of the Awesome Spectral Indices catalogue (NDVI, EVI, kNDVI, NBR, MNDWI, ...) or a formula "
-             "of your own, one Float32 band per index; nodata where an input is nodata or a divisor zero.",
-        params=[P("raster", "INPUT", "Input raster"), P("raster_out", "OUTPUT", "Indices"),
-                P("string", "INDEX", "Indices (comma-separated catalogue names)", "--index", "NDVI", True),
-                P("string", "BANDS", "Band symbols (e.g. R=3,N=4,S1=5)", "--bands", "", True),
-                P("string", "SENSOR", "Sensor band order (sentinel2, landsat8, ...)", "--sensor", "", True),
-                P("string", "CONST", "Constants (e.g. L=0.5,g=2.5)", "--const", "", True),
-                P("string", "EXPR", "A formula of your own (NAME=FORMULA)", "--expr", "", True)] + COMMON),
-    "classify": dict(
-        program="luojia-classify", display="Scene classification (windows)",
-        help="Classifies windows of the raster with an image classifier (ONNX); one pixel per window step.",
-        params=[P("raster", "INPUT", "Input raster"), P("file", "MODEL", "ONNX classifier", extension="onnx"),
-                P("raster_out", "OUTPUT", "Label raster"),
-                P("int", "WINDOW", "Window (pixels; 0: the model's input size)", "--window", 0, True),
-                P("int", "STRIDE", "Stride (pixels; 0: the window)", "--stride", 0, True)] + MODEL_INPUT + [
-            P("raster_out", "SCORES", "Class scores", "--scores", optional=True)] + COMMON),
-    "change": dict(
-        program="luojia-change", display="Change detection",
-        help="Compares two dates of the same place: spectral change magnitude, or a Siamese ONNX model.",
-        params=[P("raster", "BEFORE", "Before"), P("raster", "AFTER", "After"), P("raster_out", "OUTPUT", "Change map"),
-                P("file", "MODEL", "ONNX change model (empty: spectral change)", "--model", optional=True, extension="onnx"),
-                P("number", "THRESHOLD", "Threshold (empty: Otsu or the model's)", "--threshold", None, True),
-                P("bool", "ALIGN", "Resample AFTER onto BEFORE's grid", "--align", False),
-                P("raster_out", "MAGNITUDE", "Change magnitude", "--magnitude", optional=True)] + COMMON),
-    "stereo": dict(
-        program="luojia-stereo", display="Stereo: DSM or disparity",
-        help="A satellite pair with RPCs (GeoTIFF tags, .RPB, _RPC.TXT) to a DSM: epipolar rectification from the "
-             "RPCs, semi-global matching, both lines of sight intersected, heights gridded in the scene's UTM zone "
-             "(ellipsoidal, band 2 points per cell, band 3 their spread). With 'already epipolar', the disparity on "
-             "the left image's grid. Tiles equal one whole-scene match.",
-        params=[P("raster", "LEFT", "Left image"), P("raster", "RIGHT", "Right image"), P("raster_out", "OUTPUT", "DSM (or disparity)"),
-                P("bool", "RECTIFIED", "The pair is already epipolar", "--rectified", False),
-                P("raster", "DEM", "DEM of the scene for the height range (RPC pairs)", "--dem", optional=True),
-                P("number", "MIN_HEIGHT", "Lowest height, m above the ellipsoid (RPC pairs; empty: DEM or RPCs)", "--min-height", None, True),
-                P("number", "MAX_HEIGHT", "Highest height (RPC pairs)", "--max-height", None, True),
-                P("number", "RESOLUTION", "DSM cell size (empty: the image's pixel)", "--resolution", None, True),
-                P("string", "MAX_DISPARITY", "Largest disparity (epipolar pairs; empty: 63)", "--max-disparity", "", True),
-                P("raster_out", "DISPARITY", "Epipolar disparity (RPC pairs)", "--disparity", optional=True)] + COMMON),
-    "assess": dict(
-        program="luojia-assess", display="Accuracy assessment",
-        help="Confusion matrix, overall accuracy, kappa, per-class IoU and F1 of a class map against a reference "
-             "raster or vector layer.",
-        params=[P("raster", "CLASS_MAP", "Class map"), P("file", "REFERENCE", "Reference (raster or vector)"),
-                P("string", "FIELD", "Class field of a vector reference", "--field", "", True),
-                P("string", "REMAP", "Remap reference values (FROM=TO,...)", "--remap", "", True),
-                P("file_out", "OUTPUT", "Report (JSON)", extension="JSON files (*.json)")],
-        stdout_to="OUTPUT", extra=["--json"]),
-}
+
+def form_of(spec, table):
+    """The parameters of one algorithm: positionals, the main options, then the rest as advanced."""
+    params = [Param(p, True) for p in table["positionals"]]
+    hidden = ALWAYS_HIDDEN | set(spec.get("hidden", []))
+    main = spec.get("main", [])
+    options = [Param(o, False) for o in table["options"] if not hidden.intersection(o["names"])]
+
+    def place(o):
+        shown = [main.index(n) for n in o.names if n in main]
+        return (0, shown[0]) if shown else (1, 0)
+
+    for o in options:
+        o.advanced = place(o)[0] == 1
+    options.sort(key=place)  # stable: advanced ones keep the program's order
+    return params + options
+
+
+_tables = {}
+
+
+def cached_table(program):
+    if program not in _tables:
+        _tables[program] = program_table(program)
+    return _tables[program]
+
 
 _PROGRESS = re.compile(r"^(\d+)\.")
 
@@ -208,6 +279,16 @@ class LuojiaAlgorithm(QgsProcessingAlgorithm):
     def __init__(self, key, folder):
         super().__init__()
         self.key, self.spec, self.folder = key, ALGORITHMS[key], folder
+        self.params = None
+
+    def program(self):
+        folder = self.folder() if callable(self.folder) else self.folder
+        return os.path.join(folder, self.spec["program"]) if folder else self.spec["program"]
+
+    def form(self):
+        if self.params is None:
+            self.params = form_of(self.spec, cached_table(self.program()))
+        return self.params
 
     def createInstance(self):  # noqa: N802
         return LuojiaAlgorithm(self.key, self.folder)
@@ -225,65 +306,74 @@ class LuojiaAlgorithm(QgsProcessingAlgorithm):
         return "luojia"
 
     def shortHelpString(self):  # noqa: N802
-        return self.spec["help"] + f"\n\nRuns {self.spec['program']}."
+        table = cached_table(self.program())
+        return table["description"] + f"\n\nRuns {self.spec['program']} {table['synopsis']}."
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        for p in self.spec["params"]:
+        for p in self.form():
             self.addParameter(p.make())
+        if "stdout_to" in self.spec:
+            name, description, filter_ = self.spec["stdout_to"]
+            self.addParameter(QgsProcessingParameterFileDestination(name, description, fileFilter=filter_))
 
     def value(self, p, parameters, context):
-        if p.kind in ("raster", "vector"):
-            layer = (self.parameterAsRasterLayer if p.kind == "raster" else self.parameterAsVectorLayer)(parameters, p.name, context)
+        k = p.kind()
+        if k in ("input-raster", "input-vector"):
+            layer = (self.parameterAsRasterLayer if k == "input-raster" else self.parameterAsVectorLayer)(parameters, p.name, context)
             return layer.source().split("|")[0] if layer else None
-        if p.kind == "file":
+        if k == "input-file":
             return self.parameterAsFile(parameters, p.name, context) or None
-        if p.kind == "string":
-            return self.parameterAsString(parameters, p.name, context) or None
-        if p.kind in ("int", "number"):
-            if parameters.get(p.name) in (None, "") and p.default is None:
-                return None  # optional, not given: the program's default
-            v = (self.parameterAsInt if p.kind == "int" else self.parameterAsDouble)(parameters, p.name, context)
-            return None if p.optional and p.kind == "int" and v == 0 else str(v)
-        if p.kind == "bool":
-            return self.parameterAsBoolean(parameters, p.name, context)
-        if p.kind == "enum":
-            return p.options[self.parameterAsEnum(parameters, p.name, context)]
-        if p.kind in ("raster_out", "vector_out"):
-            if p.optional and not parameters.get(p.name):
+        if k in ("output-raster", "output-vector"):
+            if not p.positional and not parameters.get(p.name):
                 return None
             return self.parameterAsOutputLayer(parameters, p.name, context) or None
-        if p.kind == "file_out":
+        if k == "output-file":
+            if not p.positional and not parameters.get(p.name):
+                return None
             return self.parameterAsFileOutput(parameters, p.name, context) or None
-        raise ValueError(p.kind)
+        if k == "bool":
+            return self.parameterAsBoolean(parameters, p.name, context)
+        if k in ("integer", "number"):
+            if parameters.get(p.name) in (None, ""):
+                return None  # not given: the program's default
+            return (self.parameterAsInt if k == "integer" else self.parameterAsDouble)(parameters, p.name, context)
+        if k == "enum":
+            if parameters.get(p.name) in (None, ""):
+                return None
+            return p.choices[self.parameterAsEnum(parameters, p.name, context)]
+        return self.parameterAsString(parameters, p.name, context) or None
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        folder = self.folder() if callable(self.folder) else self.folder
-        program = os.path.join(folder, self.spec["program"]) if folder else self.spec["program"]
         positional, flags, results = [], [], {}
-        stdout_to = None
-        for p in self.spec["params"]:
+        for p in self.form():
             v = self.value(p, parameters, context)
             if p.is_output() and v:
                 results[p.name] = v
-            if p.name == self.spec.get("stdout_to"):
-                stdout_to = v
-                continue
-            if v is None or v is False:
-                continue
-            if p.flag is None:
-                positional.append(v)
-            elif v is True:
-                flags.append(p.flag)
-            else:
-                flags += [p.flag, v]
+            (positional if p.positional else flags).extend(p.arguments(v))
+        stdout_to = None
+        if "stdout_to" in self.spec:
+            name = self.spec["stdout_to"][0]
+            stdout_to = self.parameterAsFileOutput(parameters, name, context)
+            results[name] = stdout_to
         for path in results.values():  # Processing may reuse a temporary output name
             if path and os.path.exists(path) and path != stdout_to:
                 flags.append("--overwrite")
                 break
-        argv = [program] + self.spec.get("extra", []) + flags + positional
+        argv = [self.program()] + self.spec.get("extra", []) + flags + positional
         run_program(argv, feedback, stdout_to)
         return results
 
 
 def all_algorithms(folder):
-    return [LuojiaAlgorithm(key, folder) for key in ALGORITHMS]
+    """The algorithms whose program answers --json-usage; the others are said in QGIS's log."""
+    found = []
+    for key in ALGORITHMS:
+        algorithm = LuojiaAlgorithm(key, folder)
+        try:
+            algorithm.form()
+        except QgsProcessingException as e:
+            from qgis.core import Qgis, QgsMessageLog
+            QgsMessageLog.logMessage(f"luojia:{key} left out: {e}", "luojia", Qgis.Warning)
+            continue
+        found.append(algorithm)
+    return found

@@ -19,7 +19,7 @@ features() { ogrinfo -ro -so -al "$1" | sed -n 's/^Feature Count: //p'; }
 
 "$qp" plugins enable luojia >/dev/null 2>&1 || fail "the plugin does not enable"
 "$qp" list 2>/dev/null | grep -q "luojia:segment" || fail "luojia:segment is not listed"
-for a in segment detect index classify change assess; do
+for a in segment detect index classify change stereo regress superres assess; do
   "$qp" help "luojia:$a" >/dev/null 2>&1 || fail "no help for luojia:$a"
 done
 
@@ -30,6 +30,17 @@ done
 [ "$(checksum "$work/q_roads.tif")" = "$(checksum "$work/roads.tif")" ] || fail "segment class map differs"
 [ "$(features "$work/q_roads.gpkg")" = "$(features "$work/roads.gpkg")" ] || fail "segment polygons differ"
 grep -q "exact" "$work/segment.log" || fail "the program's summary does not reach QGIS's log"
+
+# Options beyond the main ones come from the program's own table: an enum (PROBABILITIES_TYPE,
+# index 1 = Byte) and a repeatable option (-co, values separated by |).
+"$qp" run luojia:segment -- INPUT="$src/data/road_mask_input.tif" MODEL="$src/data/demo_roads.onnx" \
+  OUTPUT="$work/q_roads2.tif" PROBABILITIES="$work/q_prob.tif" PROBABILITIES_TYPE=1 CO="COMPRESS=DEFLATE|PREDICTOR=2" TILE=256 \
+  > "$work/advanced.log" 2>&1 || { cat "$work/advanced.log"; fail "segment with advanced options"; }
+"$bin/luojia-segment" -q --tile 256 --probabilities "$work/prob.tif" --probabilities-type Byte -co COMPRESS=DEFLATE -co PREDICTOR=2 \
+  "$src/data/road_mask_input.tif" "$src/data/demo_roads.onnx" "$work/roads2.tif" >/dev/null
+[ "$(checksum "$work/q_prob.tif")" = "$(checksum "$work/prob.tif")" ] || fail "probabilities differ"
+gdalinfo "$work/q_prob.tif" | grep -q "Type=Byte" || fail "PROBABILITIES_TYPE did not reach the program"
+gdalinfo "$work/q_prob.tif" | grep -q "COMPRESSION=DEFLATE" || fail "CO did not reach the program"
 
 # Indices.
 "$qp" run luojia:index -- INPUT="$src/data/L7_ETMs.tif" OUTPUT="$work/q_idx.tif" INDEX=NDVI,NBR BANDS=B=1,G=2,R=3,N=4,S1=5,S2=6 \
@@ -62,4 +73,4 @@ fi
 grep -q "luojia-segment: error: .*band 9" "$work/bad.log" || { cat "$work/bad.log"; fail "the error does not carry luojia's message"; }
 [ ! -e "$work/bad.tif" ] || fail "a failed run left its output"
 ls -a "$work" | grep -q '\.luojia-' && fail "a temporary file was left"
-echo "QGIS provider: 6 algorithms listed; segment, index, detect (boxes and instances), assess equal the programs; errors reach QGIS"
+echo "QGIS provider: 9 algorithms listed; segment (advanced options too), index, detect (boxes and instances), assess equal the programs; errors reach QGIS"
