@@ -58,7 +58,7 @@ void input_phases(const float* planes, std::int64_t c0, std::int64_t c1, std::in
 
 // Whether Winograd F(m x m, 3 x 3) beats the direct GEMM on an output plane, in multiply-adds:
 // (m + 2)^2 per tile and channel pair against 9 per pixel, the tiles rounded up to whole kernel
-// panels of mr (a small plane computes mostly empty tiles), plus the transforms, about 16 per
+// panels of mr tiles (a small plane computes mostly empty tiles), plus the transforms, about 16 per
 // input and 12 per output channel and pixel at their lower rate. Checked on an AVX2 EPYC against
 // 29 single 3x3 convolutions (4 to 256 channels, planes 8² to 256²): the predicted time ratio is
 // within a factor of 2 of the measured one (the transforms cost more than modelled at 32 to 64
@@ -112,7 +112,7 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
                               window_.dilation == std::array<std::int64_t, 2>{1, 1};
   gemm_ = &conv_gemm_for(node().attributes.get_string("luojia.isa", ""));
   if (three_by_three && group_ == 1)
-    std::tie(winograd_, winograd_forced_) = winograd_tile(w.dim(1), out_channels_, gemm_->mr, node().attributes.get_string("luojia.winograd", ""));
+    std::tie(winograd_, winograd_forced_) = winograd_tile(w.dim(1), out_channels_, gemm_->sgemm_nr, node().attributes.get_string("luojia.winograd", ""));
   if (winograd_) {
     const ConvGemm& gemm = *gemm_;
     winograd_packed_ = Tensor(Shape{gemm.winograd_packed_floats(winograd_, w.dim(1), out_channels_)});
@@ -229,7 +229,7 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
   if (cin_g == 1 && cout_g == 1) return depthwise_direct(c);
   const ConvGemm& gemm = *gemm_;
   const bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && ho == h && wo == w;
-  if (winograd_ && (winograd_forced_ || winograd_pays(winograd_, cin, out_channels_, ho, wo, gemm.mr))) return winograd(c);
+  if (winograd_ && (winograd_forced_ || winograd_pays(winograd_, cin, out_channels_, ho, wo, gemm.sgemm_nr))) return winograd(c);
   if (!pointwise && small_plane_product(c)) return;
   if (!pointwise && !own_packed_.empty()) return own_patch_product(c);
   if (!pointwise) return patch_product(c);
@@ -452,7 +452,7 @@ void Conv::winograd(const Call& c) const {
   const std::int64_t kw = c.kw, sh = c.sh, sw = c.sw, dh = c.dh, dw = c.dw, plane_in = c.plane_in, plane_out = c.plane_out;
   const auto finish = [&c](float* out, std::int64_t count) { c.finish(out, count); };
   const ConvGemm& gemm = *gemm_;
-  const std::int64_t kNr = gemm.nr;
+  const std::int64_t sliver = gemm.sgemm_mr;  // channel blocks start at whole slivers of the packed weights
   const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
   const PatchGeometry geo{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl};
   const std::int64_t m = winograd_, tiles = (ho + m - 1) / m * ((wo + m - 1) / m);
@@ -460,7 +460,7 @@ void Conv::winograd(const Call& c) const {
   const std::int64_t block = gemm.winograd_block_tiles, blocks = (tiles + block - 1) / block;
   // Every channel block transforms its tiles' inputs again, so channels are split only when the
   // blocks of tiles are fewer than the threads.
-  const ChannelSplit split = split_channels(n * blocks, out_channels_, tbb::this_task_arena::max_concurrency(), kNr);
+  const ChannelSplit split = split_channels(n * blocks, out_channels_, tbb::this_task_arena::max_concurrency(), sliver);
   const std::int64_t channel_blocks = split.blocks, block_cols = split.channels_per_block;
   const std::int64_t per_task = std::max<std::int64_t>(1, n * blocks * channel_blocks / want);
   const std::int64_t ranges = (blocks + per_task - 1) / per_task;

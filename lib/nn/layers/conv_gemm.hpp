@@ -46,8 +46,8 @@ struct ConvGemm {
                  std::int64_t ldy);
   // Winograd F(m x m, 3 x 3), m = 2 or 4, for 3 x 3 convolutions of stride and dilation 1: the
   // weights (cout x cin x 3 x 3) transformed and packed once; output tiles of m x m computed by
-  // (m + 2)^2 GEMMs on the kernel above. winograd_conv writes output tiles [t0, t1) (row-major over
-  // the plane's tiles) of channels [c0, c1) (c0 a multiple of nr), bias and activation applied;
+  // (m + 2)^2 GEMMs on luojia's own kernel (below). winograd_conv writes output tiles [t0, t1)
+  // (row-major over the plane's tiles) of channels [c0, c1) (c0 a multiple of sgemm_mr), bias and activation applied;
   // dst is channel c0's plane, bias[c] channel c0 + c's.
   std::int64_t (*winograd_packed_floats)(int m, std::int64_t cin, std::int64_t cout);
   void (*winograd_pack_weights)(int m, const float* w, std::int64_t cin, std::int64_t cout, float* packed);

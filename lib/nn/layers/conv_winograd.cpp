@@ -1,12 +1,16 @@
 // Winograd F(m x m, 3 x 3) convolution (Lavin & Gray, "Fast Algorithms for Convolutional Neural
 // Networks", 2016): per tile of m x m outputs, the (m + 2)^2 input patch d is transformed
 // (B^T d B), multiplied element by element with the transformed weights (G g G^T) and summed over
-// the input channels - which is (m + 2)^2 GEMMs over a block of tiles, run on the same packed
-// kernel as the direct convolution - and transformed back (A^T M A). For m = 4 that is 36
+// the input channels - which is (m + 2)^2 GEMMs over a block of tiles, run on luojia's own kernel
+// (sgemm_kernel.hpp): the weights of each position packed at load as its left-hand side, slivers
+// of output channels; the transformed tiles as its right-hand panels of kNr tiles, so that a 28²
+// plane's 49 tiles of F(4x4) cost two panels of 32, where Eigen's 48-row panels made them 96 -
+// and transformed back (A^T M A). For m = 4 that is 36
 // multiplies per 16 outputs and input channel instead of 144; m = 2 (16 per 4) loses less
 // precision. Compiled once per instruction set, like conv_gemm.cpp.
 #include "nn/layers/packed_gemm.hpp"
 #include "nn/layers/common.hpp"
+#include "nn/layers/sgemm_kernel.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -83,12 +87,14 @@ struct Transform<4> {
   }
 };
 
-// Tiles per GEMM block (rounded up to whole panels) and output channels per pass over it: the
-// transformed block (positions x tiles x input channels) and the products (positions x tiles x
-// channels) stay within L2 for the usual widths.
-constexpr std::int64_t kBlockTiles = 48;
+// Tiles per GEMM block (rounded up to whole panels) and output channels per pass over it (rounded
+// up to whole slivers): one position's transformed block (tiles x input channels) and the
+// products (positions x tiles x channels) stay within L2 for the usual widths.
+constexpr std::int64_t kBlockTiles = 64;
 constexpr std::int64_t kChannelBlock = 32;
-constexpr std::int64_t kMaxPanelRows = 64;  // the widest build's panel (AVX-512: 48)
+constexpr std::int64_t kMaxPanelRows = 64;  // the widest build's panel of tiles (AVX-512: 32)
+using sgemm::kMr;
+using sgemm::kNr;
 
 // Per thread, grown on demand; 64-byte aligned for the kernel's packet loads.
 class Scratch {
@@ -113,7 +119,7 @@ template <int M>
 void pack_weights(const float* w, std::int64_t cin, std::int64_t cout, float* packed) {
   using T = Transform<M>;
   constexpr int A = T::kA;
-  // Per position, cout rows of cin transformed weights: the GEMM's right-hand side. Transformed in
+  // Per position, cout rows of cin transformed weights: the GEMM's left-hand side. Transformed in
   // double: the weights are rounded once.
   std::vector<float> u(static_cast<std::size_t>(A * A * cout * cin));
   for (std::int64_t co = 0; co < cout; ++co)
@@ -127,12 +133,13 @@ void pack_weights(const float* w, std::int64_t cin, std::int64_t cout, float* pa
           u[static_cast<std::size_t>(((a * A + b) * cout + co) * cin + ci)] =
               static_cast<float>(gg[a][0] * T::kG[b][0] + gg[a][1] * T::kG[b][1] + gg[a][2] * T::kG[b][2]);
     }
-  const std::int64_t stride = packed::packed_rhs_floats(cout, cin);
-  for (int p = 0; p < A * A; ++p) packed::pack_rhs(u.data() + p * cout * cin, cout, cin, packed + p * stride);
+  const std::int64_t stride = sgemm::packed_a_floats(cout, cin);
+  for (int p = 0; p < A * A; ++p) sgemm::pack_a(u.data() + p * cout * cin, cout, cin, packed + p * stride);
 }
 
 // Input patches of one panel of tiles -> their transforms, written as the panel of each
-// position's packed left-hand side. Vectorised across the panel's tiles.
+// position's packed right-hand side (element (ci, r) at ci * mr + r). Vectorised across the panel's
+// tiles.
 template <int M>
 void transform_inputs(const float* plane, const PatchGeometry& g, std::int64_t tiles_x, std::int64_t first, std::int64_t count,
                       std::int64_t mr, float* out, std::int64_t position_stride) {
@@ -207,49 +214,58 @@ template <int M>
 void conv(const float* src, const PatchGeometry& g, std::int64_t cin, const float* packed, std::int64_t cout, std::int64_t first,
           std::int64_t last, std::int64_t c0, std::int64_t c1, const float* bias, const ActivationFn& activation, float* dst) {
   constexpr int P = Transform<M>::kA * Transform<M>::kA;
-  const std::int64_t mr = packed::rows_per_panel(), nr = packed::cols_per_panel();
-  assert(mr <= kMaxPanelRows);
+  static_assert(kNr <= kMaxPanelRows);
+  assert(c0 % kMr == 0);
   // Small planes: a block of only the panels their tiles fill.
-  const std::int64_t block = std::min(winograd_block_tiles(), (last - first + mr - 1) / mr * mr), panels = block / mr;
-  const std::int64_t channel_block = (kChannelBlock + nr - 1) / nr * nr;
+  const std::int64_t block = std::min(winograd_block_tiles(), (last - first + kNr - 1) / kNr * kNr), panels = block / kNr;
+  const std::int64_t channel_block = (kChannelBlock + kMr - 1) / kMr * kMr;
   const std::int64_t tiles_x = (g.wo + M - 1) / M;
   const std::int64_t plane_in = g.h * g.w, plane_out = g.ho * g.wo;
-  const std::int64_t weights_stride = packed::packed_rhs_floats(cout, cin);
+  const std::int64_t weights_stride = sgemm::packed_a_floats(cout, cin);
   thread_local Scratch inputs_scratch, products_scratch;
   float* v = inputs_scratch.get(static_cast<std::size_t>(P * block * cin));
   float* products = products_scratch.get(static_cast<std::size_t>(P * block * channel_block));
   for (std::int64_t s = first; s < last; s += block) {
     const std::int64_t n = std::min(block, last - s);
-    // Position p's left-hand side: block x cin, panels of mr tiles, element (ci, r) at ci * mr + r.
+    // Position p's right-hand side: cin x block, panels of kNr tiles, element (ci, r) of panel q at
+    // (q * cin + ci) * kNr + r.
     for (std::int64_t q = 0; q < panels; ++q)
       for (std::int64_t ci = 0; ci < cin; ++ci)
-        transform_inputs<M>(src + ci * plane_in, g, tiles_x, s + q * mr, n - q * mr, mr, v + (q * cin + ci) * mr, block * cin);
+        transform_inputs<M>(src + ci * plane_in, g, tiles_x, s + q * kNr, n - q * kNr, kNr, v + (q * cin + ci) * kNr, block * cin);
+    const std::int64_t live_panels = (n + kNr - 1) / kNr;
     for (std::int64_t cc0 = c0; cc0 < c1; cc0 += channel_block) {
-      const std::int64_t cols = std::min(channel_block, c1 - cc0);
-      std::fill(products, products + P * block * cols, 0.0f);
-      // Depth blocks keep a panel of the transformed inputs in L1.
-      for (std::int64_t k0 = 0; k0 < cin; k0 += 256)
-        for (int p = 0; p < P; ++p)
-          packed::gemm(products + p * block * cols, block, v + p * block * cin, cin, packed + p * weights_stride + cc0 * cin, cin,
-                       block, cols, k0, std::min<std::int64_t>(256, cin - k0));
+      const std::int64_t cols = std::min(channel_block, c1 - cc0), slivers = (cols + kMr - 1) / kMr;
+      // Products of position p: channel (row) c - cc0 of the block, tiles as columns, block apart.
+      for (int p = 0; p < P; ++p) {
+        const float* u = packed + p * weights_stride + cc0 * cin;
+        const float* vp = v + p * block * cin;
+        float* out = products + p * block * cols;
+        // Depth blocks keep a panel of the transformed tiles in L1 while the slivers pass over it.
+        for (std::int64_t k0 = 0; k0 < cin; k0 += sgemm::kKc) {
+          const std::int64_t kc = std::min(sgemm::kKc, cin - k0);
+          for (std::int64_t q = 0; q < live_panels; ++q)
+            for (std::int64_t sl = 0; sl < slivers; ++sl) {
+              const int rows = static_cast<int>(std::min<std::int64_t>(kMr, cols - sl * kMr));
+              sgemm::micro_kernel_rows(rows, u + (sl * cin + k0) * kMr, vp + (q * cin + k0) * kNr, kc, out + sl * kMr * block + q * kNr,
+                                       block, kNr, k0 > 0, nullptr);
+            }
+        }
+      }
       for (std::int64_t co = cc0; co < cc0 + cols; ++co)
-        for (std::int64_t q = 0; q * mr < n; ++q)
-          transform_outputs<M>(products + (co - cc0) * block + q * mr, block * cols, g, tiles_x, s + q * mr,
-                               std::min(mr, n - q * mr), mr, bias[co - c0], activation, dst + (co - c0) * plane_out);
+        for (std::int64_t q = 0; q * kNr < n; ++q)
+          transform_outputs<M>(products + (co - cc0) * block + q * kNr, block * cols, g, tiles_x, s + q * kNr,
+                               std::min(kNr, n - q * kNr), kNr, bias[co - c0], activation, dst + (co - c0) * plane_out);
     }
   }
 }
 
 }  // namespace
 
-std::int64_t winograd_block_tiles() {
-  const std::int64_t mr = packed::rows_per_panel();
-  return (kBlockTiles + mr - 1) / mr * mr;
-}
+std::int64_t winograd_block_tiles() { return (kBlockTiles + kNr - 1) / kNr * kNr; }
 
 std::int64_t winograd_packed_floats(int m, std::int64_t cin, std::int64_t cout) {
   const std::int64_t a = m + 2;
-  return a * a * packed::packed_rhs_floats(cout, cin);
+  return a * a * sgemm::packed_a_floats(cout, cin);
 }
 
 void winograd_pack_weights(int m, const float* w, std::int64_t cin, std::int64_t cout, float* packed) {
