@@ -23,11 +23,6 @@ bool is_model_path(std::string path) {
   return path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
 }
 
-template <typename T>
-nlohmann::ordered_json optional_json(const std::optional<T>& v) {
-  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
-}
-
 std::string model_json(const nn::Model& model, const std::vector<nn::OutputAnalysis>& analysis, const std::string& analysis_error) {
   using Json = nlohmann::ordered_json;
   const nn::ModelMetadata& m = model.metadata();
@@ -42,24 +37,7 @@ std::string model_json(const nn::Model& model, const std::vector<nn::OutputAnaly
   };
   doc["inputs"] = specs(model.inputs());
   doc["outputs"] = specs(model.outputs());
-  doc["metadata_source"] = m.source;
-  doc["model_type"] = m.model_type.empty() ? Json(nullptr) : Json(m.model_type);
-  doc["bands"] = m.bands;
-  doc["scale"] = m.scale;
-  doc["mean"] = m.mean;
-  doc["std"] = m.std;
-  doc["classes"] = Json::array();
-  for (const auto& c : m.classes) doc["classes"].push_back({{"name", c.name}, {"color", c.color}});
-  doc["resolution_cm"] = optional_json(m.resolution_cm);
-  doc["tile_size"] = optional_json(m.tile_size);
-  doc["tile_overlap_percent"] = optional_json(m.tile_overlap_percent);
-  doc["segmentation_threshold"] = optional_json(m.segmentation_threshold);
-  doc["output_scale"] = optional_json(m.output_scale);
-  doc["detection_confidence"] = optional_json(m.detection_confidence);
-  doc["detection_iou_threshold"] = optional_json(m.detection_iou_threshold);
-  doc["detection_type"] = m.detection_type.empty() ? Json(nullptr) : Json(m.detection_type);
-  doc["metadata_props"] = Json::object();
-  for (const auto& [key, value] : m.properties) doc["metadata_props"][key] = value;
+  doc["metadata"] = Json::parse(nn::to_json(m));
   doc["analysis"] = Json::array();
   for (const auto& a : analysis) {
     Json entry = {{"output", a.name}, {"tileable", a.tileable}, {"reason", a.reason}, {"radius", a.radius},

@@ -1,11 +1,15 @@
 #include "support.hpp"
 
 #include <luojia/engine/engine.hpp>
+#include <luojia/products/spectral_index.hpp>
+#include <luojia/progress.hpp>
 #include <luojia/error.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -135,6 +139,59 @@ TEST_CASE("cancellation stops the run and leaves no output", "[engine]") {
     CHECK(calls < 80);  // stopped well before the 100 tiles
   }
   CHECK(dir.entries() == std::vector<std::string>{"in.tif"});
+}
+
+TEST_CASE("a lambda as progress sees the run advance to its end, and cancels it by returning false", "[engine]") {
+  TempDir dir;
+  luojia::test::RasterSpec spec;
+  spec.width = 120;
+  spec.height = 90;
+  const std::string in_path = dir.file("in.tif");
+  luojia::test::make_raster(in_path, spec, [](int, int x, int y) { return x * y; });
+  Raster raster = Raster::open(in_path);
+  TileGridOptions go;
+  go.tile_width = go.tile_height = 16;
+  const TileGrid grid(120, 90, go);
+  std::vector<double> seen;
+  const ProgressFunction record([&seen](double complete, std::string_view) {
+    seen.push_back(complete);
+    return true;
+  });
+  StreamOptions so;
+  record.attach(so);
+  {
+    RasterWriter writer(dir.file("out.tif"), layout_like(raster.info(), DataType::Float32, 1));
+    stream(raster, {1}, grid, writer, 1, identity, so);
+    writer.commit();
+  }
+  REQUIRE(seen.size() >= 2);
+  CHECK(std::is_sorted(seen.begin(), seen.end()));
+  CHECK(seen.front() == 0.0);
+  CHECK(seen.back() == 1.0);
+
+  int calls = 0;
+  const ProgressFunction stop_half_way([&calls](double complete, std::string_view) {
+    ++calls;
+    return complete < 0.5;
+  });
+  stop_half_way.attach(so);
+  {
+    RasterWriter writer(dir.file("cancelled.tif"), layout_like(raster.info(), DataType::Float32, 1));
+    CHECK_THROWS_AS(stream(raster, {1}, grid, writer, 1, identity, so), Cancelled);
+  }
+  CHECK(calls < static_cast<int>(seen.size()));
+  CHECK(!std::filesystem::exists(dir.file("cancelled.tif")));
+
+  // A product's options take it the same way.
+  seen.clear();
+  IndexJob job;
+  job.indices = {IndexSpec{"NDVI", "", {}}};
+  job.bands = {{"R", 1}, {"N", 1}};
+  record.attach(job.stream);
+  compute_indices(in_path, dir.file("ndvi.tif"), job);
+  REQUIRE(!seen.empty());
+  CHECK(std::is_sorted(seen.begin(), seen.end()));
+  CHECK(seen.back() == 1.0);
 }
 
 TEST_CASE("kernel errors carry the tile and leave no output", "[engine]") {

@@ -271,6 +271,27 @@ TEST_CASE("Deepness metadata keys are read, checked, and yield to luojia's own",
   CHECK(both.segmentation_threshold == 0.7);
   CHECK(both.source == "metadata_props (luojia and Deepness keys)");
 
+  // One JSON form (luojia-info --json's "metadata", Python's Model.metadata), field by field.
+  const auto as_json = nlohmann::json::parse(nn::to_json(both));
+  CHECK(as_json["source"] == both.source);
+  CHECK(as_json["model_type"] == "Segmentor");
+  CHECK(as_json["mean"] == both.mean);
+  CHECK(as_json["scale"] == both.scale);
+  REQUIRE(as_json["classes"].size() == 3);
+  CHECK(as_json["classes"][2]["name"] == "road");
+  CHECK(as_json["classes"][2]["color"].size() == 3);
+  CHECK(as_json["resolution_cm"] == 20.0);
+  CHECK(as_json["segmentation_threshold"] == 0.7);
+  CHECK(as_json["tile_size"].is_null());
+  CHECK(as_json["detection_type"].is_null());
+  CHECK(as_json["box_reach"].is_null());
+  const auto detector_json = nlohmann::json::parse(nn::to_json(d));
+  CHECK(detector_json["detection_type"] == "YOLO_v5_v7_DEFAULT");
+  CHECK(detector_json["tile_size"] == 640);
+  REQUIRE(!d.properties.empty());
+  CHECK(detector_json["properties"].size() == d.properties.size());
+  CHECK(detector_json["properties"][d.properties[0].first] == d.properties[0].second);
+
   CHECK_THROWS_WITH(nn::parse_metadata_props(Props{{"model_type", "\"Classifier\""}}, "m.onnx"),
                     Catch::Contains("none of Segmentor, Detector, Regressor, Superresolution, Recognition"));
   CHECK_THROWS_WITH(nn::parse_metadata_props(Props{{"class_names", R"({"one": "x"})"}}, "m.onnx"), Catch::Contains("not a number"));
@@ -299,8 +320,9 @@ TEST_CASE("luojia-info prints what it understood of a model, and luojia-regress 
   const auto info = run_program({luojia::test::kInfo, "--json", kTasks + "regressor.onnx"});
   REQUIRE(info.code == 0);
   const auto doc = nlohmann::json::parse(info.out);
-  CHECK(doc["model_type"] == "Regressor");
-  CHECK(doc["output_scale"] == 10.0);
+  CHECK(doc["metadata"]["model_type"] == "Regressor");
+  CHECK(doc["metadata"]["output_scale"] == 10.0);
+  CHECK(doc["metadata"]["box_reach"].is_null());
   CHECK(doc["analysis"][0]["radius"] == 3);
   const auto sr_info = run_program({luojia::test::kInfo, kTasks + "sr_pixelshuffle_x3.onnx"});
   CHECK(sr_info.out.find("output 3x finer than the input") != std::string::npos);

@@ -262,6 +262,41 @@ ModelMetadata parse_metadata_props(const std::vector<std::pair<std::string, std:
   return m;
 }
 
+namespace {
+
+template <typename T>
+nlohmann::ordered_json or_null(const std::optional<T>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+}  // namespace
+
+std::string to_json(const ModelMetadata& m) {
+  using Json = nlohmann::ordered_json;
+  Json doc;
+  doc["source"] = m.source;
+  doc["model_type"] = m.model_type.empty() ? Json(nullptr) : Json(m.model_type);
+  doc["bands"] = m.bands;
+  doc["scale"] = m.scale;
+  doc["mean"] = m.mean;
+  doc["std"] = m.std;
+  doc["classes"] = Json::array();
+  for (const auto& c : m.classes) doc["classes"].push_back({{"name", c.name}, {"color", c.color}});
+  doc["resolution_cm"] = or_null(m.resolution_cm);
+  doc["tile_size"] = or_null(m.tile_size);
+  doc["tile_overlap_percent"] = or_null(m.tile_overlap_percent);
+  doc["segmentation_threshold"] = or_null(m.segmentation_threshold);
+  doc["output_scale"] = or_null(m.output_scale);
+  doc["detection_confidence"] = or_null(m.detection_confidence);
+  doc["detection_iou_threshold"] = or_null(m.detection_iou_threshold);
+  doc["detection_type"] = m.detection_type.empty() ? Json(nullptr) : Json(m.detection_type);
+  doc["box_reach"] = or_null(m.box_reach);
+  doc["properties"] = Json::object();
+  for (const auto& [key, value] : m.properties) doc["properties"][key] = value;
+  // Invalid UTF-8 in a file's metadata_props is replaced, not thrown on: this describes the file.
+  return doc.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 std::string to_text(const ModelMetadata& m) {
   std::ostringstream out;
   const auto list = [&out](const std::vector<double>& v) {

@@ -60,35 +60,9 @@ py::dict spec(const nn::TensorSpec& s) {
   return d;
 }
 
+// The library's one JSON form of the metadata (what luojia-info --json prints under "metadata").
 py::dict metadata(const nn::ModelMetadata& md) {
-  py::dict d;
-  d["bands"] = md.bands;
-  d["scale"] = md.scale;
-  d["mean"] = md.mean;
-  d["std"] = md.std;
-  py::list classes;
-  for (const auto& c : md.classes) {
-    py::dict k;
-    k["name"] = c.name;
-    k["color"] = py::make_tuple(c.color[0], c.color[1], c.color[2]);
-    classes.append(k);
-  }
-  d["classes"] = classes;
-  d["source"] = md.source;
-  d["model_type"] = md.model_type;
-  d["resolution_cm"] = detail::optional_object(md.resolution_cm);
-  d["tile_size"] = detail::optional_object(md.tile_size);
-  d["tile_overlap_percent"] = detail::optional_object(md.tile_overlap_percent);
-  d["segmentation_threshold"] = detail::optional_object(md.segmentation_threshold);
-  d["output_scale"] = detail::optional_object(md.output_scale);
-  d["detection_confidence"] = detail::optional_object(md.detection_confidence);
-  d["detection_iou_threshold"] = detail::optional_object(md.detection_iou_threshold);
-  d["detection_type"] = md.detection_type;
-  d["box_reach"] = detail::optional_object(md.box_reach);
-  py::dict props;
-  for (const auto& [k, v] : md.properties) props[py::str(k)] = v;
-  d["properties"] = props;
-  return d;
+  return py::module_::import("json").attr("loads")(nn::to_json(md)).cast<py::dict>();
 }
 
 py::dict analysis(const nn::OutputAnalysis& a) {

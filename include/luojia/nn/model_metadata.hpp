@@ -68,7 +68,12 @@ LUOJIA_API ModelMetadata parse_model_metadata(const std::string& json, const std
 LUOJIA_API ModelMetadata parse_metadata_props(const std::vector<std::pair<std::string, std::string>>& properties,
                                               const std::string& where);
 
-// The metadata as text (what luojia-info prints for a model) and as JSON.
+// The metadata as text (what luojia-info prints for a model) and as one JSON object, the form
+// luojia-info --json and the Python module's Model.metadata give: every field above by its name
+// (source, model_type, bands, scale, mean, std, classes [{name, color}], resolution_cm, tile_size,
+// tile_overlap_percent, segmentation_threshold, output_scale, detection_confidence,
+// detection_iou_threshold, detection_type, box_reach, properties), null where the model says nothing.
 LUOJIA_API std::string to_text(const ModelMetadata& metadata);
+LUOJIA_API std::string to_json(const ModelMetadata& metadata);
 
 }  // namespace luojia::nn
