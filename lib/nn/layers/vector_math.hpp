@@ -166,4 +166,30 @@ inline std::pair<float, float> exp_from_max(const float* src, float* dst, std::i
   return {top, sum};
 }
 
+
+// r[0..kLanes) := its transpose, kLanes x kLanes floats in registers (the unpack / shuffle network
+// of an SSE 4 x 4 or an AVX-512 16 x 16 transpose): for each bit B of the lane index, vectors
+// 2^B apart exchange the blocks whose row and column bits B differ. log2(kLanes) rounds of
+// kLanes two-source shuffles, in place of kLanes^2 element moves.
+namespace detail {
+template <std::size_t B, std::size_t... J>
+[[gnu::always_inline]] inline void exchange_blocks(f32x16& a, f32x16& b, std::index_sequence<J...>) {
+  constexpr std::size_t L = sizeof...(J);
+  const f32x16 na = __builtin_shufflevector(a, b, ((J & B) != 0 ? L + J - B : J)...);
+  const f32x16 nb = __builtin_shufflevector(a, b, ((J & B) != 0 ? L + J : J + B)...);
+  a = na;
+  b = nb;
+}
+template <std::size_t B>
+[[gnu::always_inline]] inline void transpose_round(f32x16* r) {
+  constexpr auto lanes = static_cast<std::size_t>(kLanes);
+#pragma GCC unroll 16
+  for (std::size_t i = 0; i < lanes; ++i)
+    if ((i & B) == 0) exchange_blocks<B>(r[i], r[i + B], std::make_index_sequence<lanes>{});
+  if constexpr (B > 1) transpose_round<B / 2>(r);
+}
+}  // namespace detail
+
+[[gnu::always_inline]] inline void transpose_lanes(f32x16* r) { detail::transpose_round<static_cast<std::size_t>(kLanes) / 2>(r); }
+
 }  // namespace luojia::nn::layers
