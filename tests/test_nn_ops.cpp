@@ -579,6 +579,10 @@ TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asy
       {1, 16, 40, 1, 14, 15, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, true, false},    // patches (ConvNeXt's downsampling), an odd width
       {1, 8, 40, 1, 13, 13, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, true},      // 7 x 7 output: the plane's panels packed once for all blocks
       {1, 300, 48, 1, 14, 14, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, true, false},   // a strided 1 x 1 on 7 x 7, 300 deep: two depth blocks
+      {1, 24, 160, 1, 7, 7, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, true},      // 1 x 1 on 7 x 7, 160 channels: the pixels as rows
+      {2, 40, 96, 1, 3, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false},      // pixels as rows on a plane under one vector, batch 2
+      {1, 300, 672, 1, 14, 14, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false, true},  // pixels as rows, 196 pixels, two depth blocks
+      {1, 12, 40, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, true},       // squeeze-and-excitation's 1 x 1 plane: a matrix-vector product
   };
   for (const auto& c : fixed) check_conv(dir, c, rng);
   // Randomised shapes.

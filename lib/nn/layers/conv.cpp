@@ -708,7 +708,38 @@ void Conv::own_patch_product(const Call& c) const {
 }
 
 // 1 x 1, stride 1, unpadded: the input planes are the GEMM's right-hand side as they are.
+// A pointwise convolution of one group on a small plane with the pixels as the product's rows
+// (sgemm_pixel_rows), where that pads less than panels of pixels: ResNet's and MobileNet's 7 x 7
+// planes are 49 pixels, 3.5 slivers of 14 but two panels of 32, and 672 or 160 channels are whole
+// panels of 32. The input's planes are packed whole per task, so only planes whose packing stays
+// in L2 (under 256 K floats) go this way.
+bool Conv::pointwise_pixel_rows(const Call& c) const {
+  const ConvGemm& gemm = *gemm_;
+  const std::int64_t plane = c.plane_out, k = c.k, mr = gemm.sgemm_mr, nr = gemm.sgemm_nr;
+  const auto round_up = [](std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; };
+  if (group_ != 1 || own_packed_.empty() || plane * k > (std::int64_t{1} << 18) ||
+      round_up(plane, mr) * round_up(out_channels_, nr) >= round_up(plane, nr) * round_up(out_channels_, mr))
+    return false;
+  std::call_once(pixel_rows_once_, [&] {
+    pixel_rows_packed_ = Tensor(Shape{gemm.sgemm_packed_floats(k, out_channels_)});
+    gemm.sgemm_pack_b(weights_.data(), k, out_channels_, true, pixel_rows_packed_.data());
+  });
+  const std::int64_t panels = (out_channels_ + nr - 1) / nr;
+  const std::int64_t blocks = std::min<std::int64_t>(panels, tbb::this_task_arena::max_concurrency());
+  const std::int64_t per_block = (panels + blocks - 1) / blocks;
+  luojia::detail::parallel_for(std::int64_t{0}, c.n * blocks, [&](std::int64_t t) {
+    const std::int64_t b = t / blocks, p0 = t % blocks * per_block, p1 = std::min(panels, p0 + per_block);
+    if (p0 >= p1) return;
+    float* y = c.y.data() + b * out_channels_ * plane;
+    gemm.sgemm_pixel_rows(c.x.data() + b * c.cin * c.plane_in, plane, k, pixel_rows_packed_.data(), out_channels_, p0, p1, y);
+    for (std::int64_t co = p0 * nr; co < std::min(out_channels_, p1 * nr); ++co)
+      c.finish_with_bias(y + co * plane, plane, bias_[static_cast<std::size_t>(co)]);
+  });
+  return true;
+}
+
 void Conv::pointwise_product(const Call& c) const {
+  if (pointwise_pixel_rows(c)) return;
   const Tensor& x = c.x;
   Tensor& y = c.y;
   const std::int64_t n = c.n, cin = c.cin, ho = c.ho, wo = c.wo, cin_g = c.cin_g, cout_g = c.cout_g, k = c.k;

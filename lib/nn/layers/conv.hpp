@@ -1,6 +1,8 @@
 #pragma once
 #include "nn/layers/common.hpp"
 
+#include <mutex>
+
 namespace luojia::nn::layers {
 
 struct ConvGemm;
@@ -28,6 +30,7 @@ private:
   void own_patch_product(const Call& c) const;
   static std::vector<float> column_phases(const Call& c);
   void pointwise_product(const Call& c) const;
+  bool pointwise_pixel_rows(const Call& c) const;  // false: panels of pixels pad less here
   Window2d window_;
   std::int64_t group_ = 1;
   std::int64_t out_channels_ = 0;
@@ -38,6 +41,10 @@ private:
   int winograd_ = 0;  // m of the Winograd F(m x m, 3 x 3) the weights are transformed for; 0: none
   bool winograd_forced_ = false;  // on every input shape, not only where it beats the direct GEMM
   Tensor winograd_packed_;
+  // The weights as the right-hand side of pointwise_pixel_rows, packed on its first call (small
+  // planes only: most models never need them).
+  mutable std::once_flag pixel_rows_once_;
+  mutable Tensor pixel_rows_packed_;
   std::vector<float> bias_;
   ActivationFn activation_;
   // Input 3, added before the activation (optimise.cpp fuses a following Add into the conv).

@@ -82,6 +82,12 @@ struct ConvGemm {
   // patch_block_depth) of a buffer of (ho wo rounded up to sgemm_nr) x k floats.
   std::int64_t patch_block_pixels, patch_block_depth;
   void (*patch_pack)(const float* src, const PatchGeometry& g, std::int64_t k, std::int64_t jb, std::int64_t k0, float* all);
+  // A pointwise convolution on a small plane with the pixels as the product's rows (no plane is
+  // padded to whole panels of pixels): x (k planes of `plane` pixels), the weights (n x k) packed
+  // by sgemm_pack_b transposed; writes output channels [p0 sgemm_nr, min(n, p1 sgemm_nr)) of y
+  // (channel c's plane at y + c plane), without bias.
+  void (*sgemm_pixel_rows)(const float* x, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n, std::int64_t p0,
+                           std::int64_t p1, float* y);
 };
 
 // The build for this CPU (LUOJIA_ISA=sse2|avx2|avx512 forces one, for tests and benchmarks).

@@ -254,4 +254,62 @@ inline void gemm_packed_a(const float* packed, std::int64_t m, std::int64_t k, s
   }
 }
 
+
+// A pointwise convolution on a small plane, with its pixels as the product's rows: slivers of kMr
+// pixels cut a 7 x 7 plane's 49 into 3.5 slivers where panels of kNr pixels made it 64 columns
+// (ONNX Runtime's NCHWc kernels, too, take pixels as rows). x holds k input planes of `plane`
+// pixels; packed is the weights (n output channels x k) as pack_b packs them transposed; writes
+// output channels [p0 kNr, min(n, p1 kNr)) of y (channel c's plane at y + c plane), through a
+// buffer of each panel's results transposed back into planes kLanes x kLanes at a time.
+inline std::int64_t pixel_rows_buffer_floats(std::int64_t plane, std::int64_t k) {
+  const std::int64_t rows = std::max(slivers(plane) * kMr, (plane + kLanes - 1) / kLanes * kLanes);
+  return slivers(plane) * k * kMr + rows * kNr;
+}
+inline void gemm_pixel_rows(const float* x, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n, std::int64_t p0,
+                            std::int64_t p1, float* y) {
+  thread_local std::vector<float> buffer;
+  const std::int64_t s_count = slivers(plane);
+  buffer.resize(static_cast<std::size_t>(pixel_rows_buffer_floats(plane, k)));
+  float* a = buffer.data();
+  float* tile = a + s_count * k * kMr;  // one panel's results, row i = pixel i, kNr columns
+  // The pixels' slivers, k-major: a[(s k + kk) kMr + i] = x[kk plane + s kMr + i].
+  for (std::int64_t s = 0; s < s_count; ++s) {
+    const std::int64_t rows = std::min<std::int64_t>(kMr, plane - s * kMr);
+    for (std::int64_t kk = 0; kk < k; ++kk) {
+      float* dst = a + (s * k + kk) * kMr;
+      const float* src = x + kk * plane + s * kMr;
+      for (std::int64_t i = 0; i < rows; ++i) dst[i] = src[i];
+      for (std::int64_t i = rows; i < kMr; ++i) dst[i] = 0.0f;
+    }
+  }
+  for (std::int64_t p = p0; p < p1; ++p) {
+    const std::int64_t cols = std::min(kNr, n - p * kNr);
+    for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
+      const std::int64_t kc = std::min(kKc, k - k0);
+      const float* bp = packed + (p * k + k0) * kNr;
+      for (std::int64_t s = 0; s < s_count; ++s) {
+        const int rows = static_cast<int>(std::min<std::int64_t>(kMr, plane - s * kMr));
+        micro_kernel_rows(rows, a + (s * k + k0) * kMr, bp, kc, tile + s * kMr * kNr, kNr, kNr, k0 > 0, nullptr);
+      }
+    }
+    // Back into planes: blocks of kLanes pixels x kLanes channels transposed in registers, the
+    // last block of pixels overlapping the one before (the same values written twice).
+    float* out = y + p * kNr * plane;
+    if (plane < kLanes) {
+      for (std::int64_t j = 0; j < cols; ++j)
+        for (std::int64_t i = 0; i < plane; ++i) out[j * plane + i] = tile[i * kNr + j];
+      continue;
+    }
+    for (std::int64_t j0 = 0; j0 < cols; j0 += kLanes)
+      for (std::int64_t i0 = 0; i0 < plane; i0 += kLanes) {
+        const std::int64_t at = std::min(i0, plane - kLanes);
+        f32x16 r[kLanes];
+        for (std::int64_t i = 0; i < kLanes; ++i) std::memcpy(&r[i], tile + (at + i) * kNr + j0, sizeof r[i]);
+        transpose_lanes(r);
+        const std::int64_t channels = std::min(kLanes, cols - j0);
+        for (std::int64_t j = 0; j < channels; ++j) std::memcpy(out + (j0 + j) * plane + at, &r[j], sizeof r[j]);
+      }
+  }
+}
+
 }  // namespace luojia::nn::layers::sgemm
