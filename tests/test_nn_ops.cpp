@@ -583,6 +583,10 @@ TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asy
       {2, 40, 96, 1, 3, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, false},      // pixels as rows on a plane under one vector, batch 2
       {1, 300, 672, 1, 14, 14, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false, true},  // pixels as rows, 196 pixels, two depth blocks
       {1, 12, 40, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, true},       // squeeze-and-excitation's 1 x 1 plane: a matrix-vector product
+      {1, 16, 24, 1, 20, 20, 3, 3, 1, 1, 8, 8, 8, 8, 8, 8, true, true},     // dilated, by taps: blocks of rows, border rows' dead taps
+      {1, 8, 16, 1, 6, 70, 3, 3, 1, 1, 40, 40, 40, 40, 40, 40, true, false}, // ASPP-like dilation past half a row: half-row blocks
+      {1, 16, 32, 2, 12, 13, 3, 3, 1, 1, 2, 3, 2, 3, 2, 3, false, true},    // dilated, 2 groups of 16
+      {2, 6, 16, 1, 19, 37, 3, 3, 2, 2, 3, 3, 3, 3, 3, 3, true, false},     // dilated, stride 2 (column phases), batch 2
   };
   for (const auto& c : fixed) check_conv(dir, c, rng);
   // Randomised shapes.

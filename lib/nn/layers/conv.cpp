@@ -179,7 +179,23 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
     packed_ = Tensor(Shape{group_, gemm.packed_floats(cout_g, k)});
     for (std::int64_t g = 0; g < group_; ++g) gemm.pack_weights(w.data() + g * cout_g * k, cout_g, k, packed_.data() + g * gemm.packed_floats(cout_g, k));
   }
-  if (!depthwise && cout_g >= 8) {
+  // A dilated convolution is a sum over its taps instead (tap_product): each tap's weights (cout_g
+  // x cin_g) packed apart, so that taps reading only padding over a block of pixels are skipped.
+  const std::int64_t taps = window_.kernel[0] * window_.kernel[1], cin_g = w.dim(1);
+  const bool by_taps = !depthwise && cout_g >= 8 && taps > 1 && (window_.dilation[0] > 1 || window_.dilation[1] > 1);
+  if (by_taps) {
+    const ConvGemm& gemm = *gemm_;
+    const std::int64_t per_tap = gemm.sgemm_packed_a_floats(cout_g, cin_g);
+    tap_packed_ = Tensor(Shape{taps * group_ * per_tap});
+    std::vector<float> tap_weights(static_cast<std::size_t>(cout_g * cin_g));
+    for (std::int64_t t = 0; t < taps; ++t)
+      for (std::int64_t g = 0; g < group_; ++g) {
+        for (std::int64_t co = 0; co < cout_g; ++co)
+          for (std::int64_t ci = 0; ci < cin_g; ++ci)
+            tap_weights[static_cast<std::size_t>(co * cin_g + ci)] = w.data()[((g * cout_g + co) * cin_g + ci) * taps + t];
+        gemm.sgemm_pack_a(tap_weights.data(), cout_g, cin_g, tap_packed_.data() + (t * group_ + g) * per_tap);
+      }
+  } else if (!depthwise && cout_g >= 8) {
     const ConvGemm& gemm = *gemm_;
     const std::int64_t per_group = gemm.sgemm_packed_a_floats(cout_g, k);
     own_packed_ = Tensor(Shape{std::max<std::int64_t>(1, group_ * per_group)});
@@ -278,6 +294,7 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
   const bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && ho == h && wo == w;
   if (winograd_ && (winograd_forced_ || winograd_pays(winograd_, cin, out_channels_, ho, wo, gemm.sgemm_nr))) return winograd(c);
   if (!pointwise && small_plane_product(c)) return;
+  if (!pointwise && !tap_packed_.empty()) return tap_product(c);
   if (!pointwise && !own_packed_.empty()) return own_patch_product(c);
   if (!pointwise) return patch_product(c);
   pointwise_product(c);
@@ -653,6 +670,77 @@ std::vector<float> Conv::column_phases(const Call& c) {
 // The patch product on luojia's kernel: the weights (output channels) are the rows of the product,
 // im2col panels of pixels its columns, so the result is the output planes; tasks over channel
 // blocks of whole slivers and chunks of pixels.
+namespace {
+
+// Whether tap (ky, kx) reads an input pixel for any of output pixels [q0, q1) (row-major).
+bool tap_reads_input(const PatchGeometry& g, std::int64_t ky, std::int64_t kx, std::int64_t q0, std::int64_t q1) {
+  for (std::int64_t oy = q0 / g.wo; oy <= (q1 - 1) / g.wo; ++oy) {
+    const std::int64_t iy = oy * g.sh - g.pt + ky * g.dh;
+    if (iy < 0 || iy >= g.h) continue;
+    const std::int64_t ox0 = oy == q0 / g.wo ? q0 % g.wo : 0, ox1 = oy == (q1 - 1) / g.wo ? (q1 - 1) % g.wo : g.wo - 1;
+    // Columns ix = ox sw + off for ox in [ox0, ox1]: the first at or past column 0.
+    const std::int64_t off = kx * g.dw - g.pl, first = ox0 * g.sw + off;
+    const std::int64_t skip = first >= 0 ? 0 : (-first + g.sw - 1) / g.sw;
+    if (ox0 + skip <= ox1 && first + skip * g.sw < g.w) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+// A dilated convolution as the sum over its taps of 1 x 1 products on shifted input (ASPP's
+// dilations of 12 to 36 on a 64 x 64 map, dilated ResNet backbones): each tap is skipped on the
+// blocks of pixels where it reads only padding. On DeepLab's ASPP at 512² the dilation-36 branch
+// reads padding in 58% of its products, which the im2col product computed as zeros.
+void Conv::tap_product(const Call& c) const {
+  const Tensor& x = c.x;
+  Tensor& y = c.y;
+  const std::int64_t n = c.n, cin = c.cin, cin_g = c.cin_g, cout_g = c.cout_g, plane_in = c.plane_in, plane_out = c.plane_out;
+  const ConvGemm& gemm = *gemm_;
+  const std::int64_t mr = gemm.sgemm_mr, panel = gemm.sgemm_nr, per_tap = gemm.sgemm_packed_a_floats(cout_g, cin_g);
+  const PatchGeometry geo{c.h, c.w, c.ho, c.wo, c.kh, c.kw, c.sh, c.sw, c.dh, c.dw, c.pt, c.pl};
+  const std::vector<float> phases = column_phases(c);
+  // Blocks of whole rows, about 256 pixels (the weights stream once per block, as in the im2col
+  // product); half rows where a column of taps reads only padding over one half of every row
+  // (ASPP's dilation 36 on 64 columns: the outer columns, on either half).
+  bool half_rows = false;
+  if (c.wo >= 2 * panel)
+    for (std::int64_t kx = 0; kx < c.kw; ++kx) {
+      const std::int64_t off = kx * c.dw - c.pl, middle = c.wo / 2;
+      half_rows = half_rows || (middle - 1) * c.sw + off < 0 || middle * c.sw + off >= c.w;
+    }
+  const std::int64_t per_chunk = half_rows ? c.wo / 2 / panel * panel : std::min(kChunk, std::max<std::int64_t>(1, 256 / c.wo) * c.wo);
+  const std::int64_t chunks = (plane_out + per_chunk - 1) / per_chunk;
+  const std::int64_t want = 2 * tbb::this_task_arena::max_concurrency();
+  const ChannelSplit split = split_channels(n * group_ * chunks, cout_g, want, mr);
+  const std::int64_t channel_blocks = split.blocks, block_rows = split.channels_per_block;
+  luojia::detail::parallel_for(std::int64_t{0}, n * group_ * chunks * channel_blocks, [&](std::int64_t t) {
+    const std::int64_t cb = t % channel_blocks, chunk = (t / channel_blocks) % chunks;
+    const std::int64_t g = (t / channel_blocks / chunks) % group_, b = t / channel_blocks / chunks / group_;
+    const std::int64_t c0 = std::min(cout_g, cb * block_rows), c1 = std::min(cout_g, c0 + block_rows);
+    if (c0 >= c1) return;
+    const std::int64_t q0 = chunk * per_chunk, q1 = std::min(plane_out, q0 + per_chunk);
+    const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
+    float* dst = y.data() + (b * out_channels_ + g * cout_g + c0) * plane_out;
+    bool written = false;
+    for (std::int64_t ky = 0; ky < c.kh; ++ky)
+      for (std::int64_t kx = 0; kx < c.kw; ++kx) {
+        if (!tap_reads_input(geo, ky, kx, q0, q1)) continue;
+        // The tap as a 1 x 1 convolution: the same grid, the padding shifted by the tap's offset.
+        PatchGeometry tap{c.h, c.w, c.ho, c.wo, 1, 1, c.sh, c.sw, 1, 1, c.pt - ky * c.dh, c.pl - kx * c.dw};
+        if (!phases.empty()) tap.phases = phases.data() + (b * cin + g * cin_g) * c.h * c.sw * geo.phase_w();
+        const float* weights = tap_packed_.data() + ((ky * c.kw + kx) * group_ + g) * per_tap;
+        gemm.patch_sgemm(src, tap, weights, cout_g, cin_g, c0 / mr, (c1 + mr - 1) / mr, q0, q1, nullptr, written, dst);
+        written = true;
+      }
+    for (std::int64_t co = 0; co < c1 - c0; ++co) {
+      float* out = dst + co * plane_out + q0;
+      if (!written) std::fill(out, out + (q1 - q0), 0.0f);
+      c.finish_with_bias(out, q1 - q0, bias_[static_cast<std::size_t>(g * cout_g + c0 + co)]);
+    }
+  });
+}
+
 void Conv::own_patch_product(const Call& c) const {
   const Tensor& x = c.x;
   Tensor& y = c.y;
@@ -701,7 +789,7 @@ void Conv::own_patch_product(const Call& c) const {
     PatchGeometry here = geo;
     if (!phases.empty()) here.phases = phases.data() + (b * cin + g * cin_g) * c.h * c.sw * geo.phase_w();
     gemm.patch_sgemm(src, here, own_packed_.data() + g * per_group, cout_g, k, c0 / mr, (c1 + mr - 1) / mr, q0, q1,
-                     shared ? prepacked.data() : nullptr, dst);
+                     shared ? prepacked.data() : nullptr, false, dst);
     for (std::int64_t co = 0; co < c1 - c0; ++co)
       finish_with_bias(dst + co * plane_out + q0, q1 - q0, bias_[static_cast<std::size_t>(g * cout_g + c0 + co)]);
   });

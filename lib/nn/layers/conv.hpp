@@ -28,6 +28,7 @@ private:
   bool small_plane_product(const Call& c) const;  // false: not worth it here, take another path
   void patch_product(const Call& c) const;
   void own_patch_product(const Call& c) const;
+  void tap_product(const Call& c) const;
   static std::vector<float> column_phases(const Call& c);
   void pointwise_product(const Call& c) const;
   bool pointwise_pixel_rows(const Call& c) const;  // false: panels of pixels pad less here
@@ -37,6 +38,7 @@ private:
   Tensor weights_;  // [Cout, Cin/group, kh, kw]: per group already the GEMM's row-major left operand
   Tensor packed_;   // per group, the weights in Eigen's kernel's packed right-hand-side layout (few output channels)
   Tensor own_packed_;  // per group, the weights as luojia's kernel's packed left-hand side (8+ output channels)
+  Tensor tap_packed_;  // dilated convolutions: per tap and group, the tap's weights as that left-hand side
   const ConvGemm* gemm_ = nullptr;  // the kernels' build (LoadOptions::isa), chosen in prepare
   int winograd_ = 0;  // m of the Winograd F(m x m, 3 x 3) the weights are transformed for; 0: none
   bool winograd_forced_ = false;  // on every input shape, not only where it beats the direct GEMM

@@ -179,7 +179,7 @@ void patch_pack(const float* src, const PatchGeometry& geo, std::int64_t k, std:
 }
 
 void patch_sgemm(const float* src, const PatchGeometry& geo, const float* packed, std::int64_t cout_g, std::int64_t k, std::int64_t s0,
-                 std::int64_t s1, std::int64_t q0, std::int64_t q1, const float* prepacked, float* dst) {
+                 std::int64_t s1, std::int64_t q0, std::int64_t q1, const float* prepacked, bool accumulate, float* dst) {
   using sgemm::kKc;
   constexpr std::int64_t kWidth = sgemm::kNr, kMr = sgemm::kMr;
   const std::int64_t plane_out = geo.ho * geo.wo;
@@ -200,7 +200,7 @@ void patch_sgemm(const float* src, const PatchGeometry& geo, const float* packed
         const std::int64_t first = j0 + p * kWidth, cols = std::min(kWidth, j1 - first);
         const int rows = static_cast<int>(std::min<std::int64_t>(kMr, cout_g - s * kMr));
         sgemm::micro_kernel_rows(rows, packed + (s * k + k0) * kMr, block + p * kWidth * kc, kc, dst + (s - s0) * kMr * plane_out + first,
-                                 plane_out, cols, k0 > 0, prefetch);
+                                 plane_out, cols, accumulate || k0 > 0, prefetch);
       };
       const std::int64_t s_end = std::min(s1, (cout_g + kMr - 1) / kMr);
       if (panels * kWidth >= (s_end - s0) * kMr) {

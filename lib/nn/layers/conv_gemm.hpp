@@ -75,8 +75,10 @@ struct ConvGemm {
   // Writes output channels [s0 sgemm_mr, min(cout_g, s1 sgemm_mr)) at output pixels [q0, q1),
   // without bias; dst is channel s0 sgemm_mr's output plane. With `prepacked` (the whole plane's
   // panels, written by patch_pack; q0 then a multiple of patch_block_pixels) it packs nothing.
+  // With `accumulate` the products are added to what dst holds (one tap's share of a sum over taps).
   void (*patch_sgemm)(const float* src, const PatchGeometry& g, const float* packed, std::int64_t cout_g, std::int64_t k,
-                      std::int64_t s0, std::int64_t s1, std::int64_t q0, std::int64_t q1, const float* prepacked, float* dst);
+                      std::int64_t s0, std::int64_t s1, std::int64_t q0, std::int64_t q1, const float* prepacked, bool accumulate,
+                      float* dst);
   // The whole plane's panels at once, for small planes whose channel blocks would each pack them
   // again: pixel block jb (patch_block_pixels pixels) x depth block k0 (a multiple of
   // patch_block_depth) of a buffer of (ho wo rounded up to sgemm_nr) x k floats.
