@@ -90,12 +90,14 @@ void deinterleave_planes(const f32x16* vectors, std::int64_t size, float* const*
   }
 }
 
-// Writes channels [c0, c1) of planes (h x w each) as their column phases (PatchGeometry::phases).
-void input_phases(const float* planes, std::int64_t c0, std::int64_t c1, std::int64_t h, std::int64_t w, std::int64_t sw, float* phases) {
+// Writes channels [c0, c1) of planes (h x w each) as their column phases (PatchGeometry::phases),
+// the phases some tap reads only (needed[q]; a 1 x 1 stride-2 convolution reads one of two).
+void input_phases(const float* planes, std::int64_t c0, std::int64_t c1, std::int64_t h, std::int64_t w, std::int64_t sw,
+                  const std::vector<bool>& needed, float* phases) {
   const std::int64_t phase_w = (w + sw - 1) / sw;
   for (std::int64_t c = c0; c < c1; ++c)
     for (std::int64_t q = 0; q < sw; ++q)
-      for (std::int64_t iy = 0; iy < h; ++iy) {
+      for (std::int64_t iy = 0; iy < h && needed[static_cast<std::size_t>(q)]; ++iy) {
         const float* in = planes + (c * h + iy) * w + q;
         float* out = phases + ((c * sw + q) * h + iy) * phase_w;
         const std::int64_t count = (w - q + sw - 1) / sw;
@@ -661,8 +663,10 @@ std::vector<float> Conv::column_phases(const Call& c) {
   if (c.sw == 1) return {};
   const std::int64_t planes = c.n * c.cin, phase_w = (c.w + c.sw - 1) / c.sw;
   std::vector<float> phases(static_cast<std::size_t>(planes * c.sw * c.h * phase_w));
+  std::vector<bool> needed(static_cast<std::size_t>(c.sw), false);
+  for (std::int64_t kx = 0; kx < c.kw; ++kx) needed[static_cast<std::size_t>((((kx * c.dw - c.pl) % c.sw) + c.sw) % c.sw)] = true;
   luojia::detail::parallel_for(std::int64_t{0}, planes, std::int64_t{8}, [&](std::int64_t p0) {
-    input_phases(c.x.data(), p0, std::min(planes, p0 + 8), c.h, c.w, c.sw, phases.data());
+    input_phases(c.x.data(), p0, std::min(planes, p0 + 8), c.h, c.w, c.sw, needed, phases.data());
   });
   return phases;
 }
