@@ -35,6 +35,8 @@ int change_main(int argc, char** argv, cli::Distributed& distributed) {
   args.value("--logits", "PATH", "With --model: raw outputs", o.segment.logits).role(cli::PathRole::OutputRaster);
   args.value("--confidence", "PATH", "With --model: highest class probability", o.segment.confidence).role(cli::PathRole::OutputRaster);
   args.value("--vector", "PATH", "With --model: polygons of the change map (.gpkg, .geojson, .shp)", o.segment.vector).role(cli::PathRole::OutputVector);
+  cli::KernelFlags kernel_flags;  // with --model
+  kernel_flags.add_to(args);
   common.add_to(args);
   if (!args.parse(argc, argv)) return 0;
   std::stringstream in(bands);
@@ -45,6 +47,7 @@ int change_main(int argc, char** argv, cli::Distributed& distributed) {
   if (model.empty() && (!o.segment.probabilities.empty() || !o.segment.logits.empty() || !o.segment.vector.empty() ||
                         !o.segment.confidence.empty()))
     throw cli::UsageError("--probabilities, --logits, --confidence and --vector need --model");
+  kernel_flags.apply(o.segment.load);
   if (!model.empty() && (!o.magnitude.empty() || o.threshold))
     throw cli::UsageError("--magnitude and --threshold are for change vector analysis, without --model");
   o.segment.tile = common.tile;

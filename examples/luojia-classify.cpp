@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
                         "for models of more than 254 classes).");
     std::string input, model, output;
     cli::ModelInputFlags input_flags;
+    cli::KernelFlags kernel_flags;
     ClassifyOptions o;
     cli::CommonFlags common;
     args.positional("INPUT", "Any raster GDAL reads", input, cli::PathRole::InputRaster);
@@ -29,10 +30,12 @@ int main(int argc, char** argv) {
     args.value("--stride", "N", "Distance between windows, the label raster's pixel size (default: --window)", o.stride);
     args.value("--scores", "PATH", "Also write the model's per-class outputs (Float32, one band per class)", o.scores).role(cli::PathRole::OutputRaster);
     input_flags.add_to(args);
+    kernel_flags.add_to(args);
     common.add_to(args);
     if (!args.parse(argc, argv)) return 0;
     if (o.window < 0 || o.stride < 0) throw cli::UsageError("--window and --stride must be positive");
     input_flags.apply_without_halo(o);
+    kernel_flags.apply(o.load);
     o.tile = common.tile;
     o.output = common.output();
     o.stream = common.stream();

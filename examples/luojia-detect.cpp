@@ -23,6 +23,7 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
                       "whole-image run's masks however the raster is tiled.");
   std::string input, model, output, conf, iou, classes, layout = "auto", reach, tta = "none";
   cli::ModelInputFlags input_flags;
+  cli::KernelFlags kernel_flags;
   std::int64_t max_det = 0;
   double min_size = 0;
   bool agnostic = false;
@@ -46,6 +47,7 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
              "Test-time augmentation: also run on the tile mirrored (flips: x, y, both; d4: and transposed), all boxes suppressed together",
              tta);
   input_flags.add_halo_to(args);
+  kernel_flags.add_to(args);
   args.value("--aoi", "VECTOR", "Keep only detections anchored inside these polygons", o.aoi).role(cli::PathRole::InputVector);
   args.value("--mask", "RASTER", "Keep only detections anchored where this raster (same grid) is non-zero", o.mask).role(cli::PathRole::InputRaster);
   args.value("--pixel-boxes", "PATH.json", "Also write the detections as COCO-style pixel boxes (instances: with RLE masks)", o.pixel_boxes).role(cli::PathRole::OutputFile);
@@ -57,6 +59,7 @@ int detect_program(int argc, char** argv, cli::Distributed& distributed) {
   if (!args.parse(argc, argv)) return 0;
 
   input_flags.apply(o);
+  kernel_flags.apply(o.load);
   if (!conf.empty()) o.confidence = cli::parse_double(conf, "--conf");
   if (!iou.empty()) o.iou = cli::parse_double(iou, "--iou");
   for (const auto& c : cli::split_list(classes)) o.classes.push_back(cli::parse_int(c, "--classes"));

@@ -19,6 +19,7 @@ int segment_main(int argc, char** argv, cli::Distributed& distributed) {
                       "so the result equals a whole-image run; nodata pixels stay nodata (255).");
   std::string input, model, output, window = "hann", tta = "none";
   cli::ModelInputFlags input_flags;
+  cli::KernelFlags kernel_flags;
   std::string probability_type = "Float32", min_area, threshold;
   SegmentOptions o;
   cli::CommonFlags common;
@@ -27,6 +28,7 @@ int segment_main(int argc, char** argv, cli::Distributed& distributed) {
   args.positional("OUTPUT", "The class map to write", output, cli::PathRole::OutputRaster);
   input_flags.add_to(args);
   input_flags.add_halo_to(args);
+  kernel_flags.add_to(args);
   args.flag("--blend", "Blend overlapping tiles in probability space (for models with global context)", o.blend);
   args.value("--blend-window", "hann|triangle", "Weight window for --blend (default hann)", window).fills("window");
   args.value("--tta", "none|d4", "Test-time augmentation: d4 averages 4 rotations x 2 flips in probability space", tta);
@@ -49,6 +51,7 @@ int segment_main(int argc, char** argv, cli::Distributed& distributed) {
   if (!args.parse(argc, argv)) return 0;
 
   input_flags.apply(o);
+  kernel_flags.apply(o.load);
   if (window == "hann") o.window = BlendWindow::Hann;
   else if (window == "triangle") o.window = BlendWindow::Triangle;
   else throw cli::UsageError("--blend-window is hann or triangle, not '" + window + "'");

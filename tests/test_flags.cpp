@@ -276,6 +276,12 @@ std::vector<T> operator+(std::vector<T> a, const std::vector<T>& b) {
   return a;
 }
 
+// --isa and --winograd: the debug channel names the kernels a model loaded with (sse2 is refused by
+// a native build, and is another instruction set than this CPU's best in a portable one).
+std::vector<Probe> kernel_probes(const Args& model = {}) {
+  return {{"--isa", model + Args{"--isa", "sse2"}, model}, {"--winograd", model + Args{"--winograd", "off"}, model}};
+}
+
 const std::string kData = LUOJIA_TEST_DATA "/";
 
 }  // namespace
@@ -286,7 +292,7 @@ TEST_CASE("every flag of luojia-segment reaches the library", "[programs][flags]
   const Args base{"{rgb}", kTasks + "segmentor.onnx", "{out}/out.tif", "--logits", "{out}/l.tif"};
   const Args class_map_only{"{rgb}", kTasks + "segmentor.onnx", "{out}/out.tif"};
   check_every_flag({kSegment, base, "out.tif",
-                    model_input_probes() + common_probes() +
+                    model_input_probes() + common_probes() + kernel_probes() +
                         std::vector<Probe>{
                             {"--blend", {"--blend", "--tile", "32"}, {"--tile", "32"}, class_map_only},
                             {"--blend-window", {"--blend", "--tile", "32", "--blend-window", "triangle", "--probabilities", "{out}/p.tif"},
@@ -308,15 +314,15 @@ TEST_CASE("every flag of luojia-segment reaches the library", "[programs][flags]
 
 TEST_CASE("every flag of luojia-regress and luojia-superres reaches the library", "[programs][flags]") {
   const std::vector<Probe> own{{"--output-scale", {"--output-scale", "2"}}};
-  check_every_flag({kRegress, {"{rgb}", kTasks + "regressor.onnx", "{out}/out.tif"}, "out.tif", model_input_probes() + common_probes() + own});
+  check_every_flag({kRegress, {"{rgb}", kTasks + "regressor.onnx", "{out}/out.tif"}, "out.tif", model_input_probes() + common_probes() + kernel_probes() + own});
   check_every_flag({kSuperres, {"{rgb}", kTasks + "sr_pixelshuffle_x3.onnx", "{out}/out.tif"}, "out.tif",
-                    model_input_probes() + common_probes() + own});
+                    model_input_probes() + common_probes() + kernel_probes() + own});
 }
 
 TEST_CASE("every flag of luojia-detect reaches the library", "[programs][flags]") {
   const Args conf{"--conf", "0.01"};
   check_every_flag({kDetect, Args{"{rgb}", kData + "detection/yolo8_obb_tiny.onnx", "{out}/d.geojson"} + conf, "d.geojson",
-                    model_input_probes() + common_probes(true) +
+                    model_input_probes() + common_probes(true) + kernel_probes() +
                         std::vector<Probe>{
                             {"--confidence", {"--conf", "0.2"}},
                             {"--iou", {"--iou", "0.05"}},
@@ -344,7 +350,7 @@ TEST_CASE("every flag of luojia-classify reaches the library", "[programs][flags
   // The scores show any change in the network's input (the labels may not).
   const Args labels_only{"{four}", kClassifier, "{out}/out.tif", "--window", "16"};
   check_every_flag({kClassify, {"{four}", kClassifier, "{out}/out.tif", "--window", "16", "--scores", "{out}/s.tif"}, "out.tif",
-                    input + common_probes() +
+                    input + common_probes() + kernel_probes() +
                         std::vector<Probe>{
                             {"--window", {"--window", "12"}},
                             {"--stride", {"--stride", "8"}},
@@ -357,7 +363,7 @@ TEST_CASE("every flag of luojia-change reaches the library", "[programs][flags]"
   const Args model{"--model", siamese};
   const Args other_grid{"{rgb}", "{shifted}", "{out}/out.tif"};
   check_every_flag({kChange, {"{rgb}", "{rgb2}", "{out}/out.tif"}, "out.tif",
-                    common_probes() + std::vector<Probe>{
+                    common_probes() + kernel_probes(model) + std::vector<Probe>{
                                           {"--bands", {"--bands", "1,2"}},
                                           {"--model", model},
                                           {"--threshold", {"--threshold", "5"}},

@@ -139,6 +139,15 @@ void ModelInputFlags::add_to(ArgParser& parser) {
   parser.value("--std", "S[,S...]", "Per-channel standard deviation to divide by (overrides the model's metadata)", std_dev);
 }
 
+void KernelFlags::add_to(ArgParser& parser) {
+  parser.value("--isa", "sse2|avx2|avx512", "Instruction set of the network kernels (default: the best this CPU has; a portable build holds all three)",
+               isa);
+  parser.value("--winograd", "auto|off|f2|f4",
+               "3x3 convolutions through Winograd: auto (where it pays), off (the direct product, closest to PyTorch's sums), f2 or f4 "
+               "(everywhere)",
+               winograd);
+}
+
 void ModelInputFlags::add_halo_to(ArgParser& parser) {
   parser.value("--halo", "auto|N", "Context read around each tile (default auto: exact, from the model's receptive field)", halo);
 }

@@ -4,6 +4,7 @@
 #include <luojia/engine/engine.hpp>
 #include <luojia/io/ortho.hpp>
 #include <luojia/io/raster_writer.hpp>
+#include <luojia/nn/model.hpp>
 
 #include <deque>
 #include <functional>
@@ -175,6 +176,18 @@ double parse_double(const std::string& text, const std::string& what);
 std::vector<std::string> split_list(const std::string& text);
 // A comma list of numbers ("" -> none); what names the flag in the error.
 std::vector<double> parse_numbers(const std::string& text, const std::string& what);
+
+// Which network kernels a model program loads: --isa (instruction set) and --winograd, into an
+// nn::LoadOptions (the task options' `load`).
+struct KernelFlags {
+  std::string isa, winograd = "auto";
+
+  void add_to(ArgParser& parser);
+  void apply(nn::LoadOptions& load) const {
+    load.isa = isa;
+    load.winograd = winograd;
+  }
+};
 
 // How a model program reads its input: --bands, --scale, --mean, --std (add_to) and --halo
 // (add_halo_to, declared apart so each program's help keeps its order).

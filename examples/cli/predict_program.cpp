@@ -22,6 +22,7 @@ int predict_program(int argc, char** argv, Distributed& distributed, PredictTask
                       "halo the network needs, so the result equals a whole-image run; nodata pixels stay nodata.");
   std::string input, model, output, output_scale;
   ModelInputFlags input_flags;
+  KernelFlags kernel_flags;
   PredictOptions o;
   CommonFlags common;
   args.positional("INPUT", "Any raster GDAL reads", input, cli::PathRole::InputRaster);
@@ -32,10 +33,12 @@ int predict_program(int argc, char** argv, Distributed& distributed, PredictTask
   input_flags.add_to(args);
   args.value("--output-scale", "F", "Multiply the model's outputs by F (default: the model's reg_output_scaling, else 1)", output_scale);
   input_flags.add_halo_to(args);
+  kernel_flags.add_to(args);
   common.add_to(args);
   if (!args.parse(argc, argv)) return 0;
 
   input_flags.apply(o);
+  kernel_flags.apply(o.load);
   if (!output_scale.empty()) o.output_scale = parse_double(output_scale, "--output-scale");
   o.tile = common.tile;
   o.output = common.output();

@@ -228,6 +228,14 @@ ChangeReport change_vector_analysis(const std::string& stacked, int nb, const Ra
 
 ChangeReport run_change(const std::string& before_path, const std::string& after_path, const std::string& output,
                         const ChangeOptions& o) {
+  // What only a model uses is refused without one, not dropped.
+  if (o.model.empty()) {
+    const SegmentOptions& s = o.segment;
+    for (const auto& [given, field] : {std::pair{!s.probabilities.empty(), "probabilities"}, {!s.logits.empty(), "logits"},
+                                       {!s.confidence.empty(), "confidence"}, {!s.vector.empty(), "vector"},
+                                       {!s.load.isa.empty(), "isa"}, {s.load.winograd != "auto", "winograd"}})
+      if (given) throw UsageError(field, "needs a change model (`model`); change vector analysis has none");
+  }
   Raster before = Raster::open(before_path);
   const Raster after = Raster::open(after_path);
   const RasterInfo& bi = before.info();

@@ -223,7 +223,7 @@ private:
 ClassifyReport classify(const std::string& input, const std::string& model_path, const std::string& output,
                         const ClassifyOptions& o) {
   Raster raster = Raster::open(input);
-  const nn::Model model = o.registry ? nn::Model::load(model_path, *o.registry) : nn::Model::load(model_path);
+  const nn::Model model = detail::load_model(model_path, o.registry, o.load);
   return classify(raster, model, output, o);
 }
 

@@ -212,10 +212,6 @@ PredictReport predict(Raster& raster, const nn::Model& model, const std::string&
   return report;
 }
 
-nn::Model load(const std::string& path, const nn::LayerRegistry* registry) {
-  return registry ? nn::Model::load(path, *registry) : nn::Model::load(path);
-}
-
 }  // namespace
 
 PredictReport regress(Raster& input, const nn::Model& model, const std::string& output, const PredictOptions& options) {
@@ -224,7 +220,7 @@ PredictReport regress(Raster& input, const nn::Model& model, const std::string& 
 
 PredictReport regress(const std::string& input, const std::string& model, const std::string& output, const PredictOptions& options) {
   Raster raster = Raster::open(input);
-  return predict(raster, load(model, options.registry), output, options, Task::Regression);
+  return predict(raster, detail::load_model(model, options.registry, options.load), output, options, Task::Regression);
 }
 
 PredictReport super_resolve(Raster& input, const nn::Model& model, const std::string& output, const PredictOptions& options) {
@@ -234,7 +230,7 @@ PredictReport super_resolve(Raster& input, const nn::Model& model, const std::st
 PredictReport super_resolve(const std::string& input, const std::string& model, const std::string& output,
                             const PredictOptions& options) {
   Raster raster = Raster::open(input);
-  return predict(raster, load(model, options.registry), output, options, Task::SuperResolution);
+  return predict(raster, detail::load_model(model, options.registry, options.load), output, options, Task::SuperResolution);
 }
 
 }  // namespace luojia

@@ -958,7 +958,7 @@ DetectReport detect(Raster& input, const nn::Model& model, const std::string& ou
 
 DetectReport detect(const std::string& input, const std::string& model, const std::string& output, const DetectOptions& options) {
   Raster raster = Raster::open(input);
-  const nn::Model loaded = options.registry ? nn::Model::load(model, *options.registry) : nn::Model::load(model);
+  const nn::Model loaded = detail::load_model(model, options.registry, options.load);
   return run_detect(raster, loaded, output, options);
 }
 

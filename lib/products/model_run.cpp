@@ -5,6 +5,8 @@
 
 #include <luojia/error.hpp>
 
+#include <cpl_error.h>
+
 #include <algorithm>
 
 namespace luojia::detail {
@@ -25,6 +27,12 @@ std::vector<nn::Tensor> ModelInput::split(const nn::Tensor& all) const {
     offset += c;
   }
   return parts;
+}
+
+nn::Model load_model(const std::string& path, const nn::LayerRegistry* registry, const nn::LoadOptions& load) {
+  nn::Model model = nn::Model::load(path, registry ? *registry : nn::LayerRegistry::with_builtins(), load);
+  CPLDebug("luojia", "%s: %s kernels, Winograd %s", path.c_str(), model.kernel_isa().c_str(), load.winograd.c_str());
+  return model;
 }
 
 ModelInput resolve_model_input(const nn::Model& model, const RasterInfo& info, const std::vector<int>& chosen_bands,

@@ -28,6 +28,10 @@ struct ModelInput {
   std::vector<nn::Tensor> split(const nn::Tensor& all) const;
 };
 
+// The model at path with registry's layers (null: the built-in ones) and load's kernel choices;
+// GDAL's debug channel (CPL_DEBUG=luojia) says which kernels and Winograd mode it runs with.
+nn::Model load_model(const std::string& path, const nn::LayerRegistry* registry, const nn::LoadOptions& load);
+
 // Resolves bands (given, else the model's metadata, else all bands when their count fits) and
 // normalisation (given values override the metadata's); throws naming the raster or the model when
 // they do not fit, before anything is read or written.

@@ -481,7 +481,7 @@ void finish_products(Writers& writers, const Plan& plan, const std::string& clas
 SegmentReport segment(const std::string& input, const std::string& model_path, const std::string& class_map,
                       const SegmentOptions& o) {
   Raster raster = Raster::open(input);
-  const nn::Model model = o.registry ? nn::Model::load(model_path, *o.registry) : nn::Model::load(model_path);
+  const nn::Model model = detail::load_model(model_path, o.registry, o.load);
   return segment(raster, model, class_map, o);
 }
 

@@ -15,10 +15,12 @@ namespace luojia::python {
 
 namespace py = pybind11;
 
-PythonModel::PythonModel(const std::string& path, int threads, const std::string& isa, const py::dict& layers) {
+PythonModel::PythonModel(const std::string& path, int threads, const std::string& isa, const std::string& winograd,
+                         const py::dict& layers) {
   if (threads < 0) throw UsageError("threads", "must not be negative");
   nn::LoadOptions load;
   load.isa = isa;
+  load.winograd = winograd;
   nn::LayerRegistry registry = nn::LayerRegistry::with_builtins();
   add_python_layers(registry, layers);
   model_ = std::make_shared<const nn::Model>(nn::Model::load(path, registry, load));
@@ -105,9 +107,10 @@ py::array to_array(const nn::Tensor& t) {
 void bind_model(py::module_& m) {
   py::class_<PythonModel>(m, "Model", R"(An ONNX model loaded, analysed for tiling, and run on numpy arrays.
 
-Model(path, threads=0, isa="", layers={})
+Model(path, threads=0, isa="", winograd="auto", layers={})
     threads: threads of each run (0: every core); isa: "" (the best this CPU has), "sse2",
-    "avx2" or "avx512". layers: custom layers written in Python, {"OpType" or "domain:OpType":
+    "avx2" or "avx512"; winograd: 3x3 convolutions through Winograd, "auto" (where it pays),
+    "off" (the direct product, closest to PyTorch's sums), "f2" or "f4" (everywhere). layers: custom layers written in Python, {"OpType" or "domain:OpType":
     class}. The class is called with the node (a dict: name, op_type, domain, attributes, inputs,
     outputs); its instances answer infer(shapes) -> output shapes and forward(arrays) -> arrays
     (float32), and declare `footprint`: "pointwise", {"kind": "window", "kernel": k, "pad": p,
@@ -115,9 +118,9 @@ Model(path, threads=0, isa="", layers={})
     model is not exactly tileable and the tasks refuse to tile it unless blend=True. The model is immutable after load: any number of Python threads may call
     run() at once (each run takes a session of its own, and the GIL is released while it runs).
     Tasks (segment, detect, ...) take a Model where they take a model path: load once, run many.)")
-      .def(py::init([](py::object path, int threads, const std::string& isa, py::dict layers) {
-             return std::make_unique<PythonModel>(detail::text(path, "path"), threads, isa, layers);
-           }), py::arg("path"), py::arg("threads") = 0, py::arg("isa") = "", py::arg("layers") = py::dict())
+      .def(py::init([](py::object path, int threads, const std::string& isa, const std::string& winograd, py::dict layers) {
+             return std::make_unique<PythonModel>(detail::text(path, "path"), threads, isa, winograd, layers);
+           }), py::arg("path"), py::arg("threads") = 0, py::arg("isa") = "", py::arg("winograd") = "auto", py::arg("layers") = py::dict())
       .def_property_readonly("path", [](const PythonModel& p) { return p.model().path(); })
       .def_property_readonly("inputs", [](const PythonModel& p) {
         py::list l;

@@ -13,7 +13,7 @@ namespace luojia::python {
 class PythonModel {
 public:
   // layers: custom Python layers (see python_layer.hpp), {} for the built-ins alone.
-  PythonModel(const std::string& path, int threads, const std::string& isa, const pybind11::dict& layers);
+  PythonModel(const std::string& path, int threads, const std::string& isa, const std::string& winograd, const pybind11::dict& layers);
 
   const nn::Model& model() const { return *model_; }
   // One run: inputs in the model's input order, outputs in its output order. Sessions are pooled:

@@ -29,6 +29,14 @@ using detail::convert;
 
 // ---- option tables, one per task ----------------------------------------------------------------
 
+// isa, winograd: how a task loads a model given as a path (nn::LoadOptions); load(options) gives
+// the task's LoadOptions.
+template <class Options, class Access>
+void add_kernel_options(OptionTable<Options>& t, Access load) {
+  t.field("isa", load, &nn::LoadOptions::isa, "the network kernels' instruction set: sse2, avx2 or avx512 (default: the best this CPU has)");
+  t.field("winograd", load, &nn::LoadOptions::winograd, "3x3 convolutions through Winograd: auto (where it pays), off, f2 or f4");
+}
+
 // bands, scale, mean, std: the input overrides every model task shares.
 template <class Options>
 void add_input_options(OptionTable<Options>& t) {
@@ -67,6 +75,7 @@ const OptionTable<SegmentOptions>& segment_table() {
     t.field("regularize", &SegmentOptions::regularize, "majority filter radius on the class map");
     t.field("threshold", &SegmentOptions::threshold, "class 0 where the best probability is below it");
     add_output_options(t, member<&SegmentOptions::output>);
+    add_kernel_options(t, member<&SegmentOptions::load>);
     add_stream_options(t, member<&SegmentOptions::stream>);
     return t;
   }();
@@ -81,6 +90,7 @@ const OptionTable<PredictOptions>& predict_table() {
     t.field("tile", &PredictOptions::tile, "tile side in pixels (default 512)");
     t.field("halo", &PredictOptions::halo, "halo in pixels (default: the receptive radius, exact)");
     add_output_options(t, member<&PredictOptions::output>);
+    add_kernel_options(t, member<&PredictOptions::load>);
     add_stream_options(t, member<&PredictOptions::stream>);
     return t;
   }();
@@ -96,6 +106,7 @@ const OptionTable<ClassifyOptions>& classify_table() {
     t.field("scores", &ClassifyOptions::scores, "also write the model's outputs here, one band per class");
     add_input_options(t);
     add_output_options(t, member<&ClassifyOptions::output>);
+    add_kernel_options(t, member<&ClassifyOptions::load>);
     add_stream_options(t, member<&ClassifyOptions::stream>);
     return t;
   }();
@@ -129,6 +140,7 @@ const OptionTable<DetectOptions>& detect_table() {
     t.field("format", &DetectOptions::format, "OGR driver of the output (default: from its extension)");
     t.field("layer_options", &DetectOptions::layer_options, "KEY=VALUE layer creation options (ogr2ogr -lco)");
     t.field("overwrite", &DetectOptions::overwrite, "replace existing products");
+    add_kernel_options(t, member<&DetectOptions::load>);
     add_stream_options(t, member<&DetectOptions::stream>);
     return t;
   }();
@@ -152,6 +164,7 @@ const OptionTable<ChangeOptions>& change_table() {
     t.field("vector", segment, &SegmentOptions::vector, "with a model: also polygonise the change map here");
     // Products and streaming go where the change map's writer and the stream read them.
     add_output_options(t, [](ChangeOptions& o) -> OutputOptions& { return o.segment.output; });
+    add_kernel_options(t, [](ChangeOptions& o) -> nn::LoadOptions& { return o.segment.load; });
     add_stream_options(t, [](ChangeOptions& o) -> StreamOptions& { return o.segment.stream; });
     return t;
   }();
@@ -387,9 +400,12 @@ PythonModel* loaded(py::handle model) {
 // A model task over a path or a loaded luojia.Model (then the raster is opened here and the
 // library's loaded-model overload runs; a model file path loads it for this call).
 template <class ByPath, class ByModel>
-auto run_model_task(py::handle input, py::handle model, CallGuard& guard, ByPath by_path, ByModel by_model) {
+auto run_model_task(py::handle input, py::handle model, const nn::LoadOptions& load, CallGuard& guard, ByPath by_path, ByModel by_model) {
   const std::string in = detail::text(input, "input");
   PythonModel* m = loaded(model);
+  // A loaded Model has its kernels: the options that choose them would be dropped.
+  if (m && !load.isa.empty()) throw UsageError("isa", "chooses the kernels of a model given as a path; give it to luojia.Model()");
+  if (m && load.winograd != "auto") throw UsageError("winograd", "chooses the kernels of a model given as a path; give it to luojia.Model()");
   const std::string model_path = m ? std::string() : detail::text(model, "model");
   decltype(by_path(in, model_path)) r;
   guard.run([&] {
@@ -429,7 +445,7 @@ void bind_tasks(py::module_& m) {
     CallGuard guard(progress);
     attach(o.stream, guard);
     const std::string out = detail::text(class_map, "class_map");
-    return report(run_model_task(input, model, guard,
+    return report(run_model_task(input, model, o.load, guard,
         [&](const std::string& in, const std::string& mp) { return segment(in, mp, out, o); },
         [&](Raster& r, const nn::Model& mm) { return segment(r, mm, out, o); }));
   }, py::arg("input"), py::arg("model"), py::arg("class_map"), py::arg("options"), py::arg("progress") = py::none(),
@@ -442,7 +458,7 @@ void bind_tasks(py::module_& m) {
       CallGuard guard(progress);
       attach(o.stream, guard);
       const std::string out = detail::text(output, "output");
-      return report(run_model_task(input, model, guard,
+      return report(run_model_task(input, model, o.load, guard,
           [&](const std::string& in, const std::string& mp) { return super ? super_resolve(in, mp, out, o) : regress(in, mp, out, o); },
           [&](Raster& r, const nn::Model& mm) { return super ? super_resolve(r, mm, out, o) : regress(r, mm, out, o); }));
     }, py::arg("input"), py::arg("model"), py::arg("output"), py::arg("options"), py::arg("progress") = py::none(),
@@ -454,7 +470,7 @@ void bind_tasks(py::module_& m) {
     CallGuard guard(progress);
     attach(o.stream, guard);
     const std::string out = detail::text(output, "output");
-    return report(run_model_task(input, model, guard,
+    return report(run_model_task(input, model, o.load, guard,
         [&](const std::string& in, const std::string& mp) { return classify(in, mp, out, o); },
         [&](Raster& r, const nn::Model& mm) { return classify(r, mm, out, o); }));
   }, py::arg("input"), py::arg("model"), py::arg("output"), py::arg("options"), py::arg("progress") = py::none(),
@@ -473,7 +489,7 @@ void bind_tasks(py::module_& m) {
       found.push_back(std::move(kept));
     };
     const std::string out = detail::text(output, "output");
-    py::dict d = report(run_model_task(input, model, guard,
+    py::dict d = report(run_model_task(input, model, o.load, guard,
         [&](const std::string& in, const std::string& mp) { return detect(in, mp, out, o); },
         [&](Raster& r, const nn::Model& mm) { return detect(r, mm, out, o); }));
     d["boxes"] = detection_array(found);

@@ -50,6 +50,24 @@ def test_segment_equals_the_program(tmp_path):
         same_raster(tmp_path / "p_probs.tif", tmp_path / f"{name}_probs.tif")
 
 
+def test_kernel_options_reach_the_model_or_are_refused(tmp_path):
+    # winograd="off" as the program's --winograd off; with a loaded Model the choice is the Model's.
+    program("luojia-segment", ROADS, DATA / "demo_roads.onnx", tmp_path / "p.tif", "--winograd", "off", "--logits", tmp_path / "pl.tif")
+    luojia.segment(ROADS, DATA / "demo_roads.onnx", tmp_path / "s.tif", winograd="off", logits=str(tmp_path / "sl.tif"))
+    same_raster(tmp_path / "pl.tif", tmp_path / "sl.tif")
+    loaded = luojia.Model(DATA / "demo_roads.onnx", winograd="off")
+    luojia.segment(ROADS, loaded, tmp_path / "m.tif", logits=str(tmp_path / "ml.tif"))
+    same_raster(tmp_path / "pl.tif", tmp_path / "ml.tif")
+    for option in ({"winograd": "off"}, {"isa": "avx2"}):
+        with pytest.raises(luojia.UsageError) as e:
+            luojia.segment(ROADS, loaded, tmp_path / "x.tif", **option)
+        assert e.value.option == next(iter(option))
+    with pytest.raises(luojia.UsageError) as e:
+        luojia.segment(ROADS, DATA / "demo_roads.onnx", tmp_path / "x.tif", winograd="sometimes")
+    assert e.value.option == "winograd"
+    assert not (tmp_path / "x.tif").exists()
+
+
 def test_segment_over_an_array_equals_over_its_file(tmp_path):
     program("luojia-segment", ROADS, DATA / "demo_roads.onnx", tmp_path / "p.tif", "--tile", 300,
             "--confidence", tmp_path / "conf.tif")

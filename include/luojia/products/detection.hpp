@@ -4,6 +4,7 @@
 #include <luojia/engine/engine.hpp>
 #include <luojia/export.hpp>
 #include <luojia/nn/layer_registry.hpp>
+#include <luojia/nn/model.hpp>
 #include <luojia/nn/tensor.hpp>
 #include <luojia/products/instance_mask.hpp>
 
@@ -141,6 +142,8 @@ struct DetectOptions {
   bool overwrite = false;
   StreamOptions stream;
   const nn::LayerRegistry* registry = nullptr;  // for the path overload; default: the built-in layers
+  // How the path overload loads the model: the kernels' instruction set (isa) and Winograd.
+  nn::LoadOptions load;
   // Called with every detection written (raster pixels; instances with their mask), in the order
   // written, one call at a time: the results for a C++ caller, besides the files.
   std::function<void(const Detection&)> on_detection;

@@ -4,6 +4,7 @@
 #include <luojia/engine/engine.hpp>
 #include <luojia/export.hpp>
 #include <luojia/nn/layer_registry.hpp>
+#include <luojia/nn/model.hpp>
 #include <luojia/io/raster_writer.hpp>
 
 #include <optional>
@@ -31,6 +32,8 @@ struct PredictOptions {
   OutputOptions output;  // COG gets OVERVIEW_RESAMPLING=AVERAGE unless the creation options say otherwise
   StreamOptions stream;
   const nn::LayerRegistry* registry = nullptr;  // for the path overloads; default: the built-in layers
+  // How the path overload loads the model: the kernels' instruction set (isa) and Winograd.
+  nn::LoadOptions load;
 };
 
 struct PredictReport {

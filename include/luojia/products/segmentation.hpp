@@ -3,6 +3,7 @@
 #include <luojia/engine/engine.hpp>
 #include <luojia/export.hpp>
 #include <luojia/nn/layer_registry.hpp>
+#include <luojia/nn/model.hpp>
 #include <luojia/io/raster_writer.hpp>
 
 #include <optional>
@@ -49,6 +50,8 @@ struct SegmentOptions {
   OutputOptions output;
   StreamOptions stream;
   const nn::LayerRegistry* registry = nullptr;  // default: the built-in layers
+  // How the path overload loads the model: the kernels' instruction set (isa) and Winograd.
+  nn::LoadOptions load;
 };
 
 struct SegmentReport {
