@@ -33,6 +33,7 @@ struct StereoFlags {
   DsmOptions dsm;
   double nodata = o.nodata;
   cli::CommonFlags common;
+  cli::KernelFlags kernel_flags;
 
   void add_to(cli::ArgParser& args) {
     common.shards = false;
@@ -62,6 +63,7 @@ struct StereoFlags {
         .fills("max_intersection_residual");
     args.value("--model", "MODEL.onnx", "--rectified: a learned matcher (two inputs, left and right; one output, the disparity)", o.model)
         .role(cli::PathRole::InputFile);
+    kernel_flags.add_to(args);  // with --model
     args.value("--left-band", "B", "Band of LEFT to match (default 1)", o.left_band).range(1, 1e9);
     args.value("--right-band", "B", "Band of RIGHT to match (default 1)", o.right_band).range(1, 1e9);
     args.value("--paths", "8|4", "Aggregation paths: 8 (every 45 degrees) or 4 (rows and columns)", o.match.paths).choices({"8", "4"});
@@ -164,6 +166,7 @@ int stereo_main(int argc, char** argv) {
   f.add_to(args);
   if (!args.parse(argc, argv)) return 0;
   f.o.match.subpixel = !f.no_subpixel;
+  f.kernel_flags.apply(f.o.load);
   f.o.tile = f.common.tile;
   f.o.output = f.common.output();
   f.o.stream = f.common.stream();

@@ -417,7 +417,8 @@ TEST_CASE("every flag of luojia-stereo reaches the library", "[programs][flags][
                                   {"--focal", {"--focal", "50"}, {}, Args{"--rectified", "{stereo_left}", "{stereo_right}", "{out}/out.tif"} + depth},
                                   {"--disparity-offset", {"--disparity-offset", "1"}, {}, Args{"--rectified", "{stereo_left}", "{stereo_right}", "{out}/out.tif"} + depth},
                               });
-  check_every_flag({kStereo, {"--rectified", "{stereo_left}", "{stereo_right}", "{out}/out.tif"}, "out.tif", probes});
+  check_every_flag({kStereo, {"--rectified", "{stereo_left}", "{stereo_right}", "{out}/out.tif"}, "out.tif",
+                    probes + kernel_probes({"--model", kData + "stereo/gcnet_tiny.onnx"})});
 }
 
 TEST_CASE("every flag of luojia-index reaches the library", "[programs][flags]") {

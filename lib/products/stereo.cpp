@@ -159,6 +159,7 @@ StereoReport run_model(const std::string& stack_path, const RasterInfo& left, co
   p.tile = o.tile;
   p.stream = o.stream;
   p.registry = o.registry;
+  p.load = o.load;
   const std::string raw_path = detail::temporary_path(disparity_path, "model-disparity.tif");
   p.output = OutputOptions{"GTiff", {"TILED=YES"}, true};
   detail::TemporaryFiles temporaries;
@@ -184,6 +185,8 @@ StereoReport match_pair(const std::string& left_path, const std::string& right_p
                         const StereoOptions& o) {
   check_match_options(o.match);
   check_depth_options(o);
+  if (o.model.empty() && !o.load.isa.empty()) throw UsageError("isa", "chooses a learned matcher's kernels: it needs `model`");
+  if (o.model.empty() && o.load.winograd != "auto") throw UsageError("winograd", "chooses a learned matcher's kernels: it needs `model`");
   if (o.tile < 16) throw UsageError("tile", "must be at least 16 pixels, not " + std::to_string(o.tile));
   if (disparity_path.empty()) throw UsageError("disparity", "needs an output path");
   if (!std::isfinite(o.nodata) || (o.nodata >= static_cast<float>(o.match.min_disparity) - 1 && o.nodata <= static_cast<float>(o.match.max_disparity) + 1))

@@ -251,6 +251,7 @@ const OptionTable<StereoJob>& stereo_table() {
     t.field("speckle_range", match, &MatchOptions::speckle_range, "largest step within a speckle region (default 1)");
     t.field("subpixel", match, &MatchOptions::subpixel, "parabola refinement (default True)");
     add_output_options(t, [](StereoJob& o) -> OutputOptions& { return o.dsm.stereo.output; });
+    add_kernel_options(t, [](StereoJob& o) -> nn::LoadOptions& { return o.dsm.stereo.load; });
     add_stream_options(t, [](StereoJob& o) -> StreamOptions& { return o.dsm.stereo.stream; });
     return t;
   }();

@@ -6,6 +6,7 @@
 #include <luojia/export.hpp>
 #include <luojia/io/raster_writer.hpp>
 #include <luojia/nn/layer_registry.hpp>
+#include <luojia/nn/model.hpp>
 #include <luojia/tiling/tile_grid.hpp>
 
 #include <cstdint>
@@ -98,6 +99,7 @@ struct StereoOptions {
   // whole-image run; the matcher's own options must stay at their defaults.
   std::string model;
   const nn::LayerRegistry* registry = nullptr;  // the model's layers; default: the built-ins
+  nn::LoadOptions load;  // with `model`: the kernels' instruction set (isa) and Winograd
 };
 
 struct StereoReport {
