@@ -43,6 +43,18 @@ ChannelSplit split_channels(std::int64_t pixel_tasks, std::int64_t channels, std
   return {blocks, ((channels + blocks - 1) / blocks + multiple - 1) / multiple * multiple};
 }
 
+// One task of a convolution's parallel loop over batch x group x chunk of pixels x block of
+// output channels (the fastest): its batch b, group g, chunk, and the group's channels [c0, c1)
+// (empty past the last block).
+struct ConvTask {
+  std::int64_t b, g, chunk, c0, c1;
+  static ConvTask of(std::int64_t t, std::int64_t groups, std::int64_t chunks, const ChannelSplit& split, std::int64_t cout_g) {
+    const std::int64_t cb = t % split.blocks, rest = t / split.blocks;
+    const std::int64_t c0 = std::min(cout_g, cb * split.channels_per_block);
+    return {rest / chunks / groups, rest / chunks % groups, rest % chunks, c0, std::min(cout_g, c0 + split.channels_per_block)};
+  }
+};
+
 // Interleaves `lanes` planes of h x w floats into vectors of kLanes (pixel (y, x): one float of
 // each plane, zero past lanes), kLanes pixels at a time through a register transpose, and hands
 // each pixel's vector to put(y, x, vector). A plane of fewer than kLanes pixels goes element by
@@ -639,12 +651,10 @@ void Conv::patch_product(const Call& c) const {
   const std::int64_t per_chunk = kPanelsPerTask;
   const std::int64_t chunks = (panels + per_chunk - 1) / per_chunk;
   const ChannelSplit split = split_channels(n * group_ * chunks, cout_g, want, kNr);
-  const std::int64_t channel_blocks = split.blocks, block_cols = split.channels_per_block;
+  const std::int64_t channel_blocks = split.blocks;
   const std::int64_t stride_packed = gemm.packed_floats(cout_g, k);
   luojia::detail::parallel_for(std::int64_t{0}, n * group_ * chunks * channel_blocks, [&](std::int64_t t) {
-    const std::int64_t cb = t % channel_blocks, chunk = (t / channel_blocks) % chunks;
-    const std::int64_t g = (t / channel_blocks / chunks) % group_, b = t / channel_blocks / chunks / group_;
-    const std::int64_t c0 = std::min(cout_g, cb * block_cols), c1 = std::min(cout_g, c0 + block_cols);
+    const auto [b, g, chunk, c0, c1] = ConvTask::of(t, group_, chunks, split, cout_g);
     if (c0 >= c1) return;
     const std::int64_t pan0 = chunk * per_chunk, pan1 = std::min(panels, pan0 + per_chunk);
     const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
@@ -717,11 +727,9 @@ void Conv::tap_product(const Call& c) const {
   const std::int64_t chunks = (plane_out + per_chunk - 1) / per_chunk;
   const std::int64_t want = 2 * tbb::this_task_arena::max_concurrency();
   const ChannelSplit split = split_channels(n * group_ * chunks, cout_g, want, mr);
-  const std::int64_t channel_blocks = split.blocks, block_rows = split.channels_per_block;
+  const std::int64_t channel_blocks = split.blocks;
   luojia::detail::parallel_for(std::int64_t{0}, n * group_ * chunks * channel_blocks, [&](std::int64_t t) {
-    const std::int64_t cb = t % channel_blocks, chunk = (t / channel_blocks) % chunks;
-    const std::int64_t g = (t / channel_blocks / chunks) % group_, b = t / channel_blocks / chunks / group_;
-    const std::int64_t c0 = std::min(cout_g, cb * block_rows), c1 = std::min(cout_g, c0 + block_rows);
+    const auto [b, g, chunk, c0, c1] = ConvTask::of(t, group_, chunks, split, cout_g);
     if (c0 >= c1) return;
     const std::int64_t q0 = chunk * per_chunk, q1 = std::min(plane_out, q0 + per_chunk);
     const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
@@ -781,11 +789,9 @@ void Conv::own_patch_product(const Call& c) const {
     });
   }
   const ChannelSplit split = split_channels(n * group_ * chunks, cout_g, shared ? threads : want, mr);
-  const std::int64_t channel_blocks = split.blocks, block_rows = split.channels_per_block;
+  const std::int64_t channel_blocks = split.blocks;
   luojia::detail::parallel_for(std::int64_t{0}, n * group_ * chunks * channel_blocks, [&](std::int64_t t) {
-    const std::int64_t cb = t % channel_blocks, chunk = (t / channel_blocks) % chunks;
-    const std::int64_t g = (t / channel_blocks / chunks) % group_, b = t / channel_blocks / chunks / group_;
-    const std::int64_t c0 = std::min(cout_g, cb * block_rows), c1 = std::min(cout_g, c0 + block_rows);
+    const auto [b, g, chunk, c0, c1] = ConvTask::of(t, group_, chunks, split, cout_g);
     if (c0 >= c1) return;
     const std::int64_t q0 = shared ? 0 : chunk * per_chunk, q1 = shared ? plane_out : std::min(plane_out, q0 + per_chunk);
     const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
@@ -851,14 +857,12 @@ void Conv::pointwise_product(const Call& c) const {
   const std::int64_t mr = gemm.sgemm_mr, per_group = own_kernel ? gemm.sgemm_packed_a_floats(cout_g, k) : 0;
   // Channel blocks of whole slivers for the own kernel.
   const ChannelSplit split = split_channels(n * group_ * chunks, cout_g, want, own_kernel ? mr : 1);
-  const std::int64_t channel_blocks = split.blocks, block_rows = split.channels_per_block;
+  const std::int64_t channel_blocks = split.blocks;
   const std::int64_t tasks = n * group_ * chunks * channel_blocks;
   luojia::detail::parallel_for(std::int64_t{0}, tasks, [&](std::int64_t t) {
-    const std::int64_t cb = t % channel_blocks, chunk = (t / channel_blocks) % chunks;
-    const std::int64_t g = (t / channel_blocks / chunks) % group_, b = t / channel_blocks / chunks / group_;
+    const auto [b, g, chunk, c0, c1] = ConvTask::of(t, group_, chunks, split, cout_g);
     const std::int64_t y0 = chunk * rows_per_chunk, y1 = std::min(ho, y0 + rows_per_chunk);
     const std::int64_t cols = (y1 - y0) * wo;
-    const std::int64_t c0 = std::min(cout_g, cb * block_rows), c1 = std::min(cout_g, c0 + block_rows);
     if (c0 >= c1) return;
     const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
     float* dst = y.data() + (b * out_channels_ + g * cout_g + c0) * plane_out + y0 * wo;
