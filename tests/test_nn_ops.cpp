@@ -683,6 +683,7 @@ TEST_CASE("Winograd F(2x2) and F(4x4) equal the spec's loop on awkward sizes and
       {24, 72, 37, 37, 1, 1, 1, 1, true},  // channel blocks; more tiles than one block; ReLU
       {300, 16, 6, 6, 1, 1, 1, 1},    // depth over one 256-deep block
       {16, 16, 64, 64, 1, 1, 1, 1},   // tile multiples, many blocks
+      {8, 16, 4, 280, 1, 1, 1, 1},    // one row of 70 tiles: the last block's second panel holds none
   };
   // Direct GEMM, then both Winograd tiles forced on every layer, then the default choice.
   for (const char* mode : {"off", "f2", "f4", "auto"}) {

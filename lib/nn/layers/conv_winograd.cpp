@@ -158,9 +158,12 @@ void transform_inputs(const float* plane, const PatchGeometry& g, std::int64_t t
   // The panel's tiles run by run along tile rows. Inside the plane, element (i, j) of the run's
   // t-th patch is plane[(y0 + i) w + x0 + M t + j]: a gather of stride M per element, which the
   // compiler vectorises (tile by tile, 36 scalar copies each were half of a small layer's time).
-  for (std::int64_t r = 0; r < count;) {
+  // count is the tiles left from `first`: past this panel too, or none (a negative count) for a
+  // panel past the last tile.
+  const std::int64_t live = std::clamp<std::int64_t>(count, 0, mr);
+  for (std::int64_t r = 0; r < live;) {
     const std::int64_t tile = first + r, tx = tile % tiles_x;
-    const std::int64_t run = std::min(count - r, tiles_x - tx);
+    const std::int64_t run = std::min(live - r, tiles_x - tx);
     const std::int64_t y0 = tile / tiles_x * M - g.pt, x0 = tx * M - g.pl;
     // Tiles [lo, hi) of the run lie inside the plane's columns; all of them when rows are inside.
     std::int64_t lo = run, hi = run;
@@ -178,7 +181,7 @@ void transform_inputs(const float* plane, const PatchGeometry& g, std::int64_t t
     for (std::int64_t u = hi; u < run; ++u) patch_at_edge(r + u, y0, x0 + M * u);
     r += run;
   }
-  for (std::int64_t r = count; r < mr; ++r)
+  for (std::int64_t r = live; r < mr; ++r)
     for (int e = 0; e < A * A; ++e) d[e][r] = 0.0f;
   // Columns: t[i][j] = sum_k B^T[i][k] d[k][j]; rows: out(i, j) = sum_k t[i][k] B^T[j][k].
   const float* in[A];
