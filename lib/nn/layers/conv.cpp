@@ -210,10 +210,7 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
         gemm.sgemm_pack_a(tap_weights.data(), cout_g, cin_g, tap_packed_.data() + (t * group_ + g) * per_tap);
       }
   } else if (!depthwise && cout_g >= 8) {
-    const ConvGemm& gemm = *gemm_;
-    const std::int64_t per_group = gemm.sgemm_packed_a_floats(cout_g, k);
-    own_packed_ = Tensor(Shape{std::max<std::int64_t>(1, group_ * per_group)});
-    for (std::int64_t g = 0; g < group_; ++g) gemm.sgemm_pack_a(w.data() + g * cout_g * k, cout_g, k, own_packed_.data() + g * per_group);
+    own_kernel_ = true;
   }
   bias_.assign(static_cast<std::size_t>(out_channels_), 0.0f);
   if (has_input(inputs, 2)) {
@@ -221,6 +218,18 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
     if (b.size() != out_channels_) fail("bias has " + std::to_string(b.size()) + " values for " + std::to_string(out_channels_) + " channels");
     std::copy(b.data(), b.data() + out_channels_, bias_.begin());
   }
+}
+
+const float* Conv::own_packed() const {
+  std::call_once(own_once_, [this] {
+    const ConvGemm& gemm = *gemm_;
+    const std::int64_t cout_g = out_channels_ / group_, k = weights_.size() / out_channels_;
+    const std::int64_t per_group = gemm.sgemm_packed_a_floats(cout_g, k);
+    own_packed_ = Tensor(Shape{std::max<std::int64_t>(1, group_ * per_group)});
+    for (std::int64_t g = 0; g < group_; ++g)
+      gemm.sgemm_pack_a(weights_.data() + g * cout_g * k, cout_g, k, own_packed_.data() + g * per_group);
+  });
+  return own_packed_.data();
 }
 
 Shape Conv::convolved_shape(const Shape& x) const {
@@ -309,7 +318,7 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
   if (winograd_ && (winograd_forced_ || winograd_pays(winograd_, cin, out_channels_, ho, wo, gemm.sgemm_nr))) return winograd(c);
   if (!pointwise && small_plane_product(c)) return;
   if (!pointwise && !tap_packed_.empty()) return tap_product(c);
-  if (!pointwise && !own_packed_.empty()) return own_patch_product(c);
+  if (!pointwise && own_kernel_) return own_patch_product(c);
   if (!pointwise) return patch_product(c);
   pointwise_product(c);
 }
@@ -592,7 +601,7 @@ bool Conv::small_plane_product(const Call& c) const {
   const std::int64_t rounded = (plane_out + kMr - 1) / kMr * kMr;
   // luojia's kernel has no panels of pixels to waste (its panels of sgemm_nr pixels fill the
   // plane's rows in turn): with it, only dead taps send a convolution here.
-  const bool wasteful = own_packed_.empty() && rounded * 10 > plane_out * 11;
+  const bool wasteful = !own_kernel_ && rounded * 10 > plane_out * 11;
   if (!(group_ == 1 && (live < taps || wasteful) && k_live * plane_out <= (std::int64_t{1} << 22))) return false;
   std::vector<float> patches(static_cast<std::size_t>(k_live * plane_out));
   std::vector<float> pruned;  // the weights of the live taps, when some are not
@@ -789,6 +798,7 @@ void Conv::own_patch_product(const Call& c) const {
     });
   }
   const ChannelSplit split = split_channels(n * group_ * chunks, cout_g, shared ? threads : want, mr);
+  const float* packed = own_packed();  // packed here on first use, not inside a task
   const std::int64_t channel_blocks = split.blocks;
   luojia::detail::parallel_for(std::int64_t{0}, n * group_ * chunks * channel_blocks, [&](std::int64_t t) {
     const auto [b, g, chunk, c0, c1] = ConvTask::of(t, group_, chunks, split, cout_g);
@@ -798,7 +808,7 @@ void Conv::own_patch_product(const Call& c) const {
     float* dst = y.data() + (b * out_channels_ + g * cout_g + c0) * plane_out;
     PatchGeometry here = geo;
     if (!phases.empty()) here.phases = phases.data() + (b * cin + g * cin_g) * c.h * c.sw * geo.phase_w();
-    gemm.patch_sgemm(src, here, own_packed_.data() + g * per_group, cout_g, k, c0 / mr, (c1 + mr - 1) / mr, q0, q1,
+    gemm.patch_sgemm(src, here, packed + g * per_group, cout_g, k, c0 / mr, (c1 + mr - 1) / mr, q0, q1,
                      shared ? prepacked.data() : nullptr, false, dst);
     for (std::int64_t co = 0; co < c1 - c0; ++co)
       finish_with_bias(dst + co * plane_out + q0, q1 - q0, bias_[static_cast<std::size_t>(g * cout_g + c0 + co)]);
@@ -815,7 +825,7 @@ bool Conv::pointwise_pixel_rows(const Call& c) const {
   const ConvGemm& gemm = *gemm_;
   const std::int64_t plane = c.plane_out, k = c.k, mr = gemm.sgemm_mr, nr = gemm.sgemm_nr;
   const auto round_up = [](std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; };
-  if (group_ != 1 || own_packed_.empty() || plane * k > (std::int64_t{1} << 18) ||
+  if (group_ != 1 || !own_kernel_ || plane * k > (std::int64_t{1} << 18) ||
       round_up(plane, mr) * round_up(out_channels_, nr) >= round_up(plane, nr) * round_up(out_channels_, mr))
     return false;
   std::call_once(pixel_rows_once_, [&] {
@@ -853,10 +863,11 @@ void Conv::pointwise_product(const Call& c) const {
   // A plane of a few pixels (squeeze-and-excitation's 1 x 1) would use one of the own kernel's
   // sgemm_nr columns per pixel: Eigen's product, a matrix-vector one for a single pixel, reads each
   // weight once instead (MobileNetV3-L's sixteen went from 1.13 to 0.54 ms).
-  const bool own_kernel = !own_packed_.empty() && plane_out * 4 >= gemm.sgemm_nr;
+  const bool own_kernel = own_kernel_ && plane_out * 4 >= gemm.sgemm_nr;
   const std::int64_t mr = gemm.sgemm_mr, per_group = own_kernel ? gemm.sgemm_packed_a_floats(cout_g, k) : 0;
   // Channel blocks of whole slivers for the own kernel.
   const ChannelSplit split = split_channels(n * group_ * chunks, cout_g, want, own_kernel ? mr : 1);
+  const float* packed = own_kernel ? own_packed() : nullptr;  // packed here on first use, not inside a task
   const std::int64_t channel_blocks = split.blocks;
   const std::int64_t tasks = n * group_ * chunks * channel_blocks;
   luojia::detail::parallel_for(std::int64_t{0}, tasks, [&](std::int64_t t) {
@@ -867,7 +878,7 @@ void Conv::pointwise_product(const Call& c) const {
     const float* src = x.data() + (b * cin + g * cin_g) * plane_in;
     float* dst = y.data() + (b * out_channels_ + g * cout_g + c0) * plane_out + y0 * wo;
     if (own_kernel)
-      gemm.sgemm_packed_a(own_packed_.data() + g * per_group, cout_g, k, c0 / mr, (c1 + mr - 1) / mr, src + y0 * wo, plane_in, cols,
+      gemm.sgemm_packed_a(packed + g * per_group, cout_g, k, c0 / mr, (c1 + mr - 1) / mr, src + y0 * wo, plane_in, cols,
                           dst, plane_out);
     else
       gemm.matmul(wdata + (g * cout_g + c0) * k, c1 - c0, k, src + y0 * wo, plane_in, cols, dst, plane_out);

@@ -37,7 +37,13 @@ private:
   std::int64_t out_channels_ = 0;
   Tensor weights_;  // [Cout, Cin/group, kh, kw]: per group already the GEMM's row-major left operand
   Tensor packed_;   // per group, the weights in Eigen's kernel's packed right-hand-side layout (few output channels)
-  Tensor own_packed_;  // per group, the weights as luojia's kernel's packed left-hand side (8+ output channels)
+  // 8+ output channels per group: luojia's kernel, the weights packed per group as its left-hand
+  // side on first use (own_packed()): a layer that only ever takes the pixels-as-rows product or a
+  // matrix-vector one never holds them.
+  bool own_kernel_ = false;
+  mutable std::once_flag own_once_;
+  mutable Tensor own_packed_;
+  const float* own_packed() const;
   Tensor tap_packed_;  // dilated convolutions: per tap and group, the tap's weights as that left-hand side
   const ConvGemm* gemm_ = nullptr;  // the kernels' build (LoadOptions::isa), chosen in prepare
   int winograd_ = 0;  // m of the Winograd F(m x m, 3 x 3) the weights are transformed for; 0: none
