@@ -13,6 +13,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 using namespace luojia;
@@ -181,6 +182,21 @@ TEST_CASE("a lambda as progress sees the run advance to its end, and cancels it 
   }
   CHECK(calls < static_cast<int>(seen.size()));
   CHECK(!std::filesystem::exists(dir.file("cancelled.tif")));
+
+  // A callable that throws cancels the run (GDAL's code is not crossed by the exception), and the
+  // exception is kept for the caller.
+  const ProgressFunction throwing([](double complete, std::string_view) -> bool {
+    if (complete > 0.3) throw std::runtime_error("the caller's own failure");
+    return true;
+  });
+  throwing.attach(so);
+  {
+    RasterWriter writer(dir.file("thrown.tif"), layout_like(raster.info(), DataType::Float32, 1));
+    CHECK_THROWS_AS(stream(raster, {1}, grid, writer, 1, identity, so), Cancelled);
+  }
+  CHECK(!std::filesystem::exists(dir.file("thrown.tif")));
+  REQUIRE(throwing.error());
+  CHECK_THROWS_WITH(std::rethrow_exception(throwing.error()), "the caller's own failure");
 
   // A product's options take it the same way.
   seen.clear();

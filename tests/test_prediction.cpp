@@ -211,6 +211,32 @@ TEST_CASE("each dense task refuses the other's model, and bad options, before wr
   for (const char* name : {"a.tif", "b.tif", "c.tif", "d.tif"}) CHECK_FALSE(std::filesystem::exists(dir.file(name)));
 }
 
+TEST_CASE("load options reach a model given as a path and are refused with a loaded one", "[predict][errors]") {
+  const auto c = manifest_entry("regressor")["cases"][0];
+  TempDir dir;
+  const std::string input = case_raster(dir, c);
+  PredictOptions o;
+  o.load.winograd = "off";
+  CHECK(regress(input, kTasks + "regressor.onnx", dir.file("by_path.tif"), o).written == std::vector<std::string>{dir.file("by_path.tif")});
+  Raster raster = Raster::open(input);
+  const nn::Model model = nn::Model::load(kTasks + "regressor.onnx");
+  for (const auto& [field, load] : {std::pair{std::string("winograd"), nn::LoadOptions{}}, {std::string("isa"), nn::LoadOptions{}}}) {
+    PredictOptions with = o;
+    with.load = load;
+    if (field == "isa") with.load.isa = "sse2";
+    else with.load.winograd = "f2";
+    try {
+      regress(raster, model, dir.file("loaded.tif"), with);
+      FAIL(field << " was accepted with a loaded model");
+    } catch (const UsageError& e) {
+      CHECK(e.option() == field);
+    }
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.file("loaded.tif")));
+  o.load.winograd = "sometimes";
+  CHECK_THROWS_AS(regress(input, kTasks + "regressor.onnx", dir.file("bad.tif"), o), UsageError);
+}
+
 TEST_CASE("a Deepness segmentation model runs as it comes: its standardisation, classes and seg_thresh", "[predict][deepness]") {
   const auto entry = manifest_entry("segmentor");
   for (const auto& c : entry["cases"]) {

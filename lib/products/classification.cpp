@@ -224,12 +224,13 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
                         const ClassifyOptions& o) {
   Raster raster = Raster::open(input);
   const nn::Model model = detail::load_model(model_path, o.registry, o.load);
-  return classify(raster, model, output, o);
+  return classify(raster, model, output, detail::loaded_with(o));
 }
 
 // PDAL's lifecycle: prepare (windows, classes, grid, writers), run (stream the cells' windows
 // through the network), done (both products finished, then both committed).
 ClassifyReport classify(Raster& raster, const nn::Model& model, const std::string& output, const ClassifyOptions& o) {
+  detail::refuse_load_options(o.load);
   const RasterInfo& info = raster.info();
   const ErrorContext at_model{model.path(), {}, {}, {}};
   CellWindows w = resolve_windows(model, o, at_model);

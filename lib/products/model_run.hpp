@@ -31,6 +31,15 @@ struct ModelInput {
 // The model at path with registry's layers (null: the built-in ones) and load's kernel choices;
 // GDAL's debug channel (CPL_DEBUG=luojia) says which kernels and Winograd mode it runs with.
 nn::Model load_model(const std::string& path, const nn::LayerRegistry* registry, const nn::LoadOptions& load);
+// A task handed a loaded model would drop load options (isa, winograd): they are refused, naming
+// the option. The path overloads clear them once they have loaded the model (loaded_with()).
+void refuse_load_options(const nn::LoadOptions& load);
+template <class Options>
+Options loaded_with(const Options& o) {
+  Options loaded = o;
+  loaded.load = {};
+  return loaded;
+}
 
 // Resolves bands (given, else the model's metadata, else all bands when their count fits) and
 // normalisation (given values override the metadata's); throws naming the raster or the model when

@@ -482,12 +482,13 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
                       const SegmentOptions& o) {
   Raster raster = Raster::open(input);
   const nn::Model model = detail::load_model(model_path, o.registry, o.load);
-  return segment(raster, model, class_map, o);
+  return segment(raster, model, class_map, detail::loaded_with(o));
 }
 
 // PDAL's lifecycle: prepare (plan, writers), run (stream the tiles through the network), done
 // (finish and commit the products together).
 SegmentReport segment(Raster& raster, const nn::Model& model, const std::string& class_map, const SegmentOptions& o) {
+  detail::refuse_load_options(o.load);
   const RasterInfo& info = raster.info();
   Plan plan = plan_tiles(info, model, o);
   const TileGrid grid = detail::model_tile_grid(plan.tiling, info, o.stream.shard);

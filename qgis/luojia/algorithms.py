@@ -30,7 +30,8 @@ from qgis.core import (QgsProcessingAlgorithm, QgsProcessingException, QgsProces
 
 # Per algorithm: the program, the toolbox's name, the flags shown before Advanced parameters, and
 # flags the form leaves out (besides ALWAYS_HIDDEN) or always passes (extra). stdout_to names a
-# file parameter receiving the program's standard output (luojia-assess's JSON report).
+# file parameter receiving the program's standard output (luojia-assess's JSON report);
+# form_defaults, what a new form offers where the program has no default (it is then passed).
 ALGORITHMS = {
     "segment": dict(program="luojia-segment", display="Semantic segmentation (class map)",
                     main=["--bands", "--tta", "--probabilities", "--vector", "--tile", "--threads"]),
@@ -39,7 +40,7 @@ ALGORITHMS = {
                          "--threads"]),
     "index": dict(program="luojia-index", display="Spectral indices",
                   main=["--index", "--bands", "--sensor", "--const", "--expr", "--tile", "--threads"],
-                  hidden=["--list", "--json"]),
+                  hidden=["--list", "--json"], form_defaults={"--index": "NDVI"}),
     "classify": dict(program="luojia-classify", display="Scene classification (windows)",
                      main=["--window", "--stride", "--bands", "--scores", "--tile", "--threads"]),
     "change": dict(program="luojia-change", display="Change detection",
@@ -66,8 +67,10 @@ LIST_SEPARATOR = "|"
 
 
 def parameter_name(names):
-    """--instance-raster -> INSTANCE_RASTER; -of -> OF; MODEL.onnx -> MODEL (the last of aliases)."""
-    name = names[-1].lstrip("-")
+    """--instance-raster -> INSTANCE_RASTER; -of -> OF; MODEL.onnx -> MODEL. Of aliases, the first long
+    one (--conf of --conf,--confidence: the name the form had before it was read from the table)."""
+    longs = [n for n in names if n.startswith("--")]
+    name = (longs[0] if longs else names[-1]).lstrip("-")
     return re.sub(r"[^A-Za-z0-9]+", "_", name.split(".")[0]).strip("_").upper()
 
 
@@ -96,6 +99,7 @@ class Param:
         metavar = (entry["name"] if positional else entry["metavar"]) or ""
         self.extension = metavar.rsplit(".", 1)[1] if "." in metavar and not metavar.endswith("...") else ""
         self.advanced = False
+        self.form_default = None  # what the form offers first, where the program has no default
 
     def kind(self):
         if self.role:
@@ -145,7 +149,7 @@ class Param:
             default = self.choices.index(self.default_text) if self.default_text in self.choices else None
             p = QgsProcessingParameterEnum(n, d, options=self.choices, defaultValue=default, optional=default is None)
         else:
-            p = QgsProcessingParameterString(n, d, defaultValue=self.default_text or None, optional=True)
+            p = QgsProcessingParameterString(n, d, defaultValue=self.form_default or self.default_text or None, optional=True)
         if self.advanced:
             p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         return p
@@ -188,6 +192,8 @@ def form_of(spec, table):
     hidden = ALWAYS_HIDDEN | set(spec.get("hidden", []))
     main = spec.get("main", [])
     options = [Param(o, False) for o in table["options"] if not hidden.intersection(o["names"])]
+    for o in options:
+        o.form_default = next((v for n, v in spec.get("form_defaults", {}).items() if n in o.names), None)
 
     def place(o):
         shown = [main.index(n) for n in o.names if n in main]

@@ -21,7 +21,7 @@ parameters = 0
 for key, spec in algorithms.ALGORITHMS.items():
     table = algorithms.program_table(os.path.join(programs, spec["program"]))
     declared = {name for o in table["options"] for name in o["names"]}
-    for flag in spec.get("main", []) + spec.get("hidden", []) + spec.get("extra", []):
+    for flag in spec.get("main", []) + spec.get("hidden", []) + spec.get("extra", []) + list(spec.get("form_defaults", {})):
         if flag not in declared:
             problems.append(f"{key}: {flag} is not a flag of {spec['program']}")
     form = algorithms.form_of(spec, table)

@@ -26,7 +26,8 @@ struct ClassifyOptions {
   OutputOptions output;
   StreamOptions stream;
   const nn::LayerRegistry* registry = nullptr;
-  // How the path overload loads the model: the kernels' instruction set (isa) and Winograd.
+  // How the path overload loads the model: the kernels' instruction set (isa) and Winograd. The
+  // loaded-model overload refuses them: that model's kernels were chosen at Model::load.
   nn::LoadOptions load;
 };
 

@@ -142,7 +142,8 @@ struct DetectOptions {
   bool overwrite = false;
   StreamOptions stream;
   const nn::LayerRegistry* registry = nullptr;  // for the path overload; default: the built-in layers
-  // How the path overload loads the model: the kernels' instruction set (isa) and Winograd.
+  // How the path overload loads the model: the kernels' instruction set (isa) and Winograd. The
+  // loaded-model overload refuses them: that model's kernels were chosen at Model::load.
   nn::LoadOptions load;
   // Called with every detection written (raster pixels; instances with their mask), in the order
   // written, one call at a time: the results for a C++ caller, besides the files.

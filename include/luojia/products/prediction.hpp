@@ -32,7 +32,8 @@ struct PredictOptions {
   OutputOptions output;  // COG gets OVERVIEW_RESAMPLING=AVERAGE unless the creation options say otherwise
   StreamOptions stream;
   const nn::LayerRegistry* registry = nullptr;  // for the path overloads; default: the built-in layers
-  // How the path overload loads the model: the kernels' instruction set (isa) and Winograd.
+  // How the path overload loads the model: the kernels' instruction set (isa) and Winograd. The
+  // loaded-model overload refuses them: that model's kernels were chosen at Model::load.
   nn::LoadOptions load;
 };
 

@@ -50,7 +50,8 @@ struct SegmentOptions {
   OutputOptions output;
   StreamOptions stream;
   const nn::LayerRegistry* registry = nullptr;  // default: the built-in layers
-  // How the path overload loads the model: the kernels' instruction set (isa) and Winograd.
+  // How the path overload loads the model: the kernels' instruction set (isa) and Winograd. The
+  // loaded-model overload refuses them: that model's kernels were chosen at Model::load.
   nn::LoadOptions load;
 };
 

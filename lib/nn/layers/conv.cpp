@@ -601,7 +601,7 @@ bool Conv::small_plane_product(const Call& c) const {
   const std::int64_t rounded = (plane_out + kMr - 1) / kMr * kMr;
   // luojia's kernel has no panels of pixels to waste (its panels of sgemm_nr pixels fill the
   // plane's rows in turn): with it, only dead taps send a convolution here.
-  const bool wasteful = !own_kernel_ && rounded * 10 > plane_out * 11;
+  const bool wasteful = !own_kernel_ && tap_packed_.empty() && rounded * 10 > plane_out * 11;
   if (!(group_ == 1 && (live < taps || wasteful) && k_live * plane_out <= (std::int64_t{1} << 22))) return false;
   std::vector<float> patches(static_cast<std::size_t>(k_live * plane_out));
   std::vector<float> pruned;  // the weights of the live taps, when some are not

@@ -172,12 +172,13 @@ void transform_inputs(const float* plane, const PatchGeometry& g, std::int64_t t
       hi = g.w - A - x0 < 0 ? lo : std::max(lo, std::min(run, (g.w - A - x0) / M + 1));
     }
     for (std::int64_t u = 0; u < lo; ++u) patch_at_edge(r + u, y0, x0 + M * u);
-    for (int i = 0; i < A; ++i)
-      for (int j = 0; j < A; ++j) {
-        const float* src = plane + (y0 + i) * g.w + x0 + j;
-        float* dst = d[i * A + j] + r;
-        for (std::int64_t u = lo; u < hi; ++u) dst[u] = src[M * u];
-      }
+    if (lo < hi)
+      for (int i = 0; i < A; ++i)
+        for (int j = 0; j < A; ++j) {
+          const float* src = plane + (y0 + i) * g.w + x0 + M * lo + j;  // tile lo's element (i, j)
+          float* dst = d[i * A + j] + r + lo;
+          for (std::int64_t u = 0; u < hi - lo; ++u) dst[u] = src[M * u];
+        }
     for (std::int64_t u = hi; u < run; ++u) patch_at_edge(r + u, y0, x0 + M * u);
     r += run;
   }
@@ -235,7 +236,7 @@ void conv(const float* src, const PatchGeometry& g, std::int64_t cin, const floa
   static_assert(kNr <= kMaxPanelRows);
   assert(c0 % kMr == 0);
   // Small planes: a block of only the panels their tiles fill.
-  const std::int64_t block = std::min(winograd_block_tiles(), (last - first + kNr - 1) / kNr * kNr), panels = block / kNr;
+  const std::int64_t block = std::min(winograd_block_tiles(), (last - first + kNr - 1) / kNr * kNr);
   const std::int64_t channel_block = (kChannelBlock + kMr - 1) / kMr * kMr;
   const std::int64_t tiles_x = (g.wo + M - 1) / M;
   const std::int64_t plane_in = g.h * g.w, plane_out = g.ho * g.wo;
@@ -247,10 +248,10 @@ void conv(const float* src, const PatchGeometry& g, std::int64_t cin, const floa
     const std::int64_t n = std::min(block, last - s);
     // Position p's right-hand side: cin x block, panels of kNr tiles, element (ci, r) of panel q at
     // (q * cin + ci) * kNr + r.
-    for (std::int64_t q = 0; q < panels; ++q)
+    const std::int64_t live_panels = (n + kNr - 1) / kNr;  // the block's last panels may hold no tile
+    for (std::int64_t q = 0; q < live_panels; ++q)
       for (std::int64_t ci = 0; ci < cin; ++ci)
         transform_inputs<M>(src + ci * plane_in, g, tiles_x, s + q * kNr, n - q * kNr, kNr, v + (q * cin + ci) * kNr, block * cin);
-    const std::int64_t live_panels = (n + kNr - 1) / kNr;
     for (std::int64_t cc0 = c0; cc0 < c1; cc0 += channel_block) {
       const std::int64_t cols = std::min(channel_block, c1 - cc0), slivers = (cols + kMr - 1) / kMr;
       // Products of position p: channel (row) c - cc0 of the block, tiles as columns, block apart.
