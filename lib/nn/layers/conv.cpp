@@ -86,22 +86,6 @@ void interleave_planes(const float* const* planes, std::int64_t lanes, std::int6
   }
 }
 
-// The inverse: vectors[0..size) (pixel i's kLanes values) back into `lanes` planes.
-void deinterleave_planes(const f32x16* vectors, std::int64_t size, float* const* planes, std::int64_t lanes) {
-  if (size < kLanes) {
-    for (std::int64_t i = 0; i < size; ++i)
-      for (std::int64_t l = 0; l < lanes; ++l) planes[l][i] = vectors[i][l];
-    return;
-  }
-  f32x16 r[kLanes];
-  for (std::int64_t i0 = 0; i0 < size; i0 += kLanes) {
-    const std::int64_t at = std::min(i0, size - kLanes);
-    for (std::int64_t p = 0; p < kLanes; ++p) r[p] = vectors[at + p];  // (one 1 KB memcpy became a libc call)
-    transpose_lanes(r);
-    for (std::int64_t l = 0; l < lanes; ++l) std::memcpy(planes[l] + at, &r[l], sizeof r[l]);
-  }
-}
-
 // Writes channels [c0, c1) of planes (h x w each) as their column phases (PatchGeometry::phases),
 // the phases some tap reads only (needed[q]; a 1 x 1 stride-2 convolution reads one of two).
 void input_phases(const float* planes, std::int64_t c0, std::int64_t c1, std::int64_t h, std::int64_t w, std::int64_t sw,
@@ -390,7 +374,8 @@ void Conv::depthwise_interleaved(const Call& c) const {
     }
     float* out_planes[kLanes] = {};
     for (std::int64_t l = 0; l < lanes; ++l) out_planes[l] = y.data() + (b * out_channels_ + c0 + l) * plane_out;
-    deinterleave_planes(outputs.data(), plane_out, out_planes, lanes);
+    // Back into planes: pixel i's kLanes values are one vector.
+    rows_to_planes(reinterpret_cast<const float*>(outputs.data()), kLanes, plane_out, out_planes, lanes);
     for (std::int64_t l = 0; l < lanes; ++l) finish(out_planes[l], plane_out);
   });
 }
@@ -690,9 +675,6 @@ std::vector<float> Conv::column_phases(const Call& c) {
   return phases;
 }
 
-// The patch product on luojia's kernel: the weights (output channels) are the rows of the product,
-// im2col panels of pixels its columns, so the result is the output planes; tasks over channel
-// blocks of whole slivers and chunks of pixels.
 namespace {
 
 // Whether tap (ky, kx) reads an input pixel for any of output pixels [q0, q1) (row-major).
@@ -762,6 +744,9 @@ void Conv::tap_product(const Call& c) const {
   });
 }
 
+// The patch product on luojia's kernel: the weights (output channels) are the rows of the product,
+// im2col panels of pixels its columns, so the result is the output planes; tasks over channel
+// blocks of whole slivers and chunks of pixels.
 void Conv::own_patch_product(const Call& c) const {
   const Tensor& x = c.x;
   Tensor& y = c.y;

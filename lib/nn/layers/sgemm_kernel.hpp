@@ -260,16 +260,12 @@ inline void gemm_packed_a(const float* packed, std::int64_t m, std::int64_t k, s
 // (ONNX Runtime's NCHWc kernels, too, take pixels as rows). x holds k input planes of `plane`
 // pixels; packed is the weights (n output channels x k) as pack_b packs them transposed; writes
 // output channels [p0 kNr, min(n, p1 kNr)) of y (channel c's plane at y + c plane), through a
-// buffer of each panel's results transposed back into planes kLanes x kLanes at a time.
-inline std::int64_t pixel_rows_buffer_floats(std::int64_t plane, std::int64_t k) {
-  const std::int64_t rows = std::max(slivers(plane) * kMr, (plane + kLanes - 1) / kLanes * kLanes);
-  return slivers(plane) * k * kMr + rows * kNr;
-}
+// buffer of each panel's results transposed back into planes (rows_to_planes).
 inline void gemm_pixel_rows(const float* x, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n, std::int64_t p0,
                             std::int64_t p1, float* y) {
   thread_local std::vector<float> buffer;
   const std::int64_t s_count = slivers(plane);
-  buffer.resize(static_cast<std::size_t>(pixel_rows_buffer_floats(plane, k)));
+  buffer.resize(static_cast<std::size_t>(s_count * kMr * (k + kNr)));
   float* a = buffer.data();
   float* tile = a + s_count * k * kMr;  // one panel's results, row i = pixel i, kNr columns
   // The pixels' slivers, k-major: a[(s k + kk) kMr + i] = x[kk plane + s kMr + i].
@@ -292,23 +288,13 @@ inline void gemm_pixel_rows(const float* x, std::int64_t plane, std::int64_t k, 
         micro_kernel_rows(rows, a + (s * k + k0) * kMr, bp, kc, tile + s * kMr * kNr, kNr, kNr, k0 > 0, nullptr);
       }
     }
-    // Back into planes: blocks of kLanes pixels x kLanes channels transposed in registers, the
-    // last block of pixels overlapping the one before (the same values written twice).
-    float* out = y + p * kNr * plane;
-    if (plane < kLanes) {
-      for (std::int64_t j = 0; j < cols; ++j)
-        for (std::int64_t i = 0; i < plane; ++i) out[j * plane + i] = tile[i * kNr + j];
-      continue;
+    // Back into planes, kLanes channels (columns of the panel's rows) at a time.
+    for (std::int64_t j0 = 0; j0 < cols; j0 += kLanes) {
+      const std::int64_t channels = std::min(kLanes, cols - j0);
+      float* planes[kLanes];
+      for (std::int64_t j = 0; j < channels; ++j) planes[j] = y + (p * kNr + j0 + j) * plane;
+      rows_to_planes(tile + j0, kNr, plane, planes, channels);
     }
-    for (std::int64_t j0 = 0; j0 < cols; j0 += kLanes)
-      for (std::int64_t i0 = 0; i0 < plane; i0 += kLanes) {
-        const std::int64_t at = std::min(i0, plane - kLanes);
-        f32x16 r[kLanes];
-        for (std::int64_t i = 0; i < kLanes; ++i) std::memcpy(&r[i], tile + (at + i) * kNr + j0, sizeof r[i]);
-        transpose_lanes(r);
-        const std::int64_t channels = std::min(kLanes, cols - j0);
-        for (std::int64_t j = 0; j < channels; ++j) std::memcpy(out + (j0 + j) * plane + at, &r[j], sizeof r[j]);
-      }
   }
 }
 

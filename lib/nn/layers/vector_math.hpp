@@ -192,4 +192,23 @@ template <std::size_t B>
 
 [[gnu::always_inline]] inline void transpose_lanes(f32x16* r) { detail::transpose_round<static_cast<std::size_t>(kLanes) / 2>(r); }
 
+// Rows of kLanes values (row i at rows + i row_stride) into `lanes` planes of `size` values:
+// plane l's value i is row i's value l. kLanes x kLanes blocks go through transpose_lanes, the
+// last block overlapping the one before (the same values written twice); fewer than kLanes rows
+// go value by value.
+[[gnu::always_inline]] inline void rows_to_planes(const float* rows, std::int64_t row_stride, std::int64_t size, float* const* planes, std::int64_t lanes) {
+  if (size < kLanes) {
+    for (std::int64_t i = 0; i < size; ++i)
+      for (std::int64_t l = 0; l < lanes; ++l) planes[l][i] = rows[i * row_stride + l];
+    return;
+  }
+  f32x16 r[kLanes];
+  for (std::int64_t i0 = 0; i0 < size; i0 += kLanes) {
+    const std::int64_t at = std::min(i0, size - kLanes);
+    for (std::int64_t i = 0; i < kLanes; ++i) std::memcpy(&r[i], rows + (at + i) * row_stride, sizeof r[i]);
+    transpose_lanes(r);
+    for (std::int64_t l = 0; l < lanes; ++l) std::memcpy(planes[l] + at, &r[l], sizeof r[l]);
+  }
+}
+
 }  // namespace luojia::nn::layers
