@@ -10,6 +10,7 @@
 #include "io/grid_warp.hpp"
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"
+#include "products/model_run.hpp"
 
 #include <cpl_string.h>
 #include <gdal_utils.h>
@@ -232,9 +233,9 @@ ChangeReport run_change(const std::string& before_path, const std::string& after
   if (o.model.empty()) {
     const SegmentOptions& s = o.segment;
     for (const auto& [given, field] : {std::pair{!s.probabilities.empty(), "probabilities"}, {!s.logits.empty(), "logits"},
-                                       {!s.confidence.empty(), "confidence"}, {!s.vector.empty(), "vector"},
-                                       {!s.load.isa.empty(), "isa"}, {s.load.winograd != "auto", "winograd"}})
+                                       {!s.confidence.empty(), "confidence"}, {!s.vector.empty(), "vector"}})
       if (given) throw UsageError(field, "needs a change model (`model`); change vector analysis has none");
+    detail::refuse_load_options(s.load, "needs a change model (`model`); change vector analysis has none");
   }
   Raster before = Raster::open(before_path);
   const Raster after = Raster::open(after_path);

@@ -230,7 +230,7 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
 // PDAL's lifecycle: prepare (windows, classes, grid, writers), run (stream the cells' windows
 // through the network), done (both products finished, then both committed).
 ClassifyReport classify(Raster& raster, const nn::Model& model, const std::string& output, const ClassifyOptions& o) {
-  detail::refuse_load_options(o.load);
+  detail::refuse_load_options(o.load, detail::kLoadedModel);
   const RasterInfo& info = raster.info();
   const ErrorContext at_model{model.path(), {}, {}, {}};
   CellWindows w = resolve_windows(model, o, at_model);

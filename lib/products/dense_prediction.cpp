@@ -215,7 +215,7 @@ PredictReport predict(Raster& raster, const nn::Model& model, const std::string&
 }  // namespace
 
 PredictReport regress(Raster& input, const nn::Model& model, const std::string& output, const PredictOptions& options) {
-  detail::refuse_load_options(options.load);
+  detail::refuse_load_options(options.load, detail::kLoadedModel);
   return predict(input, model, output, options, Task::Regression);
 }
 
@@ -225,7 +225,7 @@ PredictReport regress(const std::string& input, const std::string& model, const 
 }
 
 PredictReport super_resolve(Raster& input, const nn::Model& model, const std::string& output, const PredictOptions& options) {
-  detail::refuse_load_options(options.load);
+  detail::refuse_load_options(options.load, detail::kLoadedModel);
   return predict(input, model, output, options, Task::SuperResolution);
 }
 

@@ -953,7 +953,7 @@ DetectReport run_detect(Raster& raster, const nn::Model& model, const std::strin
 }  // namespace
 
 DetectReport detect(Raster& input, const nn::Model& model, const std::string& output, const DetectOptions& options) {
-  detail::refuse_load_options(options.load);
+  detail::refuse_load_options(options.load, detail::kLoadedModel);
   return run_detect(input, model, output, options);
 }
 

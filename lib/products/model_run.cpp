@@ -35,11 +35,10 @@ nn::Model load_model(const std::string& path, const nn::LayerRegistry* registry,
   return model;
 }
 
-void refuse_load_options(const nn::LoadOptions& load) {
+void refuse_load_options(const nn::LoadOptions& load, const std::string& why) {
   const nn::LoadOptions defaults;
-  if (load.isa != defaults.isa) throw UsageError("isa", "chooses the kernels of a model given as a path; a loaded model has its own (nn::LoadOptions at Model::load)");
-  if (load.winograd != defaults.winograd)
-    throw UsageError("winograd", "chooses the kernels of a model given as a path; a loaded model has its own (nn::LoadOptions at Model::load)");
+  if (load.isa != defaults.isa) throw UsageError("isa", why);
+  if (load.winograd != defaults.winograd) throw UsageError("winograd", why);
 }
 
 ModelInput resolve_model_input(const nn::Model& model, const RasterInfo& info, const std::vector<int>& chosen_bands,

@@ -31,9 +31,11 @@ struct ModelInput {
 // The model at path with registry's layers (null: the built-in ones) and load's kernel choices;
 // GDAL's debug channel (CPL_DEBUG=luojia) says which kernels and Winograd mode it runs with.
 nn::Model load_model(const std::string& path, const nn::LayerRegistry* registry, const nn::LoadOptions& load);
-// A task handed a loaded model would drop load options (isa, winograd): they are refused, naming
-// the option. The path overloads clear them once they have loaded the model (loaded_with()).
-void refuse_load_options(const nn::LoadOptions& load);
+// Load options (isa, winograd) where they would be dropped are refused, naming the option; why
+// says what they need. A task handed a loaded model refuses them with kLoadedModel; the path
+// overloads clear them once they have loaded the model (loaded_with()).
+void refuse_load_options(const nn::LoadOptions& load, const std::string& why);
+inline constexpr const char* kLoadedModel = "chooses the kernels of a model given as a path; a loaded model has its own, chosen when it was loaded";
 template <class Options>
 Options loaded_with(const Options& o) {
   Options loaded = o;

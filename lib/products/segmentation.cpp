@@ -488,7 +488,7 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
 // PDAL's lifecycle: prepare (plan, writers), run (stream the tiles through the network), done
 // (finish and commit the products together).
 SegmentReport segment(Raster& raster, const nn::Model& model, const std::string& class_map, const SegmentOptions& o) {
-  detail::refuse_load_options(o.load);
+  detail::refuse_load_options(o.load, detail::kLoadedModel);
   const RasterInfo& info = raster.info();
   Plan plan = plan_tiles(info, model, o);
   const TileGrid grid = detail::model_tile_grid(plan.tiling, info, o.stream.shard);

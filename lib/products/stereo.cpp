@@ -10,6 +10,7 @@
 #include "engine/scaled_progress.hpp"
 #include "io/band_stack.hpp"
 #include "io/file_names.hpp"
+#include "products/model_run.hpp"
 #include "stereo/speckle_filter.hpp"
 
 #include <atomic>
@@ -185,8 +186,7 @@ StereoReport match_pair(const std::string& left_path, const std::string& right_p
                         const StereoOptions& o) {
   check_match_options(o.match);
   check_depth_options(o);
-  if (o.model.empty() && !o.load.isa.empty()) throw UsageError("isa", "chooses a learned matcher's kernels: it needs `model`");
-  if (o.model.empty() && o.load.winograd != "auto") throw UsageError("winograd", "chooses a learned matcher's kernels: it needs `model`");
+  if (o.model.empty()) detail::refuse_load_options(o.load, "chooses a learned matcher's kernels: it needs `model`");
   if (o.tile < 16) throw UsageError("tile", "must be at least 16 pixels, not " + std::to_string(o.tile));
   if (disparity_path.empty()) throw UsageError("disparity", "needs an output path");
   if (!std::isfinite(o.nodata) || (o.nodata >= static_cast<float>(o.match.min_disparity) - 1 && o.nodata <= static_cast<float>(o.match.max_disparity) + 1))

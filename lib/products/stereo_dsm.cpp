@@ -19,6 +19,7 @@
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"
 #include "io/vector_output.hpp"
+#include "products/model_run.hpp"
 #include "stereo/epipolar_rectification.hpp"
 
 #include <Eigen/Dense>
@@ -363,8 +364,7 @@ void check_dsm_options(const DsmOptions& o, const std::string& dsm_path) {
   if (!so.depth.empty() || so.baseline != 0.0 || so.focal != 0.0 || so.disparity_offset != 0.0)
     throw UsageError("depth", "is for rectified pairs: a pair with RPCs gives a DSM");
   if (!so.model.empty()) throw UsageError("model", "runs on epipolar pairs (`rectified`) only, not yet on pairs with RPCs");
-  if (!so.load.isa.empty() || so.load.winograd != "auto")
-    throw UsageError(so.load.isa.empty() ? "winograd" : "isa", "chooses a learned matcher's kernels: pairs with RPCs have none yet");
+  detail::refuse_load_options(so.load, "chooses a learned matcher's kernels: pairs with RPCs have none yet");
   if (o.reduction != "median" && o.reduction != "max" && o.reduction != "mean" && o.reduction != "min")
     throw UsageError("reduction", "is median, max, mean or min, not '" + o.reduction + "'");
   if (!(o.resolution >= 0.0) || !std::isfinite(o.resolution)) throw UsageError("resolution", "must be a positive cell size");

@@ -399,14 +399,12 @@ PythonModel* loaded(py::handle model) {
 }
 
 // A model task over a path or a loaded luojia.Model (then the raster is opened here and the
-// library's loaded-model overload runs; a model file path loads it for this call).
+// library's loaded-model overload runs, which refuses isa and winograd: the Model's kernels were
+// chosen when it was loaded; a model file path loads it for this call).
 template <class ByPath, class ByModel>
-auto run_model_task(py::handle input, py::handle model, const nn::LoadOptions& load, CallGuard& guard, ByPath by_path, ByModel by_model) {
+auto run_model_task(py::handle input, py::handle model, CallGuard& guard, ByPath by_path, ByModel by_model) {
   const std::string in = detail::text(input, "input");
   PythonModel* m = loaded(model);
-  // A loaded Model has its kernels: the options that choose them would be dropped.
-  if (m && !load.isa.empty()) throw UsageError("isa", "chooses the kernels of a model given as a path; give it to luojia.Model()");
-  if (m && load.winograd != "auto") throw UsageError("winograd", "chooses the kernels of a model given as a path; give it to luojia.Model()");
   const std::string model_path = m ? std::string() : detail::text(model, "model");
   decltype(by_path(in, model_path)) r;
   guard.run([&] {
@@ -446,7 +444,7 @@ void bind_tasks(py::module_& m) {
     CallGuard guard(progress);
     attach(o.stream, guard);
     const std::string out = detail::text(class_map, "class_map");
-    return report(run_model_task(input, model, o.load, guard,
+    return report(run_model_task(input, model, guard,
         [&](const std::string& in, const std::string& mp) { return segment(in, mp, out, o); },
         [&](Raster& r, const nn::Model& mm) { return segment(r, mm, out, o); }));
   }, py::arg("input"), py::arg("model"), py::arg("class_map"), py::arg("options"), py::arg("progress") = py::none(),
@@ -459,7 +457,7 @@ void bind_tasks(py::module_& m) {
       CallGuard guard(progress);
       attach(o.stream, guard);
       const std::string out = detail::text(output, "output");
-      return report(run_model_task(input, model, o.load, guard,
+      return report(run_model_task(input, model, guard,
           [&](const std::string& in, const std::string& mp) { return super ? super_resolve(in, mp, out, o) : regress(in, mp, out, o); },
           [&](Raster& r, const nn::Model& mm) { return super ? super_resolve(r, mm, out, o) : regress(r, mm, out, o); }));
     }, py::arg("input"), py::arg("model"), py::arg("output"), py::arg("options"), py::arg("progress") = py::none(),
@@ -471,7 +469,7 @@ void bind_tasks(py::module_& m) {
     CallGuard guard(progress);
     attach(o.stream, guard);
     const std::string out = detail::text(output, "output");
-    return report(run_model_task(input, model, o.load, guard,
+    return report(run_model_task(input, model, guard,
         [&](const std::string& in, const std::string& mp) { return classify(in, mp, out, o); },
         [&](Raster& r, const nn::Model& mm) { return classify(r, mm, out, o); }));
   }, py::arg("input"), py::arg("model"), py::arg("output"), py::arg("options"), py::arg("progress") = py::none(),
@@ -490,7 +488,7 @@ void bind_tasks(py::module_& m) {
       found.push_back(std::move(kept));
     };
     const std::string out = detail::text(output, "output");
-    py::dict d = report(run_model_task(input, model, o.load, guard,
+    py::dict d = report(run_model_task(input, model, guard,
         [&](const std::string& in, const std::string& mp) { return detect(in, mp, out, o); },
         [&](Raster& r, const nn::Model& mm) { return detect(r, mm, out, o); }));
     d["boxes"] = detection_array(found);
