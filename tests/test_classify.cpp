@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+
 #include <tuple>
 
 #include <cmath>
@@ -125,6 +127,15 @@ TEST_CASE("cells without data are nodata, and bad windows are errors", "[classif
   CHECK_THROWS_WITH(classify(dir.file("in.tif"), kNn + "resnet_classifier_op17.onnx", dir.file("x.tif"), {}),
                     Catch::Contains("give the window with `window`"));
   CHECK_THROWS_WITH(classify(dir.file("in.tif"), kNn + "unet_op17.onnx", dir.file("x.tif"), o), Catch::Contains("is not (N, classes)"));
+  // Every model task's options include a halo; the windows decide classification's, so one given is refused.
+  o.halo = 8;
+  try {
+    classify(dir.file("in.tif"), kNn + "resnet_classifier_op17.onnx", dir.file("x.tif"), o);
+    FAIL("a halo was accepted");
+  } catch (const UsageError& e) {
+    CHECK(e.option() == "halo");
+  }
+  CHECK_FALSE(std::filesystem::exists(dir.file("x.tif")));
 }
 
 TEST_CASE("transformer classifiers (torchvision's ViT and ConvNeXt) through classify equal PyTorch, and over 254 classes give UInt16 labels",

@@ -4,6 +4,8 @@
 #include "program_runner.hpp"
 #include "support.hpp"
 
+#include "model_task/model_stage.hpp"
+
 #include <luojia/error.hpp>
 #include <luojia/nn/model.hpp>
 #include <luojia/nn/model_metadata.hpp>
@@ -187,6 +189,97 @@ TEST_CASE("super-resolution x2, x3, x4 equals PyTorch whole and tiled, on a grid
       CHECK(gt[5] == Approx(-10.0 / k));
     }
   }
+}
+
+namespace {
+
+// A head of a test's own: per tile, the sums of every output channel of the network over the
+// tile's core; in tile order, the sums added up. Nothing is written.
+class OutputSums : public detail::TaskHead<std::vector<double>> {
+public:
+  TileGrid plan(detail::ModelStage& stage) override {
+    stage.tiling = stage.dense_tiling();
+    return stage.dense_grid();
+  }
+  void open(const detail::ModelStage& stage) override { opened_tiles = stage.grid().size(); }
+  detail::TileBudget budget(const detail::ModelStage& stage) override { return {stage.activation_bytes(), 0}; }
+
+  std::vector<double> compute(const InputTile& in, const detail::ModelStage& stage) override {
+    const std::vector<nn::Tensor> outputs = stage.run(stage.network_input(in));
+    std::vector<double> sums;
+    const Window& r = in.tile.read;
+    for (const nn::Tensor& y : outputs)
+      for (std::int64_t c = 0; c < y.dim(1); ++c) {
+        double sum = 0;
+        for (std::int64_t yy = 0; yy < in.tile.core.height; ++yy)
+          for (std::int64_t xx = 0; xx < in.tile.core.width; ++xx)
+            sum += y.data()[(c * r.height + in.core_y() + yy) * r.width + in.core_x() + xx];
+        sums.push_back(sum);
+      }
+    return sums;
+  }
+  void consume(const Tile& tile, std::vector<double>&& sums) override {
+    if (tile.index <= last_index) in_order = false;
+    last_index = tile.index;
+    if (totals.empty()) totals.assign(sums.size(), 0.0);
+    for (std::size_t i = 0; i < sums.size(); ++i) totals[i] += sums[i];
+    ++consumed;
+  }
+  void finish(const detail::ModelStage&, const StreamStats& stats) override { streamed = stats.tiles; }
+
+  std::vector<double> totals;
+  std::int64_t opened_tiles = 0, consumed = 0, streamed = 0, last_index = -1;
+  bool in_order = true;
+};
+
+}  // namespace
+
+TEST_CASE("a head of one's own runs through the model lifecycle: every tile once, in order, every output, shards covering the raster",
+          "[predict][model_task]") {
+  const auto c = manifest_entry("regressor")["cases"][0];
+  TempDir dir;
+  Raster raster = Raster::open(case_raster(dir, c));
+  const nn::Model model = nn::Model::load(kTasks + "regressor.onnx");
+  // PyTorch's outputs, scaled by the metadata's 10 (reg_output_scaling), summed per channel.
+  const auto reference = read_raw<float>(c["output"]);
+  const std::size_t plane = reference.size() / 2;
+  std::vector<double> want(2, 0.0), scale(2, 0.0);
+  for (std::size_t i = 0; i < reference.size(); ++i) {
+    want[i / plane] += reference[i] / 10.0;
+    scale[i / plane] += std::fabs(reference[i] / 10.0);
+  }
+  for (std::int64_t tile : {512, 8, 5}) {
+    INFO("tile " << tile);
+    ModelTaskOptions o;
+    o.tile = tile;
+    OutputSums whole;
+    detail::run_model_task(raster, model, o, whole);
+    CHECK(whole.in_order);
+    CHECK(whole.consumed == whole.opened_tiles);
+    CHECK(whole.streamed == whole.opened_tiles);
+    REQUIRE(whole.totals.size() == 2);
+    for (std::size_t k = 0; k < 2; ++k) CHECK(whole.totals[k] == Approx(want[k]).margin(1e-5 * scale[k]));
+    // Shards: each streams its rows of tiles, and together they are the whole run.
+    if (tile == 512) continue;  // one row of tiles: no second shard
+    o.stream.shard = Shard{0, 2};
+    OutputSums first;
+    detail::run_model_task(raster, model, o, first);
+    o.stream.shard = Shard{1, 2};
+    OutputSums second;
+    detail::run_model_task(raster, model, o, second);
+    CHECK(first.consumed + second.consumed == whole.consumed);
+    CHECK(first.consumed > 0);
+    CHECK(second.consumed > 0);
+    for (std::size_t k = 0; k < 2; ++k)
+      CHECK((first.totals.empty() ? 0.0 : first.totals[k]) + (second.totals.empty() ? 0.0 : second.totals[k]) ==
+            Approx(whole.totals[k]).epsilon(1e-9));
+  }
+  // The stage resolves the input before the head plans: bands that do not fit are refused first.
+  ModelTaskOptions bad;
+  bad.bands = {1, 2};
+  OutputSums never;
+  CHECK_THROWS_AS(detail::run_model_task(raster, model, bad, never), Error);
+  CHECK(never.opened_tiles == 0);
 }
 
 TEST_CASE("each dense task refuses the other's model, and bad options, before writing", "[predict][errors]") {

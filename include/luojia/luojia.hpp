@@ -35,6 +35,7 @@
 #include <luojia/products/detection.hpp>
 #include <luojia/products/index_catalogue.hpp>
 #include <luojia/products/merge.hpp>
+#include <luojia/products/model_task.hpp>
 #include <luojia/products/polygonize.hpp>
 #include <luojia/products/prediction.hpp>
 #include <luojia/products/segmentation.hpp>

@@ -5,14 +5,15 @@
 #include <luojia/tiling/shard_layout.hpp>
 #include <luojia/nn/model.hpp>
 
-#include "products/model_products.hpp"
-#include "products/model_run.hpp"
+#include "products/class_legend.hpp"
+#include "model_task/model_stage.hpp"
 
 #include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <mutex>
+#include <optional>
 
 namespace luojia {
 namespace {
@@ -71,7 +72,7 @@ TileGrid plan_cell_grid(const RasterInfo& info, CellWindows& w, const ClassifyOp
   // much, and windows read past the buffer, differently from run to run).
   go.halo = halo + stride - 1;
   go.stride = stride;
-  return TileGrid(info.width, info.height, go).shard(o.stream.shard);
+  return TileGrid(info.width, info.height, go);
 }
 
 // One label per cell on the raster's grid with pixels `stride` times larger. Byte labels up to
@@ -123,10 +124,9 @@ struct WindowBatch {
 // batched through the network; cells without data get the nodata label and NaN scores.
 class CellClassifier {
 public:
-  CellClassifier(const nn::Model& model, const CellWindows& w, const detail::ModelInput& input, std::int64_t classes,
-                 float label_nodata, const RasterInfo& info)
-      : w_(w), input_(input), channels_(input.channels()), classes_(classes), label_nodata_(label_nodata), width_(info.width),
-        height_(info.height), sessions_(model) {}
+  CellClassifier(const detail::ModelStage& stage, const CellWindows& w, std::int64_t classes, float label_nodata)
+      : stage_(stage), w_(w), input_(stage.input), channels_(stage.input.channels()), classes_(classes), label_nodata_(label_nodata),
+        width_(stage.info.width), height_(stage.info.height) {}
 
   void classify(const InputTile& in, OutputTile& out) {
     const Window& core = in.tile.core;
@@ -135,7 +135,7 @@ public:
     const std::int64_t cells = ncx * ncy;
     out.pixels.reshape(1 + static_cast<int>(classes_), ncx, ncy);
     const CellPlanes planes{out.pixels.data(), out.pixels.data() + cells, cells};
-    const auto session = sessions_.borrow();
+    const auto session = stage_.session();
     WindowBatch batch{nn::Tensor({w_.batch_limit, channels_, w_.window, w_.window}), {}};
     for (std::int64_t cy = 0; cy < ncy; ++cy)
       for (std::int64_t cx = 0; cx < ncx; ++cx) {
@@ -209,13 +209,86 @@ private:
     batch.pending.clear();
   }
 
+  const detail::ModelStage& stage_;
   const CellWindows w_;
   const detail::ModelInput& input_;
   std::int64_t channels_, classes_;
   float label_nodata_;
   std::int64_t width_, height_;
-  detail::SessionPool sessions_;
   std::atomic<std::int64_t> windows_{0}, skipped_{0};
+};
+
+// The head: prepare (windows, classes, the cell grid, writers), run (each tile's cells, windows
+// batched through the network), done (both products finished, then both committed).
+class ClassifyHead : public detail::TaskHead<Image> {
+public:
+  ClassifyHead(const std::string& output, const ClassifyOptions& o) : output_(output), o_(o) {}
+
+  TileGrid plan(detail::ModelStage& stage) override {
+    if (o_.halo) throw UsageError("halo", "is not an option of classification: `window` and `stride` say how far a tile reads");
+    w_ = resolve_windows(stage.model, o_, stage.at_model);
+    classes_ = count_classes(stage.model, stage.input.channels(), w_.window, stage.at_model);
+    for (const std::string& p : {output_, o_.scores}) check_output_path(p, o_.output.overwrite);
+    return plan_cell_grid(stage.info, w_, o_, report_);
+  }
+
+  void open(const detail::ModelStage& stage) override {
+    // The cells this grid's tiles produce: every row, or a shard's (tile heights are whole cells).
+    const Window pixels = stage.grid().extent();
+    cell_rows_from_ = pixels.y / w_.stride;
+    const Window cell_extent{0, cell_rows_from_, report_.columns, (pixels.y + pixels.height + w_.stride - 1) / w_.stride - cell_rows_from_};
+    const RasterLayout layout = label_layout(stage.info, report_, w_.stride, classes_, cell_extent, o_.stream.shard);
+    const bool wide_labels = classes_ > 254;
+    labels_.emplace(output_, layout, o_.output);
+    const detail::ClassLegend legend = detail::class_legend(stage.model.metadata(), classes_);
+    if (!wide_labels) labels_->set_color_table(legend.colors);  // GTiff's color tables are for 8-bit palettes
+    labels_->set_category_names(legend.names);
+    scores_ = open_scores(o_, layout, classes_, legend.names);
+    classifier_.emplace(stage, w_, classes_, wide_labels ? 65535.0f : 255.0f);
+  }
+
+  // Per tile in flight: a batch of windows, the network's copy of it and its output; one label
+  // (and score) per cell.
+  detail::TileBudget budget(const detail::ModelStage& stage) override {
+    return {static_cast<std::size_t>(w_.batch_limit * stage.input.channels() * w_.window * w_.window) * 4 * 3, 1 + static_cast<int>(classes_),
+            w_.stride};
+  }
+
+  Image compute(const InputTile& in, const detail::ModelStage&) override {
+    Image image;
+    OutputTile out{in.tile, image};
+    classifier_->classify(in, out);
+    return image;
+  }
+
+  void consume(const Tile& t, Image&& image) override {
+    const Window cells{t.core.x / w_.stride, t.core.y / w_.stride - cell_rows_from_, image.width(), image.height()};
+    labels_->write(cells, image.data(), 1);
+    if (scores_) scores_->write(cells, image.data() + cells.area(), static_cast<int>(classes_));
+  }
+
+  void finish(const detail::ModelStage&, const StreamStats&) override {
+    labels_->finish();  // both finished before either is put in place
+    if (scores_) scores_->finish();
+    labels_->commit();
+    if (scores_) scores_->commit();
+    report_.windows = classifier_->windows();
+    report_.skipped = classifier_->skipped();
+    report_.written.push_back(output_);
+    if (!o_.scores.empty()) report_.written.push_back(o_.scores);
+  }
+
+  const ClassifyReport& report() const { return report_; }
+
+private:
+  const std::string& output_;
+  const ClassifyOptions& o_;
+  CellWindows w_;
+  std::int64_t classes_ = 0, cell_rows_from_ = 0;
+  std::optional<RasterWriter> labels_;
+  std::unique_ptr<RasterWriter> scores_;
+  std::optional<CellClassifier> classifier_;
+  ClassifyReport report_;
 };
 
 }  // namespace
@@ -227,53 +300,11 @@ ClassifyReport classify(const std::string& input, const std::string& model_path,
   return classify(raster, model, output, detail::loaded_with(o));
 }
 
-// PDAL's lifecycle: prepare (windows, classes, grid, writers), run (stream the cells' windows
-// through the network), done (both products finished, then both committed).
 ClassifyReport classify(Raster& raster, const nn::Model& model, const std::string& output, const ClassifyOptions& o) {
   detail::refuse_load_options(o.load, detail::kLoadedModel);
-  const RasterInfo& info = raster.info();
-  const ErrorContext at_model{model.path(), {}, {}, {}};
-  CellWindows w = resolve_windows(model, o, at_model);
-  // Bands, normalisation and type checks as for every model task.
-  const detail::ModelInput model_input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
-  const std::int64_t classes = count_classes(model, model_input.channels(), w.window, at_model);
-  for (const std::string& p : {output, o.scores}) check_output_path(p, o.output.overwrite);
-
-  ClassifyReport report;
-  const TileGrid grid = plan_cell_grid(info, w, o, report);
-  // The cells this grid's tiles produce: every row, or a shard's (tile heights are whole cells).
-  const Window pixels = grid.extent();
-  const Window cell_extent{0, pixels.y / w.stride, report.columns,
-                           (pixels.y + pixels.height + w.stride - 1) / w.stride - pixels.y / w.stride};
-  const RasterLayout layout = label_layout(info, report, w.stride, classes, cell_extent, o.stream.shard);
-  const bool wide_labels = classes > 254;
-  RasterWriter labels(output, layout, o.output);
-  const detail::ClassLegend legend = detail::class_legend(model.metadata(), classes);
-  if (!wide_labels) labels.set_color_table(legend.colors);  // GTiff's color tables are for 8-bit palettes
-  labels.set_category_names(legend.names);
-  const std::unique_ptr<RasterWriter> scores = open_scores(o, layout, classes, legend.names);
-
-  CellClassifier classifier(model, w, model_input, classes, wide_labels ? 65535.0f : 255.0f, info);
-  const TileKernel kernel = [&](const InputTile& in, OutputTile& out) { classifier.classify(in, out); };
-  const TileSink sink = [&](const Tile& t, const Image& image) {
-    const Window cells{t.core.x / w.stride, t.core.y / w.stride - cell_extent.y, image.width(), image.height()};
-    labels.write(cells, image.data(), 1);
-    if (scores) scores->write(cells, image.data() + cells.area(), static_cast<int>(classes));
-  };
-  StreamOptions so = o.stream;
-  so.read.edge = EdgeMode::Reflect;
-  so.kernel_bytes_per_tile = static_cast<std::size_t>(w.batch_limit * model_input.channels() * w.window * w.window) * 4 * 3;
-  so.output_cell = w.stride;  // one label (and score) per cell
-  stream(raster, model_input.bands, grid, 1 + static_cast<int>(classes), kernel, sink, so);
-  labels.finish();  // both finished before either is put in place
-  if (scores) scores->finish();
-  labels.commit();
-  if (scores) scores->commit();
-  report.windows = classifier.windows();
-  report.skipped = classifier.skipped();
-  report.written.push_back(output);
-  if (!o.scores.empty()) report.written.push_back(o.scores);
-  return report;
+  ClassifyHead head(output, o);
+  detail::run_model_task(raster, model, o, head);
+  return head.report();
 }
 
 }  // namespace luojia

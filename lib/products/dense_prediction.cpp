@@ -8,8 +8,7 @@
 #include <luojia/nn/model.hpp>
 #include <luojia/io/raster.hpp>
 
-#include "products/model_products.hpp"
-#include "products/model_run.hpp"
+#include "model_task/model_stage.hpp"
 
 #include <cpl_string.h>
 
@@ -18,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 namespace luojia {
 namespace {
@@ -107,40 +107,68 @@ RasterWriter open_product(const std::string& output, const RasterLayout& layout,
   return writer;
 }
 
-// The kernel: the network over a tile's read window, its core's outputs (k x k per input pixel)
-// scaled, nodata where the input pixel holds none.
-class TilePredictor {
+// The head: the network over a tile's read window, its core's outputs (k x k per input pixel)
+// scaled, nodata where the input pixel holds none; cores written as they come.
+class DenseHead : public detail::TaskHead<Image> {
 public:
-  TilePredictor(const nn::Model& model, const detail::ModelInput& input, const RasterInfo& info, std::int64_t outputs, std::int64_t k,
-                double output_scale, float nodata)
-      : input_(input), at_model_{model.path(), {}, {}, {}}, outputs_(outputs), k_(k), scale_(static_cast<float>(output_scale)),
-        nodata_(nodata), width_(info.width), height_(info.height), sessions_(model) {}
+  DenseHead(const std::string& output, const PredictOptions& o, Task task) : output_(output), o_(o), task_(task) {}
 
-  void predict(const InputTile& in, OutputTile& out) {
+  TileGrid plan(detail::ModelStage& stage) override {
+    stage.tiling = stage.dense_tiling();
+    check_task(stage.tiling, stage.info, task_, stage.at_model);
+    k_ = stage.tiling.analysis.upscale;
+    outputs_ = count_outputs(stage.model, stage.input, stage.tiling, stage.at_model);
+    const double output_scale = o_.output_scale ? *o_.output_scale : stage.model.metadata().output_scale.value_or(1.0);
+    if (!std::isfinite(output_scale)) throw UsageError("output_scale", "must be a finite number");
+    scale_ = static_cast<float>(output_scale);
+    report_.tile_size = stage.tiling.tile;
+    report_.halo = stage.tiling.halo;
+    report_.alignment = stage.tiling.alignment;
+    report_.upscale = k_;
+    report_.outputs = outputs_;
+    report_.output_scale = output_scale;
+    report_.exact = stage.tiling.exact;
+    report_.note = stage.tiling.note;
+    return stage.dense_grid();
+  }
+
+  void open(const detail::ModelStage& stage) override {
+    extent_ = stage.grid().extent();
+    check_output_path(output_, o_.output.overwrite);
+    const ProductGrid product = product_grid(stage.info, outputs_, k_, extent_, o_.stream.shard);
+    nodata_ = product.nodata;
+    writer_.emplace(open_product(output_, product.layout, o_, stage.model, outputs_, report_.output_scale, k_));
+  }
+
+  // The network's output over the read window, and the tile's output, both k*k times the pixels.
+  detail::TileBudget budget(const detail::ModelStage& stage) override {
+    report_.activation_bytes = stage.activation_bytes();
+    const Window largest = stage.grid().max_read_window();
+    return {report_.activation_bytes +
+                static_cast<std::size_t>(largest.area()) * static_cast<std::size_t>(stage.input.channels() + 2 * outputs_ * k_ * k_) * 4,
+            static_cast<int>(outputs_)};
+  }
+
+  Image compute(const InputTile& in, const detail::ModelStage& stage) override {
     const Window& core = in.tile.core;
     const Window& r = in.tile.read;
     const std::int64_t k = k_;
-    out.pixels.reshape(static_cast<int>(outputs_), core.width * k, core.height * k);
+    Image out(static_cast<int>(outputs_), core.width * k, core.height * k);
     const std::int64_t ow = core.width * k, op = ow * core.height * k;
     if (!in.any_valid()) {
       ++skipped_;
-      std::fill(out.pixels.data(), out.pixels.data() + op * outputs_, nodata_);
-      return;
+      std::fill(out.data(), out.data() + op * outputs_, nodata_);
+      return out;
     }
-    nn::Tensor x({1, input_.channels(), r.height, r.width});
-    detail::network_input(in, input_, width_, height_, x);
-    nn::Tensor y;
-    {
-      const auto session = sessions_.borrow();
-      y = session->run(input_.split(x)).at(0);
-    }
+    const nn::Tensor x = stage.network_input(in);
+    const nn::Tensor y = stage.run(x).at(0);
     const std::int64_t yw = r.width * k, yplane = yw * r.height * k;
     if (y.shape() != nn::Shape{1, outputs_, r.height * k, r.width * k})
-      raise("the model's output " + nn::to_string(y.shape()) + " does not match its input " + nn::to_string(x.shape()), at_model_);
+      raise("the model's output " + nn::to_string(y.shape()) + " does not match its input " + nn::to_string(x.shape()), stage.at_model);
     const std::int64_t cx = in.core_x(), cy = in.core_y();
     for (std::int64_t c = 0; c < outputs_; ++c) {
       const float* src = y.data() + c * yplane;
-      float* dst = out.pixels.data() + c * op;
+      float* dst = out.data() + c * op;
       for (std::int64_t oy = 0; oy < core.height * k; ++oy)
         for (std::int64_t ox = 0; ox < ow; ++ox) {
           // The input pixel this output pixel lies in decides whether it holds data.
@@ -148,68 +176,39 @@ public:
           dst[oy * ow + ox] = in.mask[m] ? src[(cy * k + oy) * yw + cx * k + ox] * scale_ : nodata_;
         }
     }
+    return out;
   }
 
-  std::int64_t skipped() const { return skipped_.load(); }
+  void consume(const Tile& t, Image&& image) override {
+    writer_->write(Window{(t.core.x - extent_.x) * k_, (t.core.y - extent_.y) * k_, t.core.width * k_, t.core.height * k_},
+                   image.data(), static_cast<int>(outputs_));
+  }
+
+  void finish(const detail::ModelStage&, const StreamStats& stats) override {
+    report_.tiles = stats.tiles;
+    report_.skipped = skipped_.load();
+    writer_->commit();
+    report_.written.push_back(output_);
+  }
+
+  const PredictReport& report() const { return report_; }
 
 private:
-  const detail::ModelInput& input_;
-  ErrorContext at_model_;
-  std::int64_t outputs_, k_;
-  float scale_, nodata_;
-  std::int64_t width_, height_;
-  detail::SessionPool sessions_;
+  const std::string& output_;
+  const PredictOptions& o_;
+  Task task_;
+  std::int64_t k_ = 1, outputs_ = 0;
+  float scale_ = 1, nodata_ = 0;
+  Window extent_;
+  std::optional<RasterWriter> writer_;
   std::atomic<std::int64_t> skipped_{0};
+  PredictReport report_;
 };
 
-// PDAL's lifecycle: prepare (tiling, outputs, the product's grid and writer), run (stream the
-// tiles through the network), done (commit).
 PredictReport predict(Raster& raster, const nn::Model& model, const std::string& output, const PredictOptions& o, Task task) {
-  const RasterInfo& info = raster.info();
-  const ErrorContext at_model{model.path(), {}, {}, {}};
-  const detail::ModelInput input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
-  const detail::ModelTiling tiling = detail::plan_model_tiling(model, input, info, o.tile, o.halo);
-  check_task(tiling, info, task, at_model);
-  const std::int64_t k = tiling.analysis.upscale;
-  const std::int64_t outputs = count_outputs(model, input, tiling, at_model);
-  const double output_scale = o.output_scale ? *o.output_scale : model.metadata().output_scale.value_or(1.0);
-  if (!std::isfinite(output_scale)) throw UsageError("output_scale", "must be a finite number");
-
-  PredictReport report;
-  report.tile_size = tiling.tile;
-  report.halo = tiling.halo;
-  report.alignment = tiling.alignment;
-  report.upscale = k;
-  report.outputs = outputs;
-  report.output_scale = output_scale;
-  report.exact = tiling.exact;
-  report.note = tiling.note;
-
-  const TileGrid grid = detail::model_tile_grid(tiling, info, o.stream.shard);
-  const Window extent = grid.extent();
-  check_output_path(output, o.output.overwrite);
-  const ProductGrid product = product_grid(info, outputs, k, extent, o.stream.shard);
-  RasterWriter writer = open_product(output, product.layout, o, model, outputs, output_scale, k);
-
-  TilePredictor predictor(model, input, info, outputs, k, output_scale, product.nodata);
-  const TileKernel kernel = [&](const InputTile& in, OutputTile& out) { predictor.predict(in, out); };
-  const TileSink sink = [&](const Tile& t, const Image& image) {
-    writer.write(Window{(t.core.x - extent.x) * k, (t.core.y - extent.y) * k, t.core.width * k, t.core.height * k}, image.data(),
-                 static_cast<int>(outputs));
-  };
-
-  StreamOptions so = detail::model_stream_options(o.stream);
-  report.activation_bytes = detail::activation_bytes(model, input, grid, tiling);
-  const Window largest = grid.max_read_window();
-  // The network's output over the read window, and the tile's output, both k*k times the pixels.
-  so.kernel_bytes_per_tile = report.activation_bytes +
-                             static_cast<std::size_t>(largest.area()) * static_cast<std::size_t>(input.channels() + 2 * outputs * k * k) * 4;
-  const StreamStats stats = stream(raster, input.bands, grid, static_cast<int>(outputs), kernel, sink, so);
-  report.tiles = stats.tiles;
-  report.skipped = predictor.skipped();
-  writer.commit();
-  report.written.push_back(output);
-  return report;
+  DenseHead head(output, o, task);
+  detail::run_model_task(raster, model, o, head);
+  return head.report();
 }
 
 }  // namespace

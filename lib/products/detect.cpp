@@ -18,8 +18,8 @@
 #include "products/coco_boxes.hpp"
 #include "products/detection_shards.hpp"
 #include "products/instance_raster.hpp"
-#include "products/model_products.hpp"
-#include "products/model_run.hpp"
+#include "products/class_legend.hpp"
+#include "model_task/model_stage.hpp"
 #include "products/prototype_masks.hpp"
 #include "products/symmetry.hpp"
 
@@ -372,13 +372,13 @@ detail::ModelTiling fixed_window_tiling(const nn::Model& model, const detail::Mo
   return t;
 }
 
-TileGrid fixed_window_grid(const detail::ModelTiling& t, const RasterInfo& info, std::int64_t w, std::int64_t h, const Shard& shard) {
+TileGrid fixed_window_grid(const detail::ModelTiling& t, const RasterInfo& info, std::int64_t w, std::int64_t h) {
   TileGridOptions go;
   go.tile_width = w - 2 * t.halo;
   go.tile_height = h - 2 * t.halo;
   go.halo = t.halo;
   go.stride = t.one_tile ? 1 : t.alignment;
-  return TileGrid(info.width, info.height, go).shard(shard);
+  return TileGrid(info.width, info.height, go);
 }
 
 std::size_t fixed_window_activation_bytes(const nn::Model& model, const detail::ModelInput& input, std::int64_t w, std::int64_t h) {
@@ -566,9 +566,12 @@ std::vector<std::string> scored_class_names(const DetectPlan& p, const nn::Model
   return detail::class_legend(meta, std::max<std::int64_t>(classes, scored)).names;
 }
 
-DetectPlan plan_detection(const RasterInfo& info, const nn::Model& model, const DetectOptions& o, const ErrorContext& at_model) {
+DetectPlan plan_detection(const detail::ModelStage& stage, const DetectOptions& o) {
+  const RasterInfo& info = stage.info;
+  const nn::Model& model = stage.model;
+  const ErrorContext& at_model = stage.at_model;
   DetectPlan p;
-  p.input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
+  p.input = stage.input;
   resolve_fixed_window(p, model, at_model);
   resolve_instances(p, model, o);
   if (o.simplify < 0) throw UsageError("simplify", "must not be negative");
@@ -586,8 +589,7 @@ TileGrid plan_detection_grid(const DetectPlan& p, const RasterInfo& info, const 
   if (p.fixed_size && o.tta == DetectionAugmentation::D4 && p.fixed_w != p.fixed_h)
     throw UsageError("tta", "d4 transposes windows, which the model's fixed " + std::to_string(p.fixed_w) + " x " +
                                 std::to_string(p.fixed_h) + " input cannot take: use `tta` flips");
-  return p.fixed_size ? fixed_window_grid(p.tiling, info, p.fixed_w, p.fixed_h, o.stream.shard)
-                      : detail::model_tile_grid(p.tiling, info, o.stream.shard);
+  return p.fixed_size ? fixed_window_grid(p.tiling, info, p.fixed_w, p.fixed_h) : detail::model_tile_grid(p.tiling, info, Shard{});
 }
 
 // Checked before the writer makes anything: the output's name, and what a shard can write.
@@ -623,10 +625,10 @@ struct TileView {
 // when the tile owns their anchor, in raster pixels, held by tile index until the sink takes them.
 class TileDetector {
 public:
-  TileDetector(const nn::Model& model, const DetectPlan& plan, const RasterInfo& info, const detail::AreaOfInterest* aoi)
-      : plan_(plan), at_model_{model.path(), {}, {}, {}}, aoi_(aoi), sessions_(model), anchors_(model, plan.input.input_channels[0]),
-        whole_(plan.tiling.analysis.anchors, plan.tiling.padded_width, plan.tiling.padded_height), width_(info.width),
-        height_(info.height) {}
+  TileDetector(const detail::ModelStage& stage, const DetectPlan& plan, const detail::AreaOfInterest* aoi)
+      : stage_(stage), plan_(plan), at_model_(stage.at_model), aoi_(aoi), anchors_(stage.model, plan.input.input_channels[0]),
+        whole_(plan.tiling.analysis.anchors, plan.tiling.padded_width, plan.tiling.padded_height), width_(stage.info.width),
+        height_(stage.info.height) {}
 
   // The boxes this tile owns (none for a tile without data).
   std::vector<Detection> detect(const InputTile& in) {
@@ -671,7 +673,7 @@ public:
     detail::network_input(InputTile{tile, pixels, valid}, plan_.input, width_, height_, x);
     std::vector<nn::Tensor> outputs;
     {
-      const auto session = sessions_.borrow();
+      const auto session = stage_.session();
       outputs = session->run(plan_.input.split(x));
     }
     const std::optional<detail::MaskLogits> logits =
@@ -726,7 +728,7 @@ private:
       }
       std::vector<nn::Tensor> outputs;
       {
-        const auto session = sessions_.borrow();
+        const auto session = stage_.session();
         outputs = session->run(input.split(s > 0 ? xt : x));
       }
       const nn::Tensor& y = outputs.at(0);
@@ -811,10 +813,10 @@ private:
     return true;
   }
 
+  const detail::ModelStage& stage_;
   const DetectPlan& plan_;
   ErrorContext at_model_;
   const detail::AreaOfInterest* aoi_;
-  detail::SessionPool sessions_;
   AnchorMap anchors_;
   const WholeImageAnchors whole_;
   std::int64_t width_, height_;
@@ -889,65 +891,87 @@ private:
   std::priority_queue<Detection, std::vector<Detection>, RanksBefore> best_;
 };
 
-// Per tile in flight: activations and the network's input (twice with tta).
-StreamOptions detection_stream_options(DetectPlan& p, const nn::Model& model, const TileGrid& grid, const DetectOptions& o) {
-  StreamOptions so = detail::model_stream_options(o.stream);
-  p.report.activation_bytes = p.fixed_size ? fixed_window_activation_bytes(model, p.input, p.fixed_w, p.fixed_h)
-                                           : detail::activation_bytes(model, p.input, grid, p.tiling);
-  const std::int64_t window_area = p.fixed_size ? p.fixed_w * p.fixed_h : grid.max_read_window().area();
-  so.kernel_bytes_per_tile = p.report.activation_bytes + static_cast<std::size_t>(window_area) *
-                                                             static_cast<std::size_t>(p.input.channels()) * 4 * (p.symmetries > 1 ? 2 : 1);
-  return so;
-}
+// The head: prepare (plan, grid, writer), run (each tile's owned boxes through streaming NMS),
+// done (the last boxes settled, masks that needed windows of their own, the products committed).
+class DetectHead : public detail::TaskHead<std::vector<Detection>> {
+public:
+  DetectHead(const std::string& output, const DetectOptions& o) : output_(output), o_(o) {}
 
-// PDAL's lifecycle: prepare (plan, grid, writer), run (stream the tiles through the network and
-// streaming NMS), done (the last boxes settled, the products committed).
-DetectReport run_detect(Raster& raster, const nn::Model& model, const std::string& output, const DetectOptions& o) {
-  const RasterInfo& info = raster.info();
-  const ErrorContext at_model{model.path(), {}, {}, {}};
-  DetectPlan plan = plan_detection(info, model, o, at_model);
-  const TileGrid grid = plan_detection_grid(plan, info, o);
-  std::unique_ptr<detail::AreaOfInterest> aoi;
-  if (!o.aoi.empty() || !o.mask.empty()) aoi = std::make_unique<detail::AreaOfInterest>(info, o.aoi, o.mask);
-  check_detection_outputs(output, o);
-  DetectionWriter writer(info, output, o, plan.class_names, plan.oriented, plan.iou, plan.instances);
-  check_placement(plan, writer, !o.stream.shard.whole());
-  plan.symmetries = o.tta == DetectionAugmentation::D4 ? 8 : o.tta == DetectionAugmentation::Flips ? 4 : 1;
+  TileGrid plan(detail::ModelStage& stage) override {
+    plan_ = plan_detection(stage, o_);
+    stage.tiling = plan_.tiling;
+    return plan_detection_grid(plan_, stage.info, o_);
+  }
 
-  TileDetector detector(model, plan, info, aoi.get());
-  SettledBoxes settled(plan, o, grid, writer);
+  void open(const detail::ModelStage& stage) override {
+    if (!o_.aoi.empty() || !o_.mask.empty()) aoi_ = std::make_unique<detail::AreaOfInterest>(stage.info, o_.aoi, o_.mask);
+    check_detection_outputs(output_, o_);
+    writer_.emplace(stage.info, output_, o_, plan_.class_names, plan_.oriented, plan_.iou, plan_.instances);
+    check_placement(plan_, *writer_, !o_.stream.shard.whole());
+    plan_.symmetries = o_.tta == DetectionAugmentation::D4 ? 8 : o_.tta == DetectionAugmentation::Flips ? 4 : 1;
+    detector_.emplace(stage, plan_, aoi_.get());
+    settled_.emplace(plan_, o_, stage.grid(), *writer_);
+  }
+
+  // Per tile in flight: activations and the network's input (twice with tta).
+  detail::TileBudget budget(const detail::ModelStage& stage) override {
+    plan_.report.activation_bytes = plan_.fixed_size ? fixed_window_activation_bytes(stage.model, plan_.input, plan_.fixed_w, plan_.fixed_h)
+                                                     : stage.activation_bytes();
+    const std::int64_t window_area = plan_.fixed_size ? plan_.fixed_w * plan_.fixed_h : stage.grid().max_read_window().area();
+    return {plan_.report.activation_bytes +
+                static_cast<std::size_t>(window_area) * static_cast<std::size_t>(plan_.input.channels()) * 4 * (plan_.symmetries > 1 ? 2 : 1),
+            0};
+  }
+
   // Each tile's owned boxes travel with it from the kernel to the NMS, in tile order.
-  using Boxes = std::vector<Detection>;
-  const std::function<Boxes(const InputTile&)> kernel = [&](const InputTile& in) { return detector.detect(in); };
-  const std::function<void(const Tile&, Boxes&&)> sink = [&](const Tile& t, Boxes&& boxes) { settled.add(t, std::move(boxes)); };
-  const StreamOptions so = detection_stream_options(plan, model, grid, o);
-  const StreamStats stats = stream_results<Boxes>(raster, plan.input.bands, grid, kernel, sink, so);
-  settled.finish();
-  auto [pending, pending_candidates] = writer.take_pending();
-  for (Detection& d : pending) {
-    d.mask = detector.own_window_mask(raster, d, so.read);
-    writer.write(d);
-    ++plan.report.masks_from_own_window;
-  }
-  for (Detection& d : pending_candidates) {
-    d.mask = detector.own_window_mask(raster, d, so.read);
-    writer.write_candidate(d);
-    ++plan.report.masks_from_own_window;
-  }
-  writer.commit();
+  std::vector<Detection> compute(const InputTile& in, const detail::ModelStage&) override { return detector_->detect(in); }
+  void consume(const Tile& t, std::vector<Detection>&& boxes) override { settled_->add(t, std::move(boxes)); }
 
-  DetectReport& report = plan.report;
-  report.tiles = stats.tiles;
-  report.skipped = detector.skipped();
-  report.candidates = detector.candidates();
-  report.detections = writer.count();
-  report.most_held = settled.most_held();
-  report.box_reach = plan.reach;
-  report.empty_masks = writer.empty_masks();
-  report.written.push_back(output);
-  if (!o.pixel_boxes.empty()) report.written.push_back(o.pixel_boxes);
-  if (plan.instances && !o.instance_raster.empty()) report.written.push_back(o.instance_raster);
-  return report;
+  void finish(const detail::ModelStage& stage, const StreamStats& stats) override {
+    settled_->finish();
+    const ReadOptions read = stage.stream().read;
+    auto [pending, pending_candidates] = writer_->take_pending();
+    for (Detection& d : pending) {
+      d.mask = detector_->own_window_mask(stage.raster, d, read);
+      writer_->write(d);
+      ++plan_.report.masks_from_own_window;
+    }
+    for (Detection& d : pending_candidates) {
+      d.mask = detector_->own_window_mask(stage.raster, d, read);
+      writer_->write_candidate(d);
+      ++plan_.report.masks_from_own_window;
+    }
+    writer_->commit();
+
+    DetectReport& report = plan_.report;
+    report.tiles = stats.tiles;
+    report.skipped = detector_->skipped();
+    report.candidates = detector_->candidates();
+    report.detections = writer_->count();
+    report.most_held = settled_->most_held();
+    report.box_reach = plan_.reach;
+    report.empty_masks = writer_->empty_masks();
+    report.written.push_back(output_);
+    if (!o_.pixel_boxes.empty()) report.written.push_back(o_.pixel_boxes);
+    if (plan_.instances && !o_.instance_raster.empty()) report.written.push_back(o_.instance_raster);
+  }
+
+  const DetectReport& report() const { return plan_.report; }
+
+private:
+  const std::string& output_;
+  const DetectOptions& o_;
+  DetectPlan plan_;
+  std::unique_ptr<detail::AreaOfInterest> aoi_;
+  std::optional<DetectionWriter> writer_;
+  std::optional<TileDetector> detector_;
+  std::optional<SettledBoxes> settled_;
+};
+
+DetectReport run_detect(Raster& raster, const nn::Model& model, const std::string& output, const DetectOptions& o) {
+  DetectHead head(output, o);
+  detail::run_model_task(raster, model, o, head);
+  return head.report();
 }
 
 }  // namespace

@@ -11,8 +11,8 @@
 #include "io/file_names.hpp"
 #include "products/aoi.hpp"
 #include "products/majority.hpp"
-#include "products/model_products.hpp"
-#include "products/model_run.hpp"
+#include "products/class_legend.hpp"
+#include "model_task/model_stage.hpp"
 #include "products/symmetry.hpp"
 #include "products/polygonize.hpp"
 
@@ -120,22 +120,20 @@ void write_products(Writers& w, const Layout& l, const Window& raster_window, co
 
 // A segmentation run resolved and checked before anything is read or written.
 struct Plan {
-  detail::ModelInput input;
-  detail::ModelTiling tiling;
   bool blend = false;  // tiles overlap and are averaged (a model with global context)
   Layout layout;
   detail::ClassLegend legend;
   SegmentReport report;
 };
 
-// Input, tiling and the notes on exactness; throws before any output exists.
-Plan plan_tiles(const RasterInfo& info, const nn::Model& model, const SegmentOptions& o) {
-  const ErrorContext at_model{model.path(), {}, {}, {}};
+// Tiling and the notes on exactness; throws before any output exists.
+Plan plan_tiles(detail::ModelStage& stage, const SegmentOptions& o) {
+  const ErrorContext& at_model = stage.at_model;
+  const RasterInfo& info = stage.info;
   Plan plan;
-  plan.input = detail::resolve_model_input(model, info, o.bands, o.scale, o.mean, o.std);
-  plan.tiling = detail::plan_model_tiling(model, plan.input, info, o.tile, o.halo, o.blend);
-  const nn::OutputAnalysis& analysis = plan.tiling.analysis;
-  const detail::ModelTiling& t = plan.tiling;
+  stage.tiling = stage.dense_tiling(o.blend);
+  const nn::OutputAnalysis& analysis = stage.tiling.analysis;
+  const detail::ModelTiling& t = stage.tiling;
   if (analysis.stride != 1 || analysis.upscale != 1)
     raise(analysis.upscale != 1 ? "the model's first output is " + std::to_string(analysis.upscale) +
                                       " times finer than its input: that is super-resolution (luojia-superres)"
@@ -174,11 +172,12 @@ void check_shard_options(const SegmentOptions& o, bool blend, const ErrorContext
 }
 
 // The classes (from a run at the smallest aligned size), their legend, and the output planes.
-void plan_outputs(Plan& plan, const nn::Model& model, const SegmentOptions& o, const Window& extent) {
-  const ErrorContext at_model{model.path(), {}, {}, {}};
-  const std::int64_t align = plan.tiling.alignment, channels = plan.input.channels();
+void plan_outputs(Plan& plan, const detail::ModelStage& stage, const SegmentOptions& o, const Window& extent) {
+  const nn::Model& model = stage.model;
+  const ErrorContext& at_model = stage.at_model;
+  const std::int64_t align = stage.tiling.alignment, channels = stage.input.channels();
   const std::int64_t probe = round_up(std::max<std::int64_t>(32, align), align);
-  const auto out = model.run(plan.input.split(nn::Tensor({1, channels, probe, probe})));
+  const auto out = model.run(stage.input.split(nn::Tensor({1, channels, probe, probe})));
   const nn::Shape& s = out.at(0).shape();
   if (s.size() != 4 || s[2] != probe || s[3] != probe)
     raise("the model's output " + nn::to_string(s) + " is not a per-pixel map of the input " + nn::to_string({1, channels, probe, probe}),
@@ -261,10 +260,9 @@ Writers open_writers(const RasterInfo& info, const Window& extent, const Plan& p
 // Class probabilities of a tile's pixels, averaged over D4 with tta; called from several threads.
 class TileClassifier {
 public:
-  TileClassifier(const nn::Model& model, const Plan& plan, const SegmentOptions& o, const RasterInfo& info,
-                 const detail::AreaOfInterest* aoi)
-      : plan_(plan), sessions_(model), model_path_(model.path()), symmetries_(o.tta ? 8 : 1), window_(o.window), width_(info.width),
-        height_(info.height), aoi_(aoi) {}
+  TileClassifier(const detail::ModelStage& stage, const Plan& plan, const SegmentOptions& o, const detail::AreaOfInterest* aoi)
+      : stage_(stage), plan_(plan), symmetries_(o.tta ? 8 : 1), window_(o.window), width_(stage.info.width),
+        height_(stage.info.height), aoi_(aoi) {}
 
   // The class, confidence, probability and logit planes of the tile's core.
   void classify(const InputTile& in, OutputTile& out) {
@@ -328,12 +326,11 @@ private:
   // Probabilities over `region` (read-window coordinates) and its raw logits. The network sees the
   // whole read window; only the region is needed after it.
   void infer(const InputTile& in, const Window& region, std::vector<float>& probs, std::vector<float>& raw) {
-    const std::int64_t classes = plan_.layout.classes, channels = plan_.input.channels();
+    const std::int64_t classes = plan_.layout.classes, channels = stage_.input.channels();
     const Window& r = in.tile.read;
     const std::int64_t plane = r.area();
-    nn::Tensor x({1, channels, r.height, r.width});
-    detail::network_input(in, plan_.input, width_, height_, x);
-    const auto session = sessions_.borrow();
+    const nn::Tensor x = stage_.network_input(in);
+    const auto session = stage_.session();
     probs.assign(static_cast<std::size_t>(classes * region.area()), 0.0f);
     std::vector<float> scratch;
     const float share = 1.0f / static_cast<float>(symmetries_);
@@ -344,10 +341,10 @@ private:
         xi = nn::Tensor({1, channels, sym.transpose ? r.width : r.height, sym.transpose ? r.height : r.width});
         apply_symmetry(x.data(), channels, r.height, r.width, sym, false, xi.data());
       }
-      const nn::Tensor y = session->run(plan_.input.split(xi)).at(0);
+      const nn::Tensor y = session->run(stage_.input.split(xi)).at(0);
       if (y.size() != classes * plane)
         raise("the model's output " + nn::to_string(y.shape()) + " does not match its input " + nn::to_string(xi.shape()),
-              ErrorContext{model_path_, {}, {}, {}});
+              stage_.at_model);
       const float* logits = y.data();
       if (s > 0) {
         scratch.resize(static_cast<std::size_t>(classes * plane));
@@ -361,7 +358,7 @@ private:
                       logits + k * plane + (region.y + yy) * r.width + region.x + region.width,
                       raw.data() + k * region.area() + yy * region.width);
       }
-      if (plan_.tiling.analysis.probabilities)  // the network ends in a softmax over classes: its outputs are probabilities
+      if (stage_.tiling.analysis.probabilities)  // the network ends in a softmax over classes: its outputs are probabilities
         for (std::int64_t k = 0; k < classes; ++k)
           for (std::int64_t yy = 0; yy < region.height; ++yy)
             for (std::int64_t xx = 0; xx < region.width; ++xx)
@@ -382,9 +379,8 @@ private:
     if (aoi_) aoi_->restrict(part, valid);
   }
 
+  const detail::ModelStage& stage_;
   const Plan& plan_;
-  detail::SessionPool sessions_;
-  std::string model_path_;
   std::size_t symmetries_;
   BlendWindow window_;
   std::int64_t width_, height_;
@@ -476,6 +472,73 @@ void finish_products(Writers& writers, const Plan& plan, const std::string& clas
     if (!path->empty()) report.written.push_back(*path);
 }
 
+// The head: prepare (plan, writers), run (class planes per tile, or weighted probabilities to
+// blend), done (finish and commit the products together).
+class SegmentHead : public detail::TaskHead<Image> {
+public:
+  SegmentHead(const std::string& class_map, const SegmentOptions& o) : class_map_(class_map), o_(o) {}
+
+  TileGrid plan(detail::ModelStage& stage) override {
+    plan_ = plan_tiles(stage, o_);
+    return stage.dense_grid();
+  }
+
+  void open(const detail::ModelStage& stage) override {
+    const RasterInfo& info = stage.info;
+    if (!o_.stream.shard.whole()) check_shard_options(o_, plan_.blend, stage.at_model);
+    plan_outputs(plan_, stage, o_, stage.grid().extent());
+    // Every output is checked before the run, so a long run never fails at its end for a name.
+    for (const std::string& path : {class_map_, o_.vector}) check_output_path(path, o_.output.overwrite);
+    if (!o_.vector.empty()) vector_driver_for(o_.vector);
+    if (!o_.aoi.empty() || !o_.mask.empty()) aoi_ = std::make_unique<detail::AreaOfInterest>(info, o_.aoi, o_.mask);
+    writers_ = open_writers(info, stage.grid().extent(), plan_, class_map_, o_, stage.model.path());
+    classifier_.emplace(stage, plan_, o_, aoi_.get());
+    if (plan_.blend) blended_.emplace(info.width, info.height, plan_.layout, writers_);
+  }
+
+  // Per tile in flight: activations, the network's input and output, probabilities (twice with tta).
+  detail::TileBudget budget(const detail::ModelStage& stage) override {
+    plan_.report.activation_bytes = stage.activation_bytes();
+    const Window largest = stage.grid().max_read_window();
+    const auto read_pixels = static_cast<std::size_t>(std::min(largest.width, stage.tiling.padded_width) *
+                                                      std::min(largest.height, stage.tiling.padded_height));
+    const auto tile_floats = read_pixels * static_cast<std::size_t>(stage.input.channels() + 3 * plan_.layout.classes);
+    return {(plan_.report.activation_bytes + tile_floats * 4) * (o_.tta ? 2 : 1),
+            plan_.blend ? 1 + static_cast<int>(plan_.layout.classes) : plan_.layout.planes()};
+  }
+
+  Image compute(const InputTile& in, const detail::ModelStage&) override {
+    Image image;
+    OutputTile out{in.tile, image};
+    if (plan_.blend) classifier_->weigh(in, out);
+    else classifier_->classify(in, out);
+    return image;
+  }
+
+  void consume(const Tile& t, Image&& image) override {
+    if (plan_.blend) blended_->add(t, image);
+    else write_products(writers_, plan_.layout, t.core, image);
+  }
+
+  void finish(const detail::ModelStage& stage, const StreamStats& stats) override {
+    if (plan_.blend) blended_->flush_below(stage.info.height);
+    plan_.report.tiles = stats.tiles;
+    plan_.report.skipped = classifier_->skipped();
+    finish_products(writers_, plan_, class_map_, o_, plan_.report);
+  }
+
+  const SegmentReport& report() const { return plan_.report; }
+
+private:
+  const std::string& class_map_;
+  const SegmentOptions& o_;
+  Plan plan_;
+  std::unique_ptr<detail::AreaOfInterest> aoi_;
+  Writers writers_;
+  std::optional<TileClassifier> classifier_;
+  std::optional<BlendAccumulator> blended_;
+};
+
 }  // namespace
 
 SegmentReport segment(const std::string& input, const std::string& model_path, const std::string& class_map,
@@ -485,49 +548,11 @@ SegmentReport segment(const std::string& input, const std::string& model_path, c
   return segment(raster, model, class_map, detail::loaded_with(o));
 }
 
-// PDAL's lifecycle: prepare (plan, writers), run (stream the tiles through the network), done
-// (finish and commit the products together).
 SegmentReport segment(Raster& raster, const nn::Model& model, const std::string& class_map, const SegmentOptions& o) {
   detail::refuse_load_options(o.load, detail::kLoadedModel);
-  const RasterInfo& info = raster.info();
-  Plan plan = plan_tiles(info, model, o);
-  const TileGrid grid = detail::model_tile_grid(plan.tiling, info, o.stream.shard);
-  if (!o.stream.shard.whole()) check_shard_options(o, plan.blend, ErrorContext{model.path(), {}, {}, {}});
-  plan_outputs(plan, model, o, grid.extent());
-  // Every output is checked before the run, so a long run never fails at its end for a name.
-  for (const std::string& path : {class_map, o.vector}) check_output_path(path, o.output.overwrite);
-  if (!o.vector.empty()) vector_driver_for(o.vector);
-  std::unique_ptr<detail::AreaOfInterest> aoi;
-  if (!o.aoi.empty() || !o.mask.empty()) aoi = std::make_unique<detail::AreaOfInterest>(info, o.aoi, o.mask);
-  Writers writers = open_writers(info, grid.extent(), plan, class_map, o, model.path());
-
-  TileClassifier classifier(model, plan, o, info, aoi.get());
-  BlendAccumulator blended(info.width, info.height, plan.layout, writers);
-  TileKernel kernel;
-  TileSink sink;
-  if (plan.blend) {
-    kernel = [&](const InputTile& in, OutputTile& out) { classifier.weigh(in, out); };
-    sink = [&](const Tile& t, const Image& image) { blended.add(t, image); };
-  } else {
-    kernel = [&](const InputTile& in, OutputTile& out) { classifier.classify(in, out); };
-    sink = [&](const Tile& t, const Image& image) { write_products(writers, plan.layout, t.core, image); };
-  }
-  StreamOptions so = detail::model_stream_options(o.stream);
-  SegmentReport report = plan.report;
-  report.activation_bytes = detail::activation_bytes(model, plan.input, grid, plan.tiling);
-  // Per tile in flight: activations, the network's input and output, probabilities (twice with tta).
-  const Window largest = grid.max_read_window();
-  const auto read_pixels = static_cast<std::size_t>(std::min(largest.width, plan.tiling.padded_width) *
-                                                    std::min(largest.height, plan.tiling.padded_height));
-  const auto tile_floats = read_pixels * static_cast<std::size_t>(plan.input.channels() + 3 * plan.layout.classes);
-  so.kernel_bytes_per_tile = (report.activation_bytes + tile_floats * 4) * (o.tta ? 2 : 1);
-  const StreamStats stats = stream(raster, plan.input.bands, grid, plan.blend ? 1 + static_cast<int>(plan.layout.classes) : plan.layout.planes(),
-                                   kernel, sink, so);
-  if (plan.blend) blended.flush_below(info.height);
-  report.tiles = stats.tiles;
-  report.skipped = classifier.skipped();
-  finish_products(writers, plan, class_map, o, report);
-  return report;
+  SegmentHead head(class_map, o);
+  detail::run_model_task(raster, model, o, head);
+  return head.report();
 }
 
 }  // namespace luojia

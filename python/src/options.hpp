@@ -130,9 +130,10 @@ public:
     return *this;
   }
 
-  // An option that is a field of Options (or of a struct inside it, through member).
-  template <class T>
-  OptionTable& field(const std::string& name, T Options::*member, const std::string& help) {
+  // An option that is a field of Options or of a base of it (ModelTaskOptions).
+  template <class T, class Base>
+    requires std::is_base_of_v<Base, Options>
+  OptionTable& field(const std::string& name, T Base::*member, const std::string& help) {
     return add(name, detail::kind_name<T>(), help,
                [member, name](Options& o, py::handle v) { o.*member = detail::convert<T>(v, name); });
   }

@@ -37,13 +37,18 @@ void add_kernel_options(OptionTable<Options>& t, Access load) {
   t.field("winograd", load, &nn::LoadOptions::winograd, "3x3 convolutions through Winograd: auto (where it pays), off, f2 or f4");
 }
 
-// bands, scale, mean, std: the input overrides every model task shares.
+// What every model task takes (ModelTaskOptions): bands, scale, mean, std, tile, halo (unless the
+// task refuses it), isa, winograd, threads, memory_budget.
 template <class Options>
-void add_input_options(OptionTable<Options>& t) {
-  t.field("bands", &Options::bands, "raster bands (1-based) for the model's input channels, over its metadata");
-  t.field("scale", &Options::scale, "value * scale before mean and std (one value or one per channel)");
-  t.field("mean", &Options::mean, "subtracted per channel");
-  t.field("std", &Options::std, "divided by per channel");
+void add_model_task_options(OptionTable<Options>& t, bool halo = true) {
+  t.field("bands", &ModelTaskOptions::bands, "raster bands (1-based) for the model's input channels, over its metadata");
+  t.field("scale", &ModelTaskOptions::scale, "value * scale before mean and std (one value or one per channel)");
+  t.field("mean", &ModelTaskOptions::mean, "subtracted per channel");
+  t.field("std", &ModelTaskOptions::std, "divided by per channel");
+  t.field("tile", &ModelTaskOptions::tile, "tile side in pixels (default 512)");
+  if (halo) t.field("halo", &ModelTaskOptions::halo, "halo in pixels (default: what the task needs, exact where the model allows)");
+  add_kernel_options(t, member<&ModelTaskOptions::load>);
+  add_stream_options(t, member<&ModelTaskOptions::stream>);
 }
 
 const OptionTable<SegmentOptions>& segment_table() {
@@ -59,9 +64,7 @@ const OptionTable<SegmentOptions>& segment_table() {
     t.field("min_area", &SegmentOptions::min_area, "polygons smaller than this (CRS units squared) are sieved");
     t.field("min_pixels", &SegmentOptions::min_pixels, "... or smaller than this many pixels");
     t.field("simplify", &SegmentOptions::simplify, "Douglas-Peucker tolerance of the polygons (CRS units)");
-    add_input_options(t);
-    t.field("tile", &SegmentOptions::tile, "tile side in pixels (default 512)");
-    t.field("halo", &SegmentOptions::halo, "halo in pixels (default: from the graph analysis, exact)");
+    add_model_task_options(t);
     t.field("blend", &SegmentOptions::blend, "blend overlapping tiles (models that are not exactly tileable)");
     t.add("window", "str", "blend window: hann or triangle", [](SegmentOptions& o, py::handle v) {
       const std::string w = convert<std::string>(v, "window");
@@ -75,8 +78,6 @@ const OptionTable<SegmentOptions>& segment_table() {
     t.field("regularize", &SegmentOptions::regularize, "majority filter radius on the class map");
     t.field("threshold", &SegmentOptions::threshold, "class 0 where the best probability is below it");
     add_output_options(t, member<&SegmentOptions::output>);
-    add_kernel_options(t, member<&SegmentOptions::load>);
-    add_stream_options(t, member<&SegmentOptions::stream>);
     return t;
   }();
   return t;
@@ -85,13 +86,9 @@ const OptionTable<SegmentOptions>& segment_table() {
 const OptionTable<PredictOptions>& predict_table() {
   static const OptionTable<PredictOptions> t = [] {
     OptionTable<PredictOptions> t("regress and super_resolve");
-    add_input_options(t);
+    add_model_task_options(t);
     t.field("output_scale", &PredictOptions::output_scale, "every output value is multiplied by it (default: the metadata's)");
-    t.field("tile", &PredictOptions::tile, "tile side in pixels (default 512)");
-    t.field("halo", &PredictOptions::halo, "halo in pixels (default: the receptive radius, exact)");
     add_output_options(t, member<&PredictOptions::output>);
-    add_kernel_options(t, member<&PredictOptions::load>);
-    add_stream_options(t, member<&PredictOptions::stream>);
     return t;
   }();
   return t;
@@ -102,12 +99,9 @@ const OptionTable<ClassifyOptions>& classify_table() {
     OptionTable<ClassifyOptions> t("classify");
     t.field("window", &ClassifyOptions::window, "window side in pixels (default: the model's fixed input)");
     t.field("stride", &ClassifyOptions::stride, "distance between windows (default: the window)");
-    t.field("tile", &ClassifyOptions::tile, "pixels per streamed tile");
     t.field("scores", &ClassifyOptions::scores, "also write the model's outputs here, one band per class");
-    add_input_options(t);
+    add_model_task_options(t, false);
     add_output_options(t, member<&ClassifyOptions::output>);
-    add_kernel_options(t, member<&ClassifyOptions::load>);
-    add_stream_options(t, member<&ClassifyOptions::stream>);
     return t;
   }();
   return t;
@@ -116,7 +110,7 @@ const OptionTable<ClassifyOptions>& classify_table() {
 const OptionTable<DetectOptions>& detect_table() {
   static const OptionTable<DetectOptions> t = [] {
     OptionTable<DetectOptions> t("detect");
-    add_input_options(t);
+    add_model_task_options(t);
     t.add("layout", "str", "auto, yolo8, yolo5, oriented, end2end, end2end-oriented, yolo8-seg", [](DetectOptions& o, py::handle v) {
       o.layout = parse_detection_layout(convert<std::string>(v, "layout"));
     });
@@ -130,8 +124,6 @@ const OptionTable<DetectOptions>& detect_table() {
       o.tta = parse_detection_augmentation(convert<std::string>(v, "tta"));
     });
     t.field("box_reach", &DetectOptions::box_reach, "farthest a box reaches from its anchor (pixels; default: metadata)");
-    t.field("tile", &DetectOptions::tile, "tile side in pixels (default 512)");
-    t.field("halo", &DetectOptions::halo, "halo in pixels (default: from the graph analysis, exact)");
     t.field("aoi", &DetectOptions::aoi, "vector: only detections anchored inside its polygons");
     t.field("mask", &DetectOptions::mask, "raster on the same grid: only detections anchored on non-zero pixels");
     t.field("pixel_boxes", &DetectOptions::pixel_boxes, "also write COCO-style JSON boxes in pixels here");
@@ -140,8 +132,6 @@ const OptionTable<DetectOptions>& detect_table() {
     t.field("format", &DetectOptions::format, "OGR driver of the output (default: from its extension)");
     t.field("layer_options", &DetectOptions::layer_options, "KEY=VALUE layer creation options (ogr2ogr -lco)");
     t.field("overwrite", &DetectOptions::overwrite, "replace existing products");
-    add_kernel_options(t, member<&DetectOptions::load>);
-    add_stream_options(t, member<&DetectOptions::stream>);
     return t;
   }();
   return t;
@@ -295,7 +285,8 @@ const OptionTable<MergeOptions>& merge_table() {
 
 // ---- reports ----------------------------------------------------------------------------------------
 
-py::dict report(const SegmentReport& r) {
+// What every model task reports (ModelTaskReport).
+py::dict model_task_report(const ModelTaskReport& r) {
   py::dict d;
   d["tiles"] = r.tiles, d["skipped"] = r.skipped, d["tile_size"] = r.tile_size, d["halo"] = r.halo;
   d["alignment"] = r.alignment, d["exact"] = r.exact, d["note"] = r.note, d["activation_bytes"] = r.activation_bytes;
@@ -303,11 +294,11 @@ py::dict report(const SegmentReport& r) {
   return d;
 }
 
+py::dict report(const SegmentReport& r) { return model_task_report(r); }
+
 py::dict report(const PredictReport& r) {
-  py::dict d;
-  d["tiles"] = r.tiles, d["skipped"] = r.skipped, d["tile_size"] = r.tile_size, d["halo"] = r.halo;
-  d["alignment"] = r.alignment, d["upscale"] = r.upscale, d["outputs"] = r.outputs, d["output_scale"] = r.output_scale;
-  d["exact"] = r.exact, d["note"] = r.note, d["activation_bytes"] = r.activation_bytes, d["written"] = r.written;
+  py::dict d = model_task_report(r);
+  d["upscale"] = r.upscale, d["outputs"] = r.outputs, d["output_scale"] = r.output_scale;
   return d;
 }
 
@@ -318,13 +309,11 @@ py::dict report(const ClassifyReport& r) {
 }
 
 py::dict report(const DetectReport& r) {
-  py::dict d;
-  d["tiles"] = r.tiles, d["skipped"] = r.skipped, d["tile_size"] = r.tile_size, d["halo"] = r.halo;
-  d["alignment"] = r.alignment, d["layout"] = std::string(name(r.layout)), d["confidence"] = r.confidence, d["iou"] = r.iou;
+  py::dict d = model_task_report(r);
+  d["layout"] = std::string(name(r.layout)), d["confidence"] = r.confidence, d["iou"] = r.iou;
   d["candidates"] = r.candidates, d["detections"] = r.detections, d["most_held"] = r.most_held;
-  d["box_reach"] = detail::optional_object(r.box_reach), d["exact"] = r.exact, d["note"] = r.note;
-  d["activation_bytes"] = r.activation_bytes, d["masks_from_own_window"] = r.masks_from_own_window;
-  d["empty_masks"] = r.empty_masks, d["written"] = r.written;
+  d["box_reach"] = detail::optional_object(r.box_reach), d["masks_from_own_window"] = r.masks_from_own_window;
+  d["empty_masks"] = r.empty_masks;
   return d;
 }
 

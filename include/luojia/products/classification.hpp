@@ -5,6 +5,7 @@
 #include <luojia/nn/layer_registry.hpp>
 #include <luojia/nn/model.hpp>
 #include <luojia/io/raster_writer.hpp>
+#include <luojia/products/model_task.hpp>
 
 #include <string>
 #include <vector>
@@ -16,19 +17,13 @@ namespace nn {
 class Model;
 }
 
-struct ClassifyOptions {
+// Input, threads and kernels: ModelTaskOptions. tile is rounded to whole cells; halo is refused:
+// the windows say how far a tile reads.
+struct ClassifyOptions : ModelTaskOptions {
   std::int64_t window = 0;  // window side in pixels; 0: the model's fixed input size
   std::int64_t stride = 0;  // distance between windows; 0: the window (no overlap)
-  std::int64_t tile = 512;  // pixels per streamed tile (rounded to whole cells)
   std::string scores;       // optional: the model's outputs, one Float32 band per class
-  std::vector<int> bands;   // overrides of the model's metadata, as for segmentation
-  std::vector<double> scale, mean, std;
   OutputOptions output;
-  StreamOptions stream;
-  const nn::LayerRegistry* registry = nullptr;
-  // How the path overload loads the model: the kernels' instruction set (isa) and Winograd. The
-  // loaded-model overload refuses them: that model's kernels were chosen at Model::load.
-  nn::LoadOptions load;
 };
 
 struct ClassifyReport {

@@ -7,6 +7,7 @@
 #include <luojia/nn/model.hpp>
 #include <luojia/nn/tensor.hpp>
 #include <luojia/products/instance_mask.hpp>
+#include <luojia/products/model_task.hpp>
 
 #include <array>
 #include <cstddef>
@@ -109,11 +110,8 @@ enum class DetectionAugmentation {
 // "none", "flips", "d4"; throws UsageError("tta").
 LUOJIA_API DetectionAugmentation parse_detection_augmentation(const std::string& name);
 
-struct DetectOptions {
-  // Input: bands and normalisation override the model's metadata when given.
-  std::vector<int> bands;
-  std::vector<double> scale, mean, std;
-
+// Input, tiling, threads and kernels: ModelTaskOptions (halo nullopt: from the graph analysis, exact).
+struct DetectOptions : ModelTaskOptions {
   DetectionLayout layout = DetectionLayout::Auto;
   std::optional<double> confidence;  // default: the metadata's det_conf, else 0.25
   std::optional<double> iou;         // NMS threshold; default: the metadata's det_iou_thresh, else 0.45
@@ -127,8 +125,6 @@ struct DetectOptions {
   // the detections); with it, boxes are final and written out as tile rows pass.
   std::optional<double> box_reach;
 
-  std::int64_t tile = 512;
-  std::optional<std::int64_t> halo;  // nullopt: from the graph analysis (exact tiling)
   std::string aoi;                   // vector: only detections anchored inside its polygons
   std::string mask;                  // raster on the same grid: only detections anchored on non-zero pixels
   std::string pixel_boxes;           // optional COCO-style JSON of the detections in pixel coordinates
@@ -140,36 +136,24 @@ struct DetectOptions {
   std::vector<std::string> layer_options;  // KEY=VALUE creation options of its layer (ogr2ogr -lco)
 
   bool overwrite = false;
-  StreamOptions stream;
-  const nn::LayerRegistry* registry = nullptr;  // for the path overload; default: the built-in layers
-  // How the path overload loads the model: the kernels' instruction set (isa) and Winograd. The
-  // loaded-model overload refuses them: that model's kernels were chosen at Model::load.
-  nn::LoadOptions load;
   // Called with every detection written (raster pixels; instances with their mask), in the order
   // written, one call at a time: the results for a C++ caller, besides the files.
   std::function<void(const Detection&)> on_detection;
 };
 
-struct DetectReport {
-  std::int64_t tiles = 0;
-  std::int64_t skipped = 0;        // tiles without a pixel holding data
-  std::int64_t tile_size = 0;
-  std::int64_t halo = 0;
-  std::int64_t alignment = 1;
+// Not exact when tiles overlap and are merged by NMS (no anchor grid found); the note also carries
+// warnings (no geotransform, boxes held).
+struct DetectReport : ModelTaskReport {
   DetectionLayout layout = DetectionLayout::Auto;
   double confidence = 0, iou = 0;
   std::int64_t candidates = 0;     // boxes above the confidence, before NMS
   std::int64_t detections = 0;     // written
   std::size_t most_held = 0;       // the most boxes held at once waiting for NMS
   std::optional<double> box_reach; // the reach that let boxes be final row by row (none: held to the end)
-  bool exact = true;               // false when tiles overlap and are merged by NMS (no anchor grid found)
-  std::string note;                // why not exact, and warnings (no geotransform, boxes held)
-  std::size_t activation_bytes = 0;
   // Instance segmentation: masks whose prototypes reached past their tile's sure region and were
   // made from a window of their own, and instances dropped because no pixel of their mask is on.
   std::int64_t masks_from_own_window = 0;
   std::int64_t empty_masks = 0;
-  std::vector<std::string> written;
 };
 
 // luojia-detect as a function: the detector's boxes over the whole raster, as one polygon per

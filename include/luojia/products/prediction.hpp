@@ -6,6 +6,7 @@
 #include <luojia/nn/layer_registry.hpp>
 #include <luojia/nn/model.hpp>
 #include <luojia/io/raster_writer.hpp>
+#include <luojia/products/model_task.hpp>
 
 #include <optional>
 #include <string>
@@ -18,38 +19,19 @@ namespace nn {
 class Model;
 }
 
-struct PredictOptions {
-  // Input: bands and normalisation override the model's metadata when given.
-  std::vector<int> bands;
-  std::vector<double> scale, mean, std;
+// Input, tiling, threads and kernels: ModelTaskOptions (halo nullopt: the receptive radius, exact).
+struct PredictOptions : ModelTaskOptions {
   // Every output value is multiplied by it; default: the model's metadata (Deepness's
   // reg_output_scaling), else 1.
   std::optional<double> output_scale;
-
-  std::int64_t tile = 512;
-  std::optional<std::int64_t> halo;  // nullopt: the model's receptive radius (exact tiling)
-
   OutputOptions output;  // COG gets OVERVIEW_RESAMPLING=AVERAGE unless the creation options say otherwise
-  StreamOptions stream;
-  const nn::LayerRegistry* registry = nullptr;  // for the path overloads; default: the built-in layers
-  // How the path overload loads the model: the kernels' instruction set (isa) and Winograd. The
-  // loaded-model overload refuses them: that model's kernels were chosen at Model::load.
-  nn::LoadOptions load;
 };
 
-struct PredictReport {
-  std::int64_t tiles = 0;
-  std::int64_t skipped = 0;      // tiles without a pixel holding data
-  std::int64_t tile_size = 0;
-  std::int64_t halo = 0;
-  std::int64_t alignment = 1;
+// Not exact when a halo below the receptive radius was asked for.
+struct PredictReport : ModelTaskReport {
   std::int64_t upscale = 1;      // output pixels per input pixel along each axis
   std::int64_t outputs = 0;      // bands of the product: the model's output channels
   double output_scale = 1.0;
-  bool exact = true;             // false when a halo below the receptive radius was asked for
-  std::string note;
-  std::size_t activation_bytes = 0;
-  std::vector<std::string> written;
 };
 
 // One Float32 band per model output channel, on the input's grid (same size, CRS, geotransform),

@@ -5,6 +5,7 @@
 #include <luojia/nn/layer_registry.hpp>
 #include <luojia/nn/model.hpp>
 #include <luojia/io/raster_writer.hpp>
+#include <luojia/products/model_task.hpp>
 
 #include <optional>
 #include <string>
@@ -20,7 +21,8 @@ class Model;
 // Weight of a pixel in a blended tile, by its position in the tile; neither reaches zero.
 enum class BlendWindow { Hann, Triangle };
 
-struct SegmentOptions {
+// Input, tiling, threads and kernels: ModelTaskOptions (halo nullopt: from the graph analysis, exact).
+struct SegmentOptions : ModelTaskOptions {
   // Products: the class map (Byte, colour table and class names, nodata 255) and optional others.
   std::string probabilities;                        // one band per class
   DataType probability_type = DataType::Float32;    // Float32 (nodata -1) or Byte (0..254 = p*254, nodata 255)
@@ -31,12 +33,6 @@ struct SegmentOptions {
   int min_pixels = 0;                               // ... or than this many pixels
   double simplify = 0.0;                            // Douglas-Peucker tolerance in CRS units
 
-  // Input: bands and normalisation override the model's metadata when given.
-  std::vector<int> bands;
-  std::vector<double> scale, mean, std;
-
-  std::int64_t tile = 512;
-  std::optional<std::int64_t> halo;  // nullopt: from the graph analysis (exact tiling)
   bool blend = false;                // for models that are not exactly tileable
   BlendWindow window = BlendWindow::Hann;
   bool tta = false;                  // D4: 4 rotations x 2 flips averaged in probability space
@@ -48,24 +44,10 @@ struct SegmentOptions {
   std::optional<double> threshold;
 
   OutputOptions output;
-  StreamOptions stream;
-  const nn::LayerRegistry* registry = nullptr;  // default: the built-in layers
-  // How the path overload loads the model: the kernels' instruction set (isa) and Winograd. The
-  // loaded-model overload refuses them: that model's kernels were chosen at Model::load.
-  nn::LoadOptions load;
 };
 
-struct SegmentReport {
-  std::int64_t tiles = 0;
-  std::int64_t skipped = 0;          // tiles without a pixel to classify (nodata, outside the AOI)
-  std::int64_t tile_size = 0;
-  std::int64_t halo = 0;
-  std::int64_t alignment = 1;
-  bool exact = true;                 // false when blending a model that is not exactly tileable
-  std::string note;                  // why not exact, or what was adjusted
-  std::size_t activation_bytes = 0;  // network activations of one tile
-  std::vector<std::string> written;  // every product, class map first
-};
+// Not exact when blending a model that is not exactly tileable; written: the class map first.
+struct SegmentReport : ModelTaskReport {};
 
 // luojia-segment as a function: INPUT through MODEL into a class map at class_map, and the optional
 // products of options, all on INPUT's grid with its CRS and geotransform. Throws Error before

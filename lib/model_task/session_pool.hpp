@@ -1,31 +1,14 @@
 #pragma once
-// What the model-driven products share: normalisation overrides, class names and colours, and
-// network sessions lent to tiles.
+// Network sessions (plans and activation arenas) lent to tiles rather than tied to threads: as
+// many exist as tiles were ever in flight at once, which the memory budget bounds.
 #include <luojia/nn/model.hpp>
 
-#include <array>
 #include <memory>
 #include <mutex>
-#include <string>
 #include <vector>
 
 namespace luojia::detail {
 
-// value * gain[c] + bias[c] for each input channel, from the model's metadata with the user's
-// --scale/--mean/--std overrides; errors name the model.
-void input_normalisation(const nn::Model& model, int channels, const std::vector<double>& scale,
-                         const std::vector<double>& mean, const std::vector<double>& std, std::vector<float>& gain,
-                         std::vector<float>& bias);
-
-struct ClassLegend {
-  std::vector<std::string> names;
-  std::vector<std::array<int, 4>> colors;  // RGBA
-};
-// Names and colours of classes 0..classes-1 from the metadata; "class k" and distinct colours else.
-ClassLegend class_legend(const nn::ModelMetadata& metadata, std::int64_t classes);
-
-// Sessions (plans and activation arenas) lent to tiles rather than tied to threads: as many exist
-// as tiles were ever in flight at once, which the memory budget bounds.
 class SessionPool {
 public:
   explicit SessionPool(const nn::Model& model) : model_(model) {}

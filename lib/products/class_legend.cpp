@@ -1,24 +1,6 @@
-#include "products/model_products.hpp"
-
-#include <luojia/error.hpp>
+#include "products/class_legend.hpp"
 
 namespace luojia::detail {
-
-void input_normalisation(const nn::Model& model, int channels, const std::vector<double>& scale, const std::vector<double>& mean,
-                         const std::vector<double>& std, std::vector<float>& gain, std::vector<float>& bias) {
-  nn::ModelMetadata norm = model.metadata();
-  if (!scale.empty()) norm.scale = scale;
-  if (!mean.empty()) norm.mean = mean;
-  if (!std.empty()) norm.std = std;
-  const ErrorContext at_model{model.path(), {}, {}, {}};
-  for (double s : norm.std)
-    if (s == 0.0) throw UsageError("std", "must not contain zero", at_model);
-  try {
-    norm.normalisation(channels, gain, bias);
-  } catch (const Error& e) {
-    raise(e.message(), at_model);
-  }
-}
 
 ClassLegend class_legend(const nn::ModelMetadata& md, std::int64_t classes) {
   ClassLegend legend;
