@@ -204,9 +204,9 @@ public:
   void open(const detail::ModelStage& stage) override { opened_tiles = stage.grid().size(); }
   detail::TileBudget budget(const detail::ModelStage& stage) override { return {stage.activation_bytes(), 0}; }
 
-  std::vector<double> compute(const InputTile& in, const detail::ModelStage& stage) override {
+  void compute(const InputTile& in, const detail::ModelStage& stage, std::vector<double>& sums) override {
     const std::vector<nn::Tensor> outputs = stage.run(stage.network_input(in));
-    std::vector<double> sums;
+    sums.clear();
     const Window& r = in.tile.read;
     for (const nn::Tensor& y : outputs)
       for (std::int64_t c = 0; c < y.dim(1); ++c) {
@@ -216,9 +216,8 @@ public:
             sum += y.data()[(c * r.height + in.core_y() + yy) * r.width + in.core_x() + xx];
         sums.push_back(sum);
       }
-    return sums;
   }
-  void consume(const Tile& tile, std::vector<double>&& sums) override {
+  void consume(const Tile& tile, std::vector<double>& sums) override {
     if (tile.index <= last_index) in_order = false;
     last_index = tile.index;
     if (totals.empty()) totals.assign(sums.size(), 0.0);

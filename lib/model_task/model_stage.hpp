@@ -70,7 +70,8 @@ struct TileBudget {
   std::int64_t output_cell = 1;  // core pixels per side of one output value
 };
 
-// A task's part of the lifecycle; Result is what a tile makes (planes, boxes, counts).
+// A task's part of the lifecycle; Result is what a tile makes (planes, boxes, counts), in one of
+// the slots of tiles in flight, which are reused from tile to tile (planes keep their memory).
 template <class Result>
 class TaskHead {
 public:
@@ -81,10 +82,10 @@ public:
   // prepare: this shard's products, opened uncommitted, once the grid is known.
   virtual void open(const ModelStage& stage) = 0;
   virtual TileBudget budget(const ModelStage& stage) = 0;
-  // run: a tile's result; called concurrently on different tiles.
-  virtual Result compute(const InputTile& tile, const ModelStage& stage) = 0;
-  // run: each tile's result, one at a time, in tile order.
-  virtual void consume(const Tile& tile, Result&& result) = 0;
+  // run: a tile's result into its slot; called concurrently on different tiles.
+  virtual void compute(const InputTile& tile, const ModelStage& stage, Result& result) = 0;
+  // run: each tile's result, one at a time, in tile order (it may be moved from).
+  virtual void consume(const Tile& tile, Result& result) = 0;
   // done: every product finished, then committed (none is, when one fails).
   virtual void finish(const ModelStage& stage, const StreamStats& stats) = 0;
 };
@@ -100,13 +101,13 @@ StreamStats run_model_task(Raster& raster, const nn::Model& model, const ModelTa
   StreamOptions so = stage.stream();
   so.kernel_bytes_per_tile = budget.kernel_bytes;
   so.output_cell = budget.output_cell;
-  std::vector<std::optional<Result>> results;
-  const StreamStats stats = stream_slots(
-      raster, stage.input.bands, stage.grid(),
-      result_stages<Result>(
-          results, [&](const InputTile& in) { return head.compute(in, stage); },
-          [&](const Tile& tile, Result&& result) { head.consume(tile, std::move(result)); }, budget.output_planes),
-      so);
+  std::vector<Result> results;  // one slot per tile in flight
+  SlotStages stages;
+  stages.output_bands = budget.output_planes;
+  stages.prepare = [&](int slots) { results.resize(static_cast<std::size_t>(slots)); };
+  stages.compute = [&](const InputTile& in, int slot) { head.compute(in, stage, results[static_cast<std::size_t>(slot)]); };
+  stages.deliver = [&](const Tile& tile, int slot) { head.consume(tile, results[static_cast<std::size_t>(slot)]); };
+  const StreamStats stats = stream_slots(raster, stage.input.bands, stage.grid(), stages, so);
   head.finish(stage, stats);
   return stats;
 }

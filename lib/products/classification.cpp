@@ -254,14 +254,12 @@ public:
             w_.stride};
   }
 
-  Image compute(const InputTile& in, const detail::ModelStage&) override {
-    Image image;
+  void compute(const InputTile& in, const detail::ModelStage&, Image& image) override {
     OutputTile out{in.tile, image};
     classifier_->classify(in, out);
-    return image;
   }
 
-  void consume(const Tile& t, Image&& image) override {
+  void consume(const Tile& t, Image& image) override {
     const Window cells{t.core.x / w_.stride, t.core.y / w_.stride - cell_rows_from_, image.width(), image.height()};
     labels_->write(cells, image.data(), 1);
     if (scores_) scores_->write(cells, image.data() + cells.area(), static_cast<int>(classes_));

@@ -149,16 +149,16 @@ public:
             static_cast<int>(outputs_)};
   }
 
-  Image compute(const InputTile& in, const detail::ModelStage& stage) override {
+  void compute(const InputTile& in, const detail::ModelStage& stage, Image& out) override {
     const Window& core = in.tile.core;
     const Window& r = in.tile.read;
     const std::int64_t k = k_;
-    Image out(static_cast<int>(outputs_), core.width * k, core.height * k);
+    out.reshape(static_cast<int>(outputs_), core.width * k, core.height * k);
     const std::int64_t ow = core.width * k, op = ow * core.height * k;
     if (!in.any_valid()) {
       ++skipped_;
       std::fill(out.data(), out.data() + op * outputs_, nodata_);
-      return out;
+      return;
     }
     const nn::Tensor x = stage.network_input(in);
     const nn::Tensor y = stage.run(x).at(0);
@@ -176,10 +176,9 @@ public:
           dst[oy * ow + ox] = in.mask[m] ? src[(cy * k + oy) * yw + cx * k + ox] * scale_ : nodata_;
         }
     }
-    return out;
   }
 
-  void consume(const Tile& t, Image&& image) override {
+  void consume(const Tile& t, Image& image) override {
     writer_->write(Window{(t.core.x - extent_.x) * k_, (t.core.y - extent_.y) * k_, t.core.width * k_, t.core.height * k_},
                    image.data(), static_cast<int>(outputs_));
   }

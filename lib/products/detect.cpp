@@ -924,8 +924,8 @@ public:
   }
 
   // Each tile's owned boxes travel with it from the kernel to the NMS, in tile order.
-  std::vector<Detection> compute(const InputTile& in, const detail::ModelStage&) override { return detector_->detect(in); }
-  void consume(const Tile& t, std::vector<Detection>&& boxes) override { settled_->add(t, std::move(boxes)); }
+  void compute(const InputTile& in, const detail::ModelStage&, std::vector<Detection>& boxes) override { boxes = detector_->detect(in); }
+  void consume(const Tile& t, std::vector<Detection>& boxes) override { settled_->add(t, std::move(boxes)); }
 
   void finish(const detail::ModelStage& stage, const StreamStats& stats) override {
     settled_->finish();

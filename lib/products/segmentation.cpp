@@ -507,15 +507,13 @@ public:
             plan_.blend ? 1 + static_cast<int>(plan_.layout.classes) : plan_.layout.planes()};
   }
 
-  Image compute(const InputTile& in, const detail::ModelStage&) override {
-    Image image;
+  void compute(const InputTile& in, const detail::ModelStage&, Image& image) override {
     OutputTile out{in.tile, image};
     if (plan_.blend) classifier_->weigh(in, out);
     else classifier_->classify(in, out);
-    return image;
   }
 
-  void consume(const Tile& t, Image&& image) override {
+  void consume(const Tile& t, Image& image) override {
     if (plan_.blend) blended_->add(t, image);
     else write_products(writers_, plan_.layout, t.core, image);
   }

@@ -102,25 +102,6 @@ LUOJIA_API StreamStats stream_slots(Raster& input, const std::vector<int>& bands
                                     const SlotStages& stages, const StreamOptions& options);
 }  // namespace detail
 
-namespace detail {
-// The stages of a typed stream: kernel(tile) -> Result in parallel, held in results (one slot per
-// tile in flight) until sink(tile, result) takes it in tile order. output_bands: planes of a
-// result sized like the tile's core, for the memory plan (0 when a result is not planes).
-template <typename Result, typename Kernel, typename Sink>
-SlotStages result_stages(std::vector<std::optional<Result>>& results, Kernel kernel, Sink sink, int output_bands = 0) {
-  SlotStages stages;
-  stages.output_bands = output_bands;
-  stages.prepare = [&results](int slots) { results.resize(static_cast<std::size_t>(slots)); };
-  stages.compute = [&results, kernel](const InputTile& in, int slot) { results[static_cast<std::size_t>(slot)].emplace(kernel(in)); };
-  stages.deliver = [&results, sink](const Tile& tile, int slot) {
-    std::optional<Result>& result = results[static_cast<std::size_t>(slot)];
-    sink(tile, std::move(*result));
-    result.reset();
-  };
-  return stages;
-}
-}  // namespace detail
-
 // Typed tile results: kernel(tile) returns any movable Result (detections, a histogram, counts),
 // computed in parallel; sink(tile, result) receives them one at a time in tile order, so it may
 // accumulate without locks. A Result's memory counts in options.kernel_bytes_per_tile.
@@ -129,7 +110,15 @@ StreamStats stream_results(Raster& input, const std::vector<int>& bands, const T
                            const std::function<Result(const InputTile&)>& kernel,
                            const std::function<void(const Tile&, Result&&)>& sink, const StreamOptions& options = {}) {
   std::vector<std::optional<Result>> results;
-  return detail::stream_slots(input, bands, grid, detail::result_stages<Result>(results, kernel, sink), options);
+  detail::SlotStages stages;
+  stages.prepare = [&](int slots) { results.resize(static_cast<std::size_t>(slots)); };
+  stages.compute = [&](const InputTile& in, int slot) { results[static_cast<std::size_t>(slot)].emplace(kernel(in)); };
+  stages.deliver = [&](const Tile& tile, int slot) {
+    std::optional<Result>& result = results[static_cast<std::size_t>(slot)];
+    sink(tile, std::move(*result));
+    result.reset();
+  };
+  return detail::stream_slots(input, bands, grid, stages, options);
 }
 
 // The thread count a threads setting means on this machine (0 = every core).
