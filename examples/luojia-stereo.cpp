@@ -136,11 +136,16 @@ int run_dsm(StereoFlags& f) {
   if (!f.common.quiet) {
     std::cerr << "luojia-stereo: epipolar grid " << r.epipolar_width << "x" << r.epipolar_height << ", residual vertical disparity "
               << r.vertical_rms << " px RMS (" << r.vertical_max << " max); heights " << r.min_height << " to " << r.max_height
-              << " m, disparities " << r.min_disparity << " to " << r.max_disparity << " (" << r.disparity_per_metre << " px/m)\n";
+              << " m, disparities " << r.min_disparity << " to " << r.max_disparity << " (" << r.disparity_per_metre << " px/m"
+              << (r.surveyed ? ", surveyed on a 1/" + std::to_string(r.survey_factor) + " overview: " + std::to_string(r.survey_matches) + " matches" : "")
+              << ")\n";
     print_matching(r.matching, o.tile);
     std::cerr << "luojia-stereo: " << r.points << " points (" << r.dropped_points << " dropped), DSM " << r.width << "x" << r.height
               << ", " << r.cells << " cells with a height\n";
   }
+  if (r.survey_factor > 0 && !r.surveyed)
+    std::cerr << "luojia-stereo: warning: too few matches (" << r.survey_matches << ") on a 1/" << r.survey_factor
+              << " overview to bound the disparities: the RPCs' whole height range is searched; give --dem or --min-height/--max-height\n";
   if (r.range_capped)
     std::cerr << "luojia-stereo: warning: the heights' disparity range was wider than --max-disparity-span and was cut to [" << r.min_disparity
               << ", " << r.max_disparity << "]; give --dem or --min-height/--max-height\n";

@@ -3,6 +3,8 @@
 #include "rpc_cases.hpp"
 #include "support.hpp"
 
+#include "stereo/disparity_survey.hpp"
+
 #include <luojia/error.hpp>
 #include <luojia/io/raster.hpp>
 #include <luojia/products/stereo.hpp>
@@ -118,6 +120,61 @@ TEST_CASE("stereo DSM: tiles of any size give the whole scene's DSM bit for bit"
     for (int band = 1; band <= 3; ++band) CHECK(read_band(dir.file("tiled.tif"), band) == read_band(dir.file("whole.tif"), band));
     CHECK(Raster::open(dir.file("tiled.tif")).info().geotransform->c == Raster::open(dir.file("whole.tif")).info().geotransform->c);
   }
+}
+
+TEST_CASE("stereo DSM: the disparity survey finds a pair's disparities on an overview, and says when it cannot", "[stereo][dsm][survey]") {
+  TempDir dir;
+  // An epipolar pair: texture in blocks of 4 pixels (an overview still sees it), right = left
+  // shifted by 37 pixels (right x - 37 matches left x), a band without data on the left.
+  RasterSpec spec;
+  spec.width = 700;
+  spec.height = 300;
+  spec.type = GDT_Float32;
+  spec.nodata = -3.0e38;
+  const auto texture = [](int x, int y) { return 1000.0 * hash01(9, x / 4, y / 4) + 200.0 * hash01(8, x, y); };
+  make_raster(dir.file("left.tif"), spec, [&](int, int x, int y) { return x < 60 ? -3.0e38 : texture(x, y); });
+  make_raster(dir.file("right.tif"), spec, [&](int, int x, int y) { return texture(x + 37, y); });
+  // Searched over -200..200: costs of 700 x 300 x 401 disparities do not fit 8 MiB, so reduced.
+  const stereo::DisparitySurvey s = stereo::survey_disparities(dir.file("left.tif"), dir.file("right.tif"), -200, 200, 8u << 20);
+  INFO("factor " << s.factor << ", " << s.matches << " of " << s.pixels << ", " << s.min_disparity << ".." << s.max_disparity);
+  CHECK(s.factor >= 2);
+  CHECK(s.found);
+  CHECK(s.min_disparity <= 37);
+  CHECK(s.max_disparity >= 37);
+  CHECK(s.max_disparity - s.min_disparity <= 6 * s.factor + 2);
+  // Never outside what was asked.
+  const stereo::DisparitySurvey inside = stereo::survey_disparities(dir.file("left.tif"), dir.file("right.tif"), 30, 200, 8u << 20);
+  CHECK(inside.min_disparity >= 30);
+  // No texture (clouds, water): nothing to trust.
+  make_raster(dir.file("flat.tif"), spec, [](int, int, int) { return 500.0; });
+  const stereo::DisparitySurvey none = stereo::survey_disparities(dir.file("flat.tif"), dir.file("flat.tif"), -200, 200, 8u << 20);
+  CHECK_FALSE(none.found);
+}
+
+TEST_CASE("stereo DSM: without a DEM or heights, the surveyed disparities give the heights of the scene", "[stereo][dsm][survey]") {
+  TempDir dir;
+  const RpcScene scene = make_rpc_scene(dir.path().string(), 240);
+  DsmOptions o = scene_options();
+  o.min_height.reset();
+  o.max_height.reset();
+  const DsmReport r = stereo_dsm(scene.left, scene.right, dir.file("dsm.tif"), o);
+  // The RPCs allow 0 to 200 m: about 164 disparities. The scene's 25 to 55 m, and 50 m of margin
+  // above them, are about 70.
+  DsmOptions whole = o;
+  whole.min_height = 0.0;
+  whole.max_height = 200.0;
+  const DsmReport rpc = stereo_dsm(scene.left, scene.right, dir.file("dsm_rpc.tif"), whole);
+  INFO("surveyed " << r.min_disparity << ".." << r.max_disparity << " on a 1/" << r.survey_factor << " overview (" << r.survey_matches
+                   << " matches); the RPCs' heights " << rpc.min_disparity << ".." << rpc.max_disparity);
+  CHECK(r.surveyed);
+  CHECK_FALSE(rpc.surveyed);
+  CHECK(r.min_disparity >= rpc.min_disparity);
+  CHECK(r.max_disparity <= rpc.max_disparity);
+  CHECK(r.max_disparity - r.min_disparity < (rpc.max_disparity - rpc.min_disparity) / 2);
+  const Score s = score(dir.file("dsm.tif"), scene.truth);
+  INFO(s.covered << " of " << s.cells << " cells, median |dh| " << s.median_error);
+  CHECK(s.median_error < 0.5);
+  CHECK(s.covered >= s.cells * 80 / 100);
 }
 
 TEST_CASE("stereo DSM: the height range from a DEM", "[stereo][dsm]") {

@@ -20,6 +20,7 @@
 #include "io/gdal_support.hpp"
 #include "io/vector_output.hpp"
 #include "model_task/model_stage.hpp"
+#include "stereo/disparity_survey.hpp"
 #include "stereo/epipolar_rectification.hpp"
 
 #include <Eigen/Dense>
@@ -385,17 +386,14 @@ RpcModel rpcs_of(const RasterInfo& info, const std::string& path) {
   return *rpc;
 }
 
-// The disparities searched: given, or the heights' (a little wider for the rectification's own
-// error), cut to max_disparity_span around their middle.
-void set_disparity_range(const DsmOptions& o, const stereo::EpipolarGeometry& g, DsmReport& report) {
-  if (o.min_disparity) {
-    report.min_disparity = *o.min_disparity;
-    report.max_disparity = *o.max_disparity;
-    return;
-  }
+// The disparities the heights allow, a little wider for the rectification's own error.
+std::pair<int, int> heights_disparities(const stereo::EpipolarGeometry& g) {
   const double a = std::min(g.disparity_at_min_height, g.disparity_at_max_height), b = std::max(g.disparity_at_min_height, g.disparity_at_max_height);
-  int dmin = static_cast<int>(std::floor(a)) - 2;
-  int dmax = static_cast<int>(std::ceil(b)) + 2;
+  return {static_cast<int>(std::floor(a)) - 2, static_cast<int>(std::ceil(b)) + 2};
+}
+
+// The range searched, cut to max_disparity_span around its middle.
+void cap_disparity_range(const DsmOptions& o, int dmin, int dmax, DsmReport& report) {
   if (dmax - dmin + 1 > o.max_disparity_span) {
     const int middle = (dmin + dmax) / 2;
     dmin = middle - o.max_disparity_span / 2;
@@ -404,6 +402,27 @@ void set_disparity_range(const DsmOptions& o, const stereo::EpipolarGeometry& g,
   }
   report.min_disparity = dmin;
   report.max_disparity = dmax;
+}
+
+// Where nothing says where the surface lies (heights from the RPCs' validity range, often a
+// kilometre or more), the disparities the epipolar pair holds, from a survey of reduced copies,
+// within those the heights allow; what stands on the ground may be finer than the survey's
+// pixels, so height_margin more on the side of greater heights. Without enough matches (clouds,
+// water), the heights' range.
+void survey_disparity_range(const DsmOptions& o, const stereo::EpipolarGeometry& g, const std::string& left_epipolar,
+                            const std::string& right_epipolar, DsmReport& report) {
+  auto [dmin, dmax] = heights_disparities(g);
+  const std::size_t bytes = std::clamp<std::size_t>(o.stereo.stream.memory_budget / 4, 16u << 20, 256u << 20);
+  const stereo::DisparitySurvey s = stereo::survey_disparities(left_epipolar, right_epipolar, dmin, dmax, bytes);
+  report.survey_factor = s.factor;
+  report.survey_matches = s.matches;
+  report.surveyed = s.found;
+  if (s.found) {
+    const int margin = static_cast<int>(std::ceil(o.height_margin * std::abs(g.disparity_per_metre)));
+    dmin = std::max(dmin, s.min_disparity - (g.disparity_per_metre < 0 ? margin : 0));
+    dmax = std::min(dmax, s.max_disparity + (g.disparity_per_metre >= 0 ? margin : 0));
+  }
+  cap_disparity_range(o, dmin, dmax, report);
 }
 
 // The DSM's cell size: given, else the left image's ground sample distance at the scene's middle
@@ -549,7 +568,16 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   report.vertical_rms = g.vertical_rms;
   report.vertical_max = g.vertical_max;
   report.disparity_per_metre = g.disparity_per_metre;
-  set_disparity_range(o, g, report);
+  // The disparities searched: given; from the heights of a DEM or given ones; else surveyed once
+  // both views are on the epipolar grid.
+  const bool survey = !o.min_disparity && o.dem.empty() && !o.min_height;
+  if (o.min_disparity) {
+    report.min_disparity = *o.min_disparity;
+    report.max_disparity = *o.max_disparity;
+  } else if (!survey) {
+    const auto [dmin, dmax] = heights_disparities(g);
+    cap_disparity_range(o, dmin, dmax, report);
+  }
 
   // Step 2: both views on the epipolar grid (temporaries beside the DSM, removed at the end).
   const detail::ScaledProgress warp_progress(so0.stream, 0.0, 0.1);
@@ -565,6 +593,7 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   if (!warp_progress.tick(0.5)) throw Cancelled();
   stereo::warp_to_epipolar(right_path, so0.right_band, g.right, g.width, g.height, right_epipolar, warp_memory, threads);
   if (!warp_progress.tick(1.0)) throw Cancelled();
+  if (survey) survey_disparity_range(o, g, left_epipolar, right_epipolar, report);
 
   // Step 3: matching.
   StereoOptions match = so0;

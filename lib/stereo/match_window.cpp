@@ -124,7 +124,8 @@ public:
   // No disparity but k_best and its neighbours has a sum within the uniqueness margin
   // (keep_share = 1 - uniqueness) of lowest.
   bool unique(const std::uint16_t* s, std::uint16_t lowest, int k_best, double keep_share) const {
-    const std::int64_t limit = uniqueness_limit(lowest, keep_share);
+    // A best sum of 0 (flat in both views) ties with any other 0: that is not unique either.
+    const std::int64_t limit = std::max<std::int64_t>(uniqueness_limit(lowest, keep_share), 0);
     const u16x32 limit_v = splat(static_cast<std::uint16_t>(std::min<std::int64_t>(limit, 0xFFFF)));
     bool unique = true;
     for (int v = 0; v < vectors_ && unique && limit >= 0; ++v) {

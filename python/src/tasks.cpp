@@ -342,6 +342,7 @@ py::dict report(const DsmReport& r) {
   d["vertical_rms"] = r.vertical_rms, d["vertical_max"] = r.vertical_max;
   d["min_height"] = r.min_height, d["max_height"] = r.max_height;
   d["min_disparity"] = r.min_disparity, d["max_disparity"] = r.max_disparity, d["range_capped"] = r.range_capped;
+  d["surveyed"] = r.surveyed, d["survey_factor"] = r.survey_factor, d["survey_matches"] = r.survey_matches;
   d["disparity_per_metre"] = r.disparity_per_metre, d["points"] = r.points, d["dropped_points"] = r.dropped_points;
   d["cells"] = r.cells, d["width"] = r.width, d["height"] = r.height, d["crs"] = r.crs_wkt, d["written"] = r.written;
   return d;

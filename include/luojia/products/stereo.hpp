@@ -127,7 +127,9 @@ struct DsmOptions {
   StereoOptions stereo;  // matching, bands, tile, output format, threads, memory, progress
   // The scene's heights (metres above the WGS84 ellipsoid), which set the disparity range: from
   // a DEM covering the scene (its lowest and highest values under the left image, widened by
-  // height_margin for what stands on the ground), or given; otherwise the left RPC's validity range.
+  // height_margin for what stands on the ground), or given. Otherwise the disparities the pair
+  // holds, surveyed on reduced copies of the epipolar views within the left RPC's validity range
+  // (height_margin wider on the side of greater heights: buildings finer than the survey's pixels).
   std::string dem;
   std::optional<double> min_height, max_height;
   double height_margin = 50.0;
@@ -154,6 +156,12 @@ struct DsmReport {
   double min_height = 0, max_height = 0;      // the range searched
   int min_disparity = 0, max_disparity = 0;
   bool range_capped = false;
+  // Without a DEM or heights, the disparities were surveyed on an overview reduced survey_factor
+  // times (survey_matches matches there); surveyed is false when too few matched (the heights'
+  // range was searched).
+  bool surveyed = false;
+  int survey_factor = 0;
+  std::int64_t survey_matches = 0;
   double disparity_per_metre = 0;
   std::int64_t points = 0;          // intersected points kept
   std::int64_t dropped_points = 0;  // missed by more than max_intersection_residual or outside the range
