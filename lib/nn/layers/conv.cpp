@@ -447,29 +447,38 @@ void Conv::depthwise_direct(const Call& c) const {
   // a last band's full vectors read (their values past wo are not stored).
   const std::int64_t hp = (ho - 1) * sh + (kh - 1) * dh + 1, wp = (wo - 1) * sw + (kw - 1) * dw + 1;
   const std::int64_t phase_w = (wp + sw - 1) / sw + kBand * kLanes;
+  // Where each tap of output (0, 0) reads in the phases: padded column j = kx dw is position
+  // j / sw of phase j % sw (worked out once: a division per tap and band cost a tenth of the layer).
+  std::vector<std::int64_t> tap_offsets(static_cast<std::size_t>(kh * kw));
+  for (std::int64_t ky = 0; ky < kh; ++ky)
+    for (std::int64_t kx = 0; kx < kw; ++kx)
+      tap_offsets[static_cast<std::size_t>(ky * kw + kx)] = (kx * dw % sw * hp + ky * dh) * phase_w + kx * dw / sw;
   luojia::detail::parallel_for(std::int64_t{0}, n * out_channels_, [&](std::int64_t nc) {
     const std::int64_t ch = nc % out_channels_;
     const float* src = x.data() + nc * plane_in;
     float* dst = y.data() + nc * plane_out;
     const float* kernel = wdata + ch * kh * kw;
     const float bias = bias_[static_cast<std::size_t>(ch)];
+    // Zero-initialised when it grows; afterwards a row's slack past the positions outputs read
+    // holds finite leftovers, read only by lanes past the row's end, which are not kept.
     thread_local std::vector<float> phases;
     phases.resize(static_cast<std::size_t>(sw * hp * phase_w));
     // Padded column j = p sw + q (input column j - pl) is position p of phase q; only the padding
     // is zeroed.
     for (std::int64_t q = 0; q < sw; ++q) {
-      // Positions p with 0 <= p sw + q - pl < w and p sw + q < wp.
-      const std::int64_t p0 = std::min(phase_w, std::max<std::int64_t>(0, (pl - q + sw - 1) / sw));
-      const std::int64_t p1 = std::max(p0, std::min((w + pl - q + sw - 1) / sw, (wp - q + sw - 1) / sw));
+      // Positions p with 0 <= p sw + q - pl < w and p sw + q < wp; outputs read positions below read.
+      const std::int64_t read = (wp - q + sw - 1) / sw;
+      const std::int64_t p0 = std::min(read, std::max<std::int64_t>(0, (pl - q + sw - 1) / sw));
+      const std::int64_t p1 = std::max(p0, std::min((w + pl - q + sw - 1) / sw, read));
       for (std::int64_t r = 0; r < hp; ++r) {
         float* row = phases.data() + (q * hp + r) * phase_w;
         const std::int64_t iy = r - pt;
         if (iy < 0 || iy >= h) {
-          zero_row(row, phase_w);
+          zero_row(row, read);
           continue;
         }
         zero_row(row, p0);
-        zero_row(row + p1, phase_w - p1);
+        zero_row(row + p1, read - p1);
         const float* from = src + iy * w + q - pl;
         if (sw == 1) {
           copy_row(row + p0, from + p0, p1 - p0);
@@ -490,24 +499,27 @@ void Conv::depthwise_direct(const Call& c) const {
           f32x16 acc[kVectors];
 #pragma GCC unroll 4
           for (std::int64_t v = 0; v < kVectors; ++v) acc[v] = f32x16{} + bias;
-          for (std::int64_t ky = 0; ky < kh; ++ky) {
-            const std::int64_t r = oy * sh + ky * dh;
-            for (std::int64_t kx = 0; kx < kw; ++kx) {
-              const std::int64_t j = kx * dw;  // padded column of output column 0's tap
-              const float* in = phases.data() + (j % sw * hp + r) * phase_w + j / sw + ox0;
-              const float weight = kernel[ky * kw + kx];
+          const float* origin = phases.data() + oy * sh * phase_w + ox0;
+          for (std::int64_t t = 0; t < kh * kw; ++t) {
+            const float* in = origin + tap_offsets[static_cast<std::size_t>(t)];
+            const float weight = kernel[t];
 #pragma GCC unroll 4
-              for (std::int64_t v = 0; v < kVectors; ++v) {
-                f32x16 value;
-                std::memcpy(&value, in + v * kLanes, sizeof value);
-                acc[v] += value * weight;
-              }
+            for (std::int64_t v = 0; v < kVectors; ++v) {
+              f32x16 value;
+              std::memcpy(&value, in + v * kLanes, sizeof value);
+              acc[v] += value * weight;
             }
           }
-          const std::int64_t count = std::min(kVectors * kLanes, wo - ox0);
-          float values[kVectors * kLanes];
-          std::memcpy(values, acc, sizeof values);
-          for (std::int64_t k = 0; k < count; ++k) out[ox0 + k] = values[k];
+          // Whole vectors, even past the row's end: those values land on later rows of this
+          // plane, which are written after. Only the plane's last band goes value by value.
+          if (oy * wo + ox0 + kVectors * kLanes <= plane_out) {
+            std::memcpy(out + ox0, acc, sizeof acc);
+          } else {
+            const std::int64_t count = std::min(kVectors * kLanes, wo - ox0);
+            float values[kVectors * kLanes];
+            std::memcpy(values, acc, sizeof values);
+            for (std::int64_t k = 0; k < count; ++k) out[ox0 + k] = values[k];
+          }
         }
       }
     };
