@@ -30,6 +30,10 @@ TEST_CASE("accuracy figures equal an independent confusion matrix, nodata and ig
   spec.nodata = 99;
   luojia::test::make_raster(dir.file("ref.tif"), spec, reference);
   AssessOptions o;
+  // An assessment is of the whole raster; the tile rows of a shard are refused, not counted.
+  o.stream.shard = Shard{0, 2};
+  CHECK_THROWS_WITH(assess(dir.file("pred.tif"), dir.file("ref.tif"), o), Catch::Contains("whole raster"));
+  o.stream.shard = Shard{};
   o.ignore = 3;
   const Assessment a = assess(dir.file("pred.tif"), dir.file("ref.tif"), o);
 

@@ -321,3 +321,38 @@ TEST_CASE("typed tile results reach the sink in tile order, once each, whatever 
     CHECK(sum == want_sum);
   }
 }
+
+TEST_CASE("stream() runs the shard its options name: cut from a whole grid, or a grid that is that shard", "[engine][shards]") {
+  TempDir dir;
+  luojia::test::RasterSpec spec;
+  spec.width = 50;
+  spec.height = 70;
+  luojia::test::make_raster(dir.file("in.tif"), spec, [](int, int x, int y) { return x + 100.0 * y; });
+  Raster input = Raster::open(dir.file("in.tif"));
+  TileGridOptions go;
+  go.tile_width = go.tile_height = 16;  // 5 rows of tiles
+  const TileGrid whole(50, 70, go);
+  StreamOptions o;
+  o.threads = 2;
+  o.shard = Shard{1, 3};
+  const auto rows_streamed = [&](const TileGrid& grid) {
+    std::vector<std::int64_t> rows;
+    stream(input, {1}, grid, 1, identity, [&](const Tile& t, const Image&) { rows.push_back(t.row); }, o);
+    return rows;
+  };
+  // Shard 2 of 3 of five tile rows is row 1 to row 2 (rows 5/3 .. 10/3), four tiles each.
+  const std::vector<std::int64_t> want{1, 1, 1, 1, 2, 2, 2, 2};
+  CHECK(rows_streamed(whole) == want);
+  CHECK(rows_streamed(whole.shard(Shard{1, 3})) == want);
+  // The writer's output covers the shard's rows.
+  RasterLayout layout = layout_like(input.info(), DataType::Float32, 1);
+  layout.height = whole.shard(Shard{1, 3}).extent().height;
+  RasterWriter writer(dir.file("part.tif"), layout, {});
+  stream(input, {1}, whole, writer, 1, identity, o);
+  writer.commit();
+  const std::vector<double> part = luojia::test::read_band(dir.file("part.tif"), 1);
+  CHECK(part.front() == 100.0 * 16);  // the shard starts at tile row 1: pixel row 16
+  // Another shard's grid is a mistake, not a silent mix.
+  CHECK_THROWS_WITH(stream(input, {1}, whole.shard(Shard{2, 3}), 1, identity, [](const Tile&, const Image&) {}, o),
+                    Catch::Contains("was streamed as shard 2/3"));
+}

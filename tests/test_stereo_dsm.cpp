@@ -230,6 +230,13 @@ TEST_CASE("stereo DSM: refusals", "[stereo][dsm][errors]") {
   o = scene_options();
   o.crs = "EPSG:4326";
   CHECK_THROWS_WITH(refused(o, scene.right), Catch::Contains("projected CRS"));
+  // The engine streams the shard a run's options name: a DSM (and its matching) cannot be cut.
+  o = scene_options();
+  o.stereo.stream.shard = Shard{0, 2};
+  CHECK_THROWS_WITH(refused(o, scene.right), Catch::Contains("runs whole"));
+  StereoOptions match;
+  match.stream.shard = Shard{1, 2};
+  CHECK_THROWS_WITH(match_stereo(scene.left, scene.right, dir.file("d.tif"), match), Catch::Contains("runs whole"));
   CHECK_FALSE(std::filesystem::exists(dir.file("dsm.tif")));
 }
 

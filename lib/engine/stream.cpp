@@ -51,8 +51,9 @@ bool InputTile::any_valid() const {
 StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid& grid,
                    RasterWriter& output, int output_bands, const TileKernel& kernel,
                    const StreamOptions& options) {
-  // The output covers the grid's extent: the whole raster, or one shard's band of rows.
-  const Window extent = grid.extent();
+  // The output covers the extent of the grid's part streamed: the whole raster, or one shard's
+  // band of rows.
+  const Window extent = grid.part_for(options.shard).extent();
   if (output.layout().width != extent.width || output.layout().height != extent.height)
     raise("output size differs from the extent of the tiles", ErrorContext{output.path(), {}, {}, {}});
   return stream(input, bands, grid, output_bands, kernel,
@@ -80,8 +81,9 @@ StreamStats stream(Raster& input, const std::vector<int>& bands, const TileGrid&
   return detail::stream_slots(input, bands, grid, stages, options);
 }
 
-StreamStats detail::stream_slots(Raster& input, const std::vector<int>& bands, const TileGrid& grid, const SlotStages& stages,
+StreamStats detail::stream_slots(Raster& input, const std::vector<int>& bands, const TileGrid& whole, const SlotStages& stages,
                                  const StreamOptions& options) {
+  const TileGrid grid = whole.part_for(options.shard);
   const int output_bands = stages.output_bands;
   if (grid.raster_width() != input.info().width || grid.raster_height() != input.info().height)
     raise("tile grid does not match the input raster", ErrorContext{input.path(), {}, {}, {}});

@@ -17,7 +17,7 @@ ModelTiling ModelStage::dense_tiling(bool blend, bool native_size_allowed) const
   return plan_model_tiling(model, input, info, options.tile, options.halo, blend, native_size_allowed);
 }
 
-TileGrid ModelStage::dense_grid() const { return model_tile_grid(tiling, info, Shard{}); }
+TileGrid ModelStage::dense_grid() const { return model_tile_grid(tiling, info); }
 
 nn::Tensor ModelStage::network_input(const InputTile& in) const {
   nn::Tensor x({1, input.channels(), in.tile.read.height, in.tile.read.width});

@@ -59,7 +59,7 @@ ModelTiling plan_model_tiling(const nn::Model& model, const ModelInput& input, c
   return t;
 }
 
-TileGrid model_tile_grid(const ModelTiling& t, const RasterInfo& info, const Shard& shard) {
+TileGrid model_tile_grid(const ModelTiling& t, const RasterInfo& info) {
   TileGridOptions go;
   go.tile_width = go.tile_height = t.tile;
   go.halo = t.halo;
@@ -71,7 +71,7 @@ TileGrid model_tile_grid(const ModelTiling& t, const RasterInfo& info, const Sha
   }
   go.read_width = t.padded_width;
   go.read_height = t.padded_height;
-  return TileGrid(info.width, info.height, go).shard(shard);
+  return TileGrid(info.width, info.height, go);
 }
 
 std::size_t activation_bytes(const nn::Model& model, const ModelInput& input, const TileGrid& grid, const ModelTiling& t) {

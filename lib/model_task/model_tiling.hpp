@@ -36,7 +36,8 @@ struct ModelTiling {
 // runs a raster that fits one tile at its own size when it takes it (ModelTiling::native_size).
 ModelTiling plan_model_tiling(const nn::Model& model, const ModelInput& input, const RasterInfo& raster, std::int64_t tile,
                               std::optional<std::int64_t> halo, bool blend = false, bool native_size_allowed = true);
-TileGrid model_tile_grid(const ModelTiling& tiling, const RasterInfo& raster, const Shard& shard);
+// The grid over the whole raster (the stage cuts a shard out of it).
+TileGrid model_tile_grid(const ModelTiling& tiling, const RasterInfo& raster);
 
 // Activation bytes one tile needs, from a plan of the grid's largest read window.
 std::size_t activation_bytes(const nn::Model& model, const ModelInput& input, const TileGrid& grid, const ModelTiling& tiling);

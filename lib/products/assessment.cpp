@@ -105,6 +105,7 @@ void finish(Assessment& a) {
 }
 
 Assessment assess(const std::string& class_map, const std::string& reference, const AssessOptions& o) {
+  if (!o.stream.shard.whole()) throw UsageError("shard", "an assessment is of the whole raster: run it whole");
   Raster map = Raster::open(class_map);
   const RasterInfo& info = map.info();
   std::unique_ptr<Raster> reference_raster;

@@ -212,15 +212,19 @@ ChangeReport change_vector_analysis(const std::string& stacked, int nb, const Ra
   const double max_magnitude = write_magnitudes(stack_raster, nb, grid, magnitude_writer, so, report.valid);
 
   Raster magnitudes = Raster::open(magnitude_writer.finished_path());
-  // Passes 2 and 3 are per pixel: any tiling of the magnitudes (which cover the shard) will do.
+  // Passes 2 and 3 are per pixel: any tiling of the magnitudes (which cover the shard) will do,
+  // all of it (the shard was cut in pass 1).
   const TileGrid local(ml.width, ml.height, go);
+  StreamOptions local_so = so;
+  local_so.shard = Shard{};
   if (o.threshold) {
     report.threshold = *o.threshold;
   } else {
-    report.threshold = otsu_of_magnitudes(magnitudes, local, max_magnitude, so);
+    report.threshold = otsu_of_magnitudes(magnitudes, local, max_magnitude, local_so);
     report.otsu = true;
   }
-  report.changed = write_change_map(magnitudes, local, product_layout(DataType::Byte), report.threshold, output, o.segment.output, so);
+  report.changed =
+      write_change_map(magnitudes, local, product_layout(DataType::Byte), report.threshold, output, o.segment.output, local_so);
   if (!o.magnitude.empty()) magnitude_writer.commit();
   report.written.push_back(output);
   if (!o.magnitude.empty()) report.written.push_back(o.magnitude);

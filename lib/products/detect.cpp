@@ -589,7 +589,7 @@ TileGrid plan_detection_grid(const DetectPlan& p, const RasterInfo& info, const 
   if (p.fixed_size && o.tta == DetectionAugmentation::D4 && p.fixed_w != p.fixed_h)
     throw UsageError("tta", "d4 transposes windows, which the model's fixed " + std::to_string(p.fixed_w) + " x " +
                                 std::to_string(p.fixed_h) + " input cannot take: use `tta` flips");
-  return p.fixed_size ? fixed_window_grid(p.tiling, info, p.fixed_w, p.fixed_h) : detail::model_tile_grid(p.tiling, info, Shard{});
+  return p.fixed_size ? fixed_window_grid(p.tiling, info, p.fixed_w, p.fixed_h) : detail::model_tile_grid(p.tiling, info);
 }
 
 // Checked before the writer makes anything: the output's name, and what a shard can write.

@@ -236,6 +236,8 @@ StereoReport match_pair(const std::string& left_path, const std::string& right_p
 
 StereoReport match_stereo(const std::string& left_path, const std::string& right_path, const std::string& disparity_path,
                           const StereoOptions& o) {
+  // A shard's disparities would stop where the matcher's paths and speckles reach across it.
+  if (!o.stream.shard.whole()) throw UsageError("shard", "stereo matching runs whole: its paths and speckle regions reach across shards");
   // Both views are read through one stacked VRT in memory; errors name the files the user gave.
   return detail::naming_given_files(left_path, right_path, [&] { return match_pair(left_path, right_path, disparity_path, o); });
 }

@@ -543,6 +543,8 @@ private:
 }  // namespace
 
 DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path, const std::string& dsm_path, const DsmOptions& o) {
+  if (!o.stereo.stream.shard.whole())
+    throw UsageError("shard", "a DSM runs whole: its epipolar grid, survey and cells span the scene");
   const StereoOptions& so0 = o.stereo;
   check_dsm_options(o, dsm_path);
   const Raster left_raster = Raster::open(left_path), right_raster = Raster::open(right_path);

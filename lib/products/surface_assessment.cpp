@@ -58,6 +58,7 @@ struct Sums {
 }  // namespace
 
 SurfaceAssessment assess_surface(const std::string& prediction, const std::string& reference, const SurfaceOptions& o) {
+  if (!o.stream.shard.whole()) throw UsageError("shard", "an assessment is of the whole raster: run it whole");
   const Raster predicted = Raster::open(prediction);
   const RasterInfo& info = predicted.info();
   detail::TemporaryFiles files;

@@ -90,7 +90,16 @@ TileGrid TileGrid::shard(int k, int n) const {
   const std::int64_t begin = rows_ * k / n, end = rows_ * (k + 1) / n;
   part.first_row_ = first_row_ + begin;
   part.rows_ = end - begin;
+  if (part_.whole()) part.part_ = Shard{k, n};
   return part;
+}
+
+TileGrid TileGrid::part_for(const Shard& s) const {
+  if (s.whole() || (part_.index == s.index && part_.count == s.count)) return *this;
+  if (!part_.whole())
+    raise("internal: a grid of shard " + std::to_string(part_.index + 1) + "/" + std::to_string(part_.count) + " was streamed as shard " +
+          std::to_string(s.index + 1) + "/" + std::to_string(s.count));
+  return shard(s);
 }
 
 Window TileGrid::extent() const {

@@ -54,8 +54,9 @@ struct StreamOptions {
   ReadOptions read;
   ProgressFunc progress = nullptr;
   void* progress_data = nullptr;
-  // Products honour it: only this shard's tile rows are processed, into outputs that cover just
-  // them (see TileGrid::shard and shard_layout); luojia-merge puts the shards together.
+  // Only this shard's tile rows are processed: stream() cuts them out of a whole grid (a grid
+  // that is this shard already runs as it is), and its writer covers just them (shard_layout
+  // lays such outputs out); luojia-merge puts the shards together.
   Shard shard;
 };
 

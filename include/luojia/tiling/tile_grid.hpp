@@ -74,6 +74,11 @@ public:
   // Throws when n exceeds the number of tile rows.
   TileGrid shard(int k, int n) const;
   TileGrid shard(const Shard& s) const { return shard(s.index, s.count); }
+  // Which shard of a whole grid this is (whole: the whole grid).
+  const Shard& part() const noexcept { return part_; }
+  // This grid's shard s: the grid itself when s is whole or the grid is that shard already, cut
+  // when the grid is whole; throws when it is another shard. What stream() runs of a grid.
+  TileGrid part_for(const Shard& s) const;
   // The first row and the number of rows this grid (or shard) iterates; size() counts its tiles.
   std::int64_t first_row() const noexcept { return first_row_; }
   // The pixels the cores of this grid's tiles cover: the whole raster, or a shard's band of rows.
@@ -91,6 +96,7 @@ private:
   std::int64_t rows_;
   std::int64_t cols_;
   std::int64_t first_row_ = 0;
+  Shard part_;
 };
 
 }  // namespace luojia
