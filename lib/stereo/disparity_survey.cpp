@@ -72,6 +72,9 @@ DisparitySurvey survey_disparities(const std::string& left, const std::string& r
     m.max_disparity = ceil_div(max_disparity, s.factor) + 1;
     if (match_window_bytes(w, h, w, h, m) <= max_bytes || std::max(w, h) <= 32) break;
   }
+  // GDAL's block cache while the views are averaged down: a sixteenth of the costs' bytes, so
+  // reading a scene of any size does not grow the process (GDAL's default is 5% of RAM).
+  const detail::GdalCacheScope cache(std::max<std::size_t>(max_bytes / 16, 4u << 20));
   const Overview l = reduced(left, w, h), r = reduced(right, w, h);
   constexpr float kNone = std::numeric_limits<float>::quiet_NaN();
   std::vector<float> disparity(static_cast<std::size_t>(w * h));
