@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <sstream>
+#include <map>
 
 using namespace luojia;
 using namespace luojia::test;
@@ -111,6 +113,33 @@ TEST_CASE("stereo DSM: tiles of any size give the whole scene's DSM bit for bit"
   o.stereo.tile = 4096;
   o.disparity = dir.file("whole_disparity.tif");
   stereo_dsm(scene.left, scene.right, dir.file("whole.tif"), o);
+  // The epipolar disparity carries the grid's maps: the left one turns the left image's corners
+  // into the grid (a rotation, shifted so the grid starts at 0), the right one is an affine map.
+  {
+    const RasterInfo d = Raster::open(dir.file("whole_disparity.tif")).info();
+    const RasterInfo l = Raster::open(scene.left).info();
+    std::map<std::string, std::string> items(d.metadata.begin(), d.metadata.end());
+    REQUIRE(items.count("LUOJIA_EPIPOLAR_LEFT"));
+    REQUIRE(items.count("LUOJIA_EPIPOLAR_RIGHT"));
+    CHECK(items["LUOJIA_EPIPOLAR_DISPARITY"] == "right u = left u - d");
+    std::istringstream left_text(items["LUOJIA_EPIPOLAR_LEFT"]), right_text(items["LUOJIA_EPIPOLAR_RIGHT"]);
+    double a[6], b[6];
+    for (double& v : a) left_text >> v;
+    for (double& v : b) right_text >> v;
+    REQUIRE(left_text);
+    REQUIRE(right_text);
+    CHECK(a[0] * a[0] + a[1] * a[1] == Approx(1.0));
+    CHECK(a[0] * a[4] - a[1] * a[3] == Approx(1.0));
+    CHECK(b[0] * b[4] - b[1] * b[3] != Approx(0.0));
+    for (const double c : {0.0, static_cast<double>(l.width)})
+      for (const double r : {0.0, static_cast<double>(l.height)}) {
+        const double u = a[0] * c + a[1] * r + a[2], v = a[3] * c + a[4] * r + a[5];
+        CHECK(u >= -1e-6);
+        CHECK(v >= -1e-6);
+        CHECK(u <= static_cast<double>(d.width) + 1e-6);
+        CHECK(v <= static_cast<double>(d.height) + 1e-6);
+      }
+  }
   for (const std::int64_t tile : {40, 77}) {
     o.stereo.tile = tile;
     o.disparity = dir.file("tiled_disparity.tif");

@@ -119,6 +119,17 @@ StreamStats finish_tiles(Raster& raw, const StereoOptions& o, int speckle_size, 
 }
 
 
+// The disparity's layout: LEFT's grid and georeferencing, Float32 with the nodata asked for, and
+// LEFT's LUOJIA_EPIPOLAR_* items (the maps of a pair rectified here, so the disparity can be
+// taken back to the images).
+RasterLayout disparity_layout(const RasterInfo& left, const StereoOptions& o) {
+  RasterLayout layout = layout_like(left, DataType::Float32, 1);
+  layout.nodata = o.nodata;
+  for (const auto& [key, value] : left.metadata)
+    if (key.rfind("LUOJIA_EPIPOLAR_", 0) == 0) layout.metadata.emplace_back(key, value);
+  return layout;
+}
+
 // The products from a raw disparity (the matcher's or a network's): speckles removed, nodata set,
 // depth derived (finish_tiles), each written and committed once both are finished; the last
 // share of the run's progress, from `from`.
@@ -175,9 +186,7 @@ StereoReport run_model(const std::string& stack_path, const RasterInfo& left, co
   report.halo = Margins{r.halo, r.halo, r.halo, r.halo};
   report.bytes_per_tile = r.activation_bytes;
   Raster raw = Raster::open(raw_path);
-  RasterLayout layout = layout_like(left, DataType::Float32, 1);
-  layout.nodata = o.nodata;
-  write_products(raw, layout, disparity_path, o, 0, 0.9, report);
+  write_products(raw, disparity_layout(left, o), disparity_path, o, 0, 0.9, report);
   report.counts.valid = report.counts.matched;
   return report;
 }
@@ -202,8 +211,7 @@ StereoReport match_pair(const std::string& left_path, const std::string& right_p
       detail::stack_bands(left.info(), {{&left, {o.left_band}}, {&right, {o.right_band}}}, files, "the stereo pair");
   if (!o.model.empty()) return run_model(stack_path, left.info(), disparity_path, o);
   Raster stack = Raster::open(stack_path);
-  RasterLayout layout = layout_like(left.info(), DataType::Float32, 1);
-  layout.nodata = o.nodata;
+  const RasterLayout layout = disparity_layout(left.info(), o);
   StereoReport report;
   MatchOptions pass1 = o.match;
   pass1.speckle_size = 0;

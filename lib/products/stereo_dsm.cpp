@@ -591,7 +591,8 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
     return temporaries.paths.back();
   };
   const std::string left_epipolar = temporary("left-epipolar.tif"), right_epipolar = temporary("right-epipolar.tif");
-  stereo::warp_to_epipolar(left_path, so0.left_band, g.left, g.width, g.height, left_epipolar, warp_memory, threads);
+  stereo::warp_to_epipolar(left_path, so0.left_band, g.left, g.width, g.height, left_epipolar, warp_memory, threads,
+                           stereo::epipolar_metadata(g));
   if (!warp_progress.tick(0.5)) throw Cancelled();
   stereo::warp_to_epipolar(right_path, so0.right_band, g.right, g.width, g.height, right_epipolar, warp_memory, threads);
   if (!warp_progress.tick(1.0)) throw Cancelled();

@@ -7,6 +7,7 @@
 #include <Eigen/Dense>
 #include <gdal_alg.h>
 #include <gdalwarper.h>
+#include <cpl_string.h>
 
 #include <algorithm>
 #include <cmath>
@@ -141,8 +142,19 @@ EpipolarGeometry rectify_from_rpc(const RpcModel& left, std::int64_t left_width,
   return g;
 }
 
+std::vector<std::pair<std::string, std::string>> epipolar_metadata(const EpipolarGeometry& g) {
+  const auto text = [](const Affine& m) {
+    std::string s;
+    for (double v : m) s += (s.empty() ? "" : " ") + CPLString().Printf("%.17g", v);
+    return s;
+  };
+  return {{"LUOJIA_EPIPOLAR_LEFT", text(g.left)}, {"LUOJIA_EPIPOLAR_RIGHT", text(g.right)},
+          {"LUOJIA_EPIPOLAR_DISPARITY", "right u = left u - d"}};
+}
+
 void warp_to_epipolar(const std::string& source, int band, const Affine& map, std::int64_t width, std::int64_t height,
-                      const std::string& path, double memory_limit, int threads) {
+                      const std::string& path, double memory_limit, int threads,
+                      const std::vector<std::pair<std::string, std::string>>& metadata) {
   // GDAL's block cache while warping: a quarter of the warper's memory (at least 16 MiB), so the
   // process does not grow with the scene up to GDAL's default of 5% of RAM.
   const detail::GdalCacheScope cache(std::max<std::size_t>(static_cast<std::size_t>(memory_limit / 4), 16u << 20));
@@ -155,6 +167,7 @@ void warp_to_epipolar(const std::string& source, int band, const Affine& map, st
                                        const_cast<char**>(create_options)));
   if (!dst) raise("cannot create the epipolar image: " + trap.message("create failed"), ErrorContext{path, {}, {}, {}});
   dst->GetRasterBand(1)->SetNoDataValue(kEpipolarNodata);
+  for (const auto& [key, value] : metadata) dst->SetMetadataItem(key.c_str(), value.c_str());
   // Source "georeferencing": its own pixel coordinates; the grid's: the inverse map.
   const double identity[6] = {0, 1, 0, 0, 0, 1};
   const Affine back = inverse(map);

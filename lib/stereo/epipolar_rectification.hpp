@@ -10,6 +10,8 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace luojia::stereo {
 
@@ -34,9 +36,16 @@ EpipolarGeometry rectify_from_rpc(const RpcModel& left, std::int64_t left_width,
 
 // Resamples band `band` of source onto the epipolar grid through map (image -> grid), bicubic,
 // into a Float32 GeoTIFF at path (nodata where the grid falls outside the image or on its
-// nodata); memory bounded by GDAL's warper (memory_limit bytes), threads workers.
+// nodata) carrying metadata; memory bounded by GDAL's warper (memory_limit bytes), threads workers.
 void warp_to_epipolar(const std::string& source, int band, const Affine& map, std::int64_t width, std::int64_t height,
-                      const std::string& path, double memory_limit, int threads);
+                      const std::string& path, double memory_limit, int threads,
+                      const std::vector<std::pair<std::string, std::string>>& metadata = {});
+
+// The grid's maps as metadata items, which a disparity on the grid carries:
+// LUOJIA_EPIPOLAR_LEFT and LUOJIA_EPIPOLAR_RIGHT, "a b c d e f" for u = a col + b row + c,
+// v = d col + e row + f (image pixel corners to grid pixel corners); LUOJIA_EPIPOLAR_DISPARITY
+// says right u = left u - d.
+std::vector<std::pair<std::string, std::string>> epipolar_metadata(const EpipolarGeometry& g);
 
 // The nodata of the epipolar images (no image value is this).
 constexpr double kEpipolarNodata = -3.0e38;
