@@ -76,9 +76,12 @@ TileGrid model_tile_grid(const ModelTiling& t, const RasterInfo& info) {
 
 std::size_t activation_bytes(const nn::Model& model, const ModelInput& input, const TileGrid& grid, const ModelTiling& t) {
   const Window largest = grid.max_read_window();
-  const std::int64_t w = std::min(largest.width, t.padded_width), h = std::min(largest.height, t.padded_height);
+  return activation_bytes(model, input, std::min(largest.width, t.padded_width), std::min(largest.height, t.padded_height));
+}
+
+std::size_t activation_bytes(const nn::Model& model, const ModelInput& input, std::int64_t width, std::int64_t height) {
   nn::Session probe(model);
-  probe.run(input.split(nn::Tensor({1, input.channels(), h, w})));
+  probe.run(input.split(nn::Tensor({1, input.channels(), height, width})));
   return probe.peak_bytes();
 }
 

@@ -41,5 +41,7 @@ TileGrid model_tile_grid(const ModelTiling& tiling, const RasterInfo& raster);
 
 // Activation bytes one tile needs, from a plan of the grid's largest read window.
 std::size_t activation_bytes(const nn::Model& model, const ModelInput& input, const TileGrid& grid, const ModelTiling& tiling);
+// The same for a network input of width x height (a fixed-size model's window).
+std::size_t activation_bytes(const nn::Model& model, const ModelInput& input, std::int64_t width, std::int64_t height);
 
 }  // namespace luojia::detail

@@ -10,7 +10,7 @@
 #include "io/grid_warp.hpp"
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"
-#include "model_task/model_stage.hpp"
+#include "model_task/model_loading.hpp"
 
 #include <cpl_string.h>
 #include <gdal_utils.h>

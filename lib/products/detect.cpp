@@ -381,12 +381,6 @@ TileGrid fixed_window_grid(const detail::ModelTiling& t, const RasterInfo& info,
   return TileGrid(info.width, info.height, go);
 }
 
-std::size_t fixed_window_activation_bytes(const nn::Model& model, const detail::ModelInput& input, std::int64_t w, std::int64_t h) {
-  nn::Session probe(model);
-  probe.run(input.split(nn::Tensor({1, input.channels(), h, w})));
-  return probe.peak_bytes();
-}
-
 // x (1 x C x H x W) completed to h x w by reflection, as numpy's "reflect" pads.
 nn::Tensor reflect_to(const nn::Tensor& x, std::int64_t h, std::int64_t w) {
   const std::int64_t c = x.shape()[1], xh = x.shape()[2], xw = x.shape()[3];
@@ -915,7 +909,7 @@ public:
 
   // Per tile in flight: activations and the network's input (twice with tta).
   detail::TileBudget budget(const detail::ModelStage& stage) override {
-    plan_.report.activation_bytes = plan_.fixed_size ? fixed_window_activation_bytes(stage.model, plan_.input, plan_.fixed_w, plan_.fixed_h)
+    plan_.report.activation_bytes = plan_.fixed_size ? detail::activation_bytes(stage.model, plan_.input, plan_.fixed_w, plan_.fixed_h)
                                                      : stage.activation_bytes();
     const std::int64_t window_area = plan_.fixed_size ? plan_.fixed_w * plan_.fixed_h : stage.grid().max_read_window().area();
     return {plan_.report.activation_bytes +

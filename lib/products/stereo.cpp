@@ -10,7 +10,7 @@
 #include "engine/scaled_progress.hpp"
 #include "io/band_stack.hpp"
 #include "io/file_names.hpp"
-#include "model_task/model_stage.hpp"
+#include "model_task/model_loading.hpp"
 #include "stereo/speckle_filter.hpp"
 
 #include <atomic>

@@ -19,7 +19,7 @@
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"
 #include "io/vector_output.hpp"
-#include "model_task/model_stage.hpp"
+#include "model_task/model_loading.hpp"
 #include "stereo/disparity_survey.hpp"
 #include "stereo/epipolar_rectification.hpp"
 

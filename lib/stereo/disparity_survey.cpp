@@ -3,6 +3,7 @@
 #include "io/gdal_support.hpp"
 
 #include <luojia/error.hpp>
+#include <luojia/io/raster.hpp>
 #include <luojia/products/stereo.hpp>
 
 #include <gdal_priv.h>
@@ -50,19 +51,12 @@ Overview reduced(const std::string& path, std::int64_t width, std::int64_t heigh
 
 DisparitySurvey survey_disparities(const std::string& left, const std::string& right, int min_disparity, int max_disparity,
                                    std::size_t max_bytes) {
-  std::int64_t width = 0, height = 0;
-  {
-    detail::GdalErrorTrap trap;
-    const detail::DatasetPtr ds(GDALDataset::Open(left.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
-    if (!ds) raise(trap.message_about(left, "cannot open"), ErrorContext{left, {}, {}, {}});
-    width = ds->GetRasterXSize();
-    height = ds->GetRasterYSize();
-  }
+  const Raster views = Raster::open(left);
+  const std::int64_t width = views.info().width, height = views.info().height;
   // The overview: the least reduction whose costs fit; its disparities one reduced pixel wider
   // each way (an edge disparity averages across two).
   DisparitySurvey s;
   MatchOptions m;
-  m.subpixel = true;
   m.speckle_size = 10;
   std::int64_t w = width, h = height;
   for (;; s.factor *= 2) {

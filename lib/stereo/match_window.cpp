@@ -128,7 +128,7 @@ public:
     const std::int64_t limit = std::max<std::int64_t>(uniqueness_limit(lowest, keep_share), 0);
     const u16x32 limit_v = splat(static_cast<std::uint16_t>(std::min<std::int64_t>(limit, 0xFFFF)));
     bool unique = true;
-    for (int v = 0; v < vectors_ && unique && limit >= 0; ++v) {
+    for (int v = 0; v < vectors_ && unique; ++v) {
       std::uint32_t close = lane_mask(sums_at(s, v) <= limit_v) & (v == vectors_ - 1 ? last_lanes_ : 0xFFFFFFFFu);
       for (int k = k_best - 1; k <= k_best + 1; ++k)
         if (k >= v * kLanes && k < (v + 1) * kLanes) close &= ~(1u << (k - v * kLanes));

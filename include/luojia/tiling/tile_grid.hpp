@@ -74,8 +74,6 @@ public:
   // Throws when n exceeds the number of tile rows.
   TileGrid shard(int k, int n) const;
   TileGrid shard(const Shard& s) const { return shard(s.index, s.count); }
-  // Which shard of a whole grid this is (whole: the whole grid).
-  const Shard& part() const noexcept { return part_; }
   // This grid's shard s: the grid itself when s is whole or the grid is that shard already, cut
   // when the grid is whole; throws when it is another shard. What stream() runs of a grid.
   TileGrid part_for(const Shard& s) const;
@@ -96,7 +94,7 @@ private:
   std::int64_t rows_;
   std::int64_t cols_;
   std::int64_t first_row_ = 0;
-  Shard part_;
+  Shard part_;  // which shard of a whole grid this is (whole: the whole grid)
 };
 
 }  // namespace luojia
