@@ -8,9 +8,11 @@
 #include <luojia/io/raster.hpp>
 
 #include <catch2/catch.hpp>
+#include <gdal_priv.h>
 
 #include <filesystem>
 
+#include <memory>
 #include <tuple>
 
 #include <cmath>
@@ -60,6 +62,22 @@ TEST_CASE("each cell's scores are PyTorch's for its window", "[classify]") {
   classify(raster, model, dir.file("labels_open.tif"), o);
   CHECK(luojia::test::read_band(dir.file("labels_open.tif"), 1) == luojia::test::read_band(dir.file("labels.tif"), 1));
   for (int k = 1; k <= 6; ++k) CHECK(luojia::test::read_band(dir.file("scores_open.tif"), k) == luojia::test::read_band(dir.file("scores.tif"), k));
+
+  // Raw values, as every model task reads them: a band scale and offset in the raster (GDAL
+  // metadata a model's normalisation knows nothing of) leave the scores PyTorch's.
+  std::filesystem::copy_file(dir.file("in.tif"), dir.file("scaled.tif"));
+  {
+    std::unique_ptr<GDALDataset> ds(GDALDataset::Open(dir.file("scaled.tif").c_str(), GDAL_OF_RASTER | GDAL_OF_UPDATE));
+    REQUIRE(ds);
+    for (int b = 1; b <= 4; ++b) {
+      ds->GetRasterBand(b)->SetScale(2.0);
+      ds->GetRasterBand(b)->SetOffset(5.0);
+    }
+  }
+  o.scores = dir.file("scores_scaled.tif");
+  classify(dir.file("scaled.tif"), kNn + "resnet_classifier_op17.onnx", dir.file("labels_scaled.tif"), o);
+  for (int k = 0; k < 6; ++k)
+    CHECK(luojia::test::read_band(dir.file("scores_scaled.tif"), k + 1)[0] == Approx(expected[static_cast<std::size_t>(k)]).margin(1e-5));
 }
 
 TEST_CASE("overlapping windows equal windows cut and reflected here", "[classify]") {
