@@ -151,7 +151,7 @@ int run_dsm(StereoFlags& f) {
               << ", " << r.max_disparity << "]; give --dem or --min-height/--max-height\n";
   if (r.vertical_max > 1.0)
     std::cerr << "luojia-stereo: warning: the epipolar rectification leaves up to " << r.vertical_max
-              << " px of vertical disparity (the views' geometry is not affine over this scene); matches degrade\n";
+              << " px of vertical disparity (the views' epipolar curves differ between the heights searched); matches degrade\n";
   warn_range(r.matching, r.min_disparity, r.max_disparity);
   if (!f.common.quiet)
     for (const auto& path : r.written) std::cout << path << "\n";

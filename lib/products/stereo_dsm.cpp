@@ -190,7 +190,7 @@ GroundStart fit_start(const RpcModel& left, const RpcModel& right, const stereo:
         const double c = lw * i / 10.0, r = lh * j / 10.0;
         const auto ground = left.localise(c, r, h);
         const auto seen = right.project(ground[0], ground[1], h);
-        const auto pl = stereo::apply(g.left, c, r), pr = stereo::apply(g.right, seen[0], seen[1]);
+        const auto pl = g.grid_at(stereo::View::Left, c, r), pr = g.grid_at(stereo::View::Right, seen[0], seen[1]);
         rows.push_back({pl[0], pl[1], pl[0] - pr[0], ground[0], ground[1], h});
       }
   }
@@ -232,7 +232,6 @@ Bounds write_points(const std::string& disparity_path, const std::string& points
   layout.bands = 3;
   layout.nodata = kNodata;
   RasterWriter writer(points_path, layout, OutputOptions{"GTiff", {"TILED=YES"}, true});
-  const Affine back_left = stereo::inverse(g.left), back_right = stereo::inverse(g.right);
   TileGridOptions go;
   go.tile_width = go.tile_height = 256;
   const TileGrid grid(layout.width, layout.height, go);
@@ -256,7 +255,7 @@ Bounds write_points(const std::string& disparity_path, const std::string& points
         const float d = in.pixels.band(0)[i];
         if (!in.mask[i]) continue;
         const double u = static_cast<double>(in.tile.core.x + x) + 0.5, v = static_cast<double>(in.tile.core.y + y) + 0.5;
-        const auto pl = stereo::apply(back_left, u, v), pr = stereo::apply(back_right, u - d, v);
+        const auto pl = g.image_at(stereo::View::Left, u, v), pr = g.image_at(stereo::View::Right, u - d, v);
         const Intersection p = intersect(left, pl[0], pl[1], right, pr[0], pr[1], start.at(u, v, d));
         if (!(p.residual <= o.max_intersection_residual) || !(p.height >= heights.low && p.height <= heights.high)) {
           ++n_dropped;
@@ -457,7 +456,7 @@ class CellReduction {
 public:
   CellReduction(const DsmGrid& grid, std::string points_path, std::array<double, 2> origin, const RpcModel& left,
                 const stereo::EpipolarGeometry& g, const Range& heights, std::string crs_wkt, std::string reduction)
-      : grid_(grid), points_path_(std::move(points_path)), origin_(origin), left_(left), to_epipolar_(g.left),
+      : grid_(grid), points_path_(std::move(points_path)), origin_(origin), left_(left), geometry_(g),
         epipolar_{0, 0, g.width, g.height}, heights_(heights), crs_wkt_(std::move(crs_wkt)), reduction_(std::move(reduction)) {}
 
   void operator()(const InputTile& in, OutputTile& out) {
@@ -500,7 +499,7 @@ private:
         if (!tt.backward->Transform(1, &x, &y)) continue;
         for (const double h : {heights_.low, heights_.high}) {
           const auto p = left_.project(x, y, h);
-          const auto e = stereo::apply(to_epipolar_, p[0], p[1]);
+          const auto e = geometry_.grid_at(stereo::View::Left, p[0], p[1]);
           u0 = std::min(u0, e[0]);
           u1 = std::max(u1, e[0]);
           v0 = std::min(v0, e[1]);
@@ -533,7 +532,7 @@ private:
   const std::string points_path_;
   const std::array<double, 2> origin_;
   const RpcModel& left_;
-  const Affine to_epipolar_;
+  const stereo::EpipolarGeometry& geometry_;
   const Window epipolar_;
   const Range heights_;
   const std::string crs_wkt_, reduction_;
@@ -584,18 +583,17 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   // Step 2: both views on the epipolar grid (temporaries beside the DSM, removed at the end).
   const detail::ScaledProgress warp_progress(so0.stream, 0.0, 0.1);
   const int threads = resolve_threads(so0.stream.threads);
-  const double warp_memory = static_cast<double>(so0.stream.memory_budget) / 4.0;
+  const std::size_t warp_cache = so0.stream.memory_budget / 16;
   detail::TemporaryFiles temporaries;
   const auto temporary = [&](const std::string& what) {
     temporaries.paths.push_back(detail::temporary_path(dsm_path, what));
     return temporaries.paths.back();
   };
   const std::string left_epipolar = temporary("left-epipolar.tif"), right_epipolar = temporary("right-epipolar.tif");
-  stereo::warp_to_epipolar(left_path, so0.left_band, g.left, g.width, g.height, left_epipolar, warp_memory, threads,
-                           stereo::epipolar_metadata(g));
-  if (!warp_progress.tick(0.5)) throw Cancelled();
-  stereo::warp_to_epipolar(right_path, so0.right_band, g.right, g.width, g.height, right_epipolar, warp_memory, threads);
-  if (!warp_progress.tick(1.0)) throw Cancelled();
+  stereo::resample_to_epipolar(left_path, so0.left_band, g, stereo::View::Left, left_epipolar, warp_cache, threads,
+                               [&](double f) { return warp_progress.tick(0.5 * f); }, stereo::epipolar_metadata(g));
+  stereo::resample_to_epipolar(right_path, so0.right_band, g, stereo::View::Right, right_epipolar, warp_cache, threads,
+                               [&](double f) { return warp_progress.tick(0.5 + 0.5 * f); });
   if (survey) survey_disparity_range(o, g, left_epipolar, right_epipolar, report);
 
   // Step 3: matching.

@@ -2,16 +2,13 @@
 
 #include <luojia/error.hpp>
 
-#include "io/gdal_support.hpp"
-
 #include <Eigen/Dense>
-#include <gdal_alg.h>
-#include <gdalwarper.h>
 #include <cpl_string.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <tuple>
 #include <vector>
 
 namespace luojia::stereo {
@@ -24,6 +21,32 @@ Affine inverse(const Affine& m) {
 }
 
 std::array<double, 2> apply(const Affine& m, double c, double r) { return {m[0] * c + m[1] * r + m[2], m[3] * c + m[4] * r + m[5]}; }
+
+double RowShiftGrid::at(double u, double v) const {
+  if (values.empty()) return 0.0;
+  const double x = std::clamp(u / step, 0.0, static_cast<double>(columns - 1));
+  const double y = std::clamp(v / step, 0.0, static_cast<double>(rows - 1));
+  const int i = std::min(static_cast<int>(x), columns - 2), j = std::min(static_cast<int>(y), rows - 2);
+  const double fx = x - i, fy = y - j;
+  const double* p = values.data() + static_cast<std::size_t>(j) * static_cast<std::size_t>(columns) + static_cast<std::size_t>(i);
+  return (p[0] * (1 - fx) + p[1] * fx) * (1 - fy) + (p[columns] * (1 - fx) + p[columns + 1] * fx) * fy;
+}
+
+std::array<double, 2> EpipolarGeometry::image_at(View view, double u, double v) const {
+  if (view == View::Left) return apply(left_back, u, v + left_shift.at(u, v));
+  return apply(right_back, u, v + right_shift.at(u, v));
+}
+
+std::array<double, 2> EpipolarGeometry::grid_at(View view, double column, double row) const {
+  const auto a = apply(view == View::Left ? left : right, column, row);
+  const RowShiftGrid& shift = view == View::Left ? left_shift : right_shift;
+  if (shift.values.empty()) return a;
+  // v + shift(u, v) = the affine row: the shifts change by far less than a pixel per pixel, so a
+  // few fixed-point steps settle it.
+  double v = a[1];
+  for (int k = 0; k < 6; ++k) v = a[1] - shift.at(a[0], v);
+  return {a[0], v};
+}
 
 namespace {
 
@@ -49,6 +72,120 @@ std::array<double, 3> fit(const std::vector<VirtualMatch>& matches, const std::f
   }
   const Eigen::Vector3d x = a.colPivHouseholderQr().solve(b);
   return {x(0), x(1), x(2)};
+}
+
+// The root mean square and largest row difference of the matches' two grid points.
+std::pair<double, double> vertical_residual(const EpipolarGeometry& g, const std::vector<VirtualMatch>& matches) {
+  double sum2 = 0, largest = 0;
+  for (const auto& m : matches) {
+    const double dv = g.grid_at(View::Left, m.left_c, m.left_r)[1] - g.grid_at(View::Right, m.right_c, m.right_r)[1];
+    sum2 += dv * dv;
+    largest = std::max(largest, std::abs(dv));
+  }
+  return {std::sqrt(sum2 / static_cast<double>(matches.size())), largest};
+}
+
+// Nodes about 1/48 of the grid apart, at least 64 px, over the whole grid: the shifts are as
+// smooth as the RPCs' cubic terms.
+RowShiftGrid empty_shifts(const EpipolarGeometry& g) {
+  RowShiftGrid s;
+  s.step = std::max(64.0, std::ceil(static_cast<double>(std::max(g.width, g.height)) / 48.0));
+  s.columns = static_cast<int>(std::ceil(static_cast<double>(g.width) / s.step)) + 1;
+  s.rows = static_cast<int>(std::ceil(static_cast<double>(g.height) / s.step)) + 1;
+  s.values.assign(static_cast<std::size_t>(s.columns) * static_cast<std::size_t>(s.rows), std::numeric_limits<double>::quiet_NaN());
+  return s;
+}
+
+// A node no height could place (the RPCs fail there) takes the mean of the others.
+RowShiftGrid filled(RowShiftGrid s) {
+  double sum = 0;
+  int n = 0;
+  for (const double v : s.values)
+    if (std::isfinite(v)) {
+      sum += v;
+      ++n;
+    }
+  if (n == 0) return {};
+  for (double& v : s.values)
+    if (!std::isfinite(v)) v = sum / n;
+  return s;
+}
+
+// The left view's rows follow its epipolar curves. The slope of the curve through a left point
+// (in the left affine frame): the right view sees the point at the middle height; that pixel's
+// line of sight, seen from the left at heights either side, draws the curve. Each row is traced
+// from the grid's middle column both ways, a midpoint step from node to node; the affine rotation
+// made the curves nearly level, so a row's shift is its curve's departure from the affine row.
+// (Epipolar curves of pushbroom views turn across a scene: a rotation leaves each end of a row
+// on other curves, which no shift of the right view alone can take out at every height.)
+RowShiftGrid left_shifts(const EpipolarGeometry& g, const RpcModel& left, const RpcModel& right, double min_height, double max_height) {
+  RowShiftGrid s = empty_shifts(g);
+  const double middle = (min_height + max_height) / 2.0, reach = std::max((max_height - min_height) / 2.0, 10.0);
+  const auto slope = [&](double u, double w) {
+    const auto p = apply(g.left_back, u, w);
+    const auto ground = left.localise(p[0], p[1], middle);
+    const auto q = right.project(ground[0], ground[1], middle);
+    const auto low = right.localise(q[0], q[1], middle - reach), high = right.localise(q[0], q[1], middle + reach);
+    const auto pl = left.project(low[0], low[1], middle - reach), ph = left.project(high[0], high[1], middle + reach);
+    const auto a = apply(g.left, pl[0], pl[1]), b = apply(g.left, ph[0], ph[1]);
+    return (b[1] - a[1]) / (b[0] - a[0]);
+  };
+  const int centre = s.columns / 2;
+  for (int j = 0; j < s.rows; ++j) {
+    double* row = s.values.data() + static_cast<std::size_t>(j) * static_cast<std::size_t>(s.columns);
+    const double v = j * s.step;
+    row[centre] = 0.0;
+    for (const int direction : {1, -1}) {
+      const double du = direction * s.step;
+      double w = v;
+      for (int i = centre + direction; i >= 0 && i < s.columns; i += direction) {
+        const double u = (i - direction) * s.step;
+        const double k1 = slope(u, w);
+        const double k2 = slope(u + du / 2, w + k1 * du / 2);
+        if (!std::isfinite(k2)) break;
+        w += k2 * du;
+        row[i] = w - v;
+      }
+    }
+  }
+  return filled(std::move(s));
+}
+
+// The right view's row shifts. At each node (u, v) of its grid and each of the range's heights:
+// the point of left row v that the height sends to column u of the right affine map, and how far
+// from row v the right view sees it there. A node's shift is the mean over the heights: what
+// differs between heights is what the views' geometry leaves (vertical_rms tells it).
+RowShiftGrid right_shifts(const EpipolarGeometry& g, const RpcModel& left, const RpcModel& right, double min_height, double max_height) {
+  constexpr int kHeights = 5;
+  RowShiftGrid s = empty_shifts(g);
+  for (int j = 0; j < s.rows; ++j)
+    for (int i = 0; i < s.columns; ++i) {
+      const double u = i * s.step, v = j * s.step;
+      double sum = 0;
+      int n = 0;
+      for (int k = 0; k < kHeights; ++k) {
+        const double h = min_height + (max_height - min_height) * k / (kHeights - 1);
+        // Newton on the left column: the right column follows it about one for one.
+        double ul = u + g.disparity_at_min_height + g.disparity_per_metre * (h - min_height), shift = 0;
+        bool found = false;
+        for (int step = 0; step < 10 && !found; ++step) {
+          const auto p = g.image_at(View::Left, ul, v);
+          const auto ground = left.localise(p[0], p[1], h);
+          const auto seen = right.project(ground[0], ground[1], h);
+          const auto r = apply(g.right, seen[0], seen[1]);
+          if (!std::isfinite(r[0]) || !std::isfinite(r[1])) break;
+          shift = r[1] - v;
+          found = std::abs(u - r[0]) < 1e-3;
+          ul += u - r[0];
+        }
+        if (found) {
+          sum += shift;
+          ++n;
+        }
+      }
+      if (n > 0) s.values[static_cast<std::size_t>(j) * static_cast<std::size_t>(s.columns) + static_cast<std::size_t>(i)] = sum / n;
+    }
+  return filled(std::move(s));
 }
 
 }  // namespace
@@ -119,14 +256,13 @@ EpipolarGeometry rectify_from_rpc(const RpcModel& left, std::int64_t left_width,
   }
   g.width = static_cast<std::int64_t>(std::ceil(u1 - u0));
   g.height = static_cast<std::int64_t>(std::ceil(v1 - v0));
-  // What the maps leave: vertical disparity, and the disparity the height range spans.
-  double sum2 = 0, low = 0, high = 0;
+  g.left_back = inverse(g.left);
+  g.right_back = inverse(g.right);
+  // What the affine maps leave across the rows, and the disparity the height range spans.
+  double low = 0, high = 0;
   int n_low = 0, n_high = 0;
   for (const auto& m : matches) {
     const auto l = apply(g.left, m.left_c, m.left_r), r = apply(g.right, m.right_c, m.right_r);
-    const double dv = l[1] - r[1];
-    sum2 += dv * dv;
-    g.vertical_max = std::max(g.vertical_max, std::abs(dv));
     if (m.height == min_height) {
       low += l[0] - r[0];
       ++n_low;
@@ -135,10 +271,13 @@ EpipolarGeometry rectify_from_rpc(const RpcModel& left, std::int64_t left_width,
       ++n_high;
     }
   }
-  g.vertical_rms = std::sqrt(sum2 / static_cast<double>(matches.size()));
   g.disparity_at_min_height = low / std::max(n_low, 1);
   g.disparity_at_max_height = high / std::max(n_high, 1);
   g.disparity_per_metre = (g.disparity_at_max_height - g.disparity_at_min_height) / (max_height - min_height);
+  std::tie(g.affine_vertical_rms, g.affine_vertical_max) = vertical_residual(g, matches);
+  g.left_shift = left_shifts(g, left, right, min_height, max_height);
+  g.right_shift = right_shifts(g, left, right, min_height, max_height);
+  std::tie(g.vertical_rms, g.vertical_max) = vertical_residual(g, matches);
   return g;
 }
 
@@ -148,63 +287,16 @@ std::vector<std::pair<std::string, std::string>> epipolar_metadata(const Epipola
     for (double v : m) s += (s.empty() ? "" : " ") + CPLString().Printf("%.17g", v);
     return s;
   };
-  return {{"LUOJIA_EPIPOLAR_LEFT", text(g.left)}, {"LUOJIA_EPIPOLAR_RIGHT", text(g.right)},
+  const auto shifts = [](const RowShiftGrid& grid) {
+    std::string text = CPLString().Printf("%.17g %d %d", grid.step, grid.columns, grid.rows);
+    for (const double v : grid.values) text += CPLString().Printf(" %.6g", v);
+    return text;
+  };
+  return {{"LUOJIA_EPIPOLAR_LEFT", text(g.left)},
+          {"LUOJIA_EPIPOLAR_RIGHT", text(g.right)},
+          {"LUOJIA_EPIPOLAR_LEFT_SHIFT", shifts(g.left_shift)},
+          {"LUOJIA_EPIPOLAR_RIGHT_SHIFT", shifts(g.right_shift)},
           {"LUOJIA_EPIPOLAR_DISPARITY", "right u = left u - d"}};
-}
-
-void warp_to_epipolar(const std::string& source, int band, const Affine& map, std::int64_t width, std::int64_t height,
-                      const std::string& path, double memory_limit, int threads,
-                      const std::vector<std::pair<std::string, std::string>>& metadata) {
-  // GDAL's block cache while warping: a quarter of the warper's memory (at least 16 MiB), so the
-  // process does not grow with the scene up to GDAL's default of 5% of RAM.
-  const detail::GdalCacheScope cache(std::max<std::size_t>(static_cast<std::size_t>(memory_limit / 4), 16u << 20));
-  detail::GdalErrorTrap trap;
-  detail::DatasetPtr src(GDALDataset::Open(source.c_str(), GDAL_OF_RASTER | GDAL_OF_READONLY));
-  if (!src) raise("cannot open: " + trap.message("open failed"), ErrorContext{source, {}, {}, {}});
-  GDALDriver* gtiff = GetGDALDriverManager()->GetDriverByName("GTiff");
-  const char* create_options[] = {"TILED=YES", "BIGTIFF=IF_SAFER", nullptr};
-  detail::DatasetPtr dst(gtiff->Create(path.c_str(), static_cast<int>(width), static_cast<int>(height), 1, GDT_Float32,
-                                       const_cast<char**>(create_options)));
-  if (!dst) raise("cannot create the epipolar image: " + trap.message("create failed"), ErrorContext{path, {}, {}, {}});
-  dst->GetRasterBand(1)->SetNoDataValue(kEpipolarNodata);
-  for (const auto& [key, value] : metadata) dst->SetMetadataItem(key.c_str(), value.c_str());
-  // Source "georeferencing": its own pixel coordinates; the grid's: the inverse map.
-  const double identity[6] = {0, 1, 0, 0, 0, 1};
-  const Affine back = inverse(map);
-  const double grid[6] = {back[2], back[0], back[1], back[5], back[3], back[4]};
-  void* transformer = GDALCreateGenImgProjTransformer3(nullptr, identity, nullptr, grid);
-  if (!transformer) raise("cannot make the epipolar resampling: " + trap.message("transformer failed"));
-  GDALWarpOptions* wo = GDALCreateWarpOptions();
-  wo->hSrcDS = src.get();
-  wo->hDstDS = dst.get();
-  wo->nBandCount = 1;
-  wo->panSrcBands = static_cast<int*>(CPLMalloc(sizeof(int)));
-  wo->panDstBands = static_cast<int*>(CPLMalloc(sizeof(int)));
-  wo->panSrcBands[0] = band;
-  wo->panDstBands[0] = 1;
-  wo->eResampleAlg = GRA_Cubic;
-  wo->eWorkingDataType = GDT_Float32;
-  wo->dfWarpMemoryLimit = memory_limit;
-  wo->pfnTransformer = GDALGenImgProjTransform;
-  wo->pTransformerArg = transformer;
-  int has_nodata = 0;
-  const double nodata = src->GetRasterBand(band)->GetNoDataValue(&has_nodata);
-  if (has_nodata) {
-    wo->padfSrcNoDataReal = static_cast<double*>(CPLMalloc(sizeof(double)));
-    wo->padfSrcNoDataReal[0] = nodata;
-  }
-  wo->padfDstNoDataReal = static_cast<double*>(CPLMalloc(sizeof(double)));
-  wo->padfDstNoDataReal[0] = kEpipolarNodata;
-  wo->papszWarpOptions = CSLSetNameValue(wo->papszWarpOptions, "INIT_DEST", "NO_DATA");
-  wo->papszWarpOptions = CSLSetNameValue(wo->papszWarpOptions, "NUM_THREADS", std::to_string(std::max(threads, 1)).c_str());
-  GDALWarpOperation operation;
-  CPLErr err = operation.Initialize(wo);
-  if (err == CE_None) err = operation.ChunkAndWarpImage(0, 0, static_cast<int>(width), static_cast<int>(height));
-  GDALDestroyWarpOptions(wo);
-  GDALDestroyGenImgProjTransformer(transformer);
-  if (err != CE_None) raise("cannot resample onto the epipolar grid: " + trap.message("warp failed"), ErrorContext{source, band, {}, {}});
-  dst.reset();
-  if (trap.has_error()) raise("cannot write the epipolar image: " + trap.message("close failed"), ErrorContext{path, {}, {}, {}});
 }
 
 }  // namespace luojia::stereo
