@@ -194,12 +194,18 @@ TEST_CASE("stereo DSM: without a DEM or heights, the surveyed disparities give t
   whole.max_height = 200.0;
   const DsmReport rpc = stereo_dsm(scene.left, scene.right, dir.file("dsm_rpc.tif"), whole);
   INFO("surveyed " << r.min_disparity << ".." << r.max_disparity << " on a 1/" << r.survey_factor << " overview (" << r.survey_matches
-                   << " matches); the RPCs' heights " << rpc.min_disparity << ".." << rpc.max_disparity);
+                   << " matches), heights " << r.min_height << ".." << r.max_height << " m; the RPCs' heights " << rpc.min_disparity
+                   << ".." << rpc.max_disparity);
   CHECK(r.surveyed);
   CHECK_FALSE(rpc.surveyed);
-  CHECK(r.min_disparity >= rpc.min_disparity);
-  CHECK(r.max_disparity <= rpc.max_disparity);
   CHECK(r.max_disparity - r.min_disparity < (rpc.max_disparity - rpc.min_disparity) / 2);
+  // The grid is made again for the heights surveyed, which hold the scene's.
+  CHECK(r.min_height > 0.0);
+  CHECK(r.min_height <= 25.0);
+  CHECK(r.max_height >= 55.0);
+  CHECK(r.max_height < 130.0);
+  CHECK(rpc.min_height == 0.0);
+  CHECK(rpc.max_height == 200.0);
   const Score s = score(dir.file("dsm.tif"), scene.truth);
   INFO(s.covered << " of " << s.cells << " cells, median |dh| " << s.median_error);
   CHECK(s.median_error < 0.5);

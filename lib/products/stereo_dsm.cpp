@@ -424,6 +424,14 @@ void survey_disparity_range(const DsmOptions& o, const stereo::EpipolarGeometry&
   cap_disparity_range(o, dmin, dmax, report);
 }
 
+// The heights the surveyed disparities span (the disparity grows linearly with the height on
+// the grid), within the range searched.
+Range surveyed_heights(const stereo::EpipolarGeometry& g, const DsmReport& report, Range heights) {
+  const auto height = [&](double d) { return heights.low + (d - g.disparity_at_min_height) / g.disparity_per_metre; };
+  const double a = height(report.min_disparity), b = height(report.max_disparity);
+  return {std::max(heights.low, std::min(a, b)), std::min(heights.high, std::max(a, b))};
+}
+
 // The DSM's cell size: given, else the left image's ground sample distance at the scene's middle
 // height, to the centimetre.
 double dsm_resolution(const DsmOptions& o, const RpcModel& left, const RasterInfo& li, const Range& heights, const Transform& t) {
@@ -563,12 +571,7 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   const Range heights = scene_heights(o, left, li);
   report.min_height = heights.low;
   report.max_height = heights.high;
-  const stereo::EpipolarGeometry g = stereo::rectify_from_rpc(left, li.width, li.height, right, heights.low, heights.high);
-  report.epipolar_width = g.width;
-  report.epipolar_height = g.height;
-  report.vertical_rms = g.vertical_rms;
-  report.vertical_max = g.vertical_max;
-  report.disparity_per_metre = g.disparity_per_metre;
+  stereo::EpipolarGeometry g = stereo::rectify_from_rpc(left, li.width, li.height, right, heights.low, heights.high);
   // The disparities searched: given; from the heights of a DEM or given ones; else surveyed once
   // both views are on the epipolar grid.
   const bool survey = !o.min_disparity && o.dem.empty() && !o.min_height;
@@ -590,11 +593,32 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
     return temporaries.paths.back();
   };
   const std::string left_epipolar = temporary("left-epipolar.tif"), right_epipolar = temporary("right-epipolar.tif");
-  stereo::resample_to_epipolar(left_path, so0.left_band, g, stereo::View::Left, left_epipolar, warp_cache, threads,
-                               [&](double f) { return warp_progress.tick(0.5 * f); }, stereo::epipolar_metadata(g));
-  stereo::resample_to_epipolar(right_path, so0.right_band, g, stereo::View::Right, right_epipolar, warp_cache, threads,
-                               [&](double f) { return warp_progress.tick(0.5 + 0.5 * f); });
-  if (survey) survey_disparity_range(o, g, left_epipolar, right_epipolar, report);
+  const auto resample = [&](const std::function<bool(double)>& progress) {
+    stereo::resample_to_epipolar(left_path, so0.left_band, g, stereo::View::Left, left_epipolar, warp_cache, threads,
+                                 [&](double f) { return progress(0.5 * f); }, stereo::epipolar_metadata(g));
+    stereo::resample_to_epipolar(right_path, so0.right_band, g, stereo::View::Right, right_epipolar, warp_cache, threads,
+                                 [&](double f) { return progress(0.5 + 0.5 * f); });
+  };
+  resample([&](double f) { return warp_progress.tick(f); });
+  if (survey) {
+    survey_disparity_range(o, g, left_epipolar, right_epipolar, report);
+    // The grid again for the heights surveyed rather than the RPCs' whole range: what the views'
+    // epipolar curves leave between heights shrinks with the heights' span.
+    const Range surface = surveyed_heights(g, report, heights);
+    if (report.surveyed && surface.high - surface.low < 0.75 * (heights.high - heights.low)) {
+      g = stereo::rectify_from_rpc(left, li.width, li.height, right, surface.low, surface.high);
+      resample([&](double) { return warp_progress.tick(1.0); });
+      const auto [dmin, dmax] = heights_disparities(g);
+      cap_disparity_range(o, dmin, dmax, report);
+      report.min_height = surface.low;
+      report.max_height = surface.high;
+    }
+  }
+  report.epipolar_width = g.width;
+  report.epipolar_height = g.height;
+  report.vertical_rms = g.vertical_rms;
+  report.vertical_max = g.vertical_max;
+  report.disparity_per_metre = g.disparity_per_metre;
 
   // Step 3: matching.
   StereoOptions match = so0;

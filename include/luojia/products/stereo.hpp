@@ -153,7 +153,7 @@ struct DsmReport {
   StereoReport matching;
   std::int64_t epipolar_width = 0, epipolar_height = 0;
   double vertical_rms = 0, vertical_max = 0;  // the rectification's residual vertical disparity, px
-  double min_height = 0, max_height = 0;      // the range searched
+  double min_height = 0, max_height = 0;      // the heights the grid is made for: given, the DEM's, or surveyed
   int min_disparity = 0, max_disparity = 0;
   bool range_capped = false;
   // Without a DEM or heights, the disparities were surveyed on an overview reduced survey_factor
