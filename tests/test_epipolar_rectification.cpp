@@ -38,17 +38,13 @@ struct GdalRpc {
     REQUIRE(transformer);
   }
   ~GdalRpc() { GDALDestroyRPCTransformer(transformer); }
-  std::array<double, 2> ground(double column, double row, double height) const {
-    double x = column, y = row, z = height;
-    int ok = 0;
-    GDALRPCTransform(transformer, FALSE, 1, &x, &y, &z, &ok);
-    REQUIRE(ok);
-    return {x, y};
-  }
+  std::array<double, 2> ground(double column, double row, double height) const { return transform(FALSE, column, row, height); }
   std::array<double, 2> image(double longitude, double latitude, double height) const {
-    double x = longitude, y = latitude, z = height;
+    return transform(TRUE, longitude, latitude, height);
+  }
+  std::array<double, 2> transform(int to_image, double x, double y, double z) const {
     int ok = 0;
-    GDALRPCTransform(transformer, TRUE, 1, &x, &y, &z, &ok);
+    GDALRPCTransform(transformer, to_image, 1, &x, &y, &z, &ok);
     REQUIRE(ok);
     return {x, y};
   }
