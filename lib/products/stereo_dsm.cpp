@@ -427,6 +427,7 @@ void survey_disparity_range(const DsmOptions& o, const stereo::EpipolarGeometry&
 // The heights the surveyed disparities span (the disparity grows linearly with the height on
 // the grid), within the range searched.
 Range surveyed_heights(const stereo::EpipolarGeometry& g, const DsmReport& report, Range heights) {
+  if (!(std::abs(g.disparity_per_metre) > 0.0)) return heights;
   const auto height = [&](double d) { return heights.low + (d - g.disparity_at_min_height) / g.disparity_per_metre; };
   const double a = height(report.min_disparity), b = height(report.max_disparity);
   return {std::max(heights.low, std::min(a, b)), std::min(heights.high, std::max(a, b))};
