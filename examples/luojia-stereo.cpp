@@ -10,7 +10,13 @@ using namespace luojia;
 
 namespace {
 
-void print_matching(const StereoReport& r, std::int64_t tile) {
+void print_matching(const StereoReport& r, const StereoOptions& o) {
+  const std::int64_t tile = o.tile;
+  if (!o.model.empty()) {
+    std::cerr << "luojia-stereo: " << r.counts.matched << " pixels with a disparity from " << o.model << "; " << r.tiles << " tile"
+              << (r.tiles == 1 ? "" : "s") << " of " << tile << " px, halo " << r.halo.left << " px (the network's reach)\n";
+    return;
+  }
   const auto share = [&](std::int64_t n) { return r.counts.valid ? 100.0 * static_cast<double>(n) / static_cast<double>(r.counts.valid) : 0.0; };
   std::cerr << "luojia-stereo: " << r.counts.matched << " of " << r.counts.valid << " pixels matched (" << share(r.counts.matched)
             << "%); refused: " << r.counts.not_unique << " not unique, " << r.counts.inconsistent << " left-right inconsistent, "
@@ -56,12 +62,12 @@ struct StereoFlags {
     args.value("--reduction", "median|max|mean|min", "RPC pairs: how a DSM cell reduces its points' heights (default median)",
                dsm.reduction);
     args.value("--disparity", "PATH", "RPC pairs: also write the disparity on the epipolar grid", dsm.disparity).role(cli::PathRole::OutputRaster);
-    args.value("--point-cloud", "PATH", "RPC pairs: also write every point as a 3-D point layer on the DSM's CRS (.fgb, .gpkg, ...)",
+    args.value("--point-cloud", "PATH", "RPC pairs: also write every point on the DSM's CRS: .las (LAS 1.4), or a 3-D point layer (.fgb, .gpkg, ...)",
                dsm.point_cloud).role(cli::PathRole::OutputVector);
     args.value("--max-residual", "PX", "RPC pairs: drop points whose lines of sight miss by more (pixels, default 1)",
                dsm.max_intersection_residual)
         .fills("max_intersection_residual");
-    args.value("--model", "MODEL.onnx", "--rectified: a learned matcher (two inputs, left and right; one output, the disparity)", o.model)
+    args.value("--model", "MODEL.onnx", "A learned matcher (two inputs, left and right; one output, the disparity from 0)", o.model)
         .role(cli::PathRole::InputFile);
     kernel_flags.add_to(args);  // with --model
     args.value("--left-band", "B", "Band of LEFT to match (default 1)", o.left_band).range(1, 1e9);
@@ -108,11 +114,7 @@ int run_rectified(StereoFlags& f) {
   if (static_cast<double>(o.nodata) != f.nodata) throw cli::UsageError("--nodata must be a Float32 value");
   cli::check_paths({f.left, f.right}, {o.model}, {f.output, o.depth});
   const StereoReport r = match_stereo(f.left, f.right, f.output, o);
-  if (!f.common.quiet && !o.model.empty())
-    std::cerr << "luojia-stereo: " << r.counts.matched << " pixels with a disparity from " << o.model << "; " << r.tiles << " tile"
-              << (r.tiles == 1 ? "" : "s") << " of " << o.tile << " px, halo " << r.halo.left << " px (the network's reach)\n";
-  else if (!f.common.quiet)
-    print_matching(r, o.tile);
+  if (!f.common.quiet) print_matching(r, o);
   warn_range(r, o.match.min_disparity, o.match.max_disparity);
   if (!f.common.quiet)
     for (const auto& path : r.written) std::cout << path << "\n";
@@ -123,7 +125,7 @@ int run_rectified(StereoFlags& f) {
 int run_dsm(StereoFlags& f) {
   const StereoOptions& o = f.o;
   DsmOptions& dsm = f.dsm;
-  for (const auto& [given, flag] : {std::pair{!o.model.empty(), "--model"}, {!o.depth.empty(), "--depth"}, {o.baseline != 0.0, "--baseline"}, {o.focal != 0.0, "--focal"},
+  for (const auto& [given, flag] : {std::pair{!o.depth.empty(), "--depth"}, {o.baseline != 0.0, "--baseline"}, {o.focal != 0.0, "--focal"},
                                     {o.disparity_offset != 0.0, "--disparity-offset"}, {f.nodata != -9999.0, "--nodata"}})
     if (given) throw cli::UsageError(std::string(flag) + " is for epipolar pairs (--rectified); a pair with RPCs gives a DSM");
   if (!f.min_disparity.empty()) dsm.min_disparity = cli::parse_int(f.min_disparity, "--min-disparity");
@@ -131,7 +133,7 @@ int run_dsm(StereoFlags& f) {
   if (!f.min_height.empty()) dsm.min_height = cli::parse_double(f.min_height, "--min-height");
   if (!f.max_height.empty()) dsm.max_height = cli::parse_double(f.max_height, "--max-height");
   dsm.stereo = o;
-  cli::check_paths({f.left, f.right}, {dsm.dem}, {f.output, dsm.disparity, dsm.point_cloud}, true);
+  cli::check_paths({f.left, f.right}, {dsm.dem, o.model}, {f.output, dsm.disparity, dsm.point_cloud}, true);
   const DsmReport r = stereo_dsm(f.left, f.right, f.output, dsm);
   if (!f.common.quiet) {
     std::cerr << "luojia-stereo: epipolar grid " << r.epipolar_width << "x" << r.epipolar_height << ", residual vertical disparity "
@@ -139,7 +141,7 @@ int run_dsm(StereoFlags& f) {
               << " m, disparities " << r.min_disparity << " to " << r.max_disparity << " (" << r.disparity_per_metre << " px/m"
               << (r.surveyed ? ", surveyed on a 1/" + std::to_string(r.survey_factor) + " overview: " + std::to_string(r.survey_matches) + " matches" : "")
               << ")\n";
-    print_matching(r.matching, o.tile);
+    print_matching(r.matching, o);
     std::cerr << "luojia-stereo: " << r.points << " points (" << r.dropped_points << " dropped), DSM " << r.width << "x" << r.height
               << ", " << r.cells << " cells with a height\n";
   }

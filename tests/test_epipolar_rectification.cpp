@@ -139,7 +139,7 @@ TEST_CASE("epipolar resampling: a rotation equals GDAL's cubic warper", "[stereo
   g.width = 397;  // not a multiple of the 256 px tiles
   g.height = 389;
   const std::string ours = dir.file("ours.tif");
-  stereo::resample_to_epipolar(source, 1, g, stereo::View::Left, ours, 16u << 20, 2, {});
+  stereo::resample_to_epipolar(source, 1, g, stereo::View::Left, 0.0, ours, 16u << 20, 2, {});
   // GDAL: the source's georeferencing its pixel coordinates, the grid's the inverse map.
   GDALDatasetH src = GDALOpen(source.c_str(), GA_ReadOnly);
   GDALDriverH mem = GDALGetDriverByName("MEM");
@@ -219,7 +219,7 @@ TEST_CASE("epipolar resampling: the right view through its row shifts, exact on 
   SECTION("one row") {}
   SECTION("a grid larger than a tile") { g.height = 211; }
   const std::string path = dir.file("right.tif");
-  stereo::resample_to_epipolar(source, 1, g, stereo::View::Right, path, 16u << 20, 2, {});
+  stereo::resample_to_epipolar(source, 1, g, stereo::View::Right, 0.0, path, 16u << 20, 2, {});
   const std::vector<double> out = read_band(path, 1);
   std::int64_t checked = 0, holes = 0;
   for (std::int64_t y = 0; y < g.height; ++y)
@@ -254,6 +254,6 @@ TEST_CASE("epipolar resampling: a band the raster lacks is refused", "[stereo][e
   stereo::EpipolarGeometry g;
   g.left_back = stereo::inverse(g.left = {1, 0, 0, 0, 1, 0});
   g.width = g.height = 16;
-  CHECK_THROWS_AS(stereo::resample_to_epipolar(source, 2, g, stereo::View::Left, dir.file("out.tif"), 16u << 20, 1, {}), UsageError);
+  CHECK_THROWS_AS(stereo::resample_to_epipolar(source, 2, g, stereo::View::Left, 0.0, dir.file("out.tif"), 16u << 20, 1, {}), UsageError);
   CHECK(dir.entries().size() == 1);
 }

@@ -363,3 +363,27 @@ TEST_CASE("stereo: a learned matcher (GC-Net-style ONNX) equals PyTorch, tiled a
   o.match.max_disparity = 20;
   CHECK_THROWS_WITH(match_stereo(data + "left.tif", data + "right.tif", dir.file("x.tif"), o), Catch::Contains("sets the disparities itself"));
 }
+
+TEST_CASE("stereo: a GC-Net-shaped network with block matching weights equals PyTorch and finds the pair's shift", "[stereo][nn]") {
+  // tools/make_block_matcher.py: 48 shifts, absolute differences averaged over 5 x 5, soft-argmin.
+  const std::string data = LUOJIA_TEST_DATA "/stereo/";
+  TempDir dir;
+  StereoOptions o;
+  o.model = data + "block_matcher.onnx";
+  o.tile = 32;
+  const StereoReport r = match_stereo(data + "block_matcher_left.tif", data + "block_matcher_right.tif", dir.file("d.tif"), o);
+  CHECK(r.tiles > 1);
+  CHECK(r.halo.left >= 47);
+  const std::vector<double> d = read_band(dir.file("d.tif"), 1), reference = read_band(data + "block_matcher_reference.tif", 1);
+  REQUIRE(d.size() == reference.size());
+  double worst = 0;
+  std::size_t found = 0;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    worst = std::max(worst, std::abs(d[i] - reference[i]));
+    found += std::abs(d[i] - 3.0) < 0.5;
+  }
+  CHECK(worst < 1e-3);
+  // (the pair is a texture and itself shifted by 3 pixels; its left columns see no match, and
+  // the windows of its top and bottom rows reach beyond it)
+  CHECK(found > d.size() / 2);
+}

@@ -14,7 +14,11 @@
 #include <ogrsf_frmts.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
 #include <memory>
 #include <sstream>
 #include <map>
@@ -261,7 +265,11 @@ TEST_CASE("stereo DSM: refusals", "[stereo][dsm][errors]") {
   CHECK_THROWS_AS(refused(o, scene.right), UsageError);
   o = scene_options();
   o.stereo.model = LUOJIA_TEST_DATA "/stereo/gcnet_tiny.onnx";
-  CHECK_THROWS_WITH(refused(o, scene.right), Catch::Contains("only, not yet on pairs with RPCs"));
+  CHECK_THROWS_WITH(refused(o, scene.right), Catch::Contains("sets the disparities itself"));  // (speckle_size 30)
+  o.stereo.match = MatchOptions{};
+  o.min_disparity = -5;
+  o.max_disparity = 5;
+  CHECK_THROWS_WITH(refused(o, scene.right), Catch::Contains("give the heights or a DEM"));
   o = scene_options();
   o.crs = "EPSG:4326";
   CHECK_THROWS_WITH(refused(o, scene.right), Catch::Contains("projected CRS"));
@@ -394,4 +402,165 @@ TEST_CASE("stereo DSM: the point cloud holds every kept point, and gridding it g
   o.point_cloud = dir.file("cloud.tif");
   CHECK_THROWS_AS(stereo_dsm(scene.left, scene.right, dir.file("dsm2.tif"), o), OutputError);
   CHECK_FALSE(std::filesystem::exists(dir.file("dsm2.tif")));
+}
+
+namespace {
+
+// A LAS 1.4 file read by the layout of the ASPRS specification (1.4 R15, tables 3, 4 and 14):
+// the header's fields, the WKT record and point format 6's X, Y, Z and returns.
+struct LasFile {
+  int major = 0, minor = 0, format = 0, record_length = 0;
+  std::uint16_t global_encoding = 0;
+  std::uint64_t count = 0;
+  double min[3]{}, max[3]{};
+  std::string wkt;
+  std::vector<std::array<double, 3>> points;
+  bool single_returns = true;
+};
+
+template <class T>
+T field(const std::string& bytes, std::size_t at) {
+  T v;
+  std::memcpy(&v, bytes.data() + at, sizeof(T));
+  return v;
+}
+
+LasFile read_las(const std::string& path) {
+  const std::string b = read_file(path);
+  REQUIRE(b.size() >= 375);
+  REQUIRE(b.substr(0, 4) == "LASF");
+  LasFile f;
+  f.global_encoding = field<std::uint16_t>(b, 6);
+  f.major = b[24];
+  f.minor = b[25];
+  const auto header_size = field<std::uint16_t>(b, 94);
+  const auto point_offset = field<std::uint32_t>(b, 96);
+  const auto vlrs = field<std::uint32_t>(b, 100);
+  f.format = b[104] & 0x0f;
+  f.record_length = field<std::uint16_t>(b, 105);
+  double scale[3], offset[3];
+  for (int k = 0; k < 3; ++k) {
+    scale[k] = field<double>(b, 131 + 8 * k);
+    offset[k] = field<double>(b, 155 + 8 * k);
+    f.max[k] = field<double>(b, 179 + 16 * k);
+    f.min[k] = field<double>(b, 187 + 16 * k);
+  }
+  f.count = field<std::uint64_t>(b, 247);
+  std::size_t at = header_size;
+  for (std::uint32_t i = 0; i < vlrs; ++i) {
+    const std::string user(b.data() + at + 2, strnlen(b.data() + at + 2, 16));
+    const auto id = field<std::uint16_t>(b, at + 18), length = field<std::uint16_t>(b, at + 20);
+    if (user == "LASF_Projection" && id == 2112) f.wkt = std::string(b.data() + at + 54, strnlen(b.data() + at + 54, length));
+    at += 54u + length;
+  }
+  REQUIRE(at == point_offset);
+  REQUIRE(b.size() == point_offset + f.count * static_cast<std::uint64_t>(f.record_length));
+  for (std::uint64_t i = 0; i < f.count; ++i) {
+    const std::size_t p = point_offset + i * static_cast<std::size_t>(f.record_length);
+    std::array<double, 3> xyz{};
+    for (int k = 0; k < 3; ++k) xyz[static_cast<std::size_t>(k)] = field<std::int32_t>(b, p + 4 * static_cast<std::size_t>(k)) * scale[k] + offset[k];
+    f.points.push_back(xyz);
+    f.single_returns = f.single_returns && static_cast<unsigned char>(b[p + 14]) == 0x11;
+  }
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("stereo DSM: the point cloud as LAS 1.4 holds the points the vector cloud holds, on the DSM's CRS", "[stereo][dsm]") {
+  TempDir dir;
+  const RpcScene scene = make_rpc_scene(dir.path().string(), 100, 11);
+  DsmOptions o = scene_options();
+  o.point_cloud = dir.file("cloud.fgb");
+  stereo_dsm(scene.left, scene.right, dir.file("dsm.tif"), o);
+  o.point_cloud = dir.file("cloud.las");
+  const DsmReport r = stereo_dsm(scene.left, scene.right, dir.file("dsm.tif"), o);
+  CHECK(r.written == std::vector<std::string>{dir.file("dsm.tif"), dir.file("cloud.las")});
+  const LasFile las = read_las(dir.file("cloud.las"));
+  CHECK(las.major == 1);
+  CHECK(las.minor == 4);
+  CHECK(las.format == 6);
+  CHECK(las.record_length == 30);
+  CHECK((las.global_encoding & 16) != 0);  // the CRS is WKT
+  CHECK(las.single_returns);
+  REQUIRE(las.count == static_cast<std::uint64_t>(r.points));
+  OGRSpatialReference las_srs, dsm_srs;
+  REQUIRE(las_srs.importFromWkt(las.wkt.c_str()) == OGRERR_NONE);
+  dsm_srs.importFromWkt(Raster::open(dir.file("dsm.tif")).info().crs_wkt.c_str());
+  CHECK(las_srs.IsSame(&dsm_srs));
+  // The same points as GDAL's FlatGeobuf reader gives (in another order: FlatGeobuf sorts them
+  // along a Hilbert curve), to the millimetre LAS stores; the header's bounds are theirs.
+  std::unique_ptr<GDALDataset> cloud(GDALDataset::Open(dir.file("cloud.fgb").c_str(), GDAL_OF_VECTOR | GDAL_OF_READONLY));
+  REQUIRE(cloud);
+  std::vector<std::array<double, 3>> expected;
+  for (auto& feature : *cloud->GetLayer(0)) {
+    const auto* p = feature->GetGeometryRef()->toPoint();
+    expected.push_back({std::round(p->getX() * 1000) / 1000, std::round(p->getY() * 1000) / 1000, std::round(p->getZ() * 1000) / 1000});
+  }
+  std::vector<std::array<double, 3>> got = las.points;
+  for (auto& p : got)
+    for (double& v : p) v = std::round(v * 1000) / 1000;
+  std::sort(expected.begin(), expected.end());
+  std::sort(got.begin(), got.end());
+  REQUIRE(got.size() == expected.size());
+  std::size_t same = 0;
+  for (std::size_t i = 0; i < got.size(); ++i)
+    same += std::abs(got[i][0] - expected[i][0]) < 1.5e-3 && std::abs(got[i][1] - expected[i][1]) < 1.5e-3 &&
+            std::abs(got[i][2] - expected[i][2]) < 1.5e-3;
+  CHECK(same == got.size());
+  for (std::size_t k = 0; k < 3; ++k) {
+    double low = 1e300, high = -1e300;
+    for (const auto& p : las.points) {
+      low = std::min(low, p[k]);
+      high = std::max(high, p[k]);
+    }
+    CHECK(las.min[k] == Approx(low).margin(1e-9));
+    CHECK(las.max[k] == Approx(high).margin(1e-9));
+  }
+  // LAZ needs LASzip, which Debian 12 lacks: refused before any work, never written as LAS.
+  o.point_cloud = dir.file("cloud.laz");
+  CHECK_THROWS_AS(stereo_dsm(scene.left, scene.right, dir.file("dsm3.tif"), o), UsageError);
+  CHECK_FALSE(std::filesystem::exists(dir.file("dsm3.tif")));
+  CHECK_FALSE(std::filesystem::exists(dir.file("cloud.laz")));
+}
+
+TEST_CASE("stereo DSM: a learned matcher on an RPC pair searches the heights' disparities and gives the surface", "[stereo][dsm][nn]") {
+  // tools/make_block_matcher.py's network searches disparities 0..47: it gets the right view moved
+  // by the range's start, and its disparities are moved back. A wrong move puts every height off.
+  TempDir dir;
+  const RpcScene scene = make_rpc_scene(dir.path().string(), 240);
+  DsmOptions o = scene_options();
+  o.stereo.match = MatchOptions{};
+  o.stereo.model = LUOJIA_TEST_DATA "/stereo/block_matcher.onnx";
+  o.stereo.tile = 4096;
+  o.disparity = dir.file("disparity.tif");
+  const DsmReport r = stereo_dsm(scene.left, scene.right, dir.file("dsm.tif"), o);
+  INFO("disparities " << r.min_disparity << ".." << r.max_disparity << ", " << r.points << " points, " << r.dropped_points << " dropped, " << r.matching.counts.matched << " matched");
+  REQUIRE(r.max_disparity - r.min_disparity < 48);
+  CHECK(r.min_disparity != 0);
+  const Score s = score(dir.file("dsm.tif"), scene.truth);
+  INFO(s.covered << " of " << s.cells << " cells, median |dh| " << s.median_error);
+  CHECK(s.median_error < 0.5);
+  // (a block matcher has no left-right check: what it matches wrongly beside the blocks' walls
+  // lands elsewhere or is dropped, leaving more cells empty than the semi-global matcher does)
+  CHECK(s.covered >= s.cells * 70 / 100);
+  // The kept disparity is the grid's (right u = left u - d), within the range the network saw.
+  const std::vector<double> d = read_band(dir.file("disparity.tif"), 1);
+  std::int64_t inside = 0, held = 0;
+  for (const double v : d) {
+    if (v == -9999.0) continue;
+    ++held;
+    inside += v >= r.min_disparity - 1e-3 && v <= r.min_disparity + 47 + 1e-3;
+  }
+  CHECK(held > 10000);
+  CHECK(inside == held);
+  const RasterInfo info = Raster::open(dir.file("disparity.tif")).info();
+  bool maps = false;
+  for (const auto& [k, v] : info.metadata) maps |= k == "LUOJIA_EPIPOLAR_RIGHT_SHIFT";
+  CHECK(maps);
+  // Tiles give the whole scene's DSM bit for bit.
+  o.stereo.tile = 64;
+  o.disparity.clear();
+  stereo_dsm(scene.left, scene.right, dir.file("tiled.tif"), o);
+  CHECK(read_band(dir.file("tiled.tif"), 1) == read_band(dir.file("dsm.tif"), 1));
 }

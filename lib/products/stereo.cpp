@@ -157,14 +157,7 @@ void write_products(Raster& raw, const RasterLayout& layout, const std::string& 
 // A learned matcher: the network over the stacked pair (its two inputs read the stack's two
 // bands), its output into a temporary, then the products' pass (nodata, depth).
 StereoReport run_model(const std::string& stack_path, const RasterInfo& left, const std::string& disparity_path, const StereoOptions& o) {
-  const MatchOptions defaults;
-  const MatchOptions& m = o.match;
-  if (m.min_disparity != defaults.min_disparity || m.max_disparity != defaults.max_disparity || m.paths != defaults.paths ||
-      m.path_length != defaults.path_length || m.p1 != defaults.p1 || m.p2 != defaults.p2 || m.uniqueness != defaults.uniqueness ||
-      m.lr_max_diff != defaults.lr_max_diff || m.speckle_size != defaults.speckle_size || m.speckle_range != defaults.speckle_range ||
-      m.subpixel != defaults.subpixel)
-    throw UsageError("model", "sets the disparities itself: the semi-global matcher's options (range, paths, penalties, checks, "
-                              "speckles, subpixel) would do nothing with it");
+  check_learned_matcher_options(o.match);
   StereoReport report;
   PredictOptions p;
   p.bands = {1, 2};

@@ -18,6 +18,7 @@
 #include "io/band_stack.hpp"
 #include "io/file_names.hpp"
 #include "io/gdal_support.hpp"
+#include "io/las_writer.hpp"
 #include "io/vector_output.hpp"
 #include "model_task/model_loading.hpp"
 #include "stereo/disparity_survey.hpp"
@@ -301,34 +302,46 @@ Bounds write_points(const std::string& disparity_path, const std::string& points
   return bounds;
 }
 
-// Step 4b: the kept points as PointZ features on the map, in the epipolar grid's order, read in
-// strips of about a million pixels (memory bounded by the strip, not the scene).
-void write_point_cloud(const std::string& points_path, std::array<double, 2> origin, const std::string& crs_wkt,
-                       detail::VectorOutput& out, const detail::ScaledProgress& progress) {
+// Step 4b: the kept points on the map, in the epipolar grid's order, read in strips of about a
+// million pixels (memory bounded by the strip, not the scene), each strip's to write.
+void write_point_cloud(const std::string& points_path, std::array<double, 2> origin, const detail::ScaledProgress& progress,
+                       const std::function<void(const std::vector<std::array<double, 3>>&)>& write) {
   Raster points = Raster::open(points_path);
   const std::int64_t w = points.info().width, h = points.info().height;
+  const std::int64_t rows = std::max<std::int64_t>(1, (std::int64_t{1} << 20) / std::max<std::int64_t>(w, 1));
+  const std::vector<int> bands{1, 2, 3};
+  Image strip;
+  std::vector<std::array<double, 3>> kept;
+  for (std::int64_t y0 = 0; y0 < h; y0 += rows) {
+    const Window window{0, y0, w, std::min(rows, h - y0)};
+    points.read_into(window, bands, strip);
+    kept.clear();
+    for (std::size_t i = 0; i < strip.plane_size(); ++i) {
+      const float z = strip.band(2)[i];
+      if (z == kNodata) continue;
+      kept.push_back({strip.band(0)[i] + origin[0], strip.band(1)[i] + origin[1], z});
+    }
+    write(kept);
+    if (!progress.tick(static_cast<double>(y0 + window.height) / static_cast<double>(h))) throw Cancelled();
+  }
+}
+
+// The point cloud as a 3-D point layer of an OGR dataset (FlatGeobuf, GeoPackage, ...).
+std::function<void(const std::vector<std::array<double, 3>>&)> ogr_points(detail::VectorOutput& out, const std::string& crs_wkt) {
   OGRSpatialReference srs;
   srs.importFromWkt(crs_wkt.c_str());
   srs.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   OGRLayer* layer = out.dataset().CreateLayer("points", &srs, wkbPoint25D, nullptr);
   if (!layer) raise(std::string("cannot create the point layer: ") + CPLGetLastErrorMsg());
-  const std::int64_t rows = std::max<std::int64_t>(1, (std::int64_t{1} << 20) / std::max<std::int64_t>(w, 1));
-  const std::vector<int> bands{1, 2, 3};
-  Image strip;
-  for (std::int64_t y0 = 0; y0 < h; y0 += rows) {
-    const Window window{0, y0, w, std::min(rows, h - y0)};
-    points.read_into(window, bands, strip);
+  return [&out, layer](const std::vector<std::array<double, 3>>& points) {
     const bool transaction = out.dataset().StartTransaction() == OGRERR_NONE;
-    for (std::size_t i = 0; i < strip.plane_size(); ++i) {
-      const float z = strip.band(2)[i];
-      if (z == kNodata) continue;
+    for (const auto& p : points) {
       OGRFeature feature(layer->GetLayerDefn());
-      feature.SetGeometryDirectly(new OGRPoint(strip.band(0)[i] + origin[0], strip.band(1)[i] + origin[1], z));
+      feature.SetGeometryDirectly(new OGRPoint(p[0], p[1], p[2]));
       if (layer->CreateFeature(&feature) != OGRERR_NONE) raise(std::string("cannot write a point: ") + CPLGetLastErrorMsg());
     }
     if (transaction && out.dataset().CommitTransaction() != OGRERR_NONE) raise(std::string("cannot write the points: ") + CPLGetLastErrorMsg());
-    if (!progress.tick(static_cast<double>(y0 + window.height) / static_cast<double>(h))) throw Cancelled();
-  }
+  };
 }
 
 // A raster of the DSM's size without data of its own: the engine's grid for step 5, whose
@@ -363,8 +376,13 @@ void check_dsm_options(const DsmOptions& o, const std::string& dsm_path) {
   check_match_options(so.match);
   if (!so.depth.empty() || so.baseline != 0.0 || so.focal != 0.0 || so.disparity_offset != 0.0)
     throw UsageError("depth", "is for rectified pairs: a pair with RPCs gives a DSM");
-  if (!so.model.empty()) throw UsageError("model", "runs on epipolar pairs (`rectified`) only, not yet on pairs with RPCs");
-  detail::refuse_load_options(so.load, "chooses a learned matcher's kernels: pairs with RPCs have none yet");
+  if (so.model.empty()) detail::refuse_load_options(so.load, "chooses a learned matcher's kernels: it needs `model`");
+  if (!so.model.empty()) {
+    check_learned_matcher_options(so.match);
+    if (o.min_disparity)
+      throw UsageError("min_disparity", "is not for a learned matcher, which searches its own disparities from where the heights put "
+                                        "them: give the heights or a DEM");
+  }
   if (o.reduction != "median" && o.reduction != "max" && o.reduction != "mean" && o.reduction != "min")
     throw UsageError("reduction", "is median, max, mean or min, not '" + o.reduction + "'");
   if (!(o.resolution >= 0.0) || !std::isfinite(o.resolution)) throw UsageError("resolution", "must be a positive cell size");
@@ -375,7 +393,8 @@ void check_dsm_options(const DsmOptions& o, const std::string& dsm_path) {
   check_output_path(dsm_path, so.output.overwrite);
   check_output_path(o.disparity, so.output.overwrite);
   check_output_path(o.point_cloud, so.output.overwrite);
-  if (!o.point_cloud.empty()) vector_driver_for(o.point_cloud);  // a vector format, before any work
+  // LAS, or a vector format, before any work
+  if (!o.point_cloud.empty() && !detail::is_las_path(o.point_cloud)) vector_driver_for(o.point_cloud);
 }
 
 // A view's RPCs, or an error saying what to give instead.
@@ -422,6 +441,28 @@ void survey_disparity_range(const DsmOptions& o, const stereo::EpipolarGeometry&
     dmax = std::min(dmax, s.max_disparity + (g.disparity_per_metre >= 0 ? margin : 0));
   }
   cap_disparity_range(o, dmin, dmax, report);
+}
+
+// A learned matcher's disparities, found on the right view moved by `shift` pixels, onto the
+// grid (d + shift; nodata and the grid's metadata kept), by strips of a million pixels.
+void shift_disparities(const std::string& from, const std::string& to, int shift, const OutputOptions& output) {
+  Raster in = Raster::open(from);
+  const RasterInfo& info = in.info();
+  RasterLayout layout = layout_like(info, DataType::Float32, 1);
+  layout.metadata = info.metadata;
+  RasterWriter out(to, layout, output);
+  out.set_band_description(1, "disparity");
+  const std::int64_t rows = std::max<std::int64_t>(1, (std::int64_t{1} << 20) / std::max<std::int64_t>(info.width, 1));
+  const int bands[] = {1};
+  Image strip;
+  for (std::int64_t y0 = 0; y0 < info.height; y0 += rows) {
+    const Window window{0, y0, info.width, std::min(rows, info.height - y0)};
+    in.read_into(window, bands, strip);
+    for (float& d : strip.band(0))
+      if (d != kNodata) d += static_cast<float>(shift);
+    out.write(window, strip);
+  }
+  out.commit();
 }
 
 // The heights the surveyed disparities span (the disparity grows linearly with the height on
@@ -595,9 +636,9 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   };
   const std::string left_epipolar = temporary("left-epipolar.tif"), right_epipolar = temporary("right-epipolar.tif");
   const auto resample = [&](const std::function<bool(double)>& progress) {
-    stereo::resample_to_epipolar(left_path, so0.left_band, g, stereo::View::Left, left_epipolar, warp_cache, threads,
+    stereo::resample_to_epipolar(left_path, so0.left_band, g, stereo::View::Left, 0.0, left_epipolar, warp_cache, threads,
                                  [&](double f) { return progress(0.5 * f); }, stereo::epipolar_metadata(g));
-    stereo::resample_to_epipolar(right_path, so0.right_band, g, stereo::View::Right, right_epipolar, warp_cache, threads,
+    stereo::resample_to_epipolar(right_path, so0.right_band, g, stereo::View::Right, 0.0, right_epipolar, warp_cache, threads,
                                  [&](double f) { return progress(0.5 + 0.5 * f); });
   };
   resample([&](double f) { return warp_progress.tick(f); });
@@ -621,19 +662,29 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   report.vertical_max = g.vertical_max;
   report.disparity_per_metre = g.disparity_per_metre;
 
-  // Step 3: matching.
+  // Step 3: matching, by the semi-global matcher over the range, or by a learned matcher, which
+  // searches disparities 0..D-1 of its own: it gets the right view moved by the range's start
+  // (its pixel u is the grid's u - min_disparity, so its d + min_disparity is the grid's), and
+  // its disparities are moved back onto the grid's.
+  const bool learned = !so0.model.empty();
+  if (learned && report.min_disparity != 0)
+    stereo::resample_to_epipolar(right_path, so0.right_band, g, stereo::View::Right, -report.min_disparity, right_epipolar, warp_cache,
+                                 threads, [&](double) { return warp_progress.tick(1.0); });
   StereoOptions match = so0;
-  match.match.min_disparity = report.min_disparity;
-  match.match.max_disparity = report.max_disparity;
+  if (!learned) {
+    match.match.min_disparity = report.min_disparity;
+    match.match.max_disparity = report.max_disparity;
+  }
   match.left_band = match.right_band = 1;
   match.nodata = kNodata;
   const detail::ScaledProgress match_progress(so0.stream, 0.1, 0.75);
   match.stream = match_progress.apply(so0.stream);
   const std::string disparity_path = o.disparity.empty() ? temporary("disparity.tif") : o.disparity;
-  if (o.disparity.empty()) {
-    match.output = OutputOptions{"GTiff", {"TILED=YES"}, true};
-  }
-  report.matching = match_stereo(left_epipolar, right_epipolar, disparity_path, match);
+  const OutputOptions disparity_output = o.disparity.empty() ? OutputOptions{"GTiff", {"TILED=YES"}, true} : so0.output;
+  match.output = learned ? OutputOptions{"GTiff", {"TILED=YES"}, true} : disparity_output;
+  const std::string matched_path = learned ? temporary("model-disparity.tif") : disparity_path;
+  report.matching = match_stereo(left_epipolar, right_epipolar, matched_path, match);
+  if (learned) shift_disparities(matched_path, disparity_path, report.min_disparity, disparity_output);
 
   // Step 4: points on the map.
   double cx = left.longitude_offset(), cy = left.latitude_offset();
@@ -645,12 +696,22 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   const Bounds bounds = write_points(disparity_path, points_path, left, right, g, start, heights, crs_wkt, origin, o,
                                      point_progress.apply(so0.stream), report);
   if (report.points == 0) throw InputError("no pixel of the pair was matched: nothing to put in a DSM", ErrorContext{left_path, {}, {}, {}});
+  // (finished now, put in place with the DSM below)
   std::optional<detail::VectorOutput> cloud;
+  std::optional<detail::LasWriter> las;
   if (!o.point_cloud.empty()) {
-    cloud.emplace(o.point_cloud, so0.output.overwrite);
     const detail::ScaledProgress cloud_progress(so0.stream, 0.9, 0.92);
-    write_point_cloud(points_path, origin, crs_wkt, *cloud, cloud_progress);
-    cloud->finish();  // put in place with the DSM, below
+    if (detail::is_las_path(o.point_cloud)) {
+      las.emplace(o.point_cloud, so0.output.overwrite, crs_wkt, std::array<double, 3>{origin[0], origin[1], 0.0});
+      write_point_cloud(points_path, origin, cloud_progress, [&](const std::vector<std::array<double, 3>>& points) {
+        for (const auto& p : points) las->add(p[0], p[1], p[2]);
+      });
+      las->finish();
+    } else {
+      cloud.emplace(o.point_cloud, so0.output.overwrite);
+      write_point_cloud(points_path, origin, cloud_progress, ogr_points(*cloud, crs_wkt));
+      cloud->finish();
+    }
   }
 
   // Step 5: the DSM grid over the points.
@@ -683,8 +744,9 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   dsm.finish();
   dsm.commit();
   report.written.push_back(dsm_path);
-  if (cloud) {
-    cloud->commit();
+  if (cloud || las) {
+    if (cloud) cloud->commit();
+    if (las) las->commit();
     report.written.push_back(o.point_cloud);
   }
   if (!o.disparity.empty()) report.written.insert(report.written.begin(), o.disparity);

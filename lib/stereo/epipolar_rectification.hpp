@@ -59,14 +59,15 @@ struct EpipolarGeometry {
 EpipolarGeometry rectify_from_rpc(const RpcModel& left, std::int64_t left_width, std::int64_t left_height, const RpcModel& right,
                                   double min_height, double max_height);
 
-// Resamples band `band` of source onto the epipolar grid as view, bicubic (Keys, a = -0.5, as
+// Resamples band `band` of source onto the epipolar grid as view, its grid pixel (u, v) taken
+// from the view's (u + column_offset, v) (a learned matcher's disparities start at 0), bicubic (Keys, a = -0.5, as
 // GDAL's cubic), into a Float32 GeoTIFF at path carrying metadata. A grid pixel is nodata where its
 // nearest source pixel is outside the image or nodata; beside nodata or the edge it is the
 // bilinear mean of the valid pixels around it. Tiles of the grid on threads workers, each reading
 // only the window its tile needs, GDAL's block cache held to cache_bytes: memory does not grow with
 // the scene. progress(fraction) returning false cancels (Cancelled).
-void resample_to_epipolar(const std::string& source, int band, const EpipolarGeometry& geometry, View view, const std::string& path,
-                          std::size_t cache_bytes, int threads, const std::function<bool(double)>& progress,
+void resample_to_epipolar(const std::string& source, int band, const EpipolarGeometry& geometry, View view, double column_offset,
+                          const std::string& path, std::size_t cache_bytes, int threads, const std::function<bool(double)>& progress,
                           const std::vector<std::pair<std::string, std::string>>& metadata = {});
 
 // The grid's maps as metadata items, which a disparity on the grid carries:

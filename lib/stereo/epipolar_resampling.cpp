@@ -38,7 +38,7 @@ struct TileWork {
 };
 
 // The grid pixels of window, resampled from source.
-void resample_tile(Raster& source, int band, const EpipolarGeometry& geometry, View view, TileWork& work) {
+void resample_tile(Raster& source, int band, const EpipolarGeometry& geometry, View view, double column_offset, TileWork& work) {
   const Window& w = work.window;
   const std::int64_t n = w.width * w.height;
   const std::int64_t image_width = source.info().width, image_height = source.info().height;
@@ -47,7 +47,7 @@ void resample_tile(Raster& source, int band, const EpipolarGeometry& geometry, V
   double x0 = std::numeric_limits<double>::max(), y0 = x0, x1 = -x0, y1 = -x0;
   for (std::int64_t j = 0; j < w.height; ++j)
     for (std::int64_t i = 0; i < w.width; ++i) {
-      const auto p = geometry.image_at(view, static_cast<double>(w.x + i) + 0.5, static_cast<double>(w.y + j) + 0.5);
+      const auto p = geometry.image_at(view, static_cast<double>(w.x + i) + 0.5 + column_offset, static_cast<double>(w.y + j) + 0.5);
       const auto k = static_cast<std::size_t>(j * w.width + i);
       xs[k] = p[0] - 0.5;
       ys[k] = p[1] - 0.5;
@@ -110,8 +110,8 @@ void resample_tile(Raster& source, int band, const EpipolarGeometry& geometry, V
 
 }  // namespace
 
-void resample_to_epipolar(const std::string& source, int band, const EpipolarGeometry& geometry, View view, const std::string& path,
-                          std::size_t cache_bytes, int threads, const std::function<bool(double)>& progress,
+void resample_to_epipolar(const std::string& source, int band, const EpipolarGeometry& geometry, View view, double column_offset,
+                          const std::string& path, std::size_t cache_bytes, int threads, const std::function<bool(double)>& progress,
                           const std::vector<std::pair<std::string, std::string>>& metadata) {
   // GDAL's block cache while reading: bounded, so the process does not grow with the scene up to
   // GDAL's default of 5% of RAM.
@@ -144,7 +144,7 @@ void resample_to_epipolar(const std::string& source, int band, const EpipolarGeo
         auto& handle = handles.local();
         if (!handle) handle.emplace(first.reopen());
         works[i].window = tiles[start + i];
-        resample_tile(*handle, band, geometry, view, works[i]);
+        resample_tile(*handle, band, geometry, view, column_offset, works[i]);
       });
     });
     for (std::size_t i = 0; i < count; ++i) writer.write(works[i].window, works[i].pixels.data(), 1);

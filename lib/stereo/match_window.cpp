@@ -27,6 +27,12 @@ MatchCounts& MatchCounts::operator+=(const MatchCounts& other) {
   return *this;
 }
 
+void check_learned_matcher_options(const MatchOptions& o) {
+  if (!(o == MatchOptions{}))
+    throw UsageError("model", "sets the disparities itself: the semi-global matcher's options (range, paths, penalties, checks, "
+                              "speckles, subpixel) would do nothing with it");
+}
+
 void check_match_options(const MatchOptions& o) {
   if (o.max_disparity < o.min_disparity)
     throw UsageError("max_disparity", "must not be below min_disparity (" + std::to_string(o.min_disparity) + ")");

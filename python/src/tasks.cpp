@@ -220,9 +220,9 @@ const OptionTable<StereoJob>& stereo_table() {
     t.field("resolution", dsm, &DsmOptions::resolution, rpc + "the DSM's cell size (default the image's ground sample distance)");
     t.field("reduction", dsm, &DsmOptions::reduction, rpc + "median, max, mean or min of the heights in a cell");
     t.field("disparity", dsm, &DsmOptions::disparity, rpc + "also write the epipolar disparity here");
-    t.field("point_cloud", dsm, &DsmOptions::point_cloud, rpc + "also write every point as a 3-D point layer here");
+    t.field("point_cloud", dsm, &DsmOptions::point_cloud, rpc + "also write every point here: .las (LAS 1.4) or a 3-D point layer (.fgb, .gpkg, ...)");
     t.field("max_intersection_residual", dsm, &DsmOptions::max_intersection_residual, rpc + "points whose rays miss by more (px) are dropped");
-    t.field("model", stereo, &StereoOptions::model, "rectified: a learned matcher (ONNX, two inputs, one disparity output)");
+    t.field("model", stereo, &StereoOptions::model, "a learned matcher (ONNX, two inputs, one disparity output, from 0)");
     t.field("left_band", stereo, &StereoOptions::left_band, "band of LEFT matched (default 1)");
     t.field("right_band", stereo, &StereoOptions::right_band, "band of RIGHT matched (default 1)");
     t.field("nodata", stereo, &StereoOptions::nodata, "rectified: nodata of the disparity and depth (default -9999)");

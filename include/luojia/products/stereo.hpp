@@ -37,10 +37,15 @@ struct MatchOptions {
   int speckle_size = 100;
   double speckle_range = 1.0;
   bool subpixel = true;  // parabola through the aggregated costs around the best disparity
+
+  bool operator==(const MatchOptions&) const = default;
 };
 
 // Refuses options that do not make a matcher (UsageError naming the field).
 LUOJIA_API void check_match_options(const MatchOptions& o);
+// Refuses the matcher's options beside a learned matcher (`model`), which sets the disparities
+// itself: they would do nothing (UsageError naming `model`).
+LUOJIA_API void check_learned_matcher_options(const MatchOptions& o);
 
 // How far a disparity depends on the pair, in pixels each side: the halo a tile needs. x looks
 // further left than right for positive disparities (the right view's match lies to the left).
@@ -141,9 +146,9 @@ struct DsmOptions {
   double resolution = 0.0;
   std::string reduction = "median";  // of the heights falling in a cell: median, max, mean or min
   std::string disparity;             // also write the epipolar disparity here
-  // Also write every kept point here, as a 3-D point layer on the DSM's CRS (x, y on the map, z
-  // its height): the point cloud before gridding, for point-cloud tools (.fgb streams fastest,
-  // .gpkg, .geojson, .shp).
+  // Also write every kept point here, on the DSM's CRS (x, y on the map, z its height): the
+  // point cloud before gridding, for point-cloud tools. .las: ASPRS LAS 1.4 (.laz refused: no
+  // LASzip in Debian 12); else a 3-D point layer (.fgb streams fastest, .gpkg, .geojson, .shp).
   std::string point_cloud;
   // Points whose lines of sight miss each other by more than this (pixels, RMS) are dropped.
   double max_intersection_residual = 1.0;
