@@ -6,7 +6,8 @@
 The truth is sampled at each DSM cell centre (nearest). Cells near a height step of more than 2 m
 in the truth (5x5 cells: walls, where a cell mixes roof and ground) are left out of the error
 figures, and completeness counts only cells both views see (their centre, at its true height,
-projected by GDAL's RPC transformer inside both images, 8 px from the border).
+projected by GDAL's RPC transformer inside both images, 8 px from the border), and then only those
+no building hides from either view (each cell's lines of sight walked up through the truth).
 """
 import sys, numpy as np, rasterio
 from rasterio.warp import reproject, Resampling
@@ -41,3 +42,44 @@ for view in sys.argv[3:5]:
 both_seen = np.zeros(h.shape, bool); both_seen[rows[seen], cols[seen]] = True
 fs = flat & both_seen
 print(f"seen by both views: {both_seen.sum()} cells; completeness there (off walls) {(valid & fs).sum()/fs.sum():.4f}, all {(valid & both_seen).sum()/both_seen.sum():.4f}")
+# Occlusions: a cell is hidden from a view when the surface rises above its line of sight. The
+# line of sight's horizontal drift per metre of height comes from GDAL's RPC transformer at the
+# scene's centre (the views are near-parallel over a scene); each cell's line is walked upwards
+# in 0.25 m steps to the highest truth, looking the truth up (nearest) under it.
+centre_row, centre_col = h.shape[0] // 2, h.shape[1] // 2
+cx, cy = rasterio.transform.xy(dsm.transform, centre_row, centre_col)
+to_geo = Transformer.from_crs(dsm.crs, "EPSG:4326", always_xy=True)
+to_map = Transformer.from_crs("EPSG:4326", dsm.crs, always_xy=True)
+clon, clat = to_geo.transform(cx, cy)
+z0 = float(np.nanmedian(t))
+unoccluded = np.ones(h.shape, bool)
+top = float(np.nanmax(t))
+inv = ~dsm.transform
+for view in sys.argv[3:5]:
+    ds = gdal.Open(view)
+    tr = gdal.Transformer(ds, None, ["METHOD=RPC"])
+    points, _ = tr.TransformPoints(1, [(clon, clat, z0)])
+    pc, pr = points[0][0], points[0][1]
+    # The ground point this pixel sees 10 m higher: the line of sight's drift.
+    back = gdal.Transformer(ds, None, ["METHOD=RPC", "RPC_HEIGHT=%f" % (z0 + 10.0)])
+    points, _ = back.TransformPoints(0, [(pc, pr, 0.0)])
+    gx, gy = to_map.transform(points[0][0], points[0][1])
+    sx, sy = (gx - cx) / 10.0, (gy - cy) / 10.0
+    hidden = np.zeros(h.shape, bool)
+    rr, cc = np.nonzero(inside)
+    x0, y0 = np.asarray(rasterio.transform.xy(dsm.transform, rr, cc))
+    base = t[rr, cc]
+    for dz in np.arange(0.25, top - np.nanmin(t) + 0.25, 0.25):
+        z = base + dz
+        live = z <= top
+        if not live.any():
+            break
+        col, row = inv * (x0 + dz * sx, y0 + dz * sy)
+        col, row = np.floor(col).astype(np.int64), np.floor(row).astype(np.int64)
+        ok = live & (col >= 0) & (row >= 0) & (col < h.shape[1]) & (row < h.shape[0])
+        above = np.zeros(rr.size, bool)
+        above[ok] = t[row[ok], col[ok]] > z[ok] + 0.1
+        hidden[rr[above], cc[above]] = True
+    unoccluded &= ~hidden
+visible = fs & unoccluded
+print(f"seen by both views and not occluded: {visible.sum()} cells (off walls); completeness there {(valid & visible).sum()/visible.sum():.4f}")

@@ -34,7 +34,7 @@ void warn_range(const StereoReport& r, int min_disparity, int max_disparity) {
 // Every flag, into the options of both runs (which flags a run takes is checked after parsing).
 struct StereoFlags {
   std::string left, right, output, min_disparity, max_disparity, min_height, max_height;
-  bool rectified = false, no_subpixel = false;
+  bool rectified = false, no_subpixel = false, no_fill = false;
   StereoOptions o;
   DsmOptions dsm;
   double nodata = o.nodata;
@@ -67,6 +67,9 @@ struct StereoFlags {
     args.value("--max-residual", "PX", "RPC pairs: drop points whose lines of sight miss by more (pixels, default 1)",
                dsm.max_intersection_residual)
         .fills("max_intersection_residual");
+    args.flag("--no-fill", "RPC pairs: leave cells without points of their own empty (default: a cell whose neighbours hold "
+                           "points in 3 of 8 takes theirs, with 0 in band 2)", no_fill)
+        .fills("fill_holes");
     args.value("--model", "MODEL.onnx", "A learned matcher (two inputs, left and right; one output, the disparity from 0)", o.model)
         .role(cli::PathRole::InputFile);
     kernel_flags.add_to(args);  // with --model
@@ -106,7 +109,7 @@ int run_rectified(StereoFlags& f) {
                                     {!dsm.point_cloud.empty(), "--point-cloud"},
                                     {dsm.reduction != "median", "--reduction"}, {dsm.height_margin != 50.0, "--height-margin"},
                                     {dsm.max_disparity_span != 256, "--max-disparity-span"},
-                                    {dsm.max_intersection_residual != 1.0, "--max-residual"}})
+                                    {dsm.max_intersection_residual != 1.0, "--max-residual"}, {f.no_fill, "--no-fill"}})
     if (given) throw cli::UsageError(std::string(flag) + " is for pairs with RPCs, not with --rectified");
   if (!f.min_disparity.empty()) o.match.min_disparity = cli::parse_int(f.min_disparity, "--min-disparity");
   if (!f.max_disparity.empty()) o.match.max_disparity = cli::parse_int(f.max_disparity, "--max-disparity");
@@ -143,7 +146,7 @@ int run_dsm(StereoFlags& f) {
               << ")\n";
     print_matching(r.matching, o);
     std::cerr << "luojia-stereo: " << r.points << " points (" << r.dropped_points << " dropped), DSM " << r.width << "x" << r.height
-              << ", " << r.cells << " cells with a height\n";
+              << ", " << r.cells << " cells with a height (" << r.filled_cells << " from their neighbours' points)\n";
   }
   if (r.survey_factor > 0 && !r.surveyed)
     std::cerr << "luojia-stereo: warning: too few matches (" << r.survey_matches << ") on a 1/" << r.survey_factor
@@ -173,6 +176,7 @@ int stereo_main(int argc, char** argv) {
   f.add_to(args);
   if (!args.parse(argc, argv)) return 0;
   f.o.match.subpixel = !f.no_subpixel;
+  f.dsm.fill_holes = !f.no_fill;
   f.kernel_flags.apply(f.o.load);
   f.o.tile = f.common.tile;
   f.o.output = f.common.output();

@@ -397,6 +397,7 @@ TEST_CASE("every flag of luojia-stereo reaches the library", "[programs][flags][
                                   {"--disparity", {"--disparity", "{out}/d.tif"}, {}, rpc},
                                   {"--point-cloud", {"--point-cloud", "{out}/cloud.fgb"}, {}, rpc},
                                   {"--max-residual", {"--max-residual", "1e-9"}, {}, rpc},
+                                  {"--no-fill", {"--no-fill"}, {}, rpc},
                                   {"--min-disparity", {"--min-disparity", "2"}},
                                   {"--max-disparity", {"--max-disparity", "9"}},
                                   {"--left-band", {"--left-band", "2"}},

@@ -505,39 +505,66 @@ struct DsmGrid {
 class CellReduction {
 public:
   CellReduction(const DsmGrid& grid, std::string points_path, std::array<double, 2> origin, const RpcModel& left,
-                const stereo::EpipolarGeometry& g, const Range& heights, std::string crs_wkt, std::string reduction)
+                const stereo::EpipolarGeometry& g, const Range& heights, std::string crs_wkt, std::string reduction, bool fill_holes)
       : grid_(grid), points_path_(std::move(points_path)), origin_(origin), left_(left), geometry_(g),
-        epipolar_{0, 0, g.width, g.height}, heights_(heights), crs_wkt_(std::move(crs_wkt)), reduction_(std::move(reduction)) {}
+        epipolar_{0, 0, g.width, g.height}, heights_(heights), crs_wkt_(std::move(crs_wkt)), reduction_(std::move(reduction)),
+        fill_holes_(fill_holes) {}
 
   void operator()(const InputTile& in, OutputTile& out) {
     const Window& core = in.tile.core;
-    std::vector<std::vector<float>> per_cell(static_cast<std::size_t>(core.area()));
-    const Window window = intersection(source_window(core), epipolar_);
-    if (!window.empty()) gather(window, core, per_cell);
-    std::int64_t filled = 0;
-    for (std::size_t k = 0; k < per_cell.size(); ++k) {
-      std::vector<float>& hs = per_cell[k];
-      if (hs.empty()) {
-        out.pixels.band(0)[k] = out.pixels.band(1)[k] = out.pixels.band(2)[k] = kNodata;
-        continue;
+    // The core's cells and a ring of one around them (the neighbours a hole is filled from).
+    const Window ring{core.x - 1, core.y - 1, core.width + 2, core.height + 2};
+    std::vector<std::vector<float>> per_cell(static_cast<std::size_t>(ring.area()));
+    const Window window = intersection(source_window(ring), epipolar_);
+    if (!window.empty()) gather(window, ring, per_cell);
+    std::int64_t with_height = 0, filled = 0;
+    std::vector<float> around;
+    for (std::int64_t y = 0; y < core.height; ++y)
+      for (std::int64_t x = 0; x < core.width; ++x) {
+        const auto k = static_cast<std::size_t>(y * core.width + x);
+        std::vector<float>* cell = &per_cell[static_cast<std::size_t>((y + 1) * ring.width + x + 1)];
+        const bool own = !cell->empty();
+        if (!own && fill_holes_) {
+          around.clear();
+          int neighbours = 0;
+          for (std::int64_t dy = 0; dy < 3; ++dy)
+            for (std::int64_t dx = 0; dx < 3; ++dx) {
+              const auto& n = per_cell[static_cast<std::size_t>((y + dy) * ring.width + x + dx)];
+              neighbours += !n.empty();
+              around.insert(around.end(), n.begin(), n.end());
+            }
+          if (neighbours >= 3) cell = &around;
+        }
+        if (cell->empty()) {
+          out.pixels.band(0)[k] = out.pixels.band(1)[k] = out.pixels.band(2)[k] = kNodata;
+          continue;
+        }
+        ++with_height;
+        filled += !own;
+        write_cell(*cell, own, out, k);
       }
-      ++filled;
-      const double value = reduce(hs, reduction_);
-      // The spread of the cell's heights around their median: the DSM's confidence.
-      std::sort(hs.begin(), hs.end());
-      const double median = hs.size() % 2 ? hs[hs.size() / 2] : 0.5 * (static_cast<double>(hs[hs.size() / 2 - 1]) + hs[hs.size() / 2]);
-      std::vector<float> deviations(hs.size());
-      for (std::size_t i = 0; i < hs.size(); ++i) deviations[i] = static_cast<float>(std::abs(hs[i] - median));
-      out.pixels.band(0)[k] = static_cast<float>(value);
-      out.pixels.band(1)[k] = static_cast<float>(hs.size());
-      out.pixels.band(2)[k] = static_cast<float>(reduce(deviations, "median"));
-    }
-    cells_ += filled;
+    cells_ += with_height;
+    filled_ += filled;
   }
 
   std::int64_t cells() const { return cells_.load(); }
+  std::int64_t filled_cells() const { return filled_.load(); }
 
 private:
+  // A cell's height (the reduction of hs), its count of points (0 when filled from its
+  // neighbours) and their spread.
+  void write_cell(std::vector<float>& hs, bool own, OutputTile& out, std::size_t k) const {
+    const double value = reduce(hs, reduction_);
+    // The spread of the cell's heights around their median: the DSM's confidence.
+    std::sort(hs.begin(), hs.end());
+    const double median = hs.size() % 2 ? hs[hs.size() / 2] : 0.5 * (static_cast<double>(hs[hs.size() / 2 - 1]) + hs[hs.size() / 2]);
+    std::vector<float> deviations(hs.size());
+    for (std::size_t i = 0; i < hs.size(); ++i) deviations[i] = static_cast<float>(std::abs(hs[i] - median));
+    out.pixels.band(0)[k] = static_cast<float>(value);
+    out.pixels.band(1)[k] = own ? static_cast<float>(hs.size()) : 0.0f;
+    out.pixels.band(2)[k] = static_cast<float>(reduce(deviations, "median"));
+  }
+
   // The epipolar window whose points can fall in core: its corners, on the ground at the range's
   // heights, seen by the left image, on the grid; widened for the maps' curvature.
   Window source_window(const Window& core) const {
@@ -586,7 +613,8 @@ private:
   const Window epipolar_;
   const Range heights_;
   const std::string crs_wkt_, reduction_;
-  std::atomic<std::int64_t> cells_{0};
+  const bool fill_holes_;
+  std::atomic<std::int64_t> cells_{0}, filled_{0};
 };
 
 }  // namespace
@@ -735,12 +763,13 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   TileGridOptions go;
   go.tile_width = go.tile_height = std::min<std::int64_t>(so0.tile, 512);
   const TileGrid grid(cells.width, cells.height, go);
-  CellReduction reduction(cells, points_path, origin, left, g, heights, crs_wkt, o.reduction);
+  CellReduction reduction(cells, points_path, origin, left, g, heights, crs_wkt, o.reduction, o.fill_holes);
   const detail::ScaledProgress dsm_progress(so0.stream, 0.92, 1.0);
   StreamOptions dso = dsm_progress.apply(so0.stream);
   dso.kernel_bytes_per_tile += static_cast<std::size_t>(go.tile_width * go.tile_height) * 64;
   stream(grid_raster, {1}, grid, dsm, 3, std::ref(reduction), dso);
   report.cells = reduction.cells();
+  report.filled_cells = reduction.filled_cells();
   dsm.finish();
   dsm.commit();
   report.written.push_back(dsm_path);

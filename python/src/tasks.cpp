@@ -199,7 +199,7 @@ struct StereoJob {
 
 // Options of the DSM job alone: refused with rectified=True, as the program refuses them.
 const std::set<std::string> kDsmOnly{"dem", "min_height", "max_height", "height_margin", "max_disparity_span", "crs", "resolution",
-                                     "reduction", "disparity", "point_cloud", "max_intersection_residual"};
+                                     "reduction", "disparity", "point_cloud", "max_intersection_residual", "fill_holes"};
 
 const OptionTable<StereoJob>& stereo_table() {
   static const OptionTable<StereoJob> t = [] {
@@ -222,6 +222,7 @@ const OptionTable<StereoJob>& stereo_table() {
     t.field("disparity", dsm, &DsmOptions::disparity, rpc + "also write the epipolar disparity here");
     t.field("point_cloud", dsm, &DsmOptions::point_cloud, rpc + "also write every point here: .las (LAS 1.4) or a 3-D point layer (.fgb, .gpkg, ...)");
     t.field("max_intersection_residual", dsm, &DsmOptions::max_intersection_residual, rpc + "points whose rays miss by more (px) are dropped");
+    t.field("fill_holes", dsm, &DsmOptions::fill_holes, rpc + "a cell without points whose neighbours hold points in 3 of 8 takes theirs");
     t.field("model", stereo, &StereoOptions::model, "a learned matcher (ONNX, two inputs, one disparity output, from 0)");
     t.field("left_band", stereo, &StereoOptions::left_band, "band of LEFT matched (default 1)");
     t.field("right_band", stereo, &StereoOptions::right_band, "band of RIGHT matched (default 1)");
@@ -344,7 +345,7 @@ py::dict report(const DsmReport& r) {
   d["min_disparity"] = r.min_disparity, d["max_disparity"] = r.max_disparity, d["range_capped"] = r.range_capped;
   d["surveyed"] = r.surveyed, d["survey_factor"] = r.survey_factor, d["survey_matches"] = r.survey_matches;
   d["disparity_per_metre"] = r.disparity_per_metre, d["points"] = r.points, d["dropped_points"] = r.dropped_points;
-  d["cells"] = r.cells, d["width"] = r.width, d["height"] = r.height, d["crs"] = r.crs_wkt, d["written"] = r.written;
+  d["cells"] = r.cells, d["filled_cells"] = r.filled_cells, d["width"] = r.width, d["height"] = r.height, d["crs"] = r.crs_wkt, d["written"] = r.written;
   return d;
 }
 

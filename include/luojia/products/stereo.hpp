@@ -152,6 +152,10 @@ struct DsmOptions {
   std::string point_cloud;
   // Points whose lines of sight miss each other by more than this (pixels, RMS) are dropped.
   double max_intersection_residual = 1.0;
+  // A cell without points of its own whose 8 neighbours hold points in at least 3 takes the
+  // reduction of those neighbours' points (band 2 says 0 points): the one- and two-cell holes a
+  // point spacing about the cell's leaves (half of a scene's empty cells). Off: such cells stay nodata.
+  bool fill_holes = true;
 };
 
 struct DsmReport {
@@ -171,6 +175,7 @@ struct DsmReport {
   std::int64_t points = 0;          // intersected points kept
   std::int64_t dropped_points = 0;  // missed by more than max_intersection_residual or outside the range
   std::int64_t cells = 0;           // DSM cells with a height
+  std::int64_t filled_cells = 0;    // of which from their neighbours' points (fill_holes)
   std::int64_t width = 0, height = 0;
   std::string crs_wkt;
   std::vector<std::string> written;
