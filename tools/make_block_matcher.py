@@ -25,6 +25,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from make_stereo_model import cost_volume, soft_argmin
+
 DISPARITIES = 48
 SHARPNESS = 50.0  # the softmax of -50 times the cost: the best window by far, its neighbours a little
 
@@ -45,14 +47,8 @@ class BlockMatcher(nn.Module):
 
     def forward(self, left, right):
         fl, fr = self.feature(left), self.feature(right)
-        volume = []
-        for d in range(DISPARITIES):
-            shifted = F.pad(fr, (d, 0))[:, :, :, :fr.shape[3]]
-            volume.append(torch.cat([fl, shifted], 1))
-        cost = self.window(F.relu(self.difference(torch.stack(volume, 2)))).squeeze(1)
-        p = F.softmax(-SHARPNESS * cost, 1)
-        d = torch.arange(DISPARITIES, dtype=torch.float32).view(1, DISPARITIES, 1, 1)
-        return (p * d).sum(1, keepdim=True)
+        cost = self.window(F.relu(self.difference(cost_volume(fl, fr, DISPARITIES)))).squeeze(1)
+        return soft_argmin(SHARPNESS * cost, DISPARITIES)
 
 
 def main():

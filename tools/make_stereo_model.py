@@ -26,6 +26,22 @@ from rasterio.transform import from_origin
 DISPARITIES = 8
 
 
+def cost_volume(fl, fr, disparities):
+    """GC-Net's volume: the left features beside the right ones shifted by 0..disparities-1 (N, 2C, D, H, W)."""
+    volume = []
+    for d in range(disparities):
+        shifted = F.pad(fr, (d, 0))[:, :, :, :fr.shape[3]]
+        volume.append(torch.cat([fl, shifted], 1))
+    return torch.stack(volume, 2)
+
+
+def soft_argmin(cost, disparities):
+    """The expected disparity under the softmax of -cost (N, D, H, W) -> (N, 1, H, W)."""
+    p = F.softmax(-cost, 1)
+    d = torch.arange(disparities, dtype=torch.float32).view(1, disparities, 1, 1)
+    return (p * d).sum(1, keepdim=True)
+
+
 class TinyGcNet(nn.Module):
     def __init__(self):
         super().__init__()
@@ -39,14 +55,8 @@ class TinyGcNet(nn.Module):
 
     def forward(self, left, right):
         fl, fr = self.features(left), self.features(right)
-        volume = []
-        for d in range(DISPARITIES):
-            shifted = F.pad(fr, (d, 0))[:, :, :, :fr.shape[3]]
-            volume.append(torch.cat([fl, shifted], 1))
-        cost = self.c2(F.relu(self.c1(torch.stack(volume, 2)))).squeeze(1)
-        p = F.softmax(-cost, 1)
-        d = torch.arange(DISPARITIES, dtype=torch.float32).view(1, DISPARITIES, 1, 1)
-        return (p * d).sum(1, keepdim=True)
+        cost = self.c2(F.relu(self.c1(cost_volume(fl, fr, DISPARITIES)))).squeeze(1)
+        return soft_argmin(cost, DISPARITIES)
 
 
 def main():
