@@ -10,7 +10,7 @@ rotated 3 degrees and scaled 2%, with curved terms and varying denominators). Ea
 shows the texture where its line of sight meets the surface (GDAL's RPC transformer with RPC_DEM,
 an implementation independent of luojia's).
 
-Usage: make_rpc_pair.py OUT_FOLDER [--size N] [--seed S]
+Usage: make_rpc_pair.py OUT_FOLDER [--size N] [--seed S] [--mosaic K]
 Writes left.tif, right.tif (UInt16, RPCs in the GeoTIFF, no geotransform), dsm_truth.tif.
 """
 import argparse
@@ -62,6 +62,9 @@ def main():
     p.add_argument("out")
     p.add_argument("--size", type=int, default=900, help="image width and height (default 900)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mosaic", type=int, default=1,
+                   help="the scene mirrored K x K times (texture, buildings, terrain on the whole): a large scene with data "
+                        "everywhere, for memory and time at scale (default 1: the bundled 900 x 900 scene)")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     with rasterio.open(os.path.join(DATA, "spacenet4_atlanta.tif")) as src:
@@ -73,6 +76,12 @@ def main():
     heights = rng.uniform(4.0, 30.0, len(buildings))
     roofs = features.rasterize([(b["geometry"], float(z)) for b, z in zip(buildings, heights)], out_shape=texture.shape,
                                transform=atlanta, fill=0.0, dtype="float32")
+    if args.mosaic > 1:
+        # Mirrored copies side by side, so the texture and the roofs run on across the seams.
+        def mirrored(a):
+            row = np.concatenate([a if k % 2 == 0 else a[:, ::-1] for k in range(args.mosaic)], axis=1)
+            return np.concatenate([row if k % 2 == 0 else row[::-1, :] for k in range(args.mosaic)], axis=0)
+        texture, roofs = mirrored(texture), mirrored(roofs)
     rows, cols = texture.shape
     yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float64)
     terrain = 32.0 + 6.0 * np.sin(xx / 170.0 + 0.4) + 5.0 * np.cos(yy / 140.0)

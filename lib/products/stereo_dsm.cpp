@@ -712,7 +712,10 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   match.output = learned ? OutputOptions{"GTiff", {"TILED=YES"}, true} : disparity_output;
   const std::string matched_path = learned ? temporary("model-disparity.tif") : disparity_path;
   report.matching = match_stereo(left_epipolar, right_epipolar, matched_path, match);
-  if (learned) shift_disparities(matched_path, disparity_path, report.min_disparity, disparity_output);
+  if (learned) {
+    shift_disparities(matched_path, disparity_path, report.min_disparity, disparity_output);
+    report.matching.written = {disparity_path};
+  }
 
   // Step 4: points on the map.
   double cx = left.longitude_offset(), cy = left.latitude_offset();
