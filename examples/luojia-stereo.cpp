@@ -151,6 +151,9 @@ int run_dsm(StereoFlags& f) {
   if (r.survey_factor > 0 && !r.surveyed)
     std::cerr << "luojia-stereo: warning: too few matches (" << r.survey_matches << ") on a 1/" << r.survey_factor
               << " overview to bound the disparities: the RPCs' whole height range is searched; give --dem or --min-height/--max-height\n";
+  if (r.matcher_short)
+    std::cerr << "luojia-stereo: warning: the heights need disparities " << r.min_disparity << " to " << r.max_disparity << ", but "
+              << o.model << " reaches " << r.matching.reach << " px: it searches fewer and cannot find them all\n";
   if (r.range_capped)
     std::cerr << "luojia-stereo: warning: the heights' disparity range was wider than --max-disparity-span and was cut to [" << r.min_disparity
               << ", " << r.max_disparity << "]; give --dem or --min-height/--max-height\n";

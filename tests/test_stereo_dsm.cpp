@@ -565,6 +565,8 @@ TEST_CASE("stereo DSM: a learned matcher on an RPC pair searches the heights' di
   INFO("disparities " << r.min_disparity << ".." << r.max_disparity << ", " << r.points << " points, " << r.dropped_points << " dropped, " << r.matching.counts.matched << " matched");
   REQUIRE(r.max_disparity - r.min_disparity < 48);
   CHECK(r.min_disparity != 0);
+  CHECK_FALSE(r.matcher_short);
+  CHECK(r.matching.reach >= 47);
   const Score s = score(dir.file("dsm.tif"), scene.truth);
   INFO(s.covered << " of " << s.cells << " cells, median |dh| " << s.median_error);
   CHECK(s.median_error < 0.5);
@@ -590,4 +592,9 @@ TEST_CASE("stereo DSM: a learned matcher on an RPC pair searches the heights' di
   o.disparity.clear();
   stereo_dsm(scene.left, scene.right, dir.file("tiled.tif"), o);
   CHECK(read_band(dir.file("tiled.tif"), 1) == read_band(dir.file("dsm.tif"), 1));
+  // A network of 8 disparities cannot search the heights' 40: said.
+  o.stereo.model = LUOJIA_TEST_DATA "/stereo/gcnet_tiny.onnx";
+  const DsmReport small = stereo_dsm(scene.left, scene.right, dir.file("small.tif"), o);
+  INFO("reach " << small.matching.reach);
+  CHECK(small.matcher_short);
 }

@@ -123,6 +123,7 @@ public:
     scale_ = static_cast<float>(output_scale);
     report_.tile_size = stage.tiling.tile;
     report_.halo = stage.tiling.halo;
+    report_.receptive_radius = stage.tiling.analysis.radius;
     report_.alignment = stage.tiling.alignment;
     report_.upscale = k_;
     report_.outputs = outputs_;

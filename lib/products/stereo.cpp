@@ -177,6 +177,7 @@ StereoReport run_model(const std::string& stack_path, const RasterInfo& left, co
                      ErrorContext{o.model, {}, {}, {}});
   report.tiles = r.tiles;
   report.halo = Margins{r.halo, r.halo, r.halo, r.halo};
+  report.reach = r.receptive_radius;
   report.bytes_per_tile = r.activation_bytes;
   Raster raw = Raster::open(raw_path);
   write_products(raw, disparity_layout(left, o), disparity_path, o, 0, 0.9, report);

@@ -715,6 +715,8 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   if (learned) {
     shift_disparities(matched_path, disparity_path, report.min_disparity, disparity_output);
     report.matching.written = {disparity_path};
+    // (a network's reach covers its cost volume's shifts, 0..D-1: a shorter reach means a smaller D)
+    report.matcher_short = report.matching.reach < report.max_disparity - report.min_disparity;
   }
 
   // Step 4: points on the map.

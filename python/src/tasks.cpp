@@ -290,6 +290,7 @@ const OptionTable<MergeOptions>& merge_table() {
 py::dict model_task_report(const ModelTaskReport& r) {
   py::dict d;
   d["tiles"] = r.tiles, d["skipped"] = r.skipped, d["tile_size"] = r.tile_size, d["halo"] = r.halo;
+  d["receptive_radius"] = r.receptive_radius;
   d["alignment"] = r.alignment, d["exact"] = r.exact, d["note"] = r.note, d["activation_bytes"] = r.activation_bytes;
   d["written"] = r.written;
   return d;
@@ -332,6 +333,7 @@ py::dict report(const StereoReport& r) {
   counts["inconsistent"] = r.counts.inconsistent, counts["speckles"] = r.counts.speckles, counts["at_range_end"] = r.counts.at_range_end;
   d["counts"] = counts;
   d["halo"] = py::make_tuple(r.halo.left, r.halo.top, r.halo.right, r.halo.bottom);
+  d["reach"] = r.reach;
   d["tiles"] = r.tiles, d["tiles_in_flight"] = r.tiles_in_flight, d["bytes_per_tile"] = r.bytes_per_tile, d["written"] = r.written;
   return d;
 }
@@ -345,7 +347,7 @@ py::dict report(const DsmReport& r) {
   d["min_disparity"] = r.min_disparity, d["max_disparity"] = r.max_disparity, d["range_capped"] = r.range_capped;
   d["surveyed"] = r.surveyed, d["survey_factor"] = r.survey_factor, d["survey_matches"] = r.survey_matches;
   d["disparity_per_metre"] = r.disparity_per_metre, d["points"] = r.points, d["dropped_points"] = r.dropped_points;
-  d["cells"] = r.cells, d["filled_cells"] = r.filled_cells, d["width"] = r.width, d["height"] = r.height, d["crs"] = r.crs_wkt, d["written"] = r.written;
+  d["cells"] = r.cells, d["filled_cells"] = r.filled_cells, d["matcher_short"] = r.matcher_short, d["width"] = r.width, d["height"] = r.height, d["crs"] = r.crs_wkt, d["written"] = r.written;
   return d;
 }
 

@@ -34,6 +34,7 @@ struct ModelTaskReport {
   std::int64_t skipped = 0;          // tiles without a pixel to run on (nodata, outside the area of interest)
   std::int64_t tile_size = 0;
   std::int64_t halo = 0;
+  std::int64_t receptive_radius = 0;  // how far an output pixel reaches into the input (0 unless a dense task)
   std::int64_t alignment = 1;        // the network's stride that tiles are aligned to
   bool exact = true;                 // false when the tiled result may differ from one whole-raster run
   std::string note;                  // why not exact, or what was adjusted

@@ -110,6 +110,7 @@ struct StereoOptions {
 struct StereoReport {
   MatchCounts counts;
   Margins halo;
+  std::int64_t reach = 0;  // a learned matcher's receptive radius (its cost volume's shifts included), pixels
   std::int64_t tiles = 0;
   int tiles_in_flight = 0;
   std::size_t bytes_per_tile = 0;
@@ -176,6 +177,9 @@ struct DsmReport {
   std::int64_t dropped_points = 0;  // missed by more than max_intersection_residual or outside the range
   std::int64_t cells = 0;           // DSM cells with a height
   std::int64_t filled_cells = 0;    // of which from their neighbours' points (fill_holes)
+  // A learned matcher that reaches fewer pixels (matching.reach) than the disparity range spans:
+  // it searches fewer disparities than the heights need and cannot find them all.
+  bool matcher_short = false;
   std::int64_t width = 0, height = 0;
   std::string crs_wkt;
   std::vector<std::string> written;
