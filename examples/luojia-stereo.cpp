@@ -14,7 +14,8 @@ void print_matching(const StereoReport& r, const StereoOptions& o) {
   const std::int64_t tile = o.tile;
   if (!o.model.empty()) {
     std::cerr << "luojia-stereo: " << r.counts.matched << " pixels with a disparity from " << o.model << "; " << r.tiles << " tile"
-              << (r.tiles == 1 ? "" : "s") << " of " << tile << " px, halo " << r.halo.left << " px (the network's reach)\n";
+              << (r.tiles == 1 ? "" : "s") << " of " << tile << " px, halo " << r.halo.left << " px; the network reaches " << r.reach
+              << " px\n";
     return;
   }
   const auto share = [&](std::int64_t n) { return r.counts.valid ? 100.0 * static_cast<double>(n) / static_cast<double>(r.counts.valid) : 0.0; };

@@ -592,6 +592,23 @@ TEST_CASE("stereo DSM: a learned matcher on an RPC pair searches the heights' di
   o.disparity.clear();
   stereo_dsm(scene.left, scene.right, dir.file("tiled.tif"), o);
   CHECK(read_band(dir.file("tiled.tif"), 1) == read_band(dir.file("dsm.tif"), 1));
+  // Heights surveyed: the grid is made again for them and the right view moved on it.
+  {
+    DsmOptions surveyed = o;
+    surveyed.stereo.tile = 4096;
+    surveyed.min_height.reset();
+    surveyed.max_height.reset();
+    surveyed.height_margin = 5.0;
+    const DsmReport sr = stereo_dsm(scene.left, scene.right, dir.file("surveyed.tif"), surveyed);
+    INFO("surveyed disparities " << sr.min_disparity << ".." << sr.max_disparity << ", heights " << sr.min_height << ".." << sr.max_height);
+    CHECK(sr.surveyed);
+    CHECK(sr.max_height < 100.0);  // (made again for the surveyed heights, not the RPCs' 0-200 m)
+    CHECK_FALSE(sr.matcher_short);
+    const Score ss = score(dir.file("surveyed.tif"), scene.truth);
+    INFO(ss.covered << " of " << ss.cells << " cells, median |dh| " << ss.median_error);
+    CHECK(ss.median_error < 0.5);
+    CHECK(ss.covered >= ss.cells * 70 / 100);
+  }
   // A network of 8 disparities cannot search the heights' 40: said.
   o.stereo.model = LUOJIA_TEST_DATA "/stereo/gcnet_tiny.onnx";
   const DsmReport small = stereo_dsm(scene.left, scene.right, dir.file("small.tif"), o);

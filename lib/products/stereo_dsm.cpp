@@ -663,13 +663,21 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
     return temporaries.paths.back();
   };
   const std::string left_epipolar = temporary("left-epipolar.tif"), right_epipolar = temporary("right-epipolar.tif");
-  const auto resample = [&](const std::function<bool(double)>& progress) {
+  // A learned matcher searches disparities 0..D-1 of its own: once the range is known, its right
+  // view is moved by the range's start (its pixel u is the grid's u - min_disparity, so its
+  // d + min_disparity is the grid's), and its disparities are moved back onto the grid's after matching.
+  const bool learned = !so0.model.empty();
+  const auto right_shift = [&] { return learned ? -static_cast<double>(report.min_disparity) : 0.0; };
+  const auto resample_right = [&](double shift, const std::function<bool(double)>& progress) {
+    stereo::resample_to_epipolar(right_path, so0.right_band, g, stereo::View::Right, shift, right_epipolar, warp_cache, threads, progress);
+  };
+  const auto resample = [&](double shift, const std::function<bool(double)>& progress) {
     stereo::resample_to_epipolar(left_path, so0.left_band, g, stereo::View::Left, 0.0, left_epipolar, warp_cache, threads,
                                  [&](double f) { return progress(0.5 * f); }, stereo::epipolar_metadata(g));
-    stereo::resample_to_epipolar(right_path, so0.right_band, g, stereo::View::Right, 0.0, right_epipolar, warp_cache, threads,
-                                 [&](double f) { return progress(0.5 + 0.5 * f); });
+    resample_right(shift, [&](double f) { return progress(0.5 + 0.5 * f); });
   };
-  resample([&](double f) { return warp_progress.tick(f); });
+  // (a survey matches the views as the grid has them: the range is not known before)
+  resample(survey ? 0.0 : right_shift(), [&](double f) { return warp_progress.tick(f); });
   if (survey) {
     survey_disparity_range(o, g, left_epipolar, right_epipolar, report);
     // The grid again for the heights surveyed rather than the RPCs' whole range: what the views'
@@ -677,11 +685,13 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
     const Range surface = surveyed_heights(g, report, heights);
     if (report.surveyed && surface.high - surface.low < 0.75 * (heights.high - heights.low)) {
       g = stereo::rectify_from_rpc(left, li.width, li.height, right, surface.low, surface.high);
-      resample([&](double) { return warp_progress.tick(1.0); });
       const auto [dmin, dmax] = heights_disparities(g);
       cap_disparity_range(o, dmin, dmax, report);
       report.min_height = surface.low;
       report.max_height = surface.high;
+      resample(right_shift(), [&](double) { return warp_progress.tick(1.0); });
+    } else if (right_shift() != 0.0) {
+      resample_right(right_shift(), [&](double) { return warp_progress.tick(1.0); });
     }
   }
   report.epipolar_width = g.width;
@@ -690,14 +700,8 @@ DsmReport stereo_dsm(const std::string& left_path, const std::string& right_path
   report.vertical_max = g.vertical_max;
   report.disparity_per_metre = g.disparity_per_metre;
 
-  // Step 3: matching, by the semi-global matcher over the range, or by a learned matcher, which
-  // searches disparities 0..D-1 of its own: it gets the right view moved by the range's start
-  // (its pixel u is the grid's u - min_disparity, so its d + min_disparity is the grid's), and
-  // its disparities are moved back onto the grid's.
-  const bool learned = !so0.model.empty();
-  if (learned && report.min_disparity != 0)
-    stereo::resample_to_epipolar(right_path, so0.right_band, g, stereo::View::Right, -report.min_disparity, right_epipolar, warp_cache,
-                                 threads, [&](double) { return warp_progress.tick(1.0); });
+  // Step 3: matching, by the semi-global matcher over the range, or by a learned matcher on the
+  // right view moved by the range's start (above).
   StereoOptions match = so0;
   if (!learned) {
     match.match.min_disparity = report.min_disparity;

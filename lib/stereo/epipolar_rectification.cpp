@@ -274,7 +274,7 @@ EpipolarGeometry rectify_from_rpc(const RpcModel& left, std::int64_t left_width,
   g.disparity_at_min_height = low / std::max(n_low, 1);
   g.disparity_at_max_height = high / std::max(n_high, 1);
   g.disparity_per_metre = (g.disparity_at_max_height - g.disparity_at_min_height) / (max_height - min_height);
-  std::tie(g.affine_vertical_rms, g.affine_vertical_max) = vertical_residual(g, matches);
+  g.affine_vertical_max = vertical_residual(g, matches).second;
   g.left_shift = left_shifts(g, left, right, min_height, max_height);
   g.right_shift = right_shifts(g, left, right, min_height, max_height);
   std::tie(g.vertical_rms, g.vertical_max) = vertical_residual(g, matches);

@@ -48,9 +48,9 @@ struct EpipolarGeometry {
   // Disparity (u_left - u_right) of the range's heights, and how it grows per metre.
   double disparity_at_min_height = 0, disparity_at_max_height = 0, disparity_per_metre = 0;
   // What the maps leave across the rows over the virtual matches, in pixels, with the row shifts
-  // and with the affine maps alone.
+  // (root mean square and largest) and with the affine maps alone (largest).
   double vertical_rms = 0, vertical_max = 0;
-  double affine_vertical_rms = 0, affine_vertical_max = 0;
+  double affine_vertical_max = 0;
   // grid -> image, the inverses of left and right (rectify_from_rpc sets them)
   Affine left_back{}, right_back{};
 };
