@@ -621,13 +621,14 @@ struct WinogradCase {
   std::int64_t cin, cout, h, w, pt, pl, pb, pr;
   bool relu = false;  // fused into the convolution at load: applied in the output transform
   std::int64_t batch = 1;
+  std::int64_t dh = 1, dw = 1;  // dilation: Winograd on the output's phases
 };
 
 // Worst |luojia - exact| / (1 + sum |w x|) of one 3x3 stride-1 convolution with bias, inputs
 // uniform in [lo, hi): error relative to the magnitude of the terms summed, which is what a
 // floating-point sum's error bound scales with (the output itself may cancel to near zero).
 double winograd_error(const TempDir& dir, const WinogradCase& c, double lo, double hi, std::mt19937& rng) {
-  const std::int64_t ho = c.h + c.pt + c.pb - 2, wo = c.w + c.pl + c.pr - 2;
+  const std::int64_t ho = c.h + c.pt + c.pb - 2 * c.dh, wo = c.w + c.pl + c.pr - 2 * c.dw;
   const Dims xs{c.batch, c.cin, c.h, c.w}, ws{c.cout, c.cin, 3, 3}, ys{c.batch, c.cout, ho, wo};
   std::uniform_real_distribution<double> u(lo, hi);
   std::vector<float> x(static_cast<std::size_t>(product(xs)));
@@ -641,6 +642,7 @@ double winograd_error(const TempDir& dir, const WinogradCase& c, double lo, doub
   auto* conv = add_node(g, "Conv", {"x", "w", "b"}, {c.relu ? "c" : "y"});
   set_ints(conv, "kernel_shape", {3, 3});
   set_ints(conv, "pads", {c.pt, c.pl, c.pb, c.pr});
+  if (c.dh != 1 || c.dw != 1) set_ints(conv, "dilations", {c.dh, c.dw});
   if (c.relu) add_node(g, "Relu", {"c"}, {"y"});
   add_output(g, "y");
   const nn::Tensor got = run_graph(dir, m, xs, x);
@@ -654,7 +656,7 @@ double winograd_error(const TempDir& dir, const WinogradCase& c, double lo, doub
           for (std::int64_t ci = 0; ci < c.cin; ++ci)
             for (std::int64_t ky = 0; ky < 3; ++ky)
               for (std::int64_t kx = 0; kx < 3; ++kx) {
-                const std::int64_t iy = oy - c.pt + ky, ix = ox - c.pl + kx;
+                const std::int64_t iy = oy - c.pt + ky * c.dh, ix = ox - c.pl + kx * c.dw;
                 if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
                 const double term = static_cast<double>(x[static_cast<std::size_t>(((n * c.cin + ci) * c.h + iy) * c.w + ix)]) *
                                     w[static_cast<std::size_t>(((co * c.cin + ci) * 3 + ky) * 3 + kx)];
@@ -684,6 +686,14 @@ TEST_CASE("Winograd F(2x2) and F(4x4) equal the spec's loop on awkward sizes and
       {300, 16, 6, 6, 1, 1, 1, 1},    // depth over one 256-deep block
       {16, 16, 64, 64, 1, 1, 1, 1},   // tile multiples, many blocks
       {8, 16, 4, 280, 1, 1, 1, 1},    // one row of 70 tiles: the last block's second panel holds none
+      // Dilated: Winograd on the output's phases.
+      {8, 8, 1, 1, 2, 2, 2, 2, false, 1, 2, 2},        // one pixel, dilation 2: the phases past it hold no output
+      {8, 13, 1, 23, 2, 2, 2, 2, false, 1, 2, 2},      // one row: one phase row of outputs
+      {16, 16, 13, 11, 2, 3, 2, 3, true, 1, 2, 3},     // neither side a multiple of its dilation or the tile; ReLU
+      {12, 20, 19, 17, 1, 3, 2, 0, false, 2, 2, 3},    // asymmetric padding, not the dilation's; batch of 2
+      {16, 24, 37, 35, 4, 4, 4, 4, false, 1, 4, 4},    // DeepLab's layer4, small: 16 phases
+      {24, 40, 44, 41, 12, 12, 12, 12, true, 1, 12, 12},  // ASPP's 12 on a small map: phases of 3 and 4
+      {8, 16, 9, 50, 0, 0, 0, 0, false, 1, 2, 2},      // no padding (5x46 out)
   };
   // Direct GEMM, then both Winograd tiles forced on every layer, then the default choice.
   for (const char* mode : {"off", "f2", "f4", "auto"}) {
@@ -691,7 +701,7 @@ TEST_CASE("Winograd F(2x2) and F(4x4) equal the spec's loop on awkward sizes and
     double worst_unit = 0, worst_16bit = 0;
     for (const auto& c : cases) {
       INFO(mode << " Cin" << c.cin << " Cout" << c.cout << " " << c.h << "x" << c.w << " p" << c.pt << "," << c.pl << "," << c.pb << ","
-                << c.pr);
+                << c.pr << " d" << c.dh << "," << c.dw);
       worst_unit = std::max(worst_unit, winograd_error(dir, c, -1.0, 1.0, rng));
       worst_16bit = std::max(worst_16bit, winograd_error(dir, c, 0.0, 65535.0, rng));
     }

@@ -108,13 +108,27 @@ void input_phases(const float* planes, std::int64_t c0, std::int64_t c1, std::in
 // 29 single 3x3 convolutions (4 to 256 channels, planes 8² to 256²): the predicted time ratio is
 // within a factor of 2 of the measured one (the transforms cost more than modelled at 32 to 64
 // channels), and it picks the faster kernel, or one within 10%, in all but a 0.05 ms case.
-bool winograd_pays(int m, std::int64_t cin, std::int64_t cout, std::int64_t ho, std::int64_t wo, std::int64_t mr) {
+// Dilated, the direct product (tap_product) skips the taps that read only padding, so it is
+// counted by the taps that read the plane; the Winograd tiles are those of the phases
+// (WinogradTiling), which waste most on a dilation near the plane's size (ASPP's 24 and 36 on a
+// 64² map: its phases are 2 or 3 outputs wide, a tile 4).
+bool winograd_pays(int m, std::int64_t cin, std::int64_t cout, const PatchGeometry& g, std::int64_t mr) {
   const double a = m + 2;
-  const std::int64_t tiles = (ho + m - 1) / m * ((wo + m - 1) / m);
+  const std::int64_t tiles = WinogradTiling(m, g).count();
   const double computed = static_cast<double>((tiles + mr - 1) / mr * mr);
   const double winograd = computed * a * a * static_cast<double>(cin * cout) +
                           static_cast<double>(tiles) * m * m * (16.0 * static_cast<double>(cin) + 12.0 * static_cast<double>(cout));
-  return winograd < 9.0 * static_cast<double>(cin * cout) * static_cast<double>(ho * wo);
+  // The outputs that tap k (0, 1, 2) of a dilated axis reads the plane for.
+  const auto reading = [](std::int64_t out, std::int64_t in, std::int64_t pad, std::int64_t dilation) {
+    std::int64_t sum = 0;
+    for (std::int64_t k = 0; k < 3; ++k) {
+      const std::int64_t offset = k * dilation - pad;  // output y reads input y + offset
+      sum += std::max<std::int64_t>(0, std::min(out, in - offset) - std::max<std::int64_t>(0, -offset));
+    }
+    return static_cast<double>(sum);
+  };
+  const double taps = g.dh == 1 && g.dw == 1 ? 9.0 * static_cast<double>(g.ho * g.wo) : reading(g.ho, g.h, g.pt, g.dh) * reading(g.wo, g.w, g.pl, g.dw);
+  return winograd < taps * static_cast<double>(cin * cout);
 }
 
 // Which Winograd tile a 3x3, stride-1 convolution is prepared for (0: none), and whether it is
@@ -131,7 +145,8 @@ std::pair<int, bool> winograd_tile(std::int64_t cin, std::int64_t cout, std::int
   if (!mode.empty() && mode != "auto") throw Error("LUOJIA_WINOGRAD=" + mode + ": not off, f2, f4 or auto");
   // Fewer than 8 input channels are a GEMM depth too shallow for the kernel to run at speed (4 -> 16
   // at 512²: F(4x4) 14.6 ms against 10.1 direct, though the model says it pays).
-  return {cin >= 8 && winograd_pays(4, cin, cout, 256, 256, mr) ? 4 : 0, false};
+  const PatchGeometry large{258, 258, 256, 256, 3, 3, 1, 1, 1, 1, 0, 0};
+  return {cin >= 8 && winograd_pays(4, cin, cout, large, mr) ? 4 : 0, false};
 }
 
 }  // namespace
@@ -153,8 +168,8 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
   if (window_.kernel[0] == 0) window_.kernel = {w.dim(2), w.dim(3)};
   if (window_.kernel[0] != w.dim(2) || window_.kernel[1] != w.dim(3)) fail("kernel_shape does not match the weights");
   const std::int64_t cout_g = out_channels_ / group_, k = w.size() / out_channels_;
-  const bool three_by_three = window_.kernel == std::array<std::int64_t, 2>{3, 3} && window_.stride == std::array<std::int64_t, 2>{1, 1} &&
-                              window_.dilation == std::array<std::int64_t, 2>{1, 1};
+  // Dilated too: Winograd runs on the output's phases (WinogradTiling).
+  const bool three_by_three = window_.kernel == std::array<std::int64_t, 2>{3, 3} && window_.stride == std::array<std::int64_t, 2>{1, 1};
   gemm_ = &conv_gemm_for(node().attributes.get_string("luojia.isa", ""));
   if (three_by_three && group_ == 1)
     std::tie(winograd_, winograd_forced_) = winograd_tile(w.dim(1), out_channels_, gemm_->sgemm_nr, node().attributes.get_string("luojia.winograd", ""));
@@ -179,9 +194,21 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
   }
   // A dilated convolution is a sum over its taps instead (tap_product): each tap's weights (cout_g
   // x cin_g) packed apart, so that taps reading only padding over a block of pixels are skipped.
-  const std::int64_t taps = window_.kernel[0] * window_.kernel[1], cin_g = w.dim(1);
-  const bool by_taps = !depthwise && cout_g >= 8 && taps > 1 && (window_.dilation[0] > 1 || window_.dilation[1] > 1);
-  if (by_taps) {
+  const std::int64_t taps = window_.kernel[0] * window_.kernel[1];
+  by_taps_ = !depthwise && cout_g >= 8 && taps > 1 && (window_.dilation[0] > 1 || window_.dilation[1] > 1);
+  own_kernel_ = !by_taps_ && !depthwise && cout_g >= 8;
+  bias_.assign(static_cast<std::size_t>(out_channels_), 0.0f);
+  if (has_input(inputs, 2)) {
+    const Tensor& b = constant_input(inputs, 2);
+    if (b.size() != out_channels_) fail("bias has " + std::to_string(b.size()) + " values for " + std::to_string(out_channels_) + " channels");
+    std::copy(b.data(), b.data() + out_channels_, bias_.begin());
+  }
+}
+
+const float* Conv::tap_packed() const {
+  std::call_once(tap_once_, [this] {
+    const std::int64_t taps = window_.kernel[0] * window_.kernel[1], cin_g = weights_.dim(1), cout_g = out_channels_ / group_;
+    const float* w = weights_.data();
     const ConvGemm& gemm = *gemm_;
     const std::int64_t per_tap = gemm.sgemm_packed_a_floats(cout_g, cin_g);
     tap_packed_ = Tensor(Shape{taps * group_ * per_tap});
@@ -190,18 +217,11 @@ void Conv::prepare(const std::vector<ValueInfo>& inputs) {
       for (std::int64_t g = 0; g < group_; ++g) {
         for (std::int64_t co = 0; co < cout_g; ++co)
           for (std::int64_t ci = 0; ci < cin_g; ++ci)
-            tap_weights[static_cast<std::size_t>(co * cin_g + ci)] = w.data()[((g * cout_g + co) * cin_g + ci) * taps + t];
+            tap_weights[static_cast<std::size_t>(co * cin_g + ci)] = w[((g * cout_g + co) * cin_g + ci) * taps + t];
         gemm.sgemm_pack_a(tap_weights.data(), cout_g, cin_g, tap_packed_.data() + (t * group_ + g) * per_tap);
       }
-  } else if (!depthwise && cout_g >= 8) {
-    own_kernel_ = true;
-  }
-  bias_.assign(static_cast<std::size_t>(out_channels_), 0.0f);
-  if (has_input(inputs, 2)) {
-    const Tensor& b = constant_input(inputs, 2);
-    if (b.size() != out_channels_) fail("bias has " + std::to_string(b.size()) + " values for " + std::to_string(out_channels_) + " channels");
-    std::copy(b.data(), b.data() + out_channels_, bias_.begin());
-  }
+  });
+  return tap_packed_.data();
 }
 
 const float* Conv::own_packed() const {
@@ -299,9 +319,11 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
   if (cin_g == 1 && cout_g == 1) return depthwise_direct(c);
   const ConvGemm& gemm = *gemm_;
   const bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && ho == h && wo == w;
-  if (winograd_ && (winograd_forced_ || winograd_pays(winograd_, cin, out_channels_, ho, wo, gemm.sgemm_nr))) return winograd(c);
+  if (winograd_ && (winograd_forced_ || winograd_pays(winograd_, cin, out_channels_, PatchGeometry{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl},
+                                                      gemm.sgemm_nr)))
+    return winograd(c);
   if (!pointwise && small_plane_product(c)) return;
-  if (!pointwise && !tap_packed_.empty()) return tap_product(c);
+  if (!pointwise && by_taps_) return tap_product(c);
   if (!pointwise && own_kernel_) return own_patch_product(c);
   if (!pointwise) return patch_product(c);
   pointwise_product(c);
@@ -545,7 +567,7 @@ void Conv::winograd(const Call& c) const {
   const std::int64_t sliver = gemm.sgemm_mr;  // channel blocks start at whole slivers of the packed weights
   const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
   const PatchGeometry geo{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl};
-  const std::int64_t m = winograd_, tiles = (ho + m - 1) / m * ((wo + m - 1) / m);
+  const std::int64_t m = winograd_, tiles = WinogradTiling(m, geo).count();
   // Tasks of whole GEMM blocks of tiles (the kernel pads a partial block with empty tiles).
   const std::int64_t block = gemm.winograd_block_tiles, blocks = (tiles + block - 1) / block;
   // Every channel block transforms its tiles' inputs again, so channels are split only when the
@@ -598,7 +620,7 @@ bool Conv::small_plane_product(const Call& c) const {
   const std::int64_t rounded = (plane_out + kMr - 1) / kMr * kMr;
   // luojia's kernel has no panels of pixels to waste (its panels of sgemm_nr pixels fill the
   // plane's rows in turn): with it, only dead taps send a convolution here.
-  const bool wasteful = !own_kernel_ && tap_packed_.empty() && rounded * 10 > plane_out * 11;
+  const bool wasteful = !own_kernel_ && !by_taps_ && rounded * 10 > plane_out * 11;
   if (!(group_ == 1 && (live < taps || wasteful) && k_live * plane_out <= (std::int64_t{1} << 22))) return false;
   std::vector<float> patches(static_cast<std::size_t>(k_live * plane_out));
   std::vector<float> pruned;  // the weights of the live taps, when some are not
@@ -716,6 +738,7 @@ void Conv::tap_product(const Call& c) const {
   const ConvGemm& gemm = *gemm_;
   const std::int64_t mr = gemm.sgemm_mr, panel = gemm.sgemm_nr, per_tap = gemm.sgemm_packed_a_floats(cout_g, cin_g);
   const PatchGeometry geo{c.h, c.w, c.ho, c.wo, c.kh, c.kw, c.sh, c.sw, c.dh, c.dw, c.pt, c.pl};
+  const float* packed = tap_packed();  // packed here on first use, not inside a task
   const std::vector<float> phases = column_phases(c);
   // Blocks of whole rows, about 256 pixels (the weights stream once per block, as in the im2col
   // product); half rows where a column of taps reads only padding over one half of every row
@@ -744,7 +767,7 @@ void Conv::tap_product(const Call& c) const {
         // The tap as a 1 x 1 convolution: the same grid, the padding shifted by the tap's offset.
         PatchGeometry tap{c.h, c.w, c.ho, c.wo, 1, 1, c.sh, c.sw, 1, 1, c.pt - ky * c.dh, c.pl - kx * c.dw};
         if (!phases.empty()) tap.phases = phases.data() + (b * cin + g * cin_g) * c.h * c.sw * geo.phase_w();
-        const float* weights = tap_packed_.data() + ((ky * c.kw + kx) * group_ + g) * per_tap;
+        const float* weights = packed + ((ky * c.kw + kx) * group_ + g) * per_tap;
         gemm.patch_sgemm(src, tap, weights, cout_g, cin_g, c0 / mr, (c1 + mr - 1) / mr, q0, q1, nullptr, written, dst);
         written = true;
       }

@@ -44,7 +44,12 @@ private:
   mutable std::once_flag own_once_;
   mutable Tensor own_packed_;
   const float* own_packed() const;
-  Tensor tap_packed_;  // dilated convolutions: per tap and group, the tap's weights as that left-hand side
+  // Dilated convolutions: per tap and group, the tap's weights as that left-hand side, packed on
+  // first use (tap_packed()): one that Winograd takes on every input never packs them.
+  bool by_taps_ = false;
+  mutable std::once_flag tap_once_;
+  mutable Tensor tap_packed_;
+  const float* tap_packed() const;
   const ConvGemm* gemm_ = nullptr;  // the kernels' build (LoadOptions::isa), chosen in prepare
   int winograd_ = 0;  // m of the Winograd F(m x m, 3 x 3) the weights are transformed for; 0: none
   bool winograd_forced_ = false;  // on every input shape, not only where it beats the direct GEMM

@@ -30,6 +30,31 @@ struct PatchGeometry {
   std::int64_t phase_w() const { return (w + sw - 1) / sw; }
 };
 
+// How Winograd F(m x m, 3 x 3) numbers its output tiles. A dilated 3 x 3 convolution (DeepLab's
+// backbone, dilation 2 and 4) is dh x dw undilated ones: output (a + dh i, b + dw j) sums inputs
+// (a - pt + dh (i + ky), b - pl + dw (j + kx)), so each phase (a, b) of the output, every dh-th row
+// and dw-th column, is a plain 3 x 3 convolution over the same phase of rows and columns of the
+// input. The tiles are numbered phase by phase (row-major over phases), each phase a grid of tiles
+// over ceil(ho / dh) x ceil(wo / dw) outputs, row-major; outputs past the plane are not written.
+// Undilated, there is one phase: the plane's tiles, row-major.
+struct WinogradTiling {
+  struct Tile {
+    std::int64_t y, x;  // its first output
+    std::int64_t phase_row, phase_col;  // and its phase's
+  };
+  std::int64_t m, dh, dw, tiles_y, tiles_x;
+  WinogradTiling(std::int64_t tile, const PatchGeometry& g)
+      : m(tile), dh(g.dh), dw(g.dw), tiles_y(((g.ho + g.dh - 1) / g.dh + tile - 1) / tile), tiles_x(((g.wo + g.dw - 1) / g.dw + tile - 1) / tile) {}
+  std::int64_t count() const { return dh * dw * tiles_y * tiles_x; }
+  Tile at(std::int64_t tile) const {
+    const std::int64_t per_phase = tiles_y * tiles_x, phase = tile / per_phase, within = tile % per_phase;
+    const std::int64_t a = phase / dw, b = phase % dw;
+    return {a + dh * m * (within / tiles_x), b + dw * m * (within % tiles_x), a, b};
+  }
+  // Tile t's column in its phase's grid: a run of tiles along a tile row ends at tiles_x.
+  std::int64_t column(std::int64_t tile) const { return tile % (tiles_y * tiles_x) % tiles_x; }
+};
+
 
 struct ConvGemm {
   const char* isa;            // "avx512", "avx2", "sse2", or "native"
@@ -44,10 +69,10 @@ struct ConvGemm {
   // y (rows x cols, rows ldy apart) = a (rows x k, row-major, dense) * x (k x cols, rows ldx apart).
   void (*matmul)(const float* a, std::int64_t rows, std::int64_t k, const float* x, std::int64_t ldx, std::int64_t cols, float* y,
                  std::int64_t ldy);
-  // Winograd F(m x m, 3 x 3), m = 2 or 4, for 3 x 3 convolutions of stride and dilation 1: the
+  // Winograd F(m x m, 3 x 3), m = 2 or 4, for 3 x 3 convolutions of stride 1, any dilation: the
   // weights (cout x cin x 3 x 3) transformed and packed once; output tiles of m x m computed by
   // (m + 2)^2 GEMMs on luojia's own kernel (below). winograd_conv writes output tiles [t0, t1)
-  // (row-major over the plane's tiles) of channels [c0, c1) (c0 a multiple of sgemm_mr), bias and activation applied;
+  // (numbered as WinogradTiling does) of channels [c0, c1) (c0 a multiple of sgemm_mr), bias and activation applied;
   // dst is channel c0's plane, bias[c] channel c0 + c's.
   std::int64_t (*winograd_packed_floats)(int m, std::int64_t cin, std::int64_t cout);
   void (*winograd_pack_weights)(int m, const float* w, std::int64_t cin, std::int64_t cout, float* packed);

@@ -139,47 +139,51 @@ void pack_weights(const float* w, std::int64_t cin, std::int64_t cout, float* pa
 
 // Input patches of one panel of tiles -> their transforms, written as the panel of each
 // position's packed right-hand side (element (ci, r) at ci * mr + r). Vectorised across the panel's
-// tiles.
+// tiles. Element (i, j) of a tile's patch is input (y - pt + dh i, x - pl + dw j), (y, x) the
+// tile's first output (WinogradTiling: its phase's rows and columns when dilated).
 template <int M>
-void transform_inputs(const float* plane, const PatchGeometry& g, std::int64_t tiles_x, std::int64_t first, std::int64_t count,
+void transform_inputs(const float* plane, const PatchGeometry& g, const WinogradTiling& tiling, std::int64_t first, std::int64_t count,
                       std::int64_t mr, float* out, std::int64_t position_stride) {
   using T = Transform<M>;
   constexpr int A = T::kA;
   alignas(64) float d[A * A][kMaxPanelRows];
   alignas(64) float t[A * A][kMaxPanelRows];
+  const std::int64_t dh = g.dh, dw = g.dw;
   // One tile's patch, with zeros outside the plane.
   const auto patch_at_edge = [&](std::int64_t r, std::int64_t y0, std::int64_t x0) {
     for (int i = 0; i < A; ++i)
       for (int j = 0; j < A; ++j) {
-        const std::int64_t y = y0 + i, x = x0 + j;
+        const std::int64_t y = y0 + dh * i, x = x0 + dw * j;
         d[i * A + j][r] = y >= 0 && y < g.h && x >= 0 && x < g.w ? plane[y * g.w + x] : 0.0f;
       }
   };
   // The panel's tiles run by run along tile rows. Inside the plane, element (i, j) of the run's
-  // t-th patch is plane[(y0 + i) w + x0 + M t + j]: a gather of stride M per element, which the
-  // compiler vectorises (tile by tile, 36 scalar copies each were half of a small layer's time).
-  // count is the tiles left from `first`: past this panel too, or none (a negative count) for a
-  // panel past the last tile.
-  const std::int64_t live = std::clamp<std::int64_t>(count, 0, mr);
+  // t-th patch is plane[(y0 + dh i) w + x0 + step t + dw j]: a gather of stride step per element,
+  // which the compiler vectorises (tile by tile, 36 scalar copies each were half of a small layer's
+  // time). count is the tiles left from `first`: past this panel too, or none (a negative count)
+  // for a panel past the last tile.
+  const std::int64_t live = std::clamp<std::int64_t>(count, 0, mr), step = dw * M;
   for (std::int64_t r = 0; r < live;) {
-    const std::int64_t tile = first + r, tx = tile % tiles_x;
-    const std::int64_t run = std::min(live - r, tiles_x - tx);
-    const std::int64_t y0 = tile / tiles_x * M - g.pt, x0 = tx * M - g.pl;
+    const WinogradTiling::Tile tile = tiling.at(first + r);
+    const std::int64_t run = std::min(live - r, tiling.tiles_x - tiling.column(first + r));
+    const std::int64_t y0 = tile.y - g.pt, x0 = tile.x - g.pl;
     // Tiles [lo, hi) of the run lie inside the plane's columns; all of them when rows are inside.
+    // Tile u is inside when x0 + step u >= 0 and x0 + step u + dw (A - 1) <= w - 1.
     std::int64_t lo = run, hi = run;
-    if (y0 >= 0 && y0 + A <= g.h) {
-      lo = std::min(run, x0 >= 0 ? std::int64_t{0} : (-x0 + M - 1) / M);
-      hi = g.w - A - x0 < 0 ? lo : std::max(lo, std::min(run, (g.w - A - x0) / M + 1));
+    if (y0 >= 0 && y0 + dh * (A - 1) < g.h) {
+      lo = std::min(run, x0 >= 0 ? std::int64_t{0} : (-x0 + step - 1) / step);
+      const std::int64_t room = g.w - 1 - dw * (A - 1) - x0;
+      hi = room < 0 ? lo : std::max(lo, std::min(run, room / step + 1));
     }
-    for (std::int64_t u = 0; u < lo; ++u) patch_at_edge(r + u, y0, x0 + M * u);
+    for (std::int64_t u = 0; u < lo; ++u) patch_at_edge(r + u, y0, x0 + step * u);
     if (lo < hi)
       for (int i = 0; i < A; ++i)
         for (int j = 0; j < A; ++j) {
-          const float* src = plane + (y0 + i) * g.w + x0 + M * lo + j;  // tile lo's element (i, j)
+          const float* src = plane + (y0 + dh * i) * g.w + x0 + step * lo + dw * j;  // tile lo's element (i, j)
           float* dst = d[i * A + j] + r + lo;
-          for (std::int64_t u = 0; u < hi - lo; ++u) dst[u] = src[M * u];
+          for (std::int64_t u = 0; u < hi - lo; ++u) dst[u] = src[step * u];
         }
-    for (std::int64_t u = hi; u < run; ++u) patch_at_edge(r + u, y0, x0 + M * u);
+    for (std::int64_t u = hi; u < run; ++u) patch_at_edge(r + u, y0, x0 + step * u);
     r += run;
   }
   for (std::int64_t r = live; r < mr; ++r)
@@ -200,7 +204,7 @@ void transform_inputs(const float* plane, const PatchGeometry& g, std::int64_t t
 // One channel's products of one panel of tiles (position p's at in + p * position_stride) ->
 // the output tiles, plus bias, through the activation, clipped to the plane.
 template <int M>
-void transform_outputs(const float* in, std::int64_t position_stride, const PatchGeometry& g, std::int64_t tiles_x,
+void transform_outputs(const float* in, std::int64_t position_stride, const PatchGeometry& g, const WinogradTiling& tiling,
                        std::int64_t first, std::int64_t count, std::int64_t mr, float bias, const ActivationFn& activation,
                        float* plane) {
   using T = Transform<M>;
@@ -220,12 +224,14 @@ void transform_outputs(const float* in, std::int64_t position_stride, const Patc
     T::output(p, o, mr, bias);
   }
   for (int e = 0; e < M * M; ++e) activation.apply(y[e], count);
+  const std::int64_t dh = g.dh, dw = g.dw;
   for (std::int64_t r = 0; r < count; ++r) {
-    const std::int64_t tile = first + r;
-    const std::int64_t y0 = tile / tiles_x * M, x0 = tile % tiles_x * M;
-    const std::int64_t rows = std::min<std::int64_t>(M, g.ho - y0), cols = std::min<std::int64_t>(M, g.wo - x0);
+    const WinogradTiling::Tile tile = tiling.at(first + r);
+    // Output (i, j) of the tile is (y + dh i, x + dw j): those inside the plane.
+    const std::int64_t rows = tile.y >= g.ho ? 0 : std::min<std::int64_t>(M, (g.ho - tile.y + dh - 1) / dh);
+    const std::int64_t cols = tile.x >= g.wo ? 0 : std::min<std::int64_t>(M, (g.wo - tile.x + dw - 1) / dw);
     for (std::int64_t i = 0; i < rows; ++i)
-      for (std::int64_t j = 0; j < cols; ++j) plane[(y0 + i) * g.wo + x0 + j] = y[i * M + j][r];
+      for (std::int64_t j = 0; j < cols; ++j) plane[(tile.y + dh * i) * g.wo + tile.x + dw * j] = y[i * M + j][r];
   }
 }
 
@@ -238,7 +244,7 @@ void conv(const float* src, const PatchGeometry& g, std::int64_t cin, const floa
   // Small planes: a block of only the panels their tiles fill.
   const std::int64_t block = std::min(winograd_block_tiles(), (last - first + kNr - 1) / kNr * kNr);
   const std::int64_t channel_block = (kChannelBlock + kMr - 1) / kMr * kMr;
-  const std::int64_t tiles_x = (g.wo + M - 1) / M;
+  const WinogradTiling tiling(M, g);
   const std::int64_t plane_in = g.h * g.w, plane_out = g.ho * g.wo;
   const std::int64_t weights_stride = sgemm::packed_a_floats(cout, cin);
   thread_local Scratch inputs_scratch, products_scratch;
@@ -251,7 +257,7 @@ void conv(const float* src, const PatchGeometry& g, std::int64_t cin, const floa
     const std::int64_t live_panels = (n + kNr - 1) / kNr;  // the block's last panels may hold no tile
     for (std::int64_t q = 0; q < live_panels; ++q)
       for (std::int64_t ci = 0; ci < cin; ++ci)
-        transform_inputs<M>(src + ci * plane_in, g, tiles_x, s + q * kNr, n - q * kNr, kNr, v + (q * cin + ci) * kNr, block * cin);
+        transform_inputs<M>(src + ci * plane_in, g, tiling, s + q * kNr, n - q * kNr, kNr, v + (q * cin + ci) * kNr, block * cin);
     for (std::int64_t cc0 = c0; cc0 < c1; cc0 += channel_block) {
       const std::int64_t cols = std::min(channel_block, c1 - cc0), slivers = (cols + kMr - 1) / kMr;
       // Products of position p: channel (row) c - cc0 of the block, tiles as columns, block apart.
@@ -272,7 +278,7 @@ void conv(const float* src, const PatchGeometry& g, std::int64_t cin, const floa
       }
       for (std::int64_t co = cc0; co < cc0 + cols; ++co)
         for (std::int64_t q = 0; q * kNr < n; ++q)
-          transform_outputs<M>(products + (co - cc0) * block + q * kNr, block * cols, g, tiles_x, s + q * kNr,
+          transform_outputs<M>(products + (co - cc0) * block + q * kNr, block * cols, g, tiling, s + q * kNr,
                                std::min(kNr, n - q * kNr), kNr, bias[co - c0], activation, dst + (co - c0) * plane_out);
     }
   }
