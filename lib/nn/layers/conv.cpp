@@ -97,7 +97,13 @@ void input_phases(const float* planes, std::int64_t c0, std::int64_t c1, std::in
         const float* in = planes + (c * h + iy) * w + q;
         float* out = phases + ((c * sw + q) * h + iy) * phase_w;
         const std::int64_t count = (w - q + sw - 1) / sw;
-        for (std::int64_t j = 0; j < count; ++j) out[j] = in[j * sw];
+        // Stride 2 (every strided layer of ResNets and MobileNets) as a constant, so the compiler
+        // de-interleaves whole vectors: the general loop's scalar copies were 8% of a 3x3 stride-2
+        // layer's time (128 channels, 56² in).
+        if (sw == 2)
+          for (std::int64_t j = 0; j < count; ++j) out[j] = in[2 * j];
+        else
+          for (std::int64_t j = 0; j < count; ++j) out[j] = in[j * sw];
       }
 }
 
@@ -565,20 +571,28 @@ void Conv::winograd(const Call& c) const {
   const auto finish = [&c](float* out, std::int64_t count) { c.finish(out, count); };
   const ConvGemm& gemm = *gemm_;
   const std::int64_t sliver = gemm.sgemm_mr;  // channel blocks start at whole slivers of the packed weights
-  const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
+  const std::int64_t threads = tbb::this_task_arena::max_concurrency(), want = 4 * threads;
   const PatchGeometry geo{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl};
   const std::int64_t m = winograd_, tiles = WinogradTiling(m, geo).count();
-  // Tasks of whole GEMM blocks of tiles (the kernel pads a partial block with empty tiles).
-  const std::int64_t block = gemm.winograd_block_tiles, blocks = (tiles + block - 1) / block;
+  // Tasks of whole GEMM blocks of tiles (the kernel pads a partial block with empty tiles); of
+  // single panels of tiles where the blocks are fewer than the threads (DenseNet's 28² planes: 49
+  // tiles, one block, were one task).
+  std::int64_t block = gemm.winograd_block_tiles;
+  if (n * ((tiles + block - 1) / block) < threads) block = gemm.sgemm_nr;
+  const std::int64_t blocks = (tiles + block - 1) / block;
   // Every channel block transforms its tiles' inputs again, so channels are split only when the
-  // blocks of tiles are fewer than the threads.
-  const ChannelSplit split = split_channels(n * blocks, out_channels_, tbb::this_task_arena::max_concurrency(), sliver);
-  const std::int64_t channel_blocks = split.blocks, block_cols = split.channels_per_block;
+  // tasks of tiles are still fewer than the threads: into whole slivers, the last block taking
+  // what is left (32 channels in slivers of 14: 14 and 18, where blocks of 28 left the second
+  // thread 4).
+  const std::int64_t slivers = (out_channels_ + sliver - 1) / sliver;
+  std::int64_t channel_blocks = 1;
+  while (n * blocks * channel_blocks < threads && channel_blocks * 2 <= slivers) channel_blocks *= 2;
+  const std::int64_t block_cols = slivers / channel_blocks * sliver;
   const std::int64_t per_task = std::max<std::int64_t>(1, n * blocks * channel_blocks / want);
   const std::int64_t ranges = (blocks + per_task - 1) / per_task;
   luojia::detail::parallel_for(std::int64_t{0}, n * ranges * channel_blocks, [&](std::int64_t t) {
     const std::int64_t cb = t % channel_blocks, range = (t / channel_blocks) % ranges, b = t / channel_blocks / ranges;
-    const std::int64_t c0 = std::min(out_channels_, cb * block_cols), c1 = std::min(out_channels_, c0 + block_cols);
+    const std::int64_t c0 = cb * block_cols, c1 = cb + 1 == channel_blocks ? out_channels_ : c0 + block_cols;
     const std::int64_t t0 = range * per_task * block, t1 = std::min(tiles, t0 + per_task * block);
     if (c0 >= c1 || t0 >= t1) return;
     gemm.winograd_conv(static_cast<int>(m), x.data() + b * cin * plane_in, geo, cin, winograd_packed_.data(), out_channels_, t0, t1,
@@ -674,7 +688,7 @@ void Conv::patch_product(const Call& c) const {
   const std::int64_t kMr = gemm.mr, kNr = gemm.nr;
   const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
   const PatchGeometry geo{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl};
-  const std::vector<float> phases = column_phases(c);
+  const ColumnPhases phases = column_phases(c);
   const std::int64_t panels = (plane_out + kMr - 1) / kMr;
   const std::int64_t per_chunk = kPanelsPerTask;
   const std::int64_t chunks = (panels + per_chunk - 1) / per_chunk;
@@ -697,14 +711,14 @@ void Conv::patch_product(const Call& c) const {
 
 // A strided convolution's input as its column phases (PatchGeometry::phases), for the patch
 // packers; empty when the stride is 1. The input's size in floats, written over the threads.
-std::vector<float> Conv::column_phases(const Call& c) {
+Conv::ColumnPhases Conv::column_phases(const Call& c) {
   if (c.sw == 1) return {};
   const std::int64_t planes = c.n * c.cin, phase_w = (c.w + c.sw - 1) / c.sw;
-  std::vector<float> phases(static_cast<std::size_t>(planes * c.sw * c.h * phase_w));
+  ColumnPhases phases{std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(planes * c.sw * c.h * phase_w))};
   std::vector<bool> needed(static_cast<std::size_t>(c.sw), false);
   for (std::int64_t kx = 0; kx < c.kw; ++kx) needed[static_cast<std::size_t>((((kx * c.dw - c.pl) % c.sw) + c.sw) % c.sw)] = true;
   luojia::detail::parallel_for(std::int64_t{0}, planes, std::int64_t{8}, [&](std::int64_t p0) {
-    input_phases(c.x.data(), p0, std::min(planes, p0 + 8), c.h, c.w, c.sw, needed, phases.data());
+    input_phases(c.x.data(), p0, std::min(planes, p0 + 8), c.h, c.w, c.sw, needed, phases.values.get());
   });
   return phases;
 }
@@ -739,7 +753,7 @@ void Conv::tap_product(const Call& c) const {
   const std::int64_t mr = gemm.sgemm_mr, panel = gemm.sgemm_nr, per_tap = gemm.sgemm_packed_a_floats(cout_g, cin_g);
   const PatchGeometry geo{c.h, c.w, c.ho, c.wo, c.kh, c.kw, c.sh, c.sw, c.dh, c.dw, c.pt, c.pl};
   const float* packed = tap_packed();  // packed here on first use, not inside a task
-  const std::vector<float> phases = column_phases(c);
+  const ColumnPhases phases = column_phases(c);
   // Blocks of whole rows, about 256 pixels (the weights stream once per block, as in the im2col
   // product); half rows where a column of taps reads only padding over one half of every row
   // (ASPP's dilation 36 on 64 columns: the outer columns, on either half).
@@ -790,7 +804,7 @@ void Conv::own_patch_product(const Call& c) const {
   const ConvGemm& gemm = *gemm_;
   const std::int64_t mr = gemm.sgemm_mr, per_group = gemm.sgemm_packed_a_floats(cout_g, k);
   PatchGeometry geo{c.h, c.w, c.ho, c.wo, c.kh, c.kw, c.sh, c.sw, c.dh, c.dw, c.pt, c.pl};
-  const std::vector<float> phases = column_phases(c);
+  const ColumnPhases phases = column_phases(c);
   // Every channel block packs its pixels' patches again, so the pixels are split first: chunks of
   // whole panels, enough of them for the threads, at most kChunk pixels.
   const std::int64_t threads = tbb::this_task_arena::max_concurrency(), want = 2 * threads, panel = gemm.sgemm_nr;

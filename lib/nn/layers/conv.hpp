@@ -1,6 +1,7 @@
 #pragma once
 #include "nn/layers/common.hpp"
 
+#include <memory>
 #include <mutex>
 
 namespace luojia::nn::layers {
@@ -29,7 +30,14 @@ private:
   void patch_product(const Call& c) const;
   void own_patch_product(const Call& c) const;
   void tap_product(const Call& c) const;
-  static std::vector<float> column_phases(const Call& c);
+  // A strided convolution's input as its column phases (PatchGeometry::phases); empty at stride 1.
+  // Not zeroed first: a phase no tap reads is never written and never read.
+  struct ColumnPhases {
+    std::unique_ptr<float[]> values;
+    bool empty() const { return !values; }
+    const float* data() const { return values.get(); }
+  };
+  static ColumnPhases column_phases(const Call& c);
   void pointwise_product(const Call& c) const;
   bool pointwise_pixel_rows(const Call& c) const;  // false: panels of pixels pad less here
   Window2d window_;

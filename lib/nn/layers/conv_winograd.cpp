@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <new>
 #include <vector>
@@ -93,6 +94,7 @@ struct Transform<4> {
 constexpr std::int64_t kBlockTiles = 64;
 constexpr std::int64_t kChannelBlock = 32;
 constexpr std::int64_t kMaxPanelRows = 64;  // the widest build's panel of tiles (AVX-512: 32)
+constexpr std::int64_t kMaxBlockTiles = 128;  // a block's tiles: kBlockTiles rounded up to whole panels
 using sgemm::kMr;
 using sgemm::kNr;
 
@@ -137,6 +139,28 @@ void pack_weights(const float* w, std::int64_t cin, std::int64_t cout, float* pa
   for (int p = 0; p < A * A; ++p) sgemm::pack_a(u.data() + p * cout * cin, cout, cin, packed + p * stride);
 }
 
+// A panel's input patches d (element e of tile r at d[e][r]; tiles [live, mr) empty) -> their
+// transforms, written as the panel of each position's packed right-hand side.
+template <int M>
+void transform_patches(float (*d)[kMaxPanelRows], std::int64_t live, std::int64_t mr, float* out, std::int64_t position_stride) {
+  using T = Transform<M>;
+  constexpr int A = T::kA;
+  alignas(64) float t[A * A][kMaxPanelRows];
+  for (std::int64_t r = live; r < mr; ++r)
+    for (int e = 0; e < A * A; ++e) d[e][r] = 0.0f;
+  // Columns: t[i][j] = sum_k B^T[i][k] d[k][j]; rows: out(i, j) = sum_k t[i][k] B^T[j][k].
+  const float* in[A];
+  float* o[A];
+  for (int j = 0; j < A; ++j) {
+    for (int k = 0; k < A; ++k) in[k] = d[k * A + j], o[k] = t[k * A + j];
+    T::input(in, o, mr, 0.0f);
+  }
+  for (int i = 0; i < A; ++i) {
+    for (int k = 0; k < A; ++k) in[k] = t[i * A + k], o[k] = out + (i * A + k) * position_stride;
+    T::input(in, o, mr, 0.0f);
+  }
+}
+
 // Input patches of one panel of tiles -> their transforms, written as the panel of each
 // position's packed right-hand side (element (ci, r) at ci * mr + r). Vectorised across the panel's
 // tiles. Element (i, j) of a tile's patch is input (y - pt + dh i, x - pl + dw j), (y, x) the
@@ -147,7 +171,6 @@ void transform_inputs(const float* plane, const PatchGeometry& g, const Winograd
   using T = Transform<M>;
   constexpr int A = T::kA;
   alignas(64) float d[A * A][kMaxPanelRows];
-  alignas(64) float t[A * A][kMaxPanelRows];
   const std::int64_t dh = g.dh, dw = g.dw;
   // One tile's patch, with zeros outside the plane.
   const auto patch_at_edge = [&](std::int64_t r, std::int64_t y0, std::int64_t x0) {
@@ -186,19 +209,26 @@ void transform_inputs(const float* plane, const PatchGeometry& g, const Winograd
     for (std::int64_t u = hi; u < run; ++u) patch_at_edge(r + u, y0, x0 + step * u);
     r += run;
   }
-  for (std::int64_t r = live; r < mr; ++r)
-    for (int e = 0; e < A * A; ++e) d[e][r] = 0.0f;
-  // Columns: t[i][j] = sum_k B^T[i][k] d[k][j]; rows: out(i, j) = sum_k t[i][k] B^T[j][k].
-  const float* in[A];
-  float* o[A];
-  for (int j = 0; j < A; ++j) {
-    for (int k = 0; k < A; ++k) in[k] = d[k * A + j], o[k] = t[k * A + j];
-    T::input(in, o, mr, 0.0f);
-  }
-  for (int i = 0; i < A; ++i) {
-    for (int k = 0; k < A; ++k) in[k] = t[i * A + k], o[k] = out + (i * A + k) * position_stride;
-    T::input(in, o, mr, 0.0f);
-  }
+  transform_patches<M>(d, live, mr, out, position_stride);
+}
+
+// The same for a small plane copied with its padding (PaddedPlane): every patch inside, element
+// (i, j) of tile r's at padded[offsets[r] + dh i pw + dw j], one gather per element across the
+// panel (a 14² plane's tiles were three quarters edge tiles, copied value by value with bounds
+// checks: half of DenseNet's 3x3 layers' time there).
+template <int M>
+void transform_padded_inputs(const float* padded, std::int64_t pw, std::int64_t dh, std::int64_t dw, const std::int32_t* offsets,
+                             std::int64_t count, std::int64_t mr, float* out, std::int64_t position_stride) {
+  constexpr int A = Transform<M>::kA;
+  alignas(64) float d[A * A][kMaxPanelRows];
+  const std::int64_t live = std::clamp<std::int64_t>(count, 0, mr);
+  for (int i = 0; i < A; ++i)
+    for (int j = 0; j < A; ++j) {
+      const float* base = padded + dh * i * pw + dw * j;
+      float* dst = d[i * A + j];
+      for (std::int64_t r = 0; r < live; ++r) dst[r] = base[offsets[r]];
+    }
+  transform_patches<M>(d, live, mr, out, position_stride);
 }
 
 // One channel's products of one panel of tiles (position p's at in + p * position_stride) ->
@@ -235,6 +265,33 @@ void transform_outputs(const float* in, std::int64_t position_stride, const Patc
   }
 }
 
+// A small plane copied with the padding its tiles read (rows -pt to the last tile's last, columns
+// likewise), so that every patch lies inside: where the copy costs less than the edge tiles'
+// bounds checks. Up to 32² padded floats: the 7², 14² and 28² planes of classifiers.
+struct PaddedPlane {
+  static constexpr std::int64_t kMaxFloats = 1024;
+  std::int64_t h, w;
+  PaddedPlane(const PatchGeometry& g, const WinogradTiling& tiling, int a)
+      : h(g.dh * (tiling.m * (tiling.tiles_y - 1) + a)), w(g.dw * (tiling.m * (tiling.tiles_x - 1) + a)) {}
+  bool pays() const { return h * w <= kMaxFloats; }
+  // Tile (y, x)'s patch starts at offset(tile) of the copy.
+  std::int32_t offset(const WinogradTiling::Tile& tile) const { return static_cast<std::int32_t>(tile.y * w + tile.x); }
+  void copy(const float* plane, const PatchGeometry& g, float* out) const {
+    for (std::int64_t r = 0; r < h; ++r) {
+      float* row = out + r * w;
+      const std::int64_t y = r - g.pt;
+      if (y < 0 || y >= g.h) {
+        std::fill(row, row + w, 0.0f);
+        continue;
+      }
+      const std::int64_t left = std::min(g.pl, w), right = std::min(w, g.pl + g.w);
+      std::fill(row, row + left, 0.0f);
+      std::copy(plane + y * g.w, plane + y * g.w + (right - left), row + left);
+      std::fill(row + right, row + w, 0.0f);
+    }
+  }
+};
+
 template <int M>
 void conv(const float* src, const PatchGeometry& g, std::int64_t cin, const float* packed, std::int64_t cout, std::int64_t first,
           std::int64_t last, std::int64_t c0, std::int64_t c1, const float* bias, const ActivationFn& activation, float* dst) {
@@ -247,17 +304,31 @@ void conv(const float* src, const PatchGeometry& g, std::int64_t cin, const floa
   const WinogradTiling tiling(M, g);
   const std::int64_t plane_in = g.h * g.w, plane_out = g.ho * g.wo;
   const std::int64_t weights_stride = sgemm::packed_a_floats(cout, cin);
-  thread_local Scratch inputs_scratch, products_scratch;
+  thread_local Scratch inputs_scratch, products_scratch, padded_scratch;
   float* v = inputs_scratch.get(static_cast<std::size_t>(P * block * cin));
+  const PaddedPlane pad(g, tiling, Transform<M>::kA);
+  const bool padded = pad.pays();
+  float* copy = padded ? padded_scratch.get(static_cast<std::size_t>(pad.h * pad.w)) : nullptr;
+  alignas(64) std::int32_t offsets[kMaxBlockTiles];
+  static_assert(kBlockTiles + kMaxPanelRows <= kMaxBlockTiles);
   float* products = products_scratch.get(static_cast<std::size_t>(P * block * channel_block));
   for (std::int64_t s = first; s < last; s += block) {
     const std::int64_t n = std::min(block, last - s);
     // Position p's right-hand side: cin x block, panels of kNr tiles, element (ci, r) of panel q at
     // (q * cin + ci) * kNr + r.
     const std::int64_t live_panels = (n + kNr - 1) / kNr;  // the block's last panels may hold no tile
-    for (std::int64_t q = 0; q < live_panels; ++q)
-      for (std::int64_t ci = 0; ci < cin; ++ci)
-        transform_inputs<M>(src + ci * plane_in, g, tiling, s + q * kNr, n - q * kNr, kNr, v + (q * cin + ci) * kNr, block * cin);
+    if (padded) {
+      for (std::int64_t r = 0; r < n; ++r) offsets[r] = pad.offset(tiling.at(s + r));
+      for (std::int64_t ci = 0; ci < cin; ++ci) {
+        pad.copy(src + ci * plane_in, g, copy);
+        for (std::int64_t q = 0; q < live_panels; ++q)
+          transform_padded_inputs<M>(copy, pad.w, g.dh, g.dw, offsets + q * kNr, n - q * kNr, kNr, v + (q * cin + ci) * kNr, block * cin);
+      }
+    } else {
+      for (std::int64_t q = 0; q < live_panels; ++q)
+        for (std::int64_t ci = 0; ci < cin; ++ci)
+          transform_inputs<M>(src + ci * plane_in, g, tiling, s + q * kNr, n - q * kNr, kNr, v + (q * cin + ci) * kNr, block * cin);
+    }
     for (std::int64_t cc0 = c0; cc0 < c1; cc0 += channel_block) {
       const std::int64_t cols = std::min(channel_block, c1 - cc0), slivers = (cols + kMr - 1) / kMr;
       // Products of position p: channel (row) c - cc0 of the block, tiles as columns, block apart.
