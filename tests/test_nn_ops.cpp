@@ -429,6 +429,60 @@ TEST_CASE("Softmax and LogSoftmax over every axis equal the formula in double, 1
       }
 }
 
+TEST_CASE("a BatchNormalization left standing, then ReLU or Clip (fused into it at load), and a Concat copied over the threads equal "
+          "the formula",
+          "[nn][ops]") {
+  // DenseNet's pattern: normalisation and activation on a concatenation, which no convolution
+  // before it can absorb. 8 x 64 x 64 inputs are 128 KiB each: the Concat copies pieces of them.
+  TempDir dir;
+  std::mt19937 rng(5);
+  const std::int64_t c = 8, h = 64, w = 67;
+  const Dims xs{1, c, h, w}, ys{1, 3 * c, h, w};
+  const auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+  onnx::ModelProto m = empty_model(17);
+  auto* g = m.mutable_graph();
+  add_input(g, "x", xs);
+  std::vector<std::vector<float>> params;  // per normalisation: scale, bias, mean, variance
+  for (int bn = 0; bn < 2; ++bn) {
+    auto scale = random_values(static_cast<std::size_t>(c), rng), bias = random_values(static_cast<std::size_t>(c), rng);
+    auto mean = random_values(static_cast<std::size_t>(c), rng), var = random_values(static_cast<std::size_t>(c), rng);
+    for (float& v : var) v = std::fabs(v) + 0.1f;
+    const std::string p = "bn" + std::to_string(bn) + "_";
+    add_initializer(g, p + "scale", {c}, scale);
+    add_initializer(g, p + "bias", {c}, bias);
+    add_initializer(g, p + "mean", {c}, mean);
+    add_initializer(g, p + "var", {c}, var);
+    add_node(g, "BatchNormalization", {"x", p + "scale", p + "bias", p + "mean", p + "var"}, {p + "out"});
+    for (auto* v : {&scale, &bias, &mean, &var}) params.push_back(*v);
+  }
+  add_node(g, "Relu", {"bn0_out"}, {"relu"});
+  add_initializer(g, "lo", {}, {0.0f});
+  add_initializer(g, "hi", {}, {0.5f});
+  add_node(g, "Clip", {"bn1_out", "lo", "hi"}, {"clip"});
+  auto* cat = add_node(g, "Concat", {"relu", "x", "clip"}, {"y"});
+  set_int(cat, "axis", 1);
+  add_output(g, "y");
+  std::vector<double> want(static_cast<std::size_t>(product(ys)));
+  const std::int64_t plane = h * w;
+  for (std::int64_t ch = 0; ch < c; ++ch)
+    for (std::int64_t i = 0; i < plane; ++i) {
+      const double v = x[static_cast<std::size_t>(ch * plane + i)];
+      const auto normalised = [&](int bn) {
+        const auto at = [&](int k) { return static_cast<double>(params[static_cast<std::size_t>(4 * bn + k)][static_cast<std::size_t>(ch)]); };
+        return (v - at(2)) / std::sqrt(at(3) + 1e-5) * at(0) + at(1);
+      };
+      want[static_cast<std::size_t>(ch * plane + i)] = std::max(0.0, normalised(0));
+      want[static_cast<std::size_t>((c + ch) * plane + i)] = v;
+      want[static_cast<std::size_t>((2 * c + ch) * plane + i)] = std::clamp(normalised(1), 0.0, 0.5);
+    }
+  for (const int threads : {1, 2}) {
+    INFO(threads << " threads");
+    nn::Tensor got;
+    tbb::task_arena(threads).execute([&] { got = run_graph(dir, m, xs, x); });
+    check_equal(got, ys, want);
+  }
+}
+
 TEST_CASE("a residual Add fused into the convolution before it (then ReLU) equals the unfused spec on every convolution path, "
           "with an identity shortcut, a projection computed first and a broadcast residual",
           "[nn][ops]") {

@@ -258,12 +258,14 @@ void fuse_linear_biases(Graph& g) {
 }
 
 // Conv, MatMul or Gemm -> activation: the product applies it while its output is still in cache.
+// So does a BatchNormalization left standing (DenseNet's on each concatenation, then ReLU: one
+// pass over the features instead of two).
 void fuse_activations(Graph& g) {
   std::set<std::size_t> removed;
   for (std::size_t i = 0; i < g.nodes.size(); ++i) {
     NodeInfo& node = g.nodes[i];
     const std::string& type = node.op_type;
-    if ((type != "Conv" && type != "MatMul" && type != "Gemm") || !node.domain.empty() || node.outputs.size() != 1 ||
+    if ((type != "Conv" && type != "MatMul" && type != "Gemm" && type != "BatchNormalization") || !node.domain.empty() || node.outputs.size() != 1 ||
         node.attributes.has("luojia.activation"))
       continue;
     const auto users = consumers(g, node.outputs[0]);

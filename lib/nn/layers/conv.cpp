@@ -107,34 +107,45 @@ void input_phases(const float* planes, std::int64_t c0, std::int64_t c1, std::in
       }
 }
 
-// Whether Winograd F(m x m, 3 x 3) beats the direct GEMM on an output plane, in multiply-adds:
-// (m + 2)^2 per tile and channel pair against 9 per pixel, the tiles rounded up to whole kernel
-// panels of mr tiles (a small plane computes mostly empty tiles), plus the transforms, about 16 per
-// input and 12 per output channel and pixel at their lower rate. Checked on an AVX2 EPYC against
-// 29 single 3x3 convolutions (4 to 256 channels, planes 8² to 256²): the predicted time ratio is
-// within a factor of 2 of the measured one (the transforms cost more than modelled at 32 to 64
-// channels), and it picks the faster kernel, or one within 10%, in all but a 0.05 ms case.
+// What a 3 x 3, stride-1 convolution costs on an output plane, in multiply-adds, directly
+// (winograd_cost with m = 0) or by Winograd F(m x m, 3 x 3):
+// - Winograd: (m + 2)^2 per tile and channel pair, the tiles rounded up to whole kernel panels of
+//   mr tiles (a small plane computes mostly empty tiles), plus the transforms, about 16 per input
+//   and 12 per output channel and pixel at their lower rate;
+// - direct: 9 per pixel and channel pair, plus the im2col packing, each packed value about one
+//   vector multiply-add's time (16 multiply-adds) and shared by the output channels: with 32 of
+//   them (DenseNet's 3x3 layers) packing is a third of the product.
+// Checked on an AVX2 EPYC against 29 single 3x3 convolutions (4 to 256 channels, planes 8² to
+// 256²): the predicted time ratio is within a factor of 2 of the measured one (the transforms cost
+// more than modelled at 32 to 64 channels), and it picked the faster kernel, or one within 10%, in
+// all but a 0.05 ms case. On an AVX-512 EPYC (Zen 4), 24 shapes (32 to 512 channels, 7² to 56²):
+// F(2x2) beats F(4x4) on 7² and 14², and direct on 7² unless both widths are 512.
 // Dilated, the direct product (tap_product) skips the taps that read only padding, so it is
 // counted by the taps that read the plane; the Winograd tiles are those of the phases
 // (WinogradTiling), which waste most on a dilation near the plane's size (ASPP's 24 and 36 on a
 // 64² map: its phases are 2 or 3 outputs wide, a tile 4).
-bool winograd_pays(int m, std::int64_t cin, std::int64_t cout, const PatchGeometry& g, std::int64_t mr) {
+double winograd_cost(int m, std::int64_t cin, std::int64_t cout, const PatchGeometry& g, std::int64_t mr) {
+  const auto channels = static_cast<double>(cin * cout);
+  if (m == 0) {
+    // The outputs that tap k (0, 1, 2) of a dilated axis reads the plane for.
+    const auto reading = [](std::int64_t out, std::int64_t in, std::int64_t pad, std::int64_t dilation) {
+      std::int64_t sum = 0;
+      for (std::int64_t k = 0; k < 3; ++k) {
+        const std::int64_t offset = k * dilation - pad;  // output y reads input y + offset
+        sum += std::max<std::int64_t>(0, std::min(out, in - offset) - std::max<std::int64_t>(0, -offset));
+      }
+      return static_cast<double>(sum);
+    };
+    const double taps =
+        g.dh == 1 && g.dw == 1 ? 9.0 * static_cast<double>(g.ho * g.wo) : reading(g.ho, g.h, g.pt, g.dh) * reading(g.wo, g.w, g.pl, g.dw);
+    constexpr double kPackedValue = 16.0;
+    return taps * (channels + kPackedValue * static_cast<double>(cin));
+  }
   const double a = m + 2;
   const std::int64_t tiles = WinogradTiling(m, g).count();
   const double computed = static_cast<double>((tiles + mr - 1) / mr * mr);
-  const double winograd = computed * a * a * static_cast<double>(cin * cout) +
-                          static_cast<double>(tiles) * m * m * (16.0 * static_cast<double>(cin) + 12.0 * static_cast<double>(cout));
-  // The outputs that tap k (0, 1, 2) of a dilated axis reads the plane for.
-  const auto reading = [](std::int64_t out, std::int64_t in, std::int64_t pad, std::int64_t dilation) {
-    std::int64_t sum = 0;
-    for (std::int64_t k = 0; k < 3; ++k) {
-      const std::int64_t offset = k * dilation - pad;  // output y reads input y + offset
-      sum += std::max<std::int64_t>(0, std::min(out, in - offset) - std::max<std::int64_t>(0, -offset));
-    }
-    return static_cast<double>(sum);
-  };
-  const double taps = g.dh == 1 && g.dw == 1 ? 9.0 * static_cast<double>(g.ho * g.wo) : reading(g.ho, g.h, g.pt, g.dh) * reading(g.wo, g.w, g.pl, g.dw);
-  return winograd < taps * static_cast<double>(cin * cout);
+  return computed * a * a * channels +
+         static_cast<double>(tiles) * m * m * (16.0 * static_cast<double>(cin) + 12.0 * static_cast<double>(cout));
 }
 
 // Which Winograd tile a 3x3, stride-1 convolution is prepared for (0: none), and whether it is
@@ -152,7 +163,7 @@ std::pair<int, bool> winograd_tile(std::int64_t cin, std::int64_t cout, std::int
   // Fewer than 8 input channels are a GEMM depth too shallow for the kernel to run at speed (4 -> 16
   // at 512²: F(4x4) 14.6 ms against 10.1 direct, though the model says it pays).
   const PatchGeometry large{258, 258, 256, 256, 3, 3, 1, 1, 1, 1, 0, 0};
-  return {cin >= 8 && winograd_pays(4, cin, cout, large, mr) ? 4 : 0, false};
+  return {cin >= 8 && winograd_cost(4, cin, cout, large, mr) < winograd_cost(0, cin, cout, large, mr) ? 4 : 0, false};
 }
 
 }  // namespace
@@ -323,11 +334,8 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
                cin_g * kh * kw, h * w, ho * wo};
   if (cin_g == 1 && cout_g == 1 && wo < 32) return depthwise_interleaved(c);
   if (cin_g == 1 && cout_g == 1) return depthwise_direct(c);
-  const ConvGemm& gemm = *gemm_;
   const bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && ho == h && wo == w;
-  if (winograd_ && (winograd_forced_ || winograd_pays(winograd_, cin, out_channels_, PatchGeometry{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl},
-                                                      gemm.sgemm_nr)))
-    return winograd(c);
+  if (const int m = winograd_for(PatchGeometry{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl}, cin)) return winograd(c, m);
   if (!pointwise && small_plane_product(c)) return;
   if (!pointwise && by_taps_) return tap_product(c);
   if (!pointwise && own_kernel_) return own_patch_product(c);
@@ -560,8 +568,36 @@ void Conv::depthwise_direct(const Call& c) const {
   });
 }
 
+// The Winograd tile for this output plane: the prepared one when forced; by default the cheapest
+// of F(4x4), F(2x2) and the direct product (winograd_cost), 0 for direct.
+int Conv::winograd_for(const PatchGeometry& g, std::int64_t cin) const {
+  if (!winograd_ || winograd_forced_) return winograd_;
+  const std::int64_t mr = gemm_->sgemm_nr;
+  int best = 0;
+  double cost = winograd_cost(0, cin, out_channels_, g, mr);
+  for (const int m : {4, 2}) {
+    const double here = winograd_cost(m, cin, out_channels_, g, mr);
+    if (here < cost) best = m, cost = here;
+  }
+  return best;
+}
+
+// The weights transformed for F(m x m): the prepared tile's, or F(2x2)'s beside F(4x4)'s, packed
+// on the first plane small enough to take it (7² and 14²), so that layers which never see one
+// keep one copy.
+const float* Conv::winograd_weights(int m) const {
+  if (m == winograd_) return winograd_packed_.data();
+  std::call_once(winograd_small_once_, [this] {
+    const ConvGemm& gemm = *gemm_;
+    const std::int64_t cin = weights_.dim(1);
+    winograd_small_packed_ = Tensor(Shape{gemm.winograd_packed_floats(2, cin, out_channels_)});
+    gemm.winograd_pack_weights(2, weights_.data(), cin, out_channels_, winograd_small_packed_.data());
+  });
+  return winograd_small_packed_.data();
+}
+
 // Winograd F(m x m, 3 x 3), in tasks of whole GEMM blocks of tiles and channel blocks.
-void Conv::winograd(const Call& c) const {
+void Conv::winograd(const Call& c, int m) const {
   const Tensor& x = c.x;
   Tensor& y = c.y;
   const Tensor* residual = c.residual;
@@ -573,7 +609,8 @@ void Conv::winograd(const Call& c) const {
   const std::int64_t sliver = gemm.sgemm_mr;  // channel blocks start at whole slivers of the packed weights
   const std::int64_t threads = tbb::this_task_arena::max_concurrency(), want = 4 * threads;
   const PatchGeometry geo{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl};
-  const std::int64_t m = winograd_, tiles = WinogradTiling(m, geo).count();
+  const std::int64_t tiles = WinogradTiling(m, geo).count();
+  const float* packed = winograd_weights(m);  // packed here on first use, not inside a task
   // Tasks of whole GEMM blocks of tiles (the kernel pads a partial block with empty tiles); of
   // single panels of tiles where the blocks are fewer than the threads (DenseNet's 28² planes: 49
   // tiles, one block, were one task).
@@ -595,7 +632,7 @@ void Conv::winograd(const Call& c) const {
     const std::int64_t c0 = cb * block_cols, c1 = cb + 1 == channel_blocks ? out_channels_ : c0 + block_cols;
     const std::int64_t t0 = range * per_task * block, t1 = std::min(tiles, t0 + per_task * block);
     if (c0 >= c1 || t0 >= t1) return;
-    gemm.winograd_conv(static_cast<int>(m), x.data() + b * cin * plane_in, geo, cin, winograd_packed_.data(), out_channels_, t0, t1,
+    gemm.winograd_conv(m, x.data() + b * cin * plane_in, geo, cin, packed, out_channels_, t0, t1,
                        c0, c1, bias_.data() + c0, residual ? ActivationFn{} : activation, y.data() + (b * out_channels_ + c0) * plane_out);
   });
   // The output transform applies the activation; with a residual it comes after, in one more pass.

@@ -7,6 +7,7 @@
 namespace luojia::nn::layers {
 
 struct ConvGemm;
+struct PatchGeometry;
 
 class Conv : public Layer {
 public:
@@ -25,7 +26,9 @@ private:
   struct Call;
   void depthwise_interleaved(const Call& c) const;
   void depthwise_direct(const Call& c) const;
-  void winograd(const Call& c) const;
+  void winograd(const Call& c, int m) const;
+  int winograd_for(const PatchGeometry& g, std::int64_t cin) const;  // 0: the direct product
+  const float* winograd_weights(int m) const;
   bool small_plane_product(const Call& c) const;  // false: not worth it here, take another path
   void patch_product(const Call& c) const;
   void own_patch_product(const Call& c) const;
@@ -62,6 +65,8 @@ private:
   int winograd_ = 0;  // m of the Winograd F(m x m, 3 x 3) the weights are transformed for; 0: none
   bool winograd_forced_ = false;  // on every input shape, not only where it beats the direct GEMM
   Tensor winograd_packed_;
+  mutable std::once_flag winograd_small_once_;  // F(2x2)'s weights beside F(4x4)'s (winograd_weights)
+  mutable Tensor winograd_small_packed_;
   // The weights as the right-hand side of pointwise_pixel_rows, packed on its first call (small
   // planes only: most models never need them).
   mutable std::once_flag pixel_rows_once_;

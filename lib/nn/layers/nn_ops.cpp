@@ -98,6 +98,7 @@ void BatchNorm::prepare(const std::vector<ValueInfo>& in) {
   const auto gamma = constant_input(in, 1).to_floats(), beta = constant_input(in, 2).to_floats(),
              mean = constant_input(in, 3).to_floats(), var = constant_input(in, 4).to_floats();
   const float eps = node().attributes.get_float("epsilon", 1e-5f);
+  activation_ = ActivationFn::from(node().attributes.get_string("luojia.activation", ""), node().attributes.get_floats("luojia.activation_params"));
   for (std::size_t c = 0; c < gamma.size(); ++c) {
     scale_.push_back(gamma[c] / std::sqrt(var.at(c) + eps));
     shift_.push_back(beta.at(c) - mean.at(c) * scale_.back());
@@ -116,6 +117,7 @@ void BatchNorm::do_forward(std::span<const Tensor> inputs, std::span<Tensor> out
     const float* src = x.data() + p * plane;
     float* dst = outputs[0].data() + p * plane;
     for (std::int64_t i = 0; i < plane; ++i) dst[i] = src[i] * s + b;
+    activation_.apply(dst, plane);
   });
 }
 

@@ -18,6 +18,7 @@ protected:
 
 private:
   std::vector<float> scale_, shift_;
+  ActivationFn activation_;  // fused at load (optimise.cpp)
 };
 
 class Softmax : public Layer {  // Softmax, LogSoftmax

@@ -137,20 +137,43 @@ void Concat::do_forward(std::span<const Tensor> inputs, std::span<Tensor> output
   for (int d = 0; d < axis; ++d) outer *= y.dim(d);
   for (int d = axis + 1; d < y.rank(); ++d) inner *= y.dim(d);
   const std::size_t es = element_size(y);
+  // The copies as pieces of at most 64 KiB, over the threads (DenseNet's concatenations of up to
+  // 32 inputs took 2 ms of 60 on one thread, and longer on two).
+  struct Piece {
+    char* dst;
+    const char* src;
+    std::size_t size;
+  };
+  constexpr std::size_t kPiece = std::size_t{1} << 16;
+  std::vector<Piece> pieces;
+  std::vector<Tensor> converted;  // inputs of another element type, as the output's
+  converted.reserve(inputs.size());
   std::int64_t offset = 0;
   for (const Tensor& x0 : inputs) {
-    const Tensor x = x0.type() == y.type() ? x0
-                     : y.type() == ElementType::Float32 ? Tensor::from_floats(x0.to_floats(), x0.shape())
-                                                        : Tensor::from_ints(x0.to_ints(), x0.shape());
+    if (x0.type() != y.type())
+      converted.push_back(y.type() == ElementType::Float32 ? Tensor::from_floats(x0.to_floats(), x0.shape())
+                                                           : Tensor::from_ints(x0.to_ints(), x0.shape()));
+    const Tensor& x = x0.type() == y.type() ? x0 : converted.back();
     const std::int64_t len = x.rank() ? x.dim(axis) : 1;
     const std::size_t chunk = static_cast<std::size_t>(len * inner) * es;
     for (std::int64_t o = 0; o < outer; ++o) {
       char* dst = bytes(y) + static_cast<std::size_t>((o * y.dim(axis) + offset) * inner) * es;
       const char* src = bytes(x) + static_cast<std::size_t>(o) * chunk;
-      if (dst != src) std::memcpy(dst, src, chunk);  // equal when the planner placed the input there
+      if (dst == src) continue;  // the planner placed the input there
+      for (std::size_t at = 0; at < chunk; at += kPiece) pieces.push_back({dst + at, src + at, std::min(kPiece, chunk - at)});
     }
     offset += len;
   }
+  const auto copy = [&](std::int64_t i) {
+    const Piece& p = pieces[static_cast<std::size_t>(i)];
+    std::memcpy(p.dst, p.src, p.size);
+  };
+  const auto count = static_cast<std::int64_t>(pieces.size());
+  if (count < 4) {
+    for (std::int64_t i = 0; i < count; ++i) copy(i);
+    return;
+  }
+  luojia::detail::parallel_for(std::int64_t{0}, count, copy);
 }
 
 // Slice --------------------------------------------------------------------------------------------
