@@ -26,6 +26,8 @@ namespace {
 
 // Output pixels per GEMM chunk: im2col of K x kChunk floats stays within L2 for usual K.
 constexpr std::int64_t kChunk = 1024;
+// Grouped convolutions of up to this many output channels per group take the indirect product.
+constexpr std::int64_t kIndirectChannels = 64;
 
 // Output-pixel panels per parallel task: a few kernel calls each, and tasks enough for every thread.
 constexpr std::int64_t kPanelsPerTask = 24;
@@ -336,6 +338,8 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
   if (cin_g == 1 && cout_g == 1) return depthwise_direct(c);
   const bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && ho == h && wo == w;
   if (const int m = winograd_for(PatchGeometry{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl}, cin)) return winograd(c, m);
+  // Grouped, few channels per group: im2col would copy each value once per tap for few outputs.
+  if (!pointwise && group_ > 1 && cout_g <= kIndirectChannels) return indirect_product(c);
   if (!pointwise && small_plane_product(c)) return;
   if (!pointwise && by_taps_) return tap_product(c);
   if (!pointwise && own_kernel_) return own_patch_product(c);
@@ -638,6 +642,109 @@ void Conv::winograd(const Call& c, int m) const {
   // The output transform applies the activation; with a residual it comes after, in one more pass.
   if (residual)
     luojia::detail::parallel_for(std::int64_t{0}, n * out_channels_, [&](std::int64_t plane) { finish(y.data() + plane * plane_out, plane_out); });
+}
+
+// The input as its phase planes (ConvGemm::indirect_gemm): per channel, sh x sw planes of hq x wq
+// values, plane (qy, qx) holding the padded input's rows qy, qy + sh, ... and columns qx, qx + sw,
+// ...; hq and wq are the output's rows and columns plus the taps' reach, so that output (y, x)
+// reads plane (ky dh mod sh, kx dw mod sw) at (y + ky dh / sh, x + kx dw / sw). Zeros past the last
+// plane: the last panel of positions reads up to a panel past its end.
+Conv::PhasePlanes Conv::phase_planes(const Call& c) {
+  PhasePlanes p;
+  p.hq = c.ho + (c.kh - 1) * c.dh / c.sh;
+  p.wq = c.wo + (c.kw - 1) * c.dw / c.sw;
+  p.per_channel = c.sh * c.sw * p.hq * p.wq;
+  const std::int64_t channels = c.n * c.cin, slack = p.wq + 2 * 64;  // past the last plane: a row and two panels (64 >= any nr)
+  const std::size_t total = static_cast<std::size_t>(channels * p.per_channel + slack);
+  p.values = std::make_unique_for_overwrite<float[]>(total);
+  float* values = p.values.get();
+  std::fill(values + channels * p.per_channel, values + total, 0.0f);
+  // Per column phase, the columns j whose input column ix = j sw + qx - pl lies inside: [j0, j1).
+  std::vector<std::int64_t> j0(static_cast<std::size_t>(c.sw)), j1(static_cast<std::size_t>(c.sw));
+  for (std::int64_t qx = 0; qx < c.sw; ++qx) {
+    const std::int64_t lo = std::min(p.wq, std::max<std::int64_t>(0, (c.pl - qx + c.sw - 1) / c.sw));
+    const std::int64_t last = c.w - 1 - qx + c.pl;  // sw j <= last (none when negative)
+    j0[static_cast<std::size_t>(qx)] = lo;
+    j1[static_cast<std::size_t>(qx)] = last < 0 ? lo : std::max(lo, std::min(p.wq, last / c.sw + 1));
+  }
+  luojia::detail::parallel_for(std::int64_t{0}, channels, [&](std::int64_t ch) {
+    const float* in = c.x.data() + ch * c.plane_in;
+    for (std::int64_t qy = 0; qy < c.sh; ++qy)
+      for (std::int64_t qx = 0; qx < c.sw; ++qx) {
+        const std::int64_t lo = j0[static_cast<std::size_t>(qx)], hi = j1[static_cast<std::size_t>(qx)];
+        for (std::int64_t i = 0; i < p.hq; ++i) {
+          float* row = values + ch * p.per_channel + ((qy * c.sw + qx) * p.hq + i) * p.wq;
+          const std::int64_t iy = i * c.sh + qy - c.pt;
+          if (iy < 0 || iy >= c.h || lo == hi) {
+            std::fill(row, row + p.wq, 0.0f);
+            continue;
+          }
+          const float* first = in + iy * c.w + lo * c.sw + qx - c.pl;
+          for (std::int64_t j = 0; j < lo; ++j) row[j] = 0.0f;
+          if (c.sw == 1) {
+#pragma omp simd
+            for (std::int64_t j = 0; j < hi - lo; ++j) row[lo + j] = first[j];
+          } else if (c.sw == 2) {  // as a constant: whole vectors de-interleaved
+#pragma omp simd
+            for (std::int64_t j = 0; j < hi - lo; ++j) row[lo + j] = first[2 * j];
+          } else {
+            for (std::int64_t j = 0; j < hi - lo; ++j) row[lo + j] = first[j * c.sw];
+          }
+          for (std::int64_t j = hi; j < p.wq; ++j) row[j] = 0.0f;
+        }
+      }
+  });
+  return p;
+}
+
+// Grouped convolutions with few output channels per group (ResNeXt's 4 to 32, RegNet's): the
+// indirect product on the phase planes, tasks over groups and panels of output positions, each
+// writing the valid positions of its tile into the output planes, then the epilogue.
+void Conv::indirect_product(const Call& c) const {
+  const ConvGemm& gemm = *gemm_;
+  const PhasePlanes planes = phase_planes(c);
+  const std::int64_t hq = planes.hq, wq = planes.wq, plane = hq * wq, cout_g = c.cout_g, k = c.k;
+  std::vector<std::int64_t> offsets(static_cast<std::size_t>(k));
+  for (std::int64_t ci = 0; ci < c.cin_g; ++ci)
+    for (std::int64_t ky = 0; ky < c.kh; ++ky)
+      for (std::int64_t kx = 0; kx < c.kw; ++kx) {
+        const std::int64_t phase = (ky * c.dh % c.sh) * c.sw + kx * c.dw % c.sw;
+        offsets[static_cast<std::size_t>((ci * c.kh + ky) * c.kw + kx)] =
+            ci * planes.per_channel + phase * plane + ky * c.dh / c.sh * wq + kx * c.dw / c.sw;
+      }
+  const float* packed = own_packed();  // packed here on first use, not inside a task
+  const std::int64_t per_group = gemm.sgemm_packed_a_floats(cout_g, k);
+  const std::int64_t nr = gemm.sgemm_nr, positions = c.ho * wq, panels = (positions + nr - 1) / nr;
+  // Chunks of panels: tasks enough for the threads, at most 8 panels (the tile stays in L2).
+  const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
+  const std::int64_t per_chunk = std::clamp<std::int64_t>(panels * c.n * group_ / want, 1, 8);
+  const std::int64_t chunks = (panels + per_chunk - 1) / per_chunk;
+  luojia::detail::parallel_for(std::int64_t{0}, c.n * group_ * chunks, [&](std::int64_t t) {
+    const std::int64_t chunk = t % chunks, g = t / chunks % group_, b = t / chunks / group_;
+    const std::int64_t p0 = chunk * per_chunk * nr, p1 = std::min(positions, p0 + per_chunk * nr), ldc = per_chunk * nr;
+    thread_local std::vector<float> tile;
+    tile.resize(static_cast<std::size_t>(cout_g * ldc));
+    const float* base = planes.values.get() + (b * c.cin + g * c.cin_g) * planes.per_channel;
+    gemm.indirect_gemm(packed + g * per_group, cout_g, k, base, offsets.data(), p0, p1, tile.data(), ldc);
+    // The tile's valid positions are one run of each output plane (whole rows between partial
+    // ones): copied with the bias row by row, then the epilogue on the run at once.
+    const std::int64_t y_first = p0 / wq, y_last = (p1 - 1) / wq;
+    const std::int64_t start = y_first * c.wo + std::min(c.wo, p0 - y_first * wq);
+    const std::int64_t end = y_last * c.wo + std::min(c.wo, p1 - y_last * wq);
+    for (std::int64_t co = 0; co < cout_g; ++co) {
+      const std::int64_t channel = g * cout_g + co;
+      const float bias = bias_[static_cast<std::size_t>(channel)];
+      float* out = c.y.data() + (b * out_channels_ + channel) * c.plane_out;
+      for (std::int64_t y = y_first; y <= y_last; ++y) {
+        const std::int64_t x0 = std::max<std::int64_t>(0, p0 - y * wq), x1 = std::min(c.wo, p1 - y * wq);
+        const float* src = tile.data() + co * ldc + (y * wq - p0);
+        float* dst = out + y * c.wo;
+#pragma omp simd
+        for (std::int64_t x = x0; x < x1; ++x) dst[x] = src[x] + bias;
+      }
+      if (start < end) c.finish(out + start, end - start);
+    }
+  });
 }
 
 bool Conv::small_plane_product(const Call& c) const {

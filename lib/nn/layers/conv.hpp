@@ -41,6 +41,12 @@ private:
     const float* data() const { return values.get(); }
   };
   static ColumnPhases column_phases(const Call& c);
+  struct PhasePlanes {
+    std::unique_ptr<float[]> values;
+    std::int64_t hq = 0, wq = 0, per_channel = 0;
+  };
+  static PhasePlanes phase_planes(const Call& c);
+  void indirect_product(const Call& c) const;
   void pointwise_product(const Call& c) const;
   bool pointwise_pixel_rows(const Call& c) const;  // false: panels of pixels pad less here
   Window2d window_;

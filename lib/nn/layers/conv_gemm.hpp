@@ -115,6 +115,12 @@ struct ConvGemm {
   // (channel c's plane at y + c plane), without bias.
   void (*sgemm_pixel_rows)(const float* x, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n, std::int64_t p0,
                            std::int64_t p1, float* y);
+  // A convolution without im2col (conv_indirect.cpp): C (rows x (p1 - p0), ldc apart) = A (rows x
+  // k, packed by sgemm_pack_a) times B, whose row kk at position p is base[offsets[kk] + p]: the
+  // input's phase planes (Conv::phase_planes) read in place, positions [p0, p1) of the output's
+  // grid of phase-plane rows. Positions past p1 up to the next whole panel are read, not written.
+  void (*indirect_gemm)(const float* packed, std::int64_t rows, std::int64_t k, const float* base, const std::int64_t* offsets,
+                        std::int64_t p0, std::int64_t p1, float* c, std::int64_t ldc);
 };
 
 // The build for this CPU (LUOJIA_ISA=sse2|avx2|avx512 forces one, for tests and benchmarks).

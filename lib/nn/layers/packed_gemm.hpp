@@ -37,4 +37,8 @@ void winograd_conv(int m, const float* src, const PatchGeometry& g, std::int64_t
                    std::int64_t t0, std::int64_t t1, std::int64_t c0, std::int64_t c1, const float* bias, const ActivationFn& activation,
                    float* dst);
 
+// The indirect product of this build (conv_indirect.cpp): ConvGemm::indirect_gemm.
+void indirect_gemm(const float* packed, std::int64_t rows, std::int64_t k, const float* base, const std::int64_t* offsets, std::int64_t p0,
+                   std::int64_t p1, float* c, std::int64_t ldc);
+
 }  // namespace luojia::nn::layers
