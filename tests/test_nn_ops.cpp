@@ -618,6 +618,15 @@ TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asy
       {1, 8, 8, 8, 17, 19, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, true},       // depthwise, stride 2: column phases
       {2, 5, 5, 5, 23, 21, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, true, false},      // depthwise 5x5 stride 2, batch 2
       {1, 4, 4, 4, 16, 31, 7, 7, 3, 2, 1, 1, 3, 3, 3, 3, false, true},      // depthwise 7x7, strides 3 and 2
+      // Grouped, up to 64 channels per group: the indirect product on phase planes.
+      {1, 64, 64, 32, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, true},    // 2 per group, 32 groups (ResNeXt's shape, narrow)
+      {2, 32, 48, 4, 15, 13, 3, 3, 2, 2, 1, 1, 1, 0, 2, 1, true, false},    // stride 2, odd sizes, asymmetric padding, batch 2
+      {1, 16, 16, 2, 20, 22, 3, 3, 2, 2, 2, 2, 2, 1, 2, 2, false, true},    // stride 2 and dilation 2 together
+      {1, 12, 12, 3, 17, 19, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, true, false},    // stride 3: the general phase copy
+      {1, 8, 16, 2, 9, 10, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, true, false},      // grouped 1x1 of stride 2
+      {1, 128, 128, 2, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, true},     // 64 per group: the last the indirect product takes
+      {1, 8, 8, 2, 1, 1, 5, 3, 3, 1, 2, 1, 4, 1, 4, 1, true, false},        // one pixel, 5x3 kernel reading mostly padding
+      {1, 6, 9, 3, 1, 40, 3, 3, 1, 1, 1, 3, 1, 3, 1, 3, true, false},       // one row, dilation 3 along it
       {1, 6, 6, 6, 15, 14, 3, 3, 2, 2, 2, 2, 2, 1, 2, 0, true, false},      // depthwise dilated, stride 2, asymmetric
       {1, 3, 3, 3, 1, 1, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, false},        // depthwise on one pixel
       {1, 2, 2, 2, 9, 140, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, true},       // depthwise, rows of 70: the direct path, stride 2

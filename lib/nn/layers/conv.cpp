@@ -392,31 +392,35 @@ void Conv::depthwise_interleaved(const Call& c) const {
     interleave_planes(planes, lanes, h, w, [&](std::int64_t iy, std::int64_t ix, const f32x16& v) {
       if (iy + pt < hp && ix + pl < wp) padded[static_cast<std::size_t>((iy + pt) * stride + ix + pl)] = v;
     });
-    for (std::int64_t oy = 0; oy < ho; ++oy) {
-      f32x16* row = outputs.data() + oy * wo;
-      for (std::int64_t ox0 = 0; ox0 < wo; ox0 += kPixels) {
-        f32x16 acc[kPixels];
+    // The activation on the registers, unless a residual (planes) is added first.
+    with_vector_activation(c.residual ? ActivationFn{} : c.activation, [&](auto activate) {
+      for (std::int64_t oy = 0; oy < ho; ++oy) {
+        f32x16* row = outputs.data() + oy * wo;
+        for (std::int64_t ox0 = 0; ox0 < wo; ox0 += kPixels) {
+          f32x16 acc[kPixels];
 #pragma GCC unroll 8
-        for (std::int64_t j = 0; j < kPixels; ++j) acc[j] = bias;
-        for (std::int64_t ky = 0; ky < kh; ++ky) {
-          const f32x16* in = padded.data() + (oy * sh + ky * dh) * stride + ox0 * sw;
-          const f32x16* tap = taps.data() + ky * kw;
-          for (std::int64_t kx = 0; kx < kw; ++kx) {
-            const f32x16 weight = tap[kx];
-            const f32x16* at = in + kx * dw;
+          for (std::int64_t j = 0; j < kPixels; ++j) acc[j] = bias;
+          for (std::int64_t ky = 0; ky < kh; ++ky) {
+            const f32x16* in = padded.data() + (oy * sh + ky * dh) * stride + ox0 * sw;
+            const f32x16* tap = taps.data() + ky * kw;
+            for (std::int64_t kx = 0; kx < kw; ++kx) {
+              const f32x16 weight = tap[kx];
+              const f32x16* at = in + kx * dw;
 #pragma GCC unroll 8
-            for (std::int64_t j = 0; j < kPixels; ++j) acc[j] += weight * at[j * sw];
+              for (std::int64_t j = 0; j < kPixels; ++j) acc[j] += weight * at[j * sw];
+            }
           }
+          const std::int64_t count = std::min(kPixels, wo - ox0);
+          for (std::int64_t j = 0; j < count; ++j) row[ox0 + j] = activate(acc[j]);
         }
-        const std::int64_t count = std::min(kPixels, wo - ox0);
-        for (std::int64_t j = 0; j < count; ++j) row[ox0 + j] = acc[j];
       }
-    }
+    });
     float* out_planes[kLanes] = {};
     for (std::int64_t l = 0; l < lanes; ++l) out_planes[l] = y.data() + (b * out_channels_ + c0 + l) * plane_out;
     // Back into planes: pixel i's kLanes values are one vector.
     rows_to_planes(reinterpret_cast<const float*>(outputs.data()), kLanes, plane_out, out_planes, lanes);
-    for (std::int64_t l = 0; l < lanes; ++l) finish(out_planes[l], plane_out);
+    if (c.residual)
+      for (std::int64_t l = 0; l < lanes; ++l) finish(out_planes[l], plane_out);
   });
 }
 
@@ -1017,9 +1021,11 @@ bool Conv::pointwise_pixel_rows(const Call& c) const {
     const std::int64_t b = t / blocks, p0 = t % blocks * per_block, p1 = std::min(panels, p0 + per_block);
     if (p0 >= p1) return;
     float* y = c.y.data() + b * out_channels_ * plane;
-    gemm.sgemm_pixel_rows(c.x.data() + b * c.cin * c.plane_in, plane, k, pixel_rows_packed_.data(), out_channels_, p0, p1, y);
-    for (std::int64_t co = p0 * nr; co < std::min(out_channels_, p1 * nr); ++co)
-      c.finish_with_bias(y + co * plane, plane, bias_[static_cast<std::size_t>(co)]);
+    // Bias and activation on the kernel's tiles while in cache; a residual (planes) afterwards.
+    const GemmEpilogue epilogue{bias_.data(), c.residual ? nullptr : &c.activation};
+    gemm.sgemm_pixel_rows(c.x.data() + b * c.cin * c.plane_in, plane, k, pixel_rows_packed_.data(), out_channels_, p0, p1, y, &epilogue);
+    if (c.residual)
+      for (std::int64_t co = p0 * nr; co < std::min(out_channels_, p1 * nr); ++co) c.finish(y + co * plane, plane);
   });
   return true;
 }

@@ -112,9 +112,9 @@ struct ConvGemm {
   // A pointwise convolution on a small plane with the pixels as the product's rows (no plane is
   // padded to whole panels of pixels): x (k planes of `plane` pixels), the weights (n x k) packed
   // by sgemm_pack_b transposed; writes output channels [p0 sgemm_nr, min(n, p1 sgemm_nr)) of y
-  // (channel c's plane at y + c plane), without bias.
+  // (channel c's plane at y + c plane), then the epilogue (null: none; a bias per output channel).
   void (*sgemm_pixel_rows)(const float* x, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n, std::int64_t p0,
-                           std::int64_t p1, float* y);
+                           std::int64_t p1, float* y, const GemmEpilogue* epilogue);
   // A convolution without im2col (conv_indirect.cpp): C (rows x (p1 - p0), ldc apart) = A (rows x
   // k, packed by sgemm_pack_a) times B, whose row kk at position p is base[offsets[kk] + p]: the
   // input's phase planes (Conv::phase_planes) read in place, positions [p0, p1) of the output's
