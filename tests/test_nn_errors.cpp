@@ -124,6 +124,36 @@ TEST_CASE("a session plans once per shape and reuses its arena", "[nn]") {
   CHECK(session.peak_bytes() < std::size_t{48 * 40 * 4} * 4 * 200);
 }
 
+TEST_CASE("a Reshape takes its input's memory, and the input stays readable after it", "[nn]") {
+  // a = Relu(x) is reshaped (r), activated (s), reshaped back (v) and added to a: a and r share
+  // one plane, s and v another, so the plan needs 2 planes of S floats; copies would need 3 (a, r
+  // and s alive at the Sigmoid).
+  TempDir dir;
+  constexpr std::int64_t kChannels = 4, kSide = 16, kPlane = kChannels * kSide * kSide;
+  auto m = empty_model();
+  auto* g = m.mutable_graph();
+  add_input(g, "x", {1, kChannels, kSide, kSide});
+  add_node(g, "Relu", {"x"}, {"a"});
+  add_int64_initializer(g, "flat", {1, kChannels, kSide * kSide});
+  add_int64_initializer(g, "square", {1, kChannels, kSide, kSide});
+  add_node(g, "Reshape", {"a", "flat"}, {"r"});
+  add_node(g, "Sigmoid", {"r"}, {"s"});
+  add_node(g, "Reshape", {"s", "square"}, {"v"});
+  add_node(g, "Add", {"v", "a"}, {"y"});
+  add_output(g, "y");
+  const Model model = Model::load(save(dir, "views.onnx", m));
+  Session session(model);
+  Tensor x({1, kChannels, kSide, kSide});
+  for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(i % 9) - 4.0f;
+  const auto y = session.run({x}).at(0);
+  CHECK(session.peak_bytes() == static_cast<std::size_t>(2 * kPlane) * sizeof(float));
+  REQUIRE(y.shape() == Shape{1, kChannels, kSide, kSide});
+  for (std::int64_t i = 0; i < y.size(); ++i) {
+    const float a = std::max(0.0f, x.data()[i]);
+    CHECK(y.data()[i] == Approx(a + 1.0f / (1.0f + std::exp(-a))).epsilon(1e-6));
+  }
+}
+
 TEST_CASE("the arena reuses the half of a skip's Concat block that is not written yet", "[nn]") {
   // A U-Net level in miniature: s = Relu(x) is the skip, pooled (p), activated (q), upsampled (u)
   // and concatenated with s (both written in place into the Concat's block c), then y = Relu(c).

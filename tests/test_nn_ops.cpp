@@ -483,6 +483,57 @@ TEST_CASE("a BatchNormalization left standing, then ReLU or Clip (fused into it 
   }
 }
 
+TEST_CASE("ReduceMean, ReduceSum, ReduceMax and ReduceMin equal the spec's loop over every set of axes, kept or dropped", "[nn][ops]") {
+  // Contiguous blocks of axes (a global mean over H and W, ShuffleNet's) take the run-wise path,
+  // others the general walk; axes of size 1 inside a block must not break it.
+  TempDir dir;
+  std::mt19937 rng(3);
+  const Dims xs{2, 3, 1, 5, 7};
+  const auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+  const std::vector<Dims> axis_sets{{3, 4}, {1, 2, 3}, {1, 3}, {0}, {4}, {0, 2, 4}, {2}, {0, 1, 2, 3, 4}, {1, 2}};
+  for (const char* op : {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"})
+    for (const Dims& axes : axis_sets)
+      for (const int keep : {0, 1}) {
+        std::ostringstream what;
+        what << op << " axes";
+        for (auto a : axes) what << " " << a;
+        what << " keepdims " << keep;
+        INFO(what.str());
+        onnx::ModelProto m = empty_model(11);
+        add_input(m.mutable_graph(), "x", xs);
+        auto* node = add_node(m.mutable_graph(), op, {"x"}, {"y"});
+        set_ints(node, "axes", axes);
+        set_int(node, "keepdims", keep);
+        add_output(m.mutable_graph(), "y");
+        Dims ys, kept_shape;
+        for (std::size_t d = 0; d < xs.size(); ++d) {
+          const bool reduced = std::find(axes.begin(), axes.end(), static_cast<std::int64_t>(d)) != axes.end();
+          kept_shape.push_back(reduced ? 1 : xs[d]);
+          if (!reduced) ys.push_back(xs[d]);
+          else if (keep) ys.push_back(1);
+        }
+        const std::string kind(op);
+        std::vector<double> want(static_cast<std::size_t>(product(kept_shape)), kind == "ReduceMax" ? -1e300 : kind == "ReduceMin" ? 1e300 : 0.0);
+        std::int64_t count = 1;
+        for (auto a : axes) count *= xs[static_cast<std::size_t>(a)];
+        Dims index(xs.size(), 0);
+        for (std::size_t i = 0; i < x.size(); ++i) {
+          std::int64_t o = 0;
+          for (std::size_t d = 0; d < xs.size(); ++d) o = o * kept_shape[d] + (kept_shape[d] == 1 ? 0 : index[d]);
+          double& w = want[static_cast<std::size_t>(o)];
+          const double v = x[i];
+          w = kind == "ReduceMax" ? std::max(w, v) : kind == "ReduceMin" ? std::min(w, v) : w + v;
+          for (std::size_t d = xs.size(); d-- > 0;) {
+            if (++index[d] < xs[d]) break;
+            index[d] = 0;
+          }
+        }
+        if (kind == "ReduceMean")
+          for (double& w : want) w /= static_cast<double>(count);
+        check_equal(run_graph(dir, m, xs, x), ys, want);
+      }
+}
+
 TEST_CASE("a residual Add fused into the convolution before it (then ReLU) equals the unfused spec on every convolution path, "
           "with an identity shortcut, a projection computed first and a broadcast residual",
           "[nn][ops]") {

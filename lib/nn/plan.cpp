@@ -243,6 +243,24 @@ void alias_joined_inputs(Plan& plan) {
   }
 }
 
+// Reshape, Flatten, Squeeze and Unsqueeze (Layer::output_views_input): the output takes the
+// input's memory, an alias at offset 0, instead of a copy; the block then lives as long as either
+// (ShuffleNet's channel shuffles, transformers' token reshapes). Not an output already placed in a
+// Concat's block (it has its place there).
+void alias_views(Plan& plan) {
+  for (const Step& step : plan.steps) {
+    if (!step.layer->output_views_input() || step.outputs.size() != 1 || step.inputs.empty() || step.inputs[0] < 0) continue;
+    const int in_id = step.inputs[0], out_id = step.outputs[0];
+    Slot& out = plan.slots[static_cast<std::size_t>(out_id)];
+    const Slot& in = plan.slots[static_cast<std::size_t>(in_id)];
+    if (out.storage != Storage::Arena || in.storage != Storage::Arena || out.type != ElementType::Float32 ||
+        in.type != ElementType::Float32 || out.alias_of >= 0 || element_count(out.shape) != element_count(in.shape))
+      continue;
+    out.alias_of = in_id;
+    out.alias_offset = 0;
+  }
+}
+
 // One slot's part of a block of the arena: where in the block, and from the step that writes it
 // to the last step that reads it.
 struct Piece {
@@ -311,7 +329,7 @@ void place_in_arena(Plan& plan, const std::vector<std::pair<int, int>>& own_life
     placed.emplace_back(&mine, offset);
     plan.arena_floats = std::max(plan.arena_floats, offset + block.size);
   }
-  // Aliases sit at their offset inside their Concat's block (which may itself be an alias).
+  // Aliases sit at their offset inside their block (a Concat's, or a view's input's).
   for (std::size_t i = 0; i < plan.slots.size(); ++i)
     if (plan.slots[i].storage == Storage::Arena && plan.slots[i].alias_of >= 0)
       plan.slots[i].offset = plan.slots[root_of(plan, i)].offset + offset_in_root(plan, i);
@@ -329,6 +347,7 @@ Plan make_plan(const Model::Impl& model, const std::vector<Tensor>& inputs) {
   std::vector<std::pair<int, int>> own_life;
   for (const Slot& slot : plan.slots) own_life.emplace_back(slot.first, slot.last);
   alias_joined_inputs(plan);
+  alias_views(plan);
   place_in_arena(plan, own_life);
 
   if (plan.arena_floats * sizeof(float) > b.limits.max_plan_bytes)

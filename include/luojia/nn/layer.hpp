@@ -154,6 +154,11 @@ public:
   // skips). The default, none, keeps every input in its own memory.
   virtual std::optional<std::int64_t> in_place_join_axis() const { return std::nullopt; }
 
+  // For a layer whose single output is its first input's values in the same order, only the shape
+  // differing (Reshape, Flatten, Squeeze, Unsqueeze), and which copies nothing when the output's
+  // data pointer is the input's: true. The planner may then give the output the input's memory.
+  virtual bool output_views_input() const { return false; }
+
 protected:
   virtual void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const = 0;
 

@@ -4,6 +4,7 @@
 #include "nn/layers/pooling.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -205,11 +206,81 @@ std::vector<ValueInfo> Reduce::infer(const std::vector<ValueInfo>& in) const {
   return {ValueInfo{s, ElementType::Float32, std::nullopt, true}};
 }
 
+// Float32, the reduced axes one block (axes of 1 aside): outer x len x inner, each output the
+// reduction of len values inner apart, summed as they lie in memory over the threads. The general
+// walk below took 0.7 ms for ShuffleNetV2's mean over a 1024 x 7 x 7 map (an element-by-element
+// index walk over a converted copy); this takes a few microseconds.
+bool Reduce::reduce_block(const Tensor& x, const std::vector<int>& ax, Tensor& y) const {
+  const Shape& s = x.shape();
+  if (x.type() != ElementType::Float32 || x.size() == 0) return false;
+  std::vector<bool> reduced(s.size(), false);
+  for (int a : ax) reduced[static_cast<std::size_t>(a)] = true;
+  int first = -1, last = -1;
+  for (std::size_t d = 0; d < s.size(); ++d)
+    if (reduced[d] && s[d] > 1) {
+      if (first < 0) first = static_cast<int>(d);
+      last = static_cast<int>(d);
+    }
+  std::int64_t outer = 1, len = 1, inner = 1;
+  for (std::size_t d = 0; d < s.size(); ++d) {
+    const auto at = static_cast<int>(d);
+    if (first >= 0 && at > first && at < last && !reduced[d] && s[d] > 1) return false;  // a kept axis inside the block
+    if (first < 0 || at < first) outer *= s[d];
+    else if (at <= last) len *= reduced[d] ? s[d] : 1;
+    else inner *= s[d];
+  }
+  const float* src = x.data();
+  float* dst = y.data();
+  const Kind kind = kind_;
+  luojia::detail::parallel_for(std::int64_t{0}, outer, [&](std::int64_t o) {
+    const float* in = src + o * len * inner;
+    float* out = dst + o * inner;
+    if (kind == Kind::Max || kind == Kind::Min) {
+      for (std::int64_t i = 0; i < inner; ++i) out[i] = kind == Kind::Max ? -INFINITY : INFINITY;
+      for (std::int64_t r = 0; r < len; ++r) {
+        const float* row = in + r * inner;
+        if (kind == Kind::Max) {
+#pragma omp simd
+          for (std::int64_t i = 0; i < inner; ++i) out[i] = row[i] > out[i] ? row[i] : out[i];
+        } else {
+#pragma omp simd
+          for (std::int64_t i = 0; i < inner; ++i) out[i] = row[i] < out[i] ? row[i] : out[i];
+        }
+      }
+      return;
+    }
+    const double scale = kind == Kind::Mean ? 1.0 / static_cast<double>(len) : 1.0;
+    if (inner == 1) {  // one contiguous run: float partial sums of 4096 values, their total in double
+      double total = 0.0;
+      for (std::int64_t i0 = 0; i0 < len; i0 += 4096) {
+        float chunk = 0.0f;
+        const std::int64_t i1 = std::min(len, i0 + 4096);
+#pragma omp simd reduction(+ : chunk)
+        for (std::int64_t i = i0; i < i1; ++i) chunk += in[i];
+        total += chunk;
+      }
+      out[0] = static_cast<float>(total * scale);
+      return;
+    }
+    thread_local std::vector<double> sums;
+    sums.assign(static_cast<std::size_t>(inner), 0.0);
+    for (std::int64_t r = 0; r < len; ++r) {
+      const float* row = in + r * inner;
+      double* acc = sums.data();
+#pragma omp simd
+      for (std::int64_t i = 0; i < inner; ++i) acc[i] += row[i];
+    }
+    for (std::int64_t i = 0; i < inner; ++i) out[i] = static_cast<float>(sums[static_cast<std::size_t>(i)] * scale);
+  });
+  return true;
+}
+
 void Reduce::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   const Tensor& x = inputs[0];
   std::vector<ValueInfo> infos{ValueInfo{x.shape(), x.type(), std::nullopt, true}};
   if (inputs.size() > 1 && !inputs[1].empty()) infos.push_back(ValueInfo{inputs[1].shape(), inputs[1].type(), inputs[1], true});
   const auto ax = axes(infos);
+  if (reduce_block(x, ax, outputs[0])) return;
   const Shape& s = x.shape();
   Shape kept(s);
   for (int a : ax) kept[static_cast<std::size_t>(a)] = 1;

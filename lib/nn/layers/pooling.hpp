@@ -42,6 +42,7 @@ protected:
 
 private:
   std::vector<int> axes(const std::vector<ValueInfo>& inputs) const;
+  bool reduce_block(const Tensor& x, const std::vector<int>& ax, Tensor& y) const;  // false: not one block, take the walk
   enum class Kind { Mean, Sum, Max, Min };
   Kind kind_ = Kind::Mean;
   bool keepdims_ = true;

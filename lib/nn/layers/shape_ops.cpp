@@ -6,10 +6,18 @@
 #include <numeric>
 
 namespace luojia::nn::layers {
+
 namespace {
 
 const char* bytes(const Tensor& t) { return reinterpret_cast<const char*>(t.data()); }
 char* bytes(Tensor& t) { return reinterpret_cast<char*>(t.data()); }
+
+// The values of a layer whose output views its input (Layer::output_views_input): nothing to copy
+// when the planner gave the output the input's memory.
+void copy_unless_viewed(const Tensor& in, Tensor& out) {
+  if (bytes(out) == bytes(in)) return;
+  std::memcpy(bytes(out), bytes(in), static_cast<std::size_t>(in.size()) * element_size(in));
+}
 
 // Axes given as an attribute (older opsets) or as input `index` (newer ones).
 std::vector<std::int64_t> axes_of(const Layer& layer, const std::vector<ValueInfo>& in, std::size_t index) {
@@ -90,7 +98,7 @@ std::vector<ValueInfo> Unsqueeze::infer(const std::vector<ValueInfo>& in) const 
   return {output_info(out, in[0].type)};
 }
 void Unsqueeze::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
-  std::memcpy(bytes(outputs[0]), bytes(inputs[0]), static_cast<std::size_t>(inputs[0].size()) * element_size(inputs[0]));
+  copy_unless_viewed(inputs[0], outputs[0]);
 }
 
 std::vector<ValueInfo> Squeeze::infer(const std::vector<ValueInfo>& in) const {
@@ -110,7 +118,7 @@ std::vector<ValueInfo> Squeeze::infer(const std::vector<ValueInfo>& in) const {
   return {output_info(out, in[0].type)};
 }
 void Squeeze::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
-  std::memcpy(bytes(outputs[0]), bytes(inputs[0]), static_cast<std::size_t>(inputs[0].size()) * element_size(inputs[0]));
+  copy_unless_viewed(inputs[0], outputs[0]);
 }
 
 // Concat -------------------------------------------------------------------------------------------
@@ -322,7 +330,7 @@ std::vector<ValueInfo> Reshape::infer(const std::vector<ValueInfo>& in) const {
   return {output_info(out, in[0].type)};
 }
 void Reshape::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
-  std::memcpy(bytes(outputs[0]), bytes(inputs[0]), static_cast<std::size_t>(inputs[0].size()) * element_size(inputs[0]));
+  copy_unless_viewed(inputs[0], outputs[0]);
 }
 
 std::vector<ValueInfo> Flatten::infer(const std::vector<ValueInfo>& in) const {
@@ -335,7 +343,7 @@ std::vector<ValueInfo> Flatten::infer(const std::vector<ValueInfo>& in) const {
   return {output_info({a, b}, in[0].type)};
 }
 void Flatten::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
-  std::memcpy(bytes(outputs[0]), bytes(inputs[0]), static_cast<std::size_t>(inputs[0].size()) * element_size(inputs[0]));
+  copy_unless_viewed(inputs[0], outputs[0]);
 }
 
 // ConstantOfShape / Expand / Range -----------------------------------------------------------------

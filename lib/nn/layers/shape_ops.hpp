@@ -41,6 +41,7 @@ public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
   Footprint footprint() const override;
+  bool output_views_input() const override { return true; }
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -51,6 +52,7 @@ public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
   Footprint footprint() const override;
+  bool output_views_input() const override { return true; }
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -92,6 +94,7 @@ public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
   Footprint footprint() const override;
+  bool output_views_input() const override { return true; }
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
@@ -102,6 +105,7 @@ public:
   using Layer::Layer;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
   Footprint footprint() const override;
+  bool output_views_input() const override { return true; }
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;
