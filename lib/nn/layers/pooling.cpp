@@ -10,6 +10,25 @@
 
 namespace luojia::nn::layers {
 
+namespace {
+
+// The sum of n contiguous floats: vectorised float partial sums of 4096 values, their total in
+// double (float alone drifts on 512 x 512 planes).
+double sum_of_run(const float* values, std::int64_t n) {
+  double total = 0.0;
+  for (std::int64_t i0 = 0; i0 < n; i0 += 4096) {
+    float chunk = 0.0f;
+    const std::int64_t i1 = std::min(n, i0 + 4096);
+#pragma omp simd reduction(+ : chunk)
+    for (std::int64_t i = i0; i < i1; ++i) chunk += values[i];
+    total += chunk;
+  }
+  return total;
+}
+
+}  // namespace
+
+
 Pool::Pool(const NodeInfo& node) : Layer(node) {
   max_ = node.op_type == "MaxPool";
   window_ = Window2d::from(node.attributes, {0, 0});
@@ -165,15 +184,7 @@ void GlobalPool::do_forward(std::span<const Tensor> inputs, std::span<Tensor> ou
       outputs[0].data()[p] = top;
       return;
     }
-    double total = 0;
-    for (std::int64_t i0 = 0; i0 < n; i0 += 4096) {
-      float chunk = 0.0f;
-      const std::int64_t i1 = std::min(n, i0 + 4096);
-#pragma omp simd reduction(+ : chunk)
-      for (std::int64_t i = i0; i < i1; ++i) chunk += src[i];
-      total += chunk;
-    }
-    outputs[0].data()[p] = static_cast<float>(total / static_cast<double>(n));
+    outputs[0].data()[p] = static_cast<float>(sum_of_run(src, n) / static_cast<double>(n));
   });
 }
 
@@ -250,16 +261,8 @@ bool Reduce::reduce_block(const Tensor& x, const std::vector<int>& ax, Tensor& y
       return;
     }
     const double scale = kind == Kind::Mean ? 1.0 / static_cast<double>(len) : 1.0;
-    if (inner == 1) {  // one contiguous run: float partial sums of 4096 values, their total in double
-      double total = 0.0;
-      for (std::int64_t i0 = 0; i0 < len; i0 += 4096) {
-        float chunk = 0.0f;
-        const std::int64_t i1 = std::min(len, i0 + 4096);
-#pragma omp simd reduction(+ : chunk)
-        for (std::int64_t i = i0; i < i1; ++i) chunk += in[i];
-        total += chunk;
-      }
-      out[0] = static_cast<float>(total * scale);
+    if (inner == 1) {  // one contiguous run
+      out[0] = static_cast<float>(sum_of_run(in, len) * scale);
       return;
     }
     thread_local std::vector<double> sums;
