@@ -88,6 +88,21 @@ void interleave_planes(const float* const* planes, std::int64_t lanes, std::int6
   }
 }
 
+// out[j] = in[j step] for j < count. Steps 1 and 2 (every strided layer of ResNets and MobileNets)
+// as constants, so the compiler copies and de-interleaves whole vectors: the general loop's scalar
+// copies were 8% of a 3x3 stride-2 layer's time (128 channels, 56² in).
+void copy_strided(const float* in, std::int64_t count, std::int64_t step, float* out) {
+  if (step == 1) {
+#pragma omp simd
+    for (std::int64_t j = 0; j < count; ++j) out[j] = in[j];
+  } else if (step == 2) {
+#pragma omp simd
+    for (std::int64_t j = 0; j < count; ++j) out[j] = in[2 * j];
+  } else {
+    for (std::int64_t j = 0; j < count; ++j) out[j] = in[j * step];
+  }
+}
+
 // Writes channels [c0, c1) of planes (h x w each) as their column phases (PatchGeometry::phases),
 // the phases some tap reads only (needed[q]; a 1 x 1 stride-2 convolution reads one of two).
 void input_phases(const float* planes, std::int64_t c0, std::int64_t c1, std::int64_t h, std::int64_t w, std::int64_t sw,
@@ -98,14 +113,7 @@ void input_phases(const float* planes, std::int64_t c0, std::int64_t c1, std::in
       for (std::int64_t iy = 0; iy < h && needed[static_cast<std::size_t>(q)]; ++iy) {
         const float* in = planes + (c * h + iy) * w + q;
         float* out = phases + ((c * sw + q) * h + iy) * phase_w;
-        const std::int64_t count = (w - q + sw - 1) / sw;
-        // Stride 2 (every strided layer of ResNets and MobileNets) as a constant, so the compiler
-        // de-interleaves whole vectors: the general loop's scalar copies were 8% of a 3x3 stride-2
-        // layer's time (128 channels, 56² in).
-        if (sw == 2)
-          for (std::int64_t j = 0; j < count; ++j) out[j] = in[2 * j];
-        else
-          for (std::int64_t j = 0; j < count; ++j) out[j] = in[j * sw];
+        copy_strided(in, (w - q + sw - 1) / sw, sw, out);
       }
 }
 
@@ -685,15 +693,7 @@ Conv::PhasePlanes Conv::phase_planes(const Call& c) {
           }
           const float* first = in + iy * c.w + lo * c.sw + qx - c.pl;
           for (std::int64_t j = 0; j < lo; ++j) row[j] = 0.0f;
-          if (c.sw == 1) {
-#pragma omp simd
-            for (std::int64_t j = 0; j < hi - lo; ++j) row[lo + j] = first[j];
-          } else if (c.sw == 2) {  // as a constant: whole vectors de-interleaved
-#pragma omp simd
-            for (std::int64_t j = 0; j < hi - lo; ++j) row[lo + j] = first[2 * j];
-          } else {
-            for (std::int64_t j = 0; j < hi - lo; ++j) row[lo + j] = first[j * c.sw];
-          }
+          copy_strided(first, hi - lo, c.sw, row + lo);
           for (std::int64_t j = hi; j < p.wq; ++j) row[j] = 0.0f;
         }
       }

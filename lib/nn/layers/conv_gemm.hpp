@@ -40,7 +40,6 @@ struct PatchGeometry {
 struct WinogradTiling {
   struct Tile {
     std::int64_t y, x;  // its first output
-    std::int64_t phase_row, phase_col;  // and its phase's
   };
   std::int64_t m, dh, dw, tiles_y, tiles_x;
   WinogradTiling(std::int64_t tile, const PatchGeometry& g)
@@ -49,7 +48,7 @@ struct WinogradTiling {
   Tile at(std::int64_t tile) const {
     const std::int64_t per_phase = tiles_y * tiles_x, phase = tile / per_phase, within = tile % per_phase;
     const std::int64_t a = phase / dw, b = phase % dw;
-    return {a + dh * m * (within / tiles_x), b + dw * m * (within % tiles_x), a, b};
+    return {a + dh * m * (within / tiles_x), b + dw * m * (within % tiles_x)};
   }
   // Tile t's column in its phase's grid: a run of tiles along a tile row ends at tiles_x.
   std::int64_t column(std::int64_t tile) const { return tile % (tiles_y * tiles_x) % tiles_x; }
