@@ -19,6 +19,15 @@ struct GemmEpilogue {
   const ActivationFn* activation = nullptr;  // Activation::None or null: none
 };
 
+// The same for a product whose rows are output channels (a pointwise convolution's, weights
+// times input planes): a bias per row, then a residual laid out like C (a ResNet block's Add),
+// then the activation. Each may be null; bias and residual point at C's first row and column.
+struct GemmRowEpilogue {
+  const float* bias = nullptr;
+  const float* residual = nullptr;
+  const ActivationFn* activation = nullptr;
+};
+
 struct PatchGeometry {
   std::int64_t h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl;
   // For a column stride sw > 1, optionally the input split into its sw column phases (column j of
@@ -88,12 +97,13 @@ struct ConvGemm {
   void (*sgemm)(const float* a, std::int64_t m, std::int64_t k, std::int64_t lda, const float* packed, std::int64_t n, std::int64_t p0,
                 std::int64_t p1, float* c, std::int64_t ldc, const GemmEpilogue* epilogue);
   // The same kernel with A (m x k) known at load, packed into slivers of sgemm_mr rows: C's rows
-  // of slivers [s0, s1) (c points at row s0 * sgemm_mr), n columns, = A * B (k x n, ldb apart).
+  // of slivers [s0, s1) (c points at row s0 * sgemm_mr), n columns, = A * B (k x n, ldb apart),
+  // then the epilogue (null: none; its bias and residual, too, start at row s0 * sgemm_mr).
   std::int64_t sgemm_mr;
   std::int64_t (*sgemm_packed_a_floats)(std::int64_t m, std::int64_t k);
   void (*sgemm_pack_a)(const float* a, std::int64_t m, std::int64_t k, float* packed);
   void (*sgemm_packed_a)(const float* packed, std::int64_t m, std::int64_t k, std::int64_t s0, std::int64_t s1, const float* b,
-                         std::int64_t ldb, std::int64_t n, float* c, std::int64_t ldc);
+                         std::int64_t ldb, std::int64_t n, float* c, std::int64_t ldc, const GemmRowEpilogue* epilogue);
   // A convolution on it: one group's weights (cout_g x k) packed by sgemm_pack_a, im2col panels
   // of sgemm_nr output pixels packed from src (the group's input planes) as the kernel reads them.
   // Writes output channels [s0 sgemm_mr, min(cout_g, s1 sgemm_mr)) at output pixels [q0, q1),

@@ -216,9 +216,38 @@ inline void pack_a(const float* a, std::int64_t m, std::int64_t k, float* packed
       }
 }
 
-// C (rows [s0 kMr, min(m, s1 kMr)) of A, n columns, ldc apart) = A (packed) * B (k x n, ldb apart).
-inline void gemm_packed_a(const float* packed, std::int64_t m, std::int64_t k, std::int64_t s0, std::int64_t s1, const float* b,
-                          std::int64_t ldb, std::int64_t n, float* c, std::int64_t ldc) {
+// The row epilogue on C's tile (rows x cols, ldc apart; bias at the tile's first row, residual
+// laid out like the tile): f(c + bias + residual), in that order, as Conv's separate pass did it.
+template <class F>
+[[gnu::always_inline]] inline void finish_tile_rows(float* c, std::int64_t ldc, int rows, std::int64_t cols, const float* bias,
+                                                    const float* residual, F f) {
+  for (int i = 0; i < rows; ++i) {
+    float* row = c + i * ldc;
+    const float* add = residual != nullptr ? residual + i * ldc : nullptr;
+    const f32x16 b = f32x16{} + (bias != nullptr ? bias[i] : 0.0f);
+    std::int64_t j = 0;
+    for (; j + kLanes <= cols; j += kLanes) {
+      f32x16 v, r{};
+      std::memcpy(&v, row + j, sizeof v);
+      if (add != nullptr) std::memcpy(&r, add + j, sizeof r);
+      v = f(v + b + r);
+      std::memcpy(row + j, &v, sizeof v);
+    }
+    if (j < cols) {
+      const auto bytes = static_cast<std::size_t>(cols - j) * sizeof(float);
+      f32x16 v{}, r{};
+      std::memcpy(&v, row + j, bytes);
+      if (add != nullptr) std::memcpy(&r, add + j, bytes);
+      v = f(v + b + r);
+      std::memcpy(row + j, &v, bytes);
+    }
+  }
+}
+
+// gemm_packed_a below, with its epilogue's activation as f.
+template <class F>
+inline void gemm_packed_a_with(const float* packed, std::int64_t m, std::int64_t k, std::int64_t s0, std::int64_t s1, const float* b,
+                               std::int64_t ldb, std::int64_t n, float* c, std::int64_t ldc, const GemmRowEpilogue* epilogue, F f) {
   constexpr std::int64_t kNc = 16 * kNr;  // columns per block: B's packed block (kKc x kNc) stays in L2
   thread_local std::vector<float> block;
   for (std::int64_t j0 = 0; j0 < n; j0 += kNc) {
@@ -246,14 +275,24 @@ inline void gemm_packed_a(const float* packed, std::int64_t m, std::int64_t k, s
         const float* bp = block.data() + p * kc * kNr;
         for (std::int64_t s = s0; s < s_end; ++s) {
           const int rows = static_cast<int>(std::min<std::int64_t>(kMr, m - s * kMr));
-          micro_kernel_rows(rows, packed + (s * k + k0) * kMr, bp, kc, c + (s * kMr - s0 * kMr) * ldc + j0 + p * kNr, ldc, cols,
-                            k0 > 0, next_sliver(packed, k, k0, s, s_end));
+          const std::int64_t offset = (s * kMr - s0 * kMr) * ldc + j0 + p * kNr;
+          micro_kernel_rows(rows, packed + (s * k + k0) * kMr, bp, kc, c + offset, ldc, cols, k0 > 0, next_sliver(packed, k, k0, s, s_end));
+          if (epilogue != nullptr && k0 + kc == k)
+            finish_tile_rows(c + offset, ldc, rows, cols, epilogue->bias != nullptr ? epilogue->bias + (s - s0) * kMr : nullptr,
+                             epilogue->residual != nullptr ? epilogue->residual + offset : nullptr, f);
         }
       }
     }
   }
 }
 
+// C (rows [s0 kMr, min(m, s1 kMr)) of A, n columns, ldc apart) = A (packed) * B (k x n, ldb apart),
+// then the epilogue (null: none) on each tile after its last block of depth, while it is in cache.
+inline void gemm_packed_a(const float* packed, std::int64_t m, std::int64_t k, std::int64_t s0, std::int64_t s1, const float* b,
+                          std::int64_t ldb, std::int64_t n, float* c, std::int64_t ldc, const GemmRowEpilogue* epilogue) {
+  with_vector_activation(epilogue != nullptr && epilogue->activation != nullptr ? *epilogue->activation : ActivationFn{},
+                         [&](auto f) { gemm_packed_a_with(packed, m, k, s0, s1, b, ldb, n, c, ldc, epilogue, f); });
+}
 
 // A pointwise convolution on a small plane, with its pixels as the product's rows: slivers of kMr
 // pixels cut a 7 x 7 plane's 49 into 3.5 slivers where panels of kNr pixels made it 64 columns

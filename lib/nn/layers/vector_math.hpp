@@ -31,8 +31,9 @@ using i32x16 = std::int32_t __attribute__((vector_size(kVectorBytes)));
 constexpr std::int64_t kLanes = kVectorBytes / sizeof(float);
 
 [[gnu::always_inline]] inline f32x16 exp16(f32x16 in) {
-  f32x16 x = in < 88.3762626647949f ? in : 88.3762626647949f;
-  x = x > -87.3365447504019f ? x : -87.3365447504019f;
+  // Clamps that keep NaN (a comparison with NaN is false), which then runs through to the result.
+  f32x16 x = in > 88.3762626647949f ? 88.3762626647949f : in;
+  x = x < -87.3365447504019f ? -87.3365447504019f : x;
   // Adding 1.5 * 2^23 rounds x / ln2 to an integer n, left in the low mantissa bits.
   const f32x16 k = x * 1.44269504088896341f + 12582912.0f;
   const f32x16 n = k - 12582912.0f;
@@ -45,8 +46,7 @@ constexpr std::int64_t kLanes = kVectorBytes / sizeof(float);
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
   const i32x16 two_to_n = ((std::bit_cast<i32x16>(k) - 0x4B400000) + 127) << 23;  // 0x4B400000: 1.5 * 2^23's bits
-  const f32x16 e = p * std::bit_cast<f32x16>(two_to_n);
-  return in != in ? in : e;
+  return p * std::bit_cast<f32x16>(two_to_n);
 }
 
 [[gnu::always_inline]] inline f32x16 sigmoid16(f32x16 x) { return 1.0f / (1.0f + exp16(-x)); }
