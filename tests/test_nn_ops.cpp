@@ -701,6 +701,10 @@ TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asy
       {1, 8, 16, 1, 6, 70, 3, 3, 1, 1, 40, 40, 40, 40, 40, 40, true, false}, // ASPP-like dilation past half a row: half-row blocks
       {1, 16, 32, 2, 12, 13, 3, 3, 1, 1, 2, 3, 2, 3, 2, 3, false, true},    // dilated, 2 groups of 16
       {2, 6, 16, 1, 19, 37, 3, 3, 2, 2, 3, 3, 3, 3, 3, 3, true, false},     // dilated, stride 2 (column phases), batch 2
+      // Dense layers with a window: the indirect product too.
+      {1, 64, 100, 1, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, true},      // 100 channels on 7 x 7: blocks of slivers, the last partial
+      {1, 64, 16, 1, 128, 128, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, true},   // strips of output rows: 62, then 2
+      {1, 64, 8, 1, 70, 250, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false, false},  // strips of 64 and 6 rows, stride 1
   };
   for (const auto& c : fixed) check_conv(dir, c, rng);
   // Randomised shapes.

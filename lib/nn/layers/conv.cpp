@@ -665,19 +665,22 @@ void Conv::winograd(const Call& c, int m) const {
     luojia::detail::parallel_for(std::int64_t{0}, n * out_channels_, [&](std::int64_t plane) { finish(y.data() + plane * plane_out, plane_out); });
 }
 
-// The input as its phase planes (ConvGemm::indirect_gemm): per channel, sh x sw planes of hq x wq
-// values, plane (qy, qx) holding the padded input's rows qy, qy + sh, ... and columns qx, qx + sw,
-// ...; hq and wq are the output's rows and columns plus the taps' reach, so that output (y, x)
-// reads plane (ky dh mod sh, kx dw mod sw) at (y + ky dh / sh, x + kx dw / sw). Zeros past the last
-// plane: the last panel of positions reads up to a panel past its end.
-Conv::PhasePlanes Conv::phase_planes(const Call& c) {
-  PhasePlanes p;
-  p.hq = c.ho + (c.kh - 1) * c.dh / c.sh;
+// The input as its phase planes (ConvGemm::indirect_gemm), for output rows [y0, y0 + rows): per
+// channel, sh x sw planes of hq x wq values, plane (qy, qx) holding the padded input's rows
+// (y0 + i) sh + qy and columns j sw + qx; hq and wq are the rows' and the output's columns plus the
+// taps' reach, so that output (y0 + y, x) reads plane (ky dh mod sh, kx dw mod sw) at
+// (y + ky dh / sh, x + kx dw / sw). Zeros past the last plane: the last panel of positions reads up
+// to a panel past its end.
+void Conv::phase_planes(const Call& c, std::int64_t y0, std::int64_t rows, PhasePlanes& p) {
+  p.hq = rows + (c.kh - 1) * c.dh / c.sh;
   p.wq = c.wo + (c.kw - 1) * c.dw / c.sw;
   p.per_channel = c.sh * c.sw * p.hq * p.wq;
   const std::int64_t channels = c.n * c.cin, slack = p.wq + 2 * 64;  // past the last plane: a row and two panels (64 >= any nr)
   const std::size_t total = static_cast<std::size_t>(channels * p.per_channel + slack);
-  p.values = std::make_unique_for_overwrite<float[]>(total);
+  if (total > p.capacity) {
+    p.values = std::make_unique_for_overwrite<float[]>(total);
+    p.capacity = total;
+  }
   float* values = p.values.get();
   std::fill(values + channels * p.per_channel, values + total, 0.0f);
   // Per column phase, the columns j whose input column ix = j sw + qx - pl lies inside: [j0, j1).
@@ -695,7 +698,7 @@ Conv::PhasePlanes Conv::phase_planes(const Call& c) {
         const std::int64_t lo = j0[static_cast<std::size_t>(qx)], hi = j1[static_cast<std::size_t>(qx)];
         for (std::int64_t i = 0; i < p.hq; ++i) {
           float* row = values + ch * p.per_channel + ((qy * c.sw + qx) * p.hq + i) * p.wq;
-          const std::int64_t iy = i * c.sh + qy - c.pt;
+          const std::int64_t iy = (y0 + i) * c.sh + qy - c.pt;
           if (iy < 0 || iy >= c.h || lo == hi) {
             std::fill(row, row + p.wq, 0.0f);
             continue;
@@ -707,66 +710,76 @@ Conv::PhasePlanes Conv::phase_planes(const Call& c) {
         }
       }
   });
-  return p;
 }
 
-// Grouped convolutions with few output channels per group (ResNeXt's 4 to 32, RegNet's): the
-// indirect product on the phase planes, tasks over groups and panels of output positions, each
-// writing the valid positions of its tile into the output planes, then the epilogue.
+// The indirect product on the phase planes (grouped convolutions with few output channels per
+// group, as ResNeXt's and RegNet's, and dense ones with a window): tasks over groups, panels of
+// output positions and blocks of output channels, each writing the valid positions of its tile
+// into the output planes, then the epilogue. Large planes go in strips of output rows, so that the
+// planes stay bounded (about 4 MB) and are read while in cache.
 void Conv::indirect_product(const Call& c) const {
   const ConvGemm& gemm = *gemm_;
-  const PhasePlanes planes = phase_planes(c);
-  const std::int64_t hq = planes.hq, wq = planes.wq, plane = hq * wq, cout_g = c.cout_g, k = c.k;
-  std::vector<std::int64_t> offsets(static_cast<std::size_t>(k));
-  for (std::int64_t ci = 0; ci < c.cin_g; ++ci)
-    for (std::int64_t ky = 0; ky < c.kh; ++ky)
-      for (std::int64_t kx = 0; kx < c.kw; ++kx) {
-        const std::int64_t phase = (ky * c.dh % c.sh) * c.sw + kx * c.dw % c.sw;
-        offsets[static_cast<std::size_t>((ci * c.kh + ky) * c.kw + kx)] =
-            ci * planes.per_channel + phase * plane + ky * c.dh / c.sh * wq + kx * c.dw / c.sw;
-      }
+  const std::int64_t reach = (c.kh - 1) * c.dh / c.sh, wq = c.wo + (c.kw - 1) * c.dw / c.sw;
+  const std::int64_t per_row = c.n * c.cin * c.sh * c.sw * wq;  // phase-plane floats per output row
+  const std::int64_t strip = std::clamp<std::int64_t>((std::int64_t{1} << 20) / std::max<std::int64_t>(1, per_row) - reach, 1, c.ho);
+  const std::int64_t cout_g = c.cout_g, k = c.k;
   const float* packed = own_packed();  // packed here on first use, not inside a task
   const std::int64_t per_group = gemm.sgemm_packed_a_floats(cout_g, k);
-  const std::int64_t nr = gemm.sgemm_nr, mr = gemm.sgemm_mr, positions = c.ho * wq, panels = (positions + nr - 1) / nr;
-  // Chunks of panels: tasks enough for the threads, at most 8 panels (the tile stays in L2).
+  const std::int64_t nr = gemm.sgemm_nr, mr = gemm.sgemm_mr;
   const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
-  const std::int64_t per_chunk = std::clamp<std::int64_t>(panels * c.n * group_ / want, 1, 8);
-  const std::int64_t chunks = (panels + per_chunk - 1) / per_chunk;
-  // Where chunks and groups are still fewer tasks than wanted (a dense layer on a small plane),
-  // the output channels split too, in whole slivers.
-  const std::int64_t slivers = (cout_g + mr - 1) / mr;
-  std::int64_t channel_blocks = 1;
-  while (c.n * group_ * chunks * channel_blocks < want && channel_blocks * 2 <= slivers) channel_blocks *= 2;
-  const std::int64_t per_block = (slivers + channel_blocks - 1) / channel_blocks;
-  luojia::detail::parallel_for(std::int64_t{0}, c.n * group_ * chunks * channel_blocks, [&](std::int64_t t) {
-    const std::int64_t cb = t % channel_blocks, chunk = t / channel_blocks % chunks, g = t / channel_blocks / chunks % group_;
-    const std::int64_t b = t / channel_blocks / chunks / group_;
-    const std::int64_t c0 = cb * per_block * mr, c1 = std::min(cout_g, c0 + per_block * mr);
-    if (c0 >= c1) return;
-    const std::int64_t p0 = chunk * per_chunk * nr, p1 = std::min(positions, p0 + per_chunk * nr), ldc = per_chunk * nr;
-    thread_local std::vector<float> tile;
-    tile.resize(static_cast<std::size_t>((c1 - c0) * ldc));
-    const float* base = planes.values.get() + (b * c.cin + g * c.cin_g) * planes.per_channel;
-    gemm.indirect_gemm(packed + g * per_group + c0 * k, c1 - c0, k, base, offsets.data(), p0, p1, tile.data(), ldc);
-    // The tile's valid positions are one run of each output plane (whole rows between partial
-    // ones): copied with the bias row by row, then the epilogue on the run at once.
-    const std::int64_t y_first = p0 / wq, y_last = (p1 - 1) / wq;
-    const std::int64_t start = y_first * c.wo + std::min(c.wo, p0 - y_first * wq);
-    const std::int64_t end = y_last * c.wo + std::min(c.wo, p1 - y_last * wq);
-    for (std::int64_t co = 0; co < c1 - c0; ++co) {
-      const std::int64_t channel = g * cout_g + c0 + co;
-      const float bias = bias_[static_cast<std::size_t>(channel)];
-      float* out = c.y.data() + (b * out_channels_ + channel) * c.plane_out;
-      for (std::int64_t y = y_first; y <= y_last; ++y) {
-        const std::int64_t x0 = std::max<std::int64_t>(0, p0 - y * wq), x1 = std::min(c.wo, p1 - y * wq);
-        const float* src = tile.data() + co * ldc + (y * wq - p0);
-        float* dst = out + y * c.wo;
+  PhasePlanes planes;
+  std::vector<std::int64_t> offsets(static_cast<std::size_t>(k));
+  for (std::int64_t y0 = 0; y0 < c.ho; y0 += strip) {
+    const std::int64_t rows = std::min(strip, c.ho - y0);
+    phase_planes(c, y0, rows, planes);
+    const std::int64_t hq = planes.hq, plane = hq * wq;
+    for (std::int64_t ci = 0; ci < c.cin_g; ++ci)
+      for (std::int64_t ky = 0; ky < c.kh; ++ky)
+        for (std::int64_t kx = 0; kx < c.kw; ++kx) {
+          const std::int64_t phase = (ky * c.dh % c.sh) * c.sw + kx * c.dw % c.sw;
+          offsets[static_cast<std::size_t>((ci * c.kh + ky) * c.kw + kx)] =
+              ci * planes.per_channel + phase * plane + ky * c.dh / c.sh * wq + kx * c.dw / c.sw;
+        }
+    const std::int64_t positions = rows * wq, panels = (positions + nr - 1) / nr;
+    // Chunks of panels: tasks enough for the threads, at most 8 panels (the tile stays in L2).
+    const std::int64_t per_chunk = std::clamp<std::int64_t>(panels * c.n * group_ / want, 1, 8);
+    const std::int64_t chunks = (panels + per_chunk - 1) / per_chunk;
+    // Where chunks and groups are still fewer tasks than wanted (a dense layer on a small plane),
+    // the output channels split too, in whole slivers.
+    const std::int64_t slivers = (cout_g + mr - 1) / mr;
+    std::int64_t channel_blocks = 1;
+    while (c.n * group_ * chunks * channel_blocks < want && channel_blocks * 2 <= slivers) channel_blocks *= 2;
+    const std::int64_t per_block = (slivers + channel_blocks - 1) / channel_blocks;
+    luojia::detail::parallel_for(std::int64_t{0}, c.n * group_ * chunks * channel_blocks, [&](std::int64_t t) {
+      const std::int64_t cb = t % channel_blocks, chunk = t / channel_blocks % chunks, g = t / channel_blocks / chunks % group_;
+      const std::int64_t b = t / channel_blocks / chunks / group_;
+      const std::int64_t c0 = cb * per_block * mr, c1 = std::min(cout_g, c0 + per_block * mr);
+      if (c0 >= c1) return;
+      const std::int64_t p0 = chunk * per_chunk * nr, p1 = std::min(positions, p0 + per_chunk * nr), ldc = per_chunk * nr;
+      thread_local std::vector<float> tile;
+      tile.resize(static_cast<std::size_t>((c1 - c0) * ldc));
+      const float* base = planes.values.get() + (b * c.cin + g * c.cin_g) * planes.per_channel;
+      gemm.indirect_gemm(packed + g * per_group + c0 * k, c1 - c0, k, base, offsets.data(), p0, p1, tile.data(), ldc);
+      // The tile's valid positions are one run of each output plane (whole rows between partial
+      // ones): copied with the bias row by row, then the epilogue on the run at once.
+      const std::int64_t y_first = p0 / wq, y_last = (p1 - 1) / wq;
+      const std::int64_t start = (y0 + y_first) * c.wo + std::min(c.wo, p0 - y_first * wq);
+      const std::int64_t end = (y0 + y_last) * c.wo + std::min(c.wo, p1 - y_last * wq);
+      for (std::int64_t co = 0; co < c1 - c0; ++co) {
+        const std::int64_t channel = g * cout_g + c0 + co;
+        const float bias = bias_[static_cast<std::size_t>(channel)];
+        float* out = c.y.data() + (b * out_channels_ + channel) * c.plane_out;
+        for (std::int64_t y = y_first; y <= y_last; ++y) {
+          const std::int64_t x0 = std::max<std::int64_t>(0, p0 - y * wq), x1 = std::min(c.wo, p1 - y * wq);
+          const float* src = tile.data() + co * ldc + (y * wq - p0);
+          float* dst = out + (y0 + y) * c.wo;
 #pragma omp simd
-        for (std::int64_t x = x0; x < x1; ++x) dst[x] = src[x] + bias;
+          for (std::int64_t x = x0; x < x1; ++x) dst[x] = src[x] + bias;
+        }
+        if (start < end) c.finish(out + start, end - start);
       }
-      if (start < end) c.finish(out + start, end - start);
-    }
-  });
+    });
+  }
 }
 
 bool Conv::small_plane_product(const Call& c) const {

@@ -41,11 +41,14 @@ private:
     const float* data() const { return values.get(); }
   };
   static ColumnPhases column_phases(const Call& c);
+  // The phase planes of output rows [y0, y0 + rows) (phase_planes()), in a buffer kept for the
+  // strips after.
   struct PhasePlanes {
     std::unique_ptr<float[]> values;
+    std::size_t capacity = 0;
     std::int64_t hq = 0, wq = 0, per_channel = 0;
   };
-  static PhasePlanes phase_planes(const Call& c);
+  static void phase_planes(const Call& c, std::int64_t y0, std::int64_t rows, PhasePlanes& p);
   void indirect_product(const Call& c) const;
   void pointwise_product(const Call& c) const;
   bool pointwise_pixel_rows(const Call& c) const;  // false: panels of pixels pad less here
