@@ -26,6 +26,27 @@ double sum_of_run(const float* values, std::int64_t n) {
   return total;
 }
 
+// out[ox] = the max (or sum) of in[ox S - pl + kx] over kx < kw, for ox in [x0, x1) (windows
+// inside the row): a pass per kx along the output row, with the stride S a constant so that the
+// compiler loads and de-interleaves whole vectors. Value by value, ResNet's 3 x 3 stride-2 max pool
+// on 64 x 112 x 112 took 0.67 ms, three times ONNX Runtime's.
+template <std::int64_t S>
+void window_along_row(const float* in, std::int64_t x0, std::int64_t x1, std::int64_t kw, std::int64_t pl, bool max, float* out) {
+  const float* q = in - pl;
+#pragma omp simd
+  for (std::int64_t ox = x0; ox < x1; ++ox) out[ox] = q[ox * S];
+  for (std::int64_t kx = 1; kx < kw; ++kx) {
+    const float* r = q + kx;
+    if (max) {
+#pragma omp simd
+      for (std::int64_t ox = x0; ox < x1; ++ox) out[ox] = out[ox] < r[ox * S] ? r[ox * S] : out[ox];  // std::max's order
+    } else {
+#pragma omp simd
+      for (std::int64_t ox = x0; ox < x1; ++ox) out[ox] += r[ox * S];
+    }
+  }
+}
+
 }  // namespace
 
 
@@ -82,7 +103,8 @@ void Pool::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
     // row, wo values), then down the columns of those, vectorised along the output row. Outputs
     // whose window lies inside the input skip the bounds checks; the divisor of an average is the
     // product of the valid (or padded) extents on each axis.
-    std::vector<float> rows(static_cast<std::size_t>(h * wo));
+    thread_local std::vector<float> rows;
+    rows.resize(static_cast<std::size_t>(h * wo));
     const float empty = max_ ? -std::numeric_limits<float>::infinity() : 0.0f;
     // First and one-past-last output x whose whole window lies inside the row.
     const std::int64_t last_start = w - 1 - (kw - 1) * dw + pl;  // the largest ox * sw whose window fits
@@ -99,7 +121,11 @@ void Pool::do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs)
         out[ox] = acc;
       };
       for (std::int64_t ox = 0; ox < x0; ++ox) edge(ox);
-      if (max_) {
+      if (dw == 1 && sw == 1) {
+        window_along_row<1>(in, x0, x1, kw, pl, max_, out);
+      } else if (dw == 1 && sw == 2) {
+        window_along_row<2>(in, x0, x1, kw, pl, max_, out);
+      } else if (max_) {
         for (std::int64_t ox = x0; ox < x1; ++ox) {
           const float* q = in + ox * sw - pl;
           float acc = q[0];
