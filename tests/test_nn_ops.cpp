@@ -705,6 +705,10 @@ TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asy
       {1, 64, 100, 1, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, true},      // 100 channels on 7 x 7: blocks of slivers, the last partial
       {1, 64, 16, 1, 128, 128, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, true},   // strips of output rows: 62, then 2
       {1, 64, 8, 1, 70, 250, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false, false},  // strips of 64 and 6 rows, stride 1
+      // ... and on small planes, pixels as the rows of the product (patches gathered into slivers).
+      {1, 40, 32, 1, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, true},     // DenseNet's 32 channels on 14 x 14
+      {2, 24, 48, 1, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, false},      // batch 2, 63 pixels: the last sliver partial
+      {1, 20, 32, 1, 13, 11, 5, 3, 2, 2, 1, 1, 2, 1, 1, 2, false, true},    // 5 x 3 kernel, strides 2, asymmetric padding
   };
   for (const auto& c : fixed) check_conv(dir, c, rng);
   // Randomised shapes.

@@ -354,6 +354,7 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
   // (Taps that read only padding, as on 1 x 1 maps, are left out by small_plane_product first.)
   const bool windowed = kh > 1 || kw > 1;
   if (!pointwise && small_plane_product(c)) return;
+  if (!pointwise && windowed && windowed_pixel_rows(c)) return;
   if (!pointwise && ((group_ > 1 && cout_g <= kIndirectChannels) || (group_ == 1 && own_kernel_ && windowed))) return indirect_product(c);
   if (!pointwise && by_taps_) return tap_product(c);
   if (!pointwise && own_kernel_) return own_patch_product(c);
@@ -1044,10 +1045,7 @@ bool Conv::pointwise_pixel_rows(const Call& c) const {
   if (group_ != 1 || !own_kernel_ || plane * k > (std::int64_t{1} << 18) ||
       round_up(plane, mr) * round_up(out_channels_, nr) * 10 >= round_up(plane, nr) * round_up(out_channels_, mr) * 9)
     return false;
-  std::call_once(pixel_rows_once_, [&] {
-    pixel_rows_packed_ = Tensor(Shape{gemm.sgemm_packed_floats(k, out_channels_)});
-    gemm.sgemm_pack_b(weights_.data(), k, out_channels_, true, pixel_rows_packed_.data());
-  });
+  const float* weights = pixel_rows_weights();
   const std::int64_t panels = (out_channels_ + nr - 1) / nr;
   const std::int64_t blocks = std::min<std::int64_t>(panels, tbb::this_task_arena::max_concurrency());
   const std::int64_t per_block = (panels + blocks - 1) / blocks;
@@ -1057,10 +1055,87 @@ bool Conv::pointwise_pixel_rows(const Call& c) const {
     float* y = c.y.data() + b * out_channels_ * plane;
     // Bias and activation on the kernel's tiles while in cache; a residual (planes) afterwards.
     const GemmEpilogue epilogue{bias_.data(), c.residual ? nullptr : &c.activation};
-    gemm.sgemm_pixel_rows(c.x.data() + b * c.cin * c.plane_in, plane, k, pixel_rows_packed_.data(), out_channels_, p0, p1, y, &epilogue);
+    gemm.sgemm_pixel_rows(c.x.data() + b * c.cin * c.plane_in, plane, k, weights, out_channels_, p0, p1, y, &epilogue);
     if (c.residual)
       for (std::int64_t co = p0 * nr; co < std::min(out_channels_, p1 * nr); ++co) c.finish(y + co * plane, plane);
   });
+  return true;
+}
+
+// The weights (out_channels x k) as the pixels-as-rows product's right-hand side, packed on first use.
+const float* Conv::pixel_rows_weights() const {
+  std::call_once(pixel_rows_once_, [&] {
+    const ConvGemm& gemm = *gemm_;
+    const std::int64_t k = weights_.size() / out_channels_;
+    pixel_rows_packed_ = Tensor(Shape{gemm.sgemm_packed_floats(k, out_channels_)});
+    gemm.sgemm_pack_b(weights_.data(), k, out_channels_, true, pixel_rows_packed_.data());
+  });
+  return pixel_rows_packed_.data();
+}
+
+// A dense convolution with a window on a small plane, pixels as the product's rows (as
+// pointwise_pixel_rows): the patches are gathered once straight into slivers of sgemm_mr pixels,
+// then tasks take panels of output channels and blocks of slivers. Where the indirect product pads
+// each output row by the taps' reach and then to whole panels of 32 positions, slivers of 14 pad
+// the plane alone: a 7 x 7 plane is 63 positions in two panels there, 49 pixels in 4 slivers of 14
+// here, and DenseNet's 32 output channels one panel, not three slivers of 14.
+bool Conv::windowed_pixel_rows(const Call& c) const {
+  const ConvGemm& gemm = *gemm_;
+  const std::int64_t plane = c.plane_out, k = c.k, mr = gemm.sgemm_mr, nr = gemm.sgemm_nr;
+  const auto round_up = [](std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; };
+  const std::int64_t positions = c.ho * (c.wo + (c.kw - 1) * c.dw / c.sw);  // the indirect product's
+  const std::int64_t s_count = (plane + mr - 1) / mr;
+  if (group_ != 1 || !own_kernel_ || s_count * mr * k > (std::int64_t{1} << 18) ||
+      round_up(plane, mr) * round_up(out_channels_, nr) * 10 >= round_up(positions, nr) * round_up(out_channels_, mr) * 9)
+    return false;
+  const float* weights = pixel_rows_weights();
+  // (Not thread_local: a thread waiting below may run another tile's tasks, this layer's too.)
+  const auto slivers = std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(s_count * mr * k));
+  float* a = slivers.get();
+  const std::int64_t panels = (out_channels_ + nr - 1) / nr;
+  const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
+  const std::int64_t sliver_blocks = std::clamp<std::int64_t>((want + panels - 1) / panels, 1, s_count);
+  const std::int64_t per_block = (s_count + sliver_blocks - 1) / sliver_blocks;
+  for (std::int64_t b = 0; b < c.n; ++b) {
+    const float* x = c.x.data() + b * c.cin * c.plane_in;
+    // a[(s k + kk) mr + i]: tap kk = (ci kh + ky) kw + kx of pixel s mr + i, zero where it reads
+    // padding or lies past the plane; a sliver's pixels in runs along output rows.
+    luojia::detail::parallel_for(std::int64_t{0}, s_count, [&](std::int64_t s) {
+      float* dst = a + s * k * mr;
+      std::fill(dst, dst + k * mr, 0.0f);
+      for (std::int64_t i0 = 0; i0 < mr && s * mr + i0 < plane;) {
+        const std::int64_t p = s * mr + i0, oy = p / c.wo, ox0 = p % c.wo;
+        const std::int64_t run = std::min({mr - i0, c.wo - ox0, plane - p});
+        for (std::int64_t ci = 0; ci < c.cin; ++ci)
+          for (std::int64_t ky = 0; ky < c.kh; ++ky) {
+            const std::int64_t iy = oy * c.sh - c.pt + ky * c.dh;
+            if (iy < 0 || iy >= c.h) continue;
+            const float* row = x + ci * c.plane_in + iy * c.w;
+            for (std::int64_t kx = 0; kx < c.kw; ++kx) {
+              float* out = dst + ((ci * c.kh + ky) * c.kw + kx) * mr + i0;
+              const std::int64_t ix0 = ox0 * c.sw - c.pl + kx * c.dw;
+              for (std::int64_t j = 0; j < run; ++j) {
+                const std::int64_t ix = ix0 + j * c.sw;
+                if (ix >= 0 && ix < c.w) out[j] = row[ix];
+              }
+            }
+          }
+        i0 += run;
+      }
+    });
+    float* y = c.y.data() + b * out_channels_ * plane;
+    luojia::detail::parallel_for(std::int64_t{0}, panels * sliver_blocks, [&](std::int64_t t) {
+      const std::int64_t p = t / sliver_blocks, s0 = t % sliver_blocks * per_block, s1 = std::min(s_count, s0 + per_block);
+      if (s0 >= s1) return;
+      // Bias and activation on the kernel's tiles; a residual (planes) afterwards.
+      const GemmEpilogue epilogue{bias_.data(), c.residual ? nullptr : &c.activation};
+      gemm.sgemm_pixel_rows_packed(a, plane, k, weights, out_channels_, p, p + 1, s0, s1, y, &epilogue);
+      if (c.residual) {
+        const std::int64_t first = s0 * mr, last = std::min(plane, s1 * mr);
+        for (std::int64_t co = p * nr; co < std::min(out_channels_, (p + 1) * nr); ++co) c.finish(y + co * plane + first, last - first);
+      }
+    });
+  }
   return true;
 }
 

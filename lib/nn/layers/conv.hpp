@@ -52,6 +52,8 @@ private:
   void indirect_product(const Call& c) const;
   void pointwise_product(const Call& c) const;
   bool pointwise_pixel_rows(const Call& c) const;  // false: panels of pixels pad less here
+  bool windowed_pixel_rows(const Call& c) const;   // the same for a layer with a window
+  const float* pixel_rows_weights() const;
   Window2d window_;
   std::int64_t group_ = 1;
   std::int64_t out_channels_ = 0;

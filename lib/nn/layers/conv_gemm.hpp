@@ -124,6 +124,11 @@ struct ConvGemm {
   // (channel c's plane at y + c plane), then the epilogue (null: none; a bias per output channel).
   void (*sgemm_pixel_rows)(const float* x, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n, std::int64_t p0,
                            std::int64_t p1, float* y, const GemmEpilogue* epilogue);
+  // Its product on pixels the caller laid out in slivers of sgemm_mr (a[(s k + kk) sgemm_mr + i]
+  // is row kk of pixel s sgemm_mr + i, zero past the plane): the pixels of slivers [s0, s1) only.
+  void (*sgemm_pixel_rows_packed)(const float* a, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n,
+                                  std::int64_t p0, std::int64_t p1, std::int64_t s0, std::int64_t s1, float* y,
+                                  const GemmEpilogue* epilogue);
   // A convolution without im2col (conv_indirect.cpp): C (rows x (p1 - p0), ldc apart) = A (rows x
   // k, packed by sgemm_pack_a) times B, whose row kk at position p is base[offsets[kk] + p]: the
   // input's phase planes (Conv::phase_planes) read in place, positions [p0, p1) of the output's

@@ -301,13 +301,16 @@ inline void gemm_packed_a(const float* packed, std::int64_t m, std::int64_t k, s
 // output channels [p0 kNr, min(n, p1 kNr)) of y (channel c's plane at y + c plane), through a
 // buffer of each panel's results transposed back into planes (rows_to_planes). The epilogue (null:
 // none; its bias one per output channel) is applied to the buffer first, while it is in cache.
+inline void gemm_pixel_rows_packed(const float* a, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n,
+                                   std::int64_t p0, std::int64_t p1, std::int64_t s0, std::int64_t s1, float* y,
+                                   const GemmEpilogue* epilogue);
+
 inline void gemm_pixel_rows(const float* x, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n, std::int64_t p0,
                             std::int64_t p1, float* y, const GemmEpilogue* epilogue) {
   thread_local std::vector<float> buffer;
   const std::int64_t s_count = slivers(plane);
-  buffer.resize(static_cast<std::size_t>(s_count * kMr * (k + kNr)));
+  buffer.resize(static_cast<std::size_t>(s_count * kMr * k));
   float* a = buffer.data();
-  float* tile = a + s_count * k * kMr;  // one panel's results, row i = pixel i, kNr columns
   // The pixels' slivers, k-major: a[(s k + kk) kMr + i] = x[kk plane + s kMr + i].
   // (Fixed-size copies: with a run-time count each row was a libc memcpy and memset call, 3% of
   // MobileNetV3's time.)
@@ -324,25 +327,39 @@ inline void gemm_pixel_rows(const float* x, std::int64_t plane, std::int64_t k, 
       }
     }
   }
+  gemm_pixel_rows_packed(a, plane, k, packed, n, p0, p1, 0, s_count, y, epilogue);
+}
+
+// The product of gemm_pixel_rows on pixels already in slivers (a[(s k + kk) kMr + i], k-major: the
+// sliver layout pack_a writes, with the pixels as the rows), for the pixels of slivers [s0, s1)
+// only: other tasks may take the other slivers of the same panels.
+inline void gemm_pixel_rows_packed(const float* a, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n,
+                                   std::int64_t p0, std::int64_t p1, std::int64_t s0, std::int64_t s1, float* y,
+                                   const GemmEpilogue* epilogue) {
+  const std::int64_t first = s0 * kMr, pixels = std::min(plane, s1 * kMr) - first;
+  if (pixels <= 0) return;
+  thread_local std::vector<float> buffer;
+  buffer.resize(static_cast<std::size_t>((s1 - s0) * kMr * kNr));
+  float* tile = buffer.data();  // one panel's results, row i = pixel first + i, kNr columns
   for (std::int64_t p = p0; p < p1; ++p) {
     const std::int64_t cols = std::min(kNr, n - p * kNr);
     for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
       const std::int64_t kc = std::min(kKc, k - k0);
       const float* bp = packed + (p * k + k0) * kNr;
-      for (std::int64_t s = 0; s < s_count; ++s) {
+      for (std::int64_t s = s0; s < s1; ++s) {
         const int rows = static_cast<int>(std::min<std::int64_t>(kMr, plane - s * kMr));
-        micro_kernel_rows(rows, a + (s * k + k0) * kMr, bp, kc, tile + s * kMr * kNr, kNr, kNr, k0 > 0, nullptr);
+        micro_kernel_rows(rows, a + (s * k + k0) * kMr, bp, kc, tile + (s - s0) * kMr * kNr, kNr, kNr, k0 > 0, nullptr);
       }
     }
     if (epilogue != nullptr)
-      finish_tile(tile, kNr, static_cast<int>(plane), cols,
+      finish_tile(tile, kNr, static_cast<int>(pixels), cols,
                   GemmEpilogue{epilogue->bias != nullptr ? epilogue->bias + p * kNr : nullptr, epilogue->activation});
     // Back into planes, kLanes channels (columns of the panel's rows) at a time.
     for (std::int64_t j0 = 0; j0 < cols; j0 += kLanes) {
       const std::int64_t channels = std::min(kLanes, cols - j0);
       float* planes[kLanes];
-      for (std::int64_t j = 0; j < channels; ++j) planes[j] = y + (p * kNr + j0 + j) * plane;
-      rows_to_planes(tile + j0, kNr, plane, planes, channels);
+      for (std::int64_t j = 0; j < channels; ++j) planes[j] = y + (p * kNr + j0 + j) * plane + first;
+      rows_to_planes(tile + j0, kNr, pixels, planes, channels);
     }
   }
 }
