@@ -684,6 +684,8 @@ TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asy
       {1, 3, 3, 3, 7, 131, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, false, false},     // depthwise 5x5 on rows of 131
       {1, 5, 5, 5, 11, 77, 3, 3, 2, 3, 2, 1, 0, 2, 1, 0, true, true},       // depthwise direct: column stride 3, dilated rows
       {2, 4, 4, 4, 9, 40, 7, 7, 1, 1, 1, 2, 3, 5, 3, 1, true, false},       // depthwise direct: rows of 34, three-vector bands
+      {1, 5, 5, 5, 8, 45, 7, 7, 1, 1, 1, 1, 3, 3, 3, 2, true, true},        // depthwise 7x7 along rows of 44: shifted runs
+      {1, 6, 6, 6, 10, 50, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, true},       // depthwise 3x3 along rows of 50 (MobileNet's)
       {1, 19, 19, 19, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, true},     // 19 channels: a partly filled lane block
       {1, 6, 10, 1, 5, 5, 3, 3, 1, 1, 6, 6, 6, 6, 6, 6, true, true},        // dilation past the plane: the centre tap alone
       {1, 4, 8, 1, 4, 9, 3, 3, 1, 1, 5, 2, 5, 2, 5, 2, false, false},       // the top and bottom rows of taps read only padding

@@ -98,7 +98,7 @@ void with_vector_activation(const ActivationFn& f, const Run& run) {
       });
     case Activation::HardSwish:
       return run([](f32x16 v) {
-        f32x16 g = v / 6.0f + 0.5f;
+        f32x16 g = v * (1.0f / 6.0f) + 0.5f;  // within an ulp of v / 6, without a division
         g = g < 0.0f ? 0.0f : g;
         g = g > 1.0f ? 1.0f : g;
         return v * g;

@@ -446,6 +446,27 @@ template <std::size_t... I>
   return __builtin_shufflevector(a, b, (2 * I)...);
 }
 
+// Lanes S .. S + kLanes - 1 of a followed by b (one valignd with AVX-512).
+template <std::size_t S, std::size_t... I>
+[[gnu::always_inline]] inline f32x16 shifted_by(f32x16 a, f32x16 b, std::index_sequence<I...>) {
+  return __builtin_shufflevector(a, b, (S + I)...);
+}
+template <std::size_t S>
+[[gnu::always_inline]] inline f32x16 shifted(f32x16 a, f32x16 b) {
+  if constexpr (S == 0) return a;
+  else return shifted_by<S>(a, b, std::make_index_sequence<static_cast<std::size_t>(kLanes)>{});
+}
+
+// acc[v] += (the run's values from position v kLanes + S) * weight, for v < kVectors (S may
+// pass a vector: SSE2's four lanes against a 7-wide row).
+template <std::size_t S, std::int64_t kVectors>
+[[gnu::always_inline]] inline void accumulate_shifted(f32x16* acc, const f32x16* run, float weight) {
+  constexpr std::int64_t kSkip = static_cast<std::int64_t>(S) / kLanes;
+  constexpr std::size_t kShift = S % static_cast<std::size_t>(kLanes);
+#pragma GCC unroll 4
+  for (std::int64_t v = 0; v < kVectors; ++v) acc[v] += shifted<kShift>(run[v + kSkip], run[v + kSkip + 1]) * weight;
+}
+
 // dst[0..n) = src[0..n) and dst[0..n) = 0 a vector at a time, the last vector overlapping the one
 // before: short rows without a libc call each (the row-by-row padding of EfficientNet's depthwise
 // layers spent a third of its time in memmove and memset).
@@ -508,7 +529,7 @@ void Conv::depthwise_direct(const Call& c) const {
   // Padded rows: every row an output row reads; columns: every one an output reads, plus the slack
   // a last band's full vectors read (their values past wo are not stored).
   const std::int64_t hp = (ho - 1) * sh + (kh - 1) * dh + 1, wp = (wo - 1) * sw + (kw - 1) * dw + 1;
-  const std::int64_t phase_w = (wp + sw - 1) / sw + kBand * kLanes;
+  const std::int64_t phase_w = (wp + sw - 1) / sw + (kBand + 2) * kLanes;  // + 2: the shifted runs' last vectors
   // Where each tap of output (0, 0) reads in the phases: padded column j = kx dw is position
   // j / sw of phase j % sw (worked out once: a division per tap and band cost a tenth of the layer).
   std::vector<std::int64_t> tap_offsets(static_cast<std::size_t>(kh * kw));
@@ -553,8 +574,8 @@ void Conv::depthwise_direct(const Call& c) const {
     }
     // Bands of `vectors` output vectors (up to kBand), as many as the row needs: a row of 28 takes
     // two, not four with half of them past its end.
-    const auto rows = [&](auto vectors) {
-      constexpr std::int64_t kVectors = decltype(vectors)::value;
+    const auto rows = [&](auto vectors, auto width) {
+      constexpr std::int64_t kVectors = decltype(vectors)::value, kWidth = decltype(width)::value;
       for (std::int64_t oy = 0; oy < ho; ++oy) {
         float* out = dst + oy * wo;
         for (std::int64_t ox0 = 0; ox0 < wo; ox0 += kVectors * kLanes) {
@@ -562,14 +583,32 @@ void Conv::depthwise_direct(const Call& c) const {
 #pragma GCC unroll 4
           for (std::int64_t v = 0; v < kVectors; ++v) acc[v] = f32x16{} + bias;
           const float* origin = phases.data() + oy * sh * phase_w + ox0;
-          for (std::int64_t t = 0; t < kh * kw; ++t) {
-            const float* in = origin + tap_offsets[static_cast<std::size_t>(t)];
-            const float weight = kernel[t];
+          if constexpr (kWidth > 0) {
+            // Stride and dilation 1 along the row: a row of taps reads one run of the padded row,
+            // loaded once as kVectors + 1 vectors, each tap's values shifted out of them in
+            // registers (an unaligned load per tap and vector was the layer's bottleneck).
+            constexpr std::int64_t kRun = kVectors + (kWidth - 1) / kLanes + 1;
+            static_assert(kRun <= kBand + 2, "the phase rows' slack");
+            for (std::int64_t ky = 0; ky < kh; ++ky) {
+              const float* in = origin + tap_offsets[static_cast<std::size_t>(ky * kWidth)];
+              const float* weights = kernel + ky * kWidth;
+              f32x16 run[kRun];
+#pragma GCC unroll 6
+              for (std::int64_t v = 0; v < kRun; ++v) std::memcpy(&run[v], in + v * kLanes, sizeof run[v]);
+              [&]<std::size_t... X>(std::index_sequence<X...>) {
+                (accumulate_shifted<X, kVectors>(acc, run, weights[X]), ...);
+              }(std::make_index_sequence<static_cast<std::size_t>(kWidth)>{});
+            }
+          } else {
+            for (std::int64_t t = 0; t < kh * kw; ++t) {
+              const float* in = origin + tap_offsets[static_cast<std::size_t>(t)];
+              const float weight = kernel[t];
 #pragma GCC unroll 4
-            for (std::int64_t v = 0; v < kVectors; ++v) {
-              f32x16 value;
-              std::memcpy(&value, in + v * kLanes, sizeof value);
-              acc[v] += value * weight;
+              for (std::int64_t v = 0; v < kVectors; ++v) {
+                f32x16 value;
+                std::memcpy(&value, in + v * kLanes, sizeof value);
+                acc[v] += value * weight;
+              }
             }
           }
           // Whole vectors, even past the row's end: those values land on later rows of this
@@ -585,11 +624,17 @@ void Conv::depthwise_direct(const Call& c) const {
         }
       }
     };
+    const auto with_width = [&](auto vectors) {
+      if (sw == 1 && dw == 1 && kw == 3) rows(vectors, std::integral_constant<std::int64_t, 3>{});
+      else if (sw == 1 && dw == 1 && kw == 5) rows(vectors, std::integral_constant<std::int64_t, 5>{});
+      else if (sw == 1 && dw == 1 && kw == 7) rows(vectors, std::integral_constant<std::int64_t, 7>{});
+      else rows(vectors, std::integral_constant<std::int64_t, 0>{});
+    };
     const std::int64_t needed = (wo + kLanes - 1) / kLanes;
-    if (needed <= 1) rows(std::integral_constant<std::int64_t, 1>{});
-    else if (needed <= 2) rows(std::integral_constant<std::int64_t, 2>{});
-    else if (needed <= 3) rows(std::integral_constant<std::int64_t, 3>{});
-    else rows(std::integral_constant<std::int64_t, kBand>{});
+    if (needed <= 1) with_width(std::integral_constant<std::int64_t, 1>{});
+    else if (needed <= 2) with_width(std::integral_constant<std::int64_t, 2>{});
+    else if (needed <= 3) with_width(std::integral_constant<std::int64_t, 3>{});
+    else with_width(std::integral_constant<std::int64_t, kBand>{});
     c.finish(dst, plane_out);  // the plane at once: its rows are short
   });
 }
