@@ -705,8 +705,8 @@ TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asy
       {2, 6, 16, 1, 19, 37, 3, 3, 2, 2, 3, 3, 3, 3, 3, 3, true, false},     // dilated, stride 2 (column phases), batch 2
       // Dense layers with a window: the indirect product too.
       {1, 64, 100, 1, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, true},      // 100 channels on 7 x 7: blocks of slivers, the last partial
-      {1, 64, 16, 1, 128, 128, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, true},   // strips of output rows: 62, then 2
-      {1, 64, 8, 1, 70, 250, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false, false},  // strips of 64 and 6 rows, stride 1
+      {1, 64, 16, 1, 128, 128, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, true},   // strips of output rows: 4 of 14, then 8
+      {1, 64, 8, 1, 75, 250, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, false, false},  // strips of 14 rows, the last of 5, stride 1
       // ... and on small planes, pixels as the rows of the product (patches gathered into slivers).
       {1, 40, 32, 1, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, true},     // DenseNet's 32 channels on 14 x 14
       {2, 24, 48, 1, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, true, false},      // batch 2, 63 pixels: the last sliver partial

@@ -585,8 +585,8 @@ void Conv::depthwise_direct(const Call& c) const {
           const float* origin = phases.data() + oy * sh * phase_w + ox0;
           if constexpr (kWidth > 0) {
             // Stride and dilation 1 along the row: a row of taps reads one run of the padded row,
-            // loaded once as kVectors + 1 vectors, each tap's values shifted out of them in
-            // registers (an unaligned load per tap and vector was the layer's bottleneck).
+            // loaded once as kRun vectors, each tap's values shifted out of them in registers (an
+            // unaligned load per tap and vector was the layer's bottleneck).
             constexpr std::int64_t kRun = kVectors + (kWidth - 1) / kLanes + 1;
             static_assert(kRun <= kBand + 2, "the phase rows' slack");
             for (std::int64_t ky = 0; ky < kh; ++ky) {
@@ -762,12 +762,13 @@ void Conv::phase_planes(const Call& c, std::int64_t y0, std::int64_t rows, Phase
 // group, as ResNeXt's and RegNet's, and dense ones with a window): tasks over groups, panels of
 // output positions and blocks of output channels, each writing the valid positions of its tile
 // into the output planes, then the epilogue. Large planes go in strips of output rows, so that the
-// planes stay bounded (about 4 MB) and are read while in cache.
+// planes stay bounded (about 1 MB, scratch outside the session's arena) and are read while in
+// cache.
 void Conv::indirect_product(const Call& c) const {
   const ConvGemm& gemm = *gemm_;
   const std::int64_t reach = (c.kh - 1) * c.dh / c.sh, wq = c.wo + (c.kw - 1) * c.dw / c.sw;
   const std::int64_t per_row = c.n * c.cin * c.sh * c.sw * wq;  // phase-plane floats per output row
-  const std::int64_t strip = std::clamp<std::int64_t>((std::int64_t{1} << 20) / std::max<std::int64_t>(1, per_row) - reach, 1, c.ho);
+  const std::int64_t strip = std::clamp<std::int64_t>((std::int64_t{1} << 18) / std::max<std::int64_t>(1, per_row) - reach, 1, c.ho);
   const std::int64_t cout_g = c.cout_g, k = c.k;
   const float* packed = own_packed();  // packed here on first use, not inside a task
   const std::int64_t per_group = gemm.sgemm_packed_a_floats(cout_g, k);
@@ -1080,16 +1081,22 @@ void Conv::own_patch_product(const Call& c) const {
 // planes are 49 pixels, 3.5 slivers of 14 but two panels of 32, and 672 or 160 channels are whole
 // panels of 32. The input's planes are packed whole per task, so only planes whose packing stays
 // in L2 (under 256 K floats) go this way.
+// Whether slivers of sgemm_mr pixels times panels of sgemm_nr output channels pad at least a tenth
+// less than the other way round, slivers of output channels times panels of `positions` (the
+// plane's pixels, or the indirect product's grid): the pixels-as-rows results go through a buffer
+// and a transpose into planes, which the other product does not need (16 -> 96 channels on
+// 112 x 112, 2% less padding: 0.74 ms this way, 0.62 ms by panels; 40 -> 120 on 28 x 28: 0.11,
+// 0.09 ms).
+bool Conv::pixel_rows_pad_less(std::int64_t plane, std::int64_t positions) const {
+  const std::int64_t mr = gemm_->sgemm_mr, nr = gemm_->sgemm_nr;
+  const auto round_up = [](std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; };
+  return round_up(plane, mr) * round_up(out_channels_, nr) * 10 < round_up(positions, nr) * round_up(out_channels_, mr) * 9;
+}
+
 bool Conv::pointwise_pixel_rows(const Call& c) const {
   const ConvGemm& gemm = *gemm_;
-  const std::int64_t plane = c.plane_out, k = c.k, mr = gemm.sgemm_mr, nr = gemm.sgemm_nr;
-  const auto round_up = [](std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; };
-  // Only where that pads at least a tenth less: the results go through a buffer and a transpose
-  // into planes, which the panels' product does not need (16 -> 96 channels on 112 x 112, 2%
-  // less padding: 0.74 ms this way, 0.62 ms by panels; 40 -> 120 on 28 x 28: 0.11, 0.09 ms).
-  if (group_ != 1 || !own_kernel_ || plane * k > (std::int64_t{1} << 18) ||
-      round_up(plane, mr) * round_up(out_channels_, nr) * 10 >= round_up(plane, nr) * round_up(out_channels_, mr) * 9)
-    return false;
+  const std::int64_t plane = c.plane_out, k = c.k, nr = gemm.sgemm_nr;
+  if (group_ != 1 || !own_kernel_ || plane * k > (std::int64_t{1} << 18) || !pixel_rows_pad_less(plane, plane)) return false;
   const float* weights = pixel_rows_weights();
   const std::int64_t panels = (out_channels_ + nr - 1) / nr;
   const std::int64_t blocks = std::min<std::int64_t>(panels, tbb::this_task_arena::max_concurrency());
@@ -1127,11 +1134,9 @@ const float* Conv::pixel_rows_weights() const {
 bool Conv::windowed_pixel_rows(const Call& c) const {
   const ConvGemm& gemm = *gemm_;
   const std::int64_t plane = c.plane_out, k = c.k, mr = gemm.sgemm_mr, nr = gemm.sgemm_nr;
-  const auto round_up = [](std::int64_t v, std::int64_t m) { return (v + m - 1) / m * m; };
   const std::int64_t positions = c.ho * (c.wo + (c.kw - 1) * c.dw / c.sw);  // the indirect product's
   const std::int64_t s_count = (plane + mr - 1) / mr;
-  if (group_ != 1 || !own_kernel_ || s_count * mr * k > (std::int64_t{1} << 18) ||
-      round_up(plane, mr) * round_up(out_channels_, nr) * 10 >= round_up(positions, nr) * round_up(out_channels_, mr) * 9)
+  if (group_ != 1 || !own_kernel_ || s_count * mr * k > (std::int64_t{1} << 18) || !pixel_rows_pad_less(plane, positions))
     return false;
   const float* weights = pixel_rows_weights();
   // (Not thread_local: a thread waiting below may run another tile's tasks, this layer's too.)

@@ -53,6 +53,7 @@ private:
   void pointwise_product(const Call& c) const;
   bool pointwise_pixel_rows(const Call& c) const;  // false: panels of pixels pad less here
   bool windowed_pixel_rows(const Call& c) const;   // the same for a layer with a window
+  bool pixel_rows_pad_less(std::int64_t plane, std::int64_t positions) const;
   const float* pixel_rows_weights() const;
   Window2d window_;
   std::int64_t group_ = 1;

@@ -49,7 +49,6 @@ void window_along_row(const float* in, std::int64_t x0, std::int64_t x1, std::in
 
 }  // namespace
 
-
 Pool::Pool(const NodeInfo& node) : Layer(node) {
   max_ = node.op_type == "MaxPool";
   window_ = Window2d::from(node.attributes, {0, 0});

@@ -294,45 +294,9 @@ inline void gemm_packed_a(const float* packed, std::int64_t m, std::int64_t k, s
                          [&](auto f) { gemm_packed_a_with(packed, m, k, s0, s1, b, ldb, n, c, ldc, epilogue, f); });
 }
 
-// A pointwise convolution on a small plane, with its pixels as the product's rows: slivers of kMr
-// pixels cut a 7 x 7 plane's 49 into 3.5 slivers where panels of kNr pixels made it 64 columns
-// (ONNX Runtime's NCHWc kernels, too, take pixels as rows). x holds k input planes of `plane`
-// pixels; packed is the weights (n output channels x k) as pack_b packs them transposed; writes
-// output channels [p0 kNr, min(n, p1 kNr)) of y (channel c's plane at y + c plane), through a
-// buffer of each panel's results transposed back into planes (rows_to_planes). The epilogue (null:
-// none; its bias one per output channel) is applied to the buffer first, while it is in cache.
-inline void gemm_pixel_rows_packed(const float* a, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n,
-                                   std::int64_t p0, std::int64_t p1, std::int64_t s0, std::int64_t s1, float* y,
-                                   const GemmEpilogue* epilogue);
-
-inline void gemm_pixel_rows(const float* x, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n, std::int64_t p0,
-                            std::int64_t p1, float* y, const GemmEpilogue* epilogue) {
-  thread_local std::vector<float> buffer;
-  const std::int64_t s_count = slivers(plane);
-  buffer.resize(static_cast<std::size_t>(s_count * kMr * k));
-  float* a = buffer.data();
-  // The pixels' slivers, k-major: a[(s k + kk) kMr + i] = x[kk plane + s kMr + i].
-  // (Fixed-size copies: with a run-time count each row was a libc memcpy and memset call, 3% of
-  // MobileNetV3's time.)
-  for (std::int64_t s = 0; s < s_count; ++s) {
-    const std::int64_t rows = std::min<std::int64_t>(kMr, plane - s * kMr);
-    for (std::int64_t kk = 0; kk < k; ++kk) {
-      float* dst = a + (s * k + kk) * kMr;
-      const float* src = x + kk * plane + s * kMr;
-      if (rows == kMr) {
-        std::memcpy(dst, src, sizeof(float) * kMr);
-      } else {
-#pragma GCC unroll 16
-        for (int i = 0; i < kMr; ++i) dst[i] = i < rows ? src[i] : 0.0f;
-      }
-    }
-  }
-  gemm_pixel_rows_packed(a, plane, k, packed, n, p0, p1, 0, s_count, y, epilogue);
-}
-
-// The product of gemm_pixel_rows on pixels already in slivers (a[(s k + kk) kMr + i], k-major: the
-// sliver layout pack_a writes, with the pixels as the rows), for the pixels of slivers [s0, s1)
-// only: other tasks may take the other slivers of the same panels.
+// The product of gemm_pixel_rows (below) on pixels already in slivers (a[(s k + kk) kMr + i],
+// k-major: the sliver layout pack_a writes, with the pixels as the rows), for the pixels of slivers
+// [s0, s1) only: other tasks may take the other slivers of the same panels.
 inline void gemm_pixel_rows_packed(const float* a, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n,
                                    std::int64_t p0, std::int64_t p1, std::int64_t s0, std::int64_t s1, float* y,
                                    const GemmEpilogue* epilogue) {
@@ -362,6 +326,38 @@ inline void gemm_pixel_rows_packed(const float* a, std::int64_t plane, std::int6
       rows_to_planes(tile + j0, kNr, pixels, planes, channels);
     }
   }
+}
+
+// A pointwise convolution on a small plane, with its pixels as the product's rows: slivers of kMr
+// pixels cut a 7 x 7 plane's 49 into 3.5 slivers where panels of kNr pixels made it 64 columns
+// (ONNX Runtime's NCHWc kernels, too, take pixels as rows). x holds k input planes of `plane`
+// pixels; packed is the weights (n output channels x k) as pack_b packs them transposed; writes
+// output channels [p0 kNr, min(n, p1 kNr)) of y (channel c's plane at y + c plane), through a
+// buffer of each panel's results transposed back into planes (rows_to_planes). The epilogue (null:
+// none; its bias one per output channel) is applied to the buffer first, while it is in cache.
+inline void gemm_pixel_rows(const float* x, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n, std::int64_t p0,
+                            std::int64_t p1, float* y, const GemmEpilogue* epilogue) {
+  thread_local std::vector<float> buffer;
+  const std::int64_t s_count = slivers(plane);
+  buffer.resize(static_cast<std::size_t>(s_count * kMr * k));
+  float* a = buffer.data();
+  // The pixels' slivers, k-major: a[(s k + kk) kMr + i] = x[kk plane + s kMr + i].
+  // (Fixed-size copies: with a run-time count each row was a libc memcpy and memset call, 3% of
+  // MobileNetV3's time.)
+  for (std::int64_t s = 0; s < s_count; ++s) {
+    const std::int64_t rows = std::min<std::int64_t>(kMr, plane - s * kMr);
+    for (std::int64_t kk = 0; kk < k; ++kk) {
+      float* dst = a + (s * k + kk) * kMr;
+      const float* src = x + kk * plane + s * kMr;
+      if (rows == kMr) {
+        std::memcpy(dst, src, sizeof(float) * kMr);
+      } else {
+#pragma GCC unroll 16
+        for (int i = 0; i < kMr; ++i) dst[i] = i < rows ? src[i] : 0.0f;
+      }
+    }
+  }
+  gemm_pixel_rows_packed(a, plane, k, packed, n, p0, p1, 0, s_count, y, epilogue);
 }
 
 }  // namespace luojia::nn::layers::sgemm
