@@ -117,8 +117,13 @@ TEST_CASE("a session plans once per shape and reuses its arena", "[nn]") {
   const std::size_t small = session.peak_bytes();
   session.run({b});
   session.run({a});
-  session.run({b});
+  const auto outputs = session.run({b});
   CHECK(session.planned_shapes() == 2);
+  // The outputs it keeps for the next run are the last shape's.
+  std::size_t output_bytes = 0;
+  for (const Tensor& t : outputs) output_bytes += static_cast<std::size_t>(t.size()) * sizeof(float);
+  CHECK(output_bytes >= std::size_t{48 * 40 * 4});
+  CHECK(session.output_bytes() == output_bytes);
   CHECK(session.peak_bytes() > small);
   // Liveness sharing: the arena is far below the sum of every activation.
   CHECK(session.peak_bytes() < std::size_t{48 * 40 * 4} * 4 * 200);

@@ -82,7 +82,7 @@ std::size_t activation_bytes(const nn::Model& model, const ModelInput& input, co
 std::size_t activation_bytes(const nn::Model& model, const ModelInput& input, std::int64_t width, std::int64_t height) {
   nn::Session probe(model);
   probe.run(input.split(nn::Tensor({1, input.channels(), height, width})));
-  return probe.peak_bytes();
+  return probe.peak_bytes() + probe.output_bytes();
 }
 
 }  // namespace luojia::detail

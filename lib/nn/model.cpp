@@ -161,11 +161,13 @@ struct Session::Impl {
   bool profiling = false;
   std::vector<LayerTime> times;
   std::unordered_map<const Layer*, std::size_t> time_of;  // a node's entry in times
-  // Each plan's output tensors of the last run, reused (zeroed) when the caller has let go of
-  // them: a fresh output per run costs a page fault per 4 KiB once the allocator hands the
-  // memory back to the system (measured: 16 MB of Tanh output took 47-60 ms a run instead of 2.5
-  // on this VM).
-  std::map<const detail::Plan*, std::vector<Tensor>> kept_outputs;
+  // The last plan's output tensors, reused (zeroed) when the caller has let go of them: a fresh
+  // output per run costs a page fault per 4 KiB once the allocator hands the memory back to the
+  // system (measured: 16 MB of Tanh output took 47-60 ms a run instead of 2.5 on this VM). Only
+  // the last plan's: kept for every plan, a tiled raster's edge and corner tiles would hold four
+  // sets per session that no memory budget counts.
+  const detail::Plan* kept_for = nullptr;
+  std::vector<Tensor> kept_outputs;
 };
 
 Session::Session(const Model& model, const SessionOptions& options) : impl_(std::make_unique<Impl>()) {
@@ -200,7 +202,11 @@ std::vector<Tensor> Session::run_here(const std::vector<Tensor>& inputs) {
 
   std::vector<Tensor> results(plan.outputs.size());
   std::vector<Tensor> tensors(plan.slots.size());
-  std::vector<Tensor>& kept = self.kept_outputs[&plan];
+  std::vector<Tensor>& kept = self.kept_outputs;
+  if (self.kept_for != &plan) {
+    kept.clear();
+    self.kept_for = &plan;
+  }
   kept.resize(plan.slots.size());
   for (std::size_t i = 0; i < plan.slots.size(); ++i) {
     const detail::Slot& s = plan.slots[i];
@@ -249,6 +255,15 @@ std::vector<Tensor> Session::run_here(const std::vector<Tensor>& inputs) {
 
 std::size_t Session::peak_bytes() const noexcept {
   return impl_->last ? impl_->last->arena_floats * sizeof(float) : 0;
+}
+
+std::size_t Session::output_bytes() const noexcept {
+  if (!impl_->last) return 0;
+  std::size_t bytes = 0;
+  for (const detail::Slot& s : impl_->last->slots)
+    if (s.storage == detail::Storage::Output)
+      bytes += static_cast<std::size_t>(element_count(s.shape)) * (s.type == ElementType::Int64 ? 8 : 4);
+  return bytes;
 }
 
 std::size_t Session::planned_shapes() const noexcept { return impl_->plans.size(); }

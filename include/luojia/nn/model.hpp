@@ -140,8 +140,11 @@ public:
 
   // Outputs are owned tensors, valid after the next run.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
-  // Arena bytes of the plan for the last input shape: the activation memory one tile needs.
+  // Arena bytes of the plan for the last input shape: the activations between its inputs and outputs.
   std::size_t peak_bytes() const noexcept;
+  // Bytes of that plan's outputs, which the session keeps for its next run (peak_bytes() +
+  // output_bytes() is the memory one tile needs).
+  std::size_t output_bytes() const noexcept;
   std::size_t planned_shapes() const noexcept;
   // Times every node of the following runs (off by default: it reads the clock twice per node).
   void profile(bool on);
