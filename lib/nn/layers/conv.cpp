@@ -404,8 +404,12 @@ void Conv::depthwise_interleaved(const Call& c) const {
       bias[l] = bias_[static_cast<std::size_t>(c0 + l)];
     }
     // The lanes' planes interleaved kLanes pixels at a time, through a register transpose.
-    interleave_planes(planes, lanes, h, w, [&](std::int64_t iy, std::int64_t ix, const f32x16& v) {
-      if (iy + pt < hp && ix + pl < wp) padded[static_cast<std::size_t>((iy + pt) * stride + ix + pl)] = v;
+    // (Captured by value: by reference, the compiler reloaded each bound from memory for every
+    // pixel, in case the vector store had changed it.)
+    f32x16* const origin = padded.data() + pt * stride + pl;
+    const std::int64_t rows_read = hp - pt, columns_read = wp - pl, row_stride = stride;
+    interleave_planes(planes, lanes, h, w, [origin, rows_read, columns_read, row_stride](std::int64_t iy, std::int64_t ix, const f32x16& v) {
+      if (iy < rows_read && ix < columns_read) origin[iy * row_stride + ix] = v;
     });
     // The activation on the registers, unless a residual (planes) is added first.
     with_vector_activation(c.residual ? ActivationFn{} : c.activation, [&](auto activate) {
