@@ -137,6 +137,130 @@ void check_conv(const TempDir& dir, const ConvCase& c, std::mt19937& rng) {
 
 }  // namespace
 
+namespace {
+
+// An inverted residual block's expansion and depthwise layers, which load fuses into one
+// luojia.PointwiseDepthwise: 1 x 1 (cin -> m) with bias and activation a1, then a depthwise
+// kh x kw convolution with bias and activation a2.
+struct ExpandCase {
+  std::int64_t n, cin, m, h, w, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
+  std::string a1, a2;  // "", "relu" or "silu"
+  std::string describe() const {
+    std::ostringstream s;
+    s << "N" << n << " " << cin << " -> " << m << " " << h << "x" << w << " k" << kh << "x" << kw << " s" << sh << "," << sw << " d" << dh
+      << "," << dw << " p" << pt << "," << pl << "," << pb << "," << pr << " " << (a1.empty() ? "-" : a1) << "/" << (a2.empty() ? "-" : a2);
+    return s.str();
+  }
+};
+
+double activate(const std::string& a, double v) {
+  if (a == "relu") return std::max(0.0, v);
+  if (a == "silu") return v / (1.0 + std::exp(-v));
+  return v;
+}
+
+// The activation a on value `in` as PyTorch exports it; returns the activated value's name.
+std::string add_activation(onnx::GraphProto* g, const std::string& a, const std::string& in) {
+  if (a == "relu") {
+    add_node(g, "Relu", {in}, {in + "_relu"});
+    return in + "_relu";
+  }
+  if (a == "silu") {
+    add_node(g, "Sigmoid", {in}, {in + "_sigmoid"});
+    add_node(g, "Mul", {in, in + "_sigmoid"}, {in + "_silu"});
+    return in + "_silu";
+  }
+  return in;
+}
+
+void check_expansion(const TempDir& dir, const ExpandCase& c, std::mt19937& rng) {
+  INFO(c.describe());
+  const std::int64_t ho = (c.h + c.pt + c.pb - c.dh * (c.kh - 1) - 1) / c.sh + 1, wo = (c.w + c.pl + c.pr - c.dw * (c.kw - 1) - 1) / c.sw + 1;
+  const Dims xs{c.n, c.cin, c.h, c.w}, ys{c.n, c.m, ho, wo};
+  const auto x = random_values(static_cast<std::size_t>(product(xs)), rng);
+  const auto w1 = random_values(static_cast<std::size_t>(c.m * c.cin), rng), b1 = random_values(static_cast<std::size_t>(c.m), rng);
+  const auto w2 = random_values(static_cast<std::size_t>(c.m * c.kh * c.kw), rng), b2 = random_values(static_cast<std::size_t>(c.m), rng);
+  onnx::ModelProto model = empty_model(17);
+  auto* g = model.mutable_graph();
+  add_input(g, "x", xs);
+  add_initializer(g, "w1", {c.m, c.cin, 1, 1}, w1);
+  add_initializer(g, "b1", {c.m}, b1);
+  add_initializer(g, "w2", {c.m, 1, c.kh, c.kw}, w2);
+  add_initializer(g, "b2", {c.m}, b2);
+  add_node(g, "Conv", {"x", "w1", "b1"}, {"e"});
+  auto* dw = add_node(g, "Conv", {add_activation(g, c.a1, "e"), "w2", "b2"}, {"d"});
+  set_ints(dw, "kernel_shape", {c.kh, c.kw});
+  set_ints(dw, "strides", {c.sh, c.sw});
+  set_ints(dw, "dilations", {c.dh, c.dw});
+  set_ints(dw, "pads", {c.pt, c.pl, c.pb, c.pr});
+  set_int(dw, "group", c.m);
+  add_output(g, add_activation(g, c.a2, "d"));
+  const std::string path = save(dir, "expansion.onnx", model);
+  const nn::Model loaded = nn::Model::load(path);
+  CHECK(loaded.node_count() == 1);  // one luojia.PointwiseDepthwise
+  // The expansion in double, then the depthwise layer on it.
+  std::vector<double> e(static_cast<std::size_t>(c.n * c.m * c.h * c.w)), want(static_cast<std::size_t>(product(ys)));
+  for (std::int64_t b = 0; b < c.n; ++b)
+    for (std::int64_t ch = 0; ch < c.m; ++ch)
+      for (std::int64_t p = 0; p < c.h * c.w; ++p) {
+        double sum = b1[static_cast<std::size_t>(ch)];
+        for (std::int64_t ci = 0; ci < c.cin; ++ci)
+          sum += static_cast<double>(w1[static_cast<std::size_t>(ch * c.cin + ci)]) * x[static_cast<std::size_t>((b * c.cin + ci) * c.h * c.w + p)];
+        e[static_cast<std::size_t>((b * c.m + ch) * c.h * c.w + p)] = activate(c.a1, sum);
+      }
+  for (std::int64_t b = 0; b < c.n; ++b)
+    for (std::int64_t ch = 0; ch < c.m; ++ch)
+      for (std::int64_t oy = 0; oy < ho; ++oy)
+        for (std::int64_t ox = 0; ox < wo; ++ox) {
+          double sum = b2[static_cast<std::size_t>(ch)];
+          for (std::int64_t ky = 0; ky < c.kh; ++ky)
+            for (std::int64_t kx = 0; kx < c.kw; ++kx) {
+              const std::int64_t iy = oy * c.sh - c.pt + ky * c.dh, ix = ox * c.sw - c.pl + kx * c.dw;
+              if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+              sum += w2[static_cast<std::size_t>((ch * c.kh + ky) * c.kw + kx)] * e[static_cast<std::size_t>(((b * c.m + ch) * c.h + iy) * c.w + ix)];
+            }
+          want[static_cast<std::size_t>(((b * c.m + ch) * ho + oy) * wo + ox)] = activate(c.a2, sum);
+        }
+  nn::Tensor input(xs);
+  std::copy(x.begin(), x.end(), input.data());
+  check_equal(loaded.run({input}).at(0), ys, want);
+}
+
+}  // namespace
+
+TEST_CASE("A 1 x 1 convolution and the depthwise one after it, fused, equal the two convolutions' loops", "[nn][ops]") {
+  TempDir dir;
+  std::mt19937 rng(29);
+  const std::vector<ExpandCase> cases{
+      {1, 16, 64, 40, 37, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, "relu", "relu"},    // stride 2, odd sizes, two panels
+      {2, 24, 72, 23, 29, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, "silu", "silu"},    // batch 2, a partly filled last panel
+      {1, 8, 8, 1, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, "", ""},                // one pixel, eight channels
+      {1, 5, 40, 1, 50, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, "relu", ""},          // one row
+      {1, 40, 240, 14, 14, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, "silu", "silu"},   // EfficientNet's 14 x 14: groups of panels
+      {1, 192, 300, 7, 7, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, "silu", "relu"},    // 7 x 7 at stride 2: slivers across rows
+      {1, 16, 96, 70, 130, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, "silu", "silu"},   // wide rows: bands of output rows
+      {1, 12, 48, 33, 64, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, "relu", "relu"},    // dilated
+      {1, 6, 20, 17, 23, 3, 5, 1, 2, 1, 1, 0, 2, 1, 1, "", "silu"},         // a 3 x 5 window, asymmetric padding
+      {1, 8, 16, 19, 31, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, "relu", ""},         // stride 3
+      {1, 8, 32, 20, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, "relu", "relu"},     // one panel: bands for the threads
+      {1, 4, 24, 9, 90, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, "", ""},              // 7 x 7 (ConvNeXt's window) on a wide row
+      {1, 6, 10, 6, 6, 3, 3, 1, 1, 1, 1, 4, 4, 4, 4, "", ""},               // padding wider than the window: bands of padding only
+  };
+  for (const auto& c : cases) check_expansion(dir, c, rng);
+  // Not fused where the expansion is also read elsewhere: here it is a graph output too.
+  onnx::ModelProto model = empty_model(17);
+  auto* g = model.mutable_graph();
+  add_input(g, "x", {1, 4, 5, 5});
+  add_initializer(g, "w1", {8, 4, 1, 1}, random_values(32, rng));
+  add_initializer(g, "w2", {8, 1, 3, 3}, random_values(72, rng));
+  add_node(g, "Conv", {"x", "w1"}, {"e"});
+  auto* dw = add_node(g, "Conv", {"e", "w2"}, {"y"});
+  set_int(dw, "group", 8);
+  add_output(g, "y");
+  add_output(g, "e");
+  CHECK(nn::Model::load(save(dir, "kept.onnx", model)).node_count() == 2);
+}
+
 TEST_CASE("SiLU as PyTorch exports it (Sigmoid, Mul) and Sigmoid, fused into a convolution or alone, equal the formula in double",
           "[nn][ops]") {
   TempDir dir;

@@ -106,8 +106,9 @@ void apply_kernel_options(detail::Graph& graph, const LoadOptions& options) {
   layers::conv_gemm_for(options.isa);  // throws for an instruction set unknown or missing here
   for (auto& node : graph.nodes) {
     const std::string& op = node.op_type;
-    const bool fused_attention = node.domain == "luojia" && op == "Attention";  // its products run on the same kernels
-    if (!fused_attention && (!node.domain.empty() || (op != "Conv" && op != "ConvTranspose" && op != "Gemm" && op != "MatMul"))) continue;
+    // Fused nodes whose products run on the same kernels.
+    const bool fused = node.domain == "luojia" && (op == "Attention" || op == "PointwiseDepthwise");
+    if (!fused && (!node.domain.empty() || (op != "Conv" && op != "ConvTranspose" && op != "Gemm" && op != "MatMul"))) continue;
     if (!options.isa.empty()) node.attributes.set("luojia.isa", options.isa);
     if (w != "auto" && op == "Conv") node.attributes.set("luojia.winograd", w);
   }

@@ -560,6 +560,53 @@ void fuse_attention(Graph& g) {
   erase_nodes(g, removed);
 }
 
+// A 1 x 1 convolution (stride 1, no padding, one group, 8 output channels or more, no residual)
+// whose output only a depthwise convolution (no residual) reads: an inverted residual block's
+// expansion and depthwise layers (MobileNetV2/V3, EfficientNet, MnasNet) become one
+// luojia.PointwiseDepthwise node, which never writes the expanded tensor to memory. It runs after
+// fuse_activations: the node keeps both activations.
+void fuse_pointwise_depthwise(Graph& g) {
+  const auto pointwise = [&](const NodeInfo& n) {
+    const Tensor* w = constant(g, n, 1);
+    const auto& a = n.attributes;
+    const auto all_equal = [](const std::vector<std::int64_t>& v, std::int64_t value) {
+      return std::all_of(v.begin(), v.end(), [&](std::int64_t e) { return e == value; });
+    };
+    const std::string auto_pad = a.get_string("auto_pad", "NOTSET");
+    return n.op_type == "Conv" && n.domain.empty() && (n.inputs.size() == 2 || n.inputs.size() == 3) && n.outputs.size() == 1 && w &&
+           w->rank() == 4 && w->dim(0) >= 8 && w->dim(2) == 1 && w->dim(3) == 1 && a.get_int("group", 1) == 1 &&
+           all_equal(a.get_ints("strides", {1, 1}), 1) && all_equal(a.get_ints("pads", {0, 0, 0, 0}), 0) &&
+           (auto_pad == "NOTSET" || auto_pad == "VALID") && a.get_int("luojia.residual", 0) == 0;
+  };
+  std::set<std::size_t> removed;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const NodeInfo& p = g.nodes[i];
+    if (!pointwise(p)) continue;
+    const auto user = sole_user(g, p.outputs[0]);
+    if (!user || removed.count(*user)) continue;
+    NodeInfo& d = g.nodes[*user];
+    const Tensor* wd = constant(g, d, 1);
+    const std::int64_t m = constant(g, p, 1)->dim(0);
+    if (d.op_type != "Conv" || !d.domain.empty() || (d.inputs.size() != 2 && d.inputs.size() != 3) || d.inputs[0] != p.outputs[0] ||
+        !wd || wd->rank() != 4 || wd->dim(0) != m || wd->dim(1) != 1 || d.attributes.get_int("group", 1) != m ||
+        d.attributes.get_int("luojia.residual", 0) != 0)
+      continue;
+    NodeInfo fused = d;
+    fused.name = d.name.empty() ? "PointwiseDepthwise" : d.name;
+    fused.op_type = "PointwiseDepthwise";
+    fused.domain = "luojia";
+    fused.opset = 1;
+    fused.attributes.set("luojia.pointwise_node", p.name);
+    fused.attributes.set("luojia.pointwise_activation", p.attributes.get_string("luojia.activation", ""));
+    fused.attributes.set("luojia.pointwise_activation_params", p.attributes.get_floats("luojia.activation_params"));
+    fused.inputs = {p.inputs[0], p.inputs[1], p.inputs.size() > 2 ? p.inputs[2] : std::string(), d.inputs[1],
+                    d.inputs.size() > 2 ? d.inputs[2] : std::string()};
+    d = std::move(fused);
+    removed.insert(i);
+  }
+  erase_nodes(g, removed);
+}
+
 // Nodes nothing reads and that are no graph output.
 void remove_dead_nodes(Graph& g) {
   for (bool changed = true; changed;) {
@@ -591,6 +638,7 @@ void optimise(Graph& g) {
   fuse_residual_adds(g);
   fuse_linear_biases(g);
   fuse_activations(g);
+  fuse_pointwise_depthwise(g);
   remove_dead_nodes(g);
 }
 

@@ -369,31 +369,89 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
 // weights loaded once for them: with one pixel at a time its taps formed one chain of dependent
 // multiply-adds, and the FMA latency, not the arithmetic, set the speed (ConvNeXt-T's 7 x 7
 // layers ran at 15-17 GMAC/s).
+namespace {
+
+constexpr std::int64_t kInterleavedPixels = 8;  // outputs computed together, each tap's weights loaded once for them
+
+// The interleaved depthwise kernel's padded input: hp rows of `row` pixels (every output reads
+// its taps there without a bound check, a last group of kInterleavedPixels outputs running past
+// wo included), the input at (pt, pl).
+struct InterleavedRows {
+  std::int64_t hp, wp, row;
+  InterleavedRows(std::int64_t ho, std::int64_t wo, std::int64_t kh, std::int64_t kw, std::int64_t sh, std::int64_t sw,
+                  std::int64_t dh, std::int64_t dw)
+      : hp((ho - 1) * sh + (kh - 1) * dh + 1), wp((wo - 1) * sw + (kw - 1) * dw + 1), row(wp + kInterleavedPixels * sw) {}
+};
+
+// Zeros where no input pixel lands in those rows (pixel (py, px) at padded[(py row + px) step]):
+// the padding rows, and each row's columns left and right of the input (h x w).
+void zero_padding(f32x16* padded, std::int64_t step, const InterleavedRows& g, std::int64_t h, std::int64_t w, std::int64_t pt,
+                  std::int64_t pl) {
+  for (std::int64_t py = 0; py < g.hp; ++py) {
+    f32x16* prow = padded + py * g.row * step;
+    const bool input_row = py >= pt && py - pt < h;
+    const std::int64_t left = input_row ? std::min(pl, g.row) : g.row, right = input_row ? std::min({g.row, pl + w, g.wp}) : g.row;
+    for (std::int64_t px = 0; px < left * step; ++px) prow[px] = f32x16{};
+    for (std::int64_t px = right * step; px < g.row * step; ++px) prow[px] = f32x16{};
+  }
+}
+
+// Its arithmetic: outputs (ho x wo vectors, a vector of lanes per pixel) from the padded rows, the
+// activation on the registers. A pixel may hold `step` vectors of lanes (a pointwise product's
+// panel of channels); kVectors adjacent ones from `padded` on are computed in one pass, each loaded
+// line used whole: a pass per vector read every line twice (a 24 -> 144, 3 x 3 block on 56 x 56
+// spent 0.17 ms in it instead of 0.1). taps[(v kh + ky) kw + kx] holds vector v's weights, bias[v]
+// its biases; outputs[v ho wo + i] its results.
+template <int kVectors>
+void depthwise_interleaved_rows(const f32x16* padded, std::int64_t step, const InterleavedRows& g, const f32x16* taps, const f32x16* bias, std::int64_t ho,
+                                std::int64_t wo, std::int64_t kh, std::int64_t kw, std::int64_t sh, std::int64_t sw, std::int64_t dh,
+                                std::int64_t dw, const ActivationFn& activation, f32x16* outputs) {
+  const std::int64_t pixel = sw * step, row = g.row * step, column = dw * step, taps_per_vector = kh * kw;
+  with_vector_activation(activation, [&](auto activate) {
+    for (std::int64_t oy = 0; oy < ho; ++oy) {
+      for (std::int64_t ox0 = 0; ox0 < wo; ox0 += kInterleavedPixels) {
+        f32x16 acc[kVectors][kInterleavedPixels];
+        for (int v = 0; v < kVectors; ++v)
+#pragma GCC unroll 8
+          for (std::int64_t j = 0; j < kInterleavedPixels; ++j) acc[v][j] = bias[v];
+        for (std::int64_t ky = 0; ky < kh; ++ky) {
+          const f32x16* in = padded + (oy * sh + ky * dh) * row + ox0 * pixel;
+          const f32x16* tap = taps + ky * kw;
+          for (std::int64_t kx = 0; kx < kw; ++kx) {
+            const f32x16* at = in + kx * column;
+#pragma GCC unroll 2
+            for (int v = 0; v < kVectors; ++v) {
+              const f32x16 weight = tap[v * taps_per_vector + kx];
+#pragma GCC unroll 8
+              for (std::int64_t j = 0; j < kInterleavedPixels; ++j) acc[v][j] += weight * at[j * pixel + v];
+            }
+          }
+        }
+        const std::int64_t count = std::min(kInterleavedPixels, wo - ox0);
+        for (int v = 0; v < kVectors; ++v)
+          for (std::int64_t j = 0; j < count; ++j) outputs[v * ho * wo + oy * wo + ox0 + j] = activate(acc[v][j]);
+      }
+    }
+  });
+}
+
+}  // namespace
+
 void Conv::depthwise_interleaved(const Call& c) const {
-  constexpr std::int64_t kPixels = 8;
   const Tensor& x = c.x;
   Tensor& y = c.y;
-  const std::int64_t n = c.n, h = c.h, w = c.w, ho = c.ho, wo = c.wo, pt = c.pt, pl = c.pl, kh = c.kh, kw = c.kw, sh = c.sh;
-  const std::int64_t sw = c.sw, dh = c.dh, dw = c.dw, plane_in = c.plane_in, plane_out = c.plane_out;
+  const std::int64_t n = c.n, h = c.h, w = c.w, ho = c.ho, wo = c.wo, pt = c.pt, pl = c.pl, kh = c.kh, kw = c.kw;
+  const std::int64_t plane_in = c.plane_in, plane_out = c.plane_out;
   const float* wdata = weights_.data();
   const auto finish = [&c](float* out, std::int64_t count) { c.finish(out, count); };
-  const std::int64_t hp = (ho - 1) * sh + (kh - 1) * dh + 1, wp = (wo - 1) * sw + (kw - 1) * dw + 1;
-  // Each padded row has room for a last group of pixels that runs past wo: they read zeros.
-  const std::int64_t stride = wp + kPixels * sw;
+  const InterleavedRows g(ho, wo, kh, kw, c.sh, c.sw, c.dh, c.dw);
   const std::int64_t blocks = (out_channels_ + kLanes - 1) / kLanes;
   luojia::detail::parallel_for(std::int64_t{0}, n * blocks, [&](std::int64_t t) {
     const std::int64_t b = t / blocks, c0 = t % blocks * kLanes, lanes = std::min(kLanes, out_channels_ - c0);
     thread_local std::vector<f32x16> padded, taps, outputs;
-    // Zeros where no input pixel lands (the interleaving below writes the others): the padding
-    // rows, and each row's columns left and right of the input.
-    padded.resize(static_cast<std::size_t>(hp * stride));
-    for (std::int64_t py = 0; py < hp; ++py) {
-      f32x16* prow = padded.data() + py * stride;
-      const bool input_row = py >= pt && py - pt < h;
-      const std::int64_t left = input_row ? std::min(pl, stride) : stride, right = input_row ? std::min({stride, pl + w, wp}) : stride;
-      for (std::int64_t px = 0; px < left; ++px) prow[px] = f32x16{};
-      for (std::int64_t px = right; px < stride; ++px) prow[px] = f32x16{};
-    }
+    // Zeros where no input pixel lands (the interleaving below writes the others).
+    padded.resize(static_cast<std::size_t>(g.hp * g.row));
+    zero_padding(padded.data(), 1, g, h, w, pt, pl);
     taps.assign(static_cast<std::size_t>(kh * kw), f32x16{});
     outputs.resize(static_cast<std::size_t>(plane_out));
     f32x16 bias{};
@@ -406,40 +464,105 @@ void Conv::depthwise_interleaved(const Call& c) const {
     // The lanes' planes interleaved kLanes pixels at a time, through a register transpose.
     // (Captured by value: by reference, the compiler reloaded each bound from memory for every
     // pixel, in case the vector store had changed it.)
-    f32x16* const origin = padded.data() + pt * stride + pl;
-    const std::int64_t rows_read = hp - pt, columns_read = wp - pl, row_stride = stride;
+    f32x16* const origin = padded.data() + pt * g.row + pl;
+    const std::int64_t rows_read = g.hp - pt, columns_read = g.wp - pl, row_stride = g.row;
     interleave_planes(planes, lanes, h, w, [origin, rows_read, columns_read, row_stride](std::int64_t iy, std::int64_t ix, const f32x16& v) {
       if (iy < rows_read && ix < columns_read) origin[iy * row_stride + ix] = v;
     });
     // The activation on the registers, unless a residual (planes) is added first.
-    with_vector_activation(c.residual ? ActivationFn{} : c.activation, [&](auto activate) {
-      for (std::int64_t oy = 0; oy < ho; ++oy) {
-        f32x16* row = outputs.data() + oy * wo;
-        for (std::int64_t ox0 = 0; ox0 < wo; ox0 += kPixels) {
-          f32x16 acc[kPixels];
-#pragma GCC unroll 8
-          for (std::int64_t j = 0; j < kPixels; ++j) acc[j] = bias;
-          for (std::int64_t ky = 0; ky < kh; ++ky) {
-            const f32x16* in = padded.data() + (oy * sh + ky * dh) * stride + ox0 * sw;
-            const f32x16* tap = taps.data() + ky * kw;
-            for (std::int64_t kx = 0; kx < kw; ++kx) {
-              const f32x16 weight = tap[kx];
-              const f32x16* at = in + kx * dw;
-#pragma GCC unroll 8
-              for (std::int64_t j = 0; j < kPixels; ++j) acc[j] += weight * at[j * sw];
-            }
-          }
-          const std::int64_t count = std::min(kPixels, wo - ox0);
-          for (std::int64_t j = 0; j < count; ++j) row[ox0 + j] = activate(acc[j]);
-        }
-      }
-    });
+    depthwise_interleaved_rows<1>(padded.data(), 1, g, taps.data(), &bias, ho, wo, kh, kw, c.sh, c.sw, c.dh, c.dw,
+                                  c.residual ? ActivationFn{} : c.activation, outputs.data());
     float* out_planes[kLanes] = {};
     for (std::int64_t l = 0; l < lanes; ++l) out_planes[l] = y.data() + (b * out_channels_ + c0 + l) * plane_out;
     // Back into planes: pixel i's kLanes values are one vector.
     rows_to_planes(reinterpret_cast<const float*>(outputs.data()), kLanes, plane_out, out_planes, lanes);
     if (c.residual)
       for (std::int64_t l = 0; l < lanes; ++l) finish(out_planes[l], plane_out);
+  });
+}
+
+// This pointwise convolution then the depthwise `dw` on its output, x -> y, without the tensor
+// between them. Each task takes a panel of sgemm_nr channels and a band of output rows: the
+// pointwise product runs on the input rows the band reads, pixels as its rows, and its tiles of
+// a pixel's channels land straight in the interleaved depthwise kernel's padded rows, vectors of
+// channels as that kernel reads them (two per pixel: a panel is two vectors wide). Run apart,
+// the expansion went to memory and back, and a depthwise layer either re-laid its input out
+// (interleaved) or shifted values within rows (depthwise_direct, below a third of the FMA peak).
+// Bands overlap by the rows the window reads twice, whose pointwise rows are computed again.
+void Conv::pointwise_into_depthwise(const Conv& dw, const Tensor& x, Tensor& y) const {
+  const std::int64_t n = x.dim(0), k = x.dim(1), h = x.dim(2), w = x.dim(3), m = out_channels_, plane_in = h * w;
+  const std::int64_t ho = y.dim(2), wo = y.dim(3), plane_out = ho * wo;
+  std::int64_t pt = 0, pl = 0;
+  dw.window_.output_size(0, h, pt);
+  dw.window_.output_size(1, w, pl);
+  const std::int64_t kh = dw.window_.kernel[0], kw = dw.window_.kernel[1], sh = dw.window_.stride[0], sw = dw.window_.stride[1];
+  const std::int64_t dh = dw.window_.dilation[0], ddw = dw.window_.dilation[1];
+  const ConvGemm& gemm = *gemm_;
+  const std::int64_t nr = gemm.sgemm_nr, step = nr / kLanes;  // vectors of a panel's channels per pixel
+  const float* weights = pixel_rows_weights();
+  const std::int64_t panels = (m + nr - 1) / nr, reach = (kh - 1) * dh + 1;
+  // A task's padded rows fit 128 Ki floats, half of L2: bands of output rows on large planes (a
+  // tenth of the rows or less computed twice on planes up to 256 wide), groups of panels on small
+  // ones, which then pack their input pixels once (a panel per task packed them 36 times on
+  // EfficientNet's 7 x 7 layers of 1152 channels, 10% of their time). Smaller while tasks are
+  // too few for the arena's threads.
+  constexpr std::int64_t kBudget = std::int64_t{1} << 17;
+  const std::int64_t row_floats = InterleavedRows(1, wo, kh, kw, sh, sw, dh, ddw).row * nr;
+  const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
+  std::int64_t band = std::clamp<std::int64_t>((std::max<std::int64_t>(reach, kBudget / row_floats) - reach) / sh + 1, 1, ho);
+  std::int64_t group = 1;
+  if (band == ho) {
+    group = std::clamp<std::int64_t>(kBudget / (InterleavedRows(ho, wo, kh, kw, sh, sw, dh, ddw).hp * row_floats), 1, panels);
+    group = std::min(group, std::max<std::int64_t>(1, n * panels / want));
+  }
+  const std::int64_t groups = (panels + group - 1) / group;
+  if (n * groups * ((ho + band - 1) / band) < want)
+    band = std::max<std::int64_t>(1, ho / std::max<std::int64_t>(1, (want + n * groups - 1) / (n * groups)));
+  const std::int64_t bands = (ho + band - 1) / band;
+  const float* dw_weights = dw.weights_.data();
+  luojia::detail::parallel_for(std::int64_t{0}, n * groups * bands, [&](std::int64_t t) {
+    const std::int64_t b = t / (groups * bands), p0 = t / bands % groups * group, p1 = std::min(panels, p0 + group);
+    const std::int64_t oy0 = t % bands * band, oy1 = std::min(ho, oy0 + band);
+    const InterleavedRows g(oy1 - oy0, wo, kh, kw, sh, sw, dh, ddw);
+    // The input rows the band's outputs read, inside the plane; padded row py holds input row
+    // r0 + py - top.
+    const std::int64_t r0 = std::clamp<std::int64_t>(oy0 * sh - pt, 0, h), r1 = std::clamp<std::int64_t>((oy1 - 1) * sh - pt + reach, r0, h);
+    const std::int64_t top = pt + r0 - oy0 * sh, pixels = std::clamp<std::int64_t>(g.wp - pl, 0, w);
+    const std::int64_t panel_vectors = g.hp * g.row * step;
+    // Not held across a parallel_for: everything below runs in this task.
+    thread_local std::vector<f32x16> padded, taps, outputs;
+    padded.resize(static_cast<std::size_t>((p1 - p0) * panel_vectors));
+    for (std::int64_t p = p0; p < p1; ++p) zero_padding(padded.data() + (p - p0) * panel_vectors, step, g, r1 - r0, pixels, top, pl);
+    const GemmEpilogue epilogue{bias_.data(), &activation_};
+    if (r1 > r0 && pixels > 0)
+      gemm.sgemm_pixel_rows_into(x.data() + b * k * plane_in + r0 * w, plane_in, (r1 - r0) * w, w, pixels, k, weights, m, p0, p1,
+                                 reinterpret_cast<float*>(padded.data() + (top * g.row + pl) * step), panel_vectors * kLanes, nr,
+                                 g.row * nr, &epilogue);
+    // The depthwise kernel on each panel's channels, two vectors at a time (a panel is two with the
+    // library's own ISA, more when the dispatched kernels are wider than its baseline).
+    constexpr int kPair = 2;
+    outputs.resize(static_cast<std::size_t>(kPair * (oy1 - oy0) * wo));
+    taps.resize(static_cast<std::size_t>(kPair * kh * kw));
+    for (std::int64_t p = p0; p < p1; ++p)
+      for (std::int64_t v0 = 0; v0 < step && p * nr + v0 * kLanes < m; v0 += kPair) {
+        std::fill(taps.begin(), taps.end(), f32x16{});
+        f32x16 bias[kPair] = {};
+        for (std::int64_t v = 0; v < kPair; ++v)
+          for (std::int64_t l = 0; l < kLanes && p * nr + (v0 + v) * kLanes + l < m; ++l) {
+            const std::int64_t ch = p * nr + (v0 + v) * kLanes + l;
+            for (std::int64_t tap = 0; tap < kh * kw; ++tap) taps[static_cast<std::size_t>(v * kh * kw + tap)][l] = dw_weights[ch * kh * kw + tap];
+            bias[v][l] = dw.bias_[static_cast<std::size_t>(ch)];
+          }
+        depthwise_interleaved_rows<kPair>(padded.data() + (p - p0) * panel_vectors + v0, step, g, taps.data(), bias, oy1 - oy0, wo, kh, kw, sh,
+                                          sw, dh, ddw, dw.activation_, outputs.data());
+        for (std::int64_t v = 0; v < kPair; ++v) {
+          const std::int64_t c0 = p * nr + (v0 + v) * kLanes, lanes = std::min(kLanes, m - c0);
+          if (lanes <= 0) break;
+          float* out_planes[kLanes] = {};
+          for (std::int64_t l = 0; l < lanes; ++l) out_planes[l] = y.data() + (b * m + c0 + l) * plane_out + oy0 * wo;
+          rows_to_planes(reinterpret_cast<const float*>(outputs.data() + v * (oy1 - oy0) * wo), kLanes, (oy1 - oy0) * wo, out_planes, lanes);
+        }
+      }
   });
 }
 

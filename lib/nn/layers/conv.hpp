@@ -15,6 +15,9 @@ public:
   void prepare(const std::vector<ValueInfo>& inputs) override;
   std::vector<ValueInfo> infer(const std::vector<ValueInfo>& inputs) const override;
   Footprint footprint() const override;
+  // For PointwiseDepthwise: this pointwise convolution (1 x 1, stride 1, no padding, one group,
+  // no residual) then the depthwise `dw` on its output, x -> y, with no tensor between them.
+  void pointwise_into_depthwise(const Conv& dw, const Tensor& x, Tensor& y) const;
 
 protected:
   void do_forward(std::span<const Tensor> inputs, std::span<Tensor> outputs) const override;

@@ -253,7 +253,7 @@ __attribute__((visibility("default"))) const ConvGemm& LUOJIA_CAT(conv_gemm_, LU
                                 sgemm::kNr, sgemm::packed_floats, sgemm::pack_b, sgemm::gemm,
                                 sgemm::kMr, sgemm::packed_a_floats, sgemm::pack_a, sgemm::gemm_packed_a, patch_sgemm,
                                 kBlockPixels, sgemm::kKc, patch_pack, sgemm::gemm_pixel_rows, sgemm::gemm_pixel_rows_packed,
-                                indirect_gemm};
+                                sgemm::gemm_pixel_rows_into, indirect_gemm};
   return gemm;
 }
 

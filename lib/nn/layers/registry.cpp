@@ -10,6 +10,7 @@
 #include "nn/layers/index_ops.hpp"
 #include "nn/layers/nn_ops.hpp"
 #include "nn/layers/normalization.hpp"
+#include "nn/layers/pointwise_depthwise.hpp"
 #include "nn/layers/pooling.hpp"
 #include "nn/layers/resize.hpp"
 #include "nn/layers/shape_ops.hpp"
@@ -75,6 +76,7 @@ void register_builtin_layers(LayerRegistry& r) {
   r.add<Einsum>("", "Einsum");
   r.add<GridSample>("", "GridSample");
   r.add<Attention>("luojia", "Attention");  // what load-time fusion makes of exported attention
+  r.add<PointwiseDepthwise>("luojia", "PointwiseDepthwise");  // an expansion and the depthwise layer after it
 }
 
 }  // namespace luojia::nn

@@ -328,6 +328,64 @@ inline void gemm_pixel_rows_packed(const float* a, std::int64_t plane, std::int6
   }
 }
 
+// Panels [p0, p1) (output channels [p kNr, min(n, (p + 1) kNr)) each) of the pixels-as-rows
+// product for `pixels` pixels of k input planes (x, ldx apart) that are rows of w pixels, each
+// pixel's row of a panel's channels (the columns past n left alone) to dst + (p - p0) panel_stride
+// + (i / w) row_stride + (i % w) ldd for pixel i, only for the first `keep` pixels of each row; the
+// epilogue on those rows first. The pixel-major
+// tile kept as it is, a vector of channels per pixel, for a kernel that reads channels interleaved
+// (the depthwise half of Conv::pointwise_into_depthwise). The pixels are packed into slivers here
+// as gemm_pixel_rows packs a plane, across rows: a 7 x 7 plane is 4 slivers, not 7 half-empty ones.
+inline void gemm_pixel_rows_into(const float* x, std::int64_t ldx, std::int64_t pixels, std::int64_t w, std::int64_t keep, std::int64_t k,
+                                 const float* packed, std::int64_t n, std::int64_t p0, std::int64_t p1, float* dst, std::int64_t panel_stride,
+                                 std::int64_t ldd, std::int64_t row_stride, const GemmEpilogue* epilogue) {
+  thread_local std::vector<float> buffer;
+  const std::int64_t s_count = slivers(pixels);
+  buffer.resize(static_cast<std::size_t>(s_count * kMr * k + kMr * kNr));
+  float* a = buffer.data();
+  float* tile = a + s_count * kMr * k;  // a sliver's results when they cross a row's end
+  for (std::int64_t s = 0; s < s_count; ++s) {
+    const std::int64_t rows = std::min<std::int64_t>(kMr, pixels - s * kMr);
+    for (std::int64_t kk = 0; kk < k; ++kk) {
+      float* to = a + (s * k + kk) * kMr;
+      const float* from = x + kk * ldx + s * kMr;
+      if (rows == kMr) {
+        std::memcpy(to, from, sizeof(float) * kMr);
+      } else {
+#pragma GCC unroll 16
+        for (int i = 0; i < kMr; ++i) to[i] = i < rows ? from[i] : 0.0f;
+      }
+    }
+  }
+  for (std::int64_t p = p0; p < p1; ++p) {
+   const std::int64_t cols = std::min(kNr, n - p * kNr);
+   float* panel = dst + (p - p0) * panel_stride;
+   const GemmEpilogue finish{epilogue != nullptr && epilogue->bias != nullptr ? epilogue->bias + p * kNr : nullptr,
+                             epilogue != nullptr ? epilogue->activation : nullptr};
+   for (std::int64_t s = 0; s < s_count; ++s) {
+    const int rows = static_cast<int>(std::min<std::int64_t>(kMr, pixels - s * kMr));
+    const std::int64_t first = s * kMr, row = first / w, column = first % w;
+    // Straight to the destination when the sliver lies within a row's kept pixels.
+    const bool direct = column + rows <= keep;
+    float* c = direct ? panel + row * row_stride + column * ldd : tile;
+    const std::int64_t ldc = direct ? ldd : kNr;
+    for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
+      const std::int64_t kc = std::min(kKc, k - k0);
+      micro_kernel_rows(rows, a + (s * k + k0) * kMr, packed + (p * k + k0) * kNr, kc, c, ldc, cols, k0 > 0, nullptr);
+    }
+    if (epilogue != nullptr) finish_tile(c, ldc, rows, cols, finish);
+    if (direct) continue;
+    for (int i = 0; i < rows; ++i) {
+      const std::int64_t at = first + i, col = at % w;
+      if (col >= keep) continue;
+      float* to = panel + at / w * row_stride + col * ldd;
+      if (cols == kNr) std::memcpy(to, tile + i * kNr, sizeof(float) * kNr);  // a fixed size: vector moves, not a libc call
+      else std::memcpy(to, tile + i * kNr, sizeof(float) * static_cast<std::size_t>(cols));
+    }
+   }
+  }
+}
+
 // A pointwise convolution on a small plane, with its pixels as the product's rows: slivers of kMr
 // pixels cut a 7 x 7 plane's 49 into 3.5 slivers where panels of kNr pixels made it 64 columns
 // (ONNX Runtime's NCHWc kernels, too, take pixels as rows). x holds k input planes of `plane`
