@@ -362,13 +362,6 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
   pointwise_product(c);
 }
 
-// Depthwise on narrow planes (EfficientNet's 14 x 14 and 7 x 7, ConvNeXt's 7 x 7 kernels up to
-// 56 x 56): along a row there is too little to vectorise, so kLanes channels are interleaved into
-// one zero-padded buffer and every tap is one vector multiply-add across them, as ncnn's packed
-// layouts and ONNX Runtime's NCHWc do. Eight output pixels are computed together, each tap's
-// weights loaded once for them: with one pixel at a time its taps formed one chain of dependent
-// multiply-adds, and the FMA latency, not the arithmetic, set the speed (ConvNeXt-T's 7 x 7
-// layers ran at 15-17 GMAC/s).
 namespace {
 
 constexpr std::int64_t kInterleavedPixels = 8;  // outputs computed together, each tap's weights loaded once for them
@@ -437,6 +430,13 @@ void depthwise_interleaved_rows(const f32x16* padded, std::int64_t step, const I
 
 }  // namespace
 
+// Depthwise on narrow planes (EfficientNet's 14 x 14 and 7 x 7, ConvNeXt's 7 x 7 kernels up to
+// 56 x 56): along a row there is too little to vectorise, so kLanes channels are interleaved into
+// one zero-padded buffer and every tap is one vector multiply-add across them, as ncnn's packed
+// layouts and ONNX Runtime's NCHWc do. Eight output pixels are computed together, each tap's
+// weights loaded once for them: with one pixel at a time its taps formed one chain of dependent
+// multiply-adds, and the FMA latency, not the arithmetic, set the speed (ConvNeXt-T's 7 x 7
+// layers ran at 15-17 GMAC/s).
 void Conv::depthwise_interleaved(const Call& c) const {
   const Tensor& x = c.x;
   Tensor& y = c.y;

@@ -328,6 +328,25 @@ inline void gemm_pixel_rows_packed(const float* a, std::int64_t plane, std::int6
   }
 }
 
+// The first `pixels` pixels of k planes (x, ldx apart) as slivers of kMr, k-major: a[(s k + kk) kMr
+// + i] = x[kk ldx + s kMr + i], zero past the last pixel. (Fixed-size copies: with a run-time count
+// each row was a libc memcpy and memset call, 3% of MobileNetV3's time.)
+inline void pack_pixel_slivers(const float* x, std::int64_t ldx, std::int64_t pixels, std::int64_t k, float* a) {
+  for (std::int64_t s = 0; s < slivers(pixels); ++s) {
+    const std::int64_t rows = std::min<std::int64_t>(kMr, pixels - s * kMr);
+    for (std::int64_t kk = 0; kk < k; ++kk) {
+      float* to = a + (s * k + kk) * kMr;
+      const float* from = x + kk * ldx + s * kMr;
+      if (rows == kMr) {
+        std::memcpy(to, from, sizeof(float) * kMr);
+      } else {
+#pragma GCC unroll 16
+        for (int i = 0; i < kMr; ++i) to[i] = i < rows ? from[i] : 0.0f;
+      }
+    }
+  }
+}
+
 // Panels [p0, p1) (output channels [p kNr, min(n, (p + 1) kNr)) each) of the pixels-as-rows
 // product for `pixels` pixels of k input planes (x, ldx apart) that are rows of w pixels, each
 // pixel's row of a panel's channels (the columns past n left alone) to dst + (p - p0) panel_stride
@@ -344,45 +363,33 @@ inline void gemm_pixel_rows_into(const float* x, std::int64_t ldx, std::int64_t 
   buffer.resize(static_cast<std::size_t>(s_count * kMr * k + kMr * kNr));
   float* a = buffer.data();
   float* tile = a + s_count * kMr * k;  // a sliver's results when they cross a row's end
-  for (std::int64_t s = 0; s < s_count; ++s) {
-    const std::int64_t rows = std::min<std::int64_t>(kMr, pixels - s * kMr);
-    for (std::int64_t kk = 0; kk < k; ++kk) {
-      float* to = a + (s * k + kk) * kMr;
-      const float* from = x + kk * ldx + s * kMr;
-      if (rows == kMr) {
-        std::memcpy(to, from, sizeof(float) * kMr);
-      } else {
-#pragma GCC unroll 16
-        for (int i = 0; i < kMr; ++i) to[i] = i < rows ? from[i] : 0.0f;
+  pack_pixel_slivers(x, ldx, pixels, k, a);
+  for (std::int64_t p = p0; p < p1; ++p) {
+    const std::int64_t cols = std::min(kNr, n - p * kNr);
+    float* panel = dst + (p - p0) * panel_stride;
+    const GemmEpilogue finish{epilogue != nullptr && epilogue->bias != nullptr ? epilogue->bias + p * kNr : nullptr,
+                              epilogue != nullptr ? epilogue->activation : nullptr};
+    for (std::int64_t s = 0; s < s_count; ++s) {
+      const int rows = static_cast<int>(std::min<std::int64_t>(kMr, pixels - s * kMr));
+      const std::int64_t first = s * kMr, row = first / w, column = first % w;
+      // Straight to the destination when the sliver lies within a row's kept pixels.
+      const bool direct = column + rows <= keep;
+      float* c = direct ? panel + row * row_stride + column * ldd : tile;
+      const std::int64_t ldc = direct ? ldd : kNr;
+      for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
+        const std::int64_t kc = std::min(kKc, k - k0);
+        micro_kernel_rows(rows, a + (s * k + k0) * kMr, packed + (p * k + k0) * kNr, kc, c, ldc, cols, k0 > 0, nullptr);
+      }
+      if (epilogue != nullptr) finish_tile(c, ldc, rows, cols, finish);
+      if (direct) continue;
+      for (int i = 0; i < rows; ++i) {
+        const std::int64_t at = first + i, col = at % w;
+        if (col >= keep) continue;
+        float* to = panel + at / w * row_stride + col * ldd;
+        if (cols == kNr) std::memcpy(to, tile + i * kNr, sizeof(float) * kNr);  // a fixed size: vector moves, not a libc call
+        else std::memcpy(to, tile + i * kNr, sizeof(float) * static_cast<std::size_t>(cols));
       }
     }
-  }
-  for (std::int64_t p = p0; p < p1; ++p) {
-   const std::int64_t cols = std::min(kNr, n - p * kNr);
-   float* panel = dst + (p - p0) * panel_stride;
-   const GemmEpilogue finish{epilogue != nullptr && epilogue->bias != nullptr ? epilogue->bias + p * kNr : nullptr,
-                             epilogue != nullptr ? epilogue->activation : nullptr};
-   for (std::int64_t s = 0; s < s_count; ++s) {
-    const int rows = static_cast<int>(std::min<std::int64_t>(kMr, pixels - s * kMr));
-    const std::int64_t first = s * kMr, row = first / w, column = first % w;
-    // Straight to the destination when the sliver lies within a row's kept pixels.
-    const bool direct = column + rows <= keep;
-    float* c = direct ? panel + row * row_stride + column * ldd : tile;
-    const std::int64_t ldc = direct ? ldd : kNr;
-    for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
-      const std::int64_t kc = std::min(kKc, k - k0);
-      micro_kernel_rows(rows, a + (s * k + k0) * kMr, packed + (p * k + k0) * kNr, kc, c, ldc, cols, k0 > 0, nullptr);
-    }
-    if (epilogue != nullptr) finish_tile(c, ldc, rows, cols, finish);
-    if (direct) continue;
-    for (int i = 0; i < rows; ++i) {
-      const std::int64_t at = first + i, col = at % w;
-      if (col >= keep) continue;
-      float* to = panel + at / w * row_stride + col * ldd;
-      if (cols == kNr) std::memcpy(to, tile + i * kNr, sizeof(float) * kNr);  // a fixed size: vector moves, not a libc call
-      else std::memcpy(to, tile + i * kNr, sizeof(float) * static_cast<std::size_t>(cols));
-    }
-   }
   }
 }
 
@@ -399,22 +406,7 @@ inline void gemm_pixel_rows(const float* x, std::int64_t plane, std::int64_t k, 
   const std::int64_t s_count = slivers(plane);
   buffer.resize(static_cast<std::size_t>(s_count * kMr * k));
   float* a = buffer.data();
-  // The pixels' slivers, k-major: a[(s k + kk) kMr + i] = x[kk plane + s kMr + i].
-  // (Fixed-size copies: with a run-time count each row was a libc memcpy and memset call, 3% of
-  // MobileNetV3's time.)
-  for (std::int64_t s = 0; s < s_count; ++s) {
-    const std::int64_t rows = std::min<std::int64_t>(kMr, plane - s * kMr);
-    for (std::int64_t kk = 0; kk < k; ++kk) {
-      float* dst = a + (s * k + kk) * kMr;
-      const float* src = x + kk * plane + s * kMr;
-      if (rows == kMr) {
-        std::memcpy(dst, src, sizeof(float) * kMr);
-      } else {
-#pragma GCC unroll 16
-        for (int i = 0; i < kMr; ++i) dst[i] = i < rows ? src[i] : 0.0f;
-      }
-    }
-  }
+  pack_pixel_slivers(x, plane, plane, k, a);
   gemm_pixel_rows_packed(a, plane, k, packed, n, p0, p1, 0, s_count, y, epilogue);
 }
 
