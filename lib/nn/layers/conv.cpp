@@ -395,12 +395,45 @@ void zero_padding(f32x16* padded, std::int64_t step, const InterleavedRows& g, s
 // line used whole: a pass per vector read every line twice (a 24 -> 144, 3 x 3 block on 56 x 56
 // spent 0.17 ms in it instead of 0.1). taps[(v kh + ky) kw + kx] holds vector v's weights, bias[v]
 // its biases; outputs[v ho wo + i] its results.
-template <int kVectors>
+template <int kVectors, int kWidth>
 void depthwise_interleaved_rows(const f32x16* padded, std::int64_t step, const InterleavedRows& g, const f32x16* taps, const f32x16* bias, std::int64_t ho,
                                 std::int64_t wo, std::int64_t kh, std::int64_t kw, std::int64_t sh, std::int64_t sw, std::int64_t dh,
                                 std::int64_t dw, const ActivationFn& activation, f32x16* outputs) {
   const std::int64_t pixel = sw * step, row = g.row * step, column = dw * step, taps_per_vector = kh * kw;
   with_vector_activation(activation, [&](auto activate) {
+    if constexpr (kWidth > 0) {
+      // Stride and dilation 1 along the row, kWidth taps: a row of taps reads the group's pixels
+      // and the kWidth - 1 after them, each loaded once into registers (a load per tap and pixel
+      // was one per multiply-add, and the loads, not the arithmetic, set the pace).
+      constexpr std::int64_t kRun = kInterleavedPixels + kWidth - 1;
+      for (std::int64_t oy = 0; oy < ho; ++oy) {
+        for (std::int64_t ox0 = 0; ox0 < wo; ox0 += kInterleavedPixels) {
+          f32x16 acc[kVectors][kInterleavedPixels];
+          for (int v = 0; v < kVectors; ++v)
+#pragma GCC unroll 8
+            for (std::int64_t j = 0; j < kInterleavedPixels; ++j) acc[v][j] = bias[v];
+          for (std::int64_t ky = 0; ky < kh; ++ky) {
+            const f32x16* in = padded + (oy * sh + ky * dh) * row + ox0 * step;
+            const f32x16* tap = taps + ky * kWidth;
+            for (int v = 0; v < kVectors; ++v) {
+              f32x16 run[kRun];
+#pragma GCC unroll 14
+              for (std::int64_t i = 0; i < kRun; ++i) run[i] = in[i * step + v];
+#pragma GCC unroll 7
+              for (std::int64_t kx = 0; kx < kWidth; ++kx) {
+                const f32x16 weight = tap[v * taps_per_vector + kx];
+#pragma GCC unroll 8
+                for (std::int64_t j = 0; j < kInterleavedPixels; ++j) acc[v][j] += weight * run[j + kx];
+              }
+            }
+          }
+          const std::int64_t count = std::min(kInterleavedPixels, wo - ox0);
+          for (int v = 0; v < kVectors; ++v)
+            for (std::int64_t j = 0; j < count; ++j) outputs[v * ho * wo + oy * wo + ox0 + j] = activate(acc[v][j]);
+        }
+      }
+      return;
+    }
     for (std::int64_t oy = 0; oy < ho; ++oy) {
       for (std::int64_t ox0 = 0; ox0 < wo; ox0 += kInterleavedPixels) {
         f32x16 acc[kVectors][kInterleavedPixels];
@@ -426,6 +459,19 @@ void depthwise_interleaved_rows(const f32x16* padded, std::int64_t step, const I
       }
     }
   });
+}
+
+// depthwise_interleaved_rows with the row of taps' width as a constant where stride and dilation
+// along the row are 1 and it is 3, 5 or 7.
+template <int kVectors>
+void depthwise_interleaved_rows(const f32x16* padded, std::int64_t step, const InterleavedRows& g, const f32x16* taps, const f32x16* bias,
+                                std::int64_t ho, std::int64_t wo, std::int64_t kh, std::int64_t kw, std::int64_t sh, std::int64_t sw,
+                                std::int64_t dh, std::int64_t dw, const ActivationFn& activation, f32x16* outputs) {
+  const bool along = sw == 1 && dw == 1;
+  if (along && kw == 3) return depthwise_interleaved_rows<kVectors, 3>(padded, step, g, taps, bias, ho, wo, kh, kw, sh, sw, dh, dw, activation, outputs);
+  if (along && kw == 5) return depthwise_interleaved_rows<kVectors, 5>(padded, step, g, taps, bias, ho, wo, kh, kw, sh, sw, dh, dw, activation, outputs);
+  if (along && kw == 7) return depthwise_interleaved_rows<kVectors, 7>(padded, step, g, taps, bias, ho, wo, kh, kw, sh, sw, dh, dw, activation, outputs);
+  depthwise_interleaved_rows<kVectors, 0>(padded, step, g, taps, bias, ho, wo, kh, kw, sh, sw, dh, dw, activation, outputs);
 }
 
 }  // namespace
