@@ -13,6 +13,7 @@
 #include <tbb/task_arena.h>
 
 #include <array>
+#include <cassert>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -342,7 +343,11 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
   const std::int64_t cin_g = cin / group_, cout_g = out_channels_ / group_;
   const Call c{x, residual, activation, y, n, cin, h, w, ho, wo, pt, pl, kh, kw, sh, sw, dh, dw, cin_g, cout_g,
                cin_g * kh * kw, h * w, ho * wo};
-  if (cin_g == 1 && cout_g == 1 && wo < 32) return depthwise_interleaved(c);
+  // Depthwise: the interleaved kernel except for 3 x 3 windows at stride 1 on planes 32 wide or
+  // more, where the direct kernel's register shifts won (3 x 3 of 64 channels on 112 x 112: 0.40
+  // against 0.45 ms; 7 x 7 of 96 on 56 x 56: 0.60 against 0.34, 3 x 3 stride 2 of 64 from 112 x 112:
+  // 0.27 against 0.21).
+  if (cin_g == 1 && cout_g == 1 && (wo < 32 || sw > 1 || kw > 3)) return depthwise_interleaved(c);
   if (cin_g == 1 && cout_g == 1) return depthwise_direct(c);
   const bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && ho == h && wo == w;
   if (const int m = winograd_for(PatchGeometry{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl}, cin)) return winograd(c, m);
@@ -487,43 +492,58 @@ void Conv::depthwise_interleaved(const Call& c) const {
   const Tensor& x = c.x;
   Tensor& y = c.y;
   const std::int64_t n = c.n, h = c.h, w = c.w, ho = c.ho, wo = c.wo, pt = c.pt, pl = c.pl, kh = c.kh, kw = c.kw;
-  const std::int64_t plane_in = c.plane_in, plane_out = c.plane_out;
+  const std::int64_t sh = c.sh, plane_in = c.plane_in, plane_out = c.plane_out, reach = (kh - 1) * c.dh + 1;
   const float* wdata = weights_.data();
   const auto finish = [&c](float* out, std::int64_t count) { c.finish(out, count); };
-  const InterleavedRows g(ho, wo, kh, kw, c.sh, c.sw, c.dh, c.dw);
   const std::int64_t blocks = (out_channels_ + kLanes - 1) / kLanes;
-  luojia::detail::parallel_for(std::int64_t{0}, n * blocks, [&](std::int64_t t) {
-    const std::int64_t b = t / blocks, c0 = t % blocks * kLanes, lanes = std::min(kLanes, out_channels_ - c0);
+  // Bands of output rows, each interleaving only the input rows it reads: a task's padded rows
+  // fit 128 Ki floats (a 112 x 112 plane was 0.8 MB), and a block of channels alone is not left to
+  // one thread (MobileNetV3-S's 16 channels on 112 x 112 are one block).
+  constexpr std::int64_t kBudget = std::int64_t{1} << 17;
+  const std::int64_t row_floats = InterleavedRows(1, wo, kh, kw, sh, c.sw, c.dh, c.dw).row * kLanes;
+  const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
+  std::int64_t band = std::clamp<std::int64_t>((std::max<std::int64_t>(reach, kBudget / row_floats) - reach) / sh + 1, 1, ho);
+  if (n * blocks * ((ho + band - 1) / band) < want)
+    band = std::min(band, std::max<std::int64_t>(1, ho / std::max<std::int64_t>(1, (want + n * blocks - 1) / (n * blocks))));
+  const std::int64_t bands = (ho + band - 1) / band;
+  luojia::detail::parallel_for(std::int64_t{0}, n * blocks * bands, [&](std::int64_t t) {
+    const std::int64_t b = t / (blocks * bands), c0 = t / bands % blocks * kLanes, lanes = std::min(kLanes, out_channels_ - c0);
+    const std::int64_t oy0 = t % bands * band, oy1 = std::min(ho, oy0 + band), rows = oy1 - oy0;
+    const InterleavedRows g(rows, wo, kh, kw, sh, c.sw, c.dh, c.dw);
+    // The input rows [r0, r1) the band reads, inside the plane; padded row top holds row r0.
+    const std::int64_t r0 = std::clamp<std::int64_t>(oy0 * sh - pt, 0, h), r1 = std::clamp<std::int64_t>((oy1 - 1) * sh - pt + reach, r0, h);
+    const std::int64_t top = pt + r0 - oy0 * sh;
     thread_local std::vector<f32x16> padded, taps, outputs;
     // Zeros where no input pixel lands (the interleaving below writes the others).
     padded.resize(static_cast<std::size_t>(g.hp * g.row));
-    zero_padding(padded.data(), 1, g, h, w, pt, pl);
+    zero_padding(padded.data(), 1, g, r1 - r0, w, top, pl);
     taps.assign(static_cast<std::size_t>(kh * kw), f32x16{});
-    outputs.resize(static_cast<std::size_t>(plane_out));
+    outputs.resize(static_cast<std::size_t>(rows * wo));
     f32x16 bias{};
     const float* planes[kLanes] = {};
     for (std::int64_t l = 0; l < lanes; ++l) {
-      planes[l] = x.data() + (b * out_channels_ + c0 + l) * plane_in;
+      planes[l] = x.data() + (b * out_channels_ + c0 + l) * plane_in + r0 * w;
       for (std::int64_t k = 0; k < kh * kw; ++k) taps[static_cast<std::size_t>(k)][l] = wdata[(c0 + l) * kh * kw + k];
       bias[l] = bias_[static_cast<std::size_t>(c0 + l)];
     }
     // The lanes' planes interleaved kLanes pixels at a time, through a register transpose.
     // (Captured by value: by reference, the compiler reloaded each bound from memory for every
     // pixel, in case the vector store had changed it.)
-    f32x16* const origin = padded.data() + pt * g.row + pl;
-    const std::int64_t rows_read = g.hp - pt, columns_read = g.wp - pl, row_stride = g.row;
-    interleave_planes(planes, lanes, h, w, [origin, rows_read, columns_read, row_stride](std::int64_t iy, std::int64_t ix, const f32x16& v) {
-      if (iy < rows_read && ix < columns_read) origin[iy * row_stride + ix] = v;
-    });
+    f32x16* const origin = padded.data() + top * g.row + pl;
+    const std::int64_t rows_read = g.hp - top, columns_read = g.wp - pl, row_stride = g.row;
+    if (r1 > r0)
+      interleave_planes(planes, lanes, r1 - r0, w, [origin, rows_read, columns_read, row_stride](std::int64_t iy, std::int64_t ix, const f32x16& v) {
+        if (iy < rows_read && ix < columns_read) origin[iy * row_stride + ix] = v;
+      });
     // The activation on the registers, unless a residual (planes) is added first.
-    depthwise_interleaved_rows<1>(padded.data(), 1, g, taps.data(), &bias, ho, wo, kh, kw, c.sh, c.sw, c.dh, c.dw,
+    depthwise_interleaved_rows<1>(padded.data(), 1, g, taps.data(), &bias, rows, wo, kh, kw, sh, c.sw, c.dh, c.dw,
                                   c.residual ? ActivationFn{} : c.activation, outputs.data());
     float* out_planes[kLanes] = {};
-    for (std::int64_t l = 0; l < lanes; ++l) out_planes[l] = y.data() + (b * out_channels_ + c0 + l) * plane_out;
+    for (std::int64_t l = 0; l < lanes; ++l) out_planes[l] = y.data() + (b * out_channels_ + c0 + l) * plane_out + oy0 * wo;
     // Back into planes: pixel i's kLanes values are one vector.
-    rows_to_planes(reinterpret_cast<const float*>(outputs.data()), kLanes, plane_out, out_planes, lanes);
+    rows_to_planes(reinterpret_cast<const float*>(outputs.data()), kLanes, rows * wo, out_planes, lanes);
     if (c.residual)
-      for (std::int64_t l = 0; l < lanes; ++l) finish(out_planes[l], plane_out);
+      for (std::int64_t l = 0; l < lanes; ++l) finish(out_planes[l], rows * wo);
   });
 }
 
@@ -614,11 +634,6 @@ void Conv::pointwise_into_depthwise(const Conv& dw, const Tensor& x, Tensor& y) 
 
 namespace {
 
-template <std::size_t... I>
-[[gnu::always_inline]] inline f32x16 evens_of(f32x16 a, f32x16 b, std::index_sequence<I...>) {
-  return __builtin_shufflevector(a, b, (2 * I)...);
-}
-
 // Lanes S .. S + kLanes - 1 of a followed by b (one valignd with AVX-512).
 template <std::size_t S, std::size_t... I>
 [[gnu::always_inline]] inline f32x16 shifted_by(f32x16 a, f32x16 b, std::index_sequence<I...>) {
@@ -666,49 +681,31 @@ void zero_row(float* dst, std::int64_t n) {
   std::memcpy(dst + n - kLanes, &zero, sizeof zero);
 }
 
-// row[p] = from[2 p] for p in [p0, p1), whole vectors while from[2 p + 2 kLanes - 1] stays below
-// `readable` (the end of the input plane, seen from `from`): the last vector may write up to
-// kLanes - 1 values past p1 (the caller's row has the room, and sets what outputs read there
-// afterwards). Stopping at the row's end instead left up to 15 values to a scalar loop on every
-// row: a 3 x 3 stride-2 layer of 64 channels on 112 x 112 took 0.38 ms, 0.28 ms now.
-void copy_evens(const float* from, std::int64_t p0, std::int64_t p1, std::int64_t readable, float* row) {
-  std::int64_t p = p0;
-  for (; p < p1 && 2 * p + 2 * kLanes <= readable; p += kLanes) {
-    f32x16 a, b;
-    std::memcpy(&a, from + 2 * p, sizeof a);
-    std::memcpy(&b, from + 2 * p + kLanes, sizeof b);
-    const f32x16 even = evens_of(a, b, std::make_index_sequence<static_cast<std::size_t>(kLanes)>{});
-    std::memcpy(row + p, &even, sizeof even);
-  }
-  for (; p < p1; ++p) row[p] = from[2 * p];
-}
-
 }  // namespace
 
-// Depthwise on planes of 32 columns or more (EfficientNet's 112 and 56, ConvNeXt-T's 56; below, the
-// interleaved kernel was faster on rows of 28 by 0.15 against 0.21 ms):
-// each channel's plane is copied once, zero-padded and split into its sw column phases, so that
-// every tap of every output vector is one unaligned load and one multiply-add, accumulated in
-// registers along a band of the output row. The interleaved kernel re-lays 16 planes out per call,
-// and the row kernel this replaces read and wrote the output row once per tap: EfficientNet-B0's
-// 3 x 3 stride-2 layer on 112 x 112 took 1.2 ms for 2.7 M multiply-adds, 0.4 ms now.
+// Depthwise 3 x 3 windows at stride 1 along the row, on planes of 32 columns or more (MobileNet's
+// and EfficientNet's 112 and 56; Conv::convolve sends every other depthwise layer to the
+// interleaved kernel): each channel's plane is copied once, zero-padded, and every output vector
+// accumulates its taps in registers along a band of the output row, a row of taps loaded once and
+// each tap's values shifted out of it. The interleaved kernel re-lays 16 planes out per call, which
+// cost more than it saved here (3 x 3 of 64 channels on 112 x 112: 0.45 against 0.40 ms), and the
+// row kernel this replaces read and wrote the output row once per tap.
 void Conv::depthwise_direct(const Call& c) const {
   constexpr std::int64_t kBand = 4;  // output vectors per band: four independent chains of taps
   const Tensor& x = c.x;
   Tensor& y = c.y;
   const std::int64_t n = c.n, h = c.h, w = c.w, ho = c.ho, wo = c.wo, pt = c.pt, pl = c.pl, kh = c.kh, kw = c.kw, sh = c.sh;
-  const std::int64_t sw = c.sw, dh = c.dh, dw = c.dw, plane_in = c.plane_in, plane_out = c.plane_out;
+  const std::int64_t dh = c.dh, dw = c.dw, plane_in = c.plane_in, plane_out = c.plane_out;
+  assert(c.sw == 1);  // Conv::convolve sends other strides to the interleaved kernel
   const float* wdata = weights_.data();
   // Padded rows: every row an output row reads; columns: every one an output reads, plus the slack
   // a last band's full vectors read (their values past wo are not stored).
-  const std::int64_t hp = (ho - 1) * sh + (kh - 1) * dh + 1, wp = (wo - 1) * sw + (kw - 1) * dw + 1;
-  const std::int64_t phase_w = (wp + sw - 1) / sw + (kBand + 2) * kLanes;  // + 2: the shifted runs' last vectors
-  // Where each tap of output (0, 0) reads in the phases: padded column j = kx dw is position
-  // j / sw of phase j % sw (worked out once: a division per tap and band cost a tenth of the layer).
+  const std::int64_t hp = (ho - 1) * sh + (kh - 1) * dh + 1, wp = wo + (kw - 1) * dw;
+  const std::int64_t padded_w = wp + (kBand + 2) * kLanes;  // + 2: the shifted runs' last vectors
+  // Where each tap of output (0, 0) reads in the padded plane.
   std::vector<std::int64_t> tap_offsets(static_cast<std::size_t>(kh * kw));
   for (std::int64_t ky = 0; ky < kh; ++ky)
-    for (std::int64_t kx = 0; kx < kw; ++kx)
-      tap_offsets[static_cast<std::size_t>(ky * kw + kx)] = (kx * dw % sw * hp + ky * dh) * phase_w + kx * dw / sw;
+    for (std::int64_t kx = 0; kx < kw; ++kx) tap_offsets[static_cast<std::size_t>(ky * kw + kx)] = ky * dh * padded_w + kx * dw;
   luojia::detail::parallel_for(std::int64_t{0}, n * out_channels_, [&](std::int64_t nc) {
     const std::int64_t ch = nc % out_channels_;
     const float* src = x.data() + nc * plane_in;
@@ -717,33 +714,21 @@ void Conv::depthwise_direct(const Call& c) const {
     const float bias = bias_[static_cast<std::size_t>(ch)];
     // Zero-initialised when it grows; afterwards a row's slack past the positions outputs read
     // holds leftovers (input values, too), read only by lanes past the row's end, not kept.
-    thread_local std::vector<float> phases;
-    phases.resize(static_cast<std::size_t>(sw * hp * phase_w));
-    // Padded column j = p sw + q (input column j - pl) is position p of phase q; only the padding
-    // is zeroed.
-    for (std::int64_t q = 0; q < sw; ++q) {
-      // Positions p with 0 <= p sw + q - pl < w and p sw + q < wp; outputs read positions below read.
-      const std::int64_t read = (wp - q + sw - 1) / sw;
-      const std::int64_t p0 = std::min(read, std::max<std::int64_t>(0, (pl - q + sw - 1) / sw));
-      const std::int64_t p1 = std::max(p0, std::min((w + pl - q + sw - 1) / sw, read));
-      for (std::int64_t r = 0; r < hp; ++r) {
-        float* row = phases.data() + (q * hp + r) * phase_w;
-        const std::int64_t iy = r - pt;
-        if (iy < 0 || iy >= h) {
-          zero_row(row, read);
-          continue;
-        }
-        zero_row(row, p0);
-        const float* from = src + iy * w + q - pl;
-        if (sw == 1) {
-          copy_row(row + p0, from + p0, p1 - p0);
-        } else if (sw == 2) {
-          copy_evens(from, p0, p1, plane_in - (iy * w + q - pl), row);
-        } else {
-          for (std::int64_t p = p0; p < p1; ++p) row[p] = from[p * sw];
-        }
-        zero_row(row + p1, read - p1);  // after the copy, whose last vector may run past p1
+    thread_local std::vector<float> padded;
+    padded.resize(static_cast<std::size_t>(hp * padded_w));
+    // Padded column j is input column j - pl; only the padding is zeroed. Columns [p0, p1) hold
+    // input; outputs read columns below wp.
+    const std::int64_t p0 = std::min(wp, pl), p1 = std::max(p0, std::min(w + pl, wp));
+    for (std::int64_t r = 0; r < hp; ++r) {
+      float* row = padded.data() + r * padded_w;
+      const std::int64_t iy = r - pt;
+      if (iy < 0 || iy >= h) {
+        zero_row(row, wp);
+        continue;
       }
+      zero_row(row, p0);
+      copy_row(row + p0, src + iy * w + p0 - pl, p1 - p0);
+      zero_row(row + p1, wp - p1);
     }
     // Bands of `vectors` output vectors (up to kBand), as many as the row needs: a row of 28 takes
     // two, not four with half of them past its end.
@@ -755,13 +740,13 @@ void Conv::depthwise_direct(const Call& c) const {
           f32x16 acc[kVectors];
 #pragma GCC unroll 4
           for (std::int64_t v = 0; v < kVectors; ++v) acc[v] = f32x16{} + bias;
-          const float* origin = phases.data() + oy * sh * phase_w + ox0;
+          const float* origin = padded.data() + oy * sh * padded_w + ox0;
           if constexpr (kWidth > 0) {
             // Stride and dilation 1 along the row: a row of taps reads one run of the padded row,
             // loaded once as kRun vectors, each tap's values shifted out of them in registers (an
             // unaligned load per tap and vector was the layer's bottleneck).
             constexpr std::int64_t kRun = kVectors + (kWidth - 1) / kLanes + 1;
-            static_assert(kRun <= kBand + 2, "the phase rows' slack");
+            static_assert(kRun <= kBand + 2, "the padded rows' slack");
             for (std::int64_t ky = 0; ky < kh; ++ky) {
               const float* in = origin + tap_offsets[static_cast<std::size_t>(ky * kWidth)];
               const float* weights = kernel + ky * kWidth;
@@ -798,9 +783,7 @@ void Conv::depthwise_direct(const Call& c) const {
       }
     };
     const auto with_width = [&](auto vectors) {
-      if (sw == 1 && dw == 1 && kw == 3) rows(vectors, std::integral_constant<std::int64_t, 3>{});
-      else if (sw == 1 && dw == 1 && kw == 5) rows(vectors, std::integral_constant<std::int64_t, 5>{});
-      else if (sw == 1 && dw == 1 && kw == 7) rows(vectors, std::integral_constant<std::int64_t, 7>{});
+      if (dw == 1 && kw == 3) rows(vectors, std::integral_constant<std::int64_t, 3>{});
       else rows(vectors, std::integral_constant<std::int64_t, 0>{});
     };
     const std::int64_t needed = (wo + kLanes - 1) / kLanes;
