@@ -16,6 +16,7 @@
 #include <cassert>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -350,6 +351,7 @@ void Conv::convolve(const Tensor& x, const Tensor* residual, const ActivationFn&
   if (cin_g == 1 && cout_g == 1 && (wo < 32 || sw > 1 || kw > 3)) return depthwise_interleaved(c);
   if (cin_g == 1 && cout_g == 1) return depthwise_direct(c);
   const bool pointwise = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && ho == h && wo == w;
+  if (kh == 1 && kw == 1 && !pointwise && pt == 0 && pl == 0 && (ho - 1) * sh < h && (wo - 1) * sw < w) return strided_pointwise(c);
   if (const int m = winograd_for(PatchGeometry{h, w, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl}, cin)) return winograd(c, m);
   // Grouped, few channels per group: im2col would copy each value once per tap for few outputs.
   // Dense layers with a window, too (3 x 3 stride 2, 5 x 5, 7 x 7 stems, 3 x 3 off Winograd): the
@@ -1229,6 +1231,25 @@ void Conv::own_patch_product(const Call& c) const {
     for (std::int64_t co = 0; co < c1 - c0; ++co)
       finish_with_bias(dst + co * plane_out + q0, q1 - q0, bias_[static_cast<std::size_t>(g * cout_g + c0 + co)]);
   });
+}
+
+// A strided 1 x 1 convolution that reads no padding (ResNet's downsampling shortcuts): the pixels
+// it reads, every sh-th row's every sw-th, gathered into planes of the output's size, are the input
+// of a pointwise product. The patch product copied them into its panels, then multiplied
+// unpacked (512 -> 1024 channels from 28 x 28: 2.23 ms; 256 -> 512 from 56 x 56: 2.08).
+// The gathered planes, a quarter of the input at stride 2, live for the call.
+void Conv::strided_pointwise(const Call& c) const {
+  const std::int64_t planes = c.n * c.cin, plane = c.ho * c.wo;
+  const auto gathered = std::make_unique_for_overwrite<float[]>(static_cast<std::size_t>(planes * plane));
+  const Tensor sub = Tensor::view(gathered.get(), Shape{c.n, c.cin, c.ho, c.wo});
+  luojia::detail::parallel_for(std::int64_t{0}, planes, [&](std::int64_t p) {
+    const float* in = c.x.data() + p * c.plane_in;
+    float* out = gathered.get() + p * plane;
+    for (std::int64_t oy = 0; oy < c.ho; ++oy)
+      for (std::int64_t ox = 0; ox < c.wo; ++ox) out[oy * c.wo + ox] = in[oy * c.sh * c.w + ox * c.sw];
+  });
+  pointwise_product(Call{sub, c.residual, c.activation, c.y, c.n, c.cin, c.ho, c.wo, c.ho, c.wo, 0, 0, 1, 1, 1, 1, 1, 1, c.cin_g,
+                         c.cout_g, c.cin_g, plane, plane});
 }
 
 // 1 x 1, stride 1, unpadded: the input planes are the GEMM's right-hand side as they are.

@@ -54,6 +54,7 @@ private:
   static void phase_planes(const Call& c, std::int64_t y0, std::int64_t rows, PhasePlanes& p);
   void indirect_product(const Call& c) const;
   void pointwise_product(const Call& c) const;
+  void strided_pointwise(const Call& c) const;  // 1 x 1 with a stride: the pixels it reads gathered, then pointwise_product
   bool pointwise_pixel_rows(const Call& c) const;  // false: panels of pixels pad less here
   bool windowed_pixel_rows(const Call& c) const;   // the same for a layer with a window
   bool pixel_rows_pad_less(std::int64_t plane, std::int64_t positions) const;
