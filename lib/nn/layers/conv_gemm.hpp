@@ -130,9 +130,9 @@ struct ConvGemm {
                                   std::int64_t p0, std::int64_t p1, std::int64_t s0, std::int64_t s1, float* y,
                                   const GemmEpilogue* epilogue);
   // The same for panels [p0, p1) and `pixels` pixels of k planes (x, ldx apart) in rows of w,
-  // each pixel's sgemm_nr channels of panel p (those past n left alone) to dst + (p - p0)
-  // panel_stride + (i / w) row_stride + (i % w) ldd for pixel i, the first `keep` of each row
-  // only, the epilogue on those rows.
+  // each pixel's sgemm_nr channels of panel p to dst + (p - p0) panel_stride + (i / w) row_stride
+  // + (i % w) ldd for pixel i, the first `keep` of each row only, after the epilogue. A pixel's
+  // slot holds a whole panel (ldd >= sgemm_nr): a partial panel's lanes past n are written too.
   void (*sgemm_pixel_rows_into)(const float* x, std::int64_t ldx, std::int64_t pixels, std::int64_t w, std::int64_t keep, std::int64_t k,
                                 const float* packed, std::int64_t n, std::int64_t p0, std::int64_t p1, float* dst, std::int64_t panel_stride,
                                 std::int64_t ldd, std::int64_t row_stride, const GemmEpilogue* epilogue);

@@ -379,26 +379,38 @@ inline void pack_pixel_slivers(const float* x, std::int64_t ldx, std::int64_t pi
 
 // Panels [p0, p1) (output channels [p kNr, min(n, (p + 1) kNr)) each) of the pixels-as-rows
 // product for `pixels` pixels of k input planes (x, ldx apart) that are rows of w pixels, each
-// pixel's row of a panel's channels (the columns past n left alone) to dst + (p - p0) panel_stride
-// + (i / w) row_stride + (i % w) ldd for pixel i, only for the first `keep` pixels of each row; the
-// epilogue on those rows first. The pixel-major
-// tile kept as it is, a vector of channels per pixel, for a kernel that reads channels interleaved
-// (the depthwise half of Conv::pointwise_into_depthwise). The pixels are packed into slivers here
-// as gemm_pixel_rows packs a plane, across rows: a 7 x 7 plane is 4 slivers, not 7 half-empty ones.
-inline void gemm_pixel_rows_into(const float* x, std::int64_t ldx, std::int64_t pixels, std::int64_t w, std::int64_t keep, std::int64_t k,
-                                 const float* packed, std::int64_t n, std::int64_t p0, std::int64_t p1, float* dst, std::int64_t panel_stride,
-                                 std::int64_t ldd, std::int64_t row_stride, const GemmEpilogue* epilogue) {
+// pixel's row of a panel's channels to dst + (p - p0) panel_stride + (i / w) row_stride + (i % w)
+// ldd for pixel i, only for the first `keep` pixels of each row, after the epilogue. A pixel's slot
+// holds a whole panel (ldd >= kNr): a last, partial panel's channels past n are written too (the
+// activation of zero), so that every store is two whole vectors. The pixel-major tile kept as it
+// is, a vector of channels per pixel, for a kernel that reads channels interleaved (the depthwise
+// half of Conv::pointwise_into_depthwise). The pixels are packed into slivers here as
+// gemm_pixel_rows packs a plane, across rows: a 7 x 7 plane is 4 slivers, not 7 half-empty ones.
+// The epilogue is applied to the kernel's registers (a pass of its own over each tile was 19% of
+// a 16 -> 72 expansion on 56 x 56).
+template <class F>
+inline void gemm_pixel_rows_into_with(const float* x, std::int64_t ldx, std::int64_t pixels, std::int64_t w, std::int64_t keep, std::int64_t k,
+                                      const float* packed, std::int64_t n, std::int64_t p0, std::int64_t p1, float* dst,
+                                      std::int64_t panel_stride, std::int64_t ldd, std::int64_t row_stride, const float* bias, F f) {
   thread_local std::vector<float> buffer;
   const std::int64_t s_count = slivers(pixels);
-  buffer.resize(static_cast<std::size_t>(s_count * kMr * k + kMr * kNr));
+  const auto needed = static_cast<std::size_t>(s_count * kMr * k + kMr * kNr);
+  if (buffer.size() < needed) buffer.resize(needed);  // grown only: a resize to a larger size zero-fills the difference
   float* a = buffer.data();
   float* tile = a + s_count * kMr * k;  // a sliver's results when they cross a row's end
   pack_pixel_slivers(x, ldx, pixels, k, a);
   for (std::int64_t p = p0; p < p1; ++p) {
-    const std::int64_t cols = std::min(kNr, n - p * kNr);
+    float lanes[kNr] = {};  // the panel's biases, zero past n
+    if (bias != nullptr)
+      for (std::int64_t j = 0; j < std::min(kNr, n - p * kNr); ++j) lanes[j] = bias[p * kNr + j];
+    f32x16 b0, b1;
+    std::memcpy(&b0, lanes, sizeof b0);
+    std::memcpy(&b1, lanes + kLanes, sizeof b1);
+    const auto finish = [b0, b1, f](int, f32x16& v0, f32x16& v1) __attribute__((always_inline)) {
+      v0 = f(v0 + b0);
+      v1 = f(v1 + b1);
+    };
     float* panel = dst + (p - p0) * panel_stride;
-    const GemmEpilogue finish{epilogue != nullptr && epilogue->bias != nullptr ? epilogue->bias + p * kNr : nullptr,
-                              epilogue != nullptr ? epilogue->activation : nullptr};
     for (std::int64_t s = 0; s < s_count; ++s) {
       const int rows = static_cast<int>(std::min<std::int64_t>(kMr, pixels - s * kMr));
       const std::int64_t first = s * kMr, row = first / w, column = first % w;
@@ -408,19 +420,25 @@ inline void gemm_pixel_rows_into(const float* x, std::int64_t ldx, std::int64_t 
       const std::int64_t ldc = direct ? ldd : kNr;
       for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
         const std::int64_t kc = std::min(kKc, k - k0);
-        micro_kernel_rows(rows, a + (s * k + k0) * kMr, packed + (p * k + k0) * kNr, kc, c, ldc, cols, k0 > 0, nullptr);
+        micro_kernel_rows(rows, a + (s * k + k0) * kMr, packed + (p * k + k0) * kNr, kc, c, ldc, kNr, k0 > 0, nullptr, kNr,
+                          k0 + kc == k ? &finish : nullptr);
       }
-      if (epilogue != nullptr) finish_tile(c, ldc, rows, cols, finish);
       if (direct) continue;
       for (int i = 0; i < rows; ++i) {
         const std::int64_t at = first + i, col = at % w;
-        if (col >= keep) continue;
-        float* to = panel + at / w * row_stride + col * ldd;
-        if (cols == kNr) std::memcpy(to, tile + i * kNr, sizeof(float) * kNr);  // a fixed size: vector moves, not a libc call
-        else std::memcpy(to, tile + i * kNr, sizeof(float) * static_cast<std::size_t>(cols));
+        if (col < keep) std::memcpy(panel + at / w * row_stride + col * ldd, tile + i * kNr, sizeof(float) * kNr);
       }
     }
   }
+}
+
+inline void gemm_pixel_rows_into(const float* x, std::int64_t ldx, std::int64_t pixels, std::int64_t w, std::int64_t keep, std::int64_t k,
+                                 const float* packed, std::int64_t n, std::int64_t p0, std::int64_t p1, float* dst, std::int64_t panel_stride,
+                                 std::int64_t ldd, std::int64_t row_stride, const GemmEpilogue* epilogue) {
+  with_vector_activation(epilogue != nullptr && epilogue->activation != nullptr ? *epilogue->activation : ActivationFn{}, [&](auto f) {
+    gemm_pixel_rows_into_with(x, ldx, pixels, w, keep, k, packed, n, p0, p1, dst, panel_stride, ldd, row_stride,
+                              epilogue != nullptr ? epilogue->bias : nullptr, f);
+  });
 }
 
 // A pointwise convolution on a small plane, with its pixels as the product's rows: slivers of kMr
