@@ -326,28 +326,40 @@ inline void gemm_packed_a(const float* packed, std::int64_t m, std::int64_t k, s
 
 // The product of gemm_pixel_rows (below) on pixels already in slivers (a[(s k + kk) kMr + i],
 // k-major: the sliver layout pack_a writes, with the pixels as the rows), for the pixels of slivers
-// [s0, s1) only: other tasks may take the other slivers of the same panels.
-inline void gemm_pixel_rows_packed(const float* a, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n,
-                                   std::int64_t p0, std::int64_t p1, std::int64_t s0, std::int64_t s1, float* y,
-                                   const GemmEpilogue* epilogue) {
+// [s0, s1) only: other tasks may take the other slivers of the same panels. The epilogue is
+// applied to the kernel's registers before they land in the panel's buffer (a pass of its own
+// reloaded it).
+template <class F>
+inline void gemm_pixel_rows_packed_with(const float* a, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n,
+                                        std::int64_t p0, std::int64_t p1, std::int64_t s0, std::int64_t s1, float* y, const float* bias,
+                                        F f) {
   const std::int64_t first = s0 * kMr, pixels = std::min(plane, s1 * kMr) - first;
   if (pixels <= 0) return;
   thread_local std::vector<float> buffer;
-  buffer.resize(static_cast<std::size_t>((s1 - s0) * kMr * kNr));
+  const auto needed = static_cast<std::size_t>((s1 - s0) * kMr * kNr);
+  if (buffer.size() < needed) buffer.resize(needed);  // grown only: a resize up zero-fills the difference
   float* tile = buffer.data();  // one panel's results, row i = pixel first + i, kNr columns
   for (std::int64_t p = p0; p < p1; ++p) {
     const std::int64_t cols = std::min(kNr, n - p * kNr);
+    float lanes[kNr] = {};  // the panel's biases, zero past n
+    if (bias != nullptr)
+      for (std::int64_t j = 0; j < cols; ++j) lanes[j] = bias[p * kNr + j];
+    f32x16 b0, b1;
+    std::memcpy(&b0, lanes, sizeof b0);
+    std::memcpy(&b1, lanes + kLanes, sizeof b1);
+    const auto finish = [b0, b1, f](int, f32x16& v0, f32x16& v1) __attribute__((always_inline)) {
+      v0 = f(v0 + b0);
+      v1 = f(v1 + b1);
+    };
     for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
       const std::int64_t kc = std::min(kKc, k - k0);
       const float* bp = packed + (p * k + k0) * kNr;
       for (std::int64_t s = s0; s < s1; ++s) {
         const int rows = static_cast<int>(std::min<std::int64_t>(kMr, plane - s * kMr));
-        micro_kernel_rows(rows, a + (s * k + k0) * kMr, bp, kc, tile + (s - s0) * kMr * kNr, kNr, kNr, k0 > 0, nullptr);
+        micro_kernel_rows(rows, a + (s * k + k0) * kMr, bp, kc, tile + (s - s0) * kMr * kNr, kNr, kNr, k0 > 0, nullptr, kNr,
+                          k0 + kc == k ? &finish : nullptr);
       }
     }
-    if (epilogue != nullptr)
-      finish_tile(tile, kNr, static_cast<int>(pixels), cols,
-                  GemmEpilogue{epilogue->bias != nullptr ? epilogue->bias + p * kNr : nullptr, epilogue->activation});
     // Back into planes, kLanes channels (columns of the panel's rows) at a time.
     for (std::int64_t j0 = 0; j0 < cols; j0 += kLanes) {
       const std::int64_t channels = std::min(kLanes, cols - j0);
@@ -356,6 +368,14 @@ inline void gemm_pixel_rows_packed(const float* a, std::int64_t plane, std::int6
       rows_to_planes(tile + j0, kNr, pixels, planes, channels);
     }
   }
+}
+
+inline void gemm_pixel_rows_packed(const float* a, std::int64_t plane, std::int64_t k, const float* packed, std::int64_t n,
+                                   std::int64_t p0, std::int64_t p1, std::int64_t s0, std::int64_t s1, float* y,
+                                   const GemmEpilogue* epilogue) {
+  with_vector_activation(epilogue != nullptr && epilogue->activation != nullptr ? *epilogue->activation : ActivationFn{}, [&](auto f) {
+    gemm_pixel_rows_packed_with(a, plane, k, packed, n, p0, p1, s0, s1, y, epilogue != nullptr ? epilogue->bias : nullptr, f);
+  });
 }
 
 // The first `pixels` pixels of k planes (x, ldx apart) as slivers of kMr, k-major: a[(s k + kk) kMr
@@ -452,7 +472,8 @@ inline void gemm_pixel_rows(const float* x, std::int64_t plane, std::int64_t k, 
                             std::int64_t p1, float* y, const GemmEpilogue* epilogue) {
   thread_local std::vector<float> buffer;
   const std::int64_t s_count = slivers(plane);
-  buffer.resize(static_cast<std::size_t>(s_count * kMr * k));
+  const auto needed = static_cast<std::size_t>(s_count * kMr * k);
+  if (buffer.size() < needed) buffer.resize(needed);  // grown only: pack_pixel_slivers writes every value
   float* a = buffer.data();
   pack_pixel_slivers(x, plane, plane, k, a);
   gemm_pixel_rows_packed(a, plane, k, packed, n, p0, p1, 0, s_count, y, epilogue);
