@@ -726,7 +726,7 @@ void Conv::depthwise_direct(const Call& c) const {
     // Zero-initialised when it grows; afterwards a row's slack past the positions outputs read
     // holds leftovers (input values, too), read only by lanes past the row's end, not kept.
     thread_local std::vector<float> padded;
-    padded.resize(static_cast<std::size_t>(hp * padded_w));
+    room(padded, hp * padded_w);
     // Padded column j is input column j - pl; only the padding is zeroed. Columns [p0, p1) hold
     // input; outputs read columns below wp.
     const std::int64_t p0 = std::min(wp, pl), p1 = std::max(p0, std::min(w + pl, wp));
