@@ -824,6 +824,7 @@ TEST_CASE("Conv equals the spec's loop: groups, depthwise, dilation, stride, asy
       {1, 300, 672, 1, 14, 14, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false, true},  // pixels as rows, 196 pixels, two depth blocks
       {1, 300, 40, 1, 31, 33, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, true},    // 1 x 1 by panels of pixels read in place, two depth blocks, a partial panel
       {2, 20, 36, 1, 17, 23, 1, 1, 3, 2, 1, 1, 0, 0, 0, 0, true, true},     // 1 x 1, strides 3 and 2: the pixels it reads gathered, batch 2
+      {1, 400, 128, 1, 28, 28, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, true},  // 1 x 1, one chunk of pixels: blocks of output channels
       {1, 12, 24, 1, 8, 9, 1, 1, 2, 2, 1, 1, 0, 0, 1, 2, true, false},      // 1 x 1 stride 2 whose last row and column read padding
       {1, 12, 40, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, true, true},       // squeeze-and-excitation's 1 x 1 plane: a matrix-vector product
       {1, 16, 24, 1, 20, 20, 3, 3, 1, 1, 8, 8, 8, 8, 8, 8, true, true},     // dilated, by taps: blocks of rows, border rows' dead taps

@@ -37,14 +37,20 @@ constexpr std::int64_t kPanelsPerTask = 24;
 // Deep, small layers have few pixel tasks: their output channels are split too, so every thread
 // of the arena gets work - in halves while tasks fall short of `want` and a block keeps 32
 // channels, each block a whole number of `multiple` channels (kernel column panels start at
-// multiples of nr).
+// multiples of nr), the units spread evenly: 128 channels in 4 blocks of slivers of 14 were 42,
+// 42, 42 and 2, which left one of two threads 84 channels and the other 44.
 struct ChannelSplit {
-  std::int64_t blocks, channels_per_block;
+  std::int64_t blocks, channels_per_block, multiple;
+  // Block cb's channels [first, last) of `channels`.
+  std::pair<std::int64_t, std::int64_t> range(std::int64_t cb, std::int64_t channels) const {
+    const std::int64_t units = (channels + multiple - 1) / multiple;
+    return {std::min(channels, cb * units / blocks * multiple), std::min(channels, (cb + 1) * units / blocks * multiple)};
+  }
 };
 ChannelSplit split_channels(std::int64_t pixel_tasks, std::int64_t channels, std::int64_t want, std::int64_t multiple) {
   std::int64_t blocks = 1;
   while (pixel_tasks * blocks < want && channels / (blocks * 2) >= 32) blocks *= 2;
-  return {blocks, ((channels + blocks - 1) / blocks + multiple - 1) / multiple * multiple};
+  return {blocks, ((channels + blocks - 1) / blocks + multiple - 1) / multiple * multiple, multiple};
 }
 
 // One task of a convolution's parallel loop over batch x group x chunk of pixels x block of
@@ -54,8 +60,8 @@ struct ConvTask {
   std::int64_t b, g, chunk, c0, c1;
   static ConvTask of(std::int64_t t, std::int64_t groups, std::int64_t chunks, const ChannelSplit& split, std::int64_t cout_g) {
     const std::int64_t cb = t % split.blocks, rest = t / split.blocks;
-    const std::int64_t c0 = std::min(cout_g, cb * split.channels_per_block);
-    return {rest / chunks / groups, rest / chunks % groups, rest % chunks, c0, std::min(cout_g, c0 + split.channels_per_block)};
+    const auto [c0, c1] = split.range(cb, cout_g);
+    return {rest / chunks / groups, rest / chunks % groups, rest % chunks, c0, c1};
   }
 };
 
@@ -1385,8 +1391,10 @@ void Conv::pointwise_product(const Call& c) const {
   const auto finish_with_bias = [&c](float* out, std::int64_t count, float bias) { c.finish_with_bias(out, count, bias); };
   const ConvGemm& gemm = *gemm_;
   const std::int64_t want = 4 * tbb::this_task_arena::max_concurrency();
-  const std::int64_t rows_per_chunk = std::max<std::int64_t>(1, kChunk / wo);
-  const std::int64_t chunks = (ho + rows_per_chunk - 1) / rows_per_chunk;
+  // Chunks of at most kChunk pixels, of rows spread evenly: 56 rows in chunks of 18 were 18, 18,
+  // 18 and 2, which two threads shared as 36 and 20.
+  const std::int64_t chunks = (ho + std::max<std::int64_t>(1, kChunk / wo) - 1) / std::max<std::int64_t>(1, kChunk / wo);
+  const std::int64_t rows_per_chunk = (ho + chunks - 1) / chunks;
   // (In the patch path above each channel block redoes the chunk's packing, which is cheap next to
   // the GEMM when channels are many.)
   // A plane of a few pixels (squeeze-and-excitation's 1 x 1) would use one of the own kernel's
