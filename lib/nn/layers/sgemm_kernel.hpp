@@ -324,6 +324,25 @@ inline void gemm_packed_a(const float* packed, std::int64_t m, std::int64_t k, s
                          [&](auto f) { gemm_packed_a_with(packed, m, k, s0, s1, b, ldb, n, c, ldc, epilogue, f); });
 }
 
+// The epilogue of a pixels-as-rows tile on the kernel's registers (micro_kernel's `finish`): panel
+// p's column biases, zero past n (a partial panel's extra lanes hold f(0)), then the activation f.
+template <class F>
+struct PanelFinish {
+  f32x16 b0{}, b1{};
+  F f;
+  PanelFinish(const float* bias, std::int64_t p, std::int64_t n, F activation) : f(activation) {
+    float lanes[kNr] = {};
+    if (bias != nullptr)
+      for (std::int64_t j = 0; j < std::min(kNr, n - p * kNr); ++j) lanes[j] = bias[p * kNr + j];
+    std::memcpy(&b0, lanes, sizeof b0);
+    std::memcpy(&b1, lanes + kLanes, sizeof b1);
+  }
+  [[gnu::always_inline]] void operator()(int, f32x16& v0, f32x16& v1) const {
+    v0 = f(v0 + b0);
+    v1 = f(v1 + b1);
+  }
+};
+
 // The product of gemm_pixel_rows (below) on pixels already in slivers (a[(s k + kk) kMr + i],
 // k-major: the sliver layout pack_a writes, with the pixels as the rows), for the pixels of slivers
 // [s0, s1) only: other tasks may take the other slivers of the same panels. The epilogue is
@@ -341,16 +360,7 @@ inline void gemm_pixel_rows_packed_with(const float* a, std::int64_t plane, std:
   float* tile = buffer.data();  // one panel's results, row i = pixel first + i, kNr columns
   for (std::int64_t p = p0; p < p1; ++p) {
     const std::int64_t cols = std::min(kNr, n - p * kNr);
-    float lanes[kNr] = {};  // the panel's biases, zero past n
-    if (bias != nullptr)
-      for (std::int64_t j = 0; j < cols; ++j) lanes[j] = bias[p * kNr + j];
-    f32x16 b0, b1;
-    std::memcpy(&b0, lanes, sizeof b0);
-    std::memcpy(&b1, lanes + kLanes, sizeof b1);
-    const auto finish = [b0, b1, f](int, f32x16& v0, f32x16& v1) __attribute__((always_inline)) {
-      v0 = f(v0 + b0);
-      v1 = f(v1 + b1);
-    };
+    const PanelFinish<F> finish(bias, p, n, f);
     for (std::int64_t k0 = 0; k0 < k; k0 += kKc) {
       const std::int64_t kc = std::min(kKc, k - k0);
       const float* bp = packed + (p * k + k0) * kNr;
@@ -420,16 +430,7 @@ inline void gemm_pixel_rows_into_with(const float* x, std::int64_t ldx, std::int
   float* tile = a + s_count * kMr * k;  // a sliver's results when they cross a row's end
   pack_pixel_slivers(x, ldx, pixels, k, a);
   for (std::int64_t p = p0; p < p1; ++p) {
-    float lanes[kNr] = {};  // the panel's biases, zero past n
-    if (bias != nullptr)
-      for (std::int64_t j = 0; j < std::min(kNr, n - p * kNr); ++j) lanes[j] = bias[p * kNr + j];
-    f32x16 b0, b1;
-    std::memcpy(&b0, lanes, sizeof b0);
-    std::memcpy(&b1, lanes + kLanes, sizeof b1);
-    const auto finish = [b0, b1, f](int, f32x16& v0, f32x16& v1) __attribute__((always_inline)) {
-      v0 = f(v0 + b0);
-      v1 = f(v1 + b1);
-    };
+    const PanelFinish<F> finish(bias, p, n, f);
     float* panel = dst + (p - p0) * panel_stride;
     for (std::int64_t s = 0; s < s_count; ++s) {
       const int rows = static_cast<int>(std::min<std::int64_t>(kMr, pixels - s * kMr));
