@@ -44,15 +44,13 @@ inline void pack_b(const float* b, std::int64_t k, std::int64_t n, bool transpos
 // will need next, which otherwise arrives from memory while the first sliver waits on it (a
 // transformer's weights are read once per run: ViT-B/16's 340 MB did not stay in any cache).
 // The panel block's rows are ldb apart: kNr when packed, a matrix's own row stride when its panel
-// is read in place.
-// No epilogue in the kernel (the callers' own pass, or none).
+// is read in place. When `finish` is given and the tile is whole (cols == kNr), finish(i, v0, v1)
+// turns row i's two vectors into the layer's outputs before they are stored: the epilogue on the
+// registers, where a pass of its own reloaded the tile (6.7% of a chain of 1 x 1 layers of depth
+// 64). NoFinish: no epilogue in the kernel (the caller's own pass, or none).
 struct NoFinish {
   [[gnu::always_inline]] void operator()(int, f32x16&, f32x16&) const {}
 };
-
-// When `finish` is given and the tile is whole (cols == kNr), finish(i, v0, v1) turns row i's two
-// vectors into the layer's outputs before they are stored: the epilogue on the registers, where a
-// pass of its own reloaded the tile (6.7% of a chain of 1 x 1 layers of depth 64).
 template <int kRows, class Finish = NoFinish>
 [[gnu::always_inline]] inline void micro_kernel(const float* ap, const float* bp, std::int64_t kc, float* c, std::int64_t ldc,
                                                 std::int64_t cols, bool accumulate, const char* prefetch, std::int64_t ldb = kNr,
