@@ -40,7 +40,7 @@ constexpr std::int64_t kPanelsPerTask = 24;
 // multiples of nr), the units spread evenly: 128 channels in 4 blocks of slivers of 14 were 42,
 // 42, 42 and 2, which left one of two threads 84 channels and the other 44.
 struct ChannelSplit {
-  std::int64_t blocks, channels_per_block, multiple;
+  std::int64_t blocks, multiple;
   // Block cb's channels [first, last) of `channels`.
   std::pair<std::int64_t, std::int64_t> range(std::int64_t cb, std::int64_t channels) const {
     const std::int64_t units = (channels + multiple - 1) / multiple;
@@ -50,7 +50,7 @@ struct ChannelSplit {
 ChannelSplit split_channels(std::int64_t pixel_tasks, std::int64_t channels, std::int64_t want, std::int64_t multiple) {
   std::int64_t blocks = 1;
   while (pixel_tasks * blocks < want && channels / (blocks * 2) >= 32) blocks *= 2;
-  return {blocks, ((channels + blocks - 1) / blocks + multiple - 1) / multiple * multiple, multiple};
+  return {blocks, multiple};
 }
 
 // One task of a convolution's parallel loop over batch x group x chunk of pixels x block of
@@ -423,18 +423,18 @@ void depthwise_interleaved_rows(const f32x16* padded, std::int64_t step, const I
                                 std::int64_t dw, const ActivationFn& activation, f32x16* outputs) {
   const std::int64_t pixel = sw * step, row = g.row * step, column = dw * step, taps_per_vector = kh * kw;
   with_vector_activation(activation, [&](auto activate) {
-    if constexpr (kWidth > 0) {
-      // Stride and dilation 1 along the row, kWidth taps: a row of taps reads the group's pixels
-      // and the kWidth - 1 after them, each loaded once into registers (a load per tap and pixel
-      // was one per multiply-add, and the loads, not the arithmetic, set the pace).
-      constexpr std::int64_t kRun = kInterleavedPixels + kWidth - 1;
-      for (std::int64_t oy = 0; oy < ho; ++oy) {
-        for (std::int64_t ox0 = 0; ox0 < wo; ox0 += kInterleavedPixels) {
-          f32x16 acc[kVectors][kInterleavedPixels];
-          for (int v = 0; v < kVectors; ++v)
+    for (std::int64_t oy = 0; oy < ho; ++oy) {
+      for (std::int64_t ox0 = 0; ox0 < wo; ox0 += kInterleavedPixels) {
+        f32x16 acc[kVectors][kInterleavedPixels];
+        for (int v = 0; v < kVectors; ++v)
 #pragma GCC unroll 8
-            for (std::int64_t j = 0; j < kInterleavedPixels; ++j) acc[v][j] = bias[v];
-          for (std::int64_t ky = 0; ky < kh; ++ky) {
+          for (std::int64_t j = 0; j < kInterleavedPixels; ++j) acc[v][j] = bias[v];
+        for (std::int64_t ky = 0; ky < kh; ++ky) {
+          if constexpr (kWidth > 0) {
+            // Stride and dilation 1 along the row, kWidth taps: a row of taps reads the group's
+            // pixels and the kWidth - 1 after them, each loaded once into registers (a load per tap
+            // and pixel was one per multiply-add, and the loads, not the arithmetic, set the pace).
+            constexpr std::int64_t kRun = kInterleavedPixels + kWidth - 1;
             const f32x16* in = padded + (oy * sh + ky * dh) * row + ox0 * step;
             const f32x16* tap = taps + ky * kWidth;
             for (int v = 0; v < kVectors; ++v) {
@@ -448,30 +448,17 @@ void depthwise_interleaved_rows(const f32x16* padded, std::int64_t step, const I
                 for (std::int64_t j = 0; j < kInterleavedPixels; ++j) acc[v][j] += weight * run[j + kx];
               }
             }
-          }
-          const std::int64_t count = std::min(kInterleavedPixels, wo - ox0);
-          for (int v = 0; v < kVectors; ++v)
-            for (std::int64_t j = 0; j < count; ++j) outputs[v * ho * wo + oy * wo + ox0 + j] = activate(acc[v][j]);
-        }
-      }
-      return;
-    }
-    for (std::int64_t oy = 0; oy < ho; ++oy) {
-      for (std::int64_t ox0 = 0; ox0 < wo; ox0 += kInterleavedPixels) {
-        f32x16 acc[kVectors][kInterleavedPixels];
-        for (int v = 0; v < kVectors; ++v)
-#pragma GCC unroll 8
-          for (std::int64_t j = 0; j < kInterleavedPixels; ++j) acc[v][j] = bias[v];
-        for (std::int64_t ky = 0; ky < kh; ++ky) {
-          const f32x16* in = padded + (oy * sh + ky * dh) * row + ox0 * pixel;
-          const f32x16* tap = taps + ky * kw;
-          for (std::int64_t kx = 0; kx < kw; ++kx) {
-            const f32x16* at = in + kx * column;
+          } else {
+            const f32x16* in = padded + (oy * sh + ky * dh) * row + ox0 * pixel;
+            const f32x16* tap = taps + ky * kw;
+            for (std::int64_t kx = 0; kx < kw; ++kx) {
+              const f32x16* at = in + kx * column;
 #pragma GCC unroll 2
-            for (int v = 0; v < kVectors; ++v) {
-              const f32x16 weight = tap[v * taps_per_vector + kx];
+              for (int v = 0; v < kVectors; ++v) {
+                const f32x16 weight = tap[v * taps_per_vector + kx];
 #pragma GCC unroll 8
-              for (std::int64_t j = 0; j < kInterleavedPixels; ++j) acc[v][j] += weight * at[j * pixel + v];
+                for (std::int64_t j = 0; j < kInterleavedPixels; ++j) acc[v][j] += weight * at[j * pixel + v];
+              }
             }
           }
         }
@@ -1064,7 +1051,7 @@ bool Conv::small_plane_product(const Call& c) const {
       }
     });
     luojia::detail::parallel_for(std::int64_t{0}, split.blocks, [&](std::int64_t cb) {
-      const std::int64_t c0 = cb * split.channels_per_block, c1 = std::min(out_channels_, c0 + split.channels_per_block);
+      const auto [c0, c1] = split.range(cb, out_channels_);
       if (c0 >= c1) return;
       float* dst = y.data() + (b * out_channels_ + c0) * plane_out;
       gemm.matmul(weights + c0 * k_live, c1 - c0, k_live, patches.data(), plane_out, plane_out, dst, plane_out);
